@@ -1,0 +1,360 @@
+"""L2 learning switch for OpenFlow 1.3 that is safe on looped topologies.
+
+Run it with::
+
+    ryu-manager apps/l2_learning.py [--config-file l2.conf]
+
+LLDP link discovery (``ryu.topology``) is switched on by the app itself; no
+``--observe-links`` is needed. Settings go in the ``[l2_learning]`` section of a config
+file (see ``docs/l2_learning.conf.example`` and the options below).
+
+Pipeline (cookie kinds in brackets, see controller/cookies.py)::
+
+    table 0, source     65535  LLDP -> controller                  (ryu.topology, cookie 0)
+                         1000  in_port=P -> drop                   [PORT_DROP] P probing/blocked
+                          100  in_port=P,eth_src=M -> goto 1       [SRC] hard timeout: re-learn
+                           50  in_port=P -> drop                   [BAN] P over its MAC limit
+                            0  -> controller (128 B) + goto 1      [MISS] unknown source
+    table 1, destination  100  eth_dst=M -> output P               [DST] idle timeout
+                           10  in_port=P -> output flood ports - P [FLOOD] tree and host ports
+                               (miss: drop)
+
+Known traffic is forwarded by tables 0 and 1 alone. An unknown source is copied to the
+controller, which learns it, while the switch forwards the frame itself (flood along the
+tree or the known destination): learning never delays a packet.
+
+Loop safety: a port is forwarding only when it is a host port (no LLDP seen on it for
+``probe_time`` seconds after it came up) or a switch-to-switch port on the spanning tree
+of the discovered switch graph (controller/topology.py). Every other port drops what it
+receives and is left out of floods, like an STP blocking port. When the tree changes,
+every learned entry is flushed, because paths learned over the old tree may now lead
+nowhere.
+"""
+
+from time import monotonic as _now
+
+from ryu import cfg
+from ryu.base import app_manager
+from ryu.controller import ofp_event
+from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from ryu.lib import hub
+from ryu.lib.packet import ethernet
+from ryu.ofproto import ofproto_v1_3
+from ryu.topology import event as topo_event
+
+from controller import openflow as of
+from controller.cookies import CookieSpace
+from controller.learning import Learned, MacTable, is_unicast
+from controller.rate_limit import TokenBucket
+from controller.topology import SwitchGraph, flood_rules, spanning_tree_ports
+
+CONF = cfg.CONF
+CONF.register_opts([
+    cfg.IntOpt('idle_timeout', default=300,
+               help='seconds a learned destination entry lives without traffic'),
+    cfg.FloatOpt('relearn_fraction', default=0.75,
+                 help='source entries expire after this fraction of idle_timeout so an '
+                      'active host is re-learned (and its destination entry refreshed) '
+                      'before the destination entry could expire'),
+    cfg.FloatOpt('probe_time', default=2.5,
+                 help='seconds a port that comes up waits for LLDP before it forwards '
+                      'as a host port'),
+    cfg.IntOpt('max_macs_per_port', default=64,
+               help='MACs learned on one host port before the port is banned'),
+    cfg.IntOpt('ban_time', default=60,
+               help='seconds a port over its MAC limit learns no new MAC'),
+    cfg.FloatOpt('packet_in_rate', default=500.0,
+                 help='packet-ins per second handled per switch; the rest are ignored'),
+    cfg.IntOpt('packet_in_burst', default=1000,
+               help='packet-ins handled at once per switch before packet_in_rate applies'),
+], group='l2_learning')
+# Flooding must follow the tree built from LLDP; make discovery part of the app.
+CONF.set_override('observe_links', True)
+
+SOURCE_TABLE = 0
+DESTINATION_TABLE = 1
+
+PRIO_PORT_DROP = 1000
+PRIO_LEARNED = 100
+PRIO_BAN = 50
+PRIO_FLOOD = 10
+PRIO_MISS = 0
+
+# Cookie kinds of this app's rules.
+MISS, SRC, DST, FLOOD, PORT_DROP, BAN = 1, 2, 3, 4, 5, 6
+
+PACKET_IN_BYTES = 128   # the Ethernet header is all learning needs
+
+
+class SwitchState:
+    """What the app keeps per connected switch."""
+
+    def __init__(self, dp, conf):
+        self.dp = dp
+        self.macs = MacTable(conf.max_macs_per_port, conf.ban_time)
+        self.packet_ins = TokenBucket(conf.packet_in_rate, conf.packet_in_burst)
+        self.port_up_since = {}       # live port -> monotonic time it came up
+        self.installed_floods = {}    # in_port -> out ports, as programmed
+        self.installed_drops = set()  # ports with a PORT_DROP rule
+
+
+class L2Learning(app_manager.RyuApp):
+    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.conf = CONF.l2_learning
+        self.cookies = CookieSpace('l2_learning')
+        self.switches = {}            # dpid -> SwitchState
+        self.graph = SwitchGraph()
+        self.tree_ports = {}          # dpid -> switch-to-switch ports on the tree
+        self.src_hard_timeout = max(1, int(self.conf.idle_timeout *
+                                           self.conf.relearn_fraction))
+        self._probe_thread = hub.spawn(self._probe_loop)
+
+    # --- switch and port life cycle ---------------------------------------------
+
+    @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
+    def _state_change(self, ev):
+        dp = ev.datapath
+        if ev.state == MAIN_DISPATCHER:
+            self._switch_up(dp)
+        elif dp.id in self.switches and self.switches[dp.id].dp is dp:
+            del self.switches[dp.id]
+            self.logger.info('switch %016x disconnected', dp.id)
+
+    def _switch_up(self, dp):
+        sw = SwitchState(dp, self.conf)
+        self.switches[dp.id] = sw
+        now = _now()
+        for port in dp.ports.values():
+            if self._is_live(dp, port):
+                sw.port_up_since[port.port_no] = now
+        # Start from a clean slate: whatever an earlier run of this app left is stale.
+        of.delete_flows(dp, *self.cookies.all_rules())
+        # Drop on every port until it has been probed, then let unknown sources in.
+        self._program_ports(sw)
+        parser, ofp = dp.ofproto_parser, dp.ofproto
+        of.add_flow(dp, SOURCE_TABLE, PRIO_MISS, parser.OFPMatch(),
+                    [of.apply_actions(dp, [of.output(dp, ofp.OFPP_CONTROLLER,
+                                                     PACKET_IN_BYTES)]),
+                     of.goto_table(dp, DESTINATION_TABLE)],
+                    self.cookies.cookie(MISS))
+        self.logger.info('switch %016x connected with %d live ports', dp.id,
+                         len(sw.port_up_since))
+
+    @staticmethod
+    def _is_live(dp, port):
+        ofp = dp.ofproto
+        return (port.port_no <= ofp.OFPP_MAX
+                and not port.state & ofp.OFPPS_LINK_DOWN
+                and not port.config & ofp.OFPPC_PORT_DOWN)
+
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    def _port_status(self, ev):
+        msg = ev.msg
+        sw = self.switches.get(msg.datapath.id)
+        if sw is None:
+            return
+        port_no = msg.desc.port_no
+        live = (msg.reason != msg.datapath.ofproto.OFPPR_DELETE
+                and self._is_live(msg.datapath, msg.desc))
+        was_live = port_no in sw.port_up_since
+        if live and not was_live:
+            sw.port_up_since[port_no] = _now()
+            self.logger.info('port %016x:%d up; probing for %.1fs', sw.dp.id, port_no,
+                             self.conf.probe_time)
+            self._program_ports(sw)
+        elif not live and was_live:
+            del sw.port_up_since[port_no]
+            self._port_down(sw, port_no)
+
+    def _port_down(self, sw, port_no):
+        dp, parser = sw.dp, sw.dp.ofproto_parser
+        macs = sw.macs.forget_port(port_no)
+        of.delete_flows(dp, *self.cookies.rules_of_kind(SRC), table_id=SOURCE_TABLE,
+                        match=parser.OFPMatch(in_port=port_no))
+        of.delete_flows(dp, *self.cookies.rules_of_kind(DST),
+                        table_id=DESTINATION_TABLE, out_port=port_no)
+        self.logger.info('port %016x:%d down; flushed %d learned MACs', dp.id, port_no,
+                         len(macs))
+        # The link (if any) is withdrawn by ryu.topology, which re-plans the tree.
+        self._program_ports(sw)
+
+    # --- topology: links and the spanning tree ----------------------------------
+
+    @set_ev_cls(topo_event.EventLinkAdd)
+    def _link_add(self, ev):
+        src, dst = ev.link.src, ev.link.dst
+        if self.graph.add_link(src.dpid, src.port_no, dst.dpid, dst.port_no):
+            self.logger.info('link %016x:%d -> %016x:%d discovered', src.dpid,
+                             src.port_no, dst.dpid, dst.port_no)
+            self._update_tree()
+
+    @set_ev_cls(topo_event.EventLinkDelete)
+    def _link_delete(self, ev):
+        src, dst = ev.link.src, ev.link.dst
+        if self.graph.remove_link(src.dpid, src.port_no, dst.dpid, dst.port_no):
+            self.logger.info('link %016x:%d -> %016x:%d gone', src.dpid, src.port_no,
+                             dst.dpid, dst.port_no)
+            self._update_tree()
+
+    @set_ev_cls(topo_event.EventSwitchLeave)
+    def _switch_leave(self, ev):
+        if self.graph.remove_switch(ev.switch.dp.id):
+            self._update_tree()
+
+    def _update_tree(self):
+        tree_ports = spanning_tree_ports(self.graph)
+        # Ports on switch-to-switch links whose two ends now differ matter; so does any
+        # change of which ports are switch-to-switch, which _program_ports picks up.
+        changed = tree_ports != self.tree_ports
+        self.tree_ports = tree_ports
+        if changed:
+            tree_links = sum(len(p) for p in tree_ports.values()) // 2
+            self.logger.info('spanning tree recomputed: %d switches, %d tree links, '
+                             '%d discovered link directions; flushing learned MACs',
+                             len(tree_ports), tree_links, len(self.graph.links))
+            self._flush_learned()
+        for sw in self.switches.values():
+            self._program_ports(sw)
+
+    def _flush_learned(self):
+        for sw in self.switches.values():
+            sw.macs.clear()
+            for kind in (SRC, DST):
+                of.delete_flows(sw.dp, *self.cookies.rules_of_kind(kind))
+
+    def _probe_loop(self):
+        """Promote ports whose probe time has passed to forwarding."""
+        while True:
+            hub.sleep(0.25)
+            now = _now()
+            for sw in list(self.switches.values()):
+                if any(now - since >= self.conf.probe_time
+                       and port not in sw.installed_floods
+                       for port, since in sw.port_up_since.items()):
+                    self._program_ports(sw)
+
+    def _forwarding_ports(self, sw):
+        """Live ports that are probed and are either host ports or on the tree."""
+        now = _now()
+        inter_switch = self.graph.inter_switch_ports(sw.dp.id)
+        on_tree = self.tree_ports.get(sw.dp.id, set())
+        return {port for port, since in sw.port_up_since.items()
+                if now - since >= self.conf.probe_time
+                and (port not in inter_switch or port in on_tree)}
+
+    def _program_ports(self, sw):
+        """Bring the switch's PORT_DROP and FLOOD rules to what the port states say."""
+        dp, parser = sw.dp, sw.dp.ofproto_parser
+        forwarding = self._forwarding_ports(sw)
+        drops = set(sw.port_up_since) - forwarding
+        floods = flood_rules(forwarding)
+        # Blocking first, then floods: a port never forwards before it drops.
+        for port in sorted(drops - sw.installed_drops):
+            of.add_flow(dp, SOURCE_TABLE, PRIO_PORT_DROP, parser.OFPMatch(in_port=port),
+                        [], self.cookies.cookie(PORT_DROP))
+        for port in sorted(set(sw.installed_floods) - set(floods)):
+            of.delete_flows(dp, *self.cookies.rules_of_kind(FLOOD),
+                            table_id=DESTINATION_TABLE,
+                            match=parser.OFPMatch(in_port=port), priority=PRIO_FLOOD)
+        for port, outs in floods.items():
+            if sw.installed_floods.get(port) != outs:
+                of.add_flow(dp, DESTINATION_TABLE, PRIO_FLOOD,
+                            parser.OFPMatch(in_port=port),
+                            [of.apply_actions(dp, [of.output(dp, o) for o in outs])],
+                            self.cookies.cookie(FLOOD))
+        for port in sorted(sw.installed_drops - drops):
+            of.delete_flows(dp, *self.cookies.rules_of_kind(PORT_DROP),
+                            table_id=SOURCE_TABLE, match=parser.OFPMatch(in_port=port),
+                            priority=PRIO_PORT_DROP)
+        if floods != sw.installed_floods or drops != sw.installed_drops:
+            self.logger.info('switch %016x: forwarding ports %s, blocked %s', dp.id,
+                             sorted(forwarding), sorted(drops))
+        sw.installed_floods = floods
+        sw.installed_drops = drops
+
+    # --- learning -----------------------------------------------------------------
+
+    @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    def _packet_in(self, ev):
+        msg = ev.msg
+        sw = self.switches.get(msg.datapath.id)
+        if sw is None or msg.cookie != self.cookies.cookie(MISS):
+            return   # LLDP and other apps' packet-ins
+        if not sw.packet_ins.allow():
+            self.logger.debug('switch %016x: packet-in over the rate limit, ignored',
+                              sw.dp.id)
+            return
+        in_port = msg.match['in_port']
+        eth = ethernet.ethernet.parser(msg.data)[0]
+        if not is_unicast(eth.src) or in_port in sw.installed_drops:
+            return
+        self.logger.debug('switch %016x: packet-in port %d %s -> %s', sw.dp.id, in_port,
+                          eth.src, eth.dst)
+        self._learn(sw, eth.src, in_port)
+
+    def _learn(self, sw, mac, in_port):
+        host_port = in_port not in self.graph.inter_switch_ports(sw.dp.id)
+        result, previous = sw.macs.learn(mac, in_port, limit=host_port)
+        if result is Learned.MOVED:
+            self.logger.info('host %s moved on switch %016x from port %d to %d; '
+                             'forgetting it everywhere', mac, sw.dp.id, previous, in_port)
+            self._forget_everywhere(mac)
+            result, _ = sw.macs.learn(mac, in_port, limit=host_port)
+        if result is Learned.REFUSED:
+            self._ban_port(sw, in_port)
+            return
+        if result is Learned.NEW:
+            log = self.logger.info if host_port else self.logger.debug
+            log('host %s learned on switch %016x port %d', mac, sw.dp.id, in_port)
+        self._install_host(sw, mac, in_port)
+
+    def _install_host(self, sw, mac, port):
+        dp, parser = sw.dp, sw.dp.ofproto_parser
+        of.add_flow(dp, SOURCE_TABLE, PRIO_LEARNED, parser.OFPMatch(in_port=port, eth_src=mac),
+                    [of.goto_table(dp, DESTINATION_TABLE)], self.cookies.cookie(SRC),
+                    hard_timeout=self.src_hard_timeout)
+        of.add_flow(dp, DESTINATION_TABLE, PRIO_LEARNED, parser.OFPMatch(eth_dst=mac),
+                    [of.apply_actions(dp, [of.output(dp, port)])], self.cookies.cookie(DST),
+                    idle_timeout=self.conf.idle_timeout, send_flow_removed=True)
+
+    def _forget_everywhere(self, mac):
+        for sw in self.switches.values():
+            sw.macs.forget(mac)
+            self._delete_host_rules(sw, mac)
+
+    def _delete_host_rules(self, sw, mac):
+        parser = sw.dp.ofproto_parser
+        of.delete_flows(sw.dp, *self.cookies.rules_of_kind(SRC), table_id=SOURCE_TABLE,
+                        match=parser.OFPMatch(eth_src=mac))
+        of.delete_flows(sw.dp, *self.cookies.rules_of_kind(DST),
+                        table_id=DESTINATION_TABLE, match=parser.OFPMatch(eth_dst=mac))
+
+    def _ban_port(self, sw, port):
+        parser = sw.dp.ofproto_parser
+        of.add_flow(sw.dp, SOURCE_TABLE, PRIO_BAN, parser.OFPMatch(in_port=port), [],
+                    self.cookies.cookie(BAN), hard_timeout=self.conf.ban_time)
+        self.logger.warning('switch %016x port %d: more than %d MACs; new MACs refused '
+                            'for %ds', sw.dp.id, port, self.conf.max_macs_per_port,
+                            self.conf.ban_time)
+
+    @set_ev_cls(ofp_event.EventOFPFlowRemoved, MAIN_DISPATCHER)
+    def _flow_removed(self, ev):
+        msg = ev.msg
+        sw = self.switches.get(msg.datapath.id)
+        if (sw is None or msg.reason != msg.datapath.ofproto.OFPRR_IDLE_TIMEOUT
+                or self.cookies.kind_of(msg.cookie) != DST
+                or not self.cookies.owns(msg.cookie)):
+            return
+        mac = msg.match['eth_dst']
+        port = sw.macs.lookup(mac)
+        # The source entry goes too, so the host's next frame is learned afresh.
+        sw.macs.forget(mac)
+        self._delete_host_rules(sw, mac)
+        host_port = port is not None and port not in self.graph.inter_switch_ports(sw.dp.id)
+        log = self.logger.info if host_port else self.logger.debug
+        log('host %s expired on switch %016x (idle %ds)', mac, sw.dp.id,
+            self.conf.idle_timeout)
+

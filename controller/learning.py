@@ -1,0 +1,109 @@
+"""Per-switch MAC learning state, without any OpenFlow: what the controller knows of which
+host sits behind which port, and the limits that keep that knowledge bounded.
+
+The flow rules in the switch do the forwarding; this table decides which rules to install
+or remove when a packet-in reports a source address (see apps/l2_learning.py).
+"""
+
+import enum
+import time
+from dataclasses import dataclass
+
+
+class Learned(enum.Enum):
+    NEW = 'new'              # first time this MAC is seen on this switch
+    REFRESHED = 'refreshed'  # seen again on the port it was known on
+    MOVED = 'moved'          # known on another port: the host moved (or was spoofed)
+    REFUSED = 'refused'      # the port is at its MAC limit, or banned for exceeding it
+
+
+@dataclass
+class MacEntry:
+    port: int
+    last_seen: float
+
+
+def is_unicast(mac):
+    """False for broadcast and multicast addresses (group bit of the first octet)."""
+    return not int(mac.split(':', 1)[0], 16) & 1
+
+
+class MacTable:
+    """MAC -> port of one switch, with a per-port MAC limit and a temporary ban.
+
+    A port that would exceed ``max_macs_per_port`` is banned for ``ban_seconds``: during
+    the ban no new MAC is learned on it (the hosts already known there keep working).
+    The limit is only applied where the caller asks (edge ports): a link to another
+    switch legitimately carries many MACs.
+    """
+
+    def __init__(self, max_macs_per_port, ban_seconds, clock=time.monotonic):
+        self.max_macs_per_port = max_macs_per_port
+        self.ban_seconds = ban_seconds
+        self._clock = clock
+        self._entries = {}        # mac -> MacEntry
+        self._by_port = {}        # port -> set of macs
+        self._banned_until = {}   # port -> clock value
+
+    def __len__(self):
+        return len(self._entries)
+
+    def __contains__(self, mac):
+        return mac in self._entries
+
+    def lookup(self, mac):
+        entry = self._entries.get(mac)
+        return entry.port if entry else None
+
+    def macs_on_port(self, port):
+        return set(self._by_port.get(port, ()))
+
+    def is_banned(self, port):
+        until = self._banned_until.get(port)
+        if until is None:
+            return False
+        if self._clock() >= until:
+            del self._banned_until[port]
+            return False
+        return True
+
+    def learn(self, mac, port, limit=True):
+        """Record ``mac`` on ``port``. Returns (Learned, previous port or None)."""
+        now = self._clock()
+        entry = self._entries.get(mac)
+        if entry is not None and entry.port == port:
+            entry.last_seen = now
+            return Learned.REFRESHED, None
+        if limit and (self.is_banned(port) or
+                      len(self._by_port.get(port, ())) >= self.max_macs_per_port):
+            if not self.is_banned(port):
+                self._banned_until[port] = now + self.ban_seconds
+            return Learned.REFUSED, None
+        previous = None
+        if entry is not None:
+            previous = entry.port
+            self._by_port[previous].discard(mac)
+        self._entries[mac] = MacEntry(port, now)
+        self._by_port.setdefault(port, set()).add(mac)
+        return (Learned.MOVED if previous is not None else Learned.NEW), previous
+
+    def forget(self, mac, port=None):
+        """Drop ``mac`` (only if it is still on ``port`` when a port is given)."""
+        entry = self._entries.get(mac)
+        if entry is None or (port is not None and entry.port != port):
+            return False
+        del self._entries[mac]
+        self._by_port[entry.port].discard(mac)
+        return True
+
+    def forget_port(self, port):
+        """Drop every MAC learned on ``port`` (the port went down); returns them."""
+        macs = self._by_port.pop(port, set())
+        for mac in macs:
+            del self._entries[mac]
+        self._banned_until.pop(port, None)
+        return macs
+
+    def clear(self):
+        self._entries.clear()
+        self._by_port.clear()

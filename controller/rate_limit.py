@@ -1,0 +1,34 @@
+"""Token bucket: bounds how many packet-ins per second one switch may cost the controller."""
+
+import time
+
+
+class TokenBucket:
+    """Allows ``rate`` events per second on average, bursts of up to ``burst``.
+
+    ``clock`` is injectable so the unit tests need no sleeping.
+    """
+
+    def __init__(self, rate, burst, clock=time.monotonic):
+        if rate <= 0 or burst < 1:
+            raise ValueError('token bucket needs rate > 0 and burst >= 1, got %r, %r'
+                             % (rate, burst))
+        self.rate = float(rate)
+        self.burst = float(burst)
+        self._clock = clock
+        self._tokens = self.burst
+        self._stamp = clock()
+        self.allowed = 0
+        self.refused = 0
+
+    def allow(self):
+        """Take one token if there is one; True if the event may go ahead."""
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            self.allowed += 1
+            return True
+        self.refused += 1
+        return False

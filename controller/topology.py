@@ -1,0 +1,115 @@
+"""The switch graph built from link discovery, and the spanning tree floods follow.
+
+Pure logic on networkx, no OpenFlow: apps feed it discovered links (from Ryu's LLDP
+discovery, ``ryu.topology``) and ask which ports of a switch may flood.
+"""
+
+import networkx as nx
+
+
+class SwitchGraph:
+    """Switches and the directed links discovered between their ports.
+
+    LLDP reports each direction of a link separately; a port counts as a switch-to-switch
+    port as soon as either direction has been seen, so that it is never treated as a
+    host port (which would let a flood loop through it).
+    """
+
+    def __init__(self):
+        self._switches = set()
+        self._links = set()   # (src_dpid, src_port, dst_dpid, dst_port)
+
+    @property
+    def switches(self):
+        return frozenset(self._switches)
+
+    @property
+    def links(self):
+        return frozenset(self._links)
+
+    def add_switch(self, dpid):
+        self._switches.add(dpid)
+
+    def remove_switch(self, dpid):
+        """Forget a switch and every link touching it; True if anything changed."""
+        before = len(self._links)
+        self._links = {l for l in self._links if dpid not in (l[0], l[2])}
+        had = dpid in self._switches
+        self._switches.discard(dpid)
+        return had or len(self._links) != before
+
+    def add_link(self, src_dpid, src_port, dst_dpid, dst_port):
+        """Record one direction of a link; True if it is new."""
+        link = (src_dpid, src_port, dst_dpid, dst_port)
+        if link in self._links:
+            return False
+        self._switches.update((src_dpid, dst_dpid))
+        self._links.add(link)
+        return True
+
+    def remove_link(self, src_dpid, src_port, dst_dpid, dst_port):
+        link = (src_dpid, src_port, dst_dpid, dst_port)
+        if link not in self._links:
+            return False
+        self._links.discard(link)
+        return True
+
+    def remove_port(self, dpid, port):
+        """Forget both directions of any link on (dpid, port); True if any was known."""
+        gone = {l for l in self._links
+                if (l[0], l[1]) == (dpid, port) or (l[2], l[3]) == (dpid, port)}
+        self._links -= gone
+        return bool(gone)
+
+    def inter_switch_ports(self, dpid):
+        ports = set()
+        for src_dpid, src_port, dst_dpid, dst_port in self._links:
+            if src_dpid == dpid:
+                ports.add(src_port)
+            if dst_dpid == dpid:
+                ports.add(dst_port)
+        return ports
+
+    def graph(self):
+        """Undirected networkx graph: one edge per switch pair, carrying the link used.
+
+        Of parallel links between two switches the one with the lowest port pair is kept,
+        so the choice is the same on every run.
+        """
+        g = nx.Graph()
+        g.add_nodes_from(self._switches)
+        for src_dpid, src_port, dst_dpid, dst_port in sorted(self._links):
+            if src_dpid == dst_dpid:
+                continue   # a port looped back to its own switch is never a tree link
+            a, b = sorted(((src_dpid, src_port), (dst_dpid, dst_port)))
+            ports = {a[0]: a[1], b[0]: b[1]}
+            if g.has_edge(a[0], b[0]):
+                known = g.edges[a[0], b[0]]['ports']
+                if (known[a[0]], known[b[0]]) <= (a[1], b[1]):
+                    continue
+            g.add_edge(a[0], b[0], ports=ports)
+        return g
+
+
+def spanning_tree_ports(switch_graph):
+    """{dpid: set of switch-to-switch ports that are on the flooding tree}.
+
+    A breadth-first tree from the lowest dpid of each connected component, neighbours
+    taken in dpid order: like STP's root bridge, it is deterministic and every switch's
+    path to the root is a shortest one.
+    """
+    g = switch_graph.graph()
+    tree_ports = {dpid: set() for dpid in g.nodes}
+    for component in nx.connected_components(g):
+        root = min(component)
+        tree = nx.bfs_tree(g, root, sort_neighbors=sorted)
+        for parent, child in tree.edges:
+            ports = g.edges[parent, child]['ports']
+            tree_ports[parent].add(ports[parent])
+            tree_ports[child].add(ports[child])
+    return tree_ports
+
+
+def flood_rules(forwarding_ports):
+    """{in_port: ports a flood from in_port goes out of} for the given forwarding ports."""
+    return {port: sorted(forwarding_ports - {port}) for port in sorted(forwarding_ports)}
