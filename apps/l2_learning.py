@@ -6,7 +6,7 @@ Run it with::
 
 LLDP link discovery (``ryu.topology``) is switched on by the app itself; no
 ``--observe-links`` is needed. Settings go in the ``[l2_learning]`` section of a config
-file (see ``docs/l2_learning.conf.example`` and the options below).
+file (options below; the README has a table and an example).
 
 Pipeline (cookie kinds in brackets, see controller/cookies.py)::
 
@@ -289,7 +289,10 @@ class L2Learning(app_manager.RyuApp):
             return
         in_port = msg.match['in_port']
         eth = ethernet.ethernet.parser(msg.data)[0]
-        if not is_unicast(eth.src) or in_port in sw.installed_drops:
+        # Frames from blocked or probing ports, and from the bridge's own LOCAL port,
+        # are never learned.
+        if (not is_unicast(eth.src) or in_port in sw.installed_drops
+                or in_port not in sw.port_up_since):
             return
         self.logger.debug('switch %016x: packet-in port %d %s -> %s', sw.dp.id, in_port,
                           eth.src, eth.dst)

@@ -26,8 +26,8 @@ class TokenBucket:
         now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        if self._tokens >= 1.0 - 1e-9:   # tolerate float drift of tiny refills
+            self._tokens = max(0.0, self._tokens - 1.0)
             self.allowed += 1
             return True
         self.refused += 1

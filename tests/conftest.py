@@ -1,0 +1,102 @@
+"""Fixtures of the Mininet regression harness.
+
+- ``mininet_machine``: checks root, Open vSwitch and Mininet once per session and fails
+  (never skips) with what is missing; holds a lock so that two runs on one machine do not
+  build clashing networks.
+- ``controller``: starts the real ``ryu-manager`` with the given apps on a free OpenFlow
+  port, logging to the test's tmp dir; stopped by its pid afterwards.
+- ``network``: builds a topology from topologies/ (OVS userspace datapath, OpenFlow 1.3,
+  TX checksum offload off on hosts) against a controller and waits until every switch is
+  connected; stops only that network afterwards (never ``mn -c``).
+- On failure, the controller log and every switch's flow table are attached to the report.
+
+Tests that build networks carry the ``mininet`` marker; ``-m "not mininet"`` runs the
+unit tests alone, without root.
+"""
+
+import fcntl
+
+import pytest
+
+from tests.harness import flows
+from tests.harness.controller import RyuController
+from tests.harness.network import wait_connected
+from tests.harness.preflight import missing_for_mininet
+
+LOCK_PATH = '/tmp/sdn-suite-mininet.lock'
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if 'tests/mininet/' in str(item.fspath).replace('\\', '/'):
+            item.add_marker(pytest.mark.mininet)
+
+
+def _attach(request, title, produce):
+    """Attach produce() to this test's report if the test fails."""
+    request.node.__dict__.setdefault('_failure_sections', []).append((title, produce))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    for title, produce in item.__dict__.get('_failure_sections', []):
+        try:
+            text = produce()
+        except Exception as error:  # the network may be half gone; say so, go on
+            text = 'could not collect: %r' % error
+        report.sections.append((title, text))
+
+
+@pytest.fixture(scope='session')
+def mininet_machine():
+    missing = missing_for_mininet()
+    if missing:
+        pytest.fail('This Mininet test cannot run here; missing:\n  - ' +
+                    '\n  - '.join(missing), pytrace=False)
+    with open(LOCK_PATH, 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+        fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def controller(request, tmp_path, mininet_machine):
+    """controller(apps, config=None, extra_args=(), name='ryu') -> RyuController."""
+    started = []
+
+    def start(apps, config=None, extra_args=(), name='ryu'):
+        ctl = RyuController(apps, str(tmp_path / ('%s.log' % name)), config, extra_args)
+        started.append(ctl)
+        _attach(request, 'controller log (%s)' % name, lambda: ctl.log_tail(300))
+        return ctl.start()
+
+    yield start
+    for ctl in started:
+        ctl.stop()
+
+
+@pytest.fixture
+def network(request, mininet_machine):
+    """network(topo, controller, connect_timeout=30) -> started Mininet."""
+    from topologies.common import build_network
+
+    built = []
+
+    def build(topo, ctl, connect_timeout=30.0):
+        net = build_network(topo, controller_ip='127.0.0.1', controller_port=ctl.ofp_port)
+        built.append(net)
+        _attach(request, 'flow tables', lambda: flows.format_flows(
+            flows.dump_all([s.name for s in net.switches])))
+        unconnected = wait_connected(net, connect_timeout)
+        if unconnected:
+            pytest.fail('switches %s did not connect to the controller on port %d '
+                        'within %.0fs' % (unconnected, ctl.ofp_port, connect_timeout))
+        return net
+
+    yield build
+    for net in built:
+        net.stop()

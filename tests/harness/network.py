@@ -1,0 +1,50 @@
+"""Facts about a running Mininet network that tests and the demo need: which switch port
+each host and each link uses, and whether every switch reached its controller."""
+
+import time
+
+
+def port_of(intf):
+    """(switch or host name, OpenFlow port number) of a Mininet interface."""
+    return intf.node.name, intf.node.ports[intf]
+
+
+def switch_links(net):
+    """[((switch, port), (switch, port))] for every switch-to-switch link."""
+    switches = {s.name for s in net.switches}
+    return [(port_of(link.intf1), port_of(link.intf2)) for link in net.links
+            if link.intf1.node.name in switches and link.intf2.node.name in switches]
+
+
+def host_ports(net):
+    """{host name: (switch name, port)} for every host's first link."""
+    switches = {s.name for s in net.switches}
+    attached = {}
+    for link in net.links:
+        for here, there in ((link.intf1, link.intf2), (link.intf2, link.intf1)):
+            if here.node.name not in switches and there.node.name in switches:
+                attached.setdefault(here.node.name, port_of(there))
+    return attached
+
+
+def wait_connected(net, timeout=30.0):
+    """Wait until every switch reports its controller connection up; returns the names
+    of the switches still unconnected at the deadline (empty on success)."""
+    deadline = time.monotonic() + timeout
+    pending = list(net.switches)
+    while pending and time.monotonic() < deadline:
+        pending = [s for s in pending if not s.connected()]
+        if pending:
+            time.sleep(0.2)
+    return [s.name for s in pending]
+
+
+def wait_until(predicate, timeout, interval=0.2):
+    """Poll ``predicate`` until it returns a true value or the timeout passes; returns
+    the last value (so callers can report what was still wrong)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
