@@ -41,6 +41,7 @@ from ryu.lib import hub
 from ryu.lib.packet import ethernet
 from ryu.ofproto import ofproto_v1_3
 from ryu.topology import event as topo_event
+from ryu.topology import switches as topo_switches  # noqa: F401  (registers observe_links)
 
 from controller import openflow as of
 from controller.cookies import CookieSpace
@@ -306,8 +307,9 @@ class L2Learning(app_manager.RyuApp):
                              'forgetting it everywhere', mac, sw.dp.id, previous, in_port)
             self._forget_everywhere(mac)
             result, _ = sw.macs.learn(mac, in_port, limit=host_port)
-        if result is Learned.REFUSED:
+        if result is Learned.BANNED:
             self._ban_port(sw, in_port)
+        if result in (Learned.BANNED, Learned.REFUSED):
             return
         if result is Learned.NEW:
             log = self.logger.info if host_port else self.logger.debug

@@ -14,7 +14,8 @@ class Learned(enum.Enum):
     NEW = 'new'              # first time this MAC is seen on this switch
     REFRESHED = 'refreshed'  # seen again on the port it was known on
     MOVED = 'moved'          # known on another port: the host moved (or was spoofed)
-    REFUSED = 'refused'      # the port is at its MAC limit, or banned for exceeding it
+    BANNED = 'banned'        # one MAC too many: the port is banned from now on
+    REFUSED = 'refused'      # the port is (still) banned
 
 
 @dataclass
@@ -74,11 +75,11 @@ class MacTable:
         if entry is not None and entry.port == port:
             entry.last_seen = now
             return Learned.REFRESHED, None
-        if limit and (self.is_banned(port) or
-                      len(self._by_port.get(port, ())) >= self.max_macs_per_port):
-            if not self.is_banned(port):
-                self._banned_until[port] = now + self.ban_seconds
+        if limit and self.is_banned(port):
             return Learned.REFUSED, None
+        if limit and len(self._by_port.get(port, ())) >= self.max_macs_per_port:
+            self._banned_until[port] = now + self.ban_seconds
+            return Learned.BANNED, None
         previous = None
         if entry is not None:
             previous = entry.port

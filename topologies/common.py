@@ -30,7 +30,25 @@ from mininet.net import Mininet
 from mininet.node import Host, OVSSwitch, RemoteController
 from mininet.topo import Topo
 
-OVS13_USERSPACE = partial(OVSSwitch, datapath='user', protocols='OpenFlow13',
+
+
+class SilentPortsOVSSwitch(OVSSwitch):
+    """An OVS switch whose ports do not speak for themselves.
+
+    A switch port is a kernel interface in the root namespace; left alone, the kernel
+    sends IPv6 router solicitations and MLD reports out of it, with the port's own random
+    MAC. Those frames enter the neighbouring switch as if a host were there, so a
+    learning controller learns phantom hosts. Switching IPv6 off on the switch's ports
+    keeps the data plane to what the hosts send."""
+
+    def start(self, controllers):
+        for intf in self.intfList():
+            if intf.name != 'lo':
+                self.cmd('sysctl -qw net.ipv6.conf.%s.disable_ipv6=1' % intf.name)
+        super().start(controllers)
+
+
+OVS13_USERSPACE = partial(SilentPortsOVSSwitch, datapath='user', protocols='OpenFlow13',
                           failMode='secure')
 
 # For `mn --custom`: each script exports this, so `--switch ovs13u` picks our switch.

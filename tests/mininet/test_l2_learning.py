@@ -7,7 +7,8 @@ import time
 import pytest
 
 from tests.harness import flows, l2
-from tests.harness.traffic import ping_stream, reachability_matrix
+from tests.harness.network import wait_until
+from tests.harness.traffic import parse_ping_output, ping_stream, reachability_matrix
 
 L2_APP = ['apps/l2_learning.py']
 # A packet-in costs a learning switch one per (switch, host) it learns, and the whole
@@ -53,12 +54,14 @@ def test_pingall_on_loops_without_storm(controller, network, topo_args, record_p
     reach = reachability_matrix(net.hosts)
     assert reach.loss_percent == 0, reach.table()
 
+    flows.wait_for_counters()
     before = flows.total_packet_ins(switch_names(net))
     deadline = time.monotonic() + 10
     rounds = 0
     while time.monotonic() < deadline:
         assert reachability_matrix(net.hosts).loss_percent == 0
         rounds += 1
+    flows.wait_for_counters()
     packet_ins = flows.total_packet_ins(switch_names(net)) - before
     bound = LEARNING_ROUNDS_ALLOWED * len(net.hosts) * len(net.switches)
     record_property('packet_ins_during_10s_pingall', packet_ins)
@@ -70,11 +73,14 @@ def test_pingall_on_loops_without_storm(controller, network, topo_args, record_p
 def test_known_traffic_never_reaches_controller(controller, network):
     _, net = start_l2(controller, network, make_topo('linear', 3))
     h1, h3 = net.get('h1', 'h3')
-    warm = ping_stream(h1, h3, count=5, interval=0.2)
-    assert warm.received == 5, warm.summary()
+    # Every host speaks once, so that no background frame of an unknown host counts.
+    assert reachability_matrix(net.hosts).loss_percent == 0
+    flows.wait_for_counters()
     before = flows.total_packet_ins(switch_names(net))
     flood = ping_stream(h1, h3, count=1000, interval=0.002)
+    flows.wait_for_counters()
     after = flows.total_packet_ins(switch_names(net))
+    print('1000-packet ping flood: %s; packet-ins %d' % (flood.summary(), after - before))
     assert flood.received == 1000, flood.summary()
     assert after - before == 0, 'packet-ins during a ping flood of learned hosts'
 
@@ -85,24 +91,26 @@ def test_mac_move(controller, network):
     h1, h2, h3 = net.get('h1', 'h2', 'h3')
     assert reachability_matrix(net.hosts).loss_percent == 0
     mac, ip = h1.MAC(), h1.IP()
-    old_switch, old_port = 's1', 1
-    assert [f.output_ports for f in dst_rules(old_switch, mac)] == [[old_port]]
+    assert [f.output_ports for f in dst_rules('s1', mac)] == [[1]]
 
+    # h1 goes silent; h3 takes over its addresses without its port going down (a port
+    # that comes up is probed for LLDP first, which is not what this test is about).
     h1.intf().ifconfig('down')
     intf = h3.intf()
-    h3.cmd('ip link set %s down; ip link set %s address %s; ip addr flush dev %s; '
-           'ip addr add %s/%d dev %s; ip link set %s up'
-           % (intf, intf, mac, intf, ip, int(h1.intf().prefixLen or 8), intf, intf))
+    h3.cmd('ip addr flush dev %s; ip link set %s address %s; ip addr add %s/16 dev %s'
+           % (intf, intf, mac, ip, intf))
+    assert h3.MAC() == mac or mac in h3.cmd('ip link show %s' % intf)
     moved_at = time.monotonic()
     # The moved host speaks first, as a migrated VM does (gratuitous traffic).
     h3.cmd('ping -c1 -W1 %s' % h2.IP())
     after_move = ping_stream(h2, h3, count=20, interval=0.05, dst_ip=ip)
+    print('MAC move: %s; done %.2fs after the move'
+          % (after_move.summary(), time.monotonic() - moved_at))
     assert after_move.received == 20, after_move.summary()
-    print('MAC move: traffic followed %.2fs after the move' % (time.monotonic() - moved_at))
     assert ctl.log_lines('host %s moved' % mac)
-    assert not dst_rules(old_switch, mac) or \
-        [f.output_ports for f in dst_rules(old_switch, mac)] != [[old_port]]
     assert [f.output_ports for f in dst_rules('s3', mac)] == [[1]]
+    assert [f.output_ports for f in dst_rules('s2', mac)] == [[2]]   # s2:2 goes to s3
+    assert all(f.output_ports != [1] for f in dst_rules('s1', mac))
 
 
 def test_idle_entries_expire_and_relearn(controller, network):
@@ -115,7 +123,6 @@ def test_idle_entries_expire_and_relearn(controller, network):
     assert all(dst_rules(sw, mac) for sw in switch_names(net) for mac in macs)
 
     started = time.monotonic()
-    from tests.harness.network import wait_until
     gone = wait_until(lambda: not any(dst_rules(sw, mac) for sw in switch_names(net)
                                       for mac in macs), timeout=idle * 3)
     assert gone, 'learned entries still present %.1fs after traffic stopped' % (
@@ -130,55 +137,66 @@ def test_idle_entries_expire_and_relearn(controller, network):
 def test_tree_link_failure_recovers(controller, network, record_property):
     """ring(4): the tree is s1-s2, s1-s4, s2-s3 (BFS from the lowest dpid); h1 -> h3
     goes s1-s2-s3. Cutting s1-s2 must move the traffic to s1-s4-s3."""
-    _, net = start_l2(controller, network, make_topo('ring', 4))
+    ctl, net = start_l2(controller, network, make_topo('ring', 4))
     h1, h3 = net.get('h1', 'h3')
     assert ping_stream(h1, h3, count=3, interval=0.2).received == 3
+    assert [f.output_ports for f in dst_rules('s1', h3.MAC())] == [[2]]
 
-    stream = h1.popen(['ping', '-i', '0.01', '-c', '800', '-W', '1', h3.IP()])
+    # -D: timestamps, so the parser measures ping's real spacing, not the asked one.
+    stream = h1.popen(['ping', '-D', '-i', '0.01', '-c', '800', '-W', '1', h3.IP()])
     time.sleep(2)
     net.configLinkStatus('s1', 's2', 'down')
     output = stream.communicate(timeout=60)[0]
     output = output.decode() if isinstance(output, bytes) else output
-    from tests.harness.traffic import parse_ping_output
     result = parse_ping_output(output, count=800, interval=0.01)
+    assert ctl.log_lines('link 0000000000000001:2 -> 0000000000000002:3 gone')
     record_property('tree_failure_outage_ms', result.longest_gap_ms)
     print('tree link failure: %s' % result.summary())
     assert result.received_seqs and max(result.received_seqs) >= 790, result.summary()
     assert result.longest_gap_ms < 5000, result.summary()
     assert reachability_matrix(net.hosts).loss_percent == 0
+    # The traffic really moved: s1 now reaches h3 through s4 (s1:3), not s2 (s1:2).
+    assert [f.output_ports for f in dst_rules('s1', h3.MAC())] == [[3]]
 
 
 def test_mac_flooding_host_is_bounded(controller, network):
-    """A host sending from 300 random MACs: its port learns at most max_macs_per_port,
-    then gets banned; the flow table and packet-ins stay bounded; real hosts still work."""
+    """A host sending from hundreds of random MACs: its port learns max_macs_per_port,
+    then is banned in the switch itself: no more packet-ins, no more rules, and the hosts
+    already known keep working."""
     limit = 8
     ctl, net = start_l2(controller, network, make_topo('linear', 2),
                         config={'max_macs_per_port': limit, 'ban_time': 30})
     h1, h2 = net.get('h1', 'h2')
     assert ping_stream(h1, h2, count=2, interval=0.2).received == 2
+    h1.cmd(SEND_RANDOM_MACS % {'intf': h1.intf(), 'count': 50})
+    flows.wait_for_counters()
     before = flows.total_packet_ins(['s1'])
-    h1.cmd(SEND_RANDOM_MACS % {'intf': h1.intf(), 'count': 300})
-    time.sleep(1)
-    learned_on_port1 = [f for f in flows.dump_flows('s1', table=0)
-                        if f.priority == 100 and f.match.get('in_port') == '1']
-    bans = [f for f in flows.dump_flows('s1', table=0) if f.priority == 50]
+    h1.cmd(SEND_RANDOM_MACS % {'intf': h1.intf(), 'count': 500})
+    flows.wait_for_counters()
     packet_ins = flows.total_packet_ins(['s1']) - before
-    print('MAC flood: %d source rules on the port, %d packet-ins, %d ban rules'
-          % (len(learned_on_port1), packet_ins, len(bans)))
+    table0 = flows.dump_flows('s1', table=0)
+    learned_on_port1 = [f for f in table0 if f.priority == 100 and f.match.get('in_port') == '1']
+    bans = [f for f in table0 if f.priority == 50]
+    print('MAC flood: %d source rules on the port, %d ban rules, %d packet-ins for 500 '
+          'frames once banned' % (len(learned_on_port1), len(bans), packet_ins))
     assert len(learned_on_port1) <= limit
-    assert len(bans) == 1
-    assert packet_ins < 300 / 2
-    assert ctl.log_lines('more than %d MACs' % limit)
+    # What s1 flooded before the ban landed is all s2 can have learned: no growth after.
+    assert len(flows.dump_flows('s2', table=0)) <= 50 + 10
+    assert [f.match for f in bans] == [{'in_port': '1'}]
+    assert bans[0].n_packets >= 500
+    assert packet_ins == 0
+    assert len(ctl.log_lines('more than %d MACs' % limit)) == 1
     assert ping_stream(h1, h2, count=5, interval=0.1).received == 5
 
 
 SEND_RANDOM_MACS = '''python3 - <<'PYEOF'
-import os, socket
+import os, socket, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind(('%(intf)s', 0))
 for _ in range(%(count)d):
     src = bytes([0x02]) + os.urandom(5)
     s.send(b'\\xff' * 6 + src + b'\\x88\\xb5' + b'flood' * 10)
+    time.sleep(0.001)   # paced, so the veth and the switch drop none of them
 PYEOF'''
 
 
@@ -187,14 +205,14 @@ def test_simple_switch_13_fails_on_a_loop(controller, network, record_property):
     pings, where l2_learning has 0% loss (test_pingall_on_loops_without_storm)."""
     ctl = controller(['ryu.app.simple_switch_13'], name='simple_switch_13')
     net = network(make_topo('ring', 3), ctl)
-    time.sleep(2)
+    flows.wait_for_counters()
     before = flows.total_packet_ins(switch_names(net))
     reach = reachability_matrix(net.hosts, timeout=1.0)
-    time.sleep(2)
+    flows.wait_for_counters()
     packet_ins = flows.total_packet_ins(switch_names(net)) - before
     record_property('simple_switch_13_ring_loss_percent', reach.loss_percent)
     record_property('simple_switch_13_ring_packet_ins', packet_ins)
-    print('simple_switch_13 on ring(3): loss %.0f%%, %d packet-ins in ~%ds'
-          % (reach.loss_percent, packet_ins, 2 + 6))
+    print('simple_switch_13 on ring(3): loss %.0f%%, %d packet-ins during one pingall'
+          % (reach.loss_percent, packet_ins))
     bound = LEARNING_ROUNDS_ALLOWED * len(net.hosts) * len(net.switches)
     assert reach.loss_percent > 0 or packet_ins > 10 * bound

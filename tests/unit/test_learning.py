@@ -37,8 +37,9 @@ def test_limit_bans_port_for_ban_time_but_known_hosts_stay():
     table, clock = make_table(limit=2, ban=10)
     table.learn('02:00:00:00:00:01', 1)
     table.learn('02:00:00:00:00:02', 1)
-    assert table.learn('02:00:00:00:00:03', 1) == (Learned.REFUSED, None)
+    assert table.learn('02:00:00:00:00:03', 1) == (Learned.BANNED, None)
     assert table.is_banned(1)
+    assert table.learn('02:00:00:00:00:05', 1) == (Learned.REFUSED, None)
     assert table.learn('02:00:00:00:00:01', 1) == (Learned.REFRESHED, None)
     # still banned even after a known MAC leaves the port
     table.forget('02:00:00:00:00:02')
@@ -58,7 +59,7 @@ def test_limit_not_applied_where_caller_says_so():
 def test_other_ports_unaffected_by_a_ban():
     table, _ = make_table(limit=1)
     table.learn('02:00:00:00:00:01', 1)
-    assert table.learn('02:00:00:00:00:02', 1)[0] is Learned.REFUSED
+    assert table.learn('02:00:00:00:00:02', 1)[0] is Learned.BANNED
     assert table.learn('02:00:00:00:00:02', 2)[0] is Learned.NEW
 
 
