@@ -70,8 +70,9 @@ second reply to an already answered packet-in (simple_switch_13 sends a FLOW_MOD
 a PACKET_OUT) is counted as ``extra``; replies that carry none of our MACs (LLDP of a
 topology app, ...) as ``unmatched``. This makes the latency mode exact where counting
 "the next FLOW_MOD or PACKET_OUT on the connection" would not be: with
-simple_switch_13 the PACKET_OUT of packet-in k would be taken for the answer of
-packet-in k+1, halving half of the latencies. Packet-ins that get no answer within
+simple_switch_13 the PACKET_OUT of packet-in k, which follows its FLOW_MOD at once,
+would be taken for the answer of packet-in k+1, and every other latency sample would
+be close to zero. Packet-ins that get no answer within
 ``response_timeout`` (2 s) are counted as ``timeouts`` and free their place, so a
 controller that drops packet-ins (rate limits, bans) slows the run down but does not
 stall it.
@@ -89,8 +90,8 @@ Modes, as in cbench:
   4.34, costs throughput: 16, 32 and 64 gave the same rates within the noise of a
   2-core machine, 128 less; and answers stay far below ``response_timeout``.
 
-Per loop, ``responses`` counts FLOW_MODs + PACKET_OUTs received (what cbench
-reports), ``answered`` counts the packet-ins answered (one per packet-in whatever the
+Per loop, ``responses`` counts FLOW_MODs + PACKET_OUTs received (cbench counts
+both), ``answered`` counts the packet-ins answered (one per packet-in whatever the
 app sends, the fairer figure to compare apps).
 
 MAC addresses (all locally administered unicast): hosts ``02:<dpid 2 bytes>:<index 3

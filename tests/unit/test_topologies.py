@@ -372,7 +372,7 @@ def test_loads_like_mn_custom(tmp_path, name, spec, expected):
                             cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split(' OVSSwitch ')[0] == expected
+    assert result.stdout.split(' SilentPortsOVSSwitch ')[0] == expected
     assert ("('datapath', 'user')" in result.stdout
             and "('failMode', 'secure')" in result.stdout
             and "('protocols', 'OpenFlow13')" in result.stdout)
