@@ -18,6 +18,7 @@ class SwitchGraph:
     def __init__(self):
         self._switches = set()
         self._links = set()   # (src_dpid, src_port, dst_dpid, dst_port)
+        self._inter_switch = None   # dpid -> ports, derived from _links on demand
 
     @property
     def switches(self):
@@ -34,6 +35,7 @@ class SwitchGraph:
         """Forget a switch and every link touching it; True if anything changed."""
         before = len(self._links)
         self._links = {l for l in self._links if dpid not in (l[0], l[2])}
+        self._inter_switch = None
         had = dpid in self._switches
         self._switches.discard(dpid)
         return had or len(self._links) != before
@@ -45,6 +47,7 @@ class SwitchGraph:
             return False
         self._switches.update((src_dpid, dst_dpid))
         self._links.add(link)
+        self._inter_switch = None
         return True
 
     def remove_link(self, src_dpid, src_port, dst_dpid, dst_port):
@@ -52,6 +55,7 @@ class SwitchGraph:
         if link not in self._links:
             return False
         self._links.discard(link)
+        self._inter_switch = None
         return True
 
     def remove_port(self, dpid, port):
@@ -59,16 +63,17 @@ class SwitchGraph:
         gone = {l for l in self._links
                 if (l[0], l[1]) == (dpid, port) or (l[2], l[3]) == (dpid, port)}
         self._links -= gone
+        self._inter_switch = None
         return bool(gone)
 
     def inter_switch_ports(self, dpid):
-        ports = set()
-        for src_dpid, src_port, dst_dpid, dst_port in self._links:
-            if src_dpid == dpid:
-                ports.add(src_port)
-            if dst_dpid == dpid:
-                ports.add(dst_port)
-        return ports
+        """Ports of ``dpid`` on a discovered link (asked on every packet-in: cached)."""
+        if self._inter_switch is None:
+            self._inter_switch = {}
+            for src_dpid, src_port, dst_dpid, dst_port in self._links:
+                self._inter_switch.setdefault(src_dpid, set()).add(src_port)
+                self._inter_switch.setdefault(dst_dpid, set()).add(dst_port)
+        return self._inter_switch.get(dpid, frozenset())
 
     def graph(self):
         """Undirected networkx graph: one edge per switch pair, carrying the link used.
