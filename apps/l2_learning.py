@@ -38,7 +38,6 @@ from ryu.base import app_manager
 from ryu.controller import ofp_event
 from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
-from ryu.lib.packet import ethernet
 from ryu.ofproto import ofproto_v1_3
 from ryu.topology import event as topo_event
 from ryu.topology import switches as topo_switches  # noqa: F401  (registers observe_links)
@@ -289,15 +288,15 @@ class L2Learning(app_manager.RyuApp):
                               sw.dp.id)
             return
         in_port = msg.match['in_port']
-        eth = ethernet.ethernet.parser(msg.data)[0]
+        # The Ethernet source is all learning needs: slice it rather than parse.
+        src = of.mac_text(msg.data[6:12])
         # Frames from blocked or probing ports, and from the bridge's own LOCAL port,
         # are never learned.
-        if (not is_unicast(eth.src) or in_port in sw.installed_drops
+        if (not is_unicast(src) or in_port in sw.installed_drops
                 or in_port not in sw.port_up_since):
             return
-        self.logger.debug('switch %016x: packet-in port %d %s -> %s', sw.dp.id, in_port,
-                          eth.src, eth.dst)
-        self._learn(sw, eth.src, in_port)
+        self.logger.debug('switch %016x: packet-in port %d from %s', sw.dp.id, in_port, src)
+        self._learn(sw, src, in_port)
 
     def _learn(self, sw, mac, in_port):
         host_port = in_port not in self.graph.inter_switch_ports(sw.dp.id)
@@ -317,11 +316,11 @@ class L2Learning(app_manager.RyuApp):
         self._install_host(sw, mac, in_port)
 
     def _install_host(self, sw, mac, port):
-        dp, parser = sw.dp, sw.dp.ofproto_parser
-        of.add_flow(dp, SOURCE_TABLE, PRIO_LEARNED, parser.OFPMatch(in_port=port, eth_src=mac),
+        dp = sw.dp
+        of.add_flow(dp, SOURCE_TABLE, PRIO_LEARNED, of.PackedMatch(in_port=port, eth_src=mac),
                     [of.goto_table(dp, DESTINATION_TABLE)], self.cookies.cookie(SRC),
                     hard_timeout=self.src_hard_timeout)
-        of.add_flow(dp, DESTINATION_TABLE, PRIO_LEARNED, parser.OFPMatch(eth_dst=mac),
+        of.add_flow(dp, DESTINATION_TABLE, PRIO_LEARNED, of.PackedMatch(eth_dst=mac),
                     [of.apply_actions(dp, [of.output(dp, port)])], self.cookies.cookie(DST),
                     idle_timeout=self.conf.idle_timeout, send_flow_removed=True)
 

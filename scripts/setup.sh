@@ -6,6 +6,7 @@
 #   sudo bash scripts/setup.sh demo     # install, then the demo (scripts/demo.py)
 #   sudo bash scripts/setup.sh test     # install, then the whole test suite
 #   sudo bash scripts/setup.sh test -k ring   # extra words go to pytest
+#   sudo bash scripts/setup.sh bench [--quick] # install, then the benchmarks (bench/run.py)
 #
 # What it does:
 #   1. installs the Debian packages (Open vSwitch, Mininet, iperf3, tcpdump, ethtool, ...)
@@ -91,5 +92,8 @@ case "$action" in
     "")   log "done. Run the apps with $VENV/bin/ryu-manager apps/<app>.py" ;;
     demo) exec "$VENV/bin/python" scripts/demo.py "$@" ;;
     test) exec "$VENV/bin/python" -m pytest "$@" ;;
-    *)    echo "usage: $0 [demo|test [pytest args...]]" >&2; exit 2 ;;
+    bench)
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,bench]"
+        exec "$VENV/bin/python" -m bench.run "$@" ;;
+    *)    echo "usage: $0 [demo|test [pytest args...]|bench [--quick]]" >&2; exit 2 ;;
 esac

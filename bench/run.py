@@ -1,0 +1,191 @@
+"""The benchmark suite: our apps side by side with what a user would otherwise run.
+
+    sudo bash scripts/setup.sh bench            # the whole suite (about 10 minutes)
+    sudo bash scripts/setup.sh bench --quick    # a quick pass for iteration (< 2 minutes)
+    sudo .venv/bin/python -m bench.run --only flowsetup,memory
+
+Three benchmarks, each against a fresh ryu-manager process started here:
+
+flowsetup  cbench-like flow-setup rate and latency (bench/ofemu.py emulated OpenFlow 1.3
+           switches) of apps/l2_learning.py, ryu.app.simple_switch_13 at its default
+           settings and at WARNING log level, and bench/apps/one_flowmod.py, the ceiling
+           of Ryu's event loop; throughput against the number of switches too.
+dataplane  iperf3 TCP throughput and ping RTT between two hosts three switches apart on
+           Mininet + OVS: l2_learning versus OVS standalone (NORMAL, no controller).
+memory     controller RSS as 1k / 10k / 100k MACs are learned, l2_learning versus
+           simple_switch_13, and the flow entries each installs.
+
+Raw results go to bench/results/<name>.json, plots to bench/results/*.png, and the
+tables to bench/RESULTS.md (rewritten from all the JSON files present).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from bench import ofemu, report  # noqa: E402
+from tests.harness.controller import RyuController  # noqa: E402
+
+RESULTS_DIR = os.path.join(REPO, 'bench', 'results')
+
+# l2_learning's protections (per-port MAC limit, packet-in rate limit, LLDP probe of new
+# ports) would otherwise be what is measured: the emulator sends from 100k MACs per switch.
+L2_UNLIMITED = {'l2_learning': {'probe_time': 0, 'max_macs_per_port': 10 ** 8,
+                                'packet_in_rate': 10 ** 9, 'packet_in_burst': 10 ** 9}}
+WARNING = ['--default-log-level', '30']
+
+CONTROLLERS = {
+    # name: (apps, config, extra ryu-manager args)
+    'l2_learning': (['apps/l2_learning.py'], L2_UNLIMITED, WARNING),
+    'simple_switch_13 (default, INFO log)': (['ryu.app.simple_switch_13'], None, []),
+    'simple_switch_13 (WARNING log)': (['ryu.app.simple_switch_13'], None, WARNING),
+    'one_flowmod (ceiling)': (['bench/apps/one_flowmod.py'], None, WARNING),
+}
+
+
+def machine():
+    mem_kib = 0
+    with open('/proc/meminfo') as f:
+        for line in f:
+            if line.startswith('MemTotal:'):
+                mem_kib = int(line.split()[1])
+    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO,
+                            capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(['git', 'status', '--porcelain', '--', 'apps', 'controller',
+                            'bench'], cwd=REPO, capture_output=True, text=True).stdout
+    return {'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
+            'commit': commit + (' (+ uncommitted changes)' if dirty.strip() else ''),
+            'cores': os.cpu_count(), 'memory_gib': round(mem_kib / 2 ** 20, 1),
+            'cpu': _cpu_model(), 'python': platform.python_version(),
+            'kernel': platform.release()}
+
+
+def _cpu_model():
+    with open('/proc/cpuinfo') as f:
+        for line in f:
+            if line.startswith('model name'):
+                return line.split(':', 1)[1].strip()
+    return platform.processor()
+
+
+def started(name, logdir):
+    apps, config, extra = CONTROLLERS[name]
+    slug = name.split(' ')[0]
+    return RyuController(apps, os.path.join(logdir, slug + '.log'), config, extra).start()
+
+
+def flowsetup(quick, logdir):
+    loops, loop_s = (3, 1.0) if quick else (5, 2.0)
+    sweep = (1, 16) if quick else (1, 4, 16, 64)
+    results = []
+    for name in CONTROLLERS:
+        for mode, switch_counts in (('throughput', sweep), ('latency', (16,))):
+            for n_switches in switch_counts:
+                with started(name, logdir) as ctl:
+                    r = ofemu.run_benchmark_sync(
+                        '127.0.0.1', ctl.ofp_port, n_switches=n_switches,
+                        hosts_per_switch=100, mode=mode, loops=loops, loop_seconds=loop_s,
+                        warmup_loops=1, cookie=ofemu.FROM_TABLE_MISS)
+                entry = {'controller': name, **r.to_dict()}
+                entry.pop('latencies', None)
+                entry['latency_samples_us'] = sorted(s * 1e6 for s in r.latencies)[::max(
+                    1, len(r.latencies) // 2000)]
+                results.append(entry)
+                print('flowsetup %-40s %-10s %2d switches: %8.0f answered/s%s' % (
+                    name, mode, n_switches, entry['answered_per_s']['median'],
+                    '  p50 %.0f us' % entry['latency_us']['p50'] if entry['latency_us'] else ''))
+    return results
+
+
+def memory(quick, logdir):
+    counts = (1000, 10000) if quick else (1000, 10000, 100000)
+    results = []
+    for name in ('l2_learning', 'simple_switch_13 (WARNING log)'):
+        with started(name, logdir) as ctl:
+            r = ofemu.measure_memory_sync('127.0.0.1', ctl.ofp_port, ctl.process.pid,
+                                          counts=counts, n_switches=4, rate=5000,
+                                          cookie=ofemu.FROM_TABLE_MISS)
+        entry = {'controller': name, **r.to_dict()}
+        results.append(entry)
+        for p in entry['points']:
+            print('memory %-32s %6d MACs: RSS +%d KiB (%.0f B/MAC), %d flow-mods'
+                  % (name, p['macs'], p['delta_kib'], p['delta_kib'] * 1024 / p['macs'],
+                     p['learn']['flow_mods']))
+    return results
+
+
+def dataplane(quick, logdir):
+    """Two hosts three switches apart (linear 3: h1 on s1, h3 on s3)."""
+    from tests.harness import l2
+    from tests.harness.network import wait_connected
+    from tests.harness.preflight import missing_for_mininet
+    from tests.harness.traffic import iperf3_run, ping_stream
+    from topologies.common import build_network
+    from topologies.linear import LinearTopo
+
+    missing = missing_for_mininet()
+    if missing:
+        raise SystemExit('dataplane benchmark needs: ' + '; '.join(missing))
+    seconds, rounds = (3, 1) if quick else (10, 3)
+    results = {'l2_learning': [], 'OVS standalone (NORMAL)': []}
+    for _ in range(rounds):
+        for name in results:
+            ctl = started('l2_learning', logdir) if name == 'l2_learning' else None
+            net = build_network(LinearTopo(n=3), controller_port=ctl.ofp_port if ctl else 1)
+            try:
+                if ctl:
+                    assert not wait_connected(net) and not l2.wait_ready(net)
+                else:
+                    for switch in net.switches:   # no controller at all: plain NORMAL
+                        switch.cmd('ovs-vsctl del-controller %s -- set bridge %s '
+                                   'fail-mode=standalone' % (switch, switch))
+                h1, h3 = net.get('h1', 'h3')
+                warm = ping_stream(h1, h3, count=5, interval=0.2)
+                ping = ping_stream(h1, h3, count=200, interval=0.01)
+                tcp = iperf3_run(h1, h3, seconds=seconds)
+                results[name].append({'mbps': tcp.mbps, 'retransmits': tcp.retransmits,
+                                      'rtt_ms': vars(ping.latency), 'ping_loss': ping.loss_percent,
+                                      'warmup_received': warm.received})
+                print('dataplane %-28s %7.0f Mbit/s  rtt avg %.3f ms'
+                      % (name, tcp.mbps, ping.latency.avg_ms))
+            finally:
+                net.stop()
+                if ctl:
+                    ctl.stop()
+    return results
+
+
+BENCHMARKS = {'flowsetup': flowsetup, 'dataplane': dataplane, 'memory': memory}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--quick', action='store_true', help='short runs, for iteration')
+    parser.add_argument('--only', default=','.join(BENCHMARKS),
+                        help='comma-separated subset of: %s' % ', '.join(BENCHMARKS))
+    args = parser.parse_args()
+    os.makedirs(RESULTS_DIR, exist_ok=True)
+    logdir = tempfile.mkdtemp(prefix='sdn-bench-')
+    print('controller logs in %s' % logdir)
+    for name in args.only.split(','):
+        started_at = time.monotonic()
+        data = {'machine': machine(), 'quick': args.quick,
+                'results': BENCHMARKS[name](args.quick, logdir)}
+        data['seconds'] = round(time.monotonic() - started_at, 1)
+        with open(os.path.join(RESULTS_DIR, name + '.json'), 'w') as f:
+            json.dump(data, f, indent=1)
+    report.write(RESULTS_DIR, os.path.join(REPO, 'bench', 'RESULTS.md'))
+    print('wrote bench/RESULTS.md')
+
+
+if __name__ == '__main__':
+    main()
