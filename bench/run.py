@@ -95,7 +95,7 @@ def flowsetup(quick, logdir):
                         '127.0.0.1', ctl.ofp_port, n_switches=n_switches,
                         hosts_per_switch=100, mode=mode, loops=loops, loop_seconds=loop_s,
                         warmup_loops=1, cookie=ofemu.FROM_TABLE_MISS)
-                entry = {'controller': name, **r.to_dict()}
+                entry = {**r.to_dict(), 'controller': name}
                 entry.pop('latencies', None)
                 entry['latency_samples_us'] = sorted(s * 1e6 for s in r.latencies)[::max(
                     1, len(r.latencies) // 2000)]
@@ -114,7 +114,7 @@ def memory(quick, logdir):
             r = ofemu.measure_memory_sync('127.0.0.1', ctl.ofp_port, ctl.process.pid,
                                           counts=counts, n_switches=4, rate=5000,
                                           cookie=ofemu.FROM_TABLE_MISS)
-        entry = {'controller': name, **r.to_dict()}
+        entry = {**r.to_dict(), 'controller': name}
         results.append(entry)
         for p in entry['points']:
             print('memory %-32s %6d MACs: RSS +%d KiB (%.0f B/MAC), %d flow-mods'
