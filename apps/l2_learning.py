@@ -4,13 +4,14 @@ Run it with::
 
     ryu-manager apps/l2_learning.py [--config-file l2.conf]
 
-LLDP link discovery (``ryu.topology``) is switched on by the app itself; no
-``--observe-links`` is needed. Settings go in the ``[l2_learning]`` section of a config
+The app discovers links itself with LLDP (controller/lldp.py): no ``--observe-links``
+and no ``ryu.topology`` app, whose per-packet-in host discovery would double the cost of
+learning. Settings go in the ``[l2_learning]`` section of a config
 file (options below; the README has a table and an example).
 
 Pipeline (cookie kinds in brackets, see controller/cookies.py)::
 
-    table 0, source     65535  LLDP -> controller                  (ryu.topology, cookie 0)
+    table 0, source     65535  LLDP -> controller                  [LLDP] link discovery
                          1000  in_port=P -> drop                   [PORT_DROP] P probing/blocked
                           100  in_port=P,eth_src=M -> goto 1       [SRC] hard timeout: re-learn
                            50  in_port=P -> drop                   [BAN] P over its MAC limit
@@ -39,12 +40,11 @@ from ryu.controller import ofp_event
 from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
-from ryu.topology import event as topo_event
-from ryu.topology import switches as topo_switches  # noqa: F401  (registers observe_links)
 
 from controller import openflow as of
 from controller.cookies import CookieSpace
 from controller.learning import Learned, MacTable, is_unicast
+from controller.lldp import LLDP_DESTINATION, LLDP_ETHERTYPE, lldp_frame, parse_lldp_frame
 from controller.rate_limit import TokenBucket
 from controller.topology import SwitchGraph, flood_rules, spanning_tree_ports
 
@@ -67,13 +67,17 @@ CONF.register_opts([
                  help='packet-ins per second handled per switch; the rest are ignored'),
     cfg.IntOpt('packet_in_burst', default=1000,
                help='packet-ins handled at once per switch before packet_in_rate applies'),
+    cfg.FloatOpt('lldp_interval', default=1.0,
+                 help='seconds between LLDP frames on every port'),
+    cfg.FloatOpt('link_timeout', default=3.5,
+                 help='seconds without LLDP after which a link is considered gone '
+                      '(a port going down removes its link at once)'),
 ], group='l2_learning')
-# Flooding must follow the tree built from LLDP; make discovery part of the app.
-CONF.set_override('observe_links', True)
 
 SOURCE_TABLE = 0
 DESTINATION_TABLE = 1
 
+PRIO_LLDP = 65535
 PRIO_PORT_DROP = 1000
 PRIO_LEARNED = 100
 PRIO_BAN = 50
@@ -81,7 +85,7 @@ PRIO_FLOOD = 10
 PRIO_MISS = 0
 
 # Cookie kinds of this app's rules.
-MISS, SRC, DST, FLOOD, PORT_DROP, BAN = 1, 2, 3, 4, 5, 6
+MISS, SRC, DST, FLOOD, PORT_DROP, BAN, LLDP = 1, 2, 3, 4, 5, 6, 7
 
 PACKET_IN_BYTES = 128   # the Ethernet header is all learning needs
 
@@ -94,6 +98,7 @@ class SwitchState:
         self.macs = MacTable(conf.max_macs_per_port, conf.ban_time)
         self.packet_ins = TokenBucket(conf.packet_in_rate, conf.packet_in_burst)
         self.port_up_since = {}       # live port -> monotonic time it came up
+        self.lldp_frames = {}         # live port -> the LLDP frame it sends
         self.installed_floods = {}    # in_port -> out ports, as programmed
         self.installed_drops = set()  # ports with a PORT_DROP rule
 
@@ -111,6 +116,7 @@ class L2Learning(app_manager.RyuApp):
         self.src_hard_timeout = max(1, int(self.conf.idle_timeout *
                                            self.conf.relearn_fraction))
         self._probe_thread = hub.spawn(self._probe_loop)
+        self._lldp_thread = hub.spawn(self._lldp_loop)
 
     # --- switch and port life cycle ---------------------------------------------
 
@@ -122,6 +128,8 @@ class L2Learning(app_manager.RyuApp):
         elif dp.id in self.switches and self.switches[dp.id].dp is dp:
             del self.switches[dp.id]
             self.logger.info('switch %016x disconnected', dp.id)
+            if self.graph.remove_switch(dp.id):
+                self._update_tree()
 
     def _switch_up(self, dp):
         sw = SwitchState(dp, self.conf)
@@ -129,12 +137,16 @@ class L2Learning(app_manager.RyuApp):
         now = _now()
         for port in dp.ports.values():
             if self._is_live(dp, port):
-                sw.port_up_since[port.port_no] = now
+                self._port_up(sw, port, now)
         # Start from a clean slate: whatever an earlier run of this app left is stale.
         of.delete_flows(dp, *self.cookies.all_rules())
         # Drop on every port until it has been probed, then let unknown sources in.
         self._program_ports(sw)
         parser, ofp = dp.ofproto_parser, dp.ofproto
+        of.add_flow(dp, SOURCE_TABLE, PRIO_LLDP,
+                    parser.OFPMatch(eth_type=LLDP_ETHERTYPE, eth_dst=LLDP_DESTINATION),
+                    [of.apply_actions(dp, [of.output(dp, ofp.OFPP_CONTROLLER)])],
+                    self.cookies.cookie(LLDP))
         of.add_flow(dp, SOURCE_TABLE, PRIO_MISS, parser.OFPMatch(),
                     [of.apply_actions(dp, [of.output(dp, ofp.OFPP_CONTROLLER,
                                                      PACKET_IN_BYTES)]),
@@ -142,6 +154,12 @@ class L2Learning(app_manager.RyuApp):
                     self.cookies.cookie(MISS))
         self.logger.info('switch %016x connected with %d live ports', dp.id,
                          len(sw.port_up_since))
+        self._send_lldp(sw)
+
+    @staticmethod
+    def _port_up(sw, port, now):
+        sw.port_up_since[port.port_no] = now
+        sw.lldp_frames[port.port_no] = lldp_frame(sw.dp.id, port.port_no, port.hw_addr)
 
     @staticmethod
     def _is_live(dp, port):
@@ -161,12 +179,14 @@ class L2Learning(app_manager.RyuApp):
                 and self._is_live(msg.datapath, msg.desc))
         was_live = port_no in sw.port_up_since
         if live and not was_live:
-            sw.port_up_since[port_no] = _now()
+            self._port_up(sw, msg.desc, _now())
             self.logger.info('port %016x:%d up; probing for %.1fs', sw.dp.id, port_no,
                              self.conf.probe_time)
             self._program_ports(sw)
+            self._send_lldp(sw, [port_no])
         elif not live and was_live:
             del sw.port_up_since[port_no]
+            del sw.lldp_frames[port_no]
             self._port_down(sw, port_no)
 
     def _port_down(self, sw, port_no):
@@ -178,30 +198,44 @@ class L2Learning(app_manager.RyuApp):
                         table_id=DESTINATION_TABLE, out_port=port_no)
         self.logger.info('port %016x:%d down; flushed %d learned MACs', dp.id, port_no,
                          len(macs))
-        # The link (if any) is withdrawn by ryu.topology, which re-plans the tree.
-        self._program_ports(sw)
+        if self.graph.remove_port(dp.id, port_no):
+            self.logger.info('link on %016x:%d gone with the port', dp.id, port_no)
+            self._update_tree()
+        else:
+            self._program_ports(sw)
 
     # --- topology: links and the spanning tree ----------------------------------
 
-    @set_ev_cls(topo_event.EventLinkAdd)
-    def _link_add(self, ev):
-        src, dst = ev.link.src, ev.link.dst
-        if self.graph.add_link(src.dpid, src.port_no, dst.dpid, dst.port_no):
-            self.logger.info('link %016x:%d -> %016x:%d discovered', src.dpid,
-                             src.port_no, dst.dpid, dst.port_no)
-            self._update_tree()
+    def _send_lldp(self, sw, ports=None):
+        dp, parser, ofp = sw.dp, sw.dp.ofproto_parser, sw.dp.ofproto
+        for port in sw.lldp_frames if ports is None else ports:
+            dp.send_msg(parser.OFPPacketOut(
+                datapath=dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
+                actions=[parser.OFPActionOutput(port)], data=sw.lldp_frames[port]))
 
-    @set_ev_cls(topo_event.EventLinkDelete)
-    def _link_delete(self, ev):
-        src, dst = ev.link.src, ev.link.dst
-        if self.graph.remove_link(src.dpid, src.port_no, dst.dpid, dst.port_no):
-            self.logger.info('link %016x:%d -> %016x:%d gone', src.dpid, src.port_no,
-                             dst.dpid, dst.port_no)
-            self._update_tree()
+    def _lldp_loop(self):
+        """LLDP out of every live port; links not heard of for link_timeout expire."""
+        while True:
+            hub.sleep(self.conf.lldp_interval)
+            for sw in list(self.switches.values()):
+                self._send_lldp(sw)
+            expired = self.graph.expire(_now(), self.conf.link_timeout)
+            for src_dpid, src_port, dst_dpid, dst_port in expired:
+                self.logger.info('link %016x:%d -> %016x:%d gone (no LLDP for %.1fs)',
+                                 src_dpid, src_port, dst_dpid, dst_port,
+                                 self.conf.link_timeout)
+            if expired:
+                self._update_tree()
 
-    @set_ev_cls(topo_event.EventSwitchLeave)
-    def _switch_leave(self, ev):
-        if self.graph.remove_switch(ev.switch.dp.id):
+    def _lldp_in(self, sw, msg):
+        sender = parse_lldp_frame(msg.data)
+        if sender is None or sender[0] not in self.switches:
+            return
+        src_dpid, src_port = sender
+        in_port = msg.match['in_port']
+        if self.graph.add_link(src_dpid, src_port, sw.dp.id, in_port, _now()):
+            self.logger.info('link %016x:%d -> %016x:%d discovered', src_dpid, src_port,
+                             sw.dp.id, in_port)
             self._update_tree()
 
     def _update_tree(self):
@@ -281,8 +315,13 @@ class L2Learning(app_manager.RyuApp):
     def _packet_in(self, ev):
         msg = ev.msg
         sw = self.switches.get(msg.datapath.id)
-        if sw is None or msg.cookie != self.cookies.cookie(MISS):
-            return   # LLDP and other apps' packet-ins
+        if sw is None:
+            return
+        if msg.cookie == self.cookies.cookie(LLDP):
+            self._lldp_in(sw, msg)
+            return
+        if msg.cookie != self.cookies.cookie(MISS):
+            return   # another app's packet-in
         if not sw.packet_ins.allow():
             self.logger.debug('switch %016x: packet-in over the rate limit, ignored',
                               sw.dp.id)

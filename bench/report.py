@@ -11,7 +11,8 @@ FLOW_SWITCHES = 16
 BASELINE = 'simple_switch_13 (default, INFO log)'
 BASELINE_WARN = 'simple_switch_13 (WARNING log)'
 CEILING = 'one_flowmod (ceiling)'
-OURS = 'l2_learning'
+OURS = 'l2_learning (INFO log)'           # both at Ryu's default log level
+OURS_QUIET = 'l2_learning (WARNING log)'   # both at WARNING, against the ceiling
 
 
 def _load(results_dir, name):
@@ -89,11 +90,12 @@ def _flowsetup(data, plots):
                   % FLOW_SWITCHES, 'µs',
                   {r['controller']: r['latency_samples_us'] for r in lat})
     targets = []
-    if OURS in tput and base and ceiling:
-        ours = tput[OURS]['answered_per_s']['median']
-        targets = [('flow setups/s >= 2x simple_switch_13 at its defaults',
-                    ours / base, 2.0),
-                   ('flow setups/s >= 0.8x the ceiling app', ours / ceiling, 0.8)]
+    if OURS in tput and base:
+        targets.append(('flow setups/s >= 2x simple_switch_13, both at default settings',
+                        tput[OURS]['answered_per_s']['median'] / base, 2.0))
+    if OURS_QUIET in tput and ceiling:
+        targets.append(('flow setups/s >= 0.8x the ceiling app (both at WARNING log)',
+                        tput[OURS_QUIET]['answered_per_s']['median'] / ceiling, 0.8))
     return out, targets
 
 
@@ -147,9 +149,9 @@ def _memory(data, plots):
         plots.line('memory.png', 'Controller RSS growth', 'learned MACs', 'MiB', series,
                    logx=True)
     targets = []
-    if OURS in marginal:
+    if OURS_QUIET in marginal:
         targets = [('controller memory < 2 KB per learned host (marginal, last step)',
-                    marginal[OURS] / 1000, 2.0, 'below')]
+                    marginal[OURS_QUIET] / 1000, 2.0, 'below')]
     return out, targets
 
 

@@ -45,7 +45,8 @@ WARNING = ['--default-log-level', '30']
 
 CONTROLLERS = {
     # name: (apps, config, extra ryu-manager args)
-    'l2_learning': (['apps/l2_learning.py'], L2_UNLIMITED, WARNING),
+    'l2_learning (INFO log)': (['apps/l2_learning.py'], L2_UNLIMITED, []),
+    'l2_learning (WARNING log)': (['apps/l2_learning.py'], L2_UNLIMITED, WARNING),
     'simple_switch_13 (default, INFO log)': (['ryu.app.simple_switch_13'], None, []),
     'simple_switch_13 (WARNING log)': (['ryu.app.simple_switch_13'], None, WARNING),
     'one_flowmod (ceiling)': (['bench/apps/one_flowmod.py'], None, WARNING),
@@ -79,7 +80,7 @@ def _cpu_model():
 
 def started(name, logdir):
     apps, config, extra = CONTROLLERS[name]
-    slug = name.split(' ')[0]
+    slug = name.split(' (')[0] + ('-' + name.split('(')[1].split(' ')[0] if '(' in name else '')
     return RyuController(apps, os.path.join(logdir, slug + '.log'), config, extra).start()
 
 
@@ -109,7 +110,7 @@ def flowsetup(quick, logdir):
 def memory(quick, logdir):
     counts = (1000, 10000) if quick else (1000, 10000, 100000)
     results = []
-    for name in ('l2_learning', 'simple_switch_13 (WARNING log)'):
+    for name in ('l2_learning (WARNING log)', 'simple_switch_13 (WARNING log)'):
         with started(name, logdir) as ctl:
             r = ofemu.measure_memory_sync('127.0.0.1', ctl.ofp_port, ctl.process.pid,
                                           counts=counts, n_switches=4, rate=5000,
@@ -139,7 +140,7 @@ def dataplane(quick, logdir):
     results = {'l2_learning': [], 'OVS standalone (NORMAL)': []}
     for _ in range(rounds):
         for name in results:
-            ctl = started('l2_learning', logdir) if name == 'l2_learning' else None
+            ctl = started('l2_learning (WARNING log)', logdir) if name == 'l2_learning' else None
             net = build_network(LinearTopo(n=3), controller_port=ctl.ofp_port if ctl else 1)
             try:
                 if ctl:

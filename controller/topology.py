@@ -12,12 +12,13 @@ class SwitchGraph:
 
     LLDP reports each direction of a link separately; a port counts as a switch-to-switch
     port as soon as either direction has been seen, so that it is never treated as a
-    host port (which would let a flood loop through it).
+    host port (which would let a flood loop through it). Each link remembers when it was
+    last seen, so that links whose LLDP stopped arriving can be expired.
     """
 
     def __init__(self):
         self._switches = set()
-        self._links = set()   # (src_dpid, src_port, dst_dpid, dst_port)
+        self._links = {}      # (src_dpid, src_port, dst_dpid, dst_port) -> last seen
         self._inter_switch = None   # dpid -> ports, derived from _links on demand
 
     @property
@@ -34,35 +35,45 @@ class SwitchGraph:
     def remove_switch(self, dpid):
         """Forget a switch and every link touching it; True if anything changed."""
         before = len(self._links)
-        self._links = {l for l in self._links if dpid not in (l[0], l[2])}
+        self._links = {l: t for l, t in self._links.items() if dpid not in (l[0], l[2])}
         self._inter_switch = None
         had = dpid in self._switches
         self._switches.discard(dpid)
         return had or len(self._links) != before
 
-    def add_link(self, src_dpid, src_port, dst_dpid, dst_port):
-        """Record one direction of a link; True if it is new."""
+    def add_link(self, src_dpid, src_port, dst_dpid, dst_port, now=0.0):
+        """Record (or refresh) one direction of a link; True if it is new."""
         link = (src_dpid, src_port, dst_dpid, dst_port)
-        if link in self._links:
-            return False
-        self._switches.update((src_dpid, dst_dpid))
-        self._links.add(link)
-        self._inter_switch = None
-        return True
+        is_new = link not in self._links
+        self._links[link] = now
+        if is_new:
+            self._switches.update((src_dpid, dst_dpid))
+            self._inter_switch = None
+        return is_new
+
+    def expire(self, now, timeout):
+        """Forget the links not seen for ``timeout`` seconds; returns them."""
+        stale = [link for link, seen in self._links.items() if now - seen > timeout]
+        for link in stale:
+            del self._links[link]
+        if stale:
+            self._inter_switch = None
+        return stale
 
     def remove_link(self, src_dpid, src_port, dst_dpid, dst_port):
         link = (src_dpid, src_port, dst_dpid, dst_port)
         if link not in self._links:
             return False
-        self._links.discard(link)
+        del self._links[link]
         self._inter_switch = None
         return True
 
     def remove_port(self, dpid, port):
         """Forget both directions of any link on (dpid, port); True if any was known."""
-        gone = {l for l in self._links
-                if (l[0], l[1]) == (dpid, port) or (l[2], l[3]) == (dpid, port)}
-        self._links -= gone
+        gone = [l for l in self._links
+                if (l[0], l[1]) == (dpid, port) or (l[2], l[3]) == (dpid, port)]
+        for link in gone:
+            del self._links[link]
         self._inter_switch = None
         return bool(gone)
 

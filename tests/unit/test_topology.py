@@ -96,3 +96,14 @@ def test_disconnected_components_each_get_a_tree():
 def test_flood_rules_exclude_in_port():
     assert flood_rules({1, 2, 4}) == {1: [2, 4], 2: [1, 4], 4: [1, 2]}
     assert flood_rules(set()) == {}
+
+
+def test_links_expire_unless_refreshed():
+    g = SwitchGraph()
+    assert g.add_link(1, 2, 2, 3, now=0.0)
+    assert g.add_link(2, 3, 1, 2, now=0.0)
+    assert not g.add_link(1, 2, 2, 3, now=3.0)      # refreshed, not new
+    assert g.expire(now=4.0, timeout=3.5) == [(2, 3, 1, 2)]
+    assert g.inter_switch_ports(1) == {2}            # the other direction still holds
+    assert g.expire(now=7.0, timeout=3.5) == [(1, 2, 2, 3)]
+    assert g.inter_switch_ports(1) == frozenset()
