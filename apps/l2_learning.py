@@ -101,6 +101,9 @@ class SwitchState:
         self.lldp_frames = {}         # live port -> the LLDP frame it sends
         self.installed_floods = {}    # in_port -> out ports, as programmed
         self.installed_drops = set()  # ports with a PORT_DROP rule
+        # Until the first probe_time has passed, the rules a previous run of the app left
+        # in the switch keep forwarding, untouched: a controller restart costs no traffic.
+        self.reconcile_at = None
 
 
 class L2Learning(app_manager.RyuApp):
@@ -138,10 +141,7 @@ class L2Learning(app_manager.RyuApp):
         for port in dp.ports.values():
             if self._is_live(dp, port):
                 self._port_up(sw, port, now)
-        # Start from a clean slate: whatever an earlier run of this app left is stale.
-        of.delete_flows(dp, *self.cookies.all_rules())
-        # Drop on every port until it has been probed, then let unknown sources in.
-        self._program_ports(sw)
+        sw.reconcile_at = now + self.conf.probe_time
         parser, ofp = dp.ofproto_parser, dp.ofproto
         of.add_flow(dp, SOURCE_TABLE, PRIO_LLDP,
                     parser.OFPMatch(eth_type=LLDP_ETHERTYPE, eth_dst=LLDP_DESTINATION),
@@ -255,20 +255,44 @@ class L2Learning(app_manager.RyuApp):
 
     def _flush_learned(self):
         for sw in self.switches.values():
+            if sw.reconcile_at is not None:
+                continue   # its old learned entries go when it is taken over
             sw.macs.clear()
             for kind in (SRC, DST):
                 of.delete_flows(sw.dp, *self.cookies.rules_of_kind(kind))
 
     def _probe_loop(self):
-        """Promote ports whose probe time has passed to forwarding."""
+        """Take over switches whose first probe time has passed, and promote ports whose
+        probe time has passed to forwarding."""
         while True:
             hub.sleep(0.25)
             now = _now()
             for sw in list(self.switches.values()):
-                if any(now - since >= self.conf.probe_time
+                if sw.reconcile_at is not None:
+                    if now >= sw.reconcile_at:
+                        self._reconcile(sw)
+                elif any(now - since >= self.conf.probe_time
                        and port not in sw.installed_floods
                        for port, since in sw.port_up_since.items()):
                     self._program_ports(sw)
+
+    def _reconcile(self, sw):
+        """Replace whatever the switch holds (a previous run's rules, or nothing) by what
+        the discovered topology says: floods and drops for every port, no learned entry."""
+        sw.reconcile_at = None
+        dp, parser = sw.dp, sw.dp.ofproto_parser
+        for kind in (SRC, DST):
+            of.delete_flows(dp, *self.cookies.rules_of_kind(kind))
+        forwarding = self._forwarding_ports(sw)
+        for port in sorted(dp.ports):
+            stale_kind, table, prio = ((PORT_DROP, SOURCE_TABLE, PRIO_PORT_DROP)
+                                       if port in forwarding else
+                                       (FLOOD, DESTINATION_TABLE, PRIO_FLOOD))
+            of.delete_flows(dp, *self.cookies.rules_of_kind(stale_kind), table_id=table,
+                            match=parser.OFPMatch(in_port=port), priority=prio)
+        self._program_ports(sw)
+        self.logger.info('switch %016x: taken over after %.1fs of LLDP', dp.id,
+                         self.conf.probe_time)
 
     def _forwarding_ports(self, sw):
         """Live ports that are probed and are either host ports or on the tree."""
@@ -281,6 +305,8 @@ class L2Learning(app_manager.RyuApp):
 
     def _program_ports(self, sw):
         """Bring the switch's PORT_DROP and FLOOD rules to what the port states say."""
+        if sw.reconcile_at is not None:
+            return   # not taken over yet: see _reconcile
         dp, parser = sw.dp, sw.dp.ofproto_parser
         forwarding = self._forwarding_ports(sw)
         drops = set(sw.port_up_since) - forwarding
@@ -322,6 +348,8 @@ class L2Learning(app_manager.RyuApp):
             return
         if msg.cookie != self.cookies.cookie(MISS):
             return   # another app's packet-in
+        if sw.reconcile_at is not None:
+            return   # ports not classified yet: learning now could point into a loop
         if not sw.packet_ins.allow():
             self.logger.debug('switch %016x: packet-in over the rate limit, ignored',
                               sw.dp.id)
@@ -356,12 +384,15 @@ class L2Learning(app_manager.RyuApp):
 
     def _install_host(self, sw, mac, port):
         dp = sw.dp
-        of.add_flow(dp, SOURCE_TABLE, PRIO_LEARNED, of.PackedMatch(in_port=port, eth_src=mac),
-                    [of.goto_table(dp, DESTINATION_TABLE)], self.cookies.cookie(SRC),
-                    hard_timeout=self.src_hard_timeout)
-        of.add_flow(dp, DESTINATION_TABLE, PRIO_LEARNED, of.PackedMatch(eth_dst=mac),
-                    [of.apply_actions(dp, [of.output(dp, port)])], self.cookies.cookie(DST),
-                    idle_timeout=self.conf.idle_timeout, send_flow_removed=True)
+        of.send_together(dp, [
+            of.flow_add(dp, SOURCE_TABLE, PRIO_LEARNED, of.PackedMatch(in_port=port, eth_src=mac),
+                        [of.goto_table(dp, DESTINATION_TABLE)], self.cookies.cookie(SRC),
+                        hard_timeout=self.src_hard_timeout),
+            of.flow_add(dp, DESTINATION_TABLE, PRIO_LEARNED, of.PackedMatch(eth_dst=mac),
+                        [of.apply_actions(dp, [of.output(dp, port)])],
+                        self.cookies.cookie(DST), idle_timeout=self.conf.idle_timeout,
+                        send_flow_removed=True),
+        ])
 
     def _forget_everywhere(self, mac):
         for sw in self.switches.values():

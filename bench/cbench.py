@@ -24,36 +24,18 @@ error names the switch and the phase), 1 on bad arguments.
 import argparse
 import json
 import os
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 
 from bench.ofemu import (DEFAULT_WINDOW, FROM_TABLE_MISS, OFPR_ACTION, OFPR_NO_MATCH,
                          BenchError, measure_memory_sync, run_benchmark_sync)
+from tests.harness.controller import RyuController
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_APPS = os.path.join(REPO, 'bench', 'apps')
 
 
 # --- running ryu-manager -------------------------------------------------------------------
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def ryu_manager_path():
-    """The ryu-manager beside the running interpreter (the project's .venv), else PATH."""
-    here = os.path.join(os.path.dirname(sys.executable), 'ryu-manager')
-    found = here if os.path.exists(here) else shutil.which('ryu-manager')
-    if not found:
-        raise RuntimeError('ryu-manager not found beside %s nor on PATH' % sys.executable)
-    return found
 
 
 def resolve_app(app):
@@ -66,99 +48,6 @@ def resolve_app(app):
         return candidate
     return app
 
-
-def _listening(port):
-    """Whether something listens on TCP ``port`` (read from /proc/net, no connection)."""
-    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
-        try:
-            with open(table) as f:
-                next(f)
-                for line in f:
-                    fields = line.split()
-                    if fields[3] == '0A' and int(fields[1].rsplit(':', 1)[1], 16) == port:
-                        return True
-        except OSError:
-            continue
-    return False
-
-
-class RyuManagerProcess:
-    """Our own ``ryu-manager`` on a free port; stopped by its pid, never by name."""
-
-    def __init__(self, apps, ofp_port=None, log_level=30, extra_args=(), log_path=None,
-                 listen_host='127.0.0.1'):
-        self.apps = [resolve_app(a) for a in apps]
-        self.port = ofp_port or free_port()
-        self.log_level = log_level
-        self.extra_args = list(extra_args)
-        self.listen_host = listen_host
-        self.log_path = log_path
-        self._own_log = log_path is None
-        self.process = None
-
-    @property
-    def pid(self):
-        return self.process.pid if self.process else None
-
-    @property
-    def command(self):
-        cmd = [ryu_manager_path(), '--ofp-listen-host', self.listen_host,
-               '--ofp-tcp-listen-port', str(self.port),
-               '--wsapi-host', '127.0.0.1', '--wsapi-port', str(free_port())]
-        if self.log_level is not None:
-            cmd += ['--default-log-level', str(self.log_level)]
-        return cmd + self.extra_args + self.apps
-
-    def start(self, timeout=20.0):
-        if self.log_path is None:
-            fd, self.log_path = tempfile.mkstemp(prefix='ofemu-ryu-', suffix='.log')
-            os.close(fd)
-        with open(self.log_path, 'w') as log:
-            self.process = subprocess.Popen(self.command, cwd=REPO, stdout=log,
-                                            stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL,
-                                            start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError('ryu-manager exited with %s before listening:\n%s'
-                                   % (self.process.returncode, self.log_tail()))
-            if _listening(self.port):
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError('ryu-manager did not listen on port %d within %.0f s:\n%s'
-                           % (self.port, timeout, self.log_tail()))
-
-    def alive(self):
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self):
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        if self._own_log and self.log_path and os.path.exists(self.log_path):
-            os.unlink(self.log_path)
-            self.log_path = None
-
-    def log_tail(self, lines=30):
-        try:
-            with open(self.log_path) as f:
-                return '\n'.join(f.read().splitlines()[-lines:])
-        except (OSError, TypeError):
-            return ''
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 # --- report --------------------------------------------------------------------------------
@@ -316,10 +205,13 @@ def main(argv=None):
     proc = None
     try:
         if args.start_app:
-            proc = RyuManagerProcess(args.start_app, log_level=args.default_log_level,
-                                     extra_args=args.ryu_arg, log_path=args.app_log)
+            log_path = args.app_log or tempfile.mkstemp(prefix='ofemu-ryu-', suffix='.log')[1]
+            log_level = ([] if args.default_log_level is None
+                         else ['--default-log-level', str(args.default_log_level)])
+            proc = RyuController([resolve_app(a) for a in args.start_app], log_path,
+                                 extra_args=log_level + args.ryu_arg)
             proc.start()
-            host, port, pid = '127.0.0.1', proc.port, proc.pid
+            host, port, pid = '127.0.0.1', proc.ofp_port, proc.pid
             what = '%s (ryu-manager pid %d)' % (' '.join(args.start_app), pid)
         else:
             (host, port), pid = args.controller, args.pid

@@ -81,8 +81,8 @@ def _flowsetup(data, plots):
         out.append('| %s | ' % name + ' | '.join(
             '%.0f' % per[n] if n in per else '' for n in counts) + ' |')
     if plots is not None:
-        out += ['', '![setup rate](results/setup_rate_vs_switches.png)',
-                '![latency](results/latency_cdf.png)']
+        out += ['', '![setup rate](%s)' % plots.link('setup_rate_vs_switches.png'),
+                '![latency](%s)' % plots.link('latency_cdf.png')]
         plots.line('setup_rate_vs_switches.png', 'Flow setups answered per second',
                    'emulated switches', 'answered packet-ins / s',
                    {name: sorted(per.items()) for name, per in sweep.items()}, logx=True)
@@ -145,7 +145,7 @@ def _memory(data, plots):
             series.setdefault(r['controller'], []).append((p['macs'], p['delta_kib'] / 1024))
             previous = p
     if plots is not None:
-        out += ['', '![memory](results/memory.png)']
+        out += ['', '![memory](%s)' % plots.link('memory.png')]
         plots.line('memory.png', 'Controller RSS growth', 'learned MACs', 'MiB', series,
                    logx=True)
     targets = []
@@ -156,12 +156,17 @@ def _memory(data, plots):
 
 
 class _Plots:
-    def __init__(self, results_dir):
+    def __init__(self, results_dir, report_path):
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
         self.plt = plt
         self.dir = results_dir
+        self._from_report = os.path.relpath(results_dir, os.path.dirname(report_path))
+
+    def link(self, name):
+        """Where the report finds a plot, relative to the report itself."""
+        return os.path.join(self._from_report, name)
 
     def line(self, name, title, xlabel, ylabel, series, logx=False):
         fig, ax = self.plt.subplots(figsize=(7, 4))
@@ -194,7 +199,7 @@ class _Plots:
 
 def write(results_dir, path):
     try:
-        plots = _Plots(results_dir)
+        plots = _Plots(results_dir, path)
     except ImportError:
         plots = None
     lines = ['# Benchmark results', '',
@@ -228,7 +233,7 @@ def write(results_dir, path):
             shown = ('%.2f KB' % value) if below else ('%.2f' % value)
             lines.append('| %s | %s | %s |' % (label, shown, 'yes' if met else '**no**'))
         lines.append('')
-    analysis = os.path.join(os.path.dirname(path), 'ANALYSIS.md')
+    analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'ANALYSIS.md')
     if os.path.exists(analysis):
         with open(analysis) as f:
             lines += [f.read()]

@@ -16,7 +16,8 @@ memory     controller RSS as 1k / 10k / 100k MACs are learned, l2_learning versu
            simple_switch_13, and the flow entries each installs.
 
 Raw results go to bench/results/<name>.json, plots to bench/results/*.png, and the
-tables to bench/RESULTS.md (rewritten from all the JSON files present).
+tables to bench/RESULTS.md (rewritten from all the JSON files present); --quick writes
+to bench/results-quick/ instead, so it never replaces the recorded figures.
 """
 
 import argparse
@@ -36,6 +37,7 @@ from bench import ofemu, report  # noqa: E402
 from tests.harness.controller import RyuController  # noqa: E402
 
 RESULTS_DIR = os.path.join(REPO, 'bench', 'results')
+QUICK_RESULTS_DIR = os.path.join(REPO, 'bench', 'results-quick')   # not committed
 
 # l2_learning's protections (per-port MAC limit, packet-in rate limit, LLDP probe of new
 # ports) would otherwise be what is measured: the emulator sends from 100k MACs per switch.
@@ -78,20 +80,21 @@ def _cpu_model():
     return platform.processor()
 
 
-def started(name, logdir):
+def controller(name, logdir):
+    """The ryu-manager of CONTROLLERS[name], not started yet (use it in a with block)."""
     apps, config, extra = CONTROLLERS[name]
     slug = name.split(' (')[0] + ('-' + name.split('(')[1].split(' ')[0] if '(' in name else '')
-    return RyuController(apps, os.path.join(logdir, slug + '.log'), config, extra).start()
+    return RyuController(apps, os.path.join(logdir, slug + '.log'), config, extra)
 
 
 def flowsetup(quick, logdir):
-    loops, loop_s = (3, 1.0) if quick else (5, 2.0)
-    sweep = (1, 16) if quick else (1, 4, 16, 64)
+    loops, loop_s = (2, 1.0) if quick else (5, 2.0)
+    sweep = (16,) if quick else (1, 4, 16, 64)
     results = []
     for name in CONTROLLERS:
         for mode, switch_counts in (('throughput', sweep), ('latency', (16,))):
             for n_switches in switch_counts:
-                with started(name, logdir) as ctl:
+                with controller(name, logdir) as ctl:
                     r = ofemu.run_benchmark_sync(
                         '127.0.0.1', ctl.ofp_port, n_switches=n_switches,
                         hosts_per_switch=100, mode=mode, loops=loops, loop_seconds=loop_s,
@@ -111,8 +114,8 @@ def memory(quick, logdir):
     counts = (1000, 10000) if quick else (1000, 10000, 100000)
     results = []
     for name in ('l2_learning (WARNING log)', 'simple_switch_13 (WARNING log)'):
-        with started(name, logdir) as ctl:
-            r = ofemu.measure_memory_sync('127.0.0.1', ctl.ofp_port, ctl.process.pid,
+        with controller(name, logdir) as ctl:
+            r = ofemu.measure_memory_sync('127.0.0.1', ctl.ofp_port, ctl.pid,
                                           counts=counts, n_switches=4, rate=5000,
                                           cookie=ofemu.FROM_TABLE_MISS)
         entry = {**r.to_dict(), 'controller': name}
@@ -136,11 +139,12 @@ def dataplane(quick, logdir):
     missing = missing_for_mininet()
     if missing:
         raise SystemExit('dataplane benchmark needs: ' + '; '.join(missing))
-    seconds, rounds = (3, 1) if quick else (10, 3)
+    seconds, rounds = (2, 1) if quick else (10, 3)
     results = {'l2_learning': [], 'OVS standalone (NORMAL)': []}
     for _ in range(rounds):
         for name in results:
-            ctl = started('l2_learning (WARNING log)', logdir) if name == 'l2_learning' else None
+            ctl = (controller('l2_learning (WARNING log)', logdir).start()
+                   if name == 'l2_learning' else None)
             net = build_network(LinearTopo(n=3), controller_port=ctl.ofp_port if ctl else 1)
             try:
                 if ctl:
@@ -174,7 +178,9 @@ def main():
     parser.add_argument('--only', default=','.join(BENCHMARKS),
                         help='comma-separated subset of: %s' % ', '.join(BENCHMARKS))
     args = parser.parse_args()
-    os.makedirs(RESULTS_DIR, exist_ok=True)
+    # A quick pass is for iteration: it never overwrites the recorded figures.
+    results_dir = QUICK_RESULTS_DIR if args.quick else RESULTS_DIR
+    os.makedirs(results_dir, exist_ok=True)
     logdir = tempfile.mkdtemp(prefix='sdn-bench-')
     print('controller logs in %s' % logdir)
     for name in args.only.split(','):
@@ -182,10 +188,12 @@ def main():
         data = {'machine': machine(), 'quick': args.quick,
                 'results': BENCHMARKS[name](args.quick, logdir)}
         data['seconds'] = round(time.monotonic() - started_at, 1)
-        with open(os.path.join(RESULTS_DIR, name + '.json'), 'w') as f:
+        with open(os.path.join(results_dir, name + '.json'), 'w') as f:
             json.dump(data, f, indent=1)
-    report.write(RESULTS_DIR, os.path.join(REPO, 'bench', 'RESULTS.md'))
-    print('wrote bench/RESULTS.md')
+    report_path = (os.path.join(results_dir, 'RESULTS.md') if args.quick
+                   else os.path.join(REPO, 'bench', 'RESULTS.md'))
+    report.write(results_dir, report_path)
+    print('wrote %s' % os.path.relpath(report_path, REPO))
 
 
 if __name__ == '__main__':

@@ -65,11 +65,13 @@ def mininet_machine():
 
 @pytest.fixture
 def controller(request, tmp_path, mininet_machine):
-    """controller(apps, config=None, extra_args=(), name='ryu') -> RyuController."""
+    """controller(apps, config=None, extra_args=(), name='ryu', ofp_port=None)
+    -> a started RyuController (on a free port unless ofp_port is given)."""
     started = []
 
-    def start(apps, config=None, extra_args=(), name='ryu'):
-        ctl = RyuController(apps, str(tmp_path / ('%s.log' % name)), config, extra_args)
+    def start(apps, config=None, extra_args=(), name='ryu', ofp_port=None):
+        ctl = RyuController(apps, str(tmp_path / ('%s.log' % name)), config, extra_args,
+                            ofp_port=ofp_port)
         started.append(ctl)
         _attach(request, 'controller log (%s)' % name, lambda: ctl.log_tail(300))
         return ctl.start()

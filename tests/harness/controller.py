@@ -17,6 +17,22 @@ def free_port():
         return s.getsockname()[1]
 
 
+def listening(port):
+    """Whether something listens on TCP ``port`` on this machine, read from /proc/net:
+    connecting to an OpenFlow port instead would start a handshake with the controller."""
+    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == '0A' and int(fields[1].rsplit(':', 1)[1], 16) == port:
+                        return True
+        except OSError:
+            continue
+    return False
+
+
 def ryu_manager_path():
     """The ryu-manager of the environment running us (the project's .venv)."""
     here = os.path.join(os.path.dirname(sys.executable), 'ryu-manager')
@@ -46,6 +62,7 @@ class RyuController:
     """
 
     def __init__(self, apps, log_path, config=None, extra_args=(), ofp_port=None):
+        """``extra_args`` go to ryu-manager before the apps (``--default-log-level 30``)."""
         self.apps = list(apps)
         self.log_path = log_path
         self.config_path = None
@@ -58,7 +75,8 @@ class RyuController:
 
     @property
     def command(self):
-        cmd = [ryu_manager_path(), '--ofp-tcp-listen-port', str(self.ofp_port),
+        cmd = [ryu_manager_path(), '--ofp-listen-host', '127.0.0.1',
+               '--ofp-tcp-listen-port', str(self.ofp_port),
                '--wsapi-host', '127.0.0.1', '--wsapi-port', str(self.wsapi_port)]
         if self.config_path:
             cmd += ['--config-file', self.config_path]
@@ -67,7 +85,7 @@ class RyuController:
     def start(self, timeout=20.0):
         log = open(self.log_path, 'w')
         self.process = subprocess.Popen(self.command, cwd=REPO, stdout=log,
-                                        stderr=subprocess.STDOUT,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
@@ -75,14 +93,16 @@ class RyuController:
             if self.process.poll() is not None:
                 raise RuntimeError('ryu-manager exited with %s before listening:\n%s'
                                    % (self.process.returncode, self.log_tail()))
-            try:
-                with socket.create_connection(('127.0.0.1', self.ofp_port), timeout=0.5):
-                    return self
-            except OSError:
-                time.sleep(0.2)
+            if listening(self.ofp_port):
+                return self
+            time.sleep(0.1)
         self.stop()
         raise RuntimeError('ryu-manager did not listen on port %d within %.0fs:\n%s'
                            % (self.ofp_port, timeout, self.log_tail()))
+
+    @property
+    def pid(self):
+        return self.process.pid if self.process else None
 
     def alive(self):
         return self.process is not None and self.process.poll() is None

@@ -21,6 +21,7 @@ from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from bench import cbench, ofemu
 from bench.apps.one_flowmod import FLOW_MOD_LEN, flow_mod_bytes
+from tests.harness.controller import RyuController, free_port
 
 
 class FakeDatapath:
@@ -335,7 +336,7 @@ def test_controller_closing_the_connection_is_an_error_naming_the_phase():
 
 def test_connection_refused_is_phase_connect():
     async def scenario():
-        port = cbench.free_port()
+        port = free_port()
         with pytest.raises(ofemu.BenchError) as info:
             await ofemu.EmulatedSwitch(3, 2, '127.0.0.1', port).start(timeout=2)
         assert info.value.phase == 'connect'
@@ -463,12 +464,13 @@ def test_rate_limits_the_packet_ins():
 
 
 def _ryu(app, tmp_path):
-    return cbench.RyuManagerProcess([app], log_path=str(tmp_path / 'ryu.log'))
+    return RyuController([cbench.resolve_app(app)], str(tmp_path / 'ryu.log'),
+                         extra_args=['--default-log-level', '30'])
 
 
 def test_simple_switch_13_end_to_end(tmp_path):
     with _ryu('ryu.app.simple_switch_13', tmp_path) as ryu:
-        lat = ofemu.run_benchmark_sync('127.0.0.1', ryu.port, n_switches=4,
+        lat = ofemu.run_benchmark_sync('127.0.0.1', ryu.ofp_port, n_switches=4,
                                        hosts_per_switch=10, mode='latency', loops=1,
                                        loop_seconds=1.0, warmup_loops=0)
         assert lat.learn.packet_ins == lat.learn.answered == 40
@@ -481,12 +483,12 @@ def test_simple_switch_13_end_to_end(tmp_path):
             stats['max']
         assert lat.totals['unmatched'] == 0
 
-        thr = ofemu.run_benchmark_sync('127.0.0.1', ryu.port, 4, 10, 'throughput', 1, 1.0, 0)
+        thr = ofemu.run_benchmark_sync('127.0.0.1', ryu.ofp_port, 4, 10, 'throughput', 1, 1.0, 0)
         assert thr.window == ofemu.DEFAULT_WINDOW
         assert thr.loops[0].responses > 0 and thr.loops[0].flow_mods > 0
         assert thr.totals['answered'] > 0 and thr.min > 0
 
-        mem = ofemu.measure_memory_sync('127.0.0.1', ryu.port, ryu.pid, counts=(200,),
+        mem = ofemu.measure_memory_sync('127.0.0.1', ryu.ofp_port, ryu.pid, counts=(200,),
                                         n_switches=2, rate=None, settle=0.1)
         assert mem.baseline_rss_kib > 0 and mem.points[0].rss_kib > 0
         assert mem.points[0].learn.answered == 200
@@ -497,11 +499,11 @@ def test_simple_switch_13_end_to_end(tmp_path):
 def test_one_flowmod_ceiling_app_end_to_end(tmp_path):
     with _ryu('one_flowmod', tmp_path) as ryu:
         assert ryu.apps[0].endswith(os.path.join('bench', 'apps', 'one_flowmod.py'))
-        lat = ofemu.run_benchmark_sync('127.0.0.1', ryu.port, 4, 10, 'latency', 1, 1.0, 0,
+        lat = ofemu.run_benchmark_sync('127.0.0.1', ryu.ofp_port, 4, 10, 'latency', 1, 1.0, 0,
                                        cookie=ofemu.FROM_TABLE_MISS)
         assert lat.learn.answered == 40
         assert lat.loops[0].flow_mods > 0 and lat.latency()['n'] > 0
-        thr = ofemu.run_benchmark_sync('127.0.0.1', ryu.port, 4, 10, 'throughput', 1, 1.0, 0)
+        thr = ofemu.run_benchmark_sync('127.0.0.1', ryu.ofp_port, 4, 10, 'throughput', 1, 1.0, 0)
         for r in (lat, thr):
             assert r.loops[0].answered > 0
             assert r.totals['packet_outs'] == 0          # exactly one FLOW_MOD, nothing else

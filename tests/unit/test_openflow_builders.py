@@ -49,3 +49,44 @@ def test_packed_match_inside_a_flow_mod_round_trips():
 def test_mac_conversions():
     assert mac_bytes('00:1a:2b:3c:4d:5e') == b'\x00\x1a\x2b\x3c\x4d\x5e'
     assert mac_text(b'\x00\x1a\x2b\x3c\x4d\x5e') == '00:1a:2b:3c:4d:5e'
+
+
+def test_packed_match_prints_without_error():
+    assert str(PackedMatch(in_port=1, eth_src='02:00:00:00:00:01')) == \
+        "PackedMatch(in_port=1, eth_src='02:00:00:00:00:01')"
+
+
+def test_send_together_writes_both_messages_back_to_back():
+    from controller.openflow import flow_add, send_together
+
+    class RecordingDatapath:
+        ofproto = parser.ofproto
+        ofproto_parser = parser
+
+        def __init__(self):
+            self.xid, self.sent = 0, []
+
+        def set_xid(self, msg):
+            self.xid += 1
+            msg.set_xid(self.xid)
+
+        def send(self, buf):
+            self.sent.append(buf)
+
+    dp = RecordingDatapath()
+    mods = [flow_add(dp, 0, 100, PackedMatch(in_port=1, eth_src='02:00:00:00:00:01'),
+                     [parser.OFPInstructionGotoTable(1)], cookie=1),
+            flow_add(dp, 1, 100, PackedMatch(eth_dst='02:00:00:00:00:01'),
+                     [parser.OFPInstructionActions(parser.ofproto.OFPIT_APPLY_ACTIONS,
+                                                   [parser.OFPActionOutput(1)])], cookie=2)]
+    send_together(dp, mods)
+    assert len(dp.sent) == 1
+    buf = dp.sent[0]
+    first_len = int.from_bytes(buf[2:4], 'big')
+    second = buf[first_len:]
+    assert len(buf) == first_len + int.from_bytes(second[2:4], 'big')
+    decoded = [parser.OFPFlowMod.parser(dp, 4, 14, len(b), 0, b)
+               for b in (buf[:first_len], second)]
+    assert [d.cookie for d in decoded] == [1, 2]
+    assert decoded[1].match['eth_dst'] == '02:00:00:00:00:01'
+    assert [int.from_bytes(b[4:8], 'big') for b in (buf, second)] == [1, 2]   # xids
