@@ -155,6 +155,8 @@ class L2Learning(app_manager.RyuApp):
         self.logger.info('switch %016x connected with %d live ports', dp.id,
                          len(sw.port_up_since))
         self._send_lldp(sw)
+        if self.conf.probe_time <= 0:
+            self._reconcile(sw)
 
     @staticmethod
     def _port_up(sw, port, now):

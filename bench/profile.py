@@ -4,12 +4,13 @@
 
 Starts the controller as bench/run.py does, drives it with the emulator (16 switches,
 throughput mode), samples the ryu-manager process with py-spy, and writes the functions
-with the largest inclusive share of samples to bench/results/profile_<app>.txt.
+with the largest inclusive share of samples to bench/results/profile-<app>.txt.
 """
 
 import argparse
 import collections
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -62,8 +63,8 @@ def main():
         load.join()
     with open(folded) as f:
         total, shares = inclusive_shares(f)
-    slug = args.app.split(' (')[0]
-    out = os.path.join(RESULTS_DIR, 'profile_%s.txt' % slug)
+    slug = re.sub(r'[^a-z0-9]+', '-', args.app.lower()).strip('-')
+    out = os.path.join(RESULTS_DIR, 'profile-%s.txt' % slug)
     with open(out, 'w') as f:
         f.write('py-spy, %d samples of ryu-manager running %s under 16 emulated switches '
                 '(throughput mode); inclusive share of samples per function\n\n'

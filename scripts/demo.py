@@ -11,6 +11,7 @@ iperf3 between hosts in different pods, and the flow entries and packet-ins per 
 """
 
 import argparse
+import fcntl
 import importlib
 import os
 import sys
@@ -21,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tests.harness import flows, l2  # noqa: E402
 from tests.harness.controller import RyuController  # noqa: E402
 from tests.harness.network import wait_connected  # noqa: E402
-from tests.harness.preflight import missing_for_mininet  # noqa: E402
+from tests.harness.preflight import MININET_LOCK, missing_for_mininet  # noqa: E402
 from tests.harness.traffic import (iperf3_throughput, ping_stream,  # noqa: E402
                                    reachability_matrix)
 
@@ -48,7 +49,8 @@ def main():
 
     log_path = os.path.join(tempfile.mkdtemp(prefix='sdn-demo-'), 'ryu-manager.log')
     print('== starting ryu-manager %s (log: %s)' % (' '.join(args.apps), log_path))
-    with RyuController(args.apps, log_path) as ctl:
+    with open(MININET_LOCK, 'w') as lock, RyuController(args.apps, log_path) as ctl:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # one Mininet network at a time on a machine
         net = build_network(parse_topo(args.topo), controller_port=ctl.ofp_port)
         try:
             print(describe(net))

@@ -29,7 +29,8 @@ fi
 log() { printf '[setup] %s\n' "$*"; }
 
 APT_PACKAGES=(openvswitch-switch mininet iperf3 tcpdump ethtool iproute2 iputils-ping
-              net-tools psmisc procps python3-venv python3-dev python3-pip gcc)
+              net-tools psmisc procps python3-venv python3-dev python3-pip gcc
+              shellcheck vagrant)
 
 install_debian_packages() {
     local missing=()
@@ -66,14 +67,20 @@ start_openvswitch() {
 }
 
 build_python_env() {
-    # Re-install only when the declared dependencies change.
+    # Re-install only when the declared dependencies change; rebuild a venv that was
+    # made elsewhere (a repository synced into the Vagrant VM from the host, say).
     local stamp="$VENV/.setup-stamp" want
-    want=$(cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)
-    if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    want=$( (cat setup.cfg pyproject.toml; readlink -f /usr/bin/python3; echo "$VENV") \
+            | sha256sum | cut -d' ' -f1)
+    if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \
+            && "$VENV/bin/python" -c 'import mininet.net' 2>/dev/null; then
         log "Python environment: up to date ($VENV)"
     else
         log "Python environment: building $VENV"
-        [ -x "$VENV/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$VENV"
+        if ! "$VENV/bin/python" -c 'import mininet.net' 2>/dev/null; then
+            rm -rf "$VENV"
+            /usr/bin/python3 -m venv --system-site-packages "$VENV"
+        fi
         "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]"
         echo "$want" > "$stamp"
     fi

@@ -21,9 +21,7 @@ import pytest
 from tests.harness import flows
 from tests.harness.controller import RyuController
 from tests.harness.network import wait_connected
-from tests.harness.preflight import missing_for_mininet
-
-LOCK_PATH = '/tmp/sdn-suite-mininet.lock'
+from tests.harness.preflight import MININET_LOCK, missing_for_mininet
 
 
 def pytest_collection_modifyitems(items):
@@ -57,7 +55,7 @@ def mininet_machine():
     if missing:
         pytest.fail('This Mininet test cannot run here; missing:\n  - ' +
                     '\n  - '.join(missing), pytrace=False)
-    with open(LOCK_PATH, 'w') as lock:
+    with open(MININET_LOCK, 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
         fcntl.flock(lock, fcntl.LOCK_UN)

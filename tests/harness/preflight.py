@@ -4,6 +4,10 @@ import os
 import shutil
 import subprocess
 
+# Held while a network is up: Mininet networks on one machine share switch names, so the
+# test suite, the demo and the benchmarks build theirs one at a time.
+MININET_LOCK = '/tmp/sdn-suite-mininet.lock'
+
 
 def missing_for_mininet():
     """A list of what is missing to build a Mininet network here (empty if nothing)."""
