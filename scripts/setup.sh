@@ -30,7 +30,7 @@ log() { printf '[setup] %s\n' "$*"; }
 
 APT_PACKAGES=(openvswitch-switch mininet iperf3 tcpdump ethtool iproute2 iputils-ping
               net-tools psmisc procps python3-venv python3-dev python3-pip gcc
-              shellcheck vagrant)
+              shellcheck vagrant python3-networkx)
 
 install_debian_packages() {
     local missing=()

@@ -1,0 +1,113 @@
+"""Flow rules as plain, hashable values, so that a whole switch's desired table can be
+computed by pure code, compared with what is installed, and changed by the smallest diff.
+
+A ``FlowSpec`` is what a compiler produces; ``to_flow_mod`` turns it into Ryu's message.
+Actions and instructions are tuples:
+
+    ('output', port) ('push_vlan', ethertype) ('pop_vlan',) ('set_field', field, value)
+    ('group', group_id) ('controller', max_len)
+    instructions: ('apply', (action, ...)) ('goto', table_id)
+
+Match values are what Ryu's OFPMatch accepts; a masked value is a (value, mask) tuple.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class FlowSpec:
+    table: int
+    priority: int
+    match: tuple            # sorted ((field, value), ...)
+    instructions: tuple     # (('apply', actions), ('goto', n)) in that order
+    cookie: int = 0
+    idle_timeout: int = 0
+    hard_timeout: int = 0
+
+    @property
+    def key(self):
+        """What OpenFlow identifies a rule by: an ADD with the same key replaces it."""
+        return self.table, self.priority, self.match
+
+    @staticmethod
+    def make(table, priority, match, instructions, cookie=0, **timeouts):
+        return FlowSpec(table, priority, tuple(sorted(match.items())), tuple(instructions),
+                        cookie, **timeouts)
+
+    def match_dict(self):
+        return dict(self.match)
+
+    def output_ports(self):
+        return [a[1] for kind, body in self.instructions if kind == 'apply'
+                for a in body if a[0] == 'output']
+
+
+@dataclass(frozen=True)
+class TableDiff:
+    """What turns one set of rules into another: ADDs (new or changed rules; an ADD
+    replaces a rule with the same key in place, so a changed rule never has a gap) and
+    strict DELETEs of the rules whose key is gone."""
+    add: tuple
+    delete: tuple
+
+    def __bool__(self):
+        return bool(self.add or self.delete)
+
+    def __len__(self):
+        return len(self.add) + len(self.delete)
+
+
+def diff(installed, desired):
+    installed, desired = set(installed), set(desired)
+    desired_keys = {spec.key for spec in desired}
+    return TableDiff(add=tuple(sorted(desired - installed)),
+                     delete=tuple(sorted(s for s in installed - desired
+                                         if s.key not in desired_keys)))
+
+
+def _action(parser, ofp, action):
+    kind = action[0]
+    if kind == 'output':
+        return parser.OFPActionOutput(action[1], ofp.OFPCML_NO_BUFFER)
+    if kind == 'controller':
+        return parser.OFPActionOutput(ofp.OFPP_CONTROLLER, action[1])
+    if kind == 'push_vlan':
+        return parser.OFPActionPushVlan(action[1])
+    if kind == 'pop_vlan':
+        return parser.OFPActionPopVlan()
+    if kind == 'set_field':
+        return parser.OFPActionSetField(**{action[1]: action[2]})
+    if kind == 'group':
+        return parser.OFPActionGroup(action[1])
+    raise ValueError('unknown action %r' % (action,))
+
+
+def _instruction(parser, ofp, instruction):
+    kind, body = instruction
+    if kind == 'apply':
+        return parser.OFPInstructionActions(
+            ofp.OFPIT_APPLY_ACTIONS, [_action(parser, ofp, a) for a in body])
+    if kind == 'goto':
+        return parser.OFPInstructionGotoTable(body)
+    raise ValueError('unknown instruction %r' % (instruction,))
+
+
+def to_flow_mod(dp, spec, send_flow_removed=False):
+    parser, ofp = dp.ofproto_parser, dp.ofproto
+    return parser.OFPFlowMod(
+        datapath=dp, table_id=spec.table, command=ofp.OFPFC_ADD, priority=spec.priority,
+        match=parser.OFPMatch(**spec.match_dict()), cookie=spec.cookie,
+        instructions=[_instruction(parser, ofp, i) for i in spec.instructions],
+        idle_timeout=spec.idle_timeout, hard_timeout=spec.hard_timeout,
+        flags=ofp.OFPFF_SEND_FLOW_REM if send_flow_removed else 0,
+        buffer_id=ofp.OFP_NO_BUFFER)
+
+
+def to_delete_strict(dp, spec, cookie_mask):
+    """DELETE_STRICT of exactly ``spec``'s rule, only if it is in the app's cookie range."""
+    parser, ofp = dp.ofproto_parser, dp.ofproto
+    return parser.OFPFlowMod(
+        datapath=dp, table_id=spec.table, command=ofp.OFPFC_DELETE_STRICT,
+        priority=spec.priority, match=parser.OFPMatch(**spec.match_dict()),
+        cookie=spec.cookie, cookie_mask=cookie_mask, out_port=ofp.OFPP_ANY,
+        out_group=ofp.OFPG_ANY)
