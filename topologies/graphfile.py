@@ -42,19 +42,20 @@ A file that cannot be read this way raises GraphFileError (a ValueError) naming 
 the line for an edge list, and what was expected; the script exits with it as a usage
 error. Under `mn --custom` shaped links ask for TCLink themselves: no `--link tc` needed.
 
-Reading GraphML and GML needs networkx, which this project installs in .venv; where the
-system python3 lacks it, run the script (and mn) with .venv/bin/python. An edge list
-needs only the standard library.
+Reading GraphML and GML needs networkx: scripts/setup.sh installs Debian's
+python3-networkx for the system python3 (and networkx in .venv); where it is missing,
+run the script (and mn) with .venv/bin/python. An edge list needs only the standard
+library.
 
 Run it as a script (root; a controller on --controller-ip/--controller-port):
-    sudo .venv/bin/python topologies/graphfile.py --file topologies/examples/abilene.graphml
+    sudo python3 topologies/graphfile.py --file topologies/examples/abilene.graphml
     sudo python3 topologies/graphfile.py --file topologies/examples/small-wan.edges \\
         --hosts-per-switch 2 --test pingall
 or with mn (arguments are path,hosts_per_switch; keywords file_format, delay_from_geo,
 default_bw and default_delay; mn splits its argument at ',' and '=', so paths with those
 are unsupported there; a relative path is relative to where mn runs; mn answers any
 error, a bad file's included, with the cleanup of `mn -c`: try new files with the script):
-    sudo .venv/bin/python /usr/bin/mn --custom topologies/graphfile.py --switch ovs13u \\
+    sudo mn --custom topologies/graphfile.py --switch ovs13u \\
         --topo graphfile,topologies/examples/abilene.graphml,delay_from_geo=1 \\
         --controller remote,port=6653
 """

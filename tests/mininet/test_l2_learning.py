@@ -46,8 +46,9 @@ def test_pingall_loop_free_topologies(controller, network, topo_args):
     assert reach.loss_percent == 0, reach.table()
 
 
-@pytest.mark.parametrize('topo_args', [('ring', 4), ('fattree', 4)],
-                         ids=['ring4', 'fattree4'])
+@pytest.mark.parametrize('topo_args', [
+    ('ring', 4), ('fattree', 4), ('graphfile', 'topologies/examples/abilene.graphml')],
+    ids=['ring4', 'fattree4', 'abilene'])
 def test_pingall_on_loops_without_storm(controller, network, topo_args, record_property):
     """pingall 0% loss, then 10 s of pingall: packet-ins stay bounded by learning."""
     _, net = start_l2(controller, network, make_topo(*topo_args))
