@@ -68,8 +68,9 @@ class MacTable:
             return False
         return True
 
-    def learn(self, mac, port, limit=True):
-        """Record ``mac`` on ``port``. Returns (Learned, previous port or None)."""
+    def learn(self, mac, port, limit=True, max_macs=None):
+        """Record ``mac`` on ``port``. Returns (Learned, previous port or None).
+        ``max_macs`` overrides the table's per-port limit for this port."""
         now = self._clock()
         entry = self._entries.get(mac)
         if entry is not None and entry.port == port:
@@ -77,7 +78,8 @@ class MacTable:
             return Learned.REFRESHED, None
         if limit and self.is_banned(port):
             return Learned.REFUSED, None
-        if limit and len(self._by_port.get(port, ())) >= self.max_macs_per_port:
+        port_limit = self.max_macs_per_port if max_macs is None else max_macs
+        if limit and len(self._by_port.get(port, ())) >= port_limit:
             self._banned_until[port] = now + self.ban_seconds
             return Learned.BANNED, None
         previous = None

@@ -203,8 +203,26 @@ def parse_ping_output(text, count=None, interval=1.0, label='ping'):
                             errors=errors)
 
 
-def _ping_command(ip, count, interval, timeout):
-    return 'ping -D -n -c %d -i %g -W %g %s' % (count, interval, timeout, ip)
+def _ping_command(ip, count, interval, timeout, bind=None):
+    return 'ping -D -n -c %d -i %g -W %g %s%s' % (count, interval, timeout,
+                                                  '-I %s ' % bind if bind else '', ip)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One address of a host, to ping from and to: a VLAN sub-interface, an alias.
+    ``bind`` is the interface pings from it leave by. Works wherever a host does in
+    reachability_matrix (it has ``name``, ``IP()`` and ``cmd()``)."""
+    name: str
+    host: object
+    ip: str
+    bind: str = None
+
+    def IP(self):
+        return self.ip
+
+    def cmd(self, line):
+        return self.host.cmd(line)
 
 
 def ping_stream(src, dst, count, interval=0.01, dst_ip=None, timeout=1.0):
@@ -257,8 +275,9 @@ class Reachability:
         width = max([len(name) for name in self.hosts] + [2]) + 2
         rows = [' ' * width + ''.join(name.rjust(width) for name in self.hosts)]
         for src in self.hosts:
-            cells = ('-' if src == dst else 'ok' if self.results[(src, dst)] else 'X'
-                     for dst in self.hosts)
+            results = self.results
+            cells = ('-' if (src, dst) not in results else 'ok' if results[(src, dst)]
+                     else 'X' for dst in self.hosts)
             rows.append(src.ljust(width) + ''.join(cell.rjust(width) for cell in cells))
         return '\n'.join(rows)
 
@@ -272,8 +291,10 @@ def _ping_in_parallel(src, dsts, count, timeout):
     returns each destination's ping output. Each ping's lines are prefixed with the
     destination's index, so outputs that interleave are told apart. The subshell's
     ``wait`` waits for these pings only, not for jobs a test left in the host's shell."""
+    bind = getattr(src, 'bind', None)
     pings = ("%s 2>&1 | sed 's/^/%d|/' &"
-             % (_ping_command(dst.IP(), count, REACHABILITY_INTERVAL_S, timeout), index)
+             % (_ping_command(dst.IP(), count, REACHABILITY_INTERVAL_S, timeout, bind),
+                index)
              for index, dst in enumerate(dsts))
     line = '(%s wait)' % ' '.join(pings)
     outputs = [[] for _ in dsts]
@@ -285,12 +306,13 @@ def _ping_in_parallel(src, dsts, count, timeout):
 
 
 def reachability_matrix(hosts, count=1, timeout=1.0):
-    """Ping every ordered pair of distinct hosts ``count`` times (replies awaited
-    ``timeout`` s). One source at a time, its destinations in parallel (a k=4 fat-tree's
-    240 pairs take 16 rounds, not 240)."""
+    """Ping every ordered pair of distinct hosts (or Endpoints of distinct hosts)
+    ``count`` times (replies awaited ``timeout`` s). One source at a time, its
+    destinations in parallel (a k=4 fat-tree's 240 pairs take 16 rounds, not 240)."""
     received = {}
     for src in hosts:
-        dsts = [dst for dst in hosts if dst is not src]
+        dsts = [dst for dst in hosts
+                if getattr(dst, 'host', dst) is not getattr(src, 'host', src)]
         for start in range(0, len(dsts), PARALLEL_PINGS):
             batch = dsts[start:start + PARALLEL_PINGS]
             for dst, output in zip(batch, _ping_in_parallel(src, batch, count, timeout)):

@@ -87,3 +87,10 @@ def test_is_unicast():
     assert not is_unicast('ff:ff:ff:ff:ff:ff')
     assert not is_unicast('01:00:5e:00:00:01')
     assert not is_unicast('33:33:00:00:00:01')
+
+
+def test_per_port_limit_override():
+    table, _ = make_table(limit=100)
+    assert table.learn('02:00:00:00:00:01', 1, max_macs=1)[0] is Learned.NEW
+    assert table.learn('02:00:00:00:00:02', 1, max_macs=1)[0] is Learned.BANNED
+    assert table.learn('02:00:00:00:00:02', 2)[0] is Learned.NEW
