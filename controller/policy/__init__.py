@@ -1,0 +1,73 @@
+"""VLAN/ACL policies for the virtual switch app: a YAML file in FAUCET's format, loaded
+into an immutable model with every mistake reported at its line.
+
+    from controller.policy import load_policy, PolicyError
+    policy = load_policy('examples/policies/three_tenants.yaml')   # or PolicyError
+
+Check a file from the shell (exit 0 valid, 1 invalid, 2 usage or unreadable)::
+
+    python -m controller.policy check policy.yaml
+    sdn-policy-check policy.yaml
+
+The format
+----------
+The subset of FAUCET's configuration that this suite implements, spelled as FAUCET
+spells it, so that a FAUCET file using these options loads unchanged::
+
+    vlans:                 # name (or VID) -> vid, description, acls_in, max_hosts
+    dps:                   # switch name -> dp_id, description, hardware, interfaces
+      sw1:
+        dp_id: 0x1
+        interfaces:        # port number (or a name, with number:) ->
+          1:               #   name, description, native_vlan, tagged_vlans, acls_in,
+            native_vlan: office   # mirror, max_hosts, enabled, output_only
+    acls:                  # name -> ordered list of rules (or {rules: [...]})
+      no-http:
+        - rule:
+            tcp_dst: 80    # match fields, Ryu/OpenFlow names (dl_type & co. too)
+            eth_type: 0x800
+            actions: {allow: false}   # allow, mirror: port, output: {port: N}
+    version: 2             # optional, as in FAUCET
+
+Anything else FAUCET has (routers, meters, stack, lacp, faucet_vips, unicast_flood,
+interface_ranges, include, ...) is refused by name ("FAUCET option 'lacp' is not
+supported by this suite"); a key FAUCET does not have either is an unknown key. Both are
+errors: an option silently ignored would make the network behave otherwise than the
+file says.
+
+Match fields: in_port, eth_src, eth_dst (MACs, optionally /mask), eth_type, vlan_vid,
+ip_proto, ipv4_src, ipv4_dst, ipv6_src, ipv6_dst (addresses or prefixes, /len or
+/mask), tcp_src, tcp_dst, udp_src, udp_dst (optionally value/mask), icmpv4_type,
+icmpv4_code, icmpv6_type, icmpv6_code; and the OpenFlow 1.0 names dl_src, dl_dst,
+dl_type, dl_vlan, nw_proto, nw_src, nw_dst. Numbers may be decimal or 0x hex.
+
+Decisions
+---------
+- OpenFlow prerequisites are completed where nothing else is possible: tcp_dst adds
+  ip_proto 6, ipv4_src adds eth_type 0x800, icmpv6_type adds both. A rule that matches
+  IP without saying which version (tcp_dst: 80 alone) is an error asking for eth_type
+  0x800 or 0x86dd: completing it to IPv4 would let the same traffic pass over IPv6.
+  FAUCET completes nothing (Open vSwitch then refuses the flow when it is installed), so
+  every FAUCET file already says all of this and loads the same here.
+  Contradictions are errors: tcp_dst with ip_proto 17, ipv4_src with eth_type 0x86dd.
+- An address or MAC with bits set outside its prefix or mask (10.0.0.1/24) is an error,
+  not silently masked: it is a typo for either the network or the one host.
+- A VLAN reference must name a VLAN under 'vlans' (by name, or by VID); FAUCET would
+  create a VLAN for an unknown VID, and so hide a typo.
+- A port with no VLAN is allowed, as in FAUCET: it forwards nothing (a mirror port, an
+  output_only port, a port kept in reserve). A mirror port carries no VLAN and has no
+  ACL; a mirrored port may not be a mirror port itself (no chains, no loops).
+- Ports in ACL actions (mirror, output.port) are numbers, not interface names: one ACL
+  may be applied on switches whose port names differ. They must exist on every switch
+  that applies the ACL, to a port or to a VLAN.
+- A rule whose actions say nothing about allow is allowed if it mirrors and dropped
+  otherwise, as in FAUCET; ``Actions.allow`` holds the result.
+- A key written twice in one mapping is an error (YAML keeps the last one silently).
+"""
+
+from controller.policy.loader import PolicyError, PolicyIssue, load_policy, load_policy_text
+from controller.policy.model import (Actions, Datapath, FrozenDict, Interface, Policy, Rule,
+                                     Vlan)
+
+__all__ = ['Actions', 'Datapath', 'FrozenDict', 'Interface', 'Policy', 'PolicyError',
+           'PolicyIssue', 'Rule', 'Vlan', 'load_policy', 'load_policy_text']

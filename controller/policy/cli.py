@@ -1,0 +1,58 @@
+"""The policy check command: ``sdn-policy-check FILE`` and
+``python -m controller.policy check FILE``.
+
+Prints "OK: <n> dps, <n> vlans, <n> acls (<n> rules)" and exits 0 for a valid policy;
+prints every error (file:line:column: key path: message) and exits 1 for an invalid one;
+exits 2 on a usage error or a file it cannot read.
+"""
+
+import argparse
+import sys
+
+from controller.policy.loader import PolicyError, load_policy_text
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def check(path, out=None, err=None):
+    """Check the policy file at ``path``; the exit code."""
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        with open(path, 'rb') as f:
+            data = f.read()
+    except OSError as error:
+        print('cannot read %s: %s' % (path, error.strerror), file=err)
+        return EXIT_USAGE
+    try:
+        policy = load_policy_text(data, filename=path)
+    except PolicyError as error:
+        for issue in error.errors:
+            print(issue, file=out)
+        print('%s: %d error%s' % (path, len(error.errors), 's' * (len(error.errors) != 1)),
+              file=out)
+        return EXIT_INVALID
+    print('OK: %d dps, %d vlans, %d acls (%d rules)' % (
+        len(policy.dps), len(policy.vlans), len(policy.acls), policy.rule_count), file=out)
+    return EXIT_OK
+
+
+def _add_file_argument(parser):
+    parser.add_argument('policy', help='the YAML policy file')
+
+
+def main(argv=None):
+    """sdn-policy-check FILE"""
+    parser = argparse.ArgumentParser(
+        prog='sdn-policy-check', description='Check a VLAN/ACL policy file.')
+    _add_file_argument(parser)
+    return check(parser.parse_args(argv).policy)
+
+
+def module_main(argv=None):
+    """python -m controller.policy check FILE"""
+    parser = argparse.ArgumentParser(
+        prog='python -m controller.policy', description='VLAN/ACL policy files.')
+    commands = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
+    _add_file_argument(commands.add_parser(
+        'check', help='check a policy file', description='Check a VLAN/ACL policy file.'))
+    return check(parser.parse_args(argv).policy)

@@ -1,0 +1,682 @@
+"""Load a policy file: YAML to a node tree (with the line and column of every key and
+value), the schema check, the checks across the file, and the model.
+
+Every problem is collected in one pass and reported with the file, line, column and key
+path of the place it is about; ``PolicyError`` carries them all, sorted by line.
+"""
+
+import re
+from dataclasses import dataclass
+
+import yaml
+
+from controller.policy import schema
+from controller.policy.model import (Actions, Datapath, FrozenDict, Interface, Policy, Rule,
+                                     Vlan)
+
+_MERGE_TAG = 'tag:yaml.org,2002:merge'
+# Aliases can make a small file expand enormously ("billion laughs"); a real policy has
+# far fewer nodes than this.
+_MAX_NODES = 1000000
+
+
+class _TooLarge(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class PolicyIssue:
+    """One problem of a policy file. ``line`` and ``column`` count from 1 (None when the
+    problem has no place, like an unreadable file); ``path`` is the dotted key path."""
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def __str__(self):
+        place = self.file
+        if self.line is not None:
+            place += ':%d' % self.line + (':%d' % self.column if self.column else '')
+        return '%s: %s%s' % (place, self.path + ': ' if self.path else '', self.message)
+
+
+class PolicyError(ValueError):
+    """A policy that cannot be used; ``errors`` holds every PolicyIssue found."""
+
+    def __init__(self, errors):
+        self.errors = sorted(errors, key=lambda e: (e.line or 0, e.column or 0, e.path,
+                                                    e.message))
+        super().__init__('\n'.join(str(error) for error in self.errors))
+
+
+def load_policy(path):
+    """The Policy in the YAML file at ``path``; PolicyError if it is unreadable or wrong."""
+    try:
+        with open(path, 'rb') as f:
+            data = f.read()
+    except OSError as error:
+        raise PolicyError([PolicyIssue(str(path), None, None, '',
+                                       'cannot read the file: %s' % error.strerror)])
+    return load_policy_text(data, filename=str(path))
+
+
+def load_policy_text(text, filename='<string>'):
+    """The Policy in ``text`` (str, or UTF-8 bytes); ``filename`` names it in messages."""
+    source = _Source(filename)
+    policy = None
+    if source.read(text):
+        # Where reading the YAML already failed (a bad tag, a duplicate key), that is
+        # the message; the schema's view of the leftover value would only add noise.
+        unread = {path for path, _ in source.issues}
+        for path, message, at_key in schema.schema_issues(source.data):
+            if path not in unread:
+                source.issue(path, message, at_key=at_key)
+        policy = _Builder(source).build()
+    if source.issues:
+        raise PolicyError(source.issues.values())
+    return policy
+
+
+class _Source:
+    """A YAML document as plain data, with where each piece of it is in the file.
+
+    Paths are tuples of mapping keys (as strings: YAML's 3 and '3' are the same key
+    here) and list indexes. Mapping keys stay strings in ``data`` so that the schema can
+    check them; ``keys`` keeps each key as YAML typed it (3 or '3')."""
+
+    def __init__(self, filename):
+        self.filename = filename
+        self.data = None
+        self.value_marks = {}    # path -> yaml Mark of the value
+        self.key_marks = {}      # path -> yaml Mark of the key
+        self.keys = {}           # path -> the key as YAML constructed it
+        self.plain = {}          # path -> source text of a plain (unquoted) scalar
+        self.issues = {}         # (path, message) -> PolicyIssue; one of each
+        self._constructor = None
+        self._active = set()     # ids of the collection nodes being walked (alias loops)
+        self._nodes = 0
+
+    # --- reporting ---------------------------------------------------------------------
+
+    def issue(self, path, message, at_key=False, mark=None):
+        if mark is None:
+            mark = self._mark(path, at_key)
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, None)
+        text = '.'.join(str(part) for part in path)
+        self.issues.setdefault((path, message),
+                               PolicyIssue(self.filename, line, column, text, message))
+
+    def has_issue_at(self, path):
+        return any(known == path for known, _ in self.issues)
+
+    def _mark(self, path, at_key):
+        """Where to point for ``path``: at a scalar value itself, at the key of a
+        mapping or list (its value may start lines later), or the nearest parent."""
+        while path:
+            value_mark = self.value_marks.get(path)
+            if at_key or not self._is_scalar(path):
+                mark = self.key_marks.get(path) or value_mark
+            else:
+                mark = value_mark
+            if mark is not None:
+                return mark
+            path = path[:-1]
+        return self.value_marks.get(())
+
+    def _is_scalar(self, path):
+        value = self.data
+        for part in path:
+            try:
+                value = value[part]
+            except (KeyError, IndexError, TypeError):
+                return True
+        return not isinstance(value, (dict, list))
+
+    def line_of(self, path):
+        mark = self._mark(path, at_key=True)
+        return mark.line + 1 if mark is not None else None
+
+    # --- reading -----------------------------------------------------------------------
+
+    def read(self, text):
+        """Read ``text`` into ``data``; False if there is no document to check."""
+        if isinstance(text, bytes):
+            try:
+                text = text.decode('utf-8')
+            except UnicodeDecodeError as error:
+                line = text[:error.start].count(b'\n') + 1
+                self.issues[((), 'utf-8')] = PolicyIssue(
+                    self.filename, line, None, '', 'not UTF-8 text (byte 0x%02x)'
+                    % text[error.start])
+                return False
+        try:
+            loader = yaml.SafeLoader(text)
+        except yaml.YAMLError as error:    # the reader checks every character first
+            self._syntax_error(error, text)
+            return False
+        self._constructor = loader
+        try:
+            root = loader.get_single_node()
+            if root is None:
+                self.issue((), "the file is empty; expected a mapping with 'dps', 'vlans' "
+                           "and 'acls'")
+                return False
+            self.data = self._walk(root, ())
+            return True
+        except yaml.YAMLError as error:
+            self._syntax_error(error, text)
+            return False
+        except _TooLarge:
+            self.issue((), 'the file expands to more than %d values through its aliases'
+                       % _MAX_NODES)
+            return False
+        except RecursionError:            # PyYAML composes nested collections recursively
+            self.issue((), 'lists or mappings are nested too deeply to read')
+            return False
+        finally:
+            loader.dispose()
+
+    def _syntax_error(self, error, text):
+        if isinstance(error, yaml.reader.ReaderError):
+            before = text[:error.position]
+            message = 'not YAML: character #x%04x is not allowed (%s)' % (error.character,
+                                                                           error.reason)
+            self.issues[((), 'yaml')] = PolicyIssue(
+                self.filename, before.count('\n') + 1, error.position - before.rfind('\n'),
+                '', message)
+            return
+        mark = getattr(error, 'problem_mark', None) or getattr(error, 'context_mark', None)
+        problem = getattr(error, 'problem', None) or str(error)
+        context = getattr(error, 'context', None)
+        context_mark = getattr(error, 'context_mark', None)
+        if context and context_mark is not None and context_mark is not mark:
+            problem += ' (%s at line %d)' % (context, context_mark.line + 1)
+        self.issue((), 'YAML syntax error: %s' % problem, mark=mark)
+
+    def _walk(self, node, path):
+        self._nodes += 1
+        if self._nodes > _MAX_NODES:
+            raise _TooLarge()
+        self.value_marks[path] = node.start_mark
+        if isinstance(node, yaml.ScalarNode):
+            if node.style is None:
+                self.plain[path] = node.value
+            return self._scalar(node, path)
+        if id(node) in self._active:
+            self.issue(path, 'an alias that contains itself')
+            return None
+        self._active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self._walk(child, path + (index,))
+                        for index, child in enumerate(node.value)]
+            return self._mapping(node, path)
+        finally:
+            self._active.discard(id(node))
+
+    def _scalar(self, node, path):
+        try:
+            return self._constructor.construct_object(node)
+        except yaml.constructor.ConstructorError as error:
+            self.issue(path, 'YAML: %s' % error.problem)
+        except Exception:                 # the constructor of a tag (!!int abc) failed
+            self.issue(path, 'YAML: %r is not a valid %s'
+                       % (node.value, node.tag.replace('tag:yaml.org,2002:', '!!')))
+        return None
+
+    def _mapping(self, node, path):
+        result = {}
+        for key_node, value_node, key in self._pairs(node, path):
+            key_path = path + (_key_text(key),)
+            self.key_marks[key_path] = key_node.start_mark
+            self.keys[key_path] = key
+            result[_key_text(key)] = self._walk(value_node, key_path)
+        return result
+
+    def _pairs(self, node, path):
+        """(key node, value node, key) of a mapping, merge keys (<<) applied. A key
+        written twice is an error: YAML would silently keep the last value."""
+        merged, own = {}, {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) \
+                    else [value_node]
+                for source in sources:
+                    if not isinstance(source, yaml.MappingNode):
+                        self.issue(path, 'a merge (<<) takes mappings only',
+                                   mark=source.start_mark)
+                    elif id(source) in self._active:
+                        self.issue(path, 'a merge (<<) of a mapping into itself',
+                                   mark=source.start_mark)
+                    else:
+                        self._active.add(id(source))
+                        for pair in self._pairs(source, path):
+                            merged.setdefault(_key_text(pair[2]), pair)   # first wins
+                        self._active.discard(id(source))
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.issue(path, 'a key must be a name or a number, not a list or mapping',
+                           mark=key_node.start_mark)
+                continue
+            key = self._scalar(key_node, path)
+            text = _key_text(key)
+            if text in own:
+                self.issue(path + (text,), "duplicate key '%s' (first at line %d); YAML would "
+                           "silently keep only the last one" % (
+                               text, own[text][0].start_mark.line + 1),
+                           mark=key_node.start_mark)
+            own[text] = (key_node, value_node, key)
+        merged.update(own)
+        return list(merged.values())
+
+
+def _key_text(key):
+    if isinstance(key, bool):
+        return str(key).lower()
+    if key is None:
+        return 'null'
+    return str(key)
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _of_type(value, kind, default=None):
+    """``value`` if it has the type the schema wants (which reported it otherwise)."""
+    if kind is int:
+        return value if _is_int(value) else default
+    return value if isinstance(value, kind) else default
+
+
+def _listed(names):
+    return ', '.join(str(name) for name in names) or 'none'
+
+
+class _Builder:
+    """The model from schema-shaped data, and every check that looks at more than one
+    value. Values of a wrong type were reported by the schema; here they are skipped, so
+    one mistake gives one message."""
+
+    def __init__(self, source):
+        self.source = source
+        self.acl_names = ()        # every ACL defined, built or not
+        self.acls = {}             # name -> tuple of Rules
+        self.acl_ports = {}        # ACL name -> [(path, port)] of its mirror / output ports
+        self.vlan_keys = {}        # name -> its key in 'vlans' (str)
+        self.vlans = {}            # name -> Vlan (those with a valid VID)
+        self.vlan_by_vid = {}
+
+    def issue(self, path, message, at_key=False):
+        # One message per place: where the schema spoke, it said what was wrong.
+        if not self.source.has_issue_at(path):
+            self.source.issue(path, message, at_key=at_key)
+
+    def build(self):
+        data = self.source.data
+        if not isinstance(data, dict):
+            return None
+        self._acls(_of_type(data.get('acls'), dict, {}))
+        self._vlans(_of_type(data.get('vlans'), dict, {}))
+        dps = self._dps(_of_type(data.get('dps'), dict, {}))
+        self._check_acl_ports(dps)
+        return Policy(vlans=FrozenDict(self.vlans), dps=FrozenDict(dps),
+                      acls=FrozenDict(self.acls))
+
+    # --- ACLs --------------------------------------------------------------------------
+
+    def _acls(self, conf):
+        self.acl_names = list(conf)
+        for name, acl in conf.items():
+            path = ('acls', name)
+            if isinstance(acl, dict):
+                path, acl = path + ('rules',), acl.get('rules')
+            if not isinstance(acl, list):
+                continue
+            rules = []
+            for index, item in enumerate(acl):
+                if isinstance(item, dict) and isinstance(item.get('rule'), dict):
+                    rules.append(self._rule(name, path + (index,), item['rule']))
+            self.acls[name] = tuple(rules)
+
+    def _rule(self, acl, item_path, conf):
+        path = item_path + ('rule',)
+        fields = {key: value for key, value in conf.items()
+                  if key not in ('actions', 'description')}
+        match, problems = schema.normalise_match(
+            fields, lambda key: self.source.plain.get(path + (key,)))
+        for key, message in problems:
+            self.issue(path + (key,), message)
+        actions = _of_type(conf.get('actions'), dict, {})
+        allow = actions.get('allow')
+        mirror = _of_type(actions.get('mirror'), int)
+        output = _of_type(_of_type(actions.get('output'), dict, {}).get('port'), int)
+        for key_path, port in ((('actions', 'mirror'), mirror),
+                               (('actions', 'output', 'port'), output)):
+            if port is not None:
+                self.acl_ports.setdefault(acl, []).append((path + key_path, port))
+        if allow not in (True, False):    # not given: FAUCET allows what it mirrors
+            allow = mirror is not None
+        return Rule(match=FrozenDict(sorted(match.items())),
+                    actions=Actions(allow=bool(allow), mirror=mirror, output_port=output),
+                    description=_of_type(conf.get('description'), str),
+                    line=self.source.line_of(item_path))
+
+    def _acl_refs(self, path, conf):
+        """The ACL names of ``acls_in`` (or FAUCET's older ``acl_in``) at ``path``."""
+        if 'acl_in' in conf and 'acls_in' in conf:
+            self.issue(path + ('acl_in',), 'acl_in and acls_in both given; use acls_in')
+            return ()
+        if 'acl_in' in conf:
+            refs = [(path + ('acl_in',), conf['acl_in'])]
+        else:
+            refs = [(path + ('acls_in', index), ref) for index, ref
+                    in enumerate(_of_type(conf.get('acls_in'), list, []))]
+        names = []
+        for ref_path, ref in refs:
+            if not isinstance(ref, (str, int)) or isinstance(ref, bool):
+                continue
+            name = str(ref)
+            if name not in self.acl_names:
+                self.issue(ref_path, "unknown ACL '%s'; defined ACLs: %s"
+                           % (name, _listed(self.acl_names)))
+            elif name in names:
+                self.issue(ref_path, "ACL '%s' is listed twice" % name)
+            else:
+                names.append(name)
+        return tuple(names)
+
+    # --- VLANs -------------------------------------------------------------------------
+
+    def _vlans(self, conf):
+        for key_text, vlan in conf.items():
+            path = ('vlans', key_text)
+            if not isinstance(vlan, dict):
+                continue
+            key = self.source.keys[path]
+            # FAUCET: a VLAN keyed by its VID may leave out 'vid'.
+            vid = vlan.get('vid', key if _is_int(key) else None)
+            if 'vid' not in vlan and not _is_int(key):
+                self.issue(path, "missing key 'vid' (a VID, an integer 1..4094)", at_key=True)
+            name = _of_type(vlan.get('name'), str, key_text)
+            if name != key_text and key_text != str(vid):
+                self.issue(path + ('name',), "name '%s' differs from the key '%s'; the key "
+                           "must be the VLAN's name or its VID" % (name, key_text))
+            if name in self.vlan_keys:
+                self.issue(path, "VLAN name '%s' is already used by vlans.%s (line %s)"
+                           % (name, self.vlan_keys[name], self._line('vlans', name)),
+                           at_key=True)
+                continue
+            self.vlan_keys[name] = key_text
+            if not (_is_int(vid) and schema.MIN_VID <= vid <= schema.MAX_VID):
+                if 'vid' not in vlan and _is_int(vid):    # the key; a 'vid' is the schema's
+                    self.issue(path, '%d is out of range; expected a VID, an integer '
+                               '1..4094' % vid, at_key=True)
+                continue
+            if vid in self.vlan_by_vid:
+                other = self.vlan_by_vid[vid].name
+                self.issue(path + ('vid',) if 'vid' in vlan else path,
+                           "VID %d is already used by VLAN '%s' (line %s)"
+                           % (vid, other, self._line('vlans', other)), at_key='vid' not in vlan)
+                continue
+            self.vlans[name] = self.vlan_by_vid[vid] = Vlan(
+                name=name, vid=vid, description=_of_type(vlan.get('description'), str),
+                acls_in=self._acl_refs(path, vlan),
+                max_hosts=_of_type(vlan.get('max_hosts'), int))
+
+    def _line(self, section, name):
+        """The line of the VLAN or switch ``name`` (for 'already used by ... (line N)')."""
+        key = self.vlan_keys.get(name, name) if section == 'vlans' else name
+        return self.source.line_of((section, key))
+
+    def _vlan_ref(self, path, ref):
+        """The Vlan that ``ref`` (a name, or a VID) names. None if it names none (which is
+        reported) or a VLAN that is itself wrong (which was reported)."""
+        if not isinstance(ref, (str, int)) or isinstance(ref, bool):
+            return None
+        if str(ref) in self.vlan_keys:
+            return self.vlans.get(str(ref))
+        if _decimal(str(ref)) and int(ref) in self.vlan_by_vid:
+            return self.vlan_by_vid[int(ref)]
+        self.issue(path, "unknown VLAN '%s'; defined VLANs: %s"
+                   % (ref, _listed(self.vlan_keys)))
+        return None
+
+    # --- switches ----------------------------------------------------------------------
+
+    def _dps(self, conf):
+        dps, by_id = {}, {}
+        for name, dp in conf.items():
+            path = ('dps', name)
+            if not isinstance(dp, dict):
+                continue
+            if 'name' in dp and dp['name'] != name:
+                self.issue(path + ('name',), "name '%s' differs from the key '%s'; the key "
+                           "is the switch's name" % (dp['name'], name))
+            dp_id = self._dp_id(path, dp)
+            if dp_id in by_id:
+                self.issue(path + ('dp_id',) if 'dp_id' in dp else path,
+                           'dp_id %d (0x%x) is already used by dps.%s (line %s)'
+                           % (dp_id, dp_id, by_id[dp_id], self._line('dps', by_id[dp_id])),
+                           at_key='dp_id' not in dp)
+            elif dp_id is not None:
+                by_id[dp_id] = name
+            interfaces = self._interfaces(path + ('interfaces',), name,
+                                          _of_type(dp.get('interfaces'), dict, {}))
+            if dp_id is not None:
+                dps[name] = Datapath(name=name, dp_id=dp_id, interfaces=interfaces,
+                                     description=_of_type(dp.get('description'), str))
+        return dps
+
+    def _dp_id(self, path, dp):
+        if 'dp_id' not in dp:
+            key = self.source.keys[path]
+            if _is_int(key) and 0 <= key <= schema.MAX_DP_ID:
+                return key                # FAUCET: a switch keyed by its dp_id
+            self.issue(path, "missing key 'dp_id' (the switch's datapath id, like 0x1)",
+                       at_key=True)
+            return None
+        try:
+            dp_id = schema.parse_int(dp['dp_id'])
+        except ValueError:
+            return None                   # the schema said what is wrong with it
+        if not 0 <= dp_id <= schema.MAX_DP_ID:
+            self.issue(path + ('dp_id',), '%s is out of range; expected a datapath id, '
+                       'an integer 0..2**64-1' % dp['dp_id'])
+            return None
+        return dp_id
+
+    def _interfaces(self, path, dp_name, conf):
+        by_number, by_name = {}, {}       # port -> key; interface name -> port
+        for key_text, intf in conf.items():
+            intf_path = path + (key_text,)
+            number, name = self._port_identity(intf_path, key_text, _of_type(intf, dict, {}))
+            if number is None:
+                continue
+            if number in by_number:
+                self.issue(intf_path, 'port %d is already defined by interfaces.%s (line %s)'
+                           % (number, by_number[number],
+                              self.source.line_of(path + (by_number[number],))), at_key=True)
+            elif name in by_name:
+                self.issue(intf_path, "interface name '%s' is already used by port %d"
+                           % (name, by_name[name]), at_key=True)
+            else:
+                by_number[number], by_name[name] = key_text, number
+        ports = _Ports(dp_name, by_number, by_name)
+        name_of = {number: name for name, number in by_name.items()}
+        confs = {number: conf[key_text] for number, key_text in by_number.items()
+                 if isinstance(conf[key_text], dict)}
+        mirrors = {number: self._mirror_refs(path + (by_number[number], 'mirror'), number,
+                                             intf.get('mirror'), ports)
+                   for number, intf in confs.items()}
+        self._check_mirror_chains(mirrors)
+        interfaces = {}
+        for number in sorted(confs):
+            interfaces[number] = self._interface(
+                path + (by_number[number],), number, name_of[number], confs[number],
+                tuple(sorted(port for port, _ in mirrors[number])))
+        return FrozenDict(interfaces)
+
+    def _port_identity(self, path, key_text, intf):
+        """(port number, interface name) of an interface, or (None, None). FAUCET keys an
+        interface by its port number, or by its name with the number under 'number'."""
+        key = self.source.keys[path]
+        number = _of_type(intf.get('number'), int)
+        name = _of_type(intf.get('name'), str, key_text)
+        if _is_int(key) or _decimal(key_text):
+            key_number = int(key_text)
+            if not 1 <= key_number <= schema.OFPP_MAX:
+                self.issue(path, 'port %d is out of range; expected a port number '
+                           '1..0xffffff00' % key_number, at_key=True)
+                return None, None
+            if number is not None and number != key_number:
+                self.issue(path + ('number',), 'number %d differs from the key %d; the key '
+                           'must be the port number or the interface name'
+                           % (number, key_number))
+                return None, None
+            return key_number, name
+        if name != key_text:
+            self.issue(path + ('name',), "name '%s' differs from the key '%s'; the key must "
+                       "be the port number or the interface name" % (name, key_text))
+        if 'number' not in intf:
+            self.issue(path, "interface '%s' has no port number: key it by its number, or "
+                       "add number: <port>" % key_text, at_key=True)
+        return number, name
+
+    def _mirror_refs(self, path, number, value, ports):
+        """[(port, path)] of the ports that port ``number`` mirrors."""
+        if value is None:
+            return []
+        refs = (list(enumerate(value)) if isinstance(value, list) else [(None, value)])
+        mirrored = []
+        for index, ref in refs:
+            ref_path = path if index is None else path + (index,)
+            port = ports.resolve(self, ref_path, ref)
+            if port is None:
+                continue
+            if port == number:
+                self.issue(ref_path, 'a port cannot mirror itself')
+            elif port in (known for known, _ in mirrored):
+                self.issue(ref_path, 'port %d is listed twice' % port)
+            else:
+                mirrored.append((port, ref_path))
+        return mirrored
+
+    def _check_mirror_chains(self, mirrors):
+        """A mirrored port may not be a mirror port itself: its copies would be copied
+        again, and mirror ports that mirror each other would copy forever."""
+        for number, mirrored in sorted(mirrors.items()):
+            for port, ref_path in mirrored:
+                if not mirrors.get(port):
+                    continue
+                loop = _mirror_path(mirrors, port, number)
+                if loop:
+                    if number == min(loop):   # one message per loop, at its lowest port
+                        self.issue(ref_path, 'mirror loop: port %d mirrors %s' % (
+                            number, ', which mirrors '.join('port %d' % p for p in loop)))
+                else:
+                    self.issue(ref_path, 'port %d is itself a mirror port (it mirrors %s); '
+                               'a mirror port cannot be mirrored' % (
+                                   port, _listed('port %d' % p for p, _ in mirrors[port])))
+
+    def _interface(self, path, number, name, conf, mirror):
+        native = (self._vlan_ref(path + ('native_vlan',), conf['native_vlan'])
+                  if 'native_vlan' in conf else None)
+        tagged = []
+        for index, ref in enumerate(_of_type(conf.get('tagged_vlans'), list, [])):
+            ref_path = path + ('tagged_vlans', index)
+            vlan = self._vlan_ref(ref_path, ref)
+            if vlan is None:
+                continue
+            if vlan == native:
+                self.issue(ref_path, "VLAN '%s' is this port's native_vlan too; a port "
+                           "carries a VLAN either untagged (native_vlan) or tagged, not both"
+                           % vlan.name)
+            elif vlan in tagged:
+                self.issue(ref_path, "VLAN '%s' is listed twice" % vlan.name)
+            else:
+                tagged.append(vlan)
+        output_only = conf.get('output_only') is True
+        if mirror or output_only:
+            # As in FAUCET: a mirror or output-only port takes no part in VLANs.
+            role = 'a mirror port' if mirror else 'output_only'
+            for key in ('native_vlan', 'tagged_vlans', 'acls_in', 'acl_in', 'max_hosts'):
+                if key in conf:
+                    self.issue(path + (key,), 'port %d is %s, which carries no VLAN '
+                               'traffic: %s does not apply' % (number, role, key))
+        return Interface(
+            port=number, name=name,
+            description=_of_type(conf.get('description'), str),
+            native_vlan=native, tagged_vlans=tuple(sorted(tagged, key=lambda v: v.vid)),
+            acls_in=self._acl_refs(path, conf), mirror=mirror,
+            max_hosts=_of_type(conf.get('max_hosts'), int),
+            enabled=conf.get('enabled') is not False, output_only=output_only)
+
+    # --- ACL ports, per switch ---------------------------------------------------------
+
+    def _check_acl_ports(self, dps):
+        """Every port an ACL mirrors or outputs to exists on each switch that applies the
+        ACL (to a port, or to a VLAN that one of its ports carries)."""
+        for dp in dps.values():
+            applied = {}                  # ACL name -> where on this switch
+            for number, intf in dp.interfaces.items():
+                for acl in intf.acls_in:
+                    applied.setdefault(acl, []).append('port %d' % number)
+            vlans = {vlan for intf in dp.interfaces.values() for vlan in intf.vlans}
+            for vlan in sorted(vlans, key=lambda v: v.vid):
+                for acl in vlan.acls_in:
+                    applied.setdefault(acl, []).append("VLAN '%s'" % vlan.name)
+            for acl, where in applied.items():
+                for path, port in self.acl_ports.get(acl, ()):
+                    if port not in dp.interfaces:
+                        self.issue(path, "port %d does not exist on dp %s, where ACL '%s' "
+                                   "is applied to %s; its ports: %s" % (
+                                       port, dp.name, acl, ', '.join(where),
+                                       _listed(dp.interfaces)))
+
+
+class _Ports:
+    """The ports of one switch, by number and by interface name."""
+
+    def __init__(self, dp_name, by_number, by_name):
+        self.dp_name, self.by_number, self.by_name = dp_name, by_number, by_name
+
+    def resolve(self, builder, path, ref):
+        """The port number ``ref`` (a number or an interface name) names, or None."""
+        if isinstance(ref, str) and ref in self.by_name:
+            return self.by_name[ref]
+        if isinstance(ref, str) and _decimal(ref):
+            ref = int(ref)
+        if _is_int(ref):
+            if ref in self.by_number:
+                return ref
+            builder.issue(path, 'port %d does not exist on dp %s; its ports: %s'
+                          % (ref, self.dp_name, _listed(sorted(self.by_number))))
+        elif isinstance(ref, str):
+            builder.issue(path, "no interface named '%s' on dp %s; its interfaces: %s"
+                          % (ref, self.dp_name, _listed(self.by_name)))
+        return None
+
+
+def _decimal(text):
+    return re.fullmatch('[0-9]+', text) is not None
+
+
+def _mirror_path(mirrors, start, goal):
+    """The ports from ``start`` along mirror links to ``goal`` ([start, ..., goal]), or
+    None if ``goal`` cannot be reached."""
+    parents, queue = {start: None}, [start]
+    while queue:
+        port = queue.pop(0)
+        if port == goal:
+            chain = []
+            while port is not None:
+                chain.append(port)
+                port = parents[port]
+            return chain[::-1]
+        for nxt, _ in mirrors.get(port, ()):
+            if nxt not in parents:
+                parents[nxt] = port
+                queue.append(nxt)
+    return None

@@ -1,0 +1,198 @@
+"""The validated policy as plain, immutable values: what the compiler (controller/vswitch.py)
+and the app read, and what a reload compares.
+
+Every class is a frozen dataclass and every mapping a ``FrozenDict``, so a whole policy is
+hashable and two policies compare field by field: a reload can tell exactly which VLANs,
+switches, ports and ACLs changed. Source line numbers are kept for messages but take no
+part in comparisons (moving a rule down the file changes nothing).
+
+Match values are already what Ryu's ``OFPMatch`` takes: ints for numbers, lower-case
+colon MACs, dotted / compressed IP strings, a ``(value, mask)`` tuple where a mask is
+given, and ``vlan_vid`` with OFPVID_PRESENT (0x1000) set.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+OFPVID_PRESENT = 0x1000
+
+
+class FrozenDict(Mapping):
+    """An immutable, hashable mapping. It keeps the order it was built in (the loader
+    sorts ports by number); equality, like a dict's, ignores order."""
+
+    __slots__ = ('_data', '_hash')
+
+    def __init__(self, items=()):
+        self._data = dict(items)
+        self._hash = None
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+    def __hash__(self):
+        if self._hash is None:
+            self._hash = hash(frozenset(self._data.items()))
+        return self._hash
+
+    def __eq__(self, other):
+        if isinstance(other, Mapping):
+            return self._data == dict(other.items())
+        return NotImplemented
+
+    def __repr__(self):
+        return 'FrozenDict(%r)' % (self._data,)
+
+
+@dataclass(frozen=True)
+class Vlan:
+    name: str
+    vid: int
+    description: str = None
+    acls_in: tuple = ()          # ACL names, in priority order
+    max_hosts: int = None        # None: the app's default
+
+    def to_data(self):
+        data = {'vid': self.vid}
+        _put(data, 'description', self.description)
+        _put(data, 'acls_in', list(self.acls_in))
+        _put(data, 'max_hosts', self.max_hosts)
+        return data
+
+
+@dataclass(frozen=True)
+class Interface:
+    """One switch port. A port carries its native VLAN untagged and its tagged VLANs
+    tagged; a mirror port (``mirror`` not empty) carries no VLAN and receives a copy of
+    everything the mirrored ports receive and send."""
+    port: int
+    name: str
+    description: str = None
+    native_vlan: Vlan = None
+    tagged_vlans: tuple = ()     # Vlans, sorted by VID
+    acls_in: tuple = ()          # ACL names, in priority order
+    mirror: tuple = ()           # port numbers this port mirrors, sorted
+    max_hosts: int = None        # None: the app's default
+    enabled: bool = True
+    output_only: bool = False    # accepts no input (FAUCET's output_only)
+
+    @property
+    def vlans(self):
+        """Every VLAN this port carries, native first."""
+        native = (self.native_vlan,) if self.native_vlan is not None else ()
+        return native + self.tagged_vlans
+
+    def to_data(self):
+        data = {}
+        if self.name != str(self.port):
+            data['name'] = self.name
+        _put(data, 'description', self.description)
+        if self.native_vlan is not None:
+            data['native_vlan'] = self.native_vlan.name
+        _put(data, 'tagged_vlans', [vlan.name for vlan in self.tagged_vlans])
+        _put(data, 'acls_in', list(self.acls_in))
+        _put(data, 'mirror', list(self.mirror))
+        _put(data, 'max_hosts', self.max_hosts)
+        if not self.enabled:
+            data['enabled'] = False
+        if self.output_only:
+            data['output_only'] = True
+        return data
+
+
+@dataclass(frozen=True)
+class Datapath:
+    name: str
+    dp_id: int
+    interfaces: FrozenDict       # port number -> Interface, sorted by port
+    description: str = None
+
+    def to_data(self):
+        data = {'dp_id': self.dp_id}
+        _put(data, 'description', self.description)
+        data['interfaces'] = {port: intf.to_data() for port, intf in self.interfaces.items()}
+        return data
+
+
+@dataclass(frozen=True)
+class Actions:
+    """What a matching packet gets. ``allow`` is resolved as FAUCET does: an explicit
+    value, else True for a rule that mirrors and False (drop) otherwise. ``output_port``
+    sends the packet out of that port; with ``allow`` it also goes on through the
+    pipeline."""
+    allow: bool = False
+    mirror: int = None
+    output_port: int = None
+
+    def to_data(self):
+        data = {'allow': self.allow}
+        _put(data, 'mirror', self.mirror)
+        if self.output_port is not None:
+            data['output'] = {'port': self.output_port}
+        return data
+
+
+@dataclass(frozen=True)
+class Rule:
+    match: FrozenDict            # OpenFlow field -> value as OFPMatch takes it
+    actions: Actions
+    description: str = None
+    line: int = field(default=None, compare=False)   # of '- rule:' in the file
+
+    def to_data(self):
+        body = {name: match_value_to_data(name, value) for name, value in self.match.items()}
+        _put(body, 'description', self.description)
+        body['actions'] = self.actions.to_data()
+        return {'rule': body}
+
+
+@dataclass(frozen=True)
+class Policy:
+    vlans: FrozenDict            # name -> Vlan
+    dps: FrozenDict              # name -> Datapath
+    acls: FrozenDict             # name -> tuple of Rules, first match wins
+
+    @property
+    def rule_count(self):
+        return sum(len(rules) for rules in self.acls.values())
+
+    def datapath_by_id(self, dp_id):
+        """The Datapath with this dp_id, or None."""
+        for dp in self.dps.values():
+            if dp.dp_id == dp_id:
+                return dp
+        return None
+
+    def to_data(self):
+        """The policy as plain YAML-ready data, in FAUCET's layout: loading it again
+        gives an equal Policy."""
+        return {
+            'vlans': {name: vlan.to_data() for name, vlan in self.vlans.items()},
+            'acls': {name: [rule.to_data() for rule in rules]
+                     for name, rules in self.acls.items()},
+            'dps': {name: dp.to_data() for name, dp in self.dps.items()},
+        }
+
+
+def match_value_to_data(name, value):
+    """A model match value as it is written in a policy file."""
+    if name == 'vlan_vid':
+        return value & ~OFPVID_PRESENT
+    if isinstance(value, tuple):
+        address, mask = value
+        if isinstance(address, int):
+            return '%d/0x%x' % (address, mask)
+        return '%s/%s' % (address, mask)
+    return value
+
+
+def _put(data, key, value):
+    """Write only what is set, so that files stay as short as the user's."""
+    if value is not None and value != []:
+        data[key] = value

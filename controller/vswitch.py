@@ -1,0 +1,245 @@
+"""Compile a VLAN/ACL policy (controller/policy) to the OpenFlow 1.3 pipeline of one
+switch, as a set of FlowSpecs (controller/flowspec.py). Pure: no Ryu events, no switch.
+
+Pipeline (cookie kinds of the 'vswitch_policy' range in brackets)::
+
+  table 0  PORT_ACL   in_port=P + rule match -> mirror copies, output, goto 1 or drop
+                      [ACL]; ports without ACLs: goto 1 [DEFAULT]; an ACL'd port ends in
+                      an implicit drop, as FAUCET's do; an output-only port drops all
+  table 1  VLAN       access port: untagged only, push its native VID, goto 2
+                      trunk port: each listed VID, goto 2; a second tag inside it: drop
+                      anything else (tagged frames on access ports, unlisted VIDs): miss,
+                      drop [VLAN_IN]
+  table 2  VLAN_ACL   vid + rule match, as table 0 [ACL]; VLANs without ACLs: goto 3
+  table 3  ETH_SRC    learned (in_port, vid, eth_src) -> goto 4 [LEARN_SRC]
+                      miss -> controller (128 B) + goto 4 [SRC_MISS]
+  table 4  ETH_DST    learned (vid, eth_dst) -> egress of that port [LEARN_DST]
+                      (vid, in_port) -> flood to the VLAN's other ports [FLOOD]
+
+Egress to a trunk port keeps the tag; to an access port the tag is popped. A port
+mirrored by M has every frame it receives (table 0) and every frame sent to it (table 3)
+copied to M.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from controller.cookies import CookieSpace
+from controller.flowspec import FlowSpec
+
+PORT_ACL, VLAN, VLAN_ACL, ETH_SRC, ETH_DST = 0, 1, 2, 3, 4
+COOKIES = CookieSpace('vswitch_policy')
+ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT = 1, 2, 3, 4, 5, 6, 7
+
+OFPVID_PRESENT = 0x1000
+OFPVID_NONE = 0x0000
+ETH_TYPE_VLAN_TAGS = (0x8100, 0x88a8)
+ACL_TOP = 30000            # first rule of a port's ACLs; later rules count down
+PRIO_MIRROR_ONLY = 1
+PRIO_OUTPUT_ONLY = ACL_TOP + 1
+PRIO_VLAN = 100
+PRIO_DOUBLE_TAG = 110
+PRIO_LEARNED = 100
+PRIO_FLOOD = 10
+PACKET_IN_BYTES = 128
+
+
+class CompileError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class PortPlan:
+    """How one port of a switch takes part in VLANs."""
+    port: int
+    native_vid: int = None
+    tagged_vids: tuple = ()
+    mirrored_to: tuple = ()     # mirror ports that get a copy of this port's traffic
+    max_hosts: int = None
+
+    def carries(self, vid):
+        return vid == self.native_vid or vid in self.tagged_vids
+
+
+def port_plans(policy, dp):
+    """{port: PortPlan} for the enabled interfaces of datapath ``dp``."""
+    mirrored_to = defaultdict(list)
+    for port, intf in dp.interfaces.items():
+        for watched in intf.mirror or ():
+            mirrored_to[watched].append(port)
+    plans = {}
+    for port, intf in sorted(dp.interfaces.items()):
+        if intf.enabled is False:
+            continue
+        plans[port] = PortPlan(
+            port=port,
+            native_vid=intf.native_vlan.vid if intf.native_vlan is not None else None,
+            tagged_vids=tuple(sorted(vlan.vid for vlan in intf.tagged_vlans)),
+            mirrored_to=tuple(sorted(mirrored_to.get(port, ()))),
+            max_hosts=intf.max_hosts)
+    return plans
+
+
+def _copies(plan):
+    return tuple(('output', m) for m in plan.mirrored_to)
+
+
+def egress_actions(plan, vid):
+    """Actions that send a frame of VLAN ``vid`` (tagged, as inside the pipeline) out of
+    ``plan``'s port; ends untagged after an access port."""
+    if vid in plan.tagged_vids:
+        return (('output', plan.port),) + _copies(plan)
+    return (('pop_vlan',), ('output', plan.port)) + _copies(plan)
+
+
+def flood_actions(plans, vid, in_port):
+    """Out of every other port of the VLAN: trunks first (tag kept), then one pop and the
+    access ports."""
+    members = [p for p in plans.values() if p.port != in_port and p.carries(vid)]
+    tagged = [p for p in members if vid in p.tagged_vids]
+    access = [p for p in members if vid == p.native_vid and vid not in p.tagged_vids]
+    actions = []
+    for p in tagged:
+        actions += [('output', p.port)] + list(_copies(p))
+    if access:
+        actions.append(('pop_vlan',))
+        for p in access:
+            actions += [('output', p.port)] + list(_copies(p))
+    return tuple(actions)
+
+
+def _acl_instructions(actions, copies, next_table):
+    """Mirror copies, the rule's own mirror and output, then on through the pipeline if
+    the rule allows (else the packet ends here: dropped, or only output)."""
+    applied = list(copies)
+    if actions.mirror is not None:
+        applied.append(('output', actions.mirror))
+    if actions.output_port is not None:
+        applied.append(('output', actions.output_port))
+    instructions = [('apply', tuple(applied))] if applied else []
+    if actions.allow:
+        instructions.append(('goto', next_table))
+    return tuple(instructions)
+
+
+def _acl_band(policy, table, names, scope, copies, next_table, where):
+    """The rules of ACLs ``names`` restricted to ``scope`` (a match), first rule
+    highest, ending in the implicit deny of FAUCET's ACLs."""
+    acl_rules = [rule for name in names for rule in policy.acls[name]]
+    if len(acl_rules) >= ACL_TOP - PRIO_MIRROR_ONLY - 1:
+        raise CompileError('%s: %d ACL rules, at most %d fit'
+                           % (where, len(acl_rules), ACL_TOP - 2))
+    rules = set()
+    for index, rule in enumerate(acl_rules):
+        rules.add(FlowSpec.make(table, ACL_TOP - index, dict(rule.match, **scope),
+                                _acl_instructions(rule.actions, copies, next_table),
+                                COOKIES.cookie(ACL)))
+    rules.add(FlowSpec.make(table, ACL_TOP - len(acl_rules), scope,
+                            [('apply', copies)] if copies else [], COOKIES.cookie(ACL)))
+    return rules
+
+
+def _port_acl_rules(policy, dp, plans):
+    rules = set()
+    for port, plan in plans.items():
+        intf = dp.interfaces[port]
+        copies = _copies(plan)
+        if intf.output_only:
+            rules.add(FlowSpec.make(PORT_ACL, PRIO_OUTPUT_ONLY, {'in_port': port}, [],
+                                    COOKIES.cookie(ACL)))
+        elif intf.acls_in:
+            rules |= _acl_band(policy, PORT_ACL, intf.acls_in, {'in_port': port}, copies,
+                               VLAN, '%s port %d' % (dp.name, port))
+        elif copies:
+            rules.add(FlowSpec.make(PORT_ACL, PRIO_MIRROR_ONLY, {'in_port': port},
+                                    [('apply', copies), ('goto', VLAN)],
+                                    COOKIES.cookie(ACL)))
+    rules.add(FlowSpec.make(PORT_ACL, 0, {}, [('goto', VLAN)], COOKIES.cookie(DEFAULT)))
+    return rules
+
+
+def _vlan_acl_rules(policy, plans):
+    rules = set()
+    vids = {v for p in plans.values() for v in (p.native_vid,) + p.tagged_vids}
+    for vlan in policy.vlans.values():
+        if vlan.acls_in and vlan.vid in vids:
+            rules |= _acl_band(policy, VLAN_ACL, vlan.acls_in,
+                               {'vlan_vid': OFPVID_PRESENT | vlan.vid}, (), ETH_SRC,
+                               'VLAN %s' % vlan.name)
+    rules.add(FlowSpec.make(VLAN_ACL, 0, {}, [('goto', ETH_SRC)], COOKIES.cookie(DEFAULT)))
+    return rules
+
+
+def _vlan_rules(plans):
+    rules = set()
+    for port, plan in plans.items():
+        if plan.native_vid is not None:
+            rules.add(FlowSpec.make(
+                VLAN, PRIO_VLAN, {'in_port': port, 'vlan_vid': OFPVID_NONE},
+                [('apply', (('push_vlan', 0x8100),
+                            ('set_field', 'vlan_vid', OFPVID_PRESENT | plan.native_vid))),
+                 ('goto', VLAN_ACL)], COOKIES.cookie(VLAN_IN)))
+        for vid in plan.tagged_vids:
+            tagged = {'in_port': port, 'vlan_vid': OFPVID_PRESENT | vid}
+            rules.add(FlowSpec.make(VLAN, PRIO_VLAN, tagged, [('goto', VLAN_ACL)],
+                                    COOKIES.cookie(VLAN_IN)))
+            for inner in ETH_TYPE_VLAN_TAGS:   # a second tag is VLAN hopping
+                rules.add(FlowSpec.make(VLAN, PRIO_DOUBLE_TAG,
+                                        dict(tagged, eth_type=inner), [],
+                                        COOKIES.cookie(VLAN_IN)))
+    return rules
+
+
+def _flood_rules(plans):
+    rules = set()
+    vids = sorted({v for p in plans.values() for v in (p.native_vid,) + p.tagged_vids
+                   if v is not None})
+    for vid in vids:
+        for plan in plans.values():
+            if plan.carries(vid):
+                rules.add(FlowSpec.make(
+                    ETH_DST, PRIO_FLOOD,
+                    {'vlan_vid': OFPVID_PRESENT | vid, 'in_port': plan.port},
+                    [('apply', flood_actions(plans, vid, plan.port))],
+                    COOKIES.cookie(FLOOD)))
+    return rules
+
+
+def compile_datapath(policy, dp):
+    """Every static rule of datapath ``dp`` (a model Datapath) under ``policy``."""
+    plans = port_plans(policy, dp)
+    rules = (_port_acl_rules(policy, dp, plans) | _vlan_rules(plans)
+             | _vlan_acl_rules(policy, plans) | _flood_rules(plans))
+    rules.add(FlowSpec.make(ETH_SRC, 0, {},
+                            [('apply', (('controller', PACKET_IN_BYTES),)),
+                             ('goto', ETH_DST)], COOKIES.cookie(SRC_MISS)))
+    return frozenset(rules)
+
+
+def learned_rules(plan, vid, mac, idle_timeout, hard_timeout):
+    """The two rules that make host ``mac`` of VLAN ``vid`` on ``plan``'s port known."""
+    tagged_vid = OFPVID_PRESENT | vid
+    return (
+        FlowSpec.make(ETH_SRC, PRIO_LEARNED,
+                      {'in_port': plan.port, 'vlan_vid': tagged_vid, 'eth_src': mac},
+                      [('goto', ETH_DST)], COOKIES.cookie(LEARN_SRC),
+                      hard_timeout=hard_timeout),
+        FlowSpec.make(ETH_DST, PRIO_LEARNED, {'vlan_vid': tagged_vid, 'eth_dst': mac},
+                      [('apply', egress_actions(plan, vid))], COOKIES.cookie(LEARN_DST),
+                      idle_timeout=idle_timeout),
+    )
+
+
+def stale_learning(old_plans, new_plans):
+    """{(port, vid)} whose learned hosts a policy change invalidates: the port no longer
+    carries the VLAN, carries it tagged where it was untagged (or back), or is mirrored
+    differently (a learned egress rule holds the mirror copies)."""
+    stale = set()
+    for port, old in old_plans.items():
+        new = new_plans.get(port)
+        for vid in set(old.tagged_vids) | {old.native_vid} - {None}:
+            if (new is None or not new.carries(vid)
+                    or (vid in old.tagged_vids) != (vid in new.tagged_vids)
+                    or old.mirrored_to != new.mirrored_to):
+                stale.add((port, vid))
+    return stale

@@ -1,0 +1,231 @@
+"""apps/vswitch_policy.py on a real network: three tenants on three switches with
+trunks (tests/mininet/policies/three_tenants.yaml), access and tagged hosts.
+
+Every tenant is given one IP subnet per VLAN (10.1/16 red, 10.2/16 green, 10.3/16
+blue), and every access host also holds an address in the other tenants' subnets, so
+that a cross-tenant ping is not stopped by routing: only VLAN isolation in the switches
+stops it. Pings between s1 and s3 cross two trunks tagged.
+
+The tagged host ports (h3, h7, h11) are exercised with raw 802.1Q frames: the kernel of
+the machine this suite was built on has no 8021q module (no VLAN sub-interfaces), and a
+raw socket needs none.
+"""
+
+import os
+import shutil
+import signal
+import time
+
+import pytest
+
+from tests.harness.network import wait_until
+from tests.harness.traffic import Endpoint, parse_ping_output, reachability_matrix
+from topologies.linear import LinearTopo
+
+POLICIES = os.path.join(os.path.dirname(__file__), 'policies')
+SUBNET = {100: 1, 200: 2, 300: 3}
+ACCESS = {'h1': 100, 'h2': 200, 'h5': 100, 'h6': 300, 'h8': 200, 'h9': 200, 'h10': 300,
+          'h12': 100}
+MIRROR_HOST, MIRRORED_HOST = 'h4', 'h1'
+
+
+def address(host, vid):
+    return '10.%d.0.%d' % (SUBNET[vid], int(host.name[1:]))
+
+
+def configure_hosts(net, access=ACCESS):
+    """Every access host: its own VLAN's address first, then one in each other tenant's
+    subnet. Returns an Endpoint per host at its own VLAN's address."""
+    endpoints = []
+    for name, vid in access.items():
+        host = net.get(name)
+        intf = host.intf().name
+        host.cmd('ip addr flush dev %s' % intf)
+        for other in SUBNET:      # its own subnet first: the source of its own pings
+            host.cmd('ip addr add %s/16 dev %s' % (address(host, other), intf))
+        endpoints.append(Endpoint('%s(%d)' % (name, vid), host, address(host, vid)))
+    return endpoints
+
+
+def same_vlan_pairs(endpoints):
+    return [(a.name, b.name) for a in endpoints for b in endpoints
+            if a.host is not b.host and ACCESS[a.host.name] == ACCESS[b.host.name]]
+
+
+@pytest.fixture
+def tenants(controller, network, tmp_path):
+    """The three-tenant network under vswitch_policy, with a policy file the test may
+    rewrite (tmp_path/policy.yaml)."""
+    policy = tmp_path / 'policy.yaml'
+    shutil.copy(os.path.join(POLICIES, 'three_tenants.yaml'), policy)
+    ctl = controller(['apps/vswitch_policy.py'],
+                     config={'vswitch_policy': {'policy_file': str(policy),
+                                                'reload_poll': 0.5}})
+    net = network(LinearTopo(n=3, hosts_per_switch=4), ctl)
+    assert wait_until(lambda: len(ctl.log_lines('connected:')) == 3, 20), ctl.log_tail()
+    endpoints = configure_hosts(net)
+    return ctl, net, endpoints, policy
+
+
+def test_tenants_reach_only_their_own_vlan(tenants):
+    _, _, endpoints, _ = tenants
+    reach = reachability_matrix(endpoints, timeout=0.5)
+    assert not reach.expect(same_vlan_pairs(endpoints)), reach.table()
+    assert len(reach.results) == 8 * 7
+
+
+def test_acl_denies_http_but_not_ssh_or_ping(tenants):
+    """s2 port 1 (h5, red) has red-no-http: TCP to port 80 is dropped, 22 and ICMP pass."""
+    _, net, _, _ = tenants
+    h1, h5 = net.get('h1', 'h5')
+    assert tcp_connects(h5, h1, 22)
+    assert not tcp_connects(h5, h1, 80)
+    assert tcp_connects(h1, h5, 80)          # the ACL is on h5's ingress only
+    assert '0% packet loss' in h5.cmd('ping -c 3 -i 0.2 %s' % address(h1, 100))
+
+
+def tcp_connects(client, server, port):
+    """A real TCP connection (python sockets on both hosts), True if it was accepted."""
+    server.cmd("python3 -c \"import socket,sys; s=socket.socket(); "
+               "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+               "s.bind(('', %d)); s.listen(1); s.settimeout(3); "
+               "c=s.accept()[0]; c.send(b'hello'); c.close()\" >/dev/null 2>&1 &" % port)
+    time.sleep(0.3)
+    reply = client.cmd("python3 -c \"import socket; s=socket.create_connection(('%s', %d),"
+                       " timeout=2); print(s.recv(5).decode())\" 2>&1"
+                       % (address(server, ACCESS[server.name]), port))
+    server.cmd('kill %%python3 2>/dev/null; wait 2>/dev/null')
+    return 'hello' in reply
+
+
+def test_mirror_port_sees_both_directions(tenants):
+    _, net, _, _ = tenants
+    h1, h4, h5 = net.get(MIRRORED_HOST, MIRROR_HOST, 'h5')
+    capture = h4.popen(['tcpdump', '-l', '-n', '-i', h4.intf().name, '-c', '6', 'icmp'])
+    time.sleep(1)
+    h5.cmd('ping -c 3 -i 0.2 %s' % address(h1, 100))
+    try:
+        out = capture.communicate(timeout=10)[0]
+    except Exception:
+        capture.kill()
+        out = capture.communicate()[0]
+    text = out.decode() if isinstance(out, bytes) else out
+    assert text.count('echo request') >= 3 and text.count('echo reply') >= 3, text
+
+
+def test_reload_applies_changes_without_loss_and_refuses_a_broken_file(tenants):
+    """Under a 10 ms ping stream between h2 and h9 (green, across both trunks), the
+    policy gains a VLAN on the trunks, h8 moves from green to blue, and the ACL starts
+    denying SSH too: the stream loses nothing. Then a broken file is refused and the
+    reloaded policy stays in force."""
+    ctl, net, _, policy = tenants
+    h2, h9, h8, h6, h1, h5 = net.get('h2', 'h9', 'h8', 'h6', 'h1', 'h5')
+    stream = h2.popen(['ping', '-D', '-i', '0.01', '-c', '500', '-W', '1',
+                       address(h9, 200)])
+    time.sleep(1)
+    text = policy.read_text()
+    text = text.replace('  blue:\n    vid: 300\n', '  blue:\n    vid: 300\n  yellow:\n'
+                        '    vid: 400\n')
+    text = text.replace('tagged_vlans: [red, green, blue], description: "trunk',
+                        'tagged_vlans: [red, green, blue, yellow], description: "trunk')
+    text = text.replace('4: {native_vlan: green, description: "h8"}',
+                        '4: {native_vlan: blue, description: "h8"}')
+    deny_ssh = ('    - rule:\n        dl_type: 0x800\n        ip_proto: 6\n'
+                '        tcp_dst: 22\n        actions:\n          allow: 0\n')
+    allow_rest = '    - rule:\n        actions:\n          allow: 1\n'
+    text = text.replace(allow_rest, deny_ssh + allow_rest)
+    policy.write_text(text)
+    assert wait_until(lambda: ctl.log_lines('applied'), 10), ctl.log_tail()
+    output = stream.communicate(timeout=30)[0]
+    result = parse_ping_output(output.decode() if isinstance(output, bytes) else output,
+                               count=500, interval=0.01)
+    print('reload under a ping stream: %s' % result.summary())
+    assert result.received == 500, result.summary()
+
+    configure_hosts(net, access={'h8': 300})
+    assert '0% packet loss' in h8.cmd('ping -c 2 -i 0.2 %s' % address(h6, 300))
+    assert '100% packet loss' in h8.cmd('ping -c 2 -i 0.2 -W 0.5 %s' % address(h9, 200))
+    assert not tcp_connects(h5, h1, 22)
+
+    policy.write_text(policy.read_text() + '\n  s4: {dp_id: [oops\n')
+    assert wait_until(lambda: ctl.log_lines('refused'), 10), ctl.log_tail()
+    assert not tcp_connects(h5, h1, 22)          # the reloaded policy is still in force
+    assert '0% packet loss' in h8.cmd('ping -c 2 -i 0.2 %s' % address(h6, 300))
+    os.kill(ctl.pid, signal.SIGHUP)              # SIGHUP re-reads: still refused
+    assert wait_until(lambda: len(ctl.log_lines('refused')) >= 2, 10), ctl.log_tail()
+
+
+RECEIVE = '''python3 - <<'PYEOF' > %(out)s 2>&1 &
+import socket, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind(('%(intf)s', 0))
+s.settimeout(0.2)
+seen, end = {}, time.time() + %(seconds)f
+while time.time() < end:
+    try:
+        data, address = s.recvfrom(2048)
+    except socket.timeout:
+        continue
+    if address[2] == socket.PACKET_OUTGOING:
+        continue
+    for token in %(tokens)r:
+        if token.encode() in data:
+            seen[token] = seen.get(token, 0) + 1
+print(seen)
+PYEOF'''
+
+SEND = '''python3 -c "import socket; s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); \
+s.bind(('%(intf)s', 0)); [s.send(bytes.fromhex('%(frame)s')) for _ in range(3)]"'''
+
+
+def frame(dst, src, token, vids=()):
+    """An Ethernet frame (hex) with 802.1Q tags ``vids`` (outer first) and a token."""
+    tags = ''.join('8100%04x' % vid for vid in vids)
+    payload = token.encode().ljust(46, b'.').hex()
+    return dst.replace(':', '') + src.replace(':', '') + tags + '88b5' + payload
+
+
+def who_receives(net, probes, seconds=3.0):
+    """Send each (sender, frame, token) probe; {token: set of hosts that got it}."""
+    tokens = [token for _, _, token in probes]
+    for host in net.hosts:
+        host.cmd(RECEIVE % {'out': '/tmp/rx-%s' % host.name, 'intf': host.intf().name,
+                            'seconds': seconds, 'tokens': tokens})
+    time.sleep(0.5)
+    for sender, hexframe, _ in probes:
+        sender.cmd(SEND % {'intf': sender.intf().name, 'frame': hexframe})
+    time.sleep(seconds)
+    got = {token: set() for token in tokens}
+    for host in net.hosts:
+        host.cmd('wait')
+        seen = eval(host.cmd('cat /tmp/rx-%s' % host.name).strip() or '{}')
+        for token in seen:
+            got[token].add(host.name)
+    return got
+
+
+def test_vlan_security_with_raw_frames(tenants):
+    """Tagged frames on an access port, double tags (VLAN hopping), a tagged host port,
+    a spoofed MAC of another tenant, unicast to another tenant's known MAC."""
+    _, net, endpoints, _ = tenants
+    reachability_matrix(endpoints, timeout=0.5)          # every access host is learned
+    h1, h2, h3, h5, h6 = net.get('h1', 'h2', 'h3', 'h5', 'h6')
+    bcast = 'ff:ff:ff:ff:ff:ff'
+    got = who_receives(net, [
+        (h1, frame(bcast, h1.MAC(), 'tagged-on-access', [200]), 'tagged-on-access'),
+        (h3, frame(bcast, h3.MAC(), 'trunk-red', [100]), 'trunk-red'),
+        (h3, frame(bcast, h3.MAC(), 'double-tag', [100, 200]), 'double-tag'),
+        (h6, frame(bcast, h1.MAC(), 'spoofed-h1-in-blue'), 'spoofed-h1-in-blue'),
+        (h2, frame(h1.MAC(), h2.MAC(), 'green-to-red-mac'), 'green-to-red-mac'),
+    ])
+    red = {'h1', 'h5', 'h12', 'h11', 'h4'}         # h11: tagged red; h4 mirrors h1
+    blue = {'h10', 'h3', 'h7'}                     # h3, h7: tagged blue
+    assert got['tagged-on-access'] == {'h4'}, got   # only the mirror of h1's port
+    assert got['trunk-red'] == red, got
+    assert got['double-tag'] == set(), got
+    assert got['spoofed-h1-in-blue'] == blue, got
+    # h1's MAC is unknown in green: flooded to green only, never to h1.
+    assert got['green-to-red-mac'] == {'h7', 'h8', 'h9', 'h11'}, got
+    # After the spoof, red traffic to h1's MAC still reaches h1, not the spoofer.
+    after = who_receives(net, [(h5, frame(h1.MAC(), h5.MAC(), 'red-to-h1'), 'red-to-h1')])
+    assert after['red-to-h1'] == {'h1', 'h4'}, after
