@@ -155,6 +155,24 @@ def _memory(data, plots):
     return out, targets
 
 
+def _policy(data):
+    out = ['## VLAN/ACL policies: compile time, flow entries, reload diff', '',
+           _machine_line(data), '',
+           'One switch; access ports spread over the VLANs, a trunk carrying all of them '
+           'every 50 ports, ACL rules on ten ports (bench/run.py policy_text). "Load" is '
+           'YAML parsing, schema and cross-checks; "one-port change" moves one access '
+           'port to another VLAN and counts the rules a reload adds, replaces or deletes, '
+           'against the whole table a full reprogram would write.', '',
+           '| ports | VLANs | ACL rules | load + validate ms | compile ms | flow entries | '
+           'one-port change: rules touched | full reprogram |',
+           '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
+    for r in data['results']:
+        out.append('| %d | %d | %d | %.0f | %.0f | %d | %d | %d |' % (
+            r['ports'], r['vlans'], r['acl_rules'], r['load_validate_ms'], r['compile_ms'],
+            r['flow_entries'], r['one_port_change_diff'], r['full_reprogram']))
+    return out
+
+
 class _Plots:
     def __init__(self, results_dir, report_path):
         import matplotlib
@@ -223,6 +241,9 @@ def write(results_dir, path):
         section, t = _memory(mem, plots)
         lines += section + ['']
         targets += t
+    pol = _load(results_dir, 'policy')
+    if pol:
+        lines += _policy(pol) + ['']
     if targets:
         lines += ['## Targets (figures, not tests)', '', '| target | measured | met |',
                   '| --- | ---: | --- |']

@@ -14,6 +14,9 @@ dataplane  iperf3 TCP throughput and ping RTT between two hosts three switches a
            Mininet + OVS: l2_learning versus OVS standalone (NORMAL, no controller).
 memory     controller RSS as 1k / 10k / 100k MACs are learned, l2_learning versus
            simple_switch_13, and the flow entries each installs.
+policy     load, validation and compile time and flow entries of growing VLAN/ACL
+           policies (apps/vswitch_policy.py), and the reload diff of a one-port change
+           against reprogramming the whole switch.
 
 Raw results go to bench/results/<name>.json, plots to bench/results/*.png, and the
 tables to bench/RESULTS.md (rewritten from all the JSON files present); --quick writes
@@ -178,7 +181,64 @@ def _dataplane_runs(quick, logdir):
     return results
 
 
-BENCHMARKS = {'flowsetup': flowsetup, 'dataplane': dataplane, 'memory': memory}
+def policy_text(ports, vlans, rules, moved_port=None):
+    """A one-switch policy: ``ports`` access ports spread over ``vlans`` VLANs, a trunk
+    carrying them all every 50 ports, and ``rules`` ACL rules spread over ten ports."""
+    lines = ['vlans:'] + ['  v%d: {vid: %d}' % (v, 100 + v) for v in range(vlans)]
+    lines += ['acls:']
+    per_acl = max(1, rules // 10)
+    for a in range(min(10, rules)):
+        lines.append('  acl%d:' % a)
+        for r in range(per_acl):
+            lines.append('    - rule: {dl_type: 0x800, ip_proto: 6, tcp_dst: %d, '
+                         'actions: {allow: 0}}' % (1 + r))
+        lines.append('    - rule: {actions: {allow: 1}}')
+    lines += ['dps:', '  sw:', '    dp_id: 1', '    interfaces:']
+    all_vlans = ', '.join('v%d' % v for v in range(vlans))
+    for port in range(1, ports + 1):
+        if port % 50 == 0:
+            lines.append('      %d: {tagged_vlans: [%s]}' % (port, all_vlans))
+            continue
+        vlan = (port + (1 if port == moved_port else 0)) % vlans
+        acl = ', acls_in: [acl%d]' % (port % 10) if port <= min(10, rules) else ''
+        lines.append('      %d: {native_vlan: v%d%s}' % (port, vlan, acl))
+    return '\n'.join(lines) + '\n'
+
+
+def policy(quick, logdir):
+    """Compile time and flow entries of growing policies, and the size of a reload's
+    diff for a one-port change against reprogramming the whole switch."""
+    from controller.flowspec import diff
+    from controller.policy import load_policy_text
+    from controller.vswitch import compile_datapath
+
+    sizes = ([(10, 10, 10), (100, 50, 500)] if quick else
+             [(10, 10, 10), (100, 50, 500), (500, 200, 2000), (1000, 500, 5000)])
+    results = []
+    for ports, vlans, rules in sizes:
+        text = policy_text(ports, vlans, rules)
+        started = time.perf_counter()
+        model = load_policy_text(text, 'generated.yaml')
+        loaded = time.perf_counter()
+        compiled = compile_datapath(model, model.dps['sw'])
+        done = time.perf_counter()
+        moved = load_policy_text(policy_text(ports, vlans, rules, moved_port=2), 'moved.yaml')
+        change = diff(compiled, compile_datapath(moved, moved.dps['sw']))
+        entry = {'ports': ports, 'vlans': vlans, 'acl_rules': rules,
+                 'load_validate_ms': round((loaded - started) * 1000, 1),
+                 'compile_ms': round((done - loaded) * 1000, 1),
+                 'flow_entries': len(compiled),
+                 'one_port_change_diff': len(change), 'full_reprogram': len(compiled)}
+        results.append(entry)
+        print('policy %4d ports %3d VLANs %4d rules: load %.0f ms, compile %.0f ms, '
+              '%d entries; one-port change: %d rule changes'
+              % (ports, vlans, rules, entry['load_validate_ms'], entry['compile_ms'],
+                 len(compiled), len(change)))
+    return results
+
+
+BENCHMARKS = {'flowsetup': flowsetup, 'dataplane': dataplane, 'memory': memory,
+              'policy': policy}
 
 
 def main():
