@@ -15,6 +15,7 @@ from controller.policy.model import (Actions, Datapath, FrozenDict, Interface, P
                                      Vlan)
 
 _MERGE_TAG = 'tag:yaml.org,2002:merge'
+_COLLECTION_TAGS = ('tag:yaml.org,2002:seq', 'tag:yaml.org,2002:map')
 # Aliases can make a small file expand enormously ("billion laughs"); a real policy has
 # far fewer nodes than this.
 _MAX_NODES = 1000000
@@ -180,8 +181,8 @@ class _Source:
     def _syntax_error(self, error, text):
         if isinstance(error, yaml.reader.ReaderError):
             before = text[:error.position]
-            message = 'not YAML: character #x%04x is not allowed (%s)' % (error.character,
-                                                                           error.reason)
+            message = 'not YAML: character #x%04x is not allowed (%s)' % (
+                error.character, error.reason)
             self.issues[((), 'yaml')] = PolicyIssue(
                 self.filename, before.count('\n') + 1, error.position - before.rfind('\n'),
                 '', message)
@@ -203,6 +204,10 @@ class _Source:
             if node.style is None:
                 self.plain[path] = node.value
             return self._scalar(node, path)
+        if node.tag not in _COLLECTION_TAGS:
+            self.issue(path, 'YAML: the tag %s is not supported here'
+                       % _short_tag(node.tag))
+            return None
         if id(node) in self._active:
             self.issue(path, 'an alias that contains itself')
             return None
@@ -219,10 +224,10 @@ class _Source:
         try:
             return self._constructor.construct_object(node)
         except yaml.constructor.ConstructorError as error:
-            self.issue(path, 'YAML: %s' % error.problem)
+            self.issue(path, 'YAML: %s' % _short_tag(error.problem))
         except Exception:                 # the constructor of a tag (!!int abc) failed
             self.issue(path, 'YAML: %r is not a valid %s'
-                       % (node.value, node.tag.replace('tag:yaml.org,2002:', '!!')))
+                       % (node.value, _short_tag(node.tag)))
         return None
 
     def _mapping(self, node, path):
@@ -262,13 +267,17 @@ class _Source:
             key = self._scalar(key_node, path)
             text = _key_text(key)
             if text in own:
-                self.issue(path + (text,), "duplicate key '%s' (first at line %d); YAML would "
-                           "silently keep only the last one" % (
-                               text, own[text][0].start_mark.line + 1),
+                first = own[text][0].start_mark.line + 1
+                self.issue(path + (text,), "duplicate key '%s' (first at line %d); YAML "
+                           "would silently keep only the last one" % (text, first),
                            mark=key_node.start_mark)
             own[text] = (key_node, value_node, key)
         merged.update(own)
         return list(merged.values())
+
+
+def _short_tag(tag):
+    return tag.replace('tag:yaml.org,2002:', '!!')
 
 
 def _key_text(key):
@@ -398,7 +407,8 @@ class _Builder:
             # FAUCET: a VLAN keyed by its VID may leave out 'vid'.
             vid = vlan.get('vid', key if _is_int(key) else None)
             if 'vid' not in vlan and not _is_int(key):
-                self.issue(path, "missing key 'vid' (a VID, an integer 1..4094)", at_key=True)
+                self.issue(path, "missing key 'vid' (a VID, an integer 1..4094)",
+                           at_key=True)
             name = _of_type(vlan.get('name'), str, key_text)
             if name != key_text and key_text != str(vid):
                 self.issue(path + ('name',), "name '%s' differs from the key '%s'; the key "
@@ -418,7 +428,8 @@ class _Builder:
                 other = self.vlan_by_vid[vid].name
                 self.issue(path + ('vid',) if 'vid' in vlan else path,
                            "VID %d is already used by VLAN '%s' (line %s)"
-                           % (vid, other, self._line('vlans', other)), at_key='vid' not in vlan)
+                           % (vid, other, self._line('vlans', other)),
+                           at_key='vid' not in vlan)
                 continue
             self.vlans[name] = self.vlan_by_vid[vid] = Vlan(
                 name=name, vid=vid, description=_of_type(vlan.get('description'), str),
@@ -491,13 +502,15 @@ class _Builder:
         by_number, by_name = {}, {}       # port -> key; interface name -> port
         for key_text, intf in conf.items():
             intf_path = path + (key_text,)
-            number, name = self._port_identity(intf_path, key_text, _of_type(intf, dict, {}))
+            number, name = self._port_identity(intf_path, key_text,
+                                               _of_type(intf, dict, {}))
             if number is None:
                 continue
             if number in by_number:
-                self.issue(intf_path, 'port %d is already defined by interfaces.%s (line %s)'
-                           % (number, by_number[number],
-                              self.source.line_of(path + (by_number[number],))), at_key=True)
+                first = by_number[number]
+                line = self.source.line_of(path + (first,))
+                self.issue(intf_path, 'port %d is already defined by interfaces.%s '
+                           '(line %s)' % (number, first, line), at_key=True)
             elif name in by_name:
                 self.issue(intf_path, "interface name '%s' is already used by port %d"
                            % (name, by_name[name]), at_key=True)
@@ -537,8 +550,8 @@ class _Builder:
                 return None, None
             return key_number, name
         if name != key_text:
-            self.issue(path + ('name',), "name '%s' differs from the key '%s'; the key must "
-                       "be the port number or the interface name" % (name, key_text))
+            self.issue(path + ('name',), "name '%s' differs from the key '%s'; the key "
+                       "must be the port number or the interface name" % (name, key_text))
         if 'number' not in intf:
             self.issue(path, "interface '%s' has no port number: key it by its number, or "
                        "add number: <port>" % key_text, at_key=True)
@@ -548,11 +561,13 @@ class _Builder:
         """[(port, path)] of the ports that port ``number`` mirrors."""
         if value is None:
             return []
-        refs = (list(enumerate(value)) if isinstance(value, list) else [(None, value)])
+        refs = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
         mirrored = []
         for index, ref in refs:
             ref_path = path if index is None else path + (index,)
-            port = ports.resolve(self, ref_path, ref)
+            port, problem = ports.resolve(ref)
+            if problem:
+                self.issue(ref_path, problem)
             if port is None:
                 continue
             if port == number:
@@ -591,8 +606,8 @@ class _Builder:
                 continue
             if vlan == native:
                 self.issue(ref_path, "VLAN '%s' is this port's native_vlan too; a port "
-                           "carries a VLAN either untagged (native_vlan) or tagged, not both"
-                           % vlan.name)
+                           "carries a VLAN either untagged (native_vlan) or tagged, not "
+                           "both" % vlan.name)
             elif vlan in tagged:
                 self.issue(ref_path, "VLAN '%s' is listed twice" % vlan.name)
             else:
@@ -642,21 +657,23 @@ class _Ports:
     def __init__(self, dp_name, by_number, by_name):
         self.dp_name, self.by_number, self.by_name = dp_name, by_number, by_name
 
-    def resolve(self, builder, path, ref):
-        """The port number ``ref`` (a number or an interface name) names, or None."""
+    def resolve(self, ref):
+        """(port number, None) for the port ``ref`` (a number or an interface name)
+        names; (None, what is wrong) if it names none; (None, None) for a value that is
+        neither (the schema reported it)."""
         if isinstance(ref, str) and ref in self.by_name:
-            return self.by_name[ref]
+            return self.by_name[ref], None
         if isinstance(ref, str) and _decimal(ref):
             ref = int(ref)
         if _is_int(ref):
             if ref in self.by_number:
-                return ref
-            builder.issue(path, 'port %d does not exist on dp %s; its ports: %s'
-                          % (ref, self.dp_name, _listed(sorted(self.by_number))))
-        elif isinstance(ref, str):
-            builder.issue(path, "no interface named '%s' on dp %s; its interfaces: %s"
-                          % (ref, self.dp_name, _listed(self.by_name)))
-        return None
+                return ref, None
+            return None, 'port %d does not exist on dp %s; its ports: %s' % (
+                ref, self.dp_name, _listed(sorted(self.by_number)))
+        if isinstance(ref, str):
+            return None, "no interface named '%s' on dp %s; its interfaces: %s" % (
+                ref, self.dp_name, _listed(self.by_name))
+        return None, None
 
 
 def _decimal(text):

@@ -1,5 +1,5 @@
-"""The validated policy as plain, immutable values: what the compiler (controller/vswitch.py)
-and the app read, and what a reload compares.
+"""The validated policy as plain, immutable values: what the compiler
+(controller/vswitch.py) and the app read, and what a reload compares.
 
 Every class is a frozen dataclass and every mapping a ``FrozenDict``, so a whole policy is
 hashable and two policies compare field by field: a reload can tell exactly which VLANs,
@@ -116,7 +116,8 @@ class Datapath:
     def to_data(self):
         data = {'dp_id': self.dp_id}
         _put(data, 'description', self.description)
-        data['interfaces'] = {port: intf.to_data() for port, intf in self.interfaces.items()}
+        data['interfaces'] = {port: interface.to_data()
+                              for port, interface in self.interfaces.items()}
         return data
 
 
@@ -146,7 +147,8 @@ class Rule:
     line: int = field(default=None, compare=False)   # of '- rule:' in the file
 
     def to_data(self):
-        body = {name: match_value_to_data(name, value) for name, value in self.match.items()}
+        body = {name: match_value_to_data(name, value)
+                for name, value in self.match.items()}
         _put(body, 'description', self.description)
         body['actions'] = self.actions.to_data()
         return {'rule': body}

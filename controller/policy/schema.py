@@ -11,10 +11,11 @@ import re
 
 import jsonschema
 
+from controller.policy.model import OFPVID_PRESENT
+
 OFPP_MAX = 0xffffff00          # highest physical port number in OpenFlow 1.3
 MAX_DP_ID = 2 ** 64 - 1
 MIN_VID, MAX_VID = 1, 4094
-OFPVID_PRESENT = 0x1000
 ETH_IPV4, ETH_IPV6 = 0x0800, 0x86dd
 OVS_HARDWARE = 'Open vSwitch'
 
@@ -312,11 +313,11 @@ def _complete_prerequisites(match, written):
                 match[field] = needed
                 written[field] = written[name]
             elif match[field] != needed:
-                problems.append((written[name], '%s matches %s only (%s), but this rule has '
-                                 '%s%s' % (written[name], names[needed],
-                                           _named(field, needed, {}),
-                                           _named(field, match[field], names),
-                                           _implied(written[field], field))))
+                problems.append((written[name], '%s matches %s only (%s), but this rule '
+                                 'has %s%s' % (written[name], names[needed],
+                                               _named(field, needed, {}),
+                                               _named(field, match[field], names),
+                                               _implied(written[field], field))))
     if 'ip_proto' in match and not problems:
         by = written['ip_proto']
         eth_type = match.get('eth_type')
@@ -422,7 +423,8 @@ _ACTIONS = _mapping({
     'mirror': _ACL_PORT,
     'output': _mapping({'port': _ACL_PORT},
                        "a mapping with 'port' (FAUCET's ordered output list is not "
-                       "supported by this suite)", FAUCET_ONLY['output'], required=['port']),
+                       "supported by this suite)", FAUCET_ONLY['output'],
+                       required=['port']),
 }, 'actions (allow, mirror, output)', FAUCET_ONLY['actions'], minProperties=1)
 
 _RULE_KEYS = {name: _field(kind) for name, kind in MATCH_FIELDS.items()}
@@ -444,9 +446,10 @@ POLICY_SCHEMA = _mapping({
     'version': {'const': 2, 'expect': '2 (the only version of the format)'},
 }, "a mapping with 'dps', 'vlans' and 'acls'", FAUCET_ONLY['top'], required=['dps'])
 
+# JSON Schema counts 1.0 as an integer; a port number written 1.0 is a mistake.
 _TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
-    # JSON Schema counts 1.0 as an integer; a port number written 1.0 is a mistake.
-    'integer', lambda checker, value: isinstance(value, int) and not isinstance(value, bool))
+    'integer', lambda checker, value: (isinstance(value, int)
+                                       and not isinstance(value, bool)))
 _VALIDATOR = jsonschema.validators.extend(jsonschema.Draft202012Validator,
                                           type_checker=_TYPES)(POLICY_SCHEMA)
 

@@ -3,7 +3,7 @@ what was expected; all errors of a file come in one pass, sorted by line."""
 
 import pytest
 
-from controller.policy import PolicyError, load_policy
+from controller.policy import PolicyError, load_policy, loader
 
 # Line numbers of BASE, which the cases below change in place:
 #  1 vlans   4 acls   6 rule 0 of web    8 dps    10 dp_id       12-14 ports 1-3
@@ -134,6 +134,9 @@ CASES = {
     'mirror of a missing port': (
         BASE + '      4: {mirror: 9}\n', 15, 'dps.sw1.interfaces.4.mirror',
         'port 9 does not exist on dp sw1; its ports: 1, 2, 3, 4'),
+    'mirror of port 1.5': (
+        BASE + '      4: {mirror: 1.5}\n', 15, 'dps.sw1.interfaces.4.mirror',
+        'expected the port (number or name) or list of ports to mirror; got the number 1.5'),
     'mirror by an unknown name': (
         BASE + '      4: {mirror: printer}\n', 15, 'dps.sw1.interfaces.4.mirror',
         "no interface named 'printer' on dp sw1; its interfaces: 1, 2, 3, 4"),
@@ -229,3 +232,36 @@ def test_unreadable_file_is_a_policy_error(tmp_path):
         load_policy(str(tmp_path / 'missing.yaml'))
     [error] = caught.value.errors
     assert error.line is None and 'cannot read the file' in error.message
+
+
+def test_a_port_defined_twice(tmp_path):
+    error = one_error(tmp_path, BASE + '      eth3: {number: 3}\n')
+    assert (error.line, error.path) == (15, 'dps.sw1.interfaces.eth3')
+    assert error.message == 'port 3 is already defined by interfaces.3 (line 14)'
+
+
+@pytest.mark.parametrize('text, line, message', [
+    ('dps: &x {a: *x}\n', 1, 'an alias that contains itself'),
+    ('dps: &x {<<: *x}\n', 1, 'a merge (<<) of a mapping into itself'),
+    ('dps: ' + '[' * 5000 + ']' * 5000 + '\n', 1,
+     'lists or mappings are nested too deeply to read'),
+    ('vlans:\n  a: {vid: !!int ten}\n', 2, "YAML: 'ten' is not a valid !!int"),
+    ('dps: !!python/object/apply:os.system [echo]\n', 1,
+     'YAML: the tag !!python/object/apply:os.system is not supported here'),
+    ('dps:\n  s: !!python/name:os.system x\n', 2,
+     "could not determine a constructor for the tag '!!python/name:os.system'"),
+    ('dps: {s: "\x07"}\n', 1, 'not YAML: character #x0007 is not allowed'),
+])
+def test_hostile_yaml(tmp_path, text, line, message):
+    found = errors(tmp_path, text)
+    assert any(e.line == line and message in e.message for e in found), \
+        '\n'.join(map(str, found))
+
+
+def test_alias_bombs_are_cut_short(tmp_path, monkeypatch):
+    monkeypatch.setattr(loader, '_MAX_NODES', 1000)
+    lines = ['a0: &a0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]']
+    lines += ['a%d: &a%d [%s]' % (i, i, ', '.join(['*a%d' % (i - 1)] * 10))
+              for i in range(1, 6)]
+    error = one_error(tmp_path, '\n'.join(lines) + '\n')
+    assert error.message == 'the file expands to more than 1000 values through its aliases'

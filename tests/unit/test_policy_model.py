@@ -45,6 +45,9 @@ FULL = textwrap.dedent('''\
         rules:
           - rule: {icmpv4_type: 8, actions: {allow: 0}}
           - rule: {vlan_vid: 200, in_port: 1, actions: {allow: 1}}
+          - rule: {ipv4_src: 10.2.0.0/16, udp_src: 68, actions: {allow: 0}}
+          - rule: {ipv6_dst: "ff02::/16", icmpv6_type: 135, actions: {allow: true}}
+          - rule: {eth_type: 0x800, tcp_src: 0x400/0xfc00, actions: {allow: false}}
     dps:
       s1:
         dp_id: 0x1
@@ -100,6 +103,12 @@ EXPECTED = Policy(
             Rule(FrozenDict({'eth_type': 0x800, 'ip_proto': 1, 'icmpv4_type': 8}),
                  Actions(allow=False)),
             Rule(FrozenDict({'vlan_vid': 0x1000 | 200, 'in_port': 1}), Actions(allow=True)),
+            Rule(FrozenDict({'eth_type': 0x800, 'ipv4_src': ('10.2.0.0', '255.255.0.0'),
+                             'ip_proto': 17, 'udp_src': 68}), Actions(allow=False)),
+            Rule(FrozenDict({'eth_type': 0x86dd, 'ipv6_dst': ('ff02::', 'ffff::'),
+                             'ip_proto': 58, 'icmpv6_type': 135}), Actions(allow=True)),
+            Rule(FrozenDict({'eth_type': 0x800, 'ip_proto': 6, 'tcp_src': (0x400, 0xfc00)}),
+                 Actions(allow=False)),
         ),
     }),
     dps=FrozenDict({
@@ -130,7 +139,7 @@ def test_full_policy_loads_to_the_expected_model():
     policy = load_policy_text(FULL, 'full.yaml')
     assert policy == EXPECTED
     assert hash(policy) == hash(EXPECTED)
-    assert policy.rule_count == 6
+    assert policy.rule_count == 9
     # Rules remember their line, for messages; it is not part of the comparison.
     assert [rule.line for rule in policy.acls['web-only']] == [7, 13, 20, 24]
 
