@@ -1,13 +1,16 @@
-"""The demo: a real Mininet network with loops, the suite's apps under ryu-manager, real
-traffic, and a printed summary.
+"""The demo: real Mininet networks, the suite's apps under ryu-manager, real traffic,
+and a printed summary.
 
-It builds a k=4 fat-tree (20 Open vSwitch switches, 16 hosts, many loops) by default,
-starts ``ryu-manager apps/l2_learning.py``, waits for the flooding tree, then measures:
-reachability of every host pair, loss over a timed ping stream, TCP throughput with
-iperf3 between hosts in different pods, and the flow entries and packet-ins per switch.
+1. apps/l2_learning.py on a k=4 fat-tree by default (20 Open vSwitch switches, 16 hosts,
+   many loops): reachability of every host pair, loss over a timed ping stream, TCP
+   throughput with iperf3 between hosts in different pods, flow entries and packet-ins
+   per switch.
+2. apps/vswitch_policy.py with examples/policies/three_tenants.yaml on its three-switch
+   network: which tenant reaches which (every access host also holds addresses in the
+   other tenants' subnets, so only the VLANs keep them apart), and the rules per switch.
 
     sudo bash scripts/setup.sh demo                 # installs everything first
-    sudo .venv/bin/python scripts/demo.py --topo ring,6
+    sudo .venv/bin/python scripts/demo.py --topo ring,6 --only l2
 """
 
 import argparse
@@ -21,10 +24,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests.harness import flows, l2  # noqa: E402
 from tests.harness.controller import RyuController  # noqa: E402
-from tests.harness.network import wait_connected  # noqa: E402
+from controller.policy import load_policy  # noqa: E402
+from tests.harness.network import wait_connected, wait_until  # noqa: E402
+from tests.harness.tenants import configure_access_hosts, same_vlan_pairs  # noqa: E402
 from tests.harness.preflight import MININET_LOCK, missing_for_mininet  # noqa: E402
 from tests.harness.traffic import (iperf3_throughput, ping_stream,  # noqa: E402
                                    reachability_matrix)
+from topologies.linear import LinearTopo  # noqa: E402
+
+POLICY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                      'examples', 'policies', 'three_tenants.yaml')
 
 
 def parse_topo(spec):
@@ -38,34 +47,68 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--topo', default='fattree,4',
                         help='topology as for mn --topo: fattree,4 | ring,6 | linear,4 | tree,2,2')
-    parser.add_argument('--apps', nargs='+', default=['apps/l2_learning.py'])
+    parser.add_argument('--only', choices=['l2', 'vswitch'], help='run one part only')
     args = parser.parse_args()
 
     missing = missing_for_mininet()
     if missing:
         sys.exit('demo cannot run here; missing:\n  - ' + '\n  - '.join(missing))
 
+    with open(MININET_LOCK, 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # one Mininet network at a time on a machine
+        if args.only in (None, 'l2'):
+            run_part(['apps/l2_learning.py'], None, parse_topo(args.topo), l2_report)
+        if args.only in (None, 'vswitch'):
+            run_part(['apps/vswitch_policy.py'], {'vswitch_policy': {'policy_file': POLICY}},
+                     LinearTopo(n=3, hosts_per_switch=4), vswitch_report)
+
+
+def run_part(apps, config, topo, report):
     from topologies.common import build_network, describe
 
     log_path = os.path.join(tempfile.mkdtemp(prefix='sdn-demo-'), 'ryu-manager.log')
-    print('== starting ryu-manager %s (log: %s)' % (' '.join(args.apps), log_path))
-    with open(MININET_LOCK, 'w') as lock, RyuController(args.apps, log_path) as ctl:
-        fcntl.flock(lock, fcntl.LOCK_EX)   # one Mininet network at a time on a machine
-        net = build_network(parse_topo(args.topo), controller_port=ctl.ofp_port)
+    print('\n== starting ryu-manager %s (log: %s)' % (' '.join(apps), log_path))
+    with RyuController(apps, log_path, config) as ctl:
+        net = build_network(topo, controller_port=ctl.ofp_port)
         try:
             print(describe(net))
             unconnected = wait_connected(net)
             if unconnected:
                 sys.exit('switches not connected to the controller: %s' % unconnected)
-            problems = l2.wait_ready(net)
-            if problems:
-                sys.exit('flooding tree not ready: %s' % problems)
-            report(net)
+            report(net, ctl)
         finally:
             net.stop()
 
 
-def report(net):
+def print_flow_counts(net):
+    print('\n== flow entries and packet-ins per switch')
+    total_flows = total_packet_ins = 0
+    for switch in net.switches:
+        table = flows.dump_flows(switch.name)
+        packet_ins = flows.packet_in_count(table)
+        total_flows += len(table)
+        total_packet_ins += packet_ins
+        print('%-5s %4d flow entries %6d packet-ins' % (switch.name, len(table), packet_ins))
+    print('total %4d flow entries %6d packet-ins' % (total_flows, total_packet_ins))
+
+
+def vswitch_report(net, ctl):
+    if not wait_until(lambda: len(ctl.log_lines('connected:')) == len(net.switches), 20):
+        sys.exit('the policy was not installed:\n%s' % ctl.log_tail())
+    endpoints = configure_access_hosts(net, load_policy(POLICY))
+    print('\n== tenants (host(VID)): who reaches whom; expected: same VID only')
+    reach = reachability_matrix(endpoints, timeout=0.5)
+    print(reach.table())
+    wrong = reach.expect(same_vlan_pairs(endpoints))
+    print_flow_counts(net)
+    print('\nresult: %s' % ('OK, tenants reach their own VLAN and nothing else'
+                           if not wrong else 'WRONG for %s' % wrong))
+
+
+def l2_report(net, ctl):
+    problems = l2.wait_ready(net)
+    if problems:
+        sys.exit('flooding tree not ready: %s' % problems)
     hosts = net.hosts
     first, last = hosts[0], hosts[-1]
     print('\n== reachability, every ordered host pair')
@@ -80,15 +123,7 @@ def report(net):
     print('\n== TCP throughput %s -> %s (iperf3, 5 s)' % (first, last))
     print('%.0f Mbit/s' % iperf3_throughput(first, last, seconds=5))
 
-    print('\n== flow entries and packet-ins per switch')
-    total_flows = total_packet_ins = 0
-    for switch in net.switches:
-        table = flows.dump_flows(switch.name)
-        packet_ins = flows.packet_in_count(table)
-        total_flows += len(table)
-        total_packet_ins += packet_ins
-        print('%-5s %4d flow entries %6d packet-ins' % (switch.name, len(table), packet_ins))
-    print('total %4d flow entries %6d packet-ins' % (total_flows, total_packet_ins))
+    print_flow_counts(net)
     print('\nresult: %s' % ('OK, every host reaches every other'
                            if reach.loss_percent == 0 else 'LOSS, see the matrix above'))
 

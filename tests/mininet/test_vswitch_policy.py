@@ -18,38 +18,19 @@ import time
 
 import pytest
 
+from controller.policy import load_policy
 from tests.harness.network import wait_until
-from tests.harness.traffic import Endpoint, parse_ping_output, reachability_matrix
+from tests.harness.tenants import address, configure_access_hosts, same_vlan_pairs
+from tests.harness.traffic import parse_ping_output, reachability_matrix
 from topologies.linear import LinearTopo
 
 POLICIES = os.path.join(os.path.dirname(__file__), 'policies')
-SUBNET = {100: 1, 200: 2, 300: 3}
-ACCESS = {'h1': 100, 'h2': 200, 'h5': 100, 'h6': 300, 'h8': 200, 'h9': 200, 'h10': 300,
-          'h12': 100}
+SUBNET = {100: 1, 200: 2, 300: 3}        # red, green, blue: their order in the policy
 MIRROR_HOST, MIRRORED_HOST = 'h4', 'h1'
 
 
-def address(host, vid):
-    return '10.%d.0.%d' % (SUBNET[vid], int(host.name[1:]))
-
-
-def configure_hosts(net, access=ACCESS):
-    """Every access host: its own VLAN's address first, then one in each other tenant's
-    subnet. Returns an Endpoint per host at its own VLAN's address."""
-    endpoints = []
-    for name, vid in access.items():
-        host = net.get(name)
-        intf = host.intf().name
-        host.cmd('ip addr flush dev %s' % intf)
-        for other in SUBNET:      # its own subnet first: the source of its own pings
-            host.cmd('ip addr add %s/16 dev %s' % (address(host, other), intf))
-        endpoints.append(Endpoint('%s(%d)' % (name, vid), host, address(host, vid)))
-    return endpoints
-
-
-def same_vlan_pairs(endpoints):
-    return [(a.name, b.name) for a in endpoints for b in endpoints
-            if a.host is not b.host and ACCESS[a.host.name] == ACCESS[b.host.name]]
+def ip(host, vid):
+    return address(host, SUBNET[vid])
 
 
 @pytest.fixture
@@ -63,7 +44,7 @@ def tenants(controller, network, tmp_path):
                                                 'reload_poll': 0.5}})
     net = network(LinearTopo(n=3, hosts_per_switch=4), ctl)
     assert wait_until(lambda: len(ctl.log_lines('connected:')) == 3, 20), ctl.log_tail()
-    endpoints = configure_hosts(net)
+    endpoints = configure_access_hosts(net, load_policy(str(policy)))
     return ctl, net, endpoints, policy
 
 
@@ -71,20 +52,20 @@ def test_tenants_reach_only_their_own_vlan(tenants):
     _, _, endpoints, _ = tenants
     reach = reachability_matrix(endpoints, timeout=0.5)
     assert not reach.expect(same_vlan_pairs(endpoints)), reach.table()
-    assert len(reach.results) == 8 * 7
+    assert len(endpoints) == 8 and len(reach.results) == 8 * 7
 
 
 def test_acl_denies_http_but_not_ssh_or_ping(tenants):
     """s2 port 1 (h5, red) has red-no-http: TCP to port 80 is dropped, 22 and ICMP pass."""
     _, net, _, _ = tenants
     h1, h5 = net.get('h1', 'h5')
-    assert tcp_connects(h5, h1, 22)
-    assert not tcp_connects(h5, h1, 80)
-    assert tcp_connects(h1, h5, 80)          # the ACL is on h5's ingress only
-    assert '0% packet loss' in h5.cmd('ping -c 3 -i 0.2 %s' % address(h1, 100))
+    assert tcp_connects(h5, h1, ip(h1, 100), 22)
+    assert not tcp_connects(h5, h1, ip(h1, 100), 80)
+    assert tcp_connects(h1, h5, ip(h5, 100), 80)      # the ACL is on h5's ingress only
+    assert '0% packet loss' in h5.cmd('ping -c 3 -i 0.2 %s' % ip(h1, 100))
 
 
-def tcp_connects(client, server, port):
+def tcp_connects(client, server, server_ip, port):
     """A real TCP connection (python sockets on both hosts), True if it was accepted."""
     server.cmd("python3 -c \"import socket,sys; s=socket.socket(); "
                "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
@@ -93,7 +74,7 @@ def tcp_connects(client, server, port):
     time.sleep(0.3)
     reply = client.cmd("python3 -c \"import socket; s=socket.create_connection(('%s', %d),"
                        " timeout=2); print(s.recv(5).decode())\" 2>&1"
-                       % (address(server, ACCESS[server.name]), port))
+                       % (server_ip, port))
     server.cmd('kill %%python3 2>/dev/null; wait 2>/dev/null')
     return 'hello' in reply
 
@@ -103,7 +84,7 @@ def test_mirror_port_sees_both_directions(tenants):
     h1, h4, h5 = net.get(MIRRORED_HOST, MIRROR_HOST, 'h5')
     capture = h4.popen(['tcpdump', '-l', '-n', '-i', h4.intf().name, '-c', '6', 'icmp'])
     time.sleep(1)
-    h5.cmd('ping -c 3 -i 0.2 %s' % address(h1, 100))
+    h5.cmd('ping -c 3 -i 0.2 %s' % ip(h1, 100))
     try:
         out = capture.communicate(timeout=10)[0]
     except Exception:
@@ -121,7 +102,7 @@ def test_reload_applies_changes_without_loss_and_refuses_a_broken_file(tenants):
     ctl, net, _, policy = tenants
     h2, h9, h8, h6, h1, h5 = net.get('h2', 'h9', 'h8', 'h6', 'h1', 'h5')
     stream = h2.popen(['ping', '-D', '-i', '0.01', '-c', '500', '-W', '1',
-                       address(h9, 200)])
+                       ip(h9, 200)])
     time.sleep(1)
     text = policy.read_text()
     text = text.replace('  blue:\n    vid: 300\n', '  blue:\n    vid: 300\n  yellow:\n'
@@ -142,15 +123,15 @@ def test_reload_applies_changes_without_loss_and_refuses_a_broken_file(tenants):
     print('reload under a ping stream: %s' % result.summary())
     assert result.received == 500, result.summary()
 
-    configure_hosts(net, access={'h8': 300})
-    assert '0% packet loss' in h8.cmd('ping -c 2 -i 0.2 %s' % address(h6, 300))
-    assert '100% packet loss' in h8.cmd('ping -c 2 -i 0.2 -W 0.5 %s' % address(h9, 200))
-    assert not tcp_connects(h5, h1, 22)
+    configure_access_hosts(net, load_policy(str(policy)), {'h8': 300})
+    assert '0% packet loss' in h8.cmd('ping -c 2 -i 0.2 %s' % ip(h6, 300))
+    assert '100% packet loss' in h8.cmd('ping -c 2 -i 0.2 -W 0.5 %s' % ip(h9, 200))
+    assert not tcp_connects(h5, h1, ip(h1, 100), 22)
 
     policy.write_text(policy.read_text() + '\n  s4: {dp_id: [oops\n')
     assert wait_until(lambda: ctl.log_lines('refused'), 10), ctl.log_tail()
-    assert not tcp_connects(h5, h1, 22)          # the reloaded policy is still in force
-    assert '0% packet loss' in h8.cmd('ping -c 2 -i 0.2 %s' % address(h6, 300))
+    assert not tcp_connects(h5, h1, ip(h1, 100), 22)   # the reloaded policy still holds
+    assert '0% packet loss' in h8.cmd('ping -c 2 -i 0.2 %s' % ip(h6, 300))
     os.kill(ctl.pid, signal.SIGHUP)              # SIGHUP re-reads: still refused
     assert wait_until(lambda: len(ctl.log_lines('refused')) >= 2, 10), ctl.log_tail()
 
