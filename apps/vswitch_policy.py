@@ -79,6 +79,7 @@ class VSwitchPolicy(app_manager.RyuApp):
             raise SystemExit('vswitch_policy: %s is not a valid policy:\n%s'
                              % (self.path, error))
         self.policy_mtime = self._mtime()
+        self.vlan_max_hosts = self._vlan_max_hosts(self.policy)
         self.logger.info('policy %s loaded: %d switches, %d VLANs, %d ACLs', self.path,
                          len(self.policy.dps), len(self.policy.vlans),
                          len(self.policy.acls))
@@ -87,6 +88,10 @@ class VSwitchPolicy(app_manager.RyuApp):
         self._reload_wanted = hub.Event()
         signal.signal(signal.SIGHUP, lambda *_: self._reload_wanted.set())
         self._watcher = hub.spawn(self._watch_loop)
+
+    @staticmethod
+    def _vlan_max_hosts(policy):
+        return {vlan.vid: vlan.max_hosts for vlan in policy.vlans.values()}
 
     # --- switches ---------------------------------------------------------------
 
@@ -130,6 +135,7 @@ class VSwitchPolicy(app_manager.RyuApp):
         if plan is None or not plan.carries(vid) or not is_unicast(src):
             return
         hosts = sw.hosts.setdefault(vid, MacTable(self.conf.default_max_hosts, 60))
+        hosts.max_total = self.vlan_max_hosts.get(vid)
         result, previous = hosts.learn(src, plan.port, max_macs=plan.max_hosts)
         if result is Learned.MOVED:
             self.logger.info('host %s (VLAN %d) moved on %s from port %d to %d', src, vid,
@@ -140,7 +146,11 @@ class VSwitchPolicy(app_manager.RyuApp):
         elif result is Learned.BANNED:
             self.logger.warning('%s port %d VLAN %d: over its max_hosts; new hosts '
                                 'refused for a while', sw.model.name, plan.port, vid)
-        if result in (Learned.BANNED, Learned.REFUSED):
+        elif result is Learned.FULL:
+            # Not learned: its frames still flood within the VLAN, at a packet-in each.
+            self.logger.debug('VLAN %d on %s is at its max_hosts; %s not learned', vid,
+                              sw.model.name, src)
+        if result in (Learned.BANNED, Learned.REFUSED, Learned.FULL):
             return
         of.send_together(sw.dp, [flowspec.to_flow_mod(sw.dp, spec) for spec in
                                  vswitch.learned_rules(plan, vid, src,
@@ -207,5 +217,6 @@ class VSwitchPolicy(app_manager.RyuApp):
                              why, sw.dp.id, len(change.add), len(change.delete),
                              sorted(stale))
         self.policy = new
+        self.vlan_max_hosts = self._vlan_max_hosts(new)
         self.logger.info('policy reload (%s) applied: %d rule changes in %.1f ms', why,
                          total, (_now() - started) * 1000)

@@ -16,6 +16,7 @@ class Learned(enum.Enum):
     MOVED = 'moved'          # known on another port: the host moved (or was spoofed)
     BANNED = 'banned'        # one MAC too many: the port is banned from now on
     REFUSED = 'refused'      # the port is (still) banned
+    FULL = 'full'            # the whole table is at max_total: no new MAC anywhere
 
 
 @dataclass
@@ -41,6 +42,7 @@ class MacTable:
     def __init__(self, max_macs_per_port, ban_seconds, clock=time.monotonic):
         self.max_macs_per_port = max_macs_per_port
         self.ban_seconds = ban_seconds
+        self.max_total = None     # a limit on the whole table (a VLAN's max_hosts)
         self._clock = clock
         self._entries = {}        # mac -> MacEntry
         self._by_port = {}        # port -> set of macs
@@ -78,6 +80,8 @@ class MacTable:
             return Learned.REFRESHED, None
         if limit and self.is_banned(port):
             return Learned.REFUSED, None
+        if entry is None and self.max_total is not None and len(self) >= self.max_total:
+            return Learned.FULL, None
         port_limit = self.max_macs_per_port if max_macs is None else max_macs
         if limit and len(self._by_port.get(port, ())) >= port_limit:
             self._banned_until[port] = now + self.ban_seconds

@@ -159,11 +159,11 @@ SEND = '''python3 -c "import socket; s = socket.socket(socket.AF_PACKET, socket.
 s.bind(('%(intf)s', 0)); [s.send(bytes.fromhex('%(frame)s')) for _ in range(3)]"'''
 
 
-def frame(dst, src, token, vids=()):
+def frame(dst, src, token, vids=(), ethertype=0x88b5):
     """An Ethernet frame (hex) with 802.1Q tags ``vids`` (outer first) and a token."""
     tags = ''.join('8100%04x' % vid for vid in vids)
     payload = token.encode().ljust(46, b'.').hex()
-    return dst.replace(':', '') + src.replace(':', '') + tags + '88b5' + payload
+    return dst.replace(':', '') + src.replace(':', '') + tags + '%04x' % ethertype + payload
 
 
 def who_receives(net, probes, seconds=3.0):
@@ -187,7 +187,8 @@ def who_receives(net, probes, seconds=3.0):
 
 def test_vlan_security_with_raw_frames(tenants):
     """Tagged frames on an access port, double tags (VLAN hopping), a tagged host port,
-    a spoofed MAC of another tenant, unicast to another tenant's known MAC."""
+    a spoofed MAC of another tenant, unicast to another tenant's known MAC, and an IPv6
+    neighbour solicitation's multicast (33:33:ff:..)."""
     _, net, endpoints, _ = tenants
     reachability_matrix(endpoints, timeout=0.5)          # every access host is learned
     h1, h2, h3, h5, h6 = net.get('h1', 'h2', 'h3', 'h5', 'h6')
@@ -198,6 +199,8 @@ def test_vlan_security_with_raw_frames(tenants):
         (h3, frame(bcast, h3.MAC(), 'double-tag', [100, 200]), 'double-tag'),
         (h6, frame(bcast, h1.MAC(), 'spoofed-h1-in-blue'), 'spoofed-h1-in-blue'),
         (h2, frame(h1.MAC(), h2.MAC(), 'green-to-red-mac'), 'green-to-red-mac'),
+        (h1, frame('33:33:ff:00:00:06', h1.MAC(), 'ipv6-nd-red', ethertype=0x86dd),
+         'ipv6-nd-red'),
     ])
     red = {'h1', 'h5', 'h12', 'h11', 'h4'}         # h11: tagged red; h4 mirrors h1
     blue = {'h10', 'h3', 'h7'}                     # h3, h7: tagged blue
@@ -207,6 +210,8 @@ def test_vlan_security_with_raw_frames(tenants):
     assert got['spoofed-h1-in-blue'] == blue, got
     # h1's MAC is unknown in green: flooded to green only, never to h1.
     assert got['green-to-red-mac'] == {'h7', 'h8', 'h9', 'h11'}, got
+    # Red's other members (h3 tagged) and h1's mirror; h6 (blue, ::6) never hears it.
+    assert got['ipv6-nd-red'] == red - {'h1'} | {'h3'}, got
     # After the spoof, red traffic to h1's MAC still reaches h1, not the spoofer.
     after = who_receives(net, [(h5, frame(h1.MAC(), h5.MAC(), 'red-to-h1'), 'red-to-h1')])
     assert after['red-to-h1'] == {'h1', 'h4'}, after

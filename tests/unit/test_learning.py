@@ -94,3 +94,15 @@ def test_per_port_limit_override():
     assert table.learn('02:00:00:00:00:01', 1, max_macs=1)[0] is Learned.NEW
     assert table.learn('02:00:00:00:00:02', 1, max_macs=1)[0] is Learned.BANNED
     assert table.learn('02:00:00:00:00:02', 2)[0] is Learned.NEW
+
+
+def test_table_wide_limit_refuses_new_macs_but_not_moves():
+    table, _ = make_table(limit=100)
+    table.max_total = 2
+    assert table.learn('02:00:00:00:00:01', 1)[0] is Learned.NEW
+    assert table.learn('02:00:00:00:00:02', 2)[0] is Learned.NEW
+    assert table.learn('02:00:00:00:00:03', 3) == (Learned.FULL, None)
+    assert not table.is_banned(3)                       # no port is to blame
+    assert table.learn('02:00:00:00:00:01', 3) == (Learned.MOVED, 1)
+    table.forget('02:00:00:00:00:02')
+    assert table.learn('02:00:00:00:00:03', 3)[0] is Learned.NEW
