@@ -226,24 +226,16 @@ def write(results_dir, path):
              'measured on a shared, noisy 2-core machine: compare columns of one run, not '
              'runs of different days.', '']
     targets = []
-    flow = _load(results_dir, 'flowsetup')
-    if flow:
-        section, t = _flowsetup(flow, plots)
-        lines += section + ['']
-        targets += t
-    dp = _load(results_dir, 'dataplane')
-    if dp:
-        section, t = _dataplane(dp)
-        lines += section + ['']
-        targets += t
-    mem = _load(results_dir, 'memory')
-    if mem:
-        section, t = _memory(mem, plots)
-        lines += section + ['']
-        targets += t
-    pol = _load(results_dir, 'policy')
-    if pol:
-        lines += _policy(pol) + ['']
+    sections = (('flowsetup', lambda data: _flowsetup(data, plots)),
+                ('dataplane', _dataplane),
+                ('memory', lambda data: _memory(data, plots)),
+                ('policy', lambda data: (_policy(data), [])))
+    for name, render in sections:
+        data = _load(results_dir, name)
+        if data:
+            section, section_targets = render(data)
+            lines += section + ['']
+            targets += section_targets
     if targets:
         lines += ['## Targets (figures, not tests)', '', '| target | measured | met |',
                   '| --- | ---: | --- |']
