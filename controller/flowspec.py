@@ -6,7 +6,7 @@ Actions and instructions are tuples:
 
     ('output', port) ('push_vlan', ethertype) ('pop_vlan',) ('set_field', field, value)
     ('group', group_id) ('controller', max_len)
-    instructions: ('apply', (action, ...)) ('goto', table_id)
+    instructions: ('apply', (action, ...)) ('meta', (value, mask)) ('goto', table_id)
 
 Match values are what Ryu's OFPMatch accepts; a masked value is a (value, mask) tuple.
 """
@@ -19,7 +19,7 @@ class FlowSpec:
     table: int
     priority: int
     match: tuple            # sorted ((field, value), ...)
-    instructions: tuple     # (('apply', actions), ('goto', n)) in that order
+    instructions: tuple     # (('apply', actions), ('meta', ...), ('goto', n)) in order
     cookie: int = 0
     idle_timeout: int = 0
     hard_timeout: int = 0
@@ -57,12 +57,18 @@ class TableDiff:
         return len(self.add) + len(self.delete)
 
 
+def in_order(specs):
+    """``specs`` sorted by table and priority, then by their text: match values may mix
+    ints and (value, mask) tuples, which do not compare with each other."""
+    return sorted(specs, key=lambda spec: (spec.table, spec.priority, repr(spec)))
+
+
 def diff(installed, desired):
     installed, desired = set(installed), set(desired)
     desired_keys = {spec.key for spec in desired}
-    return TableDiff(add=tuple(sorted(desired - installed)),
-                     delete=tuple(sorted(s for s in installed - desired
-                                         if s.key not in desired_keys)))
+    return TableDiff(add=tuple(in_order(desired - installed)),
+                     delete=tuple(in_order(s for s in installed - desired
+                                           if s.key not in desired_keys)))
 
 
 def _action(parser, ofp, action):
@@ -89,6 +95,8 @@ def _instruction(parser, ofp, instruction):
             ofp.OFPIT_APPLY_ACTIONS, [_action(parser, ofp, a) for a in body])
     if kind == 'goto':
         return parser.OFPInstructionGotoTable(body)
+    if kind == 'meta':
+        return parser.OFPInstructionWriteMetadata(*body)
     raise ValueError('unknown instruction %r' % (instruction,))
 
 

@@ -99,12 +99,12 @@ def send_together(dp, msgs):
     dp.send(b''.join(bytes(msg.buf) for msg in msgs))
 
 
-def delete_flows(dp, cookie, cookie_mask, table_id=None, match=None, out_port=None,
-                 priority=None):
-    """Delete the rules in the cookie range that also match ``match`` / output to
-    ``out_port``; ``priority`` given makes it a strict delete of that one rule."""
+def flow_delete(dp, cookie, cookie_mask, table_id=None, match=None, out_port=None,
+                priority=None):
+    """The FLOW_MOD that deletes the rules in the cookie range that also match ``match``
+    / output to ``out_port``; ``priority`` given makes it a strict delete of one rule."""
     parser, ofp = dp.ofproto_parser, dp.ofproto
-    dp.send_msg(parser.OFPFlowMod(
+    return parser.OFPFlowMod(
         datapath=dp,
         table_id=ofp.OFPTT_ALL if table_id is None else table_id,
         command=ofp.OFPFC_DELETE if priority is None else ofp.OFPFC_DELETE_STRICT,
@@ -112,7 +112,32 @@ def delete_flows(dp, cookie, cookie_mask, table_id=None, match=None, out_port=No
         cookie=cookie, cookie_mask=cookie_mask,
         out_port=ofp.OFPP_ANY if out_port is None else out_port,
         out_group=ofp.OFPG_ANY,
-        match=match if match is not None else parser.OFPMatch()))
+        match=match if match is not None else parser.OFPMatch())
+
+
+def delete_flows(dp, *args, **kwargs):
+    """Send flow_delete(dp, ...)."""
+    dp.send_msg(flow_delete(dp, *args, **kwargs))
+
+
+# Open vSwitch's extension command (OpenFlow 1.1+): add the group, or replace it if it
+# exists. Plain ADD fails on an existing group, which would fail a whole bundle after a
+# controller restart, when the switch still holds groups the new run does not know of.
+OVS_GROUP_ADD_OR_MOD = 0x8000
+
+
+def failover_group(dp, group_id, ports):
+    """GROUP_MOD creating (or replacing) a fast-failover group: out of the first of
+    ``ports`` that is live."""
+    parser, ofp = dp.ofproto_parser, dp.ofproto
+    buckets = [parser.OFPBucket(watch_port=port, watch_group=ofp.OFPG_ANY,
+                                actions=[output(dp, port)]) for port in ports]
+    return parser.OFPGroupMod(dp, OVS_GROUP_ADD_OR_MOD, ofp.OFPGT_FF, group_id, buckets)
+
+
+def group_delete(dp, group_id):
+    parser, ofp = dp.ofproto_parser, dp.ofproto
+    return parser.OFPGroupMod(dp, ofp.OFPGC_DELETE, ofp.OFPGT_FF, group_id, [])
 
 
 def barrier(dp):

@@ -86,17 +86,20 @@ class SwitchGraph:
                 self._inter_switch.setdefault(dst_dpid, set()).add(dst_port)
         return self._inter_switch.get(dpid, frozenset())
 
-    def graph(self):
+    def graph(self, bidirectional=False):
         """Undirected networkx graph: one edge per switch pair, carrying the link used.
 
         Of parallel links between two switches the one with the lowest port pair is kept,
-        so the choice is the same on every run.
+        so the choice is the same on every run. With ``bidirectional``, only links seen
+        in both directions count (what routing needs: a one-way link would black-hole).
         """
         g = nx.Graph()
         g.add_nodes_from(self._switches)
         for src_dpid, src_port, dst_dpid, dst_port in sorted(self._links):
             if src_dpid == dst_dpid:
                 continue   # a port looped back to its own switch is never a tree link
+            if bidirectional and (dst_dpid, dst_port, src_dpid, src_port) not in self._links:
+                continue
             a, b = sorted(((src_dpid, src_port), (dst_dpid, dst_port)))
             ports = {a[0]: a[1], b[0]: b[1]}
             if g.has_edge(a[0], b[0]):
@@ -112,9 +115,10 @@ def spanning_tree_ports(switch_graph):
 
     A breadth-first tree from the lowest dpid of each connected component, neighbours
     taken in dpid order: like STP's root bridge, it is deterministic and every switch's
-    path to the root is a shortest one.
+    path to the root is a shortest one. ``switch_graph`` is a SwitchGraph or a networkx
+    graph whose edges carry ``ports`` as SwitchGraph.graph() makes them.
     """
-    g = switch_graph.graph()
+    g = switch_graph if isinstance(switch_graph, nx.Graph) else switch_graph.graph()
     tree_ports = {dpid: set() for dpid in g.nodes}
     for component in nx.connected_components(g):
         root = min(component)

@@ -1,0 +1,96 @@
+"""Atomic, confirmed changes to one switch: OpenFlow 1.3 messages sent in an ONF bundle
+(the bundle extension Open vSwitch accepts on OpenFlow 1.3: ONF_ET_BUNDLE_CONTROL /
+ONF_ET_BUNDLE_ADD_MESSAGE, as built by Ryu's ONFBundleCtrlMsg and ONFBundleAddMsg),
+committed and followed by a barrier.
+
+The switch applies the whole bundle at once or not at all (ONF_BF_ATOMIC), in order
+(ONF_BF_ORDERED: a group is added before the flow that uses it). The barrier reply
+tells when it is done; an error carrying the xid of any message of the bundle tells
+that it failed, and then none of it was applied.
+
+Apps route the switch's barrier replies and errors here (``on_barrier_reply``,
+``on_error``) from their own ``set_ev_cls`` handlers.
+"""
+
+import itertools
+
+from ryu.lib import hub
+
+from controller.openflow import send_together
+
+
+class Transaction:
+    """One bundle in flight to one switch."""
+
+    def __init__(self, dpid, size):
+        self.dpid = dpid
+        self.size = size          # messages in the bundle
+        self.errors = []          # (type, code) of every error the switch sent back
+        self.done = hub.Event()
+        self.keys = []            # (dpid, xid) of every message of the bundle
+        self.barrier_xid = None
+
+    @property
+    def ok(self):
+        return self.done.is_set() and not self.errors
+
+    def wait(self, timeout):
+        """True once the switch has answered (successfully or not) within ``timeout``."""
+        return self.done.wait(timeout)
+
+
+class BundleClient:
+    """Sends bundles and matches the switches' answers to them by xid."""
+
+    def __init__(self):
+        self._bundle_ids = itertools.count(1)
+        self._open = {}           # (dpid, xid) -> Transaction, for every message sent
+
+    def send(self, dp, msgs):
+        """Send ``msgs`` (FlowMods, GroupMods) to ``dp`` as one atomic bundle; returns
+        the Transaction to wait on. An empty list needs no bundle: it is done at once."""
+        transaction = Transaction(dp.id, len(msgs))
+        if not msgs:
+            transaction.done.set()
+            return transaction
+        parser, ofp = dp.ofproto_parser, dp.ofproto
+        bundle_id = next(self._bundle_ids) & 0xFFFFFFFF
+        flags = ofp.ONF_BF_ATOMIC | ofp.ONF_BF_ORDERED
+        out = [parser.ONFBundleCtrlMsg(dp, bundle_id, ofp.ONF_BCT_OPEN_REQUEST, flags, [])]
+        out += [parser.ONFBundleAddMsg(dp, bundle_id, flags, msg, []) for msg in msgs]
+        out.append(parser.ONFBundleCtrlMsg(dp, bundle_id, ofp.ONF_BCT_COMMIT_REQUEST,
+                                           flags, []))
+        barrier = parser.OFPBarrierRequest(dp)
+        out.append(barrier)
+        send_together(dp, out)
+        transaction.keys = [(dp.id, msg.xid) for msg in out]
+        for key in transaction.keys:
+            self._open[key] = transaction
+        transaction.barrier_xid = barrier.xid
+        return transaction
+
+    def on_barrier_reply(self, msg):
+        transaction = self._open.get((msg.datapath.id, msg.xid))
+        if transaction is not None and transaction.barrier_xid == msg.xid:
+            self._forget(transaction)
+            transaction.done.set()
+
+    def on_error(self, msg):
+        """True if the error belongs to one of our bundles (the caller need not log it)."""
+        transaction = self._open.get((msg.datapath.id, msg.xid))
+        if transaction is None:
+            return False
+        transaction.errors.append((msg.type, msg.code))
+        return True
+
+    def forget_switch(self, dpid):
+        """The switch disconnected: its bundles will never be answered."""
+        for key, transaction in list(self._open.items()):
+            if key[0] == dpid:
+                del self._open[key]
+                transaction.errors.append(('disconnected', None))
+                transaction.done.set()
+
+    def _forget(self, transaction):
+        for key in transaction.keys:
+            self._open.pop(key, None)

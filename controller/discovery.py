@@ -1,0 +1,75 @@
+"""LLDP link discovery for an app's own switches, into a SwitchGraph.
+
+The app calls in from its Ryu handlers (switch and port events, LLDP packet-ins) and
+from a timer (``probe_all`` then ``expire``); this class sends the LLDP frames
+(controller/lldp.py) and keeps the live ports and the links. No ``ryu.topology``:
+its per-packet-in host discovery costs more than the apps' own work.
+"""
+
+from controller.lldp import lldp_frame, parse_lldp_frame
+
+
+def is_live(dp, port):
+    """Whether an OFPPort of ``dp`` is a physical port with carrier, administratively up."""
+    ofp = dp.ofproto
+    return (port.port_no <= ofp.OFPP_MAX and not port.state & ofp.OFPPS_LINK_DOWN
+            and not port.config & ofp.OFPPC_PORT_DOWN)
+
+
+class LinkDiscovery:
+    def __init__(self, graph, link_timeout):
+        self.graph = graph
+        self.link_timeout = link_timeout
+        self._dps = {}        # dpid -> datapath
+        self._frames = {}     # dpid -> {live port: the LLDP frame it sends}
+
+    def live_ports(self, dpid):
+        return set(self._frames.get(dpid, ()))
+
+    def switch_up(self, dp):
+        self._dps[dp.id] = dp
+        self._frames[dp.id] = {}
+        self.graph.add_switch(dp.id)
+        for port in dp.ports.values():
+            if is_live(dp, port):
+                self.port_up(dp, port)
+
+    def switch_down(self, dpid):
+        """Forget the switch; True if the graph changed."""
+        self._dps.pop(dpid, None)
+        self._frames.pop(dpid, None)
+        return self.graph.remove_switch(dpid)
+
+    def port_up(self, dp, port):
+        self._frames[dp.id][port.port_no] = lldp_frame(dp.id, port.port_no, port.hw_addr)
+        self._probe(dp, [port.port_no])
+
+    def port_down(self, dpid, port_no):
+        """Forget the port; True if a link went with it."""
+        self._frames.get(dpid, {}).pop(port_no, None)
+        return self.graph.remove_port(dpid, port_no)
+
+    def probe_all(self):
+        for dpid, dp in list(self._dps.items()):
+            self._probe(dp, list(self._frames[dpid]))
+
+    def _probe(self, dp, ports):
+        parser, ofp = dp.ofproto_parser, dp.ofproto
+        frames = self._frames[dp.id]
+        for port in ports:
+            dp.send_msg(parser.OFPPacketOut(
+                datapath=dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
+                actions=[parser.OFPActionOutput(port)], data=frames[port]))
+
+    def lldp_in(self, dpid, in_port, frame, now):
+        """An LLDP packet-in: the link it proves, as (src_dpid, src_port, dpid, in_port),
+        if that direction is new; None otherwise (known, or not one of our frames)."""
+        sender = parse_lldp_frame(frame)
+        if sender is None or sender[0] not in self._dps:
+            return None
+        link = (sender[0], sender[1], dpid, in_port)
+        return link if self.graph.add_link(*link, now=now) else None
+
+    def expire(self, now):
+        """Links whose LLDP stopped arriving for link_timeout seconds; forgotten."""
+        return self.graph.expire(now, self.link_timeout)

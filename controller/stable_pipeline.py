@@ -1,0 +1,148 @@
+"""The OpenFlow 1.3 pipeline of the stable-routing app, as FlowSpecs computed from a
+snapshot and its stable forwarding table (pure: apps/stable_routing.py sends them).
+
+Tables (cookie kinds in brackets; every cookie is in the stable_routing range)::
+
+    0 admission  65535 LLDP -> controller                                  [LLDP]
+                  1000 in_port=P (link), S-tagged -> goto 2                 [LINK]
+                  1000 in_port=P (link), untagged -> goto 3 (a flood)       [LINK]
+                   100 in_port=P, eth_src=H (host H on host port P) -> goto 1  [HOST]
+                     0 -> controller (128 B) + goto 1 (unknown host: learn)  [BASE]
+    1 ingress       20 eth_dst multicast/broadcast -> goto 3                [BASE]
+                    10 push S-tag, vid=version(E), metadata=1, goto 2       [INGRESS, E]
+    2 forward      100 vid=version(E), eth_dst=H -> pop S-tag, output P     [ROUTE, E]
+                       (H's own switch) | group FF(primary, backup) | output primary
+                     1 metadata=1, S-tagged (host unknown) -> pop, goto 3  [BASE]
+                       (miss: drop)
+    3 flood         10 in_port=P -> output (tree ports + host ports) - P    [FLOOD]
+                       (miss: drop: untagged frames from links off the tree)
+
+The version tag. A frame from a host gets an outer 802.1ad S-tag (TPID 0x88a8) at its
+first switch; its VID is the epoch's version (``version_of``). Links carry only tagged
+unicast and untagged floods; the last switch pops the tag before delivery. Because the
+tag is an outer S-tag, a tenant's own 802.1Q C-tag rides inside it unchanged (Open
+vSwitch matches the outer tag; with ``other_config:vlan-limit=2`` it parses both).
+Tagging costs 4 bytes of MTU on fabric links.
+
+Per-packet consistency (Reitblatt et al., SIGCOMM 2012): forward rules of epoch E match
+only VID version(E). They are installed everywhere before any ingress rule stamps
+version(E) (phase 1, then phase 2), so a frame is forwarded by one epoch's rules from
+its first switch to its last. The old epoch's forward rules go after a drain time
+(phase 3). Fast-failover groups are named by what they do, (primary, backup), so epochs
+share them; a group is added before the first rule that uses it and deleted after the
+last.
+
+Floods (broadcast, ARP, unknown unicast) follow a spanning tree of the snapshot
+(controller/topology.py) and are not versioned: a tree change applies per switch.
+"""
+
+from controller.cookies import CookieSpace
+from controller.flowspec import FlowSpec
+from controller.topology import flood_rules, spanning_tree_ports
+
+COOKIES = CookieSpace('stable_routing')
+
+ADMISSION_TABLE, INGRESS_TABLE, FORWARD_TABLE, FLOOD_TABLE = 0, 1, 2, 3
+
+# Cookie kinds.
+BASE, LLDP, LINK, HOST, INGRESS, ROUTE, FLOOD = 1, 2, 3, 4, 5, 6, 7
+
+S_TAG = 0x88a8
+VID_PRESENT = 0x1000
+TAGGED = (VID_PRESENT, VID_PRESENT)
+UNTAGGED = (0, 0x1FFF)        # OFPVID_NONE, written masked so every vlan_vid is a pair
+FROM_HOST = (1, 1)            # metadata value, mask: "tagged by this switch"
+MULTICAST = ('01:00:00:00:00:00', '01:00:00:00:00:00')
+LLDP_MATCH = {'eth_type': 0x88cc, 'eth_dst': '01:80:c2:00:00:0e'}
+PACKET_IN_BYTES = 128
+MAX_GROUP_PORT = 0xFFFF
+
+
+def version_of(epoch):
+    """The VID that carries ``epoch`` (1..4094; consecutive epochs always differ)."""
+    return 1 + (epoch - 1) % 4094
+
+
+def epoch_cookie(kind, epoch):
+    return COOKIES.cookie(kind, epoch)
+
+
+def failover_group_id(primary, backup):
+    """Group id of "out ``primary`` while it is live, else out ``backup``"."""
+    if not (0 < primary <= MAX_GROUP_PORT and 0 < backup <= MAX_GROUP_PORT):
+        raise ValueError('fast-failover groups are named by port pairs up to %d, got '
+                         '%d and %d' % (MAX_GROUP_PORT, primary, backup))
+    return primary << 16 | backup
+
+
+def base_rules():
+    """The rules that never change while the app runs."""
+    return {
+        FlowSpec.make(ADMISSION_TABLE, 65535, LLDP_MATCH,
+                      [('apply', (('controller', 65535),))], COOKIES.cookie(LLDP)),
+        FlowSpec.make(ADMISSION_TABLE, 0, {},
+                      [('apply', (('controller', PACKET_IN_BYTES),)),
+                       ('goto', INGRESS_TABLE)], COOKIES.cookie(BASE)),
+        FlowSpec.make(INGRESS_TABLE, 20, {'eth_dst': MULTICAST}, [('goto', FLOOD_TABLE)],
+                      COOKIES.cookie(BASE)),
+        FlowSpec.make(FORWARD_TABLE, 1, {'metadata': FROM_HOST, 'vlan_vid': TAGGED},
+                      [('apply', (('pop_vlan',),)), ('goto', FLOOD_TABLE)],
+                      COOKIES.cookie(BASE)),
+    }
+
+
+def ingress_rule(epoch):
+    """The one rule of a switch that decides which epoch a host's frame travels in."""
+    return FlowSpec.make(
+        INGRESS_TABLE, 10, {},
+        [('apply', (('push_vlan', S_TAG),
+                    ('set_field', 'vlan_vid', VID_PRESENT | version_of(epoch)))),
+         ('meta', FROM_HOST), ('goto', FORWARD_TABLE)],
+        epoch_cookie(INGRESS, epoch))
+
+
+def port_rules(snapshot, dpid, tree_ports=None):
+    """Admission and flood rules of switch ``dpid``: what its links, host ports and
+    learned hosts are in ``snapshot``. ``tree_ports`` is spanning_tree_ports of the
+    snapshot's graph (computed once per epoch by the caller)."""
+    if tree_ports is None:
+        tree_ports = spanning_tree_ports(snapshot.graph())
+    links = sorted(port for (switch, port) in snapshot.neighbour_at() if switch == dpid)
+    host_ports = snapshot.host_ports(dpid)
+    rules = set()
+    for port in links:
+        rules.add(FlowSpec.make(ADMISSION_TABLE, 1000,
+                                {'in_port': port, 'vlan_vid': TAGGED},
+                                [('goto', FORWARD_TABLE)], COOKIES.cookie(LINK)))
+        rules.add(FlowSpec.make(ADMISSION_TABLE, 1000, {'in_port': port, 'vlan_vid': UNTAGGED},
+                                [('goto', FLOOD_TABLE)], COOKIES.cookie(LINK)))
+    for mac, (host_dpid, port) in snapshot.hosts:
+        if host_dpid == dpid and port in host_ports:
+            rules.add(FlowSpec.make(ADMISSION_TABLE, 100, {'in_port': port, 'eth_src': mac},
+                                    [('goto', INGRESS_TABLE)], COOKIES.cookie(HOST)))
+    flooding = set(tree_ports.get(dpid, ())) | host_ports
+    for in_port, outs in flood_rules(flooding).items():
+        rules.add(FlowSpec.make(FLOOD_TABLE, 10, {'in_port': in_port},
+                                [('apply', tuple(('output', p) for p in outs))],
+                                COOKIES.cookie(FLOOD)))
+    return rules
+
+
+def route_rules(sft, dpid, epoch):
+    """Forward rules of switch ``dpid`` in ``epoch``, and the failover groups they use
+    as {group_id: (primary, backup)}."""
+    match_vid = VID_PRESENT | version_of(epoch)
+    cookie = epoch_cookie(ROUTE, epoch)
+    rules, groups = set(), {}
+    for mac, how, where in sft.switch_entries(dpid):
+        if how == 'deliver':
+            actions = (('pop_vlan',), ('output', where))
+        elif where.backup is None:
+            actions = (('output', where.port),)
+        else:
+            group = failover_group_id(where.port, where.backup)
+            groups[group] = (where.port, where.backup)
+            actions = (('group', group),)
+        rules.add(FlowSpec.make(FORWARD_TABLE, 100, {'vlan_vid': match_vid, 'eth_dst': mac},
+                                [('apply', actions)], cookie))
+    return rules, groups

@@ -1,0 +1,95 @@
+"""What apps/stable_routing.py says (its REST endpoints) and what the switches do (their
+flow tables), side by side, for the stable-routing tests."""
+
+import json
+import urllib.request
+
+from controller import stable_pipeline as pipe
+from controller.cookies import CookieSpace
+from tests.harness import flows
+from tests.harness.network import host_ports, switch_links, wait_until
+
+
+def rest(ctl, path):
+    with urllib.request.urlopen('http://127.0.0.1:%d%s' % (ctl.wsapi_port, path),
+                                timeout=5) as reply:
+        return json.loads(reply.read())
+
+
+def dpid_of(switch_name):
+    """Switch sN has dpid N (topologies/common.py)."""
+    return int(switch_name[1:])
+
+
+def wait_for_epoch(ctl, net, timeout=30.0):
+    """Wait until an installed epoch knows every host of ``net`` and nothing is pending;
+    returns the status (its 'epoch' is None if that never happened)."""
+    def settled():
+        status = rest(ctl, '/stable/epoch')
+        return (status['epoch'] is not None and status['pending_triggers'] == 0
+                and status['epoch'] == status['last_epoch_cut']
+                and status['hosts'] == len(net.hosts)
+                and _last(ctl)['hosts'] == len(net.hosts)) and status
+    return wait_until(settled, timeout, interval=0.3) or rest(ctl, '/stable/epoch')
+
+
+def _last(ctl):
+    return rest(ctl, '/stable/history?limit=1')[-1]
+
+
+def sft_path(ctl, net, src_switch, dst_host):
+    """Switch names from ``src_switch`` to ``dst_host``'s switch on the SFT's next hops."""
+    mac = dst_host.MAC()
+    by_dpid = {dpid_of(s.name): s.name for s in net.switches}
+    path = [src_switch]
+    for _ in range(len(net.switches)):
+        table = rest(ctl, '/stable/sft/%016x' % dpid_of(path[-1]))
+        entry = next(e for e in table['entries'] if e['host'] == mac)
+        if 'deliver_port' in entry:
+            return path
+        path.append(by_dpid[int(entry['next_hop'], 16)])
+    raise AssertionError('SFT path from %s to %s does not end: %s' % (src_switch, mac, path))
+
+
+def forward_rules(switch, epoch):
+    """{eth_dst: FlowEntry} of the forward table's rules of ``epoch`` on ``switch``."""
+    cookie = pipe.epoch_cookie(pipe.ROUTE, epoch)
+    return {f.match.get('dl_dst'): f for f in flows.dump_flows(switch, pipe.FORWARD_TABLE)
+            if f.cookie == cookie}
+
+
+def next_port(entry):
+    """The port a forward rule sends out of: its output, or its failover group's primary
+    (group ids are primary << 16 | backup, controller/stable_pipeline.py)."""
+    for action in entry.action_list:
+        if action.startswith('group:'):
+            return int(action.split(':', 1)[1]) >> 16
+    ports = entry.output_ports
+    return ports[0] if ports else None
+
+
+def flow_path(net, src_switch, dst_host, epoch):
+    """Switch names a frame for ``dst_host`` entering at ``src_switch`` crosses, read from
+    the switches' flow tables of ``epoch``; ends with the delivering switch."""
+    peer = {}
+    for (a, pa), (b, pb) in switch_links(net):
+        peer[(a, pa)] = b
+        peer[(b, pb)] = a
+    tables = {}
+    path, mac = [src_switch], dst_host.MAC()
+    target = host_ports(net)[dst_host.name]
+    for _ in range(len(net.switches)):
+        here = path[-1]
+        tables.setdefault(here, forward_rules(here, epoch))
+        entry = tables[here].get(mac)
+        if entry is None:
+            raise AssertionError('%s has no rule of epoch %d for %s' % (here, epoch, mac))
+        port = next_port(entry)
+        if (here, port) == target:
+            return path
+        path.append(peer[(here, port)])
+    raise AssertionError('flow path from %s to %s loops: %s' % (src_switch, mac, path))
+
+
+def cookie_kind(entry):
+    return CookieSpace.kind_of(entry.cookie)
