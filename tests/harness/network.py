@@ -48,3 +48,18 @@ def wait_until(predicate, timeout, interval=0.2):
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+def add_switch(net, name, dpid, neighbours):
+    """Add switch ``name`` to the running ``net`` with a link to each of ``neighbours``
+    (running switches), and start it; returns it. The new ports on the neighbours are
+    the next free port numbers there."""
+    switch = net.addSwitch(name, dpid='%016x' % dpid)
+    for neighbour in neighbours:
+        link = net.addLink(neighbour, switch)
+        near = link.intf1 if link.intf1.node is neighbour else link.intf2
+        # As SilentPortsOVSSwitch does for its own ports (topologies/common.py).
+        neighbour.cmd('sysctl -qw net.ipv6.conf.%s.disable_ipv6=1' % near.name)
+        neighbour.attach(near)
+    switch.start(net.controllers)
+    return switch

@@ -499,3 +499,22 @@ def iperf3_throughput(src, dst, seconds=5, udp=False, **options):
     """Mbit/s received in an iperf3 test (see iperf3_run for ``options`` and for the
     whole result, raw JSON included)."""
     return iperf3_run(src, dst, seconds=seconds, udp=udp, **options).mbps
+
+
+# -- raw frames ---------------------------------------------------------------------
+
+_SEND_FROM_RANDOM_MACS = """python3 - <<'PYEOF'
+import os, socket, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(('%(intf)s', 0))
+for _ in range(%(count)d):
+    src = bytes([0x02]) + os.urandom(5)
+    s.send(b'\\xff' * 6 + src + b'\\x88\\xb5' + b'flood' * 10)
+    time.sleep(%(gap)g)   # paced, so the veth and the switch drop none of them
+PYEOF"""
+
+
+def send_from_random_macs(host, count, gap_s=0.001):
+    """``host`` broadcasts ``count`` frames, each from a new random locally administered
+    MAC (EtherType 0x88b5, local experimental): a MAC-flooding host, or many new hosts."""
+    host.cmd(_SEND_FROM_RANDOM_MACS % {'intf': host.intf(), 'count': count, 'gap': gap_s})

@@ -8,7 +8,8 @@ import pytest
 
 from tests.harness import flows, l2
 from tests.harness.network import wait_connected, wait_until
-from tests.harness.traffic import parse_ping_output, ping_stream, reachability_matrix
+from tests.harness.traffic import (parse_ping_output, ping_stream, reachability_matrix,
+                                   send_from_random_macs)
 
 L2_APP = ['apps/l2_learning.py']
 # A packet-in costs a learning switch one per (switch, host) it learns, and the whole
@@ -195,10 +196,10 @@ def test_mac_flooding_host_is_bounded(controller, network):
                         config={'max_macs_per_port': limit, 'ban_time': 30})
     h1, h2 = net.get('h1', 'h2')
     assert ping_stream(h1, h2, count=2, interval=0.2).received == 2
-    h1.cmd(SEND_RANDOM_MACS % {'intf': h1.intf(), 'count': 50})
+    send_from_random_macs(h1, 50)
     flows.wait_for_counters()
     before = flows.total_packet_ins(['s1'])
-    h1.cmd(SEND_RANDOM_MACS % {'intf': h1.intf(), 'count': 500})
+    send_from_random_macs(h1, 500)
     flows.wait_for_counters()
     packet_ins = flows.total_packet_ins(['s1']) - before
     table0 = flows.dump_flows('s1', table=0)
@@ -215,16 +216,6 @@ def test_mac_flooding_host_is_bounded(controller, network):
     assert len(ctl.log_lines('more than %d MACs' % limit)) == 1
     assert ping_stream(h1, h2, count=5, interval=0.1).received == 5
 
-
-SEND_RANDOM_MACS = '''python3 - <<'PYEOF'
-import os, socket, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind(('%(intf)s', 0))
-for _ in range(%(count)d):
-    src = bytes([0x02]) + os.urandom(5)
-    s.send(b'\\xff' * 6 + src + b'\\x88\\xb5' + b'flood' * 10)
-    time.sleep(0.001)   # paced, so the veth and the switch drop none of them
-PYEOF'''
 
 
 def test_simple_switch_13_fails_on_a_loop(controller, network, record_property):
