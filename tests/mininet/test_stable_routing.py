@@ -3,6 +3,9 @@ simple_switch_stp_13 on the same link failure as the comparison."""
 
 import importlib
 import itertools
+import os
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -65,6 +68,24 @@ def test_pingall_follows_the_sft(controller, network, topo_args):
         src_switch = attached[src.name][0]
         expected = stable.sft_path(ctl, net, src_switch, dst)
         assert stable.flow_path(net, src_switch, dst, status['epoch']) == expected
+    # The CLI shows the same epoch and tables.
+    url = 'http://127.0.0.1:%d' % ctl.wsapi_port
+    epoch_text = sdn_stable(url, 'epoch')
+    assert epoch_text.startswith('epoch %d (version VID %d)' % (status['epoch'],
+                                                                  status['epoch']))
+    assert 'pending triggers: 0' in epoch_text
+    history = sdn_stable(url, 'history').splitlines()
+    assert history[0].split()[:3] == ['epoch', 'cut', 'at'] and len(history) >= 2
+    h1 = net.get('h1')
+    assert '%s  deliver on port 1' % h1.MAC() in sdn_stable(url, 'sft', '1')
+
+
+def sdn_stable(url, *args):
+    """Run the sdn-stable CLI of the environment running the tests."""
+    command = [os.path.join(os.path.dirname(sys.executable), 'sdn-stable'), '--url', url]
+    done = subprocess.run(command + list(args), capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def test_carrier_loss_fails_over_in_the_switch(controller, network, record_property):

@@ -1,0 +1,110 @@
+"""``sdn-stable``: what apps/stable_routing.py is doing, from its REST endpoints.
+
+    sdn-stable [--url http://127.0.0.1:8080] epoch        current epoch, its age, pending
+    sdn-stable triggers                                   triggers waiting for an epoch
+    sdn-stable history [-n 20]                            recent epochs and their timings
+    sdn-stable sft DPID                                   one switch's stable table
+
+``--json`` prints the endpoint's JSON as is. The URL is Ryu's WSGI address
+(``--wsapi-host``/``--wsapi-port`` of ryu-manager; 8080 by default).
+"""
+
+import argparse
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+
+DEFAULT_URL = 'http://127.0.0.1:8080'
+
+
+def fetch(url, path):
+    try:
+        with urllib.request.urlopen(url.rstrip('/') + path, timeout=10) as reply:
+            return json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        try:
+            message = json.loads(error.read()).get('error', error.reason)
+        except ValueError:
+            message = error.reason
+        raise SystemExit('sdn-stable: %s%s: %s' % (url, path, message))
+    except (urllib.error.URLError, OSError) as error:
+        raise SystemExit('sdn-stable: cannot reach %s (%s); is ryu-manager running '
+                         'apps/stable_routing.py with --wsapi-port?' % (url, error))
+
+
+def format_epoch(status):
+    if status['epoch'] is None:
+        head = 'no epoch installed yet'
+    else:
+        head = 'epoch %d (version VID %d), installed %.1f s ago' % (
+            status['epoch'], status['version_vid'], status['age_s'])
+    return '%s\nlast epoch cut: %s; pending triggers: %d; switches: %d; hosts: %d' % (
+        head, status['last_epoch_cut'], status['pending_triggers'], status['switches'],
+        status['hosts'])
+
+
+def format_triggers(triggers):
+    if not triggers:
+        return 'no pending triggers'
+    return '\n'.join('%s  %s  %-11s %s' % (t['id'], _clock(t['at']), t['kind'], t['detail'])
+                     for t in triggers)
+
+
+def format_history(records):
+    lines = ['%6s  %-8s  %-10s %8s %4s %5s %5s %10s %8s %10s' % (
+        'epoch', 'cut at', 'state', 'triggers', 'sw', 'links', 'hosts', 'compute ms',
+        'check ms', 'install ms')]
+    for r in records:
+        lines.append('%6d  %-8s  %-10s %8d %4d %5d %5d %10.1f %8.1f %10.1f' % (
+            r['number'], _clock(r['cut_at']), r['state'], r['trigger_count'], r['switches'],
+            r['links'], r['hosts'], r['compute_ms'], r['check_ms'], r['install_ms']))
+        lines += ['        ! %s' % problem for problem in r['problems']]
+    return '\n'.join(lines)
+
+
+def format_sft(table):
+    lines = ['switch %s, epoch %d' % (table['dpid'], table['epoch']),
+             '%-17s  %s' % ('host', 'action')]
+    for e in table['entries']:
+        if 'deliver_port' in e:
+            action = 'deliver on port %d' % e['deliver_port']
+        else:
+            action = 'port %d to %s' % (e['port'], e['next_hop'])
+            action += (', backup port %d to %s' % (e['backup_port'], e['backup_next_hop'])
+                       if e['backup_port'] is not None else ', no loop-free backup')
+        lines.append('%-17s  %s' % (e['host'], action))
+    return '\n'.join(lines)
+
+
+def _clock(at):
+    return time.strftime('%H:%M:%S', time.localtime(at))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='sdn-stable', description=__doc__.split('\n')[0])
+    parser.add_argument('--url', default=DEFAULT_URL, help='Ryu WSGI address')
+    parser.add_argument('--json', action='store_true', help='print the raw JSON')
+    commands = parser.add_subparsers(dest='command', required=True)
+    commands.add_parser('epoch', help='the epoch in force')
+    commands.add_parser('triggers', help='pending triggers')
+    history = commands.add_parser('history', help='recent epochs')
+    history.add_argument('-n', type=int, default=20, help='how many (default 20)')
+    sft = commands.add_parser('sft', help="a switch's stable forwarding table")
+    sft.add_argument('dpid', help='datapath id, hexadecimal')
+    args = parser.parse_args(argv)
+
+    path, formatter = {
+        'epoch': ('/stable/epoch', format_epoch),
+        'triggers': ('/stable/triggers', format_triggers),
+        'history': ('/stable/history?limit=%d' % getattr(args, 'n', 20), format_history),
+        'sft': ('/stable/sft/%s' % getattr(args, 'dpid', ''), format_sft),
+    }[args.command]
+    body = fetch(args.url, path)
+    print(json.dumps(body, indent=1) if args.json else formatter(body))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

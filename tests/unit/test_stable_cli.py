@@ -1,0 +1,50 @@
+"""The sdn-stable CLI's text, from the JSON the REST endpoints return."""
+
+import time
+
+import pytest
+
+from controller import stable_cli
+
+STATUS = {'epoch': 3, 'version_vid': 3, 'age_s': 12.5, 'last_epoch_cut': 4,
+          'pending_triggers': 2, 'switches': 4, 'hosts': 4}
+RECORD = {'number': 4, 'cut_at': 0.0, 'state': 'rejected', 'trigger_count': 1,
+          'switches': 4, 'links': 4, 'hosts': 4, 'compute_ms': 1.75, 'check_ms': 0.5,
+          'install_ms': 0.0, 'problems': ['loop towards switch 3 at 1 -> 2 -> 1'],
+          'triggers': []}
+
+
+def test_epoch_and_pending():
+    text = stable_cli.format_epoch(STATUS)
+    assert text.splitlines()[0] == 'epoch 3 (version VID 3), installed 12.5 s ago'
+    assert 'pending triggers: 2' in text
+    assert stable_cli.format_epoch(dict(STATUS, epoch=None)).startswith(
+        'no epoch installed yet')
+
+
+def test_history_shows_timings_and_problems():
+    lines = stable_cli.format_history([RECORD]).splitlines()
+    assert lines[0].split()[:3] == ['epoch', 'cut', 'at']
+    assert lines[1].split() == ['4', time.strftime('%H:%M:%S', time.localtime(0.0)),
+                                'rejected', '1', '4', '4', '4', '1.8', '0.5', '0.0']
+    assert lines[2].strip() == '! loop towards switch 3 at 1 -> 2 -> 1'
+
+
+def test_sft_lines():
+    table = {'dpid': '0000000000000001', 'epoch': 3, 'entries': [
+        {'host': '00:00:00:00:00:01', 'deliver_port': 1},
+        {'host': '00:00:00:00:00:03', 'port': 2, 'next_hop': '0000000000000002',
+         'backup_port': 3, 'backup_next_hop': '0000000000000004'},
+        {'host': '00:00:00:00:00:02', 'port': 2, 'next_hop': '0000000000000002',
+         'backup_port': None, 'backup_next_hop': None}]}
+    text = stable_cli.format_sft(table)
+    assert '00:00:00:00:00:01  deliver on port 1' in text
+    assert ('00:00:00:00:00:03  port 2 to 0000000000000002, backup port 3 to '
+            '0000000000000004') in text
+    assert '00:00:00:00:00:02  port 2 to 0000000000000002, no loop-free backup' in text
+
+
+def test_unreachable_controller_is_a_clear_error():
+    with pytest.raises(SystemExit) as error:
+        stable_cli.main(['--url', 'http://127.0.0.1:9', 'epoch'])
+    assert 'cannot reach http://127.0.0.1:9' in str(error.value)
