@@ -44,8 +44,9 @@ from ryu.ofproto import ofproto_v1_3
 from controller import openflow as of
 from controller.cookies import CookieSpace
 from controller.learning import Learned, MacTable, is_unicast
-from controller.lldp import LLDP_DESTINATION, LLDP_ETHERTYPE, lldp_frame, parse_lldp_frame
-from controller.rate_limit import TokenBucket
+from controller import discovery
+from controller.lldp import LLDP_DESTINATION, LLDP_ETHERTYPE
+from controller.rate_limit import TokenBucket, packet_in_options
 from controller.topology import SwitchGraph, flood_rules, spanning_tree_ports
 
 CONF = cfg.CONF
@@ -63,16 +64,8 @@ CONF.register_opts([
                help='MACs learned on one host port before the port is banned'),
     cfg.IntOpt('ban_time', default=60,
                help='seconds a port over its MAC limit learns no new MAC'),
-    cfg.FloatOpt('packet_in_rate', default=500.0,
-                 help='packet-ins per second handled per switch; the rest are ignored'),
-    cfg.IntOpt('packet_in_burst', default=1000,
-               help='packet-ins handled at once per switch before packet_in_rate applies'),
-    cfg.FloatOpt('lldp_interval', default=1.0,
-                 help='seconds between LLDP frames on every port'),
-    cfg.FloatOpt('link_timeout', default=3.5,
-                 help='seconds without LLDP after which a link is considered gone '
-                      '(a port going down removes its link at once)'),
-], group='l2_learning')
+] + packet_in_options(500.0, 1000) + discovery.options(link_timeout=3.5),
+    group='l2_learning')
 
 SOURCE_TABLE = 0
 DESTINATION_TABLE = 1
@@ -97,8 +90,6 @@ class SwitchState:
         self.dp = dp
         self.macs = MacTable(conf.max_macs_per_port, conf.ban_time)
         self.packet_ins = TokenBucket(conf.packet_in_rate, conf.packet_in_burst)
-        self.port_up_since = {}       # live port -> monotonic time it came up
-        self.lldp_frames = {}         # live port -> the LLDP frame it sends
         self.installed_floods = {}    # in_port -> out ports, as programmed
         self.installed_drops = set()  # ports with a PORT_DROP rule
         # Until the first probe_time has passed, the rules a previous run of the app left
@@ -115,6 +106,7 @@ class L2Learning(app_manager.RyuApp):
         self.cookies = CookieSpace('l2_learning')
         self.switches = {}            # dpid -> SwitchState
         self.graph = SwitchGraph()
+        self.discovery = discovery.LinkDiscovery(self.graph, self.conf.link_timeout)
         self.tree_ports = {}          # dpid -> switch-to-switch ports on the tree
         self.src_hard_timeout = max(1, int(self.conf.idle_timeout *
                                            self.conf.relearn_fraction))
@@ -131,16 +123,14 @@ class L2Learning(app_manager.RyuApp):
         elif dp.id in self.switches and self.switches[dp.id].dp is dp:
             del self.switches[dp.id]
             self.logger.info('switch %016x disconnected', dp.id)
-            if self.graph.remove_switch(dp.id):
+            if self.discovery.switch_down(dp.id):
                 self._update_tree()
 
     def _switch_up(self, dp):
         sw = SwitchState(dp, self.conf)
         self.switches[dp.id] = sw
         now = _now()
-        for port in dp.ports.values():
-            if self._is_live(dp, port):
-                self._port_up(sw, port, now)
+        self.discovery.switch_up(dp, now)
         sw.reconcile_at = now + self.conf.probe_time
         parser, ofp = dp.ofproto_parser, dp.ofproto
         of.add_flow(dp, SOURCE_TABLE, PRIO_LLDP,
@@ -153,22 +143,9 @@ class L2Learning(app_manager.RyuApp):
                      of.goto_table(dp, DESTINATION_TABLE)],
                     self.cookies.cookie(MISS))
         self.logger.info('switch %016x connected with %d live ports', dp.id,
-                         len(sw.port_up_since))
-        self._send_lldp(sw)
+                         len(self.discovery.live_ports(dp.id)))
         if self.conf.probe_time <= 0:
             self._reconcile(sw)
-
-    @staticmethod
-    def _port_up(sw, port, now):
-        sw.port_up_since[port.port_no] = now
-        sw.lldp_frames[port.port_no] = lldp_frame(sw.dp.id, port.port_no, port.hw_addr)
-
-    @staticmethod
-    def _is_live(dp, port):
-        ofp = dp.ofproto
-        return (port.port_no <= ofp.OFPP_MAX
-                and not port.state & ofp.OFPPS_LINK_DOWN
-                and not port.config & ofp.OFPPC_PORT_DOWN)
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def _port_status(self, ev):
@@ -178,17 +155,14 @@ class L2Learning(app_manager.RyuApp):
             return
         port_no = msg.desc.port_no
         live = (msg.reason != msg.datapath.ofproto.OFPPR_DELETE
-                and self._is_live(msg.datapath, msg.desc))
-        was_live = port_no in sw.port_up_since
+                and discovery.is_live(msg.datapath, msg.desc))
+        was_live = port_no in self.discovery.live_ports(sw.dp.id)
         if live and not was_live:
-            self._port_up(sw, msg.desc, _now())
+            self.discovery.port_up(msg.datapath, msg.desc, _now())
             self.logger.info('port %016x:%d up; probing for %.1fs', sw.dp.id, port_no,
                              self.conf.probe_time)
             self._program_ports(sw)
-            self._send_lldp(sw, [port_no])
         elif not live and was_live:
-            del sw.port_up_since[port_no]
-            del sw.lldp_frames[port_no]
             self._port_down(sw, port_no)
 
     def _port_down(self, sw, port_no):
@@ -200,7 +174,7 @@ class L2Learning(app_manager.RyuApp):
                         table_id=DESTINATION_TABLE, out_port=port_no)
         self.logger.info('port %016x:%d down; flushed %d learned MACs', dp.id, port_no,
                          len(macs))
-        if self.graph.remove_port(dp.id, port_no):
+        if self.discovery.port_down(dp.id, port_no):
             self.logger.info('link on %016x:%d gone with the port', dp.id, port_no)
             self._update_tree()
         else:
@@ -208,20 +182,12 @@ class L2Learning(app_manager.RyuApp):
 
     # --- topology: links and the spanning tree ----------------------------------
 
-    def _send_lldp(self, sw, ports=None):
-        dp, parser, ofp = sw.dp, sw.dp.ofproto_parser, sw.dp.ofproto
-        for port in sw.lldp_frames if ports is None else ports:
-            dp.send_msg(parser.OFPPacketOut(
-                datapath=dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
-                actions=[parser.OFPActionOutput(port)], data=sw.lldp_frames[port]))
-
     def _lldp_loop(self):
         """LLDP out of every live port; links not heard of for link_timeout expire."""
         while True:
             hub.sleep(self.conf.lldp_interval)
-            for sw in list(self.switches.values()):
-                self._send_lldp(sw)
-            expired = self.graph.expire(_now(), self.conf.link_timeout)
+            self.discovery.probe_all()
+            expired = self.discovery.expire(_now())
             for src_dpid, src_port, dst_dpid, dst_port in expired:
                 self.logger.info('link %016x:%d -> %016x:%d gone (no LLDP for %.1fs)',
                                  src_dpid, src_port, dst_dpid, dst_port,
@@ -230,14 +196,9 @@ class L2Learning(app_manager.RyuApp):
                 self._update_tree()
 
     def _lldp_in(self, sw, msg):
-        sender = parse_lldp_frame(msg.data)
-        if sender is None or sender[0] not in self.switches:
-            return
-        src_dpid, src_port = sender
-        in_port = msg.match['in_port']
-        if self.graph.add_link(src_dpid, src_port, sw.dp.id, in_port, _now()):
-            self.logger.info('link %016x:%d -> %016x:%d discovered', src_dpid, src_port,
-                             sw.dp.id, in_port)
+        link = self.discovery.lldp_in(sw.dp.id, msg.match['in_port'], msg.data, _now())
+        if link:
+            self.logger.info('link %016x:%d -> %016x:%d discovered', *link)
             self._update_tree()
 
     def _update_tree(self):
@@ -275,7 +236,7 @@ class L2Learning(app_manager.RyuApp):
                         self._reconcile(sw)
                 elif any(now - since >= self.conf.probe_time
                        and port not in sw.installed_floods
-                       for port, since in sw.port_up_since.items()):
+                       for port, since in self.discovery.up_since(sw.dp.id).items()):
                     self._program_ports(sw)
 
     def _reconcile(self, sw):
@@ -301,7 +262,7 @@ class L2Learning(app_manager.RyuApp):
         now = _now()
         inter_switch = self.graph.inter_switch_ports(sw.dp.id)
         on_tree = self.tree_ports.get(sw.dp.id, set())
-        return {port for port, since in sw.port_up_since.items()
+        return {port for port, since in self.discovery.up_since(sw.dp.id).items()
                 if now - since >= self.conf.probe_time
                 and (port not in inter_switch or port in on_tree)}
 
@@ -311,7 +272,7 @@ class L2Learning(app_manager.RyuApp):
             return   # not taken over yet: see _reconcile
         dp, parser = sw.dp, sw.dp.ofproto_parser
         forwarding = self._forwarding_ports(sw)
-        drops = set(sw.port_up_since) - forwarding
+        drops = self.discovery.live_ports(dp.id) - forwarding
         floods = flood_rules(forwarding)
         # Blocking first, then floods: a port never forwards before it drops.
         for port in sorted(drops - sw.installed_drops):
@@ -362,7 +323,7 @@ class L2Learning(app_manager.RyuApp):
         # Frames from blocked or probing ports, and from the bridge's own LOCAL port,
         # are never learned.
         if (not is_unicast(src) or in_port in sw.installed_drops
-                or in_port not in sw.port_up_since):
+                or in_port not in self.discovery.live_ports(sw.dp.id)):
             return
         self.logger.debug('switch %016x: packet-in port %d from %s', sw.dp.id, in_port, src)
         self._learn(sw, src, in_port)

@@ -49,11 +49,11 @@ from controller import openflow as of
 from controller import stable_pipeline as pipe
 from controller.bundles import BundleClient
 from controller.cookies import FREE_MASK, KIND_MASK
-from controller.discovery import LinkDiscovery, is_live
+from controller import discovery
 from controller.epochs import EpochRecord, UpdateLog
 from controller.flowspec import diff, in_order, to_delete_strict, to_flow_mod
 from controller.learning import is_unicast
-from controller.rate_limit import TokenBucket
+from controller.rate_limit import TokenBucket, packet_in_options
 from controller.sft import Snapshot, check_sft, compute_sft
 from controller.topology import SwitchGraph, spanning_tree_ports
 
@@ -72,16 +72,9 @@ CONF.register_opts([
                       "epoch's rules (longer than any packet's time in the network)"),
     cfg.FloatOpt('install_timeout', default=5.0,
                  help='seconds a switch has to confirm one phase of an update'),
-    cfg.FloatOpt('lldp_interval', default=1.0, help='seconds between LLDP probes'),
-    cfg.FloatOpt('link_timeout', default=3.5,
-                 help='seconds without LLDP after which a link is gone (carrier loss '
-                      'removes it at once)'),
-    cfg.FloatOpt('packet_in_rate', default=200.0,
-                 help='host-learning packet-ins handled per second per switch'),
-    cfg.IntOpt('packet_in_burst', default=500,
-               help='packet-ins handled at once per switch before the rate applies'),
     cfg.IntOpt('history', default=200, help='epochs kept in the history'),
-], group='stable_routing')
+] + packet_in_options(200.0, 500) + discovery.options(link_timeout=3.5),
+    group='stable_routing')
 
 REST_APP = 'stable_routing_app'
 ALL_BITS = 0xFFFFFFFFFFFFFFFF
@@ -109,7 +102,7 @@ class StableRouting(app_manager.RyuApp):
         self.conf = CONF.stable_routing
         self.switches = {}            # dpid -> SwitchState
         self.graph = SwitchGraph()
-        self.discovery = LinkDiscovery(self.graph, self.conf.link_timeout)
+        self.discovery = discovery.LinkDiscovery(self.graph, self.conf.link_timeout)
         self.hosts = {}               # mac -> (dpid, port)
         self.log = UpdateLog(self.conf.quiet_window, self.conf.max_delay,
                              history=self.conf.history)
@@ -142,7 +135,7 @@ class StableRouting(app_manager.RyuApp):
         # Adding the same rules again changes nothing, so a restart costs no traffic.
         of.send_together(dp, [to_flow_mod(dp, spec) for spec in in_order(pipe.base_rules())])
         self._read_back(dp)
-        self.discovery.switch_up(dp)
+        self.discovery.switch_up(dp, _now())
         self._trigger('switch-up', 'switch %016x with live ports %s' % (
             dp.id, sorted(self.discovery.live_ports(dp.id))))
 
@@ -179,10 +172,10 @@ class StableRouting(app_manager.RyuApp):
         dp, port_no = msg.datapath, msg.desc.port_no
         if dp.id not in self.switches:
             return
-        live = msg.reason != dp.ofproto.OFPPR_DELETE and is_live(dp, msg.desc)
+        live = msg.reason != dp.ofproto.OFPPR_DELETE and discovery.is_live(dp, msg.desc)
         was_live = port_no in self.discovery.live_ports(dp.id)
         if live and not was_live:
-            self.discovery.port_up(dp, msg.desc)
+            self.discovery.port_up(dp, msg.desc, _now())
             self._trigger('port-up', 'port %016x:%d' % (dp.id, port_no))
         elif was_live and not live:
             link = self.discovery.port_down(dp.id, port_no)
@@ -265,7 +258,8 @@ class StableRouting(app_manager.RyuApp):
         self.epoch += 1
         record = EpochRecord(self.epoch, time.time(), [
             {'id': t.id, 'kind': t.kind, 'detail': t.detail}
-            for t in triggers[:TRIGGERS_KEPT_PER_EPOCH]], trigger_count=len(triggers))
+            for t in triggers[:TRIGGERS_KEPT_PER_EPOCH]], trigger_count=len(triggers),
+            first_trigger_at=triggers[0].at)
         self.log.history.append(record)
         started = perf_counter()
         snapshot = self._snapshot()

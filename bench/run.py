@@ -17,6 +17,9 @@ memory     controller RSS as 1k / 10k / 100k MACs are learned, l2_learning versu
 policy     load, validation and compile time and flow entries of growing VLAN/ACL
            policies (apps/vswitch_policy.py), and the reload diff of a one-port change
            against reprogramming the whole switch.
+stable_network  apps/stable_routing.py on Mininet: update duration and peak flow entries
+           against network size; traffic lost on a link failure against
+           ryu.app.simple_switch_stp_13 (bench/stable_network.py).
 
 Raw results go to bench/results/<name>.json, plots to bench/results/*.png, and the
 tables to bench/RESULTS.md (rewritten from all the JSON files present); --quick writes
@@ -237,8 +240,13 @@ def policy(quick, logdir):
     return results
 
 
+def stable_network(quick, logdir):
+    from bench import stable_network as network_bench
+    return network_bench.run(quick, logdir)
+
+
 BENCHMARKS = {'flowsetup': flowsetup, 'dataplane': dataplane, 'memory': memory,
-              'policy': policy}
+              'policy': policy, 'stable_network': stable_network}
 
 
 def main():

@@ -6,7 +6,20 @@ from a timer (``probe_all`` then ``expire``); this class sends the LLDP frames
 its per-packet-in host discovery costs more than the apps' own work.
 """
 
+from ryu import cfg
+
 from controller.lldp import lldp_frame, parse_lldp_frame
+
+
+def options(link_timeout=3.5):
+    """The discovery settings, for an app to register in its own config section."""
+    return [
+        cfg.FloatOpt('lldp_interval', default=1.0,
+                     help='seconds between LLDP frames on every port'),
+        cfg.FloatOpt('link_timeout', default=link_timeout,
+                     help='seconds without LLDP after which a link is considered gone '
+                          '(a port going down removes its link at once)'),
+    ]
 
 
 def is_live(dp, port):
@@ -22,31 +35,40 @@ class LinkDiscovery:
         self.link_timeout = link_timeout
         self._dps = {}        # dpid -> datapath
         self._frames = {}     # dpid -> {live port: the LLDP frame it sends}
+        self._up_since = {}   # dpid -> {live port: when it came up}
 
     def live_ports(self, dpid):
         return set(self._frames.get(dpid, ()))
 
-    def switch_up(self, dp):
+    def up_since(self, dpid):
+        """{live port: the time it came up} of switch ``dpid``."""
+        return self._up_since.get(dpid, {})
+
+    def switch_up(self, dp, now):
         self._dps[dp.id] = dp
         self._frames[dp.id] = {}
+        self._up_since[dp.id] = {}
         self.graph.add_switch(dp.id)
         for port in dp.ports.values():
             if is_live(dp, port):
-                self.port_up(dp, port)
+                self.port_up(dp, port, now)
 
     def switch_down(self, dpid):
         """Forget the switch; True if the graph changed."""
         self._dps.pop(dpid, None)
         self._frames.pop(dpid, None)
+        self._up_since.pop(dpid, None)
         return self.graph.remove_switch(dpid)
 
-    def port_up(self, dp, port):
+    def port_up(self, dp, port, now):
         self._frames[dp.id][port.port_no] = lldp_frame(dp.id, port.port_no, port.hw_addr)
+        self._up_since[dp.id][port.port_no] = now
         self._probe(dp, [port.port_no])
 
     def port_down(self, dpid, port_no):
         """Forget the port; True if a link went with it."""
         self._frames.get(dpid, {}).pop(port_no, None)
+        self._up_since.get(dpid, {}).pop(port_no, None)
         return self.graph.remove_port(dpid, port_no)
 
     def probe_all(self):

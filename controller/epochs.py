@@ -34,6 +34,7 @@ class EpochRecord:
     cut_at: float
     triggers: list
     trigger_count: int = 0
+    first_trigger_at: float = None
     switches: int = 0
     links: int = 0
     hosts: int = 0

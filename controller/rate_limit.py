@@ -2,6 +2,19 @@
 
 import time
 
+from ryu import cfg
+
+
+def packet_in_options(rate, burst):
+    """The packet-in budget settings, for an app to register in its own config section."""
+    return [
+        cfg.FloatOpt('packet_in_rate', default=rate,
+                     help='packet-ins per second handled per switch; the rest are ignored'),
+        cfg.IntOpt('packet_in_burst', default=burst,
+                   help='packet-ins handled at once per switch before packet_in_rate '
+                        'applies'),
+    ]
+
 
 class TokenBucket:
     """Allows ``rate`` events per second on average, bursts of up to ``burst``.

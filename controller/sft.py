@@ -36,37 +36,50 @@ class Snapshot:
     """The topology an epoch is computed from.
 
     ``links`` holds one entry per switch pair, ``(a, port_at_a, b, port_at_b)`` with
-    ``a < b``; ``hosts`` maps each host MAC to its ``(dpid, port)``; ``ports`` lists the
-    live ports of each switch (those not on a link are host ports).
+    ``a < b``: the links routing may use. ``hosts`` maps each host MAC to its
+    ``(dpid, port)``; ``ports`` lists the live ports of each switch. ``link_ports`` holds
+    every ``(dpid, port)`` on any discovered link, also the links routing leaves out (a
+    second parallel link, a link seen in one direction only): such a port is never a
+    host port, or a flood would loop through it.
     """
     switches: frozenset
     links: frozenset
     hosts: tuple        # sorted ((mac, (dpid, port)), ...): hashable, ordered
     ports: tuple = ()   # sorted ((dpid, (port, ...)), ...)
+    link_ports: frozenset = frozenset()
 
     @staticmethod
-    def make(switches, links, hosts, ports=None):
+    def make(switches, links, hosts, ports=None, link_ports=()):
         canonical = set()
         for a, pa, b, pb in links:
             canonical.add((a, pa, b, pb) if a < b else (b, pb, a, pa))
+        ends = {(a, pa) for a, pa, _, _ in canonical} | {(b, pb) for _, _, b, pb in canonical}
         return Snapshot(frozenset(switches), frozenset(canonical),
                         tuple(sorted(dict(hosts).items())),
                         tuple(sorted((dpid, tuple(sorted(p)))
-                                     for dpid, p in dict(ports or {}).items())))
+                                     for dpid, p in dict(ports or {}).items())),
+                        frozenset(link_ports) | ends)
 
     @staticmethod
     def from_switch_graph(switch_graph, hosts, ports=None):
         """A snapshot of a controller.topology.SwitchGraph, keeping only links whose two
         directions were both discovered: a one-way link is not safe to route over."""
         g = switch_graph.graph(bidirectional=True)
+        seen = {end for a, pa, b, pb in switch_graph.links for end in ((a, pa), (b, pb))}
         return Snapshot.make(g.nodes, ((a, ports_[a], b, ports_[b])
                                        for a, b, ports_ in g.edges(data='ports')),
-                             hosts, ports)
+                             hosts, ports, seen)
 
     def host_ports(self, dpid):
-        """Live ports of ``dpid`` that are on no link."""
-        on_links = {port for (switch, port) in self.neighbour_at() if switch == dpid}
-        return set(dict(self.ports).get(dpid, ())) - on_links
+        """Live ports of ``dpid`` that are on no discovered link."""
+        return {port for port in dict(self.ports).get(dpid, ())
+                if (dpid, port) not in self.link_ports}
+
+    def unused_link_ports(self, dpid):
+        """Ports of ``dpid`` on a discovered link that routing does not use."""
+        used = self.neighbour_at()
+        return {port for (switch, port) in self.link_ports
+                if switch == dpid and (switch, port) not in used}
 
     def graph(self):
         """Undirected networkx graph; each edge carries ``ports`` {dpid: port}."""
@@ -194,9 +207,8 @@ def check_sft(sft, snapshot):
     violations = []
     neighbour = snapshot.neighbour_at()
     g = snapshot.graph()
-    inter_switch = set(neighbour)
     for mac, (dpid, port) in snapshot.hosts:
-        if dpid not in snapshot.switches or (dpid, port) in inter_switch:
+        if dpid not in snapshot.switches or (dpid, port) in snapshot.link_ports:
             violations.append(Violation('bad-host', dpid, (dpid,),
                                         'host %s on port %d, which is not a host port of '
                                         'a known switch' % (mac, port)))

@@ -6,6 +6,7 @@ Tables (cookie kinds in brackets; every cookie is in the stable_routing range)::
     0 admission  65535 LLDP -> controller                                  [LLDP]
                   1000 in_port=P (link), S-tagged -> goto 2                 [LINK]
                   1000 in_port=P (link), untagged -> goto 3 (a flood)       [LINK]
+                  1000 in_port=P (a link routing does not use) -> drop     [LINK]
                    100 in_port=P, eth_src=H (host H on host port P) -> goto 1  [HOST]
                      0 -> controller (128 B) + goto 1 (unknown host: learn)  [BASE]
     1 ingress       20 eth_dst multicast/broadcast -> goto 3                [BASE]
@@ -38,6 +39,7 @@ Floods (broadcast, ARP, unknown unicast) follow a spanning tree of the snapshot
 
 from controller.cookies import CookieSpace
 from controller.flowspec import FlowSpec
+from controller.lldp import LLDP_DESTINATION, LLDP_ETHERTYPE
 from controller.topology import flood_rules, spanning_tree_ports
 
 COOKIES = CookieSpace('stable_routing')
@@ -53,7 +55,7 @@ TAGGED = (VID_PRESENT, VID_PRESENT)
 UNTAGGED = (0, 0x1FFF)        # OFPVID_NONE, written masked so every vlan_vid is a pair
 FROM_HOST = (1, 1)            # metadata value, mask: "tagged by this switch"
 MULTICAST = ('01:00:00:00:00:00', '01:00:00:00:00:00')
-LLDP_MATCH = {'eth_type': 0x88cc, 'eth_dst': '01:80:c2:00:00:0e'}
+LLDP_MATCH = {'eth_type': LLDP_ETHERTYPE, 'eth_dst': LLDP_DESTINATION}
 PACKET_IN_BYTES = 128
 MAX_GROUP_PORT = 0xFFFF
 
@@ -116,6 +118,11 @@ def port_rules(snapshot, dpid, tree_ports=None):
                                 [('goto', FORWARD_TABLE)], COOKIES.cookie(LINK)))
         rules.add(FlowSpec.make(ADMISSION_TABLE, 1000, {'in_port': port, 'vlan_vid': UNTAGGED},
                                 [('goto', FLOOD_TABLE)], COOKIES.cookie(LINK)))
+    for port in sorted(snapshot.unused_link_ports(dpid)):
+        # A second parallel link, or one seen in one direction only: like a blocked
+        # STP port, it carries nothing.
+        rules.add(FlowSpec.make(ADMISSION_TABLE, 1000, {'in_port': port}, [],
+                                COOKIES.cookie(LINK)))
     for mac, (host_dpid, port) in snapshot.hosts:
         if host_dpid == dpid and port in host_ports:
             rules.add(FlowSpec.make(ADMISSION_TABLE, 100, {'in_port': port, 'eth_src': mac},

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.harness import flows, stable
+from tests.harness.frames import frame, received_headers
 from tests.harness.network import add_switch, host_ports, switch_links, wait_until
 from tests.harness.traffic import (reachability_matrix, send_from_random_macs,
                                    udp_stream)
@@ -76,8 +77,9 @@ def test_pingall_follows_the_sft(controller, network, topo_args):
     assert 'pending triggers: 0' in epoch_text
     history = sdn_stable(url, 'history').splitlines()
     assert history[0].split()[:3] == ['epoch', 'cut', 'at'] and len(history) >= 2
-    h1 = net.get('h1')
-    assert '%s  deliver on port 1' % h1.MAC() in sdn_stable(url, 'sft', '1')
+    switch, port = attached['h1']
+    assert '%s  deliver on port %d' % (net.get('h1').MAC(), port) in sdn_stable(
+        url, 'sft', '%x' % stable.dpid_of(switch))
 
 
 def sdn_stable(url, *args):
@@ -279,3 +281,18 @@ def test_simple_switch_stp_13_on_the_same_failure(controller, network, record_pr
     print('simple_switch_stp_13, tree link cut: %s' % result.summary())
     # The point of the comparison: seconds, not milliseconds.
     assert result.longest_gap_ms > 1000, result.summary()
+
+
+def test_tenant_vlan_tags_cross_the_fabric_unchanged(controller, network):
+    """The version tag is an outer S-tag: a tenant's 802.1Q-tagged frame (VID 100)
+    from h1 to h3 across ring(4) arrives at h3 with its C-tag as sent, and no S-tag."""
+    ctl, net, status = start(controller, network, make_topo('ring', 4))
+    h1, h3 = net.get('h1', 'h3')
+    got = received_headers(net, [
+        (h1, frame(h3.MAC(), h1.MAC(), 'tenant-100', vids=[100]), 'tenant-100'),
+        (h1, frame(h3.MAC(), h1.MAC(), 'untagged'), 'untagged')])
+    assert got['tenant-100'] == {'h3': {'8100006488b5'}}, got
+    assert got['untagged'] == {'h3': {'88b5'}}, got
+    # Routed by the epoch's rules, not flooded: s1 sent them to s2 tagged with the version.
+    flows.wait_for_counters()
+    assert stable.forward_rules('s1', status['epoch'])[h3.MAC()].n_packets >= 6

@@ -19,6 +19,7 @@ import time
 import pytest
 
 from controller.policy import load_policy
+from tests.harness.frames import frame, who_receives
 from tests.harness.network import wait_until
 from tests.harness.tenants import address, configure_access_hosts, same_vlan_pairs
 from tests.harness.traffic import parse_ping_output, reachability_matrix
@@ -134,55 +135,6 @@ def test_reload_applies_changes_without_loss_and_refuses_a_broken_file(tenants):
     assert '0% packet loss' in h8.cmd('ping -c 2 -i 0.2 %s' % ip(h6, 300))
     os.kill(ctl.pid, signal.SIGHUP)              # SIGHUP re-reads: still refused
     assert wait_until(lambda: len(ctl.log_lines('refused')) >= 2, 10), ctl.log_tail()
-
-
-RECEIVE = '''python3 - <<'PYEOF' > %(out)s 2>&1 &
-import socket, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
-s.bind(('%(intf)s', 0))
-s.settimeout(0.2)
-seen, end = {}, time.time() + %(seconds)f
-while time.time() < end:
-    try:
-        data, address = s.recvfrom(2048)
-    except socket.timeout:
-        continue
-    if address[2] == socket.PACKET_OUTGOING:
-        continue
-    for token in %(tokens)r:
-        if token.encode() in data:
-            seen[token] = seen.get(token, 0) + 1
-print(seen)
-PYEOF'''
-
-SEND = '''python3 -c "import socket; s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); \
-s.bind(('%(intf)s', 0)); [s.send(bytes.fromhex('%(frame)s')) for _ in range(3)]"'''
-
-
-def frame(dst, src, token, vids=(), ethertype=0x88b5):
-    """An Ethernet frame (hex) with 802.1Q tags ``vids`` (outer first) and a token."""
-    tags = ''.join('8100%04x' % vid for vid in vids)
-    payload = token.encode().ljust(46, b'.').hex()
-    return dst.replace(':', '') + src.replace(':', '') + tags + '%04x' % ethertype + payload
-
-
-def who_receives(net, probes, seconds=3.0):
-    """Send each (sender, frame, token) probe; {token: set of hosts that got it}."""
-    tokens = [token for _, _, token in probes]
-    for host in net.hosts:
-        host.cmd(RECEIVE % {'out': '/tmp/rx-%s' % host.name, 'intf': host.intf().name,
-                            'seconds': seconds, 'tokens': tokens})
-    time.sleep(0.5)
-    for sender, hexframe, _ in probes:
-        sender.cmd(SEND % {'intf': sender.intf().name, 'frame': hexframe})
-    time.sleep(seconds)
-    got = {token: set() for token in tokens}
-    for host in net.hosts:
-        host.cmd('wait')
-        seen = eval(host.cmd('cat /tmp/rx-%s' % host.name).strip() or '{}')
-        for token in seen:
-            got[token].add(host.name)
-    return got
 
 
 def test_vlan_security_with_raw_frames(tenants):

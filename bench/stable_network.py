@@ -1,0 +1,182 @@
+"""apps/stable_routing.py on Mininet + Open vSwitch: how long a network update takes and
+how many flow entries it needs at its peak, against the number of switches; and the
+traffic a link failure costs, against Ryu's simple_switch_stp_13 on the same failure.
+
+    sudo .venv/bin/python -m bench.run --only stable_network [--quick]
+
+Update: a link is cut (carrier loss), then brought back (a planned change). The
+duration runs from the first trigger to the new epoch installed on every switch (the
+app's own record, from /stable/history). Flow entries are sampled on every switch with
+``ovs-ofctl dump-aggregate`` while the update runs; the peak is the sum of each
+switch's highest count (old and new epochs' rules coexist between phase 1 and phase 3).
+
+Failover: ring(4), h1 -> h3 (s1-s2-s3), the link s1-s2 cut under a UDP stream. Ours
+fails over in the switch (fast-failover group); simple_switch_stp_13 waits for STP to
+re-converge. Quick mode leaves the STP run out (it takes about two minutes).
+"""
+
+import fcntl
+import re
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.harness import stable
+from tests.harness.controller import RyuController
+from tests.harness.network import wait_connected, wait_until
+from tests.harness.preflight import MININET_LOCK, missing_for_mininet
+from tests.harness.traffic import reachability_matrix, udp_stream
+from topologies.common import build_network
+
+STABLE = ['apps/stable_routing.py']
+_FLOW_COUNT = re.compile(r'flow_count=(\d+)')
+
+
+def run(quick, logdir):
+    missing = missing_for_mininet()
+    if missing:
+        raise SystemExit('stable_network benchmark needs: ' + '; '.join(missing))
+    with open(MININET_LOCK, 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        sizes = [('ring', 4), ('fattree', 4)] if quick else [
+            ('ring', 4), ('ring', 8), ('ring', 16), ('fattree', 4), ('ring', 32)]
+        return {'updates': [_updates(topo, logdir) for topo in sizes],
+                'failover': _failover(quick, logdir)}
+
+
+def _topo(name, *args):
+    import importlib
+    return importlib.import_module('topologies.' + name).topos[name](*args)
+
+
+def _flow_count(switch):
+    out = subprocess.run(['ovs-ofctl', '-O', 'OpenFlow13', 'dump-aggregate', switch],
+                         capture_output=True, text=True, timeout=10).stdout
+    found = _FLOW_COUNT.search(out)
+    return int(found.group(1)) if found else 0
+
+
+class _FlowSampler:
+    """Samples every switch's flow count in a loop; keeps each switch's highest."""
+
+    def __init__(self, switches):
+        self.switches = switches
+        self.peak = {s: 0 for s in switches}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            for s in self.switches:
+                self.peak[s] = max(self.peak[s], _flow_count(s))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def _started(apps, topo, logdir, name):
+    ctl = RyuController(apps, '%s/%s.log' % (logdir, name)).start()
+    net = build_network(topo, controller_port=ctl.ofp_port)
+    if wait_connected(net):
+        raise RuntimeError('switches did not connect; see %s' % ctl.log_path)
+    return ctl, net
+
+
+def _updates(topo_args, logdir):
+    name = '%s%d' % topo_args
+    ctl, net = _started(STABLE, _topo(*topo_args), logdir, 'stable-update-' + name)
+    try:
+        reachability_matrix(net.hosts)
+        status = stable.wait_for_epoch(ctl, net)
+        switches = [s.name for s in net.switches]
+        baseline = sum(_flow_count(s) for s in switches)
+        a, b = net.switches[0].name, net.switches[1].name
+        row = {'topology': name, 'switches': len(switches), 'hosts': len(net.hosts),
+               'flows_before': baseline, 'changes': []}
+        epoch = status['epoch']
+        for change, state in (('link %s-%s lost carrier' % (a, b), 'down'),
+                              ('link %s-%s came back' % (a, b), 'up')):
+            with _FlowSampler(switches) as sampler:
+                net.configLinkStatus(a, b, state)
+                settled = wait_until(lambda: _settled(ctl, epoch), 30, interval=0.2)
+                # Phase 3 comes drain_time after the epoch is in force.
+                time.sleep(1.5)
+            if not settled:
+                raise RuntimeError('no epoch after "%s"; see %s' % (change, ctl.log_path))
+            record = settled
+            epoch = record['number']
+            row['changes'].append({
+                'change': change, 'epoch': epoch, 'triggers': record['trigger_count'],
+                'duration_ms': (record['installed_at'] - record['first_trigger_at']) * 1000,
+                'compute_ms': record['compute_ms'], 'check_ms': record['check_ms'],
+                'install_ms': record['install_ms'],
+                'peak_flows': sum(sampler.peak.values()),
+                'flows_after': sum(_flow_count(s) for s in switches)})
+            print('stable update %-8s %-28s %6.0f ms from first trigger to installed, '
+                  'peak %d flows (%d before)' % (name, change, row['changes'][-1]['duration_ms'],
+                                                 row['changes'][-1]['peak_flows'], baseline))
+        return row
+    finally:
+        net.stop()
+        ctl.stop()
+
+
+def _settled(ctl, after_epoch):
+    """The newest epoch record once an epoch newer than ``after_epoch`` is installed and
+    nothing is pending, else None."""
+    status = stable.rest(ctl, '/stable/epoch')
+    if not (status['epoch'] and status['epoch'] > after_epoch
+            and status['pending_triggers'] == 0 and status['epoch'] == status['last_epoch_cut']):
+        return None
+    return stable.rest(ctl, '/stable/history?limit=1')[-1]
+
+
+def _failover(quick, logdir):
+    runs = [('stable_routing', STABLE, 1000, 6)]
+    if not quick:
+        runs.append(('simple_switch_stp_13', ['ryu.app.simple_switch_stp_13'], 100, 75))
+    results = []
+    for name, apps, rate, seconds in runs:
+        ctl, net = _started(apps, _topo('ring', 4), logdir, 'failover-' + name)
+        try:
+            converged = wait_until(
+                lambda: reachability_matrix(net.hosts, timeout=0.5).loss_percent == 0, 120,
+                interval=2)
+            if not converged:
+                raise RuntimeError('%s never reached 0%% loss; see %s' % (name, ctl.log_path))
+            if name == 'stable_routing':
+                stable.wait_for_epoch(ctl, net)
+            h1, h3 = net.get('h1', 'h3')
+            used = _port_towards(net, 's1', h1, h3)
+            with ThreadPoolExecutor(1) as pool:
+                stream = pool.submit(udp_stream, h1, h3, rate, seconds)
+                time.sleep(2.5)
+                net.configLinkStatus('s1', 's2' if used == 2 else 's4', 'down')
+                result = stream.result()
+            results.append({'controller': name, 'rate_pps': rate, 'sent': result.sent,
+                            'lost': len(result.lost_seqs),
+                            'outage_ms': result.longest_gap_ms,
+                            'duplicates': result.duplicates})
+            print('failover %-22s %s' % (name, result.summary()))
+        finally:
+            net.stop()
+            ctl.stop()
+    return results
+
+
+def _port_towards(net, switch, src, dst):
+    """Which of the switch's ring ports (2: to s2, 3: to s4) src -> dst traffic leaves by,
+    from the port counters moving under a short ping."""
+    from tests.harness import flows
+    flows.wait_for_counters()
+    before = flows.port_stats(switch)
+    src.cmd('ping -c 50 -i 0.01 -q %s' % dst.IP())
+    flows.wait_for_counters()
+    after = flows.port_stats(switch)
+    return max((2, 3), key=lambda p: after[p].tx_packets - before[p].tx_packets)
