@@ -241,7 +241,7 @@ class StableRouting(app_manager.RyuApp):
             hub.sleep(0.05)
             settling = any(_now() - sw.connected_at < self.conf.switch_settle
                            for sw in self.switches.values())
-            if not settling and self.log.epoch_due():
+            if self.log.epoch_due(hold=settling):
                 try:
                     self._run_epoch()
                 except Exception:   # one bad epoch must not stop every later one

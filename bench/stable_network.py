@@ -22,9 +22,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.harness import stable
+from tests.harness import flows, stable
 from tests.harness.controller import RyuController
-from tests.harness.network import wait_connected, wait_until
+from tests.harness.network import switch_links, wait_connected, wait_until
 from tests.harness.preflight import MININET_LOCK, missing_for_mininet
 from tests.harness.traffic import reachability_matrix, udp_stream
 from topologies.common import build_network
@@ -96,7 +96,7 @@ def _updates(topo_args, logdir):
         status = stable.wait_for_epoch(ctl, net)
         switches = [s.name for s in net.switches]
         baseline = sum(_flow_count(s) for s in switches)
-        a, b = net.switches[0].name, net.switches[1].name
+        (a, _), (b, _) = switch_links(net)[0]
         row = {'topology': name, 'switches': len(switches), 'hosts': len(net.hosts),
                'flows_before': baseline, 'changes': []}
         epoch = status['epoch']
@@ -153,7 +153,9 @@ def _failover(quick, logdir):
             if name == 'stable_routing':
                 stable.wait_for_epoch(ctl, net)
             h1, h3 = net.get('h1', 'h3')
-            used = _port_towards(net, 's1', h1, h3)
+            # s1:2 goes to s2, s1:3 to s4; STP's port roles decide which one is used.
+            used = flows.busiest_port(
+                's1', (2, 3), lambda: h1.cmd('ping -c 50 -i 0.01 -q %s' % h3.IP()))
             with ThreadPoolExecutor(1) as pool:
                 stream = pool.submit(udp_stream, h1, h3, rate, seconds)
                 time.sleep(2.5)
@@ -168,15 +170,3 @@ def _failover(quick, logdir):
             net.stop()
             ctl.stop()
     return results
-
-
-def _port_towards(net, switch, src, dst):
-    """Which of the switch's ring ports (2: to s2, 3: to s4) src -> dst traffic leaves by,
-    from the port counters moving under a short ping."""
-    from tests.harness import flows
-    flows.wait_for_counters()
-    before = flows.port_stats(switch)
-    src.cmd('ping -c 50 -i 0.01 -q %s' % dst.IP())
-    flows.wait_for_counters()
-    after = flows.port_stats(switch)
-    return max((2, 3), key=lambda p: after[p].tx_packets - before[p].tx_packets)

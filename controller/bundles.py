@@ -85,11 +85,11 @@ class BundleClient:
 
     def forget_switch(self, dpid):
         """The switch disconnected: its bundles will never be answered."""
-        for key, transaction in list(self._open.items()):
-            if key[0] == dpid:
-                del self._open[key]
-                transaction.errors.append(('disconnected', None))
-                transaction.done.set()
+        stranded = {t for key, t in self._open.items() if key[0] == dpid}
+        for transaction in stranded:
+            self._forget(transaction)
+            transaction.errors.append(('disconnected', None))
+            transaction.done.set()
 
     def _forget(self, transaction):
         for key in transaction.keys:

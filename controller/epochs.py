@@ -81,12 +81,13 @@ class UpdateLog:
     def pending(self):
         return tuple(self._pending)
 
-    def epoch_due(self):
-        """Whether the pending triggers should be cut into an epoch now."""
+    def epoch_due(self, hold=False):
+        """Whether the pending triggers should be cut into an epoch now. ``hold``: the
+        caller would rather wait (a switch is still settling); only max_delay applies."""
         if not self._pending:
             return False
         now = self._clock()
-        return (now - self._last_at >= self.quiet_window
+        return ((not hold and now - self._last_at >= self.quiet_window)
                 or now - self._first_at >= self.max_delay)
 
     def take_pending(self):

@@ -8,6 +8,9 @@ and a printed summary.
 2. apps/vswitch_policy.py with examples/policies/three_tenants.yaml on its three-switch
    network: which tenant reaches which (every access host also holds addresses in the
    other tenants' subnets, so only the VLANs keep them apart), and the rules per switch.
+3. apps/stable_routing.py on the same topology as part 1: reachability, the epoch
+   installed, then a link on the first host's path loses carrier under a 1000 pps UDP
+   stream: the traffic lost while the switch fails over, and the next epoch.
 
     sudo bash scripts/setup.sh demo                 # installs everything first
     sudo .venv/bin/python scripts/demo.py --topo ring,6 --only l2
@@ -19,6 +22,8 @@ import importlib
 import os
 import sys
 import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -47,7 +52,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--topo', default='fattree,4',
                         help='topology as for mn --topo: fattree,4 | ring,6 | linear,4 | tree,2,2')
-    parser.add_argument('--only', choices=['l2', 'vswitch'], help='run one part only')
+    parser.add_argument('--only', choices=['l2', 'vswitch', 'stable'],
+                        help='run one part only')
     args = parser.parse_args()
 
     missing = missing_for_mininet()
@@ -61,6 +67,8 @@ def main():
         if args.only in (None, 'vswitch'):
             run_part(['apps/vswitch_policy.py'], {'vswitch_policy': {'policy_file': POLICY}},
                      LinearTopo(n=3, hosts_per_switch=4), vswitch_report)
+        if args.only in (None, 'stable'):
+            run_part(['apps/stable_routing.py'], None, parse_topo(args.topo), stable_report)
 
 
 def run_part(apps, config, topo, report):
@@ -126,6 +134,49 @@ def l2_report(net, ctl):
     print_flow_counts(net)
     print('\nresult: %s' % ('OK, every host reaches every other'
                            if reach.loss_percent == 0 else 'LOSS, see the matrix above'))
+
+
+def stable_report(net, ctl):
+    from tests.harness import stable
+    from tests.harness.network import host_ports
+    from tests.harness.traffic import udp_stream
+
+    reach = reachability_matrix(net.hosts)     # floods at first; teaches every host
+    status = stable.wait_for_epoch(ctl, net)
+    if not status['epoch']:
+        sys.exit('no epoch installed; see %s' % ctl.log_path)
+    print('\n== epoch %d in force (version VID %d), %d hosts; first pingall: loss %.1f%%'
+          % (status['epoch'], status['version_vid'], status['hosts'], reach.loss_percent))
+    first, last = net.hosts[0], net.hosts[-1]
+    start = host_ports(net)[first.name][0]
+    path = stable.flow_path(net, start, last, status['epoch'])
+    print('path %s -> %s from the flow tables: %s' % (first, last, ' '.join(path)))
+    if len(path) < 2:
+        return
+    cut = (path[0], path[1])
+    print('\n== link %s-%s loses carrier under a 1000 pps UDP stream %s -> %s'
+          % (cut[0], cut[1], first, last))
+    with ThreadPoolExecutor(1) as pool:
+        stream = pool.submit(udp_stream, first, last, 1000, 5)
+        time.sleep(2)
+        net.configLinkStatus(cut[0], cut[1], 'down')
+        result = stream.result()
+    print(result.summary())
+    after = wait_until(lambda: (lambda s: s['epoch'] > status['epoch']
+                                and not s['pending_triggers'] and s)(
+        stable.rest(ctl, '/stable/epoch')), 20)
+    if after:
+        record = stable.rest(ctl, '/stable/history?limit=1')[-1]
+        print('epoch %d: %d triggers; compute %.1f ms, check %.1f ms, install %.0f ms; '
+              'new path %s' % (record['number'], record['trigger_count'],
+                               record['compute_ms'], record['check_ms'],
+                               record['install_ms'],
+                               ' '.join(stable.flow_path(net, start, last, after['epoch']))))
+    final = reachability_matrix(net.hosts)
+    print('\nresult: %s' % ('OK, failover lost %.0f ms of traffic; every host reaches every '
+                            'other after the new epoch' % result.longest_gap_ms
+                            if final.loss_percent == 0 and after else
+                            'PROBLEM: %s; see %s' % (final.table(), ctl.log_path)))
 
 
 if __name__ == '__main__':

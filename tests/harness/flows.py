@@ -329,3 +329,14 @@ def parse_dump_ports(text):
 def port_stats(switch):
     """{port number or 'LOCAL': PortCounters} of bridge ``switch``."""
     return parse_dump_ports(_ofctl('dump-ports', switch))
+
+
+def busiest_port(switch, ports, during):
+    """Of ``ports`` of ``switch``, the one that sent the most packets while ``during()``
+    ran: which way traffic goes, when a controller does not say (STP's port roles)."""
+    wait_for_counters()
+    before = port_stats(switch)
+    during()
+    wait_for_counters()
+    after = port_stats(switch)
+    return max(ports, key=lambda p: after[p].tx_packets - before[p].tx_packets)

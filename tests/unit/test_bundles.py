@@ -1,0 +1,91 @@
+"""controller/bundles.py against a recording datapath: what goes on the wire, and how
+the switch's answers (barrier reply, errors, a disconnect) end a transaction."""
+
+import itertools
+import struct
+
+from ryu.ofproto import ofproto_v1_3 as ofp
+from ryu.ofproto import ofproto_v1_3_parser as parser
+
+from controller import openflow as of
+from controller.bundles import BundleClient
+
+
+class RecordingDatapath:
+    """Sets xids as Ryu's Datapath does and keeps every byte sent."""
+    ofproto = ofp
+    ofproto_parser = parser
+
+    def __init__(self, dpid=1):
+        self.id = dpid
+        self.sent = b''
+        self._xids = itertools.count(100)
+
+    def set_xid(self, msg):
+        msg.set_xid(next(self._xids))
+
+    def send(self, data):
+        self.sent += data
+
+
+class Reply:
+    def __init__(self, dp, xid, type_=None, code=None):
+        self.datapath, self.xid, self.type, self.code = dp, xid, type_, code
+
+
+def messages(data):
+    """[(type, xid, experimenter exp_type or None, bundle ctrl type or None)]."""
+    out = []
+    while data:
+        _, msg_type, length, xid = struct.unpack_from('!BBHI', data)
+        exp_type = ctrl = None
+        if msg_type == ofp.OFPT_EXPERIMENTER:
+            _, exp_type = struct.unpack_from('!II', data, 8)
+            if exp_type == ofp.ONF_ET_BUNDLE_CONTROL:
+                _, ctrl, _ = struct.unpack_from('!IHH', data, 16)
+        out.append((msg_type, xid, exp_type, ctrl))
+        data = data[length:]
+    return out
+
+
+def rules(dp):
+    return [of.flow_delete(dp, 1, 2), of.failover_group(dp, 2 << 16 | 3, (2, 3))]
+
+
+def test_bundle_is_open_add_commit_then_barrier_in_one_write():
+    dp = RecordingDatapath()
+    transaction = BundleClient().send(dp, rules(dp))
+    sent = messages(dp.sent)
+    assert [(m[0], m[2], m[3]) for m in sent] == [
+        (ofp.OFPT_EXPERIMENTER, ofp.ONF_ET_BUNDLE_CONTROL, ofp.ONF_BCT_OPEN_REQUEST),
+        (ofp.OFPT_EXPERIMENTER, ofp.ONF_ET_BUNDLE_ADD_MESSAGE, None),
+        (ofp.OFPT_EXPERIMENTER, ofp.ONF_ET_BUNDLE_ADD_MESSAGE, None),
+        (ofp.OFPT_EXPERIMENTER, ofp.ONF_ET_BUNDLE_CONTROL, ofp.ONF_BCT_COMMIT_REQUEST),
+        (ofp.OFPT_BARRIER_REQUEST, None, None)]
+    assert transaction.barrier_xid == sent[-1][1]
+    assert not transaction.done.is_set()
+
+
+def test_barrier_reply_completes_and_errors_fail_it():
+    dp = RecordingDatapath()
+    client = BundleClient()
+    good = client.send(dp, rules(dp))
+    bad = client.send(dp, rules(dp))
+    bad_xids = [m[1] for m in messages(dp.sent)][5:]
+    assert client.on_error(Reply(dp, bad_xids[2], ofp.OFPET_GROUP_MOD_FAILED, 0))
+    assert not client.on_error(Reply(dp, 99999, 1, 1))      # not ours: caller logs it
+    client.on_barrier_reply(Reply(dp, good.barrier_xid))
+    client.on_barrier_reply(Reply(dp, bad.barrier_xid))
+    assert good.ok and good.wait(0)
+    assert bad.done.is_set() and not bad.ok
+    assert bad.errors == [(ofp.OFPET_GROUP_MOD_FAILED, 0)]
+
+
+def test_disconnect_fails_what_is_in_flight_and_empty_bundles_are_done():
+    dp = RecordingDatapath(7)
+    client = BundleClient()
+    pending = client.send(dp, rules(dp))
+    client.forget_switch(7)
+    assert pending.done.is_set() and pending.errors == [('disconnected', None)]
+    before = dp.sent
+    assert client.send(dp, []).ok and dp.sent == before
