@@ -247,6 +247,11 @@ def _stable_network(data):
     return out, targets
 
 
+def _arbiter(data):
+    from bench import arbiter
+    return arbiter.report(data)
+
+
 def write(results_dir, path):
     try:
         plots = _Plots(results_dir, path)
@@ -262,7 +267,8 @@ def write(results_dir, path):
                 ('dataplane', _dataplane),
                 ('memory', lambda data: _memory(data, plots)),
                 ('policy', lambda data: (_policy(data), [])),
-                ('stable_network', _stable_network))
+                ('stable_network', _stable_network),
+                ('arbiter', _arbiter))
     for name, render in sections:
         data = _load(results_dir, name)
         if data:

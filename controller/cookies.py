@@ -19,7 +19,11 @@ APP_MASK = 0xFFFF << APP_SHIFT
 KIND_MASK = APP_MASK | (0xFF << KIND_SHIFT)
 FREE_MASK = (1 << KIND_SHIFT) - 1
 
-# One entry per app of the suite; never reuse a retired number.
+# One entry per app of the suite; never reuse a retired number. Under apps/arbiter.py,
+# apps that know nothing of this (ryu.app.*) get ids from THIRD_PARTY_BASE up, in the
+# order the arbiter first sees them, and a rule two apps share moves into the arbiter's
+# own range (controller/arbiter/engine.py).
+THIRD_PARTY_BASE = 0x8000
 APP_IDS = {
     'l2_learning': 0x0001,
     'stable_routing': 0x0002,

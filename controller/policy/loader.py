@@ -64,7 +64,7 @@ def load_policy(path):
 
 def load_policy_text(text, filename='<string>'):
     """The Policy in ``text`` (str, or UTF-8 bytes); ``filename`` names it in messages."""
-    source = _Source(filename)
+    source = YamlSource(filename)
     policy = None
     if source.read(text):
         # Where reading the YAML already failed (a bad tag, a duplicate key), that is
@@ -79,7 +79,7 @@ def load_policy_text(text, filename='<string>'):
     return policy
 
 
-class _Source:
+class YamlSource:
     """A YAML document as plain data, with where each piece of it is in the file.
 
     Paths are tuples of mapping keys (as strings: YAML's 3 and '3' are the same key

@@ -1,0 +1,116 @@
+"""App-conflict arbiter: every FlowMod and GroupMod of every app in this ryu-manager
+process passes one arbiter that attributes, detects, resolves, gates and explains.
+
+    ryu-manager apps/arbiter.py ryu.app.simple_switch_13 ryu.app.rest_firewall \\
+        --config-file arbiter.conf
+
+    # arbiter.conf
+    [arbiter]
+    policy = examples/arbiter/firewall_then_switch.yaml
+
+Put it first on the command line (it also works elsewhere: it takes over the switch
+connection when its module is imported, before any app runs). Apps need no change:
+``ryu.app.*`` and our own apps are arbitrated alike. The policy language is
+controller/arbiter/policy.py's; docs/arbiter.md has the whole story. A policy file that
+is not valid stops the start with every mistake at its file:line:col. SIGHUP reloads
+it; a bad file then keeps the last good policy.
+
+REST (Ryu's WSGI, --wsapi-port): /arbiter/conflicts, /arbiter/decisions, /arbiter/damped,
+/arbiter/apps, /arbiter/explain?dpid=&table=&match= (controller/arbiter/rest.py).
+"""
+
+import signal
+
+from ryu import cfg
+from ryu.app.wsgi import WSGIApplication
+from ryu.base import app_manager
+from ryu.controller import ofp_event
+from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from ryu.ofproto import ofproto_v1_3
+
+from controller.arbiter import interpose
+from controller.arbiter.interpose import EventArbiterAlert, EventArbiterDecision
+from controller.arbiter.engine import Arbiter
+from controller.arbiter.gate import InvariantGate
+from controller.arbiter.policy import DEFAULT_POLICY, load_arbiter_policy
+from controller.arbiter.resolve import Outcome
+from controller.arbiter.rest import DATA_KEY, ArbiterController
+from controller.policy import PolicyError
+
+# Before any app can send: the order of apps on the command line then does not matter.
+interpose.patch_datapath()
+
+CONF = cfg.CONF
+CONF.register_opts([
+    cfg.StrOpt('policy', default=None,
+               help='the arbiter policy (YAML); none: every app ranks equal'),
+], group='arbiter')
+
+
+class AppArbiter(app_manager.RyuApp):
+    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+    _CONTEXTS = {'wsgi': WSGIApplication}
+    _EVENTS = [EventArbiterDecision, EventArbiterAlert]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.path = CONF.arbiter.policy
+        policy = self._load() if self.path else DEFAULT_POLICY
+        if policy is None:
+            raise SystemExit('arbiter: %s is not a valid policy (see above)' % self.path)
+        self.arbiter = Arbiter(policy, send=interpose.send_direct, notify=self._tell,
+                               alert=self._alert, gate=InvariantGate(policy))
+        interpose.install(self.arbiter)
+        kwargs['wsgi'].register(ArbiterController, {DATA_KEY: self.arbiter})
+        signal.signal(signal.SIGHUP, lambda *_: self._reload())
+        self.logger.info('arbiter: policy %s, order %s', self.path or '(none)',
+                         ', '.join(policy.order) or '(none)')
+
+    def start(self):
+        # Ryu's ofp_event service is instantiated after every app: narrow its events now.
+        interpose.narrow_events(keep_always={self.name})
+        return super().start()
+
+    def _load(self):
+        try:
+            return load_arbiter_policy(self.path)
+        except PolicyError as error:
+            self.logger.error('arbiter: refused policy %s:\n%s', self.path, error)
+            return None
+
+    def _reload(self):
+        policy = self._load()
+        if policy is not None:
+            self.arbiter.set_policy(policy)
+            self.arbiter.gate = InvariantGate(policy)
+            self.logger.info('arbiter: policy %s reloaded', self.path)
+
+    def _tell(self, app, dp, msg, decision):
+        """The app learns what became of its message: an OpenFlow error for a refusal,
+        and an EventArbiterDecision to whoever observes them."""
+        if decision.outcome is Outcome.REFUSE:
+            ofp = dp.ofproto
+            if msg.cls_msg_type == ofp.OFPT_GROUP_MOD:
+                kind, code = ofp.OFPET_GROUP_MOD_FAILED, ofp.OFPGMFC_EPERM
+            else:
+                kind, code = ofp.OFPET_FLOW_MOD_FAILED, ofp.OFPFMFC_EPERM
+            interpose.tell_app(app, dp, msg, kind, code)
+        self.send_event_to_observers(EventArbiterDecision(app, dp.id, msg, decision))
+
+    def _alert(self, region, state):
+        dpid, table_id, match = region
+        kept = self.arbiter.kept(region)
+        self.logger.warning('arbiter: ALERT apps %s keep overriding each other on '
+                            'dpid=%s table=%d match=%s (%d flaps): damped, %s kept',
+                            ', '.join(sorted(state.apps)), dpid, table_id, match,
+                            state.flaps, kept)
+        self.send_event_to_observers(EventArbiterAlert(dpid, table_id, match,
+                                                       sorted(state.apps), kept))
+
+    @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
+    def _state_change(self, ev):
+        dp = ev.datapath
+        if ev.state == DEAD_DISPATCHER and dp.id is not None:
+            self.arbiter.switch_gone(dp.id)
+        elif ev.state == MAIN_DISPATCHER:
+            self.arbiter.datapaths[dp.id] = dp

@@ -1,0 +1,229 @@
+"""The arbiter's cost: its overhead per proposed rule, and what it takes off the flow-setup
+rate of the L2 learning switch.
+
+    sudo .venv/bin/python -m bench.run --only arbiter          # part of the suite
+    .venv/bin/python -m bench.arbiter --overhead-only          # no switch, no root
+
+overhead    in-process: an Arbiter (controller/arbiter/engine.py, no invariant gate, no
+            topology) holding 1k / 10k / 100k rules on one switch, two apps sharing one
+            table (learned-switch rules: in_port, eth_src, eth_dst -> output). Each
+            proposal is timed from the flow-mod to the message handed to the switch
+            connection: match and actions read, rights, index search, resolution,
+            index update, decision record. 95% of the proposals are new rules that
+            overlap nothing; 5% contest the other app's rule of the same match (and are
+            held back or evict it). p50 and p99 over all of them, and of the contested;
+            wall-clock time, and the thread's CPU time (on a shared 2-core machine the
+            scheduler's 4 ms time slices show up in the wall-clock p99).
+flowsetup   bench/ofemu.py (the cbench equivalent), 16 switches: apps/l2_learning.py
+            alone and behind apps/arbiter.py, both at WARNING log level, as bench/run.py
+            measures the other controllers.
+
+Targets (bench/RESULTS.md): p50 < 1 ms and p99 < 5 ms per proposal at 10k rules; under
+10% loss of flow-setup rate.
+"""
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from ryu.ofproto import ofproto_v1_3 as ofp  # noqa: E402
+from ryu.ofproto import ofproto_v1_3_parser as parser  # noqa: E402
+
+from controller.arbiter.engine import Arbiter  # noqa: E402
+from controller.arbiter.policy import load_arbiter_policy_text  # noqa: E402
+
+POLICY = 'order: [winner, loser]\n'
+CONTESTED_EVERY = 20          # one proposal in 20 contests an installed rule
+L2_UNLIMITED = {'l2_learning': {'probe_time': 0, 'max_macs_per_port': 10 ** 8,
+                                'packet_in_rate': 10 ** 9, 'packet_in_burst': 10 ** 9}}
+WARNING = ['--default-log-level', '30']
+FLOWSETUP = {
+    'l2_learning (WARNING log)': ['apps/l2_learning.py'],
+    'arbiter + l2_learning (WARNING log)': ['apps/arbiter.py', 'apps/l2_learning.py'],
+}
+
+
+class _Datapath:
+    """What the engine uses of a Ryu Datapath; writes go nowhere."""
+    ofproto, ofproto_parser = ofp, parser
+
+    def __init__(self, dpid=1):
+        self.id, self.xid = dpid, 0
+
+    def set_xid(self, msg):
+        self.xid += 1
+        msg.xid = self.xid
+        return self.xid
+
+
+def _mac(number):
+    return ':'.join('%02x' % b for b in (0x02,) + tuple(number.to_bytes(5, 'big')))
+
+
+def _learned(dp, number, port):
+    """A learned-switch rule: host ``number`` to ``port``."""
+    return parser.OFPFlowMod(
+        dp, priority=1, buffer_id=ofp.OFP_NO_BUFFER,
+        match=parser.OFPMatch(in_port=1 + number % 4, eth_src=_mac(number),
+                              eth_dst=_mac(number + 1)),
+        instructions=[parser.OFPInstructionActions(
+            ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(port)])])
+
+
+def _percentile(sorted_values, fraction):
+    return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
+
+
+def _summary(samples_s):
+    ordered = sorted(samples_s)
+    return {'n': len(ordered), 'p50_us': _percentile(ordered, 0.5) * 1e6,
+            'p99_us': _percentile(ordered, 0.99) * 1e6,
+            'mean_us': statistics.fmean(ordered) * 1e6, 'max_us': ordered[-1] * 1e6}
+
+
+def overhead(installed, proposals):
+    """Per-proposal time with ``installed`` rules on the switch (half of each app)."""
+    engine = Arbiter(load_arbiter_policy_text(POLICY), send=lambda dp, msg: None,
+                     notify=lambda app, dp, msg, decision: None)
+    dp = _Datapath()
+    started = time.perf_counter()
+    for number in range(installed):
+        engine.flow_mod(dp, ('winner', 'loser')[number % 2], _learned(dp, number, 2))
+    fill_s = time.perf_counter() - started
+    assert engine.index.count() == installed, engine.index.count()
+    messages = []
+    for i in range(proposals):
+        if i % CONTESTED_EVERY == 0:      # the winner's match, the loser's other port
+            number = (i * 7919) % installed
+            number -= number % 2
+            messages.append((True, 'loser', _learned(dp, number, 3)))
+        else:
+            messages.append((False, ('winner', 'loser')[i % 2],
+                             _learned(dp, installed + i, 2)))
+    all_s, cpu_s, contested_s = [], [], []
+    gc.disable()                          # what is timed is the arbiter, not the collector
+    try:
+        for contested, app, msg in messages:
+            began, began_cpu = time.perf_counter(), time.thread_time()
+            engine.flow_mod(dp, app, msg)
+            elapsed = time.perf_counter() - began
+            cpu_s.append(time.thread_time() - began_cpu)
+            all_s.append(elapsed)
+            if contested:
+                contested_s.append(elapsed)
+    finally:
+        gc.enable()
+    return {'installed': installed, 'fill_s': round(fill_s, 2),
+            'all': _summary(all_s), 'cpu': _summary(cpu_s),
+            'contested': _summary(contested_s),
+            'held': sum(n for (app, outcome), n in engine.counts.items() if outcome == 'hold')}
+
+
+def flowsetup(quick, logdir):
+    from bench import ofemu
+    from tests.harness.controller import RyuController
+    loops, loop_s = (2, 1.0) if quick else (5, 2.0)
+    results = []
+    for name, apps in FLOWSETUP.items():
+        for mode in ('throughput', 'latency'):
+            log = os.path.join(logdir, 'arbiter-%s-%s.log' % (len(apps), mode))
+            with RyuController(apps, log, L2_UNLIMITED, WARNING) as ctl:
+                r = ofemu.run_benchmark_sync(
+                    '127.0.0.1', ctl.ofp_port, n_switches=16, hosts_per_switch=100,
+                    mode=mode, loops=loops, loop_seconds=loop_s, warmup_loops=1,
+                    cookie=ofemu.FROM_TABLE_MISS)
+            entry = {**r.to_dict(), 'controller': name}
+            entry.pop('latencies', None)
+            results.append(entry)
+            print('arbiter flowsetup %-38s %-10s %8.0f answered/s%s' % (
+                name, mode, entry['answered_per_s']['median'],
+                '  p50 %.0f us' % entry['latency_us']['p50'] if entry['latency_us'] else ''))
+    return results
+
+
+def run(quick, logdir):
+    """Both measurements, as bench/run.py calls every benchmark."""
+    counts = (1000, 10000) if quick else (1000, 10000, 100000)
+    results = {'overhead': [], 'flowsetup': flowsetup(quick, logdir)}
+    for installed in counts:
+        entry = overhead(installed, proposals=2000 if quick else 10000)
+        results['overhead'].append(entry)
+        print('arbiter overhead %6d rules: p50 %.0f us, p99 %.0f us (contested p50 %.0f, '
+              'p99 %.0f us)' % (installed, entry['all']['p50_us'], entry['all']['p99_us'],
+                                entry['contested']['p50_us'],
+                                entry['contested']['p99_us']))
+    return results
+
+
+def report(data):
+    """(markdown lines, targets) for bench/RESULTS.md."""
+    from bench.report import _machine_line
+    res = data['results']
+    out = ['## App-conflict arbiter (bench/arbiter.py)', '', _machine_line(data), '',
+           'Overhead per proposed rule, in process: two apps\' learned-switch rules in one '
+           'table; 1 proposal in %d contests the other app\'s rule of the same match.'
+           % CONTESTED_EVERY, '',
+           '| rules installed | p50 us | p99 us | CPU p50 us | CPU p99 us | max us '
+           '| contested p50 us | contested p99 us |',
+           '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
+    targets = []
+    for e in res['overhead']:
+        a, cpu, c = e['all'], e['cpu'], e['contested']
+        out.append('| %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |' % (
+            e['installed'], a['p50_us'], a['p99_us'], cpu['p50_us'], cpu['p99_us'],
+            a['max_us'], c['p50_us'], c['p99_us']))
+        if e['installed'] == 10000:
+            targets += [('arbiter p50 per proposal at 10k rules < 1 ms', a['p50_us'] / 1000,
+                         1.0, 'ms'),
+                        ('arbiter p99 per proposal at 10k rules < 5 ms', a['p99_us'] / 1000,
+                         5.0, 'ms')]
+    out += ['', 'Flow setup of apps/l2_learning.py with and without the arbiter '
+            '(bench/ofemu.py, 16 switches, WARNING log):', '',
+            '| controller | mode | answered/s median | latency p50 us |',
+            '| --- | --- | ---: | ---: |']
+    rate = {}
+    for r in res['flowsetup']:
+        lat = r['latency_us']['p50'] if r['latency_us'] else None
+        out.append('| %s | %s | %.0f | %s |' % (r['controller'], r['mode'],
+                                               r['answered_per_s']['median'],
+                                               '%.0f' % lat if lat else ''))
+        if r['mode'] == 'throughput':
+            rate[r['controller']] = r['answered_per_s']['median']
+    alone, behind = (rate.get(name) for name in FLOWSETUP)
+    if alone and behind:
+        targets.append(('flow-setup rate lost behind the arbiter < 10%',
+                        100.0 * (alone - behind) / alone, 10.0, '%'))
+    return out, targets
+
+
+def main():
+    args = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    args.add_argument('--overhead-only', action='store_true',
+                      help='only the in-process overhead (no controller, no root)')
+    args.add_argument('--rules', default='1000,10000,100000',
+                      help='installed rule counts (default 1000,10000,100000)')
+    args.add_argument('--proposals', type=int, default=10000)
+    options = args.parse_args()
+    for installed in (int(n) for n in options.rules.split(',')):
+        entry = overhead(installed, options.proposals)
+        print('%6d rules (filled in %.1f s): all p50 %.0f us p99 %.0f us max %.0f us '
+              '(CPU p50 %.0f us p99 %.0f us); contested p50 %.0f us p99 %.0f us; %d held' % (
+                  installed, entry['fill_s'], entry['all']['p50_us'],
+                  entry['all']['p99_us'], entry['all']['max_us'],
+                  entry['cpu']['p50_us'], entry['cpu']['p99_us'],
+                  entry['contested']['p50_us'], entry['contested']['p99_us'],
+                  entry['held']))
+    if not options.overhead_only:
+        import tempfile
+        for r in flowsetup(quick=True, logdir=tempfile.mkdtemp(prefix='arbiter-bench-')):
+            print(r['controller'], r['mode'], r['answered_per_s'])
+
+
+if __name__ == '__main__':
+    main()

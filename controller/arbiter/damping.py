@@ -1,0 +1,103 @@
+"""Flap damping of contested match regions, in the spirit of BGP route-flap damping
+(RFC 2439).
+
+Two apps that keep overriding each other on one region (A, B, A, B, ...) would make the
+switch rewrite that region for ever. Each time the region changes hands (a proposal by
+another app than the last, with other actions) it earns a penalty; the penalty decays
+exponentially with a half-life. Above the suppress threshold the region is *damped*: the
+arbiter keeps the policy's winner installed and holds every other proposal back, so the
+fight costs no flow-mods, and raises an alert. Once the penalty has decayed below the
+reuse threshold the region is released. The penalty never exceeds the ceiling from
+which it decays to the reuse threshold in ``max_suppress`` seconds, so no region stays
+damped longer than that after the fight stops.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RegionFlaps:
+    """The damping state of one region."""
+    penalty: float = 0.0
+    stamp: float = 0.0           # when ``penalty`` was last brought up to date
+    last_app: str = None         # the app of the last contested proposal
+    last_actions: object = None
+    flaps: int = 0               # changes of hands seen, ever
+    apps: set = field(default_factory=set)
+    suppressed_since: float = None
+    alerts: int = 0
+
+    @property
+    def suppressed(self):
+        return self.suppressed_since is not None
+
+
+class FlapDamper:
+    """Penalties per region (any hashable key), after a ``Damping`` configuration.
+    ``clock`` is injectable so the unit tests need no sleeping."""
+
+    def __init__(self, config, clock=time.monotonic):
+        self.config = config
+        self._clock = clock
+        self._regions = {}
+
+    def _decayed(self, state, now):
+        elapsed = now - state.stamp
+        if elapsed > 0:
+            state.penalty *= math.pow(0.5, elapsed / self.config.half_life)
+            state.stamp = now
+        if state.suppressed and state.penalty < self.config.reuse:
+            state.suppressed_since = None
+        return state
+
+    def propose(self, region, app, actions, now=None):
+        """Record a proposal of ``app`` with ``actions`` for ``region``; returns
+        (state, newly_suppressed). A proposal with the same actions as the last, or by
+        the same app, is no flap."""
+        now = self._clock() if now is None else now
+        state = self._regions.get(region)
+        if state is None:
+            state = self._regions[region] = RegionFlaps(stamp=now)
+        self._decayed(state, now)
+        newly = False
+        if state.last_app is not None and app != state.last_app and \
+                actions != state.last_actions:
+            state.flaps += 1
+            state.penalty = min(state.penalty + self.config.penalty, self.config.ceiling)
+            if not state.suppressed and state.penalty >= self.config.suppress:
+                state.suppressed_since = now
+                state.alerts += 1
+                newly = True
+        state.last_app, state.last_actions = app, actions
+        state.apps.add(app)
+        return state, newly
+
+    def suppressed(self, region, now=None):
+        """Whether ``region`` is damped now."""
+        state = self._regions.get(region)
+        if state is None:
+            return False
+        return self._decayed(state, self._clock() if now is None else now).suppressed
+
+    def state(self, region, now=None):
+        """The RegionFlaps of ``region``, up to date (None if it never flapped)."""
+        state = self._regions.get(region)
+        if state is not None:
+            self._decayed(state, self._clock() if now is None else now)
+        return state
+
+    def damped(self, now=None):
+        """[(region, RegionFlaps)] of the regions damped now."""
+        now = self._clock() if now is None else now
+        return [(region, state) for region, state in self._regions.items()
+                if self._decayed(state, now).suppressed]
+
+    def forget_quiet(self, now=None, below=1.0):
+        """Drop the regions whose penalty has decayed below ``below`` (not damped), so
+        the table does not grow with every region ever contested."""
+        now = self._clock() if now is None else now
+        for region in [r for r, s in self._regions.items()
+                       if not self._decayed(s, now).suppressed and s.penalty < below]:
+            del self._regions[region]

@@ -1,0 +1,258 @@
+"""Interposition in Ryu: every FlowMod and GroupMod that any app of this ``ryu-manager``
+process sends goes to the arbiter, with the app that sent it.
+
+``install()`` replaces ``Datapath.send_msg`` and ``Datapath.send`` (apps may write
+serialized messages themselves), and controller/openflow.py's ``send_together`` (which
+our apps use to write several messages at once), so that its messages reach the arbiter
+as objects rather than bytes to parse again.
+Other messages pass untouched. The sender is found by walking the Python call stack to
+the first frame whose module is the module of a loaded RyuApp: apps that send from WSGI
+handlers or library helpers of their own module (``ryu.app.rest_firewall`` sends through
+``ryu.lib.ofctl_v1_3``) are attributed all the same. An app is named by its module's
+last component (``ryu.app.simple_switch_13`` -> ``simple_switch_13``); a message no app
+is on the stack of belongs to ``unknown``.
+
+Events from switches are narrowed too: a packet-in goes to the apps owning the rule that
+sent it (its cookie says which), a flow-removed to the owning apps that asked for it.
+Without that, a packet-in from one app's table-miss would make another app act on it
+(rest_firewall's drop-and-log rule would feed simple_switch_13, which forwards it).
+
+The arbiter itself writes with the original ``send_msg``, which nothing intercepts.
+"""
+
+import struct
+import sys
+
+from ryu.base import app_manager
+from ryu.controller import controller as ryu_controller
+from ryu.controller import event
+from ryu.controller import ofp_event
+from ryu.lib import hub
+from ryu.ofproto import ofproto_parser, ofproto_v1_3
+
+from controller import openflow
+from controller.arbiter.policy import UNKNOWN_APP
+
+_ORIGINAL_SEND_MSG = ryu_controller.Datapath.send_msg
+_ORIGINAL_SEND = ryu_controller.Datapath.send
+_SEND_MSG_CODE = _ORIGINAL_SEND_MSG.__code__
+_ORIGINAL_SEND_TOGETHER = openflow.send_together
+_HEADER = struct.Struct('!BBHI')
+_INTERCEPTED = (ofproto_v1_3.OFPT_FLOW_MOD, ofproto_v1_3.OFPT_GROUP_MOD)
+# Ryu's own services: never the author of an app's rule.
+_NOT_APPS = ('ryu.controller.', 'ryu.topology.switches', 'ryu.app.wsgi', 'ryu.app.ofctl.')
+
+_state = {'arbiter': None, 'modules': {}, 'bricks': 0}
+
+
+class EventArbiterDecision(event.EventBase):
+    """A proposal of ``app`` that was not installed as asked: ``decision`` says what
+    became of it (rewritten, shared, held back, refused) and by which policy clause;
+    ``msg`` is the app's message. Apps observe it with ``@set_ev_cls``; apps/arbiter.py
+    sends it."""
+
+    def __init__(self, app, dpid, msg, decision):
+        super().__init__()
+        self.app, self.dpid, self.msg, self.decision = app, dpid, msg, decision
+
+
+class EventArbiterAlert(event.EventBase):
+    """Two or more apps keep overriding each other on one region: it is damped."""
+
+    def __init__(self, dpid, table_id, match, apps, kept):
+        super().__init__()
+        self.dpid, self.table_id, self.match = dpid, table_id, match
+        self.apps, self.kept = apps, kept
+
+
+def app_name(module):
+    """'ryu.app.simple_switch_13' -> 'simple_switch_13'."""
+    return module.rsplit('.', 1)[-1]
+
+
+def _app_modules():
+    """{module name: app name} of the loaded RyuApps, rebuilt when apps are added."""
+    bricks = app_manager.SERVICE_BRICKS
+    if len(bricks) != _state['bricks']:
+        _state['modules'] = {type(app).__module__: app_name(type(app).__module__)
+                             for app in list(bricks.values())
+                             if not type(app).__module__.startswith(_NOT_APPS)}
+        _state['bricks'] = len(bricks)
+    return _state['modules']
+
+
+def attribute(frame):
+    """The app whose code is on the stack at ``frame`` (innermost first): a frame of an
+    app's module, or a method of a RyuApp instance (whose class may be a base class in
+    a library module)."""
+    modules = _app_modules()
+    while frame is not None:
+        app = modules.get(frame.f_globals.get('__name__'))
+        if app is not None:
+            return app
+        if frame.f_code.co_argcount and frame.f_code.co_varnames[0] == 'self':
+            owner = type(frame.f_locals.get('self')).__module__
+            if owner in modules:
+                return modules[owner]
+        frame = frame.f_back
+    return UNKNOWN_APP
+
+
+def send_msg(self, msg, close_socket=False):
+    """Datapath.send_msg with FlowMods and GroupMods of OpenFlow 1.3 handed to the
+    arbiter."""
+    arbiter = _state['arbiter']
+    if arbiter is None or msg.cls_msg_type not in _INTERCEPTED or \
+            self.ofproto.OFP_VERSION != ofproto_v1_3.OFP_VERSION:
+        return _ORIGINAL_SEND_MSG(self, msg, close_socket)
+    if msg.xid is None:
+        self.set_xid(msg)
+    dispatch(arbiter, self, attribute(sys._getframe(1)), msg)
+    return True
+
+
+def send(self, buf, close_socket=False):
+    """Datapath.send with the FlowMods and GroupMods in an already serialized buffer
+    taken out for the arbiter (send_msg's own calls pass straight through)."""
+    arbiter = _state['arbiter']
+    caller = sys._getframe(1)
+    if arbiter is None or caller.f_code is _SEND_MSG_CODE or \
+            self.ofproto.OFP_VERSION != ofproto_v1_3.OFP_VERSION or \
+            not _holds_intercepted(buf):
+        return _ORIGINAL_SEND(self, buf, close_socket)
+    app = attribute(caller)
+    offset, data = 0, bytes(buf)
+    while offset + _HEADER.size <= len(data):
+        version, msg_type, length, xid = _HEADER.unpack_from(data, offset)
+        chunk = data[offset:offset + length]
+        if msg_type in _INTERCEPTED:
+            msg = ofproto_parser.msg(self, version, msg_type, length, xid,
+                                     bytearray(chunk))
+            dispatch(arbiter, self, app, msg)
+        else:
+            _ORIGINAL_SEND(self, chunk, close_socket)
+        offset += length
+    return True
+
+
+def send_together(dp, msgs):
+    """controller/openflow.py's send_together with its FlowMods handed to the arbiter
+    as objects: reading them back from the joined buffer would cost more than
+    arbitrating them."""
+    arbiter = _state['arbiter']
+    if arbiter is None or dp.ofproto.OFP_VERSION != ofproto_v1_3.OFP_VERSION:
+        return _ORIGINAL_SEND_TOGETHER(dp, msgs)
+    app = attribute(sys._getframe(1))
+    for msg in msgs:
+        if msg.cls_msg_type in _INTERCEPTED:
+            if msg.xid is None:
+                dp.set_xid(msg)
+            dispatch(arbiter, dp, app, msg)
+        else:
+            _ORIGINAL_SEND_MSG(dp, msg)
+    return True
+
+
+def _holds_intercepted(buf):
+    offset = 0
+    while offset + _HEADER.size <= len(buf):
+        _, msg_type, length, _ = _HEADER.unpack_from(buf, offset)
+        if msg_type in _INTERCEPTED:
+            return True
+        if length < _HEADER.size:
+            return False
+        offset += length
+    return False
+
+
+def dispatch(arbiter, dp, app, msg):
+    if msg.cls_msg_type == ofproto_v1_3.OFPT_FLOW_MOD:
+        arbiter.flow_mod(dp, app, msg)
+    else:
+        arbiter.group_mod(dp, app, msg)
+
+
+def send_direct(dp, msg):
+    """Write ``msg`` (serialized by the arbiter) to the switch, past the arbiter."""
+    return _ORIGINAL_SEND(dp, msg.buf)
+
+
+def bricks_of(app):
+    """The RyuApp instances (brick names) of app ``app``."""
+    return [name for name, brick in list(app_manager.SERVICE_BRICKS.items())
+            if app_name(type(brick).__module__) == app]
+
+
+def tell_app(app, dp, msg, error_type, error_code):
+    """Deliver an OFPErrorMsg (type/code, the refused message's xid and first bytes) to
+    ``app`` only, as if the switch had sent it. Asynchronously: the app may be the one
+    calling us, from its own event loop, with its event queue full."""
+    parser = dp.ofproto_parser
+    if msg.buf is None:
+        msg.serialize()
+    error = parser.OFPErrorMsg(dp, type_=error_type, code=error_code,
+                               data=bytes(msg.buf[:64]))
+    error.xid = msg.xid
+    event = ofp_event.EventOFPErrorMsg(error)
+    for name in bricks_of(app):
+        hub.spawn(app_manager.SERVICE_BRICKS[name]._send_event, event, dp.state)
+
+
+def _narrowed_observers(original, keep_always):
+    """A get_observers for the ofp_event brick that sends packet-ins and flow-removed
+    only to the apps they belong to."""
+
+    def get_observers(ev, state):
+        observers = original(ev, state)
+        arbiter = _state['arbiter']
+        if arbiter is None:
+            return observers
+        msg = getattr(ev, 'msg', None)
+        if isinstance(ev, ofp_event.EventOFPPacketIn) and \
+                msg.datapath.ofproto.OFP_VERSION == ofproto_v1_3.OFP_VERSION:
+            owners = arbiter.packet_in_owners(msg.datapath.id, msg.cookie)
+        elif isinstance(ev, ofp_event.EventOFPFlowRemoved) and \
+                msg.datapath.ofproto.OFP_VERSION == ofproto_v1_3.OFP_VERSION:
+            owners = arbiter.flow_removed(msg.datapath, msg)
+        else:
+            return observers
+        if owners is None:
+            return observers
+        return [name for name in observers if name in keep_always or
+                _owner_of_brick(name) in owners or
+                _owner_of_brick(name) not in _app_modules().values()]
+
+    return get_observers
+
+
+def _owner_of_brick(name):
+    brick = app_manager.SERVICE_BRICKS.get(name)
+    return app_name(type(brick).__module__) if brick is not None else None
+
+
+def install(arbiter):
+    """Put ``arbiter`` between the apps and the switches."""
+    patch_datapath()
+    _state['arbiter'] = arbiter
+
+
+def narrow_events(keep_always=()):
+    """Send packet-ins and flow-removed only to the apps they belong to. Call it once
+    every app is instantiated (Ryu's ``ofp_event`` service comes last);
+    ``keep_always``: brick names that see every event (the arbiter's own)."""
+    brick = app_manager.lookup_service_brick('ofp_event')
+    if brick is None:
+        raise RuntimeError('the ofp_event service (ryu.controller.ofp_handler) is not '
+                           'running: narrow_events() must run after the apps start')
+    if not getattr(brick.get_observers, 'narrowed', False):
+        brick.get_observers = _narrowed_observers(brick.get_observers, set(keep_always))
+        brick.get_observers.narrowed = True
+
+
+def patch_datapath():
+    """Replace the senders now (at import of the arbiter app, so that the order of apps
+    on the command line does not matter); they pass everything through until
+    ``install`` gives them an arbiter."""
+    ryu_controller.Datapath.send_msg = send_msg
+    ryu_controller.Datapath.send = send
+    openflow.send_together = send_together

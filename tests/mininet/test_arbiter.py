@@ -1,0 +1,215 @@
+"""apps/arbiter.py on a real network: unmodified Ryu apps, and apps written to misbehave
+(tests/mininet/arbiter/), under the arbiter and, for comparison, without it.
+
+One switch, three hosts (LinearTopo n=1: h1, h2, h3 on s1 ports 1, 2, 3, addresses
+10.0.0.1-3).
+"""
+
+import json
+import os
+import re
+import time
+import urllib.request
+
+from tests.harness import flows
+from tests.harness.network import wait_until
+from tests.harness.traffic import reachability_matrix
+from topologies.linear import LinearTopo
+
+HERE = os.path.join(os.path.dirname(__file__), 'arbiter')
+SWITCH_ID = '%016x' % 1
+FIREWALL_APPS = ['ryu.app.simple_switch_13', 'ryu.app.rest_firewall']
+ALLOWED = [('h1', 'h2'), ('h2', 'h1')]         # the firewall's rules: ICMP h1 <-> h2
+
+
+EXAMPLE_POLICY = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'examples', 'arbiter', 'firewall_then_switch.yaml')
+
+
+def policy(name):
+    return {'arbiter': {'policy': os.path.join(HERE, name)}}
+
+
+def rest(ctl, method, path, body=None):
+    """JSON from Ryu's WSGI server of ``ctl``."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request('http://127.0.0.1:%d%s' % (ctl.wsapi_port, path),
+                                     data=data, method=method)
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        text = reply.read().decode()
+    return json.loads(text) if text else None
+
+
+def table_misses(entries, table):
+    return [e for e in entries if e.table == table and e.priority == 0 and not e.match]
+
+
+def firewall_network(controller, network, apps, config=None):
+    """simple_switch_13 and rest_firewall (with or without the arbiter in front), the
+    firewall enabled and allowing ICMP between h1 and h2 only."""
+    ctl = controller(apps, config=config, name='ryu')
+    net = network(LinearTopo(n=1, hosts_per_switch=3), ctl)
+    assert wait_until(lambda: ctl.log_lines('Join as firewall'), 20), ctl.log_tail()
+    rest(ctl, 'PUT', '/firewall/module/enable/%s' % SWITCH_ID)
+    for src, dst in ALLOWED:
+        reply = rest(ctl, 'POST', '/firewall/rules/%s' % SWITCH_ID, {
+            'nw_src': net.get(src).IP() + '/32', 'nw_dst': net.get(dst).IP() + '/32',
+            'nw_proto': 'ICMP'})
+        assert 'success' in json.dumps(reply), reply
+    return ctl, net
+
+
+def test_firewall_and_learning_switch_under_the_arbiter(controller, network,
+                                                        record_property):
+    """The firewall filters in table 0, the learning switch forwards what it lets
+    through in table 1: h1 and h2 reach each other, h3 is blocked both ways, the switch
+    learns (known traffic stops reaching the controller), each app keeps its table-miss
+    in its own cookie range, and every blocked packet-in goes to the firewall only."""
+    ctl, net = firewall_network(controller, network, ['apps/arbiter.py'] + FIREWALL_APPS,
+                                {'arbiter': {'policy': EXAMPLE_POLICY}})
+    started = time.monotonic()
+    reach = reachability_matrix(net.hosts, count=2, timeout=1.0)
+    record_property('reachability_s', round(time.monotonic() - started, 2))
+    assert not reach.expect(ALLOWED), reach.table()
+
+    apps = rest(ctl, 'GET', '/arbiter/apps')
+    ranges = {app: int(apps[app]['cookie_range'], 16) for app in
+              ('simple_switch_13', 'rest_firewall')}
+    entries = flows.dump_flows('s1')
+
+    def owner(entry):
+        return next((app for app, number in ranges.items()
+                     if entry.cookie >> 48 == number), None)
+
+    firewall_miss, = table_misses(entries, 0)
+    switch_miss, = table_misses(entries, 1)
+    assert owner(firewall_miss) == 'rest_firewall' and firewall_miss.sends_to_controller
+    assert owner(switch_miss) == 'simple_switch_13' and switch_miss.sends_to_controller
+    assert {owner(e) for e in entries if e.table == 0} == {'rest_firewall'}
+    assert {owner(e) for e in entries if e.table == 1} == {'simple_switch_13'}
+    allow = [e for e in entries if e.table == 0 and e.match.get('nw_src') == '10.0.0.1']
+    assert allow and 'goto_table:1' in allow[0].actions, flows.format_flows({'s1': entries})
+    learned = [e for e in entries if e.table == 1 and e.priority == 1]
+    assert {(e.match.get('dl_src'), e.match.get('dl_dst')) for e in learned} >= {
+        (net.get('h1').MAC(), net.get('h2').MAC()), (net.get('h2').MAC(), net.get('h1').MAC())}
+
+    # Learning works: a known pair no longer costs packet-ins.
+    flows.wait_for_counters()
+    before = flows.packet_in_count(flows.dump_flows('s1'))
+    out = net.get('h1').cmd('ping -c 20 -i 0.05 %s' % net.get('h2').IP())
+    assert ' 0% packet loss' in out, out
+    flows.wait_for_counters()
+    extra = flows.packet_in_count(flows.dump_flows('s1')) - before
+    record_property('packet_ins_for_20_known_pings', extra)
+    assert extra <= 2, extra
+
+    # Blocked traffic went to the firewall's table-miss (and its log), nowhere else.
+    assert firewall_miss.n_packets > 0 and ctl.log_lines('Blocked packet'), ctl.log_tail()
+    decisions = rest(ctl, 'GET', '/arbiter/decisions?limit=1000')
+    assert decisions and {d['app'] for d in decisions} >= {'simple_switch_13',
+                                                           'rest_firewall'}
+
+
+def test_firewall_and_learning_switch_without_the_arbiter(controller, network):
+    """The comparison: the same two apps alone. The firewall's table-miss replaces the
+    learning switch's (one priority-0 rule is left), every blocked packet-in also
+    reaches simple_switch_13, which forwards it and installs a rule past the firewall:
+    h3 is reachable although no rule allows it."""
+    ctl, net = firewall_network(controller, network, FIREWALL_APPS)
+    reach = reachability_matrix(net.hosts, count=2, timeout=1.0)
+    entries = flows.dump_flows('s1')
+    misses = table_misses(entries, 0)
+    assert len(misses) == 1 and 'CONTROLLER:128' in misses[0].actions, \
+        flows.format_flows({'s1': entries})
+    assert reach.results[('h1', 'h3')] and reach.results[('h3', 'h1')], reach.table()
+    assert ctl.log_lines('Blocked packet')
+
+
+def steered_to(net, count=20):
+    """Ping the steered address from h1 (no reply expected); {port: frames out}."""
+    before = flows.port_stats('s1')
+    net.get('h1').cmd('arp -s 10.0.0.100 02:00:00:00:01:00')
+    net.get('h1').cmd('ping -c %d -i 0.02 -W 0.1 10.0.0.100' % count)
+    flows.wait_for_counters()
+    after = flows.port_stats('s1')
+    return {port: after[port].tx_packets - before[port].tx_packets for port in (2, 3)}
+
+
+def steering_rule(entries):
+    return [e for e in entries if e.match.get('nw_dst') == '10.0.0.100']
+
+
+def fighting(controller, network, apps, config=None):
+    ctl = controller(apps + [os.path.join(HERE, 'steer_via_2.py'),
+                             os.path.join(HERE, 'steer_via_3.py')], config=config)
+    net = network(LinearTopo(n=1, hosts_per_switch=3), ctl)
+    assert wait_until(lambda: steering_rule(flows.dump_flows('s1')), 10)
+    return ctl, net
+
+
+def test_fighting_apps_are_damped_and_the_winner_stays(controller, network,
+                                                       record_property):
+    """steer_via_2 and steer_via_3 re-assert opposite rules ten times a second. Under the
+    arbiter the policy's winner (steer_via_2) is installed, the fight is damped within a
+    second with an alert, and after that the switch gets no flow-mod for that rule (its
+    age grows); the loser is told, and the REST API lists the damped region."""
+    ctl, net = fighting(controller, network, ['apps/arbiter.py'], policy('fight.yaml'))
+    assert wait_until(lambda: ctl.log_lines('ALERT'), 5), ctl.log_tail()
+    time.sleep(3)
+    rule, = steering_rule(flows.dump_flows('s1'))
+    assert rule.output_ports == [2], rule
+    record_property('rule_age_after_3s_s', rule.duration)
+    assert rule.duration >= 2.5, rule      # not rewritten since the damping began
+    assert steered_to(net) == {2: 20, 3: 0}
+    damped, = rest(ctl, 'GET', '/arbiter/damped')
+    assert damped['kept'] == 'steer_via_2' and damped['apps'] == ['steer_via_2',
+                                                                   'steer_via_3']
+    record_property('arbiter_apps', rest(ctl, 'GET', '/arbiter/apps'))
+    held = [c for c in rest(ctl, 'GET', '/arbiter/conflicts') if c['state'] == 'held back']
+    assert [c['app'] for c in held] == ['steer_via_3'], held
+    explained = rest(ctl, 'GET', '/arbiter/explain?dpid=1&table=0'
+                                 '&match=eth_type=0x800,ipv4_dst=10.0.0.100')
+    assert explained['damped'] and [r['owners'] for r in explained['installed']] == [
+        ['steer_via_2']] and [r['app'] for r in explained['held']] == ['steer_via_3']
+    assert {d['clause'].split(' ')[0] for d in explained['decisions']} >= {'damping'}
+    assert ctl.log_lines('steer_via_3 refused') == [], 'a hold is not an error'
+    sent = sum(int(m.group(1)) for m in re.finditer(r'(\d+) flow-mods sent',
+                                                    ctl.log_text()))
+    assert sent >= 50
+
+
+def test_fighting_apps_without_the_arbiter_flap_for_ever(controller, network):
+    """The comparison: alone, the two apps overwrite each other's rule ten times a second
+    each: the rule on the switch is never older than a fraction of a second and its
+    output flips between ports 2 and 3."""
+    ctl, net = fighting(controller, network, [])
+    seen, ages = set(), []
+    for _ in range(15):
+        rule, = steering_rule(flows.dump_flows('s1'))
+        seen.update(rule.output_ports)
+        ages.append(rule.duration)
+        time.sleep(0.13)
+    assert seen == {2, 3} and max(ages) < 1.0, (seen, ages)
+
+
+def test_flowspace_and_budget_are_enforced(controller, network):
+    """overreach writes one rule outside its flowspace and four inside it with a budget
+    of three: the first and the last are refused, it receives an OpenFlow EPERM error
+    for each (with the xid it sent), and the arbiter's log says which clause."""
+    ctl = controller(['apps/arbiter.py', os.path.join(HERE, 'overreach.py')],
+                     config=policy('limits.yaml'))
+    network(LinearTopo(n=1, hosts_per_switch=3), ctl)
+    assert wait_until(lambda: len(ctl.log_lines('overreach: refused')) >= 2, 10), \
+        ctl.log_tail()
+    sent = {m.group(2): int(m.group(1)) for m in
+            re.finditer(r'sent xid=(\d+) ipv4_dst=(\S+)', ctl.log_text())}
+    refused = {int(m.group(1)): (int(m.group(2)), int(m.group(3))) for m in
+               re.finditer(r'refused: xid=(\d+) type=(\d+) code=(\d+)', ctl.log_text())}
+    eperm = (5, 4)                     # OFPET_FLOW_MOD_FAILED, OFPFMFC_EPERM
+    assert refused == {sent['192.168.7.7']: eperm, sent['10.0.0.14']: eperm}, refused
+    assert [line for line in ctl.log_lines('apps.overreach.flowspace')
+            if 'refuse' in line and 'outside the flowspace' in line], ctl.log_tail()
+    assert [line for line in ctl.log_lines('apps.overreach.max_rules')
+            if 'refuse' in line and 'budget is 3' in line], ctl.log_tail()
+    installed = {e.match.get('nw_dst') for e in flows.dump_flows('s1')}
+    assert installed == {'10.0.0.11', '10.0.0.12', '10.0.0.13'}, installed
