@@ -247,6 +247,11 @@ def _stable_network(data):
     return out, targets
 
 
+def _stable_compute(data, plots):
+    from bench import stable
+    return stable.section(data, plots)
+
+
 def _arbiter(data):
     from bench import arbiter
     return arbiter.report(data)
@@ -268,6 +273,7 @@ def write(results_dir, path):
                 ('memory', lambda data: _memory(data, plots)),
                 ('policy', lambda data: (_policy(data), [])),
                 ('stable_network', _stable_network),
+                ('stable-compute', lambda data: _stable_compute(data, plots)),
                 ('arbiter', _arbiter))
     for name, render in sections:
         data = _load(results_dir, name)

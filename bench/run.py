@@ -20,6 +20,8 @@ policy     load, validation and compile time and flow entries of growing VLAN/AC
 stable_network  apps/stable_routing.py on Mininet: update duration and peak flow entries
            against network size; traffic lost on a link failure against
            ryu.app.simple_switch_stp_13 (bench/stable_network.py).
+stable-compute  apps/stable_routing.py's epoch: compute_sft + check_sft time against
+           topology size, and after a single link change (bench/stable.py; no root).
 arbiter    apps/arbiter.py: overhead per proposed rule at 1k / 10k / 100k installed rules,
            and the flow-setup rate of l2_learning with and without it (bench/arbiter.py).
 
@@ -247,13 +249,19 @@ def stable_network(quick, logdir):
     return network_bench.run(quick, logdir)
 
 
+def stable_compute(quick, logdir):
+    from bench import stable
+    return stable.benchmark(quick)
+
+
 def arbiter(quick, logdir):
     from bench import arbiter as arbiter_bench
     return arbiter_bench.run(quick, logdir)
 
 
 BENCHMARKS = {'flowsetup': flowsetup, 'dataplane': dataplane, 'memory': memory,
-              'policy': policy, 'stable_network': stable_network, 'arbiter': arbiter}
+              'policy': policy, 'stable_network': stable_network, 'stable-compute': stable_compute,
+              'arbiter': arbiter}
 
 
 def main():

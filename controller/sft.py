@@ -27,6 +27,7 @@ are preferred over neighbours at the same distance.
 """
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import networkx as nx
 
@@ -50,15 +51,16 @@ class Snapshot:
 
     @staticmethod
     def make(switches, links, hosts, ports=None, link_ports=()):
-        canonical = set()
+        canonical, ends = set(), set(link_ports)
         for a, pa, b, pb in links:
-            canonical.add((a, pa, b, pb) if a < b else (b, pb, a, pa))
-        ends = {(a, pa) for a, pa, _, _ in canonical} | {(b, pb) for _, _, b, pb in canonical}
+            ends.update(((a, pa), (b, pb)))
+            if a != b:     # a port looped back to its own switch is never a route
+                canonical.add((a, pa, b, pb) if a < b else (b, pb, a, pa))
         return Snapshot(frozenset(switches), frozenset(canonical),
                         tuple(sorted(dict(hosts).items())),
                         tuple(sorted((dpid, tuple(sorted(p)))
                                      for dpid, p in dict(ports or {}).items())),
-                        frozenset(link_ports) | ends)
+                        frozenset(ends))
 
     @staticmethod
     def from_switch_graph(switch_graph, hosts, ports=None):
@@ -70,16 +72,37 @@ class Snapshot:
                                        for a, b, ports_ in g.edges(data='ports')),
                              hosts, ports, seen)
 
+    # Per-switch views, computed once per snapshot: the rules of every switch are built
+    # from them, and recomputing them per switch made that quadratic.
+    @cached_property
+    def _live(self):
+        return dict(self.ports)
+
+    @cached_property
+    def _link_ports_of(self):
+        by_switch = {}
+        for dpid, port in self.link_ports:
+            by_switch.setdefault(dpid, set()).add(port)
+        return by_switch
+
+    @cached_property
+    def _neighbours_of(self):
+        by_switch = {}
+        for (dpid, port), neighbour in self.neighbour_at().items():
+            by_switch.setdefault(dpid, {})[port] = neighbour
+        return by_switch
+
     def host_ports(self, dpid):
         """Live ports of ``dpid`` that are on no discovered link."""
-        return {port for port in dict(self.ports).get(dpid, ())
-                if (dpid, port) not in self.link_ports}
+        return set(self._live.get(dpid, ())) - self._link_ports_of.get(dpid, set())
+
+    def routing_ports(self, dpid):
+        """{port: neighbour} of ``dpid``'s links that routing uses."""
+        return self._neighbours_of.get(dpid, {})
 
     def unused_link_ports(self, dpid):
         """Ports of ``dpid`` on a discovered link that routing does not use."""
-        used = self.neighbour_at()
-        return {port for (switch, port) in self.link_ports
-                if switch == dpid and (switch, port) not in used}
+        return self._link_ports_of.get(dpid, set()) - set(self.routing_ports(dpid))
 
     def graph(self):
         """Undirected networkx graph; each edge carries ``ports`` {dpid: port}."""
@@ -93,7 +116,11 @@ class Snapshot:
         return dict(self.hosts)
 
     def neighbour_at(self):
-        """{(dpid, port): neighbour dpid} for both ends of every link."""
+        """{(dpid, port): neighbour dpid} for both ends of every link (read-only)."""
+        return self._neighbour_at
+
+    @cached_property
+    def _neighbour_at(self):
         ends = {}
         for a, pa, b, pb in self.links:
             ends[(a, pa)] = b
@@ -153,28 +180,50 @@ class StableForwardingTable:
 
 
 def compute_sft(snapshot):
-    """The stable forwarding table of ``snapshot`` (see the module docstring)."""
+    """The stable forwarding table of ``snapshot`` (see the module docstring).
+
+    One breadth-first search per destination also picks the next hops: each level is
+    scanned in dpid order, so the first switch to reach a new one is that one's
+    lowest-dpid closer neighbour (its primary); a later one on that level is its best
+    closer alternate, and a neighbour on its own level a same-distance alternate. Equal
+    routes are one shared object: a large table is mostly repeats.
+    """
     g = snapshot.graph()
     neighbours = {u: sorted(g.adj[u]) for u in g}
     port = {u: {v: g.adj[u][v]['ports'][u] for v in g.adj[u]} for u in g}
-    routes = {}
+    routes, interned = {}, {}
     for dst in sorted({dpid for dpid, _ in snapshot.host_map().values()}):
         if dst not in g:
             continue
-        distance = nx.single_source_shortest_path_length(g, dst)
+        level = {dst: 0}
+        primary, closer, same = {}, {}, {}
+        frontier, d = [dst], 0
+        while frontier:
+            d += 1
+            found = []
+            for u in frontier:                  # sorted: lowest dpid first
+                for v in neighbours[u]:
+                    d_v = level.get(v)
+                    if d_v is None:
+                        level[v] = d
+                        primary[v] = u
+                        found.append(v)
+                    elif d_v == d:
+                        closer.setdefault(v, u)
+                    elif d_v == d - 1:
+                        best = same.get(u)
+                        if best is None or v < best:
+                            same[u] = v
+            found.sort()
+            frontier = found
         table = {}
-        for u, d_u in distance.items():
-            if u == dst:
-                continue
-            primary, backup, backup_key = None, None, None
-            for v in neighbours[u]:       # in dpid order: ties go to the lowest dpid
-                d_v = distance[v]
-                if primary is None and d_v == d_u - 1:
-                    primary = v
-                elif d_v <= d_u and (backup_key is None or (d_v, v) < backup_key):
-                    backup, backup_key = v, (d_v, v)
-            table[u] = Route(port[u][primary],
-                             None if backup is None else port[u][backup])
+        for u, p in primary.items():
+            w = closer.get(u) or same.get(u)    # dpids are > 0
+            key = (port[u][p], None if w is None else port[u][w])
+            route = interned.get(key)
+            if route is None:
+                route = interned[key] = Route(*key)
+            table[u] = route
         routes[dst] = table
     return StableForwardingTable(snapshot.hosts, routes)
 
@@ -202,11 +251,19 @@ def check_sft(sft, snapshot):
     """Every reason ``sft`` must not be installed on ``snapshot``; empty when it is safe.
 
     Deliberately independent of compute_sft: it follows the ports of the table through
-    the snapshot's links rather than trusting distances.
+    the snapshot's links rather than trusting distances. The tree of next hops is walked
+    outward from each destination; switches it does not reach (a loop, a dead end) are
+    then followed one by one to say where the table breaks.
     """
     violations = []
-    neighbour = snapshot.neighbour_at()
+    at = {}
+    for (u, p), v in snapshot.neighbour_at().items():
+        at.setdefault(u, {})[p] = v
     g = snapshot.graph()
+    component = {}
+    for nodes in nx.connected_components(g):
+        for u in nodes:
+            component[u] = nodes
     for mac, (dpid, port) in snapshot.hosts:
         if dpid not in snapshot.switches or (dpid, port) in snapshot.link_ports:
             violations.append(Violation('bad-host', dpid, (dpid,),
@@ -216,36 +273,44 @@ def check_sft(sft, snapshot):
         if dst not in g:
             continue
         table = sft.routes.get(dst, {})
-        next_hop = {}
+        next_hop, children = {}, {}
         for u, route in table.items():
-            v = neighbour.get((u, route.port))
+            v = at.get(u, {}).get(route.port)
             if v is None:
                 violations.append(Violation('bad-port', dst, (u,),
                                             'next hop port %d is on no link' % route.port))
-            else:
-                next_hop[u] = v
-        violations += _walk_violations(dst, next_hop)
-        for u in sorted(nx.node_connected_component(g, dst) - {dst} - set(table)):
+                continue
+            next_hop[u] = v
+            if u != dst:
+                children.setdefault(v, []).append(u)
+        depth, frontier, d = {dst: 0}, [dst], 0     # hops to dst, for switches reaching it
+        while frontier:
+            d += 1
+            found = [u for v in frontier for u in children.get(v, ())]
+            depth.update(dict.fromkeys(found, d))
+            frontier = found
+        unreached = next_hop.keys() - depth.keys()
+        if unreached:
+            violations += _walk_violations(dst, {u: next_hop[u] for u in unreached})
+        for u in sorted(component[dst] - table.keys() - {dst}):
             violations.append(Violation('black-hole', dst, (u,),
                                         'connected to the destination but has no route'))
-        violations += _backup_violations(dst, table, next_hop, neighbour)
+        violations += _backup_violations(dst, table, next_hop, at, depth)
     return violations
 
 
 def _walk_violations(dst, next_hop):
-    """Follow next hops from every switch: loops and dead ends towards ``dst``."""
+    """Follow next hops from each switch that does not reach ``dst``: its loop or its
+    dead end, each reported once."""
     violations = []
-    reaches = {dst: True}        # switch -> whether following next hops reaches dst
+    done = set()
     for start in sorted(next_hop):
         path, on_path = [], {}
-        here, ok = start, False
-        while True:
-            if here in reaches:
-                ok = reaches[here]
-                break
+        here = start
+        while here not in done:
             if here in on_path:
-                cycle = tuple(path[on_path[here]:]) + (here,)
-                violations.append(Violation('loop', dst, cycle))
+                violations.append(Violation('loop', dst,
+                                            tuple(path[on_path[here]:]) + (here,)))
                 break
             on_path[here] = len(path)
             path.append(here)
@@ -254,42 +319,35 @@ def _walk_violations(dst, next_hop):
                                             'switch %s has no route' % _dpid(here)))
                 break
             here = next_hop[here]
-        for u in path:
-            reaches[u] = ok
+        done.update(path)
     return violations
 
 
-def _backup_violations(dst, table, next_hop, neighbour):
-    """A backup must lead to a switch whose stable route avoids the protected switch:
-    in the tree of next hops, the protected switch must not be an ancestor of it."""
-    children = {}
-    for u, v in next_hop.items():
-        children.setdefault(v, []).append(u)
-    entered, left, clock = {}, {}, 0
-    stack = [(dst, False)]
-    while stack:                  # iterative DFS: Euler-tour intervals of the tree
-        node, done = stack.pop()
-        if done:
-            left[node] = clock
-            continue
-        if node in entered:
-            continue              # a loop, reported by _walk_violations
-        entered[node] = clock
-        clock += 1
-        stack.append((node, True))
-        stack.extend((c, False) for c in children.get(node, ()))
+def _backup_violations(dst, table, next_hop, at, depth):
+    """A backup must lead to a switch whose stable route avoids the protected switch
+    ``u``. ``u`` can be on backup ``w``'s route only if ``w`` is deeper in the tree than
+    ``u``; then walking up from ``w`` to ``u``'s depth lands on ``u`` exactly when it is."""
     violations = []
     for u, route in sorted(table.items()):
         if route.backup is None:
             continue
-        w = neighbour.get((u, route.backup))
+        w = at.get(u, {}).get(route.backup)
         if w is None:
             violations.append(Violation('bad-port', dst, (u,),
                                         'backup port %d is on no link' % route.backup))
-        elif w != dst and w not in entered:
+            continue
+        d_w = depth.get(w)
+        if d_w is None:
             violations.append(Violation('backup-black-hole', dst, (u, w),
                                         'the backup neighbour has no route'))
-        elif u in entered and entered[u] <= entered[w] < left[u]:
+            continue
+        d_u = depth.get(u)
+        if d_u is None or d_w < d_u:
+            continue
+        here = w
+        for _ in range(d_w - d_u):
+            here = next_hop[here]
+        if here == u:
             violations.append(Violation('backup-loop', dst, (u, w),
                                         'the backup neighbour routes back through %s'
                                         % _dpid(u)))

@@ -109,7 +109,7 @@ def port_rules(snapshot, dpid, tree_ports=None):
     snapshot's graph (computed once per epoch by the caller)."""
     if tree_ports is None:
         tree_ports = spanning_tree_ports(snapshot.graph())
-    links = sorted(port for (switch, port) in snapshot.neighbour_at() if switch == dpid)
+    links = sorted(snapshot.routing_ports(dpid))
     host_ports = snapshot.host_ports(dpid)
     rules = set()
     for port in links:

@@ -134,8 +134,9 @@ def test_an_unreadable_file_is_a_policy_error(tmp_path):
 def test_the_policies_of_the_tests_and_docs_load():
     import glob
     import os
-    here = os.path.dirname(os.path.dirname(__file__))
-    paths = glob.glob(os.path.join(here, 'mininet', 'arbiter', '*.yaml'))
+    tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = (glob.glob(os.path.join(tests, 'mininet', 'arbiter', '*.yaml'))
+             + glob.glob(os.path.join(os.path.dirname(tests), 'examples', 'arbiter', '*.yaml')))
     assert len(paths) >= 3
     for path in paths:
         load_arbiter_policy(path)

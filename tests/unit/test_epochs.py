@@ -1,0 +1,158 @@
+"""The update log (controller/epochs.py): when an epoch is cut, with a fake clock."""
+
+import pytest
+
+from controller.epochs import EpochRecord, Trigger, UpdateLog
+
+QUIET, MAX_DELAY = 0.5, 2.0     # binary fractions: the fake clock adds them exactly
+
+
+class FakeClock:
+    def __init__(self, now=100.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+def make_log(clock, **kwargs):
+    return UpdateLog(kwargs.pop('quiet_window', QUIET), kwargs.pop('max_delay', MAX_DELAY),
+                     clock=clock, wall_clock=lambda: 1.7e9, **kwargs)
+
+
+def test_nothing_pending_is_never_due():
+    clock = FakeClock()
+    log = make_log(clock)
+    assert not log.epoch_due()
+    clock.advance(3600)
+    assert not log.epoch_due() and log.pending == () and log.take_pending() == []
+
+
+def test_a_burst_is_one_epoch_once_quiet():
+    clock = FakeClock()
+    log = make_log(clock)
+    for i in range(20):              # 20 triggers 1/64 s apart: well within the window
+        log.append('link-down', 'link %d' % i)
+        assert not log.epoch_due()
+        clock.advance(1 / 64)
+    last = clock.now - 1 / 64
+    clock.now = last + QUIET - 1 / 64
+    assert not log.epoch_due()       # still inside the quiet window of the last trigger
+    clock.now = last + QUIET
+    assert log.epoch_due()
+    taken = log.take_pending()
+    assert [t.detail for t in taken] == ['link %d' % i for i in range(20)]
+    assert log.pending == () and not log.epoch_due()
+    assert log.take_pending() == []
+
+
+def test_the_quiet_window_restarts_with_every_trigger():
+    clock = FakeClock()
+    log = make_log(clock)
+    log.append('switch-up', 's1')
+    clock.advance(0.375)
+    log.append('switch-up', 's2')
+    clock.advance(0.375)             # 0.75 s after the first, 0.375 s after the last
+    assert not log.epoch_due()
+    clock.advance(0.125)
+    assert log.epoch_due()
+
+
+def test_continuous_churn_is_cut_at_max_delay():
+    clock = FakeClock()
+    log = make_log(clock)
+    cuts, epochs = [], []
+    start = clock.now
+    for _ in range(40):              # a trigger every quiet_window / 2 for 10 s
+        if log.epoch_due():
+            cuts.append(clock.now - start)
+            epochs.append(log.take_pending())
+        log.append('host-moved', 'h1 flapping')
+        clock.advance(QUIET / 2)
+    # Never quiet: each epoch is cut max_delay after its oldest trigger.
+    assert cuts[0] == MAX_DELAY
+    assert cuts == [2.0, 4.0, 6.0, 8.0]
+    assert [len(e) for e in epochs] == [8] * 4       # 2 s of triggers 0.25 s apart
+
+
+def test_hold_defers_the_quiet_window_but_not_max_delay():
+    """While a switch settles the app holds the epoch; churn must not hold it for ever."""
+    clock = FakeClock()
+    log = make_log(clock)
+    log.append('switch-up', 's1')
+    clock.advance(QUIET)
+    assert log.epoch_due() and not log.epoch_due(hold=True)
+    clock.advance(MAX_DELAY - QUIET - 1 / 64)
+    assert not log.epoch_due(hold=True)
+    clock.advance(1 / 64)
+    assert log.epoch_due(hold=True)
+    log.take_pending()
+    assert not log.epoch_due(hold=True)
+
+
+def test_max_delay_equal_to_the_quiet_window_is_allowed():
+    clock = FakeClock()
+    log = make_log(clock, quiet_window=1.0, max_delay=1.0)
+    log.append('link-up', 'a')
+    clock.advance(1.0)
+    assert log.epoch_due()
+
+
+def test_take_pending_starts_a_fresh_window():
+    clock = FakeClock()
+    log = make_log(clock)
+    log.append('link-up', 'a')
+    clock.advance(MAX_DELAY * 2)
+    assert log.epoch_due()
+    log.take_pending()
+    log.append('link-up', 'b')       # the old first trigger time must not carry over
+    assert not log.epoch_due()
+    clock.advance(QUIET)
+    assert log.epoch_due()
+
+
+def test_trigger_ids_are_unique_within_and_across_runs():
+    clock = FakeClock()
+    a, b = make_log(clock), make_log(clock)
+    ids = [a.append('host-seen', str(i)).id for i in range(500)]
+    ids += [b.append('host-seen', str(i)).id for i in range(500)]
+    assert len(set(ids)) == 1000
+    a.take_pending()
+    assert a.append('host-seen', 'again').id not in ids   # the counter is not reset
+
+
+def test_triggers_carry_kind_detail_and_wall_clock_time():
+    clock = FakeClock()
+    log = make_log(clock)
+    trigger = log.append('port-down', '0000000000000001:3')
+    assert isinstance(trigger, Trigger)
+    assert (trigger.kind, trigger.detail, trigger.at) == ('port-down',
+                                                          '0000000000000001:3', 1.7e9)
+    assert log.pending == (trigger,)
+
+
+@pytest.mark.parametrize('quiet_window, max_delay', [
+    (0, 1.0), (-0.5, 1.0), (1.0, 0.5), (0.0, 0.0)])
+def test_invalid_parameters(quiet_window, max_delay):
+    with pytest.raises(ValueError, match='quiet_window'):
+        UpdateLog(quiet_window, max_delay)
+
+
+def test_history_keeps_the_latest_records():
+    log = make_log(FakeClock(), history=3)
+    for number in range(1, 6):
+        log.history.append(EpochRecord(number, 0.0, []))
+    assert [r.number for r in log.history] == [3, 4, 5]
+
+
+def test_epoch_record_defaults_and_dict():
+    a, b = EpochRecord(1, 5.0, []), EpochRecord(2, 6.0, [])
+    a.problems.append('loop')
+    assert b.problems == []          # no shared mutable default
+    d = a.as_dict()
+    assert d['number'] == 1 and d['state'] == 'computing' and d['problems'] == ['loop']
+    assert d['installed_at'] is None and d['compute_ms'] == 0.0
+    assert d['first_trigger_at'] is None
