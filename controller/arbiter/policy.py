@@ -45,7 +45,7 @@ import jsonschema
 import yaml
 
 from controller.policy import schema as match_schema
-from controller.policy.loader import PolicyError, PolicyIssue, YamlSource
+from controller.policy.loader import PolicyError, YamlSource, load_file
 from controller.policy.model import FrozenDict
 
 UNKNOWN_APP = 'unknown'
@@ -296,13 +296,7 @@ def _schema_issues(data):
 def load_arbiter_policy(path):
     """The ArbiterPolicy in the YAML file at ``path``; PolicyError (every problem, each
     with file:line:col) if it is unreadable or wrong."""
-    try:
-        with open(path, 'rb') as f:
-            data = f.read()
-    except OSError as error:
-        raise PolicyError([PolicyIssue(str(path), None, None, '',
-                                       'cannot read the file: %s' % error.strerror)])
-    return load_arbiter_policy_text(data, filename=str(path))
+    return load_file(path, load_arbiter_policy_text)
 
 
 def load_arbiter_policy_text(text, filename='<string>'):

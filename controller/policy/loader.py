@@ -53,13 +53,19 @@ class PolicyError(ValueError):
 
 def load_policy(path):
     """The Policy in the YAML file at ``path``; PolicyError if it is unreadable or wrong."""
+    return load_file(path, load_policy_text)
+
+
+def load_file(path, load_text):
+    """``load_text(contents, filename=path)`` of the file at ``path``; a PolicyError
+    naming the file if it cannot be read."""
     try:
         with open(path, 'rb') as f:
             data = f.read()
     except OSError as error:
         raise PolicyError([PolicyIssue(str(path), None, None, '',
                                        'cannot read the file: %s' % error.strerror)])
-    return load_policy_text(data, filename=str(path))
+    return load_text(data, filename=str(path))
 
 
 def load_policy_text(text, filename='<string>'):
