@@ -42,6 +42,11 @@ class PackedMatch(parser13.OFPMatch):
         msg_pack_into('!%ds' % len(self._packed), buf, offset, self._packed)
         return len(self._packed)
 
+    def given_fields(self):
+        """{field: value} as given (in_port an int, MACs as text), for readers such as
+        the arbiter (``fields`` is OFPMatch's own, and stays empty here)."""
+        return self._given
+
     def __repr__(self):
         return 'PackedMatch(%s)' % ', '.join('%s=%r' % kv for kv in self._given.items())
 

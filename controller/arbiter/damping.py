@@ -88,6 +88,10 @@ class FlapDamper:
             self._decayed(state, self._clock() if now is None else now)
         return state
 
+    def any_region(self, predicate):
+        """Whether any region with a state satisfies ``predicate(region)``."""
+        return any(predicate(region) for region in self._regions)
+
     def damped(self, now=None):
         """[(region, RegionFlaps)] of the regions damped now."""
         now = self._clock() if now is None else now

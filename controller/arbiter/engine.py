@@ -24,13 +24,14 @@ import struct
 import time
 from dataclasses import dataclass, field
 
-from ryu.ofproto import ofproto_parser
+from ryu.ofproto import ofproto_parser, ofproto_v1_3
 from ryu.ofproto import ofproto_v1_3_parser as parser13
 
 from controller.arbiter.damping import FlapDamper
-from controller.arbiter.match import TernaryMatch
+from controller.arbiter.match import TernaryMatch, cube_covers
 from controller.arbiter.index import RuleIndex
-from controller.arbiter.resolve import Decision, Outcome, resolve, rights_violation
+from controller.arbiter.resolve import (NO_CONFLICT, NO_CONFLICT_REASON, Decision, Outcome,
+                                        resolve, rights_violation)
 from controller.arbiter.rules import Rule, actions_key
 from controller.cookies import APP_IDS, APP_MASK, APP_SHIFT, THIRD_PARTY_BASE, CookieSpace
 from controller.rate_limit import TokenBucket
@@ -41,7 +42,13 @@ OWN_BITS = (1 << APP_SHIFT) - 1    # the cookie bits an app keeps
 SHARED_KIND = 1                    # kind of a shared rule's cookie in the arbiter's range
 ARBITER = CookieSpace('arbiter')
 DECISIONS_KEPT = 1000
+ACTIONS_KEPT = 4096                # distinct actions keys shared by the fast path
 _HEADER = struct.Struct('!BBHI')
+
+
+class _OF13:
+    """Enough of a datapath to parse a message again (wire_actions)."""
+    ofproto, ofproto_parser = ofproto_v1_3, parser13
 
 
 class CookieRanges:
@@ -107,6 +114,31 @@ class Held:
     decision: Decision
 
 
+class SingleAppTable:
+    """The rules of one switch table into which one app alone has proposed, kept
+    without the conflict index: no other app has a rule there to conflict with, so
+    every proposal (of an app the policy does not restrict, with no invariant gate) is
+    installed as asked. A rule is kept as flat tuples of plain values, which the
+    garbage collector stops walking after its first pass (the full path keeps a dozen
+    objects per rule that it walks for ever: at 100k rules most of a flow-mod's cost):
+    ``rules[(priority, name, value, mask, name, value, mask, ...)] = (cookie as the
+    app asked, the flow-mod as sent, whether the app asked for flow-removed)``; the
+    fields are the match's TernaryMatch.closed_identity, flattened. The actions key is
+    read from the flow-mod when it is needed (Arbiter.wire_actions).
+
+    The table is *materialized* (its rules put into the RuleIndex and the placements,
+    exactly as the full path would have put them, and this store dropped) the moment
+    anything needs more: another app's proposal into the table, a proposal of the app
+    that the fast path does not take, a DELETE or MODIFY of the app, explain, a
+    policy reload, an active gate, or a reader of ``Arbiter.index``."""
+
+    __slots__ = ('app', 'rules')
+
+    def __init__(self, app):
+        self.app = app
+        self.rules = {}
+
+
 @dataclass
 class DecisionRecord:
     """One decision, with its provenance, as the log and the REST API show it. The rule
@@ -141,7 +173,7 @@ class Arbiter:
     """Every app's rules pass here. See the module's docstring."""
 
     def __init__(self, policy, send, notify, alert=lambda region, state: None,
-                 gate=None, clock=time.monotonic):
+                 gate=None, clock=time.monotonic, single_app_tables=True):
         self.policy = policy
         self.send = send
         self.notify = notify
@@ -149,7 +181,13 @@ class Arbiter:
         self.gate = gate
         self.clock = clock
         self.cookies = CookieRanges()
-        self.index = RuleIndex()
+        self._index = RuleIndex()
+        # (dpid, table) -> SingleAppTable; single_app_tables=False: every rule goes the
+        # full path at once (the tests compare both).
+        self.single_app = {}
+        self.single_app_tables = single_app_tables
+        self._fast = {}             # app -> (stage base, next stage) or False, per policy
+        self._actions = {}          # instructions as sent -> actions key (wire_actions)
         self.damper = FlapDamper(policy.damping, clock)
         self.placed = {}            # (dpid, table, priority, match) -> Placement
         self.asked = {}             # (app, dpid, table, asked priority, match) -> key
@@ -157,17 +195,172 @@ class Arbiter:
         self.groups = {}            # (dpid, group id) -> app
         self.datapaths = {}         # dpid -> datapath
         self.buckets = {}           # (app, dpid) -> TokenBucket
-        self.decisions = collections.deque(maxlen=DECISIONS_KEPT)
-        self.counts = collections.Counter()     # (app, outcome) -> decisions
+        # DecisionRecords, and the fast path's installs as plain tuples (see records)
+        self._decisions = collections.deque(maxlen=DECISIONS_KEPT)
+        self._counts = collections.Counter()    # (app, outcome) -> decisions
+        self._fast_installs = {}                # app -> installs of the fast path
         self._shared_serial = 0
+
+    @property
+    def index(self):
+        """The RuleIndex of every installed rule (single-app tables materialized)."""
+        if self.single_app:
+            self.materialize()
+        return self._index
+
+    @property
+    def counts(self):
+        """Counter (app, outcome) -> decisions."""
+        counts = collections.Counter(self._counts)
+        for app, installs in self._fast_installs.items():
+            counts[(app, Outcome.INSTALL.value)] += installs
+        return counts
+
+    @property
+    def decisions(self):
+        """The latest decisions (DECISIONS_KEPT), oldest first, as DecisionRecords."""
+        return [record if type(record) is DecisionRecord else self._fast_record(record)
+                for record in list(self._decisions)]
+
+    def _fast_record(self, record):
+        """The DecisionRecord of a fast-path install (kept as a tuple until read)."""
+        when, app, dpid, table_id, key, wire, cookie = record
+        rule = Rule(app=app, dpid=dpid, table_id=table_id, priority=key[0],
+                    match=TernaryMatch.closed(_unflatten(key)),
+                    actions=self.wire_actions(dpid, wire), cookie=cookie)
+        return DecisionRecord(time=when, app=app, dpid=dpid, command='add',
+                              outcome=Outcome.INSTALL.value, clause=NO_CONFLICT,
+                              reason=NO_CONFLICT_REASON, rule=rule,
+                              placed_priority=key[0])
 
     # --- policy --------------------------------------------------------------------------
 
     def set_policy(self, policy):
         """Use ``policy`` from now on (installed rules stay as they are)."""
+        self.materialize()          # the new policy may restrict an app of the fast path
+        self._fast.clear()
         self.policy = policy
         self.damper.config = policy.damping
         self.buckets.clear()
+
+    # --- single-app tables -----------------------------------------------------------------
+
+    def materialize(self, dpid=None, table_id=None, app=None):
+        """Put the rules of the single-app tables (of switch ``dpid``, table
+        ``table_id``, app ``app``, where given) into the index and placements, as the
+        full path would have: from then on they go the full path."""
+        for where in [w for w, table in self.single_app.items()
+                      if (dpid is None or w[0] == dpid) and
+                      (table_id is None or w[1] == table_id) and
+                      (app is None or table.app == app)]:
+            self._materialize(where)
+
+    def _materialize(self, where):
+        table = self.single_app.pop(where, None)
+        if table is None:
+            return
+        dpid, table_id = where
+        app = table.app
+        for flat, (cookie, wire, removed) in table.rules.items():
+            priority, identity = flat[0], _unflatten(flat)
+            match = TernaryMatch.closed(identity)
+            actions = self.wire_actions(dpid, wire)
+            asked = Rule(app=app, dpid=dpid, table_id=table_id, priority=priority,
+                         match=match, actions=actions, cookie=cookie)
+            installed = Rule(app=app, dpid=dpid, table_id=table_id, priority=priority,
+                             match=match, actions=actions,
+                             cookie=self.cookies.installed(app, cookie))
+            placement = Placement(installed, wire, {app: asked},
+                                  {app} if removed else set(),
+                                  Decision(Outcome.INSTALL, asked, NO_CONFLICT,
+                                           NO_CONFLICT_REASON, placed=asked))
+            self._index.add(installed)
+            self.placed[placement.key] = placement
+            self.asked[(app, dpid, table_id, priority, match)] = placement.key
+
+    def _fast_stage(self, app):
+        """(stage base, next stage base, whether _translate changes anything) of an app
+        the fast path may take, else False."""
+        stage = self._fast.get(app)
+        if stage is None:
+            stage = False
+            if self.policy.unrestricted(app):
+                _, base, next_base = self.policy.stage_of(app)
+                stage = (base, next_base, bool(base) or next_base is not None)
+            self._fast[app] = stage
+        return stage
+
+    def _fresh(self, dpid, table_id):
+        """Whether nothing of the arbiter is in that table: no rule, held rule or
+        damping state (a single-app table may start there)."""
+        return not self._index.has_table(dpid, table_id) and \
+            not any(k[1] == dpid and k[2] == table_id for k in self.held) and \
+            not self.damper.any_region(lambda r: r[0] == dpid and r[1] == table_id)
+
+    def _fast_add(self, dp, app, msg, stage, fields):
+        """The ADD of ``app`` (whose pipeline stage is ``stage``; ``fields``: its match's
+        closed identity, flat) into a table where no other app has proposed: installed
+        as asked (its cookie in the app's range) and kept in the SingleAppTable. False
+        when the table is not that: the full path decides."""
+        ofp = dp.ofproto
+        table_id = msg.table_id
+        if table_id >= ofp.OFPTT_MAX:
+            return False
+        table_id += stage[0]
+        where = (dp.id, table_id)
+        table = self.single_app.get(where)
+        if table is None:
+            if not self._fresh(dp.id, table_id):
+                return False
+            table = self.single_app[where] = SingleAppTable(app)
+        elif table.app != app:
+            return False
+        if stage[2]:
+            self._translate(dp, app, msg)
+        priority, cookie, flags = msg.priority, msg.cookie, msg.flags
+        app_id = self.cookies.ids.get(app)
+        if app_id is None:
+            app_id = self.cookies.app_id(app)
+        msg.cookie = (app_id << APP_SHIFT) | (cookie & OWN_BITS)    # CookieRanges.installed
+        if msg.idle_timeout or msg.hard_timeout:
+            msg.flags = flags | ofp.OFPFF_SEND_FLOW_REM     # keeps the store in step
+        if msg.xid is None:                                 # (what _send does)
+            dp.set_xid(msg)
+        msg.serialize()
+        self.send(dp, msg)
+        key = (priority,) + fields
+        wire = bytes(msg.buf)
+        rules = table.rules
+        size = len(rules)
+        value = rules[key] = (cookie, wire, bool(flags & ofp.OFPFF_SEND_FLOW_REM))
+        if len(rules) == size:      # it replaced a rule: to the end, as in the index
+            del rules[key]
+            rules[key] = value
+        installs = self._fast_installs
+        installs[app] = installs.get(app, 0) + 1
+        self._decisions.append((time.time(), app, dp.id, table_id, key, wire, cookie))
+        if LOG.isEnabledFor(logging.DEBUG):
+            LOG.debug('decision: %s add dpid=%s table=%d priority=%d match=%s actions=%s '
+                      '-> install: %s [%s]', app, dp.id, table_id, priority,
+                      TernaryMatch(_unflatten(key)),
+                      actions_text(actions_key(msg.instructions)),
+                      NO_CONFLICT_REASON, NO_CONFLICT)
+        return True
+
+    def wire_actions(self, dpid, wire):
+        """The actions_key of a serialized flow-mod (one object per distinct
+        instructions, remembered by their bytes)."""
+        length = (wire[50] << 8) | wire[51]             # of the match, from 48 on
+        instructions = wire[48 + ((length + 7) & ~7):]
+        actions = self._actions.get(instructions)
+        if actions is None:
+            version, msg_type, size, xid = _HEADER.unpack_from(wire)
+            msg = ofproto_parser.msg(self.datapaths.get(dpid) or _OF13, version,
+                                     msg_type, size, xid, bytearray(wire))
+            if len(self._actions) >= ACTIONS_KEPT:
+                self._actions.clear()
+            actions = self._actions[instructions] = actions_key(msg.instructions)
+        return actions
 
     # --- flow-mods -----------------------------------------------------------------------
 
@@ -177,8 +370,30 @@ class Arbiter:
         self.datapaths[dp.id] = dp
         ofp = dp.ofproto
         command = msg.command
+        match = None
+        if command == ofp.OFPFC_ADD and self.single_app_tables:
+            stage = self._fast.get(app)
+            if stage is None:
+                stage = self._fast_stage(app)
+            gate = self.gate
+            if stage is not False and (gate is None or not gate.active):
+                given = getattr(msg.match, 'given_fields', None)
+                fields = None if given is None else _packed_fields(given())
+                if fields is None:
+                    try:
+                        match = read_match(msg.match)
+                    except ValueError:
+                        pass                # (said below)
+                    else:
+                        identity = match.closed_identity
+                        fields = None if identity is None else _flat(identity)
+                if fields is not None and self._fast_add(dp, app, msg, stage, fields):
+                    return
+        if self.single_app and self.gate is not None and self.gate.active:
+            self.materialize()          # the gate walks the index of every switch
         try:
-            match = read_match(msg.match)
+            if match is None:
+                match = read_match(msg.match)
         except ValueError as error:
             # A field outside OpenFlow 1.3's basic set (a Nicira extension): the
             # arbiter cannot compare it, so the rule goes as it is, in the app's range.
@@ -189,13 +404,25 @@ class Arbiter:
             return
         if command == ofp.OFPFC_ADD:
             self._translate(dp, app, msg)
+            if self.single_app:
+                self._materialize((dp.id, msg.table_id))
             self._add(dp, app, msg, match)
         elif command in (ofp.OFPFC_DELETE, ofp.OFPFC_DELETE_STRICT):
             self._delete(dp, app, msg, match, strict=command == ofp.OFPFC_DELETE_STRICT)
         elif command in (ofp.OFPFC_MODIFY, ofp.OFPFC_MODIFY_STRICT):
+            self._materialize_own(dp, app, msg)
             self._modify(dp, app, msg, match, strict=command == ofp.OFPFC_MODIFY_STRICT)
         else:
             self._send(dp, msg)
+
+    def _materialize_own(self, dp, app, msg):
+        """Before a MODIFY of ``app``: its single-app tables that it selects (another
+        app's select none of their rules)."""
+        if self.single_app:
+            table = msg.table_id
+            if table != dp.ofproto.OFPTT_ALL:
+                table += self.policy.stage_of(app)[1]
+            self.materialize(dp.id, None if table == dp.ofproto.OFPTT_ALL else table, app)
 
     def _send(self, dp, msg):
         """Serialize ``msg`` (a fresh xid if it has none) and write it to the switch."""
@@ -269,7 +496,7 @@ class Arbiter:
     def _decide(self, dp, rule, previous, region, replay):
         """The Decision for ``rule``, or None when it is to be absorbed."""
         app, policy = rule.app, self.policy
-        contested = self.index.conflicts(rule)
+        contested = self._index.conflicts(rule)
         contested = [(r, rel) for r, rel in contested if r.actions != rule.actions]
         if contested or self.damper.state(region) is not None:
             state, newly = self.damper.propose(region, app, rule.actions)
@@ -293,7 +520,7 @@ class Arbiter:
                                 '%s is over its rate of %g flow-mods a second'
                                 % (app, policy.app(app).flow_mod_rate))
         count = 0 if policy.app(app).max_rules is None else \
-            self.index.count(app=app, dpid=dp.id) - (1 if previous else 0)
+            self._index.count(app=app, dpid=dp.id) - (1 if previous else 0)
         violation = rights_violation(rule, policy, count)
         if violation:
             return Decision(Outcome.REFUSE, rule, violation[0], violation[1])
@@ -304,7 +531,7 @@ class Arbiter:
                             % '/'.join(sorted(same.asked)), placed=same.installed)
         own = [(p.installed, p.asked[app].priority) for p in
                (self.placed.get(_key(r)) for r in
-                self.index.overlapping(dp.id, rule.table_id, rule.match))
+                self._index.overlapping(dp.id, rule.table_id, rule.match))
                if p is not None and app in p.asked and p is not previous] \
             if contested else ()      # they matter only where the rule may be moved
         decision = resolve(rule, contested, policy, own,
@@ -329,8 +556,11 @@ class Arbiter:
         return bucket
 
     def _install(self, dp, app, msg, rule, decision):
-        placed = dataclasses.replace(decision.placed, app=app,
-                                     cookie=self.cookies.installed(app, rule.cookie))
+        proposed = decision.placed
+        placed = Rule(app=app, dpid=proposed.dpid, table_id=proposed.table_id,
+                      priority=proposed.priority, match=proposed.match,
+                      actions=proposed.actions,
+                      cookie=self.cookies.installed(app, rule.cookie))
         ofp = dp.ofproto
         wants_removed = bool(msg.flags & ofp.OFPFF_SEND_FLOW_REM)
         msg.priority = placed.priority
@@ -340,7 +570,7 @@ class Arbiter:
         displaced = self.placed.get(_key(placed))
         if displaced is not None:                     # an ADD replaces a same-key rule
             self._forget(displaced)
-        self.index.add(placed)
+        self._index.add(placed)
         self._send(dp, msg)
         placement = Placement(placed, bytes(msg.buf), {app: rule}, decision=decision)
         if wants_removed:
@@ -362,9 +592,9 @@ class Arbiter:
         if not ARBITER.owns(placement.installed.cookie):
             self._shared_serial += 1
             cookie = ARBITER.cookie(SHARED_KIND, self._shared_serial)
-            self.index.remove(placement.installed)
+            self._index.remove(placement.installed)
             placement.installed = dataclasses.replace(placement.installed, cookie=cookie)
-            self.index.add(placement.installed)
+            self._index.add(placement.installed)
             resend = True
         if _controller_max_len(msg) > _controller_max_len(shared):
             shared.instructions = msg.instructions
@@ -413,7 +643,60 @@ class Arbiter:
             selected.append(placement)
         return selected, table
 
+    def _delete_single_app(self, dp, app, msg, match, strict):
+        """The rules of ``app``'s single-app tables that its DELETE selects, taken out
+        of their tables: [(table, key, cookie as asked, flow-mod)]; what _selected does
+        for placements."""
+        if not self.single_app:
+            return []
+        ofp = dp.ofproto
+        table = msg.table_id
+        if table != ofp.OFPTT_ALL:
+            table += self.policy.stage_of(app)[1]
+        tables = [(where, kept) for where, kept in self.single_app.items()
+                  if where[0] == dp.id and kept.app == app and
+                  (table == ofp.OFPTT_ALL or where[1] == table)]
+        if not tables:
+            return []
+        identity = match.closed_identity
+        if strict and identity is None:     # may still equal a closed match: go slow
+            for where, _ in tables:
+                self._materialize(where)
+            return []
+        out_port = getattr(msg, 'out_port', ofp.OFPP_ANY)
+        cubes = [cube.fields for cube in match.cubes]
+        freed = []
+        for where, kept in tables:
+            if strict:
+                key = (msg.priority,) + _flat(identity)
+                keys = [key] if key in kept.rules else []
+            elif not match.fields:          # everything
+                keys = list(kept.rules)
+            else:
+                keys = [key for key in kept.rules
+                        if any(cube_covers(cube, _cube_of(key)) for cube in cubes)]
+            for key in keys:
+                cookie, wire, _ = kept.rules[key]
+                if (cookie ^ msg.cookie) & msg.cookie_mask:
+                    continue
+                if out_port != ofp.OFPP_ANY and not self._single_rule(
+                        app, dp.id, where[1], key, cookie, wire).outputs_to(out_port):
+                    continue
+                del kept.rules[key]
+                freed.append((where[1], key, cookie, wire))
+            if not kept.rules:
+                del self.single_app[where]
+        return freed
+
+    def _single_rule(self, app, dpid, table_id, key, cookie, wire):
+        """The installed Rule of a SingleAppTable's entry."""
+        return Rule(app=app, dpid=dpid, table_id=table_id, priority=key[0],
+                    match=TernaryMatch.closed(_unflatten(key)),
+                    actions=self.wire_actions(dpid, wire),
+                    cookie=self.cookies.installed(app, cookie))
+
     def _delete(self, dp, app, msg, match, strict):
+        single = self._delete_single_app(dp, app, msg, match, strict)
         selected, table = self._selected(dp, app, msg, match, strict)
         for ask in [k for k, held in self.held.items() if k[0] == app and k[1] == dp.id
                     and (table == dp.ofproto.OFPTT_ALL or k[2] == table)
@@ -429,14 +712,18 @@ class Arbiter:
         for placement in selected:
             if self._release(placement, app, send_delete=not exact):
                 freed.append(placement.installed)
+        if not exact:                   # the single-app tables' rules one by one too
+            for table_id, key, cookie, wire in single:
+                self._delete_rule(dp, self._single_rule(app, dp.id, table_id, key, cookie,
+                                                        wire))
         if exact:
             # (It also catches rules of the app from before the arbiter started.)
             msg.table_id = table
             msg.cookie, msg.cookie_mask = self.cookies.scope(app, msg.cookie,
                                                              msg.cookie_mask)
             self._send(dp, msg)
-        if selected:
-            LOG.debug('%s deleted %d rules on %s', app, len(selected), dp.id)
+        if selected or single:
+            LOG.debug('%s deleted %d rules on %s', app, len(selected) + len(single), dp.id)
         self._reconsider(dp, freed)
 
     def _modify(self, dp, app, msg, match, strict):
@@ -467,13 +754,16 @@ class Arbiter:
 
     def _forget(self, placement):
         self.placed.pop(placement.key, None)
-        self.index.remove(placement.installed)
+        self._index.remove(placement.installed)
         for app, rule in placement.asked.items():
             self.asked.pop((app, rule.dpid, rule.table_id, rule.priority, rule.match), None)
 
     def _send_delete(self, dp, placement):
+        self._delete_rule(dp, placement.installed)
+
+    def _delete_rule(self, dp, rule):
+        """Send the strict delete of installed ``rule``."""
         ofp, parser = dp.ofproto, dp.ofproto_parser
-        rule = placement.installed
         self._send(dp, parser.OFPFlowMod(
             datapath=dp, cookie=rule.cookie, cookie_mask=0xFFFFFFFFFFFFFFFF,
             table_id=rule.table_id, command=ofp.OFPFC_DELETE_STRICT,
@@ -496,7 +786,19 @@ class Arbiter:
         """The switch removed a rule (timeout): forget it, propose again what it held
         back; returns the apps to tell (those that asked for flow-removed), or None if
         the rule is not the arbiter's to know."""
-        key = (dp.id, msg.table_id, msg.priority, read_match(msg.match))
+        match = read_match(msg.match)
+        table = self.single_app.get((dp.id, msg.table_id))
+        if table is not None:
+            identity = match.closed_identity
+            rule = None if identity is None else (msg.priority,) + _flat(identity)
+            kept = table.rules.get(rule)
+            if kept is None or self.cookies.installed(table.app, kept[0]) != msg.cookie:
+                return None
+            del table.rules[rule]
+            if not table.rules:
+                del self.single_app[(dp.id, msg.table_id)]
+            return {table.app} if kept[2] else set()
+        key = (dp.id, msg.table_id, msg.priority, match)
         placement = self.placed.get(key)
         if placement is None or placement.installed.cookie != msg.cookie:
             return None
@@ -518,7 +820,9 @@ class Arbiter:
         """Forget everything of a disconnected switch."""
         for placement in [p for p in self.placed.values() if p.installed.dpid == dpid]:
             self._forget(placement)
-        self.index.remove_switch(dpid)
+        self._index.remove_switch(dpid)
+        for where in [w for w in self.single_app if w[0] == dpid]:
+            del self.single_app[where]
         for ask in [k for k in self.held if k[1] == dpid]:
             del self.held[ask]
         for key in [k for k in self.groups if k[0] == dpid]:
@@ -558,9 +862,9 @@ class Arbiter:
     # --- records -----------------------------------------------------------------------
 
     def _record(self, dp, rule, decision, replay):
-        self.counts[(rule.app, decision.outcome.value)] += 1
+        self._counts[(rule.app, decision.outcome.value)] += 1
         command = 're-proposed' if replay else 'add'
-        self.decisions.append(DecisionRecord(
+        self._decisions.append(DecisionRecord(
             time=time.time(), app=rule.app, dpid=dp.id, command=command,
             outcome=decision.outcome.value, clause=decision.clause, reason=decision.reason,
             rule=rule, placed_priority=decision.placed.priority
@@ -573,8 +877,8 @@ class Arbiter:
                     rule.priority, rule.match, actions_text(rule.actions), decision)
 
     def _log(self, app, dpid, command, decision, subject):
-        self.counts[(app, decision.outcome.value)] += 1
-        self.decisions.append(DecisionRecord(
+        self._counts[(app, decision.outcome.value)] += 1
+        self._decisions.append(DecisionRecord(
             time=time.time(), app=app, dpid=dpid, command=command,
             outcome=decision.outcome.value, clause=decision.clause, reason=decision.reason,
             subject=subject))
@@ -588,6 +892,9 @@ class Arbiter:
         for placement in self.placed.values():
             for app in placement.asked:
                 counts[app][placement.installed.dpid] += 1
+        for (dpid, _), table in self.single_app.items():
+            if table.rules:
+                counts[table.app][dpid] += len(table.rules)
         return {app: dict(per_switch) for app, per_switch in counts.items()}
 
     def conflicts(self):
@@ -613,7 +920,8 @@ class Arbiter:
         """Everything about the region ``match`` of one table: the installed rules that
         overlap it (highest priority first, the one in effect first), the held ones,
         whether it is damped, and the decisions about it."""
-        installed = sorted(self.index.overlapping(dpid, table_id, match),
+        self._materialize((dpid, table_id))
+        installed = sorted(self._index.overlapping(dpid, table_id, match),
                            key=lambda r: -r.priority)
         rules = []
         for rule in installed:
@@ -671,6 +979,61 @@ def read_match(match):
         match.serialize(buf, 0)
         match = parser13.OFPMatch.parser(bytes(buf), 0)
     return TernaryMatch.from_ofp(match)
+
+
+def _packed_fields(given):
+    """The closed identity, flat (see _flat), of a PackedMatch's fields (in_port,
+    eth_dst, eth_src: fields without prerequisites, so the match is one closed cube),
+    read without building a TernaryMatch; None for anything unusual (the full reading
+    then)."""
+    flat = ()
+    port = given.get('in_port')
+    if port is not None:
+        if type(port) is not int or not 0 <= port <= 0xFFFFFFFF:
+            return None
+        flat = ('in_port', port, 0xFFFFFFFF)
+    for name in ('eth_dst', 'eth_src'):
+        mac = given.get(name)
+        if mac is not None:
+            value = _MAC_VALUES.get(mac)     # (l2_learning: eth_src, then eth_dst)
+            if value is None:
+                # What PackedMatch put on the wire (bytes.fromhex of it, which took it).
+                digits = mac.replace(':', '') if type(mac) is str else ''
+                if len(digits) != 12 or not digits.isalnum():
+                    return None
+                try:
+                    value = int(digits, 16)
+                except ValueError:
+                    return None
+                if len(_MAC_VALUES) >= 64:
+                    _MAC_VALUES.clear()
+                _MAC_VALUES[mac] = value
+            flat += (name, value, 0xFFFFFFFFFFFF)
+    if len(flat) != 3 * len(given):
+        return None
+    return flat
+
+
+_MAC_VALUES = {}          # the last MAC texts read, and their values
+
+
+def _flat(identity):
+    """A closed_identity as one flat tuple (name, value, mask, name, ...): a
+    SingleAppTable's key is (priority,) + it."""
+    flat = []
+    for name, (value, mask) in identity:
+        flat += (name, value, mask)
+    return tuple(flat)
+
+
+def _cube_of(key):
+    """The fields (name -> (value, mask)) of a SingleAppTable's key."""
+    return {key[i]: (key[i + 1], key[i + 2]) for i in range(1, len(key), 3)}
+
+
+def _unflatten(key):
+    """The closed_identity in a SingleAppTable's key."""
+    return tuple((key[i], (key[i + 1], key[i + 2])) for i in range(1, len(key), 3))
 
 
 def _key(rule):

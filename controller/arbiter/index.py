@@ -240,6 +240,10 @@ class RuleIndex:
                     del self._switches[rule.dpid]
         return found
 
+    def has_table(self, dpid, table_id):
+        """Whether any rule is installed in that table."""
+        return self._table(dpid, table_id) is not None
+
     def get(self, dpid, table_id, priority, match):
         table = self._table(dpid, table_id)
         return None if table is None else table.rules.get((priority, match))

@@ -23,6 +23,7 @@ The arbiter itself writes with the original ``send_msg``, which nothing intercep
 import struct
 import sys
 
+from greenlet import getcurrent
 from ryu.base import app_manager
 from ryu.controller import controller as ryu_controller
 from ryu.controller import event
@@ -31,6 +32,7 @@ from ryu.lib import hub
 from ryu.ofproto import ofproto_parser, ofproto_v1_3
 
 from controller import openflow
+from controller.arbiter.engine import ARBITER as ARBITER_COOKIES
 from controller.arbiter.policy import UNKNOWN_APP
 
 _ORIGINAL_SEND_MSG = ryu_controller.Datapath.send_msg
@@ -42,7 +44,11 @@ _INTERCEPTED = (ofproto_v1_3.OFPT_FLOW_MOD, ofproto_v1_3.OFPT_GROUP_MOD)
 # Ryu's own services: never the author of an app's rule.
 _NOT_APPS = ('ryu.controller.', 'ryu.topology.switches', 'ryu.app.wsgi', 'ryu.app.ofctl.')
 
-_state = {'arbiter': None, 'modules': {}, 'bricks': 0}
+_state = {'arbiter': None, 'modules': {}, 'bricks': 0, 'app_names': None,
+          'app_names_of': None, 'brick_owners': {}, 'narrowed': {}, 'narrowed_of': None}
+# greenlet -> [(datapath, bytes)]: what the arbiter writes while it handles one
+# send_together, written at its end as one buffer per switch (as send_together does).
+_batches = {}
 
 
 class EventArbiterDecision(event.EventBase):
@@ -143,14 +149,39 @@ def send_together(dp, msgs):
     if arbiter is None or dp.ofproto.OFP_VERSION != ofproto_v1_3.OFP_VERSION:
         return _ORIGINAL_SEND_TOGETHER(dp, msgs)
     app = attribute(sys._getframe(1))
-    for msg in msgs:
-        if msg.cls_msg_type in _INTERCEPTED:
+    me = getcurrent()
+    outer = _batches.get(me)
+    batch = _batches[me] = [] if outer is None else outer
+    try:
+        for msg in msgs:
             if msg.xid is None:
                 dp.set_xid(msg)
-            dispatch(arbiter, dp, app, msg)
-        else:
-            _ORIGINAL_SEND_MSG(dp, msg)
+            kind = msg.cls_msg_type
+            if kind == ofproto_v1_3.OFPT_FLOW_MOD:
+                arbiter.flow_mod(dp, app, msg)
+            elif kind == ofproto_v1_3.OFPT_GROUP_MOD:
+                arbiter.group_mod(dp, app, msg)
+            else:                       # in its place among the others
+                msg.serialize()
+                batch.append((dp, msg.buf))
+    finally:
+        if outer is None:
+            del _batches[me]
+            _flush(batch)
     return True
+
+
+def _flush(batch):
+    """Write a batch: consecutive messages to one switch as one buffer."""
+    start = 0
+    while start < len(batch):
+        dp = batch[start][0]
+        end = start + 1
+        while end < len(batch) and batch[end][0] is dp:
+            end += 1
+        _ORIGINAL_SEND(dp, batch[start][1] if end == start + 1 else
+                       b''.join(buf for _, buf in batch[start:end]))
+        start = end
 
 
 def _holds_intercepted(buf):
@@ -173,7 +204,13 @@ def dispatch(arbiter, dp, app, msg):
 
 
 def send_direct(dp, msg):
-    """Write ``msg`` (serialized by the arbiter) to the switch, past the arbiter."""
+    """Write ``msg`` (serialized by the arbiter) to the switch, past the arbiter; within
+    a send_together, at its end with the others."""
+    if _batches:
+        batch = _batches.get(getcurrent())
+        if batch is not None:
+            batch.append((dp, msg.buf))
+            return True
     return _ORIGINAL_SEND(dp, msg.buf)
 
 
@@ -210,7 +247,23 @@ def _narrowed_observers(original, keep_always):
         msg = getattr(ev, 'msg', None)
         if isinstance(ev, ofp_event.EventOFPPacketIn) and \
                 msg.datapath.ofproto.OFP_VERSION == ofproto_v1_3.OFP_VERSION:
+            # One app's range: the same observers each time (remembered per cookie
+            # and observer list while no app comes); the arbiter's own range (shared
+            # rules) is asked each time.
+            cache, modules = _state['narrowed'], _app_modules()
+            made_of = _state['narrowed_of']
+            if made_of is None or made_of[0] is not modules or made_of[1] is not arbiter \
+                    or len(cache) > 4096:
+                cache.clear()
+                _state['narrowed_of'] = (modules, arbiter)
+            key = (msg.cookie, tuple(observers))
+            kept = cache.get(key)
+            if kept is not None:
+                return list(kept)
             owners = arbiter.packet_in_owners(msg.datapath.id, msg.cookie)
+            if owners is not None and not ARBITER_COOKIES.owns(msg.cookie):
+                kept = cache[key] = _kept(observers, owners, keep_always)
+                return list(kept)
         elif isinstance(ev, ofp_event.EventOFPFlowRemoved) and \
                 msg.datapath.ofproto.OFP_VERSION == ofproto_v1_3.OFP_VERSION:
             owners = arbiter.flow_removed(msg.datapath, msg)
@@ -218,11 +271,27 @@ def _narrowed_observers(original, keep_always):
             return observers
         if owners is None:
             return observers
-        return [name for name in observers if name in keep_always or
-                _owner_of_brick(name) in owners or
-                _owner_of_brick(name) not in _app_modules().values()]
+        return _kept(observers, owners, keep_always)
 
     return get_observers
+
+
+def _kept(observers, owners, keep_always):
+    """The observers an event of ``owners`` goes to (every observer not an app)."""
+    modules = _app_modules()
+    if _state['app_names_of'] is not modules:    # apps came: read them again
+        _state['app_names'] = set(modules.values())
+        _state['brick_owners'] = {}
+        _state['app_names_of'] = modules
+    apps, brick_owners = _state['app_names'], _state['brick_owners']
+    kept = []
+    for name in observers:
+        owner = brick_owners.get(name)
+        if owner is None:
+            owner = brick_owners[name] = _owner_of_brick(name)
+        if name in keep_always or owner in owners or owner not in apps:
+            kept.append(name)
+    return kept
 
 
 def _owner_of_brick(name):

@@ -38,6 +38,7 @@ brute-force enumeration of packets over a small header space of the same shape.
 
 import copy
 import ipaddress
+import re
 from types import MappingProxyType
 
 from ryu.lib import type_desc
@@ -97,6 +98,9 @@ PRESENCE = {
 }
 
 _HEX_FIELDS = {'eth_type', 'vlan_vid', 'metadata', 'tunnel_id'}
+_CLOSED = 'closed'        # TernaryMatch._cubes of a match that is its own one cube
+_MAC_FIELDS = {'eth_dst', 'eth_src', 'arp_sha', 'arp_tha', 'ipv6_nd_sll', 'ipv6_nd_tll'}
+_MAC_TEXT = re.compile(r'[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\Z')
 
 
 class HeaderSpace:
@@ -180,6 +184,12 @@ def _cube_covers(outer, inner):
     return True
 
 
+def cube_covers(outer, inner):
+    """Whether closed cube ``outer`` (name -> (value, mask)) contains closed cube
+    ``inner``."""
+    return _cube_covers(outer, inner)
+
+
 def _closed_cubes(space, fields):
     """The match ``fields`` as disjoint closed cubes (module docstring)."""
     whole = space.canonical(dict(fields))
@@ -224,6 +234,8 @@ def _user_scalar(name, bits, user_value):
     IP address text; a prefix text like 10.0.0.0/24 gives its mask."""
     if isinstance(user_value, int) and not isinstance(user_value, bool):
         return user_value, None
+    if name in _MAC_FIELDS and isinstance(user_value, str) and _MAC_TEXT.match(user_value):
+        return int(user_value.replace(':', ''), 16), None     # netaddr's reading, faster
     kind = _ryu_type(name)
     if isinstance(user_value, str) and kind in (type_desc.MacAddr, type_desc.IPv4Addr,
                                                 type_desc.IPv6Addr):
@@ -374,19 +386,42 @@ class TernaryMatch:
         """The match as disjoint closed cubes: matches whose fields are all present in
         every packet they describe, whose union is this match. A match that gives its
         prerequisites is its own one cube; an empty match has none."""
-        if self._cubes is None:
+        cubes = self._cubes
+        if cubes is None:
             found = _closed_cubes(self.space, self._fields)
             if len(found) == 1 and found[0] == self._fields:
-                cubes = (self,)
+                cubes = _CLOSED
             else:
                 cubes = tuple(self._closed_cube(cube) for cube in found)
             object.__setattr__(self, '_cubes', cubes)
-        return self._cubes
+        # A closed match is its own cube; it does not keep (self,), a reference cycle
+        # that would leave every match to the cyclic garbage collector.
+        return (self,) if cubes is _CLOSED else cubes
+
+    @property
+    def closed_identity(self):
+        """For a match that is, as written, one closed cube (every field's
+        prerequisites in the match, as learned-switch matches are): its fields as a
+        tuple, ((name, (value, mask)), ...) in OXM order, which identifies its packet
+        set as ``==`` does; None for any other match."""
+        if self._cubes is None:
+            self.cubes                  # noqa: B018 (computes _cubes)
+        if self._cubes is not _CLOSED:
+            return None
+        return tuple(self._fields.items())
+
+    @classmethod
+    def closed(cls, identity):
+        """The match of a ``closed_identity``."""
+        match = cls(identity)
+        if len(match.cubes) != 1 or match._cubes is not _CLOSED:
+            raise ValueError('not a closed match: %r' % (identity,))
+        return match
 
     @classmethod
     def _closed_cube(cls, cube):
         match = cls(cube)
-        object.__setattr__(match, '_cubes', (match,))
+        object.__setattr__(match, '_cubes', _CLOSED)
         return match
 
     # --- set algebra -------------------------------------------------------------------
@@ -409,10 +444,15 @@ class TernaryMatch:
                    for inner in other.cubes)
 
     def _identity(self):
-        if self._key is None:
-            object.__setattr__(self, '_key', frozenset(
-                tuple(cube._fields.items()) for cube in self.cubes))
-        return self._key
+        key = self._key
+        if key is None:
+            cubes = self.cubes
+            if len(cubes) == 1:         # no set to build (hashed and compared the same)
+                key = (tuple(cubes[0]._fields.items()),)
+            else:
+                key = frozenset(tuple(cube._fields.items()) for cube in cubes)
+            object.__setattr__(self, '_key', key)
+        return key
 
     def __eq__(self, other):
         if self is other:

@@ -50,6 +50,7 @@ from controller.policy.model import FrozenDict
 
 UNKNOWN_APP = 'unknown'
 RIGHTS = ('drop', 'output', 'modify', 'controller')
+ALL_RIGHTS = frozenset(RIGHTS)
 MAX_TABLES = 254      # OpenFlow 1.3 table ids 0..254 (255 is OFPTT_ALL)
 MAX_DPID = 2 ** 64 - 1
 
@@ -132,9 +133,24 @@ class ArbiterPolicy:
     unknown: str = 'lowest'
     lines: FrozenDict = field(default=FrozenDict(), compare=False)
 
+    def __post_init__(self):
+        object.__setattr__(self, '_by_name', {})      # name -> AppPolicy (a plain dict)
+
     def app(self, name):
         """The AppPolicy of ``name``; an app the file does not list may do anything."""
-        return self.apps.get(name) or AppPolicy(name)
+        found = self._by_name.get(name)
+        if found is None:
+            found = self.apps[name] if name in self.apps else AppPolicy(name)
+            self._by_name[name] = found
+        return found
+
+    def unrestricted(self, name):
+        """Whether ``name`` may propose anything, as often as it likes (no flowspace,
+        rights, budget or rate): no rights check can refuse its rules."""
+        app = self.app(name)
+        return (not app.flowspace and app.may >= ALL_RIGHTS and app.max_rules is None
+                and app.flow_mod_rate is None
+                and not (name == UNKNOWN_APP and self.unknown == 'refuse'))
 
     def rank(self, name):
         """Position in ``order`` (0 wins over 1); unordered apps after every ordered one,

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from controller.arbiter.policy import UNKNOWN_APP
 
 MIN_PRIORITY, MAX_PRIORITY = 0, 0xFFFF
+NO_CONFLICT = 'no conflict'
+NO_CONFLICT_REASON = 'no overlapping rule of another app acts otherwise'
 
 
 class Outcome(enum.Enum):
@@ -78,6 +80,8 @@ def rights_violation(rule, policy, installed_count=0):
     """(clause, reason) if ``rule`` breaks its app's rights in ``policy``, else None.
     ``installed_count`` is how many rules the app already has on the switch (not
     counting one this rule replaces)."""
+    if policy.unrestricted(rule.app):
+        return None
     app = policy.app(rule.app)
     base = 'apps.%s' % rule.app
     if rule.app == UNKNOWN_APP and policy.unknown == 'refuse':
@@ -151,8 +155,7 @@ def resolve(proposed, conflicts, policy, own=(), owners=lambda rule: None):
     verdicts = tuple(verdict(proposed, rule, relation, policy, owners(rule))
                      for rule, relation in conflicts if rule.actions != proposed.actions)
     if not verdicts:
-        return Decision(Outcome.INSTALL, proposed, 'no conflict',
-                        'no overlapping rule of another app acts otherwise',
+        return Decision(Outcome.INSTALL, proposed, NO_CONFLICT, NO_CONFLICT_REASON,
                         placed=proposed)
     beaten = [v for v in verdicts if v.proposal_wins]
     beating = [v for v in verdicts if not v.proposal_wins]

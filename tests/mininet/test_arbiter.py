@@ -93,15 +93,20 @@ def test_firewall_and_learning_switch_under_the_arbiter(controller, network,
     assert {(e.match.get('dl_src'), e.match.get('dl_dst')) for e in learned} >= {
         (net.get('h1').MAC(), net.get('h2').MAC()), (net.get('h2').MAC(), net.get('h1').MAC())}
 
-    # Learning works: a known pair no longer costs packet-ins.
+    # Learning works: a known pair no longer costs the learning switch packet-ins. Only
+    # its table-miss (table 1) counts: the firewall's (table 0) also takes the hosts'
+    # own IPv6 router solicitations and MLD reports, which come at random times.
+    def learning_misses():
+        return flows.packet_in_count([e for e in flows.dump_flows('s1') if e.table == 1])
+
     flows.wait_for_counters()
-    before = flows.packet_in_count(flows.dump_flows('s1'))
+    before = learning_misses()
     out = net.get('h1').cmd('ping -c 20 -i 0.05 %s' % net.get('h2').IP())
     assert ' 0% packet loss' in out, out
     flows.wait_for_counters()
-    extra = flows.packet_in_count(flows.dump_flows('s1')) - before
+    extra = learning_misses() - before
     record_property('packet_ins_for_20_known_pings', extra)
-    assert extra <= 2, extra
+    assert extra <= 2, flows.format_flows({'s1': flows.dump_flows('s1')})
 
     # Blocked traffic went to the firewall's table-miss (and its log), nowhere else.
     assert firewall_miss.n_packets > 0 and ctl.log_lines('Blocked packet'), ctl.log_tail()
