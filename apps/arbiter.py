@@ -2,11 +2,11 @@
 process passes one arbiter that attributes, detects, resolves, gates and explains.
 
     ryu-manager apps/arbiter.py ryu.app.simple_switch_13 ryu.app.rest_firewall \\
-        --config-file arbiter.conf
+        --config-file examples/arbiter/firewall_then_switch.conf
 
-    # arbiter.conf
+    # examples/arbiter/firewall_then_switch.conf
     [arbiter]
-    policy = examples/arbiter/firewall_then_switch.yaml
+    policy = firewall_then_switch.yaml    # from the working directory, else beside this file
 
 Put it first on the command line (it also works elsewhere: it takes over the switch
 connection when its module is imported, before any app runs). Apps need no change:
@@ -32,7 +32,7 @@ from controller.arbiter import interpose
 from controller.arbiter.interpose import EventArbiterAlert, EventArbiterDecision
 from controller.arbiter.engine import Arbiter
 from controller.arbiter.gate import InvariantGate
-from controller.arbiter.policy import DEFAULT_POLICY, load_arbiter_policy
+from controller.arbiter.policy import DEFAULT_POLICY, load_arbiter_policy, policy_path
 from controller.arbiter.resolve import Outcome
 from controller.arbiter.rest import DATA_KEY, ArbiterController
 from controller.policy import PolicyError
@@ -54,7 +54,7 @@ class AppArbiter(app_manager.RyuApp):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.path = CONF.arbiter.policy
+        self.path = policy_path(CONF.arbiter.policy, CONF.config_file)
         policy = self._load() if self.path else DEFAULT_POLICY
         if policy is None:
             raise SystemExit('arbiter: %s is not a valid policy (see above)' % self.path)

@@ -5,7 +5,8 @@ Run it with::
 
     ryu-manager apps/stable_routing.py [--config-file stable.conf] [--wsapi-port 8080]
 
-and ask it what it does with ``sdn-stable epoch|triggers|history|sft DPID`` (or the REST
+and ask it what it does with ``sdn-stable epoch|triggers|history|sft DPID|unprotected``
+(or the REST
 endpoints under ``/stable/``). docs/stable_routing.md is the guide.
 
 How it works (Consensus Routing, NSDI 2008, carried into an SDN controller):
@@ -284,39 +285,50 @@ class StableRouting(app_manager.RyuApp):
             self.logger.info('epoch %d: %d (destination, switch) pairs have no loop-free '
                              'backup, e.g. %s', record.number, len(unprotected),
                              ', '.join('%x at %x' % pair for pair in unprotected[:5]))
-        self._install(record, snapshot, sft)
-        record.install_ms = (perf_counter() - checked) * 1000
+        self._install(record, snapshot, sft, started=checked)
         self.logger.info(
             'epoch %d %s: %d triggers; %d switches, %d links, %d hosts; compute %.1f ms, '
-            'check %.1f ms, install %.1f ms', record.number, record.state,
-            len(triggers), record.switches, record.links, record.hosts, record.compute_ms,
-            record.check_ms, record.install_ms)
+            'check %.1f ms, install %.1f ms, old rules removed in %.1f ms after the drain',
+            record.number, record.state, len(triggers), record.switches, record.links,
+            record.hosts, record.compute_ms, record.check_ms, record.install_ms,
+            record.cleanup_ms)
 
-    def _install(self, record, snapshot, sft):
-        """The three phases; record.state says how far it got."""
+    def _install(self, record, snapshot, sft, started):
+        """The three phases; record.state says how far it got. install_ms: from
+        ``started`` (perf_counter) until every switch stamps the new version."""
         epoch = record.number
         targets = [self.switches[dpid] for dpid in sorted(snapshot.switches)
                    if dpid in self.switches]
         plans = {sw.dp.id: pipe.route_rules(sft, sw.dp.id, epoch) for sw in targets}
+        tree = spanning_tree_ports(snapshot.graph())
+        desired = {sw.dp.id: pipe.port_rules(snapshot, sw.dp.id, tree)
+                   | {pipe.ingress_rule(epoch)} for sw in targets}
+        ahead = {sw.dp.id: pipe.admitted_ahead(sw.port_rules, desired[sw.dp.id])
+                 for sw in targets}
         record.state = 'installing'
 
         def internal(sw):
             routes, groups = plans[sw.dp.id]
+            admit, unblock = ahead[sw.dp.id]
             dp = sw.dp
             return ([of.failover_group(dp, gid, ports) for gid, ports in sorted(groups.items())
                      if gid not in sw.groups]
-                    + [to_flow_mod(dp, spec) for spec in in_order(routes)])
+                    + [to_flow_mod(dp, spec) for spec in in_order(routes)]
+                    + [to_delete_strict(dp, spec, KIND_MASK) for spec in unblock]
+                    + [to_flow_mod(dp, spec) for spec in admit])
         if not self._phase(record, 'internal rules', targets, internal):
             self._discard_epoch(targets, epoch)
             record.state = 'failed'
+            for sw in targets:
+                sw.port_rules = None        # the admissions ahead may or may not be there
             return
         for sw in targets:
             sw.groups |= set(plans[sw.dp.id][1])
             sw.route_epochs.add(epoch)
+            if sw.port_rules is not None:
+                admit, unblock = ahead[sw.dp.id]
+                sw.port_rules = (sw.port_rules - set(unblock)) | set(admit)
 
-        tree = spanning_tree_ports(snapshot.graph())
-        desired = {sw.dp.id: pipe.port_rules(snapshot, sw.dp.id, tree)
-                   | {pipe.ingress_rule(epoch)} for sw in targets}
         if not self._phase(record, 'ingress rules', targets,
                            lambda sw: self._port_rule_changes(sw, desired[sw.dp.id])):
             # Some switches stamp the new version, some the old: both epochs' rules are
@@ -331,8 +343,10 @@ class StableRouting(app_manager.RyuApp):
         self.current = (record, snapshot, sft)
         record.state = 'installed'
         record.installed_at = time.time()
+        record.install_ms = (perf_counter() - started) * 1000
 
         hub.sleep(self.conf.drain_time)
+        cleanup_started = perf_counter()
 
         def cleanup(sw):
             dp = sw.dp
@@ -346,6 +360,7 @@ class StableRouting(app_manager.RyuApp):
             for sw in live:
                 sw.route_epochs = {epoch}
                 sw.groups = set(plans[sw.dp.id][1])
+        record.cleanup_ms = (perf_counter() - cleanup_started) * 1000
 
     def _port_rule_changes(self, sw, desired):
         dp = sw.dp
@@ -417,6 +432,20 @@ class StableRouting(app_manager.RyuApp):
     def history(self, limit):
         return [record.as_dict() for record in list(self.log.history)[-limit:]]
 
+    def unprotected(self):
+        """The epoch in force's next hops without a loop-free backup: where a link
+        failure waits for the next epoch instead of failing over in the switch."""
+        if not self.current:
+            return None
+        record, snapshot, sft = self.current
+        hosts_at = {}
+        for mac, (dpid, _) in snapshot.hosts:
+            hosts_at.setdefault(dpid, []).append(mac)
+        return {'epoch': record.number, 'entries': [
+            {'destination': '%016x' % destination, 'switch': '%016x' % dpid,
+             'hosts': sorted(hosts_at.get(destination, []))}
+            for destination, dpid in sft.unprotected()]}
+
     def switch_table(self, dpid):
         """The SFT of one switch in the epoch in force, or None if it has none."""
         if not self.current or dpid not in self.current[1].switches:
@@ -443,7 +472,8 @@ def _json(body, status=200):
 
 
 class StableRoutingRest(ControllerBase):
-    """GET /stable/epoch, /stable/triggers, /stable/history[?limit=N], /stable/sft/DPID."""
+    """GET /stable/epoch, /stable/triggers, /stable/history[?limit=N], /stable/sft/DPID,
+    /stable/unprotected."""
 
     def __init__(self, req, link, data, **config):
         super().__init__(req, link, data, **config)
@@ -464,6 +494,13 @@ class StableRoutingRest(ControllerBase):
         except ValueError:
             return _json({'error': 'limit must be an integer'}, 400)
         return _json(self.app.history(max(1, limit)))
+
+    @route('stable', '/stable/unprotected', methods=['GET'])
+    def unprotected(self, req, **_):
+        body = self.app.unprotected()
+        if body is None:
+            return _json({'error': 'no epoch installed yet'}, 404)
+        return _json(body)
 
     @route('stable', '/stable/sft/{dpid}', methods=['GET'])
     def sft(self, req, dpid, **_):

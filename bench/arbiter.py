@@ -42,6 +42,7 @@ from ryu.ofproto import ofproto_v1_3_parser as parser  # noqa: E402
 
 from controller.arbiter.engine import Arbiter  # noqa: E402
 from controller.arbiter.policy import load_arbiter_policy_text  # noqa: E402
+from tests.harness.fakes import FakeDatapath  # noqa: E402
 
 POLICY = 'order: [winner, loser]\n'
 CONTESTED_EVERY = 20          # one proposal in 20 contests an installed rule
@@ -52,19 +53,6 @@ FLOWSETUP = {
     'l2_learning (WARNING log)': ['apps/l2_learning.py'],
     'arbiter + l2_learning (WARNING log)': ['apps/arbiter.py', 'apps/l2_learning.py'],
 }
-
-
-class _Datapath:
-    """What the engine uses of a Ryu Datapath; writes go nowhere."""
-    ofproto, ofproto_parser = ofp, parser
-
-    def __init__(self, dpid=1):
-        self.id, self.xid = dpid, 0
-
-    def set_xid(self, msg):
-        self.xid += 1
-        msg.xid = self.xid
-        return self.xid
 
 
 def _mac(number):
@@ -96,7 +84,7 @@ def overhead(installed, proposals):
     """Per-proposal time with ``installed`` rules on the switch (half of each app)."""
     engine = Arbiter(load_arbiter_policy_text(POLICY), send=lambda dp, msg: None,
                      notify=lambda app, dp, msg, decision: None)
-    dp = _Datapath()
+    dp = FakeDatapath()
     started = time.perf_counter()
     for number in range(installed):
         engine.flow_mod(dp, ('winner', 'loser')[number % 2], _learned(dp, number, 2))
@@ -145,7 +133,7 @@ def overhead_single_app(installed, proposals):
     """Per flow-mod time of l2_learning alone in its tables, ``installed`` rules there."""
     engine = Arbiter(load_arbiter_policy_text(POLICY), send=lambda dp, msg: None,
                      notify=lambda app, dp, msg, decision: None)
-    dp = _Datapath()
+    dp = FakeDatapath()
     started = time.perf_counter()
     for number in range(installed // 2):
         for msg in _l2_pair(dp, number, 1 + number % 4):

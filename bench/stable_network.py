@@ -18,13 +18,12 @@ re-converge. Quick mode leaves the STP run out (it takes about two minutes).
 import fcntl
 import re
 import subprocess
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.harness import flows, stable
 from tests.harness.controller import RyuController
-from tests.harness.network import switch_links, wait_connected, wait_until
+from tests.harness.network import Polling, switch_links, wait_connected, wait_until
 from tests.harness.preflight import MININET_LOCK, missing_for_mininet
 from tests.harness.traffic import reachability_matrix, udp_stream
 from topologies.common import build_network
@@ -57,27 +56,17 @@ def _flow_count(switch):
     return int(found.group(1)) if found else 0
 
 
-class _FlowSampler:
+class _FlowSampler(Polling):
     """Samples every switch's flow count in a loop; keeps each switch's highest."""
 
     def __init__(self, switches):
+        super().__init__(self._sample)
         self.switches = switches
         self.peak = {s: 0 for s in switches}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def _loop(self):
-        while not self._stop.is_set():
-            for s in self.switches:
-                self.peak[s] = max(self.peak[s], _flow_count(s))
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+    def _sample(self):
+        for s in self.switches:
+            self.peak[s] = max(self.peak[s], _flow_count(s))
 
 
 def _started(apps, topo, logdir, name):

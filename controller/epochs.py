@@ -40,7 +40,8 @@ class EpochRecord:
     hosts: int = 0
     compute_ms: float = 0.0
     check_ms: float = 0.0
-    install_ms: float = 0.0
+    install_ms: float = 0.0     # rules computed and phases 1-2: the new version stamped
+    cleanup_ms: float = 0.0     # phase 3, after the drain time
     state: str = 'computing'
     problems: list = field(default_factory=list)
     unprotected: int = 0

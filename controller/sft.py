@@ -197,29 +197,32 @@ def compute_sft(snapshot):
             continue
         level = {dst: 0}
         primary, closer, same = {}, {}, {}
+        level_of, closer_of, same_of = level.get, closer.get, same.get   # (hot loop)
         frontier, d = [dst], 0
         while frontier:
             d += 1
             found = []
             for u in frontier:                  # sorted: lowest dpid first
                 for v in neighbours[u]:
-                    d_v = level.get(v)
+                    d_v = level_of(v)
                     if d_v is None:
                         level[v] = d
                         primary[v] = u
                         found.append(v)
                     elif d_v == d:
-                        closer.setdefault(v, u)
+                        if v not in closer:
+                            closer[v] = u
                     elif d_v == d - 1:
-                        best = same.get(u)
+                        best = same_of(u)
                         if best is None or v < best:
                             same[u] = v
             found.sort()
             frontier = found
         table = {}
         for u, p in primary.items():
-            w = closer.get(u) or same.get(u)    # dpids are > 0
-            key = (port[u][p], None if w is None else port[u][w])
+            w = closer_of(u) or same_of(u)      # dpids are > 0
+            ports_u = port[u]
+            key = (ports_u[p], None if w is None else ports_u[w])
             route = interned.get(key)
             if route is None:
                 route = interned[key] = Route(*key)
@@ -245,6 +248,9 @@ class Violation:
 
 def _dpid(dpid):
     return '%x' % dpid
+
+
+_NO_PORTS = {}             # (read-only) the ports of a switch that has no link
 
 
 def check_sft(sft, snapshot):
@@ -275,7 +281,7 @@ def check_sft(sft, snapshot):
         table = sft.routes.get(dst, {})
         next_hop, children = {}, {}
         for u, route in table.items():
-            v = at.get(u, {}).get(route.port)
+            v = at.get(u, _NO_PORTS).get(route.port)
             if v is None:
                 violations.append(Violation('bad-port', dst, (u,),
                                             'next hop port %d is on no link' % route.port))
@@ -327,19 +333,19 @@ def _backup_violations(dst, table, next_hop, at, depth):
     """A backup must lead to a switch whose stable route avoids the protected switch
     ``u``. ``u`` can be on backup ``w``'s route only if ``w`` is deeper in the tree than
     ``u``; then walking up from ``w`` to ``u``'s depth lands on ``u`` exactly when it is."""
-    violations = []
-    for u, route in sorted(table.items()):
+    found = []             # (u, Violation); sorted at the end (sorting the table costs)
+    for u, route in table.items():
         if route.backup is None:
             continue
-        w = at.get(u, {}).get(route.backup)
+        w = at.get(u, _NO_PORTS).get(route.backup)
         if w is None:
-            violations.append(Violation('bad-port', dst, (u,),
-                                        'backup port %d is on no link' % route.backup))
+            found.append((u, Violation('bad-port', dst, (u,),
+                                       'backup port %d is on no link' % route.backup)))
             continue
         d_w = depth.get(w)
         if d_w is None:
-            violations.append(Violation('backup-black-hole', dst, (u, w),
-                                        'the backup neighbour has no route'))
+            found.append((u, Violation('backup-black-hole', dst, (u, w),
+                                       'the backup neighbour has no route')))
             continue
         d_u = depth.get(u)
         if d_u is None or d_w < d_u:
@@ -348,7 +354,7 @@ def _backup_violations(dst, table, next_hop, at, depth):
         for _ in range(d_w - d_u):
             here = next_hop[here]
         if here == u:
-            violations.append(Violation('backup-loop', dst, (u, w),
-                                        'the backup neighbour routes back through %s'
-                                        % _dpid(u)))
-    return violations
+            found.append((u, Violation('backup-loop', dst, (u, w),
+                                       'the backup neighbour routes back through %s'
+                                       % _dpid(u))))
+    return [violation for _, violation in sorted(found, key=lambda pair: pair[0])]

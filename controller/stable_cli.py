@@ -4,6 +4,7 @@
     sdn-stable triggers                                   triggers waiting for an epoch
     sdn-stable history [-n 20]                            recent epochs and their timings
     sdn-stable sft DPID                                   one switch's stable table
+    sdn-stable unprotected                                next hops with no loop-free backup
 
 ``--json`` prints the endpoint's JSON as is. The URL is Ryu's WSGI address
 (``--wsapi-host``/``--wsapi-port`` of ryu-manager; 8080 by default).
@@ -78,6 +79,17 @@ def format_sft(table):
     return '\n'.join(lines)
 
 
+def format_unprotected(body):
+    if not body['entries']:
+        return 'epoch %d: every next hop has a loop-free backup' % body['epoch']
+    lines = ['epoch %d: %d next hops without a loop-free backup (a failure of theirs '
+             'waits for the next epoch)' % (body['epoch'], len(body['entries'])),
+             '%-16s  %-16s  %s' % ('switch', 'towards switch', 'hosts there')]
+    lines += ['%-16s  %-16s  %s' % (e['switch'], e['destination'], ' '.join(e['hosts']))
+              for e in body['entries']]
+    return '\n'.join(lines)
+
+
 def _clock(at):
     return time.strftime('%H:%M:%S', time.localtime(at))
 
@@ -93,6 +105,7 @@ def main(argv=None):
     history.add_argument('-n', type=int, default=20, help='how many (default 20)')
     sft = commands.add_parser('sft', help="a switch's stable forwarding table")
     sft.add_argument('dpid', help='datapath id, hexadecimal')
+    commands.add_parser('unprotected', help='next hops without a loop-free backup')
     args = parser.parse_args(argv)
 
     path, formatter = {
@@ -100,6 +113,7 @@ def main(argv=None):
         'triggers': ('/stable/triggers', format_triggers),
         'history': ('/stable/history?limit=%d' % getattr(args, 'n', 20), format_history),
         'sft': ('/stable/sft/%s' % getattr(args, 'dpid', ''), format_sft),
+        'unprotected': ('/stable/unprotected', format_unprotected),
     }[args.command]
     body = fetch(args.url, path)
     print(json.dumps(body, indent=1) if args.json else formatter(body))

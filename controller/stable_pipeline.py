@@ -28,7 +28,10 @@ Tagging costs 4 bytes of MTU on fabric links.
 Per-packet consistency (Reitblatt et al., SIGCOMM 2012): forward rules of epoch E match
 only VID version(E). They are installed everywhere before any ingress rule stamps
 version(E) (phase 1, then phase 2), so a frame is forwarded by one epoch's rules from
-its first switch to its last. The old epoch's forward rules go after a drain time
+its first switch to its last. A link that epoch E routes over for the first time is
+admitted (its tagged-frame rule) in phase 1 too (``admitted_ahead``): otherwise a
+neighbour that already stamps version(E) could send a frame over it before the far
+switch's phase 2 lets tagged frames in there. The old epoch's forward rules go after a drain time
 (phase 3). Fast-failover groups are named by what they do, (primary, backup), so epochs
 share them; a group is added before the first rule that uses it and deleted after the
 last.
@@ -38,7 +41,7 @@ Floods (broadcast, ARP, unknown unicast) follow a spanning tree of the snapshot
 """
 
 from controller.cookies import CookieSpace
-from controller.flowspec import FlowSpec
+from controller.flowspec import FlowSpec, in_order
 from controller.lldp import LLDP_DESTINATION, LLDP_ETHERTYPE
 from controller.topology import flood_rules, spanning_tree_ports
 
@@ -113,16 +116,11 @@ def port_rules(snapshot, dpid, tree_ports=None):
     host_ports = snapshot.host_ports(dpid)
     rules = set()
     for port in links:
-        rules.add(FlowSpec.make(ADMISSION_TABLE, 1000,
-                                {'in_port': port, 'vlan_vid': TAGGED},
-                                [('goto', FORWARD_TABLE)], COOKIES.cookie(LINK)))
+        rules.add(link_admission(port))
         rules.add(FlowSpec.make(ADMISSION_TABLE, 1000, {'in_port': port, 'vlan_vid': UNTAGGED},
                                 [('goto', FLOOD_TABLE)], COOKIES.cookie(LINK)))
     for port in sorted(snapshot.unused_link_ports(dpid)):
-        # A second parallel link, or one seen in one direction only: like a blocked
-        # STP port, it carries nothing.
-        rules.add(FlowSpec.make(ADMISSION_TABLE, 1000, {'in_port': port}, [],
-                                COOKIES.cookie(LINK)))
+        rules.add(unused_link(port))
     for mac, (host_dpid, port) in snapshot.hosts:
         if host_dpid == dpid and port in host_ports:
             rules.add(FlowSpec.make(ADMISSION_TABLE, 100, {'in_port': port, 'eth_src': mac},
@@ -133,6 +131,31 @@ def port_rules(snapshot, dpid, tree_ports=None):
                                 [('apply', tuple(('output', p) for p in outs))],
                                 COOKIES.cookie(FLOOD)))
     return rules
+
+
+def link_admission(port):
+    """A link's tagged frames (routed in some epoch) go to the forward table."""
+    return FlowSpec.make(ADMISSION_TABLE, 1000, {'in_port': port, 'vlan_vid': TAGGED},
+                         [('goto', FORWARD_TABLE)], COOKIES.cookie(LINK))
+
+
+def unused_link(port):
+    """A second parallel link, or one seen in one direction only: like a blocked STP
+    port, it carries nothing."""
+    return FlowSpec.make(ADMISSION_TABLE, 1000, {'in_port': port}, [], COOKIES.cookie(LINK))
+
+
+def admitted_ahead(installed, desired):
+    """What phase 1 changes in a switch's admission table besides the forward rules:
+    (rules to add, rules to delete strictly). Every link admission of ``desired`` that
+    ``installed`` lacks (``installed`` None: the switch's contents are unknown, so all
+    of them; an ADD of a rule already there changes nothing), and the unused-link drop
+    rule of the same port, which would overlap it at the same priority. Harmless to the
+    epoch in force: it sends no tagged frame over a link it does not route over."""
+    adding = in_order(spec for spec in desired
+                      if spec == link_admission(spec.match_dict().get('in_port'))
+                      and (installed is None or spec not in installed))
+    return adding, [unused_link(spec.match_dict()['in_port']) for spec in adding]
 
 
 def route_rules(sft, dpid, epoch):

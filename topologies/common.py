@@ -19,6 +19,7 @@ checksums of TCP packets are never filled in otherwise, and TCP fails while ping
 import argparse
 import json
 import os
+import socket
 import sys
 import time
 from functools import partial
@@ -30,6 +31,21 @@ from mininet.net import Mininet
 from mininet.node import Host, OVSSwitch, RemoteController
 from mininet.topo import Topo
 
+
+
+class PlainRemoteController(RemoteController):
+    """Mininet's RemoteController, checking that the controller listens with a plain
+    TCP connect. Mininet's own check pipes the controller's first bytes (its OpenFlow
+    HELLO) from telnet into a UTF-8 decoder, which fails with UnicodeDecodeError
+    whenever the HELLO's random xid is not valid UTF-8."""
+
+    def checkListening(self):
+        try:
+            with socket.create_connection((self.ip, self.port), timeout=2):
+                pass
+        except OSError:
+            warn('Unable to contact the remote controller at %s:%d\n'
+                 % (self.ip, self.port))
 
 
 class SilentPortsOVSSwitch(OVSSwitch):
@@ -173,7 +189,7 @@ def build_network(topo, controller_ip='127.0.0.1', controller_port=6653, start=T
                    controller=None, autoSetMacs=False, build=False)
     options.update(mininet_kwargs)
     net = Mininet(topo=topo, **options)
-    net.addController('c0', controller=RemoteController, ip=controller_ip,
+    net.addController('c0', controller=PlainRemoteController, ip=controller_ip,
                       port=controller_port)
     try:
         net.build()

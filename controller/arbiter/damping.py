@@ -38,10 +38,12 @@ class FlapDamper:
     """Penalties per region (any hashable key), after a ``Damping`` configuration.
     ``clock`` is injectable so the unit tests need no sleeping."""
 
-    def __init__(self, config, clock=time.monotonic):
+    def __init__(self, config, clock=time.monotonic, scope=lambda region: None):
         self.config = config
         self._clock = clock
         self._regions = {}
+        self._scope = scope          # region -> the scope it is listed under (regions_in)
+        self._scopes = {}            # scope -> {region}
 
     def _decayed(self, state, now):
         elapsed = now - state.stamp
@@ -60,6 +62,7 @@ class FlapDamper:
         state = self._regions.get(region)
         if state is None:
             state = self._regions[region] = RegionFlaps(stamp=now)
+            self._scopes.setdefault(self._scope(region), set()).add(region)
         self._decayed(state, now)
         newly = False
         if state.last_app is not None and app != state.last_app and \
@@ -88,9 +91,9 @@ class FlapDamper:
             self._decayed(state, self._clock() if now is None else now)
         return state
 
-    def any_region(self, predicate):
-        """Whether any region with a state satisfies ``predicate(region)``."""
-        return any(predicate(region) for region in self._regions)
+    def regions_in(self, scope):
+        """The regions with a state whose ``scope(region)`` is ``scope``."""
+        return self._scopes.get(scope, ())
 
     def damped(self, now=None):
         """[(region, RegionFlaps)] of the regions damped now."""
@@ -105,3 +108,7 @@ class FlapDamper:
         for region in [r for r, s in self._regions.items()
                        if not self._decayed(s, now).suppressed and s.penalty < below]:
             del self._regions[region]
+            scope = self._scope(region)
+            self._scopes[scope].discard(region)
+            if not self._scopes[scope]:
+                del self._scopes[scope]

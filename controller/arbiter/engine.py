@@ -42,6 +42,7 @@ OWN_BITS = (1 << APP_SHIFT) - 1    # the cookie bits an app keeps
 SHARED_KIND = 1                    # kind of a shared rule's cookie in the arbiter's range
 ARBITER = CookieSpace('arbiter')
 DECISIONS_KEPT = 1000
+FORGET_QUIET_EVERY_S = 60.0        # how often damping states that have decayed are dropped
 ACTIONS_KEPT = 4096                # distinct actions keys shared by the fast path
 _HEADER = struct.Struct('!BBHI')
 
@@ -188,7 +189,8 @@ class Arbiter:
         self.single_app_tables = single_app_tables
         self._fast = {}             # app -> (stage base, next stage) or False, per policy
         self._actions = {}          # instructions as sent -> actions key (wire_actions)
-        self.damper = FlapDamper(policy.damping, clock)
+        self.damper = FlapDamper(policy.damping, clock, scope=lambda region: region[:2])
+        self._forget_quiet_at = clock() + FORGET_QUIET_EVERY_S
         self.placed = {}            # (dpid, table, priority, match) -> Placement
         self.asked = {}             # (app, dpid, table, asked priority, match) -> key
         self.held = {}              # (app, dpid, table, asked priority, match) -> Held
@@ -295,7 +297,7 @@ class Arbiter:
         damping state (a single-app table may start there)."""
         return not self._index.has_table(dpid, table_id) and \
             not any(k[1] == dpid and k[2] == table_id for k in self.held) and \
-            not self.damper.any_region(lambda r: r[0] == dpid and r[1] == table_id)
+            not self.damper.regions_in((dpid, table_id))
 
     def _fast_add(self, dp, app, msg, stage, fields):
         """The ADD of ``app`` (whose pipeline stage is ``stage``; ``fields``: its match's
@@ -454,15 +456,14 @@ class Arbiter:
             instructions.append(inst)
         msg.instructions = instructions + ([goto] if goto else [])
 
-    def _add(self, dp, app, msg, match=None, replay=False):
+    def _add(self, dp, app, msg, match=None, replay=False, evicted=False):
         rule = Rule(app=app, dpid=dp.id, table_id=msg.table_id, priority=msg.priority,
                     match=match if match is not None else read_match(msg.match),
                     actions=actions_key(msg.instructions), cookie=msg.cookie)
         ask = (app, dp.id, rule.table_id, rule.priority, rule.match)
         self.held.pop(ask, None)
         previous = self.placed.get(self.asked.get(ask))
-        region = (dp.id, rule.table_id, rule.match)
-        decision = self._decide(dp, rule, previous, region, replay)
+        decision = self._decide(dp, rule, previous, replay)
         if decision is None:
             return                   # the same rule again, absorbed while damped
         self._record(dp, rule, decision, replay)
@@ -471,7 +472,9 @@ class Arbiter:
                 self.held[ask] = Held(rule, msg, decision)
                 if previous is not None:       # its earlier version goes: it lost now
                     self._release(previous, app, send_delete=True)
-            if not replay or decision.outcome is Outcome.REFUSE:
+            # A held rule proposed again is told only what is news to it: a refusal,
+            # or that its installed rule was taken off the switch (``evicted``).
+            if not replay or evicted or decision.outcome is Outcome.REFUSE:
                 self.notify(app, dp, msg, decision)
             return
         if previous is not None:
@@ -486,29 +489,51 @@ class Arbiter:
         if decision.outcome.changes or evicted:
             self.notify(app, dp, msg, decision)
         for held in evicted:
-            self._propose_again(dp, held)
+            self._propose_again(dp, held, evicted=True)
 
-    def _propose_again(self, dp, held):
+    def _propose_again(self, dp, held, evicted=False):
         held.msg.xid = None
         held.msg.buffer_id = dp.ofproto.OFP_NO_BUFFER     # the packet went long ago
-        self._add(dp, held.rule.app, held.msg, held.rule.match, replay=True)
+        self._add(dp, held.rule.app, held.msg, held.rule.match, replay=True,
+                  evicted=evicted)
 
-    def _decide(self, dp, rule, previous, region, replay):
+    def _regions(self, dp, rule, contested):
+        """The damping regions a proposal takes part in: where its match meets each
+        contested rule's (two apps fighting with overlapping matches, a /24 against a
+        /32, meet in the same region whichever of them proposes), and the regions
+        already tracked in its table that it overlaps."""
+        regions = set()
+        for other, _ in contested:
+            meet = rule.match.intersection(other.match)
+            if meet is not None:
+                regions.add((dp.id, rule.table_id, meet))
+        regions.update(region for region in self.damper.regions_in((dp.id, rule.table_id))
+                       if region[2].intersects(rule.match))
+        return sorted(regions, key=lambda region: str(region[2]))
+
+    def _decide(self, dp, rule, previous, replay):
         """The Decision for ``rule``, or None when it is to be absorbed."""
         app, policy = rule.app, self.policy
         contested = self._index.conflicts(rule)
         contested = [(r, rel) for r, rel in contested if r.actions != rule.actions]
-        if contested or self.damper.state(region) is not None:
+        now = self.clock()
+        if now >= self._forget_quiet_at:
+            self.damper.forget_quiet(now)
+            self._forget_quiet_at = now + FORGET_QUIET_EVERY_S
+        regions = self._regions(dp, rule, contested)
+        for region in regions:
             state, newly = self.damper.propose(region, app, rule.actions)
             if newly:
                 self.alert(region, state)
-        if self.damper.suppressed(region):
+        for region in regions:
+            if not self.damper.suppressed(region):
+                continue
             winner = self.kept(region)
             if app != winner:
+                state = self.damper.state(region)
                 return Decision(Outcome.HOLD, rule, policy.cite('damping'),
-                                'region damped after %d flaps between %s; %s keeps it'
-                                % (self.damper.state(region).flaps,
-                                   ', '.join(sorted(self.damper.state(region).apps)),
+                                'region %s damped after %d flaps between %s; %s keeps it'
+                                % (region[2], state.flaps, ', '.join(sorted(state.apps)),
                                    winner))
             if previous is not None and previous.installed.actions == rule.actions:
                 return None
@@ -962,7 +987,7 @@ class Arbiter:
         dpid, table_id, match = region
         installed = {app for p in self.placed.values()
                      if p.installed.dpid == dpid and p.installed.table_id == table_id
-                     and p.installed.match == match for app in p.asked}
+                     and p.installed.match.intersects(match) for app in p.asked}
         return min(sorted(self.damper.state(region).apps),
                    key=lambda app: (self.policy.rank(app), app not in installed))
 

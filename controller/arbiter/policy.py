@@ -39,6 +39,7 @@ Apps are named by their module's last component, as they are typed after
 
 import ipaddress
 import math
+import os
 from dataclasses import dataclass, field
 
 import jsonschema
@@ -512,3 +513,16 @@ def _list(value):
 
 def _dict(value):
     return value if isinstance(value, dict) else {}
+
+
+def policy_path(path, config_files):
+    """``path`` as given if it exists (or is absolute, or None), else beside the first
+    config file that has it: a config file can name its policy wherever ryu-manager
+    runs."""
+    if not path or os.path.isabs(path) or os.path.exists(path):
+        return path
+    for config in config_files or ():
+        beside = os.path.join(os.path.dirname(os.path.abspath(config)), path)
+        if os.path.exists(beside):
+            return beside
+    return path            # (the loader then says it does not exist)

@@ -231,6 +231,27 @@ def dump_flows(switch, table=None):
     return parse_dump_flows(_ofctl(*args))
 
 
+def table_changes(switch, seconds, watch=''):
+    """The changes to bridge ``switch``'s flow table during the next ``seconds``, as
+    Open vSwitch reports them to an OpenFlow flow monitor (``ovs-ofctl monitor``): one
+    'event=ADDED|MODIFIED|DELETED ...' line for every flow-mod that reached the table,
+    whoever sent it (an ADD of an identical rule counts too). ``watch``: a match that
+    narrows it ('ip,nw_dst=10.0.0.100')."""
+    spec = 'watch:!initial' + (',' + watch if watch else '')
+    # SIGTERM from timeout(1): ovs-ofctl then flushes what it printed to the pipe (a
+    # SIGKILL would lose it). timeout's own exit status is 124.
+    command = ['timeout', '-s', 'TERM', str(seconds)] + OFCTL + ['monitor', str(switch),
+                                                                 spec]
+    done = subprocess.run(command, capture_output=True, text=True,
+                          timeout=seconds + OFCTL_TIMEOUT_S)
+    if done.returncode != 124:
+        raise OfctlError('%s ended early (exit %d): %s' % (
+            ' '.join(command), done.returncode, done.stderr.strip()))
+    # (It prints the monitor's first reply on stdout, the updates after it on stderr.)
+    return [line.strip() for line in (done.stdout + done.stderr).splitlines()
+            if 'event=' in line]
+
+
 def dump_all(switch_names):
     """{switch name: its flow entries} for every switch."""
     return {str(name): dump_flows(name) for name in switch_names}

@@ -1,6 +1,7 @@
 """Facts about a running Mininet network that tests and the demo need: which switch port
 each host and each link uses, and whether every switch reached its controller."""
 
+import threading
 import time
 
 
@@ -48,6 +49,29 @@ def wait_until(predicate, timeout, interval=0.2):
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+class Polling:
+    """Calls ``step()`` over and over in a thread, ``interval`` s apart, for as long as
+    the ``with`` block runs (a sampler of counters or tables during traffic)."""
+
+    def __init__(self, step, interval=0.0):
+        self.step, self.interval = step, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            self.step()
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
 
 
 def add_switch(net, name, dpid, neighbours):

@@ -7,7 +7,7 @@ import urllib.request
 from controller import stable_pipeline as pipe
 from controller.cookies import CookieSpace
 from tests.harness import flows
-from tests.harness.network import host_ports, switch_links, wait_until
+from tests.harness.network import Polling, host_ports, switch_links, wait_until
 
 
 def rest(ctl, path):
@@ -93,3 +93,33 @@ def flow_path(net, src_switch, dst_host, epoch):
 
 def cookie_kind(entry):
     return CookieSpace.kind_of(entry.cookie)
+
+
+class PathRecorder(Polling):
+    """While it runs (a ``with`` block), the flow-table path (flow_path) of every
+    (source host, destination host) pair in each epoch that gets installed:
+    ``paths[epoch][(src name, dst name)]``. It polls the epoch in force every
+    ``interval`` s; an epoch's rules stay until the next one is installed and drained
+    (drain_time), so every installed epoch is read."""
+
+    def __init__(self, ctl, net, pairs, interval=0.1):
+        super().__init__(self._read, interval)
+        self.ctl, self.net, self.pairs = ctl, net, pairs
+        self.attached = host_ports(net)
+        self.paths = {}
+
+    def _read(self):
+        epoch = rest(self.ctl, '/stable/epoch')['epoch']
+        if epoch is not None and epoch not in self.paths:
+            try:
+                self.paths[epoch] = {
+                    (src.name, dst.name): flow_path(self.net, self.attached[src.name][0],
+                                                    dst, epoch)
+                    for src, dst in self.pairs}
+            except AssertionError:
+                pass        # superseded while being read: the next poll tells
+
+    def hops(self, src, dst):
+        """Every directed switch hop (a, b) of the pair's path in any recorded epoch."""
+        return {hop for paths in self.paths.values()
+                for path in [paths[(src.name, dst.name)]] for hop in zip(path, path[1:])}

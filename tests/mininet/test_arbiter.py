@@ -22,8 +22,9 @@ FIREWALL_APPS = ['ryu.app.simple_switch_13', 'ryu.app.rest_firewall']
 ALLOWED = [('h1', 'h2'), ('h2', 'h1')]         # the firewall's rules: ICMP h1 <-> h2
 
 
-EXAMPLE_POLICY = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), 'examples', 'arbiter', 'firewall_then_switch.yaml')
+# The shipped example, as the docs run it: --config-file naming the YAML policy beside it.
+EXAMPLE_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'examples', 'arbiter', 'firewall_then_switch.conf')
 
 
 def policy(name):
@@ -44,10 +45,10 @@ def table_misses(entries, table):
     return [e for e in entries if e.table == table and e.priority == 0 and not e.match]
 
 
-def firewall_network(controller, network, apps, config=None):
+def firewall_network(controller, network, apps, extra_args=()):
     """simple_switch_13 and rest_firewall (with or without the arbiter in front), the
     firewall enabled and allowing ICMP between h1 and h2 only."""
-    ctl = controller(apps, config=config, name='ryu')
+    ctl = controller(apps, extra_args=extra_args, name='ryu')
     net = network(LinearTopo(n=1, hosts_per_switch=3), ctl)
     assert wait_until(lambda: ctl.log_lines('Join as firewall'), 20), ctl.log_tail()
     rest(ctl, 'PUT', '/firewall/module/enable/%s' % SWITCH_ID)
@@ -66,7 +67,8 @@ def test_firewall_and_learning_switch_under_the_arbiter(controller, network,
     learns (known traffic stops reaching the controller), each app keeps its table-miss
     in its own cookie range, and every blocked packet-in goes to the firewall only."""
     ctl, net = firewall_network(controller, network, ['apps/arbiter.py'] + FIREWALL_APPS,
-                                {'arbiter': {'policy': EXAMPLE_POLICY}})
+                                ['--config-file', EXAMPLE_CONFIG])
+    assert ctl.log_lines('firewall_then_switch.yaml, order rest_firewall'), ctl.log_tail()
     started = time.monotonic()
     reach = reachability_matrix(net.hosts, count=2, timeout=1.0)
     record_property('reachability_s', round(time.monotonic() - started, 2))
@@ -140,6 +142,9 @@ def steered_to(net, count=20):
     return {port: after[port].tx_packets - before[port].tx_packets for port in (2, 3)}
 
 
+STEERED_MATCH = 'ip,nw_dst=10.0.0.100'     # tests/mininet/arbiter/steering.py's rule
+
+
 def steering_rule(entries):
     return [e for e in entries if e.match.get('nw_dst') == '10.0.0.100']
 
@@ -160,7 +165,10 @@ def test_fighting_apps_are_damped_and_the_winner_stays(controller, network,
     age grows); the loser is told, and the REST API lists the damped region."""
     ctl, net = fighting(controller, network, ['apps/arbiter.py'], policy('fight.yaml'))
     assert wait_until(lambda: ctl.log_lines('ALERT'), 5), ctl.log_tail()
-    time.sleep(3)
+    # What reaches the switch while both apps go on re-asserting: nothing (the bound).
+    changes = flows.table_changes('s1', 3.0, STEERED_MATCH)
+    record_property('flow_table_changes_in_3s_while_damped', len(changes))
+    assert len(changes) <= 1, changes
     rule, = steering_rule(flows.dump_flows('s1'))
     assert rule.output_ports == [2], rule
     record_property('rule_age_after_3s_s', rule.duration)
@@ -188,6 +196,8 @@ def test_fighting_apps_without_the_arbiter_flap_for_ever(controller, network):
     each: the rule on the switch is never older than a fraction of a second and its
     output flips between ports 2 and 3."""
     ctl, net = fighting(controller, network, [])
+    changes = flows.table_changes('s1', 3.0, STEERED_MATCH)
+    assert len(changes) >= 30, changes     # about 60: each app, ten times a second
     seen, ages = set(), []
     for _ in range(15):
         rule, = steering_rule(flows.dump_flows('s1'))

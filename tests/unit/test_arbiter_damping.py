@@ -97,3 +97,16 @@ def test_regions_are_independent_and_quiet_ones_are_forgotten(damper):
     clock.now += 30 * CONFIG.half_life
     damper.forget_quiet()
     assert damper.state(REGION) is None
+
+
+def test_regions_are_listed_by_scope_until_forgotten():
+    clock = Clock()
+    damper = FlapDamper(CONFIG, clock, scope=lambda region: region[:2])
+    other_table = (1, 1, 'ipv4_dst=10.0.0.7')
+    fight(damper, 2)
+    damper.propose(other_table, 'a', ('output', 2))
+    assert set(damper.regions_in((1, 0))) == {REGION}
+    assert set(damper.regions_in((1, 1))) == {other_table}
+    assert not damper.regions_in((2, 0))
+    damper.forget_quiet()
+    assert not damper.regions_in((1, 1)) and set(damper.regions_in((1, 0))) == {REGION}

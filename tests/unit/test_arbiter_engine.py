@@ -10,19 +10,7 @@ from controller.arbiter.engine import THIRD_PARTY_BASE, Arbiter
 from controller.arbiter.policy import load_arbiter_policy_text
 from controller.arbiter.resolve import Outcome
 from controller.cookies import APP_IDS, APP_SHIFT
-
-
-class Datapath:
-    """What the engine uses of a Ryu Datapath."""
-    ofproto, ofproto_parser = ofp, parser
-
-    def __init__(self, dpid=1):
-        self.id, self.xid = dpid, 0
-
-    def set_xid(self, msg):
-        self.xid += 1
-        msg.xid = self.xid
-        return self.xid
+from tests.harness.fakes import FakeDatapath
 
 
 @pytest.fixture
@@ -32,7 +20,7 @@ def arbiter():
         engine = Arbiter(load_arbiter_policy_text(text, 'p.yaml'),
                          send=lambda dp, msg: sent.append(msg),
                          notify=lambda app, dp, msg, decision: told.append((app, decision)))
-        return engine, Datapath(), sent, told
+        return engine, FakeDatapath(), sent, told
     return make
 
 
@@ -156,3 +144,70 @@ def test_a_switch_that_leaves_is_forgotten(arbiter):
     engine.flow_mod(dp, 'a', flow_mod(dp, 1, output(2), eth_dst='00:00:00:00:00:02'))
     engine.switch_gone(1)
     assert engine.rule_counts() == {} and engine.index.count() == 0
+
+
+def test_an_evicted_loser_is_told(arbiter):
+    """steer_via_3's rule is on the switch when the policy's winner proposes the same
+    match: it comes off, and steer_via_3 hears that it is held back, as the winner hears
+    of its eviction."""
+    engine, dp, _, told = arbiter('order: [steer_via_2, steer_via_3]\n')
+    match = dict(eth_type=0x800, ipv4_dst='10.0.0.100')
+    engine.flow_mod(dp, 'steer_via_3', flow_mod(dp, 100, output(3), **match))
+    engine.flow_mod(dp, 'steer_via_2', flow_mod(dp, 100, output(2), **match))
+    assert [(app, d.outcome) for app, d in told] == [('steer_via_2', Outcome.INSTALL),
+                                                     ('steer_via_3', Outcome.HOLD)]
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def fight(text, first, second, rounds=50):
+    """Two apps re-asserting their rules in turn, 0.1 s apart: (flow-mods that reached
+    the switch, alerts raised, the engine)."""
+    sent, alerts, clock = [], [], Clock()
+    engine = Arbiter(load_arbiter_policy_text(text, 'p.yaml'),
+                     send=lambda dp, msg: sent.append(msg),
+                     notify=lambda app, dp, msg, decision: None,
+                     alert=lambda region, state: alerts.append((region, state.apps)),
+                     clock=clock)
+    dp = FakeDatapath()
+    for _ in range(rounds):
+        for app, priority, port, match in (first, second):
+            engine.flow_mod(dp, app, flow_mod(dp, priority, output(port), **match))
+            clock.now += 0.1
+    return sent, alerts, engine
+
+
+def test_a_fight_over_one_match_is_damped(arbiter):
+    """Equal rank: each re-assertion overrides the other's rule. After two changes of
+    hands the region is damped, one alert is raised, and from then on the switch gets
+    nothing: 100 proposals cost a handful of flow-mods."""
+    match = dict(eth_type=0x800, ipv4_dst='10.0.0.100')
+    sent, alerts, engine = fight('', ('a', 100, 2, match), ('b', 100, 3, match))
+    assert len(alerts) == 1 and alerts[0][1] == {'a', 'b'}
+    assert len(sent) <= 8, [m.command for m in sent]
+    (region, kept), = [(d['match'], d['kept']) for d in engine.damped()]
+    assert engine.rule_counts() == {kept: {1: 1}}
+
+
+def test_a_fight_over_overlapping_matches_is_damped(arbiter):
+    """a steers 10.0.0.0/24 out of port 2, b steers 10.0.0.100 out of port 3, each
+    re-asserting ten times a second. They meet on 10.0.0.100, which is damped there with
+    one alert; a, the policy's winner, keeps its rule, b is held back, and the switch
+    stops getting flow-mods."""
+    sent, alerts, engine = fight(
+        'order: [a, b]\n',
+        ('a', 100, 2, dict(eth_type=0x800, ipv4_dst=('10.0.0.0', '255.255.255.0'))),
+        ('b', 100, 3, dict(eth_type=0x800, ipv4_dst='10.0.0.100')))
+    assert len(alerts) == 1, alerts
+    region, apps = alerts[0]
+    assert apps == {'a', 'b'} and 'ipv4_dst=10.0.0.100' in str(region[2]).replace(
+        "'", ''), region
+    assert len(sent) <= 8, [m.command for m in sent]
+    assert engine.rule_counts() == {'a': {1: 1}}
+    assert [d['kept'] for d in engine.damped()] == ['a']

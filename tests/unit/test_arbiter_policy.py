@@ -140,3 +140,15 @@ def test_the_policies_of_the_tests_and_docs_load():
     assert len(paths) >= 3
     for path in paths:
         load_arbiter_policy(path)
+
+
+def test_a_relative_policy_path_is_found_beside_the_config_file(tmp_path, monkeypatch):
+    from controller.arbiter.policy import policy_path
+    (tmp_path / 'conf').mkdir()
+    (tmp_path / 'conf' / 'p.yaml').write_text('order: [a]\n')
+    config = str(tmp_path / 'conf' / 'arbiter.conf')
+    monkeypatch.chdir(tmp_path)
+    assert policy_path('p.yaml', [config]) == str(tmp_path / 'conf' / 'p.yaml')
+    assert policy_path('conf/p.yaml', [config]) == 'conf/p.yaml'     # from the cwd first
+    assert policy_path('missing.yaml', [config]) == 'missing.yaml'   # the loader says so
+    assert policy_path(None, [config]) is None

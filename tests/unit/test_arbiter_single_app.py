@@ -18,6 +18,7 @@ from controller.arbiter.gate import InvariantGate
 from controller.arbiter.match import TernaryMatch
 from controller.arbiter.policy import load_arbiter_policy_text
 from controller.openflow import PackedMatch
+from tests.harness.fakes import FakeDatapath
 
 APPS = ('l2_learning', 'simple_switch_13', 'rest_firewall')
 POLICIES = (
@@ -37,18 +38,6 @@ MATCHES = (
        ('ofp', {'eth_type': 0x800, 'ipv4_dst': '10.0.0.1'}),
        ('ofp', {'ipv4_dst': '10.0.0.1'}), ('ofp', {'tcp_dst': 80})])
 ACTIONS = ('out2', 'out3', 'drop', 'controller', 'goto1')
-
-
-class Datapath:
-    ofproto, ofproto_parser = ofp, parser
-
-    def __init__(self, dpid=1):
-        self.id, self.xid = dpid, 0
-
-    def set_xid(self, msg):
-        self.xid += 1
-        msg.xid = self.xid
-        return self.xid
 
 
 def _instructions(kind):
@@ -91,7 +80,7 @@ class Run:
                 (app, d.outcome.value, d.clause, d.reason)),
             gate=InvariantGate(policy) if gate else None, clock=lambda: 1000.0,
             single_app_tables=single_app_tables)
-        self.dp = Datapath()
+        self.dp = FakeDatapath()
         self.results = []
 
     def do(self, op):

@@ -44,6 +44,18 @@ def test_sft_lines():
     assert '00:00:00:00:00:02  port 2 to 0000000000000002, no loop-free backup' in text
 
 
+def test_unprotected_lines():
+    body = {'epoch': 5, 'entries': [{'destination': '0000000000000003',
+                                     'switch': '0000000000000001',
+                                     'hosts': ['00:00:00:00:00:03', '00:00:00:00:00:07']}]}
+    lines = stable_cli.format_unprotected(body).splitlines()
+    assert lines[0].startswith('epoch 5: 1 next hops without a loop-free backup')
+    assert lines[2].split() == ['0000000000000001', '0000000000000003',
+                                '00:00:00:00:00:03', '00:00:00:00:00:07']
+    assert stable_cli.format_unprotected({'epoch': 6, 'entries': []}) == (
+        'epoch 6: every next hop has a loop-free backup')
+
+
 def test_unreachable_controller_is_a_clear_error():
     with pytest.raises(SystemExit) as error:
         stable_cli.main(['--url', 'http://127.0.0.1:9', 'epoch'])

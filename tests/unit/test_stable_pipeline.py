@@ -209,6 +209,32 @@ def _dropped_ports(snapshot, dpid):
             if r.instructions == () and set(r.match_dict()) == {'in_port'}}
 
 
+def test_a_new_link_is_admitted_in_phase_1():
+    """s1-s2 is the only link; then s1-s3 and s2-s3 come (s3 new, s1:3 was an unused
+    link). Phase 1 admits tagged frames on exactly the ports that start carrying routed
+    traffic, and lifts the drop rule of the port that had one; the rest waits for
+    phase 2's diff, which then has no link admission left to add."""
+    hosts = {host_mac(1): (1, 1), host_mac(2): (2, 1), host_mac(3): (3, 1)}
+    before = Snapshot.make([1, 2], [(1, 2, 2, 2)], hosts, {1: [1, 2, 3], 2: [1, 2, 3]})
+    after = Snapshot.make([1, 2, 3], [(1, 2, 2, 2), (1, 3, 3, 2), (2, 3, 3, 3)], hosts,
+                          {1: [1, 2, 3], 2: [1, 2, 3], 3: [1, 2, 3]})
+    installed = pipe.port_rules(before, 1) | {pipe.unused_link(3)}
+    desired = pipe.port_rules(after, 1)
+    admit, unblock = pipe.admitted_ahead(installed, desired)
+    assert admit == [pipe.link_admission(3)]
+    assert unblock == [pipe.unused_link(3)]
+    # What phase 2 still changes on s1 after phase 1: no tagged admission.
+    after_phase_1 = (installed - set(unblock)) | set(admit)
+    assert pipe.link_admission(3) not in diff(after_phase_1, desired).add
+    assert pipe.unused_link(3) not in diff(after_phase_1, desired).delete
+    # A switch of unknown contents (new connection): every link of its table, ahead.
+    admit, unblock = pipe.admitted_ahead(None, pipe.port_rules(after, 3))
+    assert admit == [pipe.link_admission(2), pipe.link_admission(3)]
+    assert unblock == [pipe.unused_link(2), pipe.unused_link(3)]
+    # Nothing new: phase 1 leaves the admission table alone.
+    assert pipe.admitted_ahead(desired, desired) == ([], [])
+
+
 def test_a_second_parallel_link_carries_nothing():
     """Routing uses one link per switch pair; the other one must not be taken for a
     host port, or a broadcast would go s1:6 -> s2:6, s2:5 -> s1:5, s1:6 -> ... for ever."""
