@@ -186,47 +186,50 @@ def compute_sft(snapshot):
     scanned in dpid order, so the first switch to reach a new one is that one's
     lowest-dpid closer neighbour (its primary); a later one on that level is its best
     closer alternate, and a neighbour on its own level a same-distance alternate. Equal
-    routes are one shared object: a large table is mostly repeats.
+    routes are one shared object: a large table is mostly repeats. Switches are
+    numbered 0..n-1 in dpid order for the search (lists, not dicts, in the loop that
+    runs n x links times).
     """
     g = snapshot.graph()
-    neighbours = {u: sorted(g.adj[u]) for u in g}
-    port = {u: {v: g.adj[u][v]['ports'][u] for v in g.adj[u]} for u in g}
+    dpids = sorted(g)
+    index = {dpid: i for i, dpid in enumerate(dpids)}
+    n = len(dpids)
+    neighbours = [sorted(index[v] for v in g.adj[u]) for u in dpids]
+    port = [{index[v]: link['ports'][u] for v, link in g.adj[u].items()} for u in dpids]
     routes, interned = {}, {}
     for dst in sorted({dpid for dpid, _ in snapshot.host_map().values()}):
-        if dst not in g:
+        if dst not in index:
             continue
-        level = {dst: 0}
-        primary, closer, same = {}, {}, {}
-        level_of, closer_of, same_of = level.get, closer.get, same.get   # (hot loop)
-        frontier, d = [dst], 0
+        level, primary, closer, same = [-1] * n, [-1] * n, [-1] * n, [-1] * n
+        level[index[dst]] = 0
+        frontier, reached, d = [index[dst]], [], 0
         while frontier:
             d += 1
             found = []
             for u in frontier:                  # sorted: lowest dpid first
                 for v in neighbours[u]:
-                    d_v = level_of(v)
-                    if d_v is None:
+                    d_v = level[v]
+                    if d_v < 0:
                         level[v] = d
                         primary[v] = u
                         found.append(v)
                     elif d_v == d:
-                        if v not in closer:
+                        if closer[v] < 0:
                             closer[v] = u
-                    elif d_v == d - 1:
-                        best = same_of(u)
-                        if best is None or v < best:
-                            same[u] = v
+                    elif d_v == d - 1 and (same[u] < 0 or v < same[u]):
+                        same[u] = v
             found.sort()
+            reached += found
             frontier = found
         table = {}
-        for u, p in primary.items():
-            w = closer_of(u) or same_of(u)      # dpids are > 0
+        for u in reached:
+            w = closer[u] if closer[u] >= 0 else same[u]
             ports_u = port[u]
-            key = (ports_u[p], None if w is None else ports_u[w])
+            key = (ports_u[primary[u]], None if w < 0 else ports_u[w])
             route = interned.get(key)
             if route is None:
                 route = interned[key] = Route(*key)
-            table[u] = route
+            table[dpids[u]] = route
         routes[dst] = table
     return StableForwardingTable(snapshot.hosts, routes)
 
