@@ -296,14 +296,6 @@ def timing_lines(sizes):
                    % (size, global_acls, p50, p99, found, built))
 
 
-def test_timing_record(capsys):
-    """Records, never asserts: timings depend on the machine."""
-    with capsys.disabled():
-        for line in timing_lines([10_000]):
-            print('\n' + line, end='')
-        print()
-
-
 if __name__ == '__main__':
     for text in timing_lines([int(arg) for arg in sys.argv[1:]] or [10_000, 100_000]):
         print(text)
