@@ -91,6 +91,10 @@ class FlapDamper:
             self._decayed(state, self._clock() if now is None else now)
         return state
 
+    def tracks(self, region):
+        """Whether ``region`` has a state (it was contested and not forgotten)."""
+        return region in self._regions
+
     def regions_in(self, scope):
         """The regions with a state whose ``scope(region)`` is ``scope``."""
         return self._scopes.get(scope, ())

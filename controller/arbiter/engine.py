@@ -191,6 +191,7 @@ class Arbiter:
         self._actions = {}          # instructions as sent -> actions key (wire_actions)
         self.damper = FlapDamper(policy.damping, clock, scope=lambda region: region[:2])
         self._forget_quiet_at = clock() + FORGET_QUIET_EVERY_S
+        self._fought = {}           # (dpid, table, match) -> damping regions it was in
         self.placed = {}            # (dpid, table, priority, match) -> Placement
         self.asked = {}             # (app, dpid, table, asked priority, match) -> key
         self.held = {}              # (app, dpid, table, asked priority, match) -> Held
@@ -497,18 +498,40 @@ class Arbiter:
         self._add(dp, held.rule.app, held.msg, held.rule.match, replay=True,
                   evicted=evicted)
 
+    def _forget_quiet(self, now):
+        """Drop the damping states that have decayed, and what refers to them."""
+        self.damper.forget_quiet(now)
+        fought = {}
+        for where, regions in self._fought.items():
+            kept = {region for region in regions if self.damper.tracks(region)}
+            if kept:
+                fought[where] = kept
+        self._fought = fought
+        self._forget_quiet_at = now + FORGET_QUIET_EVERY_S
+
     def _regions(self, dp, rule, contested):
         """The damping regions a proposal takes part in: where its match meets each
         contested rule's (two apps fighting with overlapping matches, a /24 against a
-        /32, meet in the same region whichever of them proposes), and the regions
-        already tracked in its table that it overlaps."""
+        /32, meet in the same region whichever of them proposes), and those its match
+        met before and that are still tracked (the winner re-asserting its /24 while
+        the /32 is held back, uncontested now, is still in that fight)."""
+        where = (dp.id, rule.table_id, rule.match)
         regions = set()
         for other, _ in contested:
             meet = rule.match.intersection(other.match)
             if meet is not None:
-                regions.add((dp.id, rule.table_id, meet))
-        regions.update(region for region in self.damper.regions_in((dp.id, rule.table_id))
-                       if region[2].intersects(rule.match))
+                region = (dp.id, rule.table_id, meet)
+                regions.add(region)
+                # The other side is in this fight too, when it proposes uncontested.
+                self._fought.setdefault((dp.id, rule.table_id, other.match),
+                                        set()).add(region)
+        fought = self._fought.get(where)
+        if fought is not None:
+            regions |= {region for region in fought if self.damper.tracks(region)}
+        if regions:
+            self._fought[where] = regions.copy()
+        elif fought is not None:
+            del self._fought[where]
         return sorted(regions, key=lambda region: str(region[2]))
 
     def _decide(self, dp, rule, previous, replay):
@@ -518,8 +541,7 @@ class Arbiter:
         contested = [(r, rel) for r, rel in contested if r.actions != rule.actions]
         now = self.clock()
         if now >= self._forget_quiet_at:
-            self.damper.forget_quiet(now)
-            self._forget_quiet_at = now + FORGET_QUIET_EVERY_S
+            self._forget_quiet(now)
         regions = self._regions(dp, rule, contested)
         for region in regions:
             state, newly = self.damper.propose(region, app, rule.actions)

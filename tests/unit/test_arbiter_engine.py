@@ -211,3 +211,16 @@ def test_a_fight_over_overlapping_matches_is_damped(arbiter):
     assert len(sent) <= 8, [m.command for m in sent]
     assert engine.rule_counts() == {'a': {1: 1}}
     assert [d['kept'] for d in engine.damped()] == ['a']
+
+
+def test_a_fight_long_over_is_forgotten():
+    """Once a damped region's penalty has decayed, its state goes (the next proposal
+    after FORGET_QUIET_EVERY_S clears it): the table is uncontested again."""
+    match = dict(eth_type=0x800, ipv4_dst='10.0.0.100')
+    sent, alerts, engine = fight('', ('a', 100, 2, match), ('b', 100, 3, match))
+    assert engine.damper.regions_in((1, 0))
+    engine.clock.now += 3600
+    dp = FakeDatapath()
+    engine.flow_mod(dp, 'a', flow_mod(dp, 100, output(2), eth_type=0x800,
+                                      ipv4_dst='10.0.0.7'))
+    assert not engine.damper.regions_in((1, 0)) and engine.damped() == []
