@@ -28,12 +28,16 @@ class PackedMatch(parser13.OFPMatch):
         self._given = {k: v for k, v in (('in_port', in_port), ('eth_dst', eth_dst),
                                          ('eth_src', eth_src)) if v is not None}
         fields = b''
+        dst = src = None
         if in_port is not None:
             fields += struct.pack('!II', _OXM_IN_PORT, in_port)
         if eth_dst is not None:
-            fields += struct.pack('!I', _OXM_ETH_DST) + mac_bytes(eth_dst)
+            dst = mac_bytes(eth_dst)
+            fields += struct.pack('!I', _OXM_ETH_DST) + dst
         if eth_src is not None:
-            fields += struct.pack('!I', _OXM_ETH_SRC) + mac_bytes(eth_src)
+            src = mac_bytes(eth_src)
+            fields += struct.pack('!I', _OXM_ETH_SRC) + src
+        self._wire_values = (in_port, dst, src)
         self.length = 4 + len(fields)
         padding = b'\0' * (-self.length % 8)
         self._packed = struct.pack('!HH', ofp13.OFPMT_OXM, self.length) + fields + padding
@@ -43,9 +47,13 @@ class PackedMatch(parser13.OFPMatch):
         return len(self._packed)
 
     def given_fields(self):
-        """{field: value} as given (in_port an int, MACs as text), for readers such as
-        the arbiter (``fields`` is OFPMatch's own, and stays empty here)."""
+        """{field: value} as given (in_port an int, MACs as text)."""
         return self._given
+
+    def wire_values(self):
+        """(in_port, eth_dst bytes, eth_src bytes) as packed, None where not given: for
+        readers such as the arbiter (``fields`` is OFPMatch's own, and stays empty)."""
+        return self._wire_values
 
     def __repr__(self):
         return 'PackedMatch(%s)' % ', '.join('%s=%r' % kv for kv in self._given.items())

@@ -380,8 +380,8 @@ class Arbiter:
                 stage = self._fast_stage(app)
             gate = self.gate
             if stage is not False and (gate is None or not gate.active):
-                given = getattr(msg.match, 'given_fields', None)
-                fields = None if given is None else _packed_fields(given())
+                packed = getattr(msg.match, 'wire_values', None)
+                fields = None if packed is None else _packed_fields(*packed())
                 if fields is None:
                     try:
                         match = read_match(msg.match)
@@ -1018,9 +1018,9 @@ def read_match(match):
     """The TernaryMatch of a flow-mod's match: a Ryu OFPMatch, or a class of its own
     that only serializes (controller/openflow.py's PackedMatch), read from its wire form.
     ValueError for a field outside OpenFlow 1.3's basic set."""
-    given = getattr(match, '_given', None)      # PackedMatch keeps what it was given
+    given = getattr(match, 'given_fields', None)    # PackedMatch keeps what it was given
     if given is not None:
-        return TernaryMatch.of(**given)
+        return TernaryMatch.of(**given())
     if type(match) is not parser13.OFPMatch:
         buf = bytearray()
         match.serialize(buf, 0)
@@ -1028,40 +1028,18 @@ def read_match(match):
     return TernaryMatch.from_ofp(match)
 
 
-def _packed_fields(given):
-    """The closed identity, flat (see _flat), of a PackedMatch's fields (in_port,
-    eth_dst, eth_src: fields without prerequisites, so the match is one closed cube),
+def _packed_fields(in_port, eth_dst, eth_src):
+    """The closed identity, flat (see _flat), of a PackedMatch (its wire_values: in_port,
+    eth_dst, eth_src, fields without prerequisites, so the match is one closed cube),
     read without building a TernaryMatch; None for anything unusual (the full reading
     then)."""
-    flat = ()
-    port = given.get('in_port')
-    if port is not None:
-        if type(port) is not int or not 0 <= port <= 0xFFFFFFFF:
-            return None
-        flat = ('in_port', port, 0xFFFFFFFF)
-    for name in ('eth_dst', 'eth_src'):
-        mac = given.get(name)
+    flat = () if in_port is None else ('in_port', in_port, 0xFFFFFFFF)
+    for name, mac in (('eth_dst', eth_dst), ('eth_src', eth_src)):
         if mac is not None:
-            value = _MAC_VALUES.get(mac)     # (l2_learning: eth_src, then eth_dst)
-            if value is None:
-                # What PackedMatch put on the wire (bytes.fromhex of it, which took it).
-                digits = mac.replace(':', '') if type(mac) is str else ''
-                if len(digits) != 12 or not digits.isalnum():
-                    return None
-                try:
-                    value = int(digits, 16)
-                except ValueError:
-                    return None
-                if len(_MAC_VALUES) >= 64:
-                    _MAC_VALUES.clear()
-                _MAC_VALUES[mac] = value
-            flat += (name, value, 0xFFFFFFFFFFFF)
-    if len(flat) != 3 * len(given):
-        return None
+            if len(mac) != 6:
+                return None
+            flat += (name, int.from_bytes(mac, 'big'), 0xFFFFFFFFFFFF)
     return flat
-
-
-_MAC_VALUES = {}          # the last MAC texts read, and their values
 
 
 def _flat(identity):
