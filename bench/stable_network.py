@@ -119,11 +119,11 @@ def _updates(topo_args, logdir):
 def _settled(ctl, after_epoch):
     """The newest epoch record once an epoch newer than ``after_epoch`` is installed and
     nothing is pending, else None."""
-    status = stable.rest(ctl, '/stable/epoch')
+    status = ctl.rest('/stable/epoch')
     if not (status['epoch'] and status['epoch'] > after_epoch
             and status['pending_triggers'] == 0 and status['epoch'] == status['last_epoch_cut']):
         return None
-    return stable.rest(ctl, '/stable/history?limit=1')[-1]
+    return ctl.rest('/stable/history?limit=1')[-1]
 
 
 def _failover(quick, logdir):

@@ -11,6 +11,10 @@ and a printed summary.
 3. apps/stable_routing.py on the same topology as part 1: reachability, the epoch
    installed, then a link on the first host's path loses carrier under a 1000 pps UDP
    stream: the traffic lost while the switch fails over, and the next epoch.
+4. apps/arbiter.py in front of Ryu's own ryu.app.simple_switch_13 and
+   ryu.app.rest_firewall (examples/arbiter/firewall_then_switch.conf) on one switch with
+   three hosts, the firewall allowing ICMP between h1 and h2 only: who reaches whom, each
+   app's rules and cookie range, and where each app's table-miss went.
 
     sudo bash scripts/setup.sh demo                 # installs everything first
     sudo .venv/bin/python scripts/demo.py --topo ring,6 --only l2
@@ -37,8 +41,11 @@ from tests.harness.traffic import (iperf3_throughput, ping_stream,  # noqa: E402
                                    reachability_matrix)
 from topologies.linear import LinearTopo  # noqa: E402
 
-POLICY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                      'examples', 'policies', 'three_tenants.yaml')
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        'examples')
+POLICY = os.path.join(EXAMPLES, 'policies', 'three_tenants.yaml')
+ARBITER_CONFIG = os.path.join(EXAMPLES, 'arbiter', 'firewall_then_switch.conf')
+FIREWALL_ALLOWS = [('h1', 'h2'), ('h2', 'h1')]
 
 
 def parse_topo(spec):
@@ -52,7 +59,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--topo', default='fattree,4',
                         help='topology as for mn --topo: fattree,4 | ring,6 | linear,4 | tree,2,2')
-    parser.add_argument('--only', choices=['l2', 'vswitch', 'stable'],
+    parser.add_argument('--only', choices=['l2', 'vswitch', 'stable', 'arbiter'],
                         help='run one part only')
     args = parser.parse_args()
 
@@ -69,14 +76,19 @@ def main():
                      LinearTopo(n=3, hosts_per_switch=4), vswitch_report)
         if args.only in (None, 'stable'):
             run_part(['apps/stable_routing.py'], None, parse_topo(args.topo), stable_report)
+        if args.only in (None, 'arbiter'):
+            run_part(['apps/arbiter.py', 'ryu.app.simple_switch_13', 'ryu.app.rest_firewall'],
+                     None, LinearTopo(n=1, hosts_per_switch=3), arbiter_report,
+                     extra_args=['--config-file', ARBITER_CONFIG])
 
 
-def run_part(apps, config, topo, report):
+def run_part(apps, config, topo, report, extra_args=()):
     from topologies.common import build_network, describe
 
     log_path = os.path.join(tempfile.mkdtemp(prefix='sdn-demo-'), 'ryu-manager.log')
-    print('\n== starting ryu-manager %s (log: %s)' % (' '.join(apps), log_path))
-    with RyuController(apps, log_path, config) as ctl:
+    print('\n== starting ryu-manager %s %s(log: %s)' % (
+        ' '.join(apps), ''.join(a + ' ' for a in extra_args), log_path))
+    with RyuController(apps, log_path, config, extra_args) as ctl:
         net = build_network(topo, controller_port=ctl.ofp_port)
         try:
             print(describe(net))
@@ -164,9 +176,9 @@ def stable_report(net, ctl):
     print(result.summary())
     after = wait_until(lambda: (lambda s: s['epoch'] > status['epoch']
                                 and not s['pending_triggers'] and s)(
-        stable.rest(ctl, '/stable/epoch')), 20)
+        ctl.rest('/stable/epoch')), 20)
     if after:
-        record = stable.rest(ctl, '/stable/history?limit=1')[-1]
+        record = ctl.rest('/stable/history?limit=1')[-1]
         print('epoch %d: %d triggers; compute %.1f ms, check %.1f ms, install %.0f ms; '
               'new path %s' % (record['number'], record['trigger_count'],
                                record['compute_ms'], record['check_ms'],
@@ -177,6 +189,35 @@ def stable_report(net, ctl):
                             'other after the new epoch' % result.longest_gap_ms
                             if final.loss_percent == 0 and after else
                             'PROBLEM: %s; see %s' % (final.table(), ctl.log_path)))
+
+
+def arbiter_report(net, ctl):
+    from tests.harness.firewall import allow_icmp
+
+    allow_icmp(ctl, net, FIREWALL_ALLOWS)
+    print('\n== rest_firewall allows ICMP h1 <-> h2 only; who reaches whom')
+    reach = reachability_matrix(net.hosts, count=2, timeout=1.0)
+    print(reach.table())
+    wrong = reach.expect(FIREWALL_ALLOWS)
+    apps = ctl.rest('/arbiter/apps')
+    owner = {int(info['cookie_range'], 16): app for app, info in apps.items()
+             if info['cookie_range']}
+    print('\n== each app in its cookie range (GET /arbiter/apps)')
+    for app, info in sorted(apps.items()):
+        print('%-17s cookie range %-7s rules %-10s decisions %s' % (
+            app, info['cookie_range'], info['rules'], info['decisions']))
+    print('\n== table-miss rules on s1: the firewall filters in table 0, the learning '
+          'switch forwards in table 1')
+    misses = {}
+    for entry in flows.dump_flows('s1'):
+        if entry.priority == 0 and not entry.match:
+            misses[entry.table] = owner.get(entry.cookie >> 48)
+            print('table %d: %-17s actions=%s' % (entry.table, misses[entry.table],
+                                                  entry.actions))
+    ok = not wrong and misses == {0: 'rest_firewall', 1: 'simple_switch_13'}
+    print('\nresult: %s' % ('OK, both apps keep their table-miss; h1 and h2 reach each '
+                            'other, h3 is blocked both ways' if ok else
+                            'PROBLEM: %s %s; see %s' % (wrong, misses, ctl.log_path)))
 
 
 if __name__ == '__main__':

@@ -1,11 +1,13 @@
 """Run the real ``ryu-manager`` as a subprocess for a test, a demo or a benchmark."""
 
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -117,6 +119,16 @@ class RyuController:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=5)
+
+    def rest(self, path, method='GET', body=None):
+        """The JSON answer of the controller's REST API (Ryu's WSGI server) to
+        ``method path`` with ``body`` (JSON) if given; None for an empty answer."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request('http://127.0.0.1:%d%s' % (self.wsapi_port, path),
+                                         data=data, method=method)
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            text = reply.read().decode()
+        return json.loads(text) if text else None
 
     def log_text(self):
         try:

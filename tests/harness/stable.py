@@ -1,19 +1,10 @@
 """What apps/stable_routing.py says (its REST endpoints) and what the switches do (their
 flow tables), side by side, for the stable-routing tests."""
 
-import json
-import urllib.request
-
 from controller import stable_pipeline as pipe
 from controller.cookies import CookieSpace
 from tests.harness import flows
 from tests.harness.network import Polling, host_ports, switch_links, wait_until
-
-
-def rest(ctl, path):
-    with urllib.request.urlopen('http://127.0.0.1:%d%s' % (ctl.wsapi_port, path),
-                                timeout=5) as reply:
-        return json.loads(reply.read())
 
 
 def dpid_of(switch_name):
@@ -25,16 +16,16 @@ def wait_for_epoch(ctl, net, timeout=30.0):
     """Wait until an installed epoch knows every host of ``net`` and nothing is pending;
     returns the status (its 'epoch' is None if that never happened)."""
     def settled():
-        status = rest(ctl, '/stable/epoch')
+        status = ctl.rest('/stable/epoch')
         return (status['epoch'] is not None and status['pending_triggers'] == 0
                 and status['epoch'] == status['last_epoch_cut']
                 and status['hosts'] == len(net.hosts)
                 and _last(ctl)['hosts'] == len(net.hosts)) and status
-    return wait_until(settled, timeout, interval=0.3) or rest(ctl, '/stable/epoch')
+    return wait_until(settled, timeout, interval=0.3) or ctl.rest('/stable/epoch')
 
 
 def _last(ctl):
-    return rest(ctl, '/stable/history?limit=1')[-1]
+    return ctl.rest('/stable/history?limit=1')[-1]
 
 
 def sft_path(ctl, net, src_switch, dst_host):
@@ -43,7 +34,7 @@ def sft_path(ctl, net, src_switch, dst_host):
     by_dpid = {dpid_of(s.name): s.name for s in net.switches}
     path = [src_switch]
     for _ in range(len(net.switches)):
-        table = rest(ctl, '/stable/sft/%016x' % dpid_of(path[-1]))
+        table = ctl.rest('/stable/sft/%016x' % dpid_of(path[-1]))
         entry = next(e for e in table['entries'] if e['host'] == mac)
         if 'deliver_port' in entry:
             return path
@@ -109,7 +100,7 @@ class PathRecorder(Polling):
         self.paths = {}
 
     def _read(self):
-        epoch = rest(self.ctl, '/stable/epoch')['epoch']
+        epoch = self.ctl.rest('/stable/epoch')['epoch']
         if epoch is not None and epoch not in self.paths:
             try:
                 self.paths[epoch] = {

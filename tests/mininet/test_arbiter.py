@@ -5,19 +5,17 @@ One switch, three hosts (LinearTopo n=1: h1, h2, h3 on s1 ports 1, 2, 3, address
 10.0.0.1-3).
 """
 
-import json
 import os
 import re
 import time
-import urllib.request
 
 from tests.harness import flows
+from tests.harness.firewall import allow_icmp
 from tests.harness.network import wait_until
 from tests.harness.traffic import reachability_matrix
 from topologies.linear import LinearTopo
 
 HERE = os.path.join(os.path.dirname(__file__), 'arbiter')
-SWITCH_ID = '%016x' % 1
 FIREWALL_APPS = ['ryu.app.simple_switch_13', 'ryu.app.rest_firewall']
 ALLOWED = [('h1', 'h2'), ('h2', 'h1')]         # the firewall's rules: ICMP h1 <-> h2
 
@@ -31,16 +29,6 @@ def policy(name):
     return {'arbiter': {'policy': os.path.join(HERE, name)}}
 
 
-def rest(ctl, method, path, body=None):
-    """JSON from Ryu's WSGI server of ``ctl``."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request('http://127.0.0.1:%d%s' % (ctl.wsapi_port, path),
-                                     data=data, method=method)
-    with urllib.request.urlopen(request, timeout=10) as reply:
-        text = reply.read().decode()
-    return json.loads(text) if text else None
-
-
 def table_misses(entries, table):
     return [e for e in entries if e.table == table and e.priority == 0 and not e.match]
 
@@ -50,13 +38,7 @@ def firewall_network(controller, network, apps, extra_args=()):
     firewall enabled and allowing ICMP between h1 and h2 only."""
     ctl = controller(apps, extra_args=extra_args, name='ryu')
     net = network(LinearTopo(n=1, hosts_per_switch=3), ctl)
-    assert wait_until(lambda: ctl.log_lines('Join as firewall'), 20), ctl.log_tail()
-    rest(ctl, 'PUT', '/firewall/module/enable/%s' % SWITCH_ID)
-    for src, dst in ALLOWED:
-        reply = rest(ctl, 'POST', '/firewall/rules/%s' % SWITCH_ID, {
-            'nw_src': net.get(src).IP() + '/32', 'nw_dst': net.get(dst).IP() + '/32',
-            'nw_proto': 'ICMP'})
-        assert 'success' in json.dumps(reply), reply
+    allow_icmp(ctl, net, ALLOWED)
     return ctl, net
 
 
@@ -74,7 +56,7 @@ def test_firewall_and_learning_switch_under_the_arbiter(controller, network,
     record_property('reachability_s', round(time.monotonic() - started, 2))
     assert not reach.expect(ALLOWED), reach.table()
 
-    apps = rest(ctl, 'GET', '/arbiter/apps')
+    apps = ctl.rest('/arbiter/apps')
     ranges = {app: int(apps[app]['cookie_range'], 16) for app in
               ('simple_switch_13', 'rest_firewall')}
     entries = flows.dump_flows('s1')
@@ -112,7 +94,7 @@ def test_firewall_and_learning_switch_under_the_arbiter(controller, network,
 
     # Blocked traffic went to the firewall's table-miss (and its log), nowhere else.
     assert firewall_miss.n_packets > 0 and ctl.log_lines('Blocked packet'), ctl.log_tail()
-    decisions = rest(ctl, 'GET', '/arbiter/decisions?limit=1000')
+    decisions = ctl.rest('/arbiter/decisions?limit=1000')
     assert decisions and {d['app'] for d in decisions} >= {'simple_switch_13',
                                                            'rest_firewall'}
 
@@ -174,13 +156,13 @@ def test_fighting_apps_are_damped_and_the_winner_stays(controller, network,
     record_property('rule_age_after_3s_s', rule.duration)
     assert rule.duration >= 2.5, rule      # not rewritten since the damping began
     assert steered_to(net) == {2: 20, 3: 0}
-    damped, = rest(ctl, 'GET', '/arbiter/damped')
+    damped, = ctl.rest('/arbiter/damped')
     assert damped['kept'] == 'steer_via_2' and damped['apps'] == ['steer_via_2',
                                                                    'steer_via_3']
-    record_property('arbiter_apps', rest(ctl, 'GET', '/arbiter/apps'))
-    held = [c for c in rest(ctl, 'GET', '/arbiter/conflicts') if c['state'] == 'held back']
+    record_property('arbiter_apps', ctl.rest('/arbiter/apps'))
+    held = [c for c in ctl.rest('/arbiter/conflicts') if c['state'] == 'held back']
     assert [c['app'] for c in held] == ['steer_via_3'], held
-    explained = rest(ctl, 'GET', '/arbiter/explain?dpid=1&table=0'
+    explained = ctl.rest('/arbiter/explain?dpid=1&table=0'
                                  '&match=eth_type=0x800,ipv4_dst=10.0.0.100')
     assert explained['damped'] and [r['owners'] for r in explained['installed']] == [
         ['steer_via_2']] and [r['app'] for r in explained['held']] == ['steer_via_3']

@@ -45,9 +45,9 @@ def settle(ctl, net, after_epoch):
     status = wait_until(lambda: (lambda s: s['epoch'] and s['epoch'] > after_epoch
                                  and s['pending_triggers'] == 0
                                  and s['epoch'] == s['last_epoch_cut'] and s)(
-        stable.rest(ctl, '/stable/epoch')), 20, interval=0.2)
+        ctl.rest('/stable/epoch')), 20, interval=0.2)
     assert status, 'no new epoch after %d: %s\n%s' % (
-        after_epoch, stable.rest(ctl, '/stable/epoch'), ctl.log_tail())
+        after_epoch, ctl.rest('/stable/epoch'), ctl.log_tail())
     return status
 
 
@@ -100,7 +100,7 @@ def test_carrier_loss_fails_over_in_the_switch(controller, network, record_prope
     ctl, net, status = start(controller, network, make_topo('fattree', 4))
     h1, h16 = net.get('h1', 'h16')
     assert stable.flow_path(net, 's13', h16, status['epoch'])[:2] == ['s13', 's5']
-    table = stable.rest(ctl, '/stable/sft/%016x' % 13)
+    table = ctl.rest('/stable/sft/%016x' % 13)
     entry = next(e for e in table['entries'] if e['host'] == h16.MAC())
     assert (entry['next_hop'], entry['backup_next_hop']) == ('%016x' % 5, '%016x' % 6)
 
@@ -156,7 +156,7 @@ def test_planned_changes_lose_nothing_and_never_loop(controller, network, record
         settle(ctl, net, epochs_before)
         time.sleep(1)
         add_switch(net, 's7', 7, [net.get('s1'), net.get('s4')])
-        wait_until(lambda: len(stable.rest(ctl, '/stable/sft/%016x' % 7).get(
+        wait_until(lambda: len(ctl.rest('/stable/sft/%016x' % 7).get(
             'entries', [])) if _has_table(ctl, 7) else False, 20)
 
     flows.wait_for_counters()
@@ -167,12 +167,12 @@ def test_planned_changes_lose_nothing_and_never_loop(controller, network, record
         results = stream_during(pairs, rate, seconds, changes)
     flows.wait_for_counters()
     rx_after = link_port_rx(net)
-    final = stable.rest(ctl, '/stable/epoch')
+    final = ctl.rest('/stable/epoch')
     record_property('planned_change_epochs', final['epoch'] - epochs_before)
     for result in results:
         print('planned changes: %s' % result.summary())
         assert not result.lost_seqs and not result.duplicates, result.summary()
-    installed = {e['number'] for e in stable.rest(ctl, '/stable/history?limit=50')
+    installed = {e['number'] for e in ctl.rest('/stable/history?limit=50')
                  if e['number'] >= epochs_before and e['state'] == 'installed'}
     assert installed <= set(recorder.paths), (installed, recorder.paths)
     # The most each link port may receive: every stream that an epoch routes over
@@ -198,7 +198,7 @@ def test_planned_changes_lose_nothing_and_never_loop(controller, network, record
 
 def _has_table(ctl, dpid):
     try:
-        stable.rest(ctl, '/stable/sft/%016x' % dpid)
+        ctl.rest('/stable/sft/%016x' % dpid)
         return True
     except Exception:   # 404 until an epoch includes the switch
         return False
@@ -229,8 +229,8 @@ def test_host_move_reroutes_without_disturbing_others(controller, network):
     assert not result.lost_seqs and not result.duplicates, result.summary()
     assert ctl.log_lines('host-moved: %s from 0000000000000001:1 to 0000000000000004:1'
                          % mac), ctl.log_tail()
-    final = stable.rest(ctl, '/stable/epoch')
-    table = stable.rest(ctl, '/stable/sft/%016x' % 4)
+    final = ctl.rest('/stable/epoch')
+    table = ctl.rest('/stable/sft/%016x' % 4)
     assert {'host': mac, 'deliver_port': 1} in table['entries']
     after = reachability_matrix([h2, h3, h5], count=1)
     assert after.loss_percent == 0
@@ -245,12 +245,12 @@ def test_burst_of_triggers_makes_one_epoch(controller, network):
     send_from_random_macs(h1, 20, gap_s=0.02)
     after = settle(ctl, net, status['epoch'])
     time.sleep(2)   # another epoch, if the burst were split, would be cut by now
-    history = stable.rest(ctl, '/stable/history?limit=50')
+    history = ctl.rest('/stable/history?limit=50')
     new = [e for e in history if e['number'] > status['epoch']]
     assert len(new) == 1, new
     assert new[0]['trigger_count'] == 20, new[0]
     assert {t['kind'] for t in new[0]['triggers']} == {'host-seen'}
-    assert stable.rest(ctl, '/stable/epoch')['epoch'] == after['epoch']
+    assert ctl.rest('/stable/epoch')['epoch'] == after['epoch']
 
 
 def test_controller_restart_loses_nothing(controller, network, record_property):
