@@ -329,8 +329,10 @@ class StableRouting(app_manager.RyuApp):
                 admit, unblock = ahead[sw.dp.id]
                 sw.port_rules = (sw.port_rules - set(unblock)) | set(admit)
 
+        draining = {sw.dp.id: pipe.while_draining(sw.port_rules, desired[sw.dp.id])
+                    for sw in targets}
         if not self._phase(record, 'ingress rules', targets,
-                           lambda sw: self._port_rule_changes(sw, desired[sw.dp.id])):
+                           lambda sw: self._port_rule_changes(sw, draining[sw.dp.id])):
             # Some switches stamp the new version, some the old: both epochs' rules are
             # everywhere, so every packet still travels in one epoch. The next epoch
             # finishes the job.
@@ -339,7 +341,7 @@ class StableRouting(app_manager.RyuApp):
                 sw.port_rules = None
             return
         for sw in targets:
-            sw.port_rules = desired[sw.dp.id]
+            sw.port_rules = draining[sw.dp.id]
         self.current = (record, snapshot, sft)
         record.state = 'installed'
         record.installed_at = time.time()
@@ -353,6 +355,7 @@ class StableRouting(app_manager.RyuApp):
             return ([of.flow_delete(dp, pipe.epoch_cookie(pipe.ROUTE, old), ALL_BITS,
                                     table_id=pipe.FORWARD_TABLE)
                      for old in sorted(sw.route_epochs - {epoch})]
+                    + self._port_rule_changes(sw, desired[dp.id])
                     + [of.group_delete(dp, gid)
                        for gid in sorted(sw.groups - set(plans[dp.id][1]))])
         live = [sw for sw in targets if self.switches.get(sw.dp.id) is sw]
@@ -360,6 +363,10 @@ class StableRouting(app_manager.RyuApp):
             for sw in live:
                 sw.route_epochs = {epoch}
                 sw.groups = set(plans[sw.dp.id][1])
+                sw.port_rules = desired[sw.dp.id]
+        else:
+            for sw in live:
+                sw.port_rules = None    # the next epoch rewrites them in one bundle
         record.cleanup_ms = (perf_counter() - cleanup_started) * 1000
 
     def _port_rule_changes(self, sw, desired):

@@ -31,7 +31,8 @@ version(E) (phase 1, then phase 2), so a frame is forwarded by one epoch's rules
 its first switch to its last. A link that epoch E routes over for the first time is
 admitted (its tagged-frame rule) in phase 1 too (``admitted_ahead``): otherwise a
 neighbour that already stamps version(E) could send a frame over it before the far
-switch's phase 2 lets tagged frames in there. The old epoch's forward rules go after a drain time
+switch's phase 2 lets tagged frames in there. Symmetrically, a link epoch E no longer
+routes over keeps admitting tagged frames until phase 3 (``while_draining``). The old epoch's forward rules go after a drain time
 (phase 3). Fast-failover groups are named by what they do, (primary, backup), so epochs
 share them; a group is added before the first rule that uses it and deleted after the
 last.
@@ -156,6 +157,21 @@ def admitted_ahead(installed, desired):
                       if spec == link_admission(spec.match_dict().get('in_port'))
                       and (installed is None or spec not in installed))
     return adding, [unused_link(spec.match_dict()['in_port']) for spec in adding]
+
+
+def while_draining(installed, desired):
+    """The admission rules a switch holds from phase 2 to phase 3: ``desired``, except
+    that a link the new epoch no longer routes over still admits tagged frames (and is
+    not yet dropped as unused): frames of the old epoch, stamped by a switch that had
+    not yet reached phase 2, may still be on it. Phase 3 applies ``desired`` in full.
+    ``installed`` None (contents unknown): ``desired``."""
+    if installed is None:
+        return desired
+    retiring = {spec for spec in installed
+                if spec == link_admission(spec.match_dict().get('in_port'))
+                and spec not in desired}
+    return (desired - {unused_link(spec.match_dict()['in_port']) for spec in retiring}
+            | retiring)
 
 
 def route_rules(sft, dpid, epoch):

@@ -170,3 +170,23 @@ def test_a_refused_phase_1_leaves_the_epoch_in_force(app):
     app.refuse = set()
     again = epoch_with(app, TRIANGLE)
     assert again.state == 'installed' and app.current[0] is again
+
+
+def test_a_link_no_longer_routed_admits_tagged_frames_until_phase_3(app):
+    """s1:3 - s3:3 goes: frames of the previous epoch may still cross it after some
+    switches stamp the new version, so s1 and s3 keep admitting tagged frames on port 3
+    through phase 2 and stop in phase 3."""
+    epoch_with(app, TRIANGLE)
+    calls = len(app.bundles_sent)
+    record = epoch_with(app, LINE)
+    assert record.state == 'installed'
+    internal, ingress, cleanup = phases(app, calls)
+    tagged_on_3 = {'in_port': 3, 'vlan_vid': pipe.TAGGED}
+    for dpid in (1, 3):
+        assert tagged_on_3 not in [fields(m) for m in flow_mods(
+            ingress[dpid], pipe.ADMISSION_TABLE, ofp.OFPFC_DELETE_STRICT)]
+        assert tagged_on_3 in [fields(m) for m in flow_mods(
+            cleanup[dpid], pipe.ADMISSION_TABLE, ofp.OFPFC_DELETE_STRICT)]
+        assert app.switches[dpid].port_rules == pipe.port_rules(LINE, dpid) | {
+            pipe.ingress_rule(record.number)}
+    assert not flow_mods(cleanup[2], pipe.ADMISSION_TABLE, ofp.OFPFC_DELETE_STRICT)

@@ -235,6 +235,28 @@ def test_a_new_link_is_admitted_in_phase_1():
     assert pipe.admitted_ahead(desired, desired) == ([], [])
 
 
+def test_a_link_no_longer_routed_is_admitted_until_phase_3():
+    """s1-s2 runs over two parallel links; the new epoch routes over the lower port pair
+    (1:2 - 2:2) only, so 1:5 becomes an unused link. Until phase 3 it keeps admitting
+    tagged frames and gets no drop rule; the rest of the table is the new one."""
+    hosts = {host_mac(1): (1, 1), host_mac(2): (2, 1)}
+    ports = {1: [1, 2, 5], 2: [1, 2, 5]}
+    graph = SwitchGraph()
+    graph.add_link(1, 5, 2, 5)
+    graph.add_link(2, 5, 1, 5)
+    before = Snapshot.from_switch_graph(graph, hosts, ports)
+    graph.add_link(1, 2, 2, 2)
+    graph.add_link(2, 2, 1, 2)
+    after = Snapshot.from_switch_graph(graph, hosts, ports)
+    assert before.links == {(1, 5, 2, 5)} and after.links == {(1, 2, 2, 2)}
+    installed, desired = pipe.port_rules(before, 1), pipe.port_rules(after, 1)
+    assert pipe.unused_link(5) in desired and pipe.link_admission(5) not in desired
+    draining = pipe.while_draining(installed, desired)
+    assert draining == (desired - {pipe.unused_link(5)}) | {pipe.link_admission(5)}
+    assert pipe.while_draining(None, desired) == desired
+    assert pipe.while_draining(desired, desired) == desired
+
+
 def test_a_second_parallel_link_carries_nothing():
     """Routing uses one link per switch pair; the other one must not be taken for a
     host port, or a broadcast would go s1:6 -> s2:6, s2:5 -> s1:5, s1:6 -> ... for ever."""
