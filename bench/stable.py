@@ -43,7 +43,7 @@ if REPO not in sys.path:
 from controller import stable_pipeline as pipe  # noqa: E402
 from controller.sft import Snapshot, check_sft, compute_sft  # noqa: E402
 from controller.topology import SwitchGraph, spanning_tree_ports  # noqa: E402
-from topologies.common import host_mac  # noqa: E402
+from topologies.numbering import host_mac  # noqa: E402
 
 RESULTS_DIR = os.path.join(REPO, 'bench', 'results')
 QUICK_RESULTS_DIR = os.path.join(REPO, 'bench', 'results-quick')

@@ -31,6 +31,7 @@ from mininet.net import Mininet
 from mininet.node import Host, OVSSwitch, RemoteController
 from mininet.topo import Topo
 
+from topologies.numbering import host_ip, host_mac, host_name, switch_dpid, switch_name
 
 
 class PlainRemoteController(RemoteController):
@@ -70,9 +71,6 @@ OVS13_USERSPACE = partial(SilentPortsOVSSwitch, datapath='user', protocols='Open
 # For `mn --custom`: each script exports this, so `--switch ovs13u` picks our switch.
 switches = {'ovs13u': OVS13_USERSPACE}
 
-# 10.0.255.255 is the broadcast address of 10.0.0.0/16: the last host is 10.0.255.254.
-MAX_HOSTS = 0xfffe
-
 # Link options only TCLink understands; a plain Link is lighter and needs no tc.
 TC_LINK_OPTIONS = ('bw', 'delay', 'jitter', 'loss', 'max_queue_size')
 
@@ -80,37 +78,6 @@ CONNECT_TIMEOUT = 30.0
 PING_TIMEOUT = 2
 IPERF_SECONDS = 5
 IPERF_PORT = 5201
-
-
-def switch_name(i):
-    return 's%d' % i
-
-
-def switch_dpid(i):
-    """The dpid string Mininet wants; given explicitly because Mininet would otherwise
-    read the digits of the name as hex (s10 would get dpid 16)."""
-    return '%016x' % i
-
-
-def host_name(j):
-    return 'h%d' % j
-
-
-def _check_host_number(j):
-    if not 1 <= j <= MAX_HOSTS:
-        raise ValueError('host number %d is out of range: the 10.0.0.0/16 addressing has '
-                         'room for hosts 1..%d' % (j, MAX_HOSTS))
-
-
-def host_mac(j):
-    _check_host_number(j)
-    return '00:00:00:00:%02x:%02x' % (j >> 8, j & 0xff)
-
-
-def host_ip(j):
-    """IP address with prefix length, as addHost() takes it."""
-    _check_host_number(j)
-    return '10.0.%d.%d/16' % (j >> 8, j & 0xff)
 
 
 class NoTxOffloadHost(Host):

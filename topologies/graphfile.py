@@ -79,7 +79,8 @@ if _REPO_ROOT not in sys.path:
 from mininet.link import TCIntf, TCLink  # noqa: E402
 from mininet.log import output, warn  # noqa: E402
 
-from topologies.common import MAX_HOSTS, NumberedTopo, main, switch_name  # noqa: E402
+from topologies.common import NumberedTopo, main  # noqa: E402
+from topologies.numbering import MAX_HOSTS, switch_name  # noqa: E402
 from topologies.common import switches  # noqa: E402,F401  (mn --custom: --switch ovs13u)
 
 FORMATS = ('graphml', 'gml', 'edgelist')

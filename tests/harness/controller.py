@@ -86,7 +86,11 @@ class RyuController:
 
     def start(self, timeout=20.0):
         log = open(self.log_path, 'w')
-        self.process = subprocess.Popen(self.command, cwd=REPO, stdout=log,
+        # The apps import controller/ from this checkout, not from wherever the
+        # environment's editable install points (a second worktree, a CI clone).
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [REPO] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]))
+        self.process = subprocess.Popen(self.command, cwd=REPO, stdout=log, env=env,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         start_new_session=True)
         log.close()

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bench.stable import fat_tree, fat_tree_links
-from topologies.common import host_mac
+from topologies.numbering import host_mac
 from controller.sft import (Route, Snapshot, StableForwardingTable, Violation,
                             check_sft, compute_sft)
 from controller.topology import SwitchGraph

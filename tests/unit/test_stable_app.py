@@ -17,7 +17,7 @@ from controller import stable_pipeline as pipe
 from controller.bundles import Transaction
 from controller.sft import Route, Snapshot, StableForwardingTable
 from tests.harness.fakes import FakeDatapath
-from topologies.common import host_mac
+from topologies.numbering import host_mac
 
 APP_PATH = os.path.join(os.path.dirname(__file__), '..', '..', 'apps', 'stable_routing.py')
 HOSTS = {host_mac(1): (1, 1), host_mac(2): (2, 1), host_mac(3): (3, 1)}

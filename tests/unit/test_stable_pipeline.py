@@ -8,7 +8,7 @@ from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from bench.stable import fat_tree
-from topologies.common import host_mac
+from topologies.numbering import host_mac
 from controller import stable_pipeline as pipe
 from controller.flowspec import diff, to_flow_mod
 from controller.sft import Snapshot, check_sft, compute_sft

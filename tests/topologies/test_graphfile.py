@@ -10,8 +10,8 @@ import networkx as nx
 import pytest
 from mininet.link import TCLink
 
-from tests.unit.test_topologies import MN_CUSTOM_LOAD, REPO, run_script
-from topologies import common
+from tests.topologies.test_topologies import MN_CUSTOM_LOAD, REPO, run_script
+from topologies import common, numbering
 from topologies.graphfile import (MAX_BW_MBITS, GraphFileError, GraphFileTopo,
                                   geo_delay_ms, great_circle_km, plan_graph)
 
@@ -274,7 +274,7 @@ MALFORMED = [
      "not valid gml: expected ']', found EOF"),
     ('labels.gml', 'graph [ node [ id 0 ] edge [ source 0 target 1 ] ]', {}, None,
      'not valid gml: edge #0 has undefined target 1'),
-    ('hosts.txt', 'a b\n', {'hosts_per_switch': common.MAX_HOSTS}, None,
+    ('hosts.txt', 'a b\n', {'hosts_per_switch': numbering.MAX_HOSTS}, None,
      '2 nodes x 65534 hosts per switch = 131068 hosts: expected at most 65534'),
 ]
 

@@ -92,19 +92,6 @@ def test_host_addresses_follow_host_number(topo):
     assert len(macs) == len(ips) == len(topo.hosts())
 
 
-def test_address_scheme_beyond_255_and_its_limits():
-    assert common.host_mac(300) == '00:00:00:00:01:2c'
-    assert common.host_ip(300) == '10.0.1.44/16'
-    assert common.host_ip(256) == '10.0.1.0/16'  # a host address inside 10.0.0.0/16
-    assert common.host_ip(common.MAX_HOSTS) == '10.0.255.254/16'
-    assert common.host_mac(common.MAX_HOSTS) == '00:00:00:00:ff:fe'
-    for bad in (0, common.MAX_HOSTS + 1):
-        with pytest.raises(ValueError, match='out of range'):
-            common.host_ip(bad)
-        with pytest.raises(ValueError, match='out of range'):
-            common.host_mac(bad)
-
-
 @pytest.mark.parametrize('topo', ALL_TOPOS, ids=SHAPE_IDS)
 def test_no_port_used_twice_and_hosts_on_low_ports(topo):
     """Mininet's Topo silently overwrites a port given twice; we check every end."""
