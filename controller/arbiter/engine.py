@@ -966,10 +966,12 @@ class Arbiter:
     def explain(self, dpid, table_id, match):
         """Everything about the region ``match`` of one table: the installed rules that
         overlap it (highest priority first, the one in effect first), the held ones,
-        whether it is damped, and the decisions about it."""
+        whether it is damped, and the decisions about it. Rules of equal priority are in
+        the order of their match text: which of two overlapping equal-priority rules a
+        switch applies is undefined in OpenFlow, so no order is "the one in effect"."""
         self._materialize((dpid, table_id))
         installed = sorted(self._index.overlapping(dpid, table_id, match),
-                           key=lambda r: -r.priority)
+                           key=lambda r: (-r.priority, str(r.match), r.app))
         rules = []
         for rule in installed:
             placement = self.placed.get(_key(rule))
