@@ -1,26 +1,43 @@
 #!/usr/bin/env bash
-# Set up everything the suite needs on Debian 12 or Ubuntu 22.04/24.04, then optionally
-# run the demo or the test suite. Idempotent: a second run only checks and is quick.
+# Set up everything the suite needs on Debian 12/13 or Ubuntu 22.04/24.04/26.04, then
+# optionally run the demo or the test suite. Idempotent: a second run only checks and is
+# quick.
 #
 #   sudo bash scripts/setup.sh          # install only
 #   sudo bash scripts/setup.sh demo     # install, then the demo (scripts/demo.py)
-#   sudo bash scripts/setup.sh test     # install, then the whole test suite
-#   sudo bash scripts/setup.sh test -k ring   # extra words go to pytest
+#   sudo bash scripts/setup.sh test     # install, then the whole test suite, and the
+#                                       # unit tests on every other Python >= 3.11 found
+#   sudo bash scripts/setup.sh test -k ring   # extra words go to pytest (system Python only)
+#   sudo bash scripts/setup.sh unit     # the unit tests alone (no Mininet needed)
 #   sudo bash scripts/setup.sh bench [--quick] # install, then the benchmarks (bench/run.py)
+#
+# Another interpreter, into another environment (the system python3 and .venv stay as
+# they are); only the system python3 sees Debian's Mininet, so such an environment runs
+# the unit tests (`-m "not mininet"`) and the apps, not the Mininet tests:
+#
+#   sudo PYTHON=/root/.pyenv/versions/3.13.0/bin/python3 VENV=/tmp/v313 bash scripts/setup.sh
 #
 # What it does:
 #   1. installs the Debian packages (Open vSwitch, Mininet, iperf3, tcpdump, ethtool, ...)
 #      that are not installed yet;
 #   2. starts Open vSwitch (ovs-ctl copes with a kernel that has no openvswitch module:
 #      Mininet then uses the userspace datapath, which is what our topologies ask for);
-#   3. builds .venv from the system python3 with --system-site-packages (Debian's mininet
-#      lives there), installs this project with its pinned dependencies (setup.cfg), and
-#      activates the Ryu 4.34 fix (controller/ryu_compat.py).
+#   3. builds $VENV (default .venv) from $PYTHON (default: the system python3; then with
+#      --system-site-packages, where Debian's mininet lives), installs this project with
+#      its pinned dependencies (setup.cfg), and activates the Ryu 4.34 fix
+#      (controller/ryu_compat.py). Ryu 4.34 is built from its sdist, whose setup hooks need
+#      a setuptools older than 68: BUILD_CONSTRAINTS holds pip's build environment to that.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-VENV="$ROOT/.venv"
+SYSTEM_PYTHON=/usr/bin/python3
+PYTHON=${PYTHON:-$SYSTEM_PYTHON}
+VENV=$(realpath -m "${VENV:-$ROOT/.venv}")
+# Ryu 4.34's setup.py hooks call easy_install's get_script_args, gone in setuptools 68;
+# pip would otherwise build the sdist with the newest setuptools. pip < 25 reads the
+# build constraint from PIP_CONSTRAINT, newer pip from PIP_BUILD_CONSTRAINT.
+BUILD_CONSTRAINTS='setuptools >= 66.1, < 68'
 
 if [ "$(id -u)" -ne 0 ]; then
     exec sudo -E bash "$0" "$@"
@@ -66,26 +83,39 @@ start_openvswitch() {
     log "Open vSwitch: running"
 }
 
+system_python() { [ "$(realpath "$PYTHON")" = "$(realpath "$SYSTEM_PYTHON")" ]; }
+
+pip_install() {
+    local constraints="$VENV/.build-constraints.txt"
+    echo "$BUILD_CONSTRAINTS" > "$constraints"
+    PIP_CONSTRAINT="$constraints" PIP_BUILD_CONSTRAINT="$constraints" \
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@"
+}
+
 build_python_env() {
-    # Re-install only when the declared dependencies change; rebuild a venv that was
-    # made elsewhere (a repository synced into the Vagrant VM from the host, say).
-    local stamp="$VENV/.setup-stamp" want
-    want=$( (cat setup.cfg pyproject.toml; readlink -f /usr/bin/python3; echo "$VENV") \
-            | sha256sum | cut -d' ' -f1)
+    # Re-install only when the declared dependencies or the interpreter change; rebuild a
+    # venv that was made elsewhere (a repository synced into the Vagrant VM, say).
+    local stamp="$VENV/.setup-stamp" want venv_args=() imports='ryu.cmd.manager, networkx, yaml'
+    "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 10)' 2>/dev/null \
+        || { echo "[setup] ERROR: $PYTHON is not a Python 3.10 or newer" >&2; exit 1; }
+    if system_python; then
+        venv_args=(--system-site-packages)    # Debian's mininet lives there
+        imports="mininet.net, $imports"
+    fi
+    want=$( (cat setup.cfg pyproject.toml; echo "$BUILD_CONSTRAINTS"; realpath "$PYTHON";
+             "$PYTHON" --version; echo "$VENV") | sha256sum | cut -d' ' -f1)
     if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] \
-            && "$VENV/bin/python" -c 'import mininet.net' 2>/dev/null; then
-        log "Python environment: up to date ($VENV)"
+            && "$VENV/bin/python" -c "import $imports" 2>/dev/null; then
+        log "Python environment: up to date ($VENV, $("$VENV/bin/python" --version))"
     else
-        log "Python environment: building $VENV"
-        if ! "$VENV/bin/python" -c 'import mininet.net' 2>/dev/null; then
-            rm -rf "$VENV"
-            /usr/bin/python3 -m venv --system-site-packages "$VENV"
-        fi
-        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]"
+        log "Python environment: building $VENV with $("$PYTHON" --version) ($PYTHON)"
+        rm -rf "$VENV"
+        "$PYTHON" -m venv "${venv_args[@]}" "$VENV"
+        pip_install -e ".[test]"
         echo "$want" > "$stamp"
     fi
     "$VENV/bin/sdn-ryu-compat" install >/dev/null
-    "$VENV/bin/python" -c 'import mininet.net, ryu.cmd.manager, networkx, yaml' \
+    "$VENV/bin/python" -c "import $imports" \
         || { echo "[setup] ERROR: the Python environment cannot import its dependencies" >&2; exit 1; }
 }
 
@@ -93,14 +123,52 @@ install_debian_packages
 start_openvswitch
 build_python_env
 
+other_pythons() {
+    # Every other CPython >= 3.11 on this machine (pyenv's, and python3.X beside the
+    # system one), one per version, the system python3 excluded.
+    local seen candidate version
+    seen=$("$PYTHON" -c 'import platform; print(platform.python_version())')
+    for candidate in "${HOME:-/root}"/.pyenv/versions/*/bin/python3 /usr/bin/python3.[0-9]*; do
+        [ -x "$candidate" ] || continue
+        version=$("$candidate" -c 'import platform, sys
+if platform.python_implementation() == "CPython" and sys.version_info >= (3, 11):
+    print(platform.python_version())' 2>/dev/null) || continue
+        [ -n "$version" ] || continue
+        case " $seen " in *" $version "*) continue ;; esac
+        seen="$seen $version"
+        echo "$candidate"
+    done
+}
+
+run_tests() {
+    # The whole suite here; with no pytest arguments, also the unit tests (which start
+    # every app under ryu-manager against emulated switches) on every other Python.
+    local status=0 failed=() python version
+    "$VENV/bin/python" -m pytest "$@" || { status=$?; failed+=("$("$VENV/bin/python" --version)"); }
+    if [ $# -eq 0 ]; then
+        while read -r python; do
+            version=$("$python" -c 'import platform; print(platform.python_version())')
+            log "unit tests on Python $version ($python)"
+            PYTHON="$python" VENV="$ROOT/.venv-$version" bash "$0" unit \
+                || { status=1; failed+=("Python $version"); }
+        done < <(other_pythons)
+    fi
+    if [ $status -ne 0 ]; then
+        log "FAILED on: ${failed[*]}"
+    fi
+    return $status
+}
+
 action=${1:-}
 [ $# -gt 0 ] && shift
 case "$action" in
     "")   log "done. Run the apps with $VENV/bin/ryu-manager apps/<app>.py" ;;
     demo) exec "$VENV/bin/python" scripts/demo.py "$@" ;;
-    test) exec "$VENV/bin/python" -m pytest "$@" ;;
+    test) run_tests "$@" ;;
+    unit) exec "$VENV/bin/python" -m pytest -m "not mininet" "$@" ;;
     bench)
-        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,bench]"
+        pip_install -e ".[test,bench]"
         exec "$VENV/bin/python" -m bench.run "$@" ;;
-    *)    echo "usage: $0 [demo|test [pytest args...]|bench [--quick]]" >&2; exit 2 ;;
+    *)    echo "usage: $0 [demo|test [pytest args...]|unit [pytest args...]|bench [--quick]]" >&2
+          exit 2 ;;
 esac
