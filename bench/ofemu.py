@@ -521,7 +521,7 @@ class EmulatedSwitch(asyncio.Protocol):
 
     def __init__(self, dpid, n_ports=4, host='127.0.0.1', port=6653, *, cookie=0,
                  reason=OFPR_NO_MATCH, table_id=0, ready_grace=0.1,
-                 response_timeout=2.0, abort=None):
+                 response_timeout=2.0, abort=None, tls=None):
         if not 1 <= n_ports <= 0xffff:
             raise ValueError('n_ports must be in 1..65535')
         if cookie != FROM_TABLE_MISS and not isinstance(cookie, int):
@@ -537,6 +537,7 @@ class EmulatedSwitch(asyncio.Protocol):
         self.ready_grace = ready_grace
         self.response_timeout = response_timeout
         self._abort = abort
+        self.tls = tls                # an ssl.SSLContext for a TLS channel, or None
 
         self.phase = 'new'
         self.error = None
@@ -622,11 +623,12 @@ class EmulatedSwitch(asyncio.Protocol):
         self.phase = 'connect'
         try:
             await asyncio.wait_for(loop.create_connection(lambda: self, self.host,
-                                                          self.port), timeout)
+                                                          self.port, ssl=self.tls),
+                                   timeout)
         except asyncio.TimeoutError:
             raise BenchError(self.dpid, 'connect', 'no TCP connection to %s:%d within '
                              '%.1f s' % (self.host, self.port, timeout)) from None
-        except OSError as exc:
+        except OSError as exc:   # ssl.SSLError included: a refused TLS handshake
             raise BenchError(self.dpid, 'connect', 'cannot connect to %s:%d: %s'
                              % (self.host, self.port, exc)) from None
         return self

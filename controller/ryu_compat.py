@@ -1,4 +1,4 @@
-"""The one fix that lets Ryu 4.34 start on Python 3.10+.
+"""The fixes Ryu 4.34 needs on today's Python: one to start at all, one for TLS.
 
 Why: Ryu 4.34 (its last release) imports ``ALREADY_HANDLED`` from ``eventlet.wsgi`` in
 ``ryu/app/wsgi.py``, which ``ryu.cmd.manager`` imports before it loads any app. The
@@ -6,13 +6,23 @@ eventlet releases that still define that name (<= 0.30.2) do not run on Python 3
 the ones that run (we pin 0.33.3 in setup.cfg) dropped it. Nothing else is missing, so
 defining that one sentinel before ``ryu/app/wsgi.py`` reads it is the whole fix.
 
+TLS (``--ctl-privkey``/``--ctl-cert``/``--ca-certs``): Ryu 4.34's ``hub.StreamServer``
+pops its SSL settings out of a shared dict when the first switch connects, so the
+second switch's handshake runs without a certificate (and, on Python 3.12+, reaches the
+removed ``ssl.wrap_socket``); only one switch ever connects over TLS. (Fixed in the
+faucetsdn fork after 4.34, never released on PyPI.) The fix builds the server's TLS
+context once, requires TLS 1.2 or newer, and refuses a client that fails the handshake
+(no certificate, one from another CA, plain TCP) with one log line instead of a
+traceback.
+
 How it is applied: ``sdn-ryu-compat install`` (a console script of this package, run by
 ``scripts/setup.sh``) writes ``sdn_suite_ryu_compat.pth`` into the environment's
 site-packages. Python runs that one line at start-up; it installs a light import hook
 that adds the sentinel the moment ``eventlet.wsgi`` is first imported, in any process of
-that environment. So ``ryu-manager apps/l2_learning.py`` (and ``ryu-manager
-ryu.app.simple_switch_13``) start as users expect, with no wrapper and no extra step,
-and processes that never touch eventlet pay nothing.
+that environment (and completes ``ryu.lib.hub`` the same way). So ``ryu-manager
+apps/l2_learning.py`` (and ``ryu-manager ryu.app.simple_switch_13``) start as users
+expect, with no wrapper and no extra step, and processes that never touch eventlet pay
+nothing.
 
 ``sdn-ryu-compat check`` imports ``ryu.cmd.manager`` and says whether
 the fix is active; ``uninstall`` removes the ``.pth`` file.
@@ -20,13 +30,25 @@ the fix is active; ``uninstall`` removes the ``.pth`` file.
 
 import importlib.abc
 import importlib.util
+import logging
 import os
 import sys
 import sysconfig
 
 PTH_NAME = 'sdn_suite_ryu_compat.pth'
-PTH_LINE = 'import controller.ryu_compat as _c; _c.install_import_hook()\n'
-_TARGET = 'eventlet.wsgi'
+# The .pth line loads this file by its path under a name of its own: importing it as
+# ``controller.ryu_compat`` at start-up would bind the name ``controller`` to this
+# checkout in every process of the environment, before any other checkout (a second
+# worktree, a test run's PYTHONPATH) could provide it.
+MODULE_NAME = 'sdn_suite_ryu_compat'
+PTH_TEMPLATE = ('import importlib.util as _u, sys as _s; '
+                '_p = _u.spec_from_file_location({name!r}, {path!r}); '
+                '_m = _s.modules[{name!r}] = _u.module_from_spec(_p); '
+                '_p.loader.exec_module(_m); _m.install_import_hook()\n')
+
+
+def pth_line():
+    return PTH_TEMPLATE.format(name=MODULE_NAME, path=os.path.abspath(__file__))
 
 
 def add_missing_names(eventlet_wsgi):
@@ -36,43 +58,95 @@ def add_missing_names(eventlet_wsgi):
         eventlet_wsgi.ALREADY_HANDLED = object()
 
 
-class _PatchingLoader(importlib.abc.Loader):
-    """Runs the real loader, then adds the missing names to the fresh module."""
+def fix_tls_server(hub):
+    """Replace ryu.lib.hub.StreamServer by one whose TLS context serves every
+    connection (see the module docstring)."""
+    if getattr(hub.StreamServer, 'tls_fixed', False):
+        return
+    import ssl
 
-    def __init__(self, real_loader):
+    log = logging.getLogger('ryu_compat.tls')
+    plain_server = hub.StreamServer
+
+    class StreamServer(plain_server):
+        tls_fixed = True
+
+        def __init__(self, listen_info, handle=None, backlog=None, spawn='default',
+                     **ssl_args):
+            super().__init__(listen_info, handle, backlog, spawn)
+            if not ssl_args:
+                return
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.load_cert_chain(ssl_args['certfile'], ssl_args['keyfile'])
+            if ssl_args.get('ca_certs'):
+                context.verify_mode = ssl.CERT_REQUIRED
+                context.load_verify_locations(ssl_args['ca_certs'])
+
+            def handshake_then_handle(sock, addr):
+                try:
+                    channel = context.wrap_socket(sock, server_side=True)
+                except (ssl.SSLError, OSError) as error:
+                    log.warning('TLS: refused the connection from %s:%s: %s', addr[0],
+                                addr[1], error)
+                    sock.close()
+                    return
+                handle(channel, addr)
+            self.handle = handshake_then_handle
+
+    hub.StreamServer = StreamServer
+
+
+# module -> the fix applied right after it is first imported
+_FIXES = {'eventlet.wsgi': add_missing_names, 'ryu.lib.hub': fix_tls_server}
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    """Runs the real loader, then applies the module's fix to the fresh module."""
+
+    def __init__(self, real_loader, fix):
         self._real_loader = real_loader
+        self._fix = fix
 
     def create_module(self, spec):
         return self._real_loader.create_module(spec)
 
     def exec_module(self, module):
         self._real_loader.exec_module(module)
-        add_missing_names(module)
+        self._fix(module)
 
 
-class _EventletWsgiFinder(importlib.abc.MetaPathFinder):
-    """Meta-path finder that only answers for eventlet.wsgi, delegating the search."""
+class _FixingFinder(importlib.abc.MetaPathFinder):
+    """Meta-path finder that only answers for the modules in _FIXES, delegating the
+    search to the other finders."""
+
+    # Marks the finder across copies of this module (the .pth loads it by path, a test
+    # may import controller.ryu_compat too): one must never delegate to another.
+    sdn_suite_fixing_finder = True
 
     def find_spec(self, fullname, path, target=None):
-        if fullname != _TARGET:
+        fix = _FIXES.get(fullname)
+        if fix is None:
             return None
         for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, 'find_spec'):
+            if (getattr(finder, 'sdn_suite_fixing_finder', False)
+                    or not hasattr(finder, 'find_spec')):
                 continue
             spec = finder.find_spec(fullname, path, target)
             if spec is not None and spec.loader is not None:
-                spec.loader = _PatchingLoader(spec.loader)
+                spec.loader = _PatchingLoader(spec.loader, fix)
                 return spec
         return None
 
 
 def install_import_hook():
-    """Arrange for eventlet.wsgi to be completed whenever it gets imported."""
-    if _TARGET in sys.modules:
-        add_missing_names(sys.modules[_TARGET])
-        return
-    if not any(isinstance(f, _EventletWsgiFinder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _EventletWsgiFinder())
+    """Arrange for each module in _FIXES to be fixed whenever it gets imported (at
+    once, for those already imported)."""
+    for name, fix in _FIXES.items():
+        if name in sys.modules:
+            fix(sys.modules[name])
+    if not any(getattr(f, 'sdn_suite_fixing_finder', False) for f in sys.meta_path):
+        sys.meta_path.insert(0, _FixingFinder())
 
 
 def pth_path():
@@ -84,7 +158,7 @@ def main(argv=None):
     command = argv[0] if argv else 'check'
     if command == 'install':
         with open(pth_path(), 'w') as pth:
-            pth.write(PTH_LINE)
+            pth.write(pth_line())
         print('ryu_compat: wrote %s' % pth_path())
     elif command == 'uninstall':
         if os.path.exists(pth_path()):

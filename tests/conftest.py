@@ -94,13 +94,14 @@ def mininet_machine():
 
 @pytest.fixture
 def controller(request, tmp_path, mininet_machine):
-    """controller(apps, config=None, extra_args=(), name='ryu', ofp_port=None)
-    -> a started RyuController (on a free port unless ofp_port is given)."""
+    """controller(apps, config=None, extra_args=(), name='ryu', ofp_port=None,
+    tls_dir=None) -> a started RyuController (on a free port unless ofp_port is given;
+    TLS only with the certificates of tls_dir, which the network then uses too)."""
     started = []
 
-    def start(apps, config=None, extra_args=(), name='ryu', ofp_port=None):
+    def start(apps, config=None, extra_args=(), name='ryu', ofp_port=None, tls_dir=None):
         ctl = RyuController(apps, str(tmp_path / ('%s.log' % name)), config, extra_args,
-                            ofp_port=ofp_port)
+                            ofp_port=ofp_port, tls_dir=tls_dir)
         started.append(ctl)
         _attach(request, 'controller log (%s)' % name, lambda: ctl.log_tail(300))
         return ctl.start()
@@ -118,7 +119,8 @@ def network(request, mininet_machine):
     built = []
 
     def build(topo, ctl, connect_timeout=30.0):
-        net = build_network(topo, controller_ip='127.0.0.1', controller_port=ctl.ofp_port)
+        net = build_network(topo, controller_ip='127.0.0.1', controller_port=ctl.ofp_port,
+                            controller_protocol='ssl' if ctl.tls_dir else 'tcp')
         built.append(net)
         _attach(request, 'flow tables', lambda: flows.format_flows(
             flows.dump_all([s.name for s in net.switches])))

@@ -145,9 +145,11 @@ def _asks_for_tc(topo):
 
 
 def build_network(topo, controller_ip='127.0.0.1', controller_port=6653, start=True,
-                  **mininet_kwargs):
+                  controller_protocol='tcp', **mininet_kwargs):
     """A Mininet network of ``topo`` with OpenFlow 1.3 userspace OVS switches connecting
     to a remote controller at controller_ip:controller_port; started unless start=False.
+    ``controller_protocol='ssl'``: over TLS, with the certificates Open vSwitch was given
+    by ``ovs-vsctl set-ssl`` (docs/tls.md).
 
     mininet_kwargs go to Mininet() and override the defaults chosen here. If building or
     starting fails, whatever was created is removed before the error propagates."""
@@ -157,7 +159,7 @@ def build_network(topo, controller_ip='127.0.0.1', controller_port=6653, start=T
     options.update(mininet_kwargs)
     net = Mininet(topo=topo, **options)
     net.addController('c0', controller=PlainRemoteController, ip=controller_ip,
-                      port=controller_port)
+                      port=controller_port, protocol=controller_protocol)
     try:
         net.build()
         if start:
@@ -256,6 +258,10 @@ def _add_run_options(parser):
                            help='remote OpenFlow controller address (default %(default)s)'),
         group.add_argument('--controller-port', type=int, default=6653,
                            help='remote OpenFlow controller port (default %(default)s)'),
+        group.add_argument('--controller-protocol', choices=['tcp', 'ssl'], default='tcp',
+                           help='ssl: the OpenFlow channel over TLS, with the certificates '
+                                'given to Open vSwitch by `ovs-vsctl set-ssl` '
+                                '(docs/tls.md; default %(default)s)'),
         group.add_argument('--test', choices=['none', *TESTS], default='none',
                            help='none: open the Mininet CLI; pingall: every host pings '
                                 'every other; iperf: iperf3 TCP from the first host to the '
@@ -297,7 +303,8 @@ def main(topo_class, description, add_topo_args):
                  % (parser.prog, ' '.join(sys.argv)))
 
     setLogLevel(args.log_level)
-    net = build_network(topo, args.controller_ip, args.controller_port)
+    net = build_network(topo, args.controller_ip, args.controller_port,
+                        controller_protocol=args.controller_protocol)
     try:
         print(describe(net))
         if args.test == 'none':

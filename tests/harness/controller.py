@@ -63,9 +63,13 @@ class RyuController:
     repository (``apps/l2_learning.py``) or module names (``ryu.app.simple_switch_13``).
     """
 
-    def __init__(self, apps, log_path, config=None, extra_args=(), ofp_port=None):
-        """``extra_args`` go to ryu-manager before the apps (``--default-log-level 30``)."""
+    def __init__(self, apps, log_path, config=None, extra_args=(), ofp_port=None,
+                 tls_dir=None):
+        """``extra_args`` go to ryu-manager before the apps (``--default-log-level 30``).
+        ``tls_dir``: a directory made by scripts/make_certs.sh; the OpenFlow channel is
+        then TLS only, with switch certificates checked against its CA."""
         self.apps = list(apps)
+        self.tls_dir = tls_dir
         self.log_path = log_path
         self.config_path = None
         if config:
@@ -80,6 +84,12 @@ class RyuController:
         cmd = [ryu_manager_path(), '--ofp-listen-host', '127.0.0.1',
                '--ofp-tcp-listen-port', str(self.ofp_port),
                '--wsapi-host', '127.0.0.1', '--wsapi-port', str(self.wsapi_port)]
+        if self.tls_dir:
+            # With a key and certificate Ryu listens for TLS only, on the SSL port.
+            cmd += ['--ofp-ssl-listen-port', str(self.ofp_port),
+                    '--ctl-privkey', os.path.join(self.tls_dir, 'controller-key.pem'),
+                    '--ctl-cert', os.path.join(self.tls_dir, 'controller-cert.pem'),
+                    '--ca-certs', os.path.join(self.tls_dir, 'ca-cert.pem')]
         if self.config_path:
             cmd += ['--config-file', self.config_path]
         return cmd + self.extra_args + self.apps
