@@ -1,4 +1,4 @@
-"""Epoch compute and check time of the stable-routing app (controller/sft.py): pure
+"""Epoch compute and check time of the stable-routing app (controller/stable/sft.py): pure
 Python, no root, no switches.
 
     .venv/bin/python -m bench.stable            # about a minute; bench/results/
@@ -40,8 +40,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from controller import stable_pipeline as pipe  # noqa: E402
-from controller.sft import Snapshot, check_sft, compute_sft  # noqa: E402
+from controller.stable import pipeline as pipe  # noqa: E402
+from controller.stable.sft import Snapshot, check_sft, compute_sft  # noqa: E402
 from controller.topology import SwitchGraph, spanning_tree_ports  # noqa: E402
 from topologies.numbering import host_mac  # noqa: E402
 
@@ -280,7 +280,7 @@ def section(data, plots=None):
     image = None
     if plots is not None and plot(data['results'], os.path.join(plots.dir, NAME + '.png')):
         image = plots.link(NAME + '.png')
-    out = ['## Stable routing: epoch compute and check time (controller/sft.py)', '',
+    out = ['## Stable routing: epoch compute and check time (controller/stable/sft.py)', '',
            _machine_line(data), '',
            'Pure Python, one process, no switches (`python -m bench.stable`). "Snapshot" '
            'is Snapshot.from_switch_graph, "compute" compute_sft, "check" check_sft: the '

@@ -1,8 +1,8 @@
 """What apps/stable_routing.py says (its REST endpoints) and what the switches do (their
 flow tables), side by side, for the stable-routing tests."""
 
-from controller import stable_pipeline as pipe
 from controller.cookies import CookieSpace
+from controller.stable import pipeline as pipe
 from tests.harness import flows
 from tests.harness.network import Polling, host_ports, switch_links, wait_until
 
@@ -51,7 +51,7 @@ def forward_rules(switch, epoch):
 
 def next_port(entry):
     """The port a forward rule sends out of: its output, or its failover group's primary
-    (group ids are primary << 16 | backup, controller/stable_pipeline.py)."""
+    (group ids are primary << 16 | backup, controller/stable/pipeline.py)."""
     for action in entry.action_list:
         if action.startswith('group:'):
             return int(action.split(':', 1)[1]) >> 16

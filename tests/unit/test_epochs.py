@@ -1,8 +1,8 @@
-"""The update log (controller/epochs.py): when an epoch is cut, with a fake clock."""
+"""The update log (controller/stable/epochs.py): when an epoch is cut, with a fake clock."""
 
 import pytest
 
-from controller.epochs import EpochRecord, Trigger, UpdateLog
+from controller.stable.epochs import EpochRecord, Trigger, UpdateLog
 
 QUIET, MAX_DELAY = 0.5, 2.0     # binary fractions: the fake clock adds them exactly
 

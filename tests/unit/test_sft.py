@@ -1,4 +1,4 @@
-"""Stable forwarding tables (controller/sft.py): shortest-path trees with lowest-dpid
+"""Stable forwarding tables (controller/stable/sft.py): shortest-path trees with lowest-dpid
 tie-breaks and loop-free alternates on hand-made graphs and on generated ones, and the
 check that must reject every broken table."""
 
@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bench.stable import fat_tree, fat_tree_links
 from topologies.numbering import host_mac
-from controller.sft import (Route, Snapshot, StableForwardingTable, Violation,
-                            check_sft, compute_sft)
+from controller.stable.sft import (Route, Snapshot, StableForwardingTable, Violation,
+                                   check_sft, compute_sft)
 from controller.topology import SwitchGraph
 
 

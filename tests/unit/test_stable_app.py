@@ -1,31 +1,30 @@
-"""apps/stable_routing.py's epochs without a switch: what goes into which phase of a
-consistent update, a table that fails the check is never installed, and a phase a switch
-refuses leaves the epoch in force. The switches are fakes that record what they are sent;
-the bundles they are sent are confirmed (or refused) at once. The Mininet tests
+"""apps/stable_routing.py without a switch: Ryu events in (connections, port changes,
+packet-ins, rules read back from a previous run) become triggers; an epoch installed
+through the app is the one in force, a table that fails the check is never installed,
+and a phase a switch refuses leaves the epoch in force. The switches are fakes that
+record what they are sent; the bundles they are sent are confirmed (or refused) at once.
+What each phase sends is tested in tests/unit/test_stable_update.py; the Mininet tests
 (tests/mininet/test_stable_routing.py) run the same paths on Open vSwitch."""
 
 import importlib.util
 import logging
 import os
+from types import SimpleNamespace
 
 import pytest
-from ryu.lib import hub
+from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from controller import stable_pipeline as pipe
-from controller.bundles import Transaction
-from controller.sft import Route, Snapshot, StableForwardingTable
+from controller import app_base
+from controller.lldp import lldp_frame
+from controller.stable import pipeline as pipe
+from controller.stable.sft import Route, StableForwardingTable
 from tests.harness.fakes import FakeDatapath
+from tests.harness.stable_fakes import LINE, TRIANGLE, FakeBundles, SwitchWithPorts
 from topologies.numbering import host_mac
 
 APP_PATH = os.path.join(os.path.dirname(__file__), '..', '..', 'apps', 'stable_routing.py')
-HOSTS = {host_mac(1): (1, 1), host_mac(2): (2, 1), host_mac(3): (3, 1)}
-PORTS = {1: [1, 2, 3], 2: [1, 2, 3], 3: [1, 2, 3]}
-LINE = Snapshot.make([1, 2, 3], [(1, 2, 2, 2), (2, 3, 3, 2)], HOSTS, PORTS)
-# The same switches once s1:3 - s3:3 is cabled: a triangle.
-TRIANGLE = Snapshot.make([1, 2, 3], [(1, 2, 2, 2), (2, 3, 3, 2), (1, 3, 3, 3)], HOSTS,
-                         PORTS)
 
 
 def _load_app_module():
@@ -44,27 +43,22 @@ class FakeWSGI:
 
 
 @pytest.fixture
-def app(monkeypatch):
-    """The app with three fake switches, no drain time, and bundles recorded as
-    [(dpid, [messages])] in ``app.bundles_sent``; ``app.refuse`` holds the (call
-    number) of bundles the switch refuses."""
-    monkeypatch.setattr(APP.CONF.stable_routing, 'drain_time', 0.0, raising=False)
-    instance = APP.StableRouting(wsgi=FakeWSGI())
-    for thread in instance._threads:       # the loops are driven by hand here
-        hub.kill(thread)
-    instance.switches = {dpid: APP.SwitchState(FakeDatapath(dpid), instance.conf)
-                         for dpid in (1, 2, 3)}
-    instance.bundles_sent, instance.refuse = [], set()
+def bare_app(monkeypatch):
+    """The app with no switch and no drain time; its loops are driven by hand."""
+    monkeypatch.setattr(app_base.CONF.stable_routing, 'drain_time', 0.0, raising=False)
+    monkeypatch.setattr(app_base.SuiteApp, 'spawn_loop', lambda *args: None)
+    return APP.StableRouting(wsgi=FakeWSGI())
 
-    def send(dp, msgs):
-        transaction = Transaction(dp.id, len(msgs))
-        if len(instance.bundles_sent) in instance.refuse:
-            transaction.errors.append((ofp.OFPET_BAD_REQUEST, 0))
-        instance.bundles_sent.append((dp.id, list(msgs)))
-        transaction.done.set()
-        return transaction
-    instance.bundles.send = send
-    return instance
+
+@pytest.fixture
+def app(bare_app):
+    """The app with three fake switches, bundles recorded in ``app.fake_bundles``
+    (tests/harness/stable_fakes.py)."""
+    bare_app.switches = {dpid: APP.SwitchState(FakeDatapath(dpid), bare_app.conf)
+                         for dpid in (1, 2, 3)}
+    bare_app.fake_bundles = FakeBundles()
+    bare_app.updater.send_bundle = bare_app.fake_bundles.send
+    return bare_app
 
 
 def epoch_with(app, snapshot):
@@ -75,58 +69,14 @@ def epoch_with(app, snapshot):
     return app.log.history[-1]
 
 
-def phases(app, first_call, switches=3):
-    """The bundles from call ``first_call`` on, as [phase][dpid] -> messages."""
-    calls = app.bundles_sent[first_call:]
-    return [dict(calls[i:i + switches]) for i in range(0, len(calls), switches)]
-
-
-def flow_mods(msgs, table=None, command=ofp.OFPFC_ADD):
-    return [m for m in msgs if isinstance(m, parser.OFPFlowMod) and m.command == command
-            and (table is None or m.table_id == table)]
-
-
-def fields(msg):
-    return dict(msg.match.items())
-
-
-def test_an_update_goes_in_three_phases_and_new_links_are_admitted_first(app):
+def test_an_installed_epoch_is_in_force(app):
     first = epoch_with(app, LINE)
     assert first.state == 'installed' and app.current[0] is first
-    calls = len(app.bundles_sent)
     second = epoch_with(app, TRIANGLE)
     assert second.state == 'installed' and app.current[0] is second
     assert second.install_ms > 0 and second.cleanup_ms >= 0
-    internal, ingress, cleanup = phases(app, calls)
-
-    # Phase 1: every switch gets the forward rules of the new version, and s1 and s3
-    # admit tagged frames on the new link (port 3) before anyone stamps the version.
-    vid = pipe.VID_PRESENT | pipe.version_of(second.number)
-    for dpid in (1, 2, 3):
-        routes = flow_mods(internal[dpid], pipe.FORWARD_TABLE)
-        assert routes and {fields(m)['vlan_vid'] for m in routes} == {vid}
-        assert not flow_mods(internal[dpid], pipe.INGRESS_TABLE)
-    for dpid in (1, 3):
-        admitted = flow_mods(internal[dpid], pipe.ADMISSION_TABLE)
-        assert [(fields(m)['in_port'], m.cookie) for m in admitted] == [
-            (3, pipe.COOKIES.cookie(pipe.LINK))]
-        assert [fields(m) for m in flow_mods(internal[dpid], pipe.ADMISSION_TABLE,
-                                             ofp.OFPFC_DELETE_STRICT)] == [{'in_port': 3}]
-    assert not flow_mods(internal[2], pipe.ADMISSION_TABLE)
-
-    # Phase 2: the ingress rule stamps the new version; the link admission is not sent
-    # again (phase 1 put it there).
-    for dpid in (1, 2, 3):
-        stamps = flow_mods(ingress[dpid], pipe.INGRESS_TABLE)
-        assert [m.cookie for m in stamps] == [pipe.epoch_cookie(pipe.INGRESS,
-                                                                 second.number)]
-        assert all(fields(m).get('vlan_vid') != pipe.TAGGED
-                   for m in flow_mods(ingress[dpid], pipe.ADMISSION_TABLE))
-
-    # Phase 3: the previous epoch's forward rules go.
-    for dpid in (1, 2, 3):
-        deleted = flow_mods(cleanup[dpid], pipe.FORWARD_TABLE, ofp.OFPFC_DELETE)
-        assert [m.cookie for m in deleted] == [pipe.epoch_cookie(pipe.ROUTE, first.number)]
+    assert [dpid for dpid, _ in app.fake_bundles.sent] == [1, 2, 3] * 6   # 3 phases each
+    assert app.current.snapshot is TRIANGLE
 
 
 def test_a_table_that_fails_the_check_is_never_installed(app, monkeypatch, caplog):
@@ -134,7 +84,7 @@ def test_a_table_that_fails_the_check_is_never_installed(app, monkeypatch, caplo
     and s1 to s2: the check names the loop, nothing reaches a switch, and the epoch in
     force stays."""
     installed = epoch_with(app, LINE)
-    calls = len(app.bundles_sent)
+    calls = len(app.fake_bundles.sent)
     looping = {3: {1: Route(2), 2: Route(2)}, 1: {2: Route(2), 3: Route(2)},
                2: {1: Route(2), 3: Route(3)}}
     monkeypatch.setattr(APP, 'compute_sft',
@@ -146,47 +96,145 @@ def test_a_table_that_fails_the_check_is_never_installed(app, monkeypatch, caplo
         record.problems
     assert 'epoch %d rejected, not installed: loop towards switch 3' % record.number \
         in caplog.text
-    assert len(app.bundles_sent) == calls
+    assert len(app.fake_bundles.sent) == calls
     assert all(not sw.dp.sent for sw in app.switches.values())
     assert app.current[0] is installed
 
 
 def test_a_refused_phase_1_leaves_the_epoch_in_force(app):
-    """s2 refuses the new epoch's forward rules: no switch is told to stamp the new
-    version, the half-installed rules are deleted everywhere, the epoch in force stays,
-    and the next epoch rewrites the port rules of every switch in full."""
     installed = epoch_with(app, LINE)
-    calls = len(app.bundles_sent)
-    app.refuse = {calls + 1}                # s2's bundle of phase 1
+    app.fake_bundles.refuse = {len(app.fake_bundles.sent) + 1}   # s2's bundle of phase 1
     record = epoch_with(app, TRIANGLE)
     assert record.state == 'failed' and app.current[0] is installed
-    assert record.problems == ['internal rules not confirmed by every switch']
-    assert len(app.bundles_sent) == calls + 3       # phase 1 only
-    for sw in app.switches.values():
-        deleted, = [m for m in sw.dp.sent if m.command == ofp.OFPFC_DELETE]
-        assert (deleted.table_id, deleted.cookie) == (
-            pipe.FORWARD_TABLE, pipe.epoch_cookie(pipe.ROUTE, record.number))
-        assert sw.port_rules is None
-    app.refuse = set()
+    app.fake_bundles.refuse = set()
     again = epoch_with(app, TRIANGLE)
     assert again.state == 'installed' and app.current[0] is again
 
 
-def test_a_link_no_longer_routed_admits_tagged_frames_until_phase_3(app):
-    """s1:3 - s3:3 goes: frames of the previous epoch may still cross it after some
-    switches stamp the new version, so s1 and s3 keep admitting tagged frames on port 3
-    through phase 2 and stop in phase 3."""
-    epoch_with(app, TRIANGLE)
-    calls = len(app.bundles_sent)
-    record = epoch_with(app, LINE)
-    assert record.state == 'installed'
-    internal, ingress, cleanup = phases(app, calls)
-    tagged_on_3 = {'in_port': 3, 'vlan_vid': pipe.TAGGED}
-    for dpid in (1, 3):
-        assert tagged_on_3 not in [fields(m) for m in flow_mods(
-            ingress[dpid], pipe.ADMISSION_TABLE, ofp.OFPFC_DELETE_STRICT)]
-        assert tagged_on_3 in [fields(m) for m in flow_mods(
-            cleanup[dpid], pipe.ADMISSION_TABLE, ofp.OFPFC_DELETE_STRICT)]
-        assert app.switches[dpid].port_rules == pipe.port_rules(LINE, dpid) | {
-            pipe.ingress_rule(record.number)}
-    assert not flow_mods(cleanup[2], pipe.ADMISSION_TABLE, ofp.OFPFC_DELETE_STRICT)
+def test_no_epoch_is_cut_while_a_switch_settles(bare_app, monkeypatch):
+    app = bare_app
+    app.updater.send_bundle = FakeBundles().send
+    app.log.quiet_window = 0.0                  # due as soon as there is a trigger
+    app._epoch_tick()
+    assert app.epoch == 0                       # nothing pending
+    connect(app, 1)
+    monkeypatch.setattr(app.conf, 'switch_settle', 60.0)
+    app._epoch_tick()
+    assert app.epoch == 0 and len(app.log.pending) == 1
+    monkeypatch.setattr(app.conf, 'switch_settle', 0.0)
+    app._epoch_tick()
+    assert app.epoch == 1 and app.current.record.number == 1
+    assert app.current.snapshot.switches == {1}
+
+
+# --- Ryu events into triggers ---------------------------------------------------------
+
+def connect(app, dpid, ports=(1, 2, 3)):
+    dp = SwitchWithPorts(dpid, ports)
+    app._base_state_change(SimpleNamespace(datapath=dp, state=MAIN_DISPATCHER))
+    return app.switches[dpid]
+
+
+def packet_in(app, sw, in_port, data, kind=pipe.BASE):
+    app._packet_in(SimpleNamespace(msg=SimpleNamespace(
+        datapath=sw.dp, match={'in_port': in_port}, cookie=pipe.COOKIES.cookie(kind),
+        data=data)))
+
+
+def host_frame(mac, ethertype=b'\x08\x06'):
+    return b'\xff' * 6 + bytes.fromhex(mac.replace(':', '')) + ethertype + bytes(46)
+
+
+def triggers(app):
+    return [(t.kind, t.detail) for t in app.log.take_pending()]
+
+
+def test_a_switch_that_connects_gets_the_base_rules_and_is_asked_for_old_ones(bare_app):
+    sw = connect(bare_app, 1)
+    assert sw.dp.written == [[ofp.OFPT_FLOW_MOD] * len(pipe.base_rules())]
+    request, = [m for m in sw.dp.sent if isinstance(m, parser.OFPFlowStatsRequest)]
+    assert (request.cookie, request.cookie_mask) == pipe.COOKIES.all_rules()
+    assert triggers(bare_app) == [
+        ('switch-up', 'switch 0000000000000001 with live ports [1, 2, 3]')]
+
+
+def test_rules_of_a_previous_run_are_read_back(bare_app):
+    sw = connect(bare_app, 1)
+    triggers(bare_app)
+    stats = [SimpleNamespace(cookie=pipe.epoch_cookie(pipe.ROUTE, 7), match={}),
+             SimpleNamespace(cookie=pipe.epoch_cookie(pipe.INGRESS, 8), match={}),
+             SimpleNamespace(cookie=pipe.COOKIES.cookie(pipe.HOST),
+                             match={'eth_src': host_mac(1), 'in_port': 3})]
+    bare_app._flow_stats(SimpleNamespace(msg=SimpleNamespace(datapath=sw.dp, body=stats)))
+    assert bare_app.epoch == 8 and sw.route_epochs == {7}
+    assert bare_app.hosts == {host_mac(1): (1, 3)}
+    assert triggers(bare_app) == [
+        ('switch-state', "switch 0000000000000001 holds epochs [7] and hosts "
+                         "['%s'] of a previous run" % host_mac(1))]
+
+
+def test_hosts_are_learned_on_host_ports_and_followed_when_they_move(bare_app):
+    s1, s2 = connect(bare_app, 1), connect(bare_app, 2)
+    packet_in(bare_app, s1, 2, lldp_frame(2, 2, '02:00:00:00:02:02'), pipe.LLDP)
+    triggers(bare_app)
+    mac = host_mac(1)
+    packet_in(bare_app, s1, 1, host_frame(mac))
+    packet_in(bare_app, s1, 1, host_frame(mac))             # known: no trigger
+    packet_in(bare_app, s1, 2, host_frame(host_mac(2)))     # a link port: not a host
+    packet_in(bare_app, s1, 3, host_frame('01:00:5e:00:00:01'))   # multicast source
+    packet_in(bare_app, s1, 3, host_frame(host_mac(3), b'\x88\xa8'))  # S-tagged
+    packet_in(bare_app, s2, 1, host_frame(mac))
+    assert triggers(bare_app) == [
+        ('host-seen', '%s at 0000000000000001:1' % mac),
+        ('host-moved', '%s from 0000000000000001:1 to 0000000000000002:1' % mac)]
+    assert bare_app.hosts == {mac: (2, 1)}
+
+
+def test_links_and_ports_going_and_coming_are_triggers(bare_app):
+    s1, _ = connect(bare_app, 1), connect(bare_app, 2)
+    packet_in(bare_app, s1, 1, host_frame(host_mac(1)))
+    packet_in(bare_app, s1, 2, host_frame(host_mac(2)))
+    triggers(bare_app)
+    # s1:2 turns out to be a link: the host seen there was a neighbour's.
+    packet_in(bare_app, s1, 2, lldp_frame(2, 2, '02:00:00:00:02:02'), pipe.LLDP)
+    assert triggers(bare_app) == [('link-up', '0000000000000002:2 -> 0000000000000001:2'
+                                              '; hosts gone: %s' % host_mac(2))]
+    bare_app.links_expired([(2, 2, 1, 2)])
+    port = s1.dp.ports[1]
+    down = SimpleNamespace(port_no=1, hw_addr=port.hw_addr, config=0,
+                           state=ofp.OFPPS_LINK_DOWN)
+    bare_app._base_port_status(SimpleNamespace(msg=SimpleNamespace(
+        datapath=s1.dp, desc=down, reason=ofp.OFPPR_MODIFY)))
+    bare_app._base_port_status(SimpleNamespace(msg=SimpleNamespace(
+        datapath=s1.dp, desc=port, reason=ofp.OFPPR_MODIFY)))
+    assert triggers(bare_app) == [
+        ('link-down', '0000000000000002:2 -> 0000000000000001:2 (no LLDP for 3.5s)'),
+        ('port-down', 'port 0000000000000001:1; hosts gone: %s' % host_mac(1)),
+        ('port-up', 'port 0000000000000001:1')]
+    assert bare_app.hosts == {}
+
+
+def test_a_disconnect_forgets_the_switch_its_hosts_and_its_bundles(bare_app):
+    s1 = connect(bare_app, 1)
+    packet_in(bare_app, s1, 1, host_frame(host_mac(1)))
+    triggers(bare_app)
+    in_flight = bare_app.bundles.send(s1.dp, [s1.dp.ofproto_parser.OFPBarrierRequest(s1.dp)])
+    bare_app._base_state_change(SimpleNamespace(datapath=s1.dp, state=DEAD_DISPATCHER))
+    assert bare_app.switches == {} and bare_app.hosts == {}
+    assert in_flight.wait(0) and in_flight.errors == [('disconnected', None)]
+    assert triggers(bare_app) == [('switch-down', 'switch 0000000000000001 disconnected; '
+                                                  'hosts gone: %s' % host_mac(1))]
+
+
+def test_bundle_answers_go_to_the_bundles_and_other_errors_are_logged(bare_app, caplog):
+    sw = connect(bare_app, 1)
+    transaction = bare_app.bundles.send(sw.dp, [sw.dp.ofproto_parser.OFPBarrierRequest(sw.dp)])
+    error = SimpleNamespace(datapath=sw.dp, xid=transaction.keys[0][1], type=1, code=2)
+    bare_app._error(SimpleNamespace(msg=error))
+    bare_app._barrier_reply(SimpleNamespace(msg=SimpleNamespace(
+        datapath=sw.dp, xid=transaction.barrier_xid)))
+    assert transaction.wait(0) and transaction.errors == [(1, 2)]
+    with caplog.at_level(logging.WARNING):
+        bare_app._error(SimpleNamespace(msg=SimpleNamespace(datapath=sw.dp, xid=999,
+                                                            type=4, code=5)))
+    assert 'switch 0000000000000001 sent error type 4 code 5' in caplog.text

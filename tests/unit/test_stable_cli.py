@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from controller import stable_cli
+from controller.stable import cli as stable_cli
 
 STATUS = {'epoch': 3, 'version_vid': 3, 'age_s': 12.5, 'last_epoch_cut': 4,
           'pending_triggers': 2, 'switches': 4, 'hosts': 4}

@@ -1,4 +1,4 @@
-"""The stable-routing pipeline's FlowSpecs (controller/stable_pipeline.py): versions,
+"""The stable-routing pipeline's FlowSpecs (controller/stable/pipeline.py): versions,
 failover groups, forward rules of a fat-tree, admission and flood rules, and that every
 rule is a valid OpenFlow 1.3 message."""
 
@@ -9,9 +9,9 @@ from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from bench.stable import fat_tree
 from topologies.numbering import host_mac
-from controller import stable_pipeline as pipe
 from controller.flowspec import diff, to_flow_mod
-from controller.sft import Snapshot, check_sft, compute_sft
+from controller.stable import pipeline as pipe
+from controller.stable.sft import Snapshot, check_sft, compute_sft
 from controller.topology import SwitchGraph, spanning_tree_ports
 
 

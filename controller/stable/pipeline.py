@@ -1,5 +1,5 @@
 """The OpenFlow 1.3 pipeline of the stable-routing app, as FlowSpecs computed from a
-snapshot and its stable forwarding table (pure: apps/stable_routing.py sends them).
+snapshot and its stable forwarding table (pure: controller/stable/update.py sends them).
 
 Tables (cookie kinds in brackets; every cookie is in the stable_routing range)::
 
@@ -41,9 +41,12 @@ Floods (broadcast, ARP, unknown unicast) follow a spanning tree of the snapshot
 (controller/topology.py) and are not versioned: a tree change applies per switch.
 """
 
+from typing import Iterable
+
 from controller.cookies import CookieSpace
 from controller.flowspec import FlowSpec, in_order
 from controller.lldp import LLDP_DESTINATION, LLDP_ETHERTYPE
+from controller.stable.sft import Snapshot, StableForwardingTable
 from controller.topology import flood_rules, spanning_tree_ports
 
 COOKIES = CookieSpace('stable_routing')
@@ -64,16 +67,16 @@ PACKET_IN_BYTES = 128
 MAX_GROUP_PORT = 0xFFFF
 
 
-def version_of(epoch):
+def version_of(epoch: int) -> int:
     """The VID that carries ``epoch`` (1..4094; consecutive epochs always differ)."""
     return 1 + (epoch - 1) % 4094
 
 
-def epoch_cookie(kind, epoch):
+def epoch_cookie(kind: int, epoch: int) -> int:
     return COOKIES.cookie(kind, epoch)
 
 
-def failover_group_id(primary, backup):
+def failover_group_id(primary: int, backup: int) -> int:
     """Group id of "out ``primary`` while it is live, else out ``backup``"."""
     if not (0 < primary <= MAX_GROUP_PORT and 0 < backup <= MAX_GROUP_PORT):
         raise ValueError('fast-failover groups are named by port pairs up to %d, got '
@@ -81,7 +84,7 @@ def failover_group_id(primary, backup):
     return primary << 16 | backup
 
 
-def base_rules():
+def base_rules() -> set[FlowSpec]:
     """The rules that never change while the app runs."""
     return {
         FlowSpec.make(ADMISSION_TABLE, 65535, LLDP_MATCH,
@@ -97,7 +100,7 @@ def base_rules():
     }
 
 
-def ingress_rule(epoch):
+def ingress_rule(epoch: int) -> FlowSpec:
     """The one rule of a switch that decides which epoch a host's frame travels in."""
     return FlowSpec.make(
         INGRESS_TABLE, 10, {},
@@ -107,7 +110,8 @@ def ingress_rule(epoch):
         epoch_cookie(INGRESS, epoch))
 
 
-def port_rules(snapshot, dpid, tree_ports=None):
+def port_rules(snapshot: Snapshot, dpid: int,
+               tree_ports: dict[int, Iterable[int]] | None = None) -> set[FlowSpec]:
     """Admission and flood rules of switch ``dpid``: what its links, host ports and
     learned hosts are in ``snapshot``. ``tree_ports`` is spanning_tree_ports of the
     snapshot's graph (computed once per epoch by the caller)."""
@@ -134,19 +138,20 @@ def port_rules(snapshot, dpid, tree_ports=None):
     return rules
 
 
-def link_admission(port):
+def link_admission(port: int | None) -> FlowSpec:
     """A link's tagged frames (routed in some epoch) go to the forward table."""
     return FlowSpec.make(ADMISSION_TABLE, 1000, {'in_port': port, 'vlan_vid': TAGGED},
                          [('goto', FORWARD_TABLE)], COOKIES.cookie(LINK))
 
 
-def unused_link(port):
+def unused_link(port: int) -> FlowSpec:
     """A second parallel link, or one seen in one direction only: like a blocked STP
     port, it carries nothing."""
     return FlowSpec.make(ADMISSION_TABLE, 1000, {'in_port': port}, [], COOKIES.cookie(LINK))
 
 
-def admitted_ahead(installed, desired):
+def admitted_ahead(installed: set[FlowSpec] | None,
+                   desired: set[FlowSpec]) -> tuple[list[FlowSpec], list[FlowSpec]]:
     """What phase 1 changes in a switch's admission table besides the forward rules:
     (rules to add, rules to delete strictly). Every link admission of ``desired`` that
     ``installed`` lacks (``installed`` None: the switch's contents are unknown, so all
@@ -159,7 +164,8 @@ def admitted_ahead(installed, desired):
     return adding, [unused_link(spec.match_dict()['in_port']) for spec in adding]
 
 
-def while_draining(installed, desired):
+def while_draining(installed: set[FlowSpec] | None,
+                   desired: set[FlowSpec]) -> set[FlowSpec]:
     """The admission rules a switch holds from phase 2 to phase 3: ``desired``, except
     that a link the new epoch no longer routes over still admits tagged frames (and is
     not yet dropped as unused): frames of the old epoch, stamped by a switch that had
@@ -174,7 +180,8 @@ def while_draining(installed, desired):
             | retiring)
 
 
-def route_rules(sft, dpid, epoch):
+def route_rules(sft: StableForwardingTable, dpid: int,
+                epoch: int) -> tuple[set[FlowSpec], dict[int, tuple[int, int]]]:
     """Forward rules of switch ``dpid`` in ``epoch``, and the failover groups they use
     as {group_id: (primary, backup)}."""
     match_vid = VID_PRESENT | version_of(epoch)
@@ -182,7 +189,7 @@ def route_rules(sft, dpid, epoch):
     rules, groups = set(), {}
     for mac, how, where in sft.switch_entries(dpid):
         if how == 'deliver':
-            actions = (('pop_vlan',), ('output', where))
+            actions: tuple = (('pop_vlan',), ('output', where))
         elif where.backup is None:
             actions = (('output', where.port),)
         else:

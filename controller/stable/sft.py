@@ -1,7 +1,8 @@
 """Stable Forwarding Tables: what every switch forwards to every host in one epoch, and
 the check an SFT must pass before it is installed.
 
-Pure logic on networkx, no OpenFlow (apps/stable_routing.py installs what this computes).
+Pure logic on networkx, no OpenFlow (controller/stable/update.py installs what this
+computes).
 The design follows Consensus Routing (John et al., NSDI 2008): the controller computes
 forwarding from a consistent snapshot of the topology, never from a half-applied stream
 of events, and a table that would loop or black-hole is never installed.
@@ -28,6 +29,7 @@ are preferred over neighbours at the same distance.
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, Iterable, Mapping
 
 import networkx as nx
 
@@ -50,7 +52,10 @@ class Snapshot:
     link_ports: frozenset = frozenset()
 
     @staticmethod
-    def make(switches, links, hosts, ports=None, link_ports=()):
+    def make(switches: Iterable[int], links: Iterable[tuple[int, int, int, int]],
+             hosts: Mapping[str, tuple[int, int]] | Iterable[tuple[str, tuple[int, int]]],
+             ports: Mapping[int, Iterable[int]] | None = None,
+             link_ports: Iterable[tuple[int, int]] = ()) -> 'Snapshot':
         canonical, ends = set(), set(link_ports)
         for a, pa, b, pb in links:
             ends.update(((a, pa), (b, pb)))
@@ -63,7 +68,9 @@ class Snapshot:
                         frozenset(ends))
 
     @staticmethod
-    def from_switch_graph(switch_graph, hosts, ports=None):
+    def from_switch_graph(switch_graph: Any,
+                          hosts: Mapping[str, tuple[int, int]],
+                          ports: Mapping[int, Iterable[int]] | None = None) -> 'Snapshot':
         """A snapshot of a controller.topology.SwitchGraph, keeping only links whose two
         directions were both discovered: a one-way link is not safe to route over."""
         g = switch_graph.graph(bidirectional=True)
@@ -92,19 +99,19 @@ class Snapshot:
             by_switch.setdefault(dpid, {})[port] = neighbour
         return by_switch
 
-    def host_ports(self, dpid):
+    def host_ports(self, dpid: int) -> set[int]:
         """Live ports of ``dpid`` that are on no discovered link."""
         return set(self._live.get(dpid, ())) - self._link_ports_of.get(dpid, set())
 
-    def routing_ports(self, dpid):
+    def routing_ports(self, dpid: int) -> dict[int, int]:
         """{port: neighbour} of ``dpid``'s links that routing uses."""
         return self._neighbours_of.get(dpid, {})
 
-    def unused_link_ports(self, dpid):
+    def unused_link_ports(self, dpid: int) -> set[int]:
         """Ports of ``dpid`` on a discovered link that routing does not use."""
         return self._link_ports_of.get(dpid, set()) - set(self.routing_ports(dpid))
 
-    def graph(self):
+    def graph(self) -> nx.Graph:
         """Undirected networkx graph; each edge carries ``ports`` {dpid: port}."""
         g = nx.Graph()
         g.add_nodes_from(self.switches)
@@ -112,10 +119,10 @@ class Snapshot:
             g.add_edge(a, b, ports={a: pa, b: pb})
         return g
 
-    def host_map(self):
+    def host_map(self) -> dict[str, tuple[int, int]]:
         return dict(self.hosts)
 
-    def neighbour_at(self):
+    def neighbour_at(self) -> dict[tuple[int, int], int]:
         """{(dpid, port): neighbour dpid} for both ends of every link (read-only)."""
         return self._neighbour_at
 
@@ -132,7 +139,7 @@ class Snapshot:
 class Route:
     """How one switch forwards towards one destination switch."""
     port: int               # the stable next hop
-    backup: int = None      # the fast-failover alternative, None if none is loop-free
+    backup: int | None = None   # the fast-failover alternative, None if none is loop-free
 
 
 @dataclass(frozen=True)
@@ -141,18 +148,18 @@ class StableForwardingTable:
     hosts: tuple                      # as Snapshot.hosts
     routes: dict = field(hash=False)  # destination dpid -> {dpid: Route}
 
-    def host_map(self):
+    def host_map(self) -> dict[str, tuple[int, int]]:
         return dict(self.hosts)
 
-    def destinations(self):
+    def destinations(self) -> list[int]:
         return sorted(self.routes)
 
-    def unprotected(self):
+    def unprotected(self) -> list[tuple[int, int]]:
         """[(destination, dpid)] whose next hop has no loop-free backup."""
         return [(dst, dpid) for dst, table in sorted(self.routes.items())
                 for dpid, route in sorted(table.items()) if route.backup is None]
 
-    def switch_entries(self, dpid):
+    def switch_entries(self, dpid: int) -> list[tuple[str, str, Any]]:
         """What switch ``dpid`` does with traffic for each host, sorted by MAC:
         ``(mac, 'deliver', port)`` for its own hosts, ``(mac, 'forward', Route)``
         for hosts it has a route to; hosts it cannot reach are left out."""
@@ -164,7 +171,7 @@ class StableForwardingTable:
                 entries.append((mac, 'forward', self.routes[host_dpid][dpid]))
         return entries
 
-    def path_in(self, snapshot, src_dpid, mac):
+    def path_in(self, snapshot: Snapshot, src_dpid: int, mac: str) -> list[int] | None:
         """The switches a frame entering at ``src_dpid`` for host ``mac`` crosses, on
         stable routes; None if it has no route."""
         dst = self.host_map()[mac][0]
@@ -179,7 +186,7 @@ class StableForwardingTable:
         return hops
 
 
-def compute_sft(snapshot):
+def compute_sft(snapshot: Snapshot) -> StableForwardingTable:
     """The stable forwarding table of ``snapshot`` (see the module docstring).
 
     One breadth-first search per destination also picks the next hops: each level is
@@ -196,7 +203,8 @@ def compute_sft(snapshot):
     n = len(dpids)
     neighbours = [sorted(index[v] for v in g.adj[u]) for u in dpids]
     port = [{index[v]: link['ports'][u] for v, link in g.adj[u].items()} for u in dpids]
-    routes, interned = {}, {}
+    routes: dict[int, dict[int, Route]] = {}
+    interned: dict[tuple[int, int | None], Route] = {}
     for dst in sorted({dpid for dpid, _ in snapshot.host_map().values()}):
         if dst not in index:
             continue
@@ -243,7 +251,7 @@ class Violation:
     switches: tuple         # the switches involved, in path order where there is one
     detail: str = ''
 
-    def __str__(self):
+    def __str__(self) -> str:
         return '%s towards switch %s at %s%s' % (
             self.kind, _dpid(self.destination), ' -> '.join(map(_dpid, self.switches)),
             ': ' + self.detail if self.detail else '')
@@ -253,10 +261,10 @@ def _dpid(dpid):
     return '%x' % dpid
 
 
-_NO_PORTS = {}             # (read-only) the ports of a switch that has no link
+_NO_PORTS: dict[int, int] = {}   # (read-only) the ports of a switch that has no link
 
 
-def check_sft(sft, snapshot):
+def check_sft(sft: StableForwardingTable, snapshot: Snapshot) -> list[Violation]:
     """Every reason ``sft`` must not be installed on ``snapshot``; empty when it is safe.
 
     Deliberately independent of compute_sft: it follows the ports of the table through
@@ -265,9 +273,9 @@ def check_sft(sft, snapshot):
     then followed one by one to say where the table breaks.
     """
     violations = []
-    at = {}
-    for (u, p), v in snapshot.neighbour_at().items():
-        at.setdefault(u, {})[p] = v
+    at: dict[int, dict[int, int]] = {}
+    for (u, p), neighbour in snapshot.neighbour_at().items():
+        at.setdefault(u, {})[p] = neighbour
     g = snapshot.graph()
     component = {}
     for nodes in nx.connected_components(g):
@@ -282,7 +290,8 @@ def check_sft(sft, snapshot):
         if dst not in g:
             continue
         table = sft.routes.get(dst, {})
-        next_hop, children = {}, {}
+        next_hop: dict[int, int] = {}
+        children: dict[int, list[int]] = {}
         for u, route in table.items():
             v = at.get(u, _NO_PORTS).get(route.port)
             if v is None:

@@ -15,6 +15,9 @@ import time
 import uuid
 from collections import deque
 from dataclasses import asdict, dataclass, field
+from typing import Callable, NamedTuple
+
+from controller.stable.sft import Snapshot, StableForwardingTable
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class EpochRecord:
     cut_at: float
     triggers: list
     trigger_count: int = 0
-    first_trigger_at: float = None
+    first_trigger_at: float | None = None
     switches: int = 0
     links: int = 0
     hosts: int = 0
@@ -45,17 +48,25 @@ class EpochRecord:
     state: str = 'computing'
     problems: list = field(default_factory=list)
     unprotected: int = 0
-    installed_at: float = None
+    installed_at: float | None = None
 
-    def as_dict(self):
+    def as_dict(self) -> dict:
         return asdict(self)
+
+
+class EpochInForce(NamedTuple):
+    """The last epoch installed: what it was computed from and what it forwards by."""
+    record: EpochRecord
+    snapshot: Snapshot
+    sft: StableForwardingTable
 
 
 class UpdateLog:
     """Pending triggers, the quiet-window rule, and the history of epochs."""
 
-    def __init__(self, quiet_window, max_delay, history=200, clock=time.monotonic,
-                 wall_clock=time.time):
+    def __init__(self, quiet_window: float, max_delay: float, history: int = 200,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         if quiet_window <= 0 or max_delay < quiet_window:
             raise ValueError('need 0 < quiet_window <= max_delay, got %r and %r'
                              % (quiet_window, max_delay))
@@ -64,11 +75,11 @@ class UpdateLog:
         self._clock, self._wall = clock, wall_clock
         self._run = uuid.uuid4().hex[:8]
         self._numbers = itertools.count(1)
-        self._pending = []
-        self._first_at = self._last_at = None
-        self.history = deque(maxlen=history)
+        self._pending: list[Trigger] = []
+        self._first_at = self._last_at = 0.0    # of the pending triggers, if any
+        self.history: deque[EpochRecord] = deque(maxlen=history)
 
-    def append(self, kind, detail):
+    def append(self, kind: str, detail: str) -> Trigger:
         trigger = Trigger('%s-%d' % (self._run, next(self._numbers)), self._wall(), kind,
                           detail)
         now = self._clock()
@@ -79,10 +90,10 @@ class UpdateLog:
         return trigger
 
     @property
-    def pending(self):
+    def pending(self) -> tuple[Trigger, ...]:
         return tuple(self._pending)
 
-    def epoch_due(self, hold=False):
+    def epoch_due(self, hold: bool = False) -> bool:
         """Whether the pending triggers should be cut into an epoch now. ``hold``: the
         caller would rather wait (a switch is still settling); only max_delay applies."""
         if not self._pending:
@@ -91,8 +102,7 @@ class UpdateLog:
         return ((not hold and now - self._last_at >= self.quiet_window)
                 or now - self._first_at >= self.max_delay)
 
-    def take_pending(self):
+    def take_pending(self) -> list[Trigger]:
         """Every pending trigger, oldest first; the log is empty afterwards."""
         taken, self._pending = self._pending, []
-        self._first_at = self._last_at = None
         return taken

@@ -7,7 +7,8 @@
     sdn-stable unprotected                                next hops with no loop-free backup
 
 ``--json`` prints the endpoint's JSON as is. The URL is Ryu's WSGI address
-(``--wsapi-host``/``--wsapi-port`` of ryu-manager; 8080 by default).
+(``--wsapi-host``/``--wsapi-port`` of ryu-manager; 8080 by default); the endpoints are
+controller/stable/rest.py. Also ``python -m controller.stable.cli``.
 """
 
 import argparse
@@ -16,11 +17,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from typing import Any, Callable
 
 DEFAULT_URL = 'http://127.0.0.1:8080'
 
 
-def fetch(url, path):
+def fetch(url: str, path: str) -> Any:
     try:
         with urllib.request.urlopen(url.rstrip('/') + path, timeout=10) as reply:
             return json.loads(reply.read())
@@ -35,7 +37,7 @@ def fetch(url, path):
                          'apps/stable_routing.py with --wsapi-port?' % (url, error))
 
 
-def format_epoch(status):
+def format_epoch(status: dict) -> str:
     if status['epoch'] is None:
         head = 'no epoch installed yet'
     else:
@@ -46,14 +48,14 @@ def format_epoch(status):
         status['hosts'])
 
 
-def format_triggers(triggers):
+def format_triggers(triggers: list[dict]) -> str:
     if not triggers:
         return 'no pending triggers'
     return '\n'.join('%s  %s  %-11s %s' % (t['id'], _clock(t['at']), t['kind'], t['detail'])
                      for t in triggers)
 
 
-def format_history(records):
+def format_history(records: list[dict]) -> str:
     lines = ['%6s  %-8s  %-10s %8s %4s %5s %5s %10s %8s %10s' % (
         'epoch', 'cut at', 'state', 'triggers', 'sw', 'links', 'hosts', 'compute ms',
         'check ms', 'install ms')]
@@ -65,7 +67,7 @@ def format_history(records):
     return '\n'.join(lines)
 
 
-def format_sft(table):
+def format_sft(table: dict) -> str:
     lines = ['switch %s, epoch %d' % (table['dpid'], table['epoch']),
              '%-17s  %s' % ('host', 'action')]
     for e in table['entries']:
@@ -79,7 +81,7 @@ def format_sft(table):
     return '\n'.join(lines)
 
 
-def format_unprotected(body):
+def format_unprotected(body: dict) -> str:
     if not body['entries']:
         return 'epoch %d: every next hop has a loop-free backup' % body['epoch']
     lines = ['epoch %d: %d next hops without a loop-free backup (a failure of theirs '
@@ -90,11 +92,11 @@ def format_unprotected(body):
     return '\n'.join(lines)
 
 
-def _clock(at):
+def _clock(at: float) -> str:
     return time.strftime('%H:%M:%S', time.localtime(at))
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='sdn-stable', description=__doc__.split('\n')[0])
     parser.add_argument('--url', default=DEFAULT_URL, help='Ryu WSGI address')
     parser.add_argument('--json', action='store_true', help='print the raw JSON')
@@ -108,13 +110,14 @@ def main(argv=None):
     commands.add_parser('unprotected', help='next hops without a loop-free backup')
     args = parser.parse_args(argv)
 
-    path, formatter = {
+    endpoints: dict[str, tuple[str, Callable[[Any], str]]] = {
         'epoch': ('/stable/epoch', format_epoch),
         'triggers': ('/stable/triggers', format_triggers),
         'history': ('/stable/history?limit=%d' % getattr(args, 'n', 20), format_history),
         'sft': ('/stable/sft/%s' % getattr(args, 'dpid', ''), format_sft),
         'unprotected': ('/stable/unprotected', format_unprotected),
-    }[args.command]
+    }
+    path, formatter = endpoints[args.command]
     body = fetch(args.url, path)
     print(json.dumps(body, indent=1) if args.json else formatter(body))
     return 0

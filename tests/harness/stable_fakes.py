@@ -1,0 +1,76 @@
+"""Switches for the stable-routing app without Open vSwitch, for unit tests: a bundle
+sender whose bundles the fake switch answers at once, a datapath with ports, the
+snapshots the tests install, and filters to read the messages with."""
+
+from ryu.ofproto import ofproto_v1_3 as ofp
+from ryu.ofproto import ofproto_v1_3_parser as parser
+
+from controller.bundles import Transaction
+from controller.openflow import OVS_GROUP_ADD_OR_MOD
+from controller.stable.sft import Snapshot
+from tests.harness.fakes import FakeDatapath
+from topologies.numbering import host_mac
+
+HOSTS = {host_mac(1): (1, 1), host_mac(2): (2, 1), host_mac(3): (3, 1)}
+PORTS = {1: [1, 2, 3], 2: [1, 2, 3], 3: [1, 2, 3]}
+LINE = Snapshot.make([1, 2, 3], [(1, 2, 2, 2), (2, 3, 3, 2)], HOSTS, PORTS)
+# The same switches once s1:3 - s3:3 is cabled: a triangle.
+TRIANGLE = Snapshot.make([1, 2, 3], [(1, 2, 2, 2), (2, 3, 3, 2), (1, 3, 3, 3)], HOSTS,
+                         PORTS)
+
+
+class FakeBundles:
+    """``send(dp, msgs)`` as BundleClient's: records ``(dpid, msgs)`` in ``sent`` and
+    returns a Transaction answered at once, except that the calls numbered (from 0) in
+    ``refuse`` get an error and those in ``unanswered`` are never confirmed."""
+
+    def __init__(self):
+        self.sent, self.refuse, self.unanswered = [], set(), set()
+
+    def send(self, dp, msgs):
+        call = len(self.sent)
+        self.sent.append((dp.id, list(msgs)))
+        transaction = Transaction(dp.id, len(msgs))
+        if call in self.refuse:
+            transaction.errors.append((ofp.OFPET_BAD_REQUEST, 0))
+        if call not in self.unanswered:
+            transaction.done.set()
+        return transaction
+
+    def phases(self, first_call, switches=3):
+        """The bundles from call ``first_call`` on, as [phase][dpid] -> messages."""
+        calls = self.sent[first_call:]
+        return [dict(calls[i:i + switches]) for i in range(0, len(calls), switches)]
+
+
+def flow_mods(msgs, table=None, command=ofp.OFPFC_ADD):
+    return [m for m in msgs if isinstance(m, parser.OFPFlowMod) and m.command == command
+            and (table is None or m.table_id == table)]
+
+
+def group_mods(msgs, command=OVS_GROUP_ADD_OR_MOD):
+    return [m for m in msgs if isinstance(m, parser.OFPGroupMod) and m.command == command]
+
+
+def fields(msg):
+    return dict(msg.match.items())
+
+
+class SwitchWithPorts(FakeDatapath):
+    """A FakeDatapath with live ``ports`` (OFPPorts, as Ryu fills them on connection)
+    that also takes send_together's writes: ``written`` holds the OpenFlow message types
+    of each write."""
+
+    def __init__(self, dpid, ports=(1, 2, 3)):
+        super().__init__(dpid)
+        self.ports = {port: parser.OFPPort(port, '02:00:00:00:%02x:%02x' % (dpid, port),
+                                           b'p%d' % port, 0, 0, 0, 0, 0, 0, 0, 0)
+                      for port in ports}
+        self.written = []
+
+    def send(self, buf):
+        types, offset = [], 0
+        while offset < len(buf):
+            types.append(buf[offset + 1])
+            offset += int.from_bytes(buf[offset + 2:offset + 4], 'big')
+        self.written.append(types)
