@@ -9,7 +9,7 @@ import networkx as nx
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from bench.stable import fat_tree, fat_tree_links
+from bench.stable import fat_tree
 from topologies.numbering import host_mac
 from controller.stable.sft import (Route, Snapshot, StableForwardingTable, Violation,
                                    check_sft, compute_sft)
@@ -150,22 +150,6 @@ def test_fat_tree_edge_uplinks_are_protected():
         # What stays unprotected: every core switch (one link into the destination's
         # pod) and the aggregation switches of the destination's pod (one link down).
         assert len(unprotected) == len(edges) * (half * half + half)
-
-
-def test_fat_tree_builder_matches_topologies_fattree():
-    pytest.importorskip('mininet')
-    from topologies.fattree import FatTreeTopo
-
-    topo = FatTreeTopo(4)
-    dpid = {name: int(topo.nodeInfo(name)['dpid'], 16) for name in topo.switches()}
-    links = {frozenset(((dpid[a], pa), (dpid[b], pb))) for (a, pa), (b, pb)
-             in topo.switch_links()}
-    assert links == {frozenset(((a, pa), (b, pb))) for a, pa, b, pb in fat_tree_links(4)}
-    hosts = {}
-    for host in topo.hosts():
-        switch, p = topo.host_port(host)
-        hosts[topo.nodeInfo(host)['mac']] = (dpid[switch], p)
-    assert hosts == fat_tree(4).host_map()
 
 
 def test_ties_go_to_the_lowest_dpid_not_the_lowest_port():
