@@ -35,7 +35,7 @@ from controller.arbiter.gate import InvariantGate
 from controller.arbiter.policy import DEFAULT_POLICY, load_arbiter_policy, policy_path
 from controller.arbiter.resolve import Outcome
 from controller.arbiter.rest import DATA_KEY, ArbiterController
-from controller.policy import PolicyError
+from controller.config import ConfigError
 
 # Before any app can send: the order of apps on the command line then does not matter.
 interpose.patch_datapath()
@@ -74,7 +74,7 @@ class AppArbiter(app_manager.RyuApp):
     def _load(self):
         try:
             return load_arbiter_policy(self.path)
-        except PolicyError as error:
+        except ConfigError as error:
             self.logger.error('arbiter: refused policy %s:\n%s', self.path, error)
             return None
 

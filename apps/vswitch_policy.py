@@ -38,7 +38,8 @@ from controller import flowspec
 from controller import openflow as of
 from controller import vswitch
 from controller.learning import Learned, MacTable, is_unicast
-from controller.policy import PolicyError, load_policy
+from controller.config import ConfigError
+from controller.policy import load_policy
 
 CONF = cfg.CONF
 CONF.register_opts([
@@ -75,7 +76,7 @@ class VSwitchPolicy(app_manager.RyuApp):
         self.path = self.conf.policy_file
         try:
             self.policy = load_policy(self.path)
-        except PolicyError as error:
+        except ConfigError as error:
             raise SystemExit('vswitch_policy: %s is not a valid policy:\n%s'
                              % (self.path, error))
         self.policy_mtime = self._mtime()
@@ -192,7 +193,7 @@ class VSwitchPolicy(app_manager.RyuApp):
         started = _now()
         try:
             new = load_policy(self.path)
-        except PolicyError as error:
+        except ConfigError as error:
             self.logger.error('policy reload (%s) refused, the old policy stays in force:'
                               '\n%s', why, error)
             return

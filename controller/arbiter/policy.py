@@ -1,7 +1,8 @@
 """The arbiter's policy: which app wins where apps' rules overlap, what each app may do,
 how fights are damped and which invariants every change must keep. A YAML file, loaded
 into immutable values, every mistake reported as ``file:line:col: key.path: message``
-(the YAML reading and the error type are controller/policy/loader.py's).
+(the YAML reading and the error type are controller/config's, the match fields
+controller/ofmatch.py's).
 
 Apps are named by their module's last component, as they are typed after
 ``ryu-manager``: ``ryu.app.simple_switch_13`` is ``simple_switch_13``,
@@ -42,11 +43,11 @@ import math
 import os
 from dataclasses import dataclass, field
 
-import jsonschema
 import yaml
 
-from controller.policy import schema as match_schema
-from controller.policy.loader import PolicyError, YamlSource, load_file
+from controller import ofmatch
+from controller.config.schema import describe, strict_validator
+from controller.config.yaml_source import load_checked, load_file
 from controller.policy.model import FrozenDict
 
 UNKNOWN_APP = 'unknown'
@@ -206,12 +207,12 @@ _APP_NAME = {'type': 'string', 'minLength': 1,
 _APP_LIST = {'type': 'array', 'items': _APP_NAME, 'expect': 'a list of app names'}
 _DPID = {'type': 'integer', 'minimum': 0, 'maximum': MAX_DPID,
          'expect': 'a datapath id, an integer 0..2**64-1'}
-_PORT = _int(1, match_schema.OFPP_MAX, 'a port number 1..0xffffff00')
+_PORT = _int(1, ofmatch.OFPP_MAX, 'a port number 1..0xffffff00')
 _MATCH = _mapping({name: {'type': kind.json_types, 'expect': kind.expect}
-                   for name, kind in match_schema.MATCH_FIELDS.items()},
+                   for name, kind in ofmatch.MATCH_FIELDS.items()},
                   'match fields (OpenFlow 1.3 names)')
 _MATCH['properties'].update({alias: _MATCH['properties'][name]
-                             for alias, name in match_schema.ALIASES.items()})
+                             for alias, name in ofmatch.ALIASES.items()})
 
 _APP = _mapping({
     'security': {'type': 'boolean', 'expect': 'true or false'},
@@ -271,12 +272,7 @@ POLICY_SCHEMA = _mapping({
 }, 'a mapping with order, pipeline, apps, overrides, damping, topology, invariants, '
    'unknown')
 
-# JSON Schema counts 1.0 as an integer (as controller/policy/schema.py decides too).
-_VALIDATOR = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator,
-    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
-        'integer', lambda checker, value: isinstance(value, int)
-        and not isinstance(value, bool)))(POLICY_SCHEMA)
+_VALIDATOR = strict_validator(POLICY_SCHEMA)
 
 
 def _schema_issues(data):
@@ -297,21 +293,21 @@ def _schema_issues(data):
                     yield path, "missing key '%s' (%s)" % (
                         key, schema['properties'][key]['expect']), False
         elif kind in ('minItems', 'maxItems', 'minLength'):
-            yield path, 'expected %s; got %s' % (expect, match_schema.describe(value)), \
+            yield path, 'expected %s; got %s' % (expect, describe(value)), \
                 False
         elif kind == 'uniqueItems':
             yield path, 'a right is listed twice', False
         elif kind in ('minimum', 'maximum', 'exclusiveMinimum'):
             yield path, '%s is out of range; expected %s' % (value, expect), False
         else:
-            yield path, 'expected %s; got %s' % (expect, match_schema.describe(value)), \
+            yield path, 'expected %s; got %s' % (expect, describe(value)), \
                 False
 
 
 # --- loading ---------------------------------------------------------------------------
 
 def load_arbiter_policy(path):
-    """The ArbiterPolicy in the YAML file at ``path``; PolicyError (every problem, each
+    """The ArbiterPolicy in the YAML file at ``path``; ConfigError (every problem, each
     with file:line:col) if it is unreadable or wrong."""
     return load_file(path, load_arbiter_policy_text)
 
@@ -321,15 +317,8 @@ def load_arbiter_policy_text(text, filename='<string>'):
     if _empty(text):
         # An empty file is a valid policy: every app ranks equal and may do anything.
         return ArbiterPolicy(source=filename)
-    source = YamlSource(filename)
-    policy = None
-    if source.read(text):
-        for path, message, at_key in _schema_issues(source.data):
-            source.issue(path, message, at_key=at_key)
-        policy = _Builder(source).build()
-    if source.issues:
-        raise PolicyError(source.issues.values())
-    return policy
+    return load_checked(text, filename, POLICY_SCHEMA['expect'], _schema_issues,
+                        lambda source: _Builder(source).build())
 
 
 class _Builder:
@@ -431,7 +420,7 @@ class _Builder:
         """(fields, TernaryMatch) of a match mapping; None (reported) if it is wrong."""
         from controller.arbiter.match import TernaryMatch
         from ryu.ofproto import ofproto_v1_3_parser as parser
-        match, problems = match_schema.normalise_match(
+        match, problems = ofmatch.normalise_match(
             fields, lambda key: self.source.plain.get(path + (key,)))
         for key, message in problems:
             self.issue(path + (key,), message)

@@ -1,8 +1,9 @@
 """VLAN/ACL policies for the virtual switch app: a YAML file in FAUCET's format, loaded
 into an immutable model with every mistake reported at its line.
 
-    from controller.policy import load_policy, PolicyError
-    policy = load_policy('examples/policies/three_tenants.yaml')   # or PolicyError
+    from controller.policy import load_policy
+    policy = load_policy('examples/policies/three_tenants.yaml')
+    # or controller.config.ConfigError, with every mistake at its file:line:col
 
 Check a file from the shell (exit 0 valid, 1 invalid, 2 usage or unreadable)::
 
@@ -65,9 +66,9 @@ Decisions
 - A key written twice in one mapping is an error (YAML keeps the last one silently).
 """
 
-from controller.policy.loader import PolicyError, PolicyIssue, load_policy, load_policy_text
+from controller.policy.loader import load_policy, load_policy_text
 from controller.policy.model import (Actions, Datapath, FrozenDict, Interface, Policy, Rule,
                                      Vlan)
 
-__all__ = ['Actions', 'Datapath', 'FrozenDict', 'Interface', 'Policy', 'PolicyError',
-           'PolicyIssue', 'Rule', 'Vlan', 'load_policy', 'load_policy_text']
+__all__ = ['Actions', 'Datapath', 'FrozenDict', 'Interface', 'Policy', 'Rule', 'Vlan',
+           'load_policy', 'load_policy_text']

@@ -9,7 +9,8 @@ exits 2 on a usage error or a file it cannot read.
 import argparse
 import sys
 
-from controller.policy.loader import PolicyError, load_policy_text
+from controller.config import ConfigError
+from controller.policy.loader import load_policy_text
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -25,7 +26,7 @@ def check(path, out=None, err=None):
         return EXIT_USAGE
     try:
         policy = load_policy_text(data, filename=path)
-    except PolicyError as error:
+    except ConfigError as error:
         for issue in error.errors:
             print(issue, file=out)
         print('%s: %d error%s' % (path, len(error.errors), 's' * (len(error.errors) != 1)),

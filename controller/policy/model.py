@@ -14,7 +14,7 @@ given, and ``vlan_vid`` with OFPVID_PRESENT (0x1000) set.
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-OFPVID_PRESENT = 0x1000
+from controller.ofmatch import OFPVID_PRESENT
 
 
 class FrozenDict(Mapping):
