@@ -11,7 +11,7 @@ where vswitch.conf has::
     policy_file = examples/policies/three_tenants.yaml
 
 The policy format, its validation and the check command (``sdn-policy-check FILE``)
-are in controller/policy; the pipeline in controller/vswitch.py. Switches are matched
+are in controller/vswitch; the pipeline in controller/vswitch/pipeline.py. Switches are matched
 to the policy by dp_id; a switch the policy does not name is left without rules (in
 fail mode secure it forwards nothing).
 
@@ -36,10 +36,10 @@ from ryu.ofproto import ofproto_v1_3
 
 from controller import flowspec
 from controller import openflow as of
-from controller import vswitch
 from controller.learning import Learned, MacTable, is_unicast
 from controller.config import ConfigError
-from controller.policy import load_policy
+from controller.vswitch import load_policy
+from controller.vswitch import pipeline as vswitch
 
 CONF = cfg.CONF
 CONF.register_opts([

@@ -48,7 +48,7 @@ import yaml
 from controller import ofmatch
 from controller.config.schema import describe, strict_validator
 from controller.config.yaml_source import load_checked, load_file
-from controller.policy.model import FrozenDict
+from controller.config.frozen import FrozenDict
 
 UNKNOWN_APP = 'unknown'
 RIGHTS = ('drop', 'output', 'modify', 'controller')

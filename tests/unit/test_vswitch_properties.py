@@ -7,7 +7,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from controller.config import ConfigError
-from controller.policy import Policy, load_policy_text
+from controller.vswitch import Policy, load_policy_text
 
 NAMES = st.text(alphabet='abcdefgh-', min_size=1, max_size=6).filter(
     lambda name: name[0] != '-')

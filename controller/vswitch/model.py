@@ -1,5 +1,5 @@
 """The validated policy as plain, immutable values: what the compiler
-(controller/vswitch.py) and the app read, and what a reload compares.
+(pipeline.py) and the app read, and what a reload compares.
 
 Every class is a frozen dataclass and every mapping a ``FrozenDict``, so a whole policy is
 hashable and two policies compare field by field: a reload can tell exactly which VLANs,
@@ -11,43 +11,10 @@ colon MACs, dotted / compressed IP strings, a ``(value, mask)`` tuple where a ma
 given, and ``vlan_vid`` with OFPVID_PRESENT (0x1000) set.
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from controller.config.frozen import FrozenDict
 from controller.ofmatch import OFPVID_PRESENT
-
-
-class FrozenDict(Mapping):
-    """An immutable, hashable mapping. It keeps the order it was built in (the loader
-    sorts ports by number); equality, like a dict's, ignores order."""
-
-    __slots__ = ('_data', '_hash')
-
-    def __init__(self, items=()):
-        self._data = dict(items)
-        self._hash = None
-
-    def __getitem__(self, key):
-        return self._data[key]
-
-    def __iter__(self):
-        return iter(self._data)
-
-    def __len__(self):
-        return len(self._data)
-
-    def __hash__(self):
-        if self._hash is None:
-            self._hash = hash(frozenset(self._data.items()))
-        return self._hash
-
-    def __eq__(self, other):
-        if isinstance(other, Mapping):
-            return self._data == dict(other.items())
-        return NotImplemented
-
-    def __repr__(self):
-        return 'FrozenDict(%r)' % (self._data,)
 
 
 @dataclass(frozen=True)

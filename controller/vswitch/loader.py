@@ -11,9 +11,9 @@ import re
 from controller import ofmatch
 from controller.config.schema import parse_int
 from controller.config.yaml_source import load_checked, load_file
-from controller.policy import schema
-from controller.policy.model import (Actions, Datapath, FrozenDict, Interface, Policy, Rule,
-                                     Vlan)
+from controller.config.frozen import FrozenDict
+from controller.vswitch import schema
+from controller.vswitch.model import Actions, Datapath, Interface, Policy, Rule, Vlan
 
 def load_policy(path: str) -> Policy:
     """The Policy in the YAML file at ``path``; ConfigError if it is unreadable or wrong."""

@@ -1,4 +1,4 @@
-"""Compile a VLAN/ACL policy (controller/policy) to the OpenFlow 1.3 pipeline of one
+"""Compile a VLAN/ACL policy (model.py) to the OpenFlow 1.3 pipeline of one
 switch, as a set of FlowSpecs (controller/flowspec.py). Pure: no Ryu events, no switch.
 
 Pipeline (cookie kinds of the 'vswitch_policy' range in brackets)::
@@ -26,12 +26,12 @@ from dataclasses import dataclass
 
 from controller.cookies import CookieSpace
 from controller.flowspec import FlowSpec
+from controller.ofmatch import OFPVID_PRESENT
 
 PORT_ACL, VLAN, VLAN_ACL, ETH_SRC, ETH_DST = 0, 1, 2, 3, 4
 COOKIES = CookieSpace('vswitch_policy')
 ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT = 1, 2, 3, 4, 5, 6, 7
 
-OFPVID_PRESENT = 0x1000
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN_TAGS = (0x8100, 0x88a8)
 ACL_TOP = 30000            # first rule of a port's ACLs; later rules count down

@@ -1,5 +1,5 @@
 """The policy check command: ``sdn-policy-check FILE`` and
-``python -m controller.policy check FILE``.
+``python -m controller.vswitch check FILE``.
 
 Prints "OK: <n> dps, <n> vlans, <n> acls (<n> rules)" and exits 0 for a valid policy;
 prints every error (file:line:column: key path: message) and exits 1 for an invalid one;
@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from controller.config import ConfigError
-from controller.policy.loader import load_policy_text
+from controller.vswitch.loader import load_policy_text
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -50,9 +50,9 @@ def main(argv=None):
 
 
 def module_main(argv=None):
-    """python -m controller.policy check FILE"""
+    """python -m controller.vswitch check FILE"""
     parser = argparse.ArgumentParser(
-        prog='python -m controller.policy', description='VLAN/ACL policy files.')
+        prog='python -m controller.vswitch', description='VLAN/ACL policy files.')
     commands = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
     _add_file_argument(commands.add_parser(
         'check', help='check a policy file', description='Check a VLAN/ACL policy file.'))

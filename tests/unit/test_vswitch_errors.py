@@ -4,7 +4,7 @@ what was expected; all errors of a file come in one pass, sorted by line."""
 import pytest
 
 from controller.config import ConfigError, yaml_source
-from controller.policy import load_policy
+from controller.vswitch import load_policy
 
 # Line numbers of BASE, which the cases below change in place:
 #  1 vlans   4 acls   6 rule 0 of web    8 dps    10 dp_id       12-14 ports 1-3

@@ -4,7 +4,7 @@ completed where they are implied, refused where they contradict or are ambiguous
 import pytest
 
 from controller.config import ConfigError
-from controller.policy import load_policy_text
+from controller.vswitch import load_policy_text
 
 POLICY = '''\
 dps: {sw1: {dp_id: 1, interfaces: {1: {}}}}
