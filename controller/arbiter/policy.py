@@ -41,13 +41,15 @@ Apps are named by their module's last component, as they are typed after
 import ipaddress
 import math
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 
 from controller import ofmatch
 from controller.config.schema import describe, strict_validator
-from controller.config.yaml_source import load_checked, load_file
+from controller.config.yaml_source import Path, load_checked, load_file
 from controller.config.frozen import FrozenDict
 
 UNKNOWN_APP = 'unknown'
@@ -65,12 +67,12 @@ class AppPolicy:
     name: str
     security: bool = False
     tables: int = 1
-    flowspace: tuple = ()
-    may: frozenset = frozenset(RIGHTS)
-    max_rules: int = None
-    flow_mod_rate: float = None
-    flow_mod_burst: int = None
-    line: int = field(default=None, compare=False)
+    flowspace: tuple[tuple[FrozenDict, Any], ...] = ()
+    may: frozenset[str] = frozenset(RIGHTS)
+    max_rules: int | None = None
+    flow_mod_rate: float | None = None
+    flow_mod_burst: int | None = None
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,10 @@ class Override:
     on every switch)."""
     index: int
     fields: FrozenDict
-    match: object           # TernaryMatch
+    match: Any              # TernaryMatch
     winner: str
-    dpid: int = None
-    line: int = field(default=None, compare=False)
+    dpid: int | None = None
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ class Damping:
     max_suppress: float = 120.0
 
     @property
-    def ceiling(self):
+    def ceiling(self) -> float:
         """The highest penalty kept: one that decays to ``reuse`` in ``max_suppress``."""
         return self.reuse * 2 ** (self.max_suppress / self.half_life)
 
@@ -108,15 +110,15 @@ class Host:
     name: str
     dpid: int
     port: int
-    ip: str = None
+    ip: str | None = None
 
 
 @dataclass(frozen=True)
 class Invariants:
     no_loops: bool = True
     no_black_holes: bool = True
-    isolation: tuple = ()       # (host name, host name) pairs
-    line: int = field(default=None, compare=False)
+    isolation: tuple[tuple[str, str], ...] = ()
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -124,21 +126,21 @@ class ArbiterPolicy:
     """The whole policy. ``clause_line`` maps a clause's key path ('order',
     'apps.x.flowspace', ...) to its line, so decisions can cite it."""
     source: str = '<default>'
-    order: tuple = ()
-    pipeline: tuple = ()
+    order: tuple[str, ...] = ()
+    pipeline: tuple[tuple[str, ...], ...] = ()
     apps: FrozenDict = FrozenDict()
-    overrides: tuple = ()
+    overrides: tuple[Override, ...] = ()
     damping: Damping = Damping()
-    links: tuple = ()           # (dpid, port, dpid, port)
+    links: tuple[tuple[int, int, int, int], ...] = ()   # (dpid, port, dpid, port)
     hosts: FrozenDict = FrozenDict()
     invariants: Invariants = Invariants()
     unknown: str = 'lowest'
     lines: FrozenDict = field(default=FrozenDict(), compare=False)
+    # name -> AppPolicy, found once (a plain dict: asked on every flow-mod)
+    _by_name: dict[str, AppPolicy] = field(default_factory=dict, init=False, repr=False,
+                                           compare=False)
 
-    def __post_init__(self):
-        object.__setattr__(self, '_by_name', {})      # name -> AppPolicy (a plain dict)
-
-    def app(self, name):
+    def app(self, name: str) -> AppPolicy:
         """The AppPolicy of ``name``; an app the file does not list may do anything."""
         found = self._by_name.get(name)
         if found is None:
@@ -146,7 +148,7 @@ class ArbiterPolicy:
             self._by_name[name] = found
         return found
 
-    def unrestricted(self, name):
+    def unrestricted(self, name: str) -> bool:
         """Whether ``name`` may propose anything, as often as it likes (no flowspace,
         rights, budget or rate): no rights check can refuse its rules."""
         app = self.app(name)
@@ -154,20 +156,20 @@ class ArbiterPolicy:
                 and app.flow_mod_rate is None
                 and not (name == UNKNOWN_APP and self.unknown == 'refuse'))
 
-    def rank(self, name):
+    def rank(self, name: str) -> int:
         """Position in ``order`` (0 wins over 1); unordered apps after every ordered one,
         all equal; ``unknown`` last of all."""
         if name in self.order:
             return self.order.index(name)
         return len(self.order) + (1 if name == UNKNOWN_APP else 0)
 
-    def cite(self, path):
+    def cite(self, path: str) -> str:
         """'order (policy.yaml:3)': a clause and where it is written."""
         line = self.lines.get(path)
         return '%s (%s:%d)' % (path, self.source, line) if line else \
             '%s (%s)' % (path, self.source)
 
-    def stage_of(self, app):
+    def stage_of(self, app: str) -> tuple[int | None, int, int | None]:
         """(index of the app's pipeline stage, its first table, the next stage's first
         table or None for the last stage). An app outside the pipeline keeps its tables:
         (None, 0, None)."""
@@ -275,7 +277,7 @@ POLICY_SCHEMA = _mapping({
 _VALIDATOR = strict_validator(POLICY_SCHEMA)
 
 
-def _schema_issues(data):
+def _schema_issues(data: Any) -> Iterator[tuple[Path, str, bool]]:
     """(path, message, at_key) for every place ``data`` breaks POLICY_SCHEMA, worded
     with each schema's 'expect'."""
     for error in _VALIDATOR.iter_errors(data):
@@ -306,13 +308,14 @@ def _schema_issues(data):
 
 # --- loading ---------------------------------------------------------------------------
 
-def load_arbiter_policy(path):
+def load_arbiter_policy(path: str) -> ArbiterPolicy:
     """The ArbiterPolicy in the YAML file at ``path``; ConfigError (every problem, each
     with file:line:col) if it is unreadable or wrong."""
     return load_file(path, load_arbiter_policy_text)
 
 
-def load_arbiter_policy_text(text, filename='<string>'):
+def load_arbiter_policy_text(text: str | bytes,
+                             filename: str = '<string>') -> ArbiterPolicy:
     """The ArbiterPolicy in ``text`` (str or UTF-8 bytes)."""
     if _empty(text):
         # An empty file is a valid policy: every app ranks equal and may do anything.
@@ -330,7 +333,7 @@ class _Builder:
         self.lines = {}
         self.known_apps = set()
 
-    def issue(self, path, message):
+    def issue(self, path: Path, message: str) -> None:
         if not self.source.has_issue_at(path):
             self.source.issue(path, message)
 
@@ -340,7 +343,7 @@ class _Builder:
             self.lines['.'.join(str(p) for p in path)] = line
         return line
 
-    def build(self):
+    def build(self) -> ArbiterPolicy | None:
         data = self.source.data
         if not isinstance(data, dict):
             return None
@@ -504,7 +507,7 @@ def _dict(value):
     return value if isinstance(value, dict) else {}
 
 
-def policy_path(path, config_files):
+def policy_path(path: str | None, config_files: Iterable[str] | None) -> str | None:
     """``path`` as given if it exists (or is absolute, or None), else beside the first
     config file that has it: a config file can name its policy wherever ryu-manager
     runs."""

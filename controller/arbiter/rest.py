@@ -20,7 +20,7 @@ from controller import ofmatch
 DATA_KEY = 'arbiter'
 
 
-def parse_match_text(text):
+def parse_match_text(text: str | None) -> TernaryMatch:
     """'eth_type=0x800,ipv4_dst=10.0.0.0/24' -> TernaryMatch; ValueError with what is
     wrong. Fields and values as in a policy file."""
     from ryu.ofproto import ofproto_v1_3_parser as parser

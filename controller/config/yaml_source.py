@@ -48,7 +48,7 @@ def load_file(path: str, load_text: Callable[..., T]) -> T:
 
 def load_checked(text: str | bytes, filename: str, expect: str,
                  schema_issues: Callable[[Any], SchemaIssues],
-                 build: Callable[['YamlSource'], T]) -> T:
+                 build: Callable[['YamlSource'], T | None]) -> T:
     """What ``build(source)`` makes of the YAML ``text`` once ``schema_issues(data)``
     has been reported; ConfigError with every problem found by any of the three.
     ``expect`` says what the document should be (for the message about an empty one)."""

@@ -8,6 +8,7 @@ exits 2 on a usage error or a file it cannot read.
 
 import argparse
 import sys
+from typing import TextIO
 
 from controller.config import ConfigError
 from controller.vswitch.loader import load_policy_text
@@ -15,7 +16,7 @@ from controller.vswitch.loader import load_policy_text
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
-def check(path, out=None, err=None):
+def check(path: str, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Check the policy file at ``path``; the exit code."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
@@ -41,7 +42,7 @@ def _add_file_argument(parser):
     parser.add_argument('policy', help='the YAML policy file')
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     """sdn-policy-check FILE"""
     parser = argparse.ArgumentParser(
         prog='sdn-policy-check', description='Check a VLAN/ACL policy file.')
@@ -49,7 +50,7 @@ def main(argv=None):
     return check(parser.parse_args(argv).policy)
 
 
-def module_main(argv=None):
+def module_main(argv: list[str] | None = None) -> int:
     """python -m controller.vswitch check FILE"""
     parser = argparse.ArgumentParser(
         prog='python -m controller.vswitch', description='VLAN/ACL policy files.')

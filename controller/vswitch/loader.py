@@ -7,10 +7,11 @@ path of the place it is about; ``ConfigError`` carries them all, sorted by line.
 """
 
 import re
+from typing import Any
 
 from controller import ofmatch
 from controller.config.schema import parse_int
-from controller.config.yaml_source import load_checked, load_file
+from controller.config.yaml_source import Path, load_checked, load_file
 from controller.config.frozen import FrozenDict
 from controller.vswitch import schema
 from controller.vswitch.model import Actions, Datapath, Interface, Policy, Rule, Vlan
@@ -55,12 +56,12 @@ class _Builder:
         self.vlans = {}            # name -> Vlan (those with a valid VID)
         self.vlan_by_vid = {}
 
-    def issue(self, path, message, at_key=False):
+    def issue(self, path: Path, message: str, at_key: bool = False) -> None:
         # One message per place: where the schema spoke, it said what was wrong.
         if not self.source.has_issue_at(path):
             self.source.issue(path, message, at_key=at_key)
 
-    def build(self):
+    def build(self) -> Policy | None:
         data = self.source.data
         if not isinstance(data, dict):
             return None
@@ -395,7 +396,7 @@ class _Ports:
     def __init__(self, dp_name, by_number, by_name):
         self.dp_name, self.by_number, self.by_name = dp_name, by_number, by_name
 
-    def resolve(self, ref):
+    def resolve(self, ref: Any) -> tuple[int | None, str | None]:
         """(port number, None) for the port ``ref`` (a number or an interface name)
         names; (None, what is wrong) if it names none; (None, None) for a value that is
         neither (the schema reported it)."""

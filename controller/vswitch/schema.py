@@ -6,7 +6,11 @@ Checks that need more than one place of the file (references, uniqueness, mirror
 are in loader.py; this module knows one value at a time.
 """
 
+from collections.abc import Iterator
+from typing import Any
+
 from controller.config.schema import describe, strict_validator
+from controller.config.yaml_source import Path
 from controller.ofmatch import ALIASES, MATCH_FIELDS, MAX_VID, MIN_VID, OFPP_MAX, NumberKind
 
 MAX_DP_ID = 2 ** 64 - 1
@@ -180,7 +184,7 @@ POLICY_SCHEMA = _mapping({
 _VALIDATOR = strict_validator(POLICY_SCHEMA)
 
 
-def schema_issues(data):
+def schema_issues(data: Any) -> Iterator[tuple[Path, str, bool]]:
     """Yield (path, message, at_key) for every place ``data`` breaks the schema. ``path``
     is a tuple of keys and list indexes; ``at_key`` says the key itself is wrong (the
     message is about the key, not its value)."""
