@@ -19,7 +19,7 @@ REST (Ryu's WSGI, --wsapi-port): /arbiter/conflicts, /arbiter/decisions, /arbite
 /arbiter/apps, /arbiter/explain?dpid=&table=&match= (controller/arbiter/rest.py).
 """
 
-import signal
+from typing import Any
 
 from ryu import cfg
 from ryu.app.wsgi import WSGIApplication
@@ -28,6 +28,7 @@ from ryu.controller import ofp_event
 from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from ryu.ofproto import ofproto_v1_3
 
+from controller import app_base
 from controller.arbiter import interpose
 from controller.arbiter.interpose import EventArbiterAlert, EventArbiterDecision
 from controller.arbiter.engine import Arbiter
@@ -35,16 +36,16 @@ from controller.arbiter.gate import InvariantGate
 from controller.arbiter.policy import DEFAULT_POLICY, load_arbiter_policy, policy_path
 from controller.arbiter.resolve import Outcome
 from controller.arbiter.rest import DATA_KEY, ArbiterController
-from controller.policy import PolicyError
+from controller.config import ConfigError
 
 # Before any app can send: the order of apps on the command line then does not matter.
 interpose.patch_datapath()
 
 CONF = cfg.CONF
-CONF.register_opts([
+app_base.register_options('arbiter', [
     cfg.StrOpt('policy', default=None,
                help='the arbiter policy (YAML); none: every app ranks equal'),
-], group='arbiter')
+])
 
 
 class AppArbiter(app_manager.RyuApp):
@@ -52,7 +53,7 @@ class AppArbiter(app_manager.RyuApp):
     _CONTEXTS = {'wsgi': WSGIApplication}
     _EVENTS = [EventArbiterDecision, EventArbiterAlert]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.path = policy_path(CONF.arbiter.policy, CONF.config_file)
         policy = self._load() if self.path else DEFAULT_POLICY
@@ -62,11 +63,11 @@ class AppArbiter(app_manager.RyuApp):
                                alert=self._alert, gate=InvariantGate(policy))
         interpose.install(self.arbiter)
         kwargs['wsgi'].register(ArbiterController, {DATA_KEY: self.arbiter})
-        signal.signal(signal.SIGHUP, lambda *_: self._reload())
+        app_base.on_reload_signal(self.reload)
         self.logger.info('arbiter: policy %s, order %s', self.path or '(none)',
                          ', '.join(policy.order) or '(none)')
 
-    def start(self):
+    def start(self) -> Any:
         # Ryu's ofp_event service is instantiated after every app: narrow its events now.
         interpose.narrow_events(keep_always={self.name})
         return super().start()
@@ -74,11 +75,12 @@ class AppArbiter(app_manager.RyuApp):
     def _load(self):
         try:
             return load_arbiter_policy(self.path)
-        except PolicyError as error:
+        except ConfigError as error:
             self.logger.error('arbiter: refused policy %s:\n%s', self.path, error)
             return None
 
-    def _reload(self):
+    def reload(self) -> None:
+        """Use the policy file as it is now, or keep the last good policy."""
         policy = self._load()
         if policy is not None:
             self.arbiter.set_policy(policy)

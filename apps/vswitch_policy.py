@@ -11,7 +11,9 @@ where vswitch.conf has::
     policy_file = examples/policies/three_tenants.yaml
 
 The policy format, its validation and the check command (``sdn-policy-check FILE``)
-are in controller/policy; the pipeline in controller/vswitch.py. Switches are matched
+are in controller/vswitch; the pipeline in controller/vswitch/pipeline.py; what a
+connect, a packet-in or a reload does to one switch in controller/vswitch/switch.py.
+This app only carries Ryu's events there and the messages back. Switches are matched
 to the policy by dp_id; a switch the policy does not name is left without rules (in
 fail mode secure it forwards nothing).
 
@@ -23,25 +25,24 @@ are replaced in place by an ADD, gone rules are deleted, and the hosts learned o
 whose VLANs or mirroring changed are forgotten.
 """
 
-import os
-import signal
 from time import monotonic as _now
+from typing import Any
 
 from ryu import cfg
-from ryu.base import app_manager
 from ryu.controller import ofp_event
-from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from ryu.controller.handler import MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
-from ryu.ofproto import ofproto_v1_3
 
-from controller import flowspec
+from controller import app_base
 from controller import openflow as of
-from controller import vswitch
-from controller.learning import Learned, MacTable, is_unicast
-from controller.policy import PolicyError, load_policy
+from controller.app_base import SuiteApp
+from controller.config import ConfigError
+from controller.config.watch import FileWatch
+from controller.learning import Learned
+from controller.vswitch import load_policy, pipeline
+from controller.vswitch.switch import LearningSettings, PolicySwitch
 
-CONF = cfg.CONF
-CONF.register_opts([
+app_base.register_options('vswitch_policy', [
     cfg.StrOpt('policy_file', default=None, help='the YAML policy to enforce'),
     cfg.IntOpt('idle_timeout', default=300,
                help='seconds a learned destination lives without traffic'),
@@ -51,172 +52,109 @@ CONF.register_opts([
                help='hosts learned per port and VLAN when the policy sets no max_hosts'),
     cfg.FloatOpt('reload_poll', default=1.0,
                  help='seconds between checks of the policy file for changes'),
-], group='vswitch_policy')
+])
 
 
-class SwitchState:
-    def __init__(self, dp, model, plans, installed):
-        self.dp = dp
-        self.model = model            # the policy's Datapath
-        self.plans = plans            # port -> vswitch.PortPlan
-        self.installed = installed    # frozenset of static FlowSpecs in the switch
-        self.hosts = {}               # vid -> MacTable
+class VSwitchPolicy(SuiteApp):
+    CONFIG_GROUP = 'vswitch_policy'
+    conf: Any                     # the [vswitch_policy] section: always there
+    switches: dict[int, PolicySwitch]
 
-
-class VSwitchPolicy(app_manager.RyuApp):
-    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
-
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.conf = CONF.vswitch_policy
         if not self.conf.policy_file:
             raise SystemExit('vswitch_policy: set policy_file in the [vswitch_policy] '
                              'section of a --config-file')
         self.path = self.conf.policy_file
+        self.watch = FileWatch(self.path)
         try:
             self.policy = load_policy(self.path)
-        except PolicyError as error:
+        except ConfigError as error:
             raise SystemExit('vswitch_policy: %s is not a valid policy:\n%s'
                              % (self.path, error))
-        self.policy_mtime = self._mtime()
-        self.vlan_max_hosts = self._vlan_max_hosts(self.policy)
         self.logger.info('policy %s loaded: %d switches, %d VLANs, %d ACLs', self.path,
                          len(self.policy.dps), len(self.policy.vlans),
                          len(self.policy.acls))
-        self.switches = {}
-        self.hard_timeout = max(1, int(self.conf.idle_timeout * self.conf.relearn_fraction))
-        self._reload_wanted = hub.Event()
-        signal.signal(signal.SIGHUP, lambda *_: self._reload_wanted.set())
-        self._watcher = hub.spawn(self._watch_loop)
-
-    @staticmethod
-    def _vlan_max_hosts(policy):
-        return {vlan.vid: vlan.max_hosts for vlan in policy.vlans.values()}
+        self.learning = LearningSettings.from_options(
+            self.conf.idle_timeout, self.conf.relearn_fraction, self.conf.default_max_hosts)
+        # A SIGHUP and a file change may come at once: one reload at a time.
+        self._reloading = hub.Semaphore(1)
+        app_base.on_reload_signal(lambda: self.refresh(requested=True))
+        self.spawn_loop('policy file watch', self.conf.reload_poll,
+                        lambda: self.refresh(requested=False))
 
     # --- switches ---------------------------------------------------------------
 
-    @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
-    def _state_change(self, ev):
-        dp = ev.datapath
-        if ev.state == DEAD_DISPATCHER:
-            if dp.id in self.switches and self.switches[dp.id].dp is dp:
-                del self.switches[dp.id]
-                self.logger.info('switch %016x disconnected', dp.id)
-            return
-        model = self.policy.datapath_by_id(dp.id)
-        if model is None:
+    def new_switch(self, dp: Any) -> PolicySwitch | None:
+        sw = PolicySwitch.of(dp, self.policy)
+        if sw is None:
             self.logger.warning('switch %016x is not in %s: no rules installed', dp.id,
                                 self.path)
-            return
-        rules = vswitch.compile_datapath(self.policy, model)
-        of.delete_flows(dp, *vswitch.COOKIES.all_rules())
-        for spec in sorted(rules):
-            dp.send_msg(flowspec.to_flow_mod(dp, spec))
-        self.switches[dp.id] = SwitchState(dp, model, vswitch.port_plans(self.policy, model),
-                                           rules)
-        self.logger.info('switch %016x (%s) connected: %d rules', dp.id, model.name,
-                         len(rules))
+        return sw
+
+    def switch_connected(self, sw: PolicySwitch) -> None:
+        for msg in sw.install():
+            sw.dp.send_msg(msg)
+        self.logger.info('switch %016x (%s) connected: %d rules', sw.dp.id, sw.name,
+                         len(sw.installed))
+
+    def switch_disconnected(self, sw: PolicySwitch, graph_changed: bool) -> None:
+        self.logger.info('switch %016x disconnected', sw.dp.id)
 
     # --- learning -------------------------------------------------------------------
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
-    def _packet_in(self, ev):
+    def _packet_in(self, ev: Any) -> None:
         msg = ev.msg
-        sw = self.switches.get(msg.datapath.id)
-        if sw is None or msg.cookie != vswitch.COOKIES.cookie(vswitch.SRC_MISS):
+        sw = self.switch_of(msg.datapath)
+        if sw is None or msg.cookie != pipeline.COOKIES.cookie(pipeline.SRC_MISS):
             return
-        data = msg.data
-        # ETH_SRC sees every frame tagged (the VLAN table pushed or checked the tag).
-        if len(data) < 18 or data[12:14] != b'\x81\x00':
+        seen = sw.learn(msg.match['in_port'], msg.data, self.learning)
+        if seen is None:
             return
-        vid = int.from_bytes(data[14:16], 'big') & 0x0fff
-        src = of.mac_text(data[6:12])
-        plan = sw.plans.get(msg.match['in_port'])
-        if plan is None or not plan.carries(vid) or not is_unicast(src):
-            return
-        hosts = sw.hosts.setdefault(vid, MacTable(self.conf.default_max_hosts, 60))
-        hosts.max_total = self.vlan_max_hosts.get(vid)
-        result, previous = hosts.learn(src, plan.port, max_macs=plan.max_hosts)
-        if result is Learned.MOVED:
-            self.logger.info('host %s (VLAN %d) moved on %s from port %d to %d', src, vid,
-                             sw.model.name, previous, plan.port)
-        elif result is Learned.NEW:
-            self.logger.info('host %s learned on %s port %d VLAN %d', src, sw.model.name,
-                             plan.port, vid)
-        elif result is Learned.BANNED:
+        if seen.result is Learned.MOVED:
+            self.logger.info('host %s (VLAN %d) moved on %s from port %d to %d', seen.mac,
+                             seen.vid, sw.name, seen.previous, seen.port)
+        elif seen.result is Learned.NEW:
+            self.logger.info('host %s learned on %s port %d VLAN %d', seen.mac, sw.name,
+                             seen.port, seen.vid)
+        elif seen.result is Learned.BANNED:
             self.logger.warning('%s port %d VLAN %d: over its max_hosts; new hosts '
-                                'refused for a while', sw.model.name, plan.port, vid)
-        elif result is Learned.FULL:
+                                'refused for a while', sw.name, seen.port, seen.vid)
+        elif seen.result is Learned.FULL:
             # Not learned: its frames still flood within the VLAN, at a packet-in each.
-            self.logger.debug('VLAN %d on %s is at its max_hosts; %s not learned', vid,
-                              sw.model.name, src)
-        if result in (Learned.BANNED, Learned.REFUSED, Learned.FULL):
-            return
-        of.send_together(sw.dp, [flowspec.to_flow_mod(sw.dp, spec) for spec in
-                                 vswitch.learned_rules(plan, vid, src,
-                                                       self.conf.idle_timeout,
-                                                       self.hard_timeout)])
-
-    def _forget(self, sw, port, vid):
-        """Forget the hosts learned on ``port`` in VLAN ``vid``, rules and all."""
-        dp, parser = sw.dp, sw.dp.ofproto_parser
-        if vid in sw.hosts:
-            sw.hosts[vid].forget_port(port)
-        tagged_vid = vswitch.OFPVID_PRESENT | vid
-        of.delete_flows(dp, *vswitch.COOKIES.rules_of_kind(vswitch.LEARN_SRC),
-                        table_id=vswitch.ETH_SRC,
-                        match=parser.OFPMatch(in_port=port, vlan_vid=tagged_vid))
-        of.delete_flows(dp, *vswitch.COOKIES.rules_of_kind(vswitch.LEARN_DST),
-                        table_id=vswitch.ETH_DST, out_port=port,
-                        match=parser.OFPMatch(vlan_vid=tagged_vid))
+            self.logger.debug('VLAN %d on %s is at its max_hosts; %s not learned',
+                              seen.vid, sw.name, seen.mac)
+        if seen.messages:
+            of.send_together(sw.dp, seen.messages)
 
     # --- live reload ----------------------------------------------------------------
 
-    def _mtime(self):
-        try:
-            return os.stat(self.path).st_mtime_ns
-        except OSError:
-            return None
-
-    def _watch_loop(self):
-        while True:
-            self._reload_wanted.wait(timeout=self.conf.reload_poll)
-            requested = self._reload_wanted.is_set()
-            self._reload_wanted.clear()
-            mtime = self._mtime()
-            if requested or mtime != self.policy_mtime:
-                self.policy_mtime = mtime
+    def refresh(self, requested: bool) -> None:
+        """Reload the policy if ``requested`` (SIGHUP) or if its file changed."""
+        with self._reloading:
+            changed = self.watch.changed()
+            if requested or changed:
                 self.reload('SIGHUP' if requested else 'file changed')
 
-    def reload(self, why):
+    def reload(self, why: str) -> None:
+        """Apply the policy file as it is now, or keep the old policy if it is wrong."""
         started = _now()
         try:
             new = load_policy(self.path)
-        except PolicyError as error:
+        except ConfigError as error:
             self.logger.error('policy reload (%s) refused, the old policy stays in force:'
                               '\n%s', why, error)
             return
         total = 0
         for sw in list(self.switches.values()):
-            model = new.datapath_by_id(sw.dp.id)
-            rules = vswitch.compile_datapath(new, model) if model else frozenset()
-            plans = vswitch.port_plans(new, model) if model else {}
-            change = flowspec.diff(sw.installed, rules)
-            mask = vswitch.COOKIES.all_rules()[1]
-            for spec in change.delete:
-                sw.dp.send_msg(flowspec.to_delete_strict(sw.dp, spec, mask))
-            for spec in change.add:
-                sw.dp.send_msg(flowspec.to_flow_mod(sw.dp, spec))
-            stale = vswitch.stale_learning(sw.plans, plans)
-            for port, vid in sorted(stale):
-                self._forget(sw, port, vid)
-            sw.model, sw.plans, sw.installed = model, plans, rules
+            change = sw.apply(new)
+            for msg in change.messages:
+                sw.dp.send_msg(msg)
             total += len(change)
             self.logger.info('policy reload (%s): switch %016x: %d rules added or '
                              'replaced, %d deleted; hosts forgotten on (port, VLAN) %s',
-                             why, sw.dp.id, len(change.add), len(change.delete),
-                             sorted(stale))
+                             why, sw.dp.id, change.added, change.deleted, change.forgotten)
         self.policy = new
-        self.vlan_max_hosts = self._vlan_max_hosts(new)
         self.logger.info('policy reload (%s) applied: %d rule changes in %.1f ms', why,
                          total, (_now() - started) * 1000)

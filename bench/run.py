@@ -216,8 +216,8 @@ def policy(quick, logdir):
     """Compile time and flow entries of growing policies, and the size of a reload's
     diff for a one-port change against reprogramming the whole switch."""
     from controller.flowspec import diff
-    from controller.policy import load_policy_text
-    from controller.vswitch import compile_datapath
+    from controller.vswitch import load_policy_text
+    from controller.vswitch.pipeline import compile_datapath
 
     sizes = ([(10, 10, 10), (100, 50, 500)] if quick else
              [(10, 10, 10), (100, 50, 500), (500, 200, 2000), (1000, 500, 5000)])

@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests.harness import flows, l2  # noqa: E402
 from tests.harness.controller import RyuController  # noqa: E402
-from controller.policy import load_policy  # noqa: E402
+from controller.vswitch import load_policy  # noqa: E402
 from tests.harness.network import wait_connected, wait_until  # noqa: E402
 from tests.harness.tenants import configure_access_hosts, same_vlan_pairs  # noqa: E402
 from tests.harness.preflight import MININET_LOCK, missing_for_mininet  # noqa: E402

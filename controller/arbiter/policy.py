@@ -1,7 +1,8 @@
 """The arbiter's policy: which app wins where apps' rules overlap, what each app may do,
 how fights are damped and which invariants every change must keep. A YAML file, loaded
 into immutable values, every mistake reported as ``file:line:col: key.path: message``
-(the YAML reading and the error type are controller/policy/loader.py's).
+(the YAML reading and the error type are controller/config's, the match fields
+controller/ofmatch.py's).
 
 Apps are named by their module's last component, as they are typed after
 ``ryu-manager``: ``ryu.app.simple_switch_13`` is ``simple_switch_13``,
@@ -40,14 +41,16 @@ Apps are named by their module's last component, as they are typed after
 import ipaddress
 import math
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-import jsonschema
 import yaml
 
-from controller.policy import schema as match_schema
-from controller.policy.loader import PolicyError, YamlSource, load_file
-from controller.policy.model import FrozenDict
+from controller import ofmatch
+from controller.config.schema import describe, strict_validator
+from controller.config.yaml_source import Path, load_checked, load_file
+from controller.config.frozen import FrozenDict
 
 UNKNOWN_APP = 'unknown'
 RIGHTS = ('drop', 'output', 'modify', 'controller')
@@ -64,12 +67,12 @@ class AppPolicy:
     name: str
     security: bool = False
     tables: int = 1
-    flowspace: tuple = ()
-    may: frozenset = frozenset(RIGHTS)
-    max_rules: int = None
-    flow_mod_rate: float = None
-    flow_mod_burst: int = None
-    line: int = field(default=None, compare=False)
+    flowspace: tuple[tuple[FrozenDict, Any], ...] = ()
+    may: frozenset[str] = frozenset(RIGHTS)
+    max_rules: int | None = None
+    flow_mod_rate: float | None = None
+    flow_mod_burst: int | None = None
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,10 @@ class Override:
     on every switch)."""
     index: int
     fields: FrozenDict
-    match: object           # TernaryMatch
+    match: Any              # TernaryMatch
     winner: str
-    dpid: int = None
-    line: int = field(default=None, compare=False)
+    dpid: int | None = None
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ class Damping:
     max_suppress: float = 120.0
 
     @property
-    def ceiling(self):
+    def ceiling(self) -> float:
         """The highest penalty kept: one that decays to ``reuse`` in ``max_suppress``."""
         return self.reuse * 2 ** (self.max_suppress / self.half_life)
 
@@ -107,15 +110,15 @@ class Host:
     name: str
     dpid: int
     port: int
-    ip: str = None
+    ip: str | None = None
 
 
 @dataclass(frozen=True)
 class Invariants:
     no_loops: bool = True
     no_black_holes: bool = True
-    isolation: tuple = ()       # (host name, host name) pairs
-    line: int = field(default=None, compare=False)
+    isolation: tuple[tuple[str, str], ...] = ()
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -123,21 +126,21 @@ class ArbiterPolicy:
     """The whole policy. ``clause_line`` maps a clause's key path ('order',
     'apps.x.flowspace', ...) to its line, so decisions can cite it."""
     source: str = '<default>'
-    order: tuple = ()
-    pipeline: tuple = ()
+    order: tuple[str, ...] = ()
+    pipeline: tuple[tuple[str, ...], ...] = ()
     apps: FrozenDict = FrozenDict()
-    overrides: tuple = ()
+    overrides: tuple[Override, ...] = ()
     damping: Damping = Damping()
-    links: tuple = ()           # (dpid, port, dpid, port)
+    links: tuple[tuple[int, int, int, int], ...] = ()   # (dpid, port, dpid, port)
     hosts: FrozenDict = FrozenDict()
     invariants: Invariants = Invariants()
     unknown: str = 'lowest'
     lines: FrozenDict = field(default=FrozenDict(), compare=False)
+    # name -> AppPolicy, found once (a plain dict: asked on every flow-mod)
+    _by_name: dict[str, AppPolicy] = field(default_factory=dict, init=False, repr=False,
+                                           compare=False)
 
-    def __post_init__(self):
-        object.__setattr__(self, '_by_name', {})      # name -> AppPolicy (a plain dict)
-
-    def app(self, name):
+    def app(self, name: str) -> AppPolicy:
         """The AppPolicy of ``name``; an app the file does not list may do anything."""
         found = self._by_name.get(name)
         if found is None:
@@ -145,7 +148,7 @@ class ArbiterPolicy:
             self._by_name[name] = found
         return found
 
-    def unrestricted(self, name):
+    def unrestricted(self, name: str) -> bool:
         """Whether ``name`` may propose anything, as often as it likes (no flowspace,
         rights, budget or rate): no rights check can refuse its rules."""
         app = self.app(name)
@@ -153,20 +156,20 @@ class ArbiterPolicy:
                 and app.flow_mod_rate is None
                 and not (name == UNKNOWN_APP and self.unknown == 'refuse'))
 
-    def rank(self, name):
+    def rank(self, name: str) -> int:
         """Position in ``order`` (0 wins over 1); unordered apps after every ordered one,
         all equal; ``unknown`` last of all."""
         if name in self.order:
             return self.order.index(name)
         return len(self.order) + (1 if name == UNKNOWN_APP else 0)
 
-    def cite(self, path):
+    def cite(self, path: str) -> str:
         """'order (policy.yaml:3)': a clause and where it is written."""
         line = self.lines.get(path)
         return '%s (%s:%d)' % (path, self.source, line) if line else \
             '%s (%s)' % (path, self.source)
 
-    def stage_of(self, app):
+    def stage_of(self, app: str) -> tuple[int | None, int, int | None]:
         """(index of the app's pipeline stage, its first table, the next stage's first
         table or None for the last stage). An app outside the pipeline keeps its tables:
         (None, 0, None)."""
@@ -206,12 +209,12 @@ _APP_NAME = {'type': 'string', 'minLength': 1,
 _APP_LIST = {'type': 'array', 'items': _APP_NAME, 'expect': 'a list of app names'}
 _DPID = {'type': 'integer', 'minimum': 0, 'maximum': MAX_DPID,
          'expect': 'a datapath id, an integer 0..2**64-1'}
-_PORT = _int(1, match_schema.OFPP_MAX, 'a port number 1..0xffffff00')
+_PORT = _int(1, ofmatch.OFPP_MAX, 'a port number 1..0xffffff00')
 _MATCH = _mapping({name: {'type': kind.json_types, 'expect': kind.expect}
-                   for name, kind in match_schema.MATCH_FIELDS.items()},
+                   for name, kind in ofmatch.MATCH_FIELDS.items()},
                   'match fields (OpenFlow 1.3 names)')
 _MATCH['properties'].update({alias: _MATCH['properties'][name]
-                             for alias, name in match_schema.ALIASES.items()})
+                             for alias, name in ofmatch.ALIASES.items()})
 
 _APP = _mapping({
     'security': {'type': 'boolean', 'expect': 'true or false'},
@@ -271,15 +274,10 @@ POLICY_SCHEMA = _mapping({
 }, 'a mapping with order, pipeline, apps, overrides, damping, topology, invariants, '
    'unknown')
 
-# JSON Schema counts 1.0 as an integer (as controller/policy/schema.py decides too).
-_VALIDATOR = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator,
-    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
-        'integer', lambda checker, value: isinstance(value, int)
-        and not isinstance(value, bool)))(POLICY_SCHEMA)
+_VALIDATOR = strict_validator(POLICY_SCHEMA)
 
 
-def _schema_issues(data):
+def _schema_issues(data: Any) -> Iterator[tuple[Path, str, bool]]:
     """(path, message, at_key) for every place ``data`` breaks POLICY_SCHEMA, worded
     with each schema's 'expect'."""
     for error in _VALIDATOR.iter_errors(data):
@@ -297,39 +295,33 @@ def _schema_issues(data):
                     yield path, "missing key '%s' (%s)" % (
                         key, schema['properties'][key]['expect']), False
         elif kind in ('minItems', 'maxItems', 'minLength'):
-            yield path, 'expected %s; got %s' % (expect, match_schema.describe(value)), \
+            yield path, 'expected %s; got %s' % (expect, describe(value)), \
                 False
         elif kind == 'uniqueItems':
             yield path, 'a right is listed twice', False
         elif kind in ('minimum', 'maximum', 'exclusiveMinimum'):
             yield path, '%s is out of range; expected %s' % (value, expect), False
         else:
-            yield path, 'expected %s; got %s' % (expect, match_schema.describe(value)), \
+            yield path, 'expected %s; got %s' % (expect, describe(value)), \
                 False
 
 
 # --- loading ---------------------------------------------------------------------------
 
-def load_arbiter_policy(path):
-    """The ArbiterPolicy in the YAML file at ``path``; PolicyError (every problem, each
+def load_arbiter_policy(path: str) -> ArbiterPolicy:
+    """The ArbiterPolicy in the YAML file at ``path``; ConfigError (every problem, each
     with file:line:col) if it is unreadable or wrong."""
     return load_file(path, load_arbiter_policy_text)
 
 
-def load_arbiter_policy_text(text, filename='<string>'):
+def load_arbiter_policy_text(text: str | bytes,
+                             filename: str = '<string>') -> ArbiterPolicy:
     """The ArbiterPolicy in ``text`` (str or UTF-8 bytes)."""
     if _empty(text):
         # An empty file is a valid policy: every app ranks equal and may do anything.
         return ArbiterPolicy(source=filename)
-    source = YamlSource(filename)
-    policy = None
-    if source.read(text):
-        for path, message, at_key in _schema_issues(source.data):
-            source.issue(path, message, at_key=at_key)
-        policy = _Builder(source).build()
-    if source.issues:
-        raise PolicyError(source.issues.values())
-    return policy
+    return load_checked(text, filename, POLICY_SCHEMA['expect'], _schema_issues,
+                        lambda source: _Builder(source).build())
 
 
 class _Builder:
@@ -341,7 +333,7 @@ class _Builder:
         self.lines = {}
         self.known_apps = set()
 
-    def issue(self, path, message):
+    def issue(self, path: Path, message: str) -> None:
         if not self.source.has_issue_at(path):
             self.source.issue(path, message)
 
@@ -351,7 +343,7 @@ class _Builder:
             self.lines['.'.join(str(p) for p in path)] = line
         return line
 
-    def build(self):
+    def build(self) -> ArbiterPolicy | None:
         data = self.source.data
         if not isinstance(data, dict):
             return None
@@ -431,7 +423,7 @@ class _Builder:
         """(fields, TernaryMatch) of a match mapping; None (reported) if it is wrong."""
         from controller.arbiter.match import TernaryMatch
         from ryu.ofproto import ofproto_v1_3_parser as parser
-        match, problems = match_schema.normalise_match(
+        match, problems = ofmatch.normalise_match(
             fields, lambda key: self.source.plain.get(path + (key,)))
         for key, message in problems:
             self.issue(path + (key,), message)
@@ -515,7 +507,7 @@ def _dict(value):
     return value if isinstance(value, dict) else {}
 
 
-def policy_path(path, config_files):
+def policy_path(path: str | None, config_files: Iterable[str] | None) -> str | None:
     """``path`` as given if it exists (or is absolute, or None), else beside the first
     config file that has it: a config file can name its policy wherever ryu-manager
     runs."""

@@ -15,12 +15,12 @@ from ryu.app.wsgi import ControllerBase, Response, route
 
 from controller.arbiter.match import TernaryMatch
 from controller.cookies import APP_SHIFT
-from controller.policy import schema as match_schema
+from controller import ofmatch
 
 DATA_KEY = 'arbiter'
 
 
-def parse_match_text(text):
+def parse_match_text(text: str | None) -> TernaryMatch:
     """'eth_type=0x800,ipv4_dst=10.0.0.0/24' -> TernaryMatch; ValueError with what is
     wrong. Fields and values as in a policy file."""
     from ryu.ofproto import ofproto_v1_3_parser as parser
@@ -30,12 +30,11 @@ def parse_match_text(text):
         if not equals:
             raise ValueError('%r is not field=value' % part)
         fields[key.strip()] = value.strip()
-    unknown = [k for k in fields if match_schema.ALIASES.get(k, k)
-               not in match_schema.MATCH_FIELDS]
+    unknown = [k for k in fields if ofmatch.field_name(k) is None]
     if unknown:
         raise ValueError('unknown match field %s; known: %s' % (
-            ', '.join(unknown), ', '.join(match_schema.MATCH_FIELDS)))
-    match, problems = match_schema.normalise_match(fields)
+            ', '.join(unknown), ', '.join(ofmatch.MATCH_FIELDS)))
+    match, problems = ofmatch.normalise_match(fields)
     if problems:
         raise ValueError('; '.join('%s: %s' % p for p in problems))
     return TernaryMatch.from_ofp(parser.OFPMatch(**match))

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from controller.policy import load_policy
+from controller.vswitch import load_policy
 from tests.harness.frames import frame, who_receives
 from tests.harness.network import wait_until
 from tests.harness.tenants import address, configure_access_hosts, same_vlan_pairs

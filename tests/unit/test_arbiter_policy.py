@@ -6,7 +6,7 @@ import pytest
 from controller.arbiter.match import TernaryMatch
 from controller.arbiter.policy import (RIGHTS, UNKNOWN_APP, load_arbiter_policy,
                                        load_arbiter_policy_text)
-from controller.policy import PolicyError
+from controller.config import ConfigError
 
 FULL = """\
 order: [rest_firewall, simple_switch_13]
@@ -33,7 +33,7 @@ invariants:
 
 
 def errors(text):
-    with pytest.raises(PolicyError) as caught:
+    with pytest.raises(ConfigError) as caught:
         load_arbiter_policy_text(text, 'p.yaml')
     return [str(e) for e in caught.value.errors]
 
@@ -125,7 +125,7 @@ def test_yaml_syntax_and_types_are_errors_with_places():
 
 
 def test_an_unreadable_file_is_a_policy_error(tmp_path):
-    with pytest.raises(PolicyError, match='cannot read the file'):
+    with pytest.raises(ConfigError, match='cannot read the file'):
         load_arbiter_policy(str(tmp_path / 'missing.yaml'))
     (tmp_path / 'ok.yaml').write_text('order: [a]\n')
     assert load_arbiter_policy(str(tmp_path / 'ok.yaml')).order == ('a',)
@@ -152,3 +152,12 @@ def test_a_relative_policy_path_is_found_beside_the_config_file(tmp_path, monkey
     assert policy_path('conf/p.yaml', [config]) == 'conf/p.yaml'     # from the cwd first
     assert policy_path('missing.yaml', [config]) == 'missing.yaml'   # the loader says so
     assert policy_path(None, [config]) is None
+
+
+def test_a_value_yaml_could_not_read_gets_one_message():
+    """The loader shared with the VLAN policy (controller/config/yaml_source.py): where
+    reading the YAML failed, the schema's view of the leftover null is not added."""
+    found = errors('order: !!binary abc\napps: {x: {tables: !!int abc}}\n')
+    assert found == ["p.yaml:1:8: order: YAML: failed to decode base64 data: Incorrect "
+                     "padding",
+                     "p.yaml:2:20: apps.x.tables: YAML: 'abc' is not a valid !!int"]

@@ -1,4 +1,4 @@
-"""Compile a VLAN/ACL policy (controller/policy) to the OpenFlow 1.3 pipeline of one
+"""Compile a VLAN/ACL policy (model.py) to the OpenFlow 1.3 pipeline of one
 switch, as a set of FlowSpecs (controller/flowspec.py). Pure: no Ryu events, no switch.
 
 Pipeline (cookie kinds of the 'vswitch_policy' range in brackets)::
@@ -22,16 +22,19 @@ copied to M.
 """
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from controller.cookies import CookieSpace
 from controller.flowspec import FlowSpec
+from controller.ofmatch import OFPVID_PRESENT
+from controller.vswitch.model import Datapath, Policy
 
 PORT_ACL, VLAN, VLAN_ACL, ETH_SRC, ETH_DST = 0, 1, 2, 3, 4
 COOKIES = CookieSpace('vswitch_policy')
 ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT = 1, 2, 3, 4, 5, 6, 7
 
-OFPVID_PRESENT = 0x1000
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN_TAGS = (0x8100, 0x88a8)
 ACL_TOP = 30000            # first rule of a port's ACLs; later rules count down
@@ -52,16 +55,22 @@ class CompileError(ValueError):
 class PortPlan:
     """How one port of a switch takes part in VLANs."""
     port: int
-    native_vid: int = None
-    tagged_vids: tuple = ()
-    mirrored_to: tuple = ()     # mirror ports that get a copy of this port's traffic
-    max_hosts: int = None
+    native_vid: int | None = None
+    tagged_vids: tuple[int, ...] = ()
+    mirrored_to: tuple[int, ...] = ()   # mirror ports that get a copy of this port's traffic
+    max_hosts: int | None = None
 
-    def carries(self, vid):
+    @property
+    def vids(self) -> tuple[int, ...]:
+        """Every VID the port carries, native first."""
+        native = (self.native_vid,) if self.native_vid is not None else ()
+        return native + self.tagged_vids
+
+    def carries(self, vid: int) -> bool:
         return vid == self.native_vid or vid in self.tagged_vids
 
 
-def port_plans(policy, dp):
+def port_plans(policy: Policy, dp: Datapath) -> dict[int, PortPlan]:
     """{port: PortPlan} for the enabled interfaces of datapath ``dp``."""
     mirrored_to = defaultdict(list)
     for port, intf in dp.interfaces.items():
@@ -84,7 +93,7 @@ def _copies(plan):
     return tuple(('output', m) for m in plan.mirrored_to)
 
 
-def egress_actions(plan, vid):
+def egress_actions(plan: PortPlan, vid: int) -> tuple[tuple[Any, ...], ...]:
     """Actions that send a frame of VLAN ``vid`` (tagged, as inside the pipeline) out of
     ``plan``'s port; ends untagged after an access port."""
     if vid in plan.tagged_vids:
@@ -92,7 +101,8 @@ def egress_actions(plan, vid):
     return (('pop_vlan',), ('output', plan.port)) + _copies(plan)
 
 
-def flood_actions(plans, vid, in_port):
+def flood_actions(plans: Mapping[int, PortPlan], vid: int,
+                  in_port: int) -> tuple[tuple[Any, ...], ...]:
     """Out of every other port of the VLAN: trunks first (tag kept), then one pop and the
     access ports."""
     members = [p for p in plans.values() if p.port != in_port and p.carries(vid)]
@@ -160,7 +170,7 @@ def _port_acl_rules(policy, dp, plans):
 
 def _vlan_acl_rules(policy, plans):
     rules = set()
-    vids = {v for p in plans.values() for v in (p.native_vid,) + p.tagged_vids}
+    vids = {v for p in plans.values() for v in p.vids}
     for vlan in policy.vlans.values():
         if vlan.acls_in and vlan.vid in vids:
             rules |= _acl_band(policy, VLAN_ACL, vlan.acls_in,
@@ -192,8 +202,7 @@ def _vlan_rules(plans):
 
 def _flood_rules(plans):
     rules = set()
-    vids = sorted({v for p in plans.values() for v in (p.native_vid,) + p.tagged_vids
-                   if v is not None})
+    vids = sorted({v for p in plans.values() for v in p.vids})
     for vid in vids:
         for plan in plans.values():
             if plan.carries(vid):
@@ -205,7 +214,7 @@ def _flood_rules(plans):
     return rules
 
 
-def compile_datapath(policy, dp):
+def compile_datapath(policy: Policy, dp: Datapath) -> frozenset[FlowSpec]:
     """Every static rule of datapath ``dp`` (a model Datapath) under ``policy``."""
     plans = port_plans(policy, dp)
     rules = (_port_acl_rules(policy, dp, plans) | _vlan_rules(plans)
@@ -216,7 +225,8 @@ def compile_datapath(policy, dp):
     return frozenset(rules)
 
 
-def learned_rules(plan, vid, mac, idle_timeout, hard_timeout):
+def learned_rules(plan: PortPlan, vid: int, mac: str, idle_timeout: int,
+                  hard_timeout: int) -> tuple[FlowSpec, FlowSpec]:
     """The two rules that make host ``mac`` of VLAN ``vid`` on ``plan``'s port known."""
     tagged_vid = OFPVID_PRESENT | vid
     return (
@@ -230,14 +240,15 @@ def learned_rules(plan, vid, mac, idle_timeout, hard_timeout):
     )
 
 
-def stale_learning(old_plans, new_plans):
+def stale_learning(old_plans: Mapping[int, PortPlan],
+                   new_plans: Mapping[int, PortPlan]) -> set[tuple[int, int]]:
     """{(port, vid)} whose learned hosts a policy change invalidates: the port no longer
     carries the VLAN, carries it tagged where it was untagged (or back), or is mirrored
     differently (a learned egress rule holds the mirror copies)."""
     stale = set()
     for port, old in old_plans.items():
         new = new_plans.get(port)
-        for vid in set(old.tagged_vids) | {old.native_vid} - {None}:
+        for vid in old.vids:
             if (new is None or not new.carries(vid)
                     or (vid in old.tagged_vids) != (vid in new.tagged_vids)
                     or old.mirrored_to != new.mirrored_to):

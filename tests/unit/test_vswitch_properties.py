@@ -1,12 +1,13 @@
 """Generated policies: every valid one loads and survives model -> YAML -> model; a
-corrupted one gives PolicyError (with placed, sorted errors) and never anything else."""
+corrupted one gives ConfigError (with placed, sorted errors) and never anything else."""
 
 import ipaddress
 
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from controller.policy import Policy, PolicyError, load_policy_text
+from controller.config import ConfigError
+from controller.vswitch import Policy, load_policy_text
 
 NAMES = st.text(alphabet='abcdefgh-', min_size=1, max_size=6).filter(
     lambda name: name[0] != '-')
@@ -166,7 +167,7 @@ def test_valid_policies_load_and_round_trip(data):
 def check_failure_or_policy(text):
     try:
         result = load_policy_text(text, 'corrupt.yaml')
-    except PolicyError as error:
+    except ConfigError as error:
         assert error.errors
         for issue in error.errors:
             assert issue.file == 'corrupt.yaml' and issue.message

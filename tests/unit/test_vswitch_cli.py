@@ -1,4 +1,4 @@
-"""The check command: python -m controller.policy check FILE (and sdn-policy-check FILE):
+"""The check command: python -m controller.vswitch check FILE (and sdn-policy-check FILE):
 exit 0 and a summary for a valid policy, 1 and every error for an invalid one, 2 for a
 usage error or an unreadable file."""
 
@@ -6,14 +6,14 @@ import os
 import subprocess
 import sys
 
-from controller.policy import cli
+from controller.vswitch import cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(REPO, 'examples', 'policies', 'three_tenants.yaml')
 
 
 def run(*args):
-    return subprocess.run([sys.executable, '-m', 'controller.policy', *args], cwd=REPO,
+    return subprocess.run([sys.executable, '-m', 'controller.vswitch', *args], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
 
 

@@ -1,5 +1,5 @@
 """The validated policy as plain, immutable values: what the compiler
-(controller/vswitch.py) and the app read, and what a reload compares.
+(pipeline.py) and the app read, and what a reload compares.
 
 Every class is a frozen dataclass and every mapping a ``FrozenDict``, so a whole policy is
 hashable and two policies compare field by field: a reload can tell exactly which VLANs,
@@ -11,55 +11,23 @@ colon MACs, dotted / compressed IP strings, a ``(value, mask)`` tuple where a ma
 given, and ``vlan_vid`` with OFPVID_PRESENT (0x1000) set.
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-OFPVID_PRESENT = 0x1000
-
-
-class FrozenDict(Mapping):
-    """An immutable, hashable mapping. It keeps the order it was built in (the loader
-    sorts ports by number); equality, like a dict's, ignores order."""
-
-    __slots__ = ('_data', '_hash')
-
-    def __init__(self, items=()):
-        self._data = dict(items)
-        self._hash = None
-
-    def __getitem__(self, key):
-        return self._data[key]
-
-    def __iter__(self):
-        return iter(self._data)
-
-    def __len__(self):
-        return len(self._data)
-
-    def __hash__(self):
-        if self._hash is None:
-            self._hash = hash(frozenset(self._data.items()))
-        return self._hash
-
-    def __eq__(self, other):
-        if isinstance(other, Mapping):
-            return self._data == dict(other.items())
-        return NotImplemented
-
-    def __repr__(self):
-        return 'FrozenDict(%r)' % (self._data,)
+from controller.config.frozen import FrozenDict
+from controller.ofmatch import OFPVID_PRESENT
 
 
 @dataclass(frozen=True)
 class Vlan:
     name: str
     vid: int
-    description: str = None
-    acls_in: tuple = ()          # ACL names, in priority order
-    max_hosts: int = None        # None: the app's default
+    description: str | None = None
+    acls_in: tuple[str, ...] = ()        # ACL names, in priority order
+    max_hosts: int | None = None         # None: the app's default
 
-    def to_data(self):
-        data = {'vid': self.vid}
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {'vid': self.vid}
         _put(data, 'description', self.description)
         _put(data, 'acls_in', list(self.acls_in))
         _put(data, 'max_hosts', self.max_hosts)
@@ -73,23 +41,23 @@ class Interface:
     everything the mirrored ports receive and send."""
     port: int
     name: str
-    description: str = None
-    native_vlan: Vlan = None
-    tagged_vlans: tuple = ()     # Vlans, sorted by VID
-    acls_in: tuple = ()          # ACL names, in priority order
-    mirror: tuple = ()           # port numbers this port mirrors, sorted
-    max_hosts: int = None        # None: the app's default
+    description: str | None = None
+    native_vlan: Vlan | None = None
+    tagged_vlans: tuple[Vlan, ...] = ()  # sorted by VID
+    acls_in: tuple[str, ...] = ()        # ACL names, in priority order
+    mirror: tuple[int, ...] = ()         # port numbers this port mirrors, sorted
+    max_hosts: int | None = None         # None: the app's default
     enabled: bool = True
-    output_only: bool = False    # accepts no input (FAUCET's output_only)
+    output_only: bool = False            # accepts no input (FAUCET's output_only)
 
     @property
-    def vlans(self):
+    def vlans(self) -> tuple[Vlan, ...]:
         """Every VLAN this port carries, native first."""
         native = (self.native_vlan,) if self.native_vlan is not None else ()
         return native + self.tagged_vlans
 
-    def to_data(self):
-        data = {}
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
         if self.name != str(self.port):
             data['name'] = self.name
         _put(data, 'description', self.description)
@@ -111,10 +79,10 @@ class Datapath:
     name: str
     dp_id: int
     interfaces: FrozenDict       # port number -> Interface, sorted by port
-    description: str = None
+    description: str | None = None
 
-    def to_data(self):
-        data = {'dp_id': self.dp_id}
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {'dp_id': self.dp_id}
         _put(data, 'description', self.description)
         data['interfaces'] = {port: interface.to_data()
                               for port, interface in self.interfaces.items()}
@@ -128,11 +96,11 @@ class Actions:
     sends the packet out of that port; with ``allow`` it also goes on through the
     pipeline."""
     allow: bool = False
-    mirror: int = None
-    output_port: int = None
+    mirror: int | None = None
+    output_port: int | None = None
 
-    def to_data(self):
-        data = {'allow': self.allow}
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {'allow': self.allow}
         _put(data, 'mirror', self.mirror)
         if self.output_port is not None:
             data['output'] = {'port': self.output_port}
@@ -143,10 +111,10 @@ class Actions:
 class Rule:
     match: FrozenDict            # OpenFlow field -> value as OFPMatch takes it
     actions: Actions
-    description: str = None
-    line: int = field(default=None, compare=False)   # of '- rule:' in the file
+    description: str | None = None
+    line: int | None = field(default=None, compare=False)   # of '- rule:' in the file
 
-    def to_data(self):
+    def to_data(self) -> dict[str, Any]:
         body = {name: match_value_to_data(name, value)
                 for name, value in self.match.items()}
         _put(body, 'description', self.description)
@@ -161,17 +129,17 @@ class Policy:
     acls: FrozenDict             # name -> tuple of Rules, first match wins
 
     @property
-    def rule_count(self):
+    def rule_count(self) -> int:
         return sum(len(rules) for rules in self.acls.values())
 
-    def datapath_by_id(self, dp_id):
+    def datapath_by_id(self, dp_id: int) -> Datapath | None:
         """The Datapath with this dp_id, or None."""
         for dp in self.dps.values():
             if dp.dp_id == dp_id:
                 return dp
         return None
 
-    def to_data(self):
+    def to_data(self) -> dict[str, Any]:
         """The policy as plain YAML-ready data, in FAUCET's layout: loading it again
         gives an equal Policy."""
         return {
@@ -182,7 +150,7 @@ class Policy:
         }
 
 
-def match_value_to_data(name, value):
+def match_value_to_data(name: str, value: Any) -> Any:
     """A model match value as it is written in a policy file."""
     if name == 'vlan_vid':
         return value & ~OFPVID_PRESENT

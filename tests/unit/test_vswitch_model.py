@@ -1,4 +1,4 @@
-"""controller.policy: valid policies load to the expected model; FAUCET's own style of
+"""controller.vswitch: valid policies load to the expected model; FAUCET's own style of
 file loads unchanged; the model is hashable, comparable and what Ryu's OFPMatch takes."""
 
 import os
@@ -7,8 +7,9 @@ import textwrap
 import yaml
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from controller.policy import (Actions, Datapath, FrozenDict, Interface, Policy, Rule, Vlan,
-                               load_policy, load_policy_text)
+from controller.config.frozen import FrozenDict
+from controller.vswitch import (Actions, Datapath, Interface, Policy, Rule, Vlan,
+                                load_policy, load_policy_text)
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), 'examples', 'policies')

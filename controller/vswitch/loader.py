@@ -1,297 +1,30 @@
-"""Load a policy file: YAML to a node tree (with the line and column of every key and
-value), the schema check, the checks across the file, and the model.
+"""Load a policy file: YAML read with the line and column of every key and value
+(controller/config/yaml_source.py), the schema check, the checks across the file, and
+the model.
 
 Every problem is collected in one pass and reported with the file, line, column and key
-path of the place it is about; ``PolicyError`` carries them all, sorted by line.
+path of the place it is about; ``ConfigError`` carries them all, sorted by line.
 """
 
 import re
-from dataclasses import dataclass
+from typing import Any
 
-import yaml
+from controller import ofmatch
+from controller.config.schema import parse_int
+from controller.config.yaml_source import Path, load_checked, load_file
+from controller.config.frozen import FrozenDict
+from controller.vswitch import schema
+from controller.vswitch.model import Actions, Datapath, Interface, Policy, Rule, Vlan
 
-from controller.policy import schema
-from controller.policy.model import (Actions, Datapath, FrozenDict, Interface, Policy, Rule,
-                                     Vlan)
-
-_MERGE_TAG = 'tag:yaml.org,2002:merge'
-_COLLECTION_TAGS = ('tag:yaml.org,2002:seq', 'tag:yaml.org,2002:map')
-# Aliases can make a small file expand enormously ("billion laughs"); a real policy has
-# far fewer nodes than this.
-_MAX_NODES = 1000000
-
-
-class _TooLarge(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class PolicyIssue:
-    """One problem of a policy file. ``line`` and ``column`` count from 1 (None when the
-    problem has no place, like an unreadable file); ``path`` is the dotted key path."""
-    file: str
-    line: int
-    column: int
-    path: str
-    message: str
-
-    def __str__(self):
-        place = self.file
-        if self.line is not None:
-            place += ':%d' % self.line + (':%d' % self.column if self.column else '')
-        return '%s: %s%s' % (place, self.path + ': ' if self.path else '', self.message)
-
-
-class PolicyError(ValueError):
-    """A policy that cannot be used; ``errors`` holds every PolicyIssue found."""
-
-    def __init__(self, errors):
-        self.errors = sorted(errors, key=lambda e: (e.line or 0, e.column or 0, e.path,
-                                                    e.message))
-        super().__init__('\n'.join(str(error) for error in self.errors))
-
-
-def load_policy(path):
-    """The Policy in the YAML file at ``path``; PolicyError if it is unreadable or wrong."""
+def load_policy(path: str) -> Policy:
+    """The Policy in the YAML file at ``path``; ConfigError if it is unreadable or wrong."""
     return load_file(path, load_policy_text)
 
 
-def load_file(path, load_text):
-    """``load_text(contents, filename=path)`` of the file at ``path``; a PolicyError
-    naming the file if it cannot be read."""
-    try:
-        with open(path, 'rb') as f:
-            data = f.read()
-    except OSError as error:
-        raise PolicyError([PolicyIssue(str(path), None, None, '',
-                                       'cannot read the file: %s' % error.strerror)])
-    return load_text(data, filename=str(path))
-
-
-def load_policy_text(text, filename='<string>'):
+def load_policy_text(text: str | bytes, filename: str = '<string>') -> Policy:
     """The Policy in ``text`` (str, or UTF-8 bytes); ``filename`` names it in messages."""
-    source = YamlSource(filename)
-    policy = None
-    if source.read(text):
-        # Where reading the YAML already failed (a bad tag, a duplicate key), that is
-        # the message; the schema's view of the leftover value would only add noise.
-        unread = {path for path, _ in source.issues}
-        for path, message, at_key in schema.schema_issues(source.data):
-            if path not in unread:
-                source.issue(path, message, at_key=at_key)
-        policy = _Builder(source).build()
-    if source.issues:
-        raise PolicyError(source.issues.values())
-    return policy
-
-
-class YamlSource:
-    """A YAML document as plain data, with where each piece of it is in the file.
-
-    Paths are tuples of mapping keys (as strings: YAML's 3 and '3' are the same key
-    here) and list indexes. Mapping keys stay strings in ``data`` so that the schema can
-    check them; ``keys`` keeps each key as YAML typed it (3 or '3')."""
-
-    def __init__(self, filename):
-        self.filename = filename
-        self.data = None
-        self.value_marks = {}    # path -> yaml Mark of the value
-        self.key_marks = {}      # path -> yaml Mark of the key
-        self.keys = {}           # path -> the key as YAML constructed it
-        self.plain = {}          # path -> source text of a plain (unquoted) scalar
-        self.issues = {}         # (path, message) -> PolicyIssue; one of each
-        self._constructor = None
-        self._active = set()     # ids of the collection nodes being walked (alias loops)
-        self._nodes = 0
-
-    # --- reporting ---------------------------------------------------------------------
-
-    def issue(self, path, message, at_key=False, mark=None):
-        if mark is None:
-            mark = self._mark(path, at_key)
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, None)
-        text = '.'.join(str(part) for part in path)
-        self.issues.setdefault((path, message),
-                               PolicyIssue(self.filename, line, column, text, message))
-
-    def has_issue_at(self, path):
-        return any(known == path for known, _ in self.issues)
-
-    def _mark(self, path, at_key):
-        """Where to point for ``path``: at a scalar value itself, at the key of a
-        mapping or list (its value may start lines later), or the nearest parent."""
-        while path:
-            value_mark = self.value_marks.get(path)
-            if at_key or not self._is_scalar(path):
-                mark = self.key_marks.get(path) or value_mark
-            else:
-                mark = value_mark
-            if mark is not None:
-                return mark
-            path = path[:-1]
-        return self.value_marks.get(())
-
-    def _is_scalar(self, path):
-        value = self.data
-        for part in path:
-            try:
-                value = value[part]
-            except (KeyError, IndexError, TypeError):
-                return True
-        return not isinstance(value, (dict, list))
-
-    def line_of(self, path):
-        mark = self._mark(path, at_key=True)
-        return mark.line + 1 if mark is not None else None
-
-    # --- reading -----------------------------------------------------------------------
-
-    def read(self, text):
-        """Read ``text`` into ``data``; False if there is no document to check."""
-        if isinstance(text, bytes):
-            try:
-                text = text.decode('utf-8')
-            except UnicodeDecodeError as error:
-                line = text[:error.start].count(b'\n') + 1
-                self.issues[((), 'utf-8')] = PolicyIssue(
-                    self.filename, line, None, '', 'not UTF-8 text (byte 0x%02x)'
-                    % text[error.start])
-                return False
-        try:
-            loader = yaml.SafeLoader(text)
-        except yaml.YAMLError as error:    # the reader checks every character first
-            self._syntax_error(error, text)
-            return False
-        self._constructor = loader
-        try:
-            root = loader.get_single_node()
-            if root is None:
-                self.issue((), "the file is empty; expected a mapping with 'dps', 'vlans' "
-                           "and 'acls'")
-                return False
-            self.data = self._walk(root, ())
-            return True
-        except yaml.YAMLError as error:
-            self._syntax_error(error, text)
-            return False
-        except _TooLarge:
-            self.issue((), 'the file expands to more than %d values through its aliases'
-                       % _MAX_NODES)
-            return False
-        except RecursionError:            # PyYAML composes nested collections recursively
-            self.issue((), 'lists or mappings are nested too deeply to read')
-            return False
-        finally:
-            loader.dispose()
-
-    def _syntax_error(self, error, text):
-        if isinstance(error, yaml.reader.ReaderError):
-            before = text[:error.position]
-            message = 'not YAML: character #x%04x is not allowed (%s)' % (
-                error.character, error.reason)
-            self.issues[((), 'yaml')] = PolicyIssue(
-                self.filename, before.count('\n') + 1, error.position - before.rfind('\n'),
-                '', message)
-            return
-        mark = getattr(error, 'problem_mark', None) or getattr(error, 'context_mark', None)
-        problem = getattr(error, 'problem', None) or str(error)
-        context = getattr(error, 'context', None)
-        context_mark = getattr(error, 'context_mark', None)
-        if context and context_mark is not None and context_mark is not mark:
-            problem += ' (%s at line %d)' % (context, context_mark.line + 1)
-        self.issue((), 'YAML syntax error: %s' % problem, mark=mark)
-
-    def _walk(self, node, path):
-        self._nodes += 1
-        if self._nodes > _MAX_NODES:
-            raise _TooLarge()
-        self.value_marks[path] = node.start_mark
-        if isinstance(node, yaml.ScalarNode):
-            if node.style is None:
-                self.plain[path] = node.value
-            return self._scalar(node, path)
-        if node.tag not in _COLLECTION_TAGS:
-            self.issue(path, 'YAML: the tag %s is not supported here'
-                       % _short_tag(node.tag))
-            return None
-        if id(node) in self._active:
-            self.issue(path, 'an alias that contains itself')
-            return None
-        self._active.add(id(node))
-        try:
-            if isinstance(node, yaml.SequenceNode):
-                return [self._walk(child, path + (index,))
-                        for index, child in enumerate(node.value)]
-            return self._mapping(node, path)
-        finally:
-            self._active.discard(id(node))
-
-    def _scalar(self, node, path):
-        try:
-            return self._constructor.construct_object(node)
-        except yaml.constructor.ConstructorError as error:
-            self.issue(path, 'YAML: %s' % _short_tag(error.problem))
-        except Exception:                 # the constructor of a tag (!!int abc) failed
-            self.issue(path, 'YAML: %r is not a valid %s'
-                       % (node.value, _short_tag(node.tag)))
-        return None
-
-    def _mapping(self, node, path):
-        result = {}
-        for key_node, value_node, key in self._pairs(node, path):
-            key_path = path + (_key_text(key),)
-            self.key_marks[key_path] = key_node.start_mark
-            self.keys[key_path] = key
-            result[_key_text(key)] = self._walk(value_node, key_path)
-        return result
-
-    def _pairs(self, node, path):
-        """(key node, value node, key) of a mapping, merge keys (<<) applied. A key
-        written twice is an error: YAML would silently keep the last value."""
-        merged, own = {}, {}
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
-                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) \
-                    else [value_node]
-                for source in sources:
-                    if not isinstance(source, yaml.MappingNode):
-                        self.issue(path, 'a merge (<<) takes mappings only',
-                                   mark=source.start_mark)
-                    elif id(source) in self._active:
-                        self.issue(path, 'a merge (<<) of a mapping into itself',
-                                   mark=source.start_mark)
-                    else:
-                        self._active.add(id(source))
-                        for pair in self._pairs(source, path):
-                            merged.setdefault(_key_text(pair[2]), pair)   # first wins
-                        self._active.discard(id(source))
-                continue
-            if not isinstance(key_node, yaml.ScalarNode):
-                self.issue(path, 'a key must be a name or a number, not a list or mapping',
-                           mark=key_node.start_mark)
-                continue
-            key = self._scalar(key_node, path)
-            text = _key_text(key)
-            if text in own:
-                first = own[text][0].start_mark.line + 1
-                self.issue(path + (text,), "duplicate key '%s' (first at line %d); YAML "
-                           "would silently keep only the last one" % (text, first),
-                           mark=key_node.start_mark)
-            own[text] = (key_node, value_node, key)
-        merged.update(own)
-        return list(merged.values())
-
-
-def _short_tag(tag):
-    return tag.replace('tag:yaml.org,2002:', '!!')
-
-
-def _key_text(key):
-    if isinstance(key, bool):
-        return str(key).lower()
-    if key is None:
-        return 'null'
-    return str(key)
+    return load_checked(text, filename, schema.POLICY_SCHEMA['expect'],
+                        schema.schema_issues, lambda source: _Builder(source).build())
 
 
 def _is_int(value):
@@ -323,12 +56,12 @@ class _Builder:
         self.vlans = {}            # name -> Vlan (those with a valid VID)
         self.vlan_by_vid = {}
 
-    def issue(self, path, message, at_key=False):
+    def issue(self, path: Path, message: str, at_key: bool = False) -> None:
         # One message per place: where the schema spoke, it said what was wrong.
         if not self.source.has_issue_at(path):
             self.source.issue(path, message, at_key=at_key)
 
-    def build(self):
+    def build(self) -> Policy | None:
         data = self.source.data
         if not isinstance(data, dict):
             return None
@@ -359,7 +92,7 @@ class _Builder:
         path = item_path + ('rule',)
         fields = {key: value for key, value in conf.items()
                   if key not in ('actions', 'description')}
-        match, problems = schema.normalise_match(
+        match, problems = ofmatch.normalise_match(
             fields, lambda key: self.source.plain.get(path + (key,)))
         for key, message in problems:
             self.issue(path + (key,), message)
@@ -425,7 +158,7 @@ class _Builder:
                            at_key=True)
                 continue
             self.vlan_keys[name] = key_text
-            if not (_is_int(vid) and schema.MIN_VID <= vid <= schema.MAX_VID):
+            if not (_is_int(vid) and ofmatch.MIN_VID <= vid <= ofmatch.MAX_VID):
                 if 'vid' not in vlan and _is_int(vid):    # the key; a 'vid' is the schema's
                     self.issue(path, '%d is out of range; expected a VID, an integer '
                                '1..4094' % vid, at_key=True)
@@ -495,7 +228,7 @@ class _Builder:
                        at_key=True)
             return None
         try:
-            dp_id = schema.parse_int(dp['dp_id'])
+            dp_id = parse_int(dp['dp_id'])
         except ValueError:
             return None                   # the schema said what is wrong with it
         if not 0 <= dp_id <= schema.MAX_DP_ID:
@@ -545,7 +278,7 @@ class _Builder:
         name = _of_type(intf.get('name'), str, key_text)
         if _is_int(key) or _decimal(key_text):
             key_number = int(key_text)
-            if not 1 <= key_number <= schema.OFPP_MAX:
+            if not 1 <= key_number <= ofmatch.OFPP_MAX:
                 self.issue(path, 'port %d is out of range; expected a port number '
                            '1..0xffffff00' % key_number, at_key=True)
                 return None, None
@@ -663,7 +396,7 @@ class _Ports:
     def __init__(self, dp_name, by_number, by_name):
         self.dp_name, self.by_number, self.by_name = dp_name, by_number, by_name
 
-    def resolve(self, ref):
+    def resolve(self, ref: Any) -> tuple[int | None, str | None]:
         """(port number, None) for the port ``ref`` (a number or an interface name)
         names; (None, what is wrong) if it names none; (None, None) for a value that is
         neither (the schema reported it)."""

@@ -1,12 +1,13 @@
 """VLAN/ACL policies for the virtual switch app: a YAML file in FAUCET's format, loaded
 into an immutable model with every mistake reported at its line.
 
-    from controller.policy import load_policy, PolicyError
-    policy = load_policy('examples/policies/three_tenants.yaml')   # or PolicyError
+    from controller.vswitch import load_policy
+    policy = load_policy('examples/policies/three_tenants.yaml')
+    # or controller.config.ConfigError, with every mistake at its file:line:col
 
 Check a file from the shell (exit 0 valid, 1 invalid, 2 usage or unreadable)::
 
-    python -m controller.policy check policy.yaml
+    python -m controller.vswitch check policy.yaml
     sdn-policy-check policy.yaml
 
 The format
@@ -65,9 +66,8 @@ Decisions
 - A key written twice in one mapping is an error (YAML keeps the last one silently).
 """
 
-from controller.policy.loader import PolicyError, PolicyIssue, load_policy, load_policy_text
-from controller.policy.model import (Actions, Datapath, FrozenDict, Interface, Policy, Rule,
-                                     Vlan)
+from controller.vswitch.loader import load_policy, load_policy_text
+from controller.vswitch.model import Actions, Datapath, Interface, Policy, Rule, Vlan
 
-__all__ = ['Actions', 'Datapath', 'FrozenDict', 'Interface', 'Policy', 'PolicyError',
-           'PolicyIssue', 'Rule', 'Vlan', 'load_policy', 'load_policy_text']
+__all__ = ['Actions', 'Datapath', 'Interface', 'Policy', 'Rule', 'Vlan', 'load_policy',
+           'load_policy_text']

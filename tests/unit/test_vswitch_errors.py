@@ -3,7 +3,8 @@ what was expected; all errors of a file come in one pass, sorted by line."""
 
 import pytest
 
-from controller.policy import PolicyError, load_policy, loader
+from controller.config import ConfigError, yaml_source
+from controller.vswitch import load_policy
 
 # Line numbers of BASE, which the cases below change in place:
 #  1 vlans   4 acls   6 rule 0 of web    8 dps    10 dp_id       12-14 ports 1-3
@@ -30,7 +31,7 @@ SW2 = '  sw2:\n    dp_id: 2\n    interfaces:\n      1: {native_vlan: office}\n'
 def errors(tmp_path, text):
     path = tmp_path / 'policy.yaml'
     path.write_text(text)
-    with pytest.raises(PolicyError) as caught:
+    with pytest.raises(ConfigError) as caught:
         load_policy(str(path))
     for error in caught.value.errors:
         assert error.file == str(path)
@@ -221,14 +222,14 @@ def test_one_mistake_gives_one_message(tmp_path):
 def test_not_utf8(tmp_path):
     path = tmp_path / 'policy.yaml'
     path.write_bytes(BASE.encode().replace(b'guest}', b'g\xfcest}', 1))
-    with pytest.raises(PolicyError) as caught:
+    with pytest.raises(ConfigError) as caught:
         load_policy(str(path))
     [error] = caught.value.errors
     assert (error.line, error.message) == (13, 'not UTF-8 text (byte 0xfc)')
 
 
 def test_unreadable_file_is_a_policy_error(tmp_path):
-    with pytest.raises(PolicyError) as caught:
+    with pytest.raises(ConfigError) as caught:
         load_policy(str(tmp_path / 'missing.yaml'))
     [error] = caught.value.errors
     assert error.line is None and 'cannot read the file' in error.message
@@ -259,7 +260,7 @@ def test_hostile_yaml(tmp_path, text, line, message):
 
 
 def test_alias_bombs_are_cut_short(tmp_path, monkeypatch):
-    monkeypatch.setattr(loader, '_MAX_NODES', 1000)
+    monkeypatch.setattr(yaml_source, 'MAX_NODES', 1000)
     lines = ['a0: &a0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]']
     lines += ['a%d: &a%d [%s]' % (i, i, ', '.join(['*a%d' % (i - 1)] * 10))
               for i in range(1, 6)]

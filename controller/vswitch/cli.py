@@ -1,5 +1,5 @@
 """The policy check command: ``sdn-policy-check FILE`` and
-``python -m controller.policy check FILE``.
+``python -m controller.vswitch check FILE``.
 
 Prints "OK: <n> dps, <n> vlans, <n> acls (<n> rules)" and exits 0 for a valid policy;
 prints every error (file:line:column: key path: message) and exits 1 for an invalid one;
@@ -8,13 +8,15 @@ exits 2 on a usage error or a file it cannot read.
 
 import argparse
 import sys
+from typing import TextIO
 
-from controller.policy.loader import PolicyError, load_policy_text
+from controller.config import ConfigError
+from controller.vswitch.loader import load_policy_text
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
-def check(path, out=None, err=None):
+def check(path: str, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Check the policy file at ``path``; the exit code."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
@@ -25,7 +27,7 @@ def check(path, out=None, err=None):
         return EXIT_USAGE
     try:
         policy = load_policy_text(data, filename=path)
-    except PolicyError as error:
+    except ConfigError as error:
         for issue in error.errors:
             print(issue, file=out)
         print('%s: %d error%s' % (path, len(error.errors), 's' * (len(error.errors) != 1)),
@@ -40,7 +42,7 @@ def _add_file_argument(parser):
     parser.add_argument('policy', help='the YAML policy file')
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     """sdn-policy-check FILE"""
     parser = argparse.ArgumentParser(
         prog='sdn-policy-check', description='Check a VLAN/ACL policy file.')
@@ -48,10 +50,10 @@ def main(argv=None):
     return check(parser.parse_args(argv).policy)
 
 
-def module_main(argv=None):
-    """python -m controller.policy check FILE"""
+def module_main(argv: list[str] | None = None) -> int:
+    """python -m controller.vswitch check FILE"""
     parser = argparse.ArgumentParser(
-        prog='python -m controller.policy', description='VLAN/ACL policy files.')
+        prog='python -m controller.vswitch', description='VLAN/ACL policy files.')
     commands = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
     _add_file_argument(commands.add_parser(
         'check', help='check a policy file', description='Check a VLAN/ACL policy file.'))

@@ -3,7 +3,8 @@ completed where they are implied, refused where they contradict or are ambiguous
 
 import pytest
 
-from controller.policy import PolicyError, load_policy_text
+from controller.config import ConfigError
+from controller.vswitch import load_policy_text
 
 POLICY = '''\
 dps: {sw1: {dp_id: 1, interfaces: {1: {}}}}
@@ -20,7 +21,7 @@ def match_of(fields):
 
 def error_of(fields):
     """The one error of that rule: (path, message); its line is the rule's, 4."""
-    with pytest.raises(PolicyError) as caught:
+    with pytest.raises(ConfigError) as caught:
         load_policy_text(POLICY % fields, 'acl.yaml')
     [error] = caught.value.errors
     assert (error.file, error.line) == ('acl.yaml', 4)
