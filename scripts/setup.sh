@@ -111,7 +111,7 @@ build_python_env() {
         log "Python environment: building $VENV with $("$PYTHON" --version) ($PYTHON)"
         rm -rf "$VENV"
         "$PYTHON" -m venv "${venv_args[@]}" "$VENV"
-        pip_install -e ".[test]"
+        pip_install -e ".[test,lint]"
         echo "$want" > "$stamp"
     fi
     "$VENV/bin/sdn-ryu-compat" install >/dev/null
@@ -167,7 +167,7 @@ case "$action" in
     test) run_tests "$@" ;;
     unit) exec "$VENV/bin/python" -m pytest -m "not mininet" "$@" ;;
     bench)
-        pip_install -e ".[test,bench]"
+        pip_install -e ".[test,lint,bench]"
         exec "$VENV/bin/python" -m bench.run "$@" ;;
     *)    echo "usage: $0 [demo|test [pytest args...]|unit [pytest args...]|bench [--quick]]" >&2
           exit 2 ;;
