@@ -23,13 +23,17 @@ import importlib.util
 import os
 import sys
 import sysconfig
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+from typing import Any
 
 PTH_NAME = 'sdn_suite_ryu_compat.pth'
 PTH_LINE = 'import controller.ryu_compat as _c; _c.install_import_hook()\n'
 _TARGET = 'eventlet.wsgi'
 
 
-def add_missing_names(eventlet_wsgi):
+def add_missing_names(eventlet_wsgi: Any) -> None:
     """Define what Ryu 4.34 expects from eventlet.wsgi, if this eventlet lacks it."""
     if not hasattr(eventlet_wsgi, 'ALREADY_HANDLED'):
         # Older eventlet used a unique object as the "response already sent" marker.
@@ -39,13 +43,13 @@ def add_missing_names(eventlet_wsgi):
 class _PatchingLoader(importlib.abc.Loader):
     """Runs the real loader, then adds the missing names to the fresh module."""
 
-    def __init__(self, real_loader):
+    def __init__(self, real_loader: importlib.abc.Loader) -> None:
         self._real_loader = real_loader
 
-    def create_module(self, spec):
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         return self._real_loader.create_module(spec)
 
-    def exec_module(self, module):
+    def exec_module(self, module: ModuleType) -> None:
         self._real_loader.exec_module(module)
         add_missing_names(module)
 
@@ -53,7 +57,8 @@ class _PatchingLoader(importlib.abc.Loader):
 class _EventletWsgiFinder(importlib.abc.MetaPathFinder):
     """Meta-path finder that only answers for eventlet.wsgi, delegating the search."""
 
-    def find_spec(self, fullname, path, target=None):
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
         if fullname != _TARGET:
             return None
         for finder in sys.meta_path:
@@ -66,7 +71,7 @@ class _EventletWsgiFinder(importlib.abc.MetaPathFinder):
         return None
 
 
-def install_import_hook():
+def install_import_hook() -> None:
     """Arrange for eventlet.wsgi to be completed whenever it gets imported."""
     if _TARGET in sys.modules:
         add_missing_names(sys.modules[_TARGET])
@@ -75,11 +80,11 @@ def install_import_hook():
         sys.meta_path.insert(0, _EventletWsgiFinder())
 
 
-def pth_path():
+def pth_path() -> str:
     return os.path.join(sysconfig.get_paths()['purelib'], PTH_NAME)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = argv[0] if argv else 'check'
     if command == 'install':
