@@ -152,6 +152,8 @@ def send(self: Any, buf: bytes | bytearray, close_socket: bool = False) -> bool:
     offset, data = 0, bytes(buf)
     while offset + _HEADER.size <= len(data):
         version, msg_type, length, xid = _HEADER.unpack_from(data, offset)
+        if length < _HEADER.size:
+            break
         chunk = data[offset:offset + length]
         if msg_type in _INTERCEPTED:
             msg = ofproto_parser.msg(self, version, msg_type, length, xid,
@@ -160,6 +162,8 @@ def send(self: Any, buf: bytes | bytearray, close_socket: bool = False) -> bool:
         else:
             _ORIGINAL_SEND(self, chunk, close_socket)
         offset += length
+    if offset < len(data):              # no message: to the switch as it is
+        _ORIGINAL_SEND(self, data[offset:], close_socket)
     return True
 
 
