@@ -934,7 +934,7 @@ class Arbiter:
 
     def group_mod(self, dp: Any, app: str, msg: Any) -> Decision | None:
         """Group ids are one namespace per switch: an app may add, change and delete
-        only its own groups. Returns the Decision."""
+        only its own groups. Returns the Decision of a refusal, else None (sent)."""
         ofp = dp.ofproto
         self.datapaths[dp.id] = dp
         key = (dp.id, msg.group_id)
