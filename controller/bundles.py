@@ -13,6 +13,8 @@ Apps route the switch's barrier replies and errors here (``on_barrier_reply``,
 """
 
 import itertools
+from collections.abc import Sequence
+from typing import Any
 
 from ryu.lib import hub
 
@@ -22,19 +24,20 @@ from controller.openflow import send_together
 class Transaction:
     """One bundle in flight to one switch."""
 
-    def __init__(self, dpid, size):
+    def __init__(self, dpid: int, size: int) -> None:
         self.dpid = dpid
         self.size = size          # messages in the bundle
-        self.errors = []          # (type, code) of every error the switch sent back
+        # (type, code) of every error the switch sent back; ('disconnected', None)
+        self.errors: list[tuple[int | str, int | None]] = []
         self.done = hub.Event()
-        self.keys = []            # (dpid, xid) of every message of the bundle
-        self.barrier_xid = None
+        self.keys: list[tuple[int, int]] = []     # (dpid, xid) of every message
+        self.barrier_xid: int | None = None
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return self.done.is_set() and not self.errors
 
-    def wait(self, timeout):
+    def wait(self, timeout: float | None) -> bool:
         """True once the switch has answered (successfully or not) within ``timeout``."""
         return self.done.wait(timeout)
 
@@ -42,11 +45,12 @@ class Transaction:
 class BundleClient:
     """Sends bundles and matches the switches' answers to them by xid."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._bundle_ids = itertools.count(1)
-        self._open = {}           # (dpid, xid) -> Transaction, for every message sent
+        # (dpid, xid) -> Transaction, for every message sent
+        self._open: dict[tuple[int, int], Transaction] = {}
 
-    def send(self, dp, msgs):
+    def send(self, dp: Any, msgs: Sequence[Any]) -> Transaction:
         """Send ``msgs`` (FlowMods, GroupMods) to ``dp`` as one atomic bundle; returns
         the Transaction to wait on. An empty list needs no bundle: it is done at once."""
         transaction = Transaction(dp.id, len(msgs))
@@ -69,13 +73,13 @@ class BundleClient:
         transaction.barrier_xid = barrier.xid
         return transaction
 
-    def on_barrier_reply(self, msg):
+    def on_barrier_reply(self, msg: Any) -> None:
         transaction = self._open.get((msg.datapath.id, msg.xid))
         if transaction is not None and transaction.barrier_xid == msg.xid:
             self._forget(transaction)
             transaction.done.set()
 
-    def on_error(self, msg):
+    def on_error(self, msg: Any) -> bool:
         """True if the error belongs to one of our bundles (the caller need not log it)."""
         transaction = self._open.get((msg.datapath.id, msg.xid))
         if transaction is None:
@@ -83,7 +87,7 @@ class BundleClient:
         transaction.errors.append((msg.type, msg.code))
         return True
 
-    def forget_switch(self, dpid):
+    def forget_switch(self, dpid: int) -> None:
         """The switch disconnected: its bundles will never be answered."""
         stranded = {t for key, t in self._open.items() if key[0] == dpid}
         for transaction in stranded:
@@ -91,6 +95,6 @@ class BundleClient:
             transaction.errors.append(('disconnected', None))
             transaction.done.set()
 
-    def _forget(self, transaction):
+    def _forget(self, transaction: Transaction) -> None:
         for key in transaction.keys:
             self._open.pop(key, None)

@@ -39,10 +39,10 @@ class CookieSpace:
     app: str
 
     @property
-    def app_id(self):
+    def app_id(self) -> int:
         return APP_IDS[self.app]
 
-    def cookie(self, kind, free=0):
+    def cookie(self, kind: int, free: int = 0) -> int:
         """The cookie of a rule of ``kind`` (0..255), with ``free`` in the low 40 bits."""
         if not 0 <= kind <= 0xFF:
             raise ValueError('rule kind %r outside 0..255' % kind)
@@ -50,23 +50,23 @@ class CookieSpace:
             raise ValueError('free cookie bits %r outside 40 bits' % free)
         return (self.app_id << APP_SHIFT) | (kind << KIND_SHIFT) | free
 
-    def all_rules(self):
+    def all_rules(self) -> tuple[int, int]:
         """(cookie, cookie_mask) matching every rule of this app."""
         return self.app_id << APP_SHIFT, APP_MASK
 
-    def rules_of_kind(self, kind):
+    def rules_of_kind(self, kind: int) -> tuple[int, int]:
         """(cookie, cookie_mask) matching this app's rules of one kind."""
         return self.cookie(kind), KIND_MASK
 
-    def owns(self, cookie):
+    def owns(self, cookie: int) -> bool:
         return cookie >> APP_SHIFT == self.app_id
 
     @staticmethod
-    def kind_of(cookie):
+    def kind_of(cookie: int) -> int:
         return (cookie >> KIND_SHIFT) & 0xFF
 
 
-def owner_of(cookie):
+def owner_of(cookie: int) -> str | None:
     """Name of the app whose range ``cookie`` is in, or None."""
     app_id = cookie >> APP_SHIFT
     for name, number in APP_IDS.items():

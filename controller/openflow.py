@@ -2,6 +2,8 @@
 its rules the same way (cookie always set, deletes always scoped to a cookie range)."""
 
 import struct
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ryu.lib.pack_utils import msg_pack_into
 from ryu.ofproto import ofproto_v1_3 as ofp13
@@ -21,10 +23,12 @@ class PackedMatch(parser13.OFPMatch):
     ``serialize``; reading fields back (``match['eth_src']``) is not supported.
     """
 
-    def __init__(self, in_port=None, eth_dst=None, eth_src=None):
+    def __init__(self, in_port: int | None = None, eth_dst: str | None = None,
+                 eth_src: str | None = None) -> None:
         # OFPMatch's own constructor is skipped on purpose: it builds a 40-field Flow and
         # wildcards that only its own serializer reads (a sixth of a packet-in's cost).
-        self.fields, self._fields2 = [], []
+        self.fields: list[Any] = []
+        self._fields2: list[Any] = []
         self._given = {k: v for k, v in (('in_port', in_port), ('eth_dst', eth_dst),
                                          ('eth_src', eth_src)) if v is not None}
         fields = b''
@@ -42,52 +46,53 @@ class PackedMatch(parser13.OFPMatch):
         padding = b'\0' * (-self.length % 8)
         self._packed = struct.pack('!HH', ofp13.OFPMT_OXM, self.length) + fields + padding
 
-    def serialize(self, buf, offset):
+    def serialize(self, buf: bytearray, offset: int) -> int:
         msg_pack_into('!%ds' % len(self._packed), buf, offset, self._packed)
         return len(self._packed)
 
-    def given_fields(self):
+    def given_fields(self) -> dict[str, int | str]:
         """{field: value} as given (in_port an int, MACs as text)."""
         return self._given
 
-    def wire_values(self):
+    def wire_values(self) -> tuple[int | None, bytes | None, bytes | None]:
         """(in_port, eth_dst bytes, eth_src bytes) as packed, None where not given: for
         readers such as the arbiter (``fields`` is OFPMatch's own, and stays empty)."""
         return self._wire_values
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return 'PackedMatch(%s)' % ', '.join('%s=%r' % kv for kv in self._given.items())
 
     __str__ = __repr__
 
 
-def mac_bytes(mac):
+def mac_bytes(mac: str) -> bytes:
     """'00:00:00:00:00:01' -> 6 bytes."""
     return bytes.fromhex(mac.replace(':', ''))
 
 
-def mac_text(raw):
+def mac_text(raw: bytes) -> str:
     """6 bytes -> '00:00:00:00:00:01'."""
     return raw.hex(':')
 
 
-def apply_actions(dp, actions):
+def apply_actions(dp: Any, actions: list[Any]) -> Any:
     return dp.ofproto_parser.OFPInstructionActions(dp.ofproto.OFPIT_APPLY_ACTIONS, actions)
 
 
-def goto_table(dp, table_id):
+def goto_table(dp: Any, table_id: int) -> Any:
     return dp.ofproto_parser.OFPInstructionGotoTable(table_id)
 
 
-def output(dp, port, max_len=None):
+def output(dp: Any, port: int, max_len: int | None = None) -> Any:
     parser, ofp = dp.ofproto_parser, dp.ofproto
     if max_len is None:
         max_len = ofp.OFPCML_NO_BUFFER
     return parser.OFPActionOutput(port, max_len)
 
 
-def flow_add(dp, table_id, priority, match, instructions, cookie,
-             idle_timeout=0, hard_timeout=0, send_flow_removed=False):
+def flow_add(dp: Any, table_id: int, priority: int, match: Any, instructions: list[Any],
+             cookie: int, idle_timeout: int = 0, hard_timeout: int = 0,
+             send_flow_removed: bool = False) -> Any:
     """The FLOW_MOD that adds (or replaces, when match and priority are equal) a rule."""
     parser, ofp = dp.ofproto_parser, dp.ofproto
     flags = ofp.OFPFF_SEND_FLOW_REM if send_flow_removed else 0
@@ -98,12 +103,12 @@ def flow_add(dp, table_id, priority, match, instructions, cookie,
         buffer_id=ofp.OFP_NO_BUFFER)
 
 
-def add_flow(dp, *args, **kwargs):
+def add_flow(dp: Any, *args: Any, **kwargs: Any) -> None:
     """Send flow_add(dp, ...)."""
     dp.send_msg(flow_add(dp, *args, **kwargs))
 
 
-def send_together(dp, msgs):
+def send_together(dp: Any, msgs: Sequence[Any]) -> None:
     """Send several messages as one write: one send-queue slot and one system call
     instead of one each (Ryu's send queue is bounded, and it was where learning waited)."""
     for msg in msgs:
@@ -112,8 +117,9 @@ def send_together(dp, msgs):
     dp.send(b''.join(bytes(msg.buf) for msg in msgs))
 
 
-def flow_delete(dp, cookie, cookie_mask, table_id=None, match=None, out_port=None,
-                priority=None):
+def flow_delete(dp: Any, cookie: int, cookie_mask: int, table_id: int | None = None,
+                match: Any = None, out_port: int | None = None, priority: int | None = None
+                ) -> Any:
     """The FLOW_MOD that deletes the rules in the cookie range that also match ``match``
     / output to ``out_port``; ``priority`` given makes it a strict delete of one rule."""
     parser, ofp = dp.ofproto_parser, dp.ofproto
@@ -128,7 +134,7 @@ def flow_delete(dp, cookie, cookie_mask, table_id=None, match=None, out_port=Non
         match=match if match is not None else parser.OFPMatch())
 
 
-def delete_flows(dp, *args, **kwargs):
+def delete_flows(dp: Any, *args: Any, **kwargs: Any) -> None:
     """Send flow_delete(dp, ...)."""
     dp.send_msg(flow_delete(dp, *args, **kwargs))
 
@@ -139,7 +145,7 @@ def delete_flows(dp, *args, **kwargs):
 OVS_GROUP_ADD_OR_MOD = 0x8000
 
 
-def failover_group(dp, group_id, ports):
+def failover_group(dp: Any, group_id: int, ports: Iterable[int]) -> Any:
     """GROUP_MOD creating (or replacing) a fast-failover group: out of the first of
     ``ports`` that is live."""
     parser, ofp = dp.ofproto_parser, dp.ofproto
@@ -148,10 +154,10 @@ def failover_group(dp, group_id, ports):
     return parser.OFPGroupMod(dp, OVS_GROUP_ADD_OR_MOD, ofp.OFPGT_FF, group_id, buckets)
 
 
-def group_delete(dp, group_id):
+def group_delete(dp: Any, group_id: int) -> Any:
     parser, ofp = dp.ofproto_parser, dp.ofproto
     return parser.OFPGroupMod(dp, ofp.OFPGC_DELETE, ofp.OFPGT_FF, group_id, [])
 
 
-def barrier(dp):
+def barrier(dp: Any) -> None:
     dp.send_msg(dp.ofproto_parser.OFPBarrierRequest(dp))

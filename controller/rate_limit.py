@@ -1,11 +1,13 @@
 """Token bucket: bounds how many packet-ins per second one switch may cost the controller."""
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from ryu import cfg
 
 
-def packet_in_options(rate, burst):
+def packet_in_options(rate: float, burst: int) -> list[Any]:
     """The packet-in budget settings, for an app to register in its own config section."""
     return [
         cfg.FloatOpt('packet_in_rate', default=rate,
@@ -22,7 +24,8 @@ class TokenBucket:
     ``clock`` is injectable so the unit tests need no sleeping.
     """
 
-    def __init__(self, rate, burst, clock=time.monotonic):
+    def __init__(self, rate: float, burst: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if rate <= 0 or burst < 1:
             raise ValueError('token bucket needs rate > 0 and burst >= 1, got %r, %r'
                              % (rate, burst))
@@ -34,7 +37,7 @@ class TokenBucket:
         self.allowed = 0
         self.refused = 0
 
-    def allow(self):
+    def allow(self) -> bool:
         """Take one token if there is one; True if the event may go ahead."""
         now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)

@@ -34,6 +34,10 @@ import logging
 import os
 import sys
 import sysconfig
+from collections.abc import Callable, Sequence
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+from typing import Any
 
 PTH_NAME = 'sdn_suite_ryu_compat.pth'
 # The .pth line loads this file by its path under a name of its own: importing it as
@@ -47,18 +51,18 @@ PTH_TEMPLATE = ('import importlib.util as _u, sys as _s; '
                 '_p.loader.exec_module(_m); _m.install_import_hook()\n')
 
 
-def pth_line():
+def pth_line() -> str:
     return PTH_TEMPLATE.format(name=MODULE_NAME, path=os.path.abspath(__file__))
 
 
-def add_missing_names(eventlet_wsgi):
+def add_missing_names(eventlet_wsgi: Any) -> None:
     """Define what Ryu 4.34 expects from eventlet.wsgi, if this eventlet lacks it."""
     if not hasattr(eventlet_wsgi, 'ALREADY_HANDLED'):
         # Older eventlet used a unique object as the "response already sent" marker.
         eventlet_wsgi.ALREADY_HANDLED = object()
 
 
-def fix_tls_server(hub):
+def fix_tls_server(hub: Any) -> None:
     """Replace ryu.lib.hub.StreamServer by one whose TLS context serves every
     connection (see the module docstring)."""
     if getattr(hub.StreamServer, 'tls_fixed', False):
@@ -66,13 +70,13 @@ def fix_tls_server(hub):
     import ssl
 
     log = logging.getLogger('ryu_compat.tls')
-    plain_server = hub.StreamServer
+    plain_server: Any = hub.StreamServer   # Ryu's class, known only at run time
 
     class StreamServer(plain_server):
         tls_fixed = True
 
-        def __init__(self, listen_info, handle=None, backlog=None, spawn='default',
-                     **ssl_args):
+        def __init__(self, listen_info: Any, handle: Any = None, backlog: Any = None,
+                     spawn: str = 'default', **ssl_args: Any) -> None:
             super().__init__(listen_info, handle, backlog, spawn)
             if not ssl_args:
                 return
@@ -83,7 +87,7 @@ def fix_tls_server(hub):
                 context.verify_mode = ssl.CERT_REQUIRED
                 context.load_verify_locations(ssl_args['ca_certs'])
 
-            def handshake_then_handle(sock, addr):
+            def handshake_then_handle(sock: Any, addr: Any) -> None:
                 try:
                     channel = context.wrap_socket(sock, server_side=True)
                 except (ssl.SSLError, OSError) as error:
@@ -98,20 +102,22 @@ def fix_tls_server(hub):
 
 
 # module -> the fix applied right after it is first imported
-_FIXES = {'eventlet.wsgi': add_missing_names, 'ryu.lib.hub': fix_tls_server}
+_FIXES: dict[str, Callable[[Any], None]] = {'eventlet.wsgi': add_missing_names,
+                                            'ryu.lib.hub': fix_tls_server}
 
 
 class _PatchingLoader(importlib.abc.Loader):
     """Runs the real loader, then applies the module's fix to the fresh module."""
 
-    def __init__(self, real_loader, fix):
+    def __init__(self, real_loader: importlib.abc.Loader,
+                 fix: Callable[[ModuleType], None]) -> None:
         self._real_loader = real_loader
         self._fix = fix
 
-    def create_module(self, spec):
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         return self._real_loader.create_module(spec)
 
-    def exec_module(self, module):
+    def exec_module(self, module: ModuleType) -> None:
         self._real_loader.exec_module(module)
         self._fix(module)
 
@@ -124,7 +130,8 @@ class _FixingFinder(importlib.abc.MetaPathFinder):
     # may import controller.ryu_compat too): one must never delegate to another.
     sdn_suite_fixing_finder = True
 
-    def find_spec(self, fullname, path, target=None):
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
         fix = _FIXES.get(fullname)
         if fix is None:
             return None
@@ -139,7 +146,7 @@ class _FixingFinder(importlib.abc.MetaPathFinder):
         return None
 
 
-def install_import_hook():
+def install_import_hook() -> None:
     """Arrange for each module in _FIXES to be fixed whenever it gets imported (at
     once, for those already imported)."""
     for name, fix in _FIXES.items():
@@ -149,11 +156,11 @@ def install_import_hook():
         sys.meta_path.insert(0, _FixingFinder())
 
 
-def pth_path():
+def pth_path() -> str:
     return os.path.join(sysconfig.get_paths()['purelib'], PTH_NAME)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = argv[0] if argv else 'check'
     if command == 'install':

@@ -17,24 +17,38 @@ app gets 0x8000 + n, in order of first sight, in bits 63..48, and keeps its own 
 app's delete removes it while the other still wants it.
 """
 
+from __future__ import annotations
+
 import collections
 import dataclasses
 import logging
 import struct
 import time
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 from ryu.ofproto import ofproto_parser, ofproto_v1_3
 from ryu.ofproto import ofproto_v1_3_parser as parser13
 
-from controller.arbiter.damping import FlapDamper
-from controller.arbiter.match import TernaryMatch, cube_covers
+from controller.arbiter.damping import FlapDamper, RegionFlaps
 from controller.arbiter.index import RuleIndex
-from controller.arbiter.resolve import (NO_CONFLICT, NO_CONFLICT_REASON, Decision, Outcome,
-                                        resolve, rights_violation)
-from controller.arbiter.rules import Rule, actions_key
+from controller.arbiter.match import Cube, Identity, TernaryMatch, cube_covers
+from controller.arbiter.resolve import (
+    NO_CONFLICT,
+    NO_CONFLICT_REASON,
+    Decision,
+    Outcome,
+    resolve,
+    rights_violation,
+)
+from controller.arbiter.rules import ActionsKey, Relation, Rule, RuleKey, actions_key
 from controller.cookies import APP_IDS, APP_MASK, APP_SHIFT, THIRD_PARTY_BASE, CookieSpace
 from controller.rate_limit import TokenBucket
+
+if TYPE_CHECKING:
+    from controller.arbiter.gate import InvariantGate
+    from controller.arbiter.policy import ArbiterPolicy
 
 LOG = logging.getLogger('arbiter')
 
@@ -46,6 +60,22 @@ FORGET_QUIET_EVERY_S = 60.0        # how often damping states that have decayed 
 ACTIONS_KEPT = 4096                # distinct actions keys shared by the fast path
 _HEADER = struct.Struct('!BBHI')
 
+Region = tuple[int, int, TernaryMatch]      # (dpid, table, match): what damping tracks
+Ask = tuple[str, int, int, int, TernaryMatch]   # (app, dpid, table, asked priority, match)
+# A SingleAppTable's key: (priority, name, value, mask, name, value, mask, ...).
+FlatKey = tuple[Any, ...]
+# A fast-path install as the decisions keep it until read (Arbiter._fast_record):
+# (time, app, dpid, table, FlatKey, flow-mod as sent, cookie as the app asked).
+FastRecord = tuple[float, str, int, int, FlatKey, bytes, int]
+# (stage's first table, next stage's first table or None, whether _translate changes
+# anything) of an app the fast path may take; False for one it may not.
+FastStage = tuple[int, int | None, bool] | Literal[False]
+# The callbacks: send(dp, msg) writes to the switch past the arbiter;
+# notify(app, dp, msg, decision) tells an app; alert(region, state) says a region is damped.
+Send = Callable[[Any, Any], object]
+Notify = Callable[[str, Any, Any, Decision], object]
+Alert = Callable[[Region, RegionFlaps], object]
+
 
 class _OF13:
     """Enough of a datapath to parse a message again (wire_actions)."""
@@ -55,27 +85,27 @@ class _OF13:
 class CookieRanges:
     """The cookie range (app id in bits 63..48) of every app."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.ids = dict(APP_IDS)
         self._apps = {number: app for app, number in self.ids.items()}
         self._next = THIRD_PARTY_BASE
 
-    def app_id(self, app):
+    def app_id(self, app: str) -> int:
         if app not in self.ids:
             self.ids[app] = self._next
             self._apps[self._next] = app
             self._next += 1
         return self.ids[app]
 
-    def installed(self, app, cookie):
+    def installed(self, app: str, cookie: int) -> int:
         """The cookie of ``app``'s rule on the switch, given the cookie it asked for."""
         return (self.app_id(app) << APP_SHIFT) | (cookie & OWN_BITS)
 
-    def scope(self, app, cookie, mask):
+    def scope(self, app: str, cookie: int, mask: int) -> tuple[int, int]:
         """(cookie, mask) of an app's delete or modify, narrowed to its own range."""
         return self.installed(app, cookie), APP_MASK | (mask & OWN_BITS)
 
-    def owner(self, cookie):
+    def owner(self, cookie: int) -> str | None:
         """The app whose range ``cookie`` is in, or None."""
         return self._apps.get(cookie >> APP_SHIFT)
 
@@ -89,16 +119,16 @@ class Placement:
     shared rule."""
     installed: Rule
     wire: bytes
-    asked: dict = field(default_factory=dict)      # app -> Rule as proposed
-    flow_removed_to: set = field(default_factory=set)   # apps that asked for it
-    decision: Decision = None
+    decision: Decision
+    asked: dict[str, Rule] = field(default_factory=dict)    # app -> Rule as proposed
+    flow_removed_to: set[str] = field(default_factory=set)  # apps that asked for it
 
     @property
-    def key(self):
+    def key(self) -> RuleKey:
         r = self.installed
         return r.dpid, r.table_id, r.priority, r.match
 
-    def message(self, dp):
+    def message(self, dp: Any) -> Any:
         """The flow-mod, parsed again (with no xid: it is to be sent anew)."""
         version, msg_type, length, xid = _HEADER.unpack_from(self.wire)
         msg = ofproto_parser.msg(dp, version, msg_type, length, xid, bytearray(self.wire))
@@ -111,7 +141,7 @@ class Held:
     """A proposal held back (it loses to an installed rule): proposed again whenever a
     rule it overlaps leaves the switch."""
     rule: Rule
-    msg: object
+    msg: Any
     decision: Decision
 
 
@@ -135,9 +165,9 @@ class SingleAppTable:
 
     __slots__ = ('app', 'rules')
 
-    def __init__(self, app):
+    def __init__(self, app: str) -> None:
         self.app = app
-        self.rules = {}
+        self.rules: dict[FlatKey, tuple[int, bytes, bool]] = {}
 
 
 @dataclass
@@ -151,15 +181,15 @@ class DecisionRecord:
     outcome: str
     clause: str
     reason: str
-    rule: Rule = None
-    placed_priority: int = None
+    rule: Rule | None = None
+    placed_priority: int | None = None
     subject: str = ''           # what a record without a rule is about ('group 7')
 
     @property
-    def table_id(self):
+    def table_id(self) -> int | None:
         return self.rule.table_id if self.rule is not None else None
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         rule = self.rule
         return {'time': self.time, 'app': self.app, 'dpid': self.dpid,
                 'command': self.command, 'outcome': self.outcome, 'clause': self.clause,
@@ -173,8 +203,10 @@ class DecisionRecord:
 class Arbiter:
     """Every app's rules pass here. See the module's docstring."""
 
-    def __init__(self, policy, send, notify, alert=lambda region, state: None,
-                 gate=None, clock=time.monotonic, single_app_tables=True):
+    def __init__(self, policy: ArbiterPolicy, send: Send, notify: Notify,
+                 alert: Alert = lambda region, state: None, gate: InvariantGate | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 single_app_tables: bool = True) -> None:
         self.policy = policy
         self.send = send
         self.notify = notify
@@ -183,36 +215,40 @@ class Arbiter:
         self.clock = clock
         self.cookies = CookieRanges()
         self._index = RuleIndex()
-        # (dpid, table) -> SingleAppTable; single_app_tables=False: every rule goes the
-        # full path at once (the tests compare both).
-        self.single_app = {}
+        # single_app_tables=False: every rule goes the full path at once (the tests
+        # compare both).
+        self.single_app: dict[tuple[int, int], SingleAppTable] = {}    # by (dpid, table)
         self.single_app_tables = single_app_tables
-        self._fast = {}             # app -> (stage base, next stage) or False, per policy
-        self._actions = {}          # instructions as sent -> actions key (wire_actions)
-        self.damper = FlapDamper(policy.damping, clock, scope=lambda region: region[:2])
+        self._fast: dict[str, FastStage] = {}      # by app, for the policy in force
+        # instructions as sent -> actions key (wire_actions)
+        self._actions: dict[bytes, ActionsKey] = {}
+        self.damper: FlapDamper[Region] = FlapDamper(policy.damping, clock,
+                                                     scope=lambda region: region[:2])
         self._forget_quiet_at = clock() + FORGET_QUIET_EVERY_S
-        self._fought = {}           # (dpid, table, match) -> damping regions it was in
-        self.placed = {}            # (dpid, table, priority, match) -> Placement
-        self.asked = {}             # (app, dpid, table, asked priority, match) -> key
-        self.held = {}              # (app, dpid, table, asked priority, match) -> Held
-        self.groups = {}            # (dpid, group id) -> app
-        self.datapaths = {}         # dpid -> datapath
-        self.buckets = {}           # (app, dpid) -> TokenBucket
+        # (dpid, table, match) -> the damping regions it was in
+        self._fought: dict[Region, set[Region]] = {}
+        self.placed: dict[RuleKey, Placement] = {}
+        self.asked: dict[Ask, RuleKey] = {}        # where the rule an app asked for is
+        self.held: dict[Ask, Held] = {}
+        self.groups: dict[tuple[int, int], str] = {}   # (dpid, group id) -> app
+        self.datapaths: dict[int, Any] = {}
+        self.buckets: dict[tuple[str, int], TokenBucket] = {}     # by (app, dpid)
         # DecisionRecords, and the fast path's installs as plain tuples (see records)
-        self._decisions = collections.deque(maxlen=DECISIONS_KEPT)
-        self._counts = collections.Counter()    # (app, outcome) -> decisions
-        self._fast_installs = {}                # app -> installs of the fast path
+        self._decisions: collections.deque[DecisionRecord | FastRecord] = \
+            collections.deque(maxlen=DECISIONS_KEPT)
+        self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._fast_installs: dict[str, int] = {}   # app -> installs of the fast path
         self._shared_serial = 0
 
     @property
-    def index(self):
+    def index(self) -> RuleIndex:
         """The RuleIndex of every installed rule (single-app tables materialized)."""
         if self.single_app:
             self.materialize()
         return self._index
 
     @property
-    def counts(self):
+    def counts(self) -> collections.Counter[tuple[str, str]]:
         """Counter (app, outcome) -> decisions."""
         counts = collections.Counter(self._counts)
         for app, installs in self._fast_installs.items():
@@ -220,12 +256,12 @@ class Arbiter:
         return counts
 
     @property
-    def decisions(self):
+    def decisions(self) -> list[DecisionRecord]:
         """The latest decisions (DECISIONS_KEPT), oldest first, as DecisionRecords."""
-        return [record if type(record) is DecisionRecord else self._fast_record(record)
+        return [record if isinstance(record, DecisionRecord) else self._fast_record(record)
                 for record in list(self._decisions)]
 
-    def _fast_record(self, record):
+    def _fast_record(self, record: FastRecord) -> DecisionRecord:
         """The DecisionRecord of a fast-path install (kept as a tuple until read)."""
         when, app, dpid, table_id, key, wire, cookie = record
         rule = Rule(app=app, dpid=dpid, table_id=table_id, priority=key[0],
@@ -238,7 +274,7 @@ class Arbiter:
 
     # --- policy --------------------------------------------------------------------------
 
-    def set_policy(self, policy):
+    def set_policy(self, policy: ArbiterPolicy) -> None:
         """Use ``policy`` from now on (installed rules stay as they are)."""
         self.materialize()          # the new policy may restrict an app of the fast path
         self._fast.clear()
@@ -248,7 +284,8 @@ class Arbiter:
 
     # --- single-app tables -----------------------------------------------------------------
 
-    def materialize(self, dpid=None, table_id=None, app=None):
+    def materialize(self, dpid: int | None = None, table_id: int | None = None,
+                    app: str | None = None) -> None:
         """Put the rules of the single-app tables (of switch ``dpid``, table
         ``table_id``, app ``app``, where given) into the index and placements, as the
         full path would have: from then on they go the full path."""
@@ -258,7 +295,7 @@ class Arbiter:
                       (app is None or table.app == app)]:
             self._materialize(where)
 
-    def _materialize(self, where):
+    def _materialize(self, where: tuple[int, int]) -> None:
         table = self.single_app.pop(where, None)
         if table is None:
             return
@@ -273,15 +310,15 @@ class Arbiter:
             installed = Rule(app=app, dpid=dpid, table_id=table_id, priority=priority,
                              match=match, actions=actions,
                              cookie=self.cookies.installed(app, cookie))
-            placement = Placement(installed, wire, {app: asked},
-                                  {app} if removed else set(),
+            placement = Placement(installed, wire,
                                   Decision(Outcome.INSTALL, asked, NO_CONFLICT,
-                                           NO_CONFLICT_REASON, placed=asked))
+                                           NO_CONFLICT_REASON, placed=asked),
+                                  {app: asked}, {app} if removed else set())
             self._index.add(installed)
             self.placed[placement.key] = placement
             self.asked[(app, dpid, table_id, priority, match)] = placement.key
 
-    def _fast_stage(self, app):
+    def _fast_stage(self, app: str) -> FastStage:
         """(stage base, next stage base, whether _translate changes anything) of an app
         the fast path may take, else False."""
         stage = self._fast.get(app)
@@ -293,14 +330,15 @@ class Arbiter:
             self._fast[app] = stage
         return stage
 
-    def _fresh(self, dpid, table_id):
+    def _fresh(self, dpid: int, table_id: int) -> bool:
         """Whether nothing of the arbiter is in that table: no rule, held rule or
         damping state (a single-app table may start there)."""
         return not self._index.has_table(dpid, table_id) and \
             not any(k[1] == dpid and k[2] == table_id for k in self.held) and \
             not self.damper.regions_in((dpid, table_id))
 
-    def _fast_add(self, dp, app, msg, stage, fields):
+    def _fast_add(self, dp: Any, app: str, msg: Any, stage: tuple[int, int | None, bool],
+                  fields: FlatKey) -> bool:
         """The ADD of ``app`` (whose pipeline stage is ``stage``; ``fields``: its match's
         closed identity, flat) into a table where no other app has proposed: installed
         as asked (its cookie in the app's range) and kept in the SingleAppTable. False
@@ -350,7 +388,7 @@ class Arbiter:
                       NO_CONFLICT_REASON, NO_CONFLICT)
         return True
 
-    def wire_actions(self, dpid, wire):
+    def wire_actions(self, dpid: int, wire: bytes) -> ActionsKey:
         """The actions_key of a serialized flow-mod (one object per distinct
         instructions, remembered by their bytes)."""
         length = (wire[50] << 8) | wire[51]             # of the match, from 48 on
@@ -367,7 +405,7 @@ class Arbiter:
 
     # --- flow-mods -----------------------------------------------------------------------
 
-    def flow_mod(self, dp, app, msg):
+    def flow_mod(self, dp: Any, app: str, msg: Any) -> None:
         """Handle one FlowMod of ``app``: send what the switch should get, tell the app
         what became of it."""
         self.datapaths[dp.id] = dp
@@ -418,7 +456,7 @@ class Arbiter:
         else:
             self._send(dp, msg)
 
-    def _materialize_own(self, dp, app, msg):
+    def _materialize_own(self, dp: Any, app: str, msg: Any) -> None:
         """Before a MODIFY of ``app``: its single-app tables that it selects (another
         app's select none of their rules)."""
         if self.single_app:
@@ -427,14 +465,14 @@ class Arbiter:
                 table += self.policy.stage_of(app)[1]
             self.materialize(dp.id, None if table == dp.ofproto.OFPTT_ALL else table, app)
 
-    def _send(self, dp, msg):
+    def _send(self, dp: Any, msg: Any) -> None:
         """Serialize ``msg`` (a fresh xid if it has none) and write it to the switch."""
         if msg.xid is None:
             dp.set_xid(msg)
         msg.serialize()
         self.send(dp, msg)
 
-    def _translate(self, dp, app, msg):
+    def _translate(self, dp: Any, app: str, msg: Any) -> None:
         """Into the app's pipeline stage: its tables moved to the stage's tables, output
         NORMAL (let the packet go on) turned into a goto to the next stage."""
         _, base, next_base = self.policy.stage_of(app)
@@ -457,13 +495,15 @@ class Arbiter:
             instructions.append(inst)
         msg.instructions = instructions + ([goto] if goto else [])
 
-    def _add(self, dp, app, msg, match=None, replay=False, evicted=False):
+    def _add(self, dp: Any, app: str, msg: Any, match: TernaryMatch | None = None,
+             replay: bool = False, evicted: bool = False) -> None:
         rule = Rule(app=app, dpid=dp.id, table_id=msg.table_id, priority=msg.priority,
                     match=match if match is not None else read_match(msg.match),
                     actions=actions_key(msg.instructions), cookie=msg.cookie)
         ask = (app, dp.id, rule.table_id, rule.priority, rule.match)
         self.held.pop(ask, None)
-        previous = self.placed.get(self.asked.get(ask))
+        where = self.asked.get(ask)
+        previous = None if where is None else self.placed.get(where)
         decision = self._decide(dp, rule, previous, replay)
         if decision is None:
             return                   # the same rule again, absorbed while damped
@@ -478,27 +518,28 @@ class Arbiter:
             if not replay or evicted or decision.outcome is Outcome.REFUSE:
                 self.notify(app, dp, msg, decision)
             return
+        placed = decision.placed
+        assert placed is not None       # an install, a rewrite or a merge places the rule
         if previous is not None:
             self._release(previous, app, send_delete=previous.key != (
-                dp.id, rule.table_id, decision.placed.priority if decision.placed
-                else rule.priority, rule.match))
+                dp.id, rule.table_id, placed.priority, rule.match))
         if decision.outcome is Outcome.MERGE:
-            self._merge(dp, app, msg, rule, decision)
+            self._merge(dp, app, msg, rule, placed, decision)
             return
-        evicted = [self._evict(dp, loser) for loser in decision.evict]
-        self._install(dp, app, msg, rule, decision)
-        if decision.outcome.changes or evicted:
+        losers = [self._evict(dp, loser) for loser in decision.evict]
+        self._install(dp, app, msg, rule, placed, decision)
+        if decision.outcome.changes or losers:
             self.notify(app, dp, msg, decision)
-        for held in evicted:
+        for held in losers:
             self._propose_again(dp, held, evicted=True)
 
-    def _propose_again(self, dp, held, evicted=False):
+    def _propose_again(self, dp: Any, held: Held, evicted: bool = False) -> None:
         held.msg.xid = None
         held.msg.buffer_id = dp.ofproto.OFP_NO_BUFFER     # the packet went long ago
         self._add(dp, held.rule.app, held.msg, held.rule.match, replay=True,
                   evicted=evicted)
 
-    def _forget_quiet(self, now):
+    def _forget_quiet(self, now: float) -> None:
         """Drop the damping states that have decayed, and what refers to them."""
         self.damper.forget_quiet(now)
         fought = {}
@@ -509,7 +550,8 @@ class Arbiter:
         self._fought = fought
         self._forget_quiet_at = now + FORGET_QUIET_EVERY_S
 
-    def _regions(self, dp, rule, contested):
+    def _regions(self, dp: Any, rule: Rule, contested: Iterable[tuple[Rule, Relation]]
+                 ) -> list[Region]:
         """The damping regions a proposal takes part in: where its match meets each
         contested rule's (two apps fighting with overlapping matches, a /24 against a
         /32, meet in the same region whichever of them proposes), and those its match
@@ -534,7 +576,8 @@ class Arbiter:
             del self._fought[where]
         return sorted(regions, key=lambda region: str(region[2]))
 
-    def _decide(self, dp, rule, previous, replay):
+    def _decide(self, dp: Any, rule: Rule, previous: Placement | None, replay: bool
+                ) -> Decision | None:
         """The Decision for ``rule``, or None when it is to be absorbed."""
         app, policy = rule.app, self.policy
         contested = self._index.conflicts(rule)
@@ -548,14 +591,14 @@ class Arbiter:
             if newly:
                 self.alert(region, state)
         for region in regions:
-            if not self.damper.suppressed(region):
+            damped = self.damper.state(region)
+            if damped is None or not damped.suppressed:
                 continue
             winner = self.kept(region)
             if app != winner:
-                state = self.damper.state(region)
                 return Decision(Outcome.HOLD, rule, policy.cite('damping'),
                                 'region %s damped after %d flaps between %s; %s keeps it'
-                                % (region[2], state.flaps, ', '.join(sorted(state.apps)),
+                                % (region[2], damped.flaps, ', '.join(sorted(damped.apps)),
                                    winner))
             if previous is not None and previous.installed.actions == rule.actions:
                 return None
@@ -565,7 +608,7 @@ class Arbiter:
                 return Decision(Outcome.REFUSE, rule,
                                 policy.cite('apps.%s.flow_mod_rate' % app),
                                 '%s is over its rate of %g flow-mods a second'
-                                % (app, policy.app(app).flow_mod_rate))
+                                % (app, limit.rate))
         count = 0 if policy.app(app).max_rules is None else \
             self._index.count(app=app, dpid=dp.id) - (1 if previous else 0)
         violation = rights_violation(rule, policy, count)
@@ -584,26 +627,29 @@ class Arbiter:
         decision = resolve(rule, contested, policy, own,
                            owners=lambda r: tuple(self.placed[_key(r)].asked)
                            if _key(r) in self.placed else None)
-        if self.gate is not None and decision.outcome in (Outcome.INSTALL,
-                                                          Outcome.REWRITE):
-            broken = self.gate.check(self.index, decision.placed, replaced=previous and
-                                     previous.installed, evicted=decision.evict)
+        if self.gate is not None and decision.outcome in (Outcome.INSTALL, Outcome.REWRITE) \
+                and decision.placed is not None:
+            broken = self.gate.check(
+                self.index, decision.placed, evicted=decision.evict,
+                replaced=None if previous is None else previous.installed)
             if broken:
                 return Decision(Outcome.REFUSE, rule, broken.clause, broken.reason)
         return decision
 
-    def _bucket(self, app, dpid):
+    def _bucket(self, app: str, dpid: int) -> TokenBucket | None:
         settings = self.policy.app(app)
-        if settings.flow_mod_rate is None:
+        rate, burst = settings.flow_mod_rate, settings.flow_mod_burst
+        if rate is None:
             return None
         bucket = self.buckets.get((app, dpid))
         if bucket is None:
-            bucket = self.buckets[(app, dpid)] = TokenBucket(
-                settings.flow_mod_rate, settings.flow_mod_burst, clock=self.clock)
+            assert burst is not None        # the policy gives every rate its burst
+            bucket = self.buckets[(app, dpid)] = TokenBucket(rate, burst, clock=self.clock)
         return bucket
 
-    def _install(self, dp, app, msg, rule, decision):
-        proposed = decision.placed
+    def _install(self, dp: Any, app: str, msg: Any, rule: Rule, proposed: Rule,
+                 decision: Decision) -> None:
+        """Install ``rule`` of ``app`` where ``decision`` placed it (``proposed``)."""
         placed = Rule(app=app, dpid=proposed.dpid, table_id=proposed.table_id,
                       priority=proposed.priority, match=proposed.match,
                       actions=proposed.actions,
@@ -619,17 +665,18 @@ class Arbiter:
             self._forget(displaced)
         self._index.add(placed)
         self._send(dp, msg)
-        placement = Placement(placed, bytes(msg.buf), {app: rule}, decision=decision)
+        placement = Placement(placed, bytes(msg.buf), decision, {app: rule})
         if wants_removed:
             placement.flow_removed_to.add(app)
         self.placed[placement.key] = placement
         self.asked[(app, dp.id, rule.table_id, rule.priority, rule.match)] = placement.key
 
-    def _merge(self, dp, app, msg, rule, decision):
-        """Share an installed rule with ``app``: it moves into the arbiter's range, so
-        that it stays until every owner has deleted it; to-controller rules keep the
+    def _merge(self, dp: Any, app: str, msg: Any, rule: Rule, installed: Rule,
+               decision: Decision) -> None:
+        """Share the ``installed`` rule with ``app``: it moves into the arbiter's range,
+        so that it stays until every owner has deleted it; to-controller rules keep the
         longest max_len any owner asked for."""
-        placement = self.placed[_key(decision.placed)]
+        placement = self.placed[_key(installed)]
         placement.asked[app] = rule
         self.asked[(app, dp.id, rule.table_id, rule.priority, rule.match)] = placement.key
         if msg.flags & dp.ofproto.OFPFF_SEND_FLOW_REM:
@@ -652,7 +699,7 @@ class Arbiter:
             placement.wire = bytes(shared.buf)
         self.notify(app, dp, msg, decision)
 
-    def _evict(self, dp, loser):
+    def _evict(self, dp: Any, loser: Rule) -> Held:
         """Take ``loser`` off the switch; its owners' proposals are held (returned for
         the caller to propose again once the winner is in)."""
         placement = self.placed[_key(loser)]
@@ -663,7 +710,8 @@ class Arbiter:
 
     # --- deletes and modifies --------------------------------------------------------------
 
-    def _selected(self, dp, app, msg, match, strict):
+    def _selected(self, dp: Any, app: str, msg: Any, match: TernaryMatch, strict: bool
+                  ) -> tuple[list[Placement], int]:
         """The app's placements a DELETE/MODIFY selects, by its own view of them."""
         ofp = dp.ofproto
         table = msg.table_id
@@ -690,7 +738,8 @@ class Arbiter:
             selected.append(placement)
         return selected, table
 
-    def _delete_single_app(self, dp, app, msg, match, strict):
+    def _delete_single_app(self, dp: Any, app: str, msg: Any, match: TernaryMatch,
+                           strict: bool) -> list[tuple[int, FlatKey, int, bytes]]:
         """The rules of ``app``'s single-app tables that its DELETE selects, taken out
         of their tables: [(table, key, cookie as asked, flow-mod)]; what _selected does
         for placements."""
@@ -705,18 +754,20 @@ class Arbiter:
                   (table == ofp.OFPTT_ALL or where[1] == table)]
         if not tables:
             return []
-        identity = match.closed_identity
-        if strict and identity is None:     # may still equal a closed match: go slow
-            for where, _ in tables:
-                self._materialize(where)
-            return []
+        strict_key = None
+        if strict:
+            identity = match.closed_identity
+            if identity is None:            # may still equal a closed match: go slow
+                for where, _ in tables:
+                    self._materialize(where)
+                return []
+            strict_key = (msg.priority,) + _flat(identity)
         out_port = getattr(msg, 'out_port', ofp.OFPP_ANY)
         cubes = [cube.fields for cube in match.cubes]
         freed = []
         for where, kept in tables:
-            if strict:
-                key = (msg.priority,) + _flat(identity)
-                keys = [key] if key in kept.rules else []
+            if strict_key is not None:
+                keys = [strict_key] if strict_key in kept.rules else []
             elif not match.fields:          # everything
                 keys = list(kept.rules)
             else:
@@ -735,14 +786,15 @@ class Arbiter:
                 del self.single_app[where]
         return freed
 
-    def _single_rule(self, app, dpid, table_id, key, cookie, wire):
+    def _single_rule(self, app: str, dpid: int, table_id: int, key: FlatKey, cookie: int,
+                     wire: bytes) -> Rule:
         """The installed Rule of a SingleAppTable's entry."""
         return Rule(app=app, dpid=dpid, table_id=table_id, priority=key[0],
                     match=TernaryMatch.closed(_unflatten(key)),
                     actions=self.wire_actions(dpid, wire),
                     cookie=self.cookies.installed(app, cookie))
 
-    def _delete(self, dp, app, msg, match, strict):
+    def _delete(self, dp: Any, app: str, msg: Any, match: TernaryMatch, strict: bool) -> None:
         single = self._delete_single_app(dp, app, msg, match, strict)
         selected, table = self._selected(dp, app, msg, match, strict)
         for ask in [k for k, held in self.held.items() if k[0] == app and k[1] == dp.id
@@ -773,7 +825,7 @@ class Arbiter:
             LOG.debug('%s deleted %d rules on %s', app, len(selected) + len(single), dp.id)
         self._reconsider(dp, freed)
 
-    def _modify(self, dp, app, msg, match, strict):
+    def _modify(self, dp: Any, app: str, msg: Any, match: TernaryMatch, strict: bool) -> None:
         """A MODIFY becomes an ADD of each selected rule with the new instructions, so
         the new actions are resolved like any proposal."""
         selected, _ = self._selected(dp, app, msg, match, strict)
@@ -786,7 +838,7 @@ class Arbiter:
                 rule.table_id
             self._add(dp, app, add, rule.match)
 
-    def _release(self, placement, app, send_delete):
+    def _release(self, placement: Placement, app: str, send_delete: bool) -> bool:
         """``app`` gives up its share of ``placement``; the rule leaves the switch (True)
         when no owner is left."""
         rule = placement.asked.pop(app)
@@ -799,16 +851,16 @@ class Arbiter:
             self._send_delete(self.datapaths[rule.dpid], placement)
         return True
 
-    def _forget(self, placement):
+    def _forget(self, placement: Placement) -> None:
         self.placed.pop(placement.key, None)
         self._index.remove(placement.installed)
         for app, rule in placement.asked.items():
             self.asked.pop((app, rule.dpid, rule.table_id, rule.priority, rule.match), None)
 
-    def _send_delete(self, dp, placement):
+    def _send_delete(self, dp: Any, placement: Placement) -> None:
         self._delete_rule(dp, placement.installed)
 
-    def _delete_rule(self, dp, rule):
+    def _delete_rule(self, dp: Any, rule: Rule) -> None:
         """Send the strict delete of installed ``rule``."""
         ofp, parser = dp.ofproto, dp.ofproto_parser
         self._send(dp, parser.OFPFlowMod(
@@ -817,7 +869,7 @@ class Arbiter:
             priority=rule.priority, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
             match=parser13.OFPMatch(**rule.match.to_ofp_kwargs())))
 
-    def _reconsider(self, dp, gone):
+    def _reconsider(self, dp: Any, gone: Collection[Rule]) -> None:
         """Propose again the held rules that overlapped rules now gone."""
         if not gone:
             return
@@ -829,7 +881,7 @@ class Arbiter:
 
     # --- messages from the switch ------------------------------------------------------------
 
-    def flow_removed(self, dp, msg):
+    def flow_removed(self, dp: Any, msg: Any) -> set[str] | None:
         """The switch removed a rule (timeout): forget it, propose again what it held
         back; returns the apps to tell (those that asked for flow-removed), or None if
         the rule is not the arbiter's to know."""
@@ -837,7 +889,9 @@ class Arbiter:
         table = self.single_app.get((dp.id, msg.table_id))
         if table is not None:
             identity = match.closed_identity
-            rule = None if identity is None else (msg.priority,) + _flat(identity)
+            if identity is None:
+                return None
+            rule = (msg.priority,) + _flat(identity)
             kept = table.rules.get(rule)
             if kept is None or self.cookies.installed(table.app, kept[0]) != msg.cookie:
                 return None
@@ -854,7 +908,7 @@ class Arbiter:
         self._reconsider(dp, [placement.installed])
         return tell
 
-    def packet_in_owners(self, dpid, cookie):
+    def packet_in_owners(self, dpid: int, cookie: int) -> set[str] | None:
         """The apps a packet-in sent by the rule with ``cookie`` belongs to, or None
         (everyone's) for a cookie the arbiter did not give out."""
         if ARBITER.owns(cookie):
@@ -863,7 +917,7 @@ class Arbiter:
         owner = self.cookies.owner(cookie)
         return {owner} if owner and owner != 'arbiter' else None
 
-    def switch_gone(self, dpid):
+    def switch_gone(self, dpid: int) -> None:
         """Forget everything of a disconnected switch."""
         for placement in [p for p in self.placed.values() if p.installed.dpid == dpid]:
             self._forget(placement)
@@ -878,9 +932,9 @@ class Arbiter:
 
     # --- group-mods ----------------------------------------------------------------------
 
-    def group_mod(self, dp, app, msg):
+    def group_mod(self, dp: Any, app: str, msg: Any) -> Decision | None:
         """Group ids are one namespace per switch: an app may add, change and delete
-        only its own groups. Returns the Decision."""
+        only its own groups. Returns the Decision of a refusal, else None (sent)."""
         ofp = dp.ofproto
         self.datapaths[dp.id] = dp
         key = (dp.id, msg.group_id)
@@ -908,7 +962,7 @@ class Arbiter:
 
     # --- records -----------------------------------------------------------------------
 
-    def _record(self, dp, rule, decision, replay):
+    def _record(self, dp: Any, rule: Rule, decision: Decision, replay: bool) -> None:
         self._counts[(rule.app, decision.outcome.value)] += 1
         command = 're-proposed' if replay else 'add'
         self._decisions.append(DecisionRecord(
@@ -923,7 +977,8 @@ class Arbiter:
                     'actions=%s -> %s', rule.app, command, dp.id, rule.table_id,
                     rule.priority, rule.match, actions_text(rule.actions), decision)
 
-    def _log(self, app, dpid, command, decision, subject):
+    def _log(self, app: str, dpid: int, command: str, decision: Decision, subject: str
+             ) -> None:
         self._counts[(app, decision.outcome.value)] += 1
         self._decisions.append(DecisionRecord(
             time=time.time(), app=app, dpid=dpid, command=command,
@@ -933,9 +988,10 @@ class Arbiter:
 
     # --- views for REST ------------------------------------------------------------------
 
-    def rule_counts(self):
+    def rule_counts(self) -> dict[str, dict[int, int]]:
         """{app: {dpid: rules installed}} (a shared rule counts for each owner)."""
-        counts = collections.defaultdict(collections.Counter)
+        counts: collections.defaultdict[str, collections.Counter[int]] = \
+            collections.defaultdict(collections.Counter)
         for placement in self.placed.values():
             for app in placement.asked:
                 counts[app][placement.installed.dpid] += 1
@@ -944,7 +1000,7 @@ class Arbiter:
                 counts[table.app][dpid] += len(table.rules)
         return {app: dict(per_switch) for app, per_switch in counts.items()}
 
-    def conflicts(self):
+    def conflicts(self) -> list[dict[str, Any]]:
         """The conflicts in force: rules held back, and rules placed otherwise than
         asked, each with what it lost or won against."""
         found = []
@@ -952,7 +1008,7 @@ class Arbiter:
             found.append(dict(_rule_view(held.rule), state='held back',
                               clause=held.decision.clause, reason=held.decision.reason))
         for placement in self.placed.values():
-            for app, rule in placement.asked.items():
+            for rule in placement.asked.values():
                 if rule.priority != placement.installed.priority:
                     found.append(dict(_rule_view(rule), state='rewritten',
                                       installed_priority=placement.installed.priority,
@@ -963,7 +1019,7 @@ class Arbiter:
                                   owners=sorted(placement.asked)))
         return found
 
-    def explain(self, dpid, table_id, match):
+    def explain(self, dpid: int, table_id: int, match: TernaryMatch) -> dict[str, Any]:
         """Everything about the region ``match`` of one table: the installed rules that
         overlap it (highest priority first, the one in effect first), the held ones,
         whether it is damped, and the decisions about it. Rules of equal priority are in
@@ -980,8 +1036,8 @@ class Arbiter:
                 view.update(owners=sorted(placement.asked),
                             asked_priority={a: r.priority for a, r in
                                             placement.asked.items()},
-                            clause=placement.decision and placement.decision.clause,
-                            reason=placement.decision and placement.decision.reason)
+                            clause=placement.decision.clause,
+                            reason=placement.decision.reason)
             rules.append(view)
         held = [dict(_rule_view(h.rule), clause=h.decision.clause, reason=h.decision.reason)
                 for h in self.held.values() if h.rule.dpid == dpid and
@@ -996,27 +1052,30 @@ class Arbiter:
                           d.rule is not None and d.rule.match.intersects(match)],
         }
 
-    def damped(self):
+    def damped(self) -> list[dict[str, Any]]:
         now = self.clock()
         return [{'dpid': region[0], 'table': region[1], 'match': str(region[2]),
                  'apps': sorted(state.apps), 'flaps': state.flaps,
                  'penalty': round(state.penalty, 1),
-                 'damped_for_s': round(now - state.suppressed_since, 1),
+                 'damped_for_s': round(state.suppressed_for(now), 1),
                  'kept': self.kept(region)}
                 for region, state in self.damper.damped(now)]
 
-    def kept(self, region):
+    def kept(self, region: Region) -> str:
         """The app a damped region stays with: the policy's winner among the apps
         fighting over it; between equals, the one whose rule is installed."""
+        state = self.damper.state(region)
+        if state is None:
+            raise KeyError('no damping state for region %s' % (region,))
         dpid, table_id, match = region
         installed = {app for p in self.placed.values()
                      if p.installed.dpid == dpid and p.installed.table_id == table_id
                      and p.installed.match.intersects(match) for app in p.asked}
-        return min(sorted(self.damper.state(region).apps),
+        return min(sorted(state.apps),
                    key=lambda app: (self.policy.rank(app), app not in installed))
 
 
-def read_match(match):
+def read_match(match: Any) -> TernaryMatch:
     """The TernaryMatch of a flow-mod's match: a Ryu OFPMatch, or a class of its own
     that only serializes (controller/openflow.py's PackedMatch), read from its wire form.
     ValueError for a field outside OpenFlow 1.3's basic set."""
@@ -1030,12 +1089,13 @@ def read_match(match):
     return TernaryMatch.from_ofp(match)
 
 
-def _packed_fields(in_port, eth_dst, eth_src):
+def _packed_fields(in_port: int | None, eth_dst: bytes | None, eth_src: bytes | None
+                   ) -> FlatKey | None:
     """The closed identity, flat (see _flat), of a PackedMatch (its wire_values: in_port,
     eth_dst, eth_src, fields without prerequisites, so the match is one closed cube),
     read without building a TernaryMatch; None for anything unusual (the full reading
     then)."""
-    flat = () if in_port is None else ('in_port', in_port, 0xFFFFFFFF)
+    flat: FlatKey = () if in_port is None else ('in_port', in_port, 0xFFFFFFFF)
     for name, mac in (('eth_dst', eth_dst), ('eth_src', eth_src)):
         if mac is not None:
             if len(mac) != 6:
@@ -1044,30 +1104,30 @@ def _packed_fields(in_port, eth_dst, eth_src):
     return flat
 
 
-def _flat(identity):
+def _flat(identity: Identity) -> FlatKey:
     """A closed_identity as one flat tuple (name, value, mask, name, ...): a
     SingleAppTable's key is (priority,) + it."""
-    flat = []
+    flat: list[Any] = []
     for name, (value, mask) in identity:
         flat += (name, value, mask)
     return tuple(flat)
 
 
-def _cube_of(key):
+def _cube_of(key: FlatKey) -> Cube:
     """The fields (name -> (value, mask)) of a SingleAppTable's key."""
     return {key[i]: (key[i + 1], key[i + 2]) for i in range(1, len(key), 3)}
 
 
-def _unflatten(key):
+def _unflatten(key: FlatKey) -> Identity:
     """The closed_identity in a SingleAppTable's key."""
     return tuple((key[i], (key[i + 1], key[i + 2])) for i in range(1, len(key), 3))
 
 
-def _key(rule):
+def _key(rule: Rule) -> RuleKey:
     return rule.dpid, rule.table_id, rule.priority, rule.match
 
 
-def _mergeable(placement, rule):
+def _mergeable(placement: Placement, rule: Rule) -> bool:
     """Two apps' rules of the same match and priority are one rule if they act the same,
     or if both only send to the controller (the packet-ins go to both)."""
     installed = placement.installed
@@ -1077,16 +1137,16 @@ def _mergeable(placement, rule):
                for r in (installed, rule))
 
 
-def _controller_max_len(msg):
+def _controller_max_len(msg: Any) -> int:
     lengths = [getattr(action, 'max_len', 0) for inst in msg.instructions
                for action in getattr(inst, 'actions', ())
                if getattr(action, 'port', None) == 0xfffffffd]     # OFPP_CONTROLLER
     return max(lengths, default=0)
 
 
-def actions_text(actions):
+def actions_text(actions: ActionsKey) -> str:
     """An actions_key as text: 'output:2,goto:1', 'controller:128', 'drop'."""
-    parts = []
+    parts: list[str] = []
     for instruction in actions:
         if instruction[0] in ('apply', 'write'):
             parts.extend(':'.join(str(part) for part in action)
@@ -1096,6 +1156,6 @@ def actions_text(actions):
     return ','.join(parts) or 'drop'
 
 
-def _rule_view(rule):
+def _rule_view(rule: Rule) -> dict[str, Any]:
     return {'app': rule.app, 'dpid': rule.dpid, 'table': rule.table_id,
             'priority': rule.priority, 'match': str(rule.match), 'cookie': hex(rule.cookie)}

@@ -22,15 +22,32 @@ over-approximation of the rest, so a loop it reports may need traffic that the
 higher rule takes elsewhere; ``MAX_BRANCHES`` bounds the work).
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ryu.ofproto import ofproto_v1_3 as ofp
 
+from controller.arbiter.index import RuleIndex
 from controller.arbiter.match import TernaryMatch
+from controller.arbiter.rules import Rule
+
+if TYPE_CHECKING:
+    from controller.arbiter.policy import ArbiterPolicy, Host
 
 MAX_HOPS = 64          # switches and tables on one path
 MAX_BRANCHES = 256     # paths explored per check
 ETH_IPV4 = 0x0800
+
+Port = tuple[int, int]                              # (dpid, port)
+# (dpid, table, region) -> the rules of that table that overlap the region
+RulesAt = Callable[[int, int, TernaryMatch], list[Rule]]
+# Where a walk has been: (dpid, table, in_port or None, region)
+Hop = tuple[int, int, int | None, TernaryMatch]
+# A part of the walk still to follow: (dpid, table, region, the hops that led there)
+Branch = tuple[int, int, TernaryMatch, tuple[Hop, ...]]
 
 
 @dataclass(frozen=True)
@@ -46,9 +63,9 @@ class Outcome:
     ``looped`` at a (dpid, table, in_port), ``black_holed`` at a (dpid, table),
     ``dropped`` on purpose, or ``escaped`` (out of a port the topology does not know,
     to the controller, or through a header rewrite the walk does not follow)."""
-    delivered: frozenset = frozenset()
-    looped: tuple = None
-    black_holed: tuple = None
+    delivered: frozenset[Port] = frozenset()
+    looped: tuple[int, int, int | None] | None = None
+    black_holed: tuple[int, int] | None = None
     dropped: bool = False
     escaped: bool = False
 
@@ -56,33 +73,34 @@ class Outcome:
 class InvariantGate:
     """Checks a proposed change against the policy's invariants."""
 
-    def __init__(self, policy):
+    def __init__(self, policy: ArbiterPolicy) -> None:
         self.policy = policy
         self.invariants = policy.invariants
-        self.peer = {}                 # (dpid, port) -> (dpid, port) across a link
+        self.peer: dict[Port, Port] = {}           # across a link
         for a, port_a, b, port_b in policy.links:
             self.add_link(a, port_a, b, port_b)
-        self.host_at = {(h.dpid, h.port): h for h in policy.hosts.values()}
+        self.host_at: dict[Port, Host] = {(h.dpid, h.port): h for h in policy.hosts.values()}
 
-    def add_link(self, a, port_a, b, port_b):
+    def add_link(self, a: int, port_a: int, b: int, port_b: int) -> None:
         self.peer[(a, port_a)] = (b, port_b)
         self.peer[(b, port_b)] = (a, port_a)
 
     @property
-    def active(self):
+    def active(self) -> bool:
         return bool(self.peer or self.host_at)
 
-    def check(self, index, rule, replaced=None, evicted=()):
+    def check(self, index: RuleIndex, rule: Rule, replaced: Rule | None = None,
+              evicted: Iterable[Rule] = ()) -> Broken | None:
         """Broken (the first invariant the change breaks) or None. The change: ``rule``
         is installed, ``replaced`` and ``evicted`` (installed rules) leave."""
         if not self.active:
             return None
         gone = {id(r) for r in (replaced, *evicted) if r is not None}
 
-        def before(dpid, table, region):
+        def before(dpid: int, table: int, region: TernaryMatch) -> list[Rule]:
             return index.overlapping(dpid, table, region)
 
-        def after(dpid, table, region):
+        def after(dpid: int, table: int, region: TernaryMatch) -> list[Rule]:
             rules = [r for r in index.overlapping(dpid, table, region)
                      if id(r) not in gone]
             if rule.dpid == dpid and rule.table_id == table and \
@@ -120,11 +138,13 @@ class InvariantGate:
                               % (a, src.ip, b, dst.ip))
         return None
 
-    def walk(self, rules_at, dpid, table, region):
+    def walk(self, rules_at: RulesAt, dpid: int, table: int, region: TernaryMatch
+             ) -> Outcome:
         """The Outcome of traffic ``region`` entering ``table`` of switch ``dpid``;
         ``rules_at(dpid, table, region)`` gives the rules that overlap it."""
-        delivered, result = set(), {}
-        stack = [(dpid, table, region, ())]
+        delivered: set[Port] = set()
+        result: dict[str, Any] = {}     # Outcome's other fields, as they are found
+        stack: list[Branch] = [(dpid, table, region, ())]
         branches = 0
         while stack and branches < MAX_BRANCHES:
             dpid, table, region, path = stack.pop()
@@ -153,7 +173,8 @@ class InvariantGate:
                        dropped=result.get('dropped', False),
                        escaped=result.get('escaped', False))
 
-    def _follow(self, rule, dpid, region, path, stack, delivered, result):
+    def _follow(self, rule: Rule, dpid: int, region: TernaryMatch, path: tuple[Hop, ...],
+                stack: list[Branch], delivered: set[Port], result: dict[str, Any]) -> None:
         if rule.modifies_headers or rule.outputs_to_controller:
             result['escaped'] = True
         if rule.drops:
@@ -167,9 +188,11 @@ class InvariantGate:
         in_port = region.exact_value('in_port')
         for port in rule.output_ports:
             out = in_port if port == ofp.OFPP_IN_PORT else port
-            if (dpid, out) in self.host_at:
+            if out is None:             # back out of whichever port the region came in
+                result['escaped'] = True
+            elif (dpid, out) in self.host_at:
                 delivered.add((dpid, out))
-            elif out is not None and (dpid, out) in self.peer:
+            elif (dpid, out) in self.peer:
                 peer_dpid, peer_port = self.peer[(dpid, out)]
                 stack.append((peer_dpid, 0,
                               _with_in_port(region, peer_port), path))
@@ -177,15 +200,15 @@ class InvariantGate:
                 result['escaped'] = True
 
 
-def _without_in_port(region):
+def _without_in_port(region: TernaryMatch) -> TernaryMatch:
     return TernaryMatch([(k, v) for k, v in region.fields.items() if k != 'in_port'])
 
 
-def _with_in_port(region, port):
+def _with_in_port(region: TernaryMatch, port: int) -> TernaryMatch:
     """The region as it arrives on ``port`` of the next switch."""
     return TernaryMatch([(k, v) for k, v in region.fields.items() if k != 'in_port'] +
                         [('in_port', (port, 0xFFFFFFFF))])
 
 
-def _hosts(gate, ports):
+def _hosts(gate: InvariantGate, ports: Iterable[Port]) -> str:
     return ', '.join(sorted(gate.host_at[p].name for p in ports if p in gate.host_at))

@@ -26,14 +26,27 @@ an ACL of 100 rules typically 10-30), so a table of 100k rules costs about what 
 10k does.
 """
 
+from collections.abc import Collection, Iterable, Iterator
+
 from ryu.ofproto import ofproto_v1_3 as ofp
 
-from controller.arbiter.rules import relate
+from controller.arbiter.match import TernaryMatch
+from controller.arbiter.rules import Relation, Rule, relate
 
 _MAX_PLANS = 4096        # query shapes remembered per app and table
 
+Shape = tuple[tuple[str, int], ...]         # (field, mask) of each field of a cube
+Values = tuple[int, ...]                    # the values of a cube, in its shape's order
+Projection = tuple[tuple[int, int], ...]    # (position in a shape, mask) of the bits kept
+RuleSlot = tuple[int, TernaryMatch]         # (priority, match): a rule in its table
+# values under a projection -> {(rule slot, the cube's values): rule}
+ProjectedTable = dict[Values, dict[tuple[RuleSlot, Values], Rule]]
+# One group's part of a query plan: its table for the bits shared with the query, the
+# (field, mask) pairs of the query's key there, query covers group, group covers query.
+PlanStep = tuple[ProjectedTable, Shape, bool, bool]
 
-def _shape_and_values(cube):
+
+def _shape_and_values(cube: TernaryMatch) -> tuple[Shape, Values]:
     fields = cube.fields
     return (tuple((name, mask) for name, (value, mask) in fields.items()),
             tuple(value for value, mask in fields.values()))
@@ -44,22 +57,22 @@ class _Group:
 
     __slots__ = ('whole', 'projections')
 
-    def __init__(self, shape):
-        self.whole = tuple((position, mask) for position, (name, mask) in enumerate(shape))
-        # projection ((position in shape, mask), ...) -> {values under it -> {(rule key,
-        # cube values): rule}}; the projection onto the whole shape is always there. Two
-        # cubes of one rule may share a shape, and then a projected bucket.
-        self.projections = {self.whole: {}}
+    def __init__(self, shape: Shape) -> None:
+        self.whole: Projection = tuple(
+            (position, mask) for position, (name, mask) in enumerate(shape))
+        # projection -> its table; the projection onto the whole shape is always there.
+        # Two cubes of one rule may share a shape, and then a projected bucket.
+        self.projections: dict[Projection, ProjectedTable] = {self.whole: {}}
 
     @staticmethod
-    def _project(values, projection):
+    def _project(values: Values, projection: Projection) -> Values:
         return tuple(values[position] & mask for position, mask in projection)
 
-    def add(self, values, key, rule):
+    def add(self, values: Values, key: RuleSlot, rule: Rule) -> None:
         for projection, table in self.projections.items():
             table.setdefault(self._project(values, projection), {})[key, values] = rule
 
-    def remove(self, values, key):
+    def remove(self, values: Values, key: RuleSlot) -> None:
         for projection, table in self.projections.items():
             projected = self._project(values, projection)
             bucket = table[projected]
@@ -67,10 +80,10 @@ class _Group:
             if not bucket:
                 del table[projected]
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return bool(self.projections[self.whole])
 
-    def projection(self, projection):
+    def projection(self, projection: Projection) -> ProjectedTable:
         """The hash table of ``projection``, built on first use."""
         table = self.projections.get(projection)
         if table is None:
@@ -86,13 +99,13 @@ class _TupleSpace:
 
     __slots__ = ('rules', 'empty', 'groups', 'plans')
 
-    def __init__(self):
-        self.rules = {}         # (priority, match) -> Rule
-        self.empty = {}         # the same, of the rules whose match no packet meets
-        self.groups = {}        # shape -> _Group
-        self.plans = {}         # query shape -> steps (see _plan)
+    def __init__(self) -> None:
+        self.rules: dict[RuleSlot, Rule] = {}
+        self.empty: dict[RuleSlot, Rule] = {}   # the rules whose match no packet meets
+        self.groups: dict[Shape, _Group] = {}
+        self.plans: dict[Shape, list[PlanStep]] = {}    # by query shape (see _plan)
 
-    def add(self, key, rule):
+    def add(self, key: RuleSlot, rule: Rule) -> None:
         self.rules[key] = rule
         if rule.match.is_empty:
             self.empty[key] = rule
@@ -104,7 +117,7 @@ class _TupleSpace:
                 self.plans.clear()
             group.add(values, key, rule)
 
-    def remove(self, key):
+    def remove(self, key: RuleSlot) -> None:
         rule = self.rules.pop(key)
         self.empty.pop(key, None)
         for cube in rule.match.cubes:
@@ -115,12 +128,12 @@ class _TupleSpace:
                 del self.groups[shape]
                 self.plans.clear()
 
-    def _plan(self, query_shape):
+    def _plan(self, query_shape: Shape) -> list[PlanStep]:
         """For each group: its hash table for the bits it shares with a query of
         ``query_shape``, the (field, mask) pairs that make the query's key there, and
         whether the query covers the group's cubes and the reverse, where they meet."""
         query_masks = dict(query_shape)
-        steps = []
+        steps: list[PlanStep] = []
         for shape, group in self.groups.items():
             group_masks = dict(shape)
             projection = tuple((position, mask & query_masks.get(name, 0))
@@ -136,7 +149,7 @@ class _TupleSpace:
         self.plans[query_shape] = steps
         return steps
 
-    def hits(self, cube):
+    def hits(self, cube: TernaryMatch) -> Iterator[tuple[Rule, bool, bool]]:
         """(rule, cube covers the rule's cube, the rule's cube covers cube) for each of
         the rules' cubes that meets the closed cube ``cube``."""
         fields = cube.fields
@@ -150,7 +163,7 @@ class _TupleSpace:
                 for rule in bucket.values():
                     yield rule, query_covers, group_covers
 
-    def overlaps(self, match):
+    def overlaps(self, match: TernaryMatch) -> Collection[tuple[Rule, bool, bool]]:
         """(rule, match covers it, it covers match) for each rule that shares packets
         with ``match``, once each."""
         cubes = match.cubes
@@ -167,7 +180,7 @@ class _TupleSpace:
                 found[id(rule)] = (rule, query_covers, group_covers)
         return found.values()
 
-    def covered_by(self, match):
+    def covered_by(self, match: TernaryMatch) -> list[Rule]:
         """The rules whose packets are all in ``match``: those it covers of the rules
         it overlaps, and those no packet meets (a switch refuses most of those)."""
         return [rule for rule, covered, _ in self.overlaps(match) if covered] + \
@@ -177,18 +190,18 @@ class _TupleSpace:
 class _Table:
     __slots__ = ('rules', 'spaces')
 
-    def __init__(self):
-        self.rules = {}         # (priority, match) -> Rule, whatever its app
-        self.spaces = {}        # app -> _TupleSpace
+    def __init__(self) -> None:
+        self.rules: dict[RuleSlot, Rule] = {}       # whatever its app
+        self.spaces: dict[str, _TupleSpace] = {}    # app -> its rules
 
-    def spaces_of(self, app):
+    def spaces_of(self, app: str | None) -> list[_TupleSpace]:
         """The tuple spaces of every app, or of ``app`` only if it is given."""
         if app is None:
             return list(self.spaces.values())
         return [self.spaces[app]] if app in self.spaces else []
 
 
-def _by_priority(rules):
+def _by_priority(rules: Iterable[Rule]) -> list[Rule]:
     return sorted(rules, key=lambda rule: -rule.priority)
 
 
@@ -196,13 +209,13 @@ class RuleIndex:
     """The installed rules of all apps, per switch and table. A rule is identified as
     OpenFlow identifies a flow entry, by (dpid, table_id, priority, match)."""
 
-    def __init__(self):
-        self._switches = {}     # dpid -> {table_id -> _Table}
+    def __init__(self) -> None:
+        self._switches: dict[int, dict[int, _Table]] = {}   # dpid -> table_id -> table
 
-    def _table(self, dpid, table_id):
+    def _table(self, dpid: int, table_id: int) -> _Table | None:
         return self._switches.get(dpid, {}).get(table_id)
 
-    def add(self, rule):
+    def add(self, rule: Rule) -> Rule | None:
         """Install ``rule``; returns the rule it replaces (same dpid, table, priority
         and match, of any app) or None."""
         table = self._switches.setdefault(rule.dpid, {}).setdefault(rule.table_id,
@@ -218,7 +231,7 @@ class RuleIndex:
         space.add(key, rule)
         return replaced
 
-    def _forget(self, table, rule):
+    def _forget(self, table: _Table, rule: Rule) -> None:
         key = rule.priority, rule.match
         del table.rules[key]
         space = table.spaces[rule.app]
@@ -226,12 +239,12 @@ class RuleIndex:
         if not space.rules:
             del table.spaces[rule.app]
 
-    def remove(self, rule):
+    def remove(self, rule: Rule) -> Rule | None:
         """Remove the rule with ``rule``'s identity (whatever its app and actions);
         returns it, or None if there is none."""
-        found = self.get(rule.dpid, rule.table_id, rule.priority, rule.match)
-        if found is not None:
-            table = self._table(rule.dpid, rule.table_id)
+        table = self._table(rule.dpid, rule.table_id)
+        found = None if table is None else table.rules.get((rule.priority, rule.match))
+        if table is not None and found is not None:
             self._forget(table, found)
             if not table.rules:
                 tables = self._switches[rule.dpid]
@@ -240,15 +253,17 @@ class RuleIndex:
                     del self._switches[rule.dpid]
         return found
 
-    def has_table(self, dpid, table_id):
+    def has_table(self, dpid: int, table_id: int) -> bool:
         """Whether any rule is installed in that table."""
         return self._table(dpid, table_id) is not None
 
-    def get(self, dpid, table_id, priority, match):
+    def get(self, dpid: int, table_id: int, priority: int, match: TernaryMatch
+            ) -> Rule | None:
         table = self._table(dpid, table_id)
         return None if table is None else table.rules.get((priority, match))
 
-    def overlapping(self, dpid, table_id, match, app=None):
+    def overlapping(self, dpid: int, table_id: int, match: TernaryMatch,
+                    app: str | None = None) -> list[Rule]:
         """The rules of every app (or of ``app`` only) in that table that share a
         packet with ``match``, highest priority first."""
         table = self._table(dpid, table_id)
@@ -257,7 +272,7 @@ class RuleIndex:
         return _by_priority(rule for space in table.spaces_of(app)
                             for rule, _, _ in space.overlaps(match))
 
-    def conflicts(self, rule):
+    def conflicts(self, rule: Rule) -> list[tuple[Rule, Relation]]:
         """[(installed rule, Relation)] for every installed rule of another app that
         shares a packet with ``rule`` in its table, highest priority first. Relations
         with ``is_conflict`` false (identical, redundant, benign) are included."""
@@ -270,44 +285,49 @@ class RuleIndex:
         found.sort(key=lambda pair: -pair[0].priority)
         return found
 
-    def rules_of(self, app, dpid=None):
-        """The rules of ``app`` (on switch ``dpid`` only, if given)."""
+    def rules_of(self, app: str | None, dpid: int | None = None) -> list[Rule]:
+        """The rules of ``app`` (of every app if None; on switch ``dpid`` only, if
+        given)."""
         return [rule for table in self._tables(dpid) for space in table.spaces_of(app)
                 for rule in space.rules.values()]
 
-    def _tables(self, dpid):
+    def _tables(self, dpid: int | None) -> list[_Table]:
         switches = self._switches.values() if dpid is None else [
             self._switches.get(dpid, {})]
         return [table for tables in switches for table in tables.values()]
 
-    def count(self, app=None, dpid=None):
+    def count(self, app: str | None = None, dpid: int | None = None) -> int:
         """How many rules (of ``app``, on ``dpid``, if given) are installed."""
         return sum(len(space.rules) for table in self._tables(dpid)
                    for space in table.spaces_of(app))
 
-    def remove_switch(self, dpid):
+    def remove_switch(self, dpid: int) -> list[Rule]:
         """Forget every rule of switch ``dpid`` (it disconnected); returns them."""
         tables = self._switches.pop(dpid, {})
         return [rule for table in tables.values() for rule in table.rules.values()]
 
-    def delete_matching(self, dpid, table_id, match, strict=False, priority=None,
-                        cookie=0, cookie_mask=0, out_port=ofp.OFPP_ANY, app=None,
-                        out_group=ofp.OFPG_ANY):
+    def delete_matching(self, dpid: int, table_id: int, match: TernaryMatch,
+                        strict: bool = False, priority: int | None = None, cookie: int = 0,
+                        cookie_mask: int = 0, out_port: int = ofp.OFPP_ANY,
+                        app: str | None = None, out_group: int = ofp.OFPG_ANY) -> list[Rule]:
         """Remove and return the rules an OpenFlow 1.3 DELETE (or, with ``strict``,
         DELETE_STRICT) flow-mod selects: in table ``table_id`` (OFPTT_ALL: every table
         of the switch), those whose match ``match`` covers (strict: the rule of exactly
         that match and ``priority``), whose cookie equals ``cookie`` on the bits of
         ``cookie_mask``, that output to ``out_port`` and to group ``out_group`` unless
         those are OFPP_ANY / OFPG_ANY; of app ``app`` only, if given."""
-        if strict and priority is None:
-            raise ValueError('a strict delete needs the priority of the rule')
+        slot = None                 # strict: the one rule's
+        if strict:
+            if priority is None:
+                raise ValueError('a strict delete needs the priority of the rule')
+            slot = (priority, match)
         tables = self._switches.get(dpid, {})
         if table_id != ofp.OFPTT_ALL:
             tables = {table_id: tables[table_id]} if table_id in tables else {}
-        selected = []
+        selected: list[Rule] = []
         for table in tables.values():
-            if strict:
-                found = table.rules.get((priority, match))
+            if slot is not None:
+                found = table.rules.get(slot)
                 candidates = [] if found is None else [found]
             else:
                 candidates = [rule for space in table.spaces_of(app)

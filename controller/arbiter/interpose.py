@@ -20,20 +20,27 @@ Without that, a packet-in from one app's table-miss would make another app act o
 The arbiter itself writes with the original ``send_msg``, which nothing intercepts.
 """
 
+from __future__ import annotations
+
 import struct
 import sys
+from collections.abc import Callable, Iterable, Sequence
+from types import FrameType
+from typing import Any, TypedDict
 
 from greenlet import getcurrent
 from ryu.base import app_manager
 from ryu.controller import controller as ryu_controller
-from ryu.controller import event
-from ryu.controller import ofp_event
+from ryu.controller import event, ofp_event
 from ryu.lib import hub
 from ryu.ofproto import ofproto_parser, ofproto_v1_3
 
 from controller import openflow
 from controller.arbiter.engine import ARBITER as ARBITER_COOKIES
+from controller.arbiter.engine import Arbiter
+from controller.arbiter.match import TernaryMatch
 from controller.arbiter.policy import UNKNOWN_APP
+from controller.arbiter.resolve import Decision
 
 _ORIGINAL_SEND_MSG = ryu_controller.Datapath.send_msg
 _ORIGINAL_SEND = ryu_controller.Datapath.send
@@ -44,11 +51,25 @@ _INTERCEPTED = (ofproto_v1_3.OFPT_FLOW_MOD, ofproto_v1_3.OFPT_GROUP_MOD)
 # Ryu's own services: never the author of an app's rule.
 _NOT_APPS = ('ryu.controller.', 'ryu.topology.switches', 'ryu.app.wsgi', 'ryu.app.ofctl.')
 
-_state = {'arbiter': None, 'modules': {}, 'bricks': 0, 'app_names': None,
-          'app_names_of': None, 'brick_owners': {}, 'narrowed': {}, 'narrowed_of': None}
+
+
+class _State(TypedDict):
+    arbiter: Arbiter | None
+    modules: dict[str, str]             # module -> app name, of the loaded RyuApps
+    bricks: int                         # how many bricks ``modules`` was read from
+    app_names: set[str]                 # the values of ``modules``...
+    app_names_of: dict[str, str] | None     # ...when it was this
+    brick_owners: dict[str, str | None]     # brick name -> its app
+    narrowed: dict[tuple[int, tuple[str, ...]], list[str]]  # (cookie, observers) -> kept
+    narrowed_of: tuple[dict[str, str], Arbiter] | None      # what ``narrowed`` is for
+
+
+_state: _State = {
+    'arbiter': None, 'modules': {}, 'bricks': 0, 'app_names': set(), 'app_names_of': None,
+    'brick_owners': {}, 'narrowed': {}, 'narrowed_of': None}
 # greenlet -> [(datapath, bytes)]: what the arbiter writes while it handles one
 # send_together, written at its end as one buffer per switch (as send_together does).
-_batches = {}
+_batches: dict[Any, list[tuple[Any, bytes]]] = {}
 
 
 class EventArbiterDecision(event.EventBase):
@@ -57,7 +78,7 @@ class EventArbiterDecision(event.EventBase):
     ``msg`` is the app's message. Apps observe it with ``@set_ev_cls``; apps/arbiter.py
     sends it."""
 
-    def __init__(self, app, dpid, msg, decision):
+    def __init__(self, app: str, dpid: int, msg: Any, decision: Decision) -> None:
         super().__init__()
         self.app, self.dpid, self.msg, self.decision = app, dpid, msg, decision
 
@@ -65,18 +86,19 @@ class EventArbiterDecision(event.EventBase):
 class EventArbiterAlert(event.EventBase):
     """Two or more apps keep overriding each other on one region: it is damped."""
 
-    def __init__(self, dpid, table_id, match, apps, kept):
+    def __init__(self, dpid: int, table_id: int, match: TernaryMatch, apps: list[str],
+                 kept: str) -> None:
         super().__init__()
         self.dpid, self.table_id, self.match = dpid, table_id, match
         self.apps, self.kept = apps, kept
 
 
-def app_name(module):
+def app_name(module: str) -> str:
     """'ryu.app.simple_switch_13' -> 'simple_switch_13'."""
     return module.rsplit('.', 1)[-1]
 
 
-def _app_modules():
+def _app_modules() -> dict[str, str]:
     """{module name: app name} of the loaded RyuApps, rebuilt when apps are added."""
     bricks = app_manager.SERVICE_BRICKS
     if len(bricks) != _state['bricks']:
@@ -87,13 +109,13 @@ def _app_modules():
     return _state['modules']
 
 
-def attribute(frame):
+def attribute(frame: FrameType | None) -> str:
     """The app whose code is on the stack at ``frame`` (innermost first): a frame of an
     app's module, or a method of a RyuApp instance (whose class may be a base class in
     a library module)."""
     modules = _app_modules()
     while frame is not None:
-        app = modules.get(frame.f_globals.get('__name__'))
+        app = modules.get(frame.f_globals.get('__name__', ''))
         if app is not None:
             return app
         if frame.f_code.co_argcount and frame.f_code.co_varnames[0] == 'self':
@@ -104,7 +126,7 @@ def attribute(frame):
     return UNKNOWN_APP
 
 
-def send_msg(self, msg, close_socket=False):
+def send_msg(self: Any, msg: Any, close_socket: bool = False) -> bool:
     """Datapath.send_msg with FlowMods and GroupMods of OpenFlow 1.3 handed to the
     arbiter."""
     arbiter = _state['arbiter']
@@ -117,7 +139,7 @@ def send_msg(self, msg, close_socket=False):
     return True
 
 
-def send(self, buf, close_socket=False):
+def send(self: Any, buf: bytes | bytearray, close_socket: bool = False) -> bool:
     """Datapath.send with the FlowMods and GroupMods in an already serialized buffer
     taken out for the arbiter (send_msg's own calls pass straight through)."""
     arbiter = _state['arbiter']
@@ -130,6 +152,8 @@ def send(self, buf, close_socket=False):
     offset, data = 0, bytes(buf)
     while offset + _HEADER.size <= len(data):
         version, msg_type, length, xid = _HEADER.unpack_from(data, offset)
+        if length < _HEADER.size:
+            break
         chunk = data[offset:offset + length]
         if msg_type in _INTERCEPTED:
             msg = ofproto_parser.msg(self, version, msg_type, length, xid,
@@ -138,16 +162,19 @@ def send(self, buf, close_socket=False):
         else:
             _ORIGINAL_SEND(self, chunk, close_socket)
         offset += length
+    if offset < len(data):              # no message: to the switch as it is
+        _ORIGINAL_SEND(self, data[offset:], close_socket)
     return True
 
 
-def send_together(dp, msgs):
+def send_together(dp: Any, msgs: Sequence[Any]) -> None:
     """controller/openflow.py's send_together with its FlowMods handed to the arbiter
     as objects: reading them back from the joined buffer would cost more than
     arbitrating them."""
     arbiter = _state['arbiter']
     if arbiter is None or dp.ofproto.OFP_VERSION != ofproto_v1_3.OFP_VERSION:
-        return _ORIGINAL_SEND_TOGETHER(dp, msgs)
+        _ORIGINAL_SEND_TOGETHER(dp, msgs)
+        return
     app = attribute(sys._getframe(1))
     me = getcurrent()
     outer = _batches.get(me)
@@ -168,10 +195,9 @@ def send_together(dp, msgs):
         if outer is None:
             del _batches[me]
             _flush(batch)
-    return True
 
 
-def _flush(batch):
+def _flush(batch: list[tuple[Any, bytes]]) -> None:
     """Write a batch: consecutive messages to one switch as one buffer."""
     start = 0
     while start < len(batch):
@@ -184,7 +210,7 @@ def _flush(batch):
         start = end
 
 
-def _holds_intercepted(buf):
+def _holds_intercepted(buf: bytes | bytearray) -> bool:
     offset = 0
     while offset + _HEADER.size <= len(buf):
         _, msg_type, length, _ = _HEADER.unpack_from(buf, offset)
@@ -196,14 +222,14 @@ def _holds_intercepted(buf):
     return False
 
 
-def dispatch(arbiter, dp, app, msg):
+def dispatch(arbiter: Arbiter, dp: Any, app: str, msg: Any) -> None:
     if msg.cls_msg_type == ofproto_v1_3.OFPT_FLOW_MOD:
         arbiter.flow_mod(dp, app, msg)
     else:
         arbiter.group_mod(dp, app, msg)
 
 
-def send_direct(dp, msg):
+def send_direct(dp: Any, msg: Any) -> bool:
     """Write ``msg`` (serialized by the arbiter) to the switch, past the arbiter; within
     a send_together, at its end with the others."""
     if _batches:
@@ -214,13 +240,13 @@ def send_direct(dp, msg):
     return _ORIGINAL_SEND(dp, msg.buf)
 
 
-def bricks_of(app):
+def bricks_of(app: str) -> list[str]:
     """The RyuApp instances (brick names) of app ``app``."""
     return [name for name, brick in list(app_manager.SERVICE_BRICKS.items())
             if app_name(type(brick).__module__) == app]
 
 
-def tell_app(app, dp, msg, error_type, error_code):
+def tell_app(app: str, dp: Any, msg: Any, error_type: int, error_code: int) -> None:
     """Deliver an OFPErrorMsg (type/code, the refused message's xid and first bytes) to
     ``app`` only, as if the switch had sent it. Asynchronously: the app may be the one
     calling us, from its own event loop, with its event queue full."""
@@ -235,16 +261,17 @@ def tell_app(app, dp, msg, error_type, error_code):
         hub.spawn(app_manager.SERVICE_BRICKS[name]._send_event, event, dp.state)
 
 
-def _narrowed_observers(original, keep_always):
+def _narrowed_observers(original: Callable[[Any, Any], list[str]], keep_always: set[str]
+                        ) -> Callable[[Any, Any], list[str]]:
     """A get_observers for the ofp_event brick that sends packet-ins and flow-removed
     only to the apps they belong to."""
 
-    def get_observers(ev, state):
+    def get_observers(ev: Any, state: Any) -> list[str]:
         observers = original(ev, state)
         arbiter = _state['arbiter']
         if arbiter is None:
             return observers
-        msg = getattr(ev, 'msg', None)
+        msg: Any = getattr(ev, 'msg', None)
         if isinstance(ev, ofp_event.EventOFPPacketIn) and \
                 msg.datapath.ofproto.OFP_VERSION == ofproto_v1_3.OFP_VERSION:
             # One app's range: the same observers each time (remembered per cookie
@@ -276,7 +303,7 @@ def _narrowed_observers(original, keep_always):
     return get_observers
 
 
-def _kept(observers, owners, keep_always):
+def _kept(observers: Iterable[str], owners: set[str], keep_always: set[str]) -> list[str]:
     """The observers an event of ``owners`` goes to (every observer not an app)."""
     modules = _app_modules()
     if _state['app_names_of'] is not modules:    # apps came: read them again
@@ -294,18 +321,18 @@ def _kept(observers, owners, keep_always):
     return kept
 
 
-def _owner_of_brick(name):
+def _owner_of_brick(name: str) -> str | None:
     brick = app_manager.SERVICE_BRICKS.get(name)
     return app_name(type(brick).__module__) if brick is not None else None
 
 
-def install(arbiter):
+def install(arbiter: Arbiter) -> None:
     """Put ``arbiter`` between the apps and the switches."""
     patch_datapath()
     _state['arbiter'] = arbiter
 
 
-def narrow_events(keep_always=()):
+def narrow_events(keep_always: Iterable[str] = ()) -> None:
     """Send packet-ins and flow-removed only to the apps they belong to. Call it once
     every app is instantiated (Ryu's ``ofp_event`` service comes last);
     ``keep_always``: brick names that see every event (the arbiter's own)."""
@@ -318,7 +345,7 @@ def narrow_events(keep_always=()):
         brick.get_observers.narrowed = True
 
 
-def patch_datapath():
+def patch_datapath() -> None:
     """Replace the senders now (at import of the arbiter app, so that the order of apps
     on the command line does not matter); they pass everything through until
     ``install`` gives them an arbiter."""

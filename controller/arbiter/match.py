@@ -37,9 +37,12 @@ brute-force enumeration of packets over a small header space of the same shape.
 """
 
 import copy
+import enum
 import ipaddress
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
+from typing import Any, Final, Literal, NoReturn, TypeVar
 
 from ryu.lib import type_desc
 from ryu.ofproto import ofproto_v1_3 as ofp
@@ -62,12 +65,23 @@ OFPVID_PRESENT = ofp.OFPVID_PRESENT
 ETH_IPV4, ETH_IPV6, ETH_ARP, ETH_PBB = 0x0800, 0x86dd, 0x0806, 0x88e7
 ETH_MPLS = (0x8847, 0x8848)
 
+Constraint = tuple[int, int]                # (value, mask) of one field
+Cube = dict[str, Constraint]                # field -> constraint: their conjunction
+Identity = tuple[tuple[str, Constraint], ...]     # TernaryMatch.closed_identity
+# A conjunction as PRESENCE writes it: field -> value (exact) or (value, mask).
+Conjunction = Mapping[str, int | Constraint]
+# One field's value as apps and Ryu's OFPMatch write it: an int, or a MAC or IP address
+# text (a prefix text like 10.0.0.0/24 included); alone, or (value, mask).
+UserValue = int | str
+UserField = UserValue | tuple[UserValue, UserValue]
 
-def _ip_proto(number, eth_types=(ETH_IPV4, ETH_IPV6)):
+
+def _ip_proto(number: int, eth_types: tuple[int, ...] = (ETH_IPV4, ETH_IPV6)
+              ) -> tuple[dict[str, int], ...]:
     return tuple({'eth_type': eth, 'ip_proto': number} for eth in eth_types)
 
 
-def _nd(*icmp_types):
+def _nd(*icmp_types: int) -> tuple[dict[str, int], ...]:
     return tuple({'eth_type': ETH_IPV6, 'ip_proto': 58, 'icmpv6_type': t}
                  for t in icmp_types)
 
@@ -79,7 +93,7 @@ _ARP = ({'eth_type': ETH_ARP},)
 # field -> the alternatives (each a conjunction of field: value or (value, mask)) under
 # which a packet has the field, with the prerequisites' own prerequisites spelt out.
 # Fields not listed are in every packet.
-PRESENCE = {
+PRESENCE: dict[str, tuple[Conjunction, ...]] = {
     'vlan_pcp': ({'vlan_vid': (OFPVID_PRESENT, OFPVID_PRESENT)},),
     'ip_dscp': _IP, 'ip_ecn': _IP, 'ip_proto': _IP,
     'ipv4_src': _IPV4, 'ipv4_dst': _IPV4,
@@ -98,9 +112,15 @@ PRESENCE = {
 }
 
 _HEX_FIELDS = {'eth_type', 'vlan_vid', 'metadata', 'tunnel_id'}
-_CLOSED = 'closed'        # TernaryMatch._cubes of a match that is its own one cube
 _MAC_FIELDS = {'eth_dst', 'eth_src', 'arp_sha', 'arp_tha', 'ipv6_nd_sll', 'ipv6_nd_tll'}
 _MAC_TEXT = re.compile(r'[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\Z')
+
+
+class _Closed(enum.Enum):
+    CLOSED = 'closed'
+
+
+_CLOSED: Final = _Closed.CLOSED     # TernaryMatch._cubes of a match that is its own one cube
 
 
 class HeaderSpace:
@@ -110,7 +130,10 @@ class HeaderSpace:
     set or is 0) and ``stated`` (field -> a field the match must also give, with no
     effect on packets: in_phy_port needs in_port)."""
 
-    def __init__(self, widths, presence=None, tags=None, stated=None):
+    def __init__(self, widths: Mapping[str, int],
+                 presence: Mapping[str, Sequence[Conjunction]] | None = None,
+                 tags: Mapping[str, int] | None = None,
+                 stated: Mapping[str, str] | None = None) -> None:
         self.widths = dict(widths)
         self.order = {name: position for position, name in enumerate(self.widths)}
         self.full = {name: (1 << bits) - 1 for name, bits in self.widths.items()}
@@ -122,11 +145,11 @@ class HeaderSpace:
         for field, alternatives in self.presence.items():
             self._check_separated(field, alternatives)
 
-    def _constraints(self, fields):
+    def _constraints(self, fields: Conjunction) -> Cube:
         return {name: (value if isinstance(value, tuple) else (value, self.full[name]))
                 for name, value in fields.items()}
 
-    def _check_separated(self, field, alternatives):
+    def _check_separated(self, field: str, alternatives: Sequence[Cube]) -> None:
         """Alternatives must be two bits apart on a field both fix exactly (module
         docstring: what keeps ``covers`` exact)."""
         for i, first in enumerate(alternatives):
@@ -138,7 +161,7 @@ class HeaderSpace:
                     raise ValueError('the prerequisites of %s are not two bits apart on '
                                      'an exact field: %r, %r' % (field, first, second))
 
-    def canonical(self, cube):
+    def canonical(self, cube: Cube) -> Cube | None:
         """``cube`` with its tag fields in canonical form, or None if no packet has the
         values it asks for. Changes ``cube`` in place."""
         for field, present in self.tags.items():
@@ -159,7 +182,8 @@ OPENFLOW_13 = HeaderSpace(FIELD_BITS, PRESENCE, tags={'vlan_vid': OFPVID_PRESENT
                           stated={'in_phy_port': 'in_port'})
 
 
-def _meet(space, first, second):
+def _meet(space: HeaderSpace, first: Mapping[str, Constraint],
+          second: Mapping[str, Constraint]) -> Cube | None:
     """The conjunction of two cubes (dicts name -> (value, mask)), canonical, or None."""
     if len(first) < len(second):
         first, second = second, first
@@ -175,7 +199,7 @@ def _meet(space, first, second):
     return space.canonical(result)
 
 
-def _cube_covers(outer, inner):
+def _cube_covers(outer: Mapping[str, Constraint], inner: Mapping[str, Constraint]) -> bool:
     """Whether every vector of cube ``inner`` is in cube ``outer``."""
     for name, (value, mask) in outer.items():
         constraint = inner.get(name)
@@ -184,13 +208,13 @@ def _cube_covers(outer, inner):
     return True
 
 
-def cube_covers(outer, inner):
+def cube_covers(outer: Mapping[str, Constraint], inner: Mapping[str, Constraint]) -> bool:
     """Whether closed cube ``outer`` (name -> (value, mask)) contains closed cube
     ``inner``."""
     return _cube_covers(outer, inner)
 
 
-def _closed_cubes(space, fields):
+def _closed_cubes(space: HeaderSpace, fields: Mapping[str, Constraint]) -> list[Cube]:
     """The match ``fields`` as disjoint closed cubes (module docstring)."""
     whole = space.canonical(dict(fields))
     cubes = [] if whole is None else [whole]
@@ -209,7 +233,7 @@ def _closed_cubes(space, fields):
     return cubes
 
 
-def _ryu_type(name):
+def _ryu_type(name: str) -> Any:
     """Ryu's type descriptor of a field (MacAddr, IPv4Addr, ...), or None for a field
     Ryu does not know (the small header spaces of the tests)."""
     try:
@@ -218,7 +242,7 @@ def _ryu_type(name):
         return None
 
 
-def _expected(name, bits):
+def _expected(name: str, bits: int) -> str:
     kind = _ryu_type(name)
     if kind is type_desc.MacAddr:
         return 'a MAC address like 00:00:00:00:00:01 or an integer'
@@ -229,7 +253,7 @@ def _expected(name, bits):
     return 'an integer 0..%d (%d bits)' % ((1 << bits) - 1, bits)
 
 
-def _user_scalar(name, bits, user_value):
+def _user_scalar(name: str, bits: int, user_value: object) -> tuple[int, int | None]:
     """(value, mask or None) of one value as Ryu's OFPMatch takes it: an int, a MAC or
     IP address text; a prefix text like 10.0.0.0/24 gives its mask."""
     if isinstance(user_value, int) and not isinstance(user_value, bool):
@@ -250,7 +274,7 @@ def _user_scalar(name, bits, user_value):
     raise ValueError('%s: expected %s; got %r' % (name, _expected(name, bits), user_value))
 
 
-def field_value(name, user_value, space=OPENFLOW_13):
+def field_value(name: str, user_value: UserValue, space: HeaderSpace = OPENFLOW_13) -> int:
     """The int of one unmasked field value as Ryu takes it (an OFPActionSetField's
     value, say); ValueError for an unknown field or a value that does not fit."""
     bits = _width(space, name)
@@ -262,17 +286,20 @@ def field_value(name, user_value, space=OPENFLOW_13):
     return value
 
 
-def _width(space, name):
+def _width(space: HeaderSpace, name: str) -> int:
     if name not in space.widths:
         raise ValueError('unknown match field %r; expected one of %s'
                          % (name, ', '.join(space.widths)))
     return space.widths[name]
 
 
-def _check_width(name, bits, number, what='value'):
+def _check_width(name: str, bits: int, number: int, what: str = 'value') -> None:
     if not 0 <= number < 1 << bits:
         raise ValueError('%s: %s %#x does not fit; expected %s'
                          % (name, what, number, _expected(name, bits)))
+
+
+M = TypeVar('M', bound='TernaryMatch')
 
 
 class TernaryMatch:
@@ -281,8 +308,13 @@ class TernaryMatch:
 
     space = OPENFLOW_13
     __slots__ = ('_fields', '_cubes', '_key', '_hash')
+    _fields: dict[str, Constraint]
+    _cubes: tuple['TernaryMatch', ...] | Literal[_Closed.CLOSED] | None
+    _key: tuple[Identity] | frozenset[Identity] | None
+    _hash: int | None
 
-    def __init__(self, fields=()):
+    def __init__(self, fields: Mapping[str, Constraint] | Iterable[tuple[str, Constraint]] = ()
+                 ) -> None:
         """``fields``: a mapping or pairs of field name -> (value, mask) ints. See
         ``of`` and ``from_ofp`` for the forms apps write."""
         space, normal, seen = self.space, {}, set()
@@ -302,25 +334,26 @@ class TernaryMatch:
         object.__setattr__(self, '_key', None)
         object.__setattr__(self, '_hash', None)
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError('a TernaryMatch is immutable')
 
-    __delattr__ = __setattr__
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError('a TernaryMatch is immutable')
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type['TernaryMatch'], tuple[dict[str, Constraint]]]:
         # For copy and pickle, which would otherwise set the slots one by one.
         return type(self), (self._fields,)
 
     # --- constructors ------------------------------------------------------------------
 
     @classmethod
-    def of(cls, **fields):
+    def of(cls: type[M], **fields: UserField) -> M:
         """A match from keyword fields: an int or (value, mask) of ints; also the texts
         Ryu's OFPMatch takes (MAC and IP addresses, 10.0.0.0/24)."""
         return cls._from_user(fields.items())
 
     @classmethod
-    def from_ofp(cls, ofp_match):
+    def from_ofp(cls: type[M], ofp_match: Any) -> M:
         """The match of a Ryu OFPMatch (built from keywords or parsed from the wire),
         as written: nothing is added (see missing_prerequisites). ValueError for a
         field that is not an OpenFlow 1.3 basic field (Nicira and ONF extensions)."""
@@ -329,7 +362,7 @@ class TernaryMatch:
         return cls._from_user(ofp_match.items())
 
     @classmethod
-    def _from_user(cls, pairs):
+    def _from_user(cls: type[M], pairs: Iterable[tuple[str, object]]) -> M:
         fields = []
         for name, user_value in pairs:
             bits = _width(cls.space, name)
@@ -339,20 +372,19 @@ class TernaryMatch:
                                      % (name, user_value))
                 value, mask = (_user_scalar(name, bits, part)[0] for part in user_value)
             else:
-                value, mask = _user_scalar(name, bits, user_value)
-                if mask is None:
-                    mask = cls.space.full[name]
+                value, prefix_mask = _user_scalar(name, bits, user_value)
+                mask = cls.space.full[name] if prefix_mask is None else prefix_mask
             fields.append((name, (value, mask)))
         return cls(fields)
 
     # --- reading -----------------------------------------------------------------------
 
     @property
-    def fields(self):
+    def fields(self) -> Mapping[str, Constraint]:
         """name -> (value, mask), as written (normalised), in OXM order."""
         return MappingProxyType(self._fields)
 
-    def exact_value(self, field):
+    def exact_value(self, field: str) -> int | None:
         """The value of ``field`` if the match (as written) gives it exactly, else
         None."""
         constraint = self._fields.get(field)
@@ -360,7 +392,7 @@ class TernaryMatch:
             return None
         return constraint[0]
 
-    def missing_prerequisites(self):
+    def missing_prerequisites(self) -> list[str]:
         """What a switch would refuse the match for (OFPBMC_BAD_PREREQ): one text per
         field whose prerequisites the match itself does not give, like
         'tcp_dst needs eth_type=0x800,ip_proto=6 or eth_type=0x86dd,ip_proto=6'."""
@@ -377,12 +409,12 @@ class TernaryMatch:
         return missing
 
     @property
-    def is_empty(self):
+    def is_empty(self) -> bool:
         """Whether no packet can match (contradicting values or prerequisites)."""
         return not self.cubes
 
     @property
-    def cubes(self):
+    def cubes(self) -> tuple['TernaryMatch', ...]:
         """The match as disjoint closed cubes: matches whose fields are all present in
         every packet they describe, whose union is this match. A match that gives its
         prerequisites is its own one cube; an empty match has none."""
@@ -399,7 +431,7 @@ class TernaryMatch:
         return (self,) if cubes is _CLOSED else cubes
 
     @property
-    def closed_identity(self):
+    def closed_identity(self) -> Identity | None:
         """For a match that is, as written, one closed cube (every field's
         prerequisites in the match, as learned-switch matches are): its fields as a
         tuple, ((name, (value, mask)), ...) in OXM order, which identifies its packet
@@ -411,7 +443,7 @@ class TernaryMatch:
         return tuple(self._fields.items())
 
     @classmethod
-    def closed(cls, identity):
+    def closed(cls: type[M], identity: Identity) -> M:
         """The match of a ``closed_identity``."""
         match = cls(identity)
         if len(match.cubes) != 1 or match._cubes is not _CLOSED:
@@ -419,14 +451,14 @@ class TernaryMatch:
         return match
 
     @classmethod
-    def _closed_cube(cls, cube):
+    def _closed_cube(cls: type[M], cube: Cube) -> M:
         match = cls(cube)
         object.__setattr__(match, '_cubes', _CLOSED)
         return match
 
     # --- set algebra -------------------------------------------------------------------
 
-    def intersection(self, other):
+    def intersection(self, other: 'TernaryMatch') -> 'TernaryMatch | None':
         """The packets in both, or None if there are none."""
         met = _meet(self.space, self._fields, other._fields)
         if met is None:
@@ -434,16 +466,16 @@ class TernaryMatch:
         result = type(self)(met)
         return None if result.is_empty else result
 
-    def intersects(self, other):
+    def intersects(self, other: 'TernaryMatch') -> bool:
         return self.intersection(other) is not None
 
-    def covers(self, other):
+    def covers(self, other: 'TernaryMatch') -> bool:
         """Whether every packet of ``other`` is in this match."""
         mine = self.cubes
         return all(any(_cube_covers(outer._fields, inner._fields) for outer in mine)
                    for inner in other.cubes)
 
-    def _identity(self):
+    def _identity(self) -> tuple[Identity] | frozenset[Identity]:
         key = self._key
         if key is None:
             cubes = self.cubes
@@ -454,7 +486,7 @@ class TernaryMatch:
             object.__setattr__(self, '_key', key)
         return key
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if self is other:
             return True
         if not isinstance(other, TernaryMatch):
@@ -463,33 +495,34 @@ class TernaryMatch:
             return True
         return self._identity() == other._identity()
 
-    def __hash__(self):
-        if self._hash is None:
-            object.__setattr__(self, '_hash', hash(self._identity()))
-        return self._hash
+    def __hash__(self) -> int:
+        value = self._hash
+        if value is None:
+            value = hash(self._identity())
+            object.__setattr__(self, '_hash', value)
+        return value
 
     # --- writing -----------------------------------------------------------------------
 
-    def to_ofp_kwargs(self):
+    def to_ofp_kwargs(self) -> dict[str, UserField]:
         """Keyword arguments of Ryu's OFPMatch for this match as written: MAC and IP
         fields as text, the others as ints, masked ones as (value, mask)."""
-        kwargs = {}
+        kwargs: dict[str, UserField] = {}
         for name, (value, mask) in self._fields.items():
             user = _user_form(name, value)
-            if mask != self.space.full[name]:
-                user = (user, _user_form(name, mask))
-            kwargs[name] = user
+            kwargs[name] = user if mask == self.space.full[name] else (
+                user, _user_form(name, mask))
         return kwargs
 
-    def __str__(self):
+    def __str__(self) -> str:
         """Like 'eth_type=0x800,ipv4_dst=10.0.0.0/24'; '*' for the match of everything."""
         return _text(self.space, self._fields) or '*'
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return '%s(%s)' % (type(self).__name__, _text(self.space, self._fields))
 
 
-def _wire_form(ofp_match):
+def _wire_form(ofp_match: Any) -> Any:
     """A match built with the OpenFlow 1.0-style set_* calls, parsed back from its wire
     form: only that has its fields."""
     if hasattr(ofp_match, '_serialized'):
@@ -503,14 +536,14 @@ def _wire_form(ofp_match):
     return parser.OFPMatch.parser(bytes(buf), 0)
 
 
-def _user_form(name, number):
+def _user_form(name: str, number: int) -> UserValue:
     kind = _ryu_type(name)
     if kind in (type_desc.MacAddr, type_desc.IPv4Addr, type_desc.IPv6Addr):
         return kind.to_user(number.to_bytes(kind.size, 'big'))
     return number
 
 
-def _value_text(space, name, value, mask):
+def _value_text(space: HeaderSpace, name: str, value: int, mask: int) -> str:
     kind = _ryu_type(name)
     full = space.full[name]
     if kind in (type_desc.IPv4Addr, type_desc.IPv6Addr):
@@ -522,13 +555,13 @@ def _value_text(space, name, value, mask):
             return '%s/%d' % (address, prefix)
         return '%s/%s' % (address, _user_form(name, mask))
     if kind is type_desc.MacAddr:
-        text = _user_form(name, value)
+        text = str(_user_form(name, value))
         return text if mask == full else '%s/%s' % (text, _user_form(name, mask))
     text = ('%#x' if name in _HEX_FIELDS else '%d') % value
     return text if mask == full else '%s/%#x' % (text, mask)
 
 
-def _text(space, constraints):
+def _text(space: HeaderSpace, constraints: Mapping[str, Constraint]) -> str:
     return ','.join('%s=%s' % (name, _value_text(space, name, value, mask))
                     for name, (value, mask) in sorted(
                         constraints.items(), key=lambda item: space.order[item[0]]))

@@ -23,11 +23,19 @@ it cannot be placed above, are evicted, and proposed again after it, so that the
 below it or are held back themselves: the switch holds only rules that take effect.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import enum
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from controller.arbiter.policy import UNKNOWN_APP
+from controller.arbiter.rules import Relation, Rule
+
+if TYPE_CHECKING:
+    from controller.arbiter.policy import ArbiterPolicy
 
 MIN_PRIORITY, MAX_PRIORITY = 0, 0xFFFF
 NO_CONFLICT = 'no conflict'
@@ -42,7 +50,7 @@ class Outcome(enum.Enum):
     REFUSE = 'refuse'        # breaks the app's rights, an invariant, or is damped
 
     @property
-    def changes(self):
+    def changes(self) -> bool:
         """Whether the switch gets something other than what the app asked for."""
         return self is not Outcome.INSTALL
 
@@ -50,8 +58,8 @@ class Outcome(enum.Enum):
 @dataclass(frozen=True)
 class Verdict:
     """Who won one conflict and by which clause."""
-    existing: object          # the installed Rule
-    relation: object          # controller.arbiter.rules.Relation
+    existing: Rule            # the installed rule
+    relation: Relation
     proposal_wins: bool
     clause: str
 
@@ -62,21 +70,22 @@ class Decision:
     the switch), hold it, or refuse it; ``clause`` cites the policy, ``reason`` says
     why in words; ``evict`` are installed rules the proposal displaces."""
     outcome: Outcome
-    rule: object
+    rule: Rule | None         # None: a group-mod's
     clause: str
     reason: str
-    placed: object = None
-    evict: tuple = ()
-    verdicts: tuple = ()
+    placed: Rule | None = None
+    evict: tuple[Rule, ...] = ()
+    verdicts: tuple[Verdict, ...] = ()
 
-    def __str__(self):
+    def __str__(self) -> str:
         placed = ''
-        if self.outcome is Outcome.REWRITE:
+        if self.outcome is Outcome.REWRITE and self.placed is not None:
             placed = ' at priority %d' % self.placed.priority
         return '%s%s: %s [%s]' % (self.outcome.value, placed, self.reason, self.clause)
 
 
-def rights_violation(rule, policy, installed_count=0):
+def rights_violation(rule: Rule, policy: ArbiterPolicy, installed_count: int = 0
+                     ) -> tuple[str, str] | None:
     """(clause, reason) if ``rule`` breaks its app's rights in ``policy``, else None.
     ``installed_count`` is how many rules the app already has on the switch (not
     counting one this rule replaces)."""
@@ -104,7 +113,8 @@ def rights_violation(rule, policy, installed_count=0):
     return None
 
 
-def verdict(proposed, existing, relation, policy, owners=None):
+def verdict(proposed: Rule, existing: Rule, relation: Relation, policy: ArbiterPolicy,
+            owners: Iterable[str] | None = None) -> Verdict:
     """Who wins between ``proposed`` and the installed ``existing`` (whose apps are
     ``owners``, when shared), and the clause that says so."""
     rivals = tuple(owners or (existing.app,))
@@ -143,12 +153,14 @@ def verdict(proposed, existing, relation, policy, owners=None):
                    % (proposed.app, '/'.join(rivals)))
 
 
-def is_table_miss(rule):
+def is_table_miss(rule: Rule) -> bool:
     """Priority 0 and matching everything: the rule for packets no other rule takes."""
     return rule.priority == MIN_PRIORITY and not rule.match.fields
 
 
-def resolve(proposed, conflicts, policy, own=(), owners=lambda rule: None):
+def resolve(proposed: Rule, conflicts: Iterable[tuple[Rule, Relation]], policy: ArbiterPolicy,
+            own: Sequence[tuple[Rule, int]] = (),
+            owners: Callable[[Rule], Iterable[str] | None] = lambda rule: None) -> Decision:
     """The Decision for ``proposed`` given ``conflicts`` [(installed rule of another app,
     Relation)] that overlap it, ``own`` [(installed rule of the same app, priority the
     app asked for)] that overlap it, and ``owners(rule)``: the apps sharing a rule."""
@@ -210,7 +222,8 @@ def resolve(proposed, conflicts, policy, own=(), owners=lambda rule: None):
                     evict=tuple(v.existing for v in evict), verdicts=verdicts)
 
 
-def _binding(asked, placed, beaten, beating):
+def _binding(asked: int, placed: int, beaten: Sequence[Verdict], beating: Sequence[Verdict]
+             ) -> Verdict | None:
     """The verdict whose rule set the placement, or None if the app's own rules did."""
     if placed > asked and beaten:
         top = max(beaten, key=lambda v: v.existing.priority)
@@ -221,5 +234,5 @@ def _binding(asked, placed, beaten, beating):
     return None
 
 
-def _short(rule):
+def _short(rule: Rule) -> str:
     return 'table %d priority %d %s' % (rule.table_id, rule.priority, rule.match)

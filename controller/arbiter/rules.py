@@ -36,7 +36,9 @@ Relations are pairwise: a third rule between the two priorities is not considere
 """
 
 import enum
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
@@ -58,12 +60,12 @@ class Relation(enum.Enum):
     OVERRIDES = 'overrides'
 
     @property
-    def converse(self):
+    def converse(self) -> 'Relation':
         """The relation of the existing rule to the new one."""
         return _CONVERSE.get(self, self)
 
     @property
-    def is_conflict(self):
+    def is_conflict(self) -> bool:
         """Whether the two rules act differently on packets both match."""
         return self not in (Relation.IDENTICAL, Relation.REDUNDANT,
                             Relation.BENIGN_OVERLAP)
@@ -88,6 +90,9 @@ _CONVERSE.update({second: first for first, second in _CONVERSE.items()})
 # keeps its order; a write list is an action set and is kept in execution order, one
 # action per type (the later one wins), without an output when a group is written
 # (the group takes the packet). Empty apply and write lists do nothing and are left out.
+ActionKey = tuple[Any, ...]             # ('output', 2), ('set_field', 'eth_dst', 1), ...
+InstructionKey = tuple[Any, ...]        # ('apply', (ActionKey, ...)), ('goto', 1), ...
+ActionsKey = tuple[InstructionKey, ...]
 
 # Ryu action class -> (name, the attributes that say what it does).
 _ACTIONS = {
@@ -119,7 +124,7 @@ _INSTRUCTION_ORDER = {name: rank for rank, name in enumerate(
     ('meter', 'apply', 'clear', 'write', 'meta', 'goto', 'other'))}
 
 
-def _frozen(value):
+def _frozen(value: object) -> Hashable:
     """A hashable form of an attribute of a Ryu object."""
     if isinstance(value, (list, tuple)):
         return tuple(_frozen(item) for item in value)
@@ -134,7 +139,7 @@ def _frozen(value):
     return value
 
 
-def _other(obj):
+def _other(obj: Any) -> tuple[str, str, tuple[tuple[str, Hashable], ...]]:
     """An object this module does not know (experimenter actions and instructions), as
     its class and attributes: equal objects give equal keys."""
     return ('other', type(obj).__name__, tuple(
@@ -142,7 +147,7 @@ def _other(obj):
         if name not in ('len', 'type', 'len_', 'type_')))
 
 
-def _set_field_value(name, value):
+def _set_field_value(name: str, value: Any) -> Hashable:
     """An int, so that two spellings of one address compare equal; the value as given
     for a field outside OpenFlow 1.3's basic ones (a Nicira register, say)."""
     if name not in FIELD_BITS:
@@ -150,7 +155,7 @@ def _set_field_value(name, value):
     return field_value(name, value)
 
 
-def _action_key(action):
+def _action_key(action: Any) -> ActionKey:
     if type(action) is parser.OFPActionOutput:
         if action.port == ofp.OFPP_CONTROLLER:
             return 'controller', action.max_len
@@ -164,7 +169,7 @@ def _action_key(action):
     return (name,) + tuple(getattr(action, attribute) for attribute in attributes)
 
 
-def _set_slot(action):
+def _set_slot(action: ActionKey) -> Hashable:
     """The place of an action in an action set, which holds one action per place."""
     if action[0] in ('output', 'controller'):
         return 'output'
@@ -175,7 +180,7 @@ def _set_slot(action):
     return action[0]
 
 
-def _action_set(actions):
+def _action_set(actions: Iterable[ActionKey]) -> tuple[ActionKey, ...]:
     """Write-actions as the action set they build: one per place (the later wins), in
     execution order."""
     chosen = {_set_slot(action): action for action in actions}
@@ -185,7 +190,7 @@ def _action_set(actions):
                         key=lambda action: (_SET_ORDER[action[0]], repr(action))))
 
 
-def _instruction_key(instruction):
+def _instruction_key(instruction: Any) -> InstructionKey | None:
     kind = type(instruction)
     if kind is parser.OFPInstructionGotoTable:
         return 'goto', instruction.table_id
@@ -204,7 +209,7 @@ def _instruction_key(instruction):
     return _other(instruction)
 
 
-def actions_key(instructions):
+def actions_key(instructions: Iterable[Any]) -> ActionsKey:
     """A hashable form of a flow-mod's instructions (list of Ryu OFPInstruction*):
     instructions that do the same give equal keys (see the comment above)."""
     keys = (_instruction_key(instruction) for instruction in instructions)
@@ -212,10 +217,13 @@ def actions_key(instructions):
                         key=lambda key: _INSTRUCTION_ORDER[key[0]]))
 
 
-def _actions(key):
+def _actions(key: ActionsKey) -> Iterator[ActionKey]:
     for instruction in key:
         if instruction[0] in ('apply', 'write'):
             yield from instruction[1]
+
+
+RuleKey = tuple[int, int, int, TernaryMatch]   # (dpid, table_id, priority, match)
 
 
 @dataclass(frozen=True)
@@ -226,40 +234,40 @@ class Rule:
     table_id: int
     priority: int
     match: TernaryMatch
-    actions: tuple
+    actions: ActionsKey
     cookie: int = 0
 
     @property
-    def key(self):
+    def key(self) -> RuleKey:
         """What OpenFlow identifies a flow entry by: an ADD with the same key replaces
         it."""
         return self.dpid, self.table_id, self.priority, self.match
 
     @property
-    def output_ports(self):
+    def output_ports(self) -> tuple[int, ...]:
         """The ports it outputs to, in order, other than the controller (reserved ports
         such as FLOOD or IN_PORT included)."""
         return tuple(action[1] for action in _actions(self.actions)
                      if action[0] == 'output')
 
     @property
-    def outputs_to_controller(self):
+    def outputs_to_controller(self) -> bool:
         return any(action[0] == 'controller' for action in _actions(self.actions))
 
     @property
-    def groups(self):
+    def groups(self) -> tuple[int, ...]:
         return tuple(action[1] for action in _actions(self.actions)
                      if action[0] == 'group')
 
     @property
-    def modifies_headers(self):
+    def modifies_headers(self) -> bool:
         """Whether it changes packets (set-field, push/pop, TTLs); an experimenter
         action is counted as one, as it may."""
         return any(action[0] in _HEADER_CHANGES or action[0] == 'other'
                    for action in _actions(self.actions))
 
     @property
-    def drops(self):
+    def drops(self) -> bool:
         """Whether it certainly sends the packet nowhere: no output, group, goto,
         experimenter action or instruction."""
         if any(instruction[0] in ('goto', 'other') for instruction in self.actions):
@@ -267,7 +275,7 @@ class Rule:
         return not any(action[0] in ('output', 'controller', 'group', 'other')
                        for action in _actions(self.actions))
 
-    def outputs_to(self, port):
+    def outputs_to(self, port: int) -> bool:
         """Whether an output action sends to ``port`` (what a flow-mod's out_port
         selects; OFPP_CONTROLLER included)."""
         if port == ofp.OFPP_CONTROLLER:
@@ -275,7 +283,7 @@ class Rule:
         return port in self.output_ports
 
 
-def relate(new, existing, new_covers, existing_covers):
+def relate(new: Rule, existing: Rule, new_covers: bool, existing_covers: bool) -> Relation:
     """The Relation of two rules of one table that overlap, given whether the new
     rule's match covers the existing one's and the reverse (the module's table)."""
     if new_covers and existing_covers and new.priority == existing.priority:
@@ -297,7 +305,7 @@ def relate(new, existing, new_covers, existing_covers):
     return Relation.EXCEPTION if existing_covers else Relation.OVERRIDES
 
 
-def classify(new, existing):
+def classify(new: Rule, existing: Rule) -> Relation | None:
     """The Relation of rule ``new`` to rule ``existing``, or None if they are in
     different tables or switches or share no packet."""
     if (new.dpid, new.table_id) != (existing.dpid, existing.table_id):

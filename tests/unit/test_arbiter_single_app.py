@@ -3,8 +3,10 @@ a table only one app proposes into skip the conflict index, and are put into it 
 moment something needs it. Whatever the sequence of flow-mods, an arbiter with them
 must send the same messages, tell the apps the same, and end with the same index,
 placements, decisions and views as one without them (``single_app_tables=False``).
-Also: the interposed send_together writes what the arbiter sends as one buffer."""
+Also: the interposed send_together writes what the arbiter sends as one buffer, and the
+interposed Datapath.send passes through what is not a whole message."""
 
+import struct
 import types
 
 import pytest
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
+from controller import openflow
 from controller.arbiter.engine import Arbiter
 from controller.arbiter.gate import InvariantGate
 from controller.arbiter.match import TernaryMatch
@@ -267,7 +270,7 @@ def test_single_app_tables_table_driven(policy, ops):
 
 def test_a_learning_switch_alone_skips_the_index_until_another_app_comes():
     run = Run('', True)
-    for n, mac in enumerate(MACS):
+    for n in range(len(MACS)):
         run.do(('add', 'l2_learning', 1, 100, 4 + n, 'out2', 30))
     engine = run.engine
     assert engine._index.count() == 0 and len(engine.single_app[(1, 1)].rules) == 4
@@ -299,12 +302,14 @@ def test_a_policy_reload_puts_the_single_app_tables_into_the_index():
     assert run.told[-1][1] == 'refuse'
 
 
-def test_interposed_send_together_writes_one_buffer_per_switch(monkeypatch):
+@pytest.fixture
+def interposed(monkeypatch):
+    """An arbiter interposed in Ryu (restored after the test), and a Ryu Datapath with no
+    socket whose writes stay in its ``send_q``."""
     from ryu.base import app_manager
     from ryu.controller import controller as ryu_controller
     from ryu.lib import hub
 
-    from controller import openflow
     from controller.arbiter import interpose
 
     class Queue(list):
@@ -328,7 +333,11 @@ def test_interposed_send_together_writes_one_buffer_per_switch(monkeypatch):
     engine = Arbiter(load_arbiter_policy_text('', 'p.yaml'), send=interpose.send_direct,
                      notify=lambda *args: None)
     interpose.install(engine)
-    dp = RyuDatapath(1)
+    return engine, RyuDatapath(1)
+
+
+def test_interposed_send_together_writes_one_buffer_per_switch(interposed):
+    engine, dp = interposed
     mods = [openflow.flow_add(dp, 0, 100, PackedMatch(in_port=1, eth_src=MACS[0]),
                               [openflow.goto_table(dp, 1)], 5),
             parser.OFPBarrierRequest(dp),
@@ -340,3 +349,33 @@ def test_interposed_send_together_writes_one_buffer_per_switch(monkeypatch):
     unknown = engine.cookies.app_id('unknown')      # no app on the stack here
     assert [m.cookie >> 48 for m in (mods[0], mods[2])] == [unknown, unknown]
     assert engine.rule_counts() == {'unknown': {1: 2}}
+
+
+@pytest.mark.parametrize('tail', [
+    struct.pack('!BBHI', ofp.OFP_VERSION, ofp.OFPT_HELLO, 0, 7),    # a length of 0
+    b'\x04\x00\x00',                                                 # not a header
+], ids=['zero-length header', 'partial header'])
+def test_interposed_send_passes_a_tail_that_is_no_message_through(interposed, tail,
+                                                                  monkeypatch):
+    """The flow-mods of a buffer written with Datapath.send go to the arbiter, and what
+    follows them that is not a whole message goes to the switch as it is (as it would
+    without the arbiter). A header of length 0 made send loop for ever; bytes too few
+    for a header were dropped."""
+    from controller.arbiter import interpose
+
+    engine, dp = interposed
+    written = []
+
+    def original_send(datapath, buf, close_socket=False):
+        written.append(bytes(buf))
+        assert len(written) < 10, 'Datapath.send loops: %r' % written[-3:]
+        return True
+
+    monkeypatch.setattr(interpose, '_ORIGINAL_SEND', original_send)
+    mod = openflow.flow_add(dp, 0, 100, PackedMatch(in_port=1, eth_src=MACS[0]),
+                            [openflow.goto_table(dp, 1)], 5)
+    dp.set_xid(mod)
+    mod.serialize()
+    dp.send(bytes(mod.buf) + tail)
+    assert engine.rule_counts() == {'unknown': {1: 1}}
+    assert written[1:] == [tail]        # after the flow-mod as the arbiter sent it
