@@ -22,8 +22,9 @@ every learned entry is flushed, because paths learned over the old tree may now 
 nowhere.
 """
 
+from collections.abc import Iterable
 from time import monotonic as _now
-from typing import Any, Iterable
+from typing import Any
 
 from ryu import cfg
 from ryu.controller import ofp_event
@@ -230,10 +231,9 @@ class L2Learning(SuiteApp):
         in_port = msg.match['in_port']
         # The Ethernet source is all learning needs: slice it rather than parse.
         src = of.mac_text(msg.data[6:12])
-        # Frames from blocked or probing ports, and from the bridge's own LOCAL port,
-        # are never learned.
-        if (not is_unicast(src) or in_port in sw.port_rules.drops
-                or in_port not in self.live_ports(sw.dp.id)):
+        # Only forwarding ports (those with a flood rule) learn: never a blocked or
+        # probing port, nor the bridge's own LOCAL port.
+        if not is_unicast(src) or in_port not in sw.port_rules.floods:
             return
         self.logger.debug('switch %016x: packet-in port %d from %s', sw.dp.id, in_port, src)
         self._learn(sw, src, in_port)

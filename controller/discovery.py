@@ -47,9 +47,11 @@ class LinkDiscovery:
     def __init__(self, graph: SwitchGraph, link_timeout: float) -> None:
         self.graph = graph
         self.link_timeout = link_timeout
-        self._dps: dict[int, Any] = {}                  # dpid -> datapath
-        self._frames: dict[int, dict[int, bytes]] = {}  # dpid -> {live port: its LLDP frame}
-        self._up_since: dict[int, dict[int, float]] = {}  # dpid -> {live port: came up at}
+        self._dps: dict[int, Any] = {}   # dpid -> datapath
+        # dpid -> {live port: the LLDP frame it sends}
+        self._frames: dict[int, dict[int, bytes]] = {}
+        # dpid -> {live port: when it came up}
+        self._up_since: dict[int, dict[int, float]] = {}
 
     def live_ports(self, dpid: int) -> set[int]:
         return set(self._frames.get(dpid, ()))

@@ -18,8 +18,8 @@ port (no LLDP neighbour) or a switch-to-switch port on the spanning tree; every 
 live port is *blocked* (PORT_DROP, and left out of floods), like an STP blocking port.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Union
 
 from controller import discovery
 from controller.cookies import CookieSpace
@@ -65,7 +65,7 @@ class FlowDelete:
     priority: int | None = None
 
 
-Change = Union[FlowSpec, FlowDelete]
+Change = FlowSpec | FlowDelete
 
 
 def base_rules() -> list[FlowSpec]:
