@@ -1,5 +1,6 @@
-"""A fake switch with ports, and the Ryu events an app's handlers receive from one, for
-unit tests of apps on controller/app_base.py without ryu-manager."""
+"""A fake switch with ports, the Ryu events an app's handlers receive from one, and a
+clock to stand in for time.monotonic, for unit tests of apps on controller/app_base.py
+without ryu-manager."""
 
 from types import SimpleNamespace
 from typing import Any
@@ -11,6 +12,16 @@ from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from controller.cookies import CookieSpace
 from tests.harness.fakes import FakeDatapath
+
+
+class FakeClock:
+    """Call it for the time; move ``now`` to make time pass."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def port(port_no: int, up: bool = True) -> Any:

@@ -14,7 +14,8 @@ from ryu.ofproto import ofproto_v1_3 as ofp
 from controller import app_base, discovery
 from controller.app_base import SuiteApp, register_options
 from controller.lldp import lldp_frame
-from tests.harness.fake_switch import FakeSwitch, connected, dead, port, port_status
+from tests.harness.fake_switch import (FakeClock, FakeSwitch, connected, dead, port,
+                                       port_status)
 
 GROUP = 'app_base_under_test'
 register_options(GROUP, discovery.options(link_timeout=3.0))
@@ -51,16 +52,9 @@ class Recorder(SuiteApp):
         self.calls.append(('expired', sorted(links)))
 
 
-class Clock:
-    now = 100.0
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
 def clock(monkeypatch):
-    fake = Clock()
+    fake = FakeClock()
     monkeypatch.setattr(app_base, '_now', fake)
     return fake
 

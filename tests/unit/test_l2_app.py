@@ -14,8 +14,8 @@ from controller import l2_pipeline as pipe
 from controller.cookies import CookieSpace
 from controller.lldp import lldp_frame
 from controller.openflow import mac_bytes
-from tests.harness.fake_switch import (FakeSwitch, connected, dead, describe, flow_removed,
-                                       packet_in, port, port_status)
+from tests.harness.fake_switch import (FakeClock, FakeSwitch, connected, dead, describe,
+                                       flow_removed, packet_in, port, port_status)
 
 CONF = cfg.CONF
 H1, H2, H3, H4 = ('00:00:00:00:00:%02x' % n for n in (1, 2, 3, 4))
@@ -23,17 +23,9 @@ CONTROLLER = ofp.OFPP_CONTROLLER
 PROBE = 2.5
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
 def clock(monkeypatch):
-    fake = Clock()
+    fake = FakeClock()
     monkeypatch.setattr(l2, '_now', fake)
     monkeypatch.setattr(app_base, '_now', fake)
     return fake
@@ -100,6 +92,16 @@ def cable(app, a, a_port, b, b_port):
             src.id, src_port, src.ports[src_port].hw_addr), pipe.LLDP_COOKIE))
 
 
+def probe_ends(app, clock, dp):
+    """The probe loop just before the probe time ends (nothing is sent), then at its
+    end."""
+    clock.now += PROBE - 0.1
+    app._probe_tick()
+    assert sent(dp) == []
+    clock.now += 0.1
+    app._probe_tick()
+
+
 def learn(app, dp, in_port, mac):
     app._packet_in(packet_in(dp, in_port, frame(mac), pipe.MISS_COOKIE))
 
@@ -143,8 +145,7 @@ FLUSH = [delete(None, {}, pipe.SRC), delete(None, {}, pipe.DST)]
 
 def test_a_switch_gets_its_base_rules_and_is_taken_over_after_the_probe_time(
         app, clock, caplog):
-    with caplog.at_level(logging.INFO):
-        dp = connect(app, 1)
+    dp = connect(app, 1)
     assert sent(dp) == [
         ('out', 1), ('out', 2),   # LLDP out of every live port
         add(0, 65535, {'eth_type': 0x88cc, 'eth_dst': '01:80:c2:00:00:0e'}, pipe.LLDP,
@@ -154,13 +155,7 @@ def test_a_switch_gets_its_base_rules_and_is_taken_over_after_the_probe_time(
 
     # Until the take-over, a previous run's rules are left alone and nothing is learned.
     learn(app, dp, 1, H1)
-    clock.now += PROBE - 0.1
-    app._probe_tick()
-    assert sent(dp) == []
-
-    clock.now += 0.1
-    with caplog.at_level(logging.INFO):
-        app._probe_tick()
+    probe_ends(app, clock, dp)
     assert sent(dp) == FLUSH + [no_drop(1), no_drop(2), flood(1, 2), flood(2, 1)]
     assert 'switch 0000000000000001: taken over after 2.5s of LLDP' in caplog.text
     app._probe_tick()
@@ -186,17 +181,11 @@ def test_without_a_probe_time_a_switch_is_taken_over_at_once(make_app):
 
 def test_a_port_that_comes_up_drops_while_probed_then_forwards(app, clock, caplog):
     dp = start(app, clock, 1)
-    with caplog.at_level(logging.INFO):
-        app._base_port_status(port_status(dp, port(3), ofp.OFPPR_ADD))
+    app._base_port_status(port_status(dp, port(3), ofp.OFPPR_ADD))
     assert sent(dp) == [('out', 3), drop(3)]
     assert 'port 0000000000000001:3 up; probing for 2.5s' in caplog.text
 
-    clock.now += PROBE - 0.1
-    app._probe_tick()
-    assert sent(dp) == []
-    clock.now += 0.1
-    with caplog.at_level(logging.INFO):
-        app._probe_tick()
+    probe_ends(app, clock, dp)
     assert sent(dp) == [flood(1, 2, 3), flood(2, 1, 3), flood(3, 1, 2), no_drop(3)]
     assert 'switch 0000000000000001: forwarding ports [1, 2, 3], blocked []' in caplog.text
 
@@ -207,8 +196,7 @@ def test_a_link_discovered_blocks_the_port_that_closes_a_loop(app, clock, caplog
     cable(app, s1, 3, s3, 2)
     for dp in (s1, s2, s3):
         dp.take()
-    with caplog.at_level(logging.INFO):
-        cable(app, s2, 3, s3, 3)
+    cable(app, s2, 3, s3, 3)
     assert 'link 0000000000000002:3 -> 0000000000000003:3 discovered' in caplog.text
     # The tree from s1 goes s1-s2 and s1-s3: s2:3 and s3:3 close a loop, and block
     # before the floods leave them out.
@@ -228,8 +216,7 @@ def test_a_tree_change_flushes_what_was_learned(app, clock, caplog):
     learn(app, s2, 1, H2)
     assert sent(s1) == host_pair(H1, 1)
     s2.take()
-    with caplog.at_level(logging.INFO):
-        cable(app, s1, 2, s2, 2)
+    cable(app, s1, 2, s2, 2)
     assert 'spanning tree recomputed: 2 switches, 1 tree links' in caplog.text
     assert sent(s1)[:2] == FLUSH and sent(s2)[:2] == FLUSH
     assert len(app.switches[1].macs) == 0 and len(app.switches[2].macs) == 0
@@ -245,8 +232,7 @@ def test_learning_writes_the_host_pair_in_one_write(app, clock, caplog, monkeypa
     writes = []
     monkeypatch.setattr(dp, 'send', lambda data, send=dp.send: (writes.append(data),
                                                                send(data)))
-    with caplog.at_level(logging.INFO):
-        learn(app, dp, 1, H1)
+    learn(app, dp, 1, H1)
     assert len(writes) == 1
     source, destination = dp.sent
     assert sent(dp) == host_pair(H1, 1)
@@ -282,8 +268,7 @@ def test_a_mac_move_forgets_the_host_everywhere(app, clock, caplog):
     learn(app, s1, 1, H1)
     learn(app, s2, 2, H1)
     s1.take(), s2.take()
-    with caplog.at_level(logging.INFO):
-        learn(app, s1, 4, H1)
+    learn(app, s1, 4, H1)
     assert ('host %s moved on switch 0000000000000001 from port 1 to 4' % H1
             in caplog.text)
     assert sent(s1) == host_gone(H1) + host_pair(H1, 4)
@@ -297,8 +282,7 @@ def test_a_host_port_over_its_mac_limit_is_banned(make_app, clock, caplog):
     learn(app, dp, 1, H1)
     learn(app, dp, 1, H2)
     dp.take()
-    with caplog.at_level(logging.WARNING):
-        learn(app, dp, 1, H3)
+    learn(app, dp, 1, H3)
     assert sent(dp) == [add(0, pipe.PRIO_BAN, {'in_port': 1}, pipe.BAN, (), (0, 60))]
     assert ('switch 0000000000000001 port 1: more than 2 MACs; new MACs refused for 60s'
             in caplog.text)
@@ -319,8 +303,7 @@ def test_an_idle_destination_is_forgotten_with_its_source(app, clock, caplog):
                                    reason=ofp.OFPRR_DELETE))
     app._flow_removed(flow_removed(dp, pipe.SRC_COOKIE, {'eth_dst': H1}))
     assert sent(dp) == [] and H1 in app.switches[1].macs
-    with caplog.at_level(logging.INFO):
-        app._flow_removed(flow_removed(dp, pipe.DST_COOKIE, {'eth_dst': H1}))
+    app._flow_removed(flow_removed(dp, pipe.DST_COOKIE, {'eth_dst': H1}))
     assert sent(dp) == host_gone(H1)
     assert H1 not in app.switches[1].macs
     assert 'host %s expired on switch 0000000000000001 (idle 300s)' % H1 in caplog.text
@@ -330,8 +313,7 @@ def test_a_port_going_down_flushes_its_hosts(app, clock, caplog):
     dp = start(app, clock, 1, (1, 2, 3))
     learn(app, dp, 1, H1)
     dp.take()
-    with caplog.at_level(logging.INFO):
-        app._base_port_status(port_status(dp, port(1, up=False)))
+    app._base_port_status(port_status(dp, port(1, up=False)))
     assert sent(dp) == [delete(0, {'in_port': 1}, pipe.SRC), delete(1, {}, pipe.DST, 1),
                         no_flood(1), flood(2, 3), flood(3, 2)]
     assert 'port 0000000000000001:1 down; flushed 1 learned MACs' in caplog.text
@@ -342,8 +324,7 @@ def test_a_link_that_goes_with_its_port_changes_the_tree(app, clock, caplog):
     s1, s2 = start(app, clock, 1), start(app, clock, 2)
     cable(app, s1, 2, s2, 2)
     s1.take(), s2.take()
-    with caplog.at_level(logging.INFO):
-        app._base_port_status(port_status(s1, port(2), ofp.OFPPR_DELETE))
+    app._base_port_status(port_status(s1, port(2), ofp.OFPPR_DELETE))
     assert 'link on 0000000000000001:2 gone with the port' in caplog.text
     assert app.tree_ports == {1: set(), 2: set()}
     assert sent(s1) == [delete(0, {'in_port': 2}, pipe.SRC), delete(1, {}, pipe.DST, 2)] \
@@ -354,8 +335,7 @@ def test_links_not_heard_of_expire(app, clock, caplog):
     s1, s2 = start(app, clock, 1), start(app, clock, 2)
     cable(app, s1, 2, s2, 2)
     clock.now += app.conf.link_timeout + 0.1
-    with caplog.at_level(logging.INFO):
-        app._lldp_tick()
+    app._lldp_tick()
     assert 'link 0000000000000001:2 -> 0000000000000002:2 gone (no LLDP for 3.5s)' \
         in caplog.text
     assert app.tree_ports == {1: set(), 2: set()} and not app.graph.links
@@ -364,7 +344,6 @@ def test_links_not_heard_of_expire(app, clock, caplog):
 def test_a_switch_that_disconnects_takes_its_links_along(app, clock, caplog):
     s1, s2 = start(app, clock, 1), start(app, clock, 2)
     cable(app, s1, 2, s2, 2)
-    with caplog.at_level(logging.INFO):
-        app._base_state_change(dead(s2))
+    app._base_state_change(dead(s2))
     assert 'switch 0000000000000002 disconnected' in caplog.text
     assert list(app.switches) == [1] and app.tree_ports == {1: set()}
