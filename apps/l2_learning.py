@@ -7,7 +7,7 @@ Run it with::
 The app discovers links itself with LLDP (controller/app_base.py, controller/discovery.py):
 no ``--observe-links`` and no ``ryu.topology`` app, whose per-packet-in host discovery
 would double the cost of learning. Settings go in the ``[l2_learning]`` section of a
-config file (options below; docs/l2_learning.md has a table and an example).
+config file (options below; the README has a table and an example).
 
 The pipeline, and every rule of it, is controller/l2_pipeline.py's. Known traffic is
 forwarded by the switch alone. An unknown source is copied to the controller, which
