@@ -32,7 +32,7 @@ What the base owns:
 
 import signal
 from time import monotonic as _now
-from typing import Any, Callable, Iterable, Optional, Tuple
+from typing import Any, Callable, Iterable, Optional
 
 from ryu import cfg
 from ryu.base import app_manager
@@ -42,11 +42,10 @@ from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
 
 from controller import discovery
+from controller.discovery import Link
 from controller.topology import SwitchGraph
 
 CONF = cfg.CONF
-
-Link = Tuple[int, int, int, int]   # (src_dpid, src_port, dst_dpid, dst_port)
 
 
 def register_options(group: str, *option_lists: Iterable[Any]) -> None:
@@ -87,12 +86,15 @@ class SuiteApp(app_manager.RyuApp):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.conf = CONF[self.CONFIG_GROUP] if self.CONFIG_GROUP else None
+        # the app's options (Any: oslo.config has no types), None without a section
+        self.conf: Any = CONF[self.CONFIG_GROUP] if self.CONFIG_GROUP else None
         self.switches: dict = {}     # dpid -> the app's switch state (has .dp)
+        self.loops: list = []        # the threads of spawn_loop, ended by stop()
         if self.DISCOVERY:
             self.graph = SwitchGraph()
-            self.discovery = discovery.LinkDiscovery(self.graph, self.conf.link_timeout)
-            self.spawn_loop('LLDP', self.conf.lldp_interval, self._lldp_tick)
+            options = CONF[self.CONFIG_GROUP]
+            self.discovery = discovery.LinkDiscovery(self.graph, options.link_timeout)
+            self.spawn_loop('LLDP', options.lldp_interval, self._lldp_tick)
 
     # --- hooks (override what the app needs) ----------------------------------------
 
@@ -105,7 +107,8 @@ class SuiteApp(app_manager.RyuApp):
         """After the switch is registered (and its live ports known to discovery)."""
 
     def switch_disconnected(self, sw: Any, graph_changed: bool) -> None:
-        """After the switch is forgotten; ``graph_changed``: it had links."""
+        """After the switch is forgotten; ``graph_changed``: the switch graph changed
+        (the switch, and any links it had, left it)."""
 
     def port_up(self, sw: Any, port: Any) -> None:
         """A port (an OFPPort) became live: carrier and administratively up."""
@@ -147,7 +150,16 @@ class SuiteApp(app_manager.RyuApp):
                 except Exception:   # one bad round must not end every later one
                     self.logger.exception('%s: the %s loop failed this round; it goes on',
                                           self.name, name)
-        return hub.spawn(loop)
+        thread = hub.spawn(loop)
+        self.loops.append(thread)
+        return thread
+
+    def stop(self) -> None:
+        """End the app's loops, then what Ryu ends (its event thread)."""
+        for thread in self.loops:
+            hub.kill(thread)
+        self.loops = []
+        super().stop()
 
     # --- Ryu events ---------------------------------------------------------------------
 

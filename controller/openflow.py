@@ -5,13 +5,19 @@ import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ryu.lib.pack_utils import msg_pack_into
 from ryu.ofproto import ofproto_v1_3 as ofp13
 from ryu.ofproto import ofproto_v1_3_parser as parser13
 
 _OXM_IN_PORT = ofp13.oxm_tlv_header(ofp13.OFPXMT_OFB_IN_PORT, 4)
 _OXM_ETH_DST = ofp13.oxm_tlv_header(ofp13.OFPXMT_OFB_ETH_DST, 6)
 _OXM_ETH_SRC = ofp13.oxm_tlv_header(ofp13.OFPXMT_OFB_ETH_SRC, 6)
+# Packed once: the learning hot path builds two matches per packet-in.
+_IN_PORT_TLV = struct.Struct('!II')
+_ETH_DST_HEADER = struct.pack('!I', _OXM_ETH_DST)
+_ETH_SRC_HEADER = struct.pack('!I', _OXM_ETH_SRC)
+_MATCH_HEADER = struct.Struct('!HH')
+_PADDING = [b'\0' * (-length % 8) for length in range(8)]   # by length % 8
+_FIELDS = ('in_port', 'eth_dst', 'eth_src')
 
 
 class PackedMatch(parser13.OFPMatch):
@@ -29,30 +35,34 @@ class PackedMatch(parser13.OFPMatch):
         # wildcards that only its own serializer reads (a sixth of a packet-in's cost).
         self.fields: list[Any] = []
         self._fields2: list[Any] = []
-        self._given = {k: v for k, v in (('in_port', in_port), ('eth_dst', eth_dst),
-                                         ('eth_src', eth_src)) if v is not None}
+        self._given_values = (in_port, eth_dst, eth_src)
         fields = b''
         dst = src = None
         if in_port is not None:
-            fields += struct.pack('!II', _OXM_IN_PORT, in_port)
+            fields = _IN_PORT_TLV.pack(_OXM_IN_PORT, in_port)
         if eth_dst is not None:
             dst = mac_bytes(eth_dst)
-            fields += struct.pack('!I', _OXM_ETH_DST) + dst
+            fields += _ETH_DST_HEADER + dst
         if eth_src is not None:
             src = mac_bytes(eth_src)
-            fields += struct.pack('!I', _OXM_ETH_SRC) + src
+            fields += _ETH_SRC_HEADER + src
         self._wire_values = (in_port, dst, src)
         self.length = 4 + len(fields)
-        padding = b'\0' * (-self.length % 8)
-        self._packed = struct.pack('!HH', ofp13.OFPMT_OXM, self.length) + fields + padding
+        self._packed = (_MATCH_HEADER.pack(ofp13.OFPMT_OXM, self.length) + fields
+                        + _PADDING[self.length % 8])
 
     def serialize(self, buf: bytearray, offset: int) -> int:
-        msg_pack_into('!%ds' % len(self._packed), buf, offset, self._packed)
+        # msg_pack_into's effect (zero-fill up to offset, then write), without a struct
+        # format made for each match
+        if len(buf) < offset:
+            buf += bytearray(offset - len(buf))
+        buf[offset:offset + len(self._packed)] = self._packed
         return len(self._packed)
 
     def given_fields(self) -> dict[str, int | str]:
         """{field: value} as given (in_port an int, MACs as text)."""
-        return self._given
+        return {field: value for field, value in zip(_FIELDS, self._given_values, strict=True)
+                if value is not None}
 
     def wire_values(self) -> tuple[int | None, bytes | None, bytes | None]:
         """(in_port, eth_dst bytes, eth_src bytes) as packed, None where not given: for
@@ -60,7 +70,8 @@ class PackedMatch(parser13.OFPMatch):
         return self._wire_values
 
     def __repr__(self) -> str:
-        return 'PackedMatch(%s)' % ', '.join('%s=%r' % kv for kv in self._given.items())
+        return 'PackedMatch(%s)' % ', '.join('%s=%r' % kv
+                                             for kv in self.given_fields().items())
 
     __str__ = __repr__
 
@@ -114,7 +125,7 @@ def send_together(dp: Any, msgs: Sequence[Any]) -> None:
     for msg in msgs:
         dp.set_xid(msg)
         msg.serialize()
-    dp.send(b''.join(bytes(msg.buf) for msg in msgs))
+    dp.send(b''.join([msg.buf for msg in msgs]))
 
 
 def flow_delete(dp: Any, cookie: int, cookie_mask: int, table_id: int | None = None,

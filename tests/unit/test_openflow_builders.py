@@ -28,6 +28,17 @@ def test_packed_match_equals_ryu_match(fields):
     assert packed_bytes(**fields) == ryu_bytes(**fields)
 
 
+def test_packed_match_writes_at_its_offset_like_ryus_match():
+    """Into a buffer shorter than the offset (zero-filled up to it), and over bytes
+    already there."""
+    fields = {'in_port': 3, 'eth_dst': 'aa:bb:cc:dd:ee:ff'}
+    for start in (bytearray(b'xy'), bytearray(b'z' * 40)):
+        ryu, packed = bytearray(start), bytearray(start)
+        assert PackedMatch(**fields).serialize(packed, 5) == \
+            parser.OFPMatch(**fields).serialize(ryu, 5)
+        assert packed == ryu
+
+
 def test_packed_match_inside_a_flow_mod_round_trips():
     class FakeDatapath:
         ofproto = parser.ofproto

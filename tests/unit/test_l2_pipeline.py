@@ -1,0 +1,127 @@
+"""controller/l2_pipeline.py: the learning switch's rules computed without a switch."""
+
+from ryu.ofproto import ofproto_v1_3 as ofp
+
+from controller import l2_pipeline as pipe
+from controller.flowspec import FlowSpec, to_flow_mod
+from controller.l2_pipeline import FlowDelete, PortRules
+from tests.harness.fakes import FakeDatapath
+
+MAC = '00:00:00:00:00:0a'
+
+
+def wire(msg):
+    dp = FakeDatapath()
+    dp.set_xid(msg)
+    msg.serialize()
+    return bytes(msg.buf)
+
+
+def test_base_rules_bring_lldp_and_unknown_sources_to_the_controller():
+    lldp, miss = pipe.base_rules()
+    assert (lldp.table, lldp.priority, lldp.match_dict()) == (
+        pipe.SOURCE_TABLE, pipe.PRIO_LLDP,
+        {'eth_type': 0x88cc, 'eth_dst': '01:80:c2:00:00:0e'})
+    assert lldp.instructions == (('apply', (('controller', ofp.OFPCML_NO_BUFFER),)),)
+    assert lldp.cookie == pipe.COOKIES.cookie(pipe.LLDP) == pipe.LLDP_COOKIE
+    assert (miss.table, miss.priority, miss.match) == (pipe.SOURCE_TABLE, pipe.PRIO_MISS, ())
+    assert miss.instructions == (('apply', (('controller', pipe.PACKET_IN_BYTES),)),
+                                 ('goto', pipe.DESTINATION_TABLE))
+    assert miss.cookie == pipe.MISS_COOKIE and pipe.COOKIES.kind_of(miss.cookie) == pipe.MISS
+
+
+def test_source_entries_expire_before_destination_entries():
+    assert pipe.src_hard_timeout(300, 0.75) == 225
+    assert pipe.src_hard_timeout(1, 0.5) == 1      # never 0, which would mean "never"
+
+
+def test_forwarding_ports_are_probed_host_ports_and_tree_ports():
+    up_since = {1: 0.0, 2: 0.0, 3: 0.0, 4: 9.0}
+    # 1: host port; 2: switch port on the tree; 3: switch port off it; 4: still probing
+    assert pipe.forwarding_ports(up_since, {2, 3}, {2}, now=10.0, probe_time=2.5) == {1, 2}
+    assert pipe.forwarding_ports(up_since, (), (), now=11.5, probe_time=2.5) == {1, 2, 3, 4}
+    assert pipe.forwarding_ports({}, (), (), now=10.0, probe_time=2.5) == set()
+
+
+def test_a_probe_ends_for_a_port_without_a_flood_rule():
+    up_since = {1: 0.0, 2: 5.0}
+    assert not pipe.probe_ended(up_since, {1: [2]}, now=6.0, probe_time=2.5)
+    assert pipe.probe_ended(up_since, {1: [2]}, now=7.5, probe_time=2.5)
+    assert not pipe.probe_ended(up_since, {1: [2], 2: [1]}, now=7.5, probe_time=2.5)
+
+
+def drop(port):
+    return FlowSpec(0, pipe.PRIO_PORT_DROP, (('in_port', port),), (),
+                    pipe.COOKIES.cookie(pipe.PORT_DROP))
+
+
+def flood(port, *outs):
+    return FlowSpec(1, pipe.PRIO_FLOOD, (('in_port', port),),
+                    (('apply', tuple(('output', o) for o in outs)),),
+                    pipe.COOKIES.cookie(pipe.FLOOD))
+
+
+def no_drop(port):
+    return FlowDelete(pipe.PORT_DROP, 0, (('in_port', port),), priority=pipe.PRIO_PORT_DROP)
+
+
+def no_flood(port):
+    return FlowDelete(pipe.FLOOD, 1, (('in_port', port),), priority=pipe.PRIO_FLOOD)
+
+
+def test_port_programming_blocks_before_it_floods_and_floods_before_it_unblocks():
+    rules = PortRules()
+    # Ports 1 and 2 up and probing: both drop.
+    assert rules.program(set(), {1, 2}) == [drop(1), drop(2)]
+    assert (rules.floods, rules.drops) == ({}, {1, 2})
+    # Probed: they flood to each other, then stop dropping.
+    assert rules.program({1, 2}, {1, 2}) == [flood(1, 2), flood(2, 1), no_drop(1), no_drop(2)]
+    # The same states again: nothing to send.
+    assert rules.program({1, 2}, {1, 2}) == []
+    # Port 3 forwards; port 2 becomes blocked (off the tree): its drop comes first, then
+    # its flood goes, then the floods change.
+    assert rules.program({1, 3}, {1, 2, 3}) == [drop(2), no_flood(2), flood(1, 3),
+                                                flood(3, 1)]
+    # Port 2 goes down altogether: its drop goes last; the floods stay as they are.
+    assert rules.program({1, 3}, {1, 3}) == [no_drop(2)]
+    assert (rules.floods, rules.drops) == ({1: [3], 3: [1]}, set())
+
+
+def test_a_take_over_deletes_learned_entries_and_the_rule_of_the_other_state():
+    deletes = pipe.takeover_deletes([3, 1, 2], forwarding={1, 3})
+    assert deletes == [FlowDelete(pipe.SRC), FlowDelete(pipe.DST),
+                       no_drop(1), no_flood(2), no_drop(3)]
+
+
+def test_the_learned_host_pair():
+    source, destination = pipe.host_rules(MAC, 4, src_hard_timeout=225, idle_timeout=300)
+    assert source == FlowSpec.make(pipe.SOURCE_TABLE, pipe.PRIO_LEARNED,
+                                   {'in_port': 4, 'eth_src': MAC},
+                                   [('goto', pipe.DESTINATION_TABLE)],
+                                   pipe.COOKIES.cookie(pipe.SRC), hard_timeout=225)
+    assert destination == FlowSpec.make(pipe.DESTINATION_TABLE, pipe.PRIO_LEARNED,
+                                        {'eth_dst': MAC}, [('apply', (('output', 4),))],
+                                        pipe.COOKIES.cookie(pipe.DST), idle_timeout=300)
+
+
+def test_the_packed_host_rules_are_the_same_messages_on_the_wire():
+    dp = FakeDatapath()
+    for spec in pipe.host_rules(MAC, 4, 225, 300):
+        assert wire(to_flow_mod(dp, spec, True, packed=True)) == wire(
+            to_flow_mod(dp, spec, True))
+
+
+def test_host_and_port_flushes():
+    assert pipe.host_deletes(MAC) == [FlowDelete(pipe.SRC, 0, (('eth_src', MAC),)),
+                                      FlowDelete(pipe.DST, 1, (('eth_dst', MAC),))]
+    assert pipe.port_flush(5) == [FlowDelete(pipe.SRC, 0, (('in_port', 5),)),
+                                  FlowDelete(pipe.DST, 1, out_port=5)]
+    assert pipe.learned_flush() == [FlowDelete(pipe.SRC), FlowDelete(pipe.DST)]
+
+
+def test_the_ban_rule_drops_below_learned_sources():
+    ban = pipe.ban_rule(2, 60)
+    assert (ban.table, ban.match, ban.instructions, ban.hard_timeout) == (
+        pipe.SOURCE_TABLE, (('in_port', 2),), (), 60)
+    assert pipe.PRIO_MISS < ban.priority < pipe.PRIO_LEARNED
+    assert pipe.COOKIES.kind_of(ban.cookie) == pipe.BAN
