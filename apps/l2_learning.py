@@ -9,7 +9,7 @@ no ``--observe-links`` and no ``ryu.topology`` app, whose per-packet-in host dis
 would double the cost of learning. Settings go in the ``[l2_learning]`` section of a
 config file (options below; the README has a table and an example).
 
-The pipeline, and every rule of it, is controller/l2_pipeline.py's. Known traffic is
+The pipeline, and every rule of it, is controller/l2/pipeline.py's. Known traffic is
 forwarded by the switch alone. An unknown source is copied to the controller, which
 learns it, while the switch forwards the frame itself (flood along the tree or the known
 destination): learning never delays a packet.
@@ -31,7 +31,7 @@ from ryu.controller import ofp_event
 from ryu.controller.handler import MAIN_DISPATCHER, set_ev_cls
 
 from controller import discovery
-from controller import l2_pipeline as pipe
+from controller.l2 import pipeline as pipe
 from controller import openflow as of
 from controller.app_base import Link, SuiteApp, register_options
 from controller.flowspec import FlowSpec, to_flow_mod

@@ -3,7 +3,7 @@ a port forwards once the app has given it a flood rule (see the app's pipeline).
 
 import networkx as nx
 
-from controller.l2_pipeline import DESTINATION_TABLE, PRIO_FLOOD
+from controller.l2.pipeline import DESTINATION_TABLE, PRIO_FLOOD
 from tests.harness import flows
 from tests.harness.network import host_ports, switch_links, wait_until
 

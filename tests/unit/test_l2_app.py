@@ -10,7 +10,7 @@ from ryu.ofproto import ofproto_v1_3 as ofp
 
 import apps.l2_learning as l2
 from controller import app_base
-from controller import l2_pipeline as pipe
+from controller.l2 import pipeline as pipe
 from controller.cookies import CookieSpace
 from controller.lldp import lldp_frame
 from controller.openflow import mac_bytes

@@ -1,10 +1,10 @@
-"""controller/l2_pipeline.py: the learning switch's rules computed without a switch."""
+"""controller/l2/pipeline.py: the learning switch's rules computed without a switch."""
 
 from ryu.ofproto import ofproto_v1_3 as ofp
 
-from controller import l2_pipeline as pipe
+from controller.l2 import pipeline as pipe
 from controller.flowspec import FlowSpec, to_flow_mod
-from controller.l2_pipeline import FlowDelete, PortRules
+from controller.l2.pipeline import FlowDelete, PortRules
 from tests.harness.fakes import FakeDatapath
 
 MAC = '00:00:00:00:00:0a'
