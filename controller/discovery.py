@@ -13,10 +13,9 @@ from ryu.ofproto.ofproto_v1_3 import OFPCML_NO_BUFFER
 
 from controller.flowspec import FlowSpec
 from controller.lldp import LLDP_DESTINATION, LLDP_ETHERTYPE, lldp_frame, parse_lldp_frame
-from controller.topology import SwitchGraph
+from controller.topology import Link, SwitchGraph
 
 LLDP_MATCH = {'eth_type': LLDP_ETHERTYPE, 'eth_dst': LLDP_DESTINATION}
-Link = tuple[int, int, int, int]   # (src_dpid, src_port, dst_dpid, dst_port)
 
 
 def options(link_timeout: float = 3.5) -> list:

@@ -7,6 +7,7 @@ or remove when a packet-in reports a source address (see apps/l2_learning.py).
 
 import enum
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -25,7 +26,7 @@ class MacEntry:
     last_seen: float
 
 
-def is_unicast(mac):
+def is_unicast(mac: str) -> bool:
     """False for broadcast and multicast addresses (group bit of the first octet)."""
     return not int(mac.split(':', 1)[0], 16) & 1
 
@@ -39,14 +40,15 @@ class MacTable:
     switch legitimately carries many MACs.
     """
 
-    def __init__(self, max_macs_per_port, ban_seconds, clock=time.monotonic):
+    def __init__(self, max_macs_per_port: int, ban_seconds: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.max_macs_per_port = max_macs_per_port
         self.ban_seconds = ban_seconds
-        self.max_total = None     # a limit on the whole table (a VLAN's max_hosts)
+        self.max_total: int | None = None   # a limit on the whole table (a VLAN's max_hosts)
         self._clock = clock
-        self._entries = {}        # mac -> MacEntry
-        self._by_port = {}        # port -> set of macs
-        self._banned_until = {}   # port -> clock value
+        self._entries: dict[str, MacEntry] = {}
+        self._by_port: dict[int, set[str]] = {}
+        self._banned_until: dict[int, float] = {}   # port -> clock value
 
     def __len__(self):
         return len(self._entries)
@@ -54,14 +56,14 @@ class MacTable:
     def __contains__(self, mac):
         return mac in self._entries
 
-    def lookup(self, mac):
+    def lookup(self, mac: str) -> int | None:
         entry = self._entries.get(mac)
         return entry.port if entry else None
 
-    def macs_on_port(self, port):
+    def macs_on_port(self, port: int) -> set[str]:
         return set(self._by_port.get(port, ()))
 
-    def is_banned(self, port):
+    def is_banned(self, port: int) -> bool:
         until = self._banned_until.get(port)
         if until is None:
             return False
@@ -70,7 +72,8 @@ class MacTable:
             return False
         return True
 
-    def learn(self, mac, port, limit=True, max_macs=None):
+    def learn(self, mac: str, port: int, limit: bool = True,
+              max_macs: int | None = None) -> tuple[Learned, int | None]:
         """Record ``mac`` on ``port``. Returns (Learned, previous port or None).
         ``max_macs`` overrides the table's per-port limit for this port."""
         now = self._clock()
@@ -94,7 +97,7 @@ class MacTable:
         self._by_port.setdefault(port, set()).add(mac)
         return (Learned.MOVED if previous is not None else Learned.NEW), previous
 
-    def forget(self, mac, port=None):
+    def forget(self, mac: str, port: int | None = None) -> bool:
         """Drop ``mac`` (only if it is still on ``port`` when a port is given)."""
         entry = self._entries.get(mac)
         if entry is None or (port is not None and entry.port != port):
@@ -103,7 +106,7 @@ class MacTable:
         self._by_port[entry.port].discard(mac)
         return True
 
-    def forget_port(self, port):
+    def forget_port(self, port: int) -> set[str]:
         """Drop every MAC learned on ``port`` (the port went down); returns them."""
         macs = self._by_port.pop(port, set())
         for mac in macs:
@@ -111,6 +114,6 @@ class MacTable:
         self._banned_until.pop(port, None)
         return macs
 
-    def clear(self):
+    def clear(self) -> None:
         self._entries.clear()
         self._by_port.clear()

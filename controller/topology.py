@@ -4,7 +4,12 @@ Pure logic on networkx, no OpenFlow: apps feed it discovered links (from Ryu's L
 discovery, ``ryu.topology``) and ask which ports of a switch may flood.
 """
 
+from collections.abc import Set as AbstractSet
+
 import networkx as nx
+
+# One direction of a link: (src_dpid, src_port, dst_dpid, dst_port).
+Link = tuple[int, int, int, int]
 
 
 class SwitchGraph:
@@ -22,26 +27,28 @@ class SwitchGraph:
         self._inter_switch = None   # dpid -> ports, derived from _links on demand
 
     @property
-    def switches(self):
+    def switches(self) -> frozenset[int]:
         return frozenset(self._switches)
 
     @property
-    def links(self):
+    def links(self) -> frozenset[Link]:
         return frozenset(self._links)
 
-    def add_switch(self, dpid):
+    def add_switch(self, dpid: int) -> None:
         self._switches.add(dpid)
 
-    def remove_switch(self, dpid):
+    def remove_switch(self, dpid: int) -> bool:
         """Forget a switch and every link touching it; True if anything changed."""
         before = len(self._links)
-        self._links = {l: t for l, t in self._links.items() if dpid not in (l[0], l[2])}
+        self._links = {link: seen for link, seen in self._links.items()
+                       if dpid not in (link[0], link[2])}
         self._inter_switch = None
         had = dpid in self._switches
         self._switches.discard(dpid)
         return had or len(self._links) != before
 
-    def add_link(self, src_dpid, src_port, dst_dpid, dst_port, now=0.0):
+    def add_link(self, src_dpid: int, src_port: int, dst_dpid: int, dst_port: int,
+                 now: float = 0.0) -> bool:
         """Record (or refresh) one direction of a link; True if it is new."""
         link = (src_dpid, src_port, dst_dpid, dst_port)
         is_new = link not in self._links
@@ -51,7 +58,7 @@ class SwitchGraph:
             self._inter_switch = None
         return is_new
 
-    def expire(self, now, timeout):
+    def expire(self, now: float, timeout: float) -> list[Link]:
         """Forget the links not seen for ``timeout`` seconds; returns them."""
         stale = [link for link, seen in self._links.items() if now - seen > timeout]
         for link in stale:
@@ -60,7 +67,8 @@ class SwitchGraph:
             self._inter_switch = None
         return stale
 
-    def remove_link(self, src_dpid, src_port, dst_dpid, dst_port):
+    def remove_link(self, src_dpid: int, src_port: int, dst_dpid: int, dst_port: int
+                    ) -> bool:
         link = (src_dpid, src_port, dst_dpid, dst_port)
         if link not in self._links:
             return False
@@ -68,16 +76,16 @@ class SwitchGraph:
         self._inter_switch = None
         return True
 
-    def remove_port(self, dpid, port):
+    def remove_port(self, dpid: int, port: int) -> bool:
         """Forget both directions of any link on (dpid, port); True if any was known."""
-        gone = [l for l in self._links
-                if (l[0], l[1]) == (dpid, port) or (l[2], l[3]) == (dpid, port)]
+        gone = [link for link in self._links
+                if (link[0], link[1]) == (dpid, port) or (link[2], link[3]) == (dpid, port)]
         for link in gone:
             del self._links[link]
         self._inter_switch = None
         return bool(gone)
 
-    def inter_switch_ports(self, dpid):
+    def inter_switch_ports(self, dpid: int) -> AbstractSet[int]:
         """Ports of ``dpid`` on a discovered link (asked on every packet-in: cached)."""
         if self._inter_switch is None:
             self._inter_switch = {}
@@ -86,7 +94,7 @@ class SwitchGraph:
                 self._inter_switch.setdefault(dst_dpid, set()).add(dst_port)
         return self._inter_switch.get(dpid, frozenset())
 
-    def graph(self, bidirectional=False):
+    def graph(self, bidirectional: bool = False) -> nx.Graph:
         """Undirected networkx graph: one edge per switch pair, carrying the link used.
 
         Of parallel links between two switches the one with the lowest port pair is kept,
@@ -110,7 +118,7 @@ class SwitchGraph:
         return g
 
 
-def spanning_tree_ports(switch_graph):
+def spanning_tree_ports(switch_graph: 'SwitchGraph | nx.Graph') -> dict[int, set[int]]:
     """{dpid: set of switch-to-switch ports that are on the flooding tree}.
 
     A breadth-first tree from the lowest dpid of each connected component, neighbours
@@ -119,7 +127,7 @@ def spanning_tree_ports(switch_graph):
     graph whose edges carry ``ports`` as SwitchGraph.graph() makes them.
     """
     g = switch_graph if isinstance(switch_graph, nx.Graph) else switch_graph.graph()
-    tree_ports = {dpid: set() for dpid in g.nodes}
+    tree_ports: dict[int, set[int]] = {dpid: set() for dpid in g.nodes}
     for component in nx.connected_components(g):
         root = min(component)
         tree = nx.bfs_tree(g, root, sort_neighbors=sorted)
@@ -130,6 +138,6 @@ def spanning_tree_ports(switch_graph):
     return tree_ports
 
 
-def flood_rules(forwarding_ports):
+def flood_rules(forwarding_ports: AbstractSet[int]) -> dict[int, list[int]]:
     """{in_port: ports a flood from in_port goes out of} for the given forwarding ports."""
     return {port: sorted(forwarding_ports - {port}) for port in sorted(forwarding_ports)}
