@@ -35,12 +35,16 @@ APPS = {
     # rules arrive rewritten into the third-party cookie ranges.
     'arbiter': (['apps/arbiter.py', 'ryu.app.simple_switch_13', 'ryu.app.rest_firewall'],
                 None, ['--config-file', ARBITER_CONF], 2, 'third party'),
+    # docs/architecture.md's example: one drop rule, no table-miss rule at all.
+    'ethertype_filter': (['examples/apps/ethertype_filter.py'], None, [], 1, None),
 }
 
 
-async def _connect(port, dpids, want_flow_mods, timeout):
-    # Ready means the table-miss rule (priority 0, empty match) has arrived.
-    switches = [ofemu.EmulatedSwitch(dpid, n_ports=6, port=port, cookie=ofemu.FROM_TABLE_MISS)
+async def _connect(port, dpids, want_flow_mods, timeout, table_miss):
+    # Ready means the table-miss rule (priority 0, empty match) has arrived, for apps
+    # that install one; otherwise the first flow-mod.
+    cookie = ofemu.FROM_TABLE_MISS if table_miss else 0
+    switches = [ofemu.EmulatedSwitch(dpid, n_ports=6, port=port, cookie=cookie)
                 for dpid in dpids]
     try:
         await asyncio.gather(*(sw.start(timeout) for sw in switches))
@@ -66,7 +70,8 @@ def test_app_starts_and_programs_switches(name, tmp_path):
     apps, config, extra, want, owner = APPS[name]
     with RyuController(apps, str(tmp_path / 'ryu.log'), config=config,
                        extra_args=extra) as ryu:
-        seen = asyncio.run(_connect(ryu.ofp_port, [1, 2], want, timeout=20.0))
+        seen = asyncio.run(_connect(ryu.ofp_port, [1, 2], want, timeout=20.0,
+                                    table_miss=owner is not None))
         log = ryu.log_text()
         assert ryu.alive(), log
     for dpid, flow_mods, miss_cookie, errors in seen:

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TYPED_PACKAGES = ('controller', 'apps')
+TYPED_PACKAGES = ('controller', 'apps', 'examples/apps')
 
 
 def typed_sources():

@@ -54,3 +54,12 @@ def test_vagrantfile_validates(tmp_path):
                             cwd=os.path.join(REPO, 'vagrant'),
                             capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_architecture_doc_shows_the_example_app_as_it_is():
+    """docs/architecture.md quotes examples/apps/ethertype_filter.py whole: they must
+    not drift apart (tests/unit/test_app_startup.py runs the app)."""
+    with open(os.path.join(REPO, 'examples', 'apps', 'ethertype_filter.py')) as f:
+        app = f.read()
+    with open(os.path.join(REPO, 'docs', 'architecture.md')) as f:
+        assert '```python\n' + app + '```' in f.read()
