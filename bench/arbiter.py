@@ -42,6 +42,7 @@ from ryu.ofproto import ofproto_v1_3_parser as parser  # noqa: E402
 
 from controller.arbiter.engine import Arbiter  # noqa: E402
 from controller.arbiter.policy import load_arbiter_policy_text  # noqa: E402
+from bench.machine import machine_line  # noqa: E402
 from tests.harness.fakes import FakeDatapath  # noqa: E402
 
 POLICY = 'order: [winner, loser]\n'
@@ -200,9 +201,8 @@ def run(quick, logdir):
 
 def report(data):
     """(markdown lines, targets) for bench/RESULTS.md."""
-    from bench.report import _machine_line
     res = data['results']
-    out = ['## App-conflict arbiter (bench/arbiter.py)', '', _machine_line(data), '',
+    out = ['## App-conflict arbiter (bench/arbiter.py)', '', machine_line(data), '',
            'Overhead per proposed rule, in process: two apps\' learned-switch rules in one '
            'table; 1 proposal in %d contests the other app\'s rule of the same match.'
            % CONTESTED_EVERY, '',

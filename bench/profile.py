@@ -20,7 +20,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from bench import ofemu  # noqa: E402
-from bench.run import CONTROLLERS, RESULTS_DIR, controller  # noqa: E402
+from bench.machine import RESULTS_DIR  # noqa: E402
+from bench.run import CONTROLLERS, controller  # noqa: E402
 
 
 def inclusive_shares(folded_lines):

@@ -7,6 +7,9 @@ Every figure in RESULTS.md comes from bench/results/*.json; the hand-written ana
 import json
 import os
 
+from bench import arbiter, stable
+from bench.machine import machine_line
+
 FLOW_SWITCHES = 16
 BASELINE = 'simple_switch_13 (default, INFO log)'
 BASELINE_WARN = 'simple_switch_13 (WARNING log)'
@@ -23,13 +26,6 @@ def _load(results_dir, name):
         return json.load(f)
 
 
-def _machine_line(data):
-    m = data['machine']
-    return ('%s, commit %s, %d cores (%s), %.1f GiB, Python %s, kernel %s%s; took %ss'
-            % (m['date'], m['commit'], m['cores'], m['cpu'], m['memory_gib'], m['python'],
-               m['kernel'], ', QUICK mode' if data.get('quick') else '', data['seconds']))
-
-
 def _ratio(a, b):
     return '%.2fx' % (a / b) if b else 'n/a'
 
@@ -37,7 +33,7 @@ def _ratio(a, b):
 def _flowsetup(data, plots):
     runs = data['results']
     out = ['## Flow setup (emulated OpenFlow 1.3 switches, bench/ofemu.py)', '',
-           _machine_line(data), '',
+           machine_line(data), '',
            'Each emulated switch has 100 learned hosts on 4 ports and sends packet-ins from '
            'fresh source MACs towards them (cbench\'s pattern). "Answered" counts packet-ins '
            'that got their flow-mod (one per packet-in, the fair rate to compare apps: '
@@ -102,7 +98,7 @@ def _flowsetup(data, plots):
 def _dataplane(data):
     res = data['results']
     out = ['## Data plane (Mininet + OVS userspace datapath, h1 -> h3 on linear,3)', '',
-           _machine_line(data), '',
+           machine_line(data), '',
            'iperf3 TCP between two hosts three switches apart, and 200 pings 10 ms apart; '
            'each round runs both set-ups one after the other.', '',
            '| set-up | rounds | TCP Mbit/s (each) | mean | RTT avg ms (each) |',
@@ -120,7 +116,7 @@ def _dataplane(data):
 
 
 def _memory(data, plots):
-    out = ['## Controller memory as MACs are learned', '', _machine_line(data), '',
+    out = ['## Controller memory as MACs are learned', '', machine_line(data), '',
            '4 emulated switches, MACs learned by broadcast ARP packet-ins from fresh '
            'sources at up to 5000/s; RSS from /proc/<pid>/status after each step. "Per '
            'MAC, marginal" is the RSS growth of a step divided by the MACs it added: the '
@@ -157,7 +153,7 @@ def _memory(data, plots):
 
 def _policy(data):
     out = ['## VLAN/ACL policies: compile time, flow entries, reload diff', '',
-           _machine_line(data), '',
+           machine_line(data), '',
            'One switch; access ports spread over the VLANs, a trunk carrying all of them '
            'every 50 ports, ACL rules on ten ports (bench/run.py policy_text). "Load" is '
            'YAML parsing, schema and cross-checks; "one-port change" moves one access '
@@ -218,7 +214,7 @@ class _Plots:
 def _stable_network(data):
     res = data['results']
     out = ['## Stable routing on Mininet (bench/stable_network.py)', '',
-           _machine_line(data), '',
+           machine_line(data), '',
            'A link loses carrier, then comes back. Duration: from the first trigger to the '
            'new epoch in force on every switch (quiet window 0.5 s, then compute, check, '
            'and bundled phases 1 and 2). Flow entries summed over the switches: before, at '
@@ -248,12 +244,10 @@ def _stable_network(data):
 
 
 def _stable_compute(data, plots):
-    from bench import stable
     return stable.section(data, plots)
 
 
 def _arbiter(data):
-    from bench import arbiter
     return arbiter.report(data)
 
 

@@ -44,11 +44,12 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from bench import ofemu, report  # noqa: E402
+from bench import arbiter as arbiter_bench  # noqa: E402
+from bench import ofemu, report, stable  # noqa: E402
+from bench import stable_network as network_bench  # noqa: E402
+from bench.machine import QUICK_RESULTS_DIR, RESULTS_DIR, machine  # noqa: E402
 from tests.harness.controller import RyuController  # noqa: E402
 
-RESULTS_DIR = os.path.join(REPO, 'bench', 'results')
-QUICK_RESULTS_DIR = os.path.join(REPO, 'bench', 'results-quick')   # not committed
 
 # l2_learning's protections (per-port MAC limit, packet-in rate limit, LLDP probe of new
 # ports) would otherwise be what is measured: the emulator sends from 100k MACs per switch.
@@ -64,31 +65,6 @@ CONTROLLERS = {
     'simple_switch_13 (WARNING log)': (['ryu.app.simple_switch_13'], None, WARNING),
     'one_flowmod (ceiling)': (['bench/apps/one_flowmod.py'], None, WARNING),
 }
-
-
-def machine():
-    mem_kib = 0
-    with open('/proc/meminfo') as f:
-        for line in f:
-            if line.startswith('MemTotal:'):
-                mem_kib = int(line.split()[1])
-    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO,
-                            capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(['git', 'status', '--porcelain', '--', 'apps', 'controller',
-                            'bench'], cwd=REPO, capture_output=True, text=True).stdout
-    return {'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
-            'commit': commit + (' (+ uncommitted changes)' if dirty.strip() else ''),
-            'cores': os.cpu_count(), 'memory_gib': round(mem_kib / 2 ** 20, 1),
-            'cpu': _cpu_model(), 'python': platform.python_version(),
-            'kernel': platform.release()}
-
-
-def _cpu_model():
-    with open('/proc/cpuinfo') as f:
-        for line in f:
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    return platform.processor()
 
 
 def controller(name, logdir):
@@ -245,17 +221,14 @@ def policy(quick, logdir):
 
 
 def stable_network(quick, logdir):
-    from bench import stable_network as network_bench
     return network_bench.run(quick, logdir)
 
 
 def stable_compute(quick, logdir):
-    from bench import stable
     return stable.benchmark(quick)
 
 
 def arbiter(quick, logdir):
-    from bench import arbiter as arbiter_bench
     return arbiter_bench.run(quick, logdir)
 
 

@@ -43,10 +43,9 @@ if REPO not in sys.path:
 from controller.stable import pipeline as pipe  # noqa: E402
 from controller.stable.sft import Snapshot, check_sft, compute_sft  # noqa: E402
 from controller.topology import SwitchGraph, spanning_tree_ports  # noqa: E402
+from bench.machine import QUICK_RESULTS_DIR, RESULTS_DIR, machine, machine_line  # noqa: E402
 from topologies.numbering import host_mac  # noqa: E402
 
-RESULTS_DIR = os.path.join(REPO, 'bench', 'results')
-QUICK_RESULTS_DIR = os.path.join(REPO, 'bench', 'results-quick')
 NAME = 'stable-compute'
 
 FULL_EPOCH_TARGET_MS = 1000.0        # issue 5: a full epoch of 1,000 switches under 1 s
@@ -276,12 +275,11 @@ def row(r):
 def section(data, plots=None):
     """(markdown lines, targets) of bench/RESULTS.md for the JSON of one run. ``plots``:
     bench/report.py's plot helper (its ``dir`` and ``link``), or None for no plot."""
-    from bench.report import _machine_line
     image = None
     if plots is not None and plot(data['results'], os.path.join(plots.dir, NAME + '.png')):
         image = plots.link(NAME + '.png')
     out = ['## Stable routing: epoch compute and check time (controller/stable/sft.py)', '',
-           _machine_line(data), '',
+           machine_line(data), '',
            'Pure Python, one process, no switches (`python -m bench.stable`). "Snapshot" '
            'is Snapshot.from_switch_graph, "compute" compute_sft, "check" check_sft: the '
            'app\'s compute_ms is snapshot + compute, its check_ms is check. Median of %d '
@@ -362,7 +360,6 @@ def main(argv=None):
     parser.add_argument('--out', help='results directory (default bench/results, or '
                                       'bench/results-quick with --quick)')
     args = parser.parse_args(argv)
-    from bench.run import machine
     out_dir = args.out or (QUICK_RESULTS_DIR if args.quick else RESULTS_DIR)
     os.makedirs(out_dir, exist_ok=True)
     started = time.monotonic()
