@@ -124,20 +124,22 @@ start_openvswitch
 build_python_env
 
 other_pythons() {
-    # Every other CPython >= 3.11 on this machine (pyenv's, and python3.X beside the
-    # system one), one per version, the system python3 excluded.
-    local seen candidate version
-    seen=$("$PYTHON" -c 'import platform; print(platform.python_version())')
-    for candidate in "${HOME:-/root}"/.pyenv/versions/*/bin/python3 /usr/bin/python3.[0-9]*; do
+    # One CPython >= 3.11 for each minor version on this machine other than the system
+    # python3's (pyenv's, and python3.X beside the system one): the newest patch release
+    # of each.
+    local seen candidate minor
+    seen=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    while read -r candidate; do
         [ -x "$candidate" ] || continue
-        version=$("$candidate" -c 'import platform, sys
+        minor=$("$candidate" -c 'import platform, sys
 if platform.python_implementation() == "CPython" and sys.version_info >= (3, 11):
-    print(platform.python_version())' 2>/dev/null) || continue
-        [ -n "$version" ] || continue
-        case " $seen " in *" $version "*) continue ;; esac
-        seen="$seen $version"
+    print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || continue
+        [ -n "$minor" ] || continue
+        case " $seen " in *" $minor "*) continue ;; esac
+        seen="$seen $minor"
         echo "$candidate"
-    done
+    done < <(printf '%s\n' "${HOME:-/root}"/.pyenv/versions/*/bin/python3 /usr/bin/python3.[0-9]* \
+             | sort -V -r)
 }
 
 run_tests() {
