@@ -9,44 +9,70 @@ tells when it is done; an error carrying the xid of any message of the bundle te
 that it failed, and then none of it was applied.
 
 Apps route the switch's barrier replies and errors here (``on_barrier_reply``,
-``on_error``) from their own ``set_ev_cls`` handlers.
+``on_error``) from their own ``set_ev_cls`` handlers. A bundle a switch never answers
+is given up (``Transaction.abandon``) by whoever waited for it, so a silent switch does
+not keep its bundles' xids here for as long as it stays connected; and a switch sending
+error after error for one bundle has only the first few kept.
 """
 
 import itertools
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ryu.lib import hub
 
 from controller.openflow import send_together
 
+ERRORS_KEPT = 8     # errors kept per bundle (an atomic bundle fails at the first one)
+
 
 class Transaction:
     """One bundle in flight to one switch."""
 
-    def __init__(self, dpid, size):
+    def __init__(self, dpid: int, size: int) -> None:
         self.dpid = dpid
         self.size = size          # messages in the bundle
-        self.errors = []          # (type, code) of every error the switch sent back
+        # (type, code) of every error the switch sent back; ('disconnected', None)
+        self.errors: list[tuple[int | str, int | None]] = []
         self.done = hub.Event()
-        self.keys = []            # (dpid, xid) of every message of the bundle
-        self.barrier_xid = None
+        self.keys: list[tuple[int, int]] = []     # (dpid, xid) of every message
+        self.barrier_xid: int | None = None
+        self._forget: Callable[[Transaction], None] | None = None   # set by the client
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return self.done.is_set() and not self.errors
 
-    def wait(self, timeout):
+    @property
+    def answered(self) -> bool:
+        """Whether the switch has answered (successfully or not), without waiting."""
+        return self.done.is_set()
+
+    def wait(self, timeout: float | None) -> bool:
         """True once the switch has answered (successfully or not) within ``timeout``."""
         return self.done.wait(timeout)
+
+    def abandon(self) -> None:
+        """Stop waiting for an answer that did not come: the transaction ends failed
+        (``('abandoned', None)``), and a late answer is taken for one of no bundle."""
+        if self.done.is_set():
+            return
+        if self._forget is not None:
+            self._forget(self)
+        self.errors.append(('abandoned', None))
+        self.done.set()
 
 
 class BundleClient:
     """Sends bundles and matches the switches' answers to them by xid."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._bundle_ids = itertools.count(1)
-        self._open = {}           # (dpid, xid) -> Transaction, for every message sent
+        # (dpid, xid) -> Transaction, for every message sent
+        self._open: dict[tuple[int, int], Transaction] = {}
 
-    def send(self, dp, msgs):
+    def send(self, dp: Any, msgs: Sequence[Any]) -> Transaction:
         """Send ``msgs`` (FlowMods, GroupMods) to ``dp`` as one atomic bundle; returns
         the Transaction to wait on. An empty list needs no bundle: it is done at once."""
         transaction = Transaction(dp.id, len(msgs))
@@ -67,23 +93,30 @@ class BundleClient:
         for key in transaction.keys:
             self._open[key] = transaction
         transaction.barrier_xid = barrier.xid
+        transaction._forget = self._forget
         return transaction
 
-    def on_barrier_reply(self, msg):
+    @property
+    def in_flight(self) -> int:
+        """Messages of bundles sent and not yet answered, given up or disconnected."""
+        return len(self._open)
+
+    def on_barrier_reply(self, msg: Any) -> None:
         transaction = self._open.get((msg.datapath.id, msg.xid))
         if transaction is not None and transaction.barrier_xid == msg.xid:
             self._forget(transaction)
             transaction.done.set()
 
-    def on_error(self, msg):
+    def on_error(self, msg: Any) -> bool:
         """True if the error belongs to one of our bundles (the caller need not log it)."""
         transaction = self._open.get((msg.datapath.id, msg.xid))
         if transaction is None:
             return False
-        transaction.errors.append((msg.type, msg.code))
+        if len(transaction.errors) < ERRORS_KEPT:
+            transaction.errors.append((msg.type, msg.code))
         return True
 
-    def forget_switch(self, dpid):
+    def forget_switch(self, dpid: int) -> None:
         """The switch disconnected: its bundles will never be answered."""
         stranded = {t for key, t in self._open.items() if key[0] == dpid}
         for transaction in stranded:
@@ -91,6 +124,12 @@ class BundleClient:
             transaction.errors.append(('disconnected', None))
             transaction.done.set()
 
-    def _forget(self, transaction):
+    def _forget(self, transaction: Transaction) -> None:
         for key in transaction.keys:
             self._open.pop(key, None)
+
+
+def errors_text(errors: Sequence[tuple[Any, Any]]) -> str:
+    """A transaction's errors for a log line: 'type T code C (xN), ...'."""
+    return ', '.join('type %s code %s' % error + (' (x%d)' % n if n > 1 else '')
+                     for error, n in Counter(errors).items())
