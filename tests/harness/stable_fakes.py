@@ -49,6 +49,16 @@ class FakeBundles:
         return [dict(calls[i:i + switches]) for i in range(0, len(calls), switches)]
 
 
+class FakeClock:
+    """A clock for the app's bookkeeping (faults, tallies): ``now`` moves when told."""
+
+    def __init__(self, now=1000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
 def flow_mods(msgs, table=None, command=ofp.OFPFC_ADD):
     return [m for m in msgs if isinstance(m, parser.OFPFlowMod) and m.command == command
             and (table is None or m.table_id == table)]

@@ -7,16 +7,9 @@ import pytest
 
 from controller.bundles import Transaction
 from controller.stable.faults import FORGET_AFTER, FaultTracker
+from tests.harness.stable_fakes import FakeClock
 
 BACKOFF, MAX_BACKOFF, LIMIT, PROBE_TIMEOUT = 1.0, 4.0, 3, 0.5
-
-
-class FakeClock:
-    def __init__(self, now=1000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture

@@ -33,21 +33,13 @@ from tests.harness.stable_app import (
     port_status,
     triggers,
 )
-from tests.harness.stable_fakes import FakeBundles
+from tests.harness.stable_fakes import FakeBundles, FakeClock
 from topologies.numbering import host_mac
 
 S2 = '%016x' % 2
 APP_LOGGER = 'StableRouting'    # the app's logger: its level is set, whatever set it before
 TRIANGLE_LINKS = [(1, 2, 2, 2), (2, 3, 3, 2), (1, 3, 3, 3)]
 BACKOFF = 2.0
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 def link_up(app, a, pa, b, pb):

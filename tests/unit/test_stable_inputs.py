@@ -11,6 +11,7 @@ from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from controller.stable import inputs
 from controller.stable.hosts import HostChange, HostTable
+from tests.harness.stable_fakes import FakeClock
 
 
 @pytest.mark.parametrize('match, port', [
@@ -50,14 +51,6 @@ def test_a_host_source_is_unicast_and_not_zero(src, mac):
     (b'\x02\x00\x00\x00\x00\x01', False)])
 def test_a_read_back_mac_is_checked(mac, ok):
     assert inputs.is_host_mac(mac) is ok
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 50.0
-
-    def __call__(self):
-        return self.now
 
 
 def test_the_tally_reports_the_first_drop_then_once_per_interval():
