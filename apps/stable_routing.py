@@ -171,13 +171,12 @@ class StableRouting(SuiteApp):
         unreported = tally.drop(reason)
         if unreported is None:
             return
-        earlier = sum(unreported.values()) - 1
         if tally.reported == 1:
-            more = '; more are counted, reported at most every %.0fs' % tally.interval
+            more = 'more are counted, reported at most every %.0fs' % tally.interval
         else:
-            more = '; %d more since the last report%s' % (
-                earlier, ': ' + inputs.summary(unreported) if earlier else '')
-        self.logger.warning('switch %016x %s%s', sw.dp.id, line, more)
+            more = '%d since the last report: %s' % (sum(unreported.values()),
+                                                     inputs.summary(unreported))
+        self.logger.warning('switch %016x %s; %s', sw.dp.id, line, more)
 
     # --- switches, ports and links (SuiteApp hooks) ---------------------------------
 

@@ -291,18 +291,25 @@ def test_lying_flow_stats_are_dropped_and_epochs_go_on(monkeypatch):
     assert last(app).state == 'installed' and last(app).number == 163
 
 
-def test_a_flood_of_errors_is_one_line(monkeypatch, caplog):
+def test_a_flood_of_errors_is_one_line_a_minute(monkeypatch, caplog):
     app = make_app(monkeypatch)
     s1 = connect(app, 1)
+    clock = FakeClock()
+    s1.errors = inputs.DropTally(60.0, clock=clock)
     with caplog.at_level(logging.INFO, logger=APP_LOGGER):
         for xid in range(1000):
             app._error(SimpleNamespace(msg=SimpleNamespace(datapath=s1.dp, xid=xid,
                                                            type=1, code=5)))
         app._error(SimpleNamespace(msg=SimpleNamespace(datapath=s1.dp, xid=1)))
-    assert s1.errors.counts[inputs.SWITCH_ERROR] == 1001
+        clock.now += 60
+        app._error(SimpleNamespace(msg=SimpleNamespace(datapath=s1.dp, xid=2,
+                                                       type=4, code=9)))
+    assert s1.errors.counts[inputs.SWITCH_ERROR] == 1002
     assert error_lines(caplog, 'error') == [
         'switch 0000000000000001 sent error type 1 code 5; more are counted, reported at '
-        'most every 60s']
+        'most every 60s',
+        'switch 0000000000000001 sent error type 4 code 9; 1001 since the last report: '
+        'error message 1001']
 
 
 def test_an_epoch_that_raises_is_failed_not_left_installing(monkeypatch):
