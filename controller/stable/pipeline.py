@@ -41,7 +41,7 @@ Floods (broadcast, ARP, unknown unicast) follow a spanning tree of the snapshot
 (controller/topology.py) and are not versioned: a tree change applies per switch.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from controller.cookies import CookieSpace
 from controller.flowspec import FlowSpec, in_order
@@ -111,7 +111,7 @@ def ingress_rule(epoch: int) -> FlowSpec:
 
 
 def port_rules(snapshot: Snapshot, dpid: int,
-               tree_ports: dict[int, Iterable[int]] | None = None) -> set[FlowSpec]:
+               tree_ports: Mapping[int, Iterable[int]] | None = None) -> set[FlowSpec]:
     """Admission and flood rules of switch ``dpid``: what its links, host ports and
     learned hosts are in ``snapshot``. ``tree_ports`` is spanning_tree_ports of the
     snapshot's graph (computed once per epoch by the caller)."""
