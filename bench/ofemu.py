@@ -32,7 +32,19 @@ EXPERIMENTER), ECHO, BARRIER, GET_CONFIG (with what SET_CONFIG set), ROLE, GET_A
 and QUEUE_GET_CONFIG requests, and an OFPT_ERROR BAD_TYPE for anything a switch would
 not accept. FLOW_MOD, PACKET_OUT, GROUP_MOD, METER_MOD, PORT_MOD, TABLE_MOD, SET_CONFIG
 and SET_ASYNC are accepted silently (no reply on success, as the spec says); every
-message is counted by type (``EmulatedSwitch.rx``).
+message is counted by type (``EmulatedSwitch.rx``). ONF bundles (the OpenFlow 1.3
+extension Open vSwitch accepts: ONF_ET_BUNDLE_CONTROL and _ADD_MESSAGE experimenter
+messages) are accepted: each control request gets its reply (OPEN_REPLY, COMMIT_REPLY,
+...), added messages are taken silently; ``bundles_committed`` counts the commits.
+Other experimenter messages get an error BAD_EXPERIMENTER.
+
+Faulty switches, for tests of how a controller copes with one (``fault=``):
+
+* ``'refuse'``: every FLOW_MOD, GROUP_MOD and bundle message is answered with an
+  OFPT_ERROR (BAD_REQUEST, EPERM), as a switch whose tables are full or locked would;
+  barriers are still answered;
+* ``'no_barrier'``: everything is taken as usual but no BARRIER_REQUEST is ever
+  answered, as a switch that hangs in its flow-table update would.
 
 A switch is *ready* (the controller reached its MAIN state) when
 
@@ -109,14 +121,14 @@ import struct
 import time
 
 __all__ = [
-    'DEFAULT_WINDOW', 'FROM_TABLE_MISS', 'BenchError', 'BenchResult', 'EmulatedSwitch',
-    'Fleet', 'Host', 'LoopResult',
-    'MemoryPoint', 'MemoryResult', 'PacketInBuilder', 'PhaseStats', 'Snapshot',
-    'arp_request_frame', 'barrier_reply', 'echo_reply', 'echo_request', 'error_msg',
+    'DEFAULT_WINDOW', 'FAULT_NO_BARRIER', 'FAULT_REFUSE', 'FROM_TABLE_MISS', 'BenchError',
+    'BenchResult', 'EmulatedSwitch', 'Fleet', 'Host', 'LoopResult', 'MemoryPoint',
+    'MemoryResult', 'PacketInBuilder', 'PhaseStats', 'Snapshot', 'arp_request_frame',
+    'barrier_reply', 'bundle_ctrl_reply', 'echo_reply', 'echo_request', 'error_msg',
     'features_reply', 'get_config_reply', 'hello_msg', 'host_mac', 'learn_mac',
     'make_hosts', 'mac_text', 'measure_memory', 'measure_memory_sync', 'multipart_reply',
-    'packet_in', 'port_desc_reply', 'port_hw_addr', 'probe_mac', 'rss_kib',
-    'run_benchmark', 'run_benchmark_sync', 'udp_frame',
+    'packet_in', 'port_desc_reply', 'port_hw_addr', 'probe_mac', 'rss_kib', 'run_benchmark',
+    'run_benchmark_sync', 'udp_frame',
 ]
 
 # --- OpenFlow 1.3 constants (values of the 1.3.x specification) -----------------------
@@ -190,6 +202,16 @@ OFPET_BAD_REQUEST = 1
 OFPBRC_BAD_TYPE = 1
 OFPBRC_BAD_MULTIPART = 2
 OFPBRC_BAD_EXPERIMENTER = 3
+OFPBRC_EPERM = 5
+
+ONF_EXPERIMENTER_ID = 0x4F4E4600
+ONF_ET_BUNDLE_CONTROL = 2300
+ONF_ET_BUNDLE_ADD_MESSAGE = 2301
+ONF_BCT_COMMIT_REQUEST = 4        # requests are even; each one's reply is request + 1
+
+FAULT_REFUSE = 'refuse'
+FAULT_NO_BARRIER = 'no_barrier'
+FAULTS = (None, FAULT_REFUSE, FAULT_NO_BARRIER)
 
 OFPC_FLOW_STATS = 1 << 0
 OFPC_TABLE_STATS = 1 << 1
@@ -258,6 +280,14 @@ def barrier_reply(xid):
 
 def error_msg(xid, err_type, code, data=b''):
     return _msg(OFPT_ERROR, xid, struct.pack('!HH', err_type, code) + bytes(data)[:64])
+
+
+def bundle_ctrl_reply(xid, bundle_id, ctrl_type, flags):
+    """The ONF bundle control message answering request ``ctrl_type`` (its reply type is
+    the request's + 1), without properties."""
+    return _msg(OFPT_EXPERIMENTER, xid,
+                struct.pack('!IIIHH', ONF_EXPERIMENTER_ID, ONF_ET_BUNDLE_CONTROL, bundle_id,
+                            ctrl_type + 1, flags))
 
 
 def features_reply(xid, dpid, n_buffers=0, n_tables=254, capabilities=DEFAULT_CAPABILITIES,
@@ -515,17 +545,22 @@ class EmulatedSwitch(asyncio.Protocol):
 
     Counters: ``rx[type]`` (every message received, by OpenFlow type; see also
     ``flow_mods``, ``packet_outs``, ``group_mods``, ``rx_by_name()``),
-    ``packet_ins_sent``, ``answered``, ``timeouts``, ``extra``, ``unmatched``;
-    ``controller_errors`` lists the OFPT_ERRORs received as (type, code, xid).
+    ``packet_ins_sent``, ``answered``, ``timeouts``, ``extra``, ``unmatched``,
+    ``bundles_committed``, ``refused`` (messages answered with an error because of
+    ``fault``); ``controller_errors`` lists the OFPT_ERRORs received as (type, code,
+    xid). ``fault``: None, ``'refuse'`` or ``'no_barrier'`` (see the module docstring).
+    ``send_message(data)`` sends bytes as they are (a hand-made or malformed message).
     """
 
     def __init__(self, dpid, n_ports=4, host='127.0.0.1', port=6653, *, cookie=0,
                  reason=OFPR_NO_MATCH, table_id=0, ready_grace=0.1,
-                 response_timeout=2.0, abort=None, tls=None):
+                 response_timeout=2.0, abort=None, tls=None, fault=None):
         if not 1 <= n_ports <= 0xffff:
             raise ValueError('n_ports must be in 1..65535')
         if cookie != FROM_TABLE_MISS and not isinstance(cookie, int):
             raise ValueError("cookie must be an int or %r" % FROM_TABLE_MISS)
+        if fault not in FAULTS:
+            raise ValueError('fault must be one of %r' % (FAULTS,))
         self.dpid = dpid
         self.n_ports = n_ports
         self.host = host
@@ -538,6 +573,7 @@ class EmulatedSwitch(asyncio.Protocol):
         self.response_timeout = response_timeout
         self._abort = abort
         self.tls = tls                # an ssl.SSLContext for a TLS channel, or None
+        self.fault = fault
 
         self.phase = 'new'
         self.error = None
@@ -572,6 +608,8 @@ class EmulatedSwitch(asyncio.Protocol):
         self.timeouts = 0
         self.extra = 0
         self.unmatched = 0
+        self.bundles_committed = 0
+        self.refused = 0
 
         # traffic state
         self._tracking = False
@@ -648,6 +686,15 @@ class EmulatedSwitch(asyncio.Protocol):
         await self.wait_ready(max(0.0, timeout - (time.monotonic() - t0)))
         return self
 
+    def send_message(self, data):
+        """Send ``data`` to the controller as it is (one or more messages, any bytes)."""
+        self._send(bytes(data))
+
+    @property
+    def closed_by_controller(self):
+        """Whether the controller ended the connection (not this side's close())."""
+        return self.error is not None and 'closed by the controller' in str(self.error)
+
     def close(self):
         self._closing = True
         self.stop_traffic()
@@ -699,6 +746,7 @@ class EmulatedSwitch(asyncio.Protocol):
         off = 0
         rx = self.rx
         tracking = self._tracking
+        refusing = self.fault == FAULT_REFUSE
         now = None
         while n - off >= 8:
             length = (buf[off + 2] << 8) | buf[off + 3]
@@ -721,8 +769,12 @@ class EmulatedSwitch(asyncio.Protocol):
                     if now is None:
                         now = time.perf_counter()
                     self._attribute(buf, off, end, t, now)
+                if refusing and t == OFPT_FLOW_MOD:
+                    self._refuse(bytes(buf[off:end]))
             elif t not in _SILENT_TYPES:
                 self._on_control(t, bytes(buf[off:end]))
+            elif refusing and t == OFPT_GROUP_MOD:
+                self._refuse(bytes(buf[off:end]))
             off = end
         if off:
             del buf[:off]
@@ -759,7 +811,8 @@ class EmulatedSwitch(asyncio.Protocol):
         elif t == OFPT_MULTIPART_REQUEST:
             self._on_multipart(xid, msg)
         elif t == OFPT_BARRIER_REQUEST:
-            self._send(barrier_reply(xid))
+            if self.fault != FAULT_NO_BARRIER:
+                self._send(barrier_reply(xid))
         elif t == OFPT_GET_CONFIG_REQUEST:
             self._send(get_config_reply(xid, self.config_flags, self.miss_send_len))
         elif t == OFPT_SET_CONFIG:
@@ -783,9 +836,28 @@ class EmulatedSwitch(asyncio.Protocol):
             if len(self.controller_errors) < 100:
                 self.controller_errors.append((err_type, code, xid))
         elif t == OFPT_EXPERIMENTER:
-            self._send(error_msg(xid, OFPET_BAD_REQUEST, OFPBRC_BAD_EXPERIMENTER, msg))
+            self._on_experimenter(xid, msg)
         else:
             self._send(error_msg(xid, OFPET_BAD_REQUEST, OFPBRC_BAD_TYPE, msg))
+
+    def _refuse(self, msg):
+        self.refused += 1
+        self._send(error_msg(int.from_bytes(msg[4:8], 'big'), OFPET_BAD_REQUEST,
+                             OFPBRC_EPERM, msg))
+
+    def _on_experimenter(self, xid, msg):
+        experimenter, exp_type = struct.unpack_from('!II', msg, 8) if len(msg) >= 16 else (0, 0)
+        if experimenter != ONF_EXPERIMENTER_ID or exp_type not in (ONF_ET_BUNDLE_CONTROL,
+                                                                   ONF_ET_BUNDLE_ADD_MESSAGE):
+            self._send(error_msg(xid, OFPET_BAD_REQUEST, OFPBRC_BAD_EXPERIMENTER, msg))
+        elif self.fault == FAULT_REFUSE:
+            self._refuse(msg)
+        elif exp_type == ONF_ET_BUNDLE_CONTROL and len(msg) >= 24:
+            bundle_id, ctrl_type, flags = struct.unpack_from('!IHH', msg, 16)
+            if ctrl_type % 2 == 0:                      # a request
+                self._send(bundle_ctrl_reply(xid, bundle_id, ctrl_type, flags))
+                if ctrl_type == ONF_BCT_COMMIT_REQUEST:
+                    self.bundles_committed += 1
 
     def _on_hello(self, msg):
         if self.phase != 'hello':

@@ -9,16 +9,22 @@ tells when it is done; an error carrying the xid of any message of the bundle te
 that it failed, and then none of it was applied.
 
 Apps route the switch's barrier replies and errors here (``on_barrier_reply``,
-``on_error``) from their own ``set_ev_cls`` handlers.
+``on_error``) from their own ``set_ev_cls`` handlers. A bundle a switch never answers
+is given up (``Transaction.abandon``) by whoever waited for it, so a silent switch does
+not keep its bundles' xids here for as long as it stays connected; and a switch sending
+error after error for one bundle has only the first few kept.
 """
 
 import itertools
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ryu.lib import hub
 
 from controller.openflow import send_together
+
+ERRORS_KEPT = 8     # errors kept per bundle (an atomic bundle fails at the first one)
 
 
 class Transaction:
@@ -32,14 +38,30 @@ class Transaction:
         self.done = hub.Event()
         self.keys: list[tuple[int, int]] = []     # (dpid, xid) of every message
         self.barrier_xid: int | None = None
+        self._forget: Callable[[Transaction], None] | None = None   # set by the client
 
     @property
     def ok(self) -> bool:
         return self.done.is_set() and not self.errors
 
+    @property
+    def answered(self) -> bool:
+        """Whether the switch has answered (successfully or not), without waiting."""
+        return self.done.is_set()
+
     def wait(self, timeout: float | None) -> bool:
         """True once the switch has answered (successfully or not) within ``timeout``."""
         return self.done.wait(timeout)
+
+    def abandon(self) -> None:
+        """Stop waiting for an answer that did not come: the transaction ends failed
+        (``('abandoned', None)``), and a late answer is taken for one of no bundle."""
+        if self.done.is_set():
+            return
+        if self._forget is not None:
+            self._forget(self)
+        self.errors.append(('abandoned', None))
+        self.done.set()
 
 
 class BundleClient:
@@ -71,7 +93,13 @@ class BundleClient:
         for key in transaction.keys:
             self._open[key] = transaction
         transaction.barrier_xid = barrier.xid
+        transaction._forget = self._forget
         return transaction
+
+    @property
+    def in_flight(self) -> int:
+        """Messages of bundles sent and not yet answered, given up or disconnected."""
+        return len(self._open)
 
     def on_barrier_reply(self, msg: Any) -> None:
         transaction = self._open.get((msg.datapath.id, msg.xid))
@@ -84,7 +112,8 @@ class BundleClient:
         transaction = self._open.get((msg.datapath.id, msg.xid))
         if transaction is None:
             return False
-        transaction.errors.append((msg.type, msg.code))
+        if len(transaction.errors) < ERRORS_KEPT:
+            transaction.errors.append((msg.type, msg.code))
         return True
 
     def forget_switch(self, dpid: int) -> None:
@@ -98,3 +127,9 @@ class BundleClient:
     def _forget(self, transaction: Transaction) -> None:
         for key in transaction.keys:
             self._open.pop(key, None)
+
+
+def errors_text(errors: Sequence[tuple[Any, Any]]) -> str:
+    """A transaction's errors for a log line: 'type T code C (xN), ...'."""
+    return ', '.join('type %s code %s' % error + (' (x%d)' % n if n > 1 else '')
+                     for error, n in Counter(errors).items())

@@ -17,7 +17,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 DEFAULT_URL = 'http://127.0.0.1:8080'
 
@@ -31,10 +32,10 @@ def fetch(url: str, path: str) -> Any:
             message = json.loads(error.read()).get('error', error.reason)
         except ValueError:
             message = error.reason
-        raise SystemExit('sdn-stable: %s%s: %s' % (url, path, message))
+        raise SystemExit('sdn-stable: %s%s: %s' % (url, path, message)) from None
     except (urllib.error.URLError, OSError) as error:
         raise SystemExit('sdn-stable: cannot reach %s (%s); is ryu-manager running '
-                         'apps/stable_routing.py with --wsapi-port?' % (url, error))
+                         'apps/stable_routing.py with --wsapi-port?' % (url, error)) from None
 
 
 def format_epoch(status: dict) -> str:
@@ -64,6 +65,10 @@ def format_history(records: list[dict]) -> str:
             r['number'], _clock(r['cut_at']), r['state'], r['trigger_count'], r['switches'],
             r['links'], r['hosts'], r['compute_ms'], r['check_ms'], r['install_ms']))
         lines += ['        ! %s' % problem for problem in r['problems']]
+        lines += ['        ! switch %s %s' % (f['switch'], f['reason'])
+                  for f in r.get('faults', [])]
+        lines += ['        - switch %s left out as faulty (%d failures, last: %s)' % (
+            e['switch'], e['failures'], e['reason']) for e in r.get('excluded', [])]
     return '\n'.join(lines)
 
 

@@ -7,6 +7,11 @@ under continuous churn, ``max_delay`` seconds after the oldest pending trigger; 
 then takes every pending trigger at once. A burst of events therefore costs one
 recomputation and one network update, not one per event.
 
+Events about the same thing (a port's carrier, a switch's connection) are coalesced
+while pending: a trigger appended with the ``key`` of a pending one replaces it and
+counts one more event: the app keys a port's events by kind and port, so a flapping
+port costs two pending triggers (down, up), not one per flap.
+
 Pure bookkeeping with an injectable clock, so the timing rules are unit-tested.
 """
 
@@ -14,8 +19,9 @@ import itertools
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Hashable
 from dataclasses import asdict, dataclass, field
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from controller.stable.sft import Snapshot, StableForwardingTable
 
@@ -25,8 +31,9 @@ class Trigger:
     """One topology event. ``id`` is unique across controller runs (run id + counter)."""
     id: str
     at: float          # wall-clock time, for people
-    kind: str          # switch-up, switch-down, link-up, link-down, port-down, host-seen, host-moved
+    kind: str          # switch-up, link-down, port-down, host-seen, ... (docs/stable_routing.md)
     detail: str
+    events: int = 1    # events coalesced into it (the latest one's kind and detail)
 
 
 @dataclass
@@ -49,6 +56,10 @@ class EpochRecord:
     problems: list = field(default_factory=list)
     unprotected: int = 0
     installed_at: float | None = None
+    # switches left out of the snapshot as faulty: [{'switch', 'reason'}]
+    excluded: list = field(default_factory=list)
+    # switches that refused or did not confirm a phase: [{'switch', 'phase', 'reason'}]
+    faults: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -76,16 +87,27 @@ class UpdateLog:
         self._run = uuid.uuid4().hex[:8]
         self._numbers = itertools.count(1)
         self._pending: list[Trigger] = []
+        self._pending_at: dict[Hashable, int] = {}  # key -> index of its pending trigger
         self._first_at = self._last_at = 0.0    # of the pending triggers, if any
         self.history: deque[EpochRecord] = deque(maxlen=history)
 
-    def append(self, kind: str, detail: str) -> Trigger:
-        trigger = Trigger('%s-%d' % (self._run, next(self._numbers)), self._wall(), kind,
-                          detail)
+    def append(self, kind: str, detail: str, key: Hashable | None = None) -> Trigger:
+        """Log an event. With ``key``, a pending trigger of the same key is replaced by
+        this event (same id, ``events`` + 1) instead of a new trigger being added."""
         now = self._clock()
         if not self._pending:
             self._first_at = now
         self._last_at = now
+        index = self._pending_at.get(key) if key is not None else None
+        if index is not None:
+            earlier = self._pending[index]
+            trigger = Trigger(earlier.id, self._wall(), kind, detail, earlier.events + 1)
+            self._pending[index] = trigger
+            return trigger
+        trigger = Trigger('%s-%d' % (self._run, next(self._numbers)), self._wall(), kind,
+                          detail)
+        if key is not None:
+            self._pending_at[key] = len(self._pending)
         self._pending.append(trigger)
         return trigger
 
@@ -105,4 +127,5 @@ class UpdateLog:
     def take_pending(self) -> list[Trigger]:
         """Every pending trigger, oldest first; the log is empty afterwards."""
         taken, self._pending = self._pending, []
+        self._pending_at.clear()
         return taken

@@ -32,10 +32,10 @@ its first switch to its last. A link that epoch E routes over for the first time
 admitted (its tagged-frame rule) in phase 1 too (``admitted_ahead``): otherwise a
 neighbour that already stamps version(E) could send a frame over it before the far
 switch's phase 2 lets tagged frames in there. Symmetrically, a link epoch E no longer
-routes over keeps admitting tagged frames until phase 3 (``while_draining``). The old epoch's forward rules go after a drain time
-(phase 3). Fast-failover groups are named by what they do, (primary, backup), so epochs
-share them; a group is added before the first rule that uses it and deleted after the
-last.
+routes over keeps admitting tagged frames until phase 3 (``while_draining``). The old
+epoch's forward rules go after a drain time (phase 3). Fast-failover groups are named
+by what they do, (primary, backup), so epochs share them; a group is added before the
+first rule that uses it and deleted after the last.
 
 Floods (broadcast, ARP, unknown unicast) follow a spanning tree of the snapshot
 (controller/topology.py) and are not versioned: a tree change applies per switch.

@@ -27,9 +27,10 @@ destination on ``w``'s stable route. Neighbours strictly closer (equal-cost alte
 are preferred over neighbours at the same distance.
 """
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import networkx as nx
 
@@ -70,13 +71,25 @@ class Snapshot:
     @staticmethod
     def from_switch_graph(switch_graph: Any,
                           hosts: Mapping[str, tuple[int, int]],
-                          ports: Mapping[int, Iterable[int]] | None = None) -> 'Snapshot':
+                          ports: Mapping[int, Iterable[int]] | None = None,
+                          switches: Iterable[int] | None = None) -> 'Snapshot':
         """A snapshot of a controller.topology.SwitchGraph, keeping only links whose two
-        directions were both discovered: a one-way link is not safe to route over."""
+        directions were both discovered: a one-way link is not safe to route over.
+
+        ``switches``: only these (the others are left out as if down), and with
+        ``ports`` only links between ports listed there. The ends of the links left
+        out stay link ports: a neighbour of a switch left out drops what comes from
+        it rather than taking it for a host."""
         g = switch_graph.graph(bidirectional=True)
         seen = {end for a, pa, b, pb in switch_graph.links for end in ((a, pa), (b, pb))}
-        return Snapshot.make(g.nodes, ((a, ports_[a], b, ports_[b])
-                                       for a, b, ports_ in g.edges(data='ports')),
+        kept = set(g.nodes) if switches is None else set(switches) & set(g.nodes)
+        listed = None if ports is None else {dpid: set(p) for dpid, p in ports.items()}
+
+        def routable(dpid: int, port: int) -> bool:
+            return dpid in kept and (listed is None or port in listed.get(dpid, ()))
+        return Snapshot.make(kept, ((a, ports_[a], b, ports_[b])
+                                    for a, b, ports_ in g.edges(data='ports')
+                                    if routable(a, ports_[a]) and routable(b, ports_[b])),
                              hosts, ports, seen)
 
     # Per-switch views, computed once per snapshot: the rules of every switch are built

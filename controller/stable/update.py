@@ -15,6 +15,11 @@ Three phases, each one atomic bundle per switch confirmed by a barrier
 3. after the drain time, *old rules removed*: the previous epochs' forward rules, the
    groups nothing uses any more, and the admissions kept through phase 2.
 
+A switch that refuses a phase or does not confirm it within ``install_timeout`` (one
+deadline per phase, however many switches are silent) fails it as above, is named in
+``record.faults`` and reported to ``on_fault``, which the app uses to leave it out of
+the next epochs (controller/stable/faults.py); its unanswered bundle is given up.
+
 No Ryu events here: the caller gives the bundle sender (``BundleClient.send``), the
 sleep for the drain and the test of whether a switch is still connected, so the
 protocol runs against tests/harness/fakes.py's FakeDatapath in unit tests.
@@ -22,11 +27,13 @@ protocol runs against tests/harness/fakes.py's FakeDatapath in unit tests.
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from controller import openflow as of
+from controller.bundles import errors_text
 from controller.cookies import KIND_MASK
 from controller.flowspec import FlowSpec, diff, in_order, to_delete_strict, to_flow_mod
 from controller.stable import pipeline as pipe
@@ -42,10 +49,17 @@ class BundleTransaction(Protocol):
     """What the update needs of a bundle in flight (controller/bundles.py's Transaction)."""
     errors: list
 
+    @property
+    def answered(self) -> bool: ...
+
     def wait(self, timeout: float) -> bool: ...
+
+    def abandon(self) -> None: ...
 
 
 SendBundle = Callable[[Any, list], BundleTransaction]
+# (the switch, the phase it failed, why) -> what becomes of it, for the log line
+OnFault = Callable[['SwitchRules', str, str], str]
 
 
 class SwitchRules:
@@ -132,13 +146,17 @@ class Updater:
 
     def __init__(self, send_bundle: SendBundle, sleep: Callable[[float], None],
                  is_connected: Callable[[SwitchRules], bool], install_timeout: float,
-                 drain_time: float, logger: logging.Logger) -> None:
+                 drain_time: float, logger: logging.Logger,
+                 on_fault: OnFault | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.send_bundle = send_bundle
         self.sleep = sleep
         self.is_connected = is_connected
         self.install_timeout = install_timeout
         self.drain_time = drain_time
         self.logger = logger
+        self.on_fault = on_fault
+        self.clock = clock
 
     def stamp(self, record: EpochRecord, plan: UpdatePlan, started: float) -> bool:
         """Phases 1 and 2: True once every switch stamps the new version (then call
@@ -193,21 +211,36 @@ class Updater:
         """Send each switch its bundle, then wait for all; True if every switch
         confirmed it."""
         sent = [(sw, self.send_bundle(sw.dp, messages_for(sw))) for sw in switches]
+        deadline = self.clock() + self.install_timeout
         ok = True
         for sw, transaction in sent:
-            if not transaction.wait(self.install_timeout):
-                self.logger.error('epoch %d: switch %016x did not confirm %s within %.1fs',
-                                  record.number, sw.dp.id, name, self.install_timeout)
-                ok = False
+            if not transaction.wait(max(0.0, deadline - self.clock())):
+                transaction.abandon()
+                reason = 'did not confirm %s within %.1fs' % (name, self.install_timeout)
             elif transaction.errors:
-                self.logger.error('epoch %d: switch %016x refused %s: %s', record.number,
-                                  sw.dp.id, name, transaction.errors)
-                ok = False
+                reason = 'refused %s: %s' % (name, errors_text(transaction.errors))
+            else:
+                continue
+            ok = False
+            self._fault(record, sw, name, reason)
         self.logger.debug('epoch %d: %s on %d switches: %s', record.number, name,
                           len(switches), 'confirmed' if ok else 'FAILED')
         if not ok:
             record.problems.append('%s not confirmed by every switch' % name)
         return ok
+
+    def _fault(self, record: EpochRecord, sw: SwitchRules, phase: str, reason: str) -> None:
+        """One line for a switch that failed a phase: why, and what becomes of it (a
+        switch that disconnected is not at fault: it gets all its rules when it is
+        back)."""
+        if not self.is_connected(sw):
+            reason, outcome = 'disconnected during %s' % phase, ''
+        else:
+            outcome = self.on_fault(sw, phase, reason) if self.on_fault else ''
+        record.faults.append({'switch': '%016x' % sw.dp.id, 'phase': phase,
+                              'reason': reason})
+        self.logger.error('epoch %d: switch %016x %s%s', record.number, sw.dp.id, reason,
+                          '; ' + outcome if outcome else '')
 
     def _failed(self, record: EpochRecord, switches: list[SwitchRules]) -> None:
         record.state = 'failed'

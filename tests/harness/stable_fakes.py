@@ -22,25 +22,41 @@ TRIANGLE = Snapshot.make([1, 2, 3], [(1, 2, 2, 2), (2, 3, 3, 2), (1, 3, 3, 3)], 
 class FakeBundles:
     """``send(dp, msgs)`` as BundleClient's: records ``(dpid, msgs)`` in ``sent`` and
     returns a Transaction answered at once, except that the calls numbered (from 0) in
-    ``refuse`` get an error and those in ``unanswered`` are never confirmed."""
+    ``refuse`` get an error and those in ``unanswered`` are never confirmed; and so do
+    all the calls to the switches (dpids) in ``refusing`` and ``silent``."""
 
     def __init__(self):
         self.sent, self.refuse, self.unanswered = [], set(), set()
+        self.refusing, self.silent = set(), set()
 
     def send(self, dp, msgs):
         call = len(self.sent)
         self.sent.append((dp.id, list(msgs)))
         transaction = Transaction(dp.id, len(msgs))
-        if call in self.refuse:
+        if call in self.refuse or dp.id in self.refusing:
             transaction.errors.append((ofp.OFPET_BAD_REQUEST, 0))
-        if call not in self.unanswered:
+        if call not in self.unanswered and dp.id not in self.silent:
             transaction.done.set()
         return transaction
+
+    def to(self, dpid, first_call=0):
+        """The bundles sent to ``dpid`` from call ``first_call`` on."""
+        return [msgs for sent_to, msgs in self.sent[first_call:] if sent_to == dpid]
 
     def phases(self, first_call, switches=3):
         """The bundles from call ``first_call`` on, as [phase][dpid] -> messages."""
         calls = self.sent[first_call:]
         return [dict(calls[i:i + switches]) for i in range(0, len(calls), switches)]
+
+
+class FakeClock:
+    """A clock for the app's bookkeeping (faults, tallies): ``now`` moves when told."""
+
+    def __init__(self, now=1000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
 
 
 def flow_mods(msgs, table=None, command=ofp.OFPFC_ADD):
@@ -67,6 +83,10 @@ class SwitchWithPorts(FakeDatapath):
                                            b'p%d' % port, 0, 0, 0, 0, 0, 0, 0, 0)
                       for port in ports}
         self.written = []
+        self.closed = 0         # times the app closed the connection
+
+    def close(self):
+        self.closed += 1
 
     def send(self, buf):
         types, offset = [], 0

@@ -8,7 +8,7 @@ from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from controller import openflow as of
-from controller.bundles import BundleClient
+from controller.bundles import ERRORS_KEPT, BundleClient, Transaction, errors_text
 
 
 class RecordingDatapath:
@@ -89,3 +89,36 @@ def test_disconnect_fails_what_is_in_flight_and_empty_bundles_are_done():
     assert pending.done.is_set() and pending.errors == [('disconnected', None)]
     before = dp.sent
     assert client.send(dp, []).ok and dp.sent == before
+
+
+def test_an_abandoned_bundle_is_forgotten_and_its_late_answers_ignored():
+    dp = RecordingDatapath()
+    client = BundleClient()
+    silent = client.send(dp, rules(dp))
+    assert client.in_flight == 5 and not silent.answered
+    silent.abandon()
+    assert silent.answered and silent.errors == [('abandoned', None)]
+    assert client.in_flight == 0
+    client.on_barrier_reply(Reply(dp, silent.barrier_xid))      # too late: ignored
+    assert not client.on_error(Reply(dp, silent.keys[1][1], 1, 1))   # the caller's now
+    assert silent.errors == [('abandoned', None)]
+    done = client.send(dp, rules(dp))
+    client.on_barrier_reply(Reply(dp, done.barrier_xid))
+    done.abandon()                                              # answered: unchanged
+    assert done.ok and client.in_flight == 0
+    lone = Transaction(1, 1)                                    # not sent by a client
+    lone.abandon()
+    assert lone.errors == [('abandoned', None)]
+
+
+def test_a_switch_sending_error_after_error_has_the_first_few_kept():
+    dp = RecordingDatapath()
+    client = BundleClient()
+    transaction = client.send(dp, rules(dp))
+    for _ in range(1000):
+        assert client.on_error(Reply(dp, transaction.keys[1][1], 1, 5))
+    assert transaction.errors == [(1, 5)] * ERRORS_KEPT
+    assert errors_text(transaction.errors) == 'type 1 code 5 (x%d)' % ERRORS_KEPT
+    assert errors_text([(1, 5), (6, 0), ('disconnected', None)]) == \
+        'type 1 code 5, type 6 code 0, type disconnected code None'
+

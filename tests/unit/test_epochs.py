@@ -156,3 +156,24 @@ def test_epoch_record_defaults_and_dict():
     assert d['number'] == 1 and d['state'] == 'computing' and d['problems'] == ['loop']
     assert d['installed_at'] is None and d['compute_ms'] == 0.0
     assert d['first_trigger_at'] is None
+
+
+def test_events_with_the_key_of_a_pending_trigger_are_coalesced_into_it():
+    clock = FakeClock()
+    log = make_log(clock)
+    first = log.append('port-down', 'port 1:3', key=('port-down', 1, 3))
+    log.append('port-up', 'port 1:3', key=('port-up', 1, 3))
+    for n in range(100):                       # 1.5625 s of flaps: within max_delay
+        clock.advance(1 / 64)
+        again = log.append('port-down', 'port 1:3, flap %d' % n, key=('port-down', 1, 3))
+    assert again.id == first.id and again.events == 101
+    assert [(t.kind, t.detail, t.events) for t in log.pending] == [
+        ('port-down', 'port 1:3, flap 99', 101), ('port-up', 'port 1:3', 1)]
+    assert not log.epoch_due()                 # each event restarts the quiet window
+    clock.advance(QUIET)
+    assert len(log.take_pending()) == 2
+    fresh = log.append('port-down', 'port 1:3', key=('port-down', 1, 3))
+    assert fresh.id != first.id and fresh.events == 1    # a new epoch's trigger
+    log.append('host-seen', 'a')
+    log.append('host-seen', 'b')               # no key: never coalesced
+    assert len(log.pending) == 3

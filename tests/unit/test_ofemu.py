@@ -301,6 +301,78 @@ def test_handshake_ready_and_requests():
     run(scenario())
 
 
+def bundle(msgs):
+    """An ONF bundle as controller/bundles.py sends it: open, add each, commit."""
+    flags = ofp.ONF_BF_ATOMIC | ofp.ONF_BF_ORDERED
+    return ([parser.ONFBundleCtrlMsg(DP, 7, ofp.ONF_BCT_OPEN_REQUEST, flags, [])]
+            + [parser.ONFBundleAddMsg(DP, 7, flags, msg, []) for msg in msgs]
+            + [parser.ONFBundleCtrlMsg(DP, 7, ofp.ONF_BCT_COMMIT_REQUEST, flags, [])])
+
+
+@pytest.mark.parametrize('fault', [None, ofemu.FAULT_REFUSE, ofemu.FAULT_NO_BARRIER])
+def test_bundles_and_faulty_switches(fault):
+    """A healthy switch answers bundle control requests and barriers; a refusing one
+    answers every flow-mod, group-mod and bundle message with an error (and barriers
+    still); a hanging one takes everything and never answers a barrier."""
+    async def scenario():
+        async with FakeController() as ctl:
+            sw = ofemu.EmulatedSwitch(9, 2, '127.0.0.1', ctl.port, ready_grace=0.05,
+                                      fault=fault)
+            starting = asyncio.ensure_future(sw.start(timeout=5))
+            conn = await ctl.connection()
+            await conn.handshake()
+            await starting
+            sent = [conn.send(msg) for msg in bundle([table_miss()])]
+            sent.append(conn.send(table_miss()))
+            sent.append(conn.send(parser.OFPGroupMod(DP, ofp.OFPGC_ADD, ofp.OFPGT_ALL, 1,
+                                                     [])))
+            barrier = conn.send(parser.OFPBarrierRequest(DP))
+            replies = []
+            try:
+                while True:
+                    replies.append(await conn.recv(timeout=0.5))
+            except asyncio.TimeoutError:
+                pass
+            sw.close()
+            return sent, barrier, replies, sw
+    sent, barrier, replies, sw = run(scenario())
+    kinds = [(type(r).__name__, r.xid) for r in replies]
+    if fault is None:
+        assert kinds == [('ONFBundleCtrlMsg', sent[0]), ('ONFBundleCtrlMsg', sent[2]),
+                         ('OFPBarrierReply', barrier)]
+        assert [r.type for r in replies[:2]] == [ofp.ONF_BCT_OPEN_REPLY,
+                                                 ofp.ONF_BCT_COMMIT_REPLY]
+        assert sw.bundles_committed == 1 and sw.refused == 0
+    elif fault == ofemu.FAULT_REFUSE:
+        assert kinds == [('OFPErrorMsg', xid) for xid in sent] + [('OFPBarrierReply',
+                                                                   barrier)]
+        assert {(r.type, r.code) for r in replies[:-1]} == {(ofp.OFPET_BAD_REQUEST,
+                                                             ofp.OFPBRC_EPERM)}
+        assert sw.bundles_committed == 0 and sw.refused == 5
+    else:
+        assert kinds == [('ONFBundleCtrlMsg', sent[0]), ('ONFBundleCtrlMsg', sent[2])]
+    with pytest.raises(ValueError, match='fault'):
+        ofemu.EmulatedSwitch(1, fault='flaky')
+
+
+def test_send_message_goes_as_it_is():
+    async def scenario():
+        async with FakeController() as ctl:
+            sw = ofemu.EmulatedSwitch(9, 2, '127.0.0.1', ctl.port, ready_grace=0.05)
+            starting = asyncio.ensure_future(sw.start(timeout=5))
+            conn = await ctl.connection()
+            await conn.handshake()
+            await starting
+            sw.send_message(ofemu.packet_in(77, 2, bytes(8)))
+            msg = await conn.recv()
+            sw.close()
+            return msg, sw
+    msg, sw = run(scenario())
+    assert isinstance(msg, parser.OFPPacketIn) and msg.xid == 77
+    assert (msg.match['in_port'], msg.data) == (2, bytes(8))
+    assert not sw.closed_by_controller
+
+
 def test_handshake_timeout_names_the_switch_and_phase():
     async def scenario():
         async with FakeController() as ctl:

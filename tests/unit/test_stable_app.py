@@ -6,48 +6,35 @@ record what they are sent; the bundles they are sent are confirmed (or refused) 
 What each phase sends is tested in tests/unit/test_stable_update.py; the Mininet tests
 (tests/mininet/test_stable_routing.py) run the same paths on Open vSwitch."""
 
-import importlib.util
 import logging
-import os
 from types import SimpleNamespace
 
 import pytest
-from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER
+from ryu.controller.handler import DEAD_DISPATCHER
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from controller import app_base
 from controller.lldp import lldp_frame
 from controller.stable import pipeline as pipe
 from controller.stable.sft import Route, StableForwardingTable
 from tests.harness.fakes import FakeDatapath
-from tests.harness.stable_fakes import LINE, TRIANGLE, FakeBundles, SwitchWithPorts
+from tests.harness.stable_app import (
+    APP,
+    connect,
+    epoch_with,
+    host_frame,
+    make_app,
+    packet_in,
+    triggers,
+)
+from tests.harness.stable_fakes import LINE, TRIANGLE, FakeBundles
 from topologies.numbering import host_mac
-
-APP_PATH = os.path.join(os.path.dirname(__file__), '..', '..', 'apps', 'stable_routing.py')
-
-
-def _load_app_module():
-    spec = importlib.util.spec_from_file_location('stable_routing_under_test', APP_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-APP = _load_app_module()
-
-
-class FakeWSGI:
-    def register(self, *args, **kwargs):
-        pass
 
 
 @pytest.fixture
 def bare_app(monkeypatch):
     """The app with no switch and no drain time; its loops are driven by hand."""
-    monkeypatch.setattr(app_base.CONF.stable_routing, 'drain_time', 0.0, raising=False)
-    monkeypatch.setattr(app_base.SuiteApp, 'spawn_loop', lambda *args: None)
-    return APP.StableRouting(wsgi=FakeWSGI())
+    return make_app(monkeypatch)
 
 
 @pytest.fixture
@@ -59,14 +46,6 @@ def app(bare_app):
     bare_app.fake_bundles = FakeBundles()
     bare_app.updater.send_bundle = bare_app.fake_bundles.send
     return bare_app
-
-
-def epoch_with(app, snapshot):
-    """Cut an epoch of ``snapshot`` (one trigger pending); its record."""
-    app._snapshot = lambda: snapshot
-    app.log.append('link-up', 'test')
-    app._run_epoch()
-    return app.log.history[-1]
 
 
 def test_an_installed_epoch_is_in_force(app):
@@ -128,26 +107,6 @@ def test_no_epoch_is_cut_while_a_switch_settles(bare_app, monkeypatch):
 
 
 # --- Ryu events into triggers ---------------------------------------------------------
-
-def connect(app, dpid, ports=(1, 2, 3)):
-    dp = SwitchWithPorts(dpid, ports)
-    app._base_state_change(SimpleNamespace(datapath=dp, state=MAIN_DISPATCHER))
-    return app.switches[dpid]
-
-
-def packet_in(app, sw, in_port, data, kind=pipe.BASE):
-    app._packet_in(SimpleNamespace(msg=SimpleNamespace(
-        datapath=sw.dp, match={'in_port': in_port}, cookie=pipe.COOKIES.cookie(kind),
-        data=data)))
-
-
-def host_frame(mac, ethertype=b'\x08\x06'):
-    return b'\xff' * 6 + bytes.fromhex(mac.replace(':', '')) + ethertype + bytes(46)
-
-
-def triggers(app):
-    return [(t.kind, t.detail) for t in app.log.take_pending()]
-
 
 def test_a_switch_that_connects_gets_the_base_rules_and_is_asked_for_old_ones(bare_app):
     sw = connect(bare_app, 1)

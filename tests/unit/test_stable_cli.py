@@ -30,6 +30,22 @@ def test_history_shows_timings_and_problems():
     assert lines[2].strip() == '! loop towards switch 3 at 1 -> 2 -> 1'
 
 
+def test_history_shows_faulty_switches():
+    failed = dict(RECORD, state='failed', problems=['internal rules not confirmed by every '
+                                                    'switch'],
+                  faults=[{'switch': '0000000000000002', 'phase': 'internal rules',
+                           'reason': 'refused internal rules: type 1 code 5'}])
+    after = dict(RECORD, number=5, state='installed', problems=[],
+                 excluded=[{'switch': '0000000000000002', 'failures': 1, 'benched': True,
+                            'reason': 'refused internal rules: type 1 code 5'}])
+    lines = stable_cli.format_history([failed, after]).splitlines()
+    assert [line.strip() for line in lines[2:4]] == [
+        '! internal rules not confirmed by every switch',
+        '! switch 0000000000000002 refused internal rules: type 1 code 5']
+    assert lines[5].strip() == ('- switch 0000000000000002 left out as faulty (1 failures, '
+                                'last: refused internal rules: type 1 code 5)')
+
+
 def test_sft_lines():
     table = {'dpid': '0000000000000001', 'epoch': 3, 'entries': [
         {'host': '00:00:00:00:00:01', 'deliver_port': 1},

@@ -8,11 +8,11 @@ from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from bench.stable import fat_tree
-from topologies.numbering import host_mac
 from controller.flowspec import diff, to_flow_mod
 from controller.stable import pipeline as pipe
 from controller.stable.sft import Snapshot, check_sft, compute_sft
 from controller.topology import SwitchGraph, spanning_tree_ports
+from topologies.numbering import host_mac
 
 
 class FakeDatapath:

@@ -16,8 +16,7 @@ from controller.stable.epochs import EpochRecord
 from controller.stable.sft import compute_sft
 from controller.stable.update import SwitchRules, Updater, plan_update
 from tests.harness.fakes import FakeDatapath
-from tests.harness.stable_fakes import (LINE, TRIANGLE, FakeBundles, fields, flow_mods,
-                                        group_mods)
+from tests.harness.stable_fakes import LINE, TRIANGLE, FakeBundles, fields, flow_mods, group_mods
 
 DRAIN = 0.5
 
@@ -208,7 +207,10 @@ def test_the_cleanup_skips_a_switch_that_disconnected_during_the_drain(fabric):
 
 def test_a_switch_that_disconnects_in_phase_1_is_not_sent_the_discard(fabric):
     """BundleClient.forget_switch fails the disconnected switch's bundles: the epoch
-    fails, and its rules are deleted from the switches still connected."""
+    fails, and its rules are deleted from the switches still connected. The switch is
+    not at fault (it gets all its rules when it is back): on_fault is not told."""
+    reported = []
+    fabric.updater.on_fault = lambda *args: reported.append(args) or ''
     send = fabric.bundles.send
 
     def send_and_lose_s3(dp, msgs):
@@ -223,6 +225,9 @@ def test_a_switch_that_disconnects_in_phase_1_is_not_sent_the_discard(fabric):
     assert record.state == 'failed'
     assert [len(sw.dp.sent) for sw in fabric.switches.values()] == [1, 1]
     assert not gone.dp.sent
+    assert reported == []
+    assert record.faults == [{'switch': '%016x' % 3, 'phase': 'internal rules',
+                              'reason': 'disconnected during internal rules'}]
 
 
 def test_a_reconnected_switch_gets_all_its_rules_again(fabric):
@@ -267,3 +272,32 @@ def test_groups_are_added_once_and_deleted_after_their_last_user(fabric):
         assert {m.group_id for m in group_mods(msgs, ofp.OFPGC_DELETE)} == added[dpid]
         assert not fabric.switches[dpid].groups
     assert first.state == 'installed'
+
+
+def test_a_phase_has_one_deadline_and_a_silent_bundle_is_given_up(fabric, caplog):
+    """Two silent switches cost one install_timeout, not two; their bundles are
+    abandoned (no xids kept for them); each is reported to on_fault and logged once
+    with what becomes of it."""
+    reported = []
+    fabric.updater.on_fault = lambda sw, phase, reason: reported.append(
+        (sw.dp.id, phase, reason)) or 'left out'
+    transactions = []
+    send = fabric.bundles.send
+    fabric.updater.send_bundle = lambda dp, msgs: transactions.append(send(dp, msgs)) or \
+        transactions[-1]
+    fabric.bundles.silent = {1, 3}
+    started = time.monotonic()
+    with caplog.at_level(logging.ERROR):
+        record = fabric.epoch(LINE)
+    assert time.monotonic() - started < 0.19        # install_timeout is 0.1
+    assert record.state == 'failed'
+    assert reported == [(dpid, 'internal rules', 'did not confirm internal rules within 0.1s')
+                        for dpid in (1, 3)]
+    assert record.faults == [{'switch': '%016x' % dpid, 'phase': 'internal rules',
+                              'reason': 'did not confirm internal rules within 0.1s'}
+                             for dpid in (1, 3)]
+    assert [t.errors for t in transactions] == [[('abandoned', None)], [], [('abandoned', None)]]
+    assert caplog.messages == [
+        'epoch 1: switch %016x did not confirm internal rules within 0.1s; left out' % dpid
+        for dpid in (1, 3)]
+
