@@ -145,8 +145,16 @@ def _replace(path, kind):
     os.remove(path)
     if kind == 'fifo':
         os.mkfifo(path)
-    else:
+    elif kind == 'zero':
         os.symlink('/dev/zero', path)
+    else:                       # 50 MB, as the issue's: sparse, made in no time
+        with open(path, 'wb') as f:
+            f.truncate(50 * 1024 * 1024)
+
+
+def rss_kib(pid):
+    with open('/proc/%d/status' % pid) as f:
+        return next(int(line.split()[1]) for line in f if line.startswith('VmRSS'))
 
 
 @pytest.mark.parametrize('name', sorted(APPS))
@@ -161,13 +169,16 @@ def test_bad_files_keep_the_old_policy_and_a_later_good_one_applies(name, tmp_pa
         async with Traffic(ryu, cookie, vid) as traffic:
             flow_mods = traffic.switch.flow_mods
             round_trips = []
+            rss_before = rss_kib(ryu.pid)
             steps = [('over the limit', lambda: write_atomically(policy, large(30000))),
+                     ('50 MB', lambda: _replace(policy, '50 MB')),
                      ('a FIFO', lambda: _replace(policy, 'fifo')),
                      ('a link to /dev/zero', lambda: _replace(policy, 'zero'))]
             for number, (_, make_bad) in enumerate(steps, 1):
                 make_bad()
                 sighup(ryu)
                 round_trips += await traffic.until(ryu, refused, count=number, timeout=30)
+            rss_growth = rss_kib(ryu.pid) / rss_before
             os.remove(policy)
             if name == 'arbiter':   # the app that the order puts first changes
                 changed = good.replace('order: [rest_firewall, simple_switch_13]',
@@ -183,16 +194,19 @@ def test_bad_files_keep_the_old_policy_and_a_later_good_one_applies(name, tmp_pa
             round_trips += await traffic.until(ryu, applied, timeout=30)
             await asyncio.sleep(0.5)
             round_trips += traffic.switch.take_latencies()
-            return round_trips, traffic.switch.flow_mods - flow_mods, traffic.switch.timeouts
+            return (round_trips, traffic.switch.flow_mods - flow_mods,
+                    traffic.switch.timeouts, rss_growth)
 
     with controller as ryu:
-        round_trips, new_flow_mods, timeouts = asyncio.run(run(ryu))
+        round_trips, new_flow_mods, timeouts, rss_growth = asyncio.run(run(ryu))
         log = ryu.log_text()
         assert ryu.alive()
     assert 'Traceback' not in log, log
-    for what in ('over the limit of 20000 bytes', 'it is a FIFO (named pipe)',
+    for what in ('over the limit of 20000 bytes', 'it is 52428800 bytes, over the limit',
+                 'it is a FIFO (named pipe)',
                  'a character device (a symbolic link to /dev/zero)'):
         assert what in log, log
+    assert rss_growth < 1.2, 'refusing the files grew RSS by %.2fx' % rss_growth
     if name == 'vswitch_policy':
         assert 'policy reload (SIGHUP) applied: 0 rule changes' not in log
         assert new_flow_mods > len(round_trips)    # the new rules, beyond the learning
