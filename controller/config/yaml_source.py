@@ -58,8 +58,10 @@ class _TooLarge(Exception):
 # libyaml's scanner and parser (C) under PyYAML's composer (Python), if PyYAML has it: the
 # nodes of yaml.SafeLoader, faster, and nesting bounded by the recursion limit (libyaml's
 # own composer recurses in C, where deep nesting overflows the stack).
+# The composer tells events apart by their classes: libyaml's must be yaml.events' (a
+# process that imported PyYAML's Python modules twice holds two sets of them).
 _LibyamlLoader: Any = None
-if yaml.__with_libyaml__:
+if yaml.__with_libyaml__ and getattr(yaml._yaml, 'ScalarEvent', None) is yaml.ScalarEvent:
     from yaml._yaml import CParser
 
     class _ComposedOverLibyaml(Composer, SafeConstructor, Resolver, CParser):
