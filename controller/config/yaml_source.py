@@ -115,7 +115,7 @@ def _check_regular(name, path, info):
     if stat.S_ISREG(info.st_mode):
         return
     kind = next((what for test, what in _FILE_KINDS if test(info.st_mode)),
-                'not a file (mode 0o%o)' % info.st_mode)
+                'a file of an unknown kind (mode 0o%o)' % info.st_mode)
     target = os.path.realpath(path)
     via = ' (a symbolic link to %s)' % target if os.path.islink(path) else ''
     raise _file_error(name, 'it is %s%s, not a regular file' % (kind, via))
