@@ -13,10 +13,15 @@ connection when its module is imported, before any app runs). Apps need no chang
 ``ryu.app.*`` and our own apps are arbitrated alike. The policy language is
 controller/arbiter/policy.py's; docs/arbiter.md has the whole story. A policy file that
 is not valid stops the start with every mistake at its file:line:col. SIGHUP reloads
-it; a bad file then keeps the last good policy.
+it, read and checked in an OS thread so that switches keep being answered meanwhile;
+a bad file then keeps the last good policy. Only a regular file of at most
+``max_policy_bytes`` is read.
 
 REST (Ryu's WSGI, --wsapi-port): /arbiter/conflicts, /arbiter/decisions, /arbiter/damped,
-/arbiter/apps, /arbiter/explain?dpid=&table=&match= (controller/arbiter/rest.py).
+/arbiter/apps, /arbiter/explain?dpid=&table=&match= (controller/arbiter/rest.py). The
+REST server of the process (rest_firewall's routes too) listens on 127.0.0.1 unless
+--wsapi-host says otherwise, and takes writes only with the token of ``[rest]`` when
+one is set (controller/rest.py, docs/security.md).
 """
 
 from typing import Any
@@ -28,15 +33,17 @@ from ryu.controller import ofp_event
 from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from ryu.ofproto import ofproto_v1_3
 
-from controller import app_base
+from controller import app_base, rest
 from controller.arbiter import interpose
-from controller.arbiter.interpose import EventArbiterAlert, EventArbiterDecision
 from controller.arbiter.engine import Arbiter
 from controller.arbiter.gate import InvariantGate
+from controller.arbiter.interpose import EventArbiterAlert, EventArbiterDecision
 from controller.arbiter.policy import DEFAULT_POLICY, load_arbiter_policy, policy_path
 from controller.arbiter.resolve import Outcome
 from controller.arbiter.rest import DATA_KEY, ArbiterController
 from controller.config import ConfigError
+from controller.config.offload import off_loop
+from controller.config.yaml_source import DEFAULT_MAX_BYTES
 
 # Before any app can send: the order of apps on the command line then does not matter.
 interpose.patch_datapath()
@@ -45,7 +52,10 @@ CONF = cfg.CONF
 app_base.register_options('arbiter', [
     cfg.StrOpt('policy', default=None,
                help='the arbiter policy (YAML); none: every app ranks equal'),
+    cfg.IntOpt('max_policy_bytes', default=DEFAULT_MAX_BYTES, min=1,
+               help='a policy file larger than this many bytes is refused'),
 ])
+rest.install()
 
 
 class AppArbiter(app_manager.RyuApp):
@@ -73,14 +83,19 @@ class AppArbiter(app_manager.RyuApp):
         return super().start()
 
     def _load(self):
+        """The policy file's policy, or None (the problems logged). The file is read and
+        checked in an OS thread: the event loop goes on meanwhile."""
         try:
-            return load_arbiter_policy(self.path)
+            return off_loop(load_arbiter_policy, self.path, CONF.arbiter.max_policy_bytes)
         except ConfigError as error:
             self.logger.error('arbiter: refused policy %s:\n%s', self.path, error)
             return None
 
     def reload(self) -> None:
         """Use the policy file as it is now, or keep the last good policy."""
+        if not self.path:
+            self.logger.info('arbiter: no policy file to reload')
+            return
         policy = self._load()
         if policy is not None:
             self.arbiter.set_policy(policy)

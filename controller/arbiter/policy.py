@@ -48,9 +48,9 @@ from typing import Any
 import yaml
 
 from controller import ofmatch
-from controller.config.schema import describe, strict_validator
-from controller.config.yaml_source import Path, load_checked, load_file
 from controller.config.frozen import FrozenDict
+from controller.config.schema import describe, strict_validator
+from controller.config.yaml_source import DEFAULT_MAX_BYTES, Path, load_checked, load_file
 
 UNKNOWN_APP = 'unknown'
 RIGHTS = ('drop', 'output', 'modify', 'controller')
@@ -308,10 +308,11 @@ def _schema_issues(data: Any) -> Iterator[tuple[Path, str, bool]]:
 
 # --- loading ---------------------------------------------------------------------------
 
-def load_arbiter_policy(path: str) -> ArbiterPolicy:
+def load_arbiter_policy(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> ArbiterPolicy:
     """The ArbiterPolicy in the YAML file at ``path``; ConfigError (every problem, each
-    with file:line:col) if it is unreadable or wrong."""
-    return load_file(path, load_arbiter_policy_text)
+    with file:line:col) if it is unreadable, not a regular file, larger than
+    ``max_bytes`` or wrong."""
+    return load_file(path, load_arbiter_policy_text, max_bytes)
 
 
 def load_arbiter_policy_text(text: str | bytes,
@@ -421,8 +422,9 @@ class _Builder:
 
     def _match(self, path, fields):
         """(fields, TernaryMatch) of a match mapping; None (reported) if it is wrong."""
-        from controller.arbiter.match import TernaryMatch
         from ryu.ofproto import ofproto_v1_3_parser as parser
+
+        from controller.arbiter.match import TernaryMatch
         match, problems = ofmatch.normalise_match(
             fields, lambda key: self.source.plain.get(path + (key,)))
         for key, message in problems:
@@ -492,10 +494,13 @@ class _Builder:
 
 def _empty(text):
     """Whether ``text`` holds no YAML document (nothing, or comments only); a text
-    that does not even parse is not empty, the loader reports it."""
+    that does not even parse is not empty, the loader reports it. Only the first
+    events are parsed: a large file is read once, by the loader."""
     try:
-        return yaml.compose(text) is None
-    except (yaml.YAMLError, UnicodeDecodeError):
+        events = yaml.parse(text, Loader=yaml.SafeLoader)
+        next(events)                                  # the stream's start
+        return isinstance(next(events), yaml.StreamEndEvent)
+    except (yaml.YAMLError, UnicodeDecodeError, StopIteration):
         return False
 
 

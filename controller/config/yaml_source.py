@@ -9,13 +9,26 @@ a key written twice (YAML would silently keep the last one).
         ...source.data..., source.issue(('dps', 's1'), 'what is wrong')
 
 :func:`load_checked` is the whole of a loader's front: read, check against a schema,
-build, and raise every problem at once.
+build, and raise every problem at once. :func:`read_bounded` is how a loader reads its
+file: a regular file only (a FIFO would block, a device such as /dev/zero never ends)
+and at most ``max_bytes`` (checked before reading and while reading, for a file that
+grows).
+
+Composing is done by libyaml where PyYAML has it (several times faster than the pure
+Python reader, for the same nodes), with the Python composer on top so that nesting
+stays bounded by Python's recursion limit; a file libyaml refuses is read again by the
+pure Python reader, whose messages are the ones reported.
 """
 
+import os
+import stat
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from controller.config.errors import ConfigError, ConfigIssue
 
@@ -28,22 +41,94 @@ _COLLECTION_TAGS = ('tag:yaml.org,2002:seq', 'tag:yaml.org,2002:map')
 # Aliases can make a small file expand enormously ("billion laughs"); a real
 # configuration has far fewer nodes than this.
 MAX_NODES = 1000000
+# A configuration file larger than this is refused unless the app allows more: a real
+# policy is kilobytes, and a 4 MB one already takes seconds to check.
+DEFAULT_MAX_BYTES = 4 * 1024 * 1024
+_READ_CHUNK = 1024 * 1024
+
+_FILE_KINDS = ((stat.S_ISDIR, 'a directory'), (stat.S_ISFIFO, 'a FIFO (named pipe)'),
+               (stat.S_ISCHR, 'a character device'), (stat.S_ISBLK, 'a block device'),
+               (stat.S_ISSOCK, 'a socket'))
 
 
 class _TooLarge(Exception):
     pass
 
 
-def load_file(path: str, load_text: Callable[..., T]) -> T:
-    """``load_text(contents, filename=path)`` of the file at ``path``; a ConfigError
-    naming the file if it cannot be read."""
+# libyaml's scanner and parser (C) under PyYAML's composer (Python), if PyYAML has it: the
+# nodes of yaml.SafeLoader, faster, and nesting bounded by the recursion limit (libyaml's
+# own composer recurses in C, where deep nesting overflows the stack).
+# The composer tells events apart by their classes: libyaml's must be yaml.events' (a
+# process that imported PyYAML's Python modules twice holds two sets of them).
+_LibyamlLoader: Any = None
+if yaml.__with_libyaml__ and getattr(yaml._yaml, 'ScalarEvent', None) is yaml.ScalarEvent:
+    from yaml._yaml import CParser
+
+    class _ComposedOverLibyaml(Composer, SafeConstructor, Resolver, CParser):
+        def __init__(self, text: str) -> None:
+            CParser.__init__(self, text)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            Composer.__init__(self)
+
+    _LibyamlLoader = _ComposedOverLibyaml
+
+
+def load_file(path: str, load_text: Callable[..., T],
+              max_bytes: int = DEFAULT_MAX_BYTES) -> T:
+    """``load_text(contents, filename=path)`` of the file at ``path``, read with
+    :func:`read_bounded`; a ConfigError naming the file if it cannot be read."""
+    return load_text(read_bounded(path, max_bytes), filename=str(path))
+
+
+def read_bounded(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The contents of the regular file at ``path`` (symbolic links followed), at most
+    ``max_bytes`` of them. ConfigError naming the file if it cannot be read, is not a
+    regular file (what it is instead, and where a link points), is larger than
+    ``max_bytes`` or grows past it while being read."""
+    name = str(path)
     try:
-        with open(path, 'rb') as f:
-            data = f.read()
+        info = os.stat(path)
+        _check_regular(name, path, info)
+        _check_size(name, info.st_size, max_bytes)
+        # O_NONBLOCK: should the path have become a FIFO since the stat, opening it does
+        # not wait for a writer; the fstat below then refuses it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        with os.fdopen(fd, 'rb', buffering=0) as f:
+            _check_regular(name, path, os.fstat(fd))
+            data = bytearray()
+            while len(data) <= max_bytes:
+                chunk = f.read(min(_READ_CHUNK, max_bytes + 1 - len(data)))
+                if not chunk:
+                    break
+                data += chunk
     except OSError as error:
-        raise ConfigError([ConfigIssue(str(path), None, None, '',
-                                       'cannot read the file: %s' % error.strerror)])
-    return load_text(data, filename=str(path))
+        raise _file_error(name, error.strerror or str(error)) from None
+    if len(data) > max_bytes:
+        raise _file_error(name, 'it grew past the limit of %d bytes while it was read '
+                          '(a file that reports no size, like those of /proc, counts as '
+                          'growing)' % max_bytes)
+    return bytes(data)
+
+
+def _check_regular(name, path, info):
+    if stat.S_ISREG(info.st_mode):
+        return
+    kind = next((what for test, what in _FILE_KINDS if test(info.st_mode)),
+                'a file of an unknown kind (mode 0o%o)' % info.st_mode)
+    target = os.path.realpath(path)
+    via = ' (a symbolic link to %s)' % target if os.path.islink(path) else ''
+    raise _file_error(name, 'it is %s%s, not a regular file' % (kind, via))
+
+
+def _check_size(name, size, max_bytes):
+    if size > max_bytes:
+        raise _file_error(name, 'it is %d bytes, over the limit of %d bytes'
+                          % (size, max_bytes))
+
+
+def _file_error(name, why):
+    return ConfigError([ConfigIssue(name, None, None, '', 'cannot read the file: ' + why)])
 
 
 def load_checked(text: str | bytes, filename: str, expect: str,
@@ -62,8 +147,10 @@ def load_checked(text: str | bytes, filename: str, expect: str,
             if path not in unread:
                 source.issue(path, message, at_key=at_key)
         result = build(source)
-    if source.issues:
-        raise ConfigError(source.issues.values())
+    issues = source.issues.values()
+    source.release()
+    if issues:
+        raise ConfigError(issues)
     return result      # type: ignore[return-value]   # None only with issues, raised
 
 
@@ -99,6 +186,16 @@ class YamlSource:
         text = '.'.join(str(part) for part in path)
         self.issues.setdefault((path, message),
                                ConfigIssue(self.filename, line, column, text, message))
+
+    def release(self) -> None:
+        """Drop the document and its places (a million objects for a file of a few
+        MB) now, by reference counting: a builder may be caught in a reference cycle
+        (an exception's traceback holding its frame) that only the garbage collector
+        would free, much later and all at once. The issues stay."""
+        self.data = None
+        for places in (self.value_marks, self.key_marks, self.keys, self.plain):
+            places.clear()
+        self._constructor = None
 
     def has_issue_at(self, path: Path) -> bool:
         return any(known == path for known, _ in self.issues)
@@ -146,26 +243,25 @@ class YamlSource:
                     % raw[error.start])
                 return False
         try:
-            loader = yaml.SafeLoader(text)
-        except yaml.YAMLError as error:    # the reader checks every character first
+            loader, root = _compose(text)
+        except yaml.YAMLError as error:
             self._syntax_error(error, text)
+            return False
+        except RecursionError:            # the composer nests as the collections do
+            self.issue((), 'lists or mappings are nested too deeply to read')
             return False
         self._constructor = loader
         try:
-            root = loader.get_single_node()
             if root is None:
                 self.issue((), 'the file is empty; expected %s' % self.expect)
                 return False
             self.data = self._walk(root, ())
             return True
-        except yaml.YAMLError as error:
-            self._syntax_error(error, text)
-            return False
         except _TooLarge:
             self.issue((), 'the file expands to more than %d values through its aliases'
                        % MAX_NODES)
             return False
-        except RecursionError:            # PyYAML composes nested collections recursively
+        except RecursionError:
             self.issue((), 'lists or mappings are nested too deeply to read')
             return False
         finally:
@@ -194,7 +290,7 @@ class YamlSource:
             raise _TooLarge()
         self.value_marks[path] = node.start_mark
         if isinstance(node, yaml.ScalarNode):
-            if node.style is None:
+            if not node.style:            # None from Python's reader, '' from libyaml's
                 self.plain[path] = node.value
             return self._scalar(node, path)
         if node.tag not in _COLLECTION_TAGS:
@@ -267,6 +363,28 @@ class YamlSource:
             own[text] = (key_node, value_node, key)
         merged.update(own)
         return list(merged.values())
+
+
+def _compose(text):
+    """(loader, root node or None) of ``text``: by libyaml if PyYAML has it, else (or
+    if libyaml refuses the text, for the message) by the pure Python reader. YAMLError
+    as the Python reader words it; RecursionError for nesting too deep. The caller
+    disposes of the loader, whose constructor it uses for scalars."""
+    if _LibyamlLoader is not None:
+        try:
+            return _compose_with(_LibyamlLoader, text)
+        except yaml.YAMLError:
+            pass                  # read again below: the Python reader's message
+    return _compose_with(yaml.SafeLoader, text)
+
+
+def _compose_with(loader_class, text):
+    loader = loader_class(text)       # the Python reader checks every character here
+    try:
+        return loader, loader.get_single_node()
+    except BaseException:
+        loader.dispose()
+        raise
 
 
 def _short_tag(tag):

@@ -4,19 +4,23 @@ of the app's state, so the bodies are unit-tested without a web server.
     GET /stable/epoch, /stable/triggers, /stable/history[?limit=N], /stable/sft/DPID,
         /stable/unprotected
 
-controller/stable/cli.py (``sdn-stable``) prints them.
+controller/stable/cli.py (``sdn-stable``) prints them. Errors are JSON too; the server
+is guarded by controller/rest.py (installed on import here, for the app that serves
+these: token for writes, body limit, a JSON 500 without traceback for any exception).
 """
 
-import json
 import time
 from typing import Any, Protocol
 
 from ryu.app.wsgi import ControllerBase, Response, route
 
+from controller import rest
+from controller.rest import json_response
 from controller.stable import pipeline as pipe
 from controller.stable.epochs import EpochInForce, UpdateLog
 
 REST_APP = 'stable_routing_app'
+rest.install()
 
 
 class StableState(Protocol):
@@ -89,11 +93,6 @@ def switch_table(app: StableState, dpid: int) -> dict | None:
     return {'dpid': '%016x' % dpid, 'epoch': record.number, 'entries': entries}
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(status=status, content_type='application/json',
-                    body=json.dumps(body, indent=1).encode())
-
-
 class StableRoutingRest(ControllerBase):
     """The endpoints; ``data[REST_APP]`` is the app (a StableState)."""
 
@@ -103,34 +102,34 @@ class StableRoutingRest(ControllerBase):
 
     @route('stable', '/stable/epoch', methods=['GET'])
     def epoch(self, req: Any, **_: Any) -> Response:
-        return _json(epoch_status(self.app))
+        return json_response(epoch_status(self.app))
 
     @route('stable', '/stable/triggers', methods=['GET'])
     def triggers(self, req: Any, **_: Any) -> Response:
-        return _json(pending_triggers(self.app))
+        return json_response(pending_triggers(self.app))
 
     @route('stable', '/stable/history', methods=['GET'])
     def history(self, req: Any, **_: Any) -> Response:
         try:
             limit = int(req.GET.get('limit', 20))
         except ValueError:
-            return _json({'error': 'limit must be an integer'}, 400)
-        return _json(epoch_history(self.app, max(1, limit)))
+            return json_response({'error': 'limit must be an integer'}, 400)
+        return json_response(epoch_history(self.app, max(1, limit)))
 
     @route('stable', '/stable/unprotected', methods=['GET'])
     def unprotected(self, req: Any, **_: Any) -> Response:
         body = unprotected_hops(self.app)
         if body is None:
-            return _json({'error': 'no epoch installed yet'}, 404)
-        return _json(body)
+            return json_response({'error': 'no epoch installed yet'}, 404)
+        return json_response(body)
 
     @route('stable', '/stable/sft/{dpid}', methods=['GET'])
     def sft(self, req: Any, dpid: str, **_: Any) -> Response:
         try:
             number = int(dpid, 16)
         except ValueError:
-            return _json({'error': 'dpid must be hexadecimal, got %r' % dpid}, 400)
+            return json_response({'error': 'dpid must be hexadecimal, got %r' % dpid}, 400)
         table = switch_table(self.app, number)
         if table is None:
-            return _json({'error': 'switch %s is in no installed epoch' % dpid}, 404)
-        return _json(table)
+            return json_response({'error': 'switch %s is in no installed epoch' % dpid}, 404)
+        return json_response(table)

@@ -3,7 +3,8 @@
 
 Prints "OK: <n> dps, <n> vlans, <n> acls (<n> rules)" and exits 0 for a valid policy;
 prints every error (file:line:column: key path: message) and exits 1 for an invalid one;
-exits 2 on a usage error or a file it cannot read.
+exits 2 on a usage error or a file it cannot read (not a regular file, or larger than
+``--max-bytes``, as the app refuses it).
 """
 
 import argparse
@@ -11,19 +12,20 @@ import sys
 from typing import TextIO
 
 from controller.config import ConfigError
+from controller.config.yaml_source import DEFAULT_MAX_BYTES, read_bounded
 from controller.vswitch.loader import load_policy_text
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
-def check(path: str, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def check(path: str, out: TextIO | None = None, err: TextIO | None = None,
+          max_bytes: int = DEFAULT_MAX_BYTES) -> int:
     """Check the policy file at ``path``; the exit code."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
-        with open(path, 'rb') as f:
-            data = f.read()
-    except OSError as error:
-        print('cannot read %s: %s' % (path, error.strerror), file=err)
+        data = read_bounded(path, max_bytes)
+    except ConfigError as error:
+        print(error, file=err)
         return EXIT_USAGE
     try:
         policy = load_policy_text(data, filename=path)
@@ -40,6 +42,9 @@ def check(path: str, out: TextIO | None = None, err: TextIO | None = None) -> in
 
 def _add_file_argument(parser):
     parser.add_argument('policy', help='the YAML policy file')
+    parser.add_argument('--max-bytes', type=int, default=DEFAULT_MAX_BYTES,
+                        help='refuse a larger file, as the app does with its '
+                             'max_policy_bytes (default %(default)d)')
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog='sdn-policy-check', description='Check a VLAN/ACL policy file.')
     _add_file_argument(parser)
-    return check(parser.parse_args(argv).policy)
+    args = parser.parse_args(argv)
+    return check(args.policy, max_bytes=args.max_bytes)
 
 
 def module_main(argv: list[str] | None = None) -> int:
@@ -57,4 +63,5 @@ def module_main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
     _add_file_argument(commands.add_parser(
         'check', help='check a policy file', description='Check a VLAN/ACL policy file.'))
-    return check(parser.parse_args(argv).policy)
+    args = parser.parse_args(argv)
+    return check(args.policy, max_bytes=args.max_bytes)

@@ -10,15 +10,17 @@ import re
 from typing import Any
 
 from controller import ofmatch
-from controller.config.schema import parse_int
-from controller.config.yaml_source import Path, load_checked, load_file
 from controller.config.frozen import FrozenDict
+from controller.config.schema import parse_int
+from controller.config.yaml_source import DEFAULT_MAX_BYTES, Path, load_checked, load_file
 from controller.vswitch import schema
 from controller.vswitch.model import Actions, Datapath, Interface, Policy, Rule, Vlan
 
-def load_policy(path: str) -> Policy:
-    """The Policy in the YAML file at ``path``; ConfigError if it is unreadable or wrong."""
-    return load_file(path, load_policy_text)
+
+def load_policy(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Policy:
+    """The Policy in the YAML file at ``path``; ConfigError if it is unreadable, not a
+    regular file, larger than ``max_bytes`` or wrong."""
+    return load_file(path, load_policy_text, max_bytes)
 
 
 def load_policy_text(text: str | bytes, filename: str = '<string>') -> Policy:

@@ -21,6 +21,7 @@ from ryu.lib import hub
 
 from controller import app_base
 from controller.arbiter import interpose
+from controller.config.yaml_source import DEFAULT_MAX_BYTES
 from tests.harness.fakes import FakeDatapath
 
 APPS = os.path.join(os.path.dirname(__file__), '..', '..', 'apps')
@@ -123,7 +124,8 @@ def arbiter_app(tmp_path, fan_out, monkeypatch):
     path = tmp_path / 'arbiter.yaml'
     path.write_text(ARBITER_POLICY)
     monkeypatch.setattr(module, 'CONF', types.SimpleNamespace(
-        arbiter=types.SimpleNamespace(policy=str(path)), config_file=[]))
+        arbiter=types.SimpleNamespace(policy=str(path), max_policy_bytes=DEFAULT_MAX_BYTES),
+        config_file=[]))
     monkeypatch.setitem(interpose._state, 'arbiter', None)
     app = module.AppArbiter(wsgi=FakeWSGI())
     return app, path
