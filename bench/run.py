@@ -45,7 +45,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from bench import arbiter as arbiter_bench  # noqa: E402
-from bench import ofemu, report, stable  # noqa: E402
+from bench import faucet, ofemu, report, stable  # noqa: E402
 from bench import stable_network as network_bench  # noqa: E402
 from bench.machine import QUICK_RESULTS_DIR, RESULTS_DIR, machine  # noqa: E402
 from tests.harness.controller import RyuController  # noqa: E402
@@ -74,19 +74,38 @@ def controller(name, logdir):
     return RyuController(apps, os.path.join(logdir, slug + '.log'), config, extra)
 
 
+def controller_for(name, logdir, n_switches):
+    """Our controllers (CONTROLLERS) and FAUCET's (faucet.CONTROLLERS), whose
+    configuration names the switches; not started."""
+    if name in faucet.CONTROLLERS:
+        return faucet.controller(name, logdir, n_switches)
+    return controller(name, logdir)
+
+
+def packet_in_fields(ctl):
+    """What the emulated switches put in their packet-ins for the started ``ctl``:
+    FAUCET's pipeline fields, else the cookie of the app's table-miss entry."""
+    if isinstance(ctl, faucet.FaucetController):
+        return ctl.packet_in
+    return {'cookie': ofemu.FROM_TABLE_MISS}
+
+
 def flowsetup(quick, logdir):
+    versions = faucet.ensure_venv()
     loops, loop_s = (2, 1.0) if quick else (5, 2.0)
     sweep = (16,) if quick else (1, 4, 16, 64)
     results = []
-    for name in CONTROLLERS:
+    for name in [*CONTROLLERS, *faucet.CONTROLLERS]:
         for mode, switch_counts in (('throughput', sweep), ('latency', (16,))):
             for n_switches in switch_counts:
-                with controller(name, logdir) as ctl:
+                with controller_for(name, logdir, n_switches) as ctl:
                     r = ofemu.run_benchmark_sync(
                         '127.0.0.1', ctl.ofp_port, n_switches=n_switches,
                         hosts_per_switch=100, mode=mode, loops=loops, loop_seconds=loop_s,
-                        warmup_loops=1, cookie=ofemu.FROM_TABLE_MISS)
+                        warmup_loops=1, **packet_in_fields(ctl))
                 entry = {**r.to_dict(), 'controller': name}
+                if name in faucet.CONTROLLERS:
+                    entry['versions'] = versions
                 entry.pop('latencies', None)
                 entry['latency_samples_us'] = sorted(s * 1e6 for s in r.latencies)[::max(
                     1, len(r.latencies) // 2000)]
@@ -98,14 +117,18 @@ def flowsetup(quick, logdir):
 
 
 def memory(quick, logdir):
+    versions = faucet.ensure_venv()
     counts = (1000, 10000) if quick else (1000, 10000, 100000)
     results = []
-    for name in ('l2_learning (WARNING log)', 'simple_switch_13 (WARNING log)'):
-        with controller(name, logdir) as ctl:
+    for name in ('l2_learning (WARNING log)', 'simple_switch_13 (WARNING log)',
+                 'faucet (WARNING log)'):
+        with controller_for(name, logdir, 4) as ctl:
             r = ofemu.measure_memory_sync('127.0.0.1', ctl.ofp_port, ctl.pid,
                                           counts=counts, n_switches=4, rate=5000,
-                                          cookie=ofemu.FROM_TABLE_MISS)
+                                          **packet_in_fields(ctl))
         entry = {**r.to_dict(), 'controller': name}
+        if name in faucet.CONTROLLERS:
+            entry['versions'] = versions
         results.append(entry)
         for p in entry['points']:
             print('memory %-32s %6d MACs: RSS +%d KiB (%.0f B/MAC), %d flow-mods'
@@ -190,11 +213,13 @@ def policy_text(ports, vlans, rules, moved_port=None):
 
 def policy(quick, logdir):
     """Compile time and flow entries of growing policies, and the size of a reload's
-    diff for a one-port change against reprogramming the whole switch."""
+    diff for a one-port change against reprogramming the whole switch; FAUCET's
+    figures for the same two policies beside each (bench/faucet.py policy)."""
     from controller.flowspec import diff
     from controller.vswitch import load_policy_text
     from controller.vswitch.pipeline import compile_datapath
 
+    versions = faucet.ensure_venv()
     sizes = ([(10, 10, 10), (100, 50, 500)] if quick else
              [(10, 10, 10), (100, 50, 500), (500, 200, 2000), (1000, 500, 5000)])
     results = []
@@ -205,18 +230,23 @@ def policy(quick, logdir):
         loaded = time.perf_counter()
         compiled = compile_datapath(model, model.dps['sw'])
         done = time.perf_counter()
-        moved = load_policy_text(policy_text(ports, vlans, rules, moved_port=2), 'moved.yaml')
+        moved_text = policy_text(ports, vlans, rules, moved_port=2)
+        moved = load_policy_text(moved_text, 'moved.yaml')
         change = diff(compiled, compile_datapath(moved, moved.dps['sw']))
+        reloaded = time.perf_counter()
         entry = {'ports': ports, 'vlans': vlans, 'acl_rules': rules,
                  'load_validate_ms': round((loaded - started) * 1000, 1),
                  'compile_ms': round((done - loaded) * 1000, 1),
                  'flow_entries': len(compiled),
-                 'one_port_change_diff': len(change), 'full_reprogram': len(compiled)}
+                 'one_port_change_diff': len(change), 'full_reprogram': len(compiled),
+                 'one_port_change_ms': round((reloaded - done) * 1000, 1),
+                 'faucet': {**faucet.policy(text, moved_text, logdir), 'versions': versions}}
         results.append(entry)
         print('policy %4d ports %3d VLANs %4d rules: load %.0f ms, compile %.0f ms, '
               '%d entries; one-port change: %d rule changes'
               % (ports, vlans, rules, entry['load_validate_ms'], entry['compile_ms'],
                  len(compiled), len(change)))
+        print('policy %4d ports, FAUCET %s: %s' % (ports, versions['faucet'], entry['faucet']))
     return results
 
 
