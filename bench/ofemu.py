@@ -528,8 +528,8 @@ class EmulatedSwitch(asyncio.Protocol):
     ``controller_errors`` lists the OFPT_ERRORs received as (type, code, xid).
     """
 
-    def __init__(self, dpid, n_ports=4, host='127.0.0.1', port=6653, *, cookie=0,
-                 reason=OFPR_NO_MATCH, table_id=0, vlan_vid=None, ready_grace=0.1,
+    def __init__(self, dpid, n_ports=4, host='127.0.0.1', port=6653, *, vlan_vid=None, cookie=0,
+                 reason=OFPR_NO_MATCH, table_id=0, ready_grace=0.1,
                  response_timeout=2.0, abort=None, tls=None):
         if not 1 <= n_ports <= 0xffff:
             raise ValueError('n_ports must be in 1..65535')
