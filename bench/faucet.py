@@ -153,7 +153,12 @@ def ensure_venv(venv: str = VENV) -> dict:
         return versions
 
 
-def inside(args: list[str], venv: str = VENV, timeout: float = 1800) -> dict:
+# FAUCET's parse grows with VLANs x ports (each VLAN compares every port's config):
+# the 1,000-port policy takes minutes per parse on a loaded 2-core machine.
+TIMEOUT = 1800.0
+
+
+def inside(args: list[str], venv: str = VENV, timeout: float = TIMEOUT) -> dict:
     """The JSON that bench/faucet_inside.py prints, run by FAUCET's Python."""
     out = subprocess.run([os.path.join(venv, 'bin', 'python'), INSIDE] + args,
                          capture_output=True, text=True, timeout=timeout)
@@ -163,10 +168,10 @@ def inside(args: list[str], venv: str = VENV, timeout: float = 1800) -> dict:
     return json.loads(out.stdout)
 
 
-def check_config(path: str, venv: str = VENV) -> None:
+def check_config(path: str, venv: str = VENV, timeout: float = TIMEOUT) -> None:
     """Raise FaucetError unless FAUCET's check_faucet_config accepts ``path``."""
     out = subprocess.run([os.path.join(venv, 'bin', 'check_faucet_config'), path],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, timeout=timeout)
     if out.returncode:
         raise FaucetError('check_faucet_config refused %s:\n%s'
                           % (path, (out.stdout + out.stderr)[-3000:]))
@@ -279,7 +284,8 @@ def policy_result(raw: dict) -> dict:
 def policy(text: str, changed_text: str, workdir: str, venv: str = VENV) -> dict:
     """FAUCET's figures (``policy_result``) for the policy ``text`` (first checked by
     check_faucet_config) and its one-port change ``changed_text`` (checked by the
-    reload's parse); a config FAUCET refuses gives ``{'refused': reason}``."""
+    reload's parse); a config FAUCET refuses gives ``{'refused': reason}``, one it
+    does not get through in ``TIMEOUT`` seconds ``{'gave_up': ...}``."""
     paths = []
     for name, content in (('policy.yaml', text), ('changed.yaml', changed_text)):
         paths.append(os.path.join(workdir, name))
@@ -290,6 +296,8 @@ def policy(text: str, changed_text: str, workdir: str, venv: str = VENV) -> dict
         return policy_result(inside(['policy'] + paths, venv))
     except FaucetError as exc:
         return {'refused': str(exc).splitlines()[-1][:200]}
+    except subprocess.TimeoutExpired as exc:
+        return {'gave_up': 'no result within %.0f s' % exc.timeout}
 
 
 if __name__ == '__main__':      # build the venv ahead of a run: python -m bench.faucet

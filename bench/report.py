@@ -45,17 +45,22 @@ def _flowsetup(data, plots):
     base = tput.get(BASELINE, {}).get('answered_per_s', {}).get('median')
     base_w = tput.get(BASELINE_WARN, {}).get('answered_per_s', {}).get('median')
     ceiling = tput.get(CEILING, {}).get('answered_per_s', {}).get('median')
+    peers = [tput.get(name, {}).get('answered_per_s', {}).get('median')
+             for name in faucet.CONTROLLERS]
     out += ['### Throughput, %d switches, window %s' % (
         FLOW_SWITCHES, next(iter(tput.values()))['window'] if tput else '?'), '',
         '| controller | answered/s min | median | max | responses/s median | '
-        'vs simple_switch_13 default | vs simple_switch_13 WARNING | vs ceiling | timeouts |',
-        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
+        'vs simple_switch_13 default | vs simple_switch_13 WARNING | vs ceiling | '
+        'vs FAUCET default | vs FAUCET WARNING | timeouts |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
     for name, r in tput.items():
         a = r['answered_per_s']
-        out.append('| %s | %.0f | %.0f | %.0f | %.0f | %s | %s | %s | %d |' % (
+        out.append('| %s | %.0f | %.0f | %.0f | %.0f | %s | %s | %s | %s | %d |' % (
             name, a['min'], a['median'], a['max'], r['responses_per_s']['median'],
             _ratio(a['median'], base), _ratio(a['median'], base_w),
-            _ratio(a['median'], ceiling), r['totals']['timeouts']))
+            _ratio(a['median'], ceiling),
+            ' | '.join(_ratio(a['median'], peer) if peer else 'not in this run'
+                       for peer in peers), r['totals']['timeouts']))
     lat = [r for r in runs if r['mode'] == 'latency']
     out += ['', '### Latency, %d switches, one outstanding packet-in each' % FLOW_SWITCHES, '',
             '| controller | samples | p50 µs | p90 µs | p99 µs | max µs |',
@@ -226,8 +231,9 @@ def _faucet_policy(results):
         f = r.get('faucet')
         if f is None:
             theirs = ['not measured (run from before bench/faucet.py)'] + ['n/a'] * 5
-        elif 'refused' in f:
-            theirs = ['refused by FAUCET: %s' % f['refused']] + ['n/a'] * 5
+        elif 'refused' in f or 'gave_up' in f:
+            theirs = [('refused by FAUCET: %s' % f['refused']) if 'refused' in f
+                      else 'FAUCET gave %s' % f['gave_up']] + ['n/a'] * 5
         else:
             versions = f['versions']
             theirs = ['%.0f' % f['load_validate_ms'], '%.0f' % f['compile_ms'],

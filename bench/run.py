@@ -25,6 +25,12 @@ stable-compute  apps/stable_routing.py's epoch: compute_sft + check_sft time aga
 arbiter    apps/arbiter.py: overhead per proposed rule at 1k / 10k / 100k installed rules,
            and the flow-setup rate of l2_learning with and without it (bench/arbiter.py).
 
+FAUCET (faucet 1.10.12 on os-ken, bench/faucet.py), the controller a user would pick
+instead, runs beside our apps in flowsetup and memory (emulated switches described by a
+generated faucet.yaml) and policy (the same generated configurations through FAUCET's
+own parse, cold start and reload). Its venv is built from PyPI on first use (about a
+minute; `python -m bench.faucet` builds it ahead) and reused.
+
 Raw results go to bench/results/<name>.json, plots to bench/results/*.png, and the
 tables to bench/RESULTS.md (rewritten from all the JSON files present); --quick writes
 to bench/results-quick/ instead, so it never replaces the recorded figures.
@@ -280,8 +286,11 @@ def main():
     print('controller logs in %s' % logdir)
     for name in args.only.split(','):
         started_at = time.monotonic()
-        data = {'machine': machine(), 'quick': args.quick,
-                'results': BENCHMARKS[name](args.quick, logdir)}
+        try:
+            results = BENCHMARKS[name](args.quick, logdir)
+        except faucet.FaucetError as exc:     # no venv, or a config FAUCET refused
+            raise SystemExit('%s: FAUCET: %s' % (name, exc)) from None
+        data = {'machine': machine(), 'quick': args.quick, 'results': results}
         data['seconds'] = round(time.monotonic() - started_at, 1)
         with open(os.path.join(results_dir, name + '.json'), 'w') as f:
             json.dump(data, f, indent=1)

@@ -14,18 +14,16 @@ from ryu.lib.packet import ethernet, packet, vlan
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from bench import faucet, ofemu
+from bench import faucet, ofemu, report, run as bench_run
 from tests.unit.test_ofemu import DP, HOST, SRC, UDP_FRAME, FakeController, decode, run
 
 # faucet_inside.py's policy output for the 10-port policy (FAUCET 1.10.12)
 INSIDE_POLICY = {
-    'load_validate_ms': 58.05, 'cold_start_ms': 30.03,
+    'load_validate_ms': 65.19, 'cold_start_ms': 44.70,
     'cold_start_messages': {'OFPSetConfig': 1, 'OFPSetAsync': 2, 'OFPDescStatsRequest': 1,
-                            'flow_mod_delete': 2, 'flow_mod_add': 110},
-    'flow_entries': 101, 'reload_load_validate_ms': 47.26, 'reload_ms': 10.94,
-    'reload_type': 'warm',
-    'reload_messages': {'flow_mod_delete': 18, 'flow_mod_modify_strict': 5,
-                        'flow_mod_add': 24},
+                            'flow_mod_delete': 2, 'flow_mod_add': 101},
+    'flow_entries': 101, 'reload_load_validate_ms': 35.11, 'reload_ms': 16.10,
+    'reload_type': 'warm', 'reload_messages': {'flow_mod_delete': 16, 'flow_mod_add': 16},
     'rules_differing': 22}
 
 
@@ -199,9 +197,9 @@ def test_controller_command_and_environment(tmp_path):
 
 def test_policy_result_from_faucet_inside_output():
     assert faucet.policy_result(INSIDE_POLICY) == {
-        'load_validate_ms': 58.0, 'compile_ms': 30.0, 'flow_entries': 101,
-        'cold_start_flow_mods': 112, 'reload_type': 'warm', 'reload_ms': 58.2,
-        'reload_flow_mods': 47, 'reload_flow_mod_deletes': 18, 'rules_differing': 22}
+        'load_validate_ms': 65.2, 'compile_ms': 44.7, 'flow_entries': 101,
+        'cold_start_flow_mods': 103, 'reload_type': 'warm', 'reload_ms': 51.2,
+        'reload_flow_mods': 32, 'reload_flow_mod_deletes': 16, 'rules_differing': 22}
 
 
 def test_a_refused_policy_is_reported_not_raised(tmp_path, monkeypatch):
@@ -211,3 +209,49 @@ def test_a_refused_policy_is_reported_not_raised(tmp_path, monkeypatch):
     monkeypatch.setattr(faucet, 'check_config', refuse)
     assert faucet.policy('a: 1\n', 'a: 2\n', str(tmp_path)) == {'refused': 'bad VLAN v9'}
     assert (tmp_path / 'changed.yaml').read_text() == 'a: 2\n'
+
+
+def test_a_policy_faucet_does_not_get_through_in_time_is_reported(tmp_path, monkeypatch):
+    def slow(path, venv):
+        raise faucet.subprocess.TimeoutExpired(['check_faucet_config', path], 1800)
+
+    monkeypatch.setattr(faucet, 'check_config', slow)
+    assert faucet.policy('a: 1\n', 'a: 2\n', str(tmp_path)) == {
+        'gave_up': 'no result within 1800 s'}
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def _policy_row(**faucet_figures):
+    row = {'ports': 10, 'vlans': 10, 'acl_rules': 10, 'load_validate_ms': 11.2,
+           'compile_ms': 0.4, 'flow_entries': 53, 'one_port_change_diff': 4,
+           'full_reprogram': 53, 'one_port_change_ms': 12.0}
+    if faucet_figures:
+        row['faucet'] = faucet_figures
+    return row
+
+
+def test_report_sets_faucet_beside_ours_on_the_same_policies():
+    versions = {'faucet': '1.10.12', 'os_ken': '3.1.0', 'python': '3.11.2'}
+    rows = [_policy_row(**faucet.policy_result(INSIDE_POLICY), versions=versions),
+            _policy_row(refused='bad VLAN'), _policy_row(gave_up='no result within 9 s'),
+            {k: v for k, v in _policy_row().items() if k != 'one_port_change_ms'}]
+    table = [line for line in report._faucet_policy(rows) if line.startswith('| 10 |')]
+    assert table[0] == ('| 10 | 10 | 10 | 11 | 65 | 0 | 45 | 53 | 101 | 12 | 51 (warm) | 4 '
+                        '| 32 (16) | 22 |')
+    assert '| refused by FAUCET: bad VLAN | ' in table[1] and table[1].count('n/a') == 5
+    assert 'FAUCET gave no result within 9 s' in table[2]
+    assert 'not measured' in table[3]                   # a result file from before
+    assert 'faucet 1.10.12 on os-ken 3.1.0, Python 3.11.2' in report._faucet_policy(rows)[-1]
+
+
+def test_report_notes_whether_faucet_was_in_the_run():
+    ours = {'controller': 'l2_learning (INFO log)'}
+    assert 'not in this run' in report._faucet_flowsetup_note([ours])[-1]
+    theirs = {'controller': 'faucet (WARNING log)',
+              'versions': {'faucet': '1.10.12', 'os_ken': '3.1.0', 'python': '3.11.2'}}
+    note = report._faucet_flowsetup_note([ours, theirs])[-1]
+    assert 'faucet 1.10.12 on os-ken 3.1.0' in note and 'extra' in note
+    assert 'not in this run' in report._faucet_memory_note([ours])[-1]
+    assert set(report.FAUCET_ABSENT) <= set(bench_run.BENCHMARKS)
