@@ -50,11 +50,10 @@ from bench.ofemu import OFPR_ACTION
 from tests.harness.controller import RyuController, free_port
 
 REQUIREMENT = 'faucet==1.10.12'
-VENV = os.environ.get('SDN_BENCH_FAUCET_VENV') or os.path.join(REPO, 'bench',
-                                                                '.faucet-venv')
-SUPPORTED_PYTHON = ((3, 10), (3, 12))     # faucet 1.10.12: python_requires >= 3.10,
-#                                           classifiers up to 3.12 (os-ken 3.1, eventlet)
-COOKIE = 1524372928    # FAUCET's default DP cookie, written in the config all the same
+VENV = os.environ.get('SDN_BENCH_FAUCET_VENV') or os.path.join(REPO, 'bench', '.faucet-venv')
+# faucet 1.10.12: python_requires >= 3.10, classifiers up to 3.12 (os-ken 3.1, eventlet)
+SUPPORTED_PYTHON = ((3, 10), (3, 12))
+COOKIE = 1524372928  # FAUCET's default DP cookie, written in the config all the same
 VID = 100
 N_PORTS = 4
 INSIDE = os.path.join(REPO, 'bench', 'faucet_inside.py')
@@ -73,8 +72,12 @@ class FaucetError(RuntimeError):
 
 def _python_version(python: str) -> tuple[int, int] | None:
     try:
-        out = subprocess.run([python, '-c', 'import sys, venv; print(*sys.version_info[:2])'],
-                             capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            [python, '-c', 'import sys, venv; print(*sys.version_info[:2])'],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except OSError:
         return None
     if out.returncode != 0:
@@ -87,19 +90,20 @@ def faucet_python() -> str:
     """The first interpreter FAUCET supports, with the venv module."""
     candidates = [os.environ.get('SDN_BENCH_FAUCET_PYTHON'), '/usr/bin/python3']
     candidates += [shutil.which('python3.%d' % minor) for minor in (12, 11, 10)]
-    candidates += sorted(glob.glob(os.path.expanduser('~/.pyenv/versions/3.1[012]*/bin/'
-                                                      'python3')), reverse=True)
+    candidates += sorted(
+        glob.glob(os.path.expanduser('~/.pyenv/versions/3.1[012]*/bin/python3')), reverse=True
+    )
     tried = []
     for python in filter(None, candidates):
         version = _python_version(python)
-        tried.append('%s (%s)' % (python, '.'.join(map(str, version)) if version
-                                  else 'unusable'))
+        tried.append('%s (%s)' % (python, '.'.join(map(str, version)) if version else 'unusable'))
         if version and SUPPORTED_PYTHON[0] <= version <= SUPPORTED_PYTHON[1]:
             return python
-    raise FaucetError('no Python %d.%d to %d.%d with the venv module for FAUCET; tried: %s; '
-                      'set SDN_BENCH_FAUCET_PYTHON' % (*SUPPORTED_PYTHON[0],
-                                                       *SUPPORTED_PYTHON[1],
-                                                       ', '.join(tried) or 'none'))
+    raise FaucetError(
+        'no Python %d.%d to %d.%d with the venv module for FAUCET; tried: %s; '
+        'set SDN_BENCH_FAUCET_PYTHON'
+        % (*SUPPORTED_PYTHON[0], *SUPPORTED_PYTHON[1], ', '.join(tried) or 'none')
+    )
 
 
 def read_stamp(venv: str = VENV) -> dict | None:
@@ -111,43 +115,62 @@ def read_stamp(venv: str = VENV) -> dict | None:
         return None
 
 
-_VERSIONS = ('import importlib.metadata as m, json, platform; print(json.dumps('
-             '{"faucet": m.version("faucet"), "os_ken": m.version("os-ken"), '
-             '"python": platform.python_version()}))')
+_VERSIONS = (
+    'import importlib.metadata as m, json, platform; print(json.dumps('
+    '{"faucet": m.version("faucet"), "os_ken": m.version("os-ken"), '
+    '"python": platform.python_version()}))'
+)
 
 
 def ensure_venv(venv: str = VENV) -> dict:
     """Build FAUCET's venv unless its stamp says it is there; its versions (faucet,
     os_ken, python). Raises FaucetError, with pip's last lines, if it cannot be built."""
     stamp = read_stamp(venv)
-    if stamp and stamp.get('requirement') == REQUIREMENT and \
-            os.path.exists(os.path.join(venv, 'bin', 'faucet')):
+    if (
+        stamp
+        and stamp.get('requirement') == REQUIREMENT
+        and os.path.exists(os.path.join(venv, 'bin', 'faucet'))
+    ):
         return stamp['versions']
     os.makedirs(os.path.dirname(os.path.abspath(venv)), exist_ok=True)
     with open(os.path.abspath(venv) + '.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)          # one build at a time
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time
         stamp = read_stamp(venv)
         if stamp and stamp.get('requirement') == REQUIREMENT:
             return stamp['versions']
         python = faucet_python()
-        print('building FAUCET venv at %s with %s (%s), about a minute'
-              % (venv, python, REQUIREMENT), flush=True)
+        print(
+            'building FAUCET venv at %s with %s (%s), about a minute' % (venv, python, REQUIREMENT),
+            flush=True,
+        )
         shutil.rmtree(venv, ignore_errors=True)
         log = os.path.abspath(venv) + '.build.log'
-        steps = {'%s -m venv' % python: [python, '-m', 'venv', venv],
-                 'pip install ' + REQUIREMENT: [
-                     os.path.join(venv, 'bin', 'pip'), 'install',
-                     '--disable-pip-version-check', REQUIREMENT]}
+        steps = {
+            '%s -m venv' % python: [python, '-m', 'venv', venv],
+            'pip install ' + REQUIREMENT: [
+                os.path.join(venv, 'bin', 'pip'),
+                'install',
+                '--disable-pip-version-check',
+                REQUIREMENT,
+            ],
+        }
         with open(log, 'w') as out:
             for label, step in steps.items():
                 if subprocess.run(step, stdout=out, stderr=subprocess.STDOUT).returncode:
                     with open(log) as f:
                         tail = ''.join(f.readlines()[-15:])
-                    raise FaucetError('could not build FAUCET\'s venv at %s (%s failed; '
-                                      'whole log in %s):\n%s' % (venv, label, log, tail))
-        versions = json.loads(subprocess.run(
-            [os.path.join(venv, 'bin', 'python'), '-c', _VERSIONS], capture_output=True,
-            text=True, check=True).stdout)
+                    raise FaucetError(
+                        'could not build FAUCET\'s venv at %s (%s failed; '
+                        'whole log in %s):\n%s' % (venv, label, log, tail)
+                    )
+        versions = json.loads(
+            subprocess.run(
+                [os.path.join(venv, 'bin', 'python'), '-c', _VERSIONS],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
         with open(os.path.join(venv, STAMP), 'w') as f:
             json.dump({'requirement': REQUIREMENT, 'python': python, 'versions': versions}, f)
         return versions
@@ -160,37 +183,52 @@ TIMEOUT = 1800.0
 
 def inside(args: list[str], venv: str = VENV, timeout: float = TIMEOUT) -> dict:
     """The JSON that bench/faucet_inside.py prints, run by FAUCET's Python."""
-    out = subprocess.run([os.path.join(venv, 'bin', 'python'), INSIDE] + args,
-                         capture_output=True, text=True, timeout=timeout)
+    out = subprocess.run(
+        [os.path.join(venv, 'bin', 'python'), INSIDE] + args,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if out.returncode:
-        raise FaucetError('FAUCET failed on %s:\n%s' % (' '.join(args),
-                                                        out.stderr[-3000:]))
+        raise FaucetError('FAUCET failed on %s:\n%s' % (' '.join(args), out.stderr[-3000:]))
     return json.loads(out.stdout)
 
 
 def check_config(path: str, venv: str = VENV, timeout: float = TIMEOUT) -> None:
     """Raise FaucetError unless FAUCET's check_faucet_config accepts ``path``."""
-    out = subprocess.run([os.path.join(venv, 'bin', 'check_faucet_config'), path],
-                         capture_output=True, text=True, timeout=timeout)
+    out = subprocess.run(
+        [os.path.join(venv, 'bin', 'check_faucet_config'), path],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if out.returncode:
-        raise FaucetError('check_faucet_config refused %s:\n%s'
-                          % (path, (out.stdout + out.stderr)[-3000:]))
+        raise FaucetError(
+            'check_faucet_config refused %s:\n%s' % (path, (out.stdout + out.stderr)[-3000:])
+        )
 
 
 # --- configuration -----------------------------------------------------------------------
 
 
-def faucet_yaml(n_switches: int, n_ports: int = N_PORTS, vid: int = VID,
-                cookie: int = COOKIE) -> str:
+def faucet_yaml(
+    n_switches: int, n_ports: int = N_PORTS, vid: int = VID, cookie: int = COOKIE
+) -> str:
     """faucet.yaml for the emulated switches: dp_ids 1..n, ports 1..n_ports native
     access ports of VLAN ``vid``, learning limits off (module docstring)."""
     lines = ['vlans:', '  bench:', '    vid: %d' % vid, '    max_hosts: 0', 'dps:']
     for dpid in range(1, n_switches + 1):
-        lines += ['  sw%d:' % dpid, '    dp_id: %d' % dpid,
-                  '    hardware: "Open vSwitch"', '    cookie: %d' % cookie,
-                  '    ignore_learn_ins: 0', '    interfaces:']
-        lines += ['      %d: {native_vlan: bench, max_hosts: 0}' % port
-                  for port in range(1, n_ports + 1)]
+        lines += [
+            '  sw%d:' % dpid,
+            '    dp_id: %d' % dpid,
+            '    hardware: "Open vSwitch"',
+            '    cookie: %d' % cookie,
+            '    ignore_learn_ins: 0',
+            '    interfaces:',
+        ]
+        lines += [
+            '      %d: {native_vlan: bench, max_hosts: 0}' % port for port in range(1, n_ports + 1)
+        ]
     return '\n'.join(lines) + '\n'
 
 
@@ -200,8 +238,7 @@ def packet_in_fields(tables: dict) -> dict:
     ids = {t['eth_src'] for t in tables.values()}
     if len(ids) != 1:
         raise FaucetError('FAUCET\'s eth_src table differs between switches: %s' % tables)
-    return {'cookie': COOKIE, 'reason': OFPR_ACTION, 'table_id': ids.pop(),
-            'vlan_vid': VID}
+    return {'cookie': COOKIE, 'reason': OFPR_ACTION, 'table_id': ids.pop(), 'vlan_vid': VID}
 
 
 # --- the controller process ----------------------------------------------------------------
@@ -215,8 +252,7 @@ class FaucetController(RyuController):
 
     name = 'FAUCET'
 
-    def __init__(self, config_text: str, log_path: str, log_level: str = 'INFO',
-                 venv: str = VENV):
+    def __init__(self, config_text: str, log_path: str, log_level: str = 'INFO', venv: str = VENV):
         super().__init__([], log_path)
         self.venv = venv
         self.log_level = log_level
@@ -229,18 +265,25 @@ class FaucetController(RyuController):
     @property
     def command(self) -> list[str]:
         level = '30' if self.log_level == 'WARNING' else '20'
-        return [os.path.join(self.venv, 'bin', 'faucet'), '--ryu-ofp-listen-host=127.0.0.1',
-                '--ryu-ofp-tcp-listen-port=%d' % self.ofp_port,
-                '--ryu-default-log-level=%s' % level]
+        return [
+            os.path.join(self.venv, 'bin', 'faucet'),
+            '--ryu-ofp-listen-host=127.0.0.1',
+            '--ryu-ofp-tcp-listen-port=%d' % self.ofp_port,
+            '--ryu-default-log-level=%s' % level,
+        ]
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-        env.update(PATH=os.path.join(self.venv, 'bin') + os.pathsep + env.get('PATH', ''),
-                   FAUCET_CONFIG=self.faucet_config, FAUCET_LOG='STDOUT',
-                   FAUCET_EXCEPTION_LOG='STDERR', FAUCET_LOG_LEVEL=self.log_level,
-                   FAUCET_PROMETHEUS_ADDR='127.0.0.1',
-                   FAUCET_PROMETHEUS_PORT=str(self.prometheus_port),
-                   PYTHONWARNINGS='ignore')
+        env.update(
+            PATH=os.path.join(self.venv, 'bin') + os.pathsep + env.get('PATH', ''),
+            FAUCET_CONFIG=self.faucet_config,
+            FAUCET_LOG='STDOUT',
+            FAUCET_EXCEPTION_LOG='STDERR',
+            FAUCET_LOG_LEVEL=self.log_level,
+            FAUCET_PROMETHEUS_ADDR='127.0.0.1',
+            FAUCET_PROMETHEUS_PORT=str(self.prometheus_port),
+            PYTHONWARNINGS='ignore',
+        )
         return env
 
     def start(self, timeout: float = 60.0) -> 'FaucetController':
@@ -252,8 +295,11 @@ class FaucetController(RyuController):
 def controller(name: str, logdir: str, n_switches: int) -> FaucetController:
     """The FAUCET of CONTROLLERS[name] for ``n_switches`` emulated switches, not started."""
     slug = 'faucet-' + CONTROLLERS[name].lower()
-    return FaucetController(faucet_yaml(n_switches), os.path.join(
-        logdir, '%s-%dsw.log' % (slug, n_switches)), CONTROLLERS[name])
+    return FaucetController(
+        faucet_yaml(n_switches),
+        os.path.join(logdir, '%s-%dsw.log' % (slug, n_switches)),
+        CONTROLLERS[name],
+    )
 
 
 # --- policies ------------------------------------------------------------------------------
@@ -269,14 +315,17 @@ def policy_result(raw: dict) -> dict:
         'load_validate_ms': round(raw['load_validate_ms'], 1),
         'compile_ms': round(raw['cold_start_ms'], 1),
         'flow_entries': raw['flow_entries'],
-        'cold_start_flow_mods': sum(n for kind, n in raw['cold_start_messages'].items()
-                                    if kind.startswith('flow_mod_')),
+        'cold_start_flow_mods': sum(
+            n for kind, n in raw['cold_start_messages'].items() if kind.startswith('flow_mod_')
+        ),
         'reload_type': raw['reload_type'],
         'reload_ms': round(raw['reload_load_validate_ms'] + raw['reload_ms'], 1),
-        'reload_flow_mods': sum(n for kind, n in reload_msgs.items()
-                                if kind.startswith('flow_mod_')),
-        'reload_flow_mod_deletes': sum(n for kind, n in reload_msgs.items()
-                                       if kind.startswith('flow_mod_delete')),
+        'reload_flow_mods': sum(
+            n for kind, n in reload_msgs.items() if kind.startswith('flow_mod_')
+        ),
+        'reload_flow_mod_deletes': sum(
+            n for kind, n in reload_msgs.items() if kind.startswith('flow_mod_delete')
+        ),
         'rules_differing': raw['rules_differing'],
     }
 
@@ -300,5 +349,5 @@ def policy(text: str, changed_text: str, workdir: str, venv: str = VENV) -> dict
         return {'gave_up': 'no result within %.0f s' % exc.timeout}
 
 
-if __name__ == '__main__':      # build the venv ahead of a run: python -m bench.faucet
+if __name__ == '__main__':  # build the venv ahead of a run: python -m bench.faucet
     print(json.dumps(ensure_venv(), indent=1))

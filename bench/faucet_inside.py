@@ -24,7 +24,7 @@ import tempfile
 import time
 import warnings
 
-warnings.simplefilter('ignore')     # FAUCET's dependencies warn on import (eventlet, dns)
+warnings.simplefilter('ignore')  # FAUCET's dependencies warn on import (eventlet, dns)
 # Python put this file's folder first on the path: there, bench/faucet.py would shadow
 # FAUCET's package.
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
@@ -36,8 +36,7 @@ from faucet.valve import valve_factory  # noqa: E402
 from prometheus_client import CollectorRegistry  # noqa: E402
 
 LOGNAME = 'faucet'
-FLOW_MOD_COMMANDS = {0: 'add', 1: 'modify', 2: 'modify_strict', 3: 'delete',
-                     4: 'delete_strict'}
+FLOW_MOD_COMMANDS = {0: 'add', 1: 'modify', 2: 'modify_strict', 3: 'delete', 4: 'delete_strict'}
 
 
 def _parse(config_path):
@@ -80,8 +79,7 @@ def _rules(ofmsgs):
 
 def tables(config_path):
     dps = dp_parser(config_path, LOGNAME)[2]
-    return {dp.name: {name: table.table_id for name, table in dp.tables.items()}
-            for dp in dps}
+    return {dp.name: {name: table.table_id for name, table in dp.tables.items()} for dp in dps}
 
 
 def policy(config_path, changed_path):
@@ -90,23 +88,27 @@ def policy(config_path, changed_path):
         valve = _valve(dp, os.path.join(tmp, 'faucet.log'))
         started = time.perf_counter()
         # sent as FAUCET sends them: on the features reply, then on the connect event
-        cold = valve.prepare_send_flows(valve.switch_features(None)) + \
-            valve.prepare_send_flows(valve.datapath_connect(time.time(), set(dp.ports)))
+        cold = valve.prepare_send_flows(valve.switch_features(None)) + valve.prepare_send_flows(
+            valve.datapath_connect(time.time(), set(dp.ports))
+        )
         cold_s = time.perf_counter() - started
         new_dp, reload_load_s = _parse(changed_path)
         started = time.perf_counter()
-        reload_msgs = valve.prepare_send_flows(valve.reload_config(time.time(), new_dp,
-                                                                   [valve]))
+        reload_msgs = valve.prepare_send_flows(valve.reload_config(time.time(), new_dp, [valve]))
         reload_s = time.perf_counter() - started
         # The full program of the changed policy, for the rules that really differ:
         # the cold start of the reloaded Valve.
         changed_program = valve.switch_features(None) + valve.datapath_connect(
-            time.time(), set(valve.dp.ports))
+            time.time(), set(valve.dp.ports)
+        )
     old_rules, new_rules = _rules(cold), _rules(changed_program)
     return {
-        'load_validate_ms': load_s * 1000, 'cold_start_ms': cold_s * 1000,
-        'cold_start_messages': _count(cold), 'flow_entries': len(old_rules),
-        'reload_load_validate_ms': reload_load_s * 1000, 'reload_ms': reload_s * 1000,
+        'load_validate_ms': load_s * 1000,
+        'cold_start_ms': cold_s * 1000,
+        'cold_start_messages': _count(cold),
+        'flow_entries': len(old_rules),
+        'reload_load_validate_ms': reload_load_s * 1000,
+        'reload_ms': reload_s * 1000,
         'reload_type': 'cold' if reload_msgs is None else 'warm',
         'reload_messages': _count(reload_msgs or []),
         'rules_differing': len(old_rules ^ new_rules),

@@ -14,17 +14,28 @@ from ryu.lib.packet import ethernet, packet, vlan
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from bench import faucet, ofemu, report, run as bench_run
+from bench import faucet, ofemu, report
+from bench import run as bench_run
 from tests.unit.test_ofemu import DP, HOST, SRC, UDP_FRAME, FakeController, decode, run
 
 # faucet_inside.py's policy output for the 10-port policy (FAUCET 1.10.12)
 INSIDE_POLICY = {
-    'load_validate_ms': 65.19, 'cold_start_ms': 44.70,
-    'cold_start_messages': {'OFPSetConfig': 1, 'OFPSetAsync': 2, 'OFPDescStatsRequest': 1,
-                            'flow_mod_delete': 2, 'flow_mod_add': 101},
-    'flow_entries': 101, 'reload_load_validate_ms': 35.11, 'reload_ms': 16.10,
-    'reload_type': 'warm', 'reload_messages': {'flow_mod_delete': 16, 'flow_mod_add': 16},
-    'rules_differing': 22}
+    'load_validate_ms': 65.19,
+    'cold_start_ms': 44.70,
+    'cold_start_messages': {
+        'OFPSetConfig': 1,
+        'OFPSetAsync': 2,
+        'OFPDescStatsRequest': 1,
+        'flow_mod_delete': 2,
+        'flow_mod_add': 101,
+    },
+    'flow_entries': 101,
+    'reload_load_validate_ms': 35.11,
+    'reload_ms': 16.10,
+    'reload_type': 'warm',
+    'reload_messages': {'flow_mod_delete': 16, 'flow_mod_add': 16},
+    'rules_differing': 22,
+}
 
 
 # --- configuration -------------------------------------------------------------------------
@@ -37,8 +48,9 @@ def test_faucet_yaml_describes_the_emulated_switches():
     for dp in conf['dps'].values():
         assert dp['hardware'] == 'Open vSwitch' and dp['cookie'] == faucet.COOKIE
         assert dp['ignore_learn_ins'] == 0
-        assert dp['interfaces'] == {port: {'native_vlan': 'bench', 'max_hosts': 0}
-                                    for port in (1, 2, 3, 4)}
+        assert dp['interfaces'] == {
+            port: {'native_vlan': 'bench', 'max_hosts': 0} for port in (1, 2, 3, 4)
+        }
 
 
 def test_faucet_yaml_port_count_and_vlan():
@@ -49,11 +61,16 @@ def test_faucet_yaml_port_count_and_vlan():
 
 
 def test_packet_in_fields_from_faucet_tables():
-    tables = {'sw1': {'vlan': 0, 'eth_src': 1, 'eth_dst': 2, 'flood': 3},
-              'sw2': {'vlan': 0, 'eth_src': 1, 'eth_dst': 2, 'flood': 3}}
+    tables = {
+        'sw1': {'vlan': 0, 'eth_src': 1, 'eth_dst': 2, 'flood': 3},
+        'sw2': {'vlan': 0, 'eth_src': 1, 'eth_dst': 2, 'flood': 3},
+    }
     assert faucet.packet_in_fields(tables) == {
-        'cookie': faucet.COOKIE, 'reason': ofemu.OFPR_ACTION, 'table_id': 1,
-        'vlan_vid': faucet.VID}
+        'cookie': faucet.COOKIE,
+        'reason': ofemu.OFPR_ACTION,
+        'table_id': 1,
+        'vlan_vid': faucet.VID,
+    }
     tables['sw2']['eth_src'] = 2
     with pytest.raises(faucet.FaucetError):
         faucet.packet_in_fields(tables)
@@ -63,8 +80,17 @@ def test_packet_in_fields_from_faucet_tables():
 
 
 def test_tagged_packet_in_decodes_with_ryu():
-    msg = decode(ofemu.packet_in(3, 2, UDP_FRAME, cookie=faucet.COOKIE,
-                                 reason=ofemu.OFPR_ACTION, table_id=1, vlan_vid=100))
+    msg = decode(
+        ofemu.packet_in(
+            3,
+            2,
+            UDP_FRAME,
+            cookie=faucet.COOKIE,
+            reason=ofemu.OFPR_ACTION,
+            table_id=1,
+            vlan_vid=100,
+        )
+    )
     assert (msg.reason, msg.table_id, msg.cookie) == (ofp.OFPR_ACTION, 1, faucet.COOKIE)
     assert msg.match['in_port'] == 2 and msg.total_len == len(UDP_FRAME) + 4
     pkt = packet.Packet(bytes(msg.data))
@@ -80,26 +106,38 @@ def _faucet_answer(conn, pin, eth_dst_first):
     src = ofemu.mac_text(bytes(pin.data[6:12]))
     vid = ofp.OFPVID_PRESENT | faucet.VID
     goto = [parser.OFPInstructionGotoTable(2)]
-    out = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS,
-                                        [parser.OFPActionPopVlan(),
-                                         parser.OFPActionOutput(pin.match['in_port'])])]
-    rules = [parser.OFPFlowMod(DP, table_id=2, priority=8192, instructions=out,
-                               match=parser.OFPMatch(vlan_vid=vid, eth_dst=src)),
-             parser.OFPFlowMod(DP, table_id=1, priority=8191, instructions=goto,
-                               match=parser.OFPMatch(in_port=pin.match['in_port'],
-                                                     vlan_vid=vid, eth_src=src))]
+    out = [
+        parser.OFPInstructionActions(
+            ofp.OFPIT_APPLY_ACTIONS,
+            [parser.OFPActionPopVlan(), parser.OFPActionOutput(pin.match['in_port'])],
+        )
+    ]
+    rules = [
+        parser.OFPFlowMod(
+            DP,
+            table_id=2,
+            priority=8192,
+            instructions=out,
+            match=parser.OFPMatch(vlan_vid=vid, eth_dst=src),
+        ),
+        parser.OFPFlowMod(
+            DP,
+            table_id=1,
+            priority=8191,
+            instructions=goto,
+            match=parser.OFPMatch(in_port=pin.match['in_port'], vlan_vid=vid, eth_src=src),
+        ),
+    ]
     for rule in rules if eth_dst_first else reversed(rules):
         conn.send(rule)
 
 
-@pytest.mark.parametrize('eth_dst_first', [True, False], ids=['eth_dst-first',
-                                                              'eth_src-first'])
+@pytest.mark.parametrize('eth_dst_first', [True, False], ids=['eth_dst-first', 'eth_src-first'])
 def test_faucet_two_flow_mods_answer_each_packet_in_once(eth_dst_first):
     async def scenario():
         async with FakeController() as ctl:
             fields = faucet.packet_in_fields({'sw': {'eth_src': 1}})
-            sw = ofemu.EmulatedSwitch(11, 4, '127.0.0.1', ctl.port, ready_grace=0.01,
-                                      **fields)
+            sw = ofemu.EmulatedSwitch(11, 4, '127.0.0.1', ctl.port, ready_grace=0.01, **fields)
             starting = asyncio.ensure_future(sw.start(timeout=5))
             conn = await ctl.connection()
             await conn.handshake()
@@ -117,6 +155,7 @@ def test_faucet_two_flow_mods_answer_each_packet_in_once(eth_dst_first):
             assert sw.packet_ins_sent == sw.answered == sw.extra == len(stream)
             assert sw.unmatched == sw.timeouts == 0
             sw.close()
+
     run(scenario())
 
 
@@ -128,8 +167,9 @@ def _stamped_venv(tmp_path, requirement=faucet.REQUIREMENT):
     (venv / 'bin').mkdir(parents=True)
     (venv / 'bin' / 'faucet').write_text('')
     versions = {'faucet': '1.10.12', 'os_ken': '3.1.0', 'python': '3.11.2'}
-    (venv / faucet.STAMP).write_text(json.dumps(
-        {'requirement': requirement, 'python': '/usr/bin/python3', 'versions': versions}))
+    (venv / faucet.STAMP).write_text(
+        json.dumps({'requirement': requirement, 'python': '/usr/bin/python3', 'versions': versions})
+    )
     return str(venv), versions
 
 
@@ -141,7 +181,7 @@ def test_a_stamped_venv_is_reused(tmp_path, monkeypatch):
 
 
 def test_a_failed_build_says_why(tmp_path, monkeypatch):
-    venv, _ = _stamped_venv(tmp_path, requirement='faucet==1.0')   # another release
+    venv, _ = _stamped_venv(tmp_path, requirement='faucet==1.0')  # another release
 
     class Failed:
         returncode = 1
@@ -157,7 +197,7 @@ def test_a_failed_build_says_why(tmp_path, monkeypatch):
         faucet.ensure_venv(venv)
     assert 'No matching distribution' in str(info.value)
     assert '-m venv' in str(info.value) and venv + '.build.log' in str(info.value)
-    assert faucet.read_stamp(venv) is None          # the old venv is gone, not reused
+    assert faucet.read_stamp(venv) is None  # the old venv is gone, not reused
 
 
 def test_faucet_python_takes_a_supported_interpreter(monkeypatch):
@@ -187,7 +227,7 @@ def test_controller_command_and_environment(tmp_path):
     assert env['FAUCET_PROMETHEUS_ADDR'] == '127.0.0.1'
     assert int(env['FAUCET_PROMETHEUS_PORT']) not in (ctl.ofp_port, 9302)
     assert env['PATH'].split(os.pathsep)[0] == os.path.join(ctl.venv, 'bin')
-    assert 'PYTHONPATH' not in env                  # FAUCET imports nothing of ours
+    assert 'PYTHONPATH' not in env  # FAUCET imports nothing of ours
     with open(ctl.faucet_config) as f:
         assert len(yaml.safe_load(f)['dps']) == 2
 
@@ -197,9 +237,16 @@ def test_controller_command_and_environment(tmp_path):
 
 def test_policy_result_from_faucet_inside_output():
     assert faucet.policy_result(INSIDE_POLICY) == {
-        'load_validate_ms': 65.2, 'compile_ms': 44.7, 'flow_entries': 101,
-        'cold_start_flow_mods': 103, 'reload_type': 'warm', 'reload_ms': 51.2,
-        'reload_flow_mods': 32, 'reload_flow_mod_deletes': 16, 'rules_differing': 22}
+        'load_validate_ms': 65.2,
+        'compile_ms': 44.7,
+        'flow_entries': 101,
+        'cold_start_flow_mods': 103,
+        'reload_type': 'warm',
+        'reload_ms': 51.2,
+        'reload_flow_mods': 32,
+        'reload_flow_mod_deletes': 16,
+        'rules_differing': 22,
+    }
 
 
 def test_a_refused_policy_is_reported_not_raised(tmp_path, monkeypatch):
@@ -217,16 +264,25 @@ def test_a_policy_faucet_does_not_get_through_in_time_is_reported(tmp_path, monk
 
     monkeypatch.setattr(faucet, 'check_config', slow)
     assert faucet.policy('a: 1\n', 'a: 2\n', str(tmp_path)) == {
-        'gave_up': 'no result within 1800 s'}
+        'gave_up': 'no result within 1800 s'
+    }
 
 
 # --- the report ------------------------------------------------------------------------------
 
 
 def _policy_row(**faucet_figures):
-    row = {'ports': 10, 'vlans': 10, 'acl_rules': 10, 'load_validate_ms': 11.2,
-           'compile_ms': 0.4, 'flow_entries': 53, 'one_port_change_diff': 4,
-           'full_reprogram': 53, 'one_port_change_ms': 12.0}
+    row = {
+        'ports': 10,
+        'vlans': 10,
+        'acl_rules': 10,
+        'load_validate_ms': 11.2,
+        'compile_ms': 0.4,
+        'flow_entries': 53,
+        'one_port_change_diff': 4,
+        'full_reprogram': 53,
+        'one_port_change_ms': 12.0,
+    }
     if faucet_figures:
         row['faucet'] = faucet_figures
     return row
@@ -234,23 +290,29 @@ def _policy_row(**faucet_figures):
 
 def test_report_sets_faucet_beside_ours_on_the_same_policies():
     versions = {'faucet': '1.10.12', 'os_ken': '3.1.0', 'python': '3.11.2'}
-    rows = [_policy_row(**faucet.policy_result(INSIDE_POLICY), versions=versions),
-            _policy_row(refused='bad VLAN'), _policy_row(gave_up='no result within 9 s'),
-            {k: v for k, v in _policy_row().items() if k != 'one_port_change_ms'}]
+    rows = [
+        _policy_row(**faucet.policy_result(INSIDE_POLICY), versions=versions),
+        _policy_row(refused='bad VLAN'),
+        _policy_row(gave_up='no result within 9 s'),
+        {k: v for k, v in _policy_row().items() if k != 'one_port_change_ms'},
+    ]
     table = [line for line in report._faucet_policy(rows) if line.startswith('| 10 |')]
-    assert table[0] == ('| 10 | 10 | 10 | 11 | 65 | 0 | 45 | 53 | 101 | 12 | 51 (warm) | 4 '
-                        '| 32 (16) | 22 |')
+    assert table[0] == (
+        '| 10 | 10 | 10 | 11 | 65 | 0 | 45 | 53 | 101 | 12 | 51 (warm) | 4 | 32 (16) | 22 |'
+    )
     assert '| refused by FAUCET: bad VLAN | ' in table[1] and table[1].count('n/a') == 5
     assert 'FAUCET gave no result within 9 s' in table[2]
-    assert 'not measured' in table[3]                   # a result file from before
+    assert 'not measured' in table[3]  # a result file from before
     assert 'faucet 1.10.12 on os-ken 3.1.0, Python 3.11.2' in report._faucet_policy(rows)[-1]
 
 
 def test_report_notes_whether_faucet_was_in_the_run():
     ours = {'controller': 'l2_learning (INFO log)'}
     assert 'not in this run' in report._faucet_flowsetup_note([ours])[-1]
-    theirs = {'controller': 'faucet (WARNING log)',
-              'versions': {'faucet': '1.10.12', 'os_ken': '3.1.0', 'python': '3.11.2'}}
+    theirs = {
+        'controller': 'faucet (WARNING log)',
+        'versions': {'faucet': '1.10.12', 'os_ken': '3.1.0', 'python': '3.11.2'},
+    }
     note = report._faucet_flowsetup_note([ours, theirs])[-1]
     assert 'faucet 1.10.12 on os-ken 3.1.0' in note and 'extra' in note
     assert 'not in this run' in report._faucet_memory_note([ours])[-1]
