@@ -58,6 +58,10 @@ VID = 100
 N_PORTS = 4
 INSIDE = os.path.join(REPO, 'bench', 'faucet_inside.py')
 STAMP = '.bench-stamp.json'
+# FAUCET answers some hundreds of packet-ins/s here: at 64 switches x 32 outstanding a
+# packet-in waits seconds for its answer, which the emulator's 2 s default would count
+# as a timeout (and the late answer as extra).
+RESPONSE_TIMEOUT = 10.0
 
 # name: FAUCET_LOG_LEVEL (FAUCET logs every learned host at INFO, its default)
 CONTROLLERS = {'faucet (default, INFO log)': 'INFO', 'faucet (WARNING log)': 'WARNING'}

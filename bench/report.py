@@ -195,7 +195,10 @@ def _faucet_flowsetup_note(runs):
             'two flow-mods (eth_src and eth_dst rules) and no packet-out, the switch\'s '
             'miss path flooding the packet: the first flow-mod answers the packet-in, '
             'the second counts as extra, so "answered" is one per packet-in as for our '
-            'apps. "responses/s" counts both flow-mods.' % _versions_text(versions)]
+            'apps. "responses/s" counts both flow-mods. The emulator waits up to %.0f s '
+            'for FAUCET\'s answers (2 s for the others), as FAUCET, slower, keeps 32 '
+            'packet-ins per switch waiting longer.' % (_versions_text(versions),
+                                                       faucet.RESPONSE_TIMEOUT)]
 
 
 def _faucet_memory_note(results):

@@ -88,11 +88,11 @@ def controller_for(name, logdir, n_switches):
     return controller(name, logdir)
 
 
-def packet_in_fields(ctl):
-    """What the emulated switches put in their packet-ins for the started ``ctl``:
-    FAUCET's pipeline fields, else the cookie of the app's table-miss entry."""
+def emulator_options(ctl):
+    """How the emulated switches face the started ``ctl``: for FAUCET, the packet-ins
+    of its pipeline and more patience; else the cookie of the app's table-miss entry."""
     if isinstance(ctl, faucet.FaucetController):
-        return ctl.packet_in
+        return {**ctl.packet_in, 'response_timeout': faucet.RESPONSE_TIMEOUT}
     return {'cookie': ofemu.FROM_TABLE_MISS}
 
 
@@ -108,7 +108,7 @@ def flowsetup(quick, logdir):
                     r = ofemu.run_benchmark_sync(
                         '127.0.0.1', ctl.ofp_port, n_switches=n_switches,
                         hosts_per_switch=100, mode=mode, loops=loops, loop_seconds=loop_s,
-                        warmup_loops=1, **packet_in_fields(ctl))
+                        warmup_loops=1, **emulator_options(ctl))
                 entry = {**r.to_dict(), 'controller': name}
                 if name in faucet.CONTROLLERS:
                     entry['versions'] = versions
@@ -131,7 +131,7 @@ def memory(quick, logdir):
         with controller_for(name, logdir, 4) as ctl:
             r = ofemu.measure_memory_sync('127.0.0.1', ctl.ofp_port, ctl.pid,
                                           counts=counts, n_switches=4, rate=5000,
-                                          **packet_in_fields(ctl))
+                                          **emulator_options(ctl))
         entry = {**r.to_dict(), 'controller': name}
         if name in faucet.CONTROLLERS:
             entry['versions'] = versions
