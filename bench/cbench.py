@@ -8,6 +8,10 @@
     .venv/bin/python -m bench.cbench --start-app ryu.app.simple_switch_13 --switches 4
     .venv/bin/python -m bench.cbench --start-app one_flowmod --switches 4   # bench/apps/
 
+    # FAUCET (bench/faucet.py: its own venv, built on first use; a faucet.yaml for the
+    # emulated switches; packet-ins as its eth_src table sends them):
+    .venv/bin/python -m bench.cbench --start-faucet --switches 4
+
     # memory: RSS of the controller after it has learned 1k, 10k, 100k MACs
     .venv/bin/python -m bench.cbench --start-app ryu.app.simple_switch_13 \\
         --memory 1000,10000,100000 --memory-rate 5000
@@ -27,6 +31,7 @@ import os
 import sys
 import tempfile
 
+from bench import faucet
 from bench.ofemu import (DEFAULT_WINDOW, FROM_TABLE_MISS, OFPR_ACTION, OFPR_NO_MATCH,
                          BenchError, measure_memory_sync, run_benchmark_sync)
 from tests.harness.controller import RyuController
@@ -181,6 +186,9 @@ def parse_args(argv=None):
     g.add_argument('--ryu-arg', action='append', default=[], metavar='ARG',
                    help='extra argument for ryu-manager (repeatable), e.g. '
                         '--ryu-arg=--config-file=my.conf')
+    g.add_argument('--start-faucet', action='store_true',
+                   help='start FAUCET instead (bench/faucet.py), with a faucet.yaml for '
+                        'the emulated switches, and send packet-ins as its pipeline does')
     g.add_argument('--app-log', metavar='PATH', help="keep ryu-manager's output there")
     m = p.add_argument_group('memory instead of speed')
     m.add_argument('--memory', type=_counts, metavar='K1,K2,...',
@@ -190,8 +198,10 @@ def parse_args(argv=None):
                    help='MACs learned per second in all (5000)')
     m.add_argument('--pid', type=int, help='pid of the controller given by --controller')
     args = p.parse_args(argv)
-    if args.memory and not (args.start_app or args.pid):
-        p.error('--memory needs --start-app or --pid (whose RSS to read)')
+    if args.memory and not (args.start_app or args.start_faucet or args.pid):
+        p.error('--memory needs --start-app, --start-faucet or --pid (whose RSS to read)')
+    if args.start_app and args.start_faucet:
+        p.error('--start-app or --start-faucet, not both')
     for name in ('switches', 'hosts', 'ports', 'loops'):
         if getattr(args, name) < 1:
             p.error('--%s must be >= 1' % name)
@@ -203,8 +213,20 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     proc = None
+    packet_in = {'cookie': args.cookie,
+                 'reason': OFPR_ACTION if args.reason == 'action' else OFPR_NO_MATCH}
     try:
-        if args.start_app:
+        if args.start_faucet:
+            log_path = args.app_log or tempfile.mkstemp(prefix='ofemu-faucet-',
+                                                        suffix='.log')[1]
+            proc = faucet.FaucetController(
+                faucet.faucet_yaml(args.switches, args.ports), log_path,
+                'WARNING' if args.default_log_level >= 30 else 'INFO')
+            proc.start()
+            host, port, pid = '127.0.0.1', proc.ofp_port, proc.pid
+            packet_in = proc.packet_in
+            what = 'FAUCET (pid %d, log %s)' % (pid, log_path)
+        elif args.start_app:
             log_path = args.app_log or tempfile.mkstemp(prefix='ofemu-ryu-', suffix='.log')[1]
             log_level = ([] if args.default_log_level is None
                          else ['--default-log-level', str(args.default_log_level)])
@@ -224,7 +246,8 @@ def main(argv=None):
             result = measure_memory_sync(host, port, pid, args.memory, args.switches,
                                          args.ports, rate=args.memory_rate,
                                          response_timeout=args.response_timeout,
-                                         handshake_timeout=args.handshake_timeout)
+                                         handshake_timeout=args.handshake_timeout,
+                                         **packet_in)
             print(format_memory(result))
         else:
             window = 1 if args.mode == 'latency' else (args.window or DEFAULT_WINDOW)
@@ -236,15 +259,15 @@ def main(argv=None):
             result = run_benchmark_sync(
                 host, port, args.switches, args.hosts, args.mode, args.loops,
                 args.loop_seconds, args.warmup, n_ports=args.ports, window=window,
-                cookie=args.cookie,
-                reason=OFPR_ACTION if args.reason == 'action' else OFPR_NO_MATCH,
-                response_timeout=args.response_timeout,
+                **packet_in, response_timeout=args.response_timeout,
                 handshake_timeout=args.handshake_timeout,
                 src_macs_per_switch=args.src_macs, on_loop=on_loop)
             print(format_summary(result))
         if args.json:
             data = result.to_dict()
             data['app'] = args.start_app
+            if args.start_faucet:
+                data['app'], data['versions'] = ['faucet'], faucet.ensure_venv()
             with open(args.json, 'w') as f:
                 json.dump(data, f, indent=2)
         return 0
@@ -252,10 +275,10 @@ def main(argv=None):
         print('error: %s' % exc, file=sys.stderr)
         if proc is not None:
             state = 'running' if proc.alive() else 'exited %s' % proc.process.returncode
-            print('ryu-manager (%s), last lines:\n%s' % (state, proc.log_tail()),
+            print('%s (%s), last lines:\n%s' % (proc.name, state, proc.log_tail()),
                   file=sys.stderr)
         return 2
-    except RuntimeError as exc:        # ryu-manager would not start
+    except RuntimeError as exc:        # ryu-manager or FAUCET would not start
         print('error: %s' % exc, file=sys.stderr)
         return 2
     finally:

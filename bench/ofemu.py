@@ -76,10 +76,12 @@ A reply is taken as the answer to a packet-in when it carries one of its MACs, w
 costs a few byte reads per reply (the header tells the type; a PACKET_OUT's frame
 follows its actions; a FLOW_MOD's match is a short list of OXM fields): a reply
 carrying the unique source MAC of an outstanding packet-in answers it; one that
-carries no source MAC but a destination MAC answers the oldest outstanding packet-in
-to that destination (a controller handles a connection's packet-ins in order). A
-second reply to an already answered packet-in (simple_switch_13 sends a FLOW_MOD then
-a PACKET_OUT) is counted as ``extra``; replies that carry none of our MACs (LLDP of a
+carries no source MAC but a destination MAC answers the outstanding packet-in from
+that MAC (a rule towards a just-learned source, as FAUCET's eth_dst rule) or else the
+oldest outstanding packet-in to that destination (a controller handles a connection's
+packet-ins in order). A second reply to an already answered packet-in
+(simple_switch_13 sends a FLOW_MOD then a PACKET_OUT; FAUCET an eth_src and an
+eth_dst rule) is counted as ``extra``; replies that carry none of our MACs (LLDP of a
 topology app, ...) as ``unmatched``. This makes the latency mode exact where counting
 "the next FLOW_MOD or PACKET_OUT on the connection" would not be: with
 simple_switch_13 the PACKET_OUT of packet-in k, which follows its FLOW_MOD at once,
@@ -351,15 +353,19 @@ class PacketInBuilder:
     """Builds OFPT_PACKET_IN messages fast: everything but the xid is precomputed.
 
     buffer_id NO_BUFFER, the given reason, table_id and cookie, a match holding only
-    in_port, the whole frame as data (total_len = its length).
+    in_port, the whole frame as data (total_len = its length). With ``vlan_vid`` the
+    frame carries an 802.1Q tag of that VLAN after its MACs, as a packet-in sent from a
+    table after the switch has pushed the access port's VLAN (FAUCET's eth_src table).
     """
 
     _HEADER = struct.Struct('!BBHI')
 
-    def __init__(self, cookie=0, reason=OFPR_NO_MATCH, table_id=0):
+    def __init__(self, cookie=0, reason=OFPR_NO_MATCH, table_id=0, vlan_vid=None):
         self.cookie = cookie
         self.reason = reason
         self.table_id = table_id
+        self.vlan_tag = None if vlan_vid is None else struct.pack('!HH', 0x8100,
+                                                                  vlan_vid & 0xfff)
         self._fixed = {}        # frame length -> (message length, fixed fields)
         self._match = {}        # in_port -> match + 2 pad bytes
 
@@ -375,6 +381,8 @@ class PacketInBuilder:
         return m
 
     def build(self, xid, in_port, frame):
+        if self.vlan_tag is not None:
+            frame = frame[:12] + self.vlan_tag + frame[12:]
         n = len(frame)
         length, fixed = self._fixed.get(n) or self._fixed_for(n)
         match = self._match.get(in_port) or self._match_for(in_port)
@@ -382,9 +390,10 @@ class PacketInBuilder:
             match + frame
 
 
-def packet_in(xid, in_port, frame, cookie=0, reason=OFPR_NO_MATCH, table_id=0):
+def packet_in(xid, in_port, frame, cookie=0, reason=OFPR_NO_MATCH, table_id=0,
+              vlan_vid=None):
     """One PACKET_IN (the slow, readable way to get what ``PacketInBuilder`` builds)."""
-    return PacketInBuilder(cookie, reason, table_id).build(xid, in_port, frame)
+    return PacketInBuilder(cookie, reason, table_id, vlan_vid).build(xid, in_port, frame)
 
 
 # --- Ethernet frames -----------------------------------------------------------------------
@@ -552,7 +561,7 @@ class EmulatedSwitch(asyncio.Protocol):
     ``send_message(data)`` sends bytes as they are (a hand-made or malformed message).
     """
 
-    def __init__(self, dpid, n_ports=4, host='127.0.0.1', port=6653, *, cookie=0,
+    def __init__(self, dpid, n_ports=4, host='127.0.0.1', port=6653, *, vlan_vid=None, cookie=0,
                  reason=OFPR_NO_MATCH, table_id=0, ready_grace=0.1,
                  response_timeout=2.0, abort=None, tls=None, fault=None):
         if not 1 <= n_ports <= 0xffff:
@@ -569,6 +578,7 @@ class EmulatedSwitch(asyncio.Protocol):
         self.cookie = 0 if cookie == FROM_TABLE_MISS else cookie
         self.reason = reason
         self.table_id = table_id
+        self.vlan_vid = vlan_vid
         self.ready_grace = ready_grace
         self.response_timeout = response_timeout
         self._abort = abort
@@ -932,7 +942,8 @@ class EmulatedSwitch(asyncio.Protocol):
             self._grace_handle.cancel()
             self._grace_handle = None
         self._flow_mod_watch = False
-        self._builder = PacketInBuilder(self.cookie, self.reason, self.table_id)
+        self._builder = PacketInBuilder(self.cookie, self.reason, self.table_id,
+                                        self.vlan_vid)
         self.ready_at = time.perf_counter()
         self.phase = 'ready'
         self._ready.set_result(self)
@@ -1123,6 +1134,9 @@ class EmulatedSwitch(asyncio.Protocol):
                     del out[key]
                     self._answer(entry, now)
                     return
+            if dst[0] in _OUR_SOURCE_TAGS:      # towards one of ours, already answered
+                self.extra += 1
+                return
         self.unmatched += 1
 
     def _answer(self, entry, now):
@@ -1182,8 +1196,9 @@ class Fleet:
     """
 
     def __init__(self, host='127.0.0.1', port=6653, n_switches=16, hosts_per_switch=100,
-                 n_ports=4, *, first_dpid=1, cookie=0, reason=OFPR_NO_MATCH,
-                 ready_grace=0.1, response_timeout=2.0, handshake_timeout=15.0):
+                 n_ports=4, *, first_dpid=1, cookie=0, reason=OFPR_NO_MATCH, table_id=0,
+                 vlan_vid=None, ready_grace=0.1, response_timeout=2.0,
+                 handshake_timeout=15.0):
         if n_switches < 1:
             raise ValueError('n_switches must be >= 1')
         if first_dpid < 1 or first_dpid + n_switches - 1 > 0xffff:
@@ -1196,7 +1211,8 @@ class Fleet:
         self.hosts_per_switch = hosts_per_switch
         self.n_ports = n_ports
         self.first_dpid = first_dpid
-        self.switch_kwargs = dict(cookie=cookie, reason=reason, ready_grace=ready_grace,
+        self.switch_kwargs = dict(cookie=cookie, reason=reason, table_id=table_id,
+                                  vlan_vid=vlan_vid, ready_grace=ready_grace,
                                   response_timeout=response_timeout)
         self.handshake_timeout = handshake_timeout
         self.switches = []
@@ -1472,17 +1488,19 @@ class BenchResult:
 async def run_benchmark(host='127.0.0.1', port=6653, n_switches=16, hosts_per_switch=100,
                         mode='throughput', loops=10, loop_seconds=1.0, warmup_loops=1, *,
                         n_ports=4, window=None, cookie=0, reason=OFPR_NO_MATCH,
-                        response_timeout=2.0, ready_grace=0.1, handshake_timeout=15.0,
-                        learn_window=DEFAULT_WINDOW, src_macs_per_switch=100000, first_dpid=1,
-                        on_loop=None):
+                        table_id=0, vlan_vid=None, response_timeout=2.0, ready_grace=0.1,
+                        handshake_timeout=15.0, learn_window=DEFAULT_WINDOW,
+                        src_macs_per_switch=100000, first_dpid=1, on_loop=None):
     """Connect ``n_switches`` emulated switches, learn their hosts, then measure.
 
     ``mode`` 'latency' (one outstanding packet-in per switch, round trips recorded) or
     'throughput' (``window`` outstanding per switch, ``DEFAULT_WINDOW`` by default).
     ``warmup_loops`` loops of ``loop_seconds`` run first and are reported apart; then
     ``loops`` measured loops. ``on_loop(LoopResult)`` is called after each loop (for
-    progress output). Raises ``BenchError`` (naming the switch and phase) when a switch
-    cannot complete the handshake or loses its connection.
+    progress output). ``cookie``, ``reason``, ``table_id`` and ``vlan_vid`` make the
+    packet-ins look like those of the controller's pipeline (see ``PacketInBuilder``).
+    Raises ``BenchError`` (naming the switch and phase) when a switch cannot complete
+    the handshake or loses its connection.
     """
     if mode not in ('latency', 'throughput'):
         raise ValueError("mode must be 'latency' or 'throughput'")
@@ -1496,8 +1514,9 @@ async def run_benchmark(host='127.0.0.1', port=6653, n_switches=16, hosts_per_sw
         raise ValueError('src_macs_per_switch must be in 4*window..16777216')
     latency = mode == 'latency'
     fleet = Fleet(host, port, n_switches, hosts_per_switch, n_ports, first_dpid=first_dpid,
-                  cookie=cookie, reason=reason, ready_grace=ready_grace,
-                  response_timeout=response_timeout, handshake_timeout=handshake_timeout)
+                  cookie=cookie, reason=reason, table_id=table_id, vlan_vid=vlan_vid,
+                  ready_grace=ready_grace, response_timeout=response_timeout,
+                  handshake_timeout=handshake_timeout)
     async with fleet:
         learn = await fleet.learn_hosts(learn_window)
         fleet.start_probes(window, record_latency=latency,

@@ -7,7 +7,7 @@ Every figure in RESULTS.md comes from bench/results/*.json; the hand-written ana
 import json
 import os
 
-from bench import arbiter, stable
+from bench import arbiter, faucet, stable
 from bench.machine import machine_line
 
 FLOW_SWITCHES = 16
@@ -45,17 +45,22 @@ def _flowsetup(data, plots):
     base = tput.get(BASELINE, {}).get('answered_per_s', {}).get('median')
     base_w = tput.get(BASELINE_WARN, {}).get('answered_per_s', {}).get('median')
     ceiling = tput.get(CEILING, {}).get('answered_per_s', {}).get('median')
+    peers = [tput.get(name, {}).get('answered_per_s', {}).get('median')
+             for name in faucet.CONTROLLERS]
     out += ['### Throughput, %d switches, window %s' % (
         FLOW_SWITCHES, next(iter(tput.values()))['window'] if tput else '?'), '',
         '| controller | answered/s min | median | max | responses/s median | '
-        'vs simple_switch_13 default | vs simple_switch_13 WARNING | vs ceiling | timeouts |',
-        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
+        'vs simple_switch_13 default | vs simple_switch_13 WARNING | vs ceiling | '
+        'vs FAUCET default | vs FAUCET WARNING | timeouts |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
     for name, r in tput.items():
         a = r['answered_per_s']
-        out.append('| %s | %.0f | %.0f | %.0f | %.0f | %s | %s | %s | %d |' % (
+        out.append('| %s | %.0f | %.0f | %.0f | %.0f | %s | %s | %s | %s | %d |' % (
             name, a['min'], a['median'], a['max'], r['responses_per_s']['median'],
             _ratio(a['median'], base), _ratio(a['median'], base_w),
-            _ratio(a['median'], ceiling), r['totals']['timeouts']))
+            _ratio(a['median'], ceiling),
+            ' | '.join(_ratio(a['median'], peer) if peer else 'not in this run'
+                       for peer in peers), r['totals']['timeouts']))
     lat = [r for r in runs if r['mode'] == 'latency']
     out += ['', '### Latency, %d switches, one outstanding packet-in each' % FLOW_SWITCHES, '',
             '| controller | samples | p50 µs | p90 µs | p99 µs | max µs |',
@@ -85,6 +90,7 @@ def _flowsetup(data, plots):
         plots.cdf('latency_cdf.png', 'Packet-in to flow-mod latency, %d switches'
                   % FLOW_SWITCHES, 'µs',
                   {r['controller']: r['latency_samples_us'] for r in lat})
+    out += _faucet_flowsetup_note(runs)
     targets = []
     if OURS in tput and base:
         targets.append(('flow setups/s >= 2x simple_switch_13, both at default settings',
@@ -140,6 +146,7 @@ def _memory(data, plots):
                 p['learn']['timeouts']))
             series.setdefault(r['controller'], []).append((p['macs'], p['delta_kib'] / 1024))
             previous = p
+    out += _faucet_memory_note(data['results'])
     if plots is not None:
         out += ['', '![memory](%s)' % plots.link('memory.png')]
         plots.line('memory.png', 'Controller RSS growth', 'learned MACs', 'MiB', series,
@@ -166,7 +173,101 @@ def _policy(data):
         out.append('| %d | %d | %d | %.0f | %.0f | %d | %d | %d |' % (
             r['ports'], r['vlans'], r['acl_rules'], r['load_validate_ms'], r['compile_ms'],
             r['flow_entries'], r['one_port_change_diff'], r['full_reprogram']))
+    return out + _faucet_policy(data['results'])
+
+
+# --- FAUCET beside our apps (bench/faucet.py) -------------------------------------------
+
+
+def _versions_text(versions):
+    return 'faucet %(faucet)s on os-ken %(os_ken)s, Python %(python)s' % versions
+
+
+def _faucet_flowsetup_note(runs):
+    versions = next((r['versions'] for r in runs if r['controller'] in faucet.CONTROLLERS),
+                    None)
+    if versions is None:
+        return ['', 'FAUCET: not in this run (bench/run.py from before bench/faucet.py).']
+    return ['', 'FAUCET (%s, its own venv; faucet.yaml generated for the emulated '
+            'switches: one VLAN, ports 1-4 native access ports, host limits off) gets '
+            'the packet-ins of its eth_src table (reason ACTION, its cookie, the frame '
+            'tagged with the VLAN its vlan table pushed). It answers a new source with '
+            'two flow-mods (eth_src and eth_dst rules) and no packet-out, the switch\'s '
+            'miss path flooding the packet: the first flow-mod answers the packet-in, '
+            'the second counts as extra, so "answered" is one per packet-in as for our '
+            'apps. "responses/s" counts both flow-mods. The emulator waits up to %.0f s '
+            'for FAUCET\'s answers (2 s for the others), as FAUCET, slower, keeps 32 '
+            'packet-ins per switch waiting longer.' % (_versions_text(versions),
+                                                       faucet.RESPONSE_TIMEOUT)]
+
+
+def _faucet_memory_note(results):
+    if not any(r['controller'] in faucet.CONTROLLERS for r in results):
+        return ['', 'FAUCET: not in this run (bench/run.py from before bench/faucet.py).']
+    return ['', 'FAUCET learns from the same packet-ins (tagged with its VLAN, from its '
+            'eth_src table) and installs two flow entries per MAC (eth_src, eth_dst); '
+            'its per-MAC memory includes a Prometheus label set per learned host '
+            '(learned_l2_port), which our apps do not keep.']
+
+
+def _faucet_policy(results):
+    """Ours beside FAUCET's on the same generated policies."""
+    out = ['', '### FAUCET on the same policies', '',
+           'The same two configurations (the policy and its one-port change), which '
+           'FAUCET\'s check_faucet_config accepts, run through FAUCET\'s own code '
+           '(bench/faucet_inside.py): its parse and validation; its cold start, the '
+           'flows a switch gets on connecting (every port up; FAUCET\'s pipeline: VLAN, '
+           'ACL, eth_src, eth_dst, flood tables); and the reload a SIGHUP would apply to '
+           'a running switch. "One-port reload" is load + validate + the change '
+           '(ours: compile and diff; FAUCET: reload_config). FAUCET\'s reload sends '
+           'flow-mods, its deletes by wildcard (one may remove many rules); "rules '
+           'differing" is how many flow entries differ between its two full programs. '
+           'Flow entry counts are not comparable rule for rule: the pipelines differ.',
+           '', '| ports | VLANs | ACL rules | load + validate ms: ours | FAUCET | '
+           'compile ms: ours | FAUCET cold start | flow entries: ours | FAUCET | '
+           'one-port reload ms: ours | FAUCET | one-port change: our rules touched | '
+           'FAUCET flow-mods sent (deletes) | FAUCET rules differing |',
+           '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: '
+           '| ---: | ---: | ---: |']
+    versions = None
+    for r in results:
+        f = r.get('faucet')
+        if f is None:
+            theirs = ['not measured (run from before bench/faucet.py)'] + ['n/a'] * 5
+        elif 'refused' in f or 'gave_up' in f:
+            theirs = [('refused by FAUCET: %s' % f['refused']) if 'refused' in f
+                      else 'FAUCET gave %s' % f['gave_up']] + ['n/a'] * 5
+        else:
+            versions = f['versions']
+            theirs = ['%.0f' % f['load_validate_ms'], '%.0f' % f['compile_ms'],
+                      '%d' % f['flow_entries'],
+                      '%.0f (%s)' % (f['reload_ms'], f['reload_type']),
+                      '%d (%d)' % (f['reload_flow_mods'], f['reload_flow_mod_deletes']),
+                      '%d' % f['rules_differing']]
+        ours_reload = ('%.0f' % r['one_port_change_ms'] if 'one_port_change_ms' in r
+                       else 'not measured')
+        load, compile_, entries, reload_, sent, differing = theirs
+        out.append('| %d | %d | %d | %.0f | %s | %.0f | %s | %d | %s | %s | %s | %d | %s '
+                   '| %s |' % (r['ports'], r['vlans'], r['acl_rules'], r['load_validate_ms'],
+                               load, r['compile_ms'], compile_, r['flow_entries'], entries,
+                               ours_reload, reload_, r['one_port_change_diff'], sent,
+                               differing))
+    if versions:
+        out += ['', 'FAUCET: %s.' % _versions_text(versions)]
     return out
+
+
+# Where FAUCET has no counterpart to what a section measures, the report says so.
+FAUCET_ABSENT = {
+    'dataplane': 'FAUCET: not measured on Mininet here; both it and l2_learning leave '
+                 'forwarding to the same OVS flow tables once hosts are learned.',
+    'stable_network': 'FAUCET: no counterpart. It has no per-packet-consistent, '
+                      'versioned update of routes; its multi-switch mode (stacking) '
+                      'recomputes a flooding tree and relearns.',
+    'stable-compute': 'FAUCET: no counterpart (no epoch computation to time).',
+    'arbiter': 'FAUCET: no counterpart. It is one app owning the whole switch; there is '
+               'no arbitration between apps to measure.',
+}
 
 
 class _Plots:
@@ -274,6 +375,8 @@ def write(results_dir, path):
         if data:
             section, section_targets = render(data)
             lines += section + ['']
+            if name in FAUCET_ABSENT:
+                lines += [FAUCET_ABSENT[name], '']
             targets += section_targets
     if targets:
         lines += ['## Targets (figures, not tests)', '', '| target | measured | met |',

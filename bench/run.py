@@ -25,6 +25,12 @@ stable-compute  apps/stable_routing.py's epoch: compute_sft + check_sft time aga
 arbiter    apps/arbiter.py: overhead per proposed rule at 1k / 10k / 100k installed rules,
            and the flow-setup rate of l2_learning with and without it (bench/arbiter.py).
 
+FAUCET (faucet 1.10.12 on os-ken, bench/faucet.py), the controller a user would pick
+instead, runs beside our apps in flowsetup and memory (emulated switches described by a
+generated faucet.yaml) and policy (the same generated configurations through FAUCET's
+own parse, cold start and reload). Its venv is built from PyPI on first use (about a
+minute; `python -m bench.faucet` builds it ahead) and reused.
+
 Raw results go to bench/results/<name>.json, plots to bench/results/*.png, and the
 tables to bench/RESULTS.md (rewritten from all the JSON files present); --quick writes
 to bench/results-quick/ instead, so it never replaces the recorded figures.
@@ -45,7 +51,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from bench import arbiter as arbiter_bench  # noqa: E402
-from bench import ofemu, report, stable  # noqa: E402
+from bench import faucet, ofemu, report, stable  # noqa: E402
 from bench import stable_network as network_bench  # noqa: E402
 from bench.machine import QUICK_RESULTS_DIR, RESULTS_DIR, machine  # noqa: E402
 from tests.harness.controller import RyuController  # noqa: E402
@@ -74,19 +80,38 @@ def controller(name, logdir):
     return RyuController(apps, os.path.join(logdir, slug + '.log'), config, extra)
 
 
+def controller_for(name, logdir, n_switches):
+    """Our controllers (CONTROLLERS) and FAUCET's (faucet.CONTROLLERS), whose
+    configuration names the switches; not started."""
+    if name in faucet.CONTROLLERS:
+        return faucet.controller(name, logdir, n_switches)
+    return controller(name, logdir)
+
+
+def emulator_options(ctl):
+    """How the emulated switches face the started ``ctl``: for FAUCET, the packet-ins
+    of its pipeline and more patience; else the cookie of the app's table-miss entry."""
+    if isinstance(ctl, faucet.FaucetController):
+        return {**ctl.packet_in, 'response_timeout': faucet.RESPONSE_TIMEOUT}
+    return {'cookie': ofemu.FROM_TABLE_MISS}
+
+
 def flowsetup(quick, logdir):
+    versions = faucet.ensure_venv()
     loops, loop_s = (2, 1.0) if quick else (5, 2.0)
     sweep = (16,) if quick else (1, 4, 16, 64)
     results = []
-    for name in CONTROLLERS:
+    for name in [*CONTROLLERS, *faucet.CONTROLLERS]:
         for mode, switch_counts in (('throughput', sweep), ('latency', (16,))):
             for n_switches in switch_counts:
-                with controller(name, logdir) as ctl:
+                with controller_for(name, logdir, n_switches) as ctl:
                     r = ofemu.run_benchmark_sync(
                         '127.0.0.1', ctl.ofp_port, n_switches=n_switches,
                         hosts_per_switch=100, mode=mode, loops=loops, loop_seconds=loop_s,
-                        warmup_loops=1, cookie=ofemu.FROM_TABLE_MISS)
+                        warmup_loops=1, **emulator_options(ctl))
                 entry = {**r.to_dict(), 'controller': name}
+                if name in faucet.CONTROLLERS:
+                    entry['versions'] = versions
                 entry.pop('latencies', None)
                 entry['latency_samples_us'] = sorted(s * 1e6 for s in r.latencies)[::max(
                     1, len(r.latencies) // 2000)]
@@ -98,14 +123,18 @@ def flowsetup(quick, logdir):
 
 
 def memory(quick, logdir):
+    versions = faucet.ensure_venv()
     counts = (1000, 10000) if quick else (1000, 10000, 100000)
     results = []
-    for name in ('l2_learning (WARNING log)', 'simple_switch_13 (WARNING log)'):
-        with controller(name, logdir) as ctl:
+    for name in ('l2_learning (WARNING log)', 'simple_switch_13 (WARNING log)',
+                 'faucet (WARNING log)'):
+        with controller_for(name, logdir, 4) as ctl:
             r = ofemu.measure_memory_sync('127.0.0.1', ctl.ofp_port, ctl.pid,
                                           counts=counts, n_switches=4, rate=5000,
-                                          cookie=ofemu.FROM_TABLE_MISS)
+                                          **emulator_options(ctl))
         entry = {**r.to_dict(), 'controller': name}
+        if name in faucet.CONTROLLERS:
+            entry['versions'] = versions
         results.append(entry)
         for p in entry['points']:
             print('memory %-32s %6d MACs: RSS +%d KiB (%.0f B/MAC), %d flow-mods'
@@ -190,11 +219,13 @@ def policy_text(ports, vlans, rules, moved_port=None):
 
 def policy(quick, logdir):
     """Compile time and flow entries of growing policies, and the size of a reload's
-    diff for a one-port change against reprogramming the whole switch."""
+    diff for a one-port change against reprogramming the whole switch; FAUCET's
+    figures for the same two policies beside each (bench/faucet.py policy)."""
     from controller.flowspec import diff
     from controller.vswitch import load_policy_text
     from controller.vswitch.pipeline import compile_datapath
 
+    versions = faucet.ensure_venv()
     sizes = ([(10, 10, 10), (100, 50, 500)] if quick else
              [(10, 10, 10), (100, 50, 500), (500, 200, 2000), (1000, 500, 5000)])
     results = []
@@ -205,18 +236,23 @@ def policy(quick, logdir):
         loaded = time.perf_counter()
         compiled = compile_datapath(model, model.dps['sw'])
         done = time.perf_counter()
-        moved = load_policy_text(policy_text(ports, vlans, rules, moved_port=2), 'moved.yaml')
+        moved_text = policy_text(ports, vlans, rules, moved_port=2)
+        moved = load_policy_text(moved_text, 'moved.yaml')
         change = diff(compiled, compile_datapath(moved, moved.dps['sw']))
+        reloaded = time.perf_counter()
         entry = {'ports': ports, 'vlans': vlans, 'acl_rules': rules,
                  'load_validate_ms': round((loaded - started) * 1000, 1),
                  'compile_ms': round((done - loaded) * 1000, 1),
                  'flow_entries': len(compiled),
-                 'one_port_change_diff': len(change), 'full_reprogram': len(compiled)}
+                 'one_port_change_diff': len(change), 'full_reprogram': len(compiled),
+                 'one_port_change_ms': round((reloaded - done) * 1000, 1),
+                 'faucet': {**faucet.policy(text, moved_text, logdir), 'versions': versions}}
         results.append(entry)
         print('policy %4d ports %3d VLANs %4d rules: load %.0f ms, compile %.0f ms, '
               '%d entries; one-port change: %d rule changes'
               % (ports, vlans, rules, entry['load_validate_ms'], entry['compile_ms'],
                  len(compiled), len(change)))
+        print('policy %4d ports, FAUCET %s: %s' % (ports, versions['faucet'], entry['faucet']))
     return results
 
 
@@ -250,8 +286,11 @@ def main():
     print('controller logs in %s' % logdir)
     for name in args.only.split(','):
         started_at = time.monotonic()
-        data = {'machine': machine(), 'quick': args.quick,
-                'results': BENCHMARKS[name](args.quick, logdir)}
+        try:
+            results = BENCHMARKS[name](args.quick, logdir)
+        except faucet.FaucetError as exc:     # no venv, or a config FAUCET refused
+            raise SystemExit('%s: FAUCET: %s' % (name, exc)) from None
+        data = {'machine': machine(), 'quick': args.quick, 'results': results}
         data['seconds'] = round(time.monotonic() - started_at, 1)
         with open(os.path.join(results_dir, name + '.json'), 'w') as f:
             json.dump(data, f, indent=1)

@@ -63,6 +63,8 @@ class RyuController:
     repository (``apps/l2_learning.py``) or module names (``ryu.app.simple_switch_13``).
     """
 
+    name = 'ryu-manager'     # in error messages
+
     def __init__(self, apps, log_path, config=None, extra_args=(), ofp_port=None,
                  tls_dir=None):
         """``extra_args`` go to ryu-manager before the apps (``--default-log-level 30``).
@@ -94,27 +96,31 @@ class RyuController:
             cmd += ['--config-file', self.config_path]
         return cmd + self.extra_args + self.apps
 
-    def start(self, timeout=20.0):
-        log = open(self.log_path, 'w')
+    def environment(self):
+        """The process's environment variables."""
         # The apps import controller/ from this checkout, not from wherever the
         # environment's editable install points (a second worktree, a CI clone).
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        return dict(os.environ, PYTHONPATH=os.pathsep.join(
             [REPO] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]))
-        self.process = subprocess.Popen(self.command, cwd=REPO, stdout=log, env=env,
+
+    def start(self, timeout=20.0):
+        log = open(self.log_path, 'w')
+        self.process = subprocess.Popen(self.command, cwd=REPO, stdout=log,
+                                        env=self.environment(),
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError('ryu-manager exited with %s before listening:\n%s'
-                                   % (self.process.returncode, self.log_tail()))
+                raise RuntimeError('%s exited with %s before listening:\n%s'
+                                   % (self.name, self.process.returncode, self.log_tail()))
             if listening(self.ofp_port):
                 return self
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError('ryu-manager did not listen on port %d within %.0fs:\n%s'
-                           % (self.ofp_port, timeout, self.log_tail()))
+        raise RuntimeError('%s did not listen on port %d within %.0fs:\n%s'
+                           % (self.name, self.ofp_port, timeout, self.log_tail()))
 
     @property
     def pid(self):
