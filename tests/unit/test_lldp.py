@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from ryu.lib.packet import lldp, packet
 
 from controller.lldp import FRAME_BYTES, PROCESS_KEY, LldpKey, Rejection, frame_head, lldp_frame
+from tests.harness.forged_lldp import forgeries, sent_at
 
 KEY = LldpKey(b'a secret of this controller')
 NOW = 1_700_000_000.0
@@ -166,3 +167,20 @@ def test_a_genuine_frame_cut_and_continued_never_raises_nor_passes(cut, tail):
 def test_every_dpid_port_and_time_round_trips(dpid, port_no, sent_at):
     frame = lldp_frame(dpid, port_no, MAC, KEY, sent_at)
     assert KEY.verify(frame, int(sent_at * 1000) / 1000, MAX_AGE) == (dpid, port_no)
+
+
+def test_what_the_mininet_attacker_sends_is_refused():
+    """tests/harness/forged_lldp.py's forgeries of a captured frame, refused for what
+    they are (the Mininet test then sees them refused by the running controller)."""
+    captured = genuine(1, 1)
+    assert sent_at(captured) == NOW
+    verdicts = {kind: check(frame) for kind, frame in forgeries(captured, NOW + 5).items()}
+    assert verdicts == {
+        'invented chassis': Rejection.BAD_MAC,
+        'a real switch port, signature copied': Rejection.BAD_MAC,
+        'invented port': Rejection.BAD_MAC,
+        'wrong signature': Rejection.BAD_MAC,
+        'made younger': Rejection.BAD_MAC,
+        'truncated': Rejection.MALFORMED,
+        'unsigned, as before signatures': Rejection.MALFORMED,
+    }
