@@ -275,6 +275,7 @@ def test_the_secret_comes_from_the_options():
     a = LinkDiscovery.from_options(SwitchGraph(), conf)
     b = LinkDiscovery.from_options(SwitchGraph(), conf)
     assert a.key is not PROCESS_KEY and a.max_age == 5.0
+    assert not a.is_host_port(1, 1)   # no app hook: no port is a host port
     frame = a.key.sign(frame_head(1, 1, '02:00:00:00:00:01'), WALL)
     assert b.key.verify(frame, WALL, b.max_age) == (1, 1)
     conf.lldp_secret = ''
