@@ -146,6 +146,9 @@ class L2Learning(SuiteApp):
                              self.conf.link_timeout)
         self._update_tree()
 
+    def is_host_port(self, sw: SwitchState, port_no: int) -> bool:
+        return bool(sw.macs.macs_on_port(port_no))   # no LLDP accepted where hosts are
+
     def _update_tree(self) -> None:
         tree_ports = spanning_tree_ports(self.graph)
         # Any change of which ports are on the tree flushes; a change of which ports are

@@ -93,7 +93,8 @@ class SuiteApp(app_manager.RyuApp):
         if self.DISCOVERY:
             self.graph = SwitchGraph()
             options = CONF[self.CONFIG_GROUP]
-            self.discovery = discovery.LinkDiscovery(self.graph, options.link_timeout)
+            self.discovery = discovery.LinkDiscovery.from_options(
+                self.graph, options, self._is_host_port, self.logger)
             self.spawn_loop('LLDP', options.lldp_interval, self._lldp_tick)
 
     # --- hooks (override what the app needs) ----------------------------------------
@@ -123,6 +124,12 @@ class SuiteApp(app_manager.RyuApp):
     def links_expired(self, links: list) -> None:
         """Link directions not heard of for ``link_timeout``; already forgotten."""
 
+    def is_host_port(self, sw: Any, port_no: int) -> bool:
+        """Whether a host has been learned on ``port_no`` of ``sw``: discovery then
+        accepts no link onto that port (a host relaying another port's LLDP frame), unless
+        the port is on a link already."""
+        return False
+
     # --- helpers for apps -------------------------------------------------------------
 
     def switch_of(self, dp: Any) -> Any:
@@ -132,6 +139,10 @@ class SuiteApp(app_manager.RyuApp):
 
     def live_ports(self, dpid: int) -> set:
         return self.discovery.live_ports(dpid)
+
+    def _is_host_port(self, dpid: int, port_no: int) -> bool:
+        sw = self.switches.get(dpid)
+        return sw is not None and self.is_host_port(sw, port_no)
 
     def lldp_in(self, sw: Any, in_port: int, frame: bytes) -> None:
         """An LLDP packet-in (the app recognises its own by cookie)."""

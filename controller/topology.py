@@ -1,7 +1,7 @@
 """The switch graph built from link discovery, and the spanning tree floods follow.
 
-Pure logic on networkx, no OpenFlow: apps feed it discovered links (from Ryu's LLDP
-discovery, ``ryu.topology``) and ask which ports of a switch may flood.
+Pure logic on networkx, no OpenFlow: link discovery (controller/discovery.py) feeds it
+the links that signed LLDP frames prove, and apps ask which ports of a switch may flood.
 """
 
 from collections.abc import Set as AbstractSet
