@@ -40,9 +40,9 @@ sys.path.insert(0, REPO)
 from ryu.ofproto import ofproto_v1_3 as ofp  # noqa: E402
 from ryu.ofproto import ofproto_v1_3_parser as parser  # noqa: E402
 
+from bench.machine import machine_line  # noqa: E402
 from controller.arbiter.engine import Arbiter  # noqa: E402
 from controller.arbiter.policy import load_arbiter_policy_text  # noqa: E402
-from bench.machine import machine_line  # noqa: E402
 from tests.harness.fakes import FakeDatapath  # noqa: E402
 
 POLICY = 'order: [winner, loser]\n'

@@ -32,8 +32,15 @@ import sys
 import tempfile
 
 from bench import faucet
-from bench.ofemu import (DEFAULT_WINDOW, FROM_TABLE_MISS, OFPR_ACTION, OFPR_NO_MATCH,
-                         BenchError, measure_memory_sync, run_benchmark_sync)
+from bench.ofemu import (
+    DEFAULT_WINDOW,
+    FROM_TABLE_MISS,
+    OFPR_ACTION,
+    OFPR_NO_MATCH,
+    BenchError,
+    measure_memory_sync,
+    run_benchmark_sync,
+)
 from tests.harness.controller import RyuController
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -135,14 +142,15 @@ def _cookie(text):
     try:
         return int(text, 0)
     except ValueError:
-        raise argparse.ArgumentTypeError('expected an integer or %r' % FROM_TABLE_MISS)
+        raise argparse.ArgumentTypeError('expected an integer or %r'
+                                         % FROM_TABLE_MISS) from None
 
 
 def _counts(text):
     try:
         counts = [int(x) for x in text.replace('k', '000').split(',') if x]
     except ValueError:
-        raise argparse.ArgumentTypeError('expected a list like 1000,10000,100000')
+        raise argparse.ArgumentTypeError('expected a list like 1000,10000,100000') from None
     if not counts or min(counts) < 1:
         raise argparse.ArgumentTypeError('MAC counts must be >= 1')
     return counts

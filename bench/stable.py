@@ -40,10 +40,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+from bench.machine import QUICK_RESULTS_DIR, RESULTS_DIR, machine, machine_line  # noqa: E402
 from controller.stable import pipeline as pipe  # noqa: E402
 from controller.stable.sft import Snapshot, check_sft, compute_sft  # noqa: E402
 from controller.topology import SwitchGraph, spanning_tree_ports  # noqa: E402
-from bench.machine import QUICK_RESULTS_DIR, RESULTS_DIR, machine, machine_line  # noqa: E402
 from topologies.numbering import host_mac  # noqa: E402
 
 NAME = 'stable-compute'
@@ -202,7 +202,7 @@ def link_change(k, repeat):
     """Fat-tree k after aggregation switch 1 of pod 1 loses its link to core switch 1."""
     before = fat_tree(k)
     aggregation = (k // 2) ** 2 + 1
-    gone = [l for l in before.links if (l[0], l[2]) == (1, aggregation)]
+    gone = [link for link in before.links if (link[0], link[2]) == (1, aggregation)]
     assert len(gone) == 1
     after = fat_tree(k, links=set(before.links) - set(gone))
     old_sft = compute_sft(before)
@@ -327,7 +327,7 @@ def plot(results, path):
                         for r in results if r['family'] == family)
         if not points:
             continue
-        xs, compute, check = zip(*points)
+        xs, compute, check = zip(*points, strict=True)
         ax.plot(xs, compute, marker=marker, color=colour, label='compute_sft, %s' % family)
         ax.plot(xs, check, marker=marker, color=colour, linestyle='--', markerfacecolor='none',
                 label='check_sft, %s' % family)

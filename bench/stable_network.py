@@ -93,7 +93,7 @@ def _updates(topo_args, logdir):
                               ('link %s-%s came back' % (a, b), 'up')):
             with _FlowSampler(switches) as sampler:
                 net.configLinkStatus(a, b, state)
-                settled = wait_until(lambda: _settled(ctl, epoch), 30, interval=0.2)
+                settled = wait_until(lambda epoch=epoch: _settled(ctl, epoch), 30, interval=0.2)
                 # Phase 3 comes drain_time after the epoch is in force.
                 time.sleep(1.5)
             if not settled:
@@ -135,8 +135,8 @@ def _failover(quick, logdir):
         ctl, net = _started(apps, _topo('ring', 4), logdir, 'failover-' + name)
         try:
             converged = wait_until(
-                lambda: reachability_matrix(net.hosts, timeout=0.5).loss_percent == 0, 120,
-                interval=2)
+                lambda net=net: reachability_matrix(net.hosts, timeout=0.5).loss_percent == 0,
+                120, interval=2)
             if not converged:
                 raise RuntimeError('%s never reached 0%% loss; see %s' % (name, ctl.log_path))
             if name == 'stable_routing':
@@ -144,7 +144,7 @@ def _failover(quick, logdir):
             h1, h3 = net.get('h1', 'h3')
             # s1:2 goes to s2, s1:3 to s4; STP's port roles decide which one is used.
             used = flows.busiest_port(
-                's1', (2, 3), lambda: h1.cmd('ping -c 50 -i 0.01 -q %s' % h3.IP()))
+                's1', (2, 3), lambda h1=h1, h3=h3: h1.cmd('ping -c 50 -i 0.01 -q %s' % h3.IP()))
             with ThreadPoolExecutor(1) as pool:
                 stream = pool.submit(udp_stream, h1, h3, rate, seconds)
                 time.sleep(2.5)

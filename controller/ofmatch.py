@@ -49,7 +49,7 @@ class NumberKind:
         try:
             number = parse_int(value)
         except ValueError:
-            raise ValueError('expected %s; got %s' % (self.expect, describe(value)))
+            raise ValueError('expected %s; got %s' % (self.expect, describe(value))) from None
         if not self.low <= number <= self.high:
             raise ValueError('%d is out of range; expected %s' % (number, self.expect))
         return number
@@ -128,7 +128,7 @@ class IpKind:
             address = self.address(text)
             prefix = self._prefix(mask_text) if slash else self.bits
         except ValueError:
-            raise ValueError('expected %s; got %r' % (self.expect, value))
+            raise ValueError('expected %s; got %r' % (self.expect, value)) from None
         if prefix is None:
             raise ValueError('%s: the mask /%s is not contiguous; only prefixes are taken'
                              % (value, mask_text))

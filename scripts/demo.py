@@ -31,14 +31,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from controller.vswitch import load_policy  # noqa: E402
 from tests.harness import flows, l2  # noqa: E402
 from tests.harness.controller import RyuController  # noqa: E402
-from controller.vswitch import load_policy  # noqa: E402
 from tests.harness.network import wait_connected, wait_until  # noqa: E402
-from tests.harness.tenants import configure_access_hosts, same_vlan_pairs  # noqa: E402
 from tests.harness.preflight import MININET_LOCK, missing_for_mininet  # noqa: E402
-from tests.harness.traffic import (iperf3_throughput, ping_stream,  # noqa: E402
-                                   reachability_matrix)
+from tests.harness.tenants import configure_access_hosts, same_vlan_pairs  # noqa: E402
+from tests.harness.traffic import iperf3_throughput, ping_stream, reachability_matrix  # noqa: E402
 from topologies.linear import LinearTopo  # noqa: E402
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),

@@ -28,7 +28,6 @@ from tests.harness.controller import RyuController
 from tests.harness.network import wait_connected
 from tests.harness.preflight import MININET_LOCK, missing_for_mininet
 
-
 TESTS = os.path.dirname(os.path.abspath(__file__))
 NEEDS_MININET = tuple(os.path.join(TESTS, folder) for folder in ('mininet', 'topologies'))
 

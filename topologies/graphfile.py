@@ -79,9 +79,12 @@ if _REPO_ROOT not in sys.path:
 from mininet.link import TCIntf, TCLink  # noqa: E402
 from mininet.log import output, warn  # noqa: E402
 
-from topologies.common import NumberedTopo, main  # noqa: E402
+from topologies.common import (  # noqa: E402
+    NumberedTopo,
+    main,
+    switches,  # noqa: E402,F401  (mn --custom: --switch ovs13u)
+)
 from topologies.numbering import MAX_HOSTS, switch_name  # noqa: E402
-from topologies.common import switches  # noqa: E402,F401  (mn --custom: --switch ovs13u)
 
 FORMATS = ('graphml', 'gml', 'edgelist')
 EXTENSIONS = {'.graphml': 'graphml', '.gml': 'gml',
@@ -318,7 +321,7 @@ def plan_graph(path, file_format='auto', delay_from_geo=False, default_bw=None,
              for node in order]
     coordinates = {}
     if delay_from_geo:
-        for node, graph_node in zip(order, nodes):
+        for node, graph_node in zip(order, nodes, strict=True):
             try:
                 coordinates[node] = _coordinates(data.nodes[node])
             except ValueError as error:
@@ -419,7 +422,7 @@ class GraphFileTopo(NumberedTopo):
             next_port[node1] += 1
             next_port[node2] += 1
         self.plan = plan
-        self.graph_nodes = dict(zip(names, plan.nodes))
+        self.graph_nodes = dict(zip(names, plan.nodes, strict=True))
         self._report(path)
 
     def _report(self, path):

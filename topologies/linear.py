@@ -49,7 +49,7 @@ class LinearTopo(NumberedTopo):
         chain = [self.add_switch() for _ in range(n)]
         for switch in chain:
             self.add_hosts(switch, hosts_per_switch)
-        for switch, next_switch in zip(chain, chain[1:]):
+        for switch, next_switch in zip(chain, chain[1:], strict=False):
             self.add_chain_link(switch, next_switch)
 
     def add_chain_link(self, switch, next_switch):

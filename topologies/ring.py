@@ -39,9 +39,10 @@ if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
 from topologies.common import main, switches  # noqa: E402,F401
-from topologies.numbering import switch_name  # noqa: E402
+
 # The same options as linear: --n, --hosts-per-switch.
 from topologies.linear import LinearTopo, add_topo_args  # noqa: E402
+from topologies.numbering import switch_name  # noqa: E402
 
 
 class RingTopo(LinearTopo):

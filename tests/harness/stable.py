@@ -113,4 +113,4 @@ class PathRecorder(Polling):
     def hops(self, src, dst):
         """Every directed switch hop (a, b) of the pair's path in any recorded epoch."""
         return {hop for paths in self.paths.values()
-                for path in [paths[(src.name, dst.name)]] for hop in zip(path, path[1:])}
+                for path in [paths[(src.name, dst.name)]] for hop in zip(path, path[1:], strict=False)}

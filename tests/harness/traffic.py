@@ -315,7 +315,7 @@ def reachability_matrix(hosts, count=1, timeout=1.0):
                 if getattr(dst, 'host', dst) is not getattr(src, 'host', src)]
         for start in range(0, len(dsts), PARALLEL_PINGS):
             batch = dsts[start:start + PARALLEL_PINGS]
-            for dst, output in zip(batch, _ping_in_parallel(src, batch, count, timeout)):
+            for dst, output in zip(batch, _ping_in_parallel(src, batch, count, timeout), strict=True):
                 received[(src.name, dst.name)] = parse_ping_output(output,
                                                                    count=count).received
     return Reachability(hosts=[h.name for h in hosts], count=count, received=received)

@@ -55,7 +55,7 @@ def receive(port, max_seconds):
     while not stop and time.monotonic() < deadline:
         try:
             record(sock.recv(2048))
-        except socket.timeout:
+        except TimeoutError:
             pass
     # Datagrams already queued when we were told to stop arrived in time: count them.
     sock.setblocking(False)

@@ -14,8 +14,7 @@ import pytest
 from tests.harness import flows, stable
 from tests.harness.frames import frame, received_headers
 from tests.harness.network import add_switch, host_ports, switch_links, wait_until
-from tests.harness.traffic import (reachability_matrix, send_from_random_macs,
-                                   udp_stream)
+from tests.harness.traffic import reachability_matrix, send_from_random_macs, udp_stream
 
 APP = ['apps/stable_routing.py']
 # Traffic lost when a protected link loses carrier is recorded (the target is under
@@ -182,7 +181,7 @@ def test_planned_changes_lose_nothing_and_never_loop(controller, network, record
         port_facing[(a, b)], port_facing[(b, a)] = (b, pb), (a, pa)
     allowance = 2 * (seconds + 5) + 20
     most = dict.fromkeys(rx_after, allowance)
-    for (src, dst), result in zip(pairs, results):
+    for (src, dst), result in zip(pairs, results, strict=True):
         for hop in recorder.hops(src, dst):
             most[port_facing[hop]] += result.sent
     over = {port: (rx_after[port] - rx_before.get(port, 0), most[port]) for port in rx_after

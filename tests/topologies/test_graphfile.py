@@ -12,8 +12,14 @@ from mininet.link import TCLink
 
 from tests.topologies.test_topologies import MN_CUSTOM_LOAD, REPO, run_script
 from topologies import common, numbering
-from topologies.graphfile import (MAX_BW_MBITS, GraphFileError, GraphFileTopo,
-                                  geo_delay_ms, great_circle_km, plan_graph)
+from topologies.graphfile import (
+    MAX_BW_MBITS,
+    GraphFileError,
+    GraphFileTopo,
+    geo_delay_ms,
+    great_circle_km,
+    plan_graph,
+)
 
 EXAMPLES = os.path.join(REPO, 'topologies', 'examples')
 ABILENE_GRAPHML = os.path.join(EXAMPLES, 'abilene.graphml')

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from bench import ofemu
-from controller.cookies import THIRD_PARTY_BASE, APP_SHIFT, owner_of
+from controller.cookies import APP_SHIFT, THIRD_PARTY_BASE, owner_of
 from tests.harness.controller import REPO, RyuController
 
 THREE_TENANTS = os.path.join(REPO, 'examples', 'policies', 'three_tenants.yaml')

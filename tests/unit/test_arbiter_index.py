@@ -16,7 +16,8 @@ import sys
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ryu.ofproto import ofproto_v1_3 as ofp
 
 from controller.arbiter.index import RuleIndex

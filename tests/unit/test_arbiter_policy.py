@@ -4,8 +4,12 @@ mistake reported at its file:line:col."""
 import pytest
 
 from controller.arbiter.match import TernaryMatch
-from controller.arbiter.policy import (RIGHTS, UNKNOWN_APP, load_arbiter_policy,
-                                       load_arbiter_policy_text)
+from controller.arbiter.policy import (
+    RIGHTS,
+    UNKNOWN_APP,
+    load_arbiter_policy,
+    load_arbiter_policy_text,
+)
 from controller.config import ConfigError
 
 FULL = """\
@@ -106,7 +110,7 @@ unknown: maybe
         "p.yaml:14:10: unknown: expected 'lowest' or 'refuse'",
     ]
     assert len(found) == len(expected), found
-    for message, start in zip(found, expected):
+    for message, start in zip(found, expected, strict=True):
         assert message.startswith(start), (message, start)
 
 

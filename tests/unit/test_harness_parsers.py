@@ -8,8 +8,13 @@ import pytest
 
 from tests.harness import flows, traffic
 from tests.harness.flows import FlowEntry, parse_dump_flows, parse_dump_ports, split_actions
-from tests.harness.traffic import (Iperf3Error, Reachability, analyse_arrivals,
-                                   parse_iperf3_json, parse_ping_output)
+from tests.harness.traffic import (
+    Iperf3Error,
+    Reachability,
+    analyse_arrivals,
+    parse_iperf3_json,
+    parse_ping_output,
+)
 
 # ovs-ofctl -O OpenFlow13 dump-flows of OVS 3.1, with the header, port names in quotes
 # (what --names or a terminal gives) and the instructions and flags OVS prints.

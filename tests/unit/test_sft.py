@@ -6,14 +6,20 @@ import itertools
 import random
 
 import networkx as nx
-import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bench.stable import fat_tree
-from topologies.numbering import host_mac
-from controller.stable.sft import (Route, Snapshot, StableForwardingTable, Violation,
-                                   check_sft, compute_sft)
+from controller.stable.sft import (
+    Route,
+    Snapshot,
+    StableForwardingTable,
+    Violation,
+    check_sft,
+    compute_sft,
+)
 from controller.topology import SwitchGraph
+from topologies.numbering import host_mac
 
 
 def port(a, b):
@@ -166,7 +172,7 @@ def test_ties_go_to_the_lowest_dpid_not_the_lowest_port():
 def test_the_same_table_whatever_the_discovery_order():
     s = fat_tree(4)
     expected = compute_sft(s)
-    directed = [l for a, pa, b, pb in s.links for l in ((a, pa, b, pb), (b, pb, a, pa))]
+    directed = [link for a, pa, b, pb in s.links for link in ((a, pa, b, pb), (b, pb, a, pa))]
     rng = random.Random(5)
     for _ in range(10):
         rng.shuffle(directed)

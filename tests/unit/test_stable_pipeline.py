@@ -41,7 +41,7 @@ def test_version_wraps_within_the_usable_vids():
         1, 2, 4094, 1, 2, 4094, 1]
     versions = [pipe.version_of(e) for e in range(1, 20000)]
     assert min(versions) == 1 and max(versions) == 4094     # never 0 nor 4095 (reserved)
-    assert all(a != b for a, b in zip(versions, versions[1:]))
+    assert all(a != b for a, b in zip(versions, versions[1:], strict=False))
 
 
 def test_failover_group_ids_name_the_port_pair():

@@ -5,9 +5,19 @@ import textwrap
 
 from controller.flowspec import diff
 from controller.vswitch import load_policy_text
-from controller.vswitch.pipeline import (ETH_DST, ETH_SRC, PORT_ACL, VLAN, VLAN_ACL,
-                                         compile_datapath, egress_actions, flood_actions,
-                                         learned_rules, port_plans, stale_learning)
+from controller.vswitch.pipeline import (
+    ETH_DST,
+    ETH_SRC,
+    PORT_ACL,
+    VLAN,
+    VLAN_ACL,
+    compile_datapath,
+    egress_actions,
+    flood_actions,
+    learned_rules,
+    port_plans,
+    stale_learning,
+)
 
 POLICY = textwrap.dedent('''
     vlans:

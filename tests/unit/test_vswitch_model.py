@@ -8,8 +8,16 @@ import yaml
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from controller.config.frozen import FrozenDict
-from controller.vswitch import (Actions, Datapath, Interface, Policy, Rule, Vlan,
-                                load_policy, load_policy_text)
+from controller.vswitch import (
+    Actions,
+    Datapath,
+    Interface,
+    Policy,
+    Rule,
+    Vlan,
+    load_policy,
+    load_policy_text,
+)
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), 'examples', 'policies')

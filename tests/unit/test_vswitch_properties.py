@@ -4,7 +4,8 @@ corrupted one gives ConfigError (with placed, sorted errors) and never anything 
 import ipaddress
 
 import yaml
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from controller.config import ConfigError
 from controller.vswitch import Policy, load_policy_text
@@ -100,7 +101,7 @@ def policies(draw):
     acl_names = draw(st.lists(NAMES, max_size=3, unique=True))
     acls = {name: draw(st.lists(rules(), min_size=1, max_size=4)) for name in acl_names}
     vlans = {}
-    for name, vid in zip(vlan_names, vids):
+    for name, vid in zip(vlan_names, vids, strict=True):
         vlan = {'vid': vid}
         if draw(st.booleans()):
             vlan['description'] = draw(st.text(max_size=12))
@@ -114,7 +115,7 @@ def policies(draw):
     dp_ids = draw(st.lists(st.integers(0, 2 ** 64 - 1), min_size=len(dp_names),
                            max_size=len(dp_names), unique=True))
     dps = {}
-    for name, dp_id in zip(dp_names, dp_ids):
+    for name, dp_id in zip(dp_names, dp_ids, strict=True):
         ports = sorted(set(ACL_PORTS) | set(draw(st.lists(st.integers(3, 48), max_size=6))))
         interfaces = {}
         for port in ports:

@@ -10,8 +10,12 @@ It logs the xid of each flow-mod it sent and each OpenFlow error it is sent back
 
 from ryu.base import app_manager
 from ryu.controller import ofp_event
-from ryu.controller.handler import (CONFIG_DISPATCHER, HANDSHAKE_DISPATCHER,
-                                    MAIN_DISPATCHER, set_ev_cls)
+from ryu.controller.handler import (
+    CONFIG_DISPATCHER,
+    HANDSHAKE_DISPATCHER,
+    MAIN_DISPATCHER,
+    set_ev_cls,
+)
 from ryu.ofproto import ofproto_v1_3
 
 LOOP_IP = '10.0.0.200'

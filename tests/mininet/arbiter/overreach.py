@@ -5,8 +5,12 @@ of each flow-mod it sent ('sent xid=... what'), so a test can match them."""
 
 from ryu.base import app_manager
 from ryu.controller import ofp_event
-from ryu.controller.handler import (CONFIG_DISPATCHER, HANDSHAKE_DISPATCHER,
-                                    MAIN_DISPATCHER, set_ev_cls)
+from ryu.controller.handler import (
+    CONFIG_DISPATCHER,
+    HANDSHAKE_DISPATCHER,
+    MAIN_DISPATCHER,
+    set_ev_cls,
+)
 from ryu.ofproto import ofproto_v1_3
 
 OUTSIDE = '192.168.7.7'                 # its flowspace is 10.0.0.0/24

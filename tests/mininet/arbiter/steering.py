@@ -1,7 +1,8 @@
 """A deliberately pushy app for the arbiter's tests: it steers IPv4 traffic to
 STEERED_IP out of one port and re-asserts its rule every ``INTERVAL_S`` (give or take
-half), whatever is on the switch, as apps written without a thought for others do. Two of them with different
-ports (steer_via_2.py, steer_via_3.py) fight over the same rule for ever.
+half), whatever is on the switch, as apps written without a thought for others do.
+Two of them with different ports (steer_via_2.py, steer_via_3.py) fight over the same
+rule for ever.
 
 It logs every OpenFlow error it is sent ('refused: xid=...'), so a test can see that the
 arbiter told it."""
@@ -10,8 +11,12 @@ import random
 
 from ryu.base import app_manager
 from ryu.controller import ofp_event
-from ryu.controller.handler import (CONFIG_DISPATCHER, HANDSHAKE_DISPATCHER,
-                                    MAIN_DISPATCHER, set_ev_cls)
+from ryu.controller.handler import (
+    CONFIG_DISPATCHER,
+    HANDSHAKE_DISPATCHER,
+    MAIN_DISPATCHER,
+    set_ev_cls,
+)
 from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
 
