@@ -35,6 +35,8 @@ import struct
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -63,14 +65,14 @@ class HostileSwitch(ofemu.EmulatedSwitch):
     """An emulated switch that can also send what it likes (``send_raw``) and wait for
     the controller to have read it all (``echo``)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._echoes = {}     # xid -> future of its reply
+        self._echoes: dict[int, asyncio.Future] = {}     # xid -> future of its reply
 
-    def send_raw(self, data):
+    def send_raw(self, data: bytes) -> None:
         self._send(data)
 
-    async def echo(self, timeout=30.0):
+    async def echo(self, timeout: float = 30.0) -> float:
         """Round trip of an ECHO_REQUEST: the controller has read everything before it
         (Ryu answers echoes in the loop that reads the connection)."""
         xid = self._next_xid()
@@ -99,16 +101,16 @@ class Witness:
 
     HOSTS = 8
 
-    def __init__(self, port, period=0.1):
+    def __init__(self, port: int, period: float = 0.1) -> None:
         self.switch = HostileSwitch(WITNESS_DPID, n_ports=4, port=port,
                                     cookie=ofemu.FROM_TABLE_MISS, response_timeout=1.0)
         self.period = period
         self._timeouts = 0
 
-    async def start(self):
+    async def start(self) -> None:
         await self.switch.start(20.0)
 
-    def send(self):
+    def send(self) -> None:
         macs = [ofemu.host_mac(WITNESS_DPID, i) for i in range(self.HOSTS)]
         frames = [(1, mac, ofemu.BROADCAST,
                    ofemu.arp_request_frame(mac, bytes((10, 0, 0, i + 1)), ofemu.PROBE_IP))
@@ -117,32 +119,32 @@ class Witness:
                                   rate=1.0 / self.period, record_latency=True)
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
         self.switch.take_latencies()
         self._timeouts = self.switch.timeouts
 
-    def slowest(self):
+    def slowest(self) -> float | None:
         samples = self.switch.take_latencies()
         return max(samples) if samples else None
 
-    def unanswered(self):
+    def unanswered(self) -> int:
         return self.switch.timeouts - self._timeouts
 
-    def close(self):
+    def close(self) -> None:
         self.switch.close()
 
 
 # --- what a hostile switch sends -------------------------------------------------------------
 
 
-def port_flaps(dpid, count, n_ports):
+def port_flaps(dpid: int, count: int, n_ports: int) -> list[bytes]:
     """``count`` PORT_STATUS messages: ports 1..n_ports going down and up in turn."""
     return [ofemu.port_status(0, dpid, i % n_ports + 1, ofemu.OFPPR_MODIFY,
                               up=(i // n_ports) % 2 == 1)
             for i in range(count)]
 
 
-def mac_flood(dpid, count, n_ports, cookie=0):
+def mac_flood(dpid: int, count: int, n_ports: int, cookie: int = 0) -> Iterator[bytes]:
     """``count`` packet-ins from as many new source MACs, over ports 1..n_ports."""
     builder = ofemu.PacketInBuilder(cookie)
     for n in range(count):
@@ -151,7 +153,8 @@ def mac_flood(dpid, count, n_ports, cookie=0):
             mac, bytes((10, 1, (n >> 8) & 0xff, n & 0xff)), ofemu.PROBE_IP))
 
 
-def raw_packet_in(oxms, frame, total_len=None, cookie=0):
+def raw_packet_in(oxms: bytes, frame: bytes, total_len: int | None = None,
+                  cookie: int = 0) -> bytes:
     """A PACKET_IN whose match holds the OXM TLVs ``oxms`` (bytes) as they are, and whose
     total_len says what it is told."""
     match_len = 4 + len(oxms)
@@ -161,12 +164,12 @@ def raw_packet_in(oxms, frame, total_len=None, cookie=0):
     return ofemu._msg(ofemu.OFPT_PACKET_IN, 0, body + match + b'\0\0' + frame)
 
 
-def oxm_tlv(oxm_class, field, payload):
+def oxm_tlv(oxm_class: int, field: int, payload: bytes) -> bytes:
     """One OXM TLV, unmasked, of any class, field and length."""
     return struct.pack('!HBB', oxm_class, field << 1, len(payload)) + payload
 
 
-def malformed_packet_ins(cookie=0, in_port=1):
+def malformed_packet_ins(cookie: int = 0, in_port: int = 1) -> dict[str, bytes]:
     """{kind: a PACKET_IN no switch should send}: kinds our handlers must drop (counted)
     and kinds Ryu cannot parse at all (it drops them itself)."""
     frame = ofemu.arp_request_frame(ofemu.learn_mac(9, 9), bytes(4), ofemu.PROBE_IP)
@@ -188,13 +191,13 @@ def malformed_packet_ins(cookie=0, in_port=1):
     }
 
 
-def cut_short_packet_in():
+def cut_short_packet_in() -> bytes:
     """A PACKET_IN whose match holds an OXM longer than the match: Ryu ends the
     connection on it."""
     return raw_packet_in(b'\x00\x00\x00\x03', b'')
 
 
-async def send_all(switch, messages, batch=500):
+async def send_all(switch: HostileSwitch, messages: Iterable[bytes], batch: int = 500) -> None:
     """Write ``messages`` in batches, letting the connection be read in between; then
     wait until the controller has read them all."""
     chunk = []
@@ -209,7 +212,7 @@ async def send_all(switch, messages, batch=500):
     await switch.echo(timeout=120.0)
 
 
-async def _drain(switch):
+async def _drain(switch: HostileSwitch) -> None:
     transport = switch.transport
     while transport is not None and transport.get_write_buffer_size() > 1 << 20:
         await asyncio.sleep(0.01)
@@ -222,19 +225,20 @@ async def _drain(switch):
 class RssSampler:
     """The peak RSS of a process, sampled every ``period`` seconds while running."""
 
-    def __init__(self, pid, period=0.1):
+    def __init__(self, pid: int, period: float = 0.1) -> None:
         self.pid = pid
         self.period = period
         self.peak = 0
-        self._task = None
+        self._task: asyncio.Task | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> 'RssSampler':
         self.peak = ofemu.rss_kib(self.pid)
         self._task = asyncio.ensure_future(self._sample())
         return self
 
-    def __exit__(self, *exc):
-        self._task.cancel()
+    def __exit__(self, *exc: Any) -> None:
+        if self._task is not None:
+            self._task.cancel()
         self.peak = max(self.peak, ofemu.rss_kib(self.pid))
 
     async def _sample(self):
@@ -243,7 +247,8 @@ class RssSampler:
             self.peak = max(self.peak, ofemu.rss_kib(self.pid))
 
 
-async def phase(name, ctl, witness, action, settle=1.0):
+async def phase(name: str, ctl: RyuController, witness: Witness,
+                action: Callable[[], Awaitable[dict]], settle: float = 1.0) -> dict:
     """Run ``action()`` (a coroutine function) while the witness sends; then settle.
     Returns the phase's figures."""
     witness.reset()
@@ -258,11 +263,12 @@ async def phase(name, ctl, witness, action, settle=1.0):
             'tracebacks': ctl.log_text().count('Traceback'), 'detail': result}
 
 
-def _ms(seconds):
+def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
 
-async def scenarios(ctl, ports=BIG_PORTS, flaps=FLAPS, macs=MACS, malformed=MALFORMED):
+async def scenarios(ctl: RyuController, ports: int = BIG_PORTS, flaps: int = FLAPS,
+                    macs: int = MACS, malformed: int = MALFORMED) -> list[dict]:
     """The four hostile phases against a running controller; returns their figures."""
     witness = Witness(ctl.ofp_port)
     await witness.start()
@@ -314,7 +320,7 @@ async def scenarios(ctl, ports=BIG_PORTS, flaps=FLAPS, macs=MACS, malformed=MALF
     return phases
 
 
-def run(quick, logdir):
+def run(quick: bool, logdir: str) -> list[dict]:
     """Both controllers through the scenarios; the figures, one entry per controller."""
     results = []
     for name, apps in CONTROLLERS.items():
@@ -334,7 +340,7 @@ def run(quick, logdir):
     return results
 
 
-def report(data, machine_line):
+def report(data: dict, machine_line: str) -> tuple[list[str], list[tuple]]:
     """The RESULTS.md section (bench/report.py) and its targets, from the JSON."""
     out = ['## Hostile switches: memory and answers (bench/flood_memory.py)', '',
            machine_line, '',
@@ -365,7 +371,7 @@ def report(data, machine_line):
     return out, targets
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--quick', action='store_true', help='a tenth of each flood')
     args = parser.parse_args()

@@ -289,7 +289,7 @@ def port_hw_addr(dpid, port_no):
 _PORT = struct.Struct('!I4x6s2x16sIIIIIIII')
 
 
-def port_entry(dpid, port_no, up=True):
+def port_entry(dpid: int, port_no: int, up: bool = True) -> bytes:
     """One ``ofp_port``: LIVE (LINK_DOWN when not ``up``), 10 Gb/s copper full duplex."""
     name = ('s%d-eth%d' % (dpid, port_no)).encode()[:15]
     return _PORT.pack(port_no, port_hw_addr(dpid, port_no), name, 0,
@@ -298,7 +298,7 @@ def port_entry(dpid, port_no, up=True):
                       PORT_SPEED_KBPS, PORT_SPEED_KBPS)
 
 
-def port_desc_reply(xid, dpid, n_ports):
+def port_desc_reply(xid: int, dpid: int, n_ports: int) -> bytes:
     """The PORT_DESC reply for ports 1..n_ports: one message, or parts of
     PORTS_PER_DESC_PART ports (REPLY_MORE on all but the last) when they do not fit."""
     parts = []
@@ -310,7 +310,8 @@ def port_desc_reply(xid, dpid, n_ports):
     return b''.join(parts)
 
 
-def port_status(xid, dpid, port_no, reason=OFPPR_MODIFY, up=True):
+def port_status(xid: int, dpid: int, port_no: int, reason: int = OFPPR_MODIFY,
+                up: bool = True) -> bytes:
     """OFPT_PORT_STATUS: port ``port_no`` added, deleted or modified (carrier ``up``)."""
     return _msg(OFPT_PORT_STATUS, xid, struct.pack('!B7x', reason) +
                 port_entry(dpid, port_no, up))

@@ -22,5 +22,5 @@ class FakeDatapath:
     def send_msg(self, msg):
         self.sent.append(msg)
 
-    def close(self):
+    def close(self) -> None:
         self.closed = True

@@ -6,7 +6,9 @@ that keep failing."""
 import logging
 import os
 import signal
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -62,12 +64,17 @@ def clock(monkeypatch):
     return fake
 
 
-@pytest.fixture
-def app(clock, caplog):
-    instance = Recorder()
+def running(app_class: type, caplog: Any) -> Iterator[Any]:
+    """An instance of ``app_class`` whose INFO lines reach caplog, stopped afterwards."""
+    instance = app_class()
     caplog.set_level(logging.INFO, logger=instance.logger.name)
     yield instance
     instance.stop()
+
+
+@pytest.fixture
+def app(clock, caplog):
+    yield from running(Recorder, caplog)
 
 
 def test_options_go_in_the_apps_section():
@@ -231,10 +238,7 @@ class Limited(Recorder):
 
 @pytest.fixture
 def limited(clock, caplog):
-    instance = Limited()
-    caplog.set_level(logging.INFO, logger=instance.logger.name)
-    yield instance
-    instance.stop()
+    yield from running(Limited, caplog)
 
 
 def test_the_base_settings_default_where_the_app_registers_none(app, limited):
@@ -359,7 +363,7 @@ def test_a_malformed_packet_in_is_counted_for_its_switch_until_it_disconnects(ap
     assert app.packet_in_guard.dropped == {}
 
 
-def wait_for(condition, seconds=2.0):
+def wait_for(condition: Callable[[], Any], seconds: float = 2.0) -> None:
     for _ in range(int(seconds / 0.005)):
         if condition():
             return
@@ -401,3 +405,20 @@ def test_a_loop_that_fails_now_and_then_goes_on(limited, monkeypatch):
     limited.spawn_loop('flaky', 0.001, tick)
     wait_for(lambda: len(rounds) >= 30)
     assert stopped == [] and limited.loop_failures['flaky'] >= 20
+
+
+def test_an_app_without_discovery_still_bounds_the_ports_it_is_told_of(clock):
+    class Plain(SuiteApp):
+        def new_switch(self, dp):
+            return SimpleNamespace(dp=dp)
+
+    plain = Plain()
+    plain.max_ports = 2
+    dp = FakeSwitch(1, (1, 2))
+    plain._base_state_change(connected(dp))
+    dp.ports[3] = port(3)
+    plain._base_port_status(port_status(dp, port(3), ofp.OFPPR_ADD))
+    assert sorted(dp.ports) == [1, 2]
+    plain._base_port_status(port_status(dp, port(2), ofp.OFPPR_DELETE))
+    plain._base_port_status(port_status(dp, port(3), ofp.OFPPR_ADD))
+    assert plain.switch_ports[1].tracked == {1, 3}

@@ -6,6 +6,7 @@ the real ryu-manager: tests/unit/test_l2_hostile_switches.py."""
 
 import struct
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,7 +26,7 @@ from tests.unit.test_l2_app import H1, H2, H3, PROBE, clock, host_pair, learn, m
 MISS, LLDP = pipe.MISS_COOKIE, pipe.LLDP_COOKIE
 
 
-def deliver(app, dp, raw):
+def deliver(app: l2.L2Learning, dp: FakeSwitch, raw: bytes) -> Any:
     """Hand ``raw`` to the app as ryu-manager would: parsed by Ryu, dropped where Ryu
     cannot parse it (or, cut short, where Ryu ends the connection)."""
     version, msg_type, length, xid = ofproto_parser.header(raw)
@@ -116,7 +117,7 @@ def test_a_flow_removed_that_is_not_one_of_ours_is_ignored(app, clock):  # noqa:
     assert sent(dp) == [] and H1 in app.switches[1].macs
 
 
-def many_ports(n):
+def many_ports(n: int) -> tuple[int, ...]:
     return tuple(range(1, n + 1))
 
 

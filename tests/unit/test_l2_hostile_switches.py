@@ -10,6 +10,7 @@ RSS under twice its idle figure. No root needed (no Mininet); about a minute.
 
 import asyncio
 import textwrap
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ L2 = ['apps/l2_learning.py']
 
 
 @pytest.fixture(scope='module')
-def hostile_run(tmp_path_factory):
+def hostile_run(tmp_path_factory: Any) -> tuple[dict, str]:
     """The four hostile phases against one l2_learning (bench/flood_memory.py), at its
     default settings; the figures and the log."""
     log = str(tmp_path_factory.mktemp('hostile') / 'ryu.log')
@@ -30,7 +31,7 @@ def hostile_run(tmp_path_factory):
     return {p['phase']: p for p in phases}, text
 
 
-def assert_served_and_bounded(phases, name):
+def assert_served_and_bounded(phases: dict, name: str) -> None:
     idle, phase = phases['idle'], phases[name]
     assert phase['alive'], name
     assert phase['witness_unanswered'] == 0 and phase['witness_slowest_ms'] < 1000, phase
@@ -69,7 +70,7 @@ def test_malformed_packet_ins(hostile_run):
     assert 'Traceback' not in log
 
 
-async def _duplicate_dpid(port):
+async def _duplicate_dpid(port: int) -> dict:
     first = flood_memory.HostileSwitch(7, n_ports=4, port=port, cookie=ofemu.FROM_TABLE_MISS)
     await first.start(20.0)
     before = first.flow_mods

@@ -7,6 +7,7 @@ import logging
 import struct
 import traceback
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -49,7 +50,7 @@ def parse_errors(monkeypatch):
     return errors, clock
 
 
-def parse(raw, dp=None):
+def parse(raw: bytes, dp: Any = None) -> Any:
     """The message as Ryu parses it; None where Ryu drops it (or, for a message cut
     short, raises and so ends the connection)."""
     version, msg_type, length, xid = ofproto_parser.header(raw)
@@ -194,14 +195,14 @@ def test_no_packet_in_ryu_lets_through_makes_the_check_raise(parse_errors, oxms,
         assert type(in_port) is int and len(data) >= of.ETH_HEADER_LEN
 
 
-def wire(msg):
+def wire(msg: Any) -> bytes:
     dp = FakeDatapath()
     dp.set_xid(msg)
     msg.serialize()
     return bytes(msg.buf)
 
 
-def flood_spec(n_outputs):
+def flood_spec(n_outputs: int) -> FlowSpec:
     return FlowSpec(1, 10, (('in_port', 1),),
                     (('apply', tuple(('output', port) for port in range(2, n_outputs + 2))),),
                     0x42)
