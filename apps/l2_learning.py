@@ -30,11 +30,11 @@ from ryu import cfg
 from ryu.controller import ofp_event
 from ryu.controller.handler import MAIN_DISPATCHER, set_ev_cls
 
-from controller import discovery
-from controller.l2 import pipeline as pipe
+from controller import app_base, discovery
 from controller import openflow as of
 from controller.app_base import Link, SuiteApp, register_options
 from controller.flowspec import FlowSpec, to_flow_mod
+from controller.l2 import pipeline as pipe
 from controller.learning import Learned, MacTable, is_unicast
 from controller.rate_limit import TokenBucket, packet_in_options
 from controller.topology import spanning_tree_ports
@@ -51,11 +51,23 @@ register_options('l2_learning', [
                       'as a host port'),
     cfg.IntOpt('max_macs_per_port', default=64,
                help='MACs learned on one host port before the port is banned'),
+    cfg.IntOpt('max_macs_per_switch', default=16384,
+               help='MACs learned per switch, on all its ports; then no new MAC until '
+                    'some expire'),
     cfg.IntOpt('ban_time', default=60,
                help='seconds a port over its MAC limit learns no new MAC'),
-], packet_in_options(500.0, 1000), discovery.options(link_timeout=3.5))
+], packet_in_options(500.0, 1000), discovery.options(link_timeout=3.5),
+    app_base.base_options())
 
 PROBE_INTERVAL = 0.25   # seconds between looks for ports and switches whose probe ended
+# Rewriting a switch's floods costs one rule per forwarding port, each out of all the
+# others (~0.25 s for 1,024 ports): budgeted in flood rules per switch, and done by the
+# probe loop (whose sends let the event handlers run) above EVENT_LOOP_FLOOD_PORTS.
+# Until then, ports are blocked at once and the floods follow at a probe tick. A small
+# switch never notices; a large one is rewritten about once a second at most.
+FLOOD_RULES_PER_S = 1000.0
+FLOOD_RULES_AT_ONCE = 1500
+EVENT_LOOP_FLOOD_PORTS = 64
 
 
 class SwitchState:
@@ -64,8 +76,11 @@ class SwitchState:
     def __init__(self, dp: Any, conf: Any) -> None:
         self.dp = dp
         self.macs = MacTable(conf.max_macs_per_port, conf.ban_time)
+        self.macs.max_total = conf.max_macs_per_switch
         self.packet_ins = TokenBucket(conf.packet_in_rate, conf.packet_in_burst)
         self.port_rules = pipe.PortRules()
+        self.flood_rules = TokenBucket(FLOOD_RULES_PER_S, FLOOD_RULES_AT_ONCE,
+                                       app_base.clock)
         # Until the first probe_time has passed, the rules a previous run of the app left
         # in the switch keep forwarding, untouched: a controller restart costs no traffic.
         self.reconcile_at: float | None = None
@@ -91,7 +106,9 @@ class L2Learning(SuiteApp):
         parser = dp.ofproto_parser
         for change in changes:
             if isinstance(change, FlowSpec):
-                dp.send_msg(to_flow_mod(dp, change))
+                # Packed where the match allows: a flood rule may hold thousands of outputs.
+                packed = all(field in of.PACKABLE_FIELDS for field, _ in change.match)
+                dp.send_msg(to_flow_mod(dp, change, packed=packed))
             else:
                 cookie, mask = pipe.COOKIES.rules_of_kind(change.kind)
                 dp.send_msg(of.flow_delete(
@@ -114,6 +131,7 @@ class L2Learning(SuiteApp):
 
     def switch_disconnected(self, sw: SwitchState, graph_changed: bool) -> None:
         self.logger.info('switch %016x disconnected', sw.dp.id)
+        self.log_throttle.forget((sw.dp.id, 'full'))
         if graph_changed:
             self._update_tree()
 
@@ -179,9 +197,10 @@ class L2Learning(SuiteApp):
             if sw.reconcile_at is not None:
                 if now >= sw.reconcile_at:
                     self._reconcile(sw)
-            elif pipe.probe_ended(self.discovery.up_since(sw.dp.id), sw.port_rules.floods,
-                                  now, self.conf.probe_time):
-                self._program_ports(sw)
+            elif sw.port_rules.floods_due or pipe.probe_ended(
+                    self.discovery.up_since(sw.dp.id), sw.port_rules.forwarding, now,
+                    self.conf.probe_time):
+                self._program_ports(sw, in_probe_loop=True)
 
     def _reconcile(self, sw: SwitchState) -> None:
         """Replace whatever the switch holds (a previous run's rules, or nothing) by what
@@ -189,7 +208,7 @@ class L2Learning(SuiteApp):
         sw.reconcile_at = None
         forwarding = self._forwarding_ports(sw)
         self._send(sw.dp, pipe.takeover_deletes(sw.dp.ports, forwarding))
-        self._program_ports(sw, forwarding)
+        self._program_ports(sw, forwarding, in_probe_loop=True, takeover=True)
         self.logger.info('switch %016x: taken over after %.1fs of LLDP', sw.dp.id,
                          self.conf.probe_time)
 
@@ -200,17 +219,29 @@ class L2Learning(SuiteApp):
                                      self.tree_ports.get(dpid, ()), _now(),
                                      self.conf.probe_time)
 
-    def _program_ports(self, sw: SwitchState, forwarding: set[int] | None = None) -> None:
-        """Bring the switch's PORT_DROP and FLOOD rules to what the port states say."""
+    def _program_ports(self, sw: SwitchState, forwarding: set[int] | None = None,
+                       in_probe_loop: bool = False, takeover: bool = False) -> None:
+        """Bring the switch's PORT_DROP and FLOOD rules to what the port states say.
+        Floods that are many or over the budget are left to the probe loop: the ports
+        that must stop forwarding are blocked at once."""
         if sw.reconcile_at is not None:
             return   # not taken over yet: see _reconcile
         if forwarding is None:
             forwarding = self._forwarding_ports(sw)
-        changes = sw.port_rules.program(forwarding, self.live_ports(sw.dp.id))
+        rules, live = sw.port_rules, self.live_ports(sw.dp.id)
+        if (rules.floods_current(forwarding)
+                or ((in_probe_loop or len(forwarding) <= EVENT_LOOP_FLOOD_PORTS)
+                    and sw.flood_rules.allow(len(forwarding)))
+                or takeover):
+            changes = rules.program(forwarding, live)
+        else:
+            changes = rules.block(forwarding, live)
         self._send(sw.dp, changes)
         if changes:
-            self.logger.info('switch %016x: forwarding ports %s, blocked %s', sw.dp.id,
-                             sorted(forwarding), sorted(sw.port_rules.drops))
+            self.logger.info('switch %016x: forwarding ports %s, blocked %s%s', sw.dp.id,
+                             _ports_text(rules.forwarding), _ports_text(rules.drops),
+                             '; floods rewritten at the next probe' if rules.floods_due
+                             else '')
 
     # --- learning -----------------------------------------------------------------------
 
@@ -221,7 +252,9 @@ class L2Learning(SuiteApp):
         if sw is None:
             return
         if msg.cookie == pipe.LLDP_COOKIE:
-            self.lldp_in(sw, msg.match['in_port'], msg.data)
+            fields = self.packet_in_fields(sw, msg)
+            if fields is not None:
+                self.lldp_in(sw, *fields)
             return
         if msg.cookie != pipe.MISS_COOKIE:
             return   # another app's packet-in
@@ -231,12 +264,15 @@ class L2Learning(SuiteApp):
             self.logger.debug('switch %016x: packet-in over the rate limit, ignored',
                               sw.dp.id)
             return
-        in_port = msg.match['in_port']
+        fields = self.packet_in_fields(sw, msg)
+        if fields is None:
+            return   # malformed: counted and logged by the base
+        in_port, frame = fields
         # The Ethernet source is all learning needs: slice it rather than parse.
-        src = of.mac_text(msg.data[6:12])
+        src = of.mac_text(frame[6:12])
         # Only forwarding ports (those with a flood rule) learn: never a blocked or
         # probing port, nor the bridge's own LOCAL port.
-        if not is_unicast(src) or in_port not in sw.port_rules.floods:
+        if not is_unicast(src) or in_port not in sw.port_rules.forwarding:
             return
         self.logger.debug('switch %016x: packet-in port %d from %s', sw.dp.id, in_port, src)
         self._learn(sw, src, in_port)
@@ -251,7 +287,11 @@ class L2Learning(SuiteApp):
             result, _ = sw.macs.learn(mac, in_port, limit=host_port)
         if result is Learned.BANNED:
             self._ban_port(sw, in_port)
-        if result in (Learned.BANNED, Learned.REFUSED):
+        if result is Learned.FULL and self.log_throttle.ready((sw.dp.id, 'full')):
+            self.logger.warning('switch %016x: %d MACs learned (max_macs_per_switch); new '
+                                'MACs are not learned until some expire', sw.dp.id,
+                                len(sw.macs))
+        if result in (Learned.BANNED, Learned.REFUSED, Learned.FULL):
             return
         if result is Learned.NEW:
             log = self.logger.info if host_port else self.logger.debug
@@ -286,7 +326,9 @@ class L2Learning(SuiteApp):
                 or pipe.COOKIES.kind_of(msg.cookie) != pipe.DST
                 or not pipe.COOKIES.owns(msg.cookie)):
             return
-        mac = msg.match['eth_dst']
+        mac = msg.match.get('eth_dst')
+        if not isinstance(mac, str):
+            return   # not one of our destination rules, whatever its cookie says
         port = sw.macs.lookup(mac)
         # The source entry goes too, so the host's next frame is learned afresh.
         sw.macs.forget(mac)
@@ -294,3 +336,10 @@ class L2Learning(SuiteApp):
         host_port = port is not None and port not in self.graph.inter_switch_ports(sw.dp.id)
         log = self.logger.info if host_port else self.logger.debug
         log('host %s expired on switch %016x (idle %ds)', mac, sw.dp.id, self.idle_timeout)
+
+
+def _ports_text(ports: set[int]) -> str:
+    """Port numbers for a log line: listed, or counted with their range when many."""
+    if len(ports) <= 16:
+        return str(sorted(ports))
+    return '%d ports %d..%d' % (len(ports), min(ports), max(ports))

@@ -129,8 +129,8 @@ __all__ = [
     'barrier_reply', 'bundle_ctrl_reply', 'echo_reply', 'echo_request', 'error_msg',
     'features_reply', 'get_config_reply', 'hello_msg', 'host_mac', 'learn_mac',
     'make_hosts', 'mac_text', 'measure_memory', 'measure_memory_sync', 'multipart_reply',
-    'packet_in', 'port_desc_reply', 'port_hw_addr', 'probe_mac', 'rss_kib', 'run_benchmark',
-    'run_benchmark_sync', 'udp_frame',
+    'packet_in', 'port_desc_reply', 'port_hw_addr', 'port_status', 'probe_mac', 'rss_kib',
+    'run_benchmark', 'run_benchmark_sync', 'udp_frame',
 ]
 
 # --- OpenFlow 1.3 constants (values of the 1.3.x specification) -----------------------
@@ -197,6 +197,8 @@ OFPMP_METER_FEATURES = 11
 OFPMP_TABLE_FEATURES = 12
 OFPMP_PORT_DESC = 13
 OFPMPF_REQ_MORE = 1
+OFPMPF_REPLY_MORE = 1
+PORTS_PER_DESC_PART = 1000   # 64 bytes each: a reply part stays under 65535 bytes
 
 OFPET_HELLO_FAILED = 0
 OFPHFC_INCOMPATIBLE = 0
@@ -223,7 +225,11 @@ OFPC_QUEUE_STATS = 1 << 6
 DEFAULT_CAPABILITIES = (OFPC_FLOW_STATS | OFPC_TABLE_STATS | OFPC_PORT_STATS |
                         OFPC_GROUP_STATS | OFPC_QUEUE_STATS)
 
+OFPPS_LINK_DOWN = 1 << 0
 OFPPS_LIVE = 1 << 2
+OFPPR_ADD = 0
+OFPPR_DELETE = 1
+OFPPR_MODIFY = 2
 OFPPF_10GB_FD = 1 << 6
 OFPPF_COPPER = 1 << 11
 PORT_FEATURES = OFPPF_10GB_FD | OFPPF_COPPER
@@ -315,17 +321,32 @@ def port_hw_addr(dpid, port_no):
 _PORT = struct.Struct('!I4x6s2x16sIIIIIIII')
 
 
-def port_entry(dpid, port_no):
-    """One ``ofp_port``: LIVE, 10 Gb/s copper full duplex."""
+def port_entry(dpid: int, port_no: int, up: bool = True) -> bytes:
+    """One ``ofp_port``: LIVE (LINK_DOWN when not ``up``), 10 Gb/s copper full duplex."""
     name = ('s%d-eth%d' % (dpid, port_no)).encode()[:15]
-    return _PORT.pack(port_no, port_hw_addr(dpid, port_no), name, 0, OFPPS_LIVE,
+    return _PORT.pack(port_no, port_hw_addr(dpid, port_no), name, 0,
+                      OFPPS_LIVE if up else OFPPS_LINK_DOWN,
                       PORT_FEATURES, PORT_FEATURES, PORT_FEATURES, 0,
                       PORT_SPEED_KBPS, PORT_SPEED_KBPS)
 
 
-def port_desc_reply(xid, dpid, n_ports):
-    body = b''.join(port_entry(dpid, p) for p in range(1, n_ports + 1))
-    return multipart_reply(xid, OFPMP_PORT_DESC, body)
+def port_desc_reply(xid: int, dpid: int, n_ports: int) -> bytes:
+    """The PORT_DESC reply for ports 1..n_ports: one message, or parts of
+    PORTS_PER_DESC_PART ports (REPLY_MORE on all but the last) when they do not fit."""
+    parts = []
+    for first in range(1, n_ports + 1, PORTS_PER_DESC_PART):
+        last = min(n_ports, first + PORTS_PER_DESC_PART - 1)
+        body = b''.join(port_entry(dpid, p) for p in range(first, last + 1))
+        parts.append(multipart_reply(xid, OFPMP_PORT_DESC, body,
+                                     OFPMPF_REPLY_MORE if last < n_ports else 0))
+    return b''.join(parts)
+
+
+def port_status(xid: int, dpid: int, port_no: int, reason: int = OFPPR_MODIFY,
+                up: bool = True) -> bytes:
+    """OFPT_PORT_STATUS: port ``port_no`` added, deleted or modified (carrier ``up``)."""
+    return _msg(OFPT_PORT_STATUS, xid, struct.pack('!B7x', reason) +
+                port_entry(dpid, port_no, up))
 
 
 def desc_body(dpid):

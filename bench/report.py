@@ -352,6 +352,11 @@ def _arbiter(data):
     return arbiter.report(data)
 
 
+def _flood_memory(data):
+    from bench import flood_memory
+    return flood_memory.report(data, _machine_line(data))
+
+
 def write(results_dir, path):
     try:
         plots = _Plots(results_dir, path)
@@ -369,7 +374,8 @@ def write(results_dir, path):
                 ('policy', lambda data: (_policy(data), [])),
                 ('stable_network', _stable_network),
                 ('stable-compute', lambda data: _stable_compute(data, plots)),
-                ('arbiter', _arbiter))
+                ('arbiter', _arbiter),
+                ('flood_memory', _flood_memory))
     for name, render in sections:
         data = _load(results_dir, name)
         if data:

@@ -11,10 +11,11 @@ Actions and instructions are tuples:
 Match values are what Ryu's OFPMatch accepts; a masked value is a (value, mask) tuple.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
-from controller.openflow import PackedMatch
+from controller.openflow import PackedMatch, PackedOutputs
 
 
 @dataclass(frozen=True, order=True)
@@ -92,9 +93,14 @@ def _action(parser, ofp, action):
     raise ValueError('unknown action %r' % (action,))
 
 
-def _instruction(parser, ofp, instruction):
+def _instruction(parser, ofp, instruction, packed=False):
     kind, body = instruction
     if kind == 'apply':
+        if packed:
+            try:
+                return PackedOutputs(body)
+            except KeyError:   # not only outputs
+                pass
         return parser.OFPInstructionActions(
             ofp.OFPIT_APPLY_ACTIONS, [_action(parser, ofp, a) for a in body])
     if kind == 'goto':
@@ -106,8 +112,9 @@ def _instruction(parser, ofp, instruction):
 
 def to_flow_mod(dp: Any, spec: FlowSpec, send_flow_removed: bool = False,
                 packed: bool = False) -> Any:
-    """The FLOW_MOD that adds ``spec``. ``packed``: its match as a PackedMatch
-    (controller/openflow.py), for hot paths; only for matches on in_port, eth_dst and
+    """The FLOW_MOD that adds ``spec``. ``packed``: its match as a PackedMatch and its
+    apply-actions, where they only output, as PackedOutputs (controller/openflow.py),
+    for hot paths and long output lists; only for matches on in_port, eth_dst and
     eth_src, which it packs without Ryu's OFPMatch."""
     parser, ofp = dp.ofproto_parser, dp.ofproto
     match = (PackedMatch(**spec.match_dict()) if packed
@@ -115,7 +122,7 @@ def to_flow_mod(dp: Any, spec: FlowSpec, send_flow_removed: bool = False,
     return parser.OFPFlowMod(
         datapath=dp, table_id=spec.table, command=ofp.OFPFC_ADD, priority=spec.priority,
         match=match, cookie=spec.cookie,
-        instructions=[_instruction(parser, ofp, i) for i in spec.instructions],
+        instructions=[_instruction(parser, ofp, i, packed) for i in spec.instructions],
         idle_timeout=spec.idle_timeout, hard_timeout=spec.hard_timeout,
         flags=ofp.OFPFF_SEND_FLOW_REM if send_flow_removed else 0,
         buffer_id=ofp.OFP_NO_BUFFER)

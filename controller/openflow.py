@@ -1,12 +1,17 @@
 """Small builders for the OpenFlow 1.3 messages the apps send, so that every app writes
-its rules the same way (cookie always set, deletes always scoped to a cookie range)."""
+its rules the same way (cookie always set, deletes always scoped to a cookie range), and
+the check every app makes of a packet-in before it reads it (``PacketInGuard``)."""
 
+import logging
 import struct
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ryu.ofproto import ofproto_v1_3 as ofp13
 from ryu.ofproto import ofproto_v1_3_parser as parser13
+
+from controller.rate_limit import LogThrottle
 
 _OXM_IN_PORT = ofp13.oxm_tlv_header(ofp13.OFPXMT_OFB_IN_PORT, 4)
 _OXM_ETH_DST = ofp13.oxm_tlv_header(ofp13.OFPXMT_OFB_ETH_DST, 6)
@@ -18,6 +23,10 @@ _ETH_SRC_HEADER = struct.pack('!I', _OXM_ETH_SRC)
 _MATCH_HEADER = struct.Struct('!HH')
 _PADDING = [b'\0' * (-length % 8) for length in range(8)]   # by length % 8
 _FIELDS = ('in_port', 'eth_dst', 'eth_src')
+#: the match fields a PackedMatch packs
+PACKABLE_FIELDS = frozenset(_FIELDS)
+_INSTRUCTION_HEADER = struct.Struct('!HH4x')
+_OUTPUT_ACTION = struct.Struct('!HHIH6x')
 
 
 class PackedMatch(parser13.OFPMatch):
@@ -76,12 +85,74 @@ class PackedMatch(parser13.OFPMatch):
     __str__ = __repr__
 
 
+class _OutputActions(dict):
+    """('output', port) -> the packed OFPActionOutput (no max_len); KeyError for any
+    other action. Bounded: cleared past 65536 ports."""
+
+    def __missing__(self, action: tuple) -> bytes:
+        if action[0] != 'output' or len(action) != 2:
+            raise KeyError(action)
+        if len(self) >= 0x10000:
+            self.clear()
+        packed = self[action] = _OUTPUT_ACTION.pack(
+            ofp13.OFPAT_OUTPUT, ofp13.OFP_ACTION_OUTPUT_SIZE, action[1],
+            ofp13.OFPCML_NO_BUFFER)
+        return packed
+
+
+_OUTPUT_ACTIONS = _OutputActions()
+
+
+class PackedOutputs(parser13.OFPInstructionActions):
+    """Apply-actions that only output to ports (no max_len), packed at once.
+
+    A flood rule of a large switch outputs to hundreds or thousands of ports; Ryu's
+    action objects cost ~2 us each to build and serialize, which made reprogramming a
+    1,024-port switch take seconds of the event loop. ``actions`` makes Ryu's objects on
+    demand, for readers such as the arbiter.
+    """
+
+    def __init__(self, actions: Sequence[tuple]) -> None:
+        """``actions``: ('output', port) tuples (controller/flowspec.py's form); a
+        KeyError for any other action."""
+        # OFPInstructionActions' constructor is skipped: it would store ``actions``.
+        self.type = ofp13.OFPIT_APPLY_ACTIONS
+        packed = b''.join(map(_OUTPUT_ACTIONS.__getitem__, actions))
+        self._outputs = actions
+        self.len = ofp13.OFP_INSTRUCTION_ACTIONS_SIZE + len(packed)
+        self._packed = _INSTRUCTION_HEADER.pack(self.type, self.len) + packed
+
+    @property
+    def ports(self) -> list[int]:
+        return [port for _, port in self._outputs]
+
+    @property
+    def actions(self) -> list[Any]:
+        return [parser13.OFPActionOutput(port, ofp13.OFPCML_NO_BUFFER) for port in self.ports]
+
+    def serialize(self, buf: bytearray, offset: int) -> None:
+        if len(buf) < offset:
+            buf += bytearray(offset - len(buf))
+        buf[offset:offset + self.len] = self._packed
+
+    def __repr__(self) -> str:
+        return 'PackedOutputs(%s)' % ', '.join(map(str, self.ports))
+
+    __str__ = __repr__
+
+
+#: the most output actions one FLOW_MOD can carry (a message is at most 65535 bytes):
+#: header and body (48), an in_port match (16), the apply-actions header (8), 16 per output
+MAX_OUTPUTS_PER_FLOW_MOD = (0xffff - 48 - 16 - ofp13.OFP_INSTRUCTION_ACTIONS_SIZE) // \
+    ofp13.OFP_ACTION_OUTPUT_SIZE
+
+
 def mac_bytes(mac: str) -> bytes:
     """'00:00:00:00:00:01' -> 6 bytes."""
     return bytes.fromhex(mac.replace(':', ''))
 
 
-def mac_text(raw: bytes) -> str:
+def mac_text(raw: bytes | bytearray) -> str:
     """6 bytes -> '00:00:00:00:00:01'."""
     return raw.hex(':')
 
@@ -172,3 +243,140 @@ def group_delete(dp: Any, group_id: int) -> Any:
 
 def barrier(dp: Any) -> None:
     dp.send_msg(dp.ofproto_parser.OFPBarrierRequest(dp))
+
+
+# --- packet-ins from a switch that may lie --------------------------------------------
+
+ETH_HEADER_LEN = 14
+
+
+def _read_packet_in(msg: Any) -> tuple[int, bytes | bytearray] | str:
+    """(in_port, frame) of a packet-in, or what is wrong with it."""
+    try:
+        in_port = msg.match.get('in_port')
+    except Exception:   # no match at all, or not a mapping: what a switch sent is not
+        return 'no match'
+    if in_port is None:
+        return 'no in_port in the match'
+    if type(in_port) is not int or not (0 < in_port <= ofp13.OFPP_MAX
+                                         or in_port == ofp13.OFPP_LOCAL):
+        return 'in_port %r is not a port' % (in_port,)
+    frame = getattr(msg, 'data', None)
+    if not isinstance(frame, (bytes, bytearray)):
+        return 'no frame'
+    # Ryu cuts the frame to total_len: a total_len that lies short ends here too.
+    if len(frame) < ETH_HEADER_LEN:
+        return 'a frame of %d bytes, shorter than an Ethernet header' % len(frame)
+    return in_port, frame
+
+
+def packet_in_fields(msg: Any) -> tuple[int, bytes | bytearray] | None:
+    """(in_port, frame) of a packet-in whose in_port is a port and whose frame holds an
+    Ethernet header; None otherwise (no in_port in the match, a reserved or absent port,
+    a frame shorter than 14 bytes, as a switch that lies may send)."""
+    read = _read_packet_in(msg)
+    return read if type(read) is tuple else None
+
+
+class PacketInGuard:
+    """``packet_in_fields`` with a count per switch of the packet-ins dropped, and at
+    most one WARNING line per switch per ``log_interval`` seconds: a malformed packet-in
+    costs a dictionary update, not a traceback.
+
+    For apps on controller/app_base.py, the base holds one (``SuiteApp.packet_in_fields``);
+    other apps (the arbiter) make their own.
+    """
+
+    def __init__(self, logger: logging.Logger | logging.LoggerAdapter, log_interval: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.logger = logger
+        self.dropped: dict[int, int] = {}     # dpid -> malformed packet-ins dropped
+        self._throttle = LogThrottle(log_interval, clock)
+
+    def fields(self, dpid: int, msg: Any) -> tuple[int, bytes | bytearray] | None:
+        """(in_port, frame) of switch ``dpid``'s packet-in, or None (counted, maybe
+        logged) for a malformed one."""
+        read = _read_packet_in(msg)
+        if type(read) is tuple:
+            return read
+        count = self.dropped[dpid] = self.dropped.get(dpid, 0) + 1
+        if self._throttle.ready(dpid):
+            self.logger.warning('switch %016x: malformed packet-in dropped (%s); %d so far '
+                                '(one line a minute at most)', dpid, read, count)
+        return None
+
+    def forget(self, dpid: int) -> None:
+        """The switch disconnected: its count goes."""
+        self.dropped.pop(dpid, None)
+        self._throttle.forget(dpid)
+
+
+class RyuParseErrors(logging.Filter):
+    """What Ryu logs for an OpenFlow message it cannot parse, as one WARNING line per
+    ``interval`` seconds with a count, and no traceback.
+
+    Ryu logs a traceback and the whole message in hex for every message it cannot parse
+    (an OXM of the experimenter class, a field of the wrong length) and drops it: hundreds
+    of tracebacks from one lying switch. A message cut short inside (an OXM longer than
+    its match) ends the connection: Ryu logs "Error in the datapath <dpid> from
+    <address>" (kept: it names the switch) and then the traceback as a "hub: uncaught
+    exception". Installed on both loggers by ``quiet_ryu_parse_errors``."""
+
+    PARSE_ERROR = 'Encountered an error while parsing'
+    CONNECTION_ERROR = 'hub: uncaught exception'
+    TRUNCATED = 'ryu.exception.OFPTruncatedMessage'
+
+    def __init__(self, interval: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.dropped = 0        # messages Ryu could not parse and dropped
+        self.cut_short = 0      # connections Ryu ended on a message cut short
+        self._throttle = LogThrottle(interval, clock)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        if text.startswith(self.PARSE_ERROR):
+            self.dropped += 1
+            error = record.exc_info[1] if record.exc_info else None
+            args = record.args if isinstance(record.args, tuple) else ()
+            msg_type, msg_len = args[1:3] if len(args) >= 3 else ('?', '?')
+            return self._rewrite(record, 'parse', (
+                'an OpenFlow message Ryu could not parse was dropped (type %s, %s bytes: '
+                '%s); %d so far (one line a minute at most)'),
+                (msg_type, msg_len, str(error)[:120], self.dropped))
+        detail = str(record.args[0] if isinstance(record.args, tuple) and record.args
+                     else record.args)
+        if text.startswith(self.CONNECTION_ERROR) and self.TRUNCATED in detail:
+            self.cut_short += 1
+            last = detail.strip().splitlines()[-1].split(self.TRUNCATED + ':', 1)[-1]
+            return self._rewrite(record, 'truncated', (
+                'a switch sent an OpenFlow message cut short (%s): Ryu closed its '
+                'connection (the line before names it); %d so far (one line a minute at '
+                'most)'), (last.strip()[:200], self.cut_short))
+        return True
+
+    def _rewrite(self, record: logging.LogRecord, key: str, msg: str, args: tuple) -> bool:
+        if not self._throttle.ready(key):
+            return False
+        record.msg, record.args = msg, args
+        record.exc_info = record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, 'WARNING'
+        return True
+
+
+#: the loggers of Ryu that RyuParseErrors shortens
+RYU_PARSER_LOGGER = 'ryu.ofproto.ofproto_parser'
+RYU_HUB_LOGGER = 'ryu.lib.hub'
+
+
+def quiet_ryu_parse_errors() -> RyuParseErrors:
+    """Install one RyuParseErrors on Ryu's parser and hub loggers, once per process;
+    returns it."""
+    loggers = [logging.getLogger(name) for name in (RYU_PARSER_LOGGER, RYU_HUB_LOGGER)]
+    for existing in loggers[0].filters:
+        if isinstance(existing, RyuParseErrors):
+            return existing
+    installed = RyuParseErrors()
+    for logger in loggers:
+        logger.addFilter(installed)
+    return installed

@@ -16,6 +16,8 @@ Tables (cookie kinds of the 'l2_learning' range in brackets, see controller/cook
 Port states. A live port is *forwarding* once its probe time has passed and it is a host
 port (no LLDP neighbour) or a switch-to-switch port on the spanning tree; every other
 live port is *blocked* (PORT_DROP, and left out of floods), like an STP blocking port.
+A switch forwards on at most MAX_FORWARDING_PORTS ports (the lowest numbers): a flood
+rule must fit in one OpenFlow message.
 """
 
 from collections.abc import Iterable
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from controller import discovery
 from controller.cookies import CookieSpace
 from controller.flowspec import FlowSpec
-from controller.topology import flood_rules
+from controller.openflow import MAX_OUTPUTS_PER_FLOW_MOD
 
 COOKIES = CookieSpace('l2_learning')
 
@@ -50,6 +52,9 @@ DST_COOKIE = COOKIES.cookie(DST)
 PACKET_IN_BYTES = 128   # the Ethernet header is all learning needs
 
 _TO_DESTINATION = (('goto', DESTINATION_TABLE),)
+
+#: a flood rule outputs to every other forwarding port, in one FLOW_MOD
+MAX_FORWARDING_PORTS = MAX_OUTPUTS_PER_FLOW_MOD + 1
 
 
 @dataclass(frozen=True)
@@ -91,10 +96,14 @@ def src_hard_timeout(idle_timeout: int, relearn_fraction: float) -> int:
 def forwarding_ports(up_since: dict[int, float], inter_switch: Iterable[int],
                      on_tree: Iterable[int], now: float, probe_time: float) -> set[int]:
     """Live ports (``up_since``: {port: when it came up}) that are probed and are either
-    host ports or switch-to-switch ports on the tree."""
+    host ports or switch-to-switch ports on the tree; the lowest MAX_FORWARDING_PORTS
+    of them, the others blocked."""
     inter_switch, on_tree = set(inter_switch), set(on_tree)
-    return {port for port, since in up_since.items()
-            if now - since >= probe_time and (port not in inter_switch or port in on_tree)}
+    ports = {port for port, since in up_since.items()
+             if now - since >= probe_time and (port not in inter_switch or port in on_tree)}
+    if len(ports) > MAX_FORWARDING_PORTS:
+        ports = set(sorted(ports)[:MAX_FORWARDING_PORTS])
+    return ports
 
 
 def probe_ended(up_since: dict[int, float], flooding: Iterable[int], now: float,
@@ -114,10 +123,16 @@ def _port_drop(port: int) -> FlowSpec:
                     COOKIES.cookie(PORT_DROP))
 
 
-def _flood(port: int, outs: list[int]) -> FlowSpec:
-    return FlowSpec(DESTINATION_TABLE, PRIO_FLOOD, _in_port(port),
-                    (('apply', tuple(('output', out) for out in outs)),),
-                    COOKIES.cookie(FLOOD))
+def _floods(forwarding: set[int]) -> list[FlowSpec]:
+    """The flood rule of every forwarding port: out of every other one. The output
+    actions are shared between the rules (a 1,024-port switch has a million outputs)
+    and sliced, not filtered."""
+    ports = sorted(forwarding)
+    outputs = tuple(('output', port) for port in ports)
+    cookie = COOKIES.cookie(FLOOD)
+    return [FlowSpec(DESTINATION_TABLE, PRIO_FLOOD, _in_port(port),
+                     (('apply', outputs[:i] + outputs[i + 1:]),), cookie)
+            for i, port in enumerate(ports)]
 
 
 def _no_port_drop(port: int) -> FlowDelete:
@@ -130,11 +145,34 @@ def _no_flood(port: int) -> FlowDelete:
 
 class PortRules:
     """The PORT_DROP and FLOOD rules programmed in one switch, and the changes that
-    bring them to new port states."""
+    bring them to new port states.
+
+    Every flood rule outputs to all forwarding ports but its own, so they all change
+    when the forwarding ports do: a change costs one rule per forwarding port. ``block``
+    makes the urgent part of a change alone (new drops, floods removed) and leaves the
+    floods to a later ``program``, for an app that must bound how often it rewrites
+    them."""
 
     def __init__(self) -> None:
-        self.floods: dict[int, list[int]] = {}   # in_port -> out ports, as programmed
-        self.drops: set[int] = set()             # ports with a PORT_DROP rule
+        self.forwarding: set[int] = set()   # ports with a flood rule
+        self.drops: set[int] = set()        # ports with a PORT_DROP rule
+        # the forwarding ports the flood rules were written for (``block`` removes
+        # floods without rewriting the others)
+        self._flooded: set[int] = set()
+
+    @property
+    def floods(self) -> dict[int, list[int]]:
+        """{in_port: out ports} as programmed."""
+        return {port: sorted(self._flooded - {port}) for port in sorted(self.forwarding)}
+
+    @property
+    def floods_due(self) -> bool:
+        """Whether a ``block`` left the floods to rewrite."""
+        return self._flooded != self.forwarding
+
+    def floods_current(self, forwarding: set[int]) -> bool:
+        """Whether programming ``forwarding`` leaves every flood rule as it is."""
+        return forwarding == self._flooded == self.forwarding
 
     def program(self, forwarding: set[int], live: set[int]) -> list[Change]:
         """The changes, in the order to send them, that make the rules say ``forwarding``
@@ -142,14 +180,24 @@ class PortRules:
 
         Blocking first, then floods, then unblocking: a port never forwards before the
         ports it must not reach drop."""
+        changes = self.block(forwarding, live)
+        if forwarding != self._flooded or forwarding != self.forwarding:
+            changes += _floods(forwarding)
         drops = live - forwarding
-        floods = flood_rules(forwarding)
-        changes: list[Change] = [_port_drop(port) for port in sorted(drops - self.drops)]
-        changes += [_no_flood(port) for port in sorted(set(self.floods) - set(floods))]
-        changes += [_flood(port, outs) for port, outs in floods.items()
-                    if self.floods.get(port) != outs]
         changes += [_no_port_drop(port) for port in sorted(self.drops - drops)]
-        self.floods, self.drops = floods, drops
+        self.forwarding, self.drops, self._flooded = set(forwarding), drops, set(forwarding)
+        return changes
+
+    def block(self, forwarding: set[int], live: set[int]) -> list[Change]:
+        """The changes that make the ``live`` ports that do not forward drop and remove
+        the flood rules of ports that no longer forward; recorded. The floods of the
+        ports that still forward may still output to the others until ``program``."""
+        new_drops = (live - forwarding) - self.drops
+        gone = self.forwarding - forwarding
+        changes: list[Change] = [_port_drop(port) for port in sorted(new_drops)]
+        changes += [_no_flood(port) for port in sorted(gone)]
+        self.drops |= new_drops
+        self.forwarding -= gone
         return changes
 
 

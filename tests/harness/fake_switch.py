@@ -34,19 +34,30 @@ def port(port_no: int, up: bool = True) -> Any:
 
 class FakeSwitch(FakeDatapath):
     """A FakeDatapath with ports (``ports``: port_no -> OFPPort, as a Datapath has after
-    its handshake) whose ``send`` (raw bytes, as controller/openflow.py's send_together
-    writes them) is parsed back into messages in ``sent``."""
+    its handshake) whose messages are serialized, as a Datapath does, and parsed back
+    into ``sent``: what a switch would read (``send``, raw bytes, is what
+    controller/openflow.py's send_together writes). A message Ryu cannot parse back (a
+    PACKET_OUT: Ryu has no parser for what only a controller sends) is kept as sent."""
 
     def __init__(self, dpid: int = 1, ports: tuple = (1, 2)) -> None:
         super().__init__(dpid)
         self.ports = {n: port(n) for n in ports}
 
+    def send_msg(self, msg: Any) -> None:
+        if msg.xid is None:
+            self.set_xid(msg)
+        msg.serialize()
+        self.sent.append(self._read(bytes(msg.buf)) or msg)
+
     def send(self, data: bytes) -> None:
         while data:
-            version, msg_type, length, xid = ofproto_parser.header(data)
-            self.sent.append(ofproto_parser.msg(self, version, msg_type, length, xid,
-                                                data[:length]))
+            length = ofproto_parser.header(data)[2]
+            self.sent.append(self._read(data[:length]))
             data = data[length:]
+
+    def _read(self, data: bytes) -> Any:
+        version, msg_type, length, xid = ofproto_parser.header(data)
+        return ofproto_parser.msg(self, version, msg_type, length, xid, data)
 
     def take(self) -> list:
         """The messages sent since the last take()."""

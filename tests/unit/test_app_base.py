@@ -1,12 +1,18 @@
 """controller/app_base.py: the switch registry, port dispatch, discovery, guarded loops
-and the SIGHUP fan-out, with a recording app and fake switches."""
+and the SIGHUP fan-out, with a recording app and fake switches; and against hostile
+switches: a duplicate dpid, too many ports, flap storms, malformed packet-ins, loops
+that keep failing."""
 
 import logging
 import os
 import signal
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ryu import cfg
 from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3 as ofp
@@ -14,8 +20,7 @@ from ryu.ofproto import ofproto_v1_3 as ofp
 from controller import app_base, discovery
 from controller.app_base import SuiteApp, register_options
 from controller.lldp import lldp_frame
-from tests.harness.fake_switch import (FakeClock, FakeSwitch, connected, dead, port,
-                                       port_status)
+from tests.harness.fake_switch import FakeClock, FakeSwitch, connected, dead, port, port_status
 
 GROUP = 'app_base_under_test'
 register_options(GROUP, discovery.options(link_timeout=3.0))
@@ -59,12 +64,17 @@ def clock(monkeypatch):
     return fake
 
 
-@pytest.fixture
-def app(clock, caplog):
-    instance = Recorder()
+def running(app_class: type, caplog: Any) -> Iterator[Any]:
+    """An instance of ``app_class`` whose INFO lines reach caplog, stopped afterwards."""
+    instance = app_class()
     caplog.set_level(logging.INFO, logger=instance.logger.name)
     yield instance
     instance.stop()
+
+
+@pytest.fixture
+def app(clock, caplog):
+    yield from running(Recorder, caplog)
 
 
 def test_options_go_in_the_apps_section():
@@ -212,3 +222,203 @@ def test_sighup_reaches_every_subscriber(monkeypatch):
     finally:
         signal.signal(signal.SIGHUP, previous)
     assert sorted(heard) == ['failing', 'first', 'second']
+
+
+# --- hostile switches: duplicate dpids, too many ports, flap storms, failing loops -------
+
+LIMITED = 'app_base_limits_under_test'
+register_options(LIMITED, discovery.options(link_timeout=3.0),
+                 app_base.base_options(max_ports=3, port_status_interval=0.5,
+                                       loop_failure_limit=3))
+
+
+class Limited(Recorder):
+    CONFIG_GROUP = LIMITED
+
+
+@pytest.fixture
+def limited(clock, caplog):
+    yield from running(Limited, caplog)
+
+
+def test_the_base_settings_default_where_the_app_registers_none(app, limited):
+    assert (app.max_ports, app.port_status_interval, app.loop_failure_limit) == (
+        1024, 0.5, 10)
+    assert (limited.max_ports, limited.port_status_interval,
+            limited.loop_failure_limit) == (3, 0.5, 3)
+
+
+def test_a_second_connection_with_a_dpid_takes_over_and_the_old_one_is_closed(app, caplog):
+    genuine, impostor = FakeSwitch(7), FakeSwitch(7)
+    app._base_state_change(connected(genuine))
+    app._base_state_change(connected(impostor))
+    assert genuine.closed and not impostor.closed
+    assert app.switch_of(impostor).dp is impostor and app.switch_of(genuine) is None
+    assert 'switch 0000000000000007: a second connection (from None) takes over from the ' \
+        'one from None, which is closed' in caplog.text
+    # What the closed connection still had in flight is not heard.
+    app._base_port_status(port_status(genuine, port(2, up=False)))
+    assert app.live_ports(7) == {1, 2}
+    # The genuine switch reconnects: it takes over in turn.
+    again = FakeSwitch(7)
+    app._base_state_change(connected(again))
+    assert impostor.closed and app.switch_of(again).dp is again
+    app._base_state_change(dead(genuine))
+    app._base_state_change(dead(impostor))
+    assert app.calls == [('connected', 7)] * 3
+
+
+def test_ports_beyond_max_ports_are_ignored_and_logged(limited, caplog):
+    dp = FakeSwitch(1, (5, 1, 4, 2, 3))
+    dp.ports[ofp.OFPP_LOCAL] = port(ofp.OFPP_LOCAL)
+    limited._base_state_change(connected(dp))
+    assert sorted(dp.ports) == [1, 2, 3, ofp.OFPP_LOCAL]     # Ryu's copy too
+    assert limited.live_ports(1) == {1, 2, 3}
+    assert 'switch 0000000000000001 announced 6 ports: 3 tracked (max_ports), ports 4 ' \
+        'and above ignored' in caplog.text
+    for port_no in (6, 7):
+        dp.ports[port_no] = port(port_no)     # as Ryu's handler adds it
+        limited._base_port_status(port_status(dp, port(port_no), ofp.OFPPR_ADD))
+        assert port_no not in dp.ports
+    assert caplog.text.count('ports tracked (max_ports)') == 1    # once a minute
+    assert 'switch 0000000000000001: port 6 ignored: 3 ports tracked (max_ports); 3 ' \
+        'ignored so far' in caplog.text
+    # A deleted port makes room.
+    limited._base_port_status(port_status(dp, port(2), ofp.OFPPR_DELETE))
+    limited._base_port_status(port_status(dp, port(6), ofp.OFPPR_ADD))
+    assert limited.calls[-2:] == [('down', 1, 2, False), ('up', 1, 6)]
+    # A reason OpenFlow does not define is ignored, as Ryu does.
+    limited._base_port_status(port_status(dp, port(1, up=False), 7))
+    assert limited.live_ports(1) == {1, 3, 6}
+
+
+def test_a_flap_storm_costs_a_few_actions_per_port_and_the_last_state_wins(limited, clock):
+    dp = FakeSwitch(1, (1, 2))
+    limited._base_state_change(connected(dp))
+    for n in range(1000):
+        limited._base_port_status(port_status(dp, port(1 + n % 2, up=n % 4 >= 2)))
+    hooks = len(limited.calls) - 1
+    assert hooks <= 2 * 4                          # the burst of each port
+    clock.now += 0.5
+    limited._port_status_tick()                    # what waited: the newest per port
+    assert limited.live_ports(1) == {1, 2}
+    assert len(limited.calls) - 1 <= hooks + 2
+
+
+def test_port_changes_wait_while_an_lldp_round_is_sent(app, monkeypatch):
+    dp = FakeSwitch(1, (1, 2))
+    app._base_state_change(connected(dp))
+    sending = app.discovery.probe_all
+
+    def probe_all():   # a full send queue lets the event loop run mid-round
+        app._base_port_status(port_status(dp, port(2, up=False)))
+        assert app.live_ports(1) == {1, 2}
+        sending()
+
+    monkeypatch.setattr(app.discovery, 'probe_all', probe_all)
+    app._lldp_tick()
+    assert app.live_ports(1) == {1, 2}
+    app._port_status_tick()
+    assert app.live_ports(1) == {1} and app.calls[-1] == ('down', 1, 2, False)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(statuses=st.lists(st.tuples(st.sampled_from([1, 2, 3, 4, 5, ofp.OFPP_LOCAL]),
+                                   st.sampled_from([ofp.OFPPR_ADD, ofp.OFPPR_MODIFY,
+                                                    ofp.OFPPR_DELETE, 9]),
+                                   st.booleans(), st.booleans()), max_size=40))
+def test_any_port_status_storm_leaves_bounded_and_true_port_state(clock, statuses):
+    app = Limited()
+    try:
+        dp = FakeSwitch(1, (1, 2))
+        app._base_state_change(connected(dp))
+        for port_no, reason, up, tick in statuses:
+            if reason in (ofp.OFPPR_ADD, ofp.OFPPR_MODIFY):   # as Ryu's handler does
+                dp.ports[port_no] = port(port_no, up)
+            elif reason == ofp.OFPPR_DELETE:
+                dp.ports.pop(port_no, None)
+            app._base_port_status(port_status(dp, port(port_no, up), reason))
+            if tick:
+                clock.now += 0.5
+                app._port_status_tick()
+            tracked = app.switch_ports[1].tracked
+            assert len(tracked) <= 3 and len([p for p in dp.ports if p <= ofp.OFPP_MAX]) <= 3
+        app._port_status_tick()
+        assert app.live_ports(1) == {p for p, desc in dp.ports.items()
+                                     if discovery.is_live(dp, desc)}
+    finally:
+        app.stop()
+
+
+def test_a_malformed_packet_in_is_counted_for_its_switch_until_it_disconnects(app):
+    dp = FakeSwitch(1)
+    app._base_state_change(connected(dp))
+    sw = app.switch_of(dp)
+    good = SimpleNamespace(match={'in_port': 1}, data=bytes(60))
+    assert app.packet_in_fields(sw, good) == (1, bytes(60))
+    assert app.packet_in_fields(sw, SimpleNamespace(match={}, data=bytes(60))) is None
+    assert app.packet_in_guard.dropped == {1: 1}
+    app._base_state_change(dead(dp))
+    assert app.packet_in_guard.dropped == {}
+
+
+def wait_for(condition: Callable[[], Any], seconds: float = 2.0) -> None:
+    for _ in range(int(seconds / 0.005)):
+        if condition():
+            return
+        hub.sleep(0.005)
+
+
+def test_a_loop_that_fails_every_round_stops_the_controller(limited, caplog, monkeypatch):
+    stopped = []
+    monkeypatch.setattr(app_base, '_stop_process', stopped.append)
+
+    def tick():
+        raise RuntimeError('never works')
+
+    with caplog.at_level(logging.ERROR):
+        thread = limited.spawn_loop('doomed', 0.001, tick)
+        wait_for(lambda: stopped)
+    assert stopped == [app_base.EXIT_LOOP_FAILED] and limited.loop_failures['doomed'] == 3
+    critical = [r for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert [r.getMessage() for r in critical] == [
+        'Limited: the doomed loop failed 3 rounds in a row; stopping the controller (exit '
+        'status 70) rather than running without it']
+    assert critical[0].exc_info[1].args == ('never works',)
+    assert 'the doomed loop failed this round; it goes on (2 in a row, the controller ' \
+        'stops at 3)' in caplog.text
+    wait_for(lambda: thread.dead)
+    assert thread.dead
+
+
+def test_a_loop_that_fails_now_and_then_goes_on(limited, monkeypatch):
+    stopped = []
+    monkeypatch.setattr(app_base, '_stop_process', stopped.append)
+    rounds = []
+
+    def tick():
+        rounds.append(None)
+        if len(rounds) % 3:
+            raise RuntimeError('two rounds in three')
+
+    limited.spawn_loop('flaky', 0.001, tick)
+    wait_for(lambda: len(rounds) >= 30)
+    assert stopped == [] and limited.loop_failures['flaky'] >= 20
+
+
+def test_an_app_without_discovery_still_bounds_the_ports_it_is_told_of(clock):
+    class Plain(SuiteApp):
+        def new_switch(self, dp):
+            return SimpleNamespace(dp=dp)
+
+    plain = Plain()
+    plain.max_ports = 2
+    dp = FakeSwitch(1, (1, 2))
+    plain._base_state_change(connected(dp))
+    dp.ports[3] = port(3)
+    plain._base_port_status(port_status(dp, port(3), ofp.OFPPR_ADD))
+    assert sorted(dp.ports) == [1, 2]
+    plain._base_port_status(port_status(dp, port(2), ofp.OFPPR_DELETE))
+    plain._base_port_status(port_status(dp, port(3), ofp.OFPPR_ADD))
+    assert plain.switch_ports[1].tracked == {1, 3}

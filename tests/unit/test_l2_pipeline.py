@@ -2,9 +2,10 @@
 
 from ryu.ofproto import ofproto_v1_3 as ofp
 
-from controller.l2 import pipeline as pipe
 from controller.flowspec import FlowSpec, to_flow_mod
+from controller.l2 import pipeline as pipe
 from controller.l2.pipeline import FlowDelete, PortRules
+from controller.openflow import MAX_OUTPUTS_PER_FLOW_MOD
 from tests.harness.fakes import FakeDatapath
 
 MAC = '00:00:00:00:00:0a'
@@ -85,6 +86,41 @@ def test_port_programming_blocks_before_it_floods_and_floods_before_it_unblocks(
     # Port 2 goes down altogether: its drop goes last; the floods stay as they are.
     assert rules.program({1, 3}, {1, 3}) == [no_drop(2)]
     assert (rules.floods, rules.drops) == ({1: [3], 3: [1]}, set())
+
+
+def test_blocking_alone_leaves_the_floods_to_a_later_program():
+    rules = PortRules()
+    rules.program({1, 2, 3}, {1, 2, 3})
+    assert rules.floods_current({1, 2, 3}) and not rules.floods_due
+    # Port 2 must stop forwarding: its drop and the removal of its flood, nothing else.
+    assert rules.block({1, 3}, {1, 2, 3}) == [drop(2), no_flood(2)]
+    assert rules.floods_due and rules.forwarding == {1, 3} and rules.drops == {2}
+    assert rules.floods == {1: [2, 3], 3: [1, 2]}      # as still programmed
+    assert rules.block({1, 3}, {1, 2, 3}) == []
+    assert not rules.floods_current({1, 3})
+    # The rewrite: every flood, and nothing to unblock.
+    assert rules.program({1, 3}, {1, 2, 3}) == [flood(1, 3), flood(3, 1)]
+    assert not rules.floods_due and rules.floods_current({1, 3})
+    # A port that may forward again is unblocked only by program, after its flood.
+    assert rules.block({1, 2, 3}, {1, 2, 3}) == []
+    assert rules.program({1, 2, 3}, {1, 2, 3}) == [flood(1, 2, 3), flood(2, 1, 3),
+                                                   flood(3, 1, 2), no_drop(2)]
+
+
+def test_a_switch_forwards_on_at_most_the_ports_one_flood_rule_can_hold():
+    many = {port: 0.0 for port in range(1, pipe.MAX_FORWARDING_PORTS + 11)}
+    forwarding = pipe.forwarding_ports(many, (), (), now=10.0, probe_time=2.5)
+    assert forwarding == set(range(1, pipe.MAX_FORWARDING_PORTS + 1))
+    largest = PortRules().program(forwarding, set(many))[-1]
+    assert len(largest.output_ports()) == MAX_OUTPUTS_PER_FLOW_MOD
+    dp = FakeDatapath()
+    assert len(wire(to_flow_mod(dp, largest, packed=True))) <= 0xffff
+
+
+def test_the_floods_share_their_output_actions():
+    floods = PortRules().program({1, 2, 3}, {1, 2, 3})
+    (_, first), (_, second) = floods[0].instructions[0], floods[1].instructions[0]
+    assert first[1] is second[1]        # one ('output', 3) for both
 
 
 def test_a_take_over_deletes_learned_entries_and_the_rule_of_the_other_state():

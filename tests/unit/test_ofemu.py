@@ -130,6 +130,25 @@ def test_port_desc_reply_decodes_with_ryu():
     assert msg.flags == 0
 
 
+def test_a_port_desc_reply_too_large_for_one_message_comes_in_parts():
+    data, parts = ofemu.port_desc_reply(6, 12, 2500), []
+    while data:
+        length = ofproto_parser.header(data)[2]
+        parts.append(decode(data[:length]))
+        data = data[length:]
+    assert [len(p.body) for p in parts] == [1000, 1000, 500]
+    assert [p.flags for p in parts] == [ofp.OFPMPF_REPLY_MORE] * 2 + [0]
+    assert [port.port_no for p in parts for port in p.body] == list(range(1, 2501))
+
+
+def test_port_status_decodes_with_ryu():
+    msg = decode(ofemu.port_status(3, 12, 7, ofemu.OFPPR_MODIFY, up=False))
+    assert isinstance(msg, parser.OFPPortStatus)
+    assert msg.reason == ofp.OFPPR_MODIFY and msg.desc.port_no == 7
+    assert msg.desc.state == ofp.OFPPS_LINK_DOWN and msg.desc.name == b's12-eth7'
+    assert decode(ofemu.port_status(4, 12, 7, ofemu.OFPPR_ADD)).desc.state == ofp.OFPPS_LIVE
+
+
 def test_hello_offers_openflow_13_only():
     msg = decode(ofemu.hello_msg(1))
     assert isinstance(msg, parser.OFPHello)

@@ -1,9 +1,9 @@
-"""TokenBucket and the cookie convention."""
+"""TokenBucket, LogThrottle and the cookie convention."""
 
 import pytest
 
 from controller.cookies import APP_IDS, CookieSpace, owner_of
-from controller.rate_limit import TokenBucket
+from controller.rate_limit import LogThrottle, TokenBucket
 
 
 class FakeClock:
@@ -28,6 +28,31 @@ def test_bucket_never_exceeds_burst_after_idle():
     bucket = TokenBucket(rate=100, burst=3, clock=clock)
     clock.now += 3600
     assert sum(bucket.allow() for _ in range(10)) == 3
+
+
+def test_an_event_may_cost_several_tokens_and_one_above_the_burst_a_full_bucket():
+    clock = FakeClock()
+    bucket = TokenBucket(rate=100, burst=150, clock=clock)
+    assert bucket.allow(100) and not bucket.allow(100) and bucket.allow(50)
+    clock.now += 1.0
+    assert not bucket.allow(1000)        # 100 tokens: not the whole bucket
+    clock.now += 0.5
+    assert bucket.allow(1000)            # the whole bucket
+    assert not bucket.allow(1)
+    clock.now += 1.5
+    assert bucket.allow(1000)
+
+
+def test_log_throttle_lets_one_line_per_key_and_interval():
+    clock = FakeClock()
+    throttle = LogThrottle(60.0, clock)
+    assert [throttle.ready(1), throttle.ready(1), throttle.ready(2)] == [True, False, True]
+    clock.now += 59.9
+    assert not throttle.ready(1)
+    clock.now += 0.1
+    assert throttle.ready(1) and not throttle.ready(1)
+    throttle.forget(1)
+    assert throttle.ready(1)
 
 
 def test_bucket_long_run_rate():

@@ -1,0 +1,393 @@
+"""Hostile switches against a controller: its memory and whether it still answers.
+
+    .venv/bin/python -m bench.flood_memory [--quick]     # alone (no root needed)
+    .venv/bin/python -m bench.run --only flood_memory     # from the suite (optional)
+
+Each controller (apps/l2_learning.py and ryu.app.simple_switch_13, at their defaults, at
+WARNING log level) runs in a fresh ryu-manager. A *witness* switch (bench/ofemu.py)
+connects first and sends one packet-in every 0.1 s throughout, from a few hosts on one
+port: its answer times say whether the controller still serves a well-behaved switch.
+Then, one after the other:
+
+- ``big switch``: a switch announcing 5,000 ports connects (and stays);
+- ``port flaps``: it sends 20,000 PORT_STATUS messages, ports going down and up;
+- ``MAC flood``: 100,000 packet-ins, each from a new source MAC, over its ports, sent
+  as fast as the controller reads them (no waiting for answers);
+- ``malformed packet-ins``: 2,000 packet-ins a switch should never send (frames
+  shorter than an Ethernet header, no in_port, an OXM Ryu cannot parse, a total_len
+  that lies).
+
+Recorded per phase: the controller's RSS (idle, after the phase, and the peak sampled
+every 0.1 s), the witness's slowest answer and its unanswered packet-ins, whether the
+controller is still running, and the tracebacks in its log. Results go to
+bench/results/flood_memory.json (bench/results-quick/ with --quick).
+
+The scenarios are the functions below, which tests/unit/test_l2_hostile_switches.py
+runs too, with assertions.
+"""
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import struct
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from bench import ofemu  # noqa: E402
+from tests.harness.controller import RyuController  # noqa: E402
+
+WARNING = ['--default-log-level', '30']
+CONTROLLERS = {
+    'l2_learning': ['apps/l2_learning.py'],
+    'simple_switch_13': ['ryu.app.simple_switch_13'],
+}
+WITNESS_DPID = 1
+HOSTILE_DPID = 0xbad
+BIG_PORTS = 5000
+FLAPS = 20000
+MACS = 100000
+MALFORMED = 2000
+SETTLE = 3.5         # seconds: l2_learning's probe time (2.5 s) and a margin
+
+
+# --- switches ----------------------------------------------------------------------------
+
+
+class HostileSwitch(ofemu.EmulatedSwitch):
+    """An emulated switch that can also send what it likes (``send_raw``) and wait for
+    the controller to have read it all (``echo``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._echoes: dict[int, asyncio.Future] = {}     # xid -> future of its reply
+
+    def send_raw(self, data: bytes) -> None:
+        self._send(data)
+
+    async def echo(self, timeout: float = 30.0) -> float:
+        """Round trip of an ECHO_REQUEST: the controller has read everything before it
+        (Ryu answers echoes in the loop that reads the connection)."""
+        xid = self._next_xid()
+        future = self._echoes[xid] = self._loop.create_future()
+        started = time.perf_counter()
+        self._send(ofemu.echo_request(xid, b'drain'))
+        try:
+            await asyncio.wait_for(future, timeout)
+        finally:
+            self._echoes.pop(xid, None)
+        return time.perf_counter() - started
+
+    def _on_control(self, t, msg):
+        if t == ofemu.OFPT_ECHO_REPLY:
+            future = self._echoes.get(int.from_bytes(msg[4:8], 'big'))
+            if future is not None and not future.done():
+                future.set_result(None)
+                return
+        super()._on_control(t, msg)
+
+
+class Witness:
+    """A well-behaved switch sending one packet-in every ``period`` seconds from a few
+    hosts on port 1 (broadcast ARP: a learning switch answers each, a known host with a
+    refreshed rule pair): ``slowest()`` and ``unanswered()`` since the last ``reset()``."""
+
+    HOSTS = 8
+
+    def __init__(self, port: int, period: float = 0.1) -> None:
+        self.switch = HostileSwitch(WITNESS_DPID, n_ports=4, port=port,
+                                    cookie=ofemu.FROM_TABLE_MISS, response_timeout=1.0)
+        self.period = period
+        self._timeouts = 0
+
+    async def start(self) -> None:
+        await self.switch.start(20.0)
+
+    def send(self) -> None:
+        macs = [ofemu.host_mac(WITNESS_DPID, i) for i in range(self.HOSTS)]
+        frames = [(1, mac, ofemu.BROADCAST,
+                   ofemu.arp_request_frame(mac, bytes((10, 0, 0, i + 1)), ofemu.PROBE_IP))
+                  for i, mac in enumerate(macs)]
+        self.switch.start_traffic(itertools.cycle(frames), window=1,
+                                  rate=1.0 / self.period, record_latency=True)
+        self.reset()
+
+    def reset(self) -> None:
+        self.switch.take_latencies()
+        self._timeouts = self.switch.timeouts
+
+    def slowest(self) -> float | None:
+        samples = self.switch.take_latencies()
+        return max(samples) if samples else None
+
+    def unanswered(self) -> int:
+        return self.switch.timeouts - self._timeouts
+
+    def close(self) -> None:
+        self.switch.close()
+
+
+# --- what a hostile switch sends -------------------------------------------------------------
+
+
+def port_flaps(dpid: int, count: int, n_ports: int) -> list[bytes]:
+    """``count`` PORT_STATUS messages: ports 1..n_ports going down and up in turn."""
+    return [ofemu.port_status(0, dpid, i % n_ports + 1, ofemu.OFPPR_MODIFY,
+                              up=(i // n_ports) % 2 == 1)
+            for i in range(count)]
+
+
+def mac_flood(dpid: int, count: int, n_ports: int, cookie: int = 0) -> Iterator[bytes]:
+    """``count`` packet-ins from as many new source MACs, over ports 1..n_ports."""
+    builder = ofemu.PacketInBuilder(cookie)
+    for n in range(count):
+        mac = ofemu.learn_mac(dpid, n)
+        yield builder.build(0, n % n_ports + 1, ofemu.arp_request_frame(
+            mac, bytes((10, 1, (n >> 8) & 0xff, n & 0xff)), ofemu.PROBE_IP))
+
+
+def raw_packet_in(oxms: bytes, frame: bytes, total_len: int | None = None,
+                  cookie: int = 0) -> bytes:
+    """A PACKET_IN whose match holds the OXM TLVs ``oxms`` (bytes) as they are, and whose
+    total_len says what it is told."""
+    match_len = 4 + len(oxms)
+    match = struct.pack('!HH', 1, match_len) + oxms + bytes(-match_len % 8)
+    body = struct.pack('!IHBBQ', ofemu.OFP_NO_BUFFER,
+                       len(frame) if total_len is None else total_len, 0, 0, cookie)
+    return ofemu._msg(ofemu.OFPT_PACKET_IN, 0, body + match + b'\0\0' + frame)
+
+
+def oxm_tlv(oxm_class: int, field: int, payload: bytes) -> bytes:
+    """One OXM TLV, unmasked, of any class, field and length."""
+    return struct.pack('!HBB', oxm_class, field << 1, len(payload)) + payload
+
+
+def malformed_packet_ins(cookie: int = 0, in_port: int = 1) -> dict[str, bytes]:
+    """{kind: a PACKET_IN no switch should send}: kinds our handlers must drop (counted)
+    and kinds Ryu cannot parse at all (it drops them itself)."""
+    frame = ofemu.arp_request_frame(ofemu.learn_mac(9, 9), bytes(4), ofemu.PROBE_IP)
+    port = oxm_tlv(0x8000, 0, struct.pack('!I', in_port))
+    return {
+        'short frame': raw_packet_in(port, frame[:9], cookie=cookie),
+        'empty frame': raw_packet_in(port, b'', cookie=cookie),
+        'no in_port': raw_packet_in(b'', frame, cookie=cookie),
+        'in_port 0': raw_packet_in(oxm_tlv(0x8000, 0, bytes(4)), frame, cookie=cookie),
+        'total_len lies short': raw_packet_in(port, frame, total_len=5, cookie=cookie),
+        'total_len lies long': raw_packet_in(port, frame[:10], total_len=1500,
+                                              cookie=cookie),
+        'unknown OXM field': raw_packet_in(port + oxm_tlv(0x8000, 120, b'\1\2'), frame,
+                                            cookie=cookie),
+        'experimenter OXM': raw_packet_in(port + oxm_tlv(0xffff, 1, bytes(8)), frame,
+                                          cookie=cookie),
+        'in_port of 2 bytes': raw_packet_in(oxm_tlv(0x8000, 0, b'\0\1'), frame,
+                                             cookie=cookie),
+    }
+
+
+def cut_short_packet_in() -> bytes:
+    """A PACKET_IN whose match holds an OXM longer than the match: Ryu ends the
+    connection on it."""
+    return raw_packet_in(b'\x00\x00\x00\x03', b'')
+
+
+async def send_all(switch: HostileSwitch, messages: Iterable[bytes], batch: int = 500) -> None:
+    """Write ``messages`` in batches, letting the connection be read in between; then
+    wait until the controller has read them all."""
+    chunk = []
+    for msg in messages:
+        chunk.append(msg)
+        if len(chunk) == batch:
+            switch.send_raw(b''.join(chunk))
+            chunk = []
+            await _drain(switch)
+    if chunk:
+        switch.send_raw(b''.join(chunk))
+    await switch.echo(timeout=120.0)
+
+
+async def _drain(switch: HostileSwitch) -> None:
+    transport = switch.transport
+    while transport is not None and transport.get_write_buffer_size() > 1 << 20:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0)
+
+
+# --- a run ------------------------------------------------------------------------------
+
+
+class RssSampler:
+    """The peak RSS of a process, sampled every ``period`` seconds while running."""
+
+    def __init__(self, pid: int, period: float = 0.1) -> None:
+        self.pid = pid
+        self.period = period
+        self.peak = 0
+        self._task: asyncio.Task | None = None
+
+    def __enter__(self) -> 'RssSampler':
+        self.peak = ofemu.rss_kib(self.pid)
+        self._task = asyncio.ensure_future(self._sample())
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self.peak = max(self.peak, ofemu.rss_kib(self.pid))
+
+    async def _sample(self):
+        while True:
+            await asyncio.sleep(self.period)
+            self.peak = max(self.peak, ofemu.rss_kib(self.pid))
+
+
+async def phase(name: str, ctl: RyuController, witness: Witness,
+                action: Callable[[], Awaitable[dict]], settle: float = 1.0) -> dict:
+    """Run ``action()`` (a coroutine function) while the witness sends; then settle.
+    Returns the phase's figures."""
+    witness.reset()
+    started = time.perf_counter()
+    with RssSampler(ctl.pid) as rss:
+        result = await action()
+        await asyncio.sleep(settle)
+    return {'phase': name, 'seconds': round(time.perf_counter() - started, 2),
+            'rss_kib': ofemu.rss_kib(ctl.pid), 'peak_rss_kib': rss.peak,
+            'witness_slowest_ms': _ms(witness.slowest()),
+            'witness_unanswered': witness.unanswered(), 'alive': ctl.alive(),
+            'tracebacks': ctl.log_text().count('Traceback'), 'detail': result}
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+async def scenarios(ctl: RyuController, ports: int = BIG_PORTS, flaps: int = FLAPS,
+                    macs: int = MACS, malformed: int = MALFORMED) -> list[dict]:
+    """The four hostile phases against a running controller; returns their figures."""
+    witness = Witness(ctl.ofp_port)
+    await witness.start()
+    await asyncio.sleep(SETTLE)
+    witness.send()
+    await asyncio.sleep(2.0)
+    phases = [{'phase': 'idle', 'rss_kib': ofemu.rss_kib(ctl.pid),
+               'witness_slowest_ms': _ms(witness.slowest()),
+               'witness_unanswered': witness.unanswered(), 'alive': ctl.alive()}]
+    hostile = HostileSwitch(HOSTILE_DPID, n_ports=ports, port=ctl.ofp_port,
+                            cookie=ofemu.FROM_TABLE_MISS)
+
+    async def big_switch():
+        await hostile.start(60.0)
+        return {'ports': ports}
+
+    async def port_storm():
+        await send_all(hostile, port_flaps(HOSTILE_DPID, flaps, 64))
+        # The LLDP loop still runs: frames go out of the switch's ports.
+        before = hostile.packet_outs
+        await asyncio.sleep(2.0)
+        return {'port_status': flaps,
+                'packet_outs_per_s_after': (hostile.packet_outs - before) / 2.0}
+
+    async def mac_storm():
+        await send_all(hostile, mac_flood(HOSTILE_DPID, macs, ports, hostile.cookie))
+        return {'packet_ins': macs}
+
+    async def malformed_storm():
+        kinds = list(malformed_packet_ins(hostile.cookie).values())
+        await send_all(hostile, (kinds[i % len(kinds)] for i in range(malformed)))
+        # and one message cut short, on a connection of its own: Ryu ends it
+        cutter = HostileSwitch(HOSTILE_DPID + 1, n_ports=4, port=ctl.ofp_port)
+        await cutter.start(20.0)
+        cutter.send_raw(cut_short_packet_in())
+        await asyncio.sleep(1.0)
+        cutter.close()
+        return {'packet_ins': malformed, 'kinds': len(kinds),
+                'cut_short_connection_closed': cutter.error is not None}
+
+    try:
+        phases.append(await phase('big switch', ctl, witness, big_switch, settle=SETTLE))
+        phases.append(await phase('port flaps', ctl, witness, port_storm))
+        phases.append(await phase('MAC flood', ctl, witness, mac_storm))
+        phases.append(await phase('malformed packet-ins', ctl, witness, malformed_storm))
+    finally:
+        hostile.close()
+        witness.close()
+    return phases
+
+
+def run(quick: bool, logdir: str) -> list[dict]:
+    """Both controllers through the scenarios; the figures, one entry per controller."""
+    results = []
+    for name, apps in CONTROLLERS.items():
+        with RyuController(apps, os.path.join(logdir, 'flood-memory-%s.log' % name),
+                           extra_args=WARNING) as ctl:
+            scale = 10 if quick else 1
+            phases = asyncio.run(scenarios(ctl, flaps=FLAPS // scale, macs=MACS // scale,
+                                           malformed=MALFORMED // scale))
+        results.append({'controller': name, 'phases': phases})
+        idle = phases[0]['rss_kib']
+        for p in phases:
+            print('flood_memory %-16s %-22s RSS %6d KiB (x%.2f idle, peak %s), witness '
+                  'slowest %s ms, unanswered %s, alive %s, tracebacks %s'
+                  % (name, p['phase'], p['rss_kib'], p['rss_kib'] / idle,
+                     p.get('peak_rss_kib', '-'), p['witness_slowest_ms'],
+                     p['witness_unanswered'], p['alive'], p.get('tracebacks', 0)))
+    return results
+
+
+def report(data: dict, machine_line: str) -> tuple[list[str], list[tuple]]:
+    """The RESULTS.md section (bench/report.py) and its targets, from the JSON."""
+    out = ['## Hostile switches: memory and answers (bench/flood_memory.py)', '',
+           machine_line, '',
+           'A witness switch sends a packet-in every 0.1 s while a hostile switch connects '
+           'with 5,000 ports, then sends 20,000 PORT_STATUS, packet-ins from 100,000 new '
+           'MACs, and malformed packet-ins. RSS after each phase (and its peak), as a '
+           'multiple of the idle figure; the witness\'s slowest answer and its packet-ins '
+           'not answered within 1 s.', '',
+           '| controller | phase | RSS KiB | x idle | peak KiB | witness slowest ms | '
+           'unanswered | tracebacks in log |',
+           '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |']
+    targets = []
+    for entry in data['results']:
+        phases = entry['phases']
+        idle = phases[0]['rss_kib']
+        for p in phases:
+            out.append('| %s | %s | %d | %.2f | %s | %s | %d | %s |' % (
+                entry['controller'], p['phase'], p['rss_kib'], p['rss_kib'] / idle,
+                p.get('peak_rss_kib', '-'), p['witness_slowest_ms'],
+                p['witness_unanswered'], p.get('tracebacks', '-')))
+        if entry['controller'] == 'l2_learning':
+            peak = max(p.get('peak_rss_kib', p['rss_kib']) for p in phases)
+            slowest = max(p['witness_slowest_ms'] or 0 for p in phases)
+            targets += [('RSS under hostile switches < 2x idle (l2_learning)', peak / idle,
+                         2.0, 'x'),
+                        ('witness answered under hostile switches < 1000 ms (l2_learning)',
+                         slowest, 1000.0, 'ms')]
+    return out, targets
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--quick', action='store_true', help='a tenth of each flood')
+    args = parser.parse_args()
+    results_dir = os.path.join(REPO, 'bench', 'results-quick' if args.quick else 'results')
+    os.makedirs(results_dir, exist_ok=True)
+    logdir = tempfile.mkdtemp(prefix='sdn-bench-')
+    print('controller logs in %s' % logdir)
+    from bench.run import machine
+    started = time.monotonic()
+    data = {'machine': machine(), 'quick': args.quick, 'results': run(args.quick, logdir)}
+    data['seconds'] = round(time.monotonic() - started, 1)
+    path = os.path.join(results_dir, 'flood_memory.json')
+    with open(path, 'w') as f:
+        json.dump(data, f, indent=1)
+    print('wrote %s' % os.path.relpath(path, REPO))
+
+
+if __name__ == '__main__':
+    main()
