@@ -128,6 +128,9 @@ class AppArbiter(app_manager.RyuApp):
     def _state_change(self, ev):
         dp = ev.datapath
         if ev.state == DEAD_DISPATCHER and dp.id is not None:
-            self.arbiter.switch_gone(dp.id)
+            # Only the connection in use: a switch that reconnected before its old
+            # connection died keeps what the arbiter knows of it.
+            if self.arbiter.datapaths.get(dp.id, dp) is dp:
+                self.arbiter.switch_gone(dp.id)
         elif ev.state == MAIN_DISPATCHER:
             self.arbiter.datapaths[dp.id] = dp

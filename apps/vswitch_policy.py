@@ -37,7 +37,7 @@ from ryu.controller import ofp_event
 from ryu.controller.handler import MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
 
-from controller import app_base, rest
+from controller import app_base
 from controller import openflow as of
 from controller.app_base import SuiteApp
 from controller.config import ConfigError
@@ -61,8 +61,6 @@ app_base.register_options('vswitch_policy', [
     cfg.IntOpt('max_policy_bytes', default=DEFAULT_MAX_BYTES, min=1,
                help='a policy file larger than this many bytes is refused'),
 ])
-# Another app of the process may serve REST: it gets the suite's guard (controller/rest.py).
-rest.install()
 
 
 class VSwitchPolicy(SuiteApp):
@@ -119,7 +117,10 @@ class VSwitchPolicy(SuiteApp):
         sw = self.switch_of(msg.datapath)
         if sw is None or msg.cookie != pipeline.COOKIES.cookie(pipeline.SRC_MISS):
             return
-        seen = sw.learn(msg.match['in_port'], msg.data, self.learning)
+        fields = self.packet_in_fields(sw, msg)   # None: malformed, counted by the base
+        if fields is None:
+            return
+        seen = sw.learn(*fields, self.learning)
         if seen is None:
             return
         if seen.result is Learned.MOVED:

@@ -42,6 +42,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from bench import ofemu  # noqa: E402
+from bench.machine import QUICK_RESULTS_DIR, RESULTS_DIR, machine  # noqa: E402
 from tests.harness.controller import RyuController  # noqa: E402
 
 WARNING = ['--default-log-level', '30']
@@ -375,11 +376,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--quick', action='store_true', help='a tenth of each flood')
     args = parser.parse_args()
-    results_dir = os.path.join(REPO, 'bench', 'results-quick' if args.quick else 'results')
+    results_dir = QUICK_RESULTS_DIR if args.quick else RESULTS_DIR
     os.makedirs(results_dir, exist_ok=True)
     logdir = tempfile.mkdtemp(prefix='sdn-bench-')
     print('controller logs in %s' % logdir)
-    from bench.run import machine
     started = time.monotonic()
     data = {'machine': machine(), 'quick': args.quick, 'results': run(args.quick, logdir)}
     data['seconds'] = round(time.monotonic() - started, 1)

@@ -7,7 +7,7 @@ Every figure in RESULTS.md comes from bench/results/*.json; the hand-written ana
 import json
 import os
 
-from bench import arbiter, faucet, stable
+from bench import arbiter, faucet, flood_memory, stable
 from bench.machine import machine_line
 
 FLOW_SWITCHES = 16
@@ -353,8 +353,7 @@ def _arbiter(data):
 
 
 def _flood_memory(data):
-    from bench import flood_memory
-    return flood_memory.report(data, _machine_line(data))
+    return flood_memory.report(data, machine_line(data))
 
 
 def write(results_dir, path):

@@ -59,7 +59,7 @@ from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
 
-from controller import discovery
+from controller import discovery, rest
 from controller.discovery import Link
 from controller.openflow import PacketInGuard, quiet_ryu_parse_errors
 from controller.rate_limit import LogThrottle
@@ -67,6 +67,9 @@ from controller.switch_ports import SwitchPorts
 from controller.topology import SwitchGraph
 
 CONF = cfg.CONF
+# Whatever serves REST in a process of our apps (theirs, Ryu's rest_firewall) is bound to
+# loopback by default and guarded (controller/rest.py).
+rest.install()
 
 #: exit status when a worker loop keeps failing (EX_SOFTWARE of sysexits.h)
 EXIT_LOOP_FAILED = 70

@@ -14,13 +14,11 @@ from typing import Any, Protocol
 
 from ryu.app.wsgi import ControllerBase, Response, route
 
-from controller import rest
 from controller.rest import json_response
 from controller.stable import pipeline as pipe
 from controller.stable.epochs import EpochInForce, UpdateLog
 
 REST_APP = 'stable_routing_app'
-rest.install()
 
 
 class StableState(Protocol):

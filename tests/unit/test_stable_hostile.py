@@ -216,7 +216,10 @@ def test_a_flapping_port_is_two_pending_triggers(monkeypatch, caplog):
             port_status(app, s1, 1, live=False)
             port_status(app, s1, 1, live=True)
     pending = app.log.pending
-    assert [(t.kind, t.events) for t in pending] == [('port-down', 500), ('port-up', 500)]
+    # The base acts on a port's first few changes at once and holds the rest for its
+    # port-status loop (not running here); the log folds what it is given into one
+    # trigger per kind.
+    assert [(t.kind, t.events) for t in pending] == [('port-down', 2), ('port-up', 2)]
     assert len([r for r in caplog.records if 'trigger' in r.getMessage()
                 and r.levelno == logging.INFO]) == 2
 
@@ -227,7 +230,7 @@ def test_ports_beyond_the_limit_are_ignored_and_logged_once(monkeypatch, caplog)
         s1 = connect(app, 1, ports=range(1, 21))
         assert s1.tracked_ports == set(range(1, 9)) and s1.ignored_ports == 12
         triggers(app)
-        for port in range(21, 2021):
+        for port in range(21, 521):    # within the base's own limit (max_ports, 1024)
             port_status(app, s1, port, reason=ofp.OFPPR_ADD)
         port_status(app, s1, 3, live=False)              # frees a place
         port_status(app, s1, 70000, reason=ofp.OFPPR_ADD)   # too big for a group id
