@@ -49,12 +49,20 @@ from controller.config.yaml_source import DEFAULT_MAX_BYTES
 interpose.patch_datapath()
 
 CONF = cfg.CONF
-app_base.register_options('arbiter', [
-    cfg.StrOpt('policy', default=None,
-               help='the arbiter policy (YAML); none: every app ranks equal'),
-    cfg.IntOpt('max_policy_bytes', default=DEFAULT_MAX_BYTES, min=1,
-               help='a policy file larger than this many bytes is refused'),
-])
+app_base.register_options(
+    'arbiter',
+    [
+        cfg.StrOpt(
+            'policy', default=None, help='the arbiter policy (YAML); none: every app ranks equal'
+        ),
+        cfg.IntOpt(
+            'max_policy_bytes',
+            default=DEFAULT_MAX_BYTES,
+            min=1,
+            help='a policy file larger than this many bytes is refused',
+        ),
+    ],
+)
 rest.install()
 
 
@@ -69,13 +77,21 @@ class AppArbiter(app_manager.RyuApp):
         policy = self._load() if self.path else DEFAULT_POLICY
         if policy is None:
             raise SystemExit('arbiter: %s is not a valid policy (see above)' % self.path)
-        self.arbiter = Arbiter(policy, send=interpose.send_direct, notify=self._tell,
-                               alert=self._alert, gate=InvariantGate(policy))
+        self.arbiter = Arbiter(
+            policy,
+            send=interpose.send_direct,
+            notify=self._tell,
+            alert=self._alert,
+            gate=InvariantGate(policy),
+        )
         interpose.install(self.arbiter)
         kwargs['wsgi'].register(ArbiterController, {DATA_KEY: self.arbiter})
         app_base.on_reload_signal(self.reload)
-        self.logger.info('arbiter: policy %s, order %s', self.path or '(none)',
-                         ', '.join(policy.order) or '(none)')
+        self.logger.info(
+            'arbiter: policy %s, order %s',
+            self.path or '(none)',
+            ', '.join(policy.order) or '(none)',
+        )
 
     def start(self) -> Any:
         # Ryu's ofp_event service is instantiated after every app: narrow its events now.
@@ -117,12 +133,19 @@ class AppArbiter(app_manager.RyuApp):
     def _alert(self, region, state):
         dpid, table_id, match = region
         kept = self.arbiter.kept(region)
-        self.logger.warning('arbiter: ALERT apps %s keep overriding each other on '
-                            'dpid=%s table=%d match=%s (%d flaps): damped, %s kept',
-                            ', '.join(sorted(state.apps)), dpid, table_id, match,
-                            state.flaps, kept)
-        self.send_event_to_observers(EventArbiterAlert(dpid, table_id, match,
-                                                       sorted(state.apps), kept))
+        self.logger.warning(
+            'arbiter: ALERT apps %s keep overriding each other on '
+            'dpid=%s table=%d match=%s (%d flaps): damped, %s kept',
+            ', '.join(sorted(state.apps)),
+            dpid,
+            table_id,
+            match,
+            state.flaps,
+            kept,
+        )
+        self.send_event_to_observers(
+            EventArbiterAlert(dpid, table_id, match, sorted(state.apps), kept)
+        )
 
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
     def _state_change(self, ev):

@@ -73,45 +73,78 @@ from controller.stable.rest import REST_APP, StableRoutingRest
 from controller.stable.sft import Snapshot, check_sft, compute_sft
 from controller.stable.update import SwitchRules, Updater, plan_update
 
-app_base.register_options('stable_routing', [
-    cfg.FloatOpt('quiet_window', default=0.5,
-                 help='seconds without a new trigger before an epoch is cut'),
-    cfg.FloatOpt('max_delay', default=5.0,
-                 help='under continuous churn, seconds after the oldest pending trigger '
-                      'at which an epoch is cut anyway'),
-    cfg.FloatOpt('switch_settle', default=2.0,
-                 help='seconds after a switch connects before an epoch may include it, '
-                      'so that LLDP has found its links both ways'),
-    cfg.FloatOpt('drain_time', default=0.5,
-                 help='seconds between stamping a new version and deleting the old '
-                      "epoch's rules (longer than any packet's time in the network)"),
-    cfg.FloatOpt('install_timeout', default=5.0,
-                 help='seconds a switch has to confirm one phase of an update'),
-    cfg.IntOpt('history', default=200, help='epochs kept in the history'),
-    cfg.IntOpt('max_hosts_per_port', default=64,
-               help='hosts learned on one port; more are refused (and counted)'),
-    cfg.IntOpt('max_ports_per_switch', default=1024,
-               help='ports of one switch the app routes over and learns hosts on; '
-                    'a switch announcing more has the others ignored'),
-    cfg.FloatOpt('fault_backoff', default=2.0,
-                 help='seconds before a switch that failed a phase is probed again '
-                      '(doubled per consecutive failure, up to fault_backoff_max)'),
-    cfg.FloatOpt('fault_backoff_max', default=60.0,
-                 help='the longest wait between two probes of a faulty switch'),
-    cfg.IntOpt('fault_limit', default=3,
-               help='consecutive failures (phases and probes) after which a switch is '
-                    'disconnected; 0: never'),
-], packet_in_options(200.0, 500), discovery.options(link_timeout=3.5))
+app_base.register_options(
+    'stable_routing',
+    [
+        cfg.FloatOpt(
+            'quiet_window', default=0.5, help='seconds without a new trigger before an epoch is cut'
+        ),
+        cfg.FloatOpt(
+            'max_delay',
+            default=5.0,
+            help='under continuous churn, seconds after the oldest pending trigger '
+            'at which an epoch is cut anyway',
+        ),
+        cfg.FloatOpt(
+            'switch_settle',
+            default=2.0,
+            help='seconds after a switch connects before an epoch may include it, '
+            'so that LLDP has found its links both ways',
+        ),
+        cfg.FloatOpt(
+            'drain_time',
+            default=0.5,
+            help='seconds between stamping a new version and deleting the old '
+            "epoch's rules (longer than any packet's time in the network)",
+        ),
+        cfg.FloatOpt(
+            'install_timeout',
+            default=5.0,
+            help='seconds a switch has to confirm one phase of an update',
+        ),
+        cfg.IntOpt('history', default=200, help='epochs kept in the history'),
+        cfg.IntOpt(
+            'max_hosts_per_port',
+            default=64,
+            help='hosts learned on one port; more are refused (and counted)',
+        ),
+        cfg.IntOpt(
+            'max_ports_per_switch',
+            default=1024,
+            help='ports of one switch the app routes over and learns hosts on; '
+            'a switch announcing more has the others ignored',
+        ),
+        cfg.FloatOpt(
+            'fault_backoff',
+            default=2.0,
+            help='seconds before a switch that failed a phase is probed again '
+            '(doubled per consecutive failure, up to fault_backoff_max)',
+        ),
+        cfg.FloatOpt(
+            'fault_backoff_max',
+            default=60.0,
+            help='the longest wait between two probes of a faulty switch',
+        ),
+        cfg.IntOpt(
+            'fault_limit',
+            default=3,
+            help='consecutive failures (phases and probes) after which a switch is '
+            'disconnected; 0: never',
+        ),
+    ],
+    packet_in_options(200.0, 500),
+    discovery.options(link_timeout=3.5),
+)
 
 TRIGGERS_KEPT_PER_EPOCH = 50
-EPOCH_POLL = 0.05           # seconds between looks at the update log
+EPOCH_POLL = 0.05  # seconds between looks at the update log
 DROP_REPORT_INTERVAL = 60.0  # at most one line per switch this often about dropped input
 # A switch reporting a higher epoch (in its rules' cookies) is lying: a real one would
 # take far longer than anyone's lifetime, and the next number must fit the cookie.
 MAX_READ_BACK_EPOCH = FREE_MASK // 2
-MAX_READ_BACK_EPOCHS = 64   # epochs' forward rules one switch may report holding
-MAX_GROUP_PORT = pipe.MAX_GROUP_PORT    # fast-failover group ids hold 16-bit ports
-MACS_SHOWN = 8              # hosts named in one trigger; the others are counted
+MAX_READ_BACK_EPOCHS = 64  # epochs' forward rules one switch may report holding
+MAX_GROUP_PORT = pipe.MAX_GROUP_PORT  # fast-failover group ids hold 16-bit ports
+MACS_SHOWN = 8  # hosts named in one trigger; the others are counted
 
 
 class SwitchState(SwitchRules):
@@ -122,8 +155,8 @@ class SwitchState(SwitchRules):
         super().__init__(dp)
         self.packet_ins = TokenBucket(conf.packet_in_rate, conf.packet_in_burst)
         self.connected_at = _now()
-        self.tracked_ports: set[int] = set()    # at most max_ports_per_switch
-        self.ignored_ports = 0                  # ports announced beyond that
+        self.tracked_ports: set[int] = set()  # at most max_ports_per_switch
+        self.ignored_ports = 0  # ports announced beyond that
         self.drops = inputs.DropTally(DROP_REPORT_INTERVAL, dropped)  # its input dropped
         self.errors = inputs.DropTally(DROP_REPORT_INTERVAL)  # errors not of a bundle
 
@@ -132,50 +165,65 @@ class StableRouting(SuiteApp):
     CONFIG_GROUP = 'stable_routing'
     DISCOVERY = True
     _CONTEXTS = {'wsgi': WSGIApplication}
-    conf: Any                   # CONF.stable_routing, set by SuiteApp
+    conf: Any  # CONF.stable_routing, set by SuiteApp
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.hosts = HostTable(self.conf.max_hosts_per_port)   # mac -> (dpid, port)
-        self.log = UpdateLog(self.conf.quiet_window, self.conf.max_delay,
-                             history=self.conf.history)
-        self.epoch = 0                # the last epoch number used (read back on restart)
+        self.hosts = HostTable(self.conf.max_hosts_per_port)  # mac -> (dpid, port)
+        self.log = UpdateLog(self.conf.quiet_window, self.conf.max_delay, history=self.conf.history)
+        self.epoch = 0  # the last epoch number used (read back on restart)
         self.current: EpochInForce | None = None
         self.bundles = BundleClient()
-        self.faults = FaultTracker(self.conf.fault_backoff, self.conf.fault_backoff_max,
-                                   self.conf.fault_limit, self.conf.install_timeout)
-        self.dropped: Counter = Counter()   # input dropped, by reason, all switches
-        self.updater = Updater(self.bundles.send, hub.sleep,
-                               lambda sw: self.switches.get(sw.dp.id) is sw,
-                               self.conf.install_timeout, self.conf.drain_time, self.logger,
-                               on_fault=self._phase_failed)
+        self.faults = FaultTracker(
+            self.conf.fault_backoff,
+            self.conf.fault_backoff_max,
+            self.conf.fault_limit,
+            self.conf.install_timeout,
+        )
+        self.dropped: Counter = Counter()  # input dropped, by reason, all switches
+        self.updater = Updater(
+            self.bundles.send,
+            hub.sleep,
+            lambda sw: self.switches.get(sw.dp.id) is sw,
+            self.conf.install_timeout,
+            self.conf.drain_time,
+            self.logger,
+            on_fault=self._phase_failed,
+        )
         kwargs['wsgi'].register(StableRoutingRest, {REST_APP: self})
         self.spawn_loop('epoch', EPOCH_POLL, self._epoch_tick)
 
-    def _trigger(self, kind: str, detail: str, key: Hashable | None = None,
-                 logged: bool = True) -> None:
+    def _trigger(
+        self, kind: str, detail: str, key: Hashable | None = None, logged: bool = True
+    ) -> None:
         """Log an event for the next epoch. With ``key`` (the kind of event and what it
         is about: a port going down), it replaces a pending trigger of the same key, so
         a port flapping until the next epoch is two triggers (down, up), logged once."""
         trigger = self.log.append(kind, detail, key)
         log = self.logger.info if logged and trigger.events == 1 else self.logger.debug
-        log('trigger %s %s: %s%s', trigger.id, kind, detail,
-            ' (%d events)' % trigger.events if trigger.events > 1 else '')
+        log(
+            'trigger %s %s: %s%s',
+            trigger.id,
+            kind,
+            detail,
+            ' (%d events)' % trigger.events if trigger.events > 1 else '',
+        )
 
     def _dropped(self, sw: SwitchState, reason: str, detail: str) -> None:
         """Count input dropped from ``sw``; one line at most per DROP_REPORT_INTERVAL."""
         self._report(sw, sw.drops, reason, 'dropped input: %s (%s)' % (reason, detail))
 
-    def _report(self, sw: SwitchState, tally: inputs.DropTally, reason: str,
-                line: str) -> None:
+    def _report(self, sw: SwitchState, tally: inputs.DropTally, reason: str, line: str) -> None:
         unreported = tally.drop(reason)
         if unreported is None:
             return
         if tally.reported == 1:
             more = 'more are counted, reported at most every %.0fs' % tally.interval
         else:
-            more = '%d since the last report: %s' % (sum(unreported.values()),
-                                                     inputs.summary(unreported))
+            more = '%d since the last report: %s' % (
+                sum(unreported.values()),
+                inputs.summary(unreported),
+            )
         self.logger.warning('switch %016x %s; %s', sw.dp.id, line, more)
 
     # --- switches, ports and links (SuiteApp hooks) ---------------------------------
@@ -191,49 +239,68 @@ class StableRouting(SuiteApp):
             self._track_port(sw, port_no)
         self._read_back(dp)
         fault = self.faults.reconnected(dp.id)
-        self._trigger('switch-up', 'switch %016x with live ports %s%s' % (
-            dp.id, _ports_text(sw.tracked_ports),
-            '; faulty (%s): probed before it rejoins' % fault.reason if fault else ''),
-            key=('switch-up', dp.id))
+        self._trigger(
+            'switch-up',
+            'switch %016x with live ports %s%s'
+            % (
+                dp.id,
+                _ports_text(sw.tracked_ports),
+                '; faulty (%s): probed before it rejoins' % fault.reason if fault else '',
+            ),
+            key=('switch-up', dp.id),
+        )
 
     def switch_disconnected(self, sw: SwitchState, graph_changed: bool) -> None:
         dpid = sw.dp.id
         self.bundles.forget_switch(dpid)
         self.faults.disconnected(dpid)
         gone = _gone(self.hosts.forget_switch(dpid))
-        self._trigger('switch-down', 'switch %016x disconnected%s' % (dpid, gone),
-                      key=('switch-down', dpid))
+        self._trigger(
+            'switch-down', 'switch %016x disconnected%s' % (dpid, gone), key=('switch-down', dpid)
+        )
 
     def port_up(self, sw: SwitchState, port: Any) -> None:
         if self._track_port(sw, port.port_no):
-            self._trigger('port-up', 'port %016x:%d' % (sw.dp.id, port.port_no),
-                          key=('port-up', sw.dp.id, port.port_no))
+            self._trigger(
+                'port-up',
+                'port %016x:%d' % (sw.dp.id, port.port_no),
+                key=('port-up', sw.dp.id, port.port_no),
+            )
 
     def port_down(self, sw: SwitchState, port_no: int, link_gone: bool) -> None:
         if port_no not in sw.tracked_ports:
             return
         sw.tracked_ports.discard(port_no)
         gone = _gone(self.hosts.forget_port(sw.dp.id, port_no))
-        self._trigger('port-down', 'port %016x:%d%s%s' % (
-            sw.dp.id, port_no, ' (its link is gone)' if link_gone else '', gone),
-            key=('port-down', sw.dp.id, port_no))
+        self._trigger(
+            'port-down',
+            'port %016x:%d%s%s'
+            % (sw.dp.id, port_no, ' (its link is gone)' if link_gone else '', gone),
+            key=('port-down', sw.dp.id, port_no),
+        )
 
     def link_up(self, sw: SwitchState, in_port: int, link: Link) -> None:
         gone = _gone(self.hosts.forget_port(sw.dp.id, in_port))
         if self._tracked_link(link):
-            self._trigger('link-up', '%016x:%d -> %016x:%d%s' % (link + (gone,)),
-                          key=('link-up',) + link)
+            self._trigger(
+                'link-up', '%016x:%d -> %016x:%d%s' % (link + (gone,)), key=('link-up',) + link
+            )
 
     def links_expired(self, links: list[Link]) -> None:
         for link in filter(self._tracked_link, links):
-            self._trigger('link-down', '%016x:%d -> %016x:%d (no LLDP for %.1fs)' % (
-                link + (self.conf.link_timeout,)), key=('link-down',) + link)
+            self._trigger(
+                'link-down',
+                '%016x:%d -> %016x:%d (no LLDP for %.1fs)' % (link + (self.conf.link_timeout,)),
+                key=('link-down',) + link,
+            )
 
     def _tracked_link(self, link: Link) -> bool:
         """Whether both ends of ``link`` are tracked ports (others are never routed)."""
         ends = ((link[0], link[1]), (link[2], link[3]))
-        return all(dpid in self.switches and port in self.switches[dpid].tracked_ports
-                   for dpid, port in ends)
+        return all(
+            dpid in self.switches and port in self.switches[dpid].tracked_ports
+            for dpid, port in ends
+        )
 
     def _track_port(self, sw: SwitchState, port_no: int) -> bool:
         """Track a live port of ``sw`` if there is room (max_ports_per_switch) and its
@@ -246,7 +313,11 @@ class StableRouting(SuiteApp):
                 self.logger.warning(
                     'switch %016x: port %d ignored (the app routes over at most %d ports '
                     'per switch, numbered up to %d); further ones are ignored silently',
-                    sw.dp.id, port_no, self.conf.max_ports_per_switch, MAX_GROUP_PORT)
+                    sw.dp.id,
+                    port_no,
+                    self.conf.max_ports_per_switch,
+                    MAX_GROUP_PORT,
+                )
             return False
         sw.tracked_ports.add(port_no)
         return True
@@ -257,9 +328,11 @@ class StableRouting(SuiteApp):
         """Ask for this app's rules left by a previous run: its epochs and hosts."""
         parser, ofp = dp.ofproto_parser, dp.ofproto
         cookie, mask = pipe.COOKIES.all_rules()
-        dp.send_msg(parser.OFPFlowStatsRequest(dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY,
-                                               ofp.OFPG_ANY, cookie, mask,
-                                               parser.OFPMatch()))
+        dp.send_msg(
+            parser.OFPFlowStatsRequest(
+                dp, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY, cookie, mask, parser.OFPMatch()
+            )
+        )
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def _flow_stats(self, ev: Any) -> None:
@@ -274,8 +347,10 @@ class StableRouting(SuiteApp):
             kind, epoch = pipe.COOKIES.kind_of(cookie), cookie & FREE_MASK
             if kind in (pipe.ROUTE, pipe.INGRESS):
                 if epoch > MAX_READ_BACK_EPOCH or (
-                        kind == pipe.ROUTE and epoch not in sw.route_epochs
-                        and len(sw.route_epochs) >= MAX_READ_BACK_EPOCHS):
+                    kind == pipe.ROUTE
+                    and epoch not in sw.route_epochs
+                    and len(sw.route_epochs) >= MAX_READ_BACK_EPOCHS
+                ):
                     self._dropped(sw, inputs.BAD_READ_BACK, 'a rule of epoch %d' % epoch)
                     continue
                 self.epoch = max(self.epoch, epoch)
@@ -286,10 +361,13 @@ class StableRouting(SuiteApp):
                 if mac:
                     restored.append(mac)
         if restored or sw.route_epochs:
-            self._trigger('switch-state', 'switch %016x holds epochs %s and hosts %s%s of '
-                          'a previous run' % (sw.dp.id, sorted(sw.route_epochs),
-                                              restored[:MACS_SHOWN], _more(restored)),
-                          key=('switch-state', sw.dp.id))
+            self._trigger(
+                'switch-state',
+                'switch %016x holds epochs %s and hosts %s%s of '
+                'a previous run'
+                % (sw.dp.id, sorted(sw.route_epochs), restored[:MACS_SHOWN], _more(restored)),
+                key=('switch-state', sw.dp.id),
+            )
 
     def _read_back_host(self, sw: SwitchState, match: Any) -> str | None:
         """The host of an admission rule left by a previous run, learned again if it is
@@ -297,8 +375,11 @@ class StableRouting(SuiteApp):
         mac = inputs.match_field(match, 'eth_src')
         port = inputs.in_port_of(match)
         if not inputs.is_host_mac(mac) or port not in sw.tracked_ports:
-            self._dropped(sw, inputs.BAD_READ_BACK, 'a host rule for %r on port %r'
-                          % (mac, inputs.match_field(match, 'in_port')))
+            self._dropped(
+                sw,
+                inputs.BAD_READ_BACK,
+                'a host rule for %r on port %r' % (mac, inputs.match_field(match, 'in_port')),
+            )
             return None
         if mac in self.hosts:
             return None
@@ -330,71 +411,98 @@ class StableRouting(SuiteApp):
         in_port = inputs.in_port_of(match)
         if in_port is None:
             raw = inputs.match_field(match, 'in_port')
-            self._dropped(sw, inputs.NO_IN_PORT if raw is None else inputs.BAD_IN_PORT,
-                          'a packet-in with in_port %r' % (raw,))
+            self._dropped(
+                sw,
+                inputs.NO_IN_PORT if raw is None else inputs.BAD_IN_PORT,
+                'a packet-in with in_port %r' % (raw,),
+            )
             return None
         data = getattr(msg, 'data', None)
         frame = inputs.frame_bytes(data)
         if frame is None:
-            self._dropped(sw, inputs.SHORT_FRAME, 'a packet-in of %s bytes on port %d' % (
-                len(data) if isinstance(data, (bytes, bytearray)) else '?', in_port))
+            self._dropped(
+                sw,
+                inputs.SHORT_FRAME,
+                'a packet-in of %s bytes on port %d'
+                % (len(data) if isinstance(data, (bytes, bytearray)) else '?', in_port),
+            )
             return None
         return in_port, frame
 
     def _host_frame(self, sw: SwitchState, in_port: int, frame: bytes) -> None:
         """A frame whose source is not yet known on this port: learn the host."""
         dpid = sw.dp.id
-        if (inputs.is_fabric_frame(frame) or in_port not in sw.tracked_ports
-                or in_port in self.graph.inter_switch_ports(dpid)):
+        if (
+            inputs.is_fabric_frame(frame)
+            or in_port not in sw.tracked_ports
+            or in_port in self.graph.inter_switch_ports(dpid)
+        ):
             return
         src = inputs.host_source(frame)
         if src is None:
-            self._dropped(sw, inputs.NOT_A_HOST, 'source %s on port %d'
-                          % (frame[6:12].hex(':'), in_port))
+            self._dropped(
+                sw, inputs.NOT_A_HOST, 'source %s on port %d' % (frame[6:12].hex(':'), in_port)
+            )
             return
         change, before = self.hosts.learn(src, (dpid, in_port))
         if change is HostChange.NEW:
             self._trigger('host-seen', '%s at %016x:%d' % (src, dpid, in_port))
         elif change is HostChange.MOVED and before is not None:
-            self._trigger('host-moved', '%s from %016x:%d to %016x:%d' % (
-                (src,) + before + (dpid, in_port)))
+            self._trigger(
+                'host-moved', '%s from %016x:%d to %016x:%d' % ((src,) + before + (dpid, in_port))
+            )
         elif change is HostChange.REFUSED:
-            self._dropped(sw, inputs.HOST_LIMIT, '%s: %s'
-                          % (src, self._full_port_text(dpid, in_port)))
+            self._dropped(
+                sw, inputs.HOST_LIMIT, '%s: %s' % (src, self._full_port_text(dpid, in_port))
+            )
         # KNOWN: its admission rule comes with the next epoch
 
     def _full_port_text(self, dpid: int, port: int) -> str:
         return 'port %d already has %d hosts, max_hosts_per_port' % (
-            port, self.hosts.count_at(dpid, port))
+            port,
+            self.hosts.count_at(dpid, port),
+        )
 
     # --- epochs ----------------------------------------------------------------------
 
     def _epoch_tick(self) -> None:
         self._check_faulty()
         benched = self.faults.benched()
-        settling = any(_now() - sw.connected_at < self.conf.switch_settle
-                       for dpid, sw in self.switches.items() if dpid not in benched)
+        settling = any(
+            _now() - sw.connected_at < self.conf.switch_settle
+            for dpid, sw in self.switches.items()
+            if dpid not in benched
+        )
         if self.log.epoch_due(hold=settling):
             self._run_epoch()
 
     def _snapshot(self) -> Snapshot:
         """The topology of the connected switches that are not left out as faulty."""
         benched = self.faults.benched()
-        ports = {dpid: sw.tracked_ports for dpid, sw in self.switches.items()
-                 if dpid not in benched}
+        ports = {
+            dpid: sw.tracked_ports for dpid, sw in self.switches.items() if dpid not in benched
+        }
         hosts = {mac: place for mac, place in self.hosts.items() if place[0] in ports}
         return Snapshot.from_switch_graph(self.graph, hosts, ports, switches=ports)
 
     def _run_epoch(self) -> None:
         triggers = self.log.take_pending()
         self.epoch += 1
-        record = EpochRecord(self.epoch, time.time(), [
-            {'id': t.id, 'kind': t.kind, 'detail': t.detail, 'events': t.events}
-            for t in triggers[:TRIGGERS_KEPT_PER_EPOCH]], trigger_count=len(triggers),
-            first_trigger_at=triggers[0].at)
-        record.excluded = [fault.as_dict() for fault in map(self.faults.get,
-                                                            sorted(self.faults.benched()))
-                           if fault is not None and fault.dpid in self.switches]
+        record = EpochRecord(
+            self.epoch,
+            time.time(),
+            [
+                {'id': t.id, 'kind': t.kind, 'detail': t.detail, 'events': t.events}
+                for t in triggers[:TRIGGERS_KEPT_PER_EPOCH]
+            ],
+            trigger_count=len(triggers),
+            first_trigger_at=triggers[0].at,
+        )
+        record.excluded = [
+            fault.as_dict()
+            for fault in map(self.faults.get, sorted(self.faults.benched()))
+            if fault is not None and fault.dpid in self.switches
+        ]
         self.log.history.append(record)
         try:
             self._compute_and_install(record, len(triggers))
@@ -405,7 +513,7 @@ class StableRouting(SuiteApp):
             record.problems.append('internal error: see the log')
             for sw in self.switches.values():
                 sw.port_rules = None
-            raise           # spawn_loop logs it with its traceback
+            raise  # spawn_loop logs it with its traceback
 
     def _compute_and_install(self, record: EpochRecord, trigger_count: int) -> None:
         started = perf_counter()
@@ -422,17 +530,20 @@ class StableRouting(SuiteApp):
             record.state = 'rejected'
             record.problems = [str(p) for p in problems]
             for problem in problems:
-                self.logger.error('epoch %d rejected, not installed: %s', record.number,
-                                  problem)
+                self.logger.error('epoch %d rejected, not installed: %s', record.number, problem)
             return
         unprotected = sft.unprotected()
         record.unprotected = len(unprotected)
         if unprotected:
-            self.logger.info('epoch %d: %d (destination, switch) pairs have no loop-free '
-                             'backup, e.g. %s', record.number, len(unprotected),
-                             ', '.join('%x at %x' % pair for pair in unprotected[:5]))
-        targets = [self.switches[dpid] for dpid in sorted(snapshot.switches)
-                   if dpid in self.switches]
+            self.logger.info(
+                'epoch %d: %d (destination, switch) pairs have no loop-free backup, e.g. %s',
+                record.number,
+                len(unprotected),
+                ', '.join('%x at %x' % pair for pair in unprotected[:5]),
+            )
+        targets = [
+            self.switches[dpid] for dpid in sorted(snapshot.switches) if dpid in self.switches
+        ]
         plan = plan_update(record.number, snapshot, sft, targets)
         if self.updater.stamp(record, plan, started=checked):
             self.current = EpochInForce(record, snapshot, sft)
@@ -441,10 +552,20 @@ class StableRouting(SuiteApp):
         self.logger.info(
             'epoch %d %s: %d triggers; %d switches, %d links, %d hosts; compute %.1f ms, '
             'check %.1f ms, install %.1f ms, old rules removed in %.1f ms after the drain%s',
-            record.number, record.state, trigger_count, record.switches, record.links,
-            record.hosts, record.compute_ms, record.check_ms, record.install_ms,
-            record.cleanup_ms, '; left out as faulty: %s' % ', '.join(
-                fault['switch'] for fault in record.excluded) if record.excluded else '')
+            record.number,
+            record.state,
+            trigger_count,
+            record.switches,
+            record.links,
+            record.hosts,
+            record.compute_ms,
+            record.check_ms,
+            record.install_ms,
+            record.cleanup_ms,
+            '; left out as faulty: %s' % ', '.join(fault['switch'] for fault in record.excluded)
+            if record.excluded
+            else '',
+        )
 
     # --- faulty switches ---------------------------------------------------------------
 
@@ -452,18 +573,21 @@ class StableRouting(SuiteApp):
         """The Updater's report of a switch that failed a phase: it is faulty, and the
         next epoch leaves it out. What becomes of it, for the Updater's log line."""
         fault = self.faults.failed(sw.dp.id, reason)
-        self._trigger('switch-faulty', 'switch %016x %s' % (sw.dp.id, reason),
-                      logged=False)     # the Updater's line says it
+        self._trigger(
+            'switch-faulty', 'switch %016x %s' % (sw.dp.id, reason), logged=False
+        )  # the Updater's line says it
         return self._fault_outcome(sw, fault)
 
     def _fault_outcome(self, sw: SwitchRules, fault: Fault) -> str:
         """Disconnect a switch over the fault limit; the text of what becomes of it."""
         if self.faults.over_limit(fault):
-            sw.dp.close()   # Ryu's DEAD event follows: switch_disconnected
+            sw.dp.close()  # Ryu's DEAD event follows: switch_disconnected
             return 'disconnected after %d consecutive failures' % fault.failures
         return 'left out of epochs, probed again in %.1fs (failure %d%s)' % (
-            self.faults.backoff_after(fault.failures), fault.failures,
-            ' of %d' % self.faults.limit if self.faults.limit else '')
+            self.faults.backoff_after(fault.failures),
+            fault.failures,
+            ' of %d' % self.faults.limit if self.faults.limit else '',
+        )
 
     def _confirmed(self, record: EpochRecord, switches: list[SwitchState]) -> None:
         """Switches on probation that confirmed every phase they were sent are no
@@ -474,8 +598,12 @@ class StableRouting(SuiteApp):
                 continue
             fault = self.faults.confirmed(sw.dp.id)
             if fault is not None:
-                self.logger.info('switch %016x confirmed epoch %d: no longer faulty (it '
-                                 'last %s)', sw.dp.id, record.number, fault.reason)
+                self.logger.info(
+                    'switch %016x confirmed epoch %d: no longer faulty (it last %s)',
+                    sw.dp.id,
+                    record.number,
+                    fault.reason,
+                )
 
     def _check_faulty(self) -> None:
         """Probe the faulty switches whose back-off is over; act on the probes' ends."""
@@ -484,13 +612,16 @@ class StableRouting(SuiteApp):
             if sw is None:
                 continue
             if reason is None:
-                self.logger.info('switch %016x confirmed a probe: it rejoins the next '
-                                 'epoch', fault.dpid)
-                self._trigger('switch-rejoins', 'switch %016x confirmed a probe'
-                              % fault.dpid, logged=False)
+                self.logger.info(
+                    'switch %016x confirmed a probe: it rejoins the next epoch', fault.dpid
+                )
+                self._trigger(
+                    'switch-rejoins', 'switch %016x confirmed a probe' % fault.dpid, logged=False
+                )
             else:
-                self.logger.error('switch %016x %s; %s', fault.dpid, reason,
-                                  self._fault_outcome(sw, fault))
+                self.logger.error(
+                    'switch %016x %s; %s', fault.dpid, reason, self._fault_outcome(sw, fault)
+                )
         for dpid in self.faults.probes_due():
             sw = self.switches.get(dpid)
             if sw is not None:
@@ -510,8 +641,13 @@ class StableRouting(SuiteApp):
             return
         sw = self.switch_of(msg.datapath)
         if sw is not None:
-            self._report(sw, sw.errors, inputs.SWITCH_ERROR, 'sent error type %s code %s'
-                         % (getattr(msg, 'type', '?'), getattr(msg, 'code', '?')))
+            self._report(
+                sw,
+                sw.errors,
+                inputs.SWITCH_ERROR,
+                'sent error type %s code %s'
+                % (getattr(msg, 'type', '?'), getattr(msg, 'code', '?')),
+            )
 
 
 def _probe(dp: Any) -> list:

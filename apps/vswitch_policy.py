@@ -48,63 +48,86 @@ from controller.learning import Learned
 from controller.vswitch import load_policy, pipeline
 from controller.vswitch.switch import LearningSettings, PolicySwitch
 
-app_base.register_options('vswitch_policy', [
-    cfg.StrOpt('policy_file', default=None, help='the YAML policy to enforce'),
-    cfg.IntOpt('idle_timeout', default=300,
-               help='seconds a learned destination lives without traffic'),
-    cfg.FloatOpt('relearn_fraction', default=0.75,
-                 help='learned sources expire after this fraction of idle_timeout'),
-    cfg.IntOpt('default_max_hosts', default=256,
-               help='hosts learned per port and VLAN when the policy sets no max_hosts'),
-    cfg.FloatOpt('reload_poll', default=1.0,
-                 help='seconds between checks of the policy file for changes'),
-    cfg.IntOpt('max_policy_bytes', default=DEFAULT_MAX_BYTES, min=1,
-               help='a policy file larger than this many bytes is refused'),
-])
+app_base.register_options(
+    'vswitch_policy',
+    [
+        cfg.StrOpt('policy_file', default=None, help='the YAML policy to enforce'),
+        cfg.IntOpt(
+            'idle_timeout', default=300, help='seconds a learned destination lives without traffic'
+        ),
+        cfg.FloatOpt(
+            'relearn_fraction',
+            default=0.75,
+            help='learned sources expire after this fraction of idle_timeout',
+        ),
+        cfg.IntOpt(
+            'default_max_hosts',
+            default=256,
+            help='hosts learned per port and VLAN when the policy sets no max_hosts',
+        ),
+        cfg.FloatOpt(
+            'reload_poll', default=1.0, help='seconds between checks of the policy file for changes'
+        ),
+        cfg.IntOpt(
+            'max_policy_bytes',
+            default=DEFAULT_MAX_BYTES,
+            min=1,
+            help='a policy file larger than this many bytes is refused',
+        ),
+    ],
+)
 
 
 class VSwitchPolicy(SuiteApp):
     CONFIG_GROUP = 'vswitch_policy'
-    conf: Any                     # the [vswitch_policy] section: always there
+    conf: Any  # the [vswitch_policy] section: always there
     switches: dict[int, PolicySwitch]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not self.conf.policy_file:
-            raise SystemExit('vswitch_policy: set policy_file in the [vswitch_policy] '
-                             'section of a --config-file')
+            raise SystemExit(
+                'vswitch_policy: set policy_file in the [vswitch_policy] section of a --config-file'
+            )
         self.path = self.conf.policy_file
         self.watch = FileWatch(self.path)
         try:
             self.policy = load_policy(self.path, self.conf.max_policy_bytes)
         except ConfigError as error:
-            raise SystemExit('vswitch_policy: %s is not a valid policy:\n%s'
-                             % (self.path, error)) from None
-        self.logger.info('policy %s loaded: %d switches, %d VLANs, %d ACLs', self.path,
-                         len(self.policy.dps), len(self.policy.vlans),
-                         len(self.policy.acls))
+            raise SystemExit(
+                'vswitch_policy: %s is not a valid policy:\n%s' % (self.path, error)
+            ) from None
+        self.logger.info(
+            'policy %s loaded: %d switches, %d VLANs, %d ACLs',
+            self.path,
+            len(self.policy.dps),
+            len(self.policy.vlans),
+            len(self.policy.acls),
+        )
         self.learning = LearningSettings.from_options(
-            self.conf.idle_timeout, self.conf.relearn_fraction, self.conf.default_max_hosts)
+            self.conf.idle_timeout, self.conf.relearn_fraction, self.conf.default_max_hosts
+        )
         # A SIGHUP and a file change may come at once: one reload at a time.
         self._reloading = hub.Semaphore(1)
         app_base.on_reload_signal(lambda: self.refresh(requested=True))
-        self.spawn_loop('policy file watch', self.conf.reload_poll,
-                        lambda: self.refresh(requested=False))
+        self.spawn_loop(
+            'policy file watch', self.conf.reload_poll, lambda: self.refresh(requested=False)
+        )
 
     # --- switches ---------------------------------------------------------------
 
     def new_switch(self, dp: Any) -> PolicySwitch | None:
         sw = PolicySwitch.of(dp, self.policy)
         if sw is None:
-            self.logger.warning('switch %016x is not in %s: no rules installed', dp.id,
-                                self.path)
+            self.logger.warning('switch %016x is not in %s: no rules installed', dp.id, self.path)
         return sw
 
     def switch_connected(self, sw: PolicySwitch) -> None:
         for msg in sw.install():
             sw.dp.send_msg(msg)
-        self.logger.info('switch %016x (%s) connected: %d rules', sw.dp.id, sw.name,
-                         len(sw.installed))
+        self.logger.info(
+            'switch %016x (%s) connected: %d rules', sw.dp.id, sw.name, len(sw.installed)
+        )
 
     def switch_disconnected(self, sw: PolicySwitch, graph_changed: bool) -> None:
         self.logger.info('switch %016x disconnected', sw.dp.id)
@@ -117,25 +140,37 @@ class VSwitchPolicy(SuiteApp):
         sw = self.switch_of(msg.datapath)
         if sw is None or msg.cookie != pipeline.COOKIES.cookie(pipeline.SRC_MISS):
             return
-        fields = self.packet_in_fields(sw, msg)   # None: malformed, counted by the base
+        fields = self.packet_in_fields(sw, msg)  # None: malformed, counted by the base
         if fields is None:
             return
         seen = sw.learn(*fields, self.learning)
         if seen is None:
             return
         if seen.result is Learned.MOVED:
-            self.logger.info('host %s (VLAN %d) moved on %s from port %d to %d', seen.mac,
-                             seen.vid, sw.name, seen.previous, seen.port)
+            self.logger.info(
+                'host %s (VLAN %d) moved on %s from port %d to %d',
+                seen.mac,
+                seen.vid,
+                sw.name,
+                seen.previous,
+                seen.port,
+            )
         elif seen.result is Learned.NEW:
-            self.logger.info('host %s learned on %s port %d VLAN %d', seen.mac, sw.name,
-                             seen.port, seen.vid)
+            self.logger.info(
+                'host %s learned on %s port %d VLAN %d', seen.mac, sw.name, seen.port, seen.vid
+            )
         elif seen.result is Learned.BANNED:
-            self.logger.warning('%s port %d VLAN %d: over its max_hosts; new hosts '
-                                'refused for a while', sw.name, seen.port, seen.vid)
+            self.logger.warning(
+                '%s port %d VLAN %d: over its max_hosts; new hosts refused for a while',
+                sw.name,
+                seen.port,
+                seen.vid,
+            )
         elif seen.result is Learned.FULL:
             # Not learned: its frames still flood within the VLAN, at a packet-in each.
-            self.logger.debug('VLAN %d on %s is at its max_hosts; %s not learned',
-                              seen.vid, sw.name, seen.mac)
+            self.logger.debug(
+                'VLAN %d on %s is at its max_hosts; %s not learned', seen.vid, sw.name, seen.mac
+            )
         if seen.messages:
             of.send_together(sw.dp, seen.messages)
 
@@ -154,8 +189,9 @@ class VSwitchPolicy(SuiteApp):
         try:
             new = off_loop(load_policy, self.path, self.conf.max_policy_bytes)
         except ConfigError as error:
-            self.logger.error('policy reload (%s) refused, the old policy stays in force:'
-                              '\n%s', why, error)
+            self.logger.error(
+                'policy reload (%s) refused, the old policy stays in force:\n%s', why, error
+            )
             return
         checked = _now()
         total = 0
@@ -164,10 +200,21 @@ class VSwitchPolicy(SuiteApp):
             for msg in change.messages:
                 sw.dp.send_msg(msg)
             total += len(change)
-            self.logger.info('policy reload (%s): switch %016x: %d rules added or '
-                             'replaced, %d deleted; hosts forgotten on (port, VLAN) %s',
-                             why, sw.dp.id, change.added, change.deleted, change.forgotten)
+            self.logger.info(
+                'policy reload (%s): switch %016x: %d rules added or '
+                'replaced, %d deleted; hosts forgotten on (port, VLAN) %s',
+                why,
+                sw.dp.id,
+                change.added,
+                change.deleted,
+                change.forgotten,
+            )
         self.policy = new
-        self.logger.info('policy reload (%s) applied: %d rule changes in %.1f ms (the file '
-                         'read and checked in %.1f ms)', why, total,
-                         (_now() - checked) * 1000, (checked - started) * 1000)
+        self.logger.info(
+            'policy reload (%s) applied: %d rule changes in %.1f ms (the file '
+            'read and checked in %.1f ms)',
+            why,
+            total,
+            (_now() - checked) * 1000,
+            (checked - started) * 1000,
+        )

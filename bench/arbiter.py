@@ -31,24 +31,26 @@ import argparse
 import gc
 import os
 import statistics
-import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+from ryu.ofproto import ofproto_v1_3 as ofp
+from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from ryu.ofproto import ofproto_v1_3 as ofp  # noqa: E402
-from ryu.ofproto import ofproto_v1_3_parser as parser  # noqa: E402
-
-from bench.machine import machine_line  # noqa: E402
-from controller.arbiter.engine import Arbiter  # noqa: E402
-from controller.arbiter.policy import load_arbiter_policy_text  # noqa: E402
-from tests.harness.fakes import FakeDatapath  # noqa: E402
+from bench.machine import machine_line
+from controller.arbiter.engine import Arbiter
+from controller.arbiter.policy import load_arbiter_policy_text
+from tests.harness.fakes import FakeDatapath
 
 POLICY = 'order: [winner, loser]\n'
-CONTESTED_EVERY = 20          # one proposal in 20 contests an installed rule
-L2_UNLIMITED = {'l2_learning': {'probe_time': 0, 'max_macs_per_port': 10 ** 8,
-                                'packet_in_rate': 10 ** 9, 'packet_in_burst': 10 ** 9}}
+CONTESTED_EVERY = 20  # one proposal in 20 contests an installed rule
+L2_UNLIMITED = {
+    'l2_learning': {
+        'probe_time': 0,
+        'max_macs_per_port': 10**8,
+        'packet_in_rate': 10**9,
+        'packet_in_burst': 10**9,
+    }
+}
 WARNING = ['--default-log-level', '30']
 FLOWSETUP = {
     'l2_learning (WARNING log)': ['apps/l2_learning.py'],
@@ -63,11 +65,16 @@ def _mac(number):
 def _learned(dp, number, port):
     """A learned-switch rule: host ``number`` to ``port``."""
     return parser.OFPFlowMod(
-        dp, priority=1, buffer_id=ofp.OFP_NO_BUFFER,
-        match=parser.OFPMatch(in_port=1 + number % 4, eth_src=_mac(number),
-                              eth_dst=_mac(number + 1)),
-        instructions=[parser.OFPInstructionActions(
-            ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(port)])])
+        dp,
+        priority=1,
+        buffer_id=ofp.OFP_NO_BUFFER,
+        match=parser.OFPMatch(
+            in_port=1 + number % 4, eth_src=_mac(number), eth_dst=_mac(number + 1)
+        ),
+        instructions=[
+            parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(port)])
+        ],
+    )
 
 
 def _percentile(sorted_values, fraction):
@@ -76,15 +83,22 @@ def _percentile(sorted_values, fraction):
 
 def _summary(samples_s):
     ordered = sorted(samples_s)
-    return {'n': len(ordered), 'p50_us': _percentile(ordered, 0.5) * 1e6,
-            'p99_us': _percentile(ordered, 0.99) * 1e6,
-            'mean_us': statistics.fmean(ordered) * 1e6, 'max_us': ordered[-1] * 1e6}
+    return {
+        'n': len(ordered),
+        'p50_us': _percentile(ordered, 0.5) * 1e6,
+        'p99_us': _percentile(ordered, 0.99) * 1e6,
+        'mean_us': statistics.fmean(ordered) * 1e6,
+        'max_us': ordered[-1] * 1e6,
+    }
 
 
 def overhead(installed, proposals):
     """Per-proposal time with ``installed`` rules on the switch (half of each app)."""
-    engine = Arbiter(load_arbiter_policy_text(POLICY), send=lambda dp, msg: None,
-                     notify=lambda app, dp, msg, decision: None)
+    engine = Arbiter(
+        load_arbiter_policy_text(POLICY),
+        send=lambda dp, msg: None,
+        notify=lambda app, dp, msg, decision: None,
+    )
     dp = FakeDatapath()
     started = time.perf_counter()
     for number in range(installed):
@@ -93,15 +107,14 @@ def overhead(installed, proposals):
     assert engine.index.count() == installed, engine.index.count()
     messages = []
     for i in range(proposals):
-        if i % CONTESTED_EVERY == 0:      # the winner's match, the loser's other port
+        if i % CONTESTED_EVERY == 0:  # the winner's match, the loser's other port
             number = (i * 7919) % installed
             number -= number % 2
             messages.append((True, 'loser', _learned(dp, number, 3)))
         else:
-            messages.append((False, ('winner', 'loser')[i % 2],
-                             _learned(dp, installed + i, 2)))
+            messages.append((False, ('winner', 'loser')[i % 2], _learned(dp, installed + i, 2)))
     all_s, cpu_s, contested_s = [], [], []
-    gc.disable()                          # what is timed is the arbiter, not the collector
+    gc.disable()  # what is timed is the arbiter, not the collector
     try:
         for contested, app, msg in messages:
             began, began_cpu = time.perf_counter(), time.thread_time()
@@ -113,27 +126,51 @@ def overhead(installed, proposals):
                 contested_s.append(elapsed)
     finally:
         gc.enable()
-    return {'installed': installed, 'fill_s': round(fill_s, 2),
-            'all': _summary(all_s), 'cpu': _summary(cpu_s),
-            'contested': _summary(contested_s),
-            'held': sum(n for (app, outcome), n in engine.counts.items() if outcome == 'hold')}
+    return {
+        'installed': installed,
+        'fill_s': round(fill_s, 2),
+        'all': _summary(all_s),
+        'cpu': _summary(cpu_s),
+        'contested': _summary(contested_s),
+        'held': sum(n for (app, outcome), n in engine.counts.items() if outcome == 'hold'),
+    }
 
 
 def _l2_pair(dp, number, port):
     """The two flow-mods l2_learning sends for a learned host (apps/l2_learning.py)."""
     from controller import openflow as of
+
     mac = _mac(number)
-    return [of.flow_add(dp, 0, 100, of.PackedMatch(in_port=port, eth_src=mac),
-                        [of.goto_table(dp, 1)], 0x1 << 48, hard_timeout=150),
-            of.flow_add(dp, 1, 100, of.PackedMatch(eth_dst=mac),
-                        [of.apply_actions(dp, [of.output(dp, port)])], 0x2 << 48,
-                        idle_timeout=300, send_flow_removed=True)]
+    return [
+        of.flow_add(
+            dp,
+            0,
+            100,
+            of.PackedMatch(in_port=port, eth_src=mac),
+            [of.goto_table(dp, 1)],
+            0x1 << 48,
+            hard_timeout=150,
+        ),
+        of.flow_add(
+            dp,
+            1,
+            100,
+            of.PackedMatch(eth_dst=mac),
+            [of.apply_actions(dp, [of.output(dp, port)])],
+            0x2 << 48,
+            idle_timeout=300,
+            send_flow_removed=True,
+        ),
+    ]
 
 
 def overhead_single_app(installed, proposals):
     """Per flow-mod time of l2_learning alone in its tables, ``installed`` rules there."""
-    engine = Arbiter(load_arbiter_policy_text(POLICY), send=lambda dp, msg: None,
-                     notify=lambda app, dp, msg, decision: None)
+    engine = Arbiter(
+        load_arbiter_policy_text(POLICY),
+        send=lambda dp, msg: None,
+        notify=lambda app, dp, msg, decision: None,
+    )
     dp = FakeDatapath()
     started = time.perf_counter()
     for number in range(installed // 2):
@@ -141,8 +178,9 @@ def overhead_single_app(installed, proposals):
             engine.flow_mod(dp, 'l2_learning', msg)
     fill_s = time.perf_counter() - started
     assert engine.rule_counts() == {'l2_learning': {1: installed}}
-    messages = [msg for i in range(proposals // 2)
-                for msg in _l2_pair(dp, installed + i, 1 + i % 4)]
+    messages = [
+        msg for i in range(proposals // 2) for msg in _l2_pair(dp, installed + i, 1 + i % 4)
+    ]
     all_s, cpu_s = [], []
     gc.disable()
     try:
@@ -153,14 +191,19 @@ def overhead_single_app(installed, proposals):
             cpu_s.append(time.thread_time() - began_cpu)
     finally:
         gc.enable()
-    assert not engine._index.count()          # none of them went the full path
-    return {'installed': installed, 'fill_s': round(fill_s, 2), 'all': _summary(all_s),
-            'cpu': _summary(cpu_s)}
+    assert not engine._index.count()  # none of them went the full path
+    return {
+        'installed': installed,
+        'fill_s': round(fill_s, 2),
+        'all': _summary(all_s),
+        'cpu': _summary(cpu_s),
+    }
 
 
 def flowsetup(quick, logdir):
     from bench import ofemu
     from tests.harness.controller import RyuController
+
     loops, loop_s = (2, 1.0) if quick else (5, 2.0)
     results = []
     for name, apps in FLOWSETUP.items():
@@ -168,111 +211,200 @@ def flowsetup(quick, logdir):
             log = os.path.join(logdir, 'arbiter-%s-%s.log' % (len(apps), mode))
             with RyuController(apps, log, L2_UNLIMITED, WARNING) as ctl:
                 r = ofemu.run_benchmark_sync(
-                    '127.0.0.1', ctl.ofp_port, n_switches=16, hosts_per_switch=100,
-                    mode=mode, loops=loops, loop_seconds=loop_s, warmup_loops=1,
-                    cookie=ofemu.FROM_TABLE_MISS)
+                    '127.0.0.1',
+                    ctl.ofp_port,
+                    n_switches=16,
+                    hosts_per_switch=100,
+                    mode=mode,
+                    loops=loops,
+                    loop_seconds=loop_s,
+                    warmup_loops=1,
+                    cookie=ofemu.FROM_TABLE_MISS,
+                )
             entry = {**r.to_dict(), 'controller': name}
             entry.pop('latencies', None)
             results.append(entry)
-            print('arbiter flowsetup %-38s %-10s %8.0f answered/s%s' % (
-                name, mode, entry['answered_per_s']['median'],
-                '  p50 %.0f us' % entry['latency_us']['p50'] if entry['latency_us'] else ''))
+            print(
+                'arbiter flowsetup %-38s %-10s %8.0f answered/s%s'
+                % (
+                    name,
+                    mode,
+                    entry['answered_per_s']['median'],
+                    '  p50 %.0f us' % entry['latency_us']['p50'] if entry['latency_us'] else '',
+                )
+            )
     return results
 
 
 def run(quick, logdir):
     """Both measurements, as bench/run.py calls every benchmark."""
     counts = (1000, 10000) if quick else (1000, 10000, 100000)
-    results = {'overhead': [], 'overhead_single_app': [],
-               'flowsetup': flowsetup(quick, logdir)}
+    results = {'overhead': [], 'overhead_single_app': [], 'flowsetup': flowsetup(quick, logdir)}
     for installed in counts:
         entry = overhead(installed, proposals=2000 if quick else 10000)
         results['overhead'].append(entry)
-        print('arbiter overhead %6d rules: p50 %.0f us, p99 %.0f us (contested p50 %.0f, '
-              'p99 %.0f us)' % (installed, entry['all']['p50_us'], entry['all']['p99_us'],
-                                entry['contested']['p50_us'],
-                                entry['contested']['p99_us']))
+        print(
+            'arbiter overhead %6d rules: p50 %.0f us, p99 %.0f us (contested p50 %.0f, '
+            'p99 %.0f us)'
+            % (
+                installed,
+                entry['all']['p50_us'],
+                entry['all']['p99_us'],
+                entry['contested']['p50_us'],
+                entry['contested']['p99_us'],
+            )
+        )
         entry = overhead_single_app(installed, proposals=2000 if quick else 10000)
         results['overhead_single_app'].append(entry)
-        print('arbiter overhead %6d rules, one app per table: p50 %.1f us, p99 %.1f us'
-              % (installed, entry['all']['p50_us'], entry['all']['p99_us']))
+        print(
+            'arbiter overhead %6d rules, one app per table: p50 %.1f us, p99 %.1f us'
+            % (installed, entry['all']['p50_us'], entry['all']['p99_us'])
+        )
     return results
 
 
 def report(data):
     """(markdown lines, targets) for bench/RESULTS.md."""
     res = data['results']
-    out = ['## App-conflict arbiter (bench/arbiter.py)', '', machine_line(data), '',
-           'Overhead per proposed rule, in process: two apps\' learned-switch rules in one '
-           'table; 1 proposal in %d contests the other app\'s rule of the same match.'
-           % CONTESTED_EVERY, '',
-           '| rules installed | p50 us | p99 us | CPU p50 us | CPU p99 us | max us '
-           '| contested p50 us | contested p99 us |',
-           '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
+    out = [
+        '## App-conflict arbiter (bench/arbiter.py)',
+        '',
+        machine_line(data),
+        '',
+        'Overhead per proposed rule, in process: two apps\' learned-switch rules in one '
+        'table; 1 proposal in %d contests the other app\'s rule of the same match.'
+        % CONTESTED_EVERY,
+        '',
+        '| rules installed | p50 us | p99 us | CPU p50 us | CPU p99 us | max us '
+        '| contested p50 us | contested p99 us |',
+        '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ]
     targets = []
     for e in res['overhead']:
         a, cpu, c = e['all'], e['cpu'], e['contested']
-        out.append('| %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |' % (
-            e['installed'], a['p50_us'], a['p99_us'], cpu['p50_us'], cpu['p99_us'],
-            a['max_us'], c['p50_us'], c['p99_us']))
+        out.append(
+            '| %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |'
+            % (
+                e['installed'],
+                a['p50_us'],
+                a['p99_us'],
+                cpu['p50_us'],
+                cpu['p99_us'],
+                a['max_us'],
+                c['p50_us'],
+                c['p99_us'],
+            )
+        )
         if e['installed'] == 10000:
-            targets += [('arbiter p50 per proposal at 10k rules < 1 ms', a['p50_us'] / 1000,
-                         1.0, 'ms'),
-                        ('arbiter p99 per proposal at 10k rules < 5 ms', a['p99_us'] / 1000,
-                         5.0, 'ms')]
+            targets += [
+                ('arbiter p50 per proposal at 10k rules < 1 ms', a['p50_us'] / 1000, 1.0, 'ms'),
+                ('arbiter p99 per proposal at 10k rules < 5 ms', a['p99_us'] / 1000, 5.0, 'ms'),
+            ]
     single = res.get('overhead_single_app')
     if single:
-        out += ['', 'The same, l2_learning\'s own flow-mods in tables no other app uses '
-                '(the single-app tables\' path: no conflict possible):', '',
-                '| rules installed | p50 us | p99 us | CPU p50 us | CPU p99 us | max us |',
-                '| ---: | ---: | ---: | ---: | ---: | ---: |']
+        out += [
+            '',
+            'The same, l2_learning\'s own flow-mods in tables no other app uses '
+            '(the single-app tables\' path: no conflict possible):',
+            '',
+            '| rules installed | p50 us | p99 us | CPU p50 us | CPU p99 us | max us |',
+            '| ---: | ---: | ---: | ---: | ---: | ---: |',
+        ]
         for e in single:
             a, cpu = e['all'], e['cpu']
-            out.append('| %d | %.1f | %.1f | %.1f | %.1f | %.0f |' % (
-                e['installed'], a['p50_us'], a['p99_us'], cpu['p50_us'], cpu['p99_us'],
-                a['max_us']))
-    out += ['', 'Flow setup of apps/l2_learning.py with and without the arbiter '
-            '(bench/ofemu.py, 16 switches, WARNING log):', '',
-            '| controller | mode | answered/s median | latency p50 us |',
-            '| --- | --- | ---: | ---: |']
+            out.append(
+                '| %d | %.1f | %.1f | %.1f | %.1f | %.0f |'
+                % (
+                    e['installed'],
+                    a['p50_us'],
+                    a['p99_us'],
+                    cpu['p50_us'],
+                    cpu['p99_us'],
+                    a['max_us'],
+                )
+            )
+    out += [
+        '',
+        'Flow setup of apps/l2_learning.py with and without the arbiter '
+        '(bench/ofemu.py, 16 switches, WARNING log):',
+        '',
+        '| controller | mode | answered/s median | latency p50 us |',
+        '| --- | --- | ---: | ---: |',
+    ]
     rate = {}
     for r in res['flowsetup']:
         lat = r['latency_us']['p50'] if r['latency_us'] else None
-        out.append('| %s | %s | %.0f | %s |' % (r['controller'], r['mode'],
-                                               r['answered_per_s']['median'],
-                                               '%.0f' % lat if lat else ''))
+        out.append(
+            '| %s | %s | %.0f | %s |'
+            % (
+                r['controller'],
+                r['mode'],
+                r['answered_per_s']['median'],
+                '%.0f' % lat if lat else '',
+            )
+        )
         if r['mode'] == 'throughput':
             rate[r['controller']] = r['answered_per_s']['median']
     alone, behind = (rate.get(name) for name in FLOWSETUP)
     if alone and behind:
-        targets.append(('flow-setup rate lost behind the arbiter < 10%',
-                        100.0 * (alone - behind) / alone, 10.0, '%'))
+        targets.append(
+            (
+                'flow-setup rate lost behind the arbiter < 10%',
+                100.0 * (alone - behind) / alone,
+                10.0,
+                '%',
+            )
+        )
     return out, targets
 
 
 def main():
     args = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    args.add_argument('--overhead-only', action='store_true',
-                      help='only the in-process overhead (no controller, no root)')
-    args.add_argument('--rules', default='1000,10000,100000',
-                      help='installed rule counts (default 1000,10000,100000)')
+    args.add_argument(
+        '--overhead-only',
+        action='store_true',
+        help='only the in-process overhead (no controller, no root)',
+    )
+    args.add_argument(
+        '--rules',
+        default='1000,10000,100000',
+        help='installed rule counts (default 1000,10000,100000)',
+    )
     args.add_argument('--proposals', type=int, default=10000)
     options = args.parse_args()
     for installed in (int(n) for n in options.rules.split(',')):
         entry = overhead(installed, options.proposals)
-        print('%6d rules (filled in %.1f s): all p50 %.0f us p99 %.0f us max %.0f us '
-              '(CPU p50 %.0f us p99 %.0f us); contested p50 %.0f us p99 %.0f us; %d held' % (
-                  installed, entry['fill_s'], entry['all']['p50_us'],
-                  entry['all']['p99_us'], entry['all']['max_us'],
-                  entry['cpu']['p50_us'], entry['cpu']['p99_us'],
-                  entry['contested']['p50_us'], entry['contested']['p99_us'],
-                  entry['held']))
+        print(
+            '%6d rules (filled in %.1f s): all p50 %.0f us p99 %.0f us max %.0f us '
+            '(CPU p50 %.0f us p99 %.0f us); contested p50 %.0f us p99 %.0f us; %d held'
+            % (
+                installed,
+                entry['fill_s'],
+                entry['all']['p50_us'],
+                entry['all']['p99_us'],
+                entry['all']['max_us'],
+                entry['cpu']['p50_us'],
+                entry['cpu']['p99_us'],
+                entry['contested']['p50_us'],
+                entry['contested']['p99_us'],
+                entry['held'],
+            )
+        )
         entry = overhead_single_app(installed, options.proposals)
-        print('%6d rules, one app per table (filled in %.1f s): p50 %.1f us p99 %.1f us '
-              'max %.0f us' % (installed, entry['fill_s'], entry['all']['p50_us'],
-                               entry['all']['p99_us'], entry['all']['max_us']))
+        print(
+            '%6d rules, one app per table (filled in %.1f s): p50 %.1f us p99 %.1f us '
+            'max %.0f us'
+            % (
+                installed,
+                entry['fill_s'],
+                entry['all']['p50_us'],
+                entry['all']['p99_us'],
+                entry['all']['max_us'],
+            )
+        )
     if not options.overhead_only:
         import tempfile
+
         for r in flowsetup(quick=True, logdir=tempfile.mkdtemp(prefix='arbiter-bench-')):
             print(r['controller'], r['mode'], r['answered_per_s'])
 

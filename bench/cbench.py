@@ -61,7 +61,6 @@ def resolve_app(app):
     return app
 
 
-
 # --- report --------------------------------------------------------------------------------
 
 
@@ -72,57 +71,106 @@ def _per_switch(values, seconds, limit=64):
 
 def format_loop(lp):
     label = 'warm-up %2d' % (lp.index + 1) if lp.warmup else 'loop %5d' % (lp.index + 1)
-    return ('%s: %d switches: responses/s %s  total = %.2f per ms | %.1f responses/s '
-            '(answered %.1f/s, flow-mods %.1f/s, packet-outs %.1f/s%s)' % (
-                label, len(lp.per_switch_responses),
-                _per_switch(lp.per_switch_responses, lp.seconds),
-                lp.responses_per_s / 1000.0, lp.responses_per_s, lp.answered_per_s,
-                lp.flow_mods_per_s, lp.packet_outs_per_s,
-                ', %d timeouts' % lp.timeouts if lp.timeouts else ''))
+    return (
+        '%s: %d switches: responses/s %s  total = %.2f per ms | %.1f responses/s '
+        '(answered %.1f/s, flow-mods %.1f/s, packet-outs %.1f/s%s)'
+        % (
+            label,
+            len(lp.per_switch_responses),
+            _per_switch(lp.per_switch_responses, lp.seconds),
+            lp.responses_per_s / 1000.0,
+            lp.responses_per_s,
+            lp.answered_per_s,
+            lp.flow_mods_per_s,
+            lp.packet_outs_per_s,
+            ', %d timeouts' % lp.timeouts if lp.timeouts else '',
+        )
+    )
 
 
 def format_summary(r):
     lines = []
     learn = r.learn
-    lines.append('handshake: %d switches ready in %.3f s; learning: %d packet-ins, '
-                 '%d answered, %d timeouts in %.3f s'
-                 % (r.n_switches, r.handshake_seconds, learn.packet_ins, learn.answered,
-                    learn.timeouts, learn.seconds))
+    lines.append(
+        'handshake: %d switches ready in %.3f s; learning: %d packet-ins, '
+        '%d answered, %d timeouts in %.3f s'
+        % (
+            r.n_switches,
+            r.handshake_seconds,
+            learn.packet_ins,
+            learn.answered,
+            learn.timeouts,
+            learn.seconds,
+        )
+    )
     s, a = r.responses_summary(), r.answered_summary()
     if s['min'] is not None:
-        lines.append('RESULT: %d switches %d loops min/max/avg/median = '
-                     '%.2f/%.2f/%.2f/%.2f responses/s (stdev %.2f)'
-                     % (r.n_switches, len(r.loops), s['min'], s['max'], s['avg'],
-                        s['median'], s['stdev']))
-        lines.append('        answered packet-ins min/max/avg/median = '
-                     '%.2f/%.2f/%.2f/%.2f per s' % (a['min'], a['max'], a['avg'],
-                                                    a['median']))
+        lines.append(
+            'RESULT: %d switches %d loops min/max/avg/median = '
+            '%.2f/%.2f/%.2f/%.2f responses/s (stdev %.2f)'
+            % (r.n_switches, len(r.loops), s['min'], s['max'], s['avg'], s['median'], s['stdev'])
+        )
+        lines.append(
+            '        answered packet-ins min/max/avg/median = '
+            '%.2f/%.2f/%.2f/%.2f per s' % (a['min'], a['max'], a['avg'], a['median'])
+        )
     lat = r.latency()
     if lat:
-        lines.append('latency (round trip, %d samples): min %.0f  p50 %.0f  p90 %.0f  '
-                     'p99 %.0f  max %.0f  mean %.0f us'
-                     % (lat['n'], lat['min'] * 1e6, lat['p50'] * 1e6, lat['p90'] * 1e6,
-                        lat['p99'] * 1e6, lat['max'] * 1e6, lat['mean'] * 1e6))
+        lines.append(
+            'latency (round trip, %d samples): min %.0f  p50 %.0f  p90 %.0f  '
+            'p99 %.0f  max %.0f  mean %.0f us'
+            % (
+                lat['n'],
+                lat['min'] * 1e6,
+                lat['p50'] * 1e6,
+                lat['p90'] * 1e6,
+                lat['p99'] * 1e6,
+                lat['max'] * 1e6,
+                lat['mean'] * 1e6,
+            )
+        )
     t = r.totals
-    lines.append('totals: %d packet-ins, %d answered, %d timeouts, %d flow-mods, '
-                 '%d packet-outs, %d group-mods, %d extra replies, %d unmatched'
-                 % (t['packet_ins'], t['answered'], t['timeouts'], t['flow_mods'],
-                    t['packet_outs'], t['group_mods'], t['extra'], t['unmatched']))
+    lines.append(
+        'totals: %d packet-ins, %d answered, %d timeouts, %d flow-mods, '
+        '%d packet-outs, %d group-mods, %d extra replies, %d unmatched'
+        % (
+            t['packet_ins'],
+            t['answered'],
+            t['timeouts'],
+            t['flow_mods'],
+            t['packet_outs'],
+            t['group_mods'],
+            t['extra'],
+            t['unmatched'],
+        )
+    )
     if r.controller_errors:
-        lines.append('controller sent %d OFPT_ERROR (dpid, type, code, xid): %s'
-                     % (len(r.controller_errors), r.controller_errors[:5]))
+        lines.append(
+            'controller sent %d OFPT_ERROR (dpid, type, code, xid): %s'
+            % (len(r.controller_errors), r.controller_errors[:5])
+        )
     return '\n'.join(lines)
 
 
 def format_memory(m):
-    lines = ['memory of pid %d (%s), %d switches x %d ports: baseline %d KiB'
-             % (m.pid, m.controller, m.n_switches, m.n_ports, m.baseline_rss_kib),
-             '%10s %12s %12s %9s %9s %9s' % ('macs', 'rss KiB', 'delta KiB', 'seconds',
-                                             'answered', 'timeouts')]
+    lines = [
+        'memory of pid %d (%s), %d switches x %d ports: baseline %d KiB'
+        % (m.pid, m.controller, m.n_switches, m.n_ports, m.baseline_rss_kib),
+        '%10s %12s %12s %9s %9s %9s'
+        % ('macs', 'rss KiB', 'delta KiB', 'seconds', 'answered', 'timeouts'),
+    ]
     for p in m.points:
-        lines.append('%10d %12d %12d %9.2f %9d %9d'
-                     % (p.macs, p.rss_kib, p.rss_kib - m.baseline_rss_kib,
-                        p.learn.seconds, p.learn.answered, p.learn.timeouts))
+        lines.append(
+            '%10d %12d %12d %9.2f %9d %9d'
+            % (
+                p.macs,
+                p.rss_kib,
+                p.rss_kib - m.baseline_rss_kib,
+                p.learn.seconds,
+                p.learn.answered,
+                p.learn.timeouts,
+            )
+        )
     return '\n'.join(lines)
 
 
@@ -142,8 +190,7 @@ def _cookie(text):
     try:
         return int(text, 0)
     except ValueError:
-        raise argparse.ArgumentTypeError('expected an integer or %r'
-                                         % FROM_TABLE_MISS) from None
+        raise argparse.ArgumentTypeError('expected an integer or %r' % FROM_TABLE_MISS) from None
 
 
 def _counts(text):
@@ -159,51 +206,97 @@ def _counts(text):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         prog='python -m bench.cbench',
-        description='cbench-like OpenFlow 1.3 controller benchmark (emulated switches)')
-    p.add_argument('--controller', type=_controller, default=('127.0.0.1', 6653),
-                   metavar='HOST:PORT', help='controller to connect to (default %(default)s)')
+        description='cbench-like OpenFlow 1.3 controller benchmark (emulated switches)',
+    )
+    p.add_argument(
+        '--controller',
+        type=_controller,
+        default=('127.0.0.1', 6653),
+        metavar='HOST:PORT',
+        help='controller to connect to (default %(default)s)',
+    )
     p.add_argument('--switches', type=int, default=16, help='emulated switches (16)')
-    p.add_argument('--hosts', type=int, default=100,
-                   help='hosts per switch, learned before measuring (100)')
+    p.add_argument(
+        '--hosts', type=int, default=100, help='hosts per switch, learned before measuring (100)'
+    )
     p.add_argument('--ports', type=int, default=4, help='ports per switch (4)')
     p.add_argument('--mode', choices=('throughput', 'latency'), default='throughput')
     p.add_argument('--loops', type=int, default=10, help='measured loops (10)')
     p.add_argument('--loop-seconds', type=float, default=1.0, help='seconds per loop (1)')
     p.add_argument('--warmup', type=int, default=1, help='warm-up loops, not counted (1)')
-    p.add_argument('--window', type=int, default=None,
-                   help='throughput mode: outstanding packet-ins per switch (%d)'
-                   % DEFAULT_WINDOW)
-    p.add_argument('--cookie', type=_cookie, default=0,
-                   help="packet-in cookie: an integer or '%s' (0)" % FROM_TABLE_MISS)
-    p.add_argument('--reason', choices=('no_match', 'action'), default='no_match',
-                   help='packet-in reason (no_match)')
-    p.add_argument('--response-timeout', type=float, default=2.0,
-                   help='seconds after which an unanswered packet-in is given up (2)')
+    p.add_argument(
+        '--window',
+        type=int,
+        default=None,
+        help='throughput mode: outstanding packet-ins per switch (%d)' % DEFAULT_WINDOW,
+    )
+    p.add_argument(
+        '--cookie',
+        type=_cookie,
+        default=0,
+        help="packet-in cookie: an integer or '%s' (0)" % FROM_TABLE_MISS,
+    )
+    p.add_argument(
+        '--reason',
+        choices=('no_match', 'action'),
+        default='no_match',
+        help='packet-in reason (no_match)',
+    )
+    p.add_argument(
+        '--response-timeout',
+        type=float,
+        default=2.0,
+        help='seconds after which an unanswered packet-in is given up (2)',
+    )
     p.add_argument('--handshake-timeout', type=float, default=15.0)
-    p.add_argument('--src-macs', type=int, default=100000,
-                   help='distinct source MACs per switch in the measured phase (100000)')
+    p.add_argument(
+        '--src-macs',
+        type=int,
+        default=100000,
+        help='distinct source MACs per switch in the measured phase (100000)',
+    )
     p.add_argument('--json', metavar='PATH', help='also write the result as JSON')
     p.add_argument('--quiet', action='store_true', help='no per-loop lines')
     g = p.add_argument_group('controller started by the benchmark')
-    g.add_argument('--start-app', nargs='+', metavar='APP',
-                   help='start ryu-manager APP... on a free port (file, module, or a name '
-                        'of bench/apps/), benchmark it, stop it')
-    g.add_argument('--default-log-level', type=int, default=30,
-                   help="ryu-manager's --default-log-level (30: warnings; INFO logging of "
-                        "every packet-in would be measured too)")
-    g.add_argument('--ryu-arg', action='append', default=[], metavar='ARG',
-                   help='extra argument for ryu-manager (repeatable), e.g. '
-                        '--ryu-arg=--config-file=my.conf')
-    g.add_argument('--start-faucet', action='store_true',
-                   help='start FAUCET instead (bench/faucet.py), with a faucet.yaml for '
-                        'the emulated switches, and send packet-ins as its pipeline does')
+    g.add_argument(
+        '--start-app',
+        nargs='+',
+        metavar='APP',
+        help='start ryu-manager APP... on a free port (file, module, or a name '
+        'of bench/apps/), benchmark it, stop it',
+    )
+    g.add_argument(
+        '--default-log-level',
+        type=int,
+        default=30,
+        help="ryu-manager's --default-log-level (30: warnings; INFO logging of "
+        "every packet-in would be measured too)",
+    )
+    g.add_argument(
+        '--ryu-arg',
+        action='append',
+        default=[],
+        metavar='ARG',
+        help='extra argument for ryu-manager (repeatable), e.g. --ryu-arg=--config-file=my.conf',
+    )
+    g.add_argument(
+        '--start-faucet',
+        action='store_true',
+        help='start FAUCET instead (bench/faucet.py), with a faucet.yaml for '
+        'the emulated switches, and send packet-ins as its pipeline does',
+    )
     g.add_argument('--app-log', metavar='PATH', help="keep ryu-manager's output there")
     m = p.add_argument_group('memory instead of speed')
-    m.add_argument('--memory', type=_counts, metavar='K1,K2,...',
-                   help="RSS of the controller after it learned K1, K2, ... MACs "
-                        "(cumulative); needs --start-app or --pid")
-    m.add_argument('--memory-rate', type=float, default=5000.0,
-                   help='MACs learned per second in all (5000)')
+    m.add_argument(
+        '--memory',
+        type=_counts,
+        metavar='K1,K2,...',
+        help="RSS of the controller after it learned K1, K2, ... MACs "
+        "(cumulative); needs --start-app or --pid",
+    )
+    m.add_argument(
+        '--memory-rate', type=float, default=5000.0, help='MACs learned per second in all (5000)'
+    )
     m.add_argument('--pid', type=int, help='pid of the controller given by --controller')
     args = p.parse_args(argv)
     if args.memory and not (args.start_app or args.start_faucet or args.pid):
@@ -221,25 +314,34 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     proc = None
-    packet_in = {'cookie': args.cookie,
-                 'reason': OFPR_ACTION if args.reason == 'action' else OFPR_NO_MATCH}
+    packet_in = {
+        'cookie': args.cookie,
+        'reason': OFPR_ACTION if args.reason == 'action' else OFPR_NO_MATCH,
+    }
     try:
         if args.start_faucet:
-            log_path = args.app_log or tempfile.mkstemp(prefix='ofemu-faucet-',
-                                                        suffix='.log')[1]
+            log_path = args.app_log or tempfile.mkstemp(prefix='ofemu-faucet-', suffix='.log')[1]
             proc = faucet.FaucetController(
-                faucet.faucet_yaml(args.switches, args.ports), log_path,
-                'WARNING' if args.default_log_level >= 30 else 'INFO')
+                faucet.faucet_yaml(args.switches, args.ports),
+                log_path,
+                'WARNING' if args.default_log_level >= 30 else 'INFO',
+            )
             proc.start()
             host, port, pid = '127.0.0.1', proc.ofp_port, proc.pid
             packet_in = proc.packet_in
             what = 'FAUCET (pid %d, log %s)' % (pid, log_path)
         elif args.start_app:
             log_path = args.app_log or tempfile.mkstemp(prefix='ofemu-ryu-', suffix='.log')[1]
-            log_level = ([] if args.default_log_level is None
-                         else ['--default-log-level', str(args.default_log_level)])
-            proc = RyuController([resolve_app(a) for a in args.start_app], log_path,
-                                 extra_args=log_level + args.ryu_arg)
+            log_level = (
+                []
+                if args.default_log_level is None
+                else ['--default-log-level', str(args.default_log_level)]
+            )
+            proc = RyuController(
+                [resolve_app(a) for a in args.start_app],
+                log_path,
+                extra_args=log_level + args.ryu_arg,
+            )
             proc.start()
             host, port, pid = '127.0.0.1', proc.ofp_port, proc.pid
             what = '%s (ryu-manager pid %d)' % (' '.join(args.start_app), pid)
@@ -247,29 +349,71 @@ def main(argv=None):
             (host, port), pid = args.controller, args.pid
             what = 'controller'
         if args.memory:
-            print('ofemu memory: %s at %s:%d, %d switches x %d ports, steps %s MACs at '
-                  '%.0f/s' % (what, host, port, args.switches, args.ports,
-                              ','.join(map(str, args.memory)), args.memory_rate),
-                  flush=True)
-            result = measure_memory_sync(host, port, pid, args.memory, args.switches,
-                                         args.ports, rate=args.memory_rate,
-                                         response_timeout=args.response_timeout,
-                                         handshake_timeout=args.handshake_timeout,
-                                         **packet_in)
+            print(
+                'ofemu memory: %s at %s:%d, %d switches x %d ports, steps %s MACs at '
+                '%.0f/s'
+                % (
+                    what,
+                    host,
+                    port,
+                    args.switches,
+                    args.ports,
+                    ','.join(map(str, args.memory)),
+                    args.memory_rate,
+                ),
+                flush=True,
+            )
+            result = measure_memory_sync(
+                host,
+                port,
+                pid,
+                args.memory,
+                args.switches,
+                args.ports,
+                rate=args.memory_rate,
+                response_timeout=args.response_timeout,
+                handshake_timeout=args.handshake_timeout,
+                **packet_in,
+            )
             print(format_memory(result))
         else:
             window = 1 if args.mode == 'latency' else (args.window or DEFAULT_WINDOW)
-            print('ofemu cbench: %s at %s:%d, %d switches x %d hosts on %d ports, '
-                  'OpenFlow 1.3, mode %s (window %d), %d loops x %g s, %d warm-up'
-                  % (what, host, port, args.switches, args.hosts, args.ports, args.mode,
-                     window, args.loops, args.loop_seconds, args.warmup), flush=True)
+            print(
+                'ofemu cbench: %s at %s:%d, %d switches x %d hosts on %d ports, '
+                'OpenFlow 1.3, mode %s (window %d), %d loops x %g s, %d warm-up'
+                % (
+                    what,
+                    host,
+                    port,
+                    args.switches,
+                    args.hosts,
+                    args.ports,
+                    args.mode,
+                    window,
+                    args.loops,
+                    args.loop_seconds,
+                    args.warmup,
+                ),
+                flush=True,
+            )
             on_loop = None if args.quiet else (lambda lp: print(format_loop(lp), flush=True))
             result = run_benchmark_sync(
-                host, port, args.switches, args.hosts, args.mode, args.loops,
-                args.loop_seconds, args.warmup, n_ports=args.ports, window=window,
-                **packet_in, response_timeout=args.response_timeout,
+                host,
+                port,
+                args.switches,
+                args.hosts,
+                args.mode,
+                args.loops,
+                args.loop_seconds,
+                args.warmup,
+                n_ports=args.ports,
+                window=window,
+                **packet_in,
+                response_timeout=args.response_timeout,
                 handshake_timeout=args.handshake_timeout,
-                src_macs_per_switch=args.src_macs, on_loop=on_loop)
+                src_macs_per_switch=args.src_macs,
+                on_loop=on_loop,
+            )
             print(format_summary(result))
         if args.json:
             data = result.to_dict()
@@ -283,10 +427,9 @@ def main(argv=None):
         print('error: %s' % exc, file=sys.stderr)
         if proc is not None:
             state = 'running' if proc.alive() else 'exited %s' % proc.process.returncode
-            print('%s (%s), last lines:\n%s' % (proc.name, state, proc.log_tail()),
-                  file=sys.stderr)
+            print('%s (%s), last lines:\n%s' % (proc.name, state, proc.log_tail()), file=sys.stderr)
         return 2
-    except RuntimeError as exc:        # ryu-manager or FAUCET would not start
+    except RuntimeError as exc:  # ryu-manager or FAUCET would not start
         print('error: %s' % exc, file=sys.stderr)
         return 2
     finally:

@@ -32,18 +32,14 @@ import itertools
 import json
 import os
 import struct
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-
-from bench import ofemu  # noqa: E402
-from bench.machine import QUICK_RESULTS_DIR, RESULTS_DIR, machine  # noqa: E402
-from tests.harness.controller import RyuController  # noqa: E402
+from bench import ofemu
+from bench.machine import QUICK_RESULTS_DIR, REPO, RESULTS_DIR, machine
+from tests.harness.controller import RyuController
 
 WARNING = ['--default-log-level', '30']
 CONTROLLERS = {
@@ -51,12 +47,12 @@ CONTROLLERS = {
     'simple_switch_13': ['ryu.app.simple_switch_13'],
 }
 WITNESS_DPID = 1
-HOSTILE_DPID = 0xbad
+HOSTILE_DPID = 0xBAD
 BIG_PORTS = 5000
 FLAPS = 20000
 MACS = 100000
 MALFORMED = 2000
-SETTLE = 3.5         # seconds: l2_learning's probe time (2.5 s) and a margin
+SETTLE = 3.5  # seconds: l2_learning's probe time (2.5 s) and a margin
 
 
 # --- switches ----------------------------------------------------------------------------
@@ -68,7 +64,7 @@ class HostileSwitch(ofemu.EmulatedSwitch):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._echoes: dict[int, asyncio.Future] = {}     # xid -> future of its reply
+        self._echoes: dict[int, asyncio.Future] = {}  # xid -> future of its reply
 
     def send_raw(self, data: bytes) -> None:
         self._send(data)
@@ -103,8 +99,9 @@ class Witness:
     HOSTS = 8
 
     def __init__(self, port: int, period: float = 0.1) -> None:
-        self.switch = HostileSwitch(WITNESS_DPID, n_ports=4, port=port,
-                                    cookie=ofemu.FROM_TABLE_MISS, response_timeout=1.0)
+        self.switch = HostileSwitch(
+            WITNESS_DPID, n_ports=4, port=port, cookie=ofemu.FROM_TABLE_MISS, response_timeout=1.0
+        )
         self.period = period
         self._timeouts = 0
 
@@ -113,11 +110,18 @@ class Witness:
 
     def send(self) -> None:
         macs = [ofemu.host_mac(WITNESS_DPID, i) for i in range(self.HOSTS)]
-        frames = [(1, mac, ofemu.BROADCAST,
-                   ofemu.arp_request_frame(mac, bytes((10, 0, 0, i + 1)), ofemu.PROBE_IP))
-                  for i, mac in enumerate(macs)]
-        self.switch.start_traffic(itertools.cycle(frames), window=1,
-                                  rate=1.0 / self.period, record_latency=True)
+        frames = [
+            (
+                1,
+                mac,
+                ofemu.BROADCAST,
+                ofemu.arp_request_frame(mac, bytes((10, 0, 0, i + 1)), ofemu.PROBE_IP),
+            )
+            for i, mac in enumerate(macs)
+        ]
+        self.switch.start_traffic(
+            itertools.cycle(frames), window=1, rate=1.0 / self.period, record_latency=True
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -140,9 +144,10 @@ class Witness:
 
 def port_flaps(dpid: int, count: int, n_ports: int) -> list[bytes]:
     """``count`` PORT_STATUS messages: ports 1..n_ports going down and up in turn."""
-    return [ofemu.port_status(0, dpid, i % n_ports + 1, ofemu.OFPPR_MODIFY,
-                              up=(i // n_ports) % 2 == 1)
-            for i in range(count)]
+    return [
+        ofemu.port_status(0, dpid, i % n_ports + 1, ofemu.OFPPR_MODIFY, up=(i // n_ports) % 2 == 1)
+        for i in range(count)
+    ]
 
 
 def mac_flood(dpid: int, count: int, n_ports: int, cookie: int = 0) -> Iterator[bytes]:
@@ -150,18 +155,23 @@ def mac_flood(dpid: int, count: int, n_ports: int, cookie: int = 0) -> Iterator[
     builder = ofemu.PacketInBuilder(cookie)
     for n in range(count):
         mac = ofemu.learn_mac(dpid, n)
-        yield builder.build(0, n % n_ports + 1, ofemu.arp_request_frame(
-            mac, bytes((10, 1, (n >> 8) & 0xff, n & 0xff)), ofemu.PROBE_IP))
+        yield builder.build(
+            0,
+            n % n_ports + 1,
+            ofemu.arp_request_frame(mac, bytes((10, 1, (n >> 8) & 0xFF, n & 0xFF)), ofemu.PROBE_IP),
+        )
 
 
-def raw_packet_in(oxms: bytes, frame: bytes, total_len: int | None = None,
-                  cookie: int = 0) -> bytes:
+def raw_packet_in(
+    oxms: bytes, frame: bytes, total_len: int | None = None, cookie: int = 0
+) -> bytes:
     """A PACKET_IN whose match holds the OXM TLVs ``oxms`` (bytes) as they are, and whose
     total_len says what it is told."""
     match_len = 4 + len(oxms)
     match = struct.pack('!HH', 1, match_len) + oxms + bytes(-match_len % 8)
-    body = struct.pack('!IHBBQ', ofemu.OFP_NO_BUFFER,
-                       len(frame) if total_len is None else total_len, 0, 0, cookie)
+    body = struct.pack(
+        '!IHBBQ', ofemu.OFP_NO_BUFFER, len(frame) if total_len is None else total_len, 0, 0, cookie
+    )
     return ofemu._msg(ofemu.OFPT_PACKET_IN, 0, body + match + b'\0\0' + frame)
 
 
@@ -181,14 +191,14 @@ def malformed_packet_ins(cookie: int = 0, in_port: int = 1) -> dict[str, bytes]:
         'no in_port': raw_packet_in(b'', frame, cookie=cookie),
         'in_port 0': raw_packet_in(oxm_tlv(0x8000, 0, bytes(4)), frame, cookie=cookie),
         'total_len lies short': raw_packet_in(port, frame, total_len=5, cookie=cookie),
-        'total_len lies long': raw_packet_in(port, frame[:10], total_len=1500,
-                                              cookie=cookie),
-        'unknown OXM field': raw_packet_in(port + oxm_tlv(0x8000, 120, b'\1\2'), frame,
-                                            cookie=cookie),
-        'experimenter OXM': raw_packet_in(port + oxm_tlv(0xffff, 1, bytes(8)), frame,
-                                          cookie=cookie),
-        'in_port of 2 bytes': raw_packet_in(oxm_tlv(0x8000, 0, b'\0\1'), frame,
-                                             cookie=cookie),
+        'total_len lies long': raw_packet_in(port, frame[:10], total_len=1500, cookie=cookie),
+        'unknown OXM field': raw_packet_in(
+            port + oxm_tlv(0x8000, 120, b'\1\2'), frame, cookie=cookie
+        ),
+        'experimenter OXM': raw_packet_in(
+            port + oxm_tlv(0xFFFF, 1, bytes(8)), frame, cookie=cookie
+        ),
+        'in_port of 2 bytes': raw_packet_in(oxm_tlv(0x8000, 0, b'\0\1'), frame, cookie=cookie),
     }
 
 
@@ -248,8 +258,13 @@ class RssSampler:
             self.peak = max(self.peak, ofemu.rss_kib(self.pid))
 
 
-async def phase(name: str, ctl: RyuController, witness: Witness,
-                action: Callable[[], Awaitable[dict]], settle: float = 1.0) -> dict:
+async def phase(
+    name: str,
+    ctl: RyuController,
+    witness: Witness,
+    action: Callable[[], Awaitable[dict]],
+    settle: float = 1.0,
+) -> dict:
     """Run ``action()`` (a coroutine function) while the witness sends; then settle.
     Returns the phase's figures."""
     witness.reset()
@@ -257,30 +272,48 @@ async def phase(name: str, ctl: RyuController, witness: Witness,
     with RssSampler(ctl.pid) as rss:
         result = await action()
         await asyncio.sleep(settle)
-    return {'phase': name, 'seconds': round(time.perf_counter() - started, 2),
-            'rss_kib': ofemu.rss_kib(ctl.pid), 'peak_rss_kib': rss.peak,
-            'witness_slowest_ms': _ms(witness.slowest()),
-            'witness_unanswered': witness.unanswered(), 'alive': ctl.alive(),
-            'tracebacks': ctl.log_text().count('Traceback'), 'detail': result}
+    return {
+        'phase': name,
+        'seconds': round(time.perf_counter() - started, 2),
+        'rss_kib': ofemu.rss_kib(ctl.pid),
+        'peak_rss_kib': rss.peak,
+        'witness_slowest_ms': _ms(witness.slowest()),
+        'witness_unanswered': witness.unanswered(),
+        'alive': ctl.alive(),
+        'tracebacks': ctl.log_text().count('Traceback'),
+        'detail': result,
+    }
 
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
 
-async def scenarios(ctl: RyuController, ports: int = BIG_PORTS, flaps: int = FLAPS,
-                    macs: int = MACS, malformed: int = MALFORMED) -> list[dict]:
+async def scenarios(
+    ctl: RyuController,
+    ports: int = BIG_PORTS,
+    flaps: int = FLAPS,
+    macs: int = MACS,
+    malformed: int = MALFORMED,
+) -> list[dict]:
     """The four hostile phases against a running controller; returns their figures."""
     witness = Witness(ctl.ofp_port)
     await witness.start()
     await asyncio.sleep(SETTLE)
     witness.send()
     await asyncio.sleep(2.0)
-    phases = [{'phase': 'idle', 'rss_kib': ofemu.rss_kib(ctl.pid),
-               'witness_slowest_ms': _ms(witness.slowest()),
-               'witness_unanswered': witness.unanswered(), 'alive': ctl.alive()}]
-    hostile = HostileSwitch(HOSTILE_DPID, n_ports=ports, port=ctl.ofp_port,
-                            cookie=ofemu.FROM_TABLE_MISS)
+    phases = [
+        {
+            'phase': 'idle',
+            'rss_kib': ofemu.rss_kib(ctl.pid),
+            'witness_slowest_ms': _ms(witness.slowest()),
+            'witness_unanswered': witness.unanswered(),
+            'alive': ctl.alive(),
+        }
+    ]
+    hostile = HostileSwitch(
+        HOSTILE_DPID, n_ports=ports, port=ctl.ofp_port, cookie=ofemu.FROM_TABLE_MISS
+    )
 
     async def big_switch():
         await hostile.start(60.0)
@@ -291,8 +324,10 @@ async def scenarios(ctl: RyuController, ports: int = BIG_PORTS, flaps: int = FLA
         # The LLDP loop still runs: frames go out of the switch's ports.
         before = hostile.packet_outs
         await asyncio.sleep(2.0)
-        return {'port_status': flaps,
-                'packet_outs_per_s_after': (hostile.packet_outs - before) / 2.0}
+        return {
+            'port_status': flaps,
+            'packet_outs_per_s_after': (hostile.packet_outs - before) / 2.0,
+        }
 
     async def mac_storm():
         await send_all(hostile, mac_flood(HOSTILE_DPID, macs, ports, hostile.cookie))
@@ -307,8 +342,11 @@ async def scenarios(ctl: RyuController, ports: int = BIG_PORTS, flaps: int = FLA
         cutter.send_raw(cut_short_packet_in())
         await asyncio.sleep(1.0)
         cutter.close()
-        return {'packet_ins': malformed, 'kinds': len(kinds),
-                'cut_short_connection_closed': cutter.error is not None}
+        return {
+            'packet_ins': malformed,
+            'kinds': len(kinds),
+            'cut_short_connection_closed': cutter.error is not None,
+        }
 
     try:
         phases.append(await phase('big switch', ctl, witness, big_switch, settle=SETTLE))
@@ -325,50 +363,83 @@ def run(quick: bool, logdir: str) -> list[dict]:
     """Both controllers through the scenarios; the figures, one entry per controller."""
     results = []
     for name, apps in CONTROLLERS.items():
-        with RyuController(apps, os.path.join(logdir, 'flood-memory-%s.log' % name),
-                           extra_args=WARNING) as ctl:
+        with RyuController(
+            apps, os.path.join(logdir, 'flood-memory-%s.log' % name), extra_args=WARNING
+        ) as ctl:
             scale = 10 if quick else 1
-            phases = asyncio.run(scenarios(ctl, flaps=FLAPS // scale, macs=MACS // scale,
-                                           malformed=MALFORMED // scale))
+            phases = asyncio.run(
+                scenarios(
+                    ctl, flaps=FLAPS // scale, macs=MACS // scale, malformed=MALFORMED // scale
+                )
+            )
         results.append({'controller': name, 'phases': phases})
         idle = phases[0]['rss_kib']
         for p in phases:
-            print('flood_memory %-16s %-22s RSS %6d KiB (x%.2f idle, peak %s), witness '
-                  'slowest %s ms, unanswered %s, alive %s, tracebacks %s'
-                  % (name, p['phase'], p['rss_kib'], p['rss_kib'] / idle,
-                     p.get('peak_rss_kib', '-'), p['witness_slowest_ms'],
-                     p['witness_unanswered'], p['alive'], p.get('tracebacks', 0)))
+            print(
+                'flood_memory %-16s %-22s RSS %6d KiB (x%.2f idle, peak %s), witness '
+                'slowest %s ms, unanswered %s, alive %s, tracebacks %s'
+                % (
+                    name,
+                    p['phase'],
+                    p['rss_kib'],
+                    p['rss_kib'] / idle,
+                    p.get('peak_rss_kib', '-'),
+                    p['witness_slowest_ms'],
+                    p['witness_unanswered'],
+                    p['alive'],
+                    p.get('tracebacks', 0),
+                )
+            )
     return results
 
 
 def report(data: dict, machine_line: str) -> tuple[list[str], list[tuple]]:
     """The RESULTS.md section (bench/report.py) and its targets, from the JSON."""
-    out = ['## Hostile switches: memory and answers (bench/flood_memory.py)', '',
-           machine_line, '',
-           'A witness switch sends a packet-in every 0.1 s while a hostile switch connects '
-           'with 5,000 ports, then sends 20,000 PORT_STATUS, packet-ins from 100,000 new '
-           'MACs, and malformed packet-ins. RSS after each phase (and its peak), as a '
-           'multiple of the idle figure; the witness\'s slowest answer and its packet-ins '
-           'not answered within 1 s.', '',
-           '| controller | phase | RSS KiB | x idle | peak KiB | witness slowest ms | '
-           'unanswered | tracebacks in log |',
-           '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |']
+    out = [
+        '## Hostile switches: memory and answers (bench/flood_memory.py)',
+        '',
+        machine_line,
+        '',
+        'A witness switch sends a packet-in every 0.1 s while a hostile switch connects '
+        'with 5,000 ports, then sends 20,000 PORT_STATUS, packet-ins from 100,000 new '
+        'MACs, and malformed packet-ins. RSS after each phase (and its peak), as a '
+        'multiple of the idle figure; the witness\'s slowest answer and its packet-ins '
+        'not answered within 1 s.',
+        '',
+        '| controller | phase | RSS KiB | x idle | peak KiB | witness slowest ms | '
+        'unanswered | tracebacks in log |',
+        '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ]
     targets = []
     for entry in data['results']:
         phases = entry['phases']
         idle = phases[0]['rss_kib']
         for p in phases:
-            out.append('| %s | %s | %d | %.2f | %s | %s | %d | %s |' % (
-                entry['controller'], p['phase'], p['rss_kib'], p['rss_kib'] / idle,
-                p.get('peak_rss_kib', '-'), p['witness_slowest_ms'],
-                p['witness_unanswered'], p.get('tracebacks', '-')))
+            out.append(
+                '| %s | %s | %d | %.2f | %s | %s | %d | %s |'
+                % (
+                    entry['controller'],
+                    p['phase'],
+                    p['rss_kib'],
+                    p['rss_kib'] / idle,
+                    p.get('peak_rss_kib', '-'),
+                    p['witness_slowest_ms'],
+                    p['witness_unanswered'],
+                    p.get('tracebacks', '-'),
+                )
+            )
         if entry['controller'] == 'l2_learning':
             peak = max(p.get('peak_rss_kib', p['rss_kib']) for p in phases)
             slowest = max(p['witness_slowest_ms'] or 0 for p in phases)
-            targets += [('RSS under hostile switches < 2x idle (l2_learning)', peak / idle,
-                         2.0, 'x'),
-                        ('witness answered under hostile switches < 1000 ms (l2_learning)',
-                         slowest, 1000.0, 'ms')]
+            targets += [
+                ('RSS under hostile switches < 2x idle (l2_learning)', peak / idle, 2.0, 'x'),
+                (
+                    'witness answered under hostile switches < 1000 ms (l2_learning)',
+                    slowest,
+                    1000.0,
+                    'ms',
+                ),
+            ]
     return out, targets
 
 

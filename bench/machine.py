@@ -8,7 +8,7 @@ import subprocess
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(REPO, 'bench', 'results')
-QUICK_RESULTS_DIR = os.path.join(REPO, 'bench', 'results-quick')   # not committed
+QUICK_RESULTS_DIR = os.path.join(REPO, 'bench', 'results-quick')  # not committed
 
 
 def machine() -> dict:
@@ -19,15 +19,24 @@ def machine() -> dict:
         for line in f:
             if line.startswith('MemTotal:'):
                 mem_kib = int(line.split()[1])
-    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO,
-                            capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(['git', 'status', '--porcelain', '--', 'apps', 'controller',
-                            'bench'], cwd=REPO, capture_output=True, text=True).stdout
-    return {'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
-            'commit': commit + (' (+ uncommitted changes)' if dirty.strip() else ''),
-            'cores': os.cpu_count(), 'memory_gib': round(mem_kib / 2 ** 20, 1),
-            'cpu': _cpu_model(), 'python': platform.python_version(),
-            'kernel': platform.release()}
+    commit = subprocess.run(
+        ['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ['git', 'status', '--porcelain', '--', 'apps', 'controller', 'bench'],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return {
+        'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
+        'commit': commit + (' (+ uncommitted changes)' if dirty.strip() else ''),
+        'cores': os.cpu_count(),
+        'memory_gib': round(mem_kib / 2**20, 1),
+        'cpu': _cpu_model(),
+        'python': platform.python_version(),
+        'kernel': platform.release(),
+    }
 
 
 def _cpu_model() -> str:
@@ -41,6 +50,14 @@ def _cpu_model() -> str:
 def machine_line(data: dict) -> str:
     """The one line of RESULTS.md that says where and when a result file was made."""
     m = data['machine']
-    return ('%s, commit %s, %d cores (%s), %.1f GiB, Python %s, kernel %s%s; took %ss'
-            % (m['date'], m['commit'], m['cores'], m['cpu'], m['memory_gib'], m['python'],
-               m['kernel'], ', QUICK mode' if data.get('quick') else '', data['seconds']))
+    return '%s, commit %s, %d cores (%s), %.1f GiB, Python %s, kernel %s%s; took %ss' % (
+        m['date'],
+        m['commit'],
+        m['cores'],
+        m['cpu'],
+        m['memory_gib'],
+        m['python'],
+        m['kernel'],
+        ', QUICK mode' if data.get('quick') else '',
+        data['seconds'],
+    )

@@ -123,14 +123,46 @@ import struct
 import time
 
 __all__ = [
-    'DEFAULT_WINDOW', 'FAULT_NO_BARRIER', 'FAULT_REFUSE', 'FROM_TABLE_MISS', 'BenchError',
-    'BenchResult', 'EmulatedSwitch', 'Fleet', 'Host', 'LoopResult', 'MemoryPoint',
-    'MemoryResult', 'PacketInBuilder', 'PhaseStats', 'Snapshot', 'arp_request_frame',
-    'barrier_reply', 'bundle_ctrl_reply', 'echo_reply', 'echo_request', 'error_msg',
-    'features_reply', 'get_config_reply', 'hello_msg', 'host_mac', 'learn_mac',
-    'make_hosts', 'mac_text', 'measure_memory', 'measure_memory_sync', 'multipart_reply',
-    'packet_in', 'port_desc_reply', 'port_hw_addr', 'port_status', 'probe_mac', 'rss_kib',
-    'run_benchmark', 'run_benchmark_sync', 'udp_frame',
+    'DEFAULT_WINDOW',
+    'FAULT_NO_BARRIER',
+    'FAULT_REFUSE',
+    'FROM_TABLE_MISS',
+    'BenchError',
+    'BenchResult',
+    'EmulatedSwitch',
+    'Fleet',
+    'Host',
+    'LoopResult',
+    'MemoryPoint',
+    'MemoryResult',
+    'PacketInBuilder',
+    'PhaseStats',
+    'Snapshot',
+    'arp_request_frame',
+    'barrier_reply',
+    'bundle_ctrl_reply',
+    'echo_reply',
+    'echo_request',
+    'error_msg',
+    'features_reply',
+    'get_config_reply',
+    'hello_msg',
+    'host_mac',
+    'learn_mac',
+    'make_hosts',
+    'mac_text',
+    'measure_memory',
+    'measure_memory_sync',
+    'multipart_reply',
+    'packet_in',
+    'port_desc_reply',
+    'port_hw_addr',
+    'port_status',
+    'probe_mac',
+    'rss_kib',
+    'run_benchmark',
+    'run_benchmark_sync',
+    'udp_frame',
 ]
 
 # --- OpenFlow 1.3 constants (values of the 1.3.x specification) -----------------------
@@ -170,14 +202,36 @@ OFPT_SET_ASYNC = 28
 OFPT_METER_MOD = 29
 
 MSG_TYPE_NAMES = {
-    0: 'HELLO', 1: 'ERROR', 2: 'ECHO_REQUEST', 3: 'ECHO_REPLY', 4: 'EXPERIMENTER',
-    5: 'FEATURES_REQUEST', 6: 'FEATURES_REPLY', 7: 'GET_CONFIG_REQUEST',
-    8: 'GET_CONFIG_REPLY', 9: 'SET_CONFIG', 10: 'PACKET_IN', 11: 'FLOW_REMOVED',
-    12: 'PORT_STATUS', 13: 'PACKET_OUT', 14: 'FLOW_MOD', 15: 'GROUP_MOD', 16: 'PORT_MOD',
-    17: 'TABLE_MOD', 18: 'MULTIPART_REQUEST', 19: 'MULTIPART_REPLY', 20: 'BARRIER_REQUEST',
-    21: 'BARRIER_REPLY', 22: 'QUEUE_GET_CONFIG_REQUEST', 23: 'QUEUE_GET_CONFIG_REPLY',
-    24: 'ROLE_REQUEST', 25: 'ROLE_REPLY', 26: 'GET_ASYNC_REQUEST', 27: 'GET_ASYNC_REPLY',
-    28: 'SET_ASYNC', 29: 'METER_MOD',
+    0: 'HELLO',
+    1: 'ERROR',
+    2: 'ECHO_REQUEST',
+    3: 'ECHO_REPLY',
+    4: 'EXPERIMENTER',
+    5: 'FEATURES_REQUEST',
+    6: 'FEATURES_REPLY',
+    7: 'GET_CONFIG_REQUEST',
+    8: 'GET_CONFIG_REPLY',
+    9: 'SET_CONFIG',
+    10: 'PACKET_IN',
+    11: 'FLOW_REMOVED',
+    12: 'PORT_STATUS',
+    13: 'PACKET_OUT',
+    14: 'FLOW_MOD',
+    15: 'GROUP_MOD',
+    16: 'PORT_MOD',
+    17: 'TABLE_MOD',
+    18: 'MULTIPART_REQUEST',
+    19: 'MULTIPART_REPLY',
+    20: 'BARRIER_REQUEST',
+    21: 'BARRIER_REPLY',
+    22: 'QUEUE_GET_CONFIG_REQUEST',
+    23: 'QUEUE_GET_CONFIG_REPLY',
+    24: 'ROLE_REQUEST',
+    25: 'ROLE_REPLY',
+    26: 'GET_ASYNC_REQUEST',
+    27: 'GET_ASYNC_REPLY',
+    28: 'SET_ASYNC',
+    29: 'METER_MOD',
 }
 
 OFPHET_VERSIONBITMAP = 1
@@ -198,7 +252,7 @@ OFPMP_TABLE_FEATURES = 12
 OFPMP_PORT_DESC = 13
 OFPMPF_REQ_MORE = 1
 OFPMPF_REPLY_MORE = 1
-PORTS_PER_DESC_PART = 1000   # 64 bytes each: a reply part stays under 65535 bytes
+PORTS_PER_DESC_PART = 1000  # 64 bytes each: a reply part stays under 65535 bytes
 
 OFPET_HELLO_FAILED = 0
 OFPHFC_INCOMPATIBLE = 0
@@ -211,7 +265,7 @@ OFPBRC_EPERM = 5
 ONF_EXPERIMENTER_ID = 0x4F4E4600
 ONF_ET_BUNDLE_CONTROL = 2300
 ONF_ET_BUNDLE_ADD_MESSAGE = 2301
-ONF_BCT_COMMIT_REQUEST = 4        # requests are even; each one's reply is request + 1
+ONF_BCT_COMMIT_REQUEST = 4  # requests are even; each one's reply is request + 1
 
 FAULT_REFUSE = 'refuse'
 FAULT_NO_BARRIER = 'no_barrier'
@@ -222,8 +276,9 @@ OFPC_TABLE_STATS = 1 << 1
 OFPC_PORT_STATS = 1 << 2
 OFPC_GROUP_STATS = 1 << 3
 OFPC_QUEUE_STATS = 1 << 6
-DEFAULT_CAPABILITIES = (OFPC_FLOW_STATS | OFPC_TABLE_STATS | OFPC_PORT_STATS |
-                        OFPC_GROUP_STATS | OFPC_QUEUE_STATS)
+DEFAULT_CAPABILITIES = (
+    OFPC_FLOW_STATS | OFPC_TABLE_STATS | OFPC_PORT_STATS | OFPC_GROUP_STATS | OFPC_QUEUE_STATS
+)
 
 OFPPS_LINK_DOWN = 1 << 0
 OFPPS_LIVE = 1 << 2
@@ -240,24 +295,24 @@ OFPCR_ROLE_EQUAL = 1
 
 OFPR_NO_MATCH = 0
 OFPR_ACTION = 1
-OFP_NO_BUFFER = 0xffffffff
+OFP_NO_BUFFER = 0xFFFFFFFF
 OFPFC_ADD = 0
 
-OXM_IN_PORT = 0x80000004      # class OPENFLOW_BASIC, field IN_PORT, no mask, 4 bytes
-OXM_ETH_DST_FH = 6            # field 3 << 1, no mask
-OXM_ETH_SRC_FH = 8            # field 4 << 1, no mask
+OXM_IN_PORT = 0x80000004  # class OPENFLOW_BASIC, field IN_PORT, no mask, 4 bytes
+OXM_ETH_DST_FH = 6  # field 3 << 1, no mask
+OXM_ETH_SRC_FH = 8  # field 4 << 1, no mask
 
 BROADCAST = b'\xff' * 6
 FROM_TABLE_MISS = 'from_table_miss'
 
 # first byte of the MACs this module puts in frames: a reply carrying one of them as
 # source answers (or re-answers) one of our packet-ins
-HOST_TAG, LEARN_TAG, PROBE_TAG, PORT_TAG = 0x02, 0x06, 0x0e, 0x0a
+HOST_TAG, LEARN_TAG, PROBE_TAG, PORT_TAG = 0x02, 0x06, 0x0E, 0x0A
 _OUR_SOURCE_TAGS = frozenset((HOST_TAG, LEARN_TAG, PROBE_TAG))
 
-DEFAULT_WINDOW = 32          # throughput mode: outstanding packet-ins per switch
-PROBE_ECHO_XID = 0xfffffff0   # xid of the echo request that confirms the MAIN state
-PROBE_IP = bytes((192, 0, 2, 1))   # TEST-NET-1: source IP of the measured packets
+DEFAULT_WINDOW = 32  # throughput mode: outstanding packet-ins per switch
+PROBE_ECHO_XID = 0xFFFFFFF0  # xid of the echo request that confirms the MAIN state
+PROBE_IP = bytes((192, 0, 2, 1))  # TEST-NET-1: source IP of the measured packets
 
 # --- message builders --------------------------------------------------------------------
 
@@ -293,16 +348,23 @@ def error_msg(xid, err_type, code, data=b''):
 def bundle_ctrl_reply(xid, bundle_id, ctrl_type, flags):
     """The ONF bundle control message answering request ``ctrl_type`` (its reply type is
     the request's + 1), without properties."""
-    return _msg(OFPT_EXPERIMENTER, xid,
-                struct.pack('!IIIHH', ONF_EXPERIMENTER_ID, ONF_ET_BUNDLE_CONTROL, bundle_id,
-                            ctrl_type + 1, flags))
+    return _msg(
+        OFPT_EXPERIMENTER,
+        xid,
+        struct.pack(
+            '!IIIHH', ONF_EXPERIMENTER_ID, ONF_ET_BUNDLE_CONTROL, bundle_id, ctrl_type + 1, flags
+        ),
+    )
 
 
-def features_reply(xid, dpid, n_buffers=0, n_tables=254, capabilities=DEFAULT_CAPABILITIES,
-                   auxiliary_id=0):
-    return _msg(OFPT_FEATURES_REPLY, xid,
-                struct.pack('!QIBB2xII', dpid, n_buffers, n_tables, auxiliary_id,
-                            capabilities, 0))
+def features_reply(
+    xid, dpid, n_buffers=0, n_tables=254, capabilities=DEFAULT_CAPABILITIES, auxiliary_id=0
+):
+    return _msg(
+        OFPT_FEATURES_REPLY,
+        xid,
+        struct.pack('!QIBB2xII', dpid, n_buffers, n_tables, auxiliary_id, capabilities, 0),
+    )
 
 
 def get_config_reply(xid, flags=0, miss_send_len=128):
@@ -314,8 +376,11 @@ def multipart_reply(xid, mp_type, body=b'', flags=0):
 
 
 def port_hw_addr(dpid, port_no):
-    return bytes((PORT_TAG,)) + (dpid & 0xffffff).to_bytes(3, 'big') + \
-        (port_no & 0xffff).to_bytes(2, 'big')
+    return (
+        bytes((PORT_TAG,))
+        + (dpid & 0xFFFFFF).to_bytes(3, 'big')
+        + (port_no & 0xFFFF).to_bytes(2, 'big')
+    )
 
 
 _PORT = struct.Struct('!I4x6s2x16sIIIIIIII')
@@ -324,10 +389,19 @@ _PORT = struct.Struct('!I4x6s2x16sIIIIIIII')
 def port_entry(dpid: int, port_no: int, up: bool = True) -> bytes:
     """One ``ofp_port``: LIVE (LINK_DOWN when not ``up``), 10 Gb/s copper full duplex."""
     name = ('s%d-eth%d' % (dpid, port_no)).encode()[:15]
-    return _PORT.pack(port_no, port_hw_addr(dpid, port_no), name, 0,
-                      OFPPS_LIVE if up else OFPPS_LINK_DOWN,
-                      PORT_FEATURES, PORT_FEATURES, PORT_FEATURES, 0,
-                      PORT_SPEED_KBPS, PORT_SPEED_KBPS)
+    return _PORT.pack(
+        port_no,
+        port_hw_addr(dpid, port_no),
+        name,
+        0,
+        OFPPS_LIVE if up else OFPPS_LINK_DOWN,
+        PORT_FEATURES,
+        PORT_FEATURES,
+        PORT_FEATURES,
+        0,
+        PORT_SPEED_KBPS,
+        PORT_SPEED_KBPS,
+    )
 
 
 def port_desc_reply(xid: int, dpid: int, n_ports: int) -> bytes:
@@ -337,27 +411,40 @@ def port_desc_reply(xid: int, dpid: int, n_ports: int) -> bytes:
     for first in range(1, n_ports + 1, PORTS_PER_DESC_PART):
         last = min(n_ports, first + PORTS_PER_DESC_PART - 1)
         body = b''.join(port_entry(dpid, p) for p in range(first, last + 1))
-        parts.append(multipart_reply(xid, OFPMP_PORT_DESC, body,
-                                     OFPMPF_REPLY_MORE if last < n_ports else 0))
+        parts.append(
+            multipart_reply(xid, OFPMP_PORT_DESC, body, OFPMPF_REPLY_MORE if last < n_ports else 0)
+        )
     return b''.join(parts)
 
 
-def port_status(xid: int, dpid: int, port_no: int, reason: int = OFPPR_MODIFY,
-                up: bool = True) -> bytes:
+def port_status(
+    xid: int, dpid: int, port_no: int, reason: int = OFPPR_MODIFY, up: bool = True
+) -> bytes:
     """OFPT_PORT_STATUS: port ``port_no`` added, deleted or modified (carrier ``up``)."""
-    return _msg(OFPT_PORT_STATUS, xid, struct.pack('!B7x', reason) +
-                port_entry(dpid, port_no, up))
+    return _msg(OFPT_PORT_STATUS, xid, struct.pack('!B7x', reason) + port_entry(dpid, port_no, up))
 
 
 def desc_body(dpid):
-    return struct.pack('!256s256s256s32s256s', b'sdn-suite', b'ofemu emulated switch',
-                       b'bench.ofemu', b'%016x' % dpid, b'ofemu dpid %d' % dpid)
+    return struct.pack(
+        '!256s256s256s32s256s',
+        b'sdn-suite',
+        b'ofemu emulated switch',
+        b'bench.ofemu',
+        b'%016x' % dpid,
+        b'ofemu dpid %d' % dpid,
+    )
 
 
 # bodies of the multipart replies that need no data from the switch
 _STATIC_MULTIPART = {
-    OFPMP_FLOW: b'', OFPMP_TABLE: b'', OFPMP_PORT_STATS: b'', OFPMP_QUEUE: b'',
-    OFPMP_GROUP: b'', OFPMP_GROUP_DESC: b'', OFPMP_METER: b'', OFPMP_METER_CONFIG: b'',
+    OFPMP_FLOW: b'',
+    OFPMP_TABLE: b'',
+    OFPMP_PORT_STATS: b'',
+    OFPMP_QUEUE: b'',
+    OFPMP_GROUP: b'',
+    OFPMP_GROUP_DESC: b'',
+    OFPMP_METER: b'',
+    OFPMP_METER_CONFIG: b'',
     OFPMP_TABLE_FEATURES: b'',
     OFPMP_AGGREGATE: struct.pack('!QQI4x', 0, 0, 0),
     OFPMP_GROUP_FEATURES: struct.pack('!II4I4I', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
@@ -385,14 +472,14 @@ class PacketInBuilder:
         self.cookie = cookie
         self.reason = reason
         self.table_id = table_id
-        self.vlan_tag = None if vlan_vid is None else struct.pack('!HH', 0x8100,
-                                                                  vlan_vid & 0xfff)
-        self._fixed = {}        # frame length -> (message length, fixed fields)
-        self._match = {}        # in_port -> match + 2 pad bytes
+        self.vlan_tag = None if vlan_vid is None else struct.pack('!HH', 0x8100, vlan_vid & 0xFFF)
+        self._fixed = {}  # frame length -> (message length, fixed fields)
+        self._match = {}  # in_port -> match + 2 pad bytes
 
     def _fixed_for(self, frame_len):
-        fixed = struct.pack('!IHBBQ', OFP_NO_BUFFER, frame_len, self.reason,
-                            self.table_id, self.cookie)
+        fixed = struct.pack(
+            '!IHBBQ', OFP_NO_BUFFER, frame_len, self.reason, self.table_id, self.cookie
+        )
         entry = (8 + len(fixed) + 16 + 2 + frame_len, fixed)
         self._fixed[frame_len] = entry
         return entry
@@ -407,12 +494,10 @@ class PacketInBuilder:
         n = len(frame)
         length, fixed = self._fixed.get(n) or self._fixed_for(n)
         match = self._match.get(in_port) or self._match_for(in_port)
-        return self._HEADER.pack(OFP_VERSION, OFPT_PACKET_IN, length, xid) + fixed + \
-            match + frame
+        return self._HEADER.pack(OFP_VERSION, OFPT_PACKET_IN, length, xid) + fixed + match + frame
 
 
-def packet_in(xid, in_port, frame, cookie=0, reason=OFPR_NO_MATCH, table_id=0,
-              vlan_vid=None):
+def packet_in(xid, in_port, frame, cookie=0, reason=OFPR_NO_MATCH, table_id=0, vlan_vid=None):
     """One PACKET_IN (the slow, readable way to get what ``PacketInBuilder`` builds)."""
     return PacketInBuilder(cookie, reason, table_id, vlan_vid).build(xid, in_port, frame)
 
@@ -427,8 +512,8 @@ def mac_text(mac):
 def _ipv4_checksum(header):
     total = sum(struct.unpack('!10H', header))
     while total >> 16:
-        total = (total & 0xffff) + (total >> 16)
-    return ~total & 0xffff
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
 
 
 def _pad60(frame):
@@ -437,15 +522,15 @@ def _pad60(frame):
 
 def arp_request_frame(src_mac, src_ip, target_ip):
     """Broadcast ARP request (who-has target_ip tell src_ip), padded to 60 bytes."""
-    arp = struct.pack('!HHBBH6s4s6s4s', 1, 0x0800, 6, 4, 1, src_mac, src_ip,
-                      b'\x00' * 6, target_ip)
+    arp = struct.pack('!HHBBH6s4s6s4s', 1, 0x0800, 6, 4, 1, src_mac, src_ip, b'\x00' * 6, target_ip)
     return _pad60(BROADCAST + src_mac + b'\x08\x06' + arp)
 
 
 def udp_tail(src_ip, dst_ip, sport=1024, dport=9, payload_len=18):
     """Bytes 12.. of an Ethernet/IPv4/UDP frame (after the two MACs)."""
-    ip = bytearray(struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + 8 + payload_len, 0, 0, 64,
-                               17, 0, src_ip, dst_ip))
+    ip = bytearray(
+        struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + 8 + payload_len, 0, 0, 64, 17, 0, src_ip, dst_ip)
+    )
     struct.pack_into('!H', ip, 10, _ipv4_checksum(bytes(ip)))
     udp = struct.pack('!HHHH', sport, dport, 8 + payload_len, 0)
     return b'\x08\x00' + bytes(ip) + udp + b'\x00' * payload_len
@@ -457,8 +542,7 @@ def udp_frame(dst_mac, src_mac, src_ip, dst_ip, **kw):
 
 
 def _tagged_mac(tag, dpid, n):
-    return bytes((tag,)) + (dpid & 0xffff).to_bytes(2, 'big') + \
-        (n & 0xffffff).to_bytes(3, 'big')
+    return bytes((tag,)) + (dpid & 0xFFFF).to_bytes(2, 'big') + (n & 0xFFFFFF).to_bytes(3, 'big')
 
 
 def host_mac(dpid, index):
@@ -474,26 +558,34 @@ def learn_mac(dpid, n):
 
 
 def _ip_of(dpid, n):
-    v = ((dpid & 0xfff) << 12) | (n & 0xfff)
-    return bytes((10, v >> 16, (v >> 8) & 0xff, v & 0xff))
+    v = ((dpid & 0xFFF) << 12) | (n & 0xFFF)
+    return bytes((10, v >> 16, (v >> 8) & 0xFF, v & 0xFF))
 
 
 @dataclasses.dataclass(frozen=True)
 class Host:
     """An emulated host behind a switch port."""
+
     mac: bytes
     ip: bytes
     port: int
-    arp: bytes          # its broadcast ARP request (the learning packet)
-    udp_tail: bytes     # bytes 12.. of a UDP frame from PROBE_IP to it
+    arp: bytes  # its broadcast ARP request (the learning packet)
+    udp_tail: bytes  # bytes 12.. of a UDP frame from PROBE_IP to it
 
 
 def make_hosts(dpid, n_hosts, n_ports):
     hosts = []
     for i in range(n_hosts):
         mac, ip = host_mac(dpid, i), _ip_of(dpid, i)
-        hosts.append(Host(mac, ip, i % n_ports + 1, arp_request_frame(mac, ip, PROBE_IP),
-                          udp_tail(PROBE_IP, ip)))
+        hosts.append(
+            Host(
+                mac,
+                ip,
+                i % n_ports + 1,
+                arp_request_frame(mac, ip, PROBE_IP),
+                udp_tail(PROBE_IP, ip),
+            )
+        )
     return hosts
 
 
@@ -523,8 +615,7 @@ def mac_stream(dpid, start, count, n_ports):
     """Broadcast ARP requests from ``count`` new MACs, spread over the ports in turn."""
     for n in range(start, start + count):
         mac = learn_mac(dpid, n)
-        yield n % n_ports + 1, mac, BROADCAST, arp_request_frame(mac, _ip_of(dpid, n),
-                                                                 PROBE_IP)
+        yield n % n_ports + 1, mac, BROADCAST, arp_request_frame(mac, _ip_of(dpid, n), PROBE_IP)
 
 
 # --- the switch ----------------------------------------------------------------------------
@@ -554,13 +645,14 @@ _WAITING_FOR = {
     'port-desc': 'no MULTIPART_REQUEST PORT_DESC after the FEATURES_REPLY',
     'main': 'no ECHO_REPLY to the echo sent after the PORT_DESC reply',
     'table-miss': 'no table-miss FLOW_MOD (ADD, priority 0, empty match) to take '
-                  'the packet-in cookie from',
+    'the packet-in cookie from',
     'grace': 'grace delay not over',
 }
 
 # accepted without a reply (and counted, like everything)
-_SILENT_TYPES = frozenset((OFPT_GROUP_MOD, OFPT_PORT_MOD, OFPT_TABLE_MOD, OFPT_METER_MOD,
-                           OFPT_SET_ASYNC))
+_SILENT_TYPES = frozenset(
+    (OFPT_GROUP_MOD, OFPT_PORT_MOD, OFPT_TABLE_MOD, OFPT_METER_MOD, OFPT_SET_ASYNC)
+)
 
 
 class EmulatedSwitch(asyncio.Protocol):
@@ -582,10 +674,24 @@ class EmulatedSwitch(asyncio.Protocol):
     ``send_message(data)`` sends bytes as they are (a hand-made or malformed message).
     """
 
-    def __init__(self, dpid, n_ports=4, host='127.0.0.1', port=6653, *, vlan_vid=None, cookie=0,
-                 reason=OFPR_NO_MATCH, table_id=0, ready_grace=0.1,
-                 response_timeout=2.0, abort=None, tls=None, fault=None):
-        if not 1 <= n_ports <= 0xffff:
+    def __init__(
+        self,
+        dpid,
+        n_ports=4,
+        host='127.0.0.1',
+        port=6653,
+        *,
+        vlan_vid=None,
+        cookie=0,
+        reason=OFPR_NO_MATCH,
+        table_id=0,
+        ready_grace=0.1,
+        response_timeout=2.0,
+        abort=None,
+        tls=None,
+        fault=None,
+    ):
+        if not 1 <= n_ports <= 0xFFFF:
             raise ValueError('n_ports must be in 1..65535')
         if cookie != FROM_TABLE_MISS and not isinstance(cookie, int):
             raise ValueError("cookie must be an int or %r" % FROM_TABLE_MISS)
@@ -603,7 +709,7 @@ class EmulatedSwitch(asyncio.Protocol):
         self.ready_grace = ready_grace
         self.response_timeout = response_timeout
         self._abort = abort
-        self.tls = tls                # an ssl.SSLContext for a TLS channel, or None
+        self.tls = tls  # an ssl.SSLContext for a TLS channel, or None
         self.fault = fault
 
         self.phase = 'new'
@@ -650,8 +756,8 @@ class EmulatedSwitch(asyncio.Protocol):
         self._rate = None
         self._t0 = 0.0
         self._phase_sent = 0
-        self._out = {}                # src MAC -> (time sent, dst MAC), oldest first
-        self._by_dst = {}             # dst MAC -> deque of src MACs (may hold stale ones)
+        self._out = {}  # src MAC -> (time sent, dst MAC), oldest first
+        self._by_dst = {}  # dst MAC -> deque of src MACs (may hold stale ones)
         self._latencies = None
         self._done = None
         self._tick_handle = None
@@ -680,8 +786,12 @@ class EmulatedSwitch(asyncio.Protocol):
 
     @property
     def ready(self):
-        return self._ready is not None and self._ready.done() and \
-            not self._ready.cancelled() and self._ready.exception() is None
+        return (
+            self._ready is not None
+            and self._ready.done()
+            and not self._ready.cancelled()
+            and self._ready.exception() is None
+        )
 
     # -- life cycle --
 
@@ -691,23 +801,31 @@ class EmulatedSwitch(asyncio.Protocol):
         self._ready = _quiet_future(loop)
         self.phase = 'connect'
         try:
-            await asyncio.wait_for(loop.create_connection(lambda: self, self.host,
-                                                          self.port, ssl=self.tls),
-                                   timeout)
+            await asyncio.wait_for(
+                loop.create_connection(lambda: self, self.host, self.port, ssl=self.tls), timeout
+            )
         except asyncio.TimeoutError:
-            raise BenchError(self.dpid, 'connect', 'no TCP connection to %s:%d within '
-                             '%.1f s' % (self.host, self.port, timeout)) from None
-        except OSError as exc:   # ssl.SSLError included: a refused TLS handshake
-            raise BenchError(self.dpid, 'connect', 'cannot connect to %s:%d: %s'
-                             % (self.host, self.port, exc)) from None
+            raise BenchError(
+                self.dpid,
+                'connect',
+                'no TCP connection to %s:%d within %.1f s' % (self.host, self.port, timeout),
+            ) from None
+        except OSError as exc:  # ssl.SSLError included: a refused TLS handshake
+            raise BenchError(
+                self.dpid, 'connect', 'cannot connect to %s:%d: %s' % (self.host, self.port, exc)
+            ) from None
         return self
 
     async def wait_ready(self, timeout=10.0):
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), timeout)
         except asyncio.TimeoutError:
-            raise BenchError(self.dpid, self.phase, 'handshake not complete after %.1f s: %s'
-                             % (timeout, _WAITING_FOR.get(self.phase, '?'))) from None
+            raise BenchError(
+                self.dpid,
+                self.phase,
+                'handshake not complete after %.1f s: %s'
+                % (timeout, _WAITING_FOR.get(self.phase, '?')),
+            ) from None
         return self
 
     async def start(self, timeout=10.0):
@@ -732,8 +850,7 @@ class EmulatedSwitch(asyncio.Protocol):
         if self._grace_handle is not None:
             self._grace_handle.cancel()
         if self._ready is not None and not self._ready.done():
-            self._ready.set_exception(BenchError(self.dpid, self.phase,
-                                                 'closed before ready'))
+            self._ready.set_exception(BenchError(self.dpid, self.phase, 'closed before ready'))
         if self.transport is not None:
             self.transport.close()
 
@@ -790,8 +907,7 @@ class EmulatedSwitch(asyncio.Protocol):
             t = buf[off + 1]
             rx[t] += 1
             if buf[off] != OFP_VERSION and t != OFPT_HELLO:
-                self._protocol_error('%s of version 0x%02x' % (
-                    MSG_TYPE_NAMES.get(t, t), buf[off]))
+                self._protocol_error('%s of version 0x%02x' % (MSG_TYPE_NAMES.get(t, t), buf[off]))
                 return
             if t == OFPT_FLOW_MOD or t == OFPT_PACKET_OUT:
                 if self._flow_mod_watch and t == OFPT_FLOW_MOD:
@@ -820,7 +936,7 @@ class EmulatedSwitch(asyncio.Protocol):
             self.transport.write(data)
 
     def _next_xid(self):
-        self._xid = (self._xid + 1) & 0xffffffff
+        self._xid = (self._xid + 1) & 0xFFFFFFFF
         return self._xid
 
     # -- handshake and requests --
@@ -854,11 +970,11 @@ class EmulatedSwitch(asyncio.Protocol):
                 role, generation_id = struct.unpack_from('!I4xQ', msg, 8)
                 if role != OFPCR_ROLE_NOCHANGE:
                     self.role, self.generation_id = role, generation_id
-            self._send(_msg(OFPT_ROLE_REPLY, xid,
-                            struct.pack('!I4xQ', self.role, self.generation_id)))
+            self._send(
+                _msg(OFPT_ROLE_REPLY, xid, struct.pack('!I4xQ', self.role, self.generation_id))
+            )
         elif t == OFPT_GET_ASYNC_REQUEST:
-            self._send(_msg(OFPT_GET_ASYNC_REPLY, xid,
-                            struct.pack('!2I2I2I', 3, 0, 7, 7, 15, 0)))
+            self._send(_msg(OFPT_GET_ASYNC_REPLY, xid, struct.pack('!2I2I2I', 3, 0, 7, 7, 15, 0)))
         elif t == OFPT_QUEUE_GET_CONFIG_REQUEST:
             port = struct.unpack_from('!I', msg, 8)[0] if len(msg) >= 12 else 0
             self._send(_msg(OFPT_QUEUE_GET_CONFIG_REPLY, xid, struct.pack('!I4x', port)))
@@ -873,19 +989,20 @@ class EmulatedSwitch(asyncio.Protocol):
 
     def _refuse(self, msg):
         self.refused += 1
-        self._send(error_msg(int.from_bytes(msg[4:8], 'big'), OFPET_BAD_REQUEST,
-                             OFPBRC_EPERM, msg))
+        self._send(error_msg(int.from_bytes(msg[4:8], 'big'), OFPET_BAD_REQUEST, OFPBRC_EPERM, msg))
 
     def _on_experimenter(self, xid, msg):
         experimenter, exp_type = struct.unpack_from('!II', msg, 8) if len(msg) >= 16 else (0, 0)
-        if experimenter != ONF_EXPERIMENTER_ID or exp_type not in (ONF_ET_BUNDLE_CONTROL,
-                                                                   ONF_ET_BUNDLE_ADD_MESSAGE):
+        if experimenter != ONF_EXPERIMENTER_ID or exp_type not in (
+            ONF_ET_BUNDLE_CONTROL,
+            ONF_ET_BUNDLE_ADD_MESSAGE,
+        ):
             self._send(error_msg(xid, OFPET_BAD_REQUEST, OFPBRC_BAD_EXPERIMENTER, msg))
         elif self.fault == FAULT_REFUSE:
             self._refuse(msg)
         elif exp_type == ONF_ET_BUNDLE_CONTROL and len(msg) >= 24:
             bundle_id, ctrl_type, flags = struct.unpack_from('!IHH', msg, 16)
-            if ctrl_type % 2 == 0:                      # a request
+            if ctrl_type % 2 == 0:  # a request
                 self._send(bundle_ctrl_reply(xid, bundle_id, ctrl_type, flags))
                 if ctrl_type == ONF_BCT_COMMIT_REQUEST:
                     self.bundles_committed += 1
@@ -905,11 +1022,22 @@ class EmulatedSwitch(asyncio.Protocol):
             p += (elen + 7) // 8 * 8
         ok = (bitmap >> OFP_VERSION) & 1 if bitmap is not None else version >= OFP_VERSION
         if not ok:
-            self._send(error_msg(0, OFPET_HELLO_FAILED, OFPHFC_INCOMPATIBLE,
-                                 b'this switch speaks OpenFlow 1.3 only'))
-            self._fail(BenchError(self.dpid, 'hello', 'the controller does not offer '
-                                  'OpenFlow 1.3 (HELLO version 0x%02x, bitmap %s)'
-                                  % (version, bitmap)))
+            self._send(
+                error_msg(
+                    0,
+                    OFPET_HELLO_FAILED,
+                    OFPHFC_INCOMPATIBLE,
+                    b'this switch speaks OpenFlow 1.3 only',
+                )
+            )
+            self._fail(
+                BenchError(
+                    self.dpid,
+                    'hello',
+                    'the controller does not offer '
+                    'OpenFlow 1.3 (HELLO version 0x%02x, bitmap %s)' % (version, bitmap),
+                )
+            )
             return
         self.phase = 'features'
 
@@ -919,7 +1047,7 @@ class EmulatedSwitch(asyncio.Protocol):
             return
         mp_type, flags = struct.unpack_from('!HH', msg, 8)
         if flags & OFPMPF_REQ_MORE:
-            return      # a reply is due only after the last part
+            return  # a reply is due only after the last part
         if mp_type == OFPMP_PORT_DESC:
             self._send(port_desc_reply(xid, self.dpid, self.n_ports))
             if not self._port_desc_sent:
@@ -937,7 +1065,7 @@ class EmulatedSwitch(asyncio.Protocol):
         if self.first_flow_mod_at is None:
             self.first_flow_mod_at = time.perf_counter()
         if self.table_miss_cookie is None and end - off >= 52:
-            cookie = int.from_bytes(buf[off + 8:off + 16], 'big')
+            cookie = int.from_bytes(buf[off + 8 : off + 16], 'big')
             command = buf[off + 25]
             priority = (buf[off + 30] << 8) | buf[off + 31]
             match_len = (buf[off + 50] << 8) | buf[off + 51]
@@ -956,15 +1084,13 @@ class EmulatedSwitch(asyncio.Protocol):
         elif self.first_flow_mod_at is None and not self._grace_over:
             if self._grace_handle is None:
                 self.phase = 'grace'
-                self._grace_handle = self._loop.call_later(self.ready_grace,
-                                                           self._end_grace)
+                self._grace_handle = self._loop.call_later(self.ready_grace, self._end_grace)
             return
         if self._grace_handle is not None:
             self._grace_handle.cancel()
             self._grace_handle = None
         self._flow_mod_watch = False
-        self._builder = PacketInBuilder(self.cookie, self.reason, self.table_id,
-                                        self.vlan_vid)
+        self._builder = PacketInBuilder(self.cookie, self.reason, self.table_id, self.vlan_vid)
         self.ready_at = time.perf_counter()
         self.phase = 'ready'
         self._ready.set_result(self)
@@ -976,8 +1102,9 @@ class EmulatedSwitch(asyncio.Protocol):
 
     # -- traffic --
 
-    def start_traffic(self, stream, window, *, rate=None, record_latency=False, phase=None,
-                      tick=0.05):
+    def start_traffic(
+        self, stream, window, *, rate=None, record_latency=False, phase=None, tick=0.05
+    ):
         """Send the packet-ins of ``stream`` keeping at most ``window`` unanswered.
 
         ``rate``: at most this many packet-ins per second (None: as fast as answers come).
@@ -1050,8 +1177,7 @@ class EmulatedSwitch(asyncio.Protocol):
             if due <= 0:
                 if self._rate_handle is None:
                     delay = self._phase_sent / self._rate - elapsed
-                    self._rate_handle = self._loop.call_later(max(delay, 0.0005),
-                                                              self._rate_wake)
+                    self._rate_handle = self._loop.call_later(max(delay, 0.0005), self._rate_wake)
                 return
             if due < free:
                 free = due
@@ -1066,9 +1192,9 @@ class EmulatedSwitch(asyncio.Protocol):
                 self._exhausted = True
                 break
             in_port, src, dst, frame = item
-            xid = (xid + 1) & 0xffffffff
+            xid = (xid + 1) & 0xFFFFFFFF
             chunks.append(build(xid, in_port, frame))
-            if src in out:          # source MAC reused while unanswered: forget the old one
+            if src in out:  # source MAC reused while unanswered: forget the old one
                 del out[src]
                 self.timeouts += 1
             out[src] = (now, dst)
@@ -1118,9 +1244,9 @@ class EmulatedSwitch(asyncio.Protocol):
             if end - off >= 24:
                 data = off + 24 + ((buf[off + 16] << 8) | buf[off + 17])
                 if end - data >= 12:
-                    dst = bytes(buf[data:data + 6])
-                    src = bytes(buf[data + 6:data + 12])
-        elif end - off >= 56:                   # FLOW_MOD: walk the OXM fields
+                    dst = bytes(buf[data : data + 6])
+                    src = bytes(buf[data + 6 : data + 12])
+        elif end - off >= 56:  # FLOW_MOD: walk the OXM fields
             p = off + 52
             match_end = off + 48 + ((buf[off + 50] << 8) | buf[off + 51])
             if match_end > end:
@@ -1129,9 +1255,9 @@ class EmulatedSwitch(asyncio.Protocol):
                 if buf[p] == 0x80 and buf[p + 1] == 0:
                     fh = buf[p + 2]
                     if fh == OXM_ETH_DST_FH:
-                        dst = bytes(buf[p + 4:p + 10])
+                        dst = bytes(buf[p + 4 : p + 10])
                     elif fh == OXM_ETH_SRC_FH:
-                        src = bytes(buf[p + 4:p + 10])
+                        src = bytes(buf[p + 4 : p + 10])
                 p += 4 + buf[p + 3]
         out = self._out
         if src is not None:
@@ -1139,11 +1265,11 @@ class EmulatedSwitch(asyncio.Protocol):
             if entry is not None:
                 self._answer(entry, now)
                 return
-            if src[0] in _OUR_SOURCE_TAGS:      # ours, already answered or timed out
+            if src[0] in _OUR_SOURCE_TAGS:  # ours, already answered or timed out
                 self.extra += 1
                 return
         if dst is not None:
-            entry = out.pop(dst, None)          # e.g. a rule towards a just-learned source
+            entry = out.pop(dst, None)  # e.g. a rule towards a just-learned source
             if entry is not None:
                 self._answer(entry, now)
                 return
@@ -1155,7 +1281,7 @@ class EmulatedSwitch(asyncio.Protocol):
                     del out[key]
                     self._answer(entry, now)
                     return
-            if dst[0] in _OUR_SOURCE_TAGS:      # towards one of ours, already answered
+            if dst[0] in _OUR_SOURCE_TAGS:  # towards one of ours, already answered
                 self.extra += 1
                 return
         self.unmatched += 1
@@ -1172,6 +1298,7 @@ class EmulatedSwitch(asyncio.Protocol):
 @dataclasses.dataclass
 class Snapshot:
     """Counters summed over a fleet at one instant."""
+
     at: float
     flow_mods: int = 0
     packet_outs: int = 0
@@ -1191,6 +1318,7 @@ class Snapshot:
 @dataclasses.dataclass
 class PhaseStats:
     """What one phase (learning, a memory step) sent and got back."""
+
     name: str
     seconds: float
     packet_ins: int
@@ -1203,9 +1331,17 @@ class PhaseStats:
 
     @classmethod
     def between(cls, name, a, b):
-        return cls(name, b.at - a.at, b.packet_ins - a.packet_ins, b.answered - a.answered,
-                   b.timeouts - a.timeouts, b.extra - a.extra, b.unmatched - a.unmatched,
-                   b.flow_mods - a.flow_mods, b.packet_outs - a.packet_outs)
+        return cls(
+            name,
+            b.at - a.at,
+            b.packet_ins - a.packet_ins,
+            b.answered - a.answered,
+            b.timeouts - a.timeouts,
+            b.extra - a.extra,
+            b.unmatched - a.unmatched,
+            b.flow_mods - a.flow_mods,
+            b.packet_outs - a.packet_outs,
+        )
 
 
 class Fleet:
@@ -1216,15 +1352,28 @@ class Fleet:
     (``sleep``, ``learn_hosts``, ``learn_macs``) raises its ``BenchError``.
     """
 
-    def __init__(self, host='127.0.0.1', port=6653, n_switches=16, hosts_per_switch=100,
-                 n_ports=4, *, first_dpid=1, cookie=0, reason=OFPR_NO_MATCH, table_id=0,
-                 vlan_vid=None, ready_grace=0.1, response_timeout=2.0,
-                 handshake_timeout=15.0):
+    def __init__(
+        self,
+        host='127.0.0.1',
+        port=6653,
+        n_switches=16,
+        hosts_per_switch=100,
+        n_ports=4,
+        *,
+        first_dpid=1,
+        cookie=0,
+        reason=OFPR_NO_MATCH,
+        table_id=0,
+        vlan_vid=None,
+        ready_grace=0.1,
+        response_timeout=2.0,
+        handshake_timeout=15.0,
+    ):
         if n_switches < 1:
             raise ValueError('n_switches must be >= 1')
-        if first_dpid < 1 or first_dpid + n_switches - 1 > 0xffff:
+        if first_dpid < 1 or first_dpid + n_switches - 1 > 0xFFFF:
             raise ValueError('dpids must be in 1..65535 (they are part of the MACs)')
-        if not 0 <= hosts_per_switch <= 0xffffff:
+        if not 0 <= hosts_per_switch <= 0xFFFFFF:
             raise ValueError('hosts_per_switch must be in 0..16777215')
         self.host = host
         self.port = port
@@ -1232,9 +1381,14 @@ class Fleet:
         self.hosts_per_switch = hosts_per_switch
         self.n_ports = n_ports
         self.first_dpid = first_dpid
-        self.switch_kwargs = dict(cookie=cookie, reason=reason, table_id=table_id,
-                                  vlan_vid=vlan_vid, ready_grace=ready_grace,
-                                  response_timeout=response_timeout)
+        self.switch_kwargs = dict(
+            cookie=cookie,
+            reason=reason,
+            table_id=table_id,
+            vlan_vid=vlan_vid,
+            ready_grace=ready_grace,
+            response_timeout=response_timeout,
+        )
         self.handshake_timeout = handshake_timeout
         self.switches = []
         self.hosts = {}
@@ -1247,9 +1401,11 @@ class Fleet:
         self.abort = _quiet_future(loop)
         t0 = time.perf_counter()
         self.switches = [
-            EmulatedSwitch(dpid, self.n_ports, self.host, self.port, abort=self.abort,
-                           **self.switch_kwargs)
-            for dpid in range(self.first_dpid, self.first_dpid + self.n_switches)]
+            EmulatedSwitch(
+                dpid, self.n_ports, self.host, self.port, abort=self.abort, **self.switch_kwargs
+            )
+            for dpid in range(self.first_dpid, self.first_dpid + self.n_switches)
+        ]
         for sw in self.switches:
             self.hosts[sw.dpid] = make_hosts(sw.dpid, self.hosts_per_switch, self.n_ports)
             self._next_learn_mac[sw.dpid] = 0
@@ -1270,7 +1426,7 @@ class Fleet:
 
     async def __aexit__(self, *exc):
         self.close()
-        await asyncio.sleep(0)      # let the transports close
+        await asyncio.sleep(0)  # let the transports close
 
     def check(self):
         """Raise the first switch failure, if any."""
@@ -1281,8 +1437,9 @@ class Fleet:
         """Await ``aw`` unless a switch fails first (raise its error) or time runs out."""
         fut = asyncio.ensure_future(aw)
         try:
-            done, _ = await asyncio.wait({fut, self.abort}, timeout=timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {fut, self.abort}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
         except BaseException:
             fut.cancel()
             raise
@@ -1314,9 +1471,10 @@ class Fleet:
 
     async def _run_finite(self, name, streams, window, rates=None):
         before = self.snapshot()
-        futures = [sw.start_traffic(streams[sw.dpid], window, phase=name,
-                                    rate=(rates or {}).get(sw.dpid))
-                   for sw in self.switches]
+        futures = [
+            sw.start_traffic(streams[sw.dpid], window, phase=name, rate=(rates or {}).get(sw.dpid))
+            for sw in self.switches
+        ]
         await self.wait(asyncio.gather(*futures))
         for sw in self.switches:
             sw.stop_traffic()
@@ -1344,9 +1502,12 @@ class Fleet:
 
     def start_probes(self, window, record_latency=False, src_macs_per_switch=100000):
         for sw in self.switches:
-            sw.start_traffic(probe_stream(sw.dpid, self.hosts[sw.dpid], self.n_ports,
-                                          src_macs_per_switch),
-                             window, record_latency=record_latency, phase='measure')
+            sw.start_traffic(
+                probe_stream(sw.dpid, self.hosts[sw.dpid], self.n_ports, src_macs_per_switch),
+                window,
+                record_latency=record_latency,
+                phase='measure',
+            )
 
     def stop_traffic(self):
         for sw in self.switches:
@@ -1405,9 +1566,13 @@ class LoopResult:
 
     def to_dict(self):
         d = dataclasses.asdict(self)
-        d.update(responses=self.responses, responses_per_s=self.responses_per_s,
-                 answered_per_s=self.answered_per_s, flow_mods_per_s=self.flow_mods_per_s,
-                 packet_outs_per_s=self.packet_outs_per_s)
+        d.update(
+            responses=self.responses,
+            responses_per_s=self.responses_per_s,
+            answered_per_s=self.answered_per_s,
+            flow_mods_per_s=self.flow_mods_per_s,
+            packet_outs_per_s=self.packet_outs_per_s,
+        )
         return d
 
 
@@ -1422,9 +1587,13 @@ def _percentile(sorted_values, p):
 def _summary(values):
     if not values:
         return {'min': None, 'max': None, 'avg': None, 'median': None, 'stdev': None}
-    return {'min': min(values), 'max': max(values), 'avg': statistics.fmean(values),
-            'median': statistics.median(values),
-            'stdev': statistics.stdev(values) if len(values) > 1 else 0.0}
+    return {
+        'min': min(values),
+        'max': max(values),
+        'avg': statistics.fmean(values),
+        'median': statistics.median(values),
+        'stdev': statistics.stdev(values) if len(values) > 1 else 0.0,
+    }
 
 
 @dataclasses.dataclass
@@ -1439,9 +1608,9 @@ class BenchResult:
     cookie: int
     handshake_seconds: float
     learn: PhaseStats
-    loops: list                 # measured LoopResults
-    warmup: list                # warm-up LoopResults
-    latencies: list = dataclasses.field(default_factory=list, repr=False)   # seconds
+    loops: list  # measured LoopResults
+    warmup: list  # warm-up LoopResults
+    latencies: list = dataclasses.field(default_factory=list, repr=False)  # seconds
     totals: dict = dataclasses.field(default_factory=dict)
     rx_by_type: dict = dataclasses.field(default_factory=dict)
     controller_errors: list = dataclasses.field(default_factory=list)
@@ -1482,36 +1651,66 @@ class BenchResult:
         if not self.latencies:
             return None
         s = sorted(self.latencies)
-        return {'n': len(s), 'min': s[0], 'p50': _percentile(s, 50),
-                'p90': _percentile(s, 90), 'p99': _percentile(s, 99), 'max': s[-1],
-                'mean': statistics.fmean(s)}
+        return {
+            'n': len(s),
+            'min': s[0],
+            'p50': _percentile(s, 50),
+            'p90': _percentile(s, 90),
+            'p99': _percentile(s, 99),
+            'max': s[-1],
+            'mean': statistics.fmean(s),
+        }
 
     def to_dict(self):
         lat = self.latency()
         return {
-            'controller': self.controller, 'mode': self.mode,
-            'n_switches': self.n_switches, 'hosts_per_switch': self.hosts_per_switch,
-            'n_ports': self.n_ports, 'window': self.window,
-            'loop_seconds': self.loop_seconds, 'cookie': self.cookie,
+            'controller': self.controller,
+            'mode': self.mode,
+            'n_switches': self.n_switches,
+            'hosts_per_switch': self.hosts_per_switch,
+            'n_ports': self.n_ports,
+            'window': self.window,
+            'loop_seconds': self.loop_seconds,
+            'cookie': self.cookie,
             'handshake_seconds': self.handshake_seconds,
             'learn': dataclasses.asdict(self.learn),
             'warmup': [lp.to_dict() for lp in self.warmup],
             'loops': [lp.to_dict() for lp in self.loops],
             'responses_per_s': self.responses_summary(),
             'answered_per_s': self.answered_summary(),
-            'latency_us': ({k: (v if k == 'n' else v * 1e6) for k, v in lat.items()}
-                           if lat else None),
-            'totals': self.totals, 'rx_by_type': self.rx_by_type,
+            'latency_us': (
+                {k: (v if k == 'n' else v * 1e6) for k, v in lat.items()} if lat else None
+            ),
+            'totals': self.totals,
+            'rx_by_type': self.rx_by_type,
             'controller_errors': self.controller_errors,
         }
 
 
-async def run_benchmark(host='127.0.0.1', port=6653, n_switches=16, hosts_per_switch=100,
-                        mode='throughput', loops=10, loop_seconds=1.0, warmup_loops=1, *,
-                        n_ports=4, window=None, cookie=0, reason=OFPR_NO_MATCH,
-                        table_id=0, vlan_vid=None, response_timeout=2.0, ready_grace=0.1,
-                        handshake_timeout=15.0, learn_window=DEFAULT_WINDOW,
-                        src_macs_per_switch=100000, first_dpid=1, on_loop=None):
+async def run_benchmark(
+    host='127.0.0.1',
+    port=6653,
+    n_switches=16,
+    hosts_per_switch=100,
+    mode='throughput',
+    loops=10,
+    loop_seconds=1.0,
+    warmup_loops=1,
+    *,
+    n_ports=4,
+    window=None,
+    cookie=0,
+    reason=OFPR_NO_MATCH,
+    table_id=0,
+    vlan_vid=None,
+    response_timeout=2.0,
+    ready_grace=0.1,
+    handshake_timeout=15.0,
+    learn_window=DEFAULT_WINDOW,
+    src_macs_per_switch=100000,
+    first_dpid=1,
+    on_loop=None,
+):
     """Connect ``n_switches`` emulated switches, learn their hosts, then measure.
 
     ``mode`` 'latency' (one outstanding packet-in per switch, round trips recorded) or
@@ -1534,30 +1733,46 @@ async def run_benchmark(host='127.0.0.1', port=6653, n_switches=16, hosts_per_sw
     if src_macs_per_switch < 4 * window or src_macs_per_switch > 0x1000000:
         raise ValueError('src_macs_per_switch must be in 4*window..16777216')
     latency = mode == 'latency'
-    fleet = Fleet(host, port, n_switches, hosts_per_switch, n_ports, first_dpid=first_dpid,
-                  cookie=cookie, reason=reason, table_id=table_id, vlan_vid=vlan_vid,
-                  ready_grace=ready_grace, response_timeout=response_timeout,
-                  handshake_timeout=handshake_timeout)
+    fleet = Fleet(
+        host,
+        port,
+        n_switches,
+        hosts_per_switch,
+        n_ports,
+        first_dpid=first_dpid,
+        cookie=cookie,
+        reason=reason,
+        table_id=table_id,
+        vlan_vid=vlan_vid,
+        ready_grace=ready_grace,
+        response_timeout=response_timeout,
+        handshake_timeout=handshake_timeout,
+    )
     async with fleet:
         learn = await fleet.learn_hosts(learn_window)
-        fleet.start_probes(window, record_latency=latency,
-                           src_macs_per_switch=src_macs_per_switch)
+        fleet.start_probes(window, record_latency=latency, src_macs_per_switch=src_macs_per_switch)
         measured, warm, samples = [], [], []
         for i in range(warmup_loops + loops):
             is_warmup = i < warmup_loops
             if i == warmup_loops:
-                fleet.take_latencies()          # forget the warm-up round trips
+                fleet.take_latencies()  # forget the warm-up round trips
             a = fleet.snapshot()
             await fleet.sleep(loop_seconds)
             b = fleet.snapshot()
             lp = LoopResult(
-                index=i - warmup_loops if not is_warmup else i, warmup=is_warmup,
-                seconds=b.at - a.at, packet_ins=b.packet_ins - a.packet_ins,
+                index=i - warmup_loops if not is_warmup else i,
+                warmup=is_warmup,
+                seconds=b.at - a.at,
+                packet_ins=b.packet_ins - a.packet_ins,
                 flow_mods=b.flow_mods - a.flow_mods,
-                packet_outs=b.packet_outs - a.packet_outs, answered=b.answered - a.answered,
+                packet_outs=b.packet_outs - a.packet_outs,
+                answered=b.answered - a.answered,
                 timeouts=b.timeouts - a.timeouts,
-                per_switch_responses=[y - x for x, y in zip(a.per_switch_responses,
-                                                            b.per_switch_responses)])
+                per_switch_responses=[
+                    y - x
+                    for x, y in zip(a.per_switch_responses, b.per_switch_responses, strict=True)
+                ],
+            )
             if not is_warmup and latency:
                 samples.extend(fleet.take_latencies())
             (warm if is_warmup else measured).append(lp)
@@ -1566,16 +1781,32 @@ async def run_benchmark(host='127.0.0.1', port=6653, n_switches=16, hosts_per_sw
         fleet.stop_traffic()
         end = fleet.snapshot()
         result = BenchResult(
-            controller='%s:%d' % (host, port), mode=mode, n_switches=n_switches,
-            hosts_per_switch=hosts_per_switch, n_ports=n_ports, window=window,
-            loop_seconds=loop_seconds, cookie=fleet.switches[0].cookie,
-            handshake_seconds=fleet.handshake_seconds, learn=learn, loops=measured,
-            warmup=warm, latencies=samples,
-            totals={'packet_ins': end.packet_ins, 'flow_mods': end.flow_mods,
-                    'packet_outs': end.packet_outs, 'group_mods': end.group_mods,
-                    'answered': end.answered, 'timeouts': end.timeouts,
-                    'extra': end.extra, 'unmatched': end.unmatched},
-            rx_by_type=fleet.rx_by_name(), controller_errors=fleet.controller_errors())
+            controller='%s:%d' % (host, port),
+            mode=mode,
+            n_switches=n_switches,
+            hosts_per_switch=hosts_per_switch,
+            n_ports=n_ports,
+            window=window,
+            loop_seconds=loop_seconds,
+            cookie=fleet.switches[0].cookie,
+            handshake_seconds=fleet.handshake_seconds,
+            learn=learn,
+            loops=measured,
+            warmup=warm,
+            latencies=samples,
+            totals={
+                'packet_ins': end.packet_ins,
+                'flow_mods': end.flow_mods,
+                'packet_outs': end.packet_outs,
+                'group_mods': end.group_mods,
+                'answered': end.answered,
+                'timeouts': end.timeouts,
+                'extra': end.extra,
+                'unmatched': end.unmatched,
+            },
+            rx_by_type=fleet.rx_by_name(),
+            controller_errors=fleet.controller_errors(),
+        )
     return result
 
 
@@ -1598,9 +1829,9 @@ def rss_kib(pid):
 
 @dataclasses.dataclass
 class MemoryPoint:
-    macs: int               # distinct MACs learned so far (cumulative)
+    macs: int  # distinct MACs learned so far (cumulative)
     rss_kib: int
-    learn: PhaseStats       # the step that brought the count to ``macs``
+    learn: PhaseStats  # the step that brought the count to ``macs``
 
 
 @dataclasses.dataclass
@@ -1609,21 +1840,40 @@ class MemoryResult:
     pid: int
     n_switches: int
     n_ports: int
-    baseline_rss_kib: int   # after the handshake, before any MAC
+    baseline_rss_kib: int  # after the handshake, before any MAC
     points: list
 
     def to_dict(self):
-        return {'controller': self.controller, 'pid': self.pid,
-                'n_switches': self.n_switches, 'n_ports': self.n_ports,
-                'baseline_rss_kib': self.baseline_rss_kib,
-                'points': [{'macs': p.macs, 'rss_kib': p.rss_kib,
-                            'delta_kib': p.rss_kib - self.baseline_rss_kib,
-                            'learn': dataclasses.asdict(p.learn)} for p in self.points]}
+        return {
+            'controller': self.controller,
+            'pid': self.pid,
+            'n_switches': self.n_switches,
+            'n_ports': self.n_ports,
+            'baseline_rss_kib': self.baseline_rss_kib,
+            'points': [
+                {
+                    'macs': p.macs,
+                    'rss_kib': p.rss_kib,
+                    'delta_kib': p.rss_kib - self.baseline_rss_kib,
+                    'learn': dataclasses.asdict(p.learn),
+                }
+                for p in self.points
+            ],
+        }
 
 
-async def measure_memory(host, port, pid, counts=(1000, 10000, 100000), n_switches=4,
-                         n_ports=4, rate=5000.0, window=DEFAULT_WINDOW, settle=0.5,
-                         **fleet_kwargs):
+async def measure_memory(
+    host,
+    port,
+    pid,
+    counts=(1000, 10000, 100000),
+    n_switches=4,
+    n_ports=4,
+    rate=5000.0,
+    window=DEFAULT_WINDOW,
+    settle=0.5,
+    **fleet_kwargs,
+):
     """RSS of the controller process ``pid`` after it has learned each of ``counts``
     distinct MACs (cumulative steps over the same connected switches, which stay
     connected until the last reading so the controller keeps its state)."""

@@ -16,12 +16,9 @@ import sys
 import tempfile
 import threading
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-
-from bench import ofemu  # noqa: E402
-from bench.machine import RESULTS_DIR  # noqa: E402
-from bench.run import CONTROLLERS, controller  # noqa: E402
+from bench import ofemu
+from bench.machine import REPO, RESULTS_DIR
+from bench.run import CONTROLLERS, controller
 
 
 def inclusive_shares(folded_lines):
@@ -52,25 +49,52 @@ def main():
     logdir = tempfile.mkdtemp(prefix='sdn-profile-')
     folded = os.path.join(logdir, 'profile.folded')
     with controller(args.app, logdir) as ctl:
-        load = threading.Thread(target=ofemu.run_benchmark_sync, kwargs=dict(
-            host='127.0.0.1', port=ctl.ofp_port, n_switches=16, hosts_per_switch=100,
-            mode='throughput', loops=int(args.seconds) + 4, loop_seconds=1.0,
-            warmup_loops=0, cookie=ofemu.FROM_TABLE_MISS))
+        load = threading.Thread(
+            target=ofemu.run_benchmark_sync,
+            kwargs=dict(
+                host='127.0.0.1',
+                port=ctl.ofp_port,
+                n_switches=16,
+                hosts_per_switch=100,
+                mode='throughput',
+                loops=int(args.seconds) + 4,
+                loop_seconds=1.0,
+                warmup_loops=0,
+                cookie=ofemu.FROM_TABLE_MISS,
+            ),
+        )
         load.start()
-        subprocess.run([py_spy, 'record', '--pid', str(ctl.pid), '--duration',
-                        str(int(args.seconds)), '--rate', '250', '--format', 'raw',
-                        '--output', folded, '--nonblocking'], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                py_spy,
+                'record',
+                '--pid',
+                str(ctl.pid),
+                '--duration',
+                str(int(args.seconds)),
+                '--rate',
+                '250',
+                '--format',
+                'raw',
+                '--output',
+                folded,
+                '--nonblocking',
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         load.join()
     with open(folded) as f:
         total, shares = inclusive_shares(f)
     slug = re.sub(r'[^a-z0-9]+', '-', args.app.lower()).strip('-')
     out = os.path.join(RESULTS_DIR, 'profile-%s.txt' % slug)
     with open(out, 'w') as f:
-        f.write('py-spy, %d samples of ryu-manager running %s under 16 emulated switches '
-                '(throughput mode); inclusive share of samples per function\n\n'
-                % (total, args.app))
-        for name, share in sorted(shares.items(), key=lambda kv: -kv[1])[:args.top]:
+        f.write(
+            'py-spy, %d samples of ryu-manager running %s under 16 emulated switches '
+            '(throughput mode); inclusive share of samples per function\n\n' % (total, args.app)
+        )
+        for name, share in sorted(shares.items(), key=lambda kv: -kv[1])[: args.top]:
             f.write('%5.1f%%  %s\n' % (100 * share, name))
     print('wrote %s' % os.path.relpath(out, REPO))
 

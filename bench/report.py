@@ -14,8 +14,8 @@ FLOW_SWITCHES = 16
 BASELINE = 'simple_switch_13 (default, INFO log)'
 BASELINE_WARN = 'simple_switch_13 (WARNING log)'
 CEILING = 'one_flowmod (ceiling)'
-OURS = 'l2_learning (INFO log)'           # both at Ryu's default log level
-OURS_QUIET = 'l2_learning (WARNING log)'   # both at WARNING, against the ceiling
+OURS = 'l2_learning (INFO log)'  # both at Ryu's default log level
+OURS_QUIET = 'l2_learning (WARNING log)'  # both at WARNING, against the ceiling
 
 
 def _load(results_dir, name):
@@ -32,105 +32,180 @@ def _ratio(a, b):
 
 def _flowsetup(data, plots):
     runs = data['results']
-    out = ['## Flow setup (emulated OpenFlow 1.3 switches, bench/ofemu.py)', '',
-           machine_line(data), '',
-           'Each emulated switch has 100 learned hosts on 4 ports and sends packet-ins from '
-           'fresh source MACs towards them (cbench\'s pattern). "Answered" counts packet-ins '
-           'that got their flow-mod (one per packet-in, the fair rate to compare apps: '
-           'simple_switch_13 sends a flow-mod and a packet-out per packet-in, l2_learning '
-           'two flow-mods, the ceiling app one flow-mod). Min / median / max over the '
-           'measured loops, after one warm-up loop.', '']
-    tput = {r['controller']: r for r in runs
-            if r['mode'] == 'throughput' and r['n_switches'] == FLOW_SWITCHES}
+    out = [
+        '## Flow setup (emulated OpenFlow 1.3 switches, bench/ofemu.py)',
+        '',
+        machine_line(data),
+        '',
+        'Each emulated switch has 100 learned hosts on 4 ports and sends packet-ins from '
+        'fresh source MACs towards them (cbench\'s pattern). "Answered" counts packet-ins '
+        'that got their flow-mod (one per packet-in, the fair rate to compare apps: '
+        'simple_switch_13 sends a flow-mod and a packet-out per packet-in, l2_learning '
+        'two flow-mods, the ceiling app one flow-mod). Min / median / max over the '
+        'measured loops, after one warm-up loop.',
+        '',
+    ]
+    tput = {
+        r['controller']: r
+        for r in runs
+        if r['mode'] == 'throughput' and r['n_switches'] == FLOW_SWITCHES
+    }
     base = tput.get(BASELINE, {}).get('answered_per_s', {}).get('median')
     base_w = tput.get(BASELINE_WARN, {}).get('answered_per_s', {}).get('median')
     ceiling = tput.get(CEILING, {}).get('answered_per_s', {}).get('median')
-    peers = [tput.get(name, {}).get('answered_per_s', {}).get('median')
-             for name in faucet.CONTROLLERS]
-    out += ['### Throughput, %d switches, window %s' % (
-        FLOW_SWITCHES, next(iter(tput.values()))['window'] if tput else '?'), '',
+    peers = [
+        tput.get(name, {}).get('answered_per_s', {}).get('median') for name in faucet.CONTROLLERS
+    ]
+    out += [
+        '### Throughput, %d switches, window %s'
+        % (FLOW_SWITCHES, next(iter(tput.values()))['window'] if tput else '?'),
+        '',
         '| controller | answered/s min | median | max | responses/s median | '
         'vs simple_switch_13 default | vs simple_switch_13 WARNING | vs ceiling | '
         'vs FAUCET default | vs FAUCET WARNING | timeouts |',
-        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ]
     for name, r in tput.items():
         a = r['answered_per_s']
-        out.append('| %s | %.0f | %.0f | %.0f | %.0f | %s | %s | %s | %s | %d |' % (
-            name, a['min'], a['median'], a['max'], r['responses_per_s']['median'],
-            _ratio(a['median'], base), _ratio(a['median'], base_w),
-            _ratio(a['median'], ceiling),
-            ' | '.join(_ratio(a['median'], peer) if peer else 'not in this run'
-                       for peer in peers), r['totals']['timeouts']))
+        out.append(
+            '| %s | %.0f | %.0f | %.0f | %.0f | %s | %s | %s | %s | %d |'
+            % (
+                name,
+                a['min'],
+                a['median'],
+                a['max'],
+                r['responses_per_s']['median'],
+                _ratio(a['median'], base),
+                _ratio(a['median'], base_w),
+                _ratio(a['median'], ceiling),
+                ' | '.join(
+                    _ratio(a['median'], peer) if peer else 'not in this run' for peer in peers
+                ),
+                r['totals']['timeouts'],
+            )
+        )
     lat = [r for r in runs if r['mode'] == 'latency']
-    out += ['', '### Latency, %d switches, one outstanding packet-in each' % FLOW_SWITCHES, '',
-            '| controller | samples | p50 µs | p90 µs | p99 µs | max µs |',
-            '| --- | ---: | ---: | ---: | ---: | ---: |']
+    out += [
+        '',
+        '### Latency, %d switches, one outstanding packet-in each' % FLOW_SWITCHES,
+        '',
+        '| controller | samples | p50 µs | p90 µs | p99 µs | max µs |',
+        '| --- | ---: | ---: | ---: | ---: | ---: |',
+    ]
     for r in lat:
-        l = r['latency_us']
-        out.append('| %s | %d | %.0f | %.0f | %.0f | %.0f |' % (
-            r['controller'], l['n'], l['p50'], l['p90'], l['p99'], l['max']))
+        us = r['latency_us']
+        out.append(
+            '| %s | %d | %.0f | %.0f | %.0f | %.0f |'
+            % (r['controller'], us['n'], us['p50'], us['p90'], us['p99'], us['max'])
+        )
     sweep = {}
     for r in runs:
         if r['mode'] == 'throughput':
-            sweep.setdefault(r['controller'], {})[r['n_switches']] = \
-                r['answered_per_s']['median']
+            sweep.setdefault(r['controller'], {})[r['n_switches']] = r['answered_per_s']['median']
     counts = sorted({n for per in sweep.values() for n in per})
-    out += ['', '### Throughput against the number of switches (answered/s, median)', '',
-            '| controller | ' + ' | '.join('%d sw' % n for n in counts) + ' |',
-            '| --- |' + ' ---: |' * len(counts)]
+    out += [
+        '',
+        '### Throughput against the number of switches (answered/s, median)',
+        '',
+        '| controller | ' + ' | '.join('%d sw' % n for n in counts) + ' |',
+        '| --- |' + ' ---: |' * len(counts),
+    ]
     for name, per in sweep.items():
-        out.append('| %s | ' % name + ' | '.join(
-            '%.0f' % per[n] if n in per else '' for n in counts) + ' |')
+        out.append(
+            '| %s | ' % name
+            + ' | '.join('%.0f' % per[n] if n in per else '' for n in counts)
+            + ' |'
+        )
     if plots is not None:
-        out += ['', '![setup rate](%s)' % plots.link('setup_rate_vs_switches.png'),
-                '![latency](%s)' % plots.link('latency_cdf.png')]
-        plots.line('setup_rate_vs_switches.png', 'Flow setups answered per second',
-                   'emulated switches', 'answered packet-ins / s',
-                   {name: sorted(per.items()) for name, per in sweep.items()}, logx=True)
-        plots.cdf('latency_cdf.png', 'Packet-in to flow-mod latency, %d switches'
-                  % FLOW_SWITCHES, 'µs',
-                  {r['controller']: r['latency_samples_us'] for r in lat})
+        out += [
+            '',
+            '![setup rate](%s)' % plots.link('setup_rate_vs_switches.png'),
+            '![latency](%s)' % plots.link('latency_cdf.png'),
+        ]
+        plots.line(
+            'setup_rate_vs_switches.png',
+            'Flow setups answered per second',
+            'emulated switches',
+            'answered packet-ins / s',
+            {name: sorted(per.items()) for name, per in sweep.items()},
+            logx=True,
+        )
+        plots.cdf(
+            'latency_cdf.png',
+            'Packet-in to flow-mod latency, %d switches' % FLOW_SWITCHES,
+            'µs',
+            {r['controller']: r['latency_samples_us'] for r in lat},
+        )
     out += _faucet_flowsetup_note(runs)
     targets = []
     if OURS in tput and base:
-        targets.append(('flow setups/s >= 2x simple_switch_13, both at default settings',
-                        tput[OURS]['answered_per_s']['median'] / base, 2.0))
+        targets.append(
+            (
+                'flow setups/s >= 2x simple_switch_13, both at default settings',
+                tput[OURS]['answered_per_s']['median'] / base,
+                2.0,
+            )
+        )
     if OURS_QUIET in tput and ceiling:
-        targets.append(('flow setups/s >= 0.8x the ceiling app (both at WARNING log)',
-                        tput[OURS_QUIET]['answered_per_s']['median'] / ceiling, 0.8))
+        targets.append(
+            (
+                'flow setups/s >= 0.8x the ceiling app (both at WARNING log)',
+                tput[OURS_QUIET]['answered_per_s']['median'] / ceiling,
+                0.8,
+            )
+        )
     return out, targets
 
 
 def _dataplane(data):
     res = data['results']
-    out = ['## Data plane (Mininet + OVS userspace datapath, h1 -> h3 on linear,3)', '',
-           machine_line(data), '',
-           'iperf3 TCP between two hosts three switches apart, and 200 pings 10 ms apart; '
-           'each round runs both set-ups one after the other.', '',
-           '| set-up | rounds | TCP Mbit/s (each) | mean | RTT avg ms (each) |',
-           '| --- | ---: | --- | ---: | --- |']
+    out = [
+        '## Data plane (Mininet + OVS userspace datapath, h1 -> h3 on linear,3)',
+        '',
+        machine_line(data),
+        '',
+        'iperf3 TCP between two hosts three switches apart, and 200 pings 10 ms apart; '
+        'each round runs both set-ups one after the other.',
+        '',
+        '| set-up | rounds | TCP Mbit/s (each) | mean | RTT avg ms (each) |',
+        '| --- | ---: | --- | ---: | --- |',
+    ]
     means = {}
     for name, rounds in res.items():
         mbps = [r['mbps'] for r in rounds]
         means[name] = sum(mbps) / len(mbps)
-        out.append('| %s | %d | %s | %.0f | %s |' % (
-            name, len(rounds), ', '.join('%.0f' % m for m in mbps), means[name],
-            ', '.join('%.3f' % r['rtt_ms']['avg_ms'] for r in rounds)))
+        out.append(
+            '| %s | %d | %s | %.0f | %s |'
+            % (
+                name,
+                len(rounds),
+                ', '.join('%.0f' % m for m in mbps),
+                means[name],
+                ', '.join('%.3f' % r['rtt_ms']['avg_ms'] for r in rounds),
+            )
+        )
     ratio = means['l2_learning'] / means['OVS standalone (NORMAL)']
     out += ['', 'Throughput ratio l2_learning / OVS standalone: **%.2f**' % ratio]
     return out, [('data-plane throughput ratio to OVS standalone >= 0.95', ratio, 0.95)]
 
 
 def _memory(data, plots):
-    out = ['## Controller memory as MACs are learned', '', machine_line(data), '',
-           '4 emulated switches, MACs learned by broadcast ARP packet-ins from fresh '
-           'sources at up to 5000/s; RSS from /proc/<pid>/status after each step. "Per '
-           'MAC, marginal" is the RSS growth of a step divided by the MACs it added: the '
-           'cost of one more host, without the fixed cost of the first packet-ins (code '
-           'paths and buffers touched for the first time). "Flow-mods" is what the app '
-           'sent while learning (the flow entries it installs).', '',
-           '| controller | MACs | RSS KiB | growth KiB | bytes per MAC, marginal | '
-           'flow-mods | timeouts |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |']
+    out = [
+        '## Controller memory as MACs are learned',
+        '',
+        machine_line(data),
+        '',
+        '4 emulated switches, MACs learned by broadcast ARP packet-ins from fresh '
+        'sources at up to 5000/s; RSS from /proc/<pid>/status after each step. "Per '
+        'MAC, marginal" is the RSS growth of a step divided by the MACs it added: the '
+        'cost of one more host, without the fixed cost of the first packet-ins (code '
+        'paths and buffers touched for the first time). "Flow-mods" is what the app '
+        'sent while learning (the flow entries it installs).',
+        '',
+        '| controller | MACs | RSS KiB | growth KiB | bytes per MAC, marginal | '
+        'flow-mods | timeouts |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ]
     series, marginal = {}, {}
     for r in data['results']:
         flow_mods, previous = 0, None
@@ -138,41 +213,71 @@ def _memory(data, plots):
             flow_mods += p['learn']['flow_mods']
             step = ''
             if previous is not None:
-                marginal[r['controller']] = ((p['rss_kib'] - previous['rss_kib']) * 1024
-                                             / (p['macs'] - previous['macs']))
+                marginal[r['controller']] = (
+                    (p['rss_kib'] - previous['rss_kib']) * 1024 / (p['macs'] - previous['macs'])
+                )
                 step = '%.0f' % marginal[r['controller']]
-            out.append('| %s | %d | %d | %d | %s | %d | %d |' % (
-                r['controller'], p['macs'], p['rss_kib'], p['delta_kib'], step, flow_mods,
-                p['learn']['timeouts']))
+            out.append(
+                '| %s | %d | %d | %d | %s | %d | %d |'
+                % (
+                    r['controller'],
+                    p['macs'],
+                    p['rss_kib'],
+                    p['delta_kib'],
+                    step,
+                    flow_mods,
+                    p['learn']['timeouts'],
+                )
+            )
             series.setdefault(r['controller'], []).append((p['macs'], p['delta_kib'] / 1024))
             previous = p
     out += _faucet_memory_note(data['results'])
     if plots is not None:
         out += ['', '![memory](%s)' % plots.link('memory.png')]
-        plots.line('memory.png', 'Controller RSS growth', 'learned MACs', 'MiB', series,
-                   logx=True)
+        plots.line('memory.png', 'Controller RSS growth', 'learned MACs', 'MiB', series, logx=True)
     targets = []
     if OURS_QUIET in marginal:
-        targets = [('controller memory < 2 KB per learned host (marginal, last step)',
-                    marginal[OURS_QUIET] / 1000, 2.0, 'KB')]
+        targets = [
+            (
+                'controller memory < 2 KB per learned host (marginal, last step)',
+                marginal[OURS_QUIET] / 1000,
+                2.0,
+                'KB',
+            )
+        ]
     return out, targets
 
 
 def _policy(data):
-    out = ['## VLAN/ACL policies: compile time, flow entries, reload diff', '',
-           machine_line(data), '',
-           'One switch; access ports spread over the VLANs, a trunk carrying all of them '
-           'every 50 ports, ACL rules on ten ports (bench/run.py policy_text). "Load" is '
-           'YAML parsing, schema and cross-checks; "one-port change" moves one access '
-           'port to another VLAN and counts the rules a reload adds, replaces or deletes, '
-           'against the whole table a full reprogram would write.', '',
-           '| ports | VLANs | ACL rules | load + validate ms | compile ms | flow entries | '
-           'one-port change: rules touched | full reprogram |',
-           '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
+    out = [
+        '## VLAN/ACL policies: compile time, flow entries, reload diff',
+        '',
+        machine_line(data),
+        '',
+        'One switch; access ports spread over the VLANs, a trunk carrying all of them '
+        'every 50 ports, ACL rules on ten ports (bench/run.py policy_text). "Load" is '
+        'YAML parsing, schema and cross-checks; "one-port change" moves one access '
+        'port to another VLAN and counts the rules a reload adds, replaces or deletes, '
+        'against the whole table a full reprogram would write.',
+        '',
+        '| ports | VLANs | ACL rules | load + validate ms | compile ms | flow entries | '
+        'one-port change: rules touched | full reprogram |',
+        '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ]
     for r in data['results']:
-        out.append('| %d | %d | %d | %.0f | %.0f | %d | %d | %d |' % (
-            r['ports'], r['vlans'], r['acl_rules'], r['load_validate_ms'], r['compile_ms'],
-            r['flow_entries'], r['one_port_change_diff'], r['full_reprogram']))
+        out.append(
+            '| %d | %d | %d | %.0f | %.0f | %d | %d | %d |'
+            % (
+                r['ports'],
+                r['vlans'],
+                r['acl_rules'],
+                r['load_validate_ms'],
+                r['compile_ms'],
+                r['flow_entries'],
+                r['one_port_change_diff'],
+                r['full_reprogram'],
+            )
+        )
     return out + _faucet_policy(data['results'])
 
 
@@ -184,74 +289,106 @@ def _versions_text(versions):
 
 
 def _faucet_flowsetup_note(runs):
-    versions = next((r['versions'] for r in runs if r['controller'] in faucet.CONTROLLERS),
-                    None)
+    versions = next((r['versions'] for r in runs if r['controller'] in faucet.CONTROLLERS), None)
     if versions is None:
         return ['', 'FAUCET: not in this run (bench/run.py from before bench/faucet.py).']
-    return ['', 'FAUCET (%s, its own venv; faucet.yaml generated for the emulated '
-            'switches: one VLAN, ports 1-4 native access ports, host limits off) gets '
-            'the packet-ins of its eth_src table (reason ACTION, its cookie, the frame '
-            'tagged with the VLAN its vlan table pushed). It answers a new source with '
-            'two flow-mods (eth_src and eth_dst rules) and no packet-out, the switch\'s '
-            'miss path flooding the packet: the first flow-mod answers the packet-in, '
-            'the second counts as extra, so "answered" is one per packet-in as for our '
-            'apps. "responses/s" counts both flow-mods. The emulator waits up to %.0f s '
-            'for FAUCET\'s answers (2 s for the others), as FAUCET, slower, keeps 32 '
-            'packet-ins per switch waiting longer.' % (_versions_text(versions),
-                                                       faucet.RESPONSE_TIMEOUT)]
+    return [
+        '',
+        'FAUCET (%s, its own venv; faucet.yaml generated for the emulated '
+        'switches: one VLAN, ports 1-4 native access ports, host limits off) gets '
+        'the packet-ins of its eth_src table (reason ACTION, its cookie, the frame '
+        'tagged with the VLAN its vlan table pushed). It answers a new source with '
+        'two flow-mods (eth_src and eth_dst rules) and no packet-out, the switch\'s '
+        'miss path flooding the packet: the first flow-mod answers the packet-in, '
+        'the second counts as extra, so "answered" is one per packet-in as for our '
+        'apps. "responses/s" counts both flow-mods. The emulator waits up to %.0f s '
+        'for FAUCET\'s answers (2 s for the others), as FAUCET, slower, keeps 32 '
+        'packet-ins per switch waiting longer.'
+        % (_versions_text(versions), faucet.RESPONSE_TIMEOUT),
+    ]
 
 
 def _faucet_memory_note(results):
     if not any(r['controller'] in faucet.CONTROLLERS for r in results):
         return ['', 'FAUCET: not in this run (bench/run.py from before bench/faucet.py).']
-    return ['', 'FAUCET learns from the same packet-ins (tagged with its VLAN, from its '
-            'eth_src table) and installs two flow entries per MAC (eth_src, eth_dst); '
-            'its per-MAC memory includes a Prometheus label set per learned host '
-            '(learned_l2_port), which our apps do not keep.']
+    return [
+        '',
+        'FAUCET learns from the same packet-ins (tagged with its VLAN, from its '
+        'eth_src table) and installs two flow entries per MAC (eth_src, eth_dst); '
+        'its per-MAC memory includes a Prometheus label set per learned host '
+        '(learned_l2_port), which our apps do not keep.',
+    ]
 
 
 def _faucet_policy(results):
     """Ours beside FAUCET's on the same generated policies."""
-    out = ['', '### FAUCET on the same policies', '',
-           'The same two configurations (the policy and its one-port change), which '
-           'FAUCET\'s check_faucet_config accepts, run through FAUCET\'s own code '
-           '(bench/faucet_inside.py): its parse and validation; its cold start, the '
-           'flows a switch gets on connecting (every port up; FAUCET\'s pipeline: VLAN, '
-           'ACL, eth_src, eth_dst, flood tables); and the reload a SIGHUP would apply to '
-           'a running switch. "One-port reload" is load + validate + the change '
-           '(ours: compile and diff; FAUCET: reload_config). FAUCET\'s reload sends '
-           'flow-mods, its deletes by wildcard (one may remove many rules); "rules '
-           'differing" is how many flow entries differ between its two full programs. '
-           'Flow entry counts are not comparable rule for rule: the pipelines differ.',
-           '', '| ports | VLANs | ACL rules | load + validate ms: ours | FAUCET | '
-           'compile ms: ours | FAUCET cold start | flow entries: ours | FAUCET | '
-           'one-port reload ms: ours | FAUCET | one-port change: our rules touched | '
-           'FAUCET flow-mods sent (deletes) | FAUCET rules differing |',
-           '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: '
-           '| ---: | ---: | ---: |']
+    out = [
+        '',
+        '### FAUCET on the same policies',
+        '',
+        'The same two configurations (the policy and its one-port change), which '
+        'FAUCET\'s check_faucet_config accepts, run through FAUCET\'s own code '
+        '(bench/faucet_inside.py): its parse and validation; its cold start, the '
+        'flows a switch gets on connecting (every port up; FAUCET\'s pipeline: VLAN, '
+        'ACL, eth_src, eth_dst, flood tables); and the reload a SIGHUP would apply to '
+        'a running switch. "One-port reload" is load + validate + the change '
+        '(ours: compile and diff; FAUCET: reload_config). FAUCET\'s reload sends '
+        'flow-mods, its deletes by wildcard (one may remove many rules); "rules '
+        'differing" is how many flow entries differ between its two full programs. '
+        'Flow entry counts are not comparable rule for rule: the pipelines differ.',
+        '',
+        '| ports | VLANs | ACL rules | load + validate ms: ours | FAUCET | '
+        'compile ms: ours | FAUCET cold start | flow entries: ours | FAUCET | '
+        'one-port reload ms: ours | FAUCET | one-port change: our rules touched | '
+        'FAUCET flow-mods sent (deletes) | FAUCET rules differing |',
+        '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: '
+        '| ---: | ---: | ---: |',
+    ]
     versions = None
     for r in results:
         f = r.get('faucet')
         if f is None:
             theirs = ['not measured (run from before bench/faucet.py)'] + ['n/a'] * 5
         elif 'refused' in f or 'gave_up' in f:
-            theirs = [('refused by FAUCET: %s' % f['refused']) if 'refused' in f
-                      else 'FAUCET gave %s' % f['gave_up']] + ['n/a'] * 5
+            theirs = [
+                ('refused by FAUCET: %s' % f['refused'])
+                if 'refused' in f
+                else 'FAUCET gave %s' % f['gave_up']
+            ] + ['n/a'] * 5
         else:
             versions = f['versions']
-            theirs = ['%.0f' % f['load_validate_ms'], '%.0f' % f['compile_ms'],
-                      '%d' % f['flow_entries'],
-                      '%.0f (%s)' % (f['reload_ms'], f['reload_type']),
-                      '%d (%d)' % (f['reload_flow_mods'], f['reload_flow_mod_deletes']),
-                      '%d' % f['rules_differing']]
-        ours_reload = ('%.0f' % r['one_port_change_ms'] if 'one_port_change_ms' in r
-                       else 'not measured')
+            theirs = [
+                '%.0f' % f['load_validate_ms'],
+                '%.0f' % f['compile_ms'],
+                '%d' % f['flow_entries'],
+                '%.0f (%s)' % (f['reload_ms'], f['reload_type']),
+                '%d (%d)' % (f['reload_flow_mods'], f['reload_flow_mod_deletes']),
+                '%d' % f['rules_differing'],
+            ]
+        ours_reload = (
+            '%.0f' % r['one_port_change_ms'] if 'one_port_change_ms' in r else 'not measured'
+        )
         load, compile_, entries, reload_, sent, differing = theirs
-        out.append('| %d | %d | %d | %.0f | %s | %.0f | %s | %d | %s | %s | %s | %d | %s '
-                   '| %s |' % (r['ports'], r['vlans'], r['acl_rules'], r['load_validate_ms'],
-                               load, r['compile_ms'], compile_, r['flow_entries'], entries,
-                               ours_reload, reload_, r['one_port_change_diff'], sent,
-                               differing))
+        out.append(
+            '| %d | %d | %d | %.0f | %s | %.0f | %s | %d | %s | %s | %s | %d | %s '
+            '| %s |'
+            % (
+                r['ports'],
+                r['vlans'],
+                r['acl_rules'],
+                r['load_validate_ms'],
+                load,
+                r['compile_ms'],
+                compile_,
+                r['flow_entries'],
+                entries,
+                ours_reload,
+                reload_,
+                r['one_port_change_diff'],
+                sent,
+                differing,
+            )
+        )
     if versions:
         out += ['', 'FAUCET: %s.' % _versions_text(versions)]
     return out
@@ -260,21 +397,23 @@ def _faucet_policy(results):
 # Where FAUCET has no counterpart to what a section measures, the report says so.
 FAUCET_ABSENT = {
     'dataplane': 'FAUCET: not measured on Mininet here; both it and l2_learning leave '
-                 'forwarding to the same OVS flow tables once hosts are learned.',
+    'forwarding to the same OVS flow tables once hosts are learned.',
     'stable_network': 'FAUCET: no counterpart. It has no per-packet-consistent, '
-                      'versioned update of routes; its multi-switch mode (stacking) '
-                      'recomputes a flooding tree and relearns.',
+    'versioned update of routes; its multi-switch mode (stacking) '
+    'recomputes a flooding tree and relearns.',
     'stable-compute': 'FAUCET: no counterpart (no epoch computation to time).',
     'arbiter': 'FAUCET: no counterpart. It is one app owning the whole switch; there is '
-               'no arbitration between apps to measure.',
+    'no arbitration between apps to measure.',
 }
 
 
 class _Plots:
     def __init__(self, results_dir, report_path):
         import matplotlib
+
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
+
         self.plt = plt
         self.dir = results_dir
         self._from_report = os.path.relpath(results_dir, os.path.dirname(report_path))
@@ -286,7 +425,7 @@ class _Plots:
     def line(self, name, title, xlabel, ylabel, series, logx=False):
         fig, ax = self.plt.subplots(figsize=(7, 4))
         for label, points in series.items():
-            xs, ys = zip(*points)
+            xs, ys = zip(*points, strict=True)
             ax.plot(xs, ys, marker='o', label=label)
         if logx:
             ax.set_xscale('log')
@@ -314,33 +453,68 @@ class _Plots:
 
 def _stable_network(data):
     res = data['results']
-    out = ['## Stable routing on Mininet (bench/stable_network.py)', '',
-           machine_line(data), '',
-           'A link loses carrier, then comes back. Duration: from the first trigger to the '
-           'new epoch in force on every switch (quiet window 0.5 s, then compute, check, '
-           'and bundled phases 1 and 2). Flow entries summed over the switches: before, at '
-           'the peak of the update (both epochs\' rules present until phase 3), after.', '',
-           '| topology | switches | hosts | change | compute ms | check ms | install ms '
-           '| first trigger to installed ms | flows before | peak | after |',
-           '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
+    out = [
+        '## Stable routing on Mininet (bench/stable_network.py)',
+        '',
+        machine_line(data),
+        '',
+        'A link loses carrier, then comes back. Duration: from the first trigger to the '
+        'new epoch in force on every switch (quiet window 0.5 s, then compute, check, '
+        'and bundled phases 1 and 2). Flow entries summed over the switches: before, at '
+        'the peak of the update (both epochs\' rules present until phase 3), after.',
+        '',
+        '| topology | switches | hosts | change | compute ms | check ms | install ms '
+        '| first trigger to installed ms | flows before | peak | after |',
+        '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ]
     for row in res['updates']:
         for c in row['changes']:
-            out.append('| %s | %d | %d | %s | %.1f | %.1f | %.0f | %.0f | %d | %d | %d |' % (
-                row['topology'], row['switches'], row['hosts'], c['change'], c['compute_ms'],
-                c['check_ms'], c['install_ms'], c['duration_ms'], row['flows_before'],
-                c['peak_flows'], c['flows_after']))
-    out += ['', 'Link failure on ring(4), h1 -> h3 under a UDP stream, the tree link s1-s2 '
-            'cut (carrier loss):', '',
-            '| controller | stream pps | sent | lost | longest outage ms | duplicates |',
-            '| --- | ---: | ---: | ---: | ---: | ---: |']
+            out.append(
+                '| %s | %d | %d | %s | %.1f | %.1f | %.0f | %.0f | %d | %d | %d |'
+                % (
+                    row['topology'],
+                    row['switches'],
+                    row['hosts'],
+                    c['change'],
+                    c['compute_ms'],
+                    c['check_ms'],
+                    c['install_ms'],
+                    c['duration_ms'],
+                    row['flows_before'],
+                    c['peak_flows'],
+                    c['flows_after'],
+                )
+            )
+    out += [
+        '',
+        'Link failure on ring(4), h1 -> h3 under a UDP stream, the tree link s1-s2 '
+        'cut (carrier loss):',
+        '',
+        '| controller | stream pps | sent | lost | longest outage ms | duplicates |',
+        '| --- | ---: | ---: | ---: | ---: | ---: |',
+    ]
     targets = []
     for r in res['failover']:
-        out.append('| %s | %d | %d | %d | %.0f | %d |' % (
-            r['controller'], r['rate_pps'], r['sent'], r['lost'], r['outage_ms'],
-            r['duplicates']))
+        out.append(
+            '| %s | %d | %d | %d | %.0f | %d |'
+            % (
+                r['controller'],
+                r['rate_pps'],
+                r['sent'],
+                r['lost'],
+                r['outage_ms'],
+                r['duplicates'],
+            )
+        )
         if r['controller'] == 'stable_routing':
-            targets.append(('traffic lost on a link failure < 50 ms (stable_routing)',
-                            r['outage_ms'], 50.0, 'ms'))
+            targets.append(
+                (
+                    'traffic lost on a link failure < 50 ms (stable_routing)',
+                    r['outage_ms'],
+                    50.0,
+                    'ms',
+                )
+            )
     return out, targets
 
 
@@ -361,20 +535,26 @@ def write(results_dir, path):
         plots = _Plots(results_dir, path)
     except ImportError:
         plots = None
-    lines = ['# Benchmark results', '',
-             'Written by `bench/run.py` (`sudo bash scripts/setup.sh bench`) from '
-             '`bench/results/*.json`; do not edit by hand. Figures are what one run '
-             'measured on a shared, noisy 2-core machine: compare columns of one run, not '
-             'runs of different days.', '']
+    lines = [
+        '# Benchmark results',
+        '',
+        'Written by `bench/run.py` (`sudo bash scripts/setup.sh bench`) from '
+        '`bench/results/*.json`; do not edit by hand. Figures are what one run '
+        'measured on a shared, noisy 2-core machine: compare columns of one run, not '
+        'runs of different days.',
+        '',
+    ]
     targets = []
-    sections = (('flowsetup', lambda data: _flowsetup(data, plots)),
-                ('dataplane', _dataplane),
-                ('memory', lambda data: _memory(data, plots)),
-                ('policy', lambda data: (_policy(data), [])),
-                ('stable_network', _stable_network),
-                ('stable-compute', lambda data: _stable_compute(data, plots)),
-                ('arbiter', _arbiter),
-                ('flood_memory', _flood_memory))
+    sections = (
+        ('flowsetup', lambda data: _flowsetup(data, plots)),
+        ('dataplane', _dataplane),
+        ('memory', lambda data: _memory(data, plots)),
+        ('policy', lambda data: (_policy(data), [])),
+        ('stable_network', _stable_network),
+        ('stable-compute', lambda data: _stable_compute(data, plots)),
+        ('arbiter', _arbiter),
+        ('flood_memory', _flood_memory),
+    )
     for name, render in sections:
         data = _load(results_dir, name)
         if data:
@@ -384,8 +564,12 @@ def write(results_dir, path):
                 lines += [FAUCET_ABSENT[name], '']
             targets += section_targets
     if targets:
-        lines += ['## Targets (figures, not tests)', '', '| target | measured | met |',
-                  '| --- | ---: | --- |']
+        lines += [
+            '## Targets (figures, not tests)',
+            '',
+            '| target | measured | met |',
+            '| --- | ---: | --- |',
+        ]
         for target in targets:
             # (label, value, goal): at least goal; (label, value, goal, unit): below goal.
             label, value, goal = target[:3]

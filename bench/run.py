@@ -41,30 +41,28 @@ to bench/results-quick/ instead, so it never replaces the recorded figures.
 """
 
 import argparse
-import datetime
 import fcntl
 import json
 import os
-import platform
-import subprocess
-import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-
-from bench import arbiter as arbiter_bench  # noqa: E402
-from bench import faucet, ofemu, report, stable  # noqa: E402
-from bench import stable_network as network_bench  # noqa: E402
-from bench.machine import QUICK_RESULTS_DIR, RESULTS_DIR, machine  # noqa: E402
-from tests.harness.controller import RyuController  # noqa: E402
-
+from bench import arbiter as arbiter_bench
+from bench import faucet, ofemu, report, stable
+from bench import stable_network as network_bench
+from bench.machine import QUICK_RESULTS_DIR, REPO, RESULTS_DIR, machine
+from tests.harness.controller import RyuController
 
 # l2_learning's protections (per-port MAC limit, packet-in rate limit, LLDP probe of new
 # ports) would otherwise be what is measured: the emulator sends from 100k MACs per switch.
-L2_UNLIMITED = {'l2_learning': {'probe_time': 0, 'max_macs_per_port': 10 ** 8,
-                                'packet_in_rate': 10 ** 9, 'packet_in_burst': 10 ** 9}}
+L2_UNLIMITED = {
+    'l2_learning': {
+        'probe_time': 0,
+        'max_macs_per_port': 10**8,
+        'packet_in_rate': 10**9,
+        'packet_in_burst': 10**9,
+    }
+}
 WARNING = ['--default-log-level', '30']
 
 CONTROLLERS = {
@@ -110,19 +108,34 @@ def flowsetup(quick, logdir):
             for n_switches in switch_counts:
                 with controller_for(name, logdir, n_switches) as ctl:
                     r = ofemu.run_benchmark_sync(
-                        '127.0.0.1', ctl.ofp_port, n_switches=n_switches,
-                        hosts_per_switch=100, mode=mode, loops=loops, loop_seconds=loop_s,
-                        warmup_loops=1, **emulator_options(ctl))
+                        '127.0.0.1',
+                        ctl.ofp_port,
+                        n_switches=n_switches,
+                        hosts_per_switch=100,
+                        mode=mode,
+                        loops=loops,
+                        loop_seconds=loop_s,
+                        warmup_loops=1,
+                        **emulator_options(ctl),
+                    )
                 entry = {**r.to_dict(), 'controller': name}
                 if name in faucet.CONTROLLERS:
                     entry['versions'] = versions
                 entry.pop('latencies', None)
-                entry['latency_samples_us'] = sorted(s * 1e6 for s in r.latencies)[::max(
-                    1, len(r.latencies) // 2000)]
+                entry['latency_samples_us'] = sorted(s * 1e6 for s in r.latencies)[
+                    :: max(1, len(r.latencies) // 2000)
+                ]
                 results.append(entry)
-                print('flowsetup %-40s %-10s %2d switches: %8.0f answered/s%s' % (
-                    name, mode, n_switches, entry['answered_per_s']['median'],
-                    '  p50 %.0f us' % entry['latency_us']['p50'] if entry['latency_us'] else ''))
+                print(
+                    'flowsetup %-40s %-10s %2d switches: %8.0f answered/s%s'
+                    % (
+                        name,
+                        mode,
+                        n_switches,
+                        entry['answered_per_s']['median'],
+                        '  p50 %.0f us' % entry['latency_us']['p50'] if entry['latency_us'] else '',
+                    )
+                )
     return results
 
 
@@ -130,20 +143,36 @@ def memory(quick, logdir):
     versions = faucet.ensure_venv()
     counts = (1000, 10000) if quick else (1000, 10000, 100000)
     results = []
-    for name in ('l2_learning (WARNING log)', 'simple_switch_13 (WARNING log)',
-                 'faucet (WARNING log)'):
+    for name in (
+        'l2_learning (WARNING log)',
+        'simple_switch_13 (WARNING log)',
+        'faucet (WARNING log)',
+    ):
         with controller_for(name, logdir, 4) as ctl:
-            r = ofemu.measure_memory_sync('127.0.0.1', ctl.ofp_port, ctl.pid,
-                                          counts=counts, n_switches=4, rate=5000,
-                                          **emulator_options(ctl))
+            r = ofemu.measure_memory_sync(
+                '127.0.0.1',
+                ctl.ofp_port,
+                ctl.pid,
+                counts=counts,
+                n_switches=4,
+                rate=5000,
+                **emulator_options(ctl),
+            )
         entry = {**r.to_dict(), 'controller': name}
         if name in faucet.CONTROLLERS:
             entry['versions'] = versions
         results.append(entry)
         for p in entry['points']:
-            print('memory %-32s %6d MACs: RSS +%d KiB (%.0f B/MAC), %d flow-mods'
-                  % (name, p['macs'], p['delta_kib'], p['delta_kib'] * 1024 / p['macs'],
-                     p['learn']['flow_mods']))
+            print(
+                'memory %-32s %6d MACs: RSS +%d KiB (%.0f B/MAC), %d flow-mods'
+                % (
+                    name,
+                    p['macs'],
+                    p['delta_kib'],
+                    p['delta_kib'] * 1024 / p['macs'],
+                    p['learn']['flow_mods'],
+                )
+            )
     return results
 
 
@@ -171,25 +200,38 @@ def _dataplane_runs(quick, logdir):
     results = {'l2_learning': [], 'OVS standalone (NORMAL)': []}
     for _ in range(rounds):
         for name in results:
-            ctl = (controller('l2_learning (WARNING log)', logdir).start()
-                   if name == 'l2_learning' else None)
+            ctl = (
+                controller('l2_learning (WARNING log)', logdir).start()
+                if name == 'l2_learning'
+                else None
+            )
             net = build_network(LinearTopo(n=3), controller_port=ctl.ofp_port if ctl else 1)
             try:
                 if ctl:
                     assert not wait_connected(net) and not l2.wait_ready(net)
                 else:
-                    for switch in net.switches:   # no controller at all: plain NORMAL
-                        switch.cmd('ovs-vsctl del-controller %s -- set bridge %s '
-                                   'fail-mode=standalone' % (switch, switch))
+                    for switch in net.switches:  # no controller at all: plain NORMAL
+                        switch.cmd(
+                            'ovs-vsctl del-controller %s -- set bridge %s '
+                            'fail-mode=standalone' % (switch, switch)
+                        )
                 h1, h3 = net.get('h1', 'h3')
                 warm = ping_stream(h1, h3, count=5, interval=0.2)
                 ping = ping_stream(h1, h3, count=200, interval=0.01)
                 tcp = iperf3_run(h1, h3, seconds=seconds)
-                results[name].append({'mbps': tcp.mbps, 'retransmits': tcp.retransmits,
-                                      'rtt_ms': vars(ping.latency), 'ping_loss': ping.loss_percent,
-                                      'warmup_received': warm.received})
-                print('dataplane %-28s %7.0f Mbit/s  rtt avg %.3f ms'
-                      % (name, tcp.mbps, ping.latency.avg_ms))
+                results[name].append(
+                    {
+                        'mbps': tcp.mbps,
+                        'retransmits': tcp.retransmits,
+                        'rtt_ms': vars(ping.latency),
+                        'ping_loss': ping.loss_percent,
+                        'warmup_received': warm.received,
+                    }
+                )
+                print(
+                    'dataplane %-28s %7.0f Mbit/s  rtt avg %.3f ms'
+                    % (name, tcp.mbps, ping.latency.avg_ms)
+                )
             finally:
                 net.stop()
                 if ctl:
@@ -206,8 +248,10 @@ def policy_text(ports, vlans, rules, moved_port=None):
     for a in range(min(10, rules)):
         lines.append('  acl%d:' % a)
         for r in range(per_acl):
-            lines.append('    - rule: {dl_type: 0x800, ip_proto: 6, tcp_dst: %d, '
-                         'actions: {allow: 0}}' % (1 + r))
+            lines.append(
+                '    - rule: {dl_type: 0x800, ip_proto: 6, tcp_dst: %d, '
+                'actions: {allow: 0}}' % (1 + r)
+            )
         lines.append('    - rule: {actions: {allow: 1}}')
     lines += ['dps:', '  sw:', '    dp_id: 1', '    interfaces:']
     all_vlans = ', '.join('v%d' % v for v in range(vlans))
@@ -230,8 +274,11 @@ def policy(quick, logdir):
     from controller.vswitch.pipeline import compile_datapath
 
     versions = faucet.ensure_venv()
-    sizes = ([(10, 10, 10), (100, 50, 500)] if quick else
-             [(10, 10, 10), (100, 50, 500), (500, 200, 2000), (1000, 500, 5000)])
+    sizes = (
+        [(10, 10, 10), (100, 50, 500)]
+        if quick
+        else [(10, 10, 10), (100, 50, 500), (500, 200, 2000), (1000, 500, 5000)]
+    )
     results = []
     for ports, vlans, rules in sizes:
         text = policy_text(ports, vlans, rules)
@@ -244,18 +291,32 @@ def policy(quick, logdir):
         moved = load_policy_text(moved_text, 'moved.yaml')
         change = diff(compiled, compile_datapath(moved, moved.dps['sw']))
         reloaded = time.perf_counter()
-        entry = {'ports': ports, 'vlans': vlans, 'acl_rules': rules,
-                 'load_validate_ms': round((loaded - started) * 1000, 1),
-                 'compile_ms': round((done - loaded) * 1000, 1),
-                 'flow_entries': len(compiled),
-                 'one_port_change_diff': len(change), 'full_reprogram': len(compiled),
-                 'one_port_change_ms': round((reloaded - done) * 1000, 1),
-                 'faucet': {**faucet.policy(text, moved_text, logdir), 'versions': versions}}
+        entry = {
+            'ports': ports,
+            'vlans': vlans,
+            'acl_rules': rules,
+            'load_validate_ms': round((loaded - started) * 1000, 1),
+            'compile_ms': round((done - loaded) * 1000, 1),
+            'flow_entries': len(compiled),
+            'one_port_change_diff': len(change),
+            'full_reprogram': len(compiled),
+            'one_port_change_ms': round((reloaded - done) * 1000, 1),
+            'faucet': {**faucet.policy(text, moved_text, logdir), 'versions': versions},
+        }
         results.append(entry)
-        print('policy %4d ports %3d VLANs %4d rules: load %.0f ms, compile %.0f ms, '
-              '%d entries; one-port change: %d rule changes'
-              % (ports, vlans, rules, entry['load_validate_ms'], entry['compile_ms'],
-                 len(compiled), len(change)))
+        print(
+            'policy %4d ports %3d VLANs %4d rules: load %.0f ms, compile %.0f ms, '
+            '%d entries; one-port change: %d rule changes'
+            % (
+                ports,
+                vlans,
+                rules,
+                entry['load_validate_ms'],
+                entry['compile_ms'],
+                len(compiled),
+                len(change),
+            )
+        )
         print('policy %4d ports, FAUCET %s: %s' % (ports, versions['faucet'], entry['faucet']))
     return results
 
@@ -274,20 +335,31 @@ def arbiter(quick, logdir):
 
 def flood_memory(quick, logdir):
     from bench import flood_memory as flood_bench
+
     return flood_bench.run(quick, logdir)
 
 
-BENCHMARKS = {'flowsetup': flowsetup, 'dataplane': dataplane, 'memory': memory,
-              'policy': policy, 'stable_network': stable_network, 'stable-compute': stable_compute,
-              'arbiter': arbiter, 'flood_memory': flood_memory}
-OPTIONAL = {'flood_memory'}     # run only when named in --only
+BENCHMARKS = {
+    'flowsetup': flowsetup,
+    'dataplane': dataplane,
+    'memory': memory,
+    'policy': policy,
+    'stable_network': stable_network,
+    'stable-compute': stable_compute,
+    'arbiter': arbiter,
+    'flood_memory': flood_memory,
+}
+OPTIONAL = {'flood_memory'}  # run only when named in --only
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--quick', action='store_true', help='short runs, for iteration')
-    parser.add_argument('--only', default=','.join(b for b in BENCHMARKS if b not in OPTIONAL),
-                        help='comma-separated subset of: %s' % ', '.join(BENCHMARKS))
+    parser.add_argument(
+        '--only',
+        default=','.join(b for b in BENCHMARKS if b not in OPTIONAL),
+        help='comma-separated subset of: %s' % ', '.join(BENCHMARKS),
+    )
     args = parser.parse_args()
     # A quick pass is for iteration: it never overwrites the recorded figures.
     results_dir = QUICK_RESULTS_DIR if args.quick else RESULTS_DIR
@@ -298,14 +370,17 @@ def main():
         started_at = time.monotonic()
         try:
             results = BENCHMARKS[name](args.quick, logdir)
-        except faucet.FaucetError as exc:     # no venv, or a config FAUCET refused
+        except faucet.FaucetError as exc:  # no venv, or a config FAUCET refused
             raise SystemExit('%s: FAUCET: %s' % (name, exc)) from None
         data = {'machine': machine(), 'quick': args.quick, 'results': results}
         data['seconds'] = round(time.monotonic() - started_at, 1)
         with open(os.path.join(results_dir, name + '.json'), 'w') as f:
             json.dump(data, f, indent=1)
-    report_path = (os.path.join(results_dir, 'RESULTS.md') if args.quick
-                   else os.path.join(REPO, 'bench', 'RESULTS.md'))
+    report_path = (
+        os.path.join(results_dir, 'RESULTS.md')
+        if args.quick
+        else os.path.join(REPO, 'bench', 'RESULTS.md')
+    )
     report.write(results_dir, report_path)
     print('wrote %s' % os.path.relpath(report_path, REPO))
 

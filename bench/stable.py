@@ -36,23 +36,20 @@ import time
 
 import networkx as nx
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
-
-from bench.machine import QUICK_RESULTS_DIR, RESULTS_DIR, machine, machine_line  # noqa: E402
-from controller.stable import pipeline as pipe  # noqa: E402
-from controller.stable.sft import Snapshot, check_sft, compute_sft  # noqa: E402
-from controller.topology import SwitchGraph, spanning_tree_ports  # noqa: E402
-from topologies.numbering import host_mac  # noqa: E402
+from bench.machine import QUICK_RESULTS_DIR, REPO, RESULTS_DIR, machine, machine_line
+from controller.stable import pipeline as pipe
+from controller.stable.sft import Snapshot, check_sft, compute_sft
+from controller.topology import SwitchGraph, spanning_tree_ports
+from topologies.numbering import host_mac
 
 NAME = 'stable-compute'
 
-FULL_EPOCH_TARGET_MS = 1000.0        # issue 5: a full epoch of 1,000 switches under 1 s
-LINK_CHANGE_TARGET_MS = 50.0         # issue 5: after one link change, fat-tree k=8
+FULL_EPOCH_TARGET_MS = 1000.0  # issue 5: a full epoch of 1,000 switches under 1 s
+LINK_CHANGE_TARGET_MS = 50.0  # issue 5: after one link change, fat-tree k=8
 
 
 # --- topologies ------------------------------------------------------------------
+
 
 def fat_tree_links(k):
     """[(a, port_a, b, port_b)] of the k-ary fat-tree, numbered and wired as
@@ -91,8 +88,9 @@ def fat_tree(k, links=None):
         for port in range(1, half + 1):
             hosts[host_mac(number * half + port)] = (dpid, port)
     ports = {dpid: range(1, k + 1) for dpid in range(1, n_switches + 1)}
-    return Snapshot.make(range(1, n_switches + 1),
-                         fat_tree_links(k) if links is None else links, hosts, ports)
+    return Snapshot.make(
+        range(1, n_switches + 1), fat_tree_links(k) if links is None else links, hosts, ports
+    )
 
 
 def snapshot_of_graph(g, hosts_per_switch=1):
@@ -137,6 +135,7 @@ def switch_graph_of(snapshot):
 
 # --- measuring -------------------------------------------------------------------
 
+
 def _timed(fn, repeat):
     """(result of the last call, [seconds of each call]). Each call starts after a full
     garbage collection, with the collector on (as in the app): what it costs to collect
@@ -152,9 +151,11 @@ def _timed(fn, repeat):
 
 
 def _ms(times):
-    return {'min': round(min(times) * 1000, 2),
-            'median': round(statistics.median(times) * 1000, 2),
-            'max': round(max(times) * 1000, 2)}
+    return {
+        'min': round(min(times) * 1000, 2),
+        'median': round(statistics.median(times) * 1000, 2),
+        'max': round(max(times) * 1000, 2),
+    }
 
 
 def pipeline_rules(snapshot, sft, epoch=1):
@@ -174,27 +175,33 @@ def measure(name, family, snapshot, repeat, rules=True):
     hosts = snapshot.host_map()
     ports = {dpid: ports_ for dpid, ports_ in snapshot.ports}
     rebuilt, snapshot_times = _timed(
-        lambda: Snapshot.from_switch_graph(graph, hosts, ports), repeat)
+        lambda: Snapshot.from_switch_graph(graph, hosts, ports), repeat
+    )
     assert rebuilt == snapshot, 'SwitchGraph round trip changed the snapshot'
     sft, compute_times = _timed(lambda: compute_sft(snapshot), repeat)
     violations, check_times = _timed(lambda: check_sft(sft, snapshot), repeat)
     entry = {
-        'name': name, 'family': family,
-        'switches': len(snapshot.switches), 'links': len(snapshot.links),
-        'hosts': len(snapshot.hosts), 'destinations': len(sft.routes),
+        'name': name,
+        'family': family,
+        'switches': len(snapshot.switches),
+        'links': len(snapshot.links),
+        'hosts': len(snapshot.hosts),
+        'destinations': len(sft.routes),
         'routes': sum(len(table) for table in sft.routes.values()),
         'unprotected': len(sft.unprotected()),
-        'violations': [str(v) for v in violations[:5]], 'repeat': repeat,
-        'snapshot_ms': _ms(snapshot_times), 'compute_ms': _ms(compute_times),
+        'violations': [str(v) for v in violations[:5]],
+        'repeat': repeat,
+        'snapshot_ms': _ms(snapshot_times),
+        'compute_ms': _ms(compute_times),
         'check_ms': _ms(check_times),
         'compute_check_ms': round(
-            (statistics.median(compute_times) + statistics.median(check_times)) * 1000, 2),
+            (statistics.median(compute_times) + statistics.median(check_times)) * 1000, 2
+        ),
     }
     entry['epoch_ms'] = round(entry['compute_check_ms'] + entry['snapshot_ms']['median'], 2)
     if rules:
         (n_rules, n_groups), rule_times = _timed(lambda: pipeline_rules(snapshot, sft), 1)
-        entry.update(rules_ms=round(rule_times[0] * 1000, 1), flow_rules=n_rules,
-                     groups=n_groups)
+        entry.update(rules_ms=round(rule_times[0] * 1000, 1), flow_rules=n_rules, groups=n_groups)
     return entry, sft
 
 
@@ -206,11 +213,15 @@ def link_change(k, repeat):
     assert len(gone) == 1
     after = fat_tree(k, links=set(before.links) - set(gone))
     old_sft = compute_sft(before)
-    entry, new_sft = measure('fat-tree k=%d, link s%d-s1 down' % (k, aggregation),
-                             'link change', after, repeat)
+    entry, new_sft = measure(
+        'fat-tree k=%d, link s%d-s1 down' % (k, aggregation), 'link change', after, repeat
+    )
     entry['changed_routes'] = sum(
-        1 for dst, table in new_sft.routes.items() for dpid, route in table.items()
-        if old_sft.routes.get(dst, {}).get(dpid) != route)
+        1
+        for dst, table in new_sft.routes.items()
+        for dpid, route in table.items()
+        if old_sft.routes.get(dst, {}).get(dpid) != route
+    )
     entry['old_table_rejected'] = len(check_sft(old_sft, after))
     return entry
 
@@ -220,10 +231,14 @@ def cases(quick):
     fat_ks = (4, 8) if quick else (4, 8, 16)
     sizes = (100, 250) if quick else (100, 250, 500, 1000)
     out = [('fat-tree k=%d' % k, 'fat-tree', lambda k=k: fat_tree(k)) for k in fat_ks]
-    out += [('ws n=%d' % n, 'watts-strogatz',
-             lambda n=n: snapshot_of_graph(watts_strogatz(n))) for n in sizes]
-    out += [('3-regular n=%d' % n, '3-regular',
-             lambda n=n: snapshot_of_graph(random_regular(n))) for n in sizes]
+    out += [
+        ('ws n=%d' % n, 'watts-strogatz', lambda n=n: snapshot_of_graph(watts_strogatz(n)))
+        for n in sizes
+    ]
+    out += [
+        ('3-regular n=%d' % n, '3-regular', lambda n=n: snapshot_of_graph(random_regular(n)))
+        for n in sizes
+    ]
     return out
 
 
@@ -248,28 +263,59 @@ def targets(results):
     big = [r for r in results if r['family'] != 'link change' and r['switches'] >= 1000]
     if big:
         worst = max(big, key=lambda r: r['compute_check_ms'])
-        out.append(('full epoch (compute + check), 1,000 switches (%s) < 1 s'
-                    % worst['name'], worst['compute_check_ms'], FULL_EPOCH_TARGET_MS, 'ms'))
+        out.append(
+            (
+                'full epoch (compute + check), 1,000 switches (%s) < 1 s' % worst['name'],
+                worst['compute_check_ms'],
+                FULL_EPOCH_TARGET_MS,
+                'ms',
+            )
+        )
     for r in results:
         if r['family'] == 'link change' and r['name'].startswith('fat-tree k=8'):
-            out.append(('epoch after one link change (compute + check), fat-tree k=8 '
-                        '< 50 ms', r['compute_check_ms'], LINK_CHANGE_TARGET_MS, 'ms'))
+            out.append(
+                (
+                    'epoch after one link change (compute + check), fat-tree k=8 < 50 ms',
+                    r['compute_check_ms'],
+                    LINK_CHANGE_TARGET_MS,
+                    'ms',
+                )
+            )
     return out
 
 
 # --- output ----------------------------------------------------------------------
 
-HEADER = ('%-30s %5s %5s %5s %8s %9s %9s %9s %10s %8s %8s' % (
-    'topology', 'sw', 'links', 'hosts', 'routes', 'snap ms', 'compute', 'check',
-    'comp+chk', 'rules ms', 'unprot'))
+HEADER = '%-30s %5s %5s %5s %8s %9s %9s %9s %10s %8s %8s' % (
+    'topology',
+    'sw',
+    'links',
+    'hosts',
+    'routes',
+    'snap ms',
+    'compute',
+    'check',
+    'comp+chk',
+    'rules ms',
+    'unprot',
+)
 
 
 def row(r):
     return '%-30s %5d %5d %5d %8d %9.1f %9.1f %9.1f %10.1f %8s %8d%s' % (
-        r['name'], r['switches'], r['links'], r['hosts'], r['routes'],
-        r['snapshot_ms']['median'], r['compute_ms']['median'], r['check_ms']['median'],
-        r['compute_check_ms'], '%.0f' % r['rules_ms'] if 'rules_ms' in r else '',
-        r['unprotected'], '  VIOLATIONS: %s' % r['violations'] if r['violations'] else '')
+        r['name'],
+        r['switches'],
+        r['links'],
+        r['hosts'],
+        r['routes'],
+        r['snapshot_ms']['median'],
+        r['compute_ms']['median'],
+        r['check_ms']['median'],
+        r['compute_check_ms'],
+        '%.0f' % r['rules_ms'] if 'rules_ms' in r else '',
+        r['unprotected'],
+        '  VIOLATIONS: %s' % r['violations'] if r['violations'] else '',
+    )
 
 
 def section(data, plots=None):
@@ -278,33 +324,49 @@ def section(data, plots=None):
     image = None
     if plots is not None and plot(data['results'], os.path.join(plots.dir, NAME + '.png')):
         image = plots.link(NAME + '.png')
-    out = ['## Stable routing: epoch compute and check time (controller/stable/sft.py)', '',
-           machine_line(data), '',
-           'Pure Python, one process, no switches (`python -m bench.stable`). "Snapshot" '
-           'is Snapshot.from_switch_graph, "compute" compute_sft, "check" check_sft: the '
-           'app\'s compute_ms is snapshot + compute, its check_ms is check. Median of %d '
-           'runs (%d for the link change; min-max in brackets), each after a full garbage '
-           'collection. "Rules" is route_rules + port_rules of every switch, computed '
-           'once (part of the app\'s install_ms). "Link change": the app recomputes the '
-           'whole table from the new snapshot; "changed" is how many (destination, switch) '
-           'routes differ from the previous epoch\'s.'
-           % (data['results'][0]['repeat'], data['results'][-1]['repeat']), '',
-           '| topology | switches | links | hosts | routes | snapshot ms | compute ms | '
-           'check ms | compute + check ms | rules ms | unprotected | violations |',
-           '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: '
-           '| ---: |']
+    out = [
+        '## Stable routing: epoch compute and check time (controller/stable/sft.py)',
+        '',
+        machine_line(data),
+        '',
+        'Pure Python, one process, no switches (`python -m bench.stable`). "Snapshot" '
+        'is Snapshot.from_switch_graph, "compute" compute_sft, "check" check_sft: the '
+        'app\'s compute_ms is snapshot + compute, its check_ms is check. Median of %d '
+        'runs (%d for the link change; min-max in brackets), each after a full garbage '
+        'collection. "Rules" is route_rules + port_rules of every switch, computed '
+        'once (part of the app\'s install_ms). "Link change": the app recomputes the '
+        'whole table from the new snapshot; "changed" is how many (destination, switch) '
+        'routes differ from the previous epoch\'s.'
+        % (data['results'][0]['repeat'], data['results'][-1]['repeat']),
+        '',
+        '| topology | switches | links | hosts | routes | snapshot ms | compute ms | '
+        'check ms | compute + check ms | rules ms | unprotected | violations |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ]
     for r in data['results']:
-        name = r['name'] + (' (changed: %d)' % r['changed_routes']
-                            if 'changed_routes' in r else '')
-        out.append('| %s | %d | %d | %d | %d | %.1f | %.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) '
-                   '| %.1f | %s | %d | %d |' % (
-                       name, r['switches'], r['links'], r['hosts'], r['routes'],
-                       r['snapshot_ms']['median'], r['compute_ms']['median'],
-                       r['compute_ms']['min'], r['compute_ms']['max'],
-                       r['check_ms']['median'], r['check_ms']['min'], r['check_ms']['max'],
-                       r['compute_check_ms'],
-                       '%.0f' % r['rules_ms'] if 'rules_ms' in r else '',
-                       r['unprotected'], len(r['violations'])))
+        name = r['name'] + (' (changed: %d)' % r['changed_routes'] if 'changed_routes' in r else '')
+        out.append(
+            '| %s | %d | %d | %d | %d | %.1f | %.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) '
+            '| %.1f | %s | %d | %d |'
+            % (
+                name,
+                r['switches'],
+                r['links'],
+                r['hosts'],
+                r['routes'],
+                r['snapshot_ms']['median'],
+                r['compute_ms']['median'],
+                r['compute_ms']['min'],
+                r['compute_ms']['max'],
+                r['check_ms']['median'],
+                r['check_ms']['min'],
+                r['check_ms']['max'],
+                r['compute_check_ms'],
+                '%.0f' % r['rules_ms'] if 'rules_ms' in r else '',
+                r['unprotected'],
+                len(r['violations']),
+            )
+        )
     if image:
         out += ['', '![epoch compute time](%s)' % image]
     return out, targets(data['results'])
@@ -315,36 +377,63 @@ def plot(results, path):
     matplotlib."""
     try:
         import matplotlib
+
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
     except ImportError:
         return False
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    styles = (('fat-tree', 's', 'tab:blue'), ('watts-strogatz', 'o', 'tab:green'),
-              ('3-regular', '^', 'tab:purple'))
+    styles = (
+        ('fat-tree', 's', 'tab:blue'),
+        ('watts-strogatz', 'o', 'tab:green'),
+        ('3-regular', '^', 'tab:purple'),
+    )
     for family, marker, colour in styles:
-        points = sorted((r['switches'], r['compute_ms']['median'], r['check_ms']['median'])
-                        for r in results if r['family'] == family)
+        points = sorted(
+            (r['switches'], r['compute_ms']['median'], r['check_ms']['median'])
+            for r in results
+            if r['family'] == family
+        )
         if not points:
             continue
         xs, compute, check = zip(*points, strict=True)
         ax.plot(xs, compute, marker=marker, color=colour, label='compute_sft, %s' % family)
-        ax.plot(xs, check, marker=marker, color=colour, linestyle='--', markerfacecolor='none',
-                label='check_sft, %s' % family)
+        ax.plot(
+            xs,
+            check,
+            marker=marker,
+            color=colour,
+            linestyle='--',
+            markerfacecolor='none',
+            label='check_sft, %s' % family,
+        )
     for r in results:
         if r['family'] == 'link change':
-            ax.plot([r['switches']], [r['compute_check_ms']], marker='*', markersize=12,
-                    color='tab:red', linestyle='',
-                    label='compute + check after one link change (%s; target 50 ms)'
-                    % r['name'].split(',')[0])
+            ax.plot(
+                [r['switches']],
+                [r['compute_check_ms']],
+                marker='*',
+                markersize=12,
+                color='tab:red',
+                linestyle='',
+                label='compute + check after one link change (%s; target 50 ms)'
+                % r['name'].split(',')[0],
+            )
     ax.axhline(FULL_EPOCH_TARGET_MS, color='grey', linewidth=0.8, linestyle=':')
     left = min(r['switches'] for r in results)
-    ax.annotate('1 s: target of compute + check at 1,000 switches',
-                (left, FULL_EPOCH_TARGET_MS * 1.15), fontsize=8, color='grey')
+    ax.annotate(
+        '1 s: target of compute + check at 1,000 switches',
+        (left, FULL_EPOCH_TARGET_MS * 1.15),
+        fontsize=8,
+        color='grey',
+    )
     ax.set_xscale('log')
     ax.set_yscale('log')
-    ax.set(title='Stable forwarding table: compute and check time per epoch',
-           xlabel='switches (one destination per host switch)', ylabel='ms (median)')
+    ax.set(
+        title='Stable forwarding table: compute and check time per epoch',
+        xlabel='switches (one destination per host switch)',
+        ylabel='ms (median)',
+    )
     ax.grid(True, alpha=0.3, which='both')
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -357,25 +446,37 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--quick', action='store_true', help='small topologies only')
     parser.add_argument('--repeat', type=int, help='runs per figure (default 3, quick 2)')
-    parser.add_argument('--out', help='results directory (default bench/results, or '
-                                      'bench/results-quick with --quick)')
+    parser.add_argument(
+        '--out',
+        help='results directory (default bench/results, or bench/results-quick with --quick)',
+    )
     args = parser.parse_args(argv)
     out_dir = args.out or (QUICK_RESULTS_DIR if args.quick else RESULTS_DIR)
     os.makedirs(out_dir, exist_ok=True)
     started = time.monotonic()
     print(HEADER)
     results = benchmark(args.quick, repeat=args.repeat)
-    data = {'machine': machine(), 'quick': args.quick, 'results': results,
-            'seconds': round(time.monotonic() - started, 1)}
+    data = {
+        'machine': machine(),
+        'quick': args.quick,
+        'results': results,
+        'seconds': round(time.monotonic() - started, 1),
+    }
     with open(os.path.join(out_dir, NAME + '.json'), 'w') as f:
         json.dump(data, f, indent=1)
     print()
     for label, value, goal, unit in targets(results):
-        print('target: %-75s %8.1f %s  %s' % (label, value, unit,
-                                               'met' if value < goal else 'MISSED'))
+        print(
+            'target: %-75s %8.1f %s  %s' % (label, value, unit, 'met' if value < goal else 'MISSED')
+        )
     plotted = plot(results, os.path.join(out_dir, NAME + '.png'))
-    print('wrote %s%s' % (os.path.relpath(os.path.join(out_dir, NAME + '.json'), REPO),
-                          ' and %s.png' % NAME if plotted else ' (no matplotlib: no plot)'))
+    print(
+        'wrote %s%s'
+        % (
+            os.path.relpath(os.path.join(out_dir, NAME + '.json'), REPO),
+            ' and %s.png' % NAME if plotted else ' (no matplotlib: no plot)',
+        )
+    )
     bad = [r['name'] for r in results if r['violations']]
     if bad:
         print('computed tables with violations: %s' % ', '.join(bad))

@@ -38,20 +38,30 @@ def run(quick, logdir):
         raise SystemExit('stable_network benchmark needs: ' + '; '.join(missing))
     with open(MININET_LOCK, 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        sizes = [('ring', 4), ('fattree', 4)] if quick else [
-            ('ring', 4), ('ring', 8), ('ring', 16), ('fattree', 4), ('ring', 32)]
-        return {'updates': [_updates(topo, logdir) for topo in sizes],
-                'failover': _failover(quick, logdir)}
+        sizes = (
+            [('ring', 4), ('fattree', 4)]
+            if quick
+            else [('ring', 4), ('ring', 8), ('ring', 16), ('fattree', 4), ('ring', 32)]
+        )
+        return {
+            'updates': [_updates(topo, logdir) for topo in sizes],
+            'failover': _failover(quick, logdir),
+        }
 
 
 def _topo(name, *args):
     import importlib
+
     return importlib.import_module('topologies.' + name).topos[name](*args)
 
 
 def _flow_count(switch):
-    out = subprocess.run(['ovs-ofctl', '-O', 'OpenFlow13', 'dump-aggregate', switch],
-                         capture_output=True, text=True, timeout=10).stdout
+    out = subprocess.run(
+        ['ovs-ofctl', '-O', 'OpenFlow13', 'dump-aggregate', switch],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    ).stdout
     found = _FLOW_COUNT.search(out)
     return int(found.group(1)) if found else 0
 
@@ -86,11 +96,18 @@ def _updates(topo_args, logdir):
         switches = [s.name for s in net.switches]
         baseline = sum(_flow_count(s) for s in switches)
         (a, _), (b, _) = switch_links(net)[0]
-        row = {'topology': name, 'switches': len(switches), 'hosts': len(net.hosts),
-               'flows_before': baseline, 'changes': []}
+        row = {
+            'topology': name,
+            'switches': len(switches),
+            'hosts': len(net.hosts),
+            'flows_before': baseline,
+            'changes': [],
+        }
         epoch = status['epoch']
-        for change, state in (('link %s-%s lost carrier' % (a, b), 'down'),
-                              ('link %s-%s came back' % (a, b), 'up')):
+        for change, state in (
+            ('link %s-%s lost carrier' % (a, b), 'down'),
+            ('link %s-%s came back' % (a, b), 'up'),
+        ):
             with _FlowSampler(switches) as sampler:
                 net.configLinkStatus(a, b, state)
                 settled = wait_until(lambda epoch=epoch: _settled(ctl, epoch), 30, interval=0.2)
@@ -100,16 +117,30 @@ def _updates(topo_args, logdir):
                 raise RuntimeError('no epoch after "%s"; see %s' % (change, ctl.log_path))
             record = settled
             epoch = record['number']
-            row['changes'].append({
-                'change': change, 'epoch': epoch, 'triggers': record['trigger_count'],
-                'duration_ms': (record['installed_at'] - record['first_trigger_at']) * 1000,
-                'compute_ms': record['compute_ms'], 'check_ms': record['check_ms'],
-                'install_ms': record['install_ms'],
-                'peak_flows': sum(sampler.peak.values()),
-                'flows_after': sum(_flow_count(s) for s in switches)})
-            print('stable update %-8s %-28s %6.0f ms from first trigger to installed, '
-                  'peak %d flows (%d before)' % (name, change, row['changes'][-1]['duration_ms'],
-                                                 row['changes'][-1]['peak_flows'], baseline))
+            row['changes'].append(
+                {
+                    'change': change,
+                    'epoch': epoch,
+                    'triggers': record['trigger_count'],
+                    'duration_ms': (record['installed_at'] - record['first_trigger_at']) * 1000,
+                    'compute_ms': record['compute_ms'],
+                    'check_ms': record['check_ms'],
+                    'install_ms': record['install_ms'],
+                    'peak_flows': sum(sampler.peak.values()),
+                    'flows_after': sum(_flow_count(s) for s in switches),
+                }
+            )
+            print(
+                'stable update %-8s %-28s %6.0f ms from first trigger to installed, '
+                'peak %d flows (%d before)'
+                % (
+                    name,
+                    change,
+                    row['changes'][-1]['duration_ms'],
+                    row['changes'][-1]['peak_flows'],
+                    baseline,
+                )
+            )
         return row
     finally:
         net.stop()
@@ -120,8 +151,12 @@ def _settled(ctl, after_epoch):
     """The newest epoch record once an epoch newer than ``after_epoch`` is installed and
     nothing is pending, else None."""
     status = ctl.rest('/stable/epoch')
-    if not (status['epoch'] and status['epoch'] > after_epoch
-            and status['pending_triggers'] == 0 and status['epoch'] == status['last_epoch_cut']):
+    if not (
+        status['epoch']
+        and status['epoch'] > after_epoch
+        and status['pending_triggers'] == 0
+        and status['epoch'] == status['last_epoch_cut']
+    ):
         return None
     return ctl.rest('/stable/history?limit=1')[-1]
 
@@ -136,7 +171,9 @@ def _failover(quick, logdir):
         try:
             converged = wait_until(
                 lambda net=net: reachability_matrix(net.hosts, timeout=0.5).loss_percent == 0,
-                120, interval=2)
+                120,
+                interval=2,
+            )
             if not converged:
                 raise RuntimeError('%s never reached 0%% loss; see %s' % (name, ctl.log_path))
             if name == 'stable_routing':
@@ -144,16 +181,23 @@ def _failover(quick, logdir):
             h1, h3 = net.get('h1', 'h3')
             # s1:2 goes to s2, s1:3 to s4; STP's port roles decide which one is used.
             used = flows.busiest_port(
-                's1', (2, 3), lambda h1=h1, h3=h3: h1.cmd('ping -c 50 -i 0.01 -q %s' % h3.IP()))
+                's1', (2, 3), lambda h1=h1, h3=h3: h1.cmd('ping -c 50 -i 0.01 -q %s' % h3.IP())
+            )
             with ThreadPoolExecutor(1) as pool:
                 stream = pool.submit(udp_stream, h1, h3, rate, seconds)
                 time.sleep(2.5)
                 net.configLinkStatus('s1', 's2' if used == 2 else 's4', 'down')
                 result = stream.result()
-            results.append({'controller': name, 'rate_pps': rate, 'sent': result.sent,
-                            'lost': len(result.lost_seqs),
-                            'outage_ms': result.longest_gap_ms,
-                            'duplicates': result.duplicates})
+            results.append(
+                {
+                    'controller': name,
+                    'rate_pps': rate,
+                    'sent': result.sent,
+                    'lost': len(result.lost_seqs),
+                    'outage_ms': result.longest_gap_ms,
+                    'duplicates': result.duplicates,
+                }
+            )
             print('failover %-22s %s' % (name, result.summary()))
         finally:
             net.stop()

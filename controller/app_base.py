@@ -77,25 +77,41 @@ DEFAULT_MAX_PORTS = 1024
 DEFAULT_PORT_STATUS_INTERVAL = 0.5
 DEFAULT_LOOP_FAILURE_LIMIT = 10
 #: the base's settings when the app's section has none of them
-BASE_DEFAULTS: dict[str, Any] = {'max_ports': DEFAULT_MAX_PORTS,
-                                 'port_status_interval': DEFAULT_PORT_STATUS_INTERVAL,
-                                 'loop_failure_limit': DEFAULT_LOOP_FAILURE_LIMIT}
+BASE_DEFAULTS: dict[str, Any] = {
+    'max_ports': DEFAULT_MAX_PORTS,
+    'port_status_interval': DEFAULT_PORT_STATUS_INTERVAL,
+    'loop_failure_limit': DEFAULT_LOOP_FAILURE_LIMIT,
+}
 
 
-def base_options(max_ports: int = DEFAULT_MAX_PORTS,
-                 port_status_interval: float = DEFAULT_PORT_STATUS_INTERVAL,
-                 loop_failure_limit: int = DEFAULT_LOOP_FAILURE_LIMIT) -> list:
+def base_options(
+    max_ports: int = DEFAULT_MAX_PORTS,
+    port_status_interval: float = DEFAULT_PORT_STATUS_INTERVAL,
+    loop_failure_limit: int = DEFAULT_LOOP_FAILURE_LIMIT,
+) -> list:
     """The base's settings, for an app to register in its own config section."""
     return [
-        cfg.IntOpt('max_ports', default=max_ports, min=1,
-                   help='ports tracked per switch; a switch that announces more has the '
-                        'rest ignored (logged)'),
-        cfg.FloatOpt('port_status_interval', default=port_status_interval, min=0.01,
-                     help='a port whose status keeps changing is acted on at most about '
-                          'once per this many seconds (the newest status wins)'),
-        cfg.IntOpt('loop_failure_limit', default=loop_failure_limit, min=1,
-                   help='rounds in a row a worker loop may fail before the controller '
-                        'stops (exit status 70)'),
+        cfg.IntOpt(
+            'max_ports',
+            default=max_ports,
+            min=1,
+            help='ports tracked per switch; a switch that announces more has the '
+            'rest ignored (logged)',
+        ),
+        cfg.FloatOpt(
+            'port_status_interval',
+            default=port_status_interval,
+            min=0.01,
+            help='a port whose status keeps changing is acted on at most about '
+            'once per this many seconds (the newest status wins)',
+        ),
+        cfg.IntOpt(
+            'loop_failure_limit',
+            default=loop_failure_limit,
+            min=1,
+            help='rounds in a row a worker loop may fail before the controller '
+            'stops (exit status 70)',
+        ),
     ]
 
 
@@ -139,6 +155,7 @@ def _fan_out(_signum, _frame):
 
 # --- the app base ------------------------------------------------------------------
 
+
 class SuiteApp(app_manager.RyuApp):
     """Switch registry, bounded port state and dispatch, optional LLDP discovery,
     checked packet-ins and supervised loops."""
@@ -153,30 +170,33 @@ class SuiteApp(app_manager.RyuApp):
         super().__init__(*args, **kwargs)
         # the app's options (Any: oslo.config has no types), None without a section
         self.conf: Any = CONF[self.CONFIG_GROUP] if self.CONFIG_GROUP else None
-        self.switches: dict = {}     # dpid -> the app's switch state (has .dp)
-        self.loops: list = []        # the threads of spawn_loop, ended by stop()
-        self.loop_failures: dict[str, int] = {}   # loop name -> rounds failed so far
+        self.switches: dict = {}  # dpid -> the app's switch state (has .dp)
+        self.loops: list = []  # the threads of spawn_loop, ended by stop()
+        self.loop_failures: dict[str, int] = {}  # loop name -> rounds failed so far
         self.max_ports: int = self._base_setting('max_ports')
         self.port_status_interval: float = self._base_setting('port_status_interval')
         self.loop_failure_limit: int = self._base_setting('loop_failure_limit')
-        self.switch_ports: dict[int, SwitchPorts] = {}   # dpid -> its ports' bookkeeping
+        self.switch_ports: dict[int, SwitchPorts] = {}  # dpid -> its ports' bookkeeping
         self.packet_in_guard = PacketInGuard(self.logger)
         # at most a line a minute per (dpid, what) for what a switch may repeat at will
         self.log_throttle = LogThrottle()
-        self._sending_lldp = False   # port changes wait while an LLDP round is sent
+        self._sending_lldp = False  # port changes wait while an LLDP round is sent
         quiet_ryu_parse_errors()
         if self.DISCOVERY:
             self.graph = SwitchGraph()
             options = CONF[self.CONFIG_GROUP]
             self.discovery = discovery.LinkDiscovery.from_options(
-                self.graph, options, self._is_host_port, self.logger)
+                self.graph, options, self._is_host_port, self.logger
+            )
             self.spawn_loop('LLDP', options.lldp_interval, self._lldp_tick)
-            self.spawn_loop('port status', self.port_status_interval,
-                            self._port_status_tick)
+            self.spawn_loop('port status', self.port_status_interval, self._port_status_tick)
 
     def _base_setting(self, name: str) -> Any:
-        return getattr(self.conf, name, BASE_DEFAULTS[name]) if self.conf is not None \
+        return (
+            getattr(self.conf, name, BASE_DEFAULTS[name])
+            if self.conf is not None
             else BASE_DEFAULTS[name]
+        )
 
     # --- hooks (override what the app needs) ----------------------------------------
 
@@ -253,22 +273,32 @@ class SuiteApp(app_manager.RyuApp):
                 hub.sleep(interval)
                 try:
                     tick()
-                except Exception:   # one bad round must not end every later one
+                except Exception:  # one bad round must not end every later one
                     in_a_row += 1
                     self.loop_failures[name] += 1
                     if in_a_row >= self.loop_failure_limit:
                         self.logger.critical(
                             '%s: the %s loop failed %d rounds in a row; stopping the '
                             'controller (exit status %d) rather than running without it',
-                            self.name, name, in_a_row, EXIT_LOOP_FAILED, exc_info=True)
+                            self.name,
+                            name,
+                            in_a_row,
+                            EXIT_LOOP_FAILED,
+                            exc_info=True,
+                        )
                         _stop_process(EXIT_LOOP_FAILED)
                         return
-                    self.logger.exception('%s: the %s loop failed this round; it goes on '
-                                          '(%d in a row, the controller stops at %d)',
-                                          self.name, name, in_a_row,
-                                          self.loop_failure_limit)
+                    self.logger.exception(
+                        '%s: the %s loop failed this round; it goes on '
+                        '(%d in a row, the controller stops at %d)',
+                        self.name,
+                        name,
+                        in_a_row,
+                        self.loop_failure_limit,
+                    )
                 else:
                     in_a_row = 0
+
         thread = hub.spawn(loop)
         self.loops.append(thread)
         return thread
@@ -300,9 +330,13 @@ class SuiteApp(app_manager.RyuApp):
         if old is not None and old.dp is not dp:
             # The newest connection wins; the old one must not receive what is meant for
             # the new one, nor be read from (its DEAD event then finds it unregistered).
-            self.logger.warning('switch %016x: a second connection (from %s) takes over '
-                                'from the one from %s, which is closed', dp.id,
-                                _address(dp), _address(old.dp))
+            self.logger.warning(
+                'switch %016x: a second connection (from %s) takes over '
+                'from the one from %s, which is closed',
+                dp.id,
+                _address(dp),
+                _address(old.dp),
+            )
             old.dp.close()
         sw = self.new_switch(dp)
         if sw is None:
@@ -312,9 +346,14 @@ class SuiteApp(app_manager.RyuApp):
         for port_no in ignored:
             dp.ports.pop(port_no, None)
         if ignored:
-            self.logger.warning('switch %016x announced %d ports: %d tracked (max_ports), '
-                                'ports %d and above ignored', dp.id,
-                                len(dp.ports) + len(ignored), self.max_ports, ignored[0])
+            self.logger.warning(
+                'switch %016x announced %d ports: %d tracked (max_ports), '
+                'ports %d and above ignored',
+                dp.id,
+                len(dp.ports) + len(ignored),
+                self.max_ports,
+                ignored[0],
+            )
         self.switches[dp.id] = sw
         self.switch_ports[dp.id] = ports
         if self.DISCOVERY:
@@ -330,14 +369,19 @@ class SuiteApp(app_manager.RyuApp):
         dp, desc = sw.dp, msg.desc
         ofp = dp.ofproto
         if msg.reason not in (ofp.OFPPR_ADD, ofp.OFPPR_MODIFY, ofp.OFPPR_DELETE):
-            return   # Ryu ignores it too
+            return  # Ryu ignores it too
         ports = self.switch_ports[dp.id]
         if not ports.admit(desc.port_no):
-            dp.ports.pop(desc.port_no, None)   # Ryu's copy stays bounded too
+            dp.ports.pop(desc.port_no, None)  # Ryu's copy stays bounded too
             if self.log_throttle.ready((dp.id, 'ports')):
-                self.logger.warning('switch %016x: port %d ignored: %d ports tracked '
-                                    '(max_ports); %d ignored so far', dp.id, desc.port_no,
-                                    self.max_ports, ports.ignored)
+                self.logger.warning(
+                    'switch %016x: port %d ignored: %d ports tracked '
+                    '(max_ports); %d ignored so far',
+                    dp.id,
+                    desc.port_no,
+                    self.max_ports,
+                    ports.ignored,
+                )
             return
         if not self.DISCOVERY:
             if msg.reason == ofp.OFPPR_DELETE:

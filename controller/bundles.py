@@ -24,7 +24,7 @@ from ryu.lib import hub
 
 from controller.openflow import send_together
 
-ERRORS_KEPT = 8     # errors kept per bundle (an atomic bundle fails at the first one)
+ERRORS_KEPT = 8  # errors kept per bundle (an atomic bundle fails at the first one)
 
 
 class Transaction:
@@ -32,13 +32,13 @@ class Transaction:
 
     def __init__(self, dpid: int, size: int) -> None:
         self.dpid = dpid
-        self.size = size          # messages in the bundle
+        self.size = size  # messages in the bundle
         # (type, code) of every error the switch sent back; ('disconnected', None)
         self.errors: list[tuple[int | str, int | None]] = []
         self.done = hub.Event()
-        self.keys: list[tuple[int, int]] = []     # (dpid, xid) of every message
+        self.keys: list[tuple[int, int]] = []  # (dpid, xid) of every message
         self.barrier_xid: int | None = None
-        self._forget: Callable[[Transaction], None] | None = None   # set by the client
+        self._forget: Callable[[Transaction], None] | None = None  # set by the client
 
     @property
     def ok(self) -> bool:
@@ -84,8 +84,7 @@ class BundleClient:
         flags = ofp.ONF_BF_ATOMIC | ofp.ONF_BF_ORDERED
         out = [parser.ONFBundleCtrlMsg(dp, bundle_id, ofp.ONF_BCT_OPEN_REQUEST, flags, [])]
         out += [parser.ONFBundleAddMsg(dp, bundle_id, flags, msg, []) for msg in msgs]
-        out.append(parser.ONFBundleCtrlMsg(dp, bundle_id, ofp.ONF_BCT_COMMIT_REQUEST,
-                                           flags, []))
+        out.append(parser.ONFBundleCtrlMsg(dp, bundle_id, ofp.ONF_BCT_COMMIT_REQUEST, flags, []))
         barrier = parser.OFPBarrierRequest(dp)
         out.append(barrier)
         send_together(dp, out)
@@ -131,5 +130,7 @@ class BundleClient:
 
 def errors_text(errors: Sequence[tuple[Any, Any]]) -> str:
     """A transaction's errors for a log line: 'type T code C (xN), ...'."""
-    return ', '.join('type %s code %s' % error + (' (x%d)' % n if n > 1 else '')
-                     for error, n in Counter(errors).items())
+    return ', '.join(
+        'type %s code %s' % error + (' (x%d)' % n if n > 1 else '')
+        for error, n in Counter(errors).items()
+    )

@@ -29,7 +29,7 @@ APP_IDS = {
     'stable_routing': 0x0002,
     'arbiter': 0x0003,
     'vswitch_policy': 0x0004,
-    'ethertype_filter': 0x0005,   # examples/apps/ethertype_filter.py (docs/architecture.md)
+    'ethertype_filter': 0x0005,  # examples/apps/ethertype_filter.py (docs/architecture.md)
 }
 
 

@@ -38,12 +38,12 @@ LLDP_MATCH = {'eth_type': LLDP_ETHERTYPE, 'eth_dst': LLDP_DESTINATION}
 # Seconds a frame may take beyond two probe rounds (event loop busy, clocks of
 # controllers sharing a secret apart) and still count as fresh.
 FRESHNESS_MARGIN = 1.0
-REPORT_INTERVAL = 60.0   # seconds between two log lines about refusals on one port
+REPORT_INTERVAL = 60.0  # seconds between two log lines about refusals on one port
 
 _EXPLAINED = {
     Rejection.MALFORMED: 'malformed (ours cut short or altered, or no LLDP at all)',
     Rejection.BAD_MAC: 'signature does not match (forged or altered, or signed with '
-                       'another secret)',
+    'another secret)',
     Rejection.STALE: 'signed too long ago (a replay)',
     Rejection.UNKNOWN_SENDER: 'names a switch port that is not live here',
     Rejection.UNKNOWN_PORT: 'came in on a port that is not live here',
@@ -55,29 +55,41 @@ _EXPLAINED = {
 def options(link_timeout: float = 3.5) -> list:
     """The discovery settings, for an app to register in its own config section."""
     return [
-        cfg.FloatOpt('lldp_interval', default=1.0,
-                     help='seconds between LLDP frames on every port'),
-        cfg.FloatOpt('link_timeout', default=link_timeout,
-                     help='seconds without LLDP after which a link is considered gone '
-                          '(a port going down removes its link at once)'),
-        cfg.StrOpt('lldp_secret', default='', secret=True,
-                   help='the key that signs LLDP frames; empty: a random key per '
-                        'process. Controllers that see each other\'s frames must '
-                        'share it'),
+        cfg.FloatOpt(
+            'lldp_interval', default=1.0, help='seconds between LLDP frames on every port'
+        ),
+        cfg.FloatOpt(
+            'link_timeout',
+            default=link_timeout,
+            help='seconds without LLDP after which a link is considered gone '
+            '(a port going down removes its link at once)',
+        ),
+        cfg.StrOpt(
+            'lldp_secret',
+            default='',
+            secret=True,
+            help='the key that signs LLDP frames; empty: a random key per '
+            'process. Controllers that see each other\'s frames must '
+            'share it',
+        ),
     ]
 
 
 def lldp_rule(table: int, priority: int, cookie: int) -> FlowSpec:
     """The rule that brings the LLDP frames back to the controller, whole."""
-    return FlowSpec.make(table, priority, LLDP_MATCH,
-                         [('apply', (('controller', OFPCML_NO_BUFFER),))], cookie)
+    return FlowSpec.make(
+        table, priority, LLDP_MATCH, [('apply', (('controller', OFPCML_NO_BUFFER),))], cookie
+    )
 
 
 def is_live(dp: Any, port: Any) -> bool:
     """Whether an OFPPort of ``dp`` is a physical port with carrier, administratively up."""
     ofp = dp.ofproto
-    return (port.port_no <= ofp.OFPP_MAX and not port.state & ofp.OFPPS_LINK_DOWN
-            and not port.config & ofp.OFPPC_PORT_DOWN)
+    return (
+        port.port_no <= ofp.OFPP_MAX
+        and not port.state & ofp.OFPPS_LINK_DOWN
+        and not port.config & ofp.OFPPC_PORT_DOWN
+    )
 
 
 def _no_host_port(dpid: int, port_no: int) -> bool:
@@ -94,11 +106,16 @@ class LinkDiscovery:
     app's clock for link ages and log pacing.
     """
 
-    def __init__(self, graph: SwitchGraph, link_timeout: float, lldp_interval: float = 1.0,
-                 key: LldpKey = PROCESS_KEY,
-                 is_host_port: Callable[[int, int], bool] = _no_host_port,
-                 logger: logging.Logger | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        graph: SwitchGraph,
+        link_timeout: float,
+        lldp_interval: float = 1.0,
+        key: LldpKey = PROCESS_KEY,
+        is_host_port: Callable[[int, int], bool] = _no_host_port,
+        logger: logging.Logger | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.graph = graph
         self.link_timeout = link_timeout
         self.max_age = 2 * lldp_interval + FRESHNESS_MARGIN
@@ -106,7 +123,7 @@ class LinkDiscovery:
         self.is_host_port = is_host_port
         self.logger = logger or logging.getLogger(__name__)
         self.clock = clock
-        self._dps: dict[int, Any] = {}   # dpid -> datapath
+        self._dps: dict[int, Any] = {}  # dpid -> datapath
         # dpid -> {live port: the unchanging head of the LLDP frames it sends}
         self._heads: dict[int, dict[int, bytes]] = {}
         # dpid -> {live port: when it came up}
@@ -121,9 +138,13 @@ class LinkDiscovery:
         self._reported: dict[tuple[int, int | None], float] = {}
 
     @classmethod
-    def from_options(cls, graph: SwitchGraph, conf: Any,
-                     is_host_port: Callable[[int, int], bool] = _no_host_port,
-                     logger: logging.Logger | None = None) -> 'LinkDiscovery':
+    def from_options(
+        cls,
+        graph: SwitchGraph,
+        conf: Any,
+        is_host_port: Callable[[int, int], bool] = _no_host_port,
+        logger: logging.Logger | None = None,
+    ) -> 'LinkDiscovery':
         """Discovery configured by an app's section holding ``options()``."""
         key = LldpKey(conf.lldp_secret.encode()) if conf.lldp_secret else PROCESS_KEY
         return cls(graph, conf.link_timeout, conf.lldp_interval, key, is_host_port, logger)
@@ -178,10 +199,16 @@ class LinkDiscovery:
         for port in ports:
             head = heads.get(port)
             if head is None:
-                continue   # went down while the frames before it were sent
-            dp.send_msg(parser.OFPPacketOut(
-                datapath=dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
-                actions=[parser.OFPActionOutput(port)], data=self.key.sign(head, sent_at)))
+                continue  # went down while the frames before it were sent
+            dp.send_msg(
+                parser.OFPPacketOut(
+                    datapath=dp,
+                    buffer_id=ofp.OFP_NO_BUFFER,
+                    in_port=ofp.OFPP_CONTROLLER,
+                    actions=[parser.OFPActionOutput(port)],
+                    data=self.key.sign(head, sent_at),
+                )
+            )
 
     def lldp_in(self, dpid: int, in_port: int, frame: bytes, now: float) -> Link | None:
         """An LLDP packet-in: the link it proves, as (src_dpid, src_port, dpid, in_port),
@@ -200,8 +227,7 @@ class LinkDiscovery:
         link = sender + (dpid, in_port)
         return link if self.graph.add_link(*link, now=now) else None
 
-    def _refusal(self, sender: tuple[int, int], dpid: int, in_port: int
-                 ) -> Rejection | None:
+    def _refusal(self, sender: tuple[int, int], dpid: int, in_port: int) -> Rejection | None:
         """Why a frame we signed lately proves no link between its sender and in_port."""
         if in_port not in self._heads.get(dpid, ()):
             return Rejection.UNKNOWN_PORT
@@ -210,13 +236,18 @@ class LinkDiscovery:
         if sender == (dpid, in_port):
             return Rejection.REFLECTED
         # A port already on a link faces a switch: the hosts learned there are remote.
-        if (in_port not in self.graph.inter_switch_ports(dpid)
-                and self.is_host_port(dpid, in_port)):
+        if in_port not in self.graph.inter_switch_ports(dpid) and self.is_host_port(dpid, in_port):
             return Rejection.HOST_PORT
         return None
 
-    def _refuse(self, reason: Rejection, dpid: int, in_port: int, now: float,
-                sender: tuple[int, int] | None = None) -> None:
+    def _refuse(
+        self,
+        reason: Rejection,
+        dpid: int,
+        in_port: int,
+        now: float,
+        sender: tuple[int, int] | None = None,
+    ) -> None:
         """Count a refused frame; log it unless this port was reported on lately."""
         self.rejected[reason] += 1
         claim = '' if sender is None else '; it claims to come from %016x:%d' % sender
@@ -225,17 +256,23 @@ class LinkDiscovery:
             counts = self.rejected_at.setdefault((dpid, in_port), Counter())
             counts[reason] += 1
             so_far = '; refused there since the port came up: ' + ', '.join(
-                '%s %d' % (r.value, n) for r, n in sorted(counts.items(),
-                                                          key=lambda item: item[0].value))
-        else:   # not a live port: paced per switch, so that the table stays bounded
+                '%s %d' % (r.value, n)
+                for r, n in sorted(counts.items(), key=lambda item: item[0].value)
+            )
+        else:  # not a live port: paced per switch, so that the table stays bounded
             place, so_far = (dpid, None), ''
         last = self._reported.get(place)
         if last is not None and now - last < REPORT_INTERVAL:
             return
         self._reported[place] = now
-        self.logger.warning('LLDP frame refused on %016x:%d: %s%s%s (reported at most '
-                            'once a minute per port)', dpid, in_port, _EXPLAINED[reason],
-                            claim, so_far)
+        self.logger.warning(
+            'LLDP frame refused on %016x:%d: %s%s%s (reported at most once a minute per port)',
+            dpid,
+            in_port,
+            _EXPLAINED[reason],
+            claim,
+            so_far,
+        )
 
     def expire(self, now: float) -> list[Link]:
         """Links whose LLDP stopped arriving for link_timeout seconds; forgotten."""

@@ -22,8 +22,8 @@ from controller.openflow import PackedMatch, PackedOutputs
 class FlowSpec:
     table: int
     priority: int
-    match: tuple            # sorted ((field, value), ...)
-    instructions: tuple     # (('apply', actions), ('meta', ...), ('goto', n)) in order
+    match: tuple  # sorted ((field, value), ...)
+    instructions: tuple  # (('apply', actions), ('meta', ...), ('goto', n)) in order
     cookie: int = 0
     idle_timeout: int = 0
     hard_timeout: int = 0
@@ -34,17 +34,29 @@ class FlowSpec:
         return self.table, self.priority, self.match
 
     @staticmethod
-    def make(table: int, priority: int, match: dict, instructions: Iterable[tuple],
-             cookie: int = 0, **timeouts: int) -> 'FlowSpec':
-        return FlowSpec(table, priority, tuple(sorted(match.items())), tuple(instructions),
-                        cookie, **timeouts)
+    def make(
+        table: int,
+        priority: int,
+        match: dict,
+        instructions: Iterable[tuple],
+        cookie: int = 0,
+        **timeouts: int,
+    ) -> 'FlowSpec':
+        return FlowSpec(
+            table, priority, tuple(sorted(match.items())), tuple(instructions), cookie, **timeouts
+        )
 
     def match_dict(self) -> dict:
         return dict(self.match)
 
     def output_ports(self) -> list:
-        return [a[1] for kind, body in self.instructions if kind == 'apply'
-                for a in body if a[0] == 'output']
+        return [
+            a[1]
+            for kind, body in self.instructions
+            if kind == 'apply'
+            for a in body
+            if a[0] == 'output'
+        ]
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class TableDiff:
     """What turns one set of rules into another: ADDs (new or changed rules; an ADD
     replaces a rule with the same key in place, so a changed rule never has a gap) and
     strict DELETEs of the rules whose key is gone."""
+
     add: tuple
     delete: tuple
 
@@ -71,9 +84,10 @@ def in_order(specs: Iterable[FlowSpec]) -> list[FlowSpec]:
 def diff(installed: Iterable[FlowSpec], desired: Iterable[FlowSpec]) -> TableDiff:
     installed, desired = set(installed), set(desired)
     desired_keys = {spec.key for spec in desired}
-    return TableDiff(add=tuple(in_order(desired - installed)),
-                     delete=tuple(in_order(s for s in installed - desired
-                                           if s.key not in desired_keys)))
+    return TableDiff(
+        add=tuple(in_order(desired - installed)),
+        delete=tuple(in_order(s for s in installed - desired if s.key not in desired_keys)),
+    )
 
 
 def _action(parser, ofp, action):
@@ -99,10 +113,11 @@ def _instruction(parser, ofp, instruction, packed=False):
         if packed:
             try:
                 return PackedOutputs(body)
-            except KeyError:   # not only outputs
+            except KeyError:  # not only outputs
                 pass
         return parser.OFPInstructionActions(
-            ofp.OFPIT_APPLY_ACTIONS, [_action(parser, ofp, a) for a in body])
+            ofp.OFPIT_APPLY_ACTIONS, [_action(parser, ofp, a) for a in body]
+        )
     if kind == 'goto':
         return parser.OFPInstructionGotoTable(body)
     if kind == 'meta':
@@ -110,29 +125,41 @@ def _instruction(parser, ofp, instruction, packed=False):
     raise ValueError('unknown instruction %r' % (instruction,))
 
 
-def to_flow_mod(dp: Any, spec: FlowSpec, send_flow_removed: bool = False,
-                packed: bool = False) -> Any:
+def to_flow_mod(
+    dp: Any, spec: FlowSpec, send_flow_removed: bool = False, packed: bool = False
+) -> Any:
     """The FLOW_MOD that adds ``spec``. ``packed``: its match as a PackedMatch and its
     apply-actions, where they only output, as PackedOutputs (controller/openflow.py),
     for hot paths and long output lists; only for matches on in_port, eth_dst and
     eth_src, which it packs without Ryu's OFPMatch."""
     parser, ofp = dp.ofproto_parser, dp.ofproto
-    match = (PackedMatch(**spec.match_dict()) if packed
-             else parser.OFPMatch(**spec.match_dict()))
+    match = PackedMatch(**spec.match_dict()) if packed else parser.OFPMatch(**spec.match_dict())
     return parser.OFPFlowMod(
-        datapath=dp, table_id=spec.table, command=ofp.OFPFC_ADD, priority=spec.priority,
-        match=match, cookie=spec.cookie,
+        datapath=dp,
+        table_id=spec.table,
+        command=ofp.OFPFC_ADD,
+        priority=spec.priority,
+        match=match,
+        cookie=spec.cookie,
         instructions=[_instruction(parser, ofp, i, packed) for i in spec.instructions],
-        idle_timeout=spec.idle_timeout, hard_timeout=spec.hard_timeout,
+        idle_timeout=spec.idle_timeout,
+        hard_timeout=spec.hard_timeout,
         flags=ofp.OFPFF_SEND_FLOW_REM if send_flow_removed else 0,
-        buffer_id=ofp.OFP_NO_BUFFER)
+        buffer_id=ofp.OFP_NO_BUFFER,
+    )
 
 
 def to_delete_strict(dp: Any, spec: FlowSpec, cookie_mask: int) -> Any:
     """DELETE_STRICT of exactly ``spec``'s rule, only if it is in the app's cookie range."""
     parser, ofp = dp.ofproto_parser, dp.ofproto
     return parser.OFPFlowMod(
-        datapath=dp, table_id=spec.table, command=ofp.OFPFC_DELETE_STRICT,
-        priority=spec.priority, match=parser.OFPMatch(**spec.match_dict()),
-        cookie=spec.cookie, cookie_mask=cookie_mask, out_port=ofp.OFPP_ANY,
-        out_group=ofp.OFPG_ANY)
+        datapath=dp,
+        table_id=spec.table,
+        command=ofp.OFPFC_DELETE_STRICT,
+        priority=spec.priority,
+        match=parser.OFPMatch(**spec.match_dict()),
+        cookie=spec.cookie,
+        cookie_mask=cookie_mask,
+        out_port=ofp.OFPP_ANY,
+        out_group=ofp.OFPG_ANY,
+    )

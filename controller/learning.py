@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 
 class Learned(enum.Enum):
-    NEW = 'new'              # first time this MAC is seen on this switch
+    NEW = 'new'  # first time this MAC is seen on this switch
     REFRESHED = 'refreshed'  # seen again on the port it was known on
-    MOVED = 'moved'          # known on another port: the host moved (or was spoofed)
-    BANNED = 'banned'        # one MAC too many: the port is banned from now on
-    REFUSED = 'refused'      # the port is (still) banned
-    FULL = 'full'            # the whole table is at max_total: no new MAC anywhere
+    MOVED = 'moved'  # known on another port: the host moved (or was spoofed)
+    BANNED = 'banned'  # one MAC too many: the port is banned from now on
+    REFUSED = 'refused'  # the port is (still) banned
+    FULL = 'full'  # the whole table is at max_total: no new MAC anywhere
 
 
 @dataclass
@@ -40,15 +40,19 @@ class MacTable:
     switch legitimately carries many MACs.
     """
 
-    def __init__(self, max_macs_per_port: int, ban_seconds: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_macs_per_port: int,
+        ban_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_macs_per_port = max_macs_per_port
         self.ban_seconds = ban_seconds
-        self.max_total: int | None = None   # a limit on the whole table (a VLAN's max_hosts)
+        self.max_total: int | None = None  # a limit on the whole table (a VLAN's max_hosts)
         self._clock = clock
         self._entries: dict[str, MacEntry] = {}
         self._by_port: dict[int, set[str]] = {}
-        self._banned_until: dict[int, float] = {}   # port -> clock value
+        self._banned_until: dict[int, float] = {}  # port -> clock value
 
     def __len__(self):
         return len(self._entries)
@@ -72,8 +76,9 @@ class MacTable:
             return False
         return True
 
-    def learn(self, mac: str, port: int, limit: bool = True,
-              max_macs: int | None = None) -> tuple[Learned, int | None]:
+    def learn(
+        self, mac: str, port: int, limit: bool = True, max_macs: int | None = None
+    ) -> tuple[Learned, int | None]:
         """Record ``mac`` on ``port``. Returns (Learned, previous port or None).
         ``max_macs`` overrides the table's per-port limit for this port."""
         now = self._clock()

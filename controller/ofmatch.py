@@ -19,18 +19,19 @@ from typing import Any, Protocol
 
 from controller.config.schema import describe, parse_int
 
-OFPP_MAX = 0xffffff00          # highest physical port number in OpenFlow 1.3
-OFPVID_PRESENT = 0x1000        # set in vlan_vid of a tagged frame
+OFPP_MAX = 0xFFFFFF00  # highest physical port number in OpenFlow 1.3
+OFPVID_PRESENT = 0x1000  # set in vlan_vid of a tagged frame
 MIN_VID, MAX_VID = 1, 4094
-ETH_IPV4, ETH_IPV6 = 0x0800, 0x86dd
+ETH_IPV4, ETH_IPV6 = 0x0800, 0x86DD
 
-Problems = list[tuple[str, str]]    # (the key as written, what is wrong with it)
+Problems = list[tuple[str, str]]  # (the key as written, what is wrong with it)
 
 
 class FieldKind(Protocol):
     """The values of one match field."""
-    json_types: list[str]           # the JSON Schema types a value may have as written
-    expect: str                     # what messages say belongs there
+
+    json_types: list[str]  # the JSON Schema types a value may have as written
+    expect: str  # what messages say belongs there
 
     def parse(self, value: Any, plain_text: str | None = None) -> Any:
         """The OFPMatch value of ``value``; ValueError saying what is wrong."""
@@ -76,7 +77,7 @@ _MAC = re.compile(r'[0-9a-f]{2}(:[0-9a-f]{2}){5}')
 class MacKind:
     """A MAC address, optionally /mask."""
 
-    json_types = ['string', 'integer']     # integer: see parse
+    json_types = ['string', 'integer']  # integer: see parse
     expect = 'a MAC address like 0e:00:00:00:00:01, optionally /mask'
 
     def parse(self, value: Any, plain_text: str | None = None) -> str | tuple[str, str]:
@@ -103,8 +104,9 @@ def _mac_int(mac):
 
 def _check_inside_mask(value, mask, text):
     if value & ~mask:
-        raise ValueError('%r has bits set outside its mask; clear them (they would never '
-                         'be compared)' % text)
+        raise ValueError(
+            '%r has bits set outside its mask; clear them (they would never be compared)' % text
+        )
 
 
 class IpKind:
@@ -115,29 +117,35 @@ class IpKind:
     def __init__(self, version: int) -> None:
         self.address = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
         self.bits = 32 if version == 4 else 128
-        self.expect = ('an IPv4 address or prefix like 10.0.0.0/24 (or /255.255.255.0)'
-                       if version == 4 else 'an IPv6 address or prefix like 2001:db8::/32')
+        self.expect = (
+            'an IPv4 address or prefix like 10.0.0.0/24 (or /255.255.255.0)'
+            if version == 4
+            else 'an IPv6 address or prefix like 2001:db8::/32'
+        )
 
     def parse(self, value: Any, plain_text: str | None = None) -> str | tuple[str, str]:
         if not isinstance(value, str):
             raise ValueError('expected %s; got %s' % (self.expect, describe(value)))
         text, slash, mask_text = value.strip().partition('/')
         try:
-            if '%' in text:               # a scoped IPv6 address: no such match field
+            if '%' in text:  # a scoped IPv6 address: no such match field
                 raise ValueError(text)
             address = self.address(text)
             prefix = self._prefix(mask_text) if slash else self.bits
         except ValueError:
             raise ValueError('expected %s; got %r' % (self.expect, value)) from None
         if prefix is None:
-            raise ValueError('%s: the mask /%s is not contiguous; only prefixes are taken'
-                             % (value, mask_text))
+            raise ValueError(
+                '%s: the mask /%s is not contiguous; only prefixes are taken' % (value, mask_text)
+            )
         network = ipaddress.ip_network((address, prefix), strict=False)
         if network.network_address != address:
             # Decided: an error, not a silent fix. 10.0.0.1/24 is either a typo for the
             # network 10.0.0.0/24 or for the host 10.0.0.1, and the two differ a lot.
-            raise ValueError('%s has host bits set: write %s for the network or %s for '
-                             'the one host' % (value, network, address))
+            raise ValueError(
+                '%s has host bits set: write %s for the network or %s for '
+                'the one host' % (value, network, address)
+            )
         if prefix == self.bits:
             return str(address)
         return str(network.network_address), str(network.netmask)
@@ -162,17 +170,17 @@ MATCH_FIELDS: dict[str, FieldKind] = {
     'in_port': NumberKind(1, OFPP_MAX, 'a port number 1..0xffffff00'),
     'eth_src': MacKind(),
     'eth_dst': MacKind(),
-    'eth_type': NumberKind(0, 0xffff, 'an EtherType 0..0xffff, like 0x800'),
+    'eth_type': NumberKind(0, 0xFFFF, 'an EtherType 0..0xffff, like 0x800'),
     'vlan_vid': VidKind(MIN_VID, MAX_VID, 'a VID 1..4094'),
     'ip_proto': NumberKind(0, 255, 'an IP protocol number 0..255'),
     'ipv4_src': IpKind(4),
     'ipv4_dst': IpKind(4),
     'ipv6_src': IpKind(6),
     'ipv6_dst': IpKind(6),
-    'tcp_src': NumberKind(0, 0xffff, _L4_PORT, masked=True),
-    'tcp_dst': NumberKind(0, 0xffff, _L4_PORT, masked=True),
-    'udp_src': NumberKind(0, 0xffff, _L4_PORT, masked=True),
-    'udp_dst': NumberKind(0, 0xffff, _L4_PORT, masked=True),
+    'tcp_src': NumberKind(0, 0xFFFF, _L4_PORT, masked=True),
+    'tcp_dst': NumberKind(0, 0xFFFF, _L4_PORT, masked=True),
+    'udp_src': NumberKind(0, 0xFFFF, _L4_PORT, masked=True),
+    'udp_dst': NumberKind(0, 0xFFFF, _L4_PORT, masked=True),
     'icmpv4_type': NumberKind(0, 255, 'an ICMP type 0..255'),
     'icmpv4_code': NumberKind(0, 255, 'an ICMP code 0..255'),
     'icmpv6_type': NumberKind(0, 255, 'an ICMPv6 type 0..255'),
@@ -180,8 +188,13 @@ MATCH_FIELDS: dict[str, FieldKind] = {
 }
 # Ryu's (and FAUCET's) OpenFlow 1.0 names.
 ALIASES = {
-    'dl_src': 'eth_src', 'dl_dst': 'eth_dst', 'dl_type': 'eth_type', 'dl_vlan': 'vlan_vid',
-    'nw_proto': 'ip_proto', 'nw_src': 'ipv4_src', 'nw_dst': 'ipv4_dst',
+    'dl_src': 'eth_src',
+    'dl_dst': 'eth_dst',
+    'dl_type': 'eth_type',
+    'dl_vlan': 'vlan_vid',
+    'nw_proto': 'ip_proto',
+    'nw_src': 'ipv4_src',
+    'nw_dst': 'ipv4_dst',
 }
 
 
@@ -194,11 +207,26 @@ def field_name(key: str) -> str | None:
 
 # OpenFlow 1.3 prerequisites (spec table 12): the IP protocol a field implies, and the
 # EtherType a field implies.
-_IP_PROTO_OF = {'tcp_src': 6, 'tcp_dst': 6, 'udp_src': 17, 'udp_dst': 17,
-                'icmpv4_type': 1, 'icmpv4_code': 1, 'icmpv6_type': 58, 'icmpv6_code': 58}
-_ETH_TYPE_OF = {'ipv4_src': ETH_IPV4, 'ipv4_dst': ETH_IPV4, 'icmpv4_type': ETH_IPV4,
-                'icmpv4_code': ETH_IPV4, 'ipv6_src': ETH_IPV6, 'ipv6_dst': ETH_IPV6,
-                'icmpv6_type': ETH_IPV6, 'icmpv6_code': ETH_IPV6}
+_IP_PROTO_OF = {
+    'tcp_src': 6,
+    'tcp_dst': 6,
+    'udp_src': 17,
+    'udp_dst': 17,
+    'icmpv4_type': 1,
+    'icmpv4_code': 1,
+    'icmpv6_type': 58,
+    'icmpv6_code': 58,
+}
+_ETH_TYPE_OF = {
+    'ipv4_src': ETH_IPV4,
+    'ipv4_dst': ETH_IPV4,
+    'icmpv4_type': ETH_IPV4,
+    'icmpv4_code': ETH_IPV4,
+    'ipv6_src': ETH_IPV6,
+    'ipv6_dst': ETH_IPV6,
+    'icmpv6_type': ETH_IPV6,
+    'icmpv6_code': ETH_IPV6,
+}
 _PROTO_NAMES = {1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6'}
 _ETH_NAMES = {ETH_IPV4: 'IPv4', ETH_IPV6: 'IPv6'}
 
@@ -214,9 +242,9 @@ def _implied(by, field):
     return '' if ALIASES.get(by, by) == field else ', implied by %s' % by
 
 
-def normalise_match(fields: Mapping[str, Any],
-                    plain_text: Callable[[str], str | None] = lambda key: None
-                    ) -> tuple[dict[str, Any], Problems]:
+def normalise_match(
+    fields: Mapping[str, Any], plain_text: Callable[[str], str | None] = lambda key: None
+) -> tuple[dict[str, Any], Problems]:
     """The OFPMatch-ready match of one rule's match fields (as written, aliases allowed),
     with its prerequisites completed, and the problems found as (key, message).
 
@@ -237,8 +265,9 @@ def normalise_match(fields: Mapping[str, Any],
         if name is None:
             continue
         if name in written:
-            problems.append((key, '%s and %s are the same field; give it once'
-                             % (written[name], key)))
+            problems.append(
+                (key, '%s and %s are the same field; give it once' % (written[name], key))
+            )
             continue
         written[name] = key
         try:
@@ -255,27 +284,48 @@ def _complete_prerequisites(match, written):
     return the contradictions and ambiguities as (key, message). ``written`` maps each
     field to the key it was written as, and gains the field that completed a value."""
     problems = []
-    for field, implies, names in (('eth_type', _ETH_TYPE_OF, _ETH_NAMES),
-                                  ('ip_proto', _IP_PROTO_OF, _PROTO_NAMES)):
+    for field, implies, names in (
+        ('eth_type', _ETH_TYPE_OF, _ETH_NAMES),
+        ('ip_proto', _IP_PROTO_OF, _PROTO_NAMES),
+    ):
         for name in sorted(set(match) & set(implies)):
             needed = implies[name]
             if field not in match:
                 match[field] = needed
                 written[field] = written[name]
             elif match[field] != needed:
-                problems.append((written[name], '%s matches %s only (%s), but this rule '
-                                 'has %s%s' % (written[name], names[needed],
-                                               _named(field, needed, {}),
-                                               _named(field, match[field], names),
-                                               _implied(written[field], field))))
+                problems.append(
+                    (
+                        written[name],
+                        '%s matches %s only (%s), but this rule '
+                        'has %s%s'
+                        % (
+                            written[name],
+                            names[needed],
+                            _named(field, needed, {}),
+                            _named(field, match[field], names),
+                            _implied(written[field], field),
+                        ),
+                    )
+                )
     if 'ip_proto' in match and not problems:
         by = written['ip_proto']
         eth_type = match.get('eth_type')
         if eth_type is None:
-            problems.append((by, '%s matches IP traffic but does not say IPv4 or IPv6: add '
-                             'eth_type: 0x800 (IPv4) or eth_type: 0x86dd (IPv6), or write '
-                             'one rule for each' % by))
+            problems.append(
+                (
+                    by,
+                    '%s matches IP traffic but does not say IPv4 or IPv6: add '
+                    'eth_type: 0x800 (IPv4) or eth_type: 0x86dd (IPv6), or write '
+                    'one rule for each' % by,
+                )
+            )
         elif eth_type not in _ETH_NAMES:
-            problems.append((by, '%s needs IP (eth_type 0x0800 or 0x86dd), but this rule '
-                             'has %s' % (by, _named('eth_type', eth_type, _ETH_NAMES))))
+            problems.append(
+                (
+                    by,
+                    '%s needs IP (eth_type 0x0800 or 0x86dd), but this rule '
+                    'has %s' % (by, _named('eth_type', eth_type, _ETH_NAMES)),
+                )
+            )
     return problems

@@ -21,7 +21,7 @@ _IN_PORT_TLV = struct.Struct('!II')
 _ETH_DST_HEADER = struct.pack('!I', _OXM_ETH_DST)
 _ETH_SRC_HEADER = struct.pack('!I', _OXM_ETH_SRC)
 _MATCH_HEADER = struct.Struct('!HH')
-_PADDING = [b'\0' * (-length % 8) for length in range(8)]   # by length % 8
+_PADDING = [b'\0' * (-length % 8) for length in range(8)]  # by length % 8
 _FIELDS = ('in_port', 'eth_dst', 'eth_src')
 #: the match fields a PackedMatch packs
 PACKABLE_FIELDS = frozenset(_FIELDS)
@@ -38,8 +38,9 @@ class PackedMatch(parser13.OFPMatch):
     ``serialize``; reading fields back (``match['eth_src']``) is not supported.
     """
 
-    def __init__(self, in_port: int | None = None, eth_dst: str | None = None,
-                 eth_src: str | None = None) -> None:
+    def __init__(
+        self, in_port: int | None = None, eth_dst: str | None = None, eth_src: str | None = None
+    ) -> None:
         # OFPMatch's own constructor is skipped on purpose: it builds a 40-field Flow and
         # wildcards that only its own serializer reads (a sixth of a packet-in's cost).
         self.fields: list[Any] = []
@@ -57,21 +58,25 @@ class PackedMatch(parser13.OFPMatch):
             fields += _ETH_SRC_HEADER + src
         self._wire_values = (in_port, dst, src)
         self.length = 4 + len(fields)
-        self._packed = (_MATCH_HEADER.pack(ofp13.OFPMT_OXM, self.length) + fields
-                        + _PADDING[self.length % 8])
+        self._packed = (
+            _MATCH_HEADER.pack(ofp13.OFPMT_OXM, self.length) + fields + _PADDING[self.length % 8]
+        )
 
     def serialize(self, buf: bytearray, offset: int) -> int:
         # msg_pack_into's effect (zero-fill up to offset, then write), without a struct
         # format made for each match
         if len(buf) < offset:
             buf += bytearray(offset - len(buf))
-        buf[offset:offset + len(self._packed)] = self._packed
+        buf[offset : offset + len(self._packed)] = self._packed
         return len(self._packed)
 
     def given_fields(self) -> dict[str, int | str]:
         """{field: value} as given (in_port an int, MACs as text)."""
-        return {field: value for field, value in zip(_FIELDS, self._given_values, strict=True)
-                if value is not None}
+        return {
+            field: value
+            for field, value in zip(_FIELDS, self._given_values, strict=True)
+            if value is not None
+        }
 
     def wire_values(self) -> tuple[int | None, bytes | None, bytes | None]:
         """(in_port, eth_dst bytes, eth_src bytes) as packed, None where not given: for
@@ -79,8 +84,7 @@ class PackedMatch(parser13.OFPMatch):
         return self._wire_values
 
     def __repr__(self) -> str:
-        return 'PackedMatch(%s)' % ', '.join('%s=%r' % kv
-                                             for kv in self.given_fields().items())
+        return 'PackedMatch(%s)' % ', '.join('%s=%r' % kv for kv in self.given_fields().items())
 
     __str__ = __repr__
 
@@ -95,8 +99,8 @@ class _OutputActions(dict):
         if len(self) >= 0x10000:
             self.clear()
         packed = self[action] = _OUTPUT_ACTION.pack(
-            ofp13.OFPAT_OUTPUT, ofp13.OFP_ACTION_OUTPUT_SIZE, action[1],
-            ofp13.OFPCML_NO_BUFFER)
+            ofp13.OFPAT_OUTPUT, ofp13.OFP_ACTION_OUTPUT_SIZE, action[1], ofp13.OFPCML_NO_BUFFER
+        )
         return packed
 
 
@@ -133,7 +137,7 @@ class PackedOutputs(parser13.OFPInstructionActions):
     def serialize(self, buf: bytearray, offset: int) -> None:
         if len(buf) < offset:
             buf += bytearray(offset - len(buf))
-        buf[offset:offset + self.len] = self._packed
+        buf[offset : offset + self.len] = self._packed
 
     def __repr__(self) -> str:
         return 'PackedOutputs(%s)' % ', '.join(map(str, self.ports))
@@ -143,8 +147,9 @@ class PackedOutputs(parser13.OFPInstructionActions):
 
 #: the most output actions one FLOW_MOD can carry (a message is at most 65535 bytes):
 #: header and body (48), an in_port match (16), the apply-actions header (8), 16 per output
-MAX_OUTPUTS_PER_FLOW_MOD = (0xffff - 48 - 16 - ofp13.OFP_INSTRUCTION_ACTIONS_SIZE) // \
-    ofp13.OFP_ACTION_OUTPUT_SIZE
+MAX_OUTPUTS_PER_FLOW_MOD = (
+    0xFFFF - 48 - 16 - ofp13.OFP_INSTRUCTION_ACTIONS_SIZE
+) // ofp13.OFP_ACTION_OUTPUT_SIZE
 
 
 def mac_bytes(mac: str) -> bytes:
@@ -172,17 +177,33 @@ def output(dp: Any, port: int, max_len: int | None = None) -> Any:
     return parser.OFPActionOutput(port, max_len)
 
 
-def flow_add(dp: Any, table_id: int, priority: int, match: Any, instructions: list[Any],
-             cookie: int, idle_timeout: int = 0, hard_timeout: int = 0,
-             send_flow_removed: bool = False) -> Any:
+def flow_add(
+    dp: Any,
+    table_id: int,
+    priority: int,
+    match: Any,
+    instructions: list[Any],
+    cookie: int,
+    idle_timeout: int = 0,
+    hard_timeout: int = 0,
+    send_flow_removed: bool = False,
+) -> Any:
     """The FLOW_MOD that adds (or replaces, when match and priority are equal) a rule."""
     parser, ofp = dp.ofproto_parser, dp.ofproto
     flags = ofp.OFPFF_SEND_FLOW_REM if send_flow_removed else 0
     return parser.OFPFlowMod(
-        datapath=dp, table_id=table_id, command=ofp.OFPFC_ADD, priority=priority,
-        match=match, instructions=instructions, cookie=cookie,
-        idle_timeout=idle_timeout, hard_timeout=hard_timeout, flags=flags,
-        buffer_id=ofp.OFP_NO_BUFFER)
+        datapath=dp,
+        table_id=table_id,
+        command=ofp.OFPFC_ADD,
+        priority=priority,
+        match=match,
+        instructions=instructions,
+        cookie=cookie,
+        idle_timeout=idle_timeout,
+        hard_timeout=hard_timeout,
+        flags=flags,
+        buffer_id=ofp.OFP_NO_BUFFER,
+    )
 
 
 def add_flow(dp: Any, *args: Any, **kwargs: Any) -> None:
@@ -199,9 +220,15 @@ def send_together(dp: Any, msgs: Sequence[Any]) -> None:
     dp.send(b''.join([msg.buf for msg in msgs]))
 
 
-def flow_delete(dp: Any, cookie: int, cookie_mask: int, table_id: int | None = None,
-                match: Any = None, out_port: int | None = None, priority: int | None = None
-                ) -> Any:
+def flow_delete(
+    dp: Any,
+    cookie: int,
+    cookie_mask: int,
+    table_id: int | None = None,
+    match: Any = None,
+    out_port: int | None = None,
+    priority: int | None = None,
+) -> Any:
     """The FLOW_MOD that deletes the rules in the cookie range that also match ``match``
     / output to ``out_port``; ``priority`` given makes it a strict delete of one rule."""
     parser, ofp = dp.ofproto_parser, dp.ofproto
@@ -210,10 +237,12 @@ def flow_delete(dp: Any, cookie: int, cookie_mask: int, table_id: int | None = N
         table_id=ofp.OFPTT_ALL if table_id is None else table_id,
         command=ofp.OFPFC_DELETE if priority is None else ofp.OFPFC_DELETE_STRICT,
         priority=priority or 0,
-        cookie=cookie, cookie_mask=cookie_mask,
+        cookie=cookie,
+        cookie_mask=cookie_mask,
         out_port=ofp.OFPP_ANY if out_port is None else out_port,
         out_group=ofp.OFPG_ANY,
-        match=match if match is not None else parser.OFPMatch())
+        match=match if match is not None else parser.OFPMatch(),
+    )
 
 
 def delete_flows(dp: Any, *args: Any, **kwargs: Any) -> None:
@@ -231,8 +260,10 @@ def failover_group(dp: Any, group_id: int, ports: Iterable[int]) -> Any:
     """GROUP_MOD creating (or replacing) a fast-failover group: out of the first of
     ``ports`` that is live."""
     parser, ofp = dp.ofproto_parser, dp.ofproto
-    buckets = [parser.OFPBucket(watch_port=port, watch_group=ofp.OFPG_ANY,
-                                actions=[output(dp, port)]) for port in ports]
+    buckets = [
+        parser.OFPBucket(watch_port=port, watch_group=ofp.OFPG_ANY, actions=[output(dp, port)])
+        for port in ports
+    ]
     return parser.OFPGroupMod(dp, OVS_GROUP_ADD_OR_MOD, ofp.OFPGT_FF, group_id, buckets)
 
 
@@ -254,12 +285,13 @@ def _read_packet_in(msg: Any) -> tuple[int, bytes | bytearray] | str:
     """(in_port, frame) of a packet-in, or what is wrong with it."""
     try:
         in_port = msg.match.get('in_port')
-    except Exception:   # no match at all, or not a mapping: what a switch sent is not
+    except Exception:  # no match at all, or not a mapping: what a switch sent is not
         return 'no match'
     if in_port is None:
         return 'no in_port in the match'
-    if type(in_port) is not int or not (0 < in_port <= ofp13.OFPP_MAX
-                                         or in_port == ofp13.OFPP_LOCAL):
+    if type(in_port) is not int or not (
+        0 < in_port <= ofp13.OFPP_MAX or in_port == ofp13.OFPP_LOCAL
+    ):
         return 'in_port %r is not a port' % (in_port,)
     frame = getattr(msg, 'data', None)
     if not isinstance(frame, (bytes, bytearray)):
@@ -287,10 +319,14 @@ class PacketInGuard:
     other apps (the arbiter) make their own.
     """
 
-    def __init__(self, logger: logging.Logger | logging.LoggerAdapter, log_interval: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger | logging.LoggerAdapter,
+        log_interval: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.logger = logger
-        self.dropped: dict[int, int] = {}     # dpid -> malformed packet-ins dropped
+        self.dropped: dict[int, int] = {}  # dpid -> malformed packet-ins dropped
         self._throttle = LogThrottle(log_interval, clock)
 
     def fields(self, dpid: int, msg: Any) -> tuple[int, bytes | bytearray] | None:
@@ -301,8 +337,13 @@ class PacketInGuard:
             return read
         count = self.dropped[dpid] = self.dropped.get(dpid, 0) + 1
         if self._throttle.ready(dpid):
-            self.logger.warning('switch %016x: malformed packet-in dropped (%s); %d so far '
-                                '(one line a minute at most)', dpid, read, count)
+            self.logger.warning(
+                'switch %016x: malformed packet-in dropped (%s); %d so far '
+                '(one line a minute at most)',
+                dpid,
+                read,
+                count,
+            )
         return None
 
     def forget(self, dpid: int) -> None:
@@ -326,11 +367,10 @@ class RyuParseErrors(logging.Filter):
     CONNECTION_ERROR = 'hub: uncaught exception'
     TRUNCATED = 'ryu.exception.OFPTruncatedMessage'
 
-    def __init__(self, interval: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
-        self.dropped = 0        # messages Ryu could not parse and dropped
-        self.cut_short = 0      # connections Ryu ended on a message cut short
+        self.dropped = 0  # messages Ryu could not parse and dropped
+        self.cut_short = 0  # connections Ryu ended on a message cut short
         self._throttle = LogThrottle(interval, clock)
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -340,19 +380,31 @@ class RyuParseErrors(logging.Filter):
             error = record.exc_info[1] if record.exc_info else None
             args = record.args if isinstance(record.args, tuple) else ()
             msg_type, msg_len = args[1:3] if len(args) >= 3 else ('?', '?')
-            return self._rewrite(record, 'parse', (
-                'an OpenFlow message Ryu could not parse was dropped (type %s, %s bytes: '
-                '%s); %d so far (one line a minute at most)'),
-                (msg_type, msg_len, str(error)[:120], self.dropped))
-        detail = str(record.args[0] if isinstance(record.args, tuple) and record.args
-                     else record.args)
+            return self._rewrite(
+                record,
+                'parse',
+                (
+                    'an OpenFlow message Ryu could not parse was dropped (type %s, %s bytes: '
+                    '%s); %d so far (one line a minute at most)'
+                ),
+                (msg_type, msg_len, str(error)[:120], self.dropped),
+            )
+        detail = str(
+            record.args[0] if isinstance(record.args, tuple) and record.args else record.args
+        )
         if text.startswith(self.CONNECTION_ERROR) and self.TRUNCATED in detail:
             self.cut_short += 1
             last = detail.strip().splitlines()[-1].split(self.TRUNCATED + ':', 1)[-1]
-            return self._rewrite(record, 'truncated', (
-                'a switch sent an OpenFlow message cut short (%s): Ryu closed its '
-                'connection (the line before names it); %d so far (one line a minute at '
-                'most)'), (last.strip()[:200], self.cut_short))
+            return self._rewrite(
+                record,
+                'truncated',
+                (
+                    'a switch sent an OpenFlow message cut short (%s): Ryu closed its '
+                    'connection (the line before names it); %d so far (one line a minute at '
+                    'most)'
+                ),
+                (last.strip()[:200], self.cut_short),
+            )
         return True
 
     def _rewrite(self, record: logging.LogRecord, key: str, msg: str, args: tuple) -> bool:

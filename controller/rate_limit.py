@@ -12,11 +12,16 @@ from ryu import cfg
 def packet_in_options(rate: float, burst: int) -> list[Any]:
     """The packet-in budget settings, for an app to register in its own config section."""
     return [
-        cfg.FloatOpt('packet_in_rate', default=rate,
-                     help='packet-ins per second handled per switch; the rest are ignored'),
-        cfg.IntOpt('packet_in_burst', default=burst,
-                   help='packet-ins handled at once per switch before packet_in_rate '
-                        'applies'),
+        cfg.FloatOpt(
+            'packet_in_rate',
+            default=rate,
+            help='packet-ins per second handled per switch; the rest are ignored',
+        ),
+        cfg.IntOpt(
+            'packet_in_burst',
+            default=burst,
+            help='packet-ins handled at once per switch before packet_in_rate applies',
+        ),
     ]
 
 
@@ -29,11 +34,13 @@ class TokenBucket:
     # One per switch, and one per port for the base's PORT_STATUS budget: kept small.
     __slots__ = ('rate', 'burst', '_clock', '_tokens', '_stamp', 'allowed', 'refused')
 
-    def __init__(self, rate: float, burst: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if rate <= 0 or burst < 1:
-            raise ValueError('token bucket needs rate > 0 and burst >= 1, got %r, %r'
-                             % (rate, burst))
+            raise ValueError(
+                'token bucket needs rate > 0 and burst >= 1, got %r, %r' % (rate, burst)
+            )
         self.rate = float(rate)
         self.burst = float(burst)
         self._clock = clock
@@ -49,7 +56,7 @@ class TokenBucket:
         now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
-        if self._tokens >= cost - 1e-9:   # tolerate float drift of tiny refills
+        if self._tokens >= cost - 1e-9:  # tolerate float drift of tiny refills
             self._tokens = max(0.0, self._tokens - cost)
             self.allowed += 1
             return True
@@ -62,8 +69,7 @@ class LogThrottle:
     faults that a switch or host may repeat as fast as it likes: the line says how many
     there were, the log stays readable. Keys are forgotten with their switch."""
 
-    def __init__(self, interval: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = interval
         self._clock = clock
         self._logged_at: dict[Hashable, float] = {}

@@ -47,13 +47,20 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 READ_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS'})
 
 OPTIONS = [
-    cfg.StrOpt('token', default=None, secret=True,
-               help='the bearer token every REST write request must carry '
-                    '(Authorization: Bearer <token>); none: writes need no token'),
-    cfg.StrOpt('token_file', default=None,
-               help='a file holding the token (instead of token)'),
-    cfg.IntOpt('max_body_bytes', default=DEFAULT_MAX_BODY_BYTES, min=0,
-               help='a REST request body larger than this many bytes is refused'),
+    cfg.StrOpt(
+        'token',
+        default=None,
+        secret=True,
+        help='the bearer token every REST write request must carry '
+        '(Authorization: Bearer <token>); none: writes need no token',
+    ),
+    cfg.StrOpt('token_file', default=None, help='a file holding the token (instead of token)'),
+    cfg.IntOpt(
+        'max_body_bytes',
+        default=DEFAULT_MAX_BODY_BYTES,
+        min=0,
+        help='a REST request body larger than this many bytes is refused',
+    ),
 ]
 
 StartResponse = Callable[..., Any]
@@ -63,13 +70,18 @@ WsgiApp = Callable[[dict, StartResponse], Iterable[bytes]]
 def json_response(body: Any, status: int = 200) -> wsgi.Response:
     """A JSON answer (values JSON does not know, such as a dpid's int subclass or a
     match, written as their str)."""
-    return wsgi.Response(status=status, content_type='application/json', charset='utf-8',
-                         body=json.dumps(body, indent=1, sort_keys=True, default=str))
+    return wsgi.Response(
+        status=status,
+        content_type='application/json',
+        charset='utf-8',
+        body=json.dumps(body, indent=1, sort_keys=True, default=str),
+    )
 
 
 @dataclass(frozen=True)
 class RestSettings:
     """What the guard enforces: ``token`` None lets writes through."""
+
     token: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
@@ -85,8 +97,10 @@ class RestSettings:
                 with open(conf.token_file, encoding='utf-8') as f:
                     token = f.read().strip()
             except (OSError, UnicodeDecodeError) as error:
-                raise ValueError('cannot read the token file %s: %s' % (
-                    conf.token_file, getattr(error, 'strerror', error))) from None
+                raise ValueError(
+                    'cannot read the token file %s: %s'
+                    % (conf.token_file, getattr(error, 'strerror', error))
+                ) from None
             if not token:
                 raise ValueError('the token file %s is empty' % conf.token_file)
         elif token is not None and not token.strip():
@@ -101,8 +115,9 @@ def token_matches(authorization: str | None, token: str) -> bool:
     scheme, _, given = (authorization or '').strip().partition(' ')
     if scheme.lower() != 'bearer':
         return False
-    return hmac.compare_digest(hashlib.sha256(given.strip().encode()).digest(),
-                               hashlib.sha256(token.encode()).digest())
+    return hmac.compare_digest(
+        hashlib.sha256(given.strip().encode()).digest(), hashlib.sha256(token.encode()).digest()
+    )
 
 
 class RestGuard:
@@ -115,12 +130,19 @@ class RestGuard:
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get('REQUEST_METHOD', 'GET').upper()
-        if (self.settings.token is not None and method not in READ_METHODS
-                and not token_matches(environ.get('HTTP_AUTHORIZATION'),
-                                      self.settings.token)):
-            return _error(start_response, 401, 'this request changes state: it needs '
-                          'the header "Authorization: Bearer <token>" with the token of '
-                          'the [rest] section', [('WWW-Authenticate', 'Bearer')])
+        if (
+            self.settings.token is not None
+            and method not in READ_METHODS
+            and not token_matches(environ.get('HTTP_AUTHORIZATION'), self.settings.token)
+        ):
+            return _error(
+                start_response,
+                401,
+                'this request changes state: it needs '
+                'the header "Authorization: Bearer <token>" with the token of '
+                'the [rest] section',
+                [('WWW-Authenticate', 'Bearer')],
+            )
         refusal = self._limit_body(environ)
         if refusal is not None:
             return _error(start_response, *refusal)
@@ -133,10 +155,13 @@ class RestGuard:
         try:
             return self.app(environ, tracking_start_response)
         except Exception:
-            LOG.exception('REST %s %s failed; answered 500', method,
-                          environ.get('PATH_INFO', ''))
-            return _error(start_response, 500, 'internal error; the controller log has '
-                          'the details', exc_info=sys.exc_info() if started else None)
+            LOG.exception('REST %s %s failed; answered 500', method, environ.get('PATH_INFO', ''))
+            return _error(
+                start_response,
+                500,
+                'internal error; the controller log has the details',
+                exc_info=sys.exc_info() if started else None,
+            )
 
     def _limit_body(self, environ: dict) -> tuple[int, str] | None:
         """(status, message) refusing the body, or None. A chunked body has no length
@@ -149,8 +174,10 @@ class RestGuard:
             except ValueError:
                 return 400, 'Content-Length is not a number'
             if size > limit:
-                return 413, 'the request body is %d bytes, over the limit of %d bytes' \
-                    % (size, limit)
+                return 413, 'the request body is %d bytes, over the limit of %d bytes' % (
+                    size,
+                    limit,
+                )
             return None
         if 'chunked' not in environ.get('HTTP_TRANSFER_ENCODING', '').lower():
             return None
@@ -163,9 +190,13 @@ class RestGuard:
         return None
 
 
-def _error(start_response: StartResponse, status: int, message: str,
-           headers: list[tuple[str, str]] | None = None,
-           exc_info: Any = None) -> Iterable[bytes]:
+def _error(
+    start_response: StartResponse,
+    status: int,
+    message: str,
+    headers: list[tuple[str, str]] | None = None,
+    exc_info: Any = None,
+) -> Iterable[bytes]:
     response = json_response({'error': message}, status)
     response.headerlist.extend(headers or [])
     start_response(response.status, response.headerlist, *([exc_info] if exc_info else []))
@@ -187,8 +218,14 @@ def start_guarded_service(app_mgr: Any) -> Any:
     loaded: the REST server of the process's WSGIApplication, if an app asked for one),
     with :class:`RestGuard` in front of the application. SystemExit for a ``[rest]``
     section that cannot be used: the operator asked for a token, none is better."""
-    application = next((instance for instance in app_mgr.contexts.values()
-                        if type(instance) is wsgi.WSGIApplication), None)
+    application = next(
+        (
+            instance
+            for instance in app_mgr.contexts.values()
+            if type(instance) is wsgi.WSGIApplication
+        ),
+        None,
+    )
     if application is None:
         return None
     try:
@@ -197,12 +234,20 @@ def start_guarded_service(app_mgr: Any) -> Any:
         raise SystemExit('REST: %s' % error) from None
     host, port = CONF.wsapi_host, CONF.wsapi_port
     if settings.token is None and not is_loopback(host):
-        LOG.warning('REST: listening on %s:%d without a token: anyone who reaches this '
-                    'host can change forwarding; set [rest] token or token_file '
-                    '(docs/security.md)', host, port)
-    LOG.info('REST: listening on %s:%d; writes %s; bodies up to %d bytes', host, port,
-             'need the token' if settings.token else 'need no token',
-             settings.max_body_bytes)
+        LOG.warning(
+            'REST: listening on %s:%d without a token: anyone who reaches this '
+            'host can change forwarding; set [rest] token or token_file '
+            '(docs/security.md)',
+            host,
+            port,
+        )
+    LOG.info(
+        'REST: listening on %s:%d; writes %s; bodies up to %d bytes',
+        host,
+        port,
+        'need the token' if settings.token else 'need no token',
+        settings.max_body_bytes,
+    )
     return wsgi.WSGIServer(RestGuard(application, settings))
 
 

@@ -45,10 +45,12 @@ PTH_NAME = 'sdn_suite_ryu_compat.pth'
 # checkout in every process of the environment, before any other checkout (a second
 # worktree, a test run's PYTHONPATH) could provide it.
 MODULE_NAME = 'sdn_suite_ryu_compat'
-PTH_TEMPLATE = ('import importlib.util as _u, sys as _s; '
-                '_p = _u.spec_from_file_location({name!r}, {path!r}); '
-                '_m = _s.modules[{name!r}] = _u.module_from_spec(_p); '
-                '_p.loader.exec_module(_m); _m.install_import_hook()\n')
+PTH_TEMPLATE = (
+    'import importlib.util as _u, sys as _s; '
+    '_p = _u.spec_from_file_location({name!r}, {path!r}); '
+    '_m = _s.modules[{name!r}] = _u.module_from_spec(_p); '
+    '_p.loader.exec_module(_m); _m.install_import_hook()\n'
+)
 
 
 def pth_line() -> str:
@@ -70,13 +72,19 @@ def fix_tls_server(hub: Any) -> None:
     import ssl
 
     log = logging.getLogger('ryu_compat.tls')
-    plain_server: Any = hub.StreamServer   # Ryu's class, known only at run time
+    plain_server: Any = hub.StreamServer  # Ryu's class, known only at run time
 
     class StreamServer(plain_server):
         tls_fixed = True
 
-        def __init__(self, listen_info: Any, handle: Any = None, backlog: Any = None,
-                     spawn: str = 'default', **ssl_args: Any) -> None:
+        def __init__(
+            self,
+            listen_info: Any,
+            handle: Any = None,
+            backlog: Any = None,
+            spawn: str = 'default',
+            **ssl_args: Any,
+        ) -> None:
             super().__init__(listen_info, handle, backlog, spawn)
             if not ssl_args:
                 return
@@ -91,26 +99,31 @@ def fix_tls_server(hub: Any) -> None:
                 try:
                     channel = context.wrap_socket(sock, server_side=True)
                 except (ssl.SSLError, OSError) as error:
-                    log.warning('TLS: refused the connection from %s:%s: %s', addr[0],
-                                addr[1], error)
+                    log.warning(
+                        'TLS: refused the connection from %s:%s: %s', addr[0], addr[1], error
+                    )
                     sock.close()
                     return
                 handle(channel, addr)
+
             self.handle = handshake_then_handle
 
     hub.StreamServer = StreamServer
 
 
 # module -> the fix applied right after it is first imported
-_FIXES: dict[str, Callable[[Any], None]] = {'eventlet.wsgi': add_missing_names,
-                                            'ryu.lib.hub': fix_tls_server}
+_FIXES: dict[str, Callable[[Any], None]] = {
+    'eventlet.wsgi': add_missing_names,
+    'ryu.lib.hub': fix_tls_server,
+}
 
 
 class _PatchingLoader(importlib.abc.Loader):
     """Runs the real loader, then applies the module's fix to the fresh module."""
 
-    def __init__(self, real_loader: importlib.abc.Loader,
-                 fix: Callable[[ModuleType], None]) -> None:
+    def __init__(
+        self, real_loader: importlib.abc.Loader, fix: Callable[[ModuleType], None]
+    ) -> None:
         self._real_loader = real_loader
         self._fix = fix
 
@@ -130,14 +143,16 @@ class _FixingFinder(importlib.abc.MetaPathFinder):
     # may import controller.ryu_compat too): one must never delegate to another.
     sdn_suite_fixing_finder = True
 
-    def find_spec(self, fullname: str, path: Sequence[str] | None,
-                  target: ModuleType | None = None) -> ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
         fix = _FIXES.get(fullname)
         if fix is None:
             return None
         for finder in sys.meta_path:
-            if (getattr(finder, 'sdn_suite_fixing_finder', False)
-                    or not hasattr(finder, 'find_spec')):
+            if getattr(finder, 'sdn_suite_fixing_finder', False) or not hasattr(
+                finder, 'find_spec'
+            ):
                 continue
             spec = finder.find_spec(fullname, path, target)
             if spec is not None and spec.loader is not None:
@@ -173,10 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         print('ryu_compat: removed %s' % pth_path())
     elif command == 'check':
         import ryu.cmd.manager  # noqa: F401  (fails here if the fix is not active)
+
         print('ryu_compat: ryu.cmd.manager imports; ryu-manager will start')
     else:
-        print('usage: sdn-ryu-compat [install|uninstall|check]',
-              file=sys.stderr)
+        print('usage: sdn-ryu-compat [install|uninstall|check]', file=sys.stderr)
         return 2
     return 0
 

@@ -20,19 +20,24 @@ from ryu.ofproto.ofproto_v1_3 import OFPP_MAX
 
 from controller.rate_limit import TokenBucket
 
-PORT_CHANGES_AT_ONCE = 4   # a port's changes acted on at once before they wait
+PORT_CHANGES_AT_ONCE = 4  # a port's changes acted on at once before they wait
 
 
 class SwitchPorts:
-    def __init__(self, max_ports: int, interval: float, clock: Callable[[], float],
-                 burst: int = PORT_CHANGES_AT_ONCE) -> None:
+    def __init__(
+        self,
+        max_ports: int,
+        interval: float,
+        clock: Callable[[], float],
+        burst: int = PORT_CHANGES_AT_ONCE,
+    ) -> None:
         self.max_ports = max_ports
         self.interval = interval
         self.burst = burst
         self._clock = clock
         self.tracked: set[int] = set()
-        self.ignored = 0                      # ports refused for max_ports, so far
-        self.waiting: dict[int, Any] = {}     # port -> its newest status not acted on
+        self.ignored = 0  # ports refused for max_ports, so far
+        self.waiting: dict[int, Any] = {}  # port -> its newest status not acted on
         self._budgets: dict[int, TokenBucket] = {}
 
     def admit_all(self, port_nos: Iterable[int]) -> list[int]:
@@ -75,6 +80,7 @@ class SwitchPorts:
     def _budget(self, port_no: int) -> TokenBucket:
         budget = self._budgets.get(port_no)
         if budget is None:
-            budget = self._budgets[port_no] = TokenBucket(1.0 / self.interval, self.burst,
-                                                          self._clock)
+            budget = self._budgets[port_no] = TokenBucket(
+                1.0 / self.interval, self.burst, self._clock
+            )
         return budget

@@ -23,8 +23,8 @@ class SwitchGraph:
 
     def __init__(self):
         self._switches = set()
-        self._links = {}      # (src_dpid, src_port, dst_dpid, dst_port) -> last seen
-        self._inter_switch = None   # dpid -> ports, derived from _links on demand
+        self._links = {}  # (src_dpid, src_port, dst_dpid, dst_port) -> last seen
+        self._inter_switch = None  # dpid -> ports, derived from _links on demand
 
     @property
     def switches(self) -> frozenset[int]:
@@ -40,15 +40,17 @@ class SwitchGraph:
     def remove_switch(self, dpid: int) -> bool:
         """Forget a switch and every link touching it; True if anything changed."""
         before = len(self._links)
-        self._links = {link: seen for link, seen in self._links.items()
-                       if dpid not in (link[0], link[2])}
+        self._links = {
+            link: seen for link, seen in self._links.items() if dpid not in (link[0], link[2])
+        }
         self._inter_switch = None
         had = dpid in self._switches
         self._switches.discard(dpid)
         return had or len(self._links) != before
 
-    def add_link(self, src_dpid: int, src_port: int, dst_dpid: int, dst_port: int,
-                 now: float = 0.0) -> bool:
+    def add_link(
+        self, src_dpid: int, src_port: int, dst_dpid: int, dst_port: int, now: float = 0.0
+    ) -> bool:
         """Record (or refresh) one direction of a link; True if it is new."""
         link = (src_dpid, src_port, dst_dpid, dst_port)
         is_new = link not in self._links
@@ -67,8 +69,7 @@ class SwitchGraph:
             self._inter_switch = None
         return stale
 
-    def remove_link(self, src_dpid: int, src_port: int, dst_dpid: int, dst_port: int
-                    ) -> bool:
+    def remove_link(self, src_dpid: int, src_port: int, dst_dpid: int, dst_port: int) -> bool:
         link = (src_dpid, src_port, dst_dpid, dst_port)
         if link not in self._links:
             return False
@@ -78,8 +79,11 @@ class SwitchGraph:
 
     def remove_port(self, dpid: int, port: int) -> bool:
         """Forget both directions of any link on (dpid, port); True if any was known."""
-        gone = [link for link in self._links
-                if (link[0], link[1]) == (dpid, port) or (link[2], link[3]) == (dpid, port)]
+        gone = [
+            link
+            for link in self._links
+            if (link[0], link[1]) == (dpid, port) or (link[2], link[3]) == (dpid, port)
+        ]
         for link in gone:
             del self._links[link]
         self._inter_switch = None
@@ -105,7 +109,7 @@ class SwitchGraph:
         g.add_nodes_from(self._switches)
         for src_dpid, src_port, dst_dpid, dst_port in sorted(self._links):
             if src_dpid == dst_dpid:
-                continue   # a port looped back to its own switch is never a tree link
+                continue  # a port looped back to its own switch is never a tree link
             if bidirectional and (dst_dpid, dst_port, src_dpid, src_port) not in self._links:
                 continue
             a, b = sorted(((src_dpid, src_port), (dst_dpid, dst_port)))

@@ -40,8 +40,7 @@ from tests.harness.tenants import configure_access_hosts, same_vlan_pairs  # noq
 from tests.harness.traffic import iperf3_throughput, ping_stream, reachability_matrix  # noqa: E402
 from topologies.linear import LinearTopo  # noqa: E402
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        'examples')
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'examples')
 POLICY = os.path.join(EXAMPLES, 'policies', 'three_tenants.yaml')
 ARBITER_CONFIG = os.path.join(EXAMPLES, 'arbiter', 'firewall_then_switch.conf')
 FIREWALL_ALLOWS = [('h1', 'h2'), ('h2', 'h1')]
@@ -56,10 +55,14 @@ def parse_topo(spec):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--topo', default='fattree,4',
-                        help='topology as for mn --topo: fattree,4 | ring,6 | linear,4 | tree,2,2')
-    parser.add_argument('--only', choices=['l2', 'vswitch', 'stable', 'arbiter'],
-                        help='run one part only')
+    parser.add_argument(
+        '--topo',
+        default='fattree,4',
+        help='topology as for mn --topo: fattree,4 | ring,6 | linear,4 | tree,2,2',
+    )
+    parser.add_argument(
+        '--only', choices=['l2', 'vswitch', 'stable', 'arbiter'], help='run one part only'
+    )
     args = parser.parse_args()
 
     missing = missing_for_mininet()
@@ -67,26 +70,36 @@ def main():
         sys.exit('demo cannot run here; missing:\n  - ' + '\n  - '.join(missing))
 
     with open(MININET_LOCK, 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)   # one Mininet network at a time on a machine
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one Mininet network at a time on a machine
         if args.only in (None, 'l2'):
             run_part(['apps/l2_learning.py'], None, parse_topo(args.topo), l2_report)
         if args.only in (None, 'vswitch'):
-            run_part(['apps/vswitch_policy.py'], {'vswitch_policy': {'policy_file': POLICY}},
-                     LinearTopo(n=3, hosts_per_switch=4), vswitch_report)
+            run_part(
+                ['apps/vswitch_policy.py'],
+                {'vswitch_policy': {'policy_file': POLICY}},
+                LinearTopo(n=3, hosts_per_switch=4),
+                vswitch_report,
+            )
         if args.only in (None, 'stable'):
             run_part(['apps/stable_routing.py'], None, parse_topo(args.topo), stable_report)
         if args.only in (None, 'arbiter'):
-            run_part(['apps/arbiter.py', 'ryu.app.simple_switch_13', 'ryu.app.rest_firewall'],
-                     None, LinearTopo(n=1, hosts_per_switch=3), arbiter_report,
-                     extra_args=['--config-file', ARBITER_CONFIG])
+            run_part(
+                ['apps/arbiter.py', 'ryu.app.simple_switch_13', 'ryu.app.rest_firewall'],
+                None,
+                LinearTopo(n=1, hosts_per_switch=3),
+                arbiter_report,
+                extra_args=['--config-file', ARBITER_CONFIG],
+            )
 
 
 def run_part(apps, config, topo, report, extra_args=()):
     from topologies.common import build_network, describe
 
     log_path = os.path.join(tempfile.mkdtemp(prefix='sdn-demo-'), 'ryu-manager.log')
-    print('\n== starting ryu-manager %s %s(log: %s)' % (
-        ' '.join(apps), ''.join(a + ' ' for a in extra_args), log_path))
+    print(
+        '\n== starting ryu-manager %s %s(log: %s)'
+        % (' '.join(apps), ''.join(a + ' ' for a in extra_args), log_path)
+    )
     with RyuController(apps, log_path, config, extra_args) as ctl:
         net = build_network(topo, controller_port=ctl.ofp_port)
         try:
@@ -120,8 +133,14 @@ def vswitch_report(net, ctl):
     print(reach.table())
     wrong = reach.expect(same_vlan_pairs(endpoints))
     print_flow_counts(net)
-    print('\nresult: %s' % ('OK, tenants reach their own VLAN and nothing else'
-                           if not wrong else 'WRONG for %s' % wrong))
+    print(
+        '\nresult: %s'
+        % (
+            'OK, tenants reach their own VLAN and nothing else'
+            if not wrong
+            else 'WRONG for %s' % wrong
+        )
+    )
 
 
 def l2_report(net, ctl):
@@ -133,8 +152,10 @@ def l2_report(net, ctl):
     print('\n== reachability, every ordered host pair')
     reach = reachability_matrix(hosts)
     print(reach.table())
-    print('pairs: %d, unreachable: %d, loss %.1f%%'
-          % (len(reach.results), len(reach.unreachable()), reach.loss_percent))
+    print(
+        'pairs: %d, unreachable: %d, loss %.1f%%'
+        % (len(reach.results), len(reach.unreachable()), reach.loss_percent)
+    )
 
     print('\n== timed ping stream %s -> %s (500 pings, 10 ms apart)' % (first, last))
     print(ping_stream(first, last, count=500, interval=0.01).summary())
@@ -143,8 +164,14 @@ def l2_report(net, ctl):
     print('%.0f Mbit/s' % iperf3_throughput(first, last, seconds=5))
 
     print_flow_counts(net)
-    print('\nresult: %s' % ('OK, every host reaches every other'
-                           if reach.loss_percent == 0 else 'LOSS, see the matrix above'))
+    print(
+        '\nresult: %s'
+        % (
+            'OK, every host reaches every other'
+            if reach.loss_percent == 0
+            else 'LOSS, see the matrix above'
+        )
+    )
 
 
 def stable_report(net, ctl):
@@ -152,12 +179,14 @@ def stable_report(net, ctl):
     from tests.harness.network import host_ports
     from tests.harness.traffic import udp_stream
 
-    reach = reachability_matrix(net.hosts)     # floods at first; teaches every host
+    reach = reachability_matrix(net.hosts)  # floods at first; teaches every host
     status = stable.wait_for_epoch(ctl, net)
     if not status['epoch']:
         sys.exit('no epoch installed; see %s' % ctl.log_path)
-    print('\n== epoch %d in force (version VID %d), %d hosts; first pingall: loss %.1f%%'
-          % (status['epoch'], status['version_vid'], status['hosts'], reach.loss_percent))
+    print(
+        '\n== epoch %d in force (version VID %d), %d hosts; first pingall: loss %.1f%%'
+        % (status['epoch'], status['version_vid'], status['hosts'], reach.loss_percent)
+    )
     first, last = net.hosts[0], net.hosts[-1]
     start = host_ports(net)[first.name][0]
     path = stable.flow_path(net, start, last, status['epoch'])
@@ -165,29 +194,46 @@ def stable_report(net, ctl):
     if len(path) < 2:
         return
     cut = (path[0], path[1])
-    print('\n== link %s-%s loses carrier under a 1000 pps UDP stream %s -> %s'
-          % (cut[0], cut[1], first, last))
+    print(
+        '\n== link %s-%s loses carrier under a 1000 pps UDP stream %s -> %s'
+        % (cut[0], cut[1], first, last)
+    )
     with ThreadPoolExecutor(1) as pool:
         stream = pool.submit(udp_stream, first, last, 1000, 5)
         time.sleep(2)
         net.configLinkStatus(cut[0], cut[1], 'down')
         result = stream.result()
     print(result.summary())
-    after = wait_until(lambda: (lambda s: s['epoch'] > status['epoch']
-                                and not s['pending_triggers'] and s)(
-        ctl.rest('/stable/epoch')), 20)
+    after = wait_until(
+        lambda: (lambda s: s['epoch'] > status['epoch'] and not s['pending_triggers'] and s)(
+            ctl.rest('/stable/epoch')
+        ),
+        20,
+    )
     if after:
         record = ctl.rest('/stable/history?limit=1')[-1]
-        print('epoch %d: %d triggers; compute %.1f ms, check %.1f ms, install %.0f ms; '
-              'new path %s' % (record['number'], record['trigger_count'],
-                               record['compute_ms'], record['check_ms'],
-                               record['install_ms'],
-                               ' '.join(stable.flow_path(net, start, last, after['epoch']))))
+        print(
+            'epoch %d: %d triggers; compute %.1f ms, check %.1f ms, install %.0f ms; '
+            'new path %s'
+            % (
+                record['number'],
+                record['trigger_count'],
+                record['compute_ms'],
+                record['check_ms'],
+                record['install_ms'],
+                ' '.join(stable.flow_path(net, start, last, after['epoch'])),
+            )
+        )
     final = reachability_matrix(net.hosts)
-    print('\nresult: %s' % ('OK, failover lost %.0f ms of traffic; every host reaches every '
-                            'other after the new epoch' % result.longest_gap_ms
-                            if final.loss_percent == 0 and after else
-                            'PROBLEM: %s; see %s' % (final.table(), ctl.log_path)))
+    print(
+        '\nresult: %s'
+        % (
+            'OK, failover lost %.0f ms of traffic; every host reaches every '
+            'other after the new epoch' % result.longest_gap_ms
+            if final.loss_percent == 0 and after
+            else 'PROBLEM: %s; see %s' % (final.table(), ctl.log_path)
+        )
+    )
 
 
 def arbiter_report(net, ctl):
@@ -199,24 +245,34 @@ def arbiter_report(net, ctl):
     print(reach.table())
     wrong = reach.expect(FIREWALL_ALLOWS)
     apps = ctl.rest('/arbiter/apps')
-    owner = {int(info['cookie_range'], 16): app for app, info in apps.items()
-             if info['cookie_range']}
+    owner = {
+        int(info['cookie_range'], 16): app for app, info in apps.items() if info['cookie_range']
+    }
     print('\n== each app in its cookie range (GET /arbiter/apps)')
     for app, info in sorted(apps.items()):
-        print('%-17s cookie range %-7s rules %-10s decisions %s' % (
-            app, info['cookie_range'], info['rules'], info['decisions']))
-    print('\n== table-miss rules on s1: the firewall filters in table 0, the learning '
-          'switch forwards in table 1')
+        print(
+            '%-17s cookie range %-7s rules %-10s decisions %s'
+            % (app, info['cookie_range'], info['rules'], info['decisions'])
+        )
+    print(
+        '\n== table-miss rules on s1: the firewall filters in table 0, the learning '
+        'switch forwards in table 1'
+    )
     misses = {}
     for entry in flows.dump_flows('s1'):
         if entry.priority == 0 and not entry.match:
             misses[entry.table] = owner.get(entry.cookie >> 48)
-            print('table %d: %-17s actions=%s' % (entry.table, misses[entry.table],
-                                                  entry.actions))
+            print('table %d: %-17s actions=%s' % (entry.table, misses[entry.table], entry.actions))
     ok = not wrong and misses == {0: 'rest_firewall', 1: 'simple_switch_13'}
-    print('\nresult: %s' % ('OK, both apps keep their table-miss; h1 and h2 reach each '
-                            'other, h3 is blocked both ways' if ok else
-                            'PROBLEM: %s %s; see %s' % (wrong, misses, ctl.log_path)))
+    print(
+        '\nresult: %s'
+        % (
+            'OK, both apps keep their table-miss; h1 and h2 reach each '
+            'other, h3 is blocked both ways'
+            if ok
+            else 'PROBLEM: %s %s; see %s' % (wrong, misses, ctl.log_path)
+        )
+    )
 
 
 if __name__ == '__main__':

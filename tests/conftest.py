@@ -42,14 +42,18 @@ def _deselects_mininet(config):
     if not markexpr:
         return False
     from _pytest.mark.expression import Expression
+
     return not Expression.compile(markexpr).evaluate(lambda name, **_: name == 'mininet')
 
 
 def pytest_ignore_collect(collection_path, config):
     # Importing these modules imports Mininet; a unit run on a Python without it must
     # not fail on what it would deselect anyway.
-    if (_needs_mininet(collection_path) and _deselects_mininet(config)
-            and importlib.util.find_spec('mininet') is None):
+    if (
+        _needs_mininet(collection_path)
+        and _deselects_mininet(config)
+        and importlib.util.find_spec('mininet') is None
+    ):
         return True
     return None
 
@@ -83,8 +87,10 @@ def pytest_runtest_makereport(item, call):
 def mininet_machine():
     missing = missing_for_mininet()
     if missing:
-        pytest.fail('This Mininet test cannot run here; missing:\n  - ' +
-                    '\n  - '.join(missing), pytrace=False)
+        pytest.fail(
+            'This Mininet test cannot run here; missing:\n  - ' + '\n  - '.join(missing),
+            pytrace=False,
+        )
     with open(MININET_LOCK, 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
@@ -99,8 +105,14 @@ def controller(request, tmp_path, mininet_machine):
     started = []
 
     def start(apps, config=None, extra_args=(), name='ryu', ofp_port=None, tls_dir=None):
-        ctl = RyuController(apps, str(tmp_path / ('%s.log' % name)), config, extra_args,
-                            ofp_port=ofp_port, tls_dir=tls_dir)
+        ctl = RyuController(
+            apps,
+            str(tmp_path / ('%s.log' % name)),
+            config,
+            extra_args,
+            ofp_port=ofp_port,
+            tls_dir=tls_dir,
+        )
         started.append(ctl)
         _attach(request, 'controller log (%s)' % name, lambda: ctl.log_tail(300))
         return ctl.start()
@@ -118,15 +130,24 @@ def network(request, mininet_machine):
     built = []
 
     def build(topo, ctl, connect_timeout=30.0):
-        net = build_network(topo, controller_ip='127.0.0.1', controller_port=ctl.ofp_port,
-                            controller_protocol='ssl' if ctl.tls_dir else 'tcp')
+        net = build_network(
+            topo,
+            controller_ip='127.0.0.1',
+            controller_port=ctl.ofp_port,
+            controller_protocol='ssl' if ctl.tls_dir else 'tcp',
+        )
         built.append(net)
-        _attach(request, 'flow tables', lambda: flows.format_flows(
-            flows.dump_all([s.name for s in net.switches])))
+        _attach(
+            request,
+            'flow tables',
+            lambda: flows.format_flows(flows.dump_all([s.name for s in net.switches])),
+        )
         unconnected = wait_connected(net, connect_timeout)
         if unconnected:
-            pytest.fail('switches %s did not connect to the controller on port %d '
-                        'within %.0fs' % (unconnected, ctl.ofp_port, connect_timeout))
+            pytest.fail(
+                'switches %s did not connect to the controller on port %d '
+                'within %.0fs' % (unconnected, ctl.ofp_port, connect_timeout)
+            )
         return net
 
     yield build

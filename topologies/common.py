@@ -45,8 +45,7 @@ class PlainRemoteController(RemoteController):
             with socket.create_connection((self.ip, self.port), timeout=2):
                 pass
         except OSError:
-            warn('Unable to contact the remote controller at %s:%d\n'
-                 % (self.ip, self.port))
+            warn('Unable to contact the remote controller at %s:%d\n' % (self.ip, self.port))
 
 
 class SilentPortsOVSSwitch(OVSSwitch):
@@ -65,8 +64,9 @@ class SilentPortsOVSSwitch(OVSSwitch):
         super().start(controllers)
 
 
-OVS13_USERSPACE = partial(SilentPortsOVSSwitch, datapath='user', protocols='OpenFlow13',
-                          failMode='secure')
+OVS13_USERSPACE = partial(
+    SilentPortsOVSSwitch, datapath='user', protocols='OpenFlow13', failMode='secure'
+)
 
 # For `mn --custom`: each script exports this, so `--switch ovs13u` picks our switch.
 switches = {'ovs13u': OVS13_USERSPACE}
@@ -90,8 +90,10 @@ class NoTxOffloadHost(Host):
         for intf in self.intfList():
             _out, err, code = self.pexec('ethtool', '-K', intf.name, 'tx', 'off')
             if code:
-                warn('*** %s: could not switch TX checksum offload off (%s); TCP may '
-                     'fail on the userspace datapath\n' % (intf.name, err.strip()))
+                warn(
+                    '*** %s: could not switch TX checksum offload off (%s); TCP may '
+                    'fail on the userspace datapath\n' % (intf.name, err.strip())
+                )
         return settings
 
 
@@ -118,8 +120,7 @@ class NumberedTopo(Topo):
         for port in range(1, count + 1):
             self._host_count += 1
             j = self._host_count
-            host = self.addHost(host_name(j), cls=NoTxOffloadHost,
-                                mac=host_mac(j), ip=host_ip(j))
+            host = self.addHost(host_name(j), cls=NoTxOffloadHost, mac=host_mac(j), ip=host_ip(j))
             self.addLink(host, switch, port1=0, port2=port)
 
     def host_port(self, host):
@@ -134,18 +135,29 @@ class NumberedTopo(Topo):
     def switch_links(self):
         """[((switch, port), (switch, port))] for every switch-to-switch link, in the
         order of Topo.links(sort=True)."""
-        return [((node1, link_info['port1']), (node2, link_info['port2']))
-                for node1, node2, link_info in self.links(sort=True, withInfo=True)
-                if self.isSwitch(node1) and self.isSwitch(node2)]
+        return [
+            ((node1, link_info['port1']), (node2, link_info['port2']))
+            for node1, node2, link_info in self.links(sort=True, withInfo=True)
+            if self.isSwitch(node1) and self.isSwitch(node2)
+        ]
 
 
 def _asks_for_tc(topo):
-    return any(option in link_info for _n1, _n2, link_info in topo.links(withInfo=True)
-               for option in TC_LINK_OPTIONS)
+    return any(
+        option in link_info
+        for _n1, _n2, link_info in topo.links(withInfo=True)
+        for option in TC_LINK_OPTIONS
+    )
 
 
-def build_network(topo, controller_ip='127.0.0.1', controller_port=6653, start=True,
-                  controller_protocol='tcp', **mininet_kwargs):
+def build_network(
+    topo,
+    controller_ip='127.0.0.1',
+    controller_port=6653,
+    start=True,
+    controller_protocol='tcp',
+    **mininet_kwargs,
+):
     """A Mininet network of ``topo`` with OpenFlow 1.3 userspace OVS switches connecting
     to a remote controller at controller_ip:controller_port; started unless start=False.
     ``controller_protocol='ssl'``: over TLS, with the certificates Open vSwitch was given
@@ -153,13 +165,23 @@ def build_network(topo, controller_ip='127.0.0.1', controller_port=6653, start=T
 
     mininet_kwargs go to Mininet() and override the defaults chosen here. If building or
     starting fails, whatever was created is removed before the error propagates."""
-    options = dict(switch=OVS13_USERSPACE, host=NoTxOffloadHost,
-                   link=TCLink if _asks_for_tc(topo) else Link,
-                   controller=None, autoSetMacs=False, build=False)
+    options = dict(
+        switch=OVS13_USERSPACE,
+        host=NoTxOffloadHost,
+        link=TCLink if _asks_for_tc(topo) else Link,
+        controller=None,
+        autoSetMacs=False,
+        build=False,
+    )
     options.update(mininet_kwargs)
     net = Mininet(topo=topo, **options)
-    net.addController('c0', controller=PlainRemoteController, ip=controller_ip,
-                      port=controller_port, protocol=controller_protocol)
+    net.addController(
+        'c0',
+        controller=PlainRemoteController,
+        ip=controller_ip,
+        port=controller_port,
+        protocol=controller_protocol,
+    )
     try:
         net.build()
         if start:
@@ -178,12 +200,15 @@ def describe(net):
     """A printable summary: controllers, switches with dpids, hosts with MAC, IP and the
     switch port they are on, switch-to-switch links, and counts."""
     switch_names = {switch.name for switch in net.switches}
-    switch_links = [link for link in net.links
-                    if link.intf1.node.name in switch_names
-                    and link.intf2.node.name in switch_names]
-    lines = ['%d switches, %d hosts, %d switch links, %d host links'
-             % (len(net.switches), len(net.hosts), len(switch_links),
-                len(net.links) - len(switch_links))]
+    switch_links = [
+        link
+        for link in net.links
+        if link.intf1.node.name in switch_names and link.intf2.node.name in switch_names
+    ]
+    lines = [
+        '%d switches, %d hosts, %d switch links, %d host links'
+        % (len(net.switches), len(net.hosts), len(switch_links), len(net.links) - len(switch_links))
+    ]
     lines += ['controller %s at %s:%d' % (c.name, c.ip, c.port) for c in net.controllers]
     lines.append('switches:')
     lines += ['  %-5s dpid %s' % (switch.name, switch.dpid) for switch in net.switches]
@@ -191,12 +216,14 @@ def describe(net):
     for host in net.hosts:
         intf = host.defaultIntf()
         peer = intf.link.intf2 if intf.link.intf1 is intf else intf.link.intf1
-        lines.append('  %-5s %s  %-16s on %s'
-                     % (host.name, intf.MAC(), '%s/%s' % (intf.IP(), intf.prefixLen),
-                        _endpoint(peer)))
+        lines.append(
+            '  %-5s %s  %-16s on %s'
+            % (host.name, intf.MAC(), '%s/%s' % (intf.IP(), intf.prefixLen), _endpoint(peer))
+        )
     lines.append('switch links:')
-    lines += ['  %s <-> %s' % (_endpoint(link.intf1), _endpoint(link.intf2))
-              for link in switch_links]
+    lines += [
+        '  %s <-> %s' % (_endpoint(link.intf1), _endpoint(link.intf2)) for link in switch_links
+    ]
     return '\n'.join(lines)
 
 
@@ -206,8 +233,11 @@ def _wait_for_controller(net, timeout, settle):
     if not net.waitConnected(timeout):
         unconnected = [switch.name for switch in net.switches if not switch.connected()]
         controllers = ', '.join('%s:%d' % (c.ip, c.port) for c in net.controllers)
-        return ('switches %s did not connect to the controller at %s within %.0f s'
-                % (' '.join(unconnected), controllers, timeout))
+        return 'switches %s did not connect to the controller at %s within %.0f s' % (
+            ' '.join(unconnected),
+            controllers,
+            timeout,
+        )
     info('*** Letting the controller settle for %g s\n' % settle)
     time.sleep(settle)
     return None
@@ -230,8 +260,10 @@ def _iperf(net):
             if time.monotonic() > deadline:
                 return 'iperf3 server on %s did not start listening' % server
             time.sleep(0.1)
-        output = client.cmd('iperf3 -J --connect-timeout 5000 -t %d -p %d -c %s'
-                            % (IPERF_SECONDS, IPERF_PORT, server.IP()))
+        output = client.cmd(
+            'iperf3 -J --connect-timeout 5000 -t %d -p %d -c %s'
+            % (IPERF_SECONDS, IPERF_PORT, server.IP())
+        )
     finally:
         if server_process.poll() is None:
             server_process.terminate()
@@ -254,29 +286,57 @@ def _add_run_options(parser):
     """The options every script has; returns their dests (the others are the topology's)."""
     group = parser.add_argument_group('run')
     actions = [
-        group.add_argument('--controller-ip', default='127.0.0.1',
-                           help='remote OpenFlow controller address (default %(default)s)'),
-        group.add_argument('--controller-port', type=int, default=6653,
-                           help='remote OpenFlow controller port (default %(default)s)'),
-        group.add_argument('--controller-protocol', choices=['tcp', 'ssl'], default='tcp',
-                           help='ssl: the OpenFlow channel over TLS, with the certificates '
-                                'given to Open vSwitch by `ovs-vsctl set-ssl` '
-                                '(docs/tls.md; default %(default)s)'),
-        group.add_argument('--test', choices=['none', *TESTS], default='none',
-                           help='none: open the Mininet CLI; pingall: every host pings '
-                                'every other; iperf: iperf3 TCP from the first host to the '
-                                'last. Tests wait for the controller connection, then '
-                                '--settle seconds, and exit non-zero on failure '
-                                '(default %(default)s)'),
-        group.add_argument('--settle', type=float, default=5.0, metavar='SECONDS',
-                           help='seconds between the controller connection and a test, '
-                                'e.g. for link discovery (default %(default)s)'),
-        group.add_argument('--connect-timeout', type=float, default=CONNECT_TIMEOUT,
-                           metavar='SECONDS',
-                           help='how long a test waits for every switch to connect to '
-                                'the controller (default %(default)s)'),
-        group.add_argument('--log-level', choices=sorted(LEVELS), default='info',
-                           help='Mininet log level (default %(default)s)'),
+        group.add_argument(
+            '--controller-ip',
+            default='127.0.0.1',
+            help='remote OpenFlow controller address (default %(default)s)',
+        ),
+        group.add_argument(
+            '--controller-port',
+            type=int,
+            default=6653,
+            help='remote OpenFlow controller port (default %(default)s)',
+        ),
+        group.add_argument(
+            '--controller-protocol',
+            choices=['tcp', 'ssl'],
+            default='tcp',
+            help='ssl: the OpenFlow channel over TLS, with the certificates '
+            'given to Open vSwitch by `ovs-vsctl set-ssl` '
+            '(docs/tls.md; default %(default)s)',
+        ),
+        group.add_argument(
+            '--test',
+            choices=['none', *TESTS],
+            default='none',
+            help='none: open the Mininet CLI; pingall: every host pings '
+            'every other; iperf: iperf3 TCP from the first host to the '
+            'last. Tests wait for the controller connection, then '
+            '--settle seconds, and exit non-zero on failure '
+            '(default %(default)s)',
+        ),
+        group.add_argument(
+            '--settle',
+            type=float,
+            default=5.0,
+            metavar='SECONDS',
+            help='seconds between the controller connection and a test, '
+            'e.g. for link discovery (default %(default)s)',
+        ),
+        group.add_argument(
+            '--connect-timeout',
+            type=float,
+            default=CONNECT_TIMEOUT,
+            metavar='SECONDS',
+            help='how long a test waits for every switch to connect to '
+            'the controller (default %(default)s)',
+        ),
+        group.add_argument(
+            '--log-level',
+            choices=sorted(LEVELS),
+            default='info',
+            help='Mininet log level (default %(default)s)',
+        ),
     ]
     return {action.dest for action in actions}
 
@@ -285,34 +345,37 @@ def main(topo_class, description, add_topo_args):
     """The command line of a topology script: build topo_class from the options that
     add_topo_args(parser) defines (their dests are its build() parameters), print the
     network, then open the CLI or run a test; the network is always stopped."""
-    parser = argparse.ArgumentParser(description=description,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_topo_args(parser.add_argument_group('topology'))
     run_options = _add_run_options(parser)
     args = parser.parse_args()
-    topo_params = {name: value for name, value in vars(args).items()
-                   if name not in run_options}
+    topo_params = {name: value for name, value in vars(args).items() if name not in run_options}
     try:
         topo = topo_class(**topo_params)
     except ValueError as error:
         parser.error(str(error))
     # After parsing, so that --help and bad parameters need no root.
     if os.geteuid() != 0:
-        sys.exit('%s must run as root: Mininet creates network namespaces, interfaces '
-                 'and Open vSwitch bridges. Try: sudo python3 %s'
-                 % (parser.prog, ' '.join(sys.argv)))
+        sys.exit(
+            '%s must run as root: Mininet creates network namespaces, interfaces '
+            'and Open vSwitch bridges. Try: sudo python3 %s' % (parser.prog, ' '.join(sys.argv))
+        )
 
     setLogLevel(args.log_level)
-    net = build_network(topo, args.controller_ip, args.controller_port,
-                        controller_protocol=args.controller_protocol)
+    net = build_network(
+        topo, args.controller_ip, args.controller_port, controller_protocol=args.controller_protocol
+    )
     try:
         print(describe(net))
         if args.test == 'none':
             CLI(net)
             problem = None
         else:
-            problem = (_wait_for_controller(net, args.connect_timeout, args.settle)
-                       or TESTS[args.test](net))
+            problem = _wait_for_controller(net, args.connect_timeout, args.settle) or TESTS[
+                args.test
+            ](net)
     finally:
         net.stop()
     if problem:

@@ -40,8 +40,9 @@ import sys
 
 # `mn --custom` exec()s this file without __file__ (and not as __main__); the code
 # object still knows the file name, from which we find the repository root.
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(
-    inspect.currentframe().f_code.co_filename)))
+_REPO_ROOT = os.path.dirname(
+    os.path.dirname(os.path.abspath(inspect.currentframe().f_code.co_filename))
+)
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
@@ -63,21 +64,24 @@ class FatTreeTopo(NumberedTopo):
             for e, edge_switch in enumerate(edge[pod]):
                 self.add_hosts(edge_switch, half)
                 for a, aggregation_switch in enumerate(aggregation[pod]):
-                    self.addLink(edge_switch, aggregation_switch,
-                                 port1=half + 1 + a, port2=1 + e)
+                    self.addLink(edge_switch, aggregation_switch, port1=half + 1 + a, port2=1 + e)
             for a, aggregation_switch in enumerate(aggregation[pod]):
                 for j in range(half):
-                    self.addLink(aggregation_switch, core[a * half + j],
-                                 port1=half + 1 + j, port2=1 + pod)
+                    self.addLink(
+                        aggregation_switch, core[a * half + j], port1=half + 1 + j, port2=1 + pod
+                    )
 
 
 topos = {'fattree': FatTreeTopo}
 
 
 def add_topo_args(parser):
-    parser.add_argument('--k', type=int, default=4,
-                        help='switch radix, even and >= 2: k^3/4 hosts, 5k^2/4 switches '
-                             '(default %(default)s)')
+    parser.add_argument(
+        '--k',
+        type=int,
+        default=4,
+        help='switch radix, even and >= 2: k^3/4 hosts, 5k^2/4 switches (default %(default)s)',
+    )
 
 
 if __name__ == '__main__':

@@ -71,8 +71,9 @@ from xml.etree.ElementTree import ParseError
 
 # `mn --custom` exec()s this file without __file__ (and not as __main__); the code
 # object still knows the file name, from which we find the repository root.
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(
-    inspect.currentframe().f_code.co_filename)))
+_REPO_ROOT = os.path.dirname(
+    os.path.dirname(os.path.abspath(inspect.currentframe().f_code.co_filename))
+)
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
@@ -87,8 +88,13 @@ from topologies.common import (  # noqa: E402
 from topologies.numbering import MAX_HOSTS, switch_name  # noqa: E402
 
 FORMATS = ('graphml', 'gml', 'edgelist')
-EXTENSIONS = {'.graphml': 'graphml', '.gml': 'gml',
-              '.txt': 'edgelist', '.edges': 'edgelist', '.edgelist': 'edgelist'}
+EXTENSIONS = {
+    '.graphml': 'graphml',
+    '.gml': 'gml',
+    '.txt': 'edgelist',
+    '.edges': 'edgelist',
+    '.edgelist': 'edgelist',
+}
 EDGELIST_KEYS = ('bw', 'delay')
 EDGELIST_LINE = '"<node> <node> [bw=<Mbit/s>] [delay=<time>]"'
 
@@ -124,14 +130,18 @@ def file_format_of(path, file_format='auto'):
     """How to read path: file_format, or with 'auto' the format its extension names."""
     if file_format != 'auto':
         if file_format not in FORMATS:
-            raise GraphFileError(path, 'unknown format %r: expected auto or one of %s'
-                                 % (file_format, ', '.join(FORMATS)))
+            raise GraphFileError(
+                path,
+                'unknown format %r: expected auto or one of %s' % (file_format, ', '.join(FORMATS)),
+            )
         return file_format
     extension = os.path.splitext(path)[1].lower()
     if extension not in EXTENSIONS:
-        raise GraphFileError(path, 'cannot tell the format from the extension %r: expected '
-                             'one of %s, or a format (--format, file_format=)'
-                             % (extension, ' '.join(EXTENSIONS)))
+        raise GraphFileError(
+            path,
+            'cannot tell the format from the extension %r: expected '
+            'one of %s, or a format (--format, file_format=)' % (extension, ' '.join(EXTENSIONS)),
+        )
     return EXTENSIONS[extension]
 
 
@@ -141,17 +151,18 @@ def _import_networkx():
     try:
         import networkx
     except ImportError as error:
-        raise ImportError('reading GraphML or GML needs networkx, which %s cannot import: '
-                          'run this with the project\'s .venv/bin/python (see the module '
-                          'doc) or install python3-networkx' % sys.executable) from error
+        raise ImportError(
+            'reading GraphML or GML needs networkx, which %s cannot import: '
+            'run this with the project\'s .venv/bin/python (see the module '
+            'doc) or install python3-networkx' % sys.executable
+        ) from error
     return networkx
 
 
 def _read_networkx(path, file_format):
     nx = _import_networkx()
     # GML by id: Topology Zoo labels repeat, which read_gml's default (by label) refuses.
-    reader = (nx.read_graphml if file_format == 'graphml'
-              else partial(nx.read_gml, label='id'))
+    reader = nx.read_graphml if file_format == 'graphml' else partial(nx.read_gml, label='id')
     try:
         graph = reader(path)
     except (nx.NetworkXException, ParseError, ValueError) as error:
@@ -172,14 +183,18 @@ def _read_edgelist(path):
             if not fields:
                 continue
             if len(fields) < 2 or '=' in fields[0] + fields[1]:
-                raise GraphFileError(path, 'expected %s, got %r'
-                                     % (EDGELIST_LINE, line.strip()), number)
+                raise GraphFileError(
+                    path, 'expected %s, got %r' % (EDGELIST_LINE, line.strip()), number
+                )
             attrs = {}
             for field in fields[2:]:
                 key, equals, value = field.partition('=')
                 if not equals or key not in EDGELIST_KEYS:
-                    raise GraphFileError(path, 'expected bw=<Mbit/s> or delay=<time> after '
-                                         'the two nodes, got %r' % field, number)
+                    raise GraphFileError(
+                        path,
+                        'expected bw=<Mbit/s> or delay=<time> after the two nodes, got %r' % field,
+                        number,
+                    )
                 if key in attrs:
                     raise GraphFileError(path, '%s given twice' % key, number)
                 attrs[key] = value
@@ -195,8 +210,7 @@ def read_graph_file(path, file_format='auto'):
     """The nodes and edges of a graph file, as read (GraphData); GraphFileError if it
     cannot be read."""
     if not os.path.isfile(path):
-        raise GraphFileError(path, 'no such file' if not os.path.exists(path)
-                             else 'not a file')
+        raise GraphFileError(path, 'no such file' if not os.path.exists(path) else 'not a file')
     file_format = file_format_of(path, file_format)
     try:
         if file_format == 'edgelist':
@@ -227,8 +241,10 @@ def _bw_mbits(attrs):
     if 'LinkSpeed' in attrs:
         units = str(attrs.get('LinkSpeedUnits', '')).strip().upper()
         if units not in SPEED_UNITS:
-            raise ValueError('LinkSpeedUnits=%r: expected one of %s with LinkSpeed'
-                             % (attrs.get('LinkSpeedUnits'), ', '.join(SPEED_UNITS)))
+            raise ValueError(
+                'LinkSpeedUnits=%r: expected one of %s with LinkSpeed'
+                % (attrs.get('LinkSpeedUnits'), ', '.join(SPEED_UNITS))
+            )
         speed = _positive(attrs['LinkSpeed'], 'LinkSpeed', 'a number of %sbit/s' % units)
         return speed * SPEED_UNITS[units] / 1e6
     return None
@@ -237,8 +253,10 @@ def _bw_mbits(attrs):
 def _delay_ms(value, name='delay'):
     match = _DELAY.fullmatch(str(value).strip())
     if not match:
-        raise ValueError('%s=%r: expected a time >= 0 such as 2ms, 500us or 0.1s (a bare '
-                         'number is ms)' % (name, value))
+        raise ValueError(
+            '%s=%r: expected a time >= 0 such as 2ms, 500us or 0.1s (a bare '
+            'number is ms)' % (name, value)
+        )
     return float(match.group(1)) * DELAY_UNITS_MS[match.group(2) or 'ms']
 
 
@@ -252,8 +270,7 @@ def great_circle_km(lat1, lon1, lat2, lon2):
     phi1, phi2 = math.radians(lat1), math.radians(lat2)
     half_dphi = (phi2 - phi1) / 2
     half_dlambda = math.radians(lon2 - lon1) / 2
-    a = (math.sin(half_dphi) ** 2
-         + math.cos(phi1) * math.cos(phi2) * math.sin(half_dlambda) ** 2)
+    a = math.sin(half_dphi) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(half_dlambda) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, a)))
 
 
@@ -268,8 +285,7 @@ def _degrees(attrs, name, limit):
     except (TypeError, ValueError):
         number = math.nan
     if not -limit <= number <= limit:
-        raise ValueError('%s=%r: expected degrees in -%d..%d' % (name, attrs[name], limit,
-                                                                  limit))
+        raise ValueError('%s=%r: expected degrees in -%d..%d' % (name, attrs[name], limit, limit))
     return number
 
 
@@ -302,8 +318,7 @@ def _merge_parallel(group):
     return merged
 
 
-def plan_graph(path, file_format='auto', delay_from_geo=False, default_bw=None,
-               default_delay=None):
+def plan_graph(path, file_format='auto', delay_from_geo=False, default_bw=None, default_delay=None):
     """Read a graph file and decide its switches and links (a GraphPlan; rules: module
     doc). GraphFileError for a bad file, ValueError for a bad default."""
     defaults = {}
@@ -317,16 +332,16 @@ def plan_graph(path, file_format='auto', delay_from_geo=False, default_bw=None,
 
     order = sorted(data.nodes, key=_natural_key)
     number = {node: i for i, node in enumerate(order, 1)}
-    nodes = [GraphNode(str(node), str(data.nodes[node].get('label') or node))
-             for node in order]
+    nodes = [GraphNode(str(node), str(data.nodes[node].get('label') or node)) for node in order]
     coordinates = {}
     if delay_from_geo:
         for node, graph_node in zip(order, nodes, strict=True):
             try:
                 coordinates[node] = _coordinates(data.nodes[node])
             except ValueError as error:
-                raise GraphFileError(path, 'node %s: %s' % (_node_text(graph_node), error)
-                                     ) from None
+                raise GraphFileError(
+                    path, 'node %s: %s' % (_node_text(graph_node), error)
+                ) from None
 
     def edge_text(i, j):
         return '%s - %s' % (_node_text(nodes[i - 1]), _node_text(nodes[j - 1]))
@@ -343,8 +358,9 @@ def plan_graph(path, file_format='auto', delay_from_geo=False, default_bw=None,
             if 'delay' in edge.attrs:
                 params['delay'] = _delay_ms(edge.attrs['delay'])
         except ValueError as error:
-            raise GraphFileError(path, 'edge %s: %s' % (edge_text(i, j), error),
-                                 edge.line) from None
+            raise GraphFileError(
+                path, 'edge %s: %s' % (edge_text(i, j), error), edge.line
+            ) from None
         if delay_from_geo and 'delay' not in params:
             ends = coordinates[edge.u], coordinates[edge.v]
             if None in ends:
@@ -358,8 +374,9 @@ def plan_graph(path, file_format='auto', delay_from_geo=False, default_bw=None,
     for (i, j), group in sorted(groups.items()):
         params = _merge_parallel(group)
         if len(group) > 1:
-            notes.append('%d parallel edges %s collapsed into one link'
-                         % (len(group), edge_text(i, j)))
+            notes.append(
+                '%d parallel edges %s collapsed into one link' % (len(group), edge_text(i, j))
+            )
         if params.get('bw', 0) > MAX_BW_MBITS:
             params['bw'] = MAX_BW_MBITS
             capped += 1
@@ -367,11 +384,15 @@ def plan_graph(path, file_format='auto', delay_from_geo=False, default_bw=None,
             params['delay'] = _ms_text(params['delay'])
         links.append((i, j, params))
     if capped:
-        notes.append('%d of %d links capped at %d Mbit/s, the most TCLink shapes'
-                     % (capped, len(links), MAX_BW_MBITS))
+        notes.append(
+            '%d of %d links capped at %d Mbit/s, the most TCLink shapes'
+            % (capped, len(links), MAX_BW_MBITS)
+        )
     if without_geo:
-        notes.append('no geographic delay for edges without Latitude/Longitude at both '
-                     'ends: %s' % ', '.join(without_geo))
+        notes.append(
+            'no geographic delay for edges without Latitude/Longitude at both '
+            'ends: %s' % ', '.join(without_geo)
+        )
     if not links:
         notes.append('no edges between different nodes: the switches are not linked')
     return GraphPlan(data.name or os.path.basename(path), nodes, links, notes)
@@ -398,17 +419,32 @@ class GraphFileTopo(NumberedTopo):
     hosts_per_switch hosts on each switch (see the module doc). Afterwards, plan is the
     GraphPlan built and graph_nodes maps each switch name to its GraphNode."""
 
-    def build(self, path, hosts_per_switch=1, file_format='auto', delay_from_geo=False,
-              default_bw=None, default_delay=None):
+    def build(
+        self,
+        path,
+        hosts_per_switch=1,
+        file_format='auto',
+        delay_from_geo=False,
+        default_bw=None,
+        default_delay=None,
+    ):
         if not isinstance(hosts_per_switch, int) or hosts_per_switch < 1:
             raise ValueError('hosts_per_switch must be >= 1, got %r' % (hosts_per_switch,))
-        plan = plan_graph(path, file_format, _flag(delay_from_geo, 'delay_from_geo'),
-                          default_bw, default_delay)
+        plan = plan_graph(
+            path, file_format, _flag(delay_from_geo, 'delay_from_geo'), default_bw, default_delay
+        )
         if len(plan.nodes) * hosts_per_switch > MAX_HOSTS:
-            raise GraphFileError(path, '%d nodes x %d hosts per switch = %d hosts: '
-                                 'expected at most %d, all the 10.0.0.0/16 addressing has'
-                                 % (len(plan.nodes), hosts_per_switch,
-                                    len(plan.nodes) * hosts_per_switch, MAX_HOSTS))
+            raise GraphFileError(
+                path,
+                '%d nodes x %d hosts per switch = %d hosts: '
+                'expected at most %d, all the 10.0.0.0/16 addressing has'
+                % (
+                    len(plan.nodes),
+                    hosts_per_switch,
+                    len(plan.nodes) * hosts_per_switch,
+                    MAX_HOSTS,
+                ),
+            )
         names = [self.add_switch() for _ in plan.nodes]
         for name in names:
             self.add_hosts(name, hosts_per_switch)
@@ -417,8 +453,7 @@ class GraphFileTopo(NumberedTopo):
             node1, node2 = names[i - 1], names[j - 1]
             # cls: so that under `mn --custom` a shaped link is a TCLink without --link tc.
             options = dict(params, cls=TCLink) if params else {}
-            self.addLink(node1, node2, port1=next_port[node1], port2=next_port[node2],
-                         **options)
+            self.addLink(node1, node2, port1=next_port[node1], port2=next_port[node2], **options)
             next_port[node1] += 1
             next_port[node2] += 1
         self.plan = plan
@@ -428,12 +463,16 @@ class GraphFileTopo(NumberedTopo):
     def _report(self, path):
         """What describe() cannot tell: which node each switch is, and link shaping."""
         plan = self.plan
-        lines = ['*** %s (%s): %d nodes, %d links' % (path, plan.name, len(plan.nodes),
-                                                     len(plan.links))]
-        lines += ['  %-5s node %s' % (name, _node_text(node))
-                  for name, node in self.graph_nodes.items()]
-        lines += ['  %s - %s: %s' % (switch_name(i), switch_name(j), _shaping_text(params))
-                  for i, j, params in plan.links]
+        lines = [
+            '*** %s (%s): %d nodes, %d links' % (path, plan.name, len(plan.nodes), len(plan.links))
+        ]
+        lines += [
+            '  %-5s node %s' % (name, _node_text(node)) for name, node in self.graph_nodes.items()
+        ]
+        lines += [
+            '  %s - %s: %s' % (switch_name(i), switch_name(j), _shaping_text(params))
+            for i, j, params in plan.links
+        ]
         output('\n'.join(lines) + '\n')
         for note in plan.notes:
             warn('*** note: %s\n' % note)
@@ -443,24 +482,42 @@ topos = {'graphfile': GraphFileTopo}
 
 
 def add_topo_args(parser):
-    parser.add_argument('--file', dest='path', metavar='PATH', required=True,
-                        help='the graph file: GraphML (.graphml), GML (.gml) or an edge '
-                             'list (.txt, .edges, .edgelist)')
-    parser.add_argument('--format', dest='file_format', choices=('auto',) + FORMATS,
-                        default='auto',
-                        help='how to read the file; auto: by its extension '
-                             '(default %(default)s)')
-    parser.add_argument('--hosts-per-switch', type=int, default=1,
-                        help='hosts on each switch (default %(default)s)')
-    parser.add_argument('--delay-from-geo', action='store_true',
-                        help='give links without a delay that of light in fibre over '
-                             'the distance between their nodes (Latitude/Longitude), '
-                             '5 us/km')
-    parser.add_argument('--default-bw', type=float, metavar='MBIT/S',
-                        help='bandwidth of links whose edge gives none (default: none)')
-    parser.add_argument('--default-delay', metavar='TIME',
-                        help='delay of links whose edge gives none, e.g. 1ms '
-                             '(default: none)')
+    parser.add_argument(
+        '--file',
+        dest='path',
+        metavar='PATH',
+        required=True,
+        help='the graph file: GraphML (.graphml), GML (.gml) or an edge '
+        'list (.txt, .edges, .edgelist)',
+    )
+    parser.add_argument(
+        '--format',
+        dest='file_format',
+        choices=('auto',) + FORMATS,
+        default='auto',
+        help='how to read the file; auto: by its extension (default %(default)s)',
+    )
+    parser.add_argument(
+        '--hosts-per-switch', type=int, default=1, help='hosts on each switch (default %(default)s)'
+    )
+    parser.add_argument(
+        '--delay-from-geo',
+        action='store_true',
+        help='give links without a delay that of light in fibre over '
+        'the distance between their nodes (Latitude/Longitude), '
+        '5 us/km',
+    )
+    parser.add_argument(
+        '--default-bw',
+        type=float,
+        metavar='MBIT/S',
+        help='bandwidth of links whose edge gives none (default: none)',
+    )
+    parser.add_argument(
+        '--default-delay',
+        metavar='TIME',
+        help='delay of links whose edge gives none, e.g. 1ms (default: none)',
+    )
 
 
 if __name__ == '__main__':

@@ -29,8 +29,9 @@ import sys
 
 # `mn --custom` exec()s this file without __file__ (and not as __main__); the code
 # object still knows the file name, from which we find the repository root.
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(
-    inspect.currentframe().f_code.co_filename)))
+_REPO_ROOT = os.path.dirname(
+    os.path.dirname(os.path.abspath(inspect.currentframe().f_code.co_filename))
+)
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
@@ -54,18 +55,19 @@ class LinearTopo(NumberedTopo):
 
     def add_chain_link(self, switch, next_switch):
         """Link switch (its port h+1) to the switch after it (that one's port h+2)."""
-        self.addLink(switch, next_switch, port1=self.hosts_per_switch + 1,
-                     port2=self.hosts_per_switch + 2)
+        self.addLink(
+            switch, next_switch, port1=self.hosts_per_switch + 1, port2=self.hosts_per_switch + 2
+        )
 
 
 topos = {'linear': LinearTopo}
 
 
 def add_topo_args(parser):
-    parser.add_argument('--n', type=int, default=4,
-                        help='number of switches (default %(default)s)')
-    parser.add_argument('--hosts-per-switch', type=int, default=1,
-                        help='hosts on each switch (default %(default)s)')
+    parser.add_argument('--n', type=int, default=4, help='number of switches (default %(default)s)')
+    parser.add_argument(
+        '--hosts-per-switch', type=int, default=1, help='hosts on each switch (default %(default)s)'
+    )
 
 
 if __name__ == '__main__':

@@ -9,7 +9,7 @@ tests, benchmarks, the stable-routing harness) imports no Mininet.
 """
 
 # 10.0.255.255 is the broadcast address of 10.0.0.0/16: the last host is 10.0.255.254.
-MAX_HOSTS = 0xfffe
+MAX_HOSTS = 0xFFFE
 
 
 def switch_name(i: int) -> str:
@@ -28,16 +28,18 @@ def host_name(j: int) -> str:
 
 def _check_host_number(j: int) -> None:
     if not 1 <= j <= MAX_HOSTS:
-        raise ValueError('host number %d is out of range: the 10.0.0.0/16 addressing has '
-                         'room for hosts 1..%d' % (j, MAX_HOSTS))
+        raise ValueError(
+            'host number %d is out of range: the 10.0.0.0/16 addressing has '
+            'room for hosts 1..%d' % (j, MAX_HOSTS)
+        )
 
 
 def host_mac(j: int) -> str:
     _check_host_number(j)
-    return '00:00:00:00:%02x:%02x' % (j >> 8, j & 0xff)
+    return '00:00:00:00:%02x:%02x' % (j >> 8, j & 0xFF)
 
 
 def host_ip(j: int) -> str:
     """IP address with prefix length, as addHost() takes it."""
     _check_host_number(j)
-    return '10.0.%d.%d/16' % (j >> 8, j & 0xff)
+    return '10.0.%d.%d/16' % (j >> 8, j & 0xFF)

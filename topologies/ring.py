@@ -33,8 +33,9 @@ import sys
 
 # `mn --custom` exec()s this file without __file__ (and not as __main__); the code
 # object still knows the file name, from which we find the repository root.
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(
-    inspect.currentframe().f_code.co_filename)))
+_REPO_ROOT = os.path.dirname(
+    os.path.dirname(os.path.abspath(inspect.currentframe().f_code.co_filename))
+)
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
@@ -50,8 +51,10 @@ class RingTopo(LinearTopo):
 
     def build(self, n=4, hosts_per_switch=1):
         if n < 3:
-            raise ValueError('ring: n must be >= 3 switches (n=2 would be two parallel '
-                             'links, n=1 a self-loop), got %r' % (n,))
+            raise ValueError(
+                'ring: n must be >= 3 switches (n=2 would be two parallel '
+                'links, n=1 a self-loop), got %r' % (n,)
+            )
         super().build(n, hosts_per_switch)
         self.add_chain_link(switch_name(n), switch_name(1))
 

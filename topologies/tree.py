@@ -35,8 +35,9 @@ import sys
 
 # `mn --custom` exec()s this file without __file__ (and not as __main__); the code
 # object still knows the file name, from which we find the repository root.
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(
-    inspect.currentframe().f_code.co_filename)))
+_REPO_ROOT = os.path.dirname(
+    os.path.dirname(os.path.abspath(inspect.currentframe().f_code.co_filename))
+)
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
@@ -70,11 +71,15 @@ topos = {'tree': TreeTopo}
 
 
 def add_topo_args(parser):
-    parser.add_argument('--depth', type=int, default=2,
-                        help='levels of switches (default %(default)s)')
-    parser.add_argument('--fanout', type=int, default=2,
-                        help='children of each switch; hosts on the lowest level '
-                             '(default %(default)s)')
+    parser.add_argument(
+        '--depth', type=int, default=2, help='levels of switches (default %(default)s)'
+    )
+    parser.add_argument(
+        '--fanout',
+        type=int,
+        default=2,
+        help='children of each switch; hosts on the lowest level (default %(default)s)',
+    )
 
 
 if __name__ == '__main__':

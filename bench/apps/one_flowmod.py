@@ -26,24 +26,44 @@ IDLE_TIMEOUT = 30
 COOKIE = 0
 
 # header | flow_mod fields | match: in_port, eth_dst (+2 pad) | APPLY_ACTIONS | OUTPUT
-_FLOW_MOD = struct.Struct('!BBHI' 'QQBBHHHIIIH2x' 'HHII' 'I6s2x' 'HH4x' 'HHIH6x')
-FLOW_MOD_LEN = _FLOW_MOD.size           # 96
-_MATCH_LEN = 4 + 8 + 10                 # type/length + in_port OXM + eth_dst OXM
+_FLOW_MOD = struct.Struct('!BBHIQQBBHHHIIIH2xHHIII6s2xHH4xHHIH6x')
+FLOW_MOD_LEN = _FLOW_MOD.size  # 96
+_MATCH_LEN = 4 + 8 + 10  # type/length + in_port OXM + eth_dst OXM
 _OXM_IN_PORT = (0x8000 << 16) | (ofp.OFPXMT_OFB_IN_PORT << 9) | 4
 _OXM_ETH_DST = (0x8000 << 16) | (ofp.OFPXMT_OFB_ETH_DST << 9) | 6
 
 
-def flow_mod_bytes(xid, in_port, eth_dst, buffer_id=ofp.OFP_NO_BUFFER,
-                   out_port=ofp.OFPP_FLOOD):
+def flow_mod_bytes(xid, in_port, eth_dst, buffer_id=ofp.OFP_NO_BUFFER, out_port=ofp.OFPP_FLOOD):
     """OFPT_FLOW_MOD ADD: match in_port + eth_dst (6 bytes), apply OUTPUT:out_port."""
     return _FLOW_MOD.pack(
-        ofp.OFP_VERSION, ofp.OFPT_FLOW_MOD, FLOW_MOD_LEN, xid,
-        COOKIE, 0, 0, ofp.OFPFC_ADD, IDLE_TIMEOUT, 0, PRIORITY, buffer_id,
-        ofp.OFPP_ANY, ofp.OFPG_ANY, 0,
-        ofp.OFPMT_OXM, _MATCH_LEN, _OXM_IN_PORT, in_port,
-        _OXM_ETH_DST, eth_dst,
-        ofp.OFPIT_APPLY_ACTIONS, 8 + 16,
-        ofp.OFPAT_OUTPUT, 16, out_port, ofp.OFPCML_NO_BUFFER)
+        ofp.OFP_VERSION,
+        ofp.OFPT_FLOW_MOD,
+        FLOW_MOD_LEN,
+        xid,
+        COOKIE,
+        0,
+        0,
+        ofp.OFPFC_ADD,
+        IDLE_TIMEOUT,
+        0,
+        PRIORITY,
+        buffer_id,
+        ofp.OFPP_ANY,
+        ofp.OFPG_ANY,
+        0,
+        ofp.OFPMT_OXM,
+        _MATCH_LEN,
+        _OXM_IN_PORT,
+        in_port,
+        _OXM_ETH_DST,
+        eth_dst,
+        ofp.OFPIT_APPLY_ACTIONS,
+        8 + 16,
+        ofp.OFPAT_OUTPUT,
+        16,
+        out_port,
+        ofp.OFPCML_NO_BUFFER,
+    )
 
 
 class OneFlowMod(app_manager.RyuApp):
@@ -59,8 +79,11 @@ class OneFlowMod(app_manager.RyuApp):
         parser = dp.ofproto_parser
         actions = [parser.OFPActionOutput(ofp.OFPP_CONTROLLER, ofp.OFPCML_NO_BUFFER)]
         inst = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, actions)]
-        dp.send_msg(parser.OFPFlowMod(datapath=dp, cookie=COOKIE, priority=0,
-                                      match=parser.OFPMatch(), instructions=inst))
+        dp.send_msg(
+            parser.OFPFlowMod(
+                datapath=dp, cookie=COOKIE, priority=0, match=parser.OFPMatch(), instructions=inst
+            )
+        )
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def packet_in_handler(self, ev):
@@ -69,5 +92,8 @@ class OneFlowMod(app_manager.RyuApp):
         if len(data) < 6:
             return
         dp = msg.datapath
-        dp.send(flow_mod_bytes(next(self._xids) & 0xffffffff, msg.match['in_port'],
-                               bytes(data[:6]), msg.buffer_id))
+        dp.send(
+            flow_mod_bytes(
+                next(self._xids) & 0xFFFFFFFF, msg.match['in_port'], bytes(data[:6]), msg.buffer_id
+            )
+        )

@@ -29,11 +29,12 @@ Region = TypeVar('Region', bound=Hashable)
 @dataclass
 class RegionFlaps:
     """The damping state of one region."""
+
     penalty: float = 0.0
-    stamp: float = 0.0           # when ``penalty`` was last brought up to date
+    stamp: float = 0.0  # when ``penalty`` was last brought up to date
     last_app: str | None = None  # the app of the last contested proposal
     last_actions: Hashable = None
-    flaps: int = 0               # changes of hands seen, ever
+    flaps: int = 0  # changes of hands seen, ever
     apps: set[str] = field(default_factory=set)
     suppressed_since: float | None = None
     alerts: int = 0
@@ -51,12 +52,16 @@ class FlapDamper(Generic[Region]):
     """Penalties per region (any hashable key), after a ``Damping`` configuration.
     ``clock`` is injectable so the unit tests need no sleeping."""
 
-    def __init__(self, config: Damping, clock: Callable[[], float] = time.monotonic,
-                 scope: Callable[[Region], Hashable] = lambda region: None) -> None:
+    def __init__(
+        self,
+        config: Damping,
+        clock: Callable[[], float] = time.monotonic,
+        scope: Callable[[Region], Hashable] = lambda region: None,
+    ) -> None:
         self.config = config
         self._clock = clock
         self._regions: dict[Region, RegionFlaps] = {}
-        self._scope = scope          # region -> the scope it is listed under (regions_in)
+        self._scope = scope  # region -> the scope it is listed under (regions_in)
         self._scopes: dict[Hashable, set[Region]] = {}
 
     def _decayed(self, state: RegionFlaps, now: float) -> RegionFlaps:
@@ -68,8 +73,9 @@ class FlapDamper(Generic[Region]):
             state.suppressed_since = None
         return state
 
-    def propose(self, region: Region, app: str, actions: Hashable, now: float | None = None
-                ) -> tuple[RegionFlaps, bool]:
+    def propose(
+        self, region: Region, app: str, actions: Hashable, now: float | None = None
+    ) -> tuple[RegionFlaps, bool]:
         """Record a proposal of ``app`` with ``actions`` for ``region``; returns
         (state, newly_suppressed). A proposal with the same actions as the last, or by
         the same app, is no flap."""
@@ -80,8 +86,7 @@ class FlapDamper(Generic[Region]):
             self._scopes.setdefault(self._scope(region), set()).add(region)
         self._decayed(state, now)
         newly = False
-        if state.last_app is not None and app != state.last_app and \
-                actions != state.last_actions:
+        if state.last_app is not None and app != state.last_app and actions != state.last_actions:
             state.flaps += 1
             state.penalty = min(state.penalty + self.config.penalty, self.config.ceiling)
             if not state.suppressed and state.penalty >= self.config.suppress:
@@ -117,15 +122,21 @@ class FlapDamper(Generic[Region]):
     def damped(self, now: float | None = None) -> list[tuple[Region, RegionFlaps]]:
         """[(region, RegionFlaps)] of the regions damped now."""
         now = self._clock() if now is None else now
-        return [(region, state) for region, state in self._regions.items()
-                if self._decayed(state, now).suppressed]
+        return [
+            (region, state)
+            for region, state in self._regions.items()
+            if self._decayed(state, now).suppressed
+        ]
 
     def forget_quiet(self, now: float | None = None, below: float = 1.0) -> None:
         """Drop the regions whose penalty has decayed below ``below`` (not damped), so
         the table does not grow with every region ever contested."""
         now = self._clock() if now is None else now
-        for region in [r for r, s in self._regions.items()
-                       if not self._decayed(s, now).suppressed and s.penalty < below]:
+        for region in [
+            r
+            for r, s in self._regions.items()
+            if not self._decayed(s, now).suppressed and s.penalty < below
+        ]:
             del self._regions[region]
             scope = self._scope(region)
             self._scopes[scope].discard(region)

@@ -52,16 +52,16 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger('arbiter')
 
-OWN_BITS = (1 << APP_SHIFT) - 1    # the cookie bits an app keeps
-SHARED_KIND = 1                    # kind of a shared rule's cookie in the arbiter's range
+OWN_BITS = (1 << APP_SHIFT) - 1  # the cookie bits an app keeps
+SHARED_KIND = 1  # kind of a shared rule's cookie in the arbiter's range
 ARBITER = CookieSpace('arbiter')
 DECISIONS_KEPT = 1000
-FORGET_QUIET_EVERY_S = 60.0        # how often damping states that have decayed are dropped
-ACTIONS_KEPT = 4096                # distinct actions keys shared by the fast path
+FORGET_QUIET_EVERY_S = 60.0  # how often damping states that have decayed are dropped
+ACTIONS_KEPT = 4096  # distinct actions keys shared by the fast path
 _HEADER = struct.Struct('!BBHI')
 
-Region = tuple[int, int, TernaryMatch]      # (dpid, table, match): what damping tracks
-Ask = tuple[str, int, int, int, TernaryMatch]   # (app, dpid, table, asked priority, match)
+Region = tuple[int, int, TernaryMatch]  # (dpid, table, match): what damping tracks
+Ask = tuple[str, int, int, int, TernaryMatch]  # (app, dpid, table, asked priority, match)
 # A SingleAppTable's key: (priority, name, value, mask, name, value, mask, ...).
 FlatKey = tuple[Any, ...]
 # A fast-path install as the decisions keep it until read (Arbiter._fast_record):
@@ -79,6 +79,7 @@ Alert = Callable[[Region, RegionFlaps], object]
 
 class _OF13:
     """Enough of a datapath to parse a message again (wire_actions)."""
+
     ofproto, ofproto_parser = ofproto_v1_3, parser13
 
 
@@ -117,10 +118,11 @@ class Placement:
     would make the garbage collector crawl at 100k rules), and for each owning app the
     Rule it asked for (its priority and cookie as the app sees them). Two owners: a
     shared rule."""
+
     installed: Rule
     wire: bytes
     decision: Decision
-    asked: dict[str, Rule] = field(default_factory=dict)    # app -> Rule as proposed
+    asked: dict[str, Rule] = field(default_factory=dict)  # app -> Rule as proposed
     flow_removed_to: set[str] = field(default_factory=set)  # apps that asked for it
 
     @property
@@ -140,6 +142,7 @@ class Placement:
 class Held:
     """A proposal held back (it loses to an installed rule): proposed again whenever a
     rule it overlaps leaves the switch."""
+
     rule: Rule
     msg: Any
     decision: Decision
@@ -174,6 +177,7 @@ class SingleAppTable:
 class DecisionRecord:
     """One decision, with its provenance, as the log and the REST API show it. The rule
     is kept as it is and written out only when asked (most records are never read)."""
+
     time: float
     app: str
     dpid: int
@@ -183,7 +187,7 @@ class DecisionRecord:
     reason: str
     rule: Rule | None = None
     placed_priority: int | None = None
-    subject: str = ''           # what a record without a rule is about ('group 7')
+    subject: str = ''  # what a record without a rule is about ('group 7')
 
     @property
     def table_id(self) -> int | None:
@@ -191,22 +195,35 @@ class DecisionRecord:
 
     def as_dict(self) -> dict[str, Any]:
         rule = self.rule
-        return {'time': self.time, 'app': self.app, 'dpid': self.dpid,
-                'command': self.command, 'outcome': self.outcome, 'clause': self.clause,
-                'reason': self.reason, 'placed_priority': self.placed_priority,
-                'table_id': self.table_id,
-                'priority': rule.priority if rule is not None else None,
-                'match': str(rule.match) if rule is not None else self.subject,
-                'actions': actions_text(rule.actions) if rule is not None else ''}
+        return {
+            'time': self.time,
+            'app': self.app,
+            'dpid': self.dpid,
+            'command': self.command,
+            'outcome': self.outcome,
+            'clause': self.clause,
+            'reason': self.reason,
+            'placed_priority': self.placed_priority,
+            'table_id': self.table_id,
+            'priority': rule.priority if rule is not None else None,
+            'match': str(rule.match) if rule is not None else self.subject,
+            'actions': actions_text(rule.actions) if rule is not None else '',
+        }
 
 
 class Arbiter:
     """Every app's rules pass here. See the module's docstring."""
 
-    def __init__(self, policy: ArbiterPolicy, send: Send, notify: Notify,
-                 alert: Alert = lambda region, state: None, gate: InvariantGate | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 single_app_tables: bool = True) -> None:
+    def __init__(
+        self,
+        policy: ArbiterPolicy,
+        send: Send,
+        notify: Notify,
+        alert: Alert = lambda region, state: None,
+        gate: InvariantGate | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        single_app_tables: bool = True,
+    ) -> None:
         self.policy = policy
         self.send = send
         self.notify = notify
@@ -217,27 +234,29 @@ class Arbiter:
         self._index = RuleIndex()
         # single_app_tables=False: every rule goes the full path at once (the tests
         # compare both).
-        self.single_app: dict[tuple[int, int], SingleAppTable] = {}    # by (dpid, table)
+        self.single_app: dict[tuple[int, int], SingleAppTable] = {}  # by (dpid, table)
         self.single_app_tables = single_app_tables
-        self._fast: dict[str, FastStage] = {}      # by app, for the policy in force
+        self._fast: dict[str, FastStage] = {}  # by app, for the policy in force
         # instructions as sent -> actions key (wire_actions)
         self._actions: dict[bytes, ActionsKey] = {}
-        self.damper: FlapDamper[Region] = FlapDamper(policy.damping, clock,
-                                                     scope=lambda region: region[:2])
+        self.damper: FlapDamper[Region] = FlapDamper(
+            policy.damping, clock, scope=lambda region: region[:2]
+        )
         self._forget_quiet_at = clock() + FORGET_QUIET_EVERY_S
         # (dpid, table, match) -> the damping regions it was in
         self._fought: dict[Region, set[Region]] = {}
         self.placed: dict[RuleKey, Placement] = {}
-        self.asked: dict[Ask, RuleKey] = {}        # where the rule an app asked for is
+        self.asked: dict[Ask, RuleKey] = {}  # where the rule an app asked for is
         self.held: dict[Ask, Held] = {}
-        self.groups: dict[tuple[int, int], str] = {}   # (dpid, group id) -> app
+        self.groups: dict[tuple[int, int], str] = {}  # (dpid, group id) -> app
         self.datapaths: dict[int, Any] = {}
-        self.buckets: dict[tuple[str, int], TokenBucket] = {}     # by (app, dpid)
+        self.buckets: dict[tuple[str, int], TokenBucket] = {}  # by (app, dpid)
         # DecisionRecords, and the fast path's installs as plain tuples (see records)
-        self._decisions: collections.deque[DecisionRecord | FastRecord] = \
-            collections.deque(maxlen=DECISIONS_KEPT)
+        self._decisions: collections.deque[DecisionRecord | FastRecord] = collections.deque(
+            maxlen=DECISIONS_KEPT
+        )
         self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
-        self._fast_installs: dict[str, int] = {}   # app -> installs of the fast path
+        self._fast_installs: dict[str, int] = {}  # app -> installs of the fast path
         self._shared_serial = 0
 
     @property
@@ -258,25 +277,40 @@ class Arbiter:
     @property
     def decisions(self) -> list[DecisionRecord]:
         """The latest decisions (DECISIONS_KEPT), oldest first, as DecisionRecords."""
-        return [record if isinstance(record, DecisionRecord) else self._fast_record(record)
-                for record in list(self._decisions)]
+        return [
+            record if isinstance(record, DecisionRecord) else self._fast_record(record)
+            for record in list(self._decisions)
+        ]
 
     def _fast_record(self, record: FastRecord) -> DecisionRecord:
         """The DecisionRecord of a fast-path install (kept as a tuple until read)."""
         when, app, dpid, table_id, key, wire, cookie = record
-        rule = Rule(app=app, dpid=dpid, table_id=table_id, priority=key[0],
-                    match=TernaryMatch.closed(_unflatten(key)),
-                    actions=self.wire_actions(dpid, wire), cookie=cookie)
-        return DecisionRecord(time=when, app=app, dpid=dpid, command='add',
-                              outcome=Outcome.INSTALL.value, clause=NO_CONFLICT,
-                              reason=NO_CONFLICT_REASON, rule=rule,
-                              placed_priority=key[0])
+        rule = Rule(
+            app=app,
+            dpid=dpid,
+            table_id=table_id,
+            priority=key[0],
+            match=TernaryMatch.closed(_unflatten(key)),
+            actions=self.wire_actions(dpid, wire),
+            cookie=cookie,
+        )
+        return DecisionRecord(
+            time=when,
+            app=app,
+            dpid=dpid,
+            command='add',
+            outcome=Outcome.INSTALL.value,
+            clause=NO_CONFLICT,
+            reason=NO_CONFLICT_REASON,
+            rule=rule,
+            placed_priority=key[0],
+        )
 
     # --- policy --------------------------------------------------------------------------
 
     def set_policy(self, policy: ArbiterPolicy) -> None:
         """Use ``policy`` from now on (installed rules stay as they are)."""
-        self.materialize()          # the new policy may restrict an app of the fast path
+        self.materialize()  # the new policy may restrict an app of the fast path
         self._fast.clear()
         self.policy = policy
         self.damper.config = policy.damping
@@ -284,15 +318,19 @@ class Arbiter:
 
     # --- single-app tables -----------------------------------------------------------------
 
-    def materialize(self, dpid: int | None = None, table_id: int | None = None,
-                    app: str | None = None) -> None:
+    def materialize(
+        self, dpid: int | None = None, table_id: int | None = None, app: str | None = None
+    ) -> None:
         """Put the rules of the single-app tables (of switch ``dpid``, table
         ``table_id``, app ``app``, where given) into the index and placements, as the
         full path would have: from then on they go the full path."""
-        for where in [w for w, table in self.single_app.items()
-                      if (dpid is None or w[0] == dpid) and
-                      (table_id is None or w[1] == table_id) and
-                      (app is None or table.app == app)]:
+        for where in [
+            w
+            for w, table in self.single_app.items()
+            if (dpid is None or w[0] == dpid)
+            and (table_id is None or w[1] == table_id)
+            and (app is None or table.app == app)
+        ]:
             self._materialize(where)
 
     def _materialize(self, where: tuple[int, int]) -> None:
@@ -305,15 +343,31 @@ class Arbiter:
             priority, identity = flat[0], _unflatten(flat)
             match = TernaryMatch.closed(identity)
             actions = self.wire_actions(dpid, wire)
-            asked = Rule(app=app, dpid=dpid, table_id=table_id, priority=priority,
-                         match=match, actions=actions, cookie=cookie)
-            installed = Rule(app=app, dpid=dpid, table_id=table_id, priority=priority,
-                             match=match, actions=actions,
-                             cookie=self.cookies.installed(app, cookie))
-            placement = Placement(installed, wire,
-                                  Decision(Outcome.INSTALL, asked, NO_CONFLICT,
-                                           NO_CONFLICT_REASON, placed=asked),
-                                  {app: asked}, {app} if removed else set())
+            asked = Rule(
+                app=app,
+                dpid=dpid,
+                table_id=table_id,
+                priority=priority,
+                match=match,
+                actions=actions,
+                cookie=cookie,
+            )
+            installed = Rule(
+                app=app,
+                dpid=dpid,
+                table_id=table_id,
+                priority=priority,
+                match=match,
+                actions=actions,
+                cookie=self.cookies.installed(app, cookie),
+            )
+            placement = Placement(
+                installed,
+                wire,
+                Decision(Outcome.INSTALL, asked, NO_CONFLICT, NO_CONFLICT_REASON, placed=asked),
+                {app: asked},
+                {app} if removed else set(),
+            )
             self._index.add(installed)
             self.placed[placement.key] = placement
             self.asked[(app, dpid, table_id, priority, match)] = placement.key
@@ -333,12 +387,15 @@ class Arbiter:
     def _fresh(self, dpid: int, table_id: int) -> bool:
         """Whether nothing of the arbiter is in that table: no rule, held rule or
         damping state (a single-app table may start there)."""
-        return not self._index.has_table(dpid, table_id) and \
-            not any(k[1] == dpid and k[2] == table_id for k in self.held) and \
-            not self.damper.regions_in((dpid, table_id))
+        return (
+            not self._index.has_table(dpid, table_id)
+            and not any(k[1] == dpid and k[2] == table_id for k in self.held)
+            and not self.damper.regions_in((dpid, table_id))
+        )
 
-    def _fast_add(self, dp: Any, app: str, msg: Any, stage: tuple[int, int | None, bool],
-                  fields: FlatKey) -> bool:
+    def _fast_add(
+        self, dp: Any, app: str, msg: Any, stage: tuple[int, int | None, bool], fields: FlatKey
+    ) -> bool:
         """The ADD of ``app`` (whose pipeline stage is ``stage``; ``fields``: its match's
         closed identity, flat) into a table where no other app has proposed: installed
         as asked (its cookie in the app's range) and kept in the SingleAppTable. False
@@ -362,10 +419,10 @@ class Arbiter:
         app_id = self.cookies.ids.get(app)
         if app_id is None:
             app_id = self.cookies.app_id(app)
-        msg.cookie = (app_id << APP_SHIFT) | (cookie & OWN_BITS)    # CookieRanges.installed
+        msg.cookie = (app_id << APP_SHIFT) | (cookie & OWN_BITS)  # CookieRanges.installed
         if msg.idle_timeout or msg.hard_timeout:
-            msg.flags = flags | ofp.OFPFF_SEND_FLOW_REM     # keeps the store in step
-        if msg.xid is None:                                 # (what _send does)
+            msg.flags = flags | ofp.OFPFF_SEND_FLOW_REM  # keeps the store in step
+        if msg.xid is None:  # (what _send does)
             dp.set_xid(msg)
         msg.serialize()
         self.send(dp, msg)
@@ -374,30 +431,38 @@ class Arbiter:
         rules = table.rules
         size = len(rules)
         value = rules[key] = (cookie, wire, bool(flags & ofp.OFPFF_SEND_FLOW_REM))
-        if len(rules) == size:      # it replaced a rule: to the end, as in the index
+        if len(rules) == size:  # it replaced a rule: to the end, as in the index
             del rules[key]
             rules[key] = value
         installs = self._fast_installs
         installs[app] = installs.get(app, 0) + 1
         self._decisions.append((time.time(), app, dp.id, table_id, key, wire, cookie))
         if LOG.isEnabledFor(logging.DEBUG):
-            LOG.debug('decision: %s add dpid=%s table=%d priority=%d match=%s actions=%s '
-                      '-> install: %s [%s]', app, dp.id, table_id, priority,
-                      TernaryMatch(_unflatten(key)),
-                      actions_text(actions_key(msg.instructions)),
-                      NO_CONFLICT_REASON, NO_CONFLICT)
+            LOG.debug(
+                'decision: %s add dpid=%s table=%d priority=%d match=%s actions=%s '
+                '-> install: %s [%s]',
+                app,
+                dp.id,
+                table_id,
+                priority,
+                TernaryMatch(_unflatten(key)),
+                actions_text(actions_key(msg.instructions)),
+                NO_CONFLICT_REASON,
+                NO_CONFLICT,
+            )
         return True
 
     def wire_actions(self, dpid: int, wire: bytes) -> ActionsKey:
         """The actions_key of a serialized flow-mod (one object per distinct
         instructions, remembered by their bytes)."""
-        length = (wire[50] << 8) | wire[51]             # of the match, from 48 on
-        instructions = wire[48 + ((length + 7) & ~7):]
+        length = (wire[50] << 8) | wire[51]  # of the match, from 48 on
+        instructions = wire[48 + ((length + 7) & ~7) :]
         actions = self._actions.get(instructions)
         if actions is None:
             version, msg_type, size, xid = _HEADER.unpack_from(wire)
-            msg = ofproto_parser.msg(self.datapaths.get(dpid) or _OF13, version,
-                                     msg_type, size, xid, bytearray(wire))
+            msg = ofproto_parser.msg(
+                self.datapaths.get(dpid) or _OF13, version, msg_type, size, xid, bytearray(wire)
+            )
             if len(self._actions) >= ACTIONS_KEPT:
                 self._actions.clear()
             actions = self._actions[instructions] = actions_key(msg.instructions)
@@ -424,14 +489,14 @@ class Arbiter:
                     try:
                         match = read_match(msg.match)
                     except ValueError:
-                        pass                # (said below)
+                        pass  # (said below)
                     else:
                         identity = match.closed_identity
                         fields = None if identity is None else _flat(identity)
                 if fields is not None and self._fast_add(dp, app, msg, stage, fields):
                     return
         if self.single_app and self.gate is not None and self.gate.active:
-            self.materialize()          # the gate walks the index of every switch
+            self.materialize()  # the gate walks the index of every switch
         try:
             if match is None:
                 match = read_match(msg.match)
@@ -439,8 +504,7 @@ class Arbiter:
             # A field outside OpenFlow 1.3's basic set (a Nicira extension): the
             # arbiter cannot compare it, so the rule goes as it is, in the app's range.
             LOG.warning('%s: not arbitrated, sent as is: %s', app, error)
-            msg.cookie, msg.cookie_mask = self.cookies.scope(app, msg.cookie,
-                                                             msg.cookie_mask)
+            msg.cookie, msg.cookie_mask = self.cookies.scope(app, msg.cookie, msg.cookie_mask)
             self._send(dp, msg)
             return
         if command == ofp.OFPFC_ADD:
@@ -487,31 +551,47 @@ class Arbiter:
                 goto = parser.OFPInstructionGotoTable(inst.table_id + base)
                 continue
             if next_base is not None and isinstance(inst, parser.OFPInstructionActions):
-                kept = [a for a in inst.actions if not (
-                    isinstance(a, parser.OFPActionOutput) and a.port == ofp.OFPP_NORMAL)]
+                kept = [
+                    a
+                    for a in inst.actions
+                    if not (isinstance(a, parser.OFPActionOutput) and a.port == ofp.OFPP_NORMAL)
+                ]
                 if len(kept) != len(inst.actions):
                     goto = parser.OFPInstructionGotoTable(next_base)
                     inst = parser.OFPInstructionActions(inst.type, kept)
             instructions.append(inst)
         msg.instructions = instructions + ([goto] if goto else [])
 
-    def _add(self, dp: Any, app: str, msg: Any, match: TernaryMatch | None = None,
-             replay: bool = False, evicted: bool = False) -> None:
-        rule = Rule(app=app, dpid=dp.id, table_id=msg.table_id, priority=msg.priority,
-                    match=match if match is not None else read_match(msg.match),
-                    actions=actions_key(msg.instructions), cookie=msg.cookie)
+    def _add(
+        self,
+        dp: Any,
+        app: str,
+        msg: Any,
+        match: TernaryMatch | None = None,
+        replay: bool = False,
+        evicted: bool = False,
+    ) -> None:
+        rule = Rule(
+            app=app,
+            dpid=dp.id,
+            table_id=msg.table_id,
+            priority=msg.priority,
+            match=match if match is not None else read_match(msg.match),
+            actions=actions_key(msg.instructions),
+            cookie=msg.cookie,
+        )
         ask = (app, dp.id, rule.table_id, rule.priority, rule.match)
         self.held.pop(ask, None)
         where = self.asked.get(ask)
         previous = None if where is None else self.placed.get(where)
         decision = self._decide(dp, rule, previous, replay)
         if decision is None:
-            return                   # the same rule again, absorbed while damped
+            return  # the same rule again, absorbed while damped
         self._record(dp, rule, decision, replay)
         if decision.outcome in (Outcome.REFUSE, Outcome.HOLD):
             if decision.outcome is Outcome.HOLD:
                 self.held[ask] = Held(rule, msg, decision)
-                if previous is not None:       # its earlier version goes: it lost now
+                if previous is not None:  # its earlier version goes: it lost now
                     self._release(previous, app, send_delete=True)
             # A held rule proposed again is told only what is news to it: a refusal,
             # or that its installed rule was taken off the switch (``evicted``).
@@ -519,10 +599,13 @@ class Arbiter:
                 self.notify(app, dp, msg, decision)
             return
         placed = decision.placed
-        assert placed is not None       # an install, a rewrite or a merge places the rule
+        assert placed is not None  # an install, a rewrite or a merge places the rule
         if previous is not None:
-            self._release(previous, app, send_delete=previous.key != (
-                dp.id, rule.table_id, placed.priority, rule.match))
+            self._release(
+                previous,
+                app,
+                send_delete=previous.key != (dp.id, rule.table_id, placed.priority, rule.match),
+            )
         if decision.outcome is Outcome.MERGE:
             self._merge(dp, app, msg, rule, placed, decision)
             return
@@ -535,9 +618,8 @@ class Arbiter:
 
     def _propose_again(self, dp: Any, held: Held, evicted: bool = False) -> None:
         held.msg.xid = None
-        held.msg.buffer_id = dp.ofproto.OFP_NO_BUFFER     # the packet went long ago
-        self._add(dp, held.rule.app, held.msg, held.rule.match, replay=True,
-                  evicted=evicted)
+        held.msg.buffer_id = dp.ofproto.OFP_NO_BUFFER  # the packet went long ago
+        self._add(dp, held.rule.app, held.msg, held.rule.match, replay=True, evicted=evicted)
 
     def _forget_quiet(self, now: float) -> None:
         """Drop the damping states that have decayed, and what refers to them."""
@@ -550,8 +632,9 @@ class Arbiter:
         self._fought = fought
         self._forget_quiet_at = now + FORGET_QUIET_EVERY_S
 
-    def _regions(self, dp: Any, rule: Rule, contested: Iterable[tuple[Rule, Relation]]
-                 ) -> list[Region]:
+    def _regions(
+        self, dp: Any, rule: Rule, contested: Iterable[tuple[Rule, Relation]]
+    ) -> list[Region]:
         """The damping regions a proposal takes part in: where its match meets each
         contested rule's (two apps fighting with overlapping matches, a /24 against a
         /32, meet in the same region whichever of them proposes), and those its match
@@ -565,8 +648,7 @@ class Arbiter:
                 region = (dp.id, rule.table_id, meet)
                 regions.add(region)
                 # The other side is in this fight too, when it proposes uncontested.
-                self._fought.setdefault((dp.id, rule.table_id, other.match),
-                                        set()).add(region)
+                self._fought.setdefault((dp.id, rule.table_id, other.match), set()).add(region)
         fought = self._fought.get(where)
         if fought is not None:
             regions |= {region for region in fought if self.damper.tracks(region)}
@@ -576,8 +658,9 @@ class Arbiter:
             del self._fought[where]
         return sorted(regions, key=lambda region: str(region[2]))
 
-    def _decide(self, dp: Any, rule: Rule, previous: Placement | None, replay: bool
-                ) -> Decision | None:
+    def _decide(
+        self, dp: Any, rule: Rule, previous: Placement | None, replay: bool
+    ) -> Decision | None:
         """The Decision for ``rule``, or None when it is to be absorbed."""
         app, policy = rule.app, self.policy
         contested = self._index.conflicts(rule)
@@ -596,42 +679,71 @@ class Arbiter:
                 continue
             winner = self.kept(region)
             if app != winner:
-                return Decision(Outcome.HOLD, rule, policy.cite('damping'),
-                                'region %s damped after %d flaps between %s; %s keeps it'
-                                % (region[2], damped.flaps, ', '.join(sorted(damped.apps)),
-                                   winner))
+                return Decision(
+                    Outcome.HOLD,
+                    rule,
+                    policy.cite('damping'),
+                    'region %s damped after %d flaps between %s; %s keeps it'
+                    % (region[2], damped.flaps, ', '.join(sorted(damped.apps)), winner),
+                )
             if previous is not None and previous.installed.actions == rule.actions:
                 return None
         if not replay:
             limit = self._bucket(app, dp.id)
             if limit is not None and not limit.allow():
-                return Decision(Outcome.REFUSE, rule,
-                                policy.cite('apps.%s.flow_mod_rate' % app),
-                                '%s is over its rate of %g flow-mods a second'
-                                % (app, limit.rate))
-        count = 0 if policy.app(app).max_rules is None else \
-            self._index.count(app=app, dpid=dp.id) - (1 if previous else 0)
+                return Decision(
+                    Outcome.REFUSE,
+                    rule,
+                    policy.cite('apps.%s.flow_mod_rate' % app),
+                    '%s is over its rate of %g flow-mods a second' % (app, limit.rate),
+                )
+        count = (
+            0
+            if policy.app(app).max_rules is None
+            else self._index.count(app=app, dpid=dp.id) - (1 if previous else 0)
+        )
         violation = rights_violation(rule, policy, count)
         if violation:
             return Decision(Outcome.REFUSE, rule, violation[0], violation[1])
         same = self.placed.get((dp.id, rule.table_id, rule.priority, rule.match))
         if same is not None and app not in same.asked and _mergeable(same, rule):
-            return Decision(Outcome.MERGE, rule, 'identical rules are shared',
-                            'the same rule as %s\'s: one shared rule'
-                            % '/'.join(sorted(same.asked)), placed=same.installed)
-        own = [(p.installed, p.asked[app].priority) for p in
-               (self.placed.get(_key(r)) for r in
-                self._index.overlapping(dp.id, rule.table_id, rule.match))
-               if p is not None and app in p.asked and p is not previous] \
-            if contested else ()      # they matter only where the rule may be moved
-        decision = resolve(rule, contested, policy, own,
-                           owners=lambda r: tuple(self.placed[_key(r)].asked)
-                           if _key(r) in self.placed else None)
-        if self.gate is not None and decision.outcome in (Outcome.INSTALL, Outcome.REWRITE) \
-                and decision.placed is not None:
+            return Decision(
+                Outcome.MERGE,
+                rule,
+                'identical rules are shared',
+                'the same rule as %s\'s: one shared rule' % '/'.join(sorted(same.asked)),
+                placed=same.installed,
+            )
+        own = (
+            [
+                (p.installed, p.asked[app].priority)
+                for p in (
+                    self.placed.get(_key(r))
+                    for r in self._index.overlapping(dp.id, rule.table_id, rule.match)
+                )
+                if p is not None and app in p.asked and p is not previous
+            ]
+            if contested
+            else ()
+        )  # they matter only where the rule may be moved
+        decision = resolve(
+            rule,
+            contested,
+            policy,
+            own,
+            owners=lambda r: tuple(self.placed[_key(r)].asked) if _key(r) in self.placed else None,
+        )
+        if (
+            self.gate is not None
+            and decision.outcome in (Outcome.INSTALL, Outcome.REWRITE)
+            and decision.placed is not None
+        ):
             broken = self.gate.check(
-                self.index, decision.placed, evicted=decision.evict,
-                replaced=None if previous is None else previous.installed)
+                self.index,
+                decision.placed,
+                evicted=decision.evict,
+                replaced=None if previous is None else previous.installed,
+            )
             if broken:
                 return Decision(Outcome.REFUSE, rule, broken.clause, broken.reason)
         return decision
@@ -643,25 +755,31 @@ class Arbiter:
             return None
         bucket = self.buckets.get((app, dpid))
         if bucket is None:
-            assert burst is not None        # the policy gives every rate its burst
+            assert burst is not None  # the policy gives every rate its burst
             bucket = self.buckets[(app, dpid)] = TokenBucket(rate, burst, clock=self.clock)
         return bucket
 
-    def _install(self, dp: Any, app: str, msg: Any, rule: Rule, proposed: Rule,
-                 decision: Decision) -> None:
+    def _install(
+        self, dp: Any, app: str, msg: Any, rule: Rule, proposed: Rule, decision: Decision
+    ) -> None:
         """Install ``rule`` of ``app`` where ``decision`` placed it (``proposed``)."""
-        placed = Rule(app=app, dpid=proposed.dpid, table_id=proposed.table_id,
-                      priority=proposed.priority, match=proposed.match,
-                      actions=proposed.actions,
-                      cookie=self.cookies.installed(app, rule.cookie))
+        placed = Rule(
+            app=app,
+            dpid=proposed.dpid,
+            table_id=proposed.table_id,
+            priority=proposed.priority,
+            match=proposed.match,
+            actions=proposed.actions,
+            cookie=self.cookies.installed(app, rule.cookie),
+        )
         ofp = dp.ofproto
         wants_removed = bool(msg.flags & ofp.OFPFF_SEND_FLOW_REM)
         msg.priority = placed.priority
         msg.cookie = placed.cookie
         if msg.idle_timeout or msg.hard_timeout:
-            msg.flags |= ofp.OFPFF_SEND_FLOW_REM     # keeps the index in step
+            msg.flags |= ofp.OFPFF_SEND_FLOW_REM  # keeps the index in step
         displaced = self.placed.get(_key(placed))
-        if displaced is not None:                     # an ADD replaces a same-key rule
+        if displaced is not None:  # an ADD replaces a same-key rule
             self._forget(displaced)
         self._index.add(placed)
         self._send(dp, msg)
@@ -671,8 +789,9 @@ class Arbiter:
         self.placed[placement.key] = placement
         self.asked[(app, dp.id, rule.table_id, rule.priority, rule.match)] = placement.key
 
-    def _merge(self, dp: Any, app: str, msg: Any, rule: Rule, installed: Rule,
-               decision: Decision) -> None:
+    def _merge(
+        self, dp: Any, app: str, msg: Any, rule: Rule, installed: Rule, decision: Decision
+    ) -> None:
         """Share the ``installed`` rule with ``app``: it moves into the arbiter's range,
         so that it stays until every owner has deleted it; to-controller rules keep the
         longest max_len any owner asked for."""
@@ -710,8 +829,9 @@ class Arbiter:
 
     # --- deletes and modifies --------------------------------------------------------------
 
-    def _selected(self, dp: Any, app: str, msg: Any, match: TernaryMatch, strict: bool
-                  ) -> tuple[list[Placement], int]:
+    def _selected(
+        self, dp: Any, app: str, msg: Any, match: TernaryMatch, strict: bool
+    ) -> tuple[list[Placement], int]:
         """The app's placements a DELETE/MODIFY selects, by its own view of them."""
         ofp = dp.ofproto
         table = msg.table_id
@@ -732,14 +852,18 @@ class Arbiter:
                     continue
             elif not match.covers(rule.match):
                 continue
-            if msg.command in (ofp.OFPFC_DELETE, ofp.OFPFC_DELETE_STRICT) and \
-                    out_port != ofp.OFPP_ANY and not rule.outputs_to(out_port):
+            if (
+                msg.command in (ofp.OFPFC_DELETE, ofp.OFPFC_DELETE_STRICT)
+                and out_port != ofp.OFPP_ANY
+                and not rule.outputs_to(out_port)
+            ):
                 continue
             selected.append(placement)
         return selected, table
 
-    def _delete_single_app(self, dp: Any, app: str, msg: Any, match: TernaryMatch,
-                           strict: bool) -> list[tuple[int, FlatKey, int, bytes]]:
+    def _delete_single_app(
+        self, dp: Any, app: str, msg: Any, match: TernaryMatch, strict: bool
+    ) -> list[tuple[int, FlatKey, int, bytes]]:
         """The rules of ``app``'s single-app tables that its DELETE selects, taken out
         of their tables: [(table, key, cookie as asked, flow-mod)]; what _selected does
         for placements."""
@@ -749,15 +873,19 @@ class Arbiter:
         table = msg.table_id
         if table != ofp.OFPTT_ALL:
             table += self.policy.stage_of(app)[1]
-        tables = [(where, kept) for where, kept in self.single_app.items()
-                  if where[0] == dp.id and kept.app == app and
-                  (table == ofp.OFPTT_ALL or where[1] == table)]
+        tables = [
+            (where, kept)
+            for where, kept in self.single_app.items()
+            if where[0] == dp.id
+            and kept.app == app
+            and (table == ofp.OFPTT_ALL or where[1] == table)
+        ]
         if not tables:
             return []
         strict_key = None
         if strict:
             identity = match.closed_identity
-            if identity is None:            # may still equal a closed match: go slow
+            if identity is None:  # may still equal a closed match: go slow
                 for where, _ in tables:
                     self._materialize(where)
                 return []
@@ -768,17 +896,21 @@ class Arbiter:
         for where, kept in tables:
             if strict_key is not None:
                 keys = [strict_key] if strict_key in kept.rules else []
-            elif not match.fields:          # everything
+            elif not match.fields:  # everything
                 keys = list(kept.rules)
             else:
-                keys = [key for key in kept.rules
-                        if any(cube_covers(cube, _cube_of(key)) for cube in cubes)]
+                keys = [
+                    key
+                    for key in kept.rules
+                    if any(cube_covers(cube, _cube_of(key)) for cube in cubes)
+                ]
             for key in keys:
                 cookie, wire, _ = kept.rules[key]
                 if (cookie ^ msg.cookie) & msg.cookie_mask:
                     continue
                 if out_port != ofp.OFPP_ANY and not self._single_rule(
-                        app, dp.id, where[1], key, cookie, wire).outputs_to(out_port):
+                    app, dp.id, where[1], key, cookie, wire
+                ).outputs_to(out_port):
                     continue
                 del kept.rules[key]
                 freed.append((where[1], key, cookie, wire))
@@ -786,40 +918,52 @@ class Arbiter:
                 del self.single_app[where]
         return freed
 
-    def _single_rule(self, app: str, dpid: int, table_id: int, key: FlatKey, cookie: int,
-                     wire: bytes) -> Rule:
+    def _single_rule(
+        self, app: str, dpid: int, table_id: int, key: FlatKey, cookie: int, wire: bytes
+    ) -> Rule:
         """The installed Rule of a SingleAppTable's entry."""
-        return Rule(app=app, dpid=dpid, table_id=table_id, priority=key[0],
-                    match=TernaryMatch.closed(_unflatten(key)),
-                    actions=self.wire_actions(dpid, wire),
-                    cookie=self.cookies.installed(app, cookie))
+        return Rule(
+            app=app,
+            dpid=dpid,
+            table_id=table_id,
+            priority=key[0],
+            match=TernaryMatch.closed(_unflatten(key)),
+            actions=self.wire_actions(dpid, wire),
+            cookie=self.cookies.installed(app, cookie),
+        )
 
     def _delete(self, dp: Any, app: str, msg: Any, match: TernaryMatch, strict: bool) -> None:
         single = self._delete_single_app(dp, app, msg, match, strict)
         selected, table = self._selected(dp, app, msg, match, strict)
-        for ask in [k for k, held in self.held.items() if k[0] == app and k[1] == dp.id
-                    and (table == dp.ofproto.OFPTT_ALL or k[2] == table)
-                    and (k[3:] == (msg.priority, match) if strict
-                         else match.covers(k[4]))]:
+        for ask in [
+            k
+            for k, held in self.held.items()
+            if k[0] == app
+            and k[1] == dp.id
+            and (table == dp.ofproto.OFPTT_ALL or k[2] == table)
+            and (k[3:] == (msg.priority, match) if strict else match.covers(k[4]))
+        ]:
             del self.held[ask]
         # The app's own delete, narrowed to its range, does it when every rule selected
         # is its alone, at the priority it asked and in its range; otherwise per rule.
         own = self.cookies.app_id(app)
-        exact = all(len(p.asked) == 1 and p.installed.priority == p.asked[app].priority
-                    and p.installed.cookie >> APP_SHIFT == own for p in selected)
+        exact = all(
+            len(p.asked) == 1
+            and p.installed.priority == p.asked[app].priority
+            and p.installed.cookie >> APP_SHIFT == own
+            for p in selected
+        )
         freed = []
         for placement in selected:
             if self._release(placement, app, send_delete=not exact):
                 freed.append(placement.installed)
-        if not exact:                   # the single-app tables' rules one by one too
+        if not exact:  # the single-app tables' rules one by one too
             for table_id, key, cookie, wire in single:
-                self._delete_rule(dp, self._single_rule(app, dp.id, table_id, key, cookie,
-                                                        wire))
+                self._delete_rule(dp, self._single_rule(app, dp.id, table_id, key, cookie, wire))
         if exact:
             # (It also catches rules of the app from before the arbiter started.)
             msg.table_id = table
-            msg.cookie, msg.cookie_mask = self.cookies.scope(app, msg.cookie,
-                                                             msg.cookie_mask)
+            msg.cookie, msg.cookie_mask = self.cookies.scope(app, msg.cookie, msg.cookie_mask)
             self._send(dp, msg)
         if selected or single:
             LOG.debug('%s deleted %d rules on %s', app, len(selected) + len(single), dp.id)
@@ -834,8 +978,7 @@ class Arbiter:
             add = placement.message(dp)
             add.command = dp.ofproto.OFPFC_ADD
             add.instructions = msg.instructions
-            add.priority, add.cookie, add.table_id = rule.priority, rule.cookie, \
-                rule.table_id
+            add.priority, add.cookie, add.table_id = rule.priority, rule.cookie, rule.table_id
             self._add(dp, app, add, rule.match)
 
     def _release(self, placement: Placement, app: str, send_delete: bool) -> bool:
@@ -863,19 +1006,30 @@ class Arbiter:
     def _delete_rule(self, dp: Any, rule: Rule) -> None:
         """Send the strict delete of installed ``rule``."""
         ofp, parser = dp.ofproto, dp.ofproto_parser
-        self._send(dp, parser.OFPFlowMod(
-            datapath=dp, cookie=rule.cookie, cookie_mask=0xFFFFFFFFFFFFFFFF,
-            table_id=rule.table_id, command=ofp.OFPFC_DELETE_STRICT,
-            priority=rule.priority, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
-            match=parser13.OFPMatch(**rule.match.to_ofp_kwargs())))
+        self._send(
+            dp,
+            parser.OFPFlowMod(
+                datapath=dp,
+                cookie=rule.cookie,
+                cookie_mask=0xFFFFFFFFFFFFFFFF,
+                table_id=rule.table_id,
+                command=ofp.OFPFC_DELETE_STRICT,
+                priority=rule.priority,
+                out_port=ofp.OFPP_ANY,
+                out_group=ofp.OFPG_ANY,
+                match=parser13.OFPMatch(**rule.match.to_ofp_kwargs()),
+            ),
+        )
 
     def _reconsider(self, dp: Any, gone: Collection[Rule]) -> None:
         """Propose again the held rules that overlapped rules now gone."""
         if not gone:
             return
         for ask, held in list(self.held.items()):
-            if ask[1] == dp.id and any(r.table_id == held.rule.table_id and
-                                       r.match.intersects(held.rule.match) for r in gone):
+            if ask[1] == dp.id and any(
+                r.table_id == held.rule.table_id and r.match.intersects(held.rule.match)
+                for r in gone
+            ):
                 if self.held.get(ask) is held:
                     self._propose_again(dp, held)
 
@@ -912,8 +1066,12 @@ class Arbiter:
         """The apps a packet-in sent by the rule with ``cookie`` belongs to, or None
         (everyone's) for a cookie the arbiter did not give out."""
         if ARBITER.owns(cookie):
-            return {app for p in self.placed.values() if p.installed.cookie == cookie
-                    and p.installed.dpid == dpid for app in p.asked} or None
+            return {
+                app
+                for p in self.placed.values()
+                if p.installed.cookie == cookie and p.installed.dpid == dpid
+                for app in p.asked
+            } or None
         owner = self.cookies.owner(cookie)
         return {owner} if owner and owner != 'arbiter' else None
 
@@ -939,17 +1097,22 @@ class Arbiter:
         self.datapaths[dp.id] = dp
         key = (dp.id, msg.group_id)
         if msg.command == ofp.OFPGC_DELETE and msg.group_id == ofp.OFPG_ALL:
-            for dpid, group_id in [k for k, owner in self.groups.items()
-                                   if owner == app and k[0] == dp.id]:
+            for dpid, group_id in [
+                k for k, owner in self.groups.items() if owner == app and k[0] == dp.id
+            ]:
                 del self.groups[(dpid, group_id)]
-                self._send(dp, dp.ofproto_parser.OFPGroupMod(
-                    dp, ofp.OFPGC_DELETE, msg.type, group_id, []))
+                self._send(
+                    dp, dp.ofproto_parser.OFPGroupMod(dp, ofp.OFPGC_DELETE, msg.type, group_id, [])
+                )
             return None
         owner = self.groups.get(key)
         if owner is not None and owner != app:
-            decision = Decision(Outcome.REFUSE, None, 'group ids belong to one app',
-                                'group %d on switch %s is %s\'s' % (msg.group_id, dp.id,
-                                                                    owner))
+            decision = Decision(
+                Outcome.REFUSE,
+                None,
+                'group ids belong to one app',
+                'group %d on switch %s is %s\'s' % (msg.group_id, dp.id, owner),
+            )
             self._log(app, dp.id, 'group_mod', decision, 'group %d' % msg.group_id)
             self.notify(app, dp, msg, decision)
             return decision
@@ -965,33 +1128,57 @@ class Arbiter:
     def _record(self, dp: Any, rule: Rule, decision: Decision, replay: bool) -> None:
         self._counts[(rule.app, decision.outcome.value)] += 1
         command = 're-proposed' if replay else 'add'
-        self._decisions.append(DecisionRecord(
-            time=time.time(), app=rule.app, dpid=dp.id, command=command,
-            outcome=decision.outcome.value, clause=decision.clause, reason=decision.reason,
-            rule=rule, placed_priority=decision.placed.priority
-            if decision.placed is not None else None))
-        level = logging.INFO if decision.outcome.changes or decision.evict else \
-            logging.DEBUG
+        self._decisions.append(
+            DecisionRecord(
+                time=time.time(),
+                app=rule.app,
+                dpid=dp.id,
+                command=command,
+                outcome=decision.outcome.value,
+                clause=decision.clause,
+                reason=decision.reason,
+                rule=rule,
+                placed_priority=decision.placed.priority if decision.placed is not None else None,
+            )
+        )
+        level = logging.INFO if decision.outcome.changes or decision.evict else logging.DEBUG
         if LOG.isEnabledFor(level):
-            LOG.log(level, 'decision: %s %s dpid=%s table=%d priority=%d match=%s '
-                    'actions=%s -> %s', rule.app, command, dp.id, rule.table_id,
-                    rule.priority, rule.match, actions_text(rule.actions), decision)
+            LOG.log(
+                level,
+                'decision: %s %s dpid=%s table=%d priority=%d match=%s actions=%s -> %s',
+                rule.app,
+                command,
+                dp.id,
+                rule.table_id,
+                rule.priority,
+                rule.match,
+                actions_text(rule.actions),
+                decision,
+            )
 
-    def _log(self, app: str, dpid: int, command: str, decision: Decision, subject: str
-             ) -> None:
+    def _log(self, app: str, dpid: int, command: str, decision: Decision, subject: str) -> None:
         self._counts[(app, decision.outcome.value)] += 1
-        self._decisions.append(DecisionRecord(
-            time=time.time(), app=app, dpid=dpid, command=command,
-            outcome=decision.outcome.value, clause=decision.clause, reason=decision.reason,
-            subject=subject))
+        self._decisions.append(
+            DecisionRecord(
+                time=time.time(),
+                app=app,
+                dpid=dpid,
+                command=command,
+                outcome=decision.outcome.value,
+                clause=decision.clause,
+                reason=decision.reason,
+                subject=subject,
+            )
+        )
         LOG.info('decision: %s %s dpid=%s %s -> %s', app, command, dpid, subject, decision)
 
     # --- views for REST ------------------------------------------------------------------
 
     def rule_counts(self) -> dict[str, dict[int, int]]:
         """{app: {dpid: rules installed}} (a shared rule counts for each owner)."""
-        counts: collections.defaultdict[str, collections.Counter[int]] = \
-            collections.defaultdict(collections.Counter)
+        counts: collections.defaultdict[str, collections.Counter[int]] = collections.defaultdict(
+            collections.Counter
+        )
         for placement in self.placed.values():
             for app in placement.asked:
                 counts[app][placement.installed.dpid] += 1
@@ -1005,18 +1192,34 @@ class Arbiter:
         asked, each with what it lost or won against."""
         found = []
         for held in self.held.values():
-            found.append(dict(_rule_view(held.rule), state='held back',
-                              clause=held.decision.clause, reason=held.decision.reason))
+            found.append(
+                dict(
+                    _rule_view(held.rule),
+                    state='held back',
+                    clause=held.decision.clause,
+                    reason=held.decision.reason,
+                )
+            )
         for placement in self.placed.values():
             for rule in placement.asked.values():
                 if rule.priority != placement.installed.priority:
-                    found.append(dict(_rule_view(rule), state='rewritten',
-                                      installed_priority=placement.installed.priority,
-                                      clause=placement.decision.clause,
-                                      reason=placement.decision.reason))
+                    found.append(
+                        dict(
+                            _rule_view(rule),
+                            state='rewritten',
+                            installed_priority=placement.installed.priority,
+                            clause=placement.decision.clause,
+                            reason=placement.decision.reason,
+                        )
+                    )
             if len(placement.asked) > 1:
-                found.append(dict(_rule_view(placement.installed), state='shared',
-                                  owners=sorted(placement.asked)))
+                found.append(
+                    dict(
+                        _rule_view(placement.installed),
+                        state='shared',
+                        owners=sorted(placement.asked),
+                    )
+                )
         return found
 
     def explain(self, dpid: int, table_id: int, match: TernaryMatch) -> dict[str, Any]:
@@ -1026,40 +1229,63 @@ class Arbiter:
         the order of their match text: which of two overlapping equal-priority rules a
         switch applies is undefined in OpenFlow, so no order is "the one in effect"."""
         self._materialize((dpid, table_id))
-        installed = sorted(self._index.overlapping(dpid, table_id, match),
-                           key=lambda r: (-r.priority, str(r.match), r.app))
+        installed = sorted(
+            self._index.overlapping(dpid, table_id, match),
+            key=lambda r: (-r.priority, str(r.match), r.app),
+        )
         rules = []
         for rule in installed:
             placement = self.placed.get(_key(rule))
             view = _rule_view(rule)
             if placement is not None:
-                view.update(owners=sorted(placement.asked),
-                            asked_priority={a: r.priority for a, r in
-                                            placement.asked.items()},
-                            clause=placement.decision.clause,
-                            reason=placement.decision.reason)
+                view.update(
+                    owners=sorted(placement.asked),
+                    asked_priority={a: r.priority for a, r in placement.asked.items()},
+                    clause=placement.decision.clause,
+                    reason=placement.decision.reason,
+                )
             rules.append(view)
-        held = [dict(_rule_view(h.rule), clause=h.decision.clause, reason=h.decision.reason)
-                for h in self.held.values() if h.rule.dpid == dpid and
-                h.rule.table_id == table_id and h.rule.match.intersects(match)]
+        held = [
+            dict(_rule_view(h.rule), clause=h.decision.clause, reason=h.decision.reason)
+            for h in self.held.values()
+            if h.rule.dpid == dpid
+            and h.rule.table_id == table_id
+            and h.rule.match.intersects(match)
+        ]
         text = str(match)
         state = self.damper.state((dpid, table_id, match))
         return {
-            'dpid': dpid, 'table': table_id, 'match': text, 'installed': rules,
-            'held': held, 'damped': bool(state and state.suppressed),
-            'decisions': [d.as_dict() for d in self.decisions
-                          if d.dpid == dpid and d.table_id == table_id and
-                          d.rule is not None and d.rule.match.intersects(match)],
+            'dpid': dpid,
+            'table': table_id,
+            'match': text,
+            'installed': rules,
+            'held': held,
+            'damped': bool(state and state.suppressed),
+            'decisions': [
+                d.as_dict()
+                for d in self.decisions
+                if d.dpid == dpid
+                and d.table_id == table_id
+                and d.rule is not None
+                and d.rule.match.intersects(match)
+            ],
         }
 
     def damped(self) -> list[dict[str, Any]]:
         now = self.clock()
-        return [{'dpid': region[0], 'table': region[1], 'match': str(region[2]),
-                 'apps': sorted(state.apps), 'flaps': state.flaps,
-                 'penalty': round(state.penalty, 1),
-                 'damped_for_s': round(state.suppressed_for(now), 1),
-                 'kept': self.kept(region)}
-                for region, state in self.damper.damped(now)]
+        return [
+            {
+                'dpid': region[0],
+                'table': region[1],
+                'match': str(region[2]),
+                'apps': sorted(state.apps),
+                'flaps': state.flaps,
+                'penalty': round(state.penalty, 1),
+                'damped_for_s': round(state.suppressed_for(now), 1),
+                'kept': self.kept(region),
+            }
+            for region, state in self.damper.damped(now)
+        ]
 
     def kept(self, region: Region) -> str:
         """The app a damped region stays with: the policy's winner among the apps
@@ -1068,18 +1294,24 @@ class Arbiter:
         if state is None:
             raise KeyError('no damping state for region %s' % (region,))
         dpid, table_id, match = region
-        installed = {app for p in self.placed.values()
-                     if p.installed.dpid == dpid and p.installed.table_id == table_id
-                     and p.installed.match.intersects(match) for app in p.asked}
-        return min(sorted(state.apps),
-                   key=lambda app: (self.policy.rank(app), app not in installed))
+        installed = {
+            app
+            for p in self.placed.values()
+            if p.installed.dpid == dpid
+            and p.installed.table_id == table_id
+            and p.installed.match.intersects(match)
+            for app in p.asked
+        }
+        return min(
+            sorted(state.apps), key=lambda app: (self.policy.rank(app), app not in installed)
+        )
 
 
 def read_match(match: Any) -> TernaryMatch:
     """The TernaryMatch of a flow-mod's match: a Ryu OFPMatch, or a class of its own
     that only serializes (controller/openflow.py's PackedMatch), read from its wire form.
     ValueError for a field outside OpenFlow 1.3's basic set."""
-    given = getattr(match, 'given_fields', None)    # PackedMatch keeps what it was given
+    given = getattr(match, 'given_fields', None)  # PackedMatch keeps what it was given
     if given is not None:
         return TernaryMatch.of(**given())
     if type(match) is not parser13.OFPMatch:
@@ -1089,8 +1321,9 @@ def read_match(match: Any) -> TernaryMatch:
     return TernaryMatch.from_ofp(match)
 
 
-def _packed_fields(in_port: int | None, eth_dst: bytes | None, eth_src: bytes | None
-                   ) -> FlatKey | None:
+def _packed_fields(
+    in_port: int | None, eth_dst: bytes | None, eth_src: bytes | None
+) -> FlatKey | None:
     """The closed identity, flat (see _flat), of a PackedMatch (its wire_values: in_port,
     eth_dst, eth_src, fields without prerequisites, so the match is one closed cube),
     read without building a TernaryMatch; None for anything unusual (the full reading
@@ -1133,14 +1366,19 @@ def _mergeable(placement: Placement, rule: Rule) -> bool:
     installed = placement.installed
     if installed.actions == rule.actions:
         return True
-    return all(r.outputs_to_controller and not r.output_ports and not r.modifies_headers
-               for r in (installed, rule))
+    return all(
+        r.outputs_to_controller and not r.output_ports and not r.modifies_headers
+        for r in (installed, rule)
+    )
 
 
 def _controller_max_len(msg: Any) -> int:
-    lengths = [getattr(action, 'max_len', 0) for inst in msg.instructions
-               for action in getattr(inst, 'actions', ())
-               if getattr(action, 'port', None) == 0xfffffffd]     # OFPP_CONTROLLER
+    lengths = [
+        getattr(action, 'max_len', 0)
+        for inst in msg.instructions
+        for action in getattr(inst, 'actions', ())
+        if getattr(action, 'port', None) == 0xFFFFFFFD
+    ]  # OFPP_CONTROLLER
     return max(lengths, default=0)
 
 
@@ -1149,13 +1387,18 @@ def actions_text(actions: ActionsKey) -> str:
     parts: list[str] = []
     for instruction in actions:
         if instruction[0] in ('apply', 'write'):
-            parts.extend(':'.join(str(part) for part in action)
-                         for action in instruction[1])
+            parts.extend(':'.join(str(part) for part in action) for action in instruction[1])
         else:
             parts.append(':'.join(str(part) for part in instruction))
     return ','.join(parts) or 'drop'
 
 
 def _rule_view(rule: Rule) -> dict[str, Any]:
-    return {'app': rule.app, 'dpid': rule.dpid, 'table': rule.table_id,
-            'priority': rule.priority, 'match': str(rule.match), 'cookie': hex(rule.cookie)}
+    return {
+        'app': rule.app,
+        'dpid': rule.dpid,
+        'table': rule.table_id,
+        'priority': rule.priority,
+        'match': str(rule.match),
+        'cookie': hex(rule.cookie),
+    }

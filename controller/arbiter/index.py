@@ -33,12 +33,12 @@ from ryu.ofproto import ofproto_v1_3 as ofp
 from controller.arbiter.match import TernaryMatch
 from controller.arbiter.rules import Relation, Rule, relate
 
-_MAX_PLANS = 4096        # query shapes remembered per app and table
+_MAX_PLANS = 4096  # query shapes remembered per app and table
 
-Shape = tuple[tuple[str, int], ...]         # (field, mask) of each field of a cube
-Values = tuple[int, ...]                    # the values of a cube, in its shape's order
-Projection = tuple[tuple[int, int], ...]    # (position in a shape, mask) of the bits kept
-RuleSlot = tuple[int, TernaryMatch]         # (priority, match): a rule in its table
+Shape = tuple[tuple[str, int], ...]  # (field, mask) of each field of a cube
+Values = tuple[int, ...]  # the values of a cube, in its shape's order
+Projection = tuple[tuple[int, int], ...]  # (position in a shape, mask) of the bits kept
+RuleSlot = tuple[int, TernaryMatch]  # (priority, match): a rule in its table
 # values under a projection -> {(rule slot, the cube's values): rule}
 ProjectedTable = dict[Values, dict[tuple[RuleSlot, Values], Rule]]
 # One group's part of a query plan: its table for the bits shared with the query, the
@@ -48,8 +48,10 @@ PlanStep = tuple[ProjectedTable, Shape, bool, bool]
 
 def _shape_and_values(cube: TernaryMatch) -> tuple[Shape, Values]:
     fields = cube.fields
-    return (tuple((name, mask) for name, (value, mask) in fields.items()),
-            tuple(value for value, mask in fields.values()))
+    return (
+        tuple((name, mask) for name, (value, mask) in fields.items()),
+        tuple(value for value, mask in fields.values()),
+    )
 
 
 class _Group:
@@ -59,7 +61,8 @@ class _Group:
 
     def __init__(self, shape: Shape) -> None:
         self.whole: Projection = tuple(
-            (position, mask) for position, (name, mask) in enumerate(shape))
+            (position, mask) for position, (name, mask) in enumerate(shape)
+        )
         # projection -> its table; the projection onto the whole shape is always there.
         # Two cubes of one rule may share a shape, and then a projected bucket.
         self.projections: dict[Projection, ProjectedTable] = {self.whole: {}}
@@ -101,9 +104,9 @@ class _TupleSpace:
 
     def __init__(self) -> None:
         self.rules: dict[RuleSlot, Rule] = {}
-        self.empty: dict[RuleSlot, Rule] = {}   # the rules whose match no packet meets
+        self.empty: dict[RuleSlot, Rule] = {}  # the rules whose match no packet meets
         self.groups: dict[Shape, _Group] = {}
-        self.plans: dict[Shape, list[PlanStep]] = {}    # by query shape (see _plan)
+        self.plans: dict[Shape, list[PlanStep]] = {}  # by query shape (see _plan)
 
     def add(self, key: RuleSlot, rule: Rule) -> None:
         self.rules[key] = rule
@@ -136,12 +139,13 @@ class _TupleSpace:
         steps: list[PlanStep] = []
         for shape, group in self.groups.items():
             group_masks = dict(shape)
-            projection = tuple((position, mask & query_masks.get(name, 0))
-                               for position, (name, mask) in enumerate(shape)
-                               if mask & query_masks.get(name, 0))
+            projection = tuple(
+                (position, mask & query_masks.get(name, 0))
+                for position, (name, mask) in enumerate(shape)
+                if mask & query_masks.get(name, 0)
+            )
             lookup = tuple((shape[position][0], mask) for position, mask in projection)
-            query_covers = all(not mask & ~group_masks.get(name, 0)
-                               for name, mask in query_shape)
+            query_covers = all(not mask & ~group_masks.get(name, 0) for name, mask in query_shape)
             group_covers = all(not mask & ~query_masks.get(name, 0) for name, mask in shape)
             steps.append((group.projection(projection), lookup, query_covers, group_covers))
         if len(self.plans) >= _MAX_PLANS:
@@ -183,16 +187,17 @@ class _TupleSpace:
     def covered_by(self, match: TernaryMatch) -> list[Rule]:
         """The rules whose packets are all in ``match``: those it covers of the rules
         it overlaps, and those no packet meets (a switch refuses most of those)."""
-        return [rule for rule, covered, _ in self.overlaps(match) if covered] + \
-            list(self.empty.values())
+        return [rule for rule, covered, _ in self.overlaps(match) if covered] + list(
+            self.empty.values()
+        )
 
 
 class _Table:
     __slots__ = ('rules', 'spaces')
 
     def __init__(self) -> None:
-        self.rules: dict[RuleSlot, Rule] = {}       # whatever its app
-        self.spaces: dict[str, _TupleSpace] = {}    # app -> its rules
+        self.rules: dict[RuleSlot, Rule] = {}  # whatever its app
+        self.spaces: dict[str, _TupleSpace] = {}  # app -> its rules
 
     def spaces_of(self, app: str | None) -> list[_TupleSpace]:
         """The tuple spaces of every app, or of ``app`` only if it is given."""
@@ -210,7 +215,7 @@ class RuleIndex:
     OpenFlow identifies a flow entry, by (dpid, table_id, priority, match)."""
 
     def __init__(self) -> None:
-        self._switches: dict[int, dict[int, _Table]] = {}   # dpid -> table_id -> table
+        self._switches: dict[int, dict[int, _Table]] = {}  # dpid -> table_id -> table
 
     def _table(self, dpid: int, table_id: int) -> _Table | None:
         return self._switches.get(dpid, {}).get(table_id)
@@ -218,8 +223,7 @@ class RuleIndex:
     def add(self, rule: Rule) -> Rule | None:
         """Install ``rule``; returns the rule it replaces (same dpid, table, priority
         and match, of any app) or None."""
-        table = self._switches.setdefault(rule.dpid, {}).setdefault(rule.table_id,
-                                                                    _Table())
+        table = self._switches.setdefault(rule.dpid, {}).setdefault(rule.table_id, _Table())
         key = rule.priority, rule.match
         replaced = table.rules.get(key)
         if replaced is not None:
@@ -257,20 +261,21 @@ class RuleIndex:
         """Whether any rule is installed in that table."""
         return self._table(dpid, table_id) is not None
 
-    def get(self, dpid: int, table_id: int, priority: int, match: TernaryMatch
-            ) -> Rule | None:
+    def get(self, dpid: int, table_id: int, priority: int, match: TernaryMatch) -> Rule | None:
         table = self._table(dpid, table_id)
         return None if table is None else table.rules.get((priority, match))
 
-    def overlapping(self, dpid: int, table_id: int, match: TernaryMatch,
-                    app: str | None = None) -> list[Rule]:
+    def overlapping(
+        self, dpid: int, table_id: int, match: TernaryMatch, app: str | None = None
+    ) -> list[Rule]:
         """The rules of every app (or of ``app`` only) in that table that share a
         packet with ``match``, highest priority first."""
         table = self._table(dpid, table_id)
         if table is None:
             return []
-        return _by_priority(rule for space in table.spaces_of(app)
-                            for rule, _, _ in space.overlaps(match))
+        return _by_priority(
+            rule for space in table.spaces_of(app) for rule, _, _ in space.overlaps(match)
+        )
 
     def conflicts(self, rule: Rule) -> list[tuple[Rule, Relation]]:
         """[(installed rule, Relation)] for every installed rule of another app that
@@ -279,44 +284,60 @@ class RuleIndex:
         table = self._table(rule.dpid, rule.table_id)
         if table is None:
             return []
-        found = [(existing, relate(rule, existing, new_covers, existing_covers))
-                 for app, space in table.spaces.items() if app != rule.app
-                 for existing, new_covers, existing_covers in space.overlaps(rule.match)]
+        found = [
+            (existing, relate(rule, existing, new_covers, existing_covers))
+            for app, space in table.spaces.items()
+            if app != rule.app
+            for existing, new_covers, existing_covers in space.overlaps(rule.match)
+        ]
         found.sort(key=lambda pair: -pair[0].priority)
         return found
 
     def rules_of(self, app: str | None, dpid: int | None = None) -> list[Rule]:
         """The rules of ``app`` (of every app if None; on switch ``dpid`` only, if
         given)."""
-        return [rule for table in self._tables(dpid) for space in table.spaces_of(app)
-                for rule in space.rules.values()]
+        return [
+            rule
+            for table in self._tables(dpid)
+            for space in table.spaces_of(app)
+            for rule in space.rules.values()
+        ]
 
     def _tables(self, dpid: int | None) -> list[_Table]:
-        switches = self._switches.values() if dpid is None else [
-            self._switches.get(dpid, {})]
+        switches = self._switches.values() if dpid is None else [self._switches.get(dpid, {})]
         return [table for tables in switches for table in tables.values()]
 
     def count(self, app: str | None = None, dpid: int | None = None) -> int:
         """How many rules (of ``app``, on ``dpid``, if given) are installed."""
-        return sum(len(space.rules) for table in self._tables(dpid)
-                   for space in table.spaces_of(app))
+        return sum(
+            len(space.rules) for table in self._tables(dpid) for space in table.spaces_of(app)
+        )
 
     def remove_switch(self, dpid: int) -> list[Rule]:
         """Forget every rule of switch ``dpid`` (it disconnected); returns them."""
         tables = self._switches.pop(dpid, {})
         return [rule for table in tables.values() for rule in table.rules.values()]
 
-    def delete_matching(self, dpid: int, table_id: int, match: TernaryMatch,
-                        strict: bool = False, priority: int | None = None, cookie: int = 0,
-                        cookie_mask: int = 0, out_port: int = ofp.OFPP_ANY,
-                        app: str | None = None, out_group: int = ofp.OFPG_ANY) -> list[Rule]:
+    def delete_matching(
+        self,
+        dpid: int,
+        table_id: int,
+        match: TernaryMatch,
+        strict: bool = False,
+        priority: int | None = None,
+        cookie: int = 0,
+        cookie_mask: int = 0,
+        out_port: int = ofp.OFPP_ANY,
+        app: str | None = None,
+        out_group: int = ofp.OFPG_ANY,
+    ) -> list[Rule]:
         """Remove and return the rules an OpenFlow 1.3 DELETE (or, with ``strict``,
         DELETE_STRICT) flow-mod selects: in table ``table_id`` (OFPTT_ALL: every table
         of the switch), those whose match ``match`` covers (strict: the rule of exactly
         that match and ``priority``), whose cookie equals ``cookie`` on the bits of
         ``cookie_mask``, that output to ``out_port`` and to group ``out_group`` unless
         those are OFPP_ANY / OFPG_ANY; of app ``app`` only, if given."""
-        slot = None                 # strict: the one rule's
+        slot = None  # strict: the one rule's
         if strict:
             if priority is None:
                 raise ValueError('a strict delete needs the priority of the rule')
@@ -330,13 +351,19 @@ class RuleIndex:
                 found = table.rules.get(slot)
                 candidates = [] if found is None else [found]
             else:
-                candidates = [rule for space in table.spaces_of(app)
-                              for rule in space.covered_by(match)]
-            selected.extend(rule for rule in candidates if (
-                (app is None or rule.app == app)
-                and not (rule.cookie ^ cookie) & cookie_mask
-                and (out_port == ofp.OFPP_ANY or rule.outputs_to(out_port))
-                and (out_group == ofp.OFPG_ANY or out_group in rule.groups)))
+                candidates = [
+                    rule for space in table.spaces_of(app) for rule in space.covered_by(match)
+                ]
+            selected.extend(
+                rule
+                for rule in candidates
+                if (
+                    (app is None or rule.app == app)
+                    and not (rule.cookie ^ cookie) & cookie_mask
+                    and (out_port == ofp.OFPP_ANY or rule.outputs_to(out_port))
+                    and (out_group == ofp.OFPG_ANY or out_group in rule.groups)
+                )
+            )
         for rule in selected:
             self.remove(rule)
         return _by_priority(selected)

@@ -52,21 +52,27 @@ _INTERCEPTED = (ofproto_v1_3.OFPT_FLOW_MOD, ofproto_v1_3.OFPT_GROUP_MOD)
 _NOT_APPS = ('ryu.controller.', 'ryu.topology.switches', 'ryu.app.wsgi', 'ryu.app.ofctl.')
 
 
-
 class _State(TypedDict):
     arbiter: Arbiter | None
-    modules: dict[str, str]             # module -> app name, of the loaded RyuApps
-    bricks: int                         # how many bricks ``modules`` was read from
-    app_names: set[str]                 # the values of ``modules``...
-    app_names_of: dict[str, str] | None     # ...when it was this
-    brick_owners: dict[str, str | None]     # brick name -> its app
+    modules: dict[str, str]  # module -> app name, of the loaded RyuApps
+    bricks: int  # how many bricks ``modules`` was read from
+    app_names: set[str]  # the values of ``modules``...
+    app_names_of: dict[str, str] | None  # ...when it was this
+    brick_owners: dict[str, str | None]  # brick name -> its app
     narrowed: dict[tuple[int, tuple[str, ...]], list[str]]  # (cookie, observers) -> kept
-    narrowed_of: tuple[dict[str, str], Arbiter] | None      # what ``narrowed`` is for
+    narrowed_of: tuple[dict[str, str], Arbiter] | None  # what ``narrowed`` is for
 
 
 _state: _State = {
-    'arbiter': None, 'modules': {}, 'bricks': 0, 'app_names': set(), 'app_names_of': None,
-    'brick_owners': {}, 'narrowed': {}, 'narrowed_of': None}
+    'arbiter': None,
+    'modules': {},
+    'bricks': 0,
+    'app_names': set(),
+    'app_names_of': None,
+    'brick_owners': {},
+    'narrowed': {},
+    'narrowed_of': None,
+}
 # greenlet -> [(datapath, bytes)]: what the arbiter writes while it handles one
 # send_together, written at its end as one buffer per switch (as send_together does).
 _batches: dict[Any, list[tuple[Any, bytes]]] = {}
@@ -86,8 +92,9 @@ class EventArbiterDecision(event.EventBase):
 class EventArbiterAlert(event.EventBase):
     """Two or more apps keep overriding each other on one region: it is damped."""
 
-    def __init__(self, dpid: int, table_id: int, match: TernaryMatch, apps: list[str],
-                 kept: str) -> None:
+    def __init__(
+        self, dpid: int, table_id: int, match: TernaryMatch, apps: list[str], kept: str
+    ) -> None:
         super().__init__()
         self.dpid, self.table_id, self.match = dpid, table_id, match
         self.apps, self.kept = apps, kept
@@ -102,9 +109,11 @@ def _app_modules() -> dict[str, str]:
     """{module name: app name} of the loaded RyuApps, rebuilt when apps are added."""
     bricks = app_manager.SERVICE_BRICKS
     if len(bricks) != _state['bricks']:
-        _state['modules'] = {type(app).__module__: app_name(type(app).__module__)
-                             for app in list(bricks.values())
-                             if not type(app).__module__.startswith(_NOT_APPS)}
+        _state['modules'] = {
+            type(app).__module__: app_name(type(app).__module__)
+            for app in list(bricks.values())
+            if not type(app).__module__.startswith(_NOT_APPS)
+        }
         _state['bricks'] = len(bricks)
     return _state['modules']
 
@@ -130,8 +139,11 @@ def send_msg(self: Any, msg: Any, close_socket: bool = False) -> bool:
     """Datapath.send_msg with FlowMods and GroupMods of OpenFlow 1.3 handed to the
     arbiter."""
     arbiter = _state['arbiter']
-    if arbiter is None or msg.cls_msg_type not in _INTERCEPTED or \
-            self.ofproto.OFP_VERSION != ofproto_v1_3.OFP_VERSION:
+    if (
+        arbiter is None
+        or msg.cls_msg_type not in _INTERCEPTED
+        or self.ofproto.OFP_VERSION != ofproto_v1_3.OFP_VERSION
+    ):
         return _ORIGINAL_SEND_MSG(self, msg, close_socket)
     if msg.xid is None:
         self.set_xid(msg)
@@ -144,9 +156,12 @@ def send(self: Any, buf: bytes | bytearray, close_socket: bool = False) -> bool:
     taken out for the arbiter (send_msg's own calls pass straight through)."""
     arbiter = _state['arbiter']
     caller = sys._getframe(1)
-    if arbiter is None or caller.f_code is _SEND_MSG_CODE or \
-            self.ofproto.OFP_VERSION != ofproto_v1_3.OFP_VERSION or \
-            not _holds_intercepted(buf):
+    if (
+        arbiter is None
+        or caller.f_code is _SEND_MSG_CODE
+        or self.ofproto.OFP_VERSION != ofproto_v1_3.OFP_VERSION
+        or not _holds_intercepted(buf)
+    ):
         return _ORIGINAL_SEND(self, buf, close_socket)
     app = attribute(caller)
     offset, data = 0, bytes(buf)
@@ -154,15 +169,14 @@ def send(self: Any, buf: bytes | bytearray, close_socket: bool = False) -> bool:
         version, msg_type, length, xid = _HEADER.unpack_from(data, offset)
         if length < _HEADER.size:
             break
-        chunk = data[offset:offset + length]
+        chunk = data[offset : offset + length]
         if msg_type in _INTERCEPTED:
-            msg = ofproto_parser.msg(self, version, msg_type, length, xid,
-                                     bytearray(chunk))
+            msg = ofproto_parser.msg(self, version, msg_type, length, xid, bytearray(chunk))
             dispatch(arbiter, self, app, msg)
         else:
             _ORIGINAL_SEND(self, chunk, close_socket)
         offset += length
-    if offset < len(data):              # no message: to the switch as it is
+    if offset < len(data):  # no message: to the switch as it is
         _ORIGINAL_SEND(self, data[offset:], close_socket)
     return True
 
@@ -188,7 +202,7 @@ def send_together(dp: Any, msgs: Sequence[Any]) -> None:
                 arbiter.flow_mod(dp, app, msg)
             elif kind == ofproto_v1_3.OFPT_GROUP_MOD:
                 arbiter.group_mod(dp, app, msg)
-            else:                       # in its place among the others
+            else:  # in its place among the others
                 msg.serialize()
                 batch.append((dp, msg.buf))
     finally:
@@ -205,8 +219,10 @@ def _flush(batch: list[tuple[Any, bytes]]) -> None:
         end = start + 1
         while end < len(batch) and batch[end][0] is dp:
             end += 1
-        _ORIGINAL_SEND(dp, batch[start][1] if end == start + 1 else
-                       b''.join(buf for _, buf in batch[start:end]))
+        _ORIGINAL_SEND(
+            dp,
+            batch[start][1] if end == start + 1 else b''.join(buf for _, buf in batch[start:end]),
+        )
         start = end
 
 
@@ -242,8 +258,11 @@ def send_direct(dp: Any, msg: Any) -> bool:
 
 def bricks_of(app: str) -> list[str]:
     """The RyuApp instances (brick names) of app ``app``."""
-    return [name for name, brick in list(app_manager.SERVICE_BRICKS.items())
-            if app_name(type(brick).__module__) == app]
+    return [
+        name
+        for name, brick in list(app_manager.SERVICE_BRICKS.items())
+        if app_name(type(brick).__module__) == app
+    ]
 
 
 def tell_app(app: str, dp: Any, msg: Any, error_type: int, error_code: int) -> None:
@@ -253,16 +272,16 @@ def tell_app(app: str, dp: Any, msg: Any, error_type: int, error_code: int) -> N
     parser = dp.ofproto_parser
     if msg.buf is None:
         msg.serialize()
-    error = parser.OFPErrorMsg(dp, type_=error_type, code=error_code,
-                               data=bytes(msg.buf[:64]))
+    error = parser.OFPErrorMsg(dp, type_=error_type, code=error_code, data=bytes(msg.buf[:64]))
     error.xid = msg.xid
     event = ofp_event.EventOFPErrorMsg(error)
     for name in bricks_of(app):
         hub.spawn(app_manager.SERVICE_BRICKS[name]._send_event, event, dp.state)
 
 
-def _narrowed_observers(original: Callable[[Any, Any], list[str]], keep_always: set[str]
-                        ) -> Callable[[Any, Any], list[str]]:
+def _narrowed_observers(
+    original: Callable[[Any, Any], list[str]], keep_always: set[str]
+) -> Callable[[Any, Any], list[str]]:
     """A get_observers for the ofp_event brick that sends packet-ins and flow-removed
     only to the apps they belong to."""
 
@@ -272,15 +291,21 @@ def _narrowed_observers(original: Callable[[Any, Any], list[str]], keep_always: 
         if arbiter is None:
             return observers
         msg: Any = getattr(ev, 'msg', None)
-        if isinstance(ev, ofp_event.EventOFPPacketIn) and \
-                msg.datapath.ofproto.OFP_VERSION == ofproto_v1_3.OFP_VERSION:
+        if (
+            isinstance(ev, ofp_event.EventOFPPacketIn)
+            and msg.datapath.ofproto.OFP_VERSION == ofproto_v1_3.OFP_VERSION
+        ):
             # One app's range: the same observers each time (remembered per cookie
             # and observer list while no app comes); the arbiter's own range (shared
             # rules) is asked each time.
             cache, modules = _state['narrowed'], _app_modules()
             made_of = _state['narrowed_of']
-            if made_of is None or made_of[0] is not modules or made_of[1] is not arbiter \
-                    or len(cache) > 4096:
+            if (
+                made_of is None
+                or made_of[0] is not modules
+                or made_of[1] is not arbiter
+                or len(cache) > 4096
+            ):
                 cache.clear()
                 _state['narrowed_of'] = (modules, arbiter)
             key = (msg.cookie, tuple(observers))
@@ -291,8 +316,10 @@ def _narrowed_observers(original: Callable[[Any, Any], list[str]], keep_always: 
             if owners is not None and not ARBITER_COOKIES.owns(msg.cookie):
                 kept = cache[key] = _kept(observers, owners, keep_always)
                 return list(kept)
-        elif isinstance(ev, ofp_event.EventOFPFlowRemoved) and \
-                msg.datapath.ofproto.OFP_VERSION == ofproto_v1_3.OFP_VERSION:
+        elif (
+            isinstance(ev, ofp_event.EventOFPFlowRemoved)
+            and msg.datapath.ofproto.OFP_VERSION == ofproto_v1_3.OFP_VERSION
+        ):
             owners = arbiter.flow_removed(msg.datapath, msg)
         else:
             return observers
@@ -306,7 +333,7 @@ def _narrowed_observers(original: Callable[[Any, Any], list[str]], keep_always: 
 def _kept(observers: Iterable[str], owners: set[str], keep_always: set[str]) -> list[str]:
     """The observers an event of ``owners`` goes to (every observer not an app)."""
     modules = _app_modules()
-    if _state['app_names_of'] is not modules:    # apps came: read them again
+    if _state['app_names_of'] is not modules:  # apps came: read them again
         _state['app_names'] = set(modules.values())
         _state['brick_owners'] = {}
         _state['app_names_of'] = modules
@@ -338,8 +365,10 @@ def narrow_events(keep_always: Iterable[str] = ()) -> None:
     ``keep_always``: brick names that see every event (the arbiter's own)."""
     brick = app_manager.lookup_service_brick('ofp_event')
     if brick is None:
-        raise RuntimeError('the ofp_event service (ryu.controller.ofp_handler) is not '
-                           'running: narrow_events() must run after the apps start')
+        raise RuntimeError(
+            'the ofp_event service (ryu.controller.ofp_handler) is not '
+            'running: narrow_events() must run after the apps start'
+        )
     if not getattr(brick.get_observers, 'narrowed', False):
         brick.get_observers = _narrowed_observers(brick.get_observers, set(keep_always))
         brick.get_observers.narrowed = True

@@ -50,24 +50,55 @@ from ryu.ofproto import ofproto_v1_3_parser as parser
 
 # OXM basic fields of OpenFlow 1.3 in OXM number order, with their widths in bits.
 FIELD_BITS = {
-    'in_port': 32, 'in_phy_port': 32, 'metadata': 64, 'eth_dst': 48, 'eth_src': 48,
-    'eth_type': 16, 'vlan_vid': 13, 'vlan_pcp': 3, 'ip_dscp': 6, 'ip_ecn': 2,
-    'ip_proto': 8, 'ipv4_src': 32, 'ipv4_dst': 32, 'tcp_src': 16, 'tcp_dst': 16,
-    'udp_src': 16, 'udp_dst': 16, 'sctp_src': 16, 'sctp_dst': 16, 'icmpv4_type': 8,
-    'icmpv4_code': 8, 'arp_op': 16, 'arp_spa': 32, 'arp_tpa': 32, 'arp_sha': 48,
-    'arp_tha': 48, 'ipv6_src': 128, 'ipv6_dst': 128, 'ipv6_flabel': 20,
-    'icmpv6_type': 8, 'icmpv6_code': 8, 'ipv6_nd_target': 128, 'ipv6_nd_sll': 48,
-    'ipv6_nd_tll': 48, 'mpls_label': 20, 'mpls_tc': 3, 'mpls_bos': 1, 'pbb_isid': 24,
-    'tunnel_id': 64, 'ipv6_exthdr': 9,
+    'in_port': 32,
+    'in_phy_port': 32,
+    'metadata': 64,
+    'eth_dst': 48,
+    'eth_src': 48,
+    'eth_type': 16,
+    'vlan_vid': 13,
+    'vlan_pcp': 3,
+    'ip_dscp': 6,
+    'ip_ecn': 2,
+    'ip_proto': 8,
+    'ipv4_src': 32,
+    'ipv4_dst': 32,
+    'tcp_src': 16,
+    'tcp_dst': 16,
+    'udp_src': 16,
+    'udp_dst': 16,
+    'sctp_src': 16,
+    'sctp_dst': 16,
+    'icmpv4_type': 8,
+    'icmpv4_code': 8,
+    'arp_op': 16,
+    'arp_spa': 32,
+    'arp_tpa': 32,
+    'arp_sha': 48,
+    'arp_tha': 48,
+    'ipv6_src': 128,
+    'ipv6_dst': 128,
+    'ipv6_flabel': 20,
+    'icmpv6_type': 8,
+    'icmpv6_code': 8,
+    'ipv6_nd_target': 128,
+    'ipv6_nd_sll': 48,
+    'ipv6_nd_tll': 48,
+    'mpls_label': 20,
+    'mpls_tc': 3,
+    'mpls_bos': 1,
+    'pbb_isid': 24,
+    'tunnel_id': 64,
+    'ipv6_exthdr': 9,
 }
 
 OFPVID_PRESENT = ofp.OFPVID_PRESENT
-ETH_IPV4, ETH_IPV6, ETH_ARP, ETH_PBB = 0x0800, 0x86dd, 0x0806, 0x88e7
+ETH_IPV4, ETH_IPV6, ETH_ARP, ETH_PBB = 0x0800, 0x86DD, 0x0806, 0x88E7
 ETH_MPLS = (0x8847, 0x8848)
 
-Constraint = tuple[int, int]                # (value, mask) of one field
-Cube = dict[str, Constraint]                # field -> constraint: their conjunction
-Identity = tuple[tuple[str, Constraint], ...]     # TernaryMatch.closed_identity
+Constraint = tuple[int, int]  # (value, mask) of one field
+Cube = dict[str, Constraint]  # field -> constraint: their conjunction
+Identity = tuple[tuple[str, Constraint], ...]  # TernaryMatch.closed_identity
 # A conjunction as PRESENCE writes it: field -> value (exact) or (value, mask).
 Conjunction = Mapping[str, int | Constraint]
 # One field's value as apps and Ryu's OFPMatch write it: an int, or a MAC or IP address
@@ -76,14 +107,14 @@ UserValue = int | str
 UserField = UserValue | tuple[UserValue, UserValue]
 
 
-def _ip_proto(number: int, eth_types: tuple[int, ...] = (ETH_IPV4, ETH_IPV6)
-              ) -> tuple[dict[str, int], ...]:
+def _ip_proto(
+    number: int, eth_types: tuple[int, ...] = (ETH_IPV4, ETH_IPV6)
+) -> tuple[dict[str, int], ...]:
     return tuple({'eth_type': eth, 'ip_proto': number} for eth in eth_types)
 
 
 def _nd(*icmp_types: int) -> tuple[dict[str, int], ...]:
-    return tuple({'eth_type': ETH_IPV6, 'ip_proto': 58, 'icmpv6_type': t}
-                 for t in icmp_types)
+    return tuple({'eth_type': ETH_IPV6, 'ip_proto': 58, 'icmpv6_type': t} for t in icmp_types)
 
 
 _IP = ({'eth_type': ETH_IPV4}, {'eth_type': ETH_IPV6})
@@ -95,16 +126,33 @@ _ARP = ({'eth_type': ETH_ARP},)
 # Fields not listed are in every packet.
 PRESENCE: dict[str, tuple[Conjunction, ...]] = {
     'vlan_pcp': ({'vlan_vid': (OFPVID_PRESENT, OFPVID_PRESENT)},),
-    'ip_dscp': _IP, 'ip_ecn': _IP, 'ip_proto': _IP,
-    'ipv4_src': _IPV4, 'ipv4_dst': _IPV4,
-    'tcp_src': _ip_proto(6), 'tcp_dst': _ip_proto(6),
-    'udp_src': _ip_proto(17), 'udp_dst': _ip_proto(17),
-    'sctp_src': _ip_proto(132), 'sctp_dst': _ip_proto(132),
-    'icmpv4_type': _ip_proto(1, (ETH_IPV4,)), 'icmpv4_code': _ip_proto(1, (ETH_IPV4,)),
-    'arp_op': _ARP, 'arp_spa': _ARP, 'arp_tpa': _ARP, 'arp_sha': _ARP, 'arp_tha': _ARP,
-    'ipv6_src': _IPV6, 'ipv6_dst': _IPV6, 'ipv6_flabel': _IPV6, 'ipv6_exthdr': _IPV6,
-    'icmpv6_type': _ip_proto(58, (ETH_IPV6,)), 'icmpv6_code': _ip_proto(58, (ETH_IPV6,)),
-    'ipv6_nd_target': _nd(135, 136), 'ipv6_nd_sll': _nd(135), 'ipv6_nd_tll': _nd(136),
+    'ip_dscp': _IP,
+    'ip_ecn': _IP,
+    'ip_proto': _IP,
+    'ipv4_src': _IPV4,
+    'ipv4_dst': _IPV4,
+    'tcp_src': _ip_proto(6),
+    'tcp_dst': _ip_proto(6),
+    'udp_src': _ip_proto(17),
+    'udp_dst': _ip_proto(17),
+    'sctp_src': _ip_proto(132),
+    'sctp_dst': _ip_proto(132),
+    'icmpv4_type': _ip_proto(1, (ETH_IPV4,)),
+    'icmpv4_code': _ip_proto(1, (ETH_IPV4,)),
+    'arp_op': _ARP,
+    'arp_spa': _ARP,
+    'arp_tpa': _ARP,
+    'arp_sha': _ARP,
+    'arp_tha': _ARP,
+    'ipv6_src': _IPV6,
+    'ipv6_dst': _IPV6,
+    'ipv6_flabel': _IPV6,
+    'ipv6_exthdr': _IPV6,
+    'icmpv6_type': _ip_proto(58, (ETH_IPV6,)),
+    'icmpv6_code': _ip_proto(58, (ETH_IPV6,)),
+    'ipv6_nd_target': _nd(135, 136),
+    'ipv6_nd_sll': _nd(135),
+    'ipv6_nd_tll': _nd(136),
     'mpls_label': tuple({'eth_type': eth} for eth in ETH_MPLS),
     'mpls_tc': tuple({'eth_type': eth} for eth in ETH_MPLS),
     'mpls_bos': tuple({'eth_type': eth} for eth in ETH_MPLS),
@@ -120,7 +168,7 @@ class _Closed(enum.Enum):
     CLOSED = 'closed'
 
 
-_CLOSED: Final = _Closed.CLOSED     # TernaryMatch._cubes of a match that is its own one cube
+_CLOSED: Final = _Closed.CLOSED  # TernaryMatch._cubes of a match that is its own one cube
 
 
 class HeaderSpace:
@@ -130,36 +178,46 @@ class HeaderSpace:
     set or is 0) and ``stated`` (field -> a field the match must also give, with no
     effect on packets: in_phy_port needs in_port)."""
 
-    def __init__(self, widths: Mapping[str, int],
-                 presence: Mapping[str, Sequence[Conjunction]] | None = None,
-                 tags: Mapping[str, int] | None = None,
-                 stated: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        widths: Mapping[str, int],
+        presence: Mapping[str, Sequence[Conjunction]] | None = None,
+        tags: Mapping[str, int] | None = None,
+        stated: Mapping[str, str] | None = None,
+    ) -> None:
         self.widths = dict(widths)
         self.order = {name: position for position, name in enumerate(self.widths)}
         self.full = {name: (1 << bits) - 1 for name, bits in self.widths.items()}
         self.tags = dict(tags or {})
         self.stated = dict(stated or {})
-        self.presence = {field: tuple(self._constraints(alternative)
-                                      for alternative in alternatives)
-                         for field, alternatives in (presence or {}).items()}
+        self.presence = {
+            field: tuple(self._constraints(alternative) for alternative in alternatives)
+            for field, alternatives in (presence or {}).items()
+        }
         for field, alternatives in self.presence.items():
             self._check_separated(field, alternatives)
 
     def _constraints(self, fields: Conjunction) -> Cube:
-        return {name: (value if isinstance(value, tuple) else (value, self.full[name]))
-                for name, value in fields.items()}
+        return {
+            name: (value if isinstance(value, tuple) else (value, self.full[name]))
+            for name, value in fields.items()
+        }
 
     def _check_separated(self, field: str, alternatives: Sequence[Cube]) -> None:
         """Alternatives must be two bits apart on a field both fix exactly (module
         docstring: what keeps ``covers`` exact)."""
         for i, first in enumerate(alternatives):
-            for second in alternatives[i + 1:]:
-                if not any(name in second and first[name][1] == second[name][1]
-                           == self.full[name]
-                           and bin(first[name][0] ^ second[name][0]).count('1') >= 2
-                           for name in first):
-                    raise ValueError('the prerequisites of %s are not two bits apart on '
-                                     'an exact field: %r, %r' % (field, first, second))
+            for second in alternatives[i + 1 :]:
+                if not any(
+                    name in second
+                    and first[name][1] == second[name][1] == self.full[name]
+                    and bin(first[name][0] ^ second[name][0]).count('1') >= 2
+                    for name in first
+                ):
+                    raise ValueError(
+                        'the prerequisites of %s are not two bits apart on '
+                        'an exact field: %r, %r' % (field, first, second)
+                    )
 
     def canonical(self, cube: Cube) -> Cube | None:
         """``cube`` with its tag fields in canonical form, or None if no packet has the
@@ -169,7 +227,7 @@ class HeaderSpace:
                 continue
             value, mask = cube[field]
             if mask & present and not value & present:
-                if value:                     # untagged, yet tag bits asked to be set
+                if value:  # untagged, yet tag bits asked to be set
                     return None
                 cube[field] = (0, self.full[field])
             elif not mask & present and value:
@@ -178,12 +236,14 @@ class HeaderSpace:
         return cube
 
 
-OPENFLOW_13 = HeaderSpace(FIELD_BITS, PRESENCE, tags={'vlan_vid': OFPVID_PRESENT},
-                          stated={'in_phy_port': 'in_port'})
+OPENFLOW_13 = HeaderSpace(
+    FIELD_BITS, PRESENCE, tags={'vlan_vid': OFPVID_PRESENT}, stated={'in_phy_port': 'in_port'}
+)
 
 
-def _meet(space: HeaderSpace, first: Mapping[str, Constraint],
-          second: Mapping[str, Constraint]) -> Cube | None:
+def _meet(
+    space: HeaderSpace, first: Mapping[str, Constraint], second: Mapping[str, Constraint]
+) -> Cube | None:
     """The conjunction of two cubes (dicts name -> (value, mask)), canonical, or None."""
     if len(first) < len(second):
         first, second = second, first
@@ -227,8 +287,11 @@ def _closed_cubes(space: HeaderSpace, fields: Mapping[str, Constraint]) -> list[
             if any(_cube_covers(alternative, cube) for alternative in alternatives):
                 split.append(cube)
             else:
-                split.extend(met for met in (_meet(space, cube, alternative)
-                                             for alternative in alternatives) if met)
+                split.extend(
+                    met
+                    for met in (_meet(space, cube, alternative) for alternative in alternatives)
+                    if met
+                )
         cubes = split
     return cubes
 
@@ -259,15 +322,18 @@ def _user_scalar(name: str, bits: int, user_value: object) -> tuple[int, int | N
     if isinstance(user_value, int) and not isinstance(user_value, bool):
         return user_value, None
     if name in _MAC_FIELDS and isinstance(user_value, str) and _MAC_TEXT.match(user_value):
-        return int(user_value.replace(':', ''), 16), None     # netaddr's reading, faster
+        return int(user_value.replace(':', ''), 16), None  # netaddr's reading, faster
     kind = _ryu_type(name)
-    if isinstance(user_value, str) and kind in (type_desc.MacAddr, type_desc.IPv4Addr,
-                                                type_desc.IPv6Addr):
+    if isinstance(user_value, str) and kind in (
+        type_desc.MacAddr,
+        type_desc.IPv4Addr,
+        type_desc.IPv6Addr,
+    ):
         try:
             packed = kind.from_user(user_value)
-        except Exception:                   # netaddr raises its own error types
+        except Exception:  # netaddr raises its own error types
             packed = None
-        if isinstance(packed, tuple):       # Ryu's reading of a prefix text
+        if isinstance(packed, tuple):  # Ryu's reading of a prefix text
             return int.from_bytes(packed[0], 'big'), int.from_bytes(packed[1], 'big')
         if packed is not None:
             return int.from_bytes(packed, 'big'), None
@@ -280,23 +346,24 @@ def field_value(name: str, user_value: UserValue, space: HeaderSpace = OPENFLOW_
     bits = _width(space, name)
     value, mask = _user_scalar(name, bits, user_value)
     if mask is not None:
-        raise ValueError('%s: expected a single value, not a prefix; got %r'
-                         % (name, user_value))
+        raise ValueError('%s: expected a single value, not a prefix; got %r' % (name, user_value))
     _check_width(name, bits, value)
     return value
 
 
 def _width(space: HeaderSpace, name: str) -> int:
     if name not in space.widths:
-        raise ValueError('unknown match field %r; expected one of %s'
-                         % (name, ', '.join(space.widths)))
+        raise ValueError(
+            'unknown match field %r; expected one of %s' % (name, ', '.join(space.widths))
+        )
     return space.widths[name]
 
 
 def _check_width(name: str, bits: int, number: int, what: str = 'value') -> None:
     if not 0 <= number < 1 << bits:
-        raise ValueError('%s: %s %#x does not fit; expected %s'
-                         % (name, what, number, _expected(name, bits)))
+        raise ValueError(
+            '%s: %s %#x does not fit; expected %s' % (name, what, number, _expected(name, bits))
+        )
 
 
 M = TypeVar('M', bound='TernaryMatch')
@@ -313,8 +380,9 @@ class TernaryMatch:
     _key: tuple[Identity] | frozenset[Identity] | None
     _hash: int | None
 
-    def __init__(self, fields: Mapping[str, Constraint] | Iterable[tuple[str, Constraint]] = ()
-                 ) -> None:
+    def __init__(
+        self, fields: Mapping[str, Constraint] | Iterable[tuple[str, Constraint]] = ()
+    ) -> None:
         """``fields``: a mapping or pairs of field name -> (value, mask) ints. See
         ``of`` and ``from_ofp`` for the forms apps write."""
         space, normal, seen = self.space, {}, set()
@@ -368,8 +436,9 @@ class TernaryMatch:
             bits = _width(cls.space, name)
             if isinstance(user_value, (tuple, list)):
                 if len(user_value) != 2:
-                    raise ValueError('%s: expected a value or (value, mask); got %r'
-                                     % (name, user_value))
+                    raise ValueError(
+                        '%s: expected a value or (value, mask); got %r' % (name, user_value)
+                    )
                 value, mask = (_user_scalar(name, bits, part)[0] for part in user_value)
             else:
                 value, prefix_mask = _user_scalar(name, bits, user_value)
@@ -402,10 +471,13 @@ class TernaryMatch:
             if needed is not None and needed not in self._fields:
                 missing.append('%s needs %s' % (name, needed))
             alternatives = space.presence.get(name)
-            if alternatives and not any(_cube_covers(alternative, self._fields)
-                                        for alternative in alternatives):
-                missing.append('%s needs %s' % (name, ' or '.join(
-                    _text(space, alternative) for alternative in alternatives)))
+            if alternatives and not any(
+                _cube_covers(alternative, self._fields) for alternative in alternatives
+            ):
+                missing.append(
+                    '%s needs %s'
+                    % (name, ' or '.join(_text(space, alternative) for alternative in alternatives))
+                )
         return missing
 
     @property
@@ -437,7 +509,7 @@ class TernaryMatch:
         tuple, ((name, (value, mask)), ...) in OXM order, which identifies its packet
         set as ``==`` does; None for any other match."""
         if self._cubes is None:
-            self.cubes                  # noqa: B018 (computes _cubes)
+            self.cubes  # noqa: B018 (computes _cubes)
         if self._cubes is not _CLOSED:
             return None
         return tuple(self._fields.items())
@@ -472,14 +544,16 @@ class TernaryMatch:
     def covers(self, other: 'TernaryMatch') -> bool:
         """Whether every packet of ``other`` is in this match."""
         mine = self.cubes
-        return all(any(_cube_covers(outer._fields, inner._fields) for outer in mine)
-                   for inner in other.cubes)
+        return all(
+            any(_cube_covers(outer._fields, inner._fields) for outer in mine)
+            for inner in other.cubes
+        )
 
     def _identity(self) -> tuple[Identity] | frozenset[Identity]:
         key = self._key
         if key is None:
             cubes = self.cubes
-            if len(cubes) == 1:         # no set to build (hashed and compared the same)
+            if len(cubes) == 1:  # no set to build (hashed and compared the same)
                 key = (tuple(cubes[0]._fields.items()),)
             else:
                 key = frozenset(tuple(cube._fields.items()) for cube in cubes)
@@ -510,8 +584,7 @@ class TernaryMatch:
         kwargs: dict[str, UserField] = {}
         for name, (value, mask) in self._fields.items():
             user = _user_form(name, value)
-            kwargs[name] = user if mask == self.space.full[name] else (
-                user, _user_form(name, mask))
+            kwargs[name] = user if mask == self.space.full[name] else (user, _user_form(name, mask))
         return kwargs
 
     def __str__(self) -> str:
@@ -562,6 +635,9 @@ def _value_text(space: HeaderSpace, name: str, value: int, mask: int) -> str:
 
 
 def _text(space: HeaderSpace, constraints: Mapping[str, Constraint]) -> str:
-    return ','.join('%s=%s' % (name, _value_text(space, name, value, mask))
-                    for name, (value, mask) in sorted(
-                        constraints.items(), key=lambda item: space.order[item[0]]))
+    return ','.join(
+        '%s=%s' % (name, _value_text(space, name, value, mask))
+        for name, (value, mask) in sorted(
+            constraints.items(), key=lambda item: space.order[item[0]]
+        )
+    )

@@ -55,8 +55,8 @@ from controller.config.yaml_source import DEFAULT_MAX_BYTES, Path, load_checked,
 UNKNOWN_APP = 'unknown'
 RIGHTS = ('drop', 'output', 'modify', 'controller')
 ALL_RIGHTS = frozenset(RIGHTS)
-MAX_TABLES = 254      # OpenFlow 1.3 table ids 0..254 (255 is OFPTT_ALL)
-MAX_DPID = 2 ** 64 - 1
+MAX_TABLES = 254  # OpenFlow 1.3 table ids 0..254 (255 is OFPTT_ALL)
+MAX_DPID = 2**64 - 1
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class AppPolicy:
     """What one app may do. ``flowspace`` is a tuple of (match fields, TernaryMatch); an
     empty tuple allows all header space. ``line`` is where the app's entry is (None for
     an app the file does not list)."""
+
     name: str
     security: bool = False
     tables: int = 1
@@ -79,9 +80,10 @@ class AppPolicy:
 class Override:
     """``winner`` wins wherever two apps' rules overlap inside ``match`` (on ``dpid``, or
     on every switch)."""
+
     index: int
     fields: FrozenDict
-    match: Any              # TernaryMatch
+    match: Any  # TernaryMatch
     winner: str
     dpid: int | None = None
     line: int | None = field(default=None, compare=False)
@@ -93,6 +95,7 @@ class Damping:
     ``penalty``; the penalty halves every ``half_life`` seconds; above ``suppress`` the
     region is damped (the policy's winner stays, the others are held back) until it
     decays below ``reuse``; it never stays damped longer than ``max_suppress``."""
+
     penalty: float = 1000.0
     suppress: float = 2000.0
     reuse: float = 750.0
@@ -125,20 +128,22 @@ class Invariants:
 class ArbiterPolicy:
     """The whole policy. ``clause_line`` maps a clause's key path ('order',
     'apps.x.flowspace', ...) to its line, so decisions can cite it."""
+
     source: str = '<default>'
     order: tuple[str, ...] = ()
     pipeline: tuple[tuple[str, ...], ...] = ()
     apps: FrozenDict = FrozenDict()
     overrides: tuple[Override, ...] = ()
     damping: Damping = Damping()
-    links: tuple[tuple[int, int, int, int], ...] = ()   # (dpid, port, dpid, port)
+    links: tuple[tuple[int, int, int, int], ...] = ()  # (dpid, port, dpid, port)
     hosts: FrozenDict = FrozenDict()
     invariants: Invariants = Invariants()
     unknown: str = 'lowest'
     lines: FrozenDict = field(default=FrozenDict(), compare=False)
     # name -> AppPolicy, found once (a plain dict: asked on every flow-mod)
-    _by_name: dict[str, AppPolicy] = field(default_factory=dict, init=False, repr=False,
-                                           compare=False)
+    _by_name: dict[str, AppPolicy] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def app(self, name: str) -> AppPolicy:
         """The AppPolicy of ``name``; an app the file does not list may do anything."""
@@ -152,9 +157,13 @@ class ArbiterPolicy:
         """Whether ``name`` may propose anything, as often as it likes (no flowspace,
         rights, budget or rate): no rights check can refuse its rules."""
         app = self.app(name)
-        return (not app.flowspace and app.may >= ALL_RIGHTS and app.max_rules is None
-                and app.flow_mod_rate is None
-                and not (name == UNKNOWN_APP and self.unknown == 'refuse'))
+        return (
+            not app.flowspace
+            and app.may >= ALL_RIGHTS
+            and app.max_rules is None
+            and app.flow_mod_rate is None
+            and not (name == UNKNOWN_APP and self.unknown == 'refuse')
+        )
 
     def rank(self, name: str) -> int:
         """Position in ``order`` (0 wins over 1); unordered apps after every ordered one,
@@ -166,8 +175,7 @@ class ArbiterPolicy:
     def cite(self, path: str) -> str:
         """'order (policy.yaml:3)': a clause and where it is written."""
         line = self.lines.get(path)
-        return '%s (%s:%d)' % (path, self.source, line) if line else \
-            '%s (%s)' % (path, self.source)
+        return '%s (%s:%d)' % (path, self.source, line) if line else '%s (%s)' % (path, self.source)
 
     def stage_of(self, app: str) -> tuple[int | None, int, int | None]:
         """(index of the app's pipeline stage, its first table, the next stage's first
@@ -188,6 +196,7 @@ DEFAULT_POLICY = ArbiterPolicy()
 
 # --- the JSON Schema -------------------------------------------------------------------
 
+
 def _int(low, high, expect):
     return {'type': 'integer', 'minimum': low, 'maximum': high, 'expect': expect}
 
@@ -197,82 +206,150 @@ def _number(low, expect):
 
 
 def _mapping(properties, expect, required=()):
-    schema = {'type': 'object', 'expect': expect, 'properties': properties,
-              'additionalProperties': False}
+    schema = {
+        'type': 'object',
+        'expect': expect,
+        'properties': properties,
+        'additionalProperties': False,
+    }
     if required:
         schema['required'] = list(required)
     return schema
 
 
-_APP_NAME = {'type': 'string', 'minLength': 1,
-             'expect': "an app name (its module's last part, e.g. simple_switch_13)"}
+_APP_NAME = {
+    'type': 'string',
+    'minLength': 1,
+    'expect': "an app name (its module's last part, e.g. simple_switch_13)",
+}
 _APP_LIST = {'type': 'array', 'items': _APP_NAME, 'expect': 'a list of app names'}
-_DPID = {'type': 'integer', 'minimum': 0, 'maximum': MAX_DPID,
-         'expect': 'a datapath id, an integer 0..2**64-1'}
+_DPID = {
+    'type': 'integer',
+    'minimum': 0,
+    'maximum': MAX_DPID,
+    'expect': 'a datapath id, an integer 0..2**64-1',
+}
 _PORT = _int(1, ofmatch.OFPP_MAX, 'a port number 1..0xffffff00')
-_MATCH = _mapping({name: {'type': kind.json_types, 'expect': kind.expect}
-                   for name, kind in ofmatch.MATCH_FIELDS.items()},
-                  'match fields (OpenFlow 1.3 names)')
-_MATCH['properties'].update({alias: _MATCH['properties'][name]
-                             for alias, name in ofmatch.ALIASES.items()})
+_MATCH = _mapping(
+    {
+        name: {'type': kind.json_types, 'expect': kind.expect}
+        for name, kind in ofmatch.MATCH_FIELDS.items()
+    },
+    'match fields (OpenFlow 1.3 names)',
+)
+_MATCH['properties'].update(
+    {alias: _MATCH['properties'][name] for alias, name in ofmatch.ALIASES.items()}
+)
 
-_APP = _mapping({
-    'security': {'type': 'boolean', 'expect': 'true or false'},
-    'tables': _int(1, MAX_TABLES, 'the number of tables the app uses, 1..254'),
-    'flowspace': {'type': 'array', 'items': _MATCH, 'minItems': 1,
-                  'expect': 'a list of matches (the header space the app may touch)'},
-    'may': {'type': 'array', 'uniqueItems': True,
+_APP = _mapping(
+    {
+        'security': {'type': 'boolean', 'expect': 'true or false'},
+        'tables': _int(1, MAX_TABLES, 'the number of tables the app uses, 1..254'),
+        'flowspace': {
+            'type': 'array',
+            'items': _MATCH,
+            'minItems': 1,
+            'expect': 'a list of matches (the header space the app may touch)',
+        },
+        'may': {
+            'type': 'array',
+            'uniqueItems': True,
             'items': {'enum': list(RIGHTS), 'expect': 'one of %s' % ', '.join(RIGHTS)},
-            'expect': 'a list of rights: %s' % ', '.join(RIGHTS)},
-    'max_rules': _int(0, 2 ** 31 - 1, 'the most rules per switch, an integer >= 0'),
-    'flow_mod_rate': _number(0, 'flow-mods per second, a number > 0'),
-    'flow_mod_burst': _int(1, 2 ** 31 - 1, 'flow-mods at once, an integer >= 1'),
-}, 'app settings (security, tables, flowspace, may, max_rules, flow_mod_rate, '
-   'flow_mod_burst)')
+            'expect': 'a list of rights: %s' % ', '.join(RIGHTS),
+        },
+        'max_rules': _int(0, 2**31 - 1, 'the most rules per switch, an integer >= 0'),
+        'flow_mod_rate': _number(0, 'flow-mods per second, a number > 0'),
+        'flow_mod_burst': _int(1, 2**31 - 1, 'flow-mods at once, an integer >= 1'),
+    },
+    'app settings (security, tables, flowspace, may, max_rules, flow_mod_rate, flow_mod_burst)',
+)
 
-_HOST = _mapping({
-    'dpid': _DPID, 'port': _PORT,
-    'ip': {'type': 'string', 'expect': 'an IPv4 address'},
-}, 'a host (dpid, port, ip)', required=['dpid', 'port'])
+_HOST = _mapping(
+    {
+        'dpid': _DPID,
+        'port': _PORT,
+        'ip': {'type': 'string', 'expect': 'an IPv4 address'},
+    },
+    'a host (dpid, port, ip)',
+    required=['dpid', 'port'],
+)
 
-POLICY_SCHEMA = _mapping({
-    'order': dict(_APP_LIST, expect='a list of app names, the winner first'),
-    'pipeline': {'type': 'array', 'minItems': 1,
-                 'items': dict(_APP_LIST, minItems=1,
-                               expect='a list of the app names of one stage'),
-                 'expect': 'a list of stages, each a list of app names'},
-    'apps': {'type': 'object', 'additionalProperties': _APP,
-             'expect': 'a mapping of app name -> app settings'},
-    'overrides': {'type': 'array', 'expect': 'a list of overrides',
-                  'items': _mapping({'match': _MATCH, 'winner': _APP_NAME, 'dpid': _DPID},
-                                    'an override (match, winner, dpid)',
-                                    required=['match', 'winner'])},
-    'damping': _mapping({
-        'penalty': _number(0, 'the penalty of one override, a number > 0'),
-        'suppress': _number(0, 'the penalty above which a region is damped'),
-        'reuse': _number(0, 'the penalty below which a damped region is released'),
-        'half_life': _number(0, 'seconds for the penalty to halve'),
-        'max_suppress': _number(0, 'the longest a region stays damped, seconds'),
-    }, 'damping settings (penalty, suppress, reuse, half_life, max_suppress)'),
-    'topology': _mapping({
-        'links': {'type': 'array', 'expect': 'a list of [dpid, port, dpid, port]',
-                  'items': {'type': 'array', 'minItems': 4, 'maxItems': 4,
-                            'prefixItems': [_DPID, _PORT, _DPID, _PORT],
-                            'expect': 'a link [dpid, port, dpid, port]'}},
-        'hosts': {'type': 'object', 'additionalProperties': _HOST,
-                  'expect': 'a mapping of host name -> dpid, port, ip'},
-    }, 'the topology (links, hosts)'),
-    'invariants': _mapping({
-        'no_loops': {'type': 'boolean', 'expect': 'true or false'},
-        'no_black_holes': {'type': 'boolean', 'expect': 'true or false'},
-        'isolation': {'type': 'array', 'expect': 'a list of [host, host] pairs',
-                      'items': {'type': 'array', 'minItems': 2, 'maxItems': 2,
-                                'items': {'type': 'string', 'expect': 'a host name'},
-                                'expect': 'a pair of host names'}},
-    }, 'invariants (no_loops, no_black_holes, isolation)'),
-    'unknown': {'enum': ['lowest', 'refuse'], 'expect': "'lowest' or 'refuse'"},
-}, 'a mapping with order, pipeline, apps, overrides, damping, topology, invariants, '
-   'unknown')
+POLICY_SCHEMA = _mapping(
+    {
+        'order': dict(_APP_LIST, expect='a list of app names, the winner first'),
+        'pipeline': {
+            'type': 'array',
+            'minItems': 1,
+            'items': dict(_APP_LIST, minItems=1, expect='a list of the app names of one stage'),
+            'expect': 'a list of stages, each a list of app names',
+        },
+        'apps': {
+            'type': 'object',
+            'additionalProperties': _APP,
+            'expect': 'a mapping of app name -> app settings',
+        },
+        'overrides': {
+            'type': 'array',
+            'expect': 'a list of overrides',
+            'items': _mapping(
+                {'match': _MATCH, 'winner': _APP_NAME, 'dpid': _DPID},
+                'an override (match, winner, dpid)',
+                required=['match', 'winner'],
+            ),
+        },
+        'damping': _mapping(
+            {
+                'penalty': _number(0, 'the penalty of one override, a number > 0'),
+                'suppress': _number(0, 'the penalty above which a region is damped'),
+                'reuse': _number(0, 'the penalty below which a damped region is released'),
+                'half_life': _number(0, 'seconds for the penalty to halve'),
+                'max_suppress': _number(0, 'the longest a region stays damped, seconds'),
+            },
+            'damping settings (penalty, suppress, reuse, half_life, max_suppress)',
+        ),
+        'topology': _mapping(
+            {
+                'links': {
+                    'type': 'array',
+                    'expect': 'a list of [dpid, port, dpid, port]',
+                    'items': {
+                        'type': 'array',
+                        'minItems': 4,
+                        'maxItems': 4,
+                        'prefixItems': [_DPID, _PORT, _DPID, _PORT],
+                        'expect': 'a link [dpid, port, dpid, port]',
+                    },
+                },
+                'hosts': {
+                    'type': 'object',
+                    'additionalProperties': _HOST,
+                    'expect': 'a mapping of host name -> dpid, port, ip',
+                },
+            },
+            'the topology (links, hosts)',
+        ),
+        'invariants': _mapping(
+            {
+                'no_loops': {'type': 'boolean', 'expect': 'true or false'},
+                'no_black_holes': {'type': 'boolean', 'expect': 'true or false'},
+                'isolation': {
+                    'type': 'array',
+                    'expect': 'a list of [host, host] pairs',
+                    'items': {
+                        'type': 'array',
+                        'minItems': 2,
+                        'maxItems': 2,
+                        'items': {'type': 'string', 'expect': 'a host name'},
+                        'expect': 'a pair of host names',
+                    },
+                },
+            },
+            'invariants (no_loops, no_black_holes, isolation)',
+        ),
+        'unknown': {'enum': ['lowest', 'refuse'], 'expect': "'lowest' or 'refuse'"},
+    },
+    'a mapping with order, pipeline, apps, overrides, damping, topology, invariants, unknown',
+)
 
 _VALIDATOR = strict_validator(POLICY_SCHEMA)
 
@@ -287,26 +364,32 @@ def _schema_issues(data: Any) -> Iterator[tuple[Path, str, bool]]:
         if kind == 'additionalProperties':
             for key in value:
                 if key not in schema.get('properties', {}):
-                    yield path + (key,), "unknown key '%s'; expected one of %s" % (
-                        key, ', '.join(schema['properties'])), True
+                    yield (
+                        path + (key,),
+                        "unknown key '%s'; expected one of %s"
+                        % (key, ', '.join(schema['properties'])),
+                        True,
+                    )
         elif kind == 'required':
             for key in error.validator_value:
                 if key not in value:
-                    yield path, "missing key '%s' (%s)" % (
-                        key, schema['properties'][key]['expect']), False
+                    yield (
+                        path,
+                        "missing key '%s' (%s)" % (key, schema['properties'][key]['expect']),
+                        False,
+                    )
         elif kind in ('minItems', 'maxItems', 'minLength'):
-            yield path, 'expected %s; got %s' % (expect, describe(value)), \
-                False
+            yield path, 'expected %s; got %s' % (expect, describe(value)), False
         elif kind == 'uniqueItems':
             yield path, 'a right is listed twice', False
         elif kind in ('minimum', 'maximum', 'exclusiveMinimum'):
             yield path, '%s is out of range; expected %s' % (value, expect), False
         else:
-            yield path, 'expected %s; got %s' % (expect, describe(value)), \
-                False
+            yield path, 'expected %s; got %s' % (expect, describe(value)), False
 
 
 # --- loading ---------------------------------------------------------------------------
+
 
 def load_arbiter_policy(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> ArbiterPolicy:
     """The ArbiterPolicy in the YAML file at ``path``; ConfigError (every problem, each
@@ -315,14 +398,18 @@ def load_arbiter_policy(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Arbite
     return load_file(path, load_arbiter_policy_text, max_bytes)
 
 
-def load_arbiter_policy_text(text: str | bytes,
-                             filename: str = '<string>') -> ArbiterPolicy:
+def load_arbiter_policy_text(text: str | bytes, filename: str = '<string>') -> ArbiterPolicy:
     """The ArbiterPolicy in ``text`` (str or UTF-8 bytes)."""
     if _empty(text):
         # An empty file is a valid policy: every app ranks equal and may do anything.
         return ArbiterPolicy(source=filename)
-    return load_checked(text, filename, POLICY_SCHEMA['expect'], _schema_issues,
-                        lambda source: _Builder(source).build())
+    return load_checked(
+        text,
+        filename,
+        POLICY_SCHEMA['expect'],
+        _schema_issues,
+        lambda source: _Builder(source).build(),
+    )
 
 
 class _Builder:
@@ -350,27 +437,43 @@ class _Builder:
             return None
         order = self._names(data.get('order'), ('order',))
         pipeline = self._pipeline(data.get('pipeline'))
-        self.known_apps = set(order) | {n for stage in pipeline for n in stage} | \
-            set(_dict(data.get('apps')))
-        apps = {name: self._app(name, conf) for name, conf in
-                (data.get('apps') or {}).items() if isinstance(conf, dict)}
-        overrides = tuple(self._override(index, conf) for index, conf in
-                          enumerate(_list(data.get('overrides')))
-                          if isinstance(conf, dict))
+        self.known_apps = (
+            set(order) | {n for stage in pipeline for n in stage} | set(_dict(data.get('apps')))
+        )
+        apps = {
+            name: self._app(name, conf)
+            for name, conf in (data.get('apps') or {}).items()
+            if isinstance(conf, dict)
+        }
+        overrides = tuple(
+            self._override(index, conf)
+            for index, conf in enumerate(_list(data.get('overrides')))
+            if isinstance(conf, dict)
+        )
         hosts = self._hosts(_dict(_dict(data.get('topology')).get('hosts')))
-        links = tuple(tuple(link) for link in
-                      _list(_dict(data.get('topology')).get('links'))
-                      if isinstance(link, list) and len(link) == 4)
+        links = tuple(
+            tuple(link)
+            for link in _list(_dict(data.get('topology')).get('links'))
+            if isinstance(link, list) and len(link) == 4
+        )
         self._line('topology', 'links')
         invariants = self._invariants(_dict(data.get('invariants')), hosts)
         damping = self._damping(_dict(data.get('damping')))
         for name in ('unknown',):
             self._line(name)
         return ArbiterPolicy(
-            source=self.source.filename, order=order, pipeline=pipeline,
-            apps=FrozenDict(apps), overrides=overrides, damping=damping, links=links,
-            hosts=FrozenDict(hosts), invariants=invariants,
-            unknown=data.get('unknown', 'lowest'), lines=FrozenDict(self.lines))
+            source=self.source.filename,
+            order=order,
+            pipeline=pipeline,
+            apps=FrozenDict(apps),
+            overrides=overrides,
+            damping=damping,
+            links=links,
+            hosts=FrozenDict(hosts),
+            invariants=invariants,
+            unknown=data.get('unknown', 'lowest'),
+            lines=FrozenDict(self.lines),
+        )
 
     def _names(self, names, path):
         self._line(*path)
@@ -390,8 +493,11 @@ class _Builder:
             names = self._names(stage, ('pipeline', index))
             for position, name in enumerate(names):
                 if name in seen:
-                    self.issue(('pipeline', index, position), "app '%s' is in stage %d "
-                               "already; an app has one stage" % (name, seen[name]))
+                    self.issue(
+                        ('pipeline', index, position),
+                        "app '%s' is in stage %d "
+                        "already; an app has one stage" % (name, seen[name]),
+                    )
                 seen.setdefault(name, index)
             result.append(names)
         return tuple(result)
@@ -401,32 +507,39 @@ class _Builder:
         line = self._line(*path)
         for key in conf:
             self._line(*path, key)
-        flowspace = tuple(self._match(path + ('flowspace', index), fields)
-                          for index, fields in enumerate(_list(conf.get('flowspace')))
-                          if isinstance(fields, dict))
+        flowspace = tuple(
+            self._match(path + ('flowspace', index), fields)
+            for index, fields in enumerate(_list(conf.get('flowspace')))
+            if isinstance(fields, dict)
+        )
         rate = conf.get('flow_mod_rate')
         burst = conf.get('flow_mod_burst')
         if burst is not None and rate is None:
             self.issue(path + ('flow_mod_burst',), 'flow_mod_burst needs flow_mod_rate')
         may = conf.get('may')
         return AppPolicy(
-            name=name, security=conf.get('security') is True,
+            name=name,
+            security=conf.get('security') is True,
             tables=conf.get('tables') if isinstance(conf.get('tables'), int) else 1,
             flowspace=tuple(f for f in flowspace if f is not None),
             may=frozenset(may) if isinstance(may, list) else frozenset(RIGHTS),
             max_rules=conf.get('max_rules'),
             flow_mod_rate=float(rate) if isinstance(rate, (int, float)) else None,
-            flow_mod_burst=burst if burst is not None else
-            (max(1, math.ceil(rate)) if isinstance(rate, (int, float)) else None),
-            line=line)
+            flow_mod_burst=burst
+            if burst is not None
+            else (max(1, math.ceil(rate)) if isinstance(rate, (int, float)) else None),
+            line=line,
+        )
 
     def _match(self, path, fields):
         """(fields, TernaryMatch) of a match mapping; None (reported) if it is wrong."""
         from ryu.ofproto import ofproto_v1_3_parser as parser
 
         from controller.arbiter.match import TernaryMatch
+
         match, problems = ofmatch.normalise_match(
-            fields, lambda key: self.source.plain.get(path + (key,)))
+            fields, lambda key: self.source.plain.get(path + (key,))
+        )
         for key, message in problems:
             self.issue(path + (key,), message)
         if problems:
@@ -436,14 +549,21 @@ class _Builder:
     def _override(self, index, conf):
         path = ('overrides', index)
         line = self._line(*path)
-        match = self._match(path + ('match',), _dict(conf.get('match'))) or \
-            (FrozenDict(), None)
+        match = self._match(path + ('match',), _dict(conf.get('match'))) or (FrozenDict(), None)
         winner = conf.get('winner')
         if isinstance(winner, str) and winner not in self.known_apps:
-            self.issue(path + ('winner',), "unknown app '%s'; name it under order, "
-                       "pipeline or apps first" % winner)
-        return Override(index=index, fields=match[0], match=match[1],
-                        winner=conf.get('winner'), dpid=conf.get('dpid'), line=line)
+            self.issue(
+                path + ('winner',),
+                "unknown app '%s'; name it under order, pipeline or apps first" % winner,
+            )
+        return Override(
+            index=index,
+            fields=match[0],
+            match=match[1],
+            winner=conf.get('winner'),
+            dpid=conf.get('dpid'),
+            line=line,
+        )
 
     def _hosts(self, conf):
         hosts = {}
@@ -455,11 +575,13 @@ class _Builder:
                 try:
                     ipaddress.IPv4Address(ip)
                 except ValueError:
-                    self.issue(('topology', 'hosts', name, 'ip'),
-                               'expected an IPv4 address; got %r' % ip)
+                    self.issue(
+                        ('topology', 'hosts', name, 'ip'), 'expected an IPv4 address; got %r' % ip
+                    )
                     ip = None
-            hosts[name] = Host(name, host.get('dpid'), host.get('port'),
-                               ip if isinstance(ip, str) else None)
+            hosts[name] = Host(
+                name, host.get('dpid'), host.get('port'), ip if isinstance(ip, str) else None
+            )
         return hosts
 
     def _invariants(self, conf, hosts):
@@ -470,25 +592,34 @@ class _Builder:
                 continue
             for position, name in enumerate(pair):
                 if isinstance(name, str) and name not in hosts:
-                    self.issue(('invariants', 'isolation', index, position),
-                               "unknown host '%s'; hosts under topology.hosts: %s"
-                               % (name, ', '.join(hosts) or 'none'))
+                    self.issue(
+                        ('invariants', 'isolation', index, position),
+                        "unknown host '%s'; hosts under topology.hosts: %s"
+                        % (name, ', '.join(hosts) or 'none'),
+                    )
             pairs.append(tuple(pair))
         self._line('invariants', 'isolation')
-        return Invariants(no_loops=conf.get('no_loops', True) is not False,
-                          no_black_holes=conf.get('no_black_holes', True) is not False,
-                          isolation=tuple(pairs), line=line)
+        return Invariants(
+            no_loops=conf.get('no_loops', True) is not False,
+            no_black_holes=conf.get('no_black_holes', True) is not False,
+            isolation=tuple(pairs),
+            line=line,
+        )
 
     def _damping(self, conf):
         self._line('damping')
-        values = {key: float(value) for key, value in conf.items()
-                  if isinstance(value, (int, float)) and not isinstance(value, bool)}
-        damping = Damping(**{k: v for k, v in values.items()
-                             if k in Damping.__dataclass_fields__})
+        values = {
+            key: float(value)
+            for key, value in conf.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+        }
+        damping = Damping(**{k: v for k, v in values.items() if k in Damping.__dataclass_fields__})
         if damping.reuse >= damping.suppress:
-            self.issue(('damping', 'reuse' if 'reuse' in conf else 'suppress'),
-                       'reuse (%g) must be below suppress (%g), or a damped region '
-                       'would never be released' % (damping.reuse, damping.suppress))
+            self.issue(
+                ('damping', 'reuse' if 'reuse' in conf else 'suppress'),
+                'reuse (%g) must be below suppress (%g), or a damped region '
+                'would never be released' % (damping.reuse, damping.suppress),
+            )
         return damping
 
 
@@ -498,7 +629,7 @@ def _empty(text):
     events are parsed: a large file is read once, by the loader."""
     try:
         events = yaml.parse(text, Loader=yaml.SafeLoader)
-        next(events)                                  # the stream's start
+        next(events)  # the stream's start
         return isinstance(next(events), yaml.StreamEndEvent)
     except (yaml.YAMLError, UnicodeDecodeError, StopIteration):
         return False
@@ -522,4 +653,4 @@ def policy_path(path: str | None, config_files: Iterable[str] | None) -> str | N
         beside = os.path.join(os.path.dirname(os.path.abspath(config)), path)
         if os.path.exists(beside):
             return beside
-    return path            # (the loader then says it does not exist)
+    return path  # (the loader then says it does not exist)

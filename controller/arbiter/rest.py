@@ -24,8 +24,8 @@ from controller.cookies import APP_SHIFT
 from controller.rest import json_response
 
 DATA_KEY = 'arbiter'
-MAX_DPID = 2 ** 64 - 1
-MAX_TABLE = 254           # OpenFlow 1.3 table ids (255 is OFPTT_ALL)
+MAX_DPID = 2**64 - 1
+MAX_TABLE = 254  # OpenFlow 1.3 table ids (255 is OFPTT_ALL)
 EXPLAIN_USAGE = '/arbiter/explain?dpid=1&table=0&match=eth_type=0x800,ipv4_dst=10.0.0.2'
 
 
@@ -33,6 +33,7 @@ def parse_match_text(text: str | None) -> TernaryMatch:
     """'eth_type=0x800,ipv4_dst=10.0.0.0/24' -> TernaryMatch; ValueError with what is
     wrong. Fields and values as in a policy file."""
     from ryu.ofproto import ofproto_v1_3_parser as parser
+
     fields = {}
     for part in filter(None, (text or '').split(',')):
         key, equals, value = part.partition('=')
@@ -41,8 +42,10 @@ def parse_match_text(text: str | None) -> TernaryMatch:
         fields[key.strip()] = value.strip()
     unknown = [k for k in fields if ofmatch.field_name(k) is None]
     if unknown:
-        raise ValueError('unknown match field %s; known: %s' % (
-            ', '.join(unknown), ', '.join(ofmatch.MATCH_FIELDS)))
+        raise ValueError(
+            'unknown match field %s; known: %s'
+            % (', '.join(unknown), ', '.join(ofmatch.MATCH_FIELDS))
+        )
     match, problems = ofmatch.normalise_match(fields)
     if problems:
         raise ValueError('; '.join('%s: %s' % p for p in problems))
@@ -88,7 +91,7 @@ class ArbiterController(ControllerBase):
     def decisions(self, req: Any, **_: Any) -> Response:
         try:
             app = req.GET.get('app')
-            limit = query_int(req.GET, 'limit', 100, -2 ** 63, 2 ** 63)
+            limit = query_int(req.GET, 'limit', 100, -(2**63), 2**63)
         except ValueError as error:
             return _bad_request(error)
         found = [d.as_dict() for d in self.arbiter.decisions if app in (None, d.app)]
@@ -103,14 +106,21 @@ class ArbiterController(ControllerBase):
         arbiter = self.arbiter
         counts = arbiter.rule_counts()
         names = set(counts) | {app for app, _ in arbiter.counts}
-        return json_response({app: {
-            'rules': {str(dpid): n for dpid, n in counts.get(app, {}).items()},
-            'decisions': {outcome: n for (name, outcome), n in arbiter.counts.items()
-                          if name == app},
-            'cookie_range': '0x%04x' % arbiter.cookies.app_id(app)
-            if app in arbiter.cookies.ids else None,
-            'cookie_shift': APP_SHIFT,
-        } for app in sorted(names)})
+        return json_response(
+            {
+                app: {
+                    'rules': {str(dpid): n for dpid, n in counts.get(app, {}).items()},
+                    'decisions': {
+                        outcome: n for (name, outcome), n in arbiter.counts.items() if name == app
+                    },
+                    'cookie_range': '0x%04x' % arbiter.cookies.app_id(app)
+                    if app in arbiter.cookies.ids
+                    else None,
+                    'cookie_shift': APP_SHIFT,
+                }
+                for app in sorted(names)
+            }
+        )
 
     @route('arbiter', '/arbiter/explain', methods=['GET'])
     def explain(self, req: Any, **_: Any) -> Response:
@@ -121,6 +131,5 @@ class ArbiterController(ControllerBase):
         except UnicodeDecodeError as error:
             return _bad_request(error)
         except ValueError as error:
-            return json_response({'error': '%s; for example %s' % (error, EXPLAIN_USAGE)},
-                                 400)
+            return json_response({'error': '%s; for example %s' % (error, EXPLAIN_USAGE)}, 400)
         return json_response(self.arbiter.explain(dpid, table, match))

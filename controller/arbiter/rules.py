@@ -67,13 +67,14 @@ class Relation(enum.Enum):
     @property
     def is_conflict(self) -> bool:
         """Whether the two rules act differently on packets both match."""
-        return self not in (Relation.IDENTICAL, Relation.REDUNDANT,
-                            Relation.BENIGN_OVERLAP)
+        return self not in (Relation.IDENTICAL, Relation.REDUNDANT, Relation.BENIGN_OVERLAP)
 
 
-_CONVERSE = {Relation.SHADOWED: Relation.SHADOWS,
-             Relation.GENERALIZATION: Relation.EXCEPTION,
-             Relation.CORRELATION: Relation.OVERRIDES}
+_CONVERSE = {
+    Relation.SHADOWED: Relation.SHADOWS,
+    Relation.GENERALIZATION: Relation.EXCEPTION,
+    Relation.CORRELATION: Relation.OVERRIDES,
+}
 _CONVERSE.update({second: first for first, second in _CONVERSE.items()})
 
 
@@ -90,8 +91,8 @@ _CONVERSE.update({second: first for first, second in _CONVERSE.items()})
 # keeps its order; a write list is an action set and is kept in execution order, one
 # action per type (the later one wins), without an output when a group is written
 # (the group takes the packet). Empty apply and write lists do nothing and are left out.
-ActionKey = tuple[Any, ...]             # ('output', 2), ('set_field', 'eth_dst', 1), ...
-InstructionKey = tuple[Any, ...]        # ('apply', (ActionKey, ...)), ('goto', 1), ...
+ActionKey = tuple[Any, ...]  # ('output', 2), ('set_field', 'eth_dst', 1), ...
+InstructionKey = tuple[Any, ...]  # ('apply', (ActionKey, ...)), ('goto', 1), ...
 ActionsKey = tuple[InstructionKey, ...]
 
 # Ryu action class -> (name, the attributes that say what it does).
@@ -112,16 +113,45 @@ _ACTIONS = {
     parser.OFPActionPopPbb: ('pop_pbb',),
 }
 # The order in which a switch applies an action set (OpenFlow 1.3 5.10).
-_SET_ORDER = {name: rank for rank, names in enumerate((
-    ('copy_ttl_in',), ('pop_vlan', 'pop_mpls', 'pop_pbb'), ('push_mpls',), ('push_pbb',),
-    ('push_vlan',), ('copy_ttl_out',), ('dec_mpls_ttl', 'dec_nw_ttl'),
-    ('set_mpls_ttl', 'set_nw_ttl', 'set_field'), ('set_queue',), ('group',),
-    ('output', 'controller'), ('other',))) for name in names}
-_HEADER_CHANGES = {'set_field', 'push_vlan', 'pop_vlan', 'push_mpls', 'pop_mpls',
-                   'push_pbb', 'pop_pbb', 'set_mpls_ttl', 'dec_mpls_ttl', 'set_nw_ttl',
-                   'dec_nw_ttl', 'copy_ttl_out', 'copy_ttl_in'}
-_INSTRUCTION_ORDER = {name: rank for rank, name in enumerate(
-    ('meter', 'apply', 'clear', 'write', 'meta', 'goto', 'other'))}
+_SET_ORDER = {
+    name: rank
+    for rank, names in enumerate(
+        (
+            ('copy_ttl_in',),
+            ('pop_vlan', 'pop_mpls', 'pop_pbb'),
+            ('push_mpls',),
+            ('push_pbb',),
+            ('push_vlan',),
+            ('copy_ttl_out',),
+            ('dec_mpls_ttl', 'dec_nw_ttl'),
+            ('set_mpls_ttl', 'set_nw_ttl', 'set_field'),
+            ('set_queue',),
+            ('group',),
+            ('output', 'controller'),
+            ('other',),
+        )
+    )
+    for name in names
+}
+_HEADER_CHANGES = {
+    'set_field',
+    'push_vlan',
+    'pop_vlan',
+    'push_mpls',
+    'pop_mpls',
+    'push_pbb',
+    'pop_pbb',
+    'set_mpls_ttl',
+    'dec_mpls_ttl',
+    'set_nw_ttl',
+    'dec_nw_ttl',
+    'copy_ttl_out',
+    'copy_ttl_in',
+}
+_INSTRUCTION_ORDER = {
+    name: rank
+    for rank, name in enumerate(('meter', 'apply', 'clear', 'write', 'meta', 'goto', 'other'))
+}
 
 
 def _frozen(value: object) -> Hashable:
@@ -142,9 +172,15 @@ def _frozen(value: object) -> Hashable:
 def _other(obj: Any) -> tuple[str, str, tuple[tuple[str, Hashable], ...]]:
     """An object this module does not know (experimenter actions and instructions), as
     its class and attributes: equal objects give equal keys."""
-    return ('other', type(obj).__name__, tuple(
-        (name, _frozen(value)) for name, value in obj.stringify_attrs()
-        if name not in ('len', 'type', 'len_', 'type_')))
+    return (
+        'other',
+        type(obj).__name__,
+        tuple(
+            (name, _frozen(value))
+            for name, value in obj.stringify_attrs()
+            if name not in ('len', 'type', 'len_', 'type_')
+        ),
+    )
 
 
 def _set_field_value(name: str, value: Any) -> Hashable:
@@ -159,7 +195,7 @@ def _action_key(action: Any) -> ActionKey:
     if type(action) is parser.OFPActionOutput:
         if action.port == ofp.OFPP_CONTROLLER:
             return 'controller', action.max_len
-        return 'output', action.port       # max_len matters to the controller only
+        return 'output', action.port  # max_len matters to the controller only
     if type(action) is parser.OFPActionSetField and hasattr(action, 'key'):
         return 'set_field', action.key, _set_field_value(action.key, action.value)
     known = _ACTIONS.get(type(action))
@@ -174,7 +210,7 @@ def _set_slot(action: ActionKey) -> Hashable:
     if action[0] in ('output', 'controller'):
         return 'output'
     if action[0] == 'set_field':
-        return action[:2]                   # one per field
+        return action[:2]  # one per field
     if action[0] == 'other':
         return action
     return action[0]
@@ -186,8 +222,7 @@ def _action_set(actions: Iterable[ActionKey]) -> tuple[ActionKey, ...]:
     chosen = {_set_slot(action): action for action in actions}
     if 'group' in chosen:
         chosen.pop('output', None)
-    return tuple(sorted(chosen.values(),
-                        key=lambda action: (_SET_ORDER[action[0]], repr(action))))
+    return tuple(sorted(chosen.values(), key=lambda action: (_SET_ORDER[action[0]], repr(action))))
 
 
 def _instruction_key(instruction: Any) -> InstructionKey | None:
@@ -213,8 +248,9 @@ def actions_key(instructions: Iterable[Any]) -> ActionsKey:
     """A hashable form of a flow-mod's instructions (list of Ryu OFPInstruction*):
     instructions that do the same give equal keys (see the comment above)."""
     keys = (_instruction_key(instruction) for instruction in instructions)
-    return tuple(sorted((key for key in keys if key is not None),
-                        key=lambda key: _INSTRUCTION_ORDER[key[0]]))
+    return tuple(
+        sorted((key for key in keys if key is not None), key=lambda key: _INSTRUCTION_ORDER[key[0]])
+    )
 
 
 def _actions(key: ActionsKey) -> Iterator[ActionKey]:
@@ -223,12 +259,13 @@ def _actions(key: ActionsKey) -> Iterator[ActionKey]:
             yield from instruction[1]
 
 
-RuleKey = tuple[int, int, int, TernaryMatch]   # (dpid, table_id, priority, match)
+RuleKey = tuple[int, int, int, TernaryMatch]  # (dpid, table_id, priority, match)
 
 
 @dataclass(frozen=True)
 class Rule:
     """One flow entry of one app. ``actions`` is an ``actions_key``."""
+
     app: str
     dpid: int
     table_id: int
@@ -247,8 +284,7 @@ class Rule:
     def output_ports(self) -> tuple[int, ...]:
         """The ports it outputs to, in order, other than the controller (reserved ports
         such as FLOOD or IN_PORT included)."""
-        return tuple(action[1] for action in _actions(self.actions)
-                     if action[0] == 'output')
+        return tuple(action[1] for action in _actions(self.actions) if action[0] == 'output')
 
     @property
     def outputs_to_controller(self) -> bool:
@@ -256,15 +292,16 @@ class Rule:
 
     @property
     def groups(self) -> tuple[int, ...]:
-        return tuple(action[1] for action in _actions(self.actions)
-                     if action[0] == 'group')
+        return tuple(action[1] for action in _actions(self.actions) if action[0] == 'group')
 
     @property
     def modifies_headers(self) -> bool:
         """Whether it changes packets (set-field, push/pop, TTLs); an experimenter
         action is counted as one, as it may."""
-        return any(action[0] in _HEADER_CHANGES or action[0] == 'other'
-                   for action in _actions(self.actions))
+        return any(
+            action[0] in _HEADER_CHANGES or action[0] == 'other'
+            for action in _actions(self.actions)
+        )
 
     @property
     def drops(self) -> bool:
@@ -272,8 +309,10 @@ class Rule:
         experimenter action or instruction."""
         if any(instruction[0] in ('goto', 'other') for instruction in self.actions):
             return False
-        return not any(action[0] in ('output', 'controller', 'group', 'other')
-                       for action in _actions(self.actions))
+        return not any(
+            action[0] in ('output', 'controller', 'group', 'other')
+            for action in _actions(self.actions)
+        )
 
     def outputs_to(self, port: int) -> bool:
         """Whether an output action sends to ``port`` (what a flow-mod's out_port
@@ -312,5 +351,4 @@ def classify(new: Rule, existing: Rule) -> Relation | None:
         return None
     if not new.match.intersects(existing.match):
         return None
-    return relate(new, existing, new.match.covers(existing.match),
-                  existing.match.covers(new.match))
+    return relate(new, existing, new.match.covers(existing.match), existing.match.covers(new.match))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 class ConfigIssue:
     """One problem of a file. ``line`` and ``column`` count from 1 (None when the problem
     has no place, like an unreadable file); ``path`` is the dotted key path."""
+
     file: str
     line: int | None
     column: int | None
@@ -26,6 +27,5 @@ class ConfigError(ValueError):
     """A file that cannot be used; ``errors`` holds every ConfigIssue found, by line."""
 
     def __init__(self, errors: Iterable[ConfigIssue]) -> None:
-        self.errors = sorted(errors, key=lambda e: (e.line or 0, e.column or 0, e.path,
-                                                    e.message))
+        self.errors = sorted(errors, key=lambda e: (e.line or 0, e.column or 0, e.path, e.message))
         super().__init__('\n'.join(str(error) for error in self.errors))

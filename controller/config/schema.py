@@ -12,10 +12,9 @@ def strict_validator(schema: dict) -> Any:
     Schema counts 1.0 (and YAML's true) as one, and a port number written 1.0 is a
     mistake."""
     types = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
-        'integer', lambda checker, value: (isinstance(value, int)
-                                           and not isinstance(value, bool)))
-    return jsonschema.validators.extend(jsonschema.Draft202012Validator,
-                                        type_checker=types)(schema)
+        'integer', lambda checker, value: isinstance(value, int) and not isinstance(value, bool)
+    )
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=types)(schema)
 
 
 def parse_int(value: Any) -> int:

@@ -32,8 +32,8 @@ from yaml.resolver import Resolver
 
 from controller.config.errors import ConfigError, ConfigIssue
 
-Path = tuple[Any, ...]               # mapping keys (str) and list indexes (int)
-SchemaIssues = Iterable[tuple[Path, str, bool]]   # (path, message, at_key)
+Path = tuple[Any, ...]  # mapping keys (str) and list indexes (int)
+SchemaIssues = Iterable[tuple[Path, str, bool]]  # (path, message, at_key)
 T = TypeVar('T')
 
 _MERGE_TAG = 'tag:yaml.org,2002:merge'
@@ -46,9 +46,13 @@ MAX_NODES = 1000000
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 _READ_CHUNK = 1024 * 1024
 
-_FILE_KINDS = ((stat.S_ISDIR, 'a directory'), (stat.S_ISFIFO, 'a FIFO (named pipe)'),
-               (stat.S_ISCHR, 'a character device'), (stat.S_ISBLK, 'a block device'),
-               (stat.S_ISSOCK, 'a socket'))
+_FILE_KINDS = (
+    (stat.S_ISDIR, 'a directory'),
+    (stat.S_ISFIFO, 'a FIFO (named pipe)'),
+    (stat.S_ISCHR, 'a character device'),
+    (stat.S_ISBLK, 'a block device'),
+    (stat.S_ISSOCK, 'a socket'),
+)
 
 
 class _TooLarge(Exception):
@@ -74,8 +78,7 @@ if yaml.__with_libyaml__ and getattr(yaml._yaml, 'ScalarEvent', None) is yaml.Sc
     _LibyamlLoader = _ComposedOverLibyaml
 
 
-def load_file(path: str, load_text: Callable[..., T],
-              max_bytes: int = DEFAULT_MAX_BYTES) -> T:
+def load_file(path: str, load_text: Callable[..., T], max_bytes: int = DEFAULT_MAX_BYTES) -> T:
     """``load_text(contents, filename=path)`` of the file at ``path``, read with
     :func:`read_bounded`; a ConfigError naming the file if it cannot be read."""
     return load_text(read_bounded(path, max_bytes), filename=str(path))
@@ -105,17 +108,22 @@ def read_bounded(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     except OSError as error:
         raise _file_error(name, error.strerror or str(error)) from None
     if len(data) > max_bytes:
-        raise _file_error(name, 'it grew past the limit of %d bytes while it was read '
-                          '(a file that reports no size, like those of /proc, counts as '
-                          'growing)' % max_bytes)
+        raise _file_error(
+            name,
+            'it grew past the limit of %d bytes while it was read '
+            '(a file that reports no size, like those of /proc, counts as '
+            'growing)' % max_bytes,
+        )
     return bytes(data)
 
 
 def _check_regular(name, path, info):
     if stat.S_ISREG(info.st_mode):
         return
-    kind = next((what for test, what in _FILE_KINDS if test(info.st_mode)),
-                'a file of an unknown kind (mode 0o%o)' % info.st_mode)
+    kind = next(
+        (what for test, what in _FILE_KINDS if test(info.st_mode)),
+        'a file of an unknown kind (mode 0o%o)' % info.st_mode,
+    )
     target = os.path.realpath(path)
     via = ' (a symbolic link to %s)' % target if os.path.islink(path) else ''
     raise _file_error(name, 'it is %s%s, not a regular file' % (kind, via))
@@ -123,17 +131,20 @@ def _check_regular(name, path, info):
 
 def _check_size(name, size, max_bytes):
     if size > max_bytes:
-        raise _file_error(name, 'it is %d bytes, over the limit of %d bytes'
-                          % (size, max_bytes))
+        raise _file_error(name, 'it is %d bytes, over the limit of %d bytes' % (size, max_bytes))
 
 
 def _file_error(name, why):
     return ConfigError([ConfigIssue(name, None, None, '', 'cannot read the file: ' + why)])
 
 
-def load_checked(text: str | bytes, filename: str, expect: str,
-                 schema_issues: Callable[[Any], SchemaIssues],
-                 build: Callable[['YamlSource'], T | None]) -> T:
+def load_checked(
+    text: str | bytes,
+    filename: str,
+    expect: str,
+    schema_issues: Callable[[Any], SchemaIssues],
+    build: Callable[['YamlSource'], T | None],
+) -> T:
     """What ``build(source)`` makes of the YAML ``text`` once ``schema_issues(data)``
     has been reported; ConfigError with every problem found by any of the three.
     ``expect`` says what the document should be (for the message about an empty one)."""
@@ -151,7 +162,7 @@ def load_checked(text: str | bytes, filename: str, expect: str,
     source.release()
     if issues:
         raise ConfigError(issues)
-    return result      # type: ignore[return-value]   # None only with issues, raised
+    return result  # type: ignore[return-value]   # None only with issues, raised
 
 
 class YamlSource:
@@ -163,29 +174,29 @@ class YamlSource:
 
     def __init__(self, filename: str, expect: str = 'a mapping') -> None:
         self.filename = filename
-        self.expect = expect          # what the document should be, for messages
+        self.expect = expect  # what the document should be, for messages
         self.data: Any = None
-        self.value_marks: dict[Path, Any] = {}   # path -> yaml Mark of the value
-        self.key_marks: dict[Path, Any] = {}     # path -> yaml Mark of the key
-        self.keys: dict[Path, Any] = {}          # path -> the key as YAML constructed it
-        self.plain: dict[Path, str] = {}         # path -> text of a plain (unquoted) scalar
-        self.issues: dict[tuple[Path, str], ConfigIssue] = {}   # one of each
+        self.value_marks: dict[Path, Any] = {}  # path -> yaml Mark of the value
+        self.key_marks: dict[Path, Any] = {}  # path -> yaml Mark of the key
+        self.keys: dict[Path, Any] = {}  # path -> the key as YAML constructed it
+        self.plain: dict[Path, str] = {}  # path -> text of a plain (unquoted) scalar
+        self.issues: dict[tuple[Path, str], ConfigIssue] = {}  # one of each
         self._constructor: Any = None
-        self._active: set[int] = set()   # ids of the collection nodes being walked
+        self._active: set[int] = set()  # ids of the collection nodes being walked
         self._nodes = 0
 
     # --- reporting ---------------------------------------------------------------------
 
-    def issue(self, path: Path, message: str, at_key: bool = False,
-              mark: Any = None) -> None:
+    def issue(self, path: Path, message: str, at_key: bool = False, mark: Any = None) -> None:
         """Report ``message`` about ``path`` (about its key, with ``at_key``), at
         ``mark`` if given, else where ``path`` is written; once per path and message."""
         if mark is None:
             mark = self._mark(path, at_key)
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, None)
         text = '.'.join(str(part) for part in path)
-        self.issues.setdefault((path, message),
-                               ConfigIssue(self.filename, line, column, text, message))
+        self.issues.setdefault(
+            (path, message), ConfigIssue(self.filename, line, column, text, message)
+        )
 
     def release(self) -> None:
         """Drop the document and its places (a million objects for a file of a few
@@ -237,17 +248,17 @@ class YamlSource:
             try:
                 text = raw.decode('utf-8')
             except UnicodeDecodeError as error:
-                line = raw[:error.start].count(b'\n') + 1
+                line = raw[: error.start].count(b'\n') + 1
                 self.issues[((), 'utf-8')] = ConfigIssue(
-                    self.filename, line, None, '', 'not UTF-8 text (byte 0x%02x)'
-                    % raw[error.start])
+                    self.filename, line, None, '', 'not UTF-8 text (byte 0x%02x)' % raw[error.start]
+                )
                 return False
         try:
             loader, root = _compose(text)
         except yaml.YAMLError as error:
             self._syntax_error(error, text)
             return False
-        except RecursionError:            # the composer nests as the collections do
+        except RecursionError:  # the composer nests as the collections do
             self.issue((), 'lists or mappings are nested too deeply to read')
             return False
         self._constructor = loader
@@ -258,8 +269,9 @@ class YamlSource:
             self.data = self._walk(root, ())
             return True
         except _TooLarge:
-            self.issue((), 'the file expands to more than %d values through its aliases'
-                       % MAX_NODES)
+            self.issue(
+                (), 'the file expands to more than %d values through its aliases' % MAX_NODES
+            )
             return False
         except RecursionError:
             self.issue((), 'lists or mappings are nested too deeply to read')
@@ -269,12 +281,18 @@ class YamlSource:
 
     def _syntax_error(self, error, text):
         if isinstance(error, yaml.reader.ReaderError):
-            before = text[:error.position]
+            before = text[: error.position]
             message = 'not YAML: character #x%04x is not allowed (%s)' % (
-                error.character, error.reason)
+                error.character,
+                error.reason,
+            )
             self.issues[((), 'yaml')] = ConfigIssue(
-                self.filename, before.count('\n') + 1, error.position - before.rfind('\n'),
-                '', message)
+                self.filename,
+                before.count('\n') + 1,
+                error.position - before.rfind('\n'),
+                '',
+                message,
+            )
             return
         mark = getattr(error, 'problem_mark', None) or getattr(error, 'context_mark', None)
         problem = getattr(error, 'problem', None) or str(error)
@@ -290,12 +308,11 @@ class YamlSource:
             raise _TooLarge()
         self.value_marks[path] = node.start_mark
         if isinstance(node, yaml.ScalarNode):
-            if not node.style:            # None from Python's reader, '' from libyaml's
+            if not node.style:  # None from Python's reader, '' from libyaml's
                 self.plain[path] = node.value
             return self._scalar(node, path)
         if node.tag not in _COLLECTION_TAGS:
-            self.issue(path, 'YAML: the tag %s is not supported here'
-                       % _short_tag(node.tag))
+            self.issue(path, 'YAML: the tag %s is not supported here' % _short_tag(node.tag))
             return None
         if id(node) in self._active:
             self.issue(path, 'an alias that contains itself')
@@ -303,8 +320,9 @@ class YamlSource:
         self._active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
-                return [self._walk(child, path + (index,))
-                        for index, child in enumerate(node.value)]
+                return [
+                    self._walk(child, path + (index,)) for index, child in enumerate(node.value)
+                ]
             return self._mapping(node, path)
         finally:
             self._active.discard(id(node))
@@ -314,9 +332,8 @@ class YamlSource:
             return self._constructor.construct_object(node)
         except yaml.constructor.ConstructorError as error:
             self.issue(path, 'YAML: %s' % _short_tag(error.problem))
-        except Exception:                 # the constructor of a tag (!!int abc) failed
-            self.issue(path, 'YAML: %r is not a valid %s'
-                       % (node.value, _short_tag(node.tag)))
+        except Exception:  # the constructor of a tag (!!int abc) failed
+            self.issue(path, 'YAML: %r is not a valid %s' % (node.value, _short_tag(node.tag)))
         return None
 
     def _mapping(self, node, path):
@@ -334,32 +351,39 @@ class YamlSource:
         merged, own = {}, {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
-                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) \
-                    else [value_node]
+                sources = (
+                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                )
                 for source in sources:
                     if not isinstance(source, yaml.MappingNode):
-                        self.issue(path, 'a merge (<<) takes mappings only',
-                                   mark=source.start_mark)
+                        self.issue(path, 'a merge (<<) takes mappings only', mark=source.start_mark)
                     elif id(source) in self._active:
-                        self.issue(path, 'a merge (<<) of a mapping into itself',
-                                   mark=source.start_mark)
+                        self.issue(
+                            path, 'a merge (<<) of a mapping into itself', mark=source.start_mark
+                        )
                     else:
                         self._active.add(id(source))
                         for pair in self._pairs(source, path):
-                            merged.setdefault(_key_text(pair[2]), pair)   # first wins
+                            merged.setdefault(_key_text(pair[2]), pair)  # first wins
                         self._active.discard(id(source))
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
-                self.issue(path, 'a key must be a name or a number, not a list or mapping',
-                           mark=key_node.start_mark)
+                self.issue(
+                    path,
+                    'a key must be a name or a number, not a list or mapping',
+                    mark=key_node.start_mark,
+                )
                 continue
             key = self._scalar(key_node, path)
             text = _key_text(key)
             if text in own:
                 first = own[text][0].start_mark.line + 1
-                self.issue(path + (text,), "duplicate key '%s' (first at line %d); YAML "
-                           "would silently keep only the last one" % (text, first),
-                           mark=key_node.start_mark)
+                self.issue(
+                    path + (text,),
+                    "duplicate key '%s' (first at line %d); YAML "
+                    "would silently keep only the last one" % (text, first),
+                    mark=key_node.start_mark,
+                )
             own[text] = (key_node, value_node, key)
         merged.update(own)
         return list(merged.values())
@@ -374,12 +398,12 @@ def _compose(text):
         try:
             return _compose_with(_LibyamlLoader, text)
         except yaml.YAMLError:
-            pass                  # read again below: the Python reader's message
+            pass  # read again below: the Python reader's message
     return _compose_with(yaml.SafeLoader, text)
 
 
 def _compose_with(loader_class, text):
-    loader = loader_class(text)       # the Python reader checks every character here
+    loader = loader_class(text)  # the Python reader checks every character here
     try:
         return loader, loader.get_single_node()
     except BaseException:

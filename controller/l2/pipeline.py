@@ -49,7 +49,7 @@ LLDP_COOKIE = COOKIES.cookie(LLDP)
 SRC_COOKIE = COOKIES.cookie(SRC)
 DST_COOKIE = COOKIES.cookie(DST)
 
-PACKET_IN_BYTES = 128   # the Ethernet header is all learning needs
+PACKET_IN_BYTES = 128  # the Ethernet header is all learning needs
 
 _TO_DESTINATION = (('goto', DESTINATION_TABLE),)
 
@@ -63,6 +63,7 @@ class FlowDelete:
     table), that match ``match`` (sorted ((field, value), ...)) and output to
     ``out_port`` (None: any). With ``priority``, a DELETE_STRICT of the one rule with
     exactly that match and priority."""
+
     kind: int
     table: int | None = None
     match: tuple = ()
@@ -78,9 +79,13 @@ def base_rules() -> list[FlowSpec]:
     table-miss that copies an unknown source to the controller while forwarding it."""
     return [
         discovery.lldp_rule(SOURCE_TABLE, PRIO_LLDP, LLDP_COOKIE),
-        FlowSpec.make(SOURCE_TABLE, PRIO_MISS, {},
-                      [('apply', (('controller', PACKET_IN_BYTES),)),
-                       ('goto', DESTINATION_TABLE)], MISS_COOKIE),
+        FlowSpec.make(
+            SOURCE_TABLE,
+            PRIO_MISS,
+            {},
+            [('apply', (('controller', PACKET_IN_BYTES),)), ('goto', DESTINATION_TABLE)],
+            MISS_COOKIE,
+        ),
     ]
 
 
@@ -93,25 +98,35 @@ def src_hard_timeout(idle_timeout: int, relearn_fraction: float) -> int:
 # --- port states --------------------------------------------------------------------
 
 
-def forwarding_ports(up_since: dict[int, float], inter_switch: Iterable[int],
-                     on_tree: Iterable[int], now: float, probe_time: float) -> set[int]:
+def forwarding_ports(
+    up_since: dict[int, float],
+    inter_switch: Iterable[int],
+    on_tree: Iterable[int],
+    now: float,
+    probe_time: float,
+) -> set[int]:
     """Live ports (``up_since``: {port: when it came up}) that are probed and are either
     host ports or switch-to-switch ports on the tree; the lowest MAX_FORWARDING_PORTS
     of them, the others blocked."""
     inter_switch, on_tree = set(inter_switch), set(on_tree)
-    ports = {port for port, since in up_since.items()
-             if now - since >= probe_time and (port not in inter_switch or port in on_tree)}
+    ports = {
+        port
+        for port, since in up_since.items()
+        if now - since >= probe_time and (port not in inter_switch or port in on_tree)
+    }
     if len(ports) > MAX_FORWARDING_PORTS:
         ports = set(sorted(ports)[:MAX_FORWARDING_PORTS])
     return ports
 
 
-def probe_ended(up_since: dict[int, float], flooding: Iterable[int], now: float,
-                probe_time: float) -> bool:
+def probe_ended(
+    up_since: dict[int, float], flooding: Iterable[int], now: float, probe_time: float
+) -> bool:
     """Whether a port's probe time has passed while it has no flood rule yet: the ports
     need programming again."""
-    return any(now - since >= probe_time and port not in flooding
-               for port, since in up_since.items())
+    return any(
+        now - since >= probe_time and port not in flooding for port, since in up_since.items()
+    )
 
 
 def _in_port(port: int) -> tuple:
@@ -119,8 +134,7 @@ def _in_port(port: int) -> tuple:
 
 
 def _port_drop(port: int) -> FlowSpec:
-    return FlowSpec(SOURCE_TABLE, PRIO_PORT_DROP, _in_port(port), (),
-                    COOKIES.cookie(PORT_DROP))
+    return FlowSpec(SOURCE_TABLE, PRIO_PORT_DROP, _in_port(port), (), COOKIES.cookie(PORT_DROP))
 
 
 def _floods(forwarding: set[int]) -> list[FlowSpec]:
@@ -130,9 +144,16 @@ def _floods(forwarding: set[int]) -> list[FlowSpec]:
     ports = sorted(forwarding)
     outputs = tuple(('output', port) for port in ports)
     cookie = COOKIES.cookie(FLOOD)
-    return [FlowSpec(DESTINATION_TABLE, PRIO_FLOOD, _in_port(port),
-                     (('apply', outputs[:i] + outputs[i + 1:]),), cookie)
-            for i, port in enumerate(ports)]
+    return [
+        FlowSpec(
+            DESTINATION_TABLE,
+            PRIO_FLOOD,
+            _in_port(port),
+            (('apply', outputs[:i] + outputs[i + 1 :]),),
+            cookie,
+        )
+        for i, port in enumerate(ports)
+    ]
 
 
 def _no_port_drop(port: int) -> FlowDelete:
@@ -154,8 +175,8 @@ class PortRules:
     them."""
 
     def __init__(self) -> None:
-        self.forwarding: set[int] = set()   # ports with a flood rule
-        self.drops: set[int] = set()        # ports with a PORT_DROP rule
+        self.forwarding: set[int] = set()  # ports with a flood rule
+        self.drops: set[int] = set()  # ports with a PORT_DROP rule
         # the forwarding ports the flood rules were written for (``block`` removes
         # floods without rewriting the others)
         self._flooded: set[int] = set()
@@ -207,35 +228,54 @@ def takeover_deletes(ports: Iterable[int], forwarding: set[int]) -> list[FlowDel
     run's drop of a port that now forwards, its flood of one that now drops). The rule
     of the port's current state is replaced in place by the ADD that follows, so the
     port is never without one."""
-    return learned_flush() + [_no_port_drop(port) if port in forwarding else _no_flood(port)
-                              for port in sorted(ports)]
+    return learned_flush() + [
+        _no_port_drop(port) if port in forwarding else _no_flood(port) for port in sorted(ports)
+    ]
 
 
 # --- learned hosts ------------------------------------------------------------------
 
 
-def host_rules(mac: str, port: int, src_hard_timeout: int,
-               idle_timeout: int) -> tuple[FlowSpec, FlowSpec]:
+def host_rules(
+    mac: str, port: int, src_hard_timeout: int, idle_timeout: int
+) -> tuple[FlowSpec, FlowSpec]:
     """The pair of rules of host ``mac`` learned on ``port``: its source (hard timeout:
     re-learned) and its destination (idle timeout; the app asks for its flow-removed).
     Built directly, without FlowSpec.make: this is the packet-in path."""
-    return (FlowSpec(SOURCE_TABLE, PRIO_LEARNED, (('eth_src', mac), ('in_port', port)),
-                     _TO_DESTINATION, SRC_COOKIE, hard_timeout=src_hard_timeout),
-            FlowSpec(DESTINATION_TABLE, PRIO_LEARNED, (('eth_dst', mac),),
-                     (('apply', (('output', port),)),), DST_COOKIE,
-                     idle_timeout=idle_timeout))
+    return (
+        FlowSpec(
+            SOURCE_TABLE,
+            PRIO_LEARNED,
+            (('eth_src', mac), ('in_port', port)),
+            _TO_DESTINATION,
+            SRC_COOKIE,
+            hard_timeout=src_hard_timeout,
+        ),
+        FlowSpec(
+            DESTINATION_TABLE,
+            PRIO_LEARNED,
+            (('eth_dst', mac),),
+            (('apply', (('output', port),)),),
+            DST_COOKIE,
+            idle_timeout=idle_timeout,
+        ),
+    )
 
 
 def host_deletes(mac: str) -> list[FlowDelete]:
     """The deletes of host ``mac``'s rule pair."""
-    return [FlowDelete(SRC, SOURCE_TABLE, (('eth_src', mac),)),
-            FlowDelete(DST, DESTINATION_TABLE, (('eth_dst', mac),))]
+    return [
+        FlowDelete(SRC, SOURCE_TABLE, (('eth_src', mac),)),
+        FlowDelete(DST, DESTINATION_TABLE, (('eth_dst', mac),)),
+    ]
 
 
 def port_flush(port: int) -> list[FlowDelete]:
     """The deletes of what was learned on ``port``: sources from it, destinations to it."""
-    return [FlowDelete(SRC, SOURCE_TABLE, _in_port(port)),
-            FlowDelete(DST, DESTINATION_TABLE, out_port=port)]
+    return [
+        FlowDelete(SRC, SOURCE_TABLE, _in_port(port)),
+        FlowDelete(DST, DESTINATION_TABLE, out_port=port),
+    ]
 
 
 def learned_flush() -> list[FlowDelete]:
@@ -247,5 +287,6 @@ def learned_flush() -> list[FlowDelete]:
 def ban_rule(port: int, ban_time: int) -> FlowSpec:
     """The rule that drops what ``port`` sends from MACs not learned yet, for
     ``ban_time`` seconds (learned sources match their SRC rules above it)."""
-    return FlowSpec(SOURCE_TABLE, PRIO_BAN, _in_port(port), (), COOKIES.cookie(BAN),
-                    hard_timeout=ban_time)
+    return FlowSpec(
+        SOURCE_TABLE, PRIO_BAN, _in_port(port), (), COOKIES.cookie(BAN), hard_timeout=ban_time
+    )

@@ -34,8 +34,10 @@ def fetch(url: str, path: str) -> Any:
             message = error.reason
         raise SystemExit('sdn-stable: %s%s: %s' % (url, path, message)) from None
     except (urllib.error.URLError, OSError) as error:
-        raise SystemExit('sdn-stable: cannot reach %s (%s); is ryu-manager running '
-                         'apps/stable_routing.py with --wsapi-port?' % (url, error)) from None
+        raise SystemExit(
+            'sdn-stable: cannot reach %s (%s); is ryu-manager running '
+            'apps/stable_routing.py with --wsapi-port?' % (url, error)
+        ) from None
 
 
 def format_epoch(status: dict) -> str:
@@ -43,45 +45,86 @@ def format_epoch(status: dict) -> str:
         head = 'no epoch installed yet'
     else:
         head = 'epoch %d (version VID %d), installed %.1f s ago' % (
-            status['epoch'], status['version_vid'], status['age_s'])
+            status['epoch'],
+            status['version_vid'],
+            status['age_s'],
+        )
     return '%s\nlast epoch cut: %s; pending triggers: %d; switches: %d; hosts: %d' % (
-        head, status['last_epoch_cut'], status['pending_triggers'], status['switches'],
-        status['hosts'])
+        head,
+        status['last_epoch_cut'],
+        status['pending_triggers'],
+        status['switches'],
+        status['hosts'],
+    )
 
 
 def format_triggers(triggers: list[dict]) -> str:
     if not triggers:
         return 'no pending triggers'
-    return '\n'.join('%s  %s  %-11s %s' % (t['id'], _clock(t['at']), t['kind'], t['detail'])
-                     for t in triggers)
+    return '\n'.join(
+        '%s  %s  %-11s %s' % (t['id'], _clock(t['at']), t['kind'], t['detail']) for t in triggers
+    )
 
 
 def format_history(records: list[dict]) -> str:
-    lines = ['%6s  %-8s  %-10s %8s %4s %5s %5s %10s %8s %10s' % (
-        'epoch', 'cut at', 'state', 'triggers', 'sw', 'links', 'hosts', 'compute ms',
-        'check ms', 'install ms')]
+    lines = [
+        '%6s  %-8s  %-10s %8s %4s %5s %5s %10s %8s %10s'
+        % (
+            'epoch',
+            'cut at',
+            'state',
+            'triggers',
+            'sw',
+            'links',
+            'hosts',
+            'compute ms',
+            'check ms',
+            'install ms',
+        )
+    ]
     for r in records:
-        lines.append('%6d  %-8s  %-10s %8d %4d %5d %5d %10.1f %8.1f %10.1f' % (
-            r['number'], _clock(r['cut_at']), r['state'], r['trigger_count'], r['switches'],
-            r['links'], r['hosts'], r['compute_ms'], r['check_ms'], r['install_ms']))
+        lines.append(
+            '%6d  %-8s  %-10s %8d %4d %5d %5d %10.1f %8.1f %10.1f'
+            % (
+                r['number'],
+                _clock(r['cut_at']),
+                r['state'],
+                r['trigger_count'],
+                r['switches'],
+                r['links'],
+                r['hosts'],
+                r['compute_ms'],
+                r['check_ms'],
+                r['install_ms'],
+            )
+        )
         lines += ['        ! %s' % problem for problem in r['problems']]
-        lines += ['        ! switch %s %s' % (f['switch'], f['reason'])
-                  for f in r.get('faults', [])]
-        lines += ['        - switch %s left out as faulty (%d failures, last: %s)' % (
-            e['switch'], e['failures'], e['reason']) for e in r.get('excluded', [])]
+        lines += [
+            '        ! switch %s %s' % (f['switch'], f['reason']) for f in r.get('faults', [])
+        ]
+        lines += [
+            '        - switch %s left out as faulty (%d failures, last: %s)'
+            % (e['switch'], e['failures'], e['reason'])
+            for e in r.get('excluded', [])
+        ]
     return '\n'.join(lines)
 
 
 def format_sft(table: dict) -> str:
-    lines = ['switch %s, epoch %d' % (table['dpid'], table['epoch']),
-             '%-17s  %s' % ('host', 'action')]
+    lines = [
+        'switch %s, epoch %d' % (table['dpid'], table['epoch']),
+        '%-17s  %s' % ('host', 'action'),
+    ]
     for e in table['entries']:
         if 'deliver_port' in e:
             action = 'deliver on port %d' % e['deliver_port']
         else:
             action = 'port %d to %s' % (e['port'], e['next_hop'])
-            action += (', backup port %d to %s' % (e['backup_port'], e['backup_next_hop'])
-                       if e['backup_port'] is not None else ', no loop-free backup')
+            action += (
+                ', backup port %d to %s' % (e['backup_port'], e['backup_next_hop'])
+                if e['backup_port'] is not None
+                else ', no loop-free backup'
+            )
         lines.append('%-17s  %s' % (e['host'], action))
     return '\n'.join(lines)
 
@@ -89,11 +132,15 @@ def format_sft(table: dict) -> str:
 def format_unprotected(body: dict) -> str:
     if not body['entries']:
         return 'epoch %d: every next hop has a loop-free backup' % body['epoch']
-    lines = ['epoch %d: %d next hops without a loop-free backup (a failure of theirs '
-             'waits for the next epoch)' % (body['epoch'], len(body['entries'])),
-             '%-16s  %-16s  %s' % ('switch', 'towards switch', 'hosts there')]
-    lines += ['%-16s  %-16s  %s' % (e['switch'], e['destination'], ' '.join(e['hosts']))
-              for e in body['entries']]
+    lines = [
+        'epoch %d: %d next hops without a loop-free backup (a failure of theirs '
+        'waits for the next epoch)' % (body['epoch'], len(body['entries'])),
+        '%-16s  %-16s  %s' % ('switch', 'towards switch', 'hosts there'),
+    ]
+    lines += [
+        '%-16s  %-16s  %s' % (e['switch'], e['destination'], ' '.join(e['hosts']))
+        for e in body['entries']
+    ]
     return '\n'.join(lines)
 
 

@@ -29,17 +29,19 @@ from controller.stable.sft import Snapshot, StableForwardingTable
 @dataclass(frozen=True)
 class Trigger:
     """One topology event. ``id`` is unique across controller runs (run id + counter)."""
+
     id: str
-    at: float          # wall-clock time, for people
-    kind: str          # switch-up, link-down, port-down, host-seen, ... (docs/stable_routing.md)
+    at: float  # wall-clock time, for people
+    kind: str  # switch-up, link-down, port-down, host-seen, ... (docs/stable_routing.md)
     detail: str
-    events: int = 1    # events coalesced into it (the latest one's kind and detail)
+    events: int = 1  # events coalesced into it (the latest one's kind and detail)
 
 
 @dataclass
 class EpochRecord:
     """What happened to one epoch: its triggers, the sizes of its snapshot, how long
     each step took, and how it ended ('installing', 'installed', 'rejected', 'failed')."""
+
     number: int
     cut_at: float
     triggers: list
@@ -50,8 +52,8 @@ class EpochRecord:
     hosts: int = 0
     compute_ms: float = 0.0
     check_ms: float = 0.0
-    install_ms: float = 0.0     # rules computed and phases 1-2: the new version stamped
-    cleanup_ms: float = 0.0     # phase 3, after the drain time
+    install_ms: float = 0.0  # rules computed and phases 1-2: the new version stamped
+    cleanup_ms: float = 0.0  # phase 3, after the drain time
     state: str = 'computing'
     problems: list = field(default_factory=list)
     unprotected: int = 0
@@ -67,6 +69,7 @@ class EpochRecord:
 
 class EpochInForce(NamedTuple):
     """The last epoch installed: what it was computed from and what it forwards by."""
+
     record: EpochRecord
     snapshot: Snapshot
     sft: StableForwardingTable
@@ -75,12 +78,18 @@ class EpochInForce(NamedTuple):
 class UpdateLog:
     """Pending triggers, the quiet-window rule, and the history of epochs."""
 
-    def __init__(self, quiet_window: float, max_delay: float, history: int = 200,
-                 clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        quiet_window: float,
+        max_delay: float,
+        history: int = 200,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         if quiet_window <= 0 or max_delay < quiet_window:
-            raise ValueError('need 0 < quiet_window <= max_delay, got %r and %r'
-                             % (quiet_window, max_delay))
+            raise ValueError(
+                'need 0 < quiet_window <= max_delay, got %r and %r' % (quiet_window, max_delay)
+            )
         self.quiet_window = quiet_window
         self.max_delay = max_delay
         self._clock, self._wall = clock, wall_clock
@@ -88,7 +97,7 @@ class UpdateLog:
         self._numbers = itertools.count(1)
         self._pending: list[Trigger] = []
         self._pending_at: dict[Hashable, int] = {}  # key -> index of its pending trigger
-        self._first_at = self._last_at = 0.0    # of the pending triggers, if any
+        self._first_at = self._last_at = 0.0  # of the pending triggers, if any
         self.history: deque[EpochRecord] = deque(maxlen=history)
 
     def append(self, kind: str, detail: str, key: Hashable | None = None) -> Trigger:
@@ -104,8 +113,7 @@ class UpdateLog:
             trigger = Trigger(earlier.id, self._wall(), kind, detail, earlier.events + 1)
             self._pending[index] = trigger
             return trigger
-        trigger = Trigger('%s-%d' % (self._run, next(self._numbers)), self._wall(), kind,
-                          detail)
+        trigger = Trigger('%s-%d' % (self._run, next(self._numbers)), self._wall(), kind, detail)
         if key is not None:
             self._pending_at[key] = len(self._pending)
         self._pending.append(trigger)
@@ -121,8 +129,9 @@ class UpdateLog:
         if not self._pending:
             return False
         now = self._clock()
-        return ((not hold and now - self._last_at >= self.quiet_window)
-                or now - self._first_at >= self.max_delay)
+        return (
+            not hold and now - self._last_at >= self.quiet_window
+        ) or now - self._first_at >= self.max_delay
 
     def take_pending(self) -> list[Trigger]:
         """Every pending trigger, oldest first; the log is empty afterwards."""

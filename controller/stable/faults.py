@@ -24,12 +24,13 @@ from typing import Protocol
 
 from controller.bundles import errors_text
 
-FORGET_AFTER = 600.0    # seconds a disconnected faulty switch is remembered
+FORGET_AFTER = 600.0  # seconds a disconnected faulty switch is remembered
 
 
 class Probe(Protocol):
     """What the tracker reads of a probe bundle in flight (controller/bundles.py's
     Transaction)."""
+
     errors: list
 
     @property
@@ -41,33 +42,46 @@ class Probe(Protocol):
 @dataclass
 class Fault:
     """One faulty switch (or one on probation, ``benched`` False)."""
+
     dpid: int
-    reason: str                 # what it failed last
-    failures: int               # consecutive failures
-    retry_at: float             # when to probe it next (clock)
-    benched: bool = True        # left out of epochs
+    reason: str  # what it failed last
+    failures: int  # consecutive failures
+    retry_at: float  # when to probe it next (clock)
+    benched: bool = True  # left out of epochs
     connected: bool = True
     last_event_at: float = 0.0  # clock of its last failure or disconnection
     probe: Probe | None = None  # the probe in flight
     probe_deadline: float = 0.0
 
     def as_dict(self) -> dict:
-        return {'switch': '%016x' % self.dpid, 'reason': self.reason,
-                'failures': self.failures, 'benched': self.benched}
+        return {
+            'switch': '%016x' % self.dpid,
+            'reason': self.reason,
+            'failures': self.failures,
+            'benched': self.benched,
+        }
 
 
 class FaultTracker:
     """Faulty switches by dpid, their back-off and their probes."""
 
-    def __init__(self, backoff: float, max_backoff: float, limit: int, probe_timeout: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        backoff: float,
+        max_backoff: float,
+        limit: int,
+        probe_timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if backoff <= 0 or max_backoff < backoff or limit < 0 or probe_timeout <= 0:
-            raise ValueError('need 0 < backoff <= max_backoff, limit >= 0 and '
-                             'probe_timeout > 0, got %r, %r, %r, %r'
-                             % (backoff, max_backoff, limit, probe_timeout))
+            raise ValueError(
+                'need 0 < backoff <= max_backoff, limit >= 0 and '
+                'probe_timeout > 0, got %r, %r, %r, %r'
+                % (backoff, max_backoff, limit, probe_timeout)
+            )
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self.limit = limit          # 0: never disconnect
+        self.limit = limit  # 0: never disconnect
         self.probe_timeout = probe_timeout
         self._clock = clock
         self._faults: dict[int, Fault] = {}
@@ -134,9 +148,11 @@ class FaultTracker:
         """Benched, connected switches whose back-off is over and that have no probe in
         flight: send each one a probe (``probe_sent``)."""
         now = self._clock()
-        return sorted(dpid for dpid, fault in self._faults.items()
-                      if fault.benched and fault.connected and fault.probe is None
-                      and now >= fault.retry_at)
+        return sorted(
+            dpid
+            for dpid, fault in self._faults.items()
+            if fault.benched and fault.connected and fault.probe is None and now >= fault.retry_at
+        )
 
     def probe_sent(self, dpid: int, probe: Probe) -> None:
         fault = self._faults[dpid]
@@ -158,16 +174,22 @@ class FaultTracker:
                 fault.benched = False
                 ended.append((fault, None))
             elif probe.answered or now >= fault.probe_deadline:
-                reason = ('refused the probe: ' + errors_text(probe.errors) if probe.answered
-                          else 'did not confirm the probe within %.1fs' % self.probe_timeout)
+                reason = (
+                    'refused the probe: ' + errors_text(probe.errors)
+                    if probe.answered
+                    else 'did not confirm the probe within %.1fs' % self.probe_timeout
+                )
                 ended.append((self.failed(fault.dpid, reason), reason))
         return ended
 
     def forget_stale(self) -> None:
         """Forget switches that have been disconnected for FORGET_AFTER seconds."""
         limit = self._clock() - FORGET_AFTER
-        for dpid in [dpid for dpid, fault in self._faults.items()
-                     if not fault.connected and fault.last_event_at <= limit]:
+        for dpid in [
+            dpid
+            for dpid, fault in self._faults.items()
+            if not fault.connected and fault.last_event_at <= limit
+        ]:
             del self._faults[dpid]
 
     def as_list(self) -> list[dict]:
@@ -178,4 +200,3 @@ class FaultTracker:
         if fault.probe is not None:
             fault.probe.abandon()
             fault.probe = None
-

@@ -12,14 +12,14 @@ instead: stable routing has no per-port drop rule to ban with).
 import enum
 from collections.abc import Iterator, Mapping
 
-Place = tuple[int, int]     # (dpid, port)
+Place = tuple[int, int]  # (dpid, port)
 
 
 class HostChange(enum.Enum):
-    KNOWN = 'known'          # already there
+    KNOWN = 'known'  # already there
     NEW = 'new'
-    MOVED = 'moved'          # known elsewhere before
-    REFUSED = 'refused'      # the port is full
+    MOVED = 'moved'  # known elsewhere before
+    REFUSED = 'refused'  # the port is full
 
 
 class HostTable(Mapping[str, Place]):
@@ -29,9 +29,9 @@ class HostTable(Mapping[str, Place]):
         if max_per_port < 1:
             raise ValueError('max_per_port must be at least 1, got %r' % max_per_port)
         self.max_per_port = max_per_port
-        self.refused = 0                                    # hosts refused so far
+        self.refused = 0  # hosts refused so far
         self._places: dict[str, Place] = {}
-        self._at: dict[int, dict[int, set[str]]] = {}       # dpid -> port -> MACs
+        self._at: dict[int, dict[int, set[str]]] = {}  # dpid -> port -> MACs
 
     def __getitem__(self, mac: str) -> Place:
         return self._places[mac]

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 ETH_HEADER_BYTES = 14
-MAX_PORT = 0xFFFFFF00            # OFPP_MAX: the last physical port number
-MAC_TEXT_LENGTH = 17             # '02:00:00:00:00:01'
+MAX_PORT = 0xFFFFFF00  # OFPP_MAX: the last physical port number
+MAC_TEXT_LENGTH = 17  # '02:00:00:00:00:01'
 S_TAG_ETHERTYPE = b'\x88\xa8'
 
 # Reasons input is dropped (the keys of the tallies).
@@ -80,12 +80,16 @@ class DropTally:
     the first drop, then at the first drop at least ``interval`` seconds after the last
     report."""
 
-    def __init__(self, interval: float = 60.0, totals: Counter | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        interval: float = 60.0,
+        totals: Counter | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.interval = interval
-        self.counts: Counter = Counter()        # every drop of this switch, by reason
-        self.totals = totals                    # the app's, across switches, if given
-        self.reported = 0                       # reports due so far
+        self.counts: Counter = Counter()  # every drop of this switch, by reason
+        self.totals = totals  # the app's, across switches, if given
+        self.reported = 0  # reports due so far
         self._clock = clock
         self._unreported: Counter = Counter()
         self._reported_at: float | None = None

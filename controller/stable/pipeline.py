@@ -56,11 +56,11 @@ ADMISSION_TABLE, INGRESS_TABLE, FORWARD_TABLE, FLOOD_TABLE = 0, 1, 2, 3
 # Cookie kinds.
 BASE, LLDP, LINK, HOST, INGRESS, ROUTE, FLOOD = 1, 2, 3, 4, 5, 6, 7
 
-S_TAG = 0x88a8
+S_TAG = 0x88A8
 VID_PRESENT = 0x1000
 TAGGED = (VID_PRESENT, VID_PRESENT)
-UNTAGGED = (0, 0x1FFF)        # OFPVID_NONE, written masked so every vlan_vid is a pair
-FROM_HOST = (1, 1)            # metadata value, mask: "tagged by this switch"
+UNTAGGED = (0, 0x1FFF)  # OFPVID_NONE, written masked so every vlan_vid is a pair
+FROM_HOST = (1, 1)  # metadata value, mask: "tagged by this switch"
 MULTICAST = ('01:00:00:00:00:00', '01:00:00:00:00:00')
 LLDP_MATCH = {'eth_type': LLDP_ETHERTYPE, 'eth_dst': LLDP_DESTINATION}
 PACKET_IN_BYTES = 128
@@ -79,39 +79,64 @@ def epoch_cookie(kind: int, epoch: int) -> int:
 def failover_group_id(primary: int, backup: int) -> int:
     """Group id of "out ``primary`` while it is live, else out ``backup``"."""
     if not (0 < primary <= MAX_GROUP_PORT and 0 < backup <= MAX_GROUP_PORT):
-        raise ValueError('fast-failover groups are named by port pairs up to %d, got '
-                         '%d and %d' % (MAX_GROUP_PORT, primary, backup))
+        raise ValueError(
+            'fast-failover groups are named by port pairs up to %d, got '
+            '%d and %d' % (MAX_GROUP_PORT, primary, backup)
+        )
     return primary << 16 | backup
 
 
 def base_rules() -> set[FlowSpec]:
     """The rules that never change while the app runs."""
     return {
-        FlowSpec.make(ADMISSION_TABLE, 65535, LLDP_MATCH,
-                      [('apply', (('controller', 65535),))], COOKIES.cookie(LLDP)),
-        FlowSpec.make(ADMISSION_TABLE, 0, {},
-                      [('apply', (('controller', PACKET_IN_BYTES),)),
-                       ('goto', INGRESS_TABLE)], COOKIES.cookie(BASE)),
-        FlowSpec.make(INGRESS_TABLE, 20, {'eth_dst': MULTICAST}, [('goto', FLOOD_TABLE)],
-                      COOKIES.cookie(BASE)),
-        FlowSpec.make(FORWARD_TABLE, 1, {'metadata': FROM_HOST, 'vlan_vid': TAGGED},
-                      [('apply', (('pop_vlan',),)), ('goto', FLOOD_TABLE)],
-                      COOKIES.cookie(BASE)),
+        FlowSpec.make(
+            ADMISSION_TABLE,
+            65535,
+            LLDP_MATCH,
+            [('apply', (('controller', 65535),))],
+            COOKIES.cookie(LLDP),
+        ),
+        FlowSpec.make(
+            ADMISSION_TABLE,
+            0,
+            {},
+            [('apply', (('controller', PACKET_IN_BYTES),)), ('goto', INGRESS_TABLE)],
+            COOKIES.cookie(BASE),
+        ),
+        FlowSpec.make(
+            INGRESS_TABLE, 20, {'eth_dst': MULTICAST}, [('goto', FLOOD_TABLE)], COOKIES.cookie(BASE)
+        ),
+        FlowSpec.make(
+            FORWARD_TABLE,
+            1,
+            {'metadata': FROM_HOST, 'vlan_vid': TAGGED},
+            [('apply', (('pop_vlan',),)), ('goto', FLOOD_TABLE)],
+            COOKIES.cookie(BASE),
+        ),
     }
 
 
 def ingress_rule(epoch: int) -> FlowSpec:
     """The one rule of a switch that decides which epoch a host's frame travels in."""
     return FlowSpec.make(
-        INGRESS_TABLE, 10, {},
-        [('apply', (('push_vlan', S_TAG),
-                    ('set_field', 'vlan_vid', VID_PRESENT | version_of(epoch)))),
-         ('meta', FROM_HOST), ('goto', FORWARD_TABLE)],
-        epoch_cookie(INGRESS, epoch))
+        INGRESS_TABLE,
+        10,
+        {},
+        [
+            (
+                'apply',
+                (('push_vlan', S_TAG), ('set_field', 'vlan_vid', VID_PRESENT | version_of(epoch))),
+            ),
+            ('meta', FROM_HOST),
+            ('goto', FORWARD_TABLE),
+        ],
+        epoch_cookie(INGRESS, epoch),
+    )
 
 
-def port_rules(snapshot: Snapshot, dpid: int,
-               tree_ports: Mapping[int, Iterable[int]] | None = None) -> set[FlowSpec]:
+def port_rules(
+    snapshot: Snapshot, dpid: int, tree_ports: Mapping[int, Iterable[int]] | None = None
+) -> set[FlowSpec]:
     """Admission and flood rules of switch ``dpid``: what its links, host ports and
     learned hosts are in ``snapshot``. ``tree_ports`` is spanning_tree_ports of the
     snapshot's graph (computed once per epoch by the caller)."""
@@ -122,26 +147,51 @@ def port_rules(snapshot: Snapshot, dpid: int,
     rules = set()
     for port in links:
         rules.add(link_admission(port))
-        rules.add(FlowSpec.make(ADMISSION_TABLE, 1000, {'in_port': port, 'vlan_vid': UNTAGGED},
-                                [('goto', FLOOD_TABLE)], COOKIES.cookie(LINK)))
+        rules.add(
+            FlowSpec.make(
+                ADMISSION_TABLE,
+                1000,
+                {'in_port': port, 'vlan_vid': UNTAGGED},
+                [('goto', FLOOD_TABLE)],
+                COOKIES.cookie(LINK),
+            )
+        )
     for port in sorted(snapshot.unused_link_ports(dpid)):
         rules.add(unused_link(port))
     for mac, (host_dpid, port) in snapshot.hosts:
         if host_dpid == dpid and port in host_ports:
-            rules.add(FlowSpec.make(ADMISSION_TABLE, 100, {'in_port': port, 'eth_src': mac},
-                                    [('goto', INGRESS_TABLE)], COOKIES.cookie(HOST)))
+            rules.add(
+                FlowSpec.make(
+                    ADMISSION_TABLE,
+                    100,
+                    {'in_port': port, 'eth_src': mac},
+                    [('goto', INGRESS_TABLE)],
+                    COOKIES.cookie(HOST),
+                )
+            )
     flooding = set(tree_ports.get(dpid, ())) | host_ports
     for in_port, outs in flood_rules(flooding).items():
-        rules.add(FlowSpec.make(FLOOD_TABLE, 10, {'in_port': in_port},
-                                [('apply', tuple(('output', p) for p in outs))],
-                                COOKIES.cookie(FLOOD)))
+        rules.add(
+            FlowSpec.make(
+                FLOOD_TABLE,
+                10,
+                {'in_port': in_port},
+                [('apply', tuple(('output', p) for p in outs))],
+                COOKIES.cookie(FLOOD),
+            )
+        )
     return rules
 
 
 def link_admission(port: int | None) -> FlowSpec:
     """A link's tagged frames (routed in some epoch) go to the forward table."""
-    return FlowSpec.make(ADMISSION_TABLE, 1000, {'in_port': port, 'vlan_vid': TAGGED},
-                         [('goto', FORWARD_TABLE)], COOKIES.cookie(LINK))
+    return FlowSpec.make(
+        ADMISSION_TABLE,
+        1000,
+        {'in_port': port, 'vlan_vid': TAGGED},
+        [('goto', FORWARD_TABLE)],
+        COOKIES.cookie(LINK),
+    )
 
 
 def unused_link(port: int) -> FlowSpec:
@@ -150,22 +200,25 @@ def unused_link(port: int) -> FlowSpec:
     return FlowSpec.make(ADMISSION_TABLE, 1000, {'in_port': port}, [], COOKIES.cookie(LINK))
 
 
-def admitted_ahead(installed: set[FlowSpec] | None,
-                   desired: set[FlowSpec]) -> tuple[list[FlowSpec], list[FlowSpec]]:
+def admitted_ahead(
+    installed: set[FlowSpec] | None, desired: set[FlowSpec]
+) -> tuple[list[FlowSpec], list[FlowSpec]]:
     """What phase 1 changes in a switch's admission table besides the forward rules:
     (rules to add, rules to delete strictly). Every link admission of ``desired`` that
     ``installed`` lacks (``installed`` None: the switch's contents are unknown, so all
     of them; an ADD of a rule already there changes nothing), and the unused-link drop
     rule of the same port, which would overlap it at the same priority. Harmless to the
     epoch in force: it sends no tagged frame over a link it does not route over."""
-    adding = in_order(spec for spec in desired
-                      if spec == link_admission(spec.match_dict().get('in_port'))
-                      and (installed is None or spec not in installed))
+    adding = in_order(
+        spec
+        for spec in desired
+        if spec == link_admission(spec.match_dict().get('in_port'))
+        and (installed is None or spec not in installed)
+    )
     return adding, [unused_link(spec.match_dict()['in_port']) for spec in adding]
 
 
-def while_draining(installed: set[FlowSpec] | None,
-                   desired: set[FlowSpec]) -> set[FlowSpec]:
+def while_draining(installed: set[FlowSpec] | None, desired: set[FlowSpec]) -> set[FlowSpec]:
     """The admission rules a switch holds from phase 2 to phase 3: ``desired``, except
     that a link the new epoch no longer routes over still admits tagged frames (and is
     not yet dropped as unused): frames of the old epoch, stamped by a switch that had
@@ -173,15 +226,17 @@ def while_draining(installed: set[FlowSpec] | None,
     ``installed`` None (contents unknown): ``desired``."""
     if installed is None:
         return desired
-    retiring = {spec for spec in installed
-                if spec == link_admission(spec.match_dict().get('in_port'))
-                and spec not in desired}
-    return (desired - {unused_link(spec.match_dict()['in_port']) for spec in retiring}
-            | retiring)
+    retiring = {
+        spec
+        for spec in installed
+        if spec == link_admission(spec.match_dict().get('in_port')) and spec not in desired
+    }
+    return desired - {unused_link(spec.match_dict()['in_port']) for spec in retiring} | retiring
 
 
-def route_rules(sft: StableForwardingTable, dpid: int,
-                epoch: int) -> tuple[set[FlowSpec], dict[int, tuple[int, int]]]:
+def route_rules(
+    sft: StableForwardingTable, dpid: int, epoch: int
+) -> tuple[set[FlowSpec], dict[int, tuple[int, int]]]:
     """Forward rules of switch ``dpid`` in ``epoch``, and the failover groups they use
     as {group_id: (primary, backup)}."""
     match_vid = VID_PRESENT | version_of(epoch)
@@ -196,6 +251,13 @@ def route_rules(sft: StableForwardingTable, dpid: int,
             group = failover_group_id(where.port, where.backup)
             groups[group] = (where.port, where.backup)
             actions = (('group', group),)
-        rules.add(FlowSpec.make(FORWARD_TABLE, 100, {'vlan_vid': match_vid, 'eth_dst': mac},
-                                [('apply', actions)], cookie))
+        rules.add(
+            FlowSpec.make(
+                FORWARD_TABLE,
+                100,
+                {'vlan_vid': match_vid, 'eth_dst': mac},
+                [('apply', actions)],
+                cookie,
+            )
+        )
     return rules, groups

@@ -23,8 +23,9 @@ REST_APP = 'stable_routing_app'
 
 class StableState(Protocol):
     """What the endpoints read of apps/stable_routing.py's StableRouting."""
+
     current: EpochInForce | None
-    epoch: int                  # the last epoch number cut
+    epoch: int  # the last epoch number cut
     log: UpdateLog
     switches: dict
     hosts: dict
@@ -46,8 +47,7 @@ def epoch_status(app: StableState) -> dict:
 
 
 def pending_triggers(app: StableState) -> list[dict]:
-    return [{'id': t.id, 'at': t.at, 'kind': t.kind, 'detail': t.detail}
-            for t in app.log.pending]
+    return [{'id': t.id, 'at': t.at, 'kind': t.kind, 'detail': t.detail} for t in app.log.pending]
 
 
 def epoch_history(app: StableState, limit: int) -> list[dict]:
@@ -65,10 +65,17 @@ def unprotected_hops(app: StableState) -> dict | None:
     hosts_at: dict[int, list[str]] = {}
     for mac, (dpid, _) in snapshot.hosts:
         hosts_at.setdefault(dpid, []).append(mac)
-    return {'epoch': record.number, 'entries': [
-        {'destination': '%016x' % destination, 'switch': '%016x' % dpid,
-         'hosts': sorted(hosts_at.get(destination, []))}
-        for destination, dpid in sft.unprotected()]}
+    return {
+        'epoch': record.number,
+        'entries': [
+            {
+                'destination': '%016x' % destination,
+                'switch': '%016x' % dpid,
+                'hosts': sorted(hosts_at.get(destination, [])),
+            }
+            for destination, dpid in sft.unprotected()
+        ],
+    }
 
 
 def switch_table(app: StableState, dpid: int) -> dict | None:
@@ -82,12 +89,17 @@ def switch_table(app: StableState, dpid: int) -> dict | None:
         if how == 'deliver':
             entries.append({'host': mac, 'deliver_port': where})
         else:
-            entries.append({
-                'host': mac, 'port': where.port,
-                'next_hop': '%016x' % neighbour[(dpid, where.port)],
-                'backup_port': where.backup,
-                'backup_next_hop': (None if where.backup is None else
-                                    '%016x' % neighbour[(dpid, where.backup)])})
+            entries.append(
+                {
+                    'host': mac,
+                    'port': where.port,
+                    'next_hop': '%016x' % neighbour[(dpid, where.port)],
+                    'backup_port': where.backup,
+                    'backup_next_hop': (
+                        None if where.backup is None else '%016x' % neighbour[(dpid, where.backup)]
+                    ),
+                }
+            )
     return {'dpid': '%016x' % dpid, 'epoch': record.number, 'entries': entries}
 
 

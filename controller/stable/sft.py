@@ -46,33 +46,41 @@ class Snapshot:
     second parallel link, a link seen in one direction only): such a port is never a
     host port, or a flood would loop through it.
     """
+
     switches: frozenset
     links: frozenset
-    hosts: tuple        # sorted ((mac, (dpid, port)), ...): hashable, ordered
-    ports: tuple = ()   # sorted ((dpid, (port, ...)), ...)
+    hosts: tuple  # sorted ((mac, (dpid, port)), ...): hashable, ordered
+    ports: tuple = ()  # sorted ((dpid, (port, ...)), ...)
     link_ports: frozenset = frozenset()
 
     @staticmethod
-    def make(switches: Iterable[int], links: Iterable[tuple[int, int, int, int]],
-             hosts: Mapping[str, tuple[int, int]] | Iterable[tuple[str, tuple[int, int]]],
-             ports: Mapping[int, Iterable[int]] | None = None,
-             link_ports: Iterable[tuple[int, int]] = ()) -> 'Snapshot':
+    def make(
+        switches: Iterable[int],
+        links: Iterable[tuple[int, int, int, int]],
+        hosts: Mapping[str, tuple[int, int]] | Iterable[tuple[str, tuple[int, int]]],
+        ports: Mapping[int, Iterable[int]] | None = None,
+        link_ports: Iterable[tuple[int, int]] = (),
+    ) -> 'Snapshot':
         canonical, ends = set(), set(link_ports)
         for a, pa, b, pb in links:
             ends.update(((a, pa), (b, pb)))
-            if a != b:     # a port looped back to its own switch is never a route
+            if a != b:  # a port looped back to its own switch is never a route
                 canonical.add((a, pa, b, pb) if a < b else (b, pb, a, pa))
-        return Snapshot(frozenset(switches), frozenset(canonical),
-                        tuple(sorted(dict(hosts).items())),
-                        tuple(sorted((dpid, tuple(sorted(p)))
-                                     for dpid, p in dict(ports or {}).items())),
-                        frozenset(ends))
+        return Snapshot(
+            frozenset(switches),
+            frozenset(canonical),
+            tuple(sorted(dict(hosts).items())),
+            tuple(sorted((dpid, tuple(sorted(p))) for dpid, p in dict(ports or {}).items())),
+            frozenset(ends),
+        )
 
     @staticmethod
-    def from_switch_graph(switch_graph: Any,
-                          hosts: Mapping[str, tuple[int, int]],
-                          ports: Mapping[int, Iterable[int]] | None = None,
-                          switches: Iterable[int] | None = None) -> 'Snapshot':
+    def from_switch_graph(
+        switch_graph: Any,
+        hosts: Mapping[str, tuple[int, int]],
+        ports: Mapping[int, Iterable[int]] | None = None,
+        switches: Iterable[int] | None = None,
+    ) -> 'Snapshot':
         """A snapshot of a controller.topology.SwitchGraph, keeping only links whose two
         directions were both discovered: a one-way link is not safe to route over.
 
@@ -87,10 +95,18 @@ class Snapshot:
 
         def routable(dpid: int, port: int) -> bool:
             return dpid in kept and (listed is None or port in listed.get(dpid, ()))
-        return Snapshot.make(kept, ((a, ports_[a], b, ports_[b])
-                                    for a, b, ports_ in g.edges(data='ports')
-                                    if routable(a, ports_[a]) and routable(b, ports_[b])),
-                             hosts, ports, seen)
+
+        return Snapshot.make(
+            kept,
+            (
+                (a, ports_[a], b, ports_[b])
+                for a, b, ports_ in g.edges(data='ports')
+                if routable(a, ports_[a]) and routable(b, ports_[b])
+            ),
+            hosts,
+            ports,
+            seen,
+        )
 
     # Per-switch views, computed once per snapshot: the rules of every switch are built
     # from them, and recomputing them per switch made that quadratic.
@@ -151,14 +167,16 @@ class Snapshot:
 @dataclass(frozen=True)
 class Route:
     """How one switch forwards towards one destination switch."""
-    port: int               # the stable next hop
-    backup: int | None = None   # the fast-failover alternative, None if none is loop-free
+
+    port: int  # the stable next hop
+    backup: int | None = None  # the fast-failover alternative, None if none is loop-free
 
 
 @dataclass(frozen=True)
 class StableForwardingTable:
     """Next hops of every switch towards every destination switch, and the hosts."""
-    hosts: tuple                      # as Snapshot.hosts
+
+    hosts: tuple  # as Snapshot.hosts
     routes: dict = field(hash=False)  # destination dpid -> {dpid: Route}
 
     def host_map(self) -> dict[str, tuple[int, int]]:
@@ -169,8 +187,12 @@ class StableForwardingTable:
 
     def unprotected(self) -> list[tuple[int, int]]:
         """[(destination, dpid)] whose next hop has no loop-free backup."""
-        return [(dst, dpid) for dst, table in sorted(self.routes.items())
-                for dpid, route in sorted(table.items()) if route.backup is None]
+        return [
+            (dst, dpid)
+            for dst, table in sorted(self.routes.items())
+            for dpid, route in sorted(table.items())
+            if route.backup is None
+        ]
 
     def switch_entries(self, dpid: int) -> list[tuple[str, str, Any]]:
         """What switch ``dpid`` does with traffic for each host, sorted by MAC:
@@ -227,7 +249,7 @@ def compute_sft(snapshot: Snapshot) -> StableForwardingTable:
         while frontier:
             d += 1
             found = []
-            for u in frontier:                  # sorted: lowest dpid first
+            for u in frontier:  # sorted: lowest dpid first
                 for v in neighbours[u]:
                     d_v = level[v]
                     if d_v < 0:
@@ -259,22 +281,26 @@ def compute_sft(snapshot: Snapshot) -> StableForwardingTable:
 class Violation:
     """Why a table must not be installed: ``kind`` is one of 'loop', 'black-hole',
     'bad-port', 'bad-host', 'backup-loop', 'backup-black-hole'."""
+
     kind: str
-    destination: int        # the destination switch (hosts behind it are affected)
-    switches: tuple         # the switches involved, in path order where there is one
+    destination: int  # the destination switch (hosts behind it are affected)
+    switches: tuple  # the switches involved, in path order where there is one
     detail: str = ''
 
     def __str__(self) -> str:
         return '%s towards switch %s at %s%s' % (
-            self.kind, _dpid(self.destination), ' -> '.join(map(_dpid, self.switches)),
-            ': ' + self.detail if self.detail else '')
+            self.kind,
+            _dpid(self.destination),
+            ' -> '.join(map(_dpid, self.switches)),
+            ': ' + self.detail if self.detail else '',
+        )
 
 
 def _dpid(dpid):
     return '%x' % dpid
 
 
-_NO_PORTS: dict[int, int] = {}   # (read-only) the ports of a switch that has no link
+_NO_PORTS: dict[int, int] = {}  # (read-only) the ports of a switch that has no link
 
 
 def check_sft(sft: StableForwardingTable, snapshot: Snapshot) -> list[Violation]:
@@ -296,9 +322,14 @@ def check_sft(sft: StableForwardingTable, snapshot: Snapshot) -> list[Violation]
             component[u] = nodes
     for mac, (dpid, port) in snapshot.hosts:
         if dpid not in snapshot.switches or (dpid, port) in snapshot.link_ports:
-            violations.append(Violation('bad-host', dpid, (dpid,),
-                                        'host %s on port %d, which is not a host port of '
-                                        'a known switch' % (mac, port)))
+            violations.append(
+                Violation(
+                    'bad-host',
+                    dpid,
+                    (dpid,),
+                    'host %s on port %d, which is not a host port of a known switch' % (mac, port),
+                )
+            )
     for dst in sorted({dpid for dpid, _ in snapshot.host_map().values()}):
         if dst not in g:
             continue
@@ -308,13 +339,14 @@ def check_sft(sft: StableForwardingTable, snapshot: Snapshot) -> list[Violation]
         for u, route in table.items():
             v = at.get(u, _NO_PORTS).get(route.port)
             if v is None:
-                violations.append(Violation('bad-port', dst, (u,),
-                                            'next hop port %d is on no link' % route.port))
+                violations.append(
+                    Violation('bad-port', dst, (u,), 'next hop port %d is on no link' % route.port)
+                )
                 continue
             next_hop[u] = v
             if u != dst:
                 children.setdefault(v, []).append(u)
-        depth, frontier, d = {dst: 0}, [dst], 0     # hops to dst, for switches reaching it
+        depth, frontier, d = {dst: 0}, [dst], 0  # hops to dst, for switches reaching it
         while frontier:
             d += 1
             found = [u for v in frontier for u in children.get(v, ())]
@@ -324,8 +356,9 @@ def check_sft(sft: StableForwardingTable, snapshot: Snapshot) -> list[Violation]
         if unreached:
             violations += _walk_violations(dst, {u: next_hop[u] for u in unreached})
         for u in sorted(component[dst] - table.keys() - {dst}):
-            violations.append(Violation('black-hole', dst, (u,),
-                                        'connected to the destination but has no route'))
+            violations.append(
+                Violation('black-hole', dst, (u,), 'connected to the destination but has no route')
+            )
         violations += _backup_violations(dst, table, next_hop, at, depth)
     return violations
 
@@ -340,14 +373,16 @@ def _walk_violations(dst, next_hop):
         here = start
         while here not in done:
             if here in on_path:
-                violations.append(Violation('loop', dst,
-                                            tuple(path[on_path[here]:]) + (here,)))
+                violations.append(Violation('loop', dst, tuple(path[on_path[here] :]) + (here,)))
                 break
             on_path[here] = len(path)
             path.append(here)
             if here not in next_hop:
-                violations.append(Violation('black-hole', dst, tuple(path),
-                                            'switch %s has no route' % _dpid(here)))
+                violations.append(
+                    Violation(
+                        'black-hole', dst, tuple(path), 'switch %s has no route' % _dpid(here)
+                    )
+                )
                 break
             here = next_hop[here]
         done.update(path)
@@ -358,19 +393,26 @@ def _backup_violations(dst, table, next_hop, at, depth):
     """A backup must lead to a switch whose stable route avoids the protected switch
     ``u``. ``u`` can be on backup ``w``'s route only if ``w`` is deeper in the tree than
     ``u``; then walking up from ``w`` to ``u``'s depth lands on ``u`` exactly when it is."""
-    found = []             # (u, Violation); sorted at the end (sorting the table costs)
+    found = []  # (u, Violation); sorted at the end (sorting the table costs)
     for u, route in table.items():
         if route.backup is None:
             continue
         w = at.get(u, _NO_PORTS).get(route.backup)
         if w is None:
-            found.append((u, Violation('bad-port', dst, (u,),
-                                       'backup port %d is on no link' % route.backup)))
+            found.append(
+                (u, Violation('bad-port', dst, (u,), 'backup port %d is on no link' % route.backup))
+            )
             continue
         d_w = depth.get(w)
         if d_w is None:
-            found.append((u, Violation('backup-black-hole', dst, (u, w),
-                                       'the backup neighbour has no route')))
+            found.append(
+                (
+                    u,
+                    Violation(
+                        'backup-black-hole', dst, (u, w), 'the backup neighbour has no route'
+                    ),
+                )
+            )
             continue
         d_u = depth.get(u)
         if d_u is None or d_w < d_u:
@@ -379,7 +421,15 @@ def _backup_violations(dst, table, next_hop, at, depth):
         for _ in range(d_w - d_u):
             here = next_hop[here]
         if here == u:
-            found.append((u, Violation('backup-loop', dst, (u, w),
-                                       'the backup neighbour routes back through %s'
-                                       % _dpid(u))))
+            found.append(
+                (
+                    u,
+                    Violation(
+                        'backup-loop',
+                        dst,
+                        (u, w),
+                        'the backup neighbour routes back through %s' % _dpid(u),
+                    ),
+                )
+            )
     return [violation for _, violation in sorted(found, key=lambda pair: pair[0])]

@@ -47,6 +47,7 @@ PORT_RULE_KINDS = (pipe.LINK, pipe.HOST, pipe.FLOOD, pipe.INGRESS)
 
 class BundleTransaction(Protocol):
     """What the update needs of a bundle in flight (controller/bundles.py's Transaction)."""
+
     errors: list
 
     @property
@@ -68,30 +69,33 @@ class SwitchRules:
     def __init__(self, dp: Any) -> None:
         self.dp = dp
         self.port_rules: set[FlowSpec] | None = None  # admission/flood/ingress; None: unknown
-        self.groups: set[int] = set()           # failover group ids installed by this run
-        self.route_epochs: set[int] = set()     # epochs whose forward rules are on it
+        self.groups: set[int] = set()  # failover group ids installed by this run
+        self.route_epochs: set[int] = set()  # epochs whose forward rules are on it
 
 
 @dataclass
 class SwitchPlan:
     """What one switch gets in one epoch's update."""
-    routes: set[FlowSpec]                   # the epoch's forward rules
-    groups: dict[int, tuple[int, int]]      # failover groups they use: id -> (primary, backup)
-    port_rules: set[FlowSpec]               # admission, flood and ingress rules after phase 3
-    admit: list[FlowSpec]                   # phase 1: link admissions ahead of the version
-    unblock: list[FlowSpec]                 # phase 1: the unused-link drops they replace
+
+    routes: set[FlowSpec]  # the epoch's forward rules
+    groups: dict[int, tuple[int, int]]  # failover groups they use: id -> (primary, backup)
+    port_rules: set[FlowSpec]  # admission, flood and ingress rules after phase 3
+    admit: list[FlowSpec]  # phase 1: link admissions ahead of the version
+    unblock: list[FlowSpec]  # phase 1: the unused-link drops they replace
 
 
 @dataclass
 class UpdatePlan:
     """One epoch's update of a set of switches."""
+
     epoch: int
     switches: list[SwitchRules]
-    plans: dict[int, SwitchPlan]            # dpid -> its plan
+    plans: dict[int, SwitchPlan]  # dpid -> its plan
 
 
-def plan_update(epoch: int, snapshot: Snapshot, sft: StableForwardingTable,
-                switches: list[SwitchRules]) -> UpdatePlan:
+def plan_update(
+    epoch: int, snapshot: Snapshot, sft: StableForwardingTable, switches: list[SwitchRules]
+) -> UpdatePlan:
     """The rules each of ``switches`` gets for ``epoch`` (what they hold now decides what
     phase 1 admits ahead)."""
     tree = spanning_tree_ports(snapshot.graph())
@@ -111,44 +115,60 @@ def port_rule_changes(sw: SwitchRules, desired: set[FlowSpec]) -> list:
     if sw.port_rules is None:
         # Unknown contents (a new connection): clear and rewrite in the same atomic
         # bundle, so no packet sees the switch in between.
-        wipe = [of.flow_delete(dp, *pipe.COOKIES.rules_of_kind(kind))
-                for kind in PORT_RULE_KINDS]
+        wipe = [of.flow_delete(dp, *pipe.COOKIES.rules_of_kind(kind)) for kind in PORT_RULE_KINDS]
         return wipe + [to_flow_mod(dp, spec) for spec in in_order(desired)]
     change = diff(sw.port_rules, desired)
-    return ([to_delete_strict(dp, spec, KIND_MASK) for spec in change.delete]
-            + [to_flow_mod(dp, spec) for spec in change.add])
+    return [to_delete_strict(dp, spec, KIND_MASK) for spec in change.delete] + [
+        to_flow_mod(dp, spec) for spec in change.add
+    ]
 
 
 def internal_rules(sw: SwitchRules, plan: SwitchPlan) -> list:
     """Phase 1 for one switch: new groups, the forward rules, the admissions ahead."""
     dp = sw.dp
-    return ([of.failover_group(dp, gid, ports) for gid, ports in sorted(plan.groups.items())
-             if gid not in sw.groups]
-            + [to_flow_mod(dp, spec) for spec in in_order(plan.routes)]
-            + [to_delete_strict(dp, spec, KIND_MASK) for spec in plan.unblock]
-            + [to_flow_mod(dp, spec) for spec in plan.admit])
+    return (
+        [
+            of.failover_group(dp, gid, ports)
+            for gid, ports in sorted(plan.groups.items())
+            if gid not in sw.groups
+        ]
+        + [to_flow_mod(dp, spec) for spec in in_order(plan.routes)]
+        + [to_delete_strict(dp, spec, KIND_MASK) for spec in plan.unblock]
+        + [to_flow_mod(dp, spec) for spec in plan.admit]
+    )
 
 
 def old_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
     """Phase 3 for one switch: other epochs' forward rules, the final port rules, the
     groups ``plan`` does not use."""
     dp = sw.dp
-    return ([of.flow_delete(dp, pipe.epoch_cookie(pipe.ROUTE, old), ALL_BITS,
-                            table_id=pipe.FORWARD_TABLE)
-             for old in sorted(sw.route_epochs - {epoch})]
-            + port_rule_changes(sw, plan.port_rules)
-            + [of.group_delete(dp, gid) for gid in sorted(sw.groups - set(plan.groups))])
+    return (
+        [
+            of.flow_delete(
+                dp, pipe.epoch_cookie(pipe.ROUTE, old), ALL_BITS, table_id=pipe.FORWARD_TABLE
+            )
+            for old in sorted(sw.route_epochs - {epoch})
+        ]
+        + port_rule_changes(sw, plan.port_rules)
+        + [of.group_delete(dp, gid) for gid in sorted(sw.groups - set(plan.groups))]
+    )
 
 
 class Updater:
     """Sends epochs to switches in the three phases; ``record.state`` says how far each
     got ('installing', 'installed', 'failed') and ``record.problems`` why not further."""
 
-    def __init__(self, send_bundle: SendBundle, sleep: Callable[[float], None],
-                 is_connected: Callable[[SwitchRules], bool], install_timeout: float,
-                 drain_time: float, logger: logging.Logger,
-                 on_fault: OnFault | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        send_bundle: SendBundle,
+        sleep: Callable[[float], None],
+        is_connected: Callable[[SwitchRules], bool],
+        install_timeout: float,
+        drain_time: float,
+        logger: logging.Logger,
+        on_fault: OnFault | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.send_bundle = send_bundle
         self.sleep = sleep
         self.is_connected = is_connected
@@ -162,8 +182,12 @@ class Updater:
         """Phases 1 and 2: True once every switch stamps the new version (then call
         ``retire``). ``record.install_ms`` runs from ``started`` (perf_counter)."""
         record.state = 'installing'
-        if not self._phase(record, 'internal rules', plan.switches,
-                           lambda sw: internal_rules(sw, plan.plans[sw.dp.id])):
+        if not self._phase(
+            record,
+            'internal rules',
+            plan.switches,
+            lambda sw: internal_rules(sw, plan.plans[sw.dp.id]),
+        ):
             self._discard(plan)
             self._failed(record, plan.switches)  # the admissions ahead may or may not be there
             return False
@@ -174,11 +198,16 @@ class Updater:
             if sw.port_rules is not None:
                 sw.port_rules = (sw.port_rules - set(ours.unblock)) | set(ours.admit)
 
-        draining = {sw.dp.id: pipe.while_draining(sw.port_rules,
-                                                  plan.plans[sw.dp.id].port_rules)
-                    for sw in plan.switches}
-        if not self._phase(record, 'ingress rules', plan.switches,
-                           lambda sw: port_rule_changes(sw, draining[sw.dp.id])):
+        draining = {
+            sw.dp.id: pipe.while_draining(sw.port_rules, plan.plans[sw.dp.id].port_rules)
+            for sw in plan.switches
+        }
+        if not self._phase(
+            record,
+            'ingress rules',
+            plan.switches,
+            lambda sw: port_rule_changes(sw, draining[sw.dp.id]),
+        ):
             self._failed(record, plan.switches)
             return False
         for sw in plan.switches:
@@ -194,8 +223,12 @@ class Updater:
         self.sleep(self.drain_time)
         started = perf_counter()
         live = [sw for sw in plan.switches if self.is_connected(sw)]
-        if self._phase(record, 'old rules removed', live,
-                       lambda sw: old_rules(sw, plan.plans[sw.dp.id], plan.epoch)):
+        if self._phase(
+            record,
+            'old rules removed',
+            live,
+            lambda sw: old_rules(sw, plan.plans[sw.dp.id], plan.epoch),
+        ):
             for sw in live:
                 ours = plan.plans[sw.dp.id]
                 sw.route_epochs = {plan.epoch}
@@ -206,8 +239,13 @@ class Updater:
                 sw.port_rules = None
         record.cleanup_ms = (perf_counter() - started) * 1000
 
-    def _phase(self, record: EpochRecord, name: str, switches: list[SwitchRules],
-               messages_for: Callable[[SwitchRules], list]) -> bool:
+    def _phase(
+        self,
+        record: EpochRecord,
+        name: str,
+        switches: list[SwitchRules],
+        messages_for: Callable[[SwitchRules], list],
+    ) -> bool:
         """Send each switch its bundle, then wait for all; True if every switch
         confirmed it."""
         sent = [(sw, self.send_bundle(sw.dp, messages_for(sw))) for sw in switches]
@@ -223,8 +261,13 @@ class Updater:
                 continue
             ok = False
             self._fault(record, sw, name, reason)
-        self.logger.debug('epoch %d: %s on %d switches: %s', record.number, name,
-                          len(switches), 'confirmed' if ok else 'FAILED')
+        self.logger.debug(
+            'epoch %d: %s on %d switches: %s',
+            record.number,
+            name,
+            len(switches),
+            'confirmed' if ok else 'FAILED',
+        )
         if not ok:
             record.problems.append('%s not confirmed by every switch' % name)
         return ok
@@ -237,19 +280,27 @@ class Updater:
             reason, outcome = 'disconnected during %s' % phase, ''
         else:
             outcome = self.on_fault(sw, phase, reason) if self.on_fault else ''
-        record.faults.append({'switch': '%016x' % sw.dp.id, 'phase': phase,
-                              'reason': reason})
-        self.logger.error('epoch %d: switch %016x %s%s', record.number, sw.dp.id, reason,
-                          '; ' + outcome if outcome else '')
+        record.faults.append({'switch': '%016x' % sw.dp.id, 'phase': phase, 'reason': reason})
+        self.logger.error(
+            'epoch %d: switch %016x %s%s',
+            record.number,
+            sw.dp.id,
+            reason,
+            '; ' + outcome if outcome else '',
+        )
 
     def _failed(self, record: EpochRecord, switches: list[SwitchRules]) -> None:
         record.state = 'failed'
         for sw in switches:
-            sw.port_rules = None    # the next epoch rewrites them in one bundle
+            sw.port_rules = None  # the next epoch rewrites them in one bundle
 
     def _discard(self, plan: UpdatePlan) -> None:
         """Remove a half-installed epoch's forward rules (nothing stamps its version)."""
         for sw in plan.switches:
             if self.is_connected(sw):
-                of.delete_flows(sw.dp, pipe.epoch_cookie(pipe.ROUTE, plan.epoch), ALL_BITS,
-                                table_id=pipe.FORWARD_TABLE)
+                of.delete_flows(
+                    sw.dp,
+                    pipe.epoch_cookie(pipe.ROUTE, plan.epoch),
+                    ALL_BITS,
+                    table_id=pipe.FORWARD_TABLE,
+                )

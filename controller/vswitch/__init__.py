@@ -69,5 +69,13 @@ Decisions
 from controller.vswitch.loader import load_policy, load_policy_text
 from controller.vswitch.model import Actions, Datapath, Interface, Policy, Rule, Vlan
 
-__all__ = ['Actions', 'Datapath', 'Interface', 'Policy', 'Rule', 'Vlan', 'load_policy',
-           'load_policy_text']
+__all__ = [
+    'Actions',
+    'Datapath',
+    'Interface',
+    'Policy',
+    'Rule',
+    'Vlan',
+    'load_policy',
+    'load_policy_text',
+]

@@ -18,8 +18,12 @@ from controller.vswitch.loader import load_policy_text
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
-def check(path: str, out: TextIO | None = None, err: TextIO | None = None,
-          max_bytes: int = DEFAULT_MAX_BYTES) -> int:
+def check(
+    path: str,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> int:
     """Check the policy file at ``path``; the exit code."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
@@ -32,25 +36,34 @@ def check(path: str, out: TextIO | None = None, err: TextIO | None = None,
     except ConfigError as error:
         for issue in error.errors:
             print(issue, file=out)
-        print('%s: %d error%s' % (path, len(error.errors), 's' * (len(error.errors) != 1)),
-              file=out)
+        print(
+            '%s: %d error%s' % (path, len(error.errors), 's' * (len(error.errors) != 1)), file=out
+        )
         return EXIT_INVALID
-    print('OK: %d dps, %d vlans, %d acls (%d rules)' % (
-        len(policy.dps), len(policy.vlans), len(policy.acls), policy.rule_count), file=out)
+    print(
+        'OK: %d dps, %d vlans, %d acls (%d rules)'
+        % (len(policy.dps), len(policy.vlans), len(policy.acls), policy.rule_count),
+        file=out,
+    )
     return EXIT_OK
 
 
 def _add_file_argument(parser):
     parser.add_argument('policy', help='the YAML policy file')
-    parser.add_argument('--max-bytes', type=int, default=DEFAULT_MAX_BYTES,
-                        help='refuse a larger file, as the app does with its '
-                             'max_policy_bytes (default %(default)d)')
+    parser.add_argument(
+        '--max-bytes',
+        type=int,
+        default=DEFAULT_MAX_BYTES,
+        help='refuse a larger file, as the app does with its '
+        'max_policy_bytes (default %(default)d)',
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """sdn-policy-check FILE"""
     parser = argparse.ArgumentParser(
-        prog='sdn-policy-check', description='Check a VLAN/ACL policy file.')
+        prog='sdn-policy-check', description='Check a VLAN/ACL policy file.'
+    )
     _add_file_argument(parser)
     args = parser.parse_args(argv)
     return check(args.policy, max_bytes=args.max_bytes)
@@ -59,9 +72,13 @@ def main(argv: list[str] | None = None) -> int:
 def module_main(argv: list[str] | None = None) -> int:
     """python -m controller.vswitch check FILE"""
     parser = argparse.ArgumentParser(
-        prog='python -m controller.vswitch', description='VLAN/ACL policy files.')
+        prog='python -m controller.vswitch', description='VLAN/ACL policy files.'
+    )
     commands = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
-    _add_file_argument(commands.add_parser(
-        'check', help='check a policy file', description='Check a VLAN/ACL policy file.'))
+    _add_file_argument(
+        commands.add_parser(
+            'check', help='check a policy file', description='Check a VLAN/ACL policy file.'
+        )
+    )
     args = parser.parse_args(argv)
     return check(args.policy, max_bytes=args.max_bytes)

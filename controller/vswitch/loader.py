@@ -25,8 +25,13 @@ def load_policy(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Policy:
 
 def load_policy_text(text: str | bytes, filename: str = '<string>') -> Policy:
     """The Policy in ``text`` (str, or UTF-8 bytes); ``filename`` names it in messages."""
-    return load_checked(text, filename, schema.POLICY_SCHEMA['expect'],
-                        schema.schema_issues, lambda source: _Builder(source).build())
+    return load_checked(
+        text,
+        filename,
+        schema.POLICY_SCHEMA['expect'],
+        schema.schema_issues,
+        lambda source: _Builder(source).build(),
+    )
 
 
 def _is_int(value):
@@ -51,11 +56,11 @@ class _Builder:
 
     def __init__(self, source):
         self.source = source
-        self.acl_names = ()        # every ACL defined, built or not
-        self.acls = {}             # name -> tuple of Rules
-        self.acl_ports = {}        # ACL name -> [(path, port)] of its mirror / output ports
-        self.vlan_keys = {}        # name -> its key in 'vlans' (str)
-        self.vlans = {}            # name -> Vlan (those with a valid VID)
+        self.acl_names = ()  # every ACL defined, built or not
+        self.acls = {}  # name -> tuple of Rules
+        self.acl_ports = {}  # ACL name -> [(path, port)] of its mirror / output ports
+        self.vlan_keys = {}  # name -> its key in 'vlans' (str)
+        self.vlans = {}  # name -> Vlan (those with a valid VID)
         self.vlan_by_vid = {}
 
     def issue(self, path: Path, message: str, at_key: bool = False) -> None:
@@ -71,8 +76,7 @@ class _Builder:
         self._vlans(_of_type(data.get('vlans'), dict, {}))
         dps = self._dps(_of_type(data.get('dps'), dict, {}))
         self._check_acl_ports(dps)
-        return Policy(vlans=FrozenDict(self.vlans), dps=FrozenDict(dps),
-                      acls=FrozenDict(self.acls))
+        return Policy(vlans=FrozenDict(self.vlans), dps=FrozenDict(dps), acls=FrozenDict(self.acls))
 
     # --- ACLs --------------------------------------------------------------------------
 
@@ -92,26 +96,32 @@ class _Builder:
 
     def _rule(self, acl, item_path, conf):
         path = item_path + ('rule',)
-        fields = {key: value for key, value in conf.items()
-                  if key not in ('actions', 'description')}
+        fields = {
+            key: value for key, value in conf.items() if key not in ('actions', 'description')
+        }
         match, problems = ofmatch.normalise_match(
-            fields, lambda key: self.source.plain.get(path + (key,)))
+            fields, lambda key: self.source.plain.get(path + (key,))
+        )
         for key, message in problems:
             self.issue(path + (key,), message)
         actions = _of_type(conf.get('actions'), dict, {})
         allow = actions.get('allow')
         mirror = _of_type(actions.get('mirror'), int)
         output = _of_type(_of_type(actions.get('output'), dict, {}).get('port'), int)
-        for key_path, port in ((('actions', 'mirror'), mirror),
-                               (('actions', 'output', 'port'), output)):
+        for key_path, port in (
+            (('actions', 'mirror'), mirror),
+            (('actions', 'output', 'port'), output),
+        ):
             if port is not None:
                 self.acl_ports.setdefault(acl, []).append((path + key_path, port))
-        if allow not in (True, False):    # not given: FAUCET allows what it mirrors
+        if allow not in (True, False):  # not given: FAUCET allows what it mirrors
             allow = mirror is not None
-        return Rule(match=FrozenDict(sorted(match.items())),
-                    actions=Actions(allow=bool(allow), mirror=mirror, output_port=output),
-                    description=_of_type(conf.get('description'), str),
-                    line=self.source.line_of(item_path))
+        return Rule(
+            match=FrozenDict(sorted(match.items())),
+            actions=Actions(allow=bool(allow), mirror=mirror, output_port=output),
+            description=_of_type(conf.get('description'), str),
+            line=self.source.line_of(item_path),
+        )
 
     def _acl_refs(self, path, conf):
         """The ACL names of ``acls_in`` (or FAUCET's older ``acl_in``) at ``path``."""
@@ -121,16 +131,19 @@ class _Builder:
         if 'acl_in' in conf:
             refs = [(path + ('acl_in',), conf['acl_in'])]
         else:
-            refs = [(path + ('acls_in', index), ref) for index, ref
-                    in enumerate(_of_type(conf.get('acls_in'), list, []))]
+            refs = [
+                (path + ('acls_in', index), ref)
+                for index, ref in enumerate(_of_type(conf.get('acls_in'), list, []))
+            ]
         names = []
         for ref_path, ref in refs:
             if not isinstance(ref, (str, int)) or isinstance(ref, bool):
                 continue
             name = str(ref)
             if name not in self.acl_names:
-                self.issue(ref_path, "unknown ACL '%s'; defined ACLs: %s"
-                           % (name, _listed(self.acl_names)))
+                self.issue(
+                    ref_path, "unknown ACL '%s'; defined ACLs: %s" % (name, _listed(self.acl_names))
+                )
             elif name in names:
                 self.issue(ref_path, "ACL '%s' is listed twice" % name)
             else:
@@ -148,34 +161,47 @@ class _Builder:
             # FAUCET: a VLAN keyed by its VID may leave out 'vid'.
             vid = vlan.get('vid', key if _is_int(key) else None)
             if 'vid' not in vlan and not _is_int(key):
-                self.issue(path, "missing key 'vid' (a VID, an integer 1..4094)",
-                           at_key=True)
+                self.issue(path, "missing key 'vid' (a VID, an integer 1..4094)", at_key=True)
             name = _of_type(vlan.get('name'), str, key_text)
             if name != key_text and key_text != str(vid):
-                self.issue(path + ('name',), "name '%s' differs from the key '%s'; the key "
-                           "must be the VLAN's name or its VID" % (name, key_text))
+                self.issue(
+                    path + ('name',),
+                    "name '%s' differs from the key '%s'; the key "
+                    "must be the VLAN's name or its VID" % (name, key_text),
+                )
             if name in self.vlan_keys:
-                self.issue(path, "VLAN name '%s' is already used by vlans.%s (line %s)"
-                           % (name, self.vlan_keys[name], self._line('vlans', name)),
-                           at_key=True)
+                self.issue(
+                    path,
+                    "VLAN name '%s' is already used by vlans.%s (line %s)"
+                    % (name, self.vlan_keys[name], self._line('vlans', name)),
+                    at_key=True,
+                )
                 continue
             self.vlan_keys[name] = key_text
             if not (_is_int(vid) and ofmatch.MIN_VID <= vid <= ofmatch.MAX_VID):
-                if 'vid' not in vlan and _is_int(vid):    # the key; a 'vid' is the schema's
-                    self.issue(path, '%d is out of range; expected a VID, an integer '
-                               '1..4094' % vid, at_key=True)
+                if 'vid' not in vlan and _is_int(vid):  # the key; a 'vid' is the schema's
+                    self.issue(
+                        path,
+                        '%d is out of range; expected a VID, an integer 1..4094' % vid,
+                        at_key=True,
+                    )
                 continue
             if vid in self.vlan_by_vid:
                 other = self.vlan_by_vid[vid].name
-                self.issue(path + ('vid',) if 'vid' in vlan else path,
-                           "VID %d is already used by VLAN '%s' (line %s)"
-                           % (vid, other, self._line('vlans', other)),
-                           at_key='vid' not in vlan)
+                self.issue(
+                    path + ('vid',) if 'vid' in vlan else path,
+                    "VID %d is already used by VLAN '%s' (line %s)"
+                    % (vid, other, self._line('vlans', other)),
+                    at_key='vid' not in vlan,
+                )
                 continue
             self.vlans[name] = self.vlan_by_vid[vid] = Vlan(
-                name=name, vid=vid, description=_of_type(vlan.get('description'), str),
+                name=name,
+                vid=vid,
+                description=_of_type(vlan.get('description'), str),
                 acls_in=self._acl_refs(path, vlan),
-                max_hosts=_of_type(vlan.get('max_hosts'), int))
+                max_hosts=_of_type(vlan.get('max_hosts'), int),
+            )
 
     def _line(self, section, name):
         """The line of the VLAN or switch ``name`` (for 'already used by ... (line N)')."""
@@ -191,8 +217,7 @@ class _Builder:
             return self.vlans.get(str(ref))
         if _decimal(str(ref)) and int(ref) in self.vlan_by_vid:
             return self.vlan_by_vid[int(ref)]
-        self.issue(path, "unknown VLAN '%s'; defined VLANs: %s"
-                   % (ref, _listed(self.vlan_keys)))
+        self.issue(path, "unknown VLAN '%s'; defined VLANs: %s" % (ref, _listed(self.vlan_keys)))
         return None
 
     # --- switches ----------------------------------------------------------------------
@@ -204,72 +229,100 @@ class _Builder:
             if not isinstance(dp, dict):
                 continue
             if 'name' in dp and dp['name'] != name:
-                self.issue(path + ('name',), "name '%s' differs from the key '%s'; the key "
-                           "is the switch's name" % (dp['name'], name))
+                self.issue(
+                    path + ('name',),
+                    "name '%s' differs from the key '%s'; the key "
+                    "is the switch's name" % (dp['name'], name),
+                )
             dp_id = self._dp_id(path, dp)
             if dp_id in by_id:
-                self.issue(path + ('dp_id',) if 'dp_id' in dp else path,
-                           'dp_id %d (0x%x) is already used by dps.%s (line %s)'
-                           % (dp_id, dp_id, by_id[dp_id], self._line('dps', by_id[dp_id])),
-                           at_key='dp_id' not in dp)
+                self.issue(
+                    path + ('dp_id',) if 'dp_id' in dp else path,
+                    'dp_id %d (0x%x) is already used by dps.%s (line %s)'
+                    % (dp_id, dp_id, by_id[dp_id], self._line('dps', by_id[dp_id])),
+                    at_key='dp_id' not in dp,
+                )
             elif dp_id is not None:
                 by_id[dp_id] = name
-            interfaces = self._interfaces(path + ('interfaces',), name,
-                                          _of_type(dp.get('interfaces'), dict, {}))
+            interfaces = self._interfaces(
+                path + ('interfaces',), name, _of_type(dp.get('interfaces'), dict, {})
+            )
             if dp_id is not None:
-                dps[name] = Datapath(name=name, dp_id=dp_id, interfaces=interfaces,
-                                     description=_of_type(dp.get('description'), str))
+                dps[name] = Datapath(
+                    name=name,
+                    dp_id=dp_id,
+                    interfaces=interfaces,
+                    description=_of_type(dp.get('description'), str),
+                )
         return dps
 
     def _dp_id(self, path, dp):
         if 'dp_id' not in dp:
             key = self.source.keys[path]
             if _is_int(key) and 0 <= key <= schema.MAX_DP_ID:
-                return key                # FAUCET: a switch keyed by its dp_id
-            self.issue(path, "missing key 'dp_id' (the switch's datapath id, like 0x1)",
-                       at_key=True)
+                return key  # FAUCET: a switch keyed by its dp_id
+            self.issue(
+                path, "missing key 'dp_id' (the switch's datapath id, like 0x1)", at_key=True
+            )
             return None
         try:
             dp_id = parse_int(dp['dp_id'])
         except ValueError:
-            return None                   # the schema said what is wrong with it
+            return None  # the schema said what is wrong with it
         if not 0 <= dp_id <= schema.MAX_DP_ID:
-            self.issue(path + ('dp_id',), '%s is out of range; expected a datapath id, '
-                       'an integer 0..2**64-1' % dp['dp_id'])
+            self.issue(
+                path + ('dp_id',),
+                '%s is out of range; expected a datapath id, an integer 0..2**64-1' % dp['dp_id'],
+            )
             return None
         return dp_id
 
     def _interfaces(self, path, dp_name, conf):
-        by_number, by_name = {}, {}       # port -> key; interface name -> port
+        by_number, by_name = {}, {}  # port -> key; interface name -> port
         for key_text, intf in conf.items():
             intf_path = path + (key_text,)
-            number, name = self._port_identity(intf_path, key_text,
-                                               _of_type(intf, dict, {}))
+            number, name = self._port_identity(intf_path, key_text, _of_type(intf, dict, {}))
             if number is None:
                 continue
             if number in by_number:
                 first = by_number[number]
                 line = self.source.line_of(path + (first,))
-                self.issue(intf_path, 'port %d is already defined by interfaces.%s '
-                           '(line %s)' % (number, first, line), at_key=True)
+                self.issue(
+                    intf_path,
+                    'port %d is already defined by interfaces.%s (line %s)' % (number, first, line),
+                    at_key=True,
+                )
             elif name in by_name:
-                self.issue(intf_path, "interface name '%s' is already used by port %d"
-                           % (name, by_name[name]), at_key=True)
+                self.issue(
+                    intf_path,
+                    "interface name '%s' is already used by port %d" % (name, by_name[name]),
+                    at_key=True,
+                )
             else:
                 by_number[number], by_name[name] = key_text, number
         ports = _Ports(dp_name, by_number, by_name)
         name_of = {number: name for name, number in by_name.items()}
-        confs = {number: conf[key_text] for number, key_text in by_number.items()
-                 if isinstance(conf[key_text], dict)}
-        mirrors = {number: self._mirror_refs(path + (by_number[number], 'mirror'), number,
-                                             intf.get('mirror'), ports)
-                   for number, intf in confs.items()}
+        confs = {
+            number: conf[key_text]
+            for number, key_text in by_number.items()
+            if isinstance(conf[key_text], dict)
+        }
+        mirrors = {
+            number: self._mirror_refs(
+                path + (by_number[number], 'mirror'), number, intf.get('mirror'), ports
+            )
+            for number, intf in confs.items()
+        }
         self._check_mirror_chains(mirrors)
         interfaces = {}
         for number in sorted(confs):
             interfaces[number] = self._interface(
-                path + (by_number[number],), number, name_of[number], confs[number],
-                tuple(sorted(port for port, _ in mirrors[number])))
+                path + (by_number[number],),
+                number,
+                name_of[number],
+                confs[number],
+                tuple(sorted(port for port, _ in mirrors[number])),
+            )
         return FrozenDict(interfaces)
 
     def _port_identity(self, path, key_text, intf):
@@ -281,21 +334,33 @@ class _Builder:
         if _is_int(key) or _decimal(key_text):
             key_number = int(key_text)
             if not 1 <= key_number <= ofmatch.OFPP_MAX:
-                self.issue(path, 'port %d is out of range; expected a port number '
-                           '1..0xffffff00' % key_number, at_key=True)
+                self.issue(
+                    path,
+                    'port %d is out of range; expected a port number 1..0xffffff00' % key_number,
+                    at_key=True,
+                )
                 return None, None
             if number is not None and number != key_number:
-                self.issue(path + ('number',), 'number %d differs from the key %d; the key '
-                           'must be the port number or the interface name'
-                           % (number, key_number))
+                self.issue(
+                    path + ('number',),
+                    'number %d differs from the key %d; the key '
+                    'must be the port number or the interface name' % (number, key_number),
+                )
                 return None, None
             return key_number, name
         if name != key_text:
-            self.issue(path + ('name',), "name '%s' differs from the key '%s'; the key "
-                       "must be the port number or the interface name" % (name, key_text))
+            self.issue(
+                path + ('name',),
+                "name '%s' differs from the key '%s'; the key "
+                "must be the port number or the interface name" % (name, key_text),
+            )
         if 'number' not in intf:
-            self.issue(path, "interface '%s' has no port number: key it by its number, or "
-                       "add number: <port>" % key_text, at_key=True)
+            self.issue(
+                path,
+                "interface '%s' has no port number: key it by its number, or "
+                "add number: <port>" % key_text,
+                at_key=True,
+            )
         return number, name
 
     def _mirror_refs(self, path, number, value, ports):
@@ -328,17 +393,26 @@ class _Builder:
                     continue
                 loop = _mirror_path(mirrors, port, number)
                 if loop:
-                    if number == min(loop):   # one message per loop, at its lowest port
-                        self.issue(ref_path, 'mirror loop: port %d mirrors %s' % (
-                            number, ', which mirrors '.join('port %d' % p for p in loop)))
+                    if number == min(loop):  # one message per loop, at its lowest port
+                        self.issue(
+                            ref_path,
+                            'mirror loop: port %d mirrors %s'
+                            % (number, ', which mirrors '.join('port %d' % p for p in loop)),
+                        )
                 else:
-                    self.issue(ref_path, 'port %d is itself a mirror port (it mirrors %s); '
-                               'a mirror port cannot be mirrored' % (
-                                   port, _listed('port %d' % p for p, _ in mirrors[port])))
+                    self.issue(
+                        ref_path,
+                        'port %d is itself a mirror port (it mirrors %s); '
+                        'a mirror port cannot be mirrored'
+                        % (port, _listed('port %d' % p for p, _ in mirrors[port])),
+                    )
 
     def _interface(self, path, number, name, conf, mirror):
-        native = (self._vlan_ref(path + ('native_vlan',), conf['native_vlan'])
-                  if 'native_vlan' in conf else None)
+        native = (
+            self._vlan_ref(path + ('native_vlan',), conf['native_vlan'])
+            if 'native_vlan' in conf
+            else None
+        )
         tagged = []
         for index, ref in enumerate(_of_type(conf.get('tagged_vlans'), list, [])):
             ref_path = path + ('tagged_vlans', index)
@@ -346,9 +420,12 @@ class _Builder:
             if vlan is None:
                 continue
             if vlan == native:
-                self.issue(ref_path, "VLAN '%s' is this port's native_vlan too; a port "
-                           "carries a VLAN either untagged (native_vlan) or tagged, not "
-                           "both" % vlan.name)
+                self.issue(
+                    ref_path,
+                    "VLAN '%s' is this port's native_vlan too; a port "
+                    "carries a VLAN either untagged (native_vlan) or tagged, not "
+                    "both" % vlan.name,
+                )
             elif vlan in tagged:
                 self.issue(ref_path, "VLAN '%s' is listed twice" % vlan.name)
             else:
@@ -359,15 +436,23 @@ class _Builder:
             role = 'a mirror port' if mirror else 'output_only'
             for key in ('native_vlan', 'tagged_vlans', 'acls_in', 'acl_in', 'max_hosts'):
                 if key in conf:
-                    self.issue(path + (key,), 'port %d is %s, which carries no VLAN '
-                               'traffic: %s does not apply' % (number, role, key))
+                    self.issue(
+                        path + (key,),
+                        'port %d is %s, which carries no VLAN '
+                        'traffic: %s does not apply' % (number, role, key),
+                    )
         return Interface(
-            port=number, name=name,
+            port=number,
+            name=name,
             description=_of_type(conf.get('description'), str),
-            native_vlan=native, tagged_vlans=tuple(sorted(tagged, key=lambda v: v.vid)),
-            acls_in=self._acl_refs(path, conf), mirror=mirror,
+            native_vlan=native,
+            tagged_vlans=tuple(sorted(tagged, key=lambda v: v.vid)),
+            acls_in=self._acl_refs(path, conf),
+            mirror=mirror,
             max_hosts=_of_type(conf.get('max_hosts'), int),
-            enabled=conf.get('enabled') is not False, output_only=output_only)
+            enabled=conf.get('enabled') is not False,
+            output_only=output_only,
+        )
 
     # --- ACL ports, per switch ---------------------------------------------------------
 
@@ -375,7 +460,7 @@ class _Builder:
         """Every port an ACL mirrors or outputs to exists on each switch that applies the
         ACL (to a port, or to a VLAN that one of its ports carries)."""
         for dp in dps.values():
-            applied = {}                  # ACL name -> where on this switch
+            applied = {}  # ACL name -> where on this switch
             for number, intf in dp.interfaces.items():
                 for acl in intf.acls_in:
                     applied.setdefault(acl, []).append('port %d' % number)
@@ -386,10 +471,12 @@ class _Builder:
             for acl, where in applied.items():
                 for path, port in self.acl_ports.get(acl, ()):
                     if port not in dp.interfaces:
-                        self.issue(path, "port %d does not exist on dp %s, where ACL '%s' "
-                                   "is applied to %s; its ports: %s" % (
-                                       port, dp.name, acl, ', '.join(where),
-                                       _listed(dp.interfaces)))
+                        self.issue(
+                            path,
+                            "port %d does not exist on dp %s, where ACL '%s' "
+                            "is applied to %s; its ports: %s"
+                            % (port, dp.name, acl, ', '.join(where), _listed(dp.interfaces)),
+                        )
 
 
 class _Ports:
@@ -410,10 +497,16 @@ class _Ports:
             if ref in self.by_number:
                 return ref, None
             return None, 'port %d does not exist on dp %s; its ports: %s' % (
-                ref, self.dp_name, _listed(sorted(self.by_number)))
+                ref,
+                self.dp_name,
+                _listed(sorted(self.by_number)),
+            )
         if isinstance(ref, str):
             return None, "no interface named '%s' on dp %s; its interfaces: %s" % (
-                ref, self.dp_name, _listed(self.by_name))
+                ref,
+                self.dp_name,
+                _listed(self.by_name),
+            )
         return None, None
 
 

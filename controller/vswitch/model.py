@@ -23,8 +23,8 @@ class Vlan:
     name: str
     vid: int
     description: str | None = None
-    acls_in: tuple[str, ...] = ()        # ACL names, in priority order
-    max_hosts: int | None = None         # None: the app's default
+    acls_in: tuple[str, ...] = ()  # ACL names, in priority order
+    max_hosts: int | None = None  # None: the app's default
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {'vid': self.vid}
@@ -39,16 +39,17 @@ class Interface:
     """One switch port. A port carries its native VLAN untagged and its tagged VLANs
     tagged; a mirror port (``mirror`` not empty) carries no VLAN and receives a copy of
     everything the mirrored ports receive and send."""
+
     port: int
     name: str
     description: str | None = None
     native_vlan: Vlan | None = None
     tagged_vlans: tuple[Vlan, ...] = ()  # sorted by VID
-    acls_in: tuple[str, ...] = ()        # ACL names, in priority order
-    mirror: tuple[int, ...] = ()         # port numbers this port mirrors, sorted
-    max_hosts: int | None = None         # None: the app's default
+    acls_in: tuple[str, ...] = ()  # ACL names, in priority order
+    mirror: tuple[int, ...] = ()  # port numbers this port mirrors, sorted
+    max_hosts: int | None = None  # None: the app's default
     enabled: bool = True
-    output_only: bool = False            # accepts no input (FAUCET's output_only)
+    output_only: bool = False  # accepts no input (FAUCET's output_only)
 
     @property
     def vlans(self) -> tuple[Vlan, ...]:
@@ -78,14 +79,15 @@ class Interface:
 class Datapath:
     name: str
     dp_id: int
-    interfaces: FrozenDict       # port number -> Interface, sorted by port
+    interfaces: FrozenDict  # port number -> Interface, sorted by port
     description: str | None = None
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {'dp_id': self.dp_id}
         _put(data, 'description', self.description)
-        data['interfaces'] = {port: interface.to_data()
-                              for port, interface in self.interfaces.items()}
+        data['interfaces'] = {
+            port: interface.to_data() for port, interface in self.interfaces.items()
+        }
         return data
 
 
@@ -95,6 +97,7 @@ class Actions:
     value, else True for a rule that mirrors and False (drop) otherwise. ``output_port``
     sends the packet out of that port; with ``allow`` it also goes on through the
     pipeline."""
+
     allow: bool = False
     mirror: int | None = None
     output_port: int | None = None
@@ -109,14 +112,13 @@ class Actions:
 
 @dataclass(frozen=True)
 class Rule:
-    match: FrozenDict            # OpenFlow field -> value as OFPMatch takes it
+    match: FrozenDict  # OpenFlow field -> value as OFPMatch takes it
     actions: Actions
     description: str | None = None
-    line: int | None = field(default=None, compare=False)   # of '- rule:' in the file
+    line: int | None = field(default=None, compare=False)  # of '- rule:' in the file
 
     def to_data(self) -> dict[str, Any]:
-        body = {name: match_value_to_data(name, value)
-                for name, value in self.match.items()}
+        body = {name: match_value_to_data(name, value) for name, value in self.match.items()}
         _put(body, 'description', self.description)
         body['actions'] = self.actions.to_data()
         return {'rule': body}
@@ -124,9 +126,9 @@ class Rule:
 
 @dataclass(frozen=True)
 class Policy:
-    vlans: FrozenDict            # name -> Vlan
-    dps: FrozenDict              # name -> Datapath
-    acls: FrozenDict             # name -> tuple of Rules, first match wins
+    vlans: FrozenDict  # name -> Vlan
+    dps: FrozenDict  # name -> Datapath
+    acls: FrozenDict  # name -> tuple of Rules, first match wins
 
     @property
     def rule_count(self) -> int:
@@ -144,8 +146,7 @@ class Policy:
         gives an equal Policy."""
         return {
             'vlans': {name: vlan.to_data() for name, vlan in self.vlans.items()},
-            'acls': {name: [rule.to_data() for rule in rules]
-                     for name, rules in self.acls.items()},
+            'acls': {name: [rule.to_data() for rule in rules] for name, rules in self.acls.items()},
             'dps': {name: dp.to_data() for name, dp in self.dps.items()},
         }
 

@@ -36,8 +36,8 @@ COOKIES = CookieSpace('vswitch_policy')
 ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT = 1, 2, 3, 4, 5, 6, 7
 
 OFPVID_NONE = 0x0000
-ETH_TYPE_VLAN_TAGS = (0x8100, 0x88a8)
-ACL_TOP = 30000            # first rule of a port's ACLs; later rules count down
+ETH_TYPE_VLAN_TAGS = (0x8100, 0x88A8)
+ACL_TOP = 30000  # first rule of a port's ACLs; later rules count down
 PRIO_MIRROR_ONLY = 1
 PRIO_OUTPUT_ONLY = ACL_TOP + 1
 PRIO_VLAN = 100
@@ -54,10 +54,11 @@ class CompileError(ValueError):
 @dataclass(frozen=True)
 class PortPlan:
     """How one port of a switch takes part in VLANs."""
+
     port: int
     native_vid: int | None = None
     tagged_vids: tuple[int, ...] = ()
-    mirrored_to: tuple[int, ...] = ()   # mirror ports that get a copy of this port's traffic
+    mirrored_to: tuple[int, ...] = ()  # mirror ports that get a copy of this port's traffic
     max_hosts: int | None = None
 
     @property
@@ -85,7 +86,8 @@ def port_plans(policy: Policy, dp: Datapath) -> dict[int, PortPlan]:
             native_vid=intf.native_vlan.vid if intf.native_vlan is not None else None,
             tagged_vids=tuple(sorted(vlan.vid for vlan in intf.tagged_vlans)),
             mirrored_to=tuple(sorted(mirrored_to.get(port, ()))),
-            max_hosts=intf.max_hosts)
+            max_hosts=intf.max_hosts,
+        )
     return plans
 
 
@@ -101,8 +103,9 @@ def egress_actions(plan: PortPlan, vid: int) -> tuple[tuple[Any, ...], ...]:
     return (('pop_vlan',), ('output', plan.port)) + _copies(plan)
 
 
-def flood_actions(plans: Mapping[int, PortPlan], vid: int,
-                  in_port: int) -> tuple[tuple[Any, ...], ...]:
+def flood_actions(
+    plans: Mapping[int, PortPlan], vid: int, in_port: int
+) -> tuple[tuple[Any, ...], ...]:
     """Out of every other port of the VLAN: trunks first (tag kept), then one pop and the
     access ports."""
     members = [p for p in plans.values() if p.port != in_port and p.carries(vid)]
@@ -137,15 +140,29 @@ def _acl_band(policy, table, names, scope, copies, next_table, where):
     highest, ending in the implicit deny of FAUCET's ACLs."""
     acl_rules = [rule for name in names for rule in policy.acls[name]]
     if len(acl_rules) >= ACL_TOP - PRIO_MIRROR_ONLY - 1:
-        raise CompileError('%s: %d ACL rules, at most %d fit'
-                           % (where, len(acl_rules), ACL_TOP - 2))
+        raise CompileError(
+            '%s: %d ACL rules, at most %d fit' % (where, len(acl_rules), ACL_TOP - 2)
+        )
     rules = set()
     for index, rule in enumerate(acl_rules):
-        rules.add(FlowSpec.make(table, ACL_TOP - index, dict(rule.match, **scope),
-                                _acl_instructions(rule.actions, copies, next_table),
-                                COOKIES.cookie(ACL)))
-    rules.add(FlowSpec.make(table, ACL_TOP - len(acl_rules), scope,
-                            [('apply', copies)] if copies else [], COOKIES.cookie(ACL)))
+        rules.add(
+            FlowSpec.make(
+                table,
+                ACL_TOP - index,
+                dict(rule.match, **scope),
+                _acl_instructions(rule.actions, copies, next_table),
+                COOKIES.cookie(ACL),
+            )
+        )
+    rules.add(
+        FlowSpec.make(
+            table,
+            ACL_TOP - len(acl_rules),
+            scope,
+            [('apply', copies)] if copies else [],
+            COOKIES.cookie(ACL),
+        )
+    )
     return rules
 
 
@@ -155,15 +172,31 @@ def _port_acl_rules(policy, dp, plans):
         intf = dp.interfaces[port]
         copies = _copies(plan)
         if intf.output_only:
-            rules.add(FlowSpec.make(PORT_ACL, PRIO_OUTPUT_ONLY, {'in_port': port}, [],
-                                    COOKIES.cookie(ACL)))
+            rules.add(
+                FlowSpec.make(
+                    PORT_ACL, PRIO_OUTPUT_ONLY, {'in_port': port}, [], COOKIES.cookie(ACL)
+                )
+            )
         elif intf.acls_in:
-            rules |= _acl_band(policy, PORT_ACL, intf.acls_in, {'in_port': port}, copies,
-                               VLAN, '%s port %d' % (dp.name, port))
+            rules |= _acl_band(
+                policy,
+                PORT_ACL,
+                intf.acls_in,
+                {'in_port': port},
+                copies,
+                VLAN,
+                '%s port %d' % (dp.name, port),
+            )
         elif copies:
-            rules.add(FlowSpec.make(PORT_ACL, PRIO_MIRROR_ONLY, {'in_port': port},
-                                    [('apply', copies), ('goto', VLAN)],
-                                    COOKIES.cookie(ACL)))
+            rules.add(
+                FlowSpec.make(
+                    PORT_ACL,
+                    PRIO_MIRROR_ONLY,
+                    {'in_port': port},
+                    [('apply', copies), ('goto', VLAN)],
+                    COOKIES.cookie(ACL),
+                )
+            )
     rules.add(FlowSpec.make(PORT_ACL, 0, {}, [('goto', VLAN)], COOKIES.cookie(DEFAULT)))
     return rules
 
@@ -173,9 +206,15 @@ def _vlan_acl_rules(policy, plans):
     vids = {v for p in plans.values() for v in p.vids}
     for vlan in policy.vlans.values():
         if vlan.acls_in and vlan.vid in vids:
-            rules |= _acl_band(policy, VLAN_ACL, vlan.acls_in,
-                               {'vlan_vid': OFPVID_PRESENT | vlan.vid}, (), ETH_SRC,
-                               'VLAN %s' % vlan.name)
+            rules |= _acl_band(
+                policy,
+                VLAN_ACL,
+                vlan.acls_in,
+                {'vlan_vid': OFPVID_PRESENT | vlan.vid},
+                (),
+                ETH_SRC,
+                'VLAN %s' % vlan.name,
+            )
     rules.add(FlowSpec.make(VLAN_ACL, 0, {}, [('goto', ETH_SRC)], COOKIES.cookie(DEFAULT)))
     return rules
 
@@ -184,19 +223,41 @@ def _vlan_rules(plans):
     rules = set()
     for port, plan in plans.items():
         if plan.native_vid is not None:
-            rules.add(FlowSpec.make(
-                VLAN, PRIO_VLAN, {'in_port': port, 'vlan_vid': OFPVID_NONE},
-                [('apply', (('push_vlan', 0x8100),
-                            ('set_field', 'vlan_vid', OFPVID_PRESENT | plan.native_vid))),
-                 ('goto', VLAN_ACL)], COOKIES.cookie(VLAN_IN)))
+            rules.add(
+                FlowSpec.make(
+                    VLAN,
+                    PRIO_VLAN,
+                    {'in_port': port, 'vlan_vid': OFPVID_NONE},
+                    [
+                        (
+                            'apply',
+                            (
+                                ('push_vlan', 0x8100),
+                                ('set_field', 'vlan_vid', OFPVID_PRESENT | plan.native_vid),
+                            ),
+                        ),
+                        ('goto', VLAN_ACL),
+                    ],
+                    COOKIES.cookie(VLAN_IN),
+                )
+            )
         for vid in plan.tagged_vids:
             tagged = {'in_port': port, 'vlan_vid': OFPVID_PRESENT | vid}
-            rules.add(FlowSpec.make(VLAN, PRIO_VLAN, tagged, [('goto', VLAN_ACL)],
-                                    COOKIES.cookie(VLAN_IN)))
-            for inner in ETH_TYPE_VLAN_TAGS:   # a second tag is VLAN hopping
-                rules.add(FlowSpec.make(VLAN, PRIO_DOUBLE_TAG,
-                                        dict(tagged, eth_type=inner), [],
-                                        COOKIES.cookie(VLAN_IN)))
+            rules.add(
+                FlowSpec.make(
+                    VLAN, PRIO_VLAN, tagged, [('goto', VLAN_ACL)], COOKIES.cookie(VLAN_IN)
+                )
+            )
+            for inner in ETH_TYPE_VLAN_TAGS:  # a second tag is VLAN hopping
+                rules.add(
+                    FlowSpec.make(
+                        VLAN,
+                        PRIO_DOUBLE_TAG,
+                        dict(tagged, eth_type=inner),
+                        [],
+                        COOKIES.cookie(VLAN_IN),
+                    )
+                )
     return rules
 
 
@@ -206,42 +267,67 @@ def _flood_rules(plans):
     for vid in vids:
         for plan in plans.values():
             if plan.carries(vid):
-                rules.add(FlowSpec.make(
-                    ETH_DST, PRIO_FLOOD,
-                    {'vlan_vid': OFPVID_PRESENT | vid, 'in_port': plan.port},
-                    [('apply', flood_actions(plans, vid, plan.port))],
-                    COOKIES.cookie(FLOOD)))
+                rules.add(
+                    FlowSpec.make(
+                        ETH_DST,
+                        PRIO_FLOOD,
+                        {'vlan_vid': OFPVID_PRESENT | vid, 'in_port': plan.port},
+                        [('apply', flood_actions(plans, vid, plan.port))],
+                        COOKIES.cookie(FLOOD),
+                    )
+                )
     return rules
 
 
 def compile_datapath(policy: Policy, dp: Datapath) -> frozenset[FlowSpec]:
     """Every static rule of datapath ``dp`` (a model Datapath) under ``policy``."""
     plans = port_plans(policy, dp)
-    rules = (_port_acl_rules(policy, dp, plans) | _vlan_rules(plans)
-             | _vlan_acl_rules(policy, plans) | _flood_rules(plans))
-    rules.add(FlowSpec.make(ETH_SRC, 0, {},
-                            [('apply', (('controller', PACKET_IN_BYTES),)),
-                             ('goto', ETH_DST)], COOKIES.cookie(SRC_MISS)))
+    rules = (
+        _port_acl_rules(policy, dp, plans)
+        | _vlan_rules(plans)
+        | _vlan_acl_rules(policy, plans)
+        | _flood_rules(plans)
+    )
+    rules.add(
+        FlowSpec.make(
+            ETH_SRC,
+            0,
+            {},
+            [('apply', (('controller', PACKET_IN_BYTES),)), ('goto', ETH_DST)],
+            COOKIES.cookie(SRC_MISS),
+        )
+    )
     return frozenset(rules)
 
 
-def learned_rules(plan: PortPlan, vid: int, mac: str, idle_timeout: int,
-                  hard_timeout: int) -> tuple[FlowSpec, FlowSpec]:
+def learned_rules(
+    plan: PortPlan, vid: int, mac: str, idle_timeout: int, hard_timeout: int
+) -> tuple[FlowSpec, FlowSpec]:
     """The two rules that make host ``mac`` of VLAN ``vid`` on ``plan``'s port known."""
     tagged_vid = OFPVID_PRESENT | vid
     return (
-        FlowSpec.make(ETH_SRC, PRIO_LEARNED,
-                      {'in_port': plan.port, 'vlan_vid': tagged_vid, 'eth_src': mac},
-                      [('goto', ETH_DST)], COOKIES.cookie(LEARN_SRC),
-                      hard_timeout=hard_timeout),
-        FlowSpec.make(ETH_DST, PRIO_LEARNED, {'vlan_vid': tagged_vid, 'eth_dst': mac},
-                      [('apply', egress_actions(plan, vid))], COOKIES.cookie(LEARN_DST),
-                      idle_timeout=idle_timeout),
+        FlowSpec.make(
+            ETH_SRC,
+            PRIO_LEARNED,
+            {'in_port': plan.port, 'vlan_vid': tagged_vid, 'eth_src': mac},
+            [('goto', ETH_DST)],
+            COOKIES.cookie(LEARN_SRC),
+            hard_timeout=hard_timeout,
+        ),
+        FlowSpec.make(
+            ETH_DST,
+            PRIO_LEARNED,
+            {'vlan_vid': tagged_vid, 'eth_dst': mac},
+            [('apply', egress_actions(plan, vid))],
+            COOKIES.cookie(LEARN_DST),
+            idle_timeout=idle_timeout,
+        ),
     )
 
 
-def stale_learning(old_plans: Mapping[int, PortPlan],
-                   new_plans: Mapping[int, PortPlan]) -> set[tuple[int, int]]:
+def stale_learning(
+    old_plans: Mapping[int, PortPlan], new_plans: Mapping[int, PortPlan]
+) -> set[tuple[int, int]]:
     """{(port, vid)} whose learned hosts a policy change invalidates: the port no longer
     carries the VLAN, carries it tagged where it was untagged (or back), or is mirrored
     differently (a learned egress rule holds the mirror copies)."""
@@ -249,8 +335,11 @@ def stale_learning(old_plans: Mapping[int, PortPlan],
     for port, old in old_plans.items():
         new = new_plans.get(port)
         for vid in old.vids:
-            if (new is None or not new.carries(vid)
-                    or (vid in old.tagged_vids) != (vid in new.tagged_vids)
-                    or old.mirrored_to != new.mirrored_to):
+            if (
+                new is None
+                or not new.carries(vid)
+                or (vid in old.tagged_vids) != (vid in new.tagged_vids)
+                or old.mirrored_to != new.mirrored_to
+            ):
                 stale.add((port, vid))
     return stale

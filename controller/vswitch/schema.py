@@ -13,7 +13,7 @@ from controller.config.schema import describe, strict_validator
 from controller.config.yaml_source import Path
 from controller.ofmatch import ALIASES, MATCH_FIELDS, MAX_VID, MIN_VID, OFPP_MAX, NumberKind
 
-MAX_DP_ID = 2 ** 64 - 1
+MAX_DP_ID = 2**64 - 1
 OVS_HARDWARE = 'Open vSwitch'
 
 # FAUCET's options that this suite does not implement. They are refused by name rather
@@ -21,48 +21,157 @@ OVS_HARDWARE = 'Open vSwitch'
 FAUCET_ONLY = {
     'top': ['include', 'include-optional', 'meters', 'routers'],
     'vlan': [
-        'acl_out', 'acls_out', 'bgp_as', 'bgp_connect_mode', 'bgp_local_address',
-        'bgp_neighbor_addresses', 'bgp_neighbor_as', 'bgp_neighbour_addresses',
-        'bgp_neighbour_as', 'bgp_port', 'bgp_routerid', 'bgp_server_addresses',
-        'dot1x_assigned', 'edge_learn_stack_root', 'faucet_mac', 'faucet_vips',
-        'minimum_ip_size_check', 'proactive_arp_limit', 'proactive_nd_limit',
-        'reserved_internal_vlan', 'routes', 'targeted_gw_resolution', 'unicast_flood'],
+        'acl_out',
+        'acls_out',
+        'bgp_as',
+        'bgp_connect_mode',
+        'bgp_local_address',
+        'bgp_neighbor_addresses',
+        'bgp_neighbor_as',
+        'bgp_neighbour_addresses',
+        'bgp_neighbour_as',
+        'bgp_port',
+        'bgp_routerid',
+        'bgp_server_addresses',
+        'dot1x_assigned',
+        'edge_learn_stack_root',
+        'faucet_mac',
+        'faucet_vips',
+        'minimum_ip_size_check',
+        'proactive_arp_limit',
+        'proactive_nd_limit',
+        'reserved_internal_vlan',
+        'routes',
+        'targeted_gw_resolution',
+        'unicast_flood',
+    ],
     'dp': [
-        'advertise_interval', 'arp_neighbor_timeout', 'cache_update_guard_time',
-        'combinatorial_port_flood', 'cookie', 'dot1x', 'dp_acls', 'drop_bpdu',
-        'drop_broadcast_source_address', 'drop_lldp', 'drop_spoofed_faucet_mac',
-        'egress_pipeline', 'fast_advertise_interval', 'faucet_dp_mac', 'global_vlan',
-        'group_table', 'group_table_routing', 'high_priority', 'highest_priority',
-        'idle_dst', 'ignore_learn_ins', 'interface_ranges', 'lacp_timeout',
-        'learn_ban_timeout', 'learn_jitter', 'lldp_beacon', 'low_priority',
-        'lowest_priority', 'max_host_fib_retry_count', 'max_hosts_per_resolve_cycle',
-        'max_resolve_backoff_time', 'max_wildcard_table_size', 'metrics_rate_limit_sec',
-        'min_wildcard_table_size', 'minimum_ip_size_check', 'multi_out',
-        'nd_neighbor_timeout', 'ofchannel_log', 'packetin_pps', 'pipeline_config_dir',
-        'port_table_scale_factor', 'priority_offset', 'proactive_learn',
-        'proactive_learn_v4', 'proactive_learn_v6', 'slowpath_pps', 'stack',
-        'strict_packet_in_cookie', 'table_sizes', 'targeted_gw_resolution', 'timeout',
-        'use_classification', 'use_idle_timeout'],
+        'advertise_interval',
+        'arp_neighbor_timeout',
+        'cache_update_guard_time',
+        'combinatorial_port_flood',
+        'cookie',
+        'dot1x',
+        'dp_acls',
+        'drop_bpdu',
+        'drop_broadcast_source_address',
+        'drop_lldp',
+        'drop_spoofed_faucet_mac',
+        'egress_pipeline',
+        'fast_advertise_interval',
+        'faucet_dp_mac',
+        'global_vlan',
+        'group_table',
+        'group_table_routing',
+        'high_priority',
+        'highest_priority',
+        'idle_dst',
+        'ignore_learn_ins',
+        'interface_ranges',
+        'lacp_timeout',
+        'learn_ban_timeout',
+        'learn_jitter',
+        'lldp_beacon',
+        'low_priority',
+        'lowest_priority',
+        'max_host_fib_retry_count',
+        'max_hosts_per_resolve_cycle',
+        'max_resolve_backoff_time',
+        'max_wildcard_table_size',
+        'metrics_rate_limit_sec',
+        'min_wildcard_table_size',
+        'minimum_ip_size_check',
+        'multi_out',
+        'nd_neighbor_timeout',
+        'ofchannel_log',
+        'packetin_pps',
+        'pipeline_config_dir',
+        'port_table_scale_factor',
+        'priority_offset',
+        'proactive_learn',
+        'proactive_learn_v4',
+        'proactive_learn_v6',
+        'slowpath_pps',
+        'stack',
+        'strict_packet_in_cookie',
+        'table_sizes',
+        'targeted_gw_resolution',
+        'timeout',
+        'use_classification',
+        'use_idle_timeout',
+    ],
     'interface': [
-        'coprocessor', 'count_untag_vlan_miss', 'dot1x', 'dot1x_acl', 'dot1x_dyn_acl',
-        'dot1x_mab', 'hairpin', 'hairpin_unicast', 'lacp', 'lacp_active',
-        'lacp_collect_and_distribute', 'lacp_passthrough', 'lacp_port_id',
-        'lacp_port_priority', 'lacp_resp_interval', 'lacp_selected', 'lacp_standby',
-        'lacp_unselected', 'lldp_beacon', 'lldp_peer_mac', 'loop_protect',
-        'loop_protect_external', 'max_lldp_lost', 'mirror_destination', 'opstatus_reconf',
-        'permanent_learn', 'receive_lldp', 'restricted_bcast_arpnd', 'stack',
-        'unicast_flood'],
+        'coprocessor',
+        'count_untag_vlan_miss',
+        'dot1x',
+        'dot1x_acl',
+        'dot1x_dyn_acl',
+        'dot1x_mab',
+        'hairpin',
+        'hairpin_unicast',
+        'lacp',
+        'lacp_active',
+        'lacp_collect_and_distribute',
+        'lacp_passthrough',
+        'lacp_port_id',
+        'lacp_port_priority',
+        'lacp_resp_interval',
+        'lacp_selected',
+        'lacp_standby',
+        'lacp_unselected',
+        'lldp_beacon',
+        'lldp_peer_mac',
+        'loop_protect',
+        'loop_protect_external',
+        'max_lldp_lost',
+        'mirror_destination',
+        'opstatus_reconf',
+        'permanent_learn',
+        'receive_lldp',
+        'restricted_bcast_arpnd',
+        'stack',
+        'unicast_flood',
+    ],
     'acl': ['dot1x_assigned', 'exact_match'],
     # In a rule: FAUCET's rule cookie (ours are per app, controller/cookies.py) and the
     # OpenFlow match fields it takes that we do not.
     'rule': [
-        'arp_op', 'arp_sha', 'arp_spa', 'arp_tha', 'arp_tpa', 'cookie', 'in_phy_port',
-        'ip_dscp', 'ip_ecn', 'ipv6_exthdr', 'ipv6_flabel', 'ipv6_nd_sll',
-        'ipv6_nd_target', 'ipv6_nd_tll', 'metadata', 'mpls_bos', 'mpls_label', 'mpls_tc',
-        'pbb_isid', 'sctp_dst', 'sctp_src', 'tunnel_id', 'vlan_pcp'],
+        'arp_op',
+        'arp_sha',
+        'arp_spa',
+        'arp_tha',
+        'arp_tpa',
+        'cookie',
+        'in_phy_port',
+        'ip_dscp',
+        'ip_ecn',
+        'ipv6_exthdr',
+        'ipv6_flabel',
+        'ipv6_nd_sll',
+        'ipv6_nd_target',
+        'ipv6_nd_tll',
+        'metadata',
+        'mpls_bos',
+        'mpls_label',
+        'mpls_tc',
+        'pbb_isid',
+        'sctp_dst',
+        'sctp_src',
+        'tunnel_id',
+        'vlan_pcp',
+    ],
     'actions': ['ct', 'force_port_vlan', 'meter'],
-    'output': ['dl_dst', 'failover', 'pop_vlans', 'ports', 'set_fields', 'swap_vid',
-               'tunnel', 'vlan_vid', 'vlan_vids'],
+    'output': [
+        'dl_dst',
+        'failover',
+        'pop_vlans',
+        'ports',
+        'set_fields',
+        'swap_vid',
+        'tunnel',
+        'vlan_vid',
+        'vlan_vids',
+    ],
 }
 
 
@@ -70,6 +179,7 @@ FAUCET_ONLY = {
 # Each schema carries 'expect', the words that messages use for what belongs there, and
 # each mapping 'faucetOnly', FAUCET's keys that are refused by name. jsonschema ignores
 # both keywords.
+
 
 def _int(low, high, expect):
     return {'type': 'integer', 'minimum': low, 'maximum': high, 'expect': expect}
@@ -85,8 +195,13 @@ def _flag():
 
 def _mapping(properties, expect, faucet_only=(), required=(), **extra):
     """A mapping with exactly these keys."""
-    schema = {'type': 'object', 'expect': expect, 'properties': properties,
-              'additionalProperties': False, 'faucetOnly': list(faucet_only)}
+    schema = {
+        'type': 'object',
+        'expect': expect,
+        'properties': properties,
+        'additionalProperties': False,
+        'faucetOnly': list(faucet_only),
+    }
     if required:
         schema['required'] = list(required)
     schema.update(extra)
@@ -95,13 +210,15 @@ def _mapping(properties, expect, faucet_only=(), required=(), **extra):
 
 def _keyed(what, values, **extra):
     """A mapping of names the user chooses to ``values``."""
-    return dict({'type': 'object', 'expect': 'a mapping of %s' % what,
-                 'additionalProperties': values}, **extra)
+    return dict(
+        {'type': 'object', 'expect': 'a mapping of %s' % what, 'additionalProperties': values},
+        **extra,
+    )
 
 
 def _field(kind):
     schema = {'type': kind.json_types, 'expect': kind.expect}
-    if isinstance(kind, NumberKind):     # the range of plain integers; strings are parsed
+    if isinstance(kind, NumberKind):  # the range of plain integers; strings are parsed
         schema.update(minimum=kind.low, maximum=kind.high)
     return schema
 
@@ -109,77 +226,137 @@ def _field(kind):
 _VLAN_REF = {'type': ['string', 'integer'], 'expect': 'a VLAN name or VID'}
 _ACL_REF = {'type': ['string', 'integer'], 'expect': 'an ACL name'}
 _ACL_REFS = {'type': 'array', 'items': _ACL_REF, 'expect': 'a list of ACL names'}
-_MAX_HOSTS = _int(1, 2 ** 31 - 1, 'a positive integer (the most hosts learned)')
-_ACL_PORT = _int(1, OFPP_MAX, 'a port number 1..0xffffff00 (in an ACL ports are numbers: '
-                 'one ACL may serve switches whose port names differ)')
+_MAX_HOSTS = _int(1, 2**31 - 1, 'a positive integer (the most hosts learned)')
+_ACL_PORT = _int(
+    1,
+    OFPP_MAX,
+    'a port number 1..0xffffff00 (in an ACL ports are numbers: '
+    'one ACL may serve switches whose port names differ)',
+)
 
-_VLAN = _mapping({
-    'vid': _int(MIN_VID, MAX_VID, 'a VID, an integer 1..4094'),
-    'name': _text('the VLAN name (its key, unless the key is its VID)'),
-    'description': _text(),
-    'acls_in': _ACL_REFS,
-    'acl_in': _ACL_REF,
-    'max_hosts': _MAX_HOSTS,
-}, 'VLAN settings', FAUCET_ONLY['vlan'])
+_VLAN = _mapping(
+    {
+        'vid': _int(MIN_VID, MAX_VID, 'a VID, an integer 1..4094'),
+        'name': _text('the VLAN name (its key, unless the key is its VID)'),
+        'description': _text(),
+        'acls_in': _ACL_REFS,
+        'acl_in': _ACL_REF,
+        'max_hosts': _MAX_HOSTS,
+    },
+    'VLAN settings',
+    FAUCET_ONLY['vlan'],
+)
 
-_INTERFACE = _mapping({
-    'number': _int(1, OFPP_MAX, 'a port number 1..0xffffff00'),
-    'name': _text('the interface name'),
-    'description': _text(),
-    'native_vlan': _VLAN_REF,
-    'tagged_vlans': {'type': 'array', 'items': _VLAN_REF,
-                     'expect': 'a list of VLAN names or VIDs'},
-    'acls_in': _ACL_REFS,
-    'acl_in': _ACL_REF,
-    'mirror': {'type': ['integer', 'string', 'array'], 'minimum': 1, 'maximum': OFPP_MAX,
-               'minItems': 1,
-               'items': {'type': ['integer', 'string'], 'minimum': 1, 'maximum': OFPP_MAX,
-                         'expect': 'a port number or interface name'},
-               'expect': 'the port (number or name) or list of ports to mirror'},
-    'max_hosts': _MAX_HOSTS,
-    'enabled': _flag(),
-    'output_only': _flag(),
-}, 'interface settings', FAUCET_ONLY['interface'])
+_INTERFACE = _mapping(
+    {
+        'number': _int(1, OFPP_MAX, 'a port number 1..0xffffff00'),
+        'name': _text('the interface name'),
+        'description': _text(),
+        'native_vlan': _VLAN_REF,
+        'tagged_vlans': {
+            'type': 'array',
+            'items': _VLAN_REF,
+            'expect': 'a list of VLAN names or VIDs',
+        },
+        'acls_in': _ACL_REFS,
+        'acl_in': _ACL_REF,
+        'mirror': {
+            'type': ['integer', 'string', 'array'],
+            'minimum': 1,
+            'maximum': OFPP_MAX,
+            'minItems': 1,
+            'items': {
+                'type': ['integer', 'string'],
+                'minimum': 1,
+                'maximum': OFPP_MAX,
+                'expect': 'a port number or interface name',
+            },
+            'expect': 'the port (number or name) or list of ports to mirror',
+        },
+        'max_hosts': _MAX_HOSTS,
+        'enabled': _flag(),
+        'output_only': _flag(),
+    },
+    'interface settings',
+    FAUCET_ONLY['interface'],
+)
 
-_DP = _mapping({
-    'dp_id': {'type': ['integer', 'string'], 'minimum': 0, 'maximum': MAX_DP_ID,
-              'pattern': '^0[xX][0-9a-fA-F]+$',
-              'expect': "a datapath id, an integer 0..2**64-1 or a '0x...' hex string"},
-    'name': _text('the switch name (its key)'),
-    'description': _text(),
-    'hardware': {'const': OVS_HARDWARE,
-                 'expect': "'%s' (the only switch this suite drives)" % OVS_HARDWARE},
-    'interfaces': _keyed('port number -> interface settings', _INTERFACE, minProperties=1),
-}, 'switch settings', FAUCET_ONLY['dp'], required=['interfaces'])
+_DP = _mapping(
+    {
+        'dp_id': {
+            'type': ['integer', 'string'],
+            'minimum': 0,
+            'maximum': MAX_DP_ID,
+            'pattern': '^0[xX][0-9a-fA-F]+$',
+            'expect': "a datapath id, an integer 0..2**64-1 or a '0x...' hex string",
+        },
+        'name': _text('the switch name (its key)'),
+        'description': _text(),
+        'hardware': {
+            'const': OVS_HARDWARE,
+            'expect': "'%s' (the only switch this suite drives)" % OVS_HARDWARE,
+        },
+        'interfaces': _keyed('port number -> interface settings', _INTERFACE, minProperties=1),
+    },
+    'switch settings',
+    FAUCET_ONLY['dp'],
+    required=['interfaces'],
+)
 
-_ACTIONS = _mapping({
-    'allow': {'type': ['boolean', 'integer'], 'enum': [True, False, 0, 1],
-              'expect': 'true or false (or 1 or 0)'},
-    'mirror': _ACL_PORT,
-    'output': _mapping({'port': _ACL_PORT},
-                       "a mapping with 'port' (FAUCET's ordered output list is not "
-                       "supported by this suite)", FAUCET_ONLY['output'],
-                       required=['port']),
-}, 'actions (allow, mirror, output)', FAUCET_ONLY['actions'], minProperties=1)
+_ACTIONS = _mapping(
+    {
+        'allow': {
+            'type': ['boolean', 'integer'],
+            'enum': [True, False, 0, 1],
+            'expect': 'true or false (or 1 or 0)',
+        },
+        'mirror': _ACL_PORT,
+        'output': _mapping(
+            {'port': _ACL_PORT},
+            "a mapping with 'port' (FAUCET's ordered output list is not supported by this suite)",
+            FAUCET_ONLY['output'],
+            required=['port'],
+        ),
+    },
+    'actions (allow, mirror, output)',
+    FAUCET_ONLY['actions'],
+    minProperties=1,
+)
 
 _RULE_KEYS = {name: _field(kind) for name, kind in MATCH_FIELDS.items()}
 _RULE_KEYS.update({alias: _RULE_KEYS[name] for alias, name in ALIASES.items()})
 _RULE_KEYS.update(description=_text(), actions=_ACTIONS)
-_RULES = {'type': 'array', 'minItems': 1,
-          'items': _mapping({'rule': _mapping(_RULE_KEYS, 'match fields and actions',
-                                              FAUCET_ONLY['rule'])},
-                            "a '- rule:' entry", required=['rule']),
-          'expect': "a list of '- rule:' entries (an ACL needs at least one rule)"}
+_RULES = {
+    'type': 'array',
+    'minItems': 1,
+    'items': _mapping(
+        {'rule': _mapping(_RULE_KEYS, 'match fields and actions', FAUCET_ONLY['rule'])},
+        "a '- rule:' entry",
+        required=['rule'],
+    ),
+    'expect': "a list of '- rule:' entries (an ACL needs at least one rule)",
+}
 # FAUCET takes an ACL as its list of rules, or as a mapping with the list under 'rules'.
-_ACL = dict(_RULES, type=['array', 'object'], properties={'rules': _RULES},
-            required=['rules'], additionalProperties=False, faucetOnly=FAUCET_ONLY['acl'])
+_ACL = dict(
+    _RULES,
+    type=['array', 'object'],
+    properties={'rules': _RULES},
+    required=['rules'],
+    additionalProperties=False,
+    faucetOnly=FAUCET_ONLY['acl'],
+)
 
-POLICY_SCHEMA = _mapping({
-    'vlans': _keyed('VLAN name -> VLAN settings', _VLAN),
-    'acls': _keyed('ACL name -> list of rules', _ACL),
-    'dps': _keyed('switch name -> switch settings', _DP, minProperties=1),
-    'version': {'const': 2, 'expect': '2 (the only version of the format)'},
-}, "a mapping with 'dps', 'vlans' and 'acls'", FAUCET_ONLY['top'], required=['dps'])
+POLICY_SCHEMA = _mapping(
+    {
+        'vlans': _keyed('VLAN name -> VLAN settings', _VLAN),
+        'acls': _keyed('ACL name -> list of rules', _ACL),
+        'dps': _keyed('switch name -> switch settings', _DP, minProperties=1),
+        'version': {'const': 2, 'expect': '2 (the only version of the format)'},
+    },
+    "a mapping with 'dps', 'vlans' and 'acls'",
+    FAUCET_ONLY['top'],
+    required=['dps'],
+)
 
 _VALIDATOR = strict_validator(POLICY_SCHEMA)
 
@@ -201,15 +378,20 @@ def schema_issues(data: Any) -> Iterator[tuple[Path, str, bool]]:
                     message = "FAUCET option '%s' is not supported by this suite" % key
                 else:
                     message = "unknown key '%s'; expected one of %s" % (
-                        key, ', '.join(schema['properties']))
+                        key,
+                        ', '.join(schema['properties']),
+                    )
                 yield path + (key,), message, True
         elif kind == 'required':
             for key in error.validator_value:
                 if key not in value:
-                    yield path, "missing key '%s' (%s)" % (
-                        key, schema['properties'][key]['expect']), False
+                    yield (
+                        path,
+                        "missing key '%s' (%s)" % (key, schema['properties'][key]['expect']),
+                        False,
+                    )
         elif kind in ('minimum', 'maximum'):
-            if isinstance(value, int):    # a float has its 'type' error already
+            if isinstance(value, int):  # a float has its 'type' error already
                 yield path, '%d is out of range; expected %s' % (value, expect), False
         elif kind == 'minItems':
             yield path, 'empty list; expected %s' % expect, False
@@ -217,5 +399,5 @@ def schema_issues(data: Any) -> Iterator[tuple[Path, str, bool]]:
             yield path, 'empty mapping; expected %s' % expect, False
         elif kind in ('type', 'enum', 'const', 'pattern'):
             yield path, 'expected %s; got %s' % (expect, describe(value)), False
-        else:                             # a keyword without a message of ours
+        else:  # a keyword without a message of ours
             yield path, error.message, False

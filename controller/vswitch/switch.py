@@ -29,17 +29,18 @@ _TPID = b'\x81\x00'
 @dataclass(frozen=True)
 class LearningSettings:
     """The app's options for learned hosts."""
-    idle_timeout: int             # a learned destination lives this long without traffic
-    hard_timeout: int             # a learned source is learned again after this
-    default_max_hosts: int        # per port and VLAN, where the policy sets no max_hosts
+
+    idle_timeout: int  # a learned destination lives this long without traffic
+    hard_timeout: int  # a learned source is learned again after this
+    default_max_hosts: int  # per port and VLAN, where the policy sets no max_hosts
 
     @classmethod
-    def from_options(cls, idle_timeout: int, relearn_fraction: float,
-                     default_max_hosts: int) -> 'LearningSettings':
+    def from_options(
+        cls, idle_timeout: int, relearn_fraction: float, default_max_hosts: int
+    ) -> 'LearningSettings':
         """Sources expire after ``relearn_fraction`` of ``idle_timeout`` (at least 1 s),
         so a host that is still there is seen again before its destination expires."""
-        return cls(idle_timeout, max(1, int(idle_timeout * relearn_fraction)),
-                   default_max_hosts)
+        return cls(idle_timeout, max(1, int(idle_timeout * relearn_fraction)), default_max_hosts)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class HostSeen:
     """What a packet-in's source did to the hosts learned: ``result`` as MacTable.learn
     says; ``messages``, the flow-mods that make the host known (empty unless it was
     learned, refreshed or moved)."""
+
     mac: str
     vid: int
     port: int
@@ -61,6 +63,7 @@ class PolicyChange:
     strict deletes of the rules that are gone, ADDs of the new and changed ones (an ADD
     replaces a rule in place), then the deletes of the hosts forgotten on ``forgotten``
     (port, VID) pairs."""
+
     added: int
     deleted: int
     forgotten: list[tuple[int, int]]
@@ -75,7 +78,7 @@ class PolicySwitch:
 
     def __init__(self, dp: Any, policy: Policy, model: Datapath | None) -> None:
         self.dp = dp
-        self.hosts: dict[int, MacTable] = {}     # vid -> the hosts learned in it
+        self.hosts: dict[int, MacTable] = {}  # vid -> the hosts learned in it
         self._use(policy, model)
 
     @classmethod
@@ -85,11 +88,13 @@ class PolicySwitch:
         return cls(dp, policy, model) if model is not None else None
 
     def _use(self, policy: Policy, model: Datapath | None) -> None:
-        self.model = model              # the policy's Datapath (None: no longer named)
-        self.plans: dict[int, PortPlan] = (pipeline.port_plans(policy, model)
-                                           if model is not None else {})
-        self.installed: frozenset[FlowSpec] = (pipeline.compile_datapath(policy, model)
-                                               if model is not None else frozenset())
+        self.model = model  # the policy's Datapath (None: no longer named)
+        self.plans: dict[int, PortPlan] = (
+            pipeline.port_plans(policy, model) if model is not None else {}
+        )
+        self.installed: frozenset[FlowSpec] = (
+            pipeline.compile_datapath(policy, model) if model is not None else frozenset()
+        )
         self.vlan_max_hosts = {vlan.vid: vlan.max_hosts for vlan in policy.vlans.values()}
 
     @property
@@ -100,33 +105,35 @@ class PolicySwitch:
         """The messages that make the switch hold exactly the static rules: the app's
         rules deleted, then every rule added, table by table."""
         dp = self.dp
-        return ([of.flow_delete(dp, *pipeline.COOKIES.all_rules())]
-                + [flowspec.to_flow_mod(dp, spec) for spec in sorted(self.installed)])
+        return [of.flow_delete(dp, *pipeline.COOKIES.all_rules())] + [
+            flowspec.to_flow_mod(dp, spec) for spec in sorted(self.installed)
+        ]
 
     # --- learning -------------------------------------------------------------------
 
-    def learn(self, in_port: int, frame: bytes,
-              settings: LearningSettings) -> HostSeen | None:
+    def learn(self, in_port: int, frame: bytes, settings: LearningSettings) -> HostSeen | None:
         """Learn the source of ``frame``, sent to the controller by the ETH_SRC miss
         rule from ``in_port``. None for a frame that teaches nothing: untagged (the
         VLAN table tags every frame it lets in), from a port that does not carry its
         VLAN, or from a group address."""
         if len(frame) < 18 or frame[12:14] != _TPID:
             return None
-        vid = int.from_bytes(frame[14:16], 'big') & 0x0fff
+        vid = int.from_bytes(frame[14:16], 'big') & 0x0FFF
         src = of.mac_text(frame[6:12])
         plan = self.plans.get(in_port)
         if plan is None or not plan.carries(vid) or not is_unicast(src):
             return None
-        hosts = self.hosts.setdefault(vid, MacTable(settings.default_max_hosts,
-                                                    BAN_SECONDS))
+        hosts = self.hosts.setdefault(vid, MacTable(settings.default_max_hosts, BAN_SECONDS))
         hosts.max_total = self.vlan_max_hosts.get(vid)
         result, previous = hosts.learn(src, plan.port, max_macs=plan.max_hosts)
         messages = []
         if result not in (Learned.BANNED, Learned.REFUSED, Learned.FULL):
-            messages = [flowspec.to_flow_mod(self.dp, spec) for spec in
-                        pipeline.learned_rules(plan, vid, src, settings.idle_timeout,
-                                               settings.hard_timeout)]
+            messages = [
+                flowspec.to_flow_mod(self.dp, spec)
+                for spec in pipeline.learned_rules(
+                    plan, vid, src, settings.idle_timeout, settings.hard_timeout
+                )
+            ]
         return HostSeen(src, vid, plan.port, result, previous, messages)
 
     def forget(self, port: int, vid: int) -> list[Any]:
@@ -139,10 +146,21 @@ class PolicySwitch:
         src_cookie, src_mask = pipeline.COOKIES.rules_of_kind(pipeline.LEARN_SRC)
         dst_cookie, dst_mask = pipeline.COOKIES.rules_of_kind(pipeline.LEARN_DST)
         return [
-            of.flow_delete(dp, src_cookie, src_mask, table_id=pipeline.ETH_SRC,
-                           match=parser.OFPMatch(in_port=port, vlan_vid=tagged_vid)),
-            of.flow_delete(dp, dst_cookie, dst_mask, table_id=pipeline.ETH_DST,
-                           out_port=port, match=parser.OFPMatch(vlan_vid=tagged_vid)),
+            of.flow_delete(
+                dp,
+                src_cookie,
+                src_mask,
+                table_id=pipeline.ETH_SRC,
+                match=parser.OFPMatch(in_port=port, vlan_vid=tagged_vid),
+            ),
+            of.flow_delete(
+                dp,
+                dst_cookie,
+                dst_mask,
+                table_id=pipeline.ETH_DST,
+                out_port=port,
+                match=parser.OFPMatch(vlan_vid=tagged_vid),
+            ),
         ]
 
     # --- a new policy ---------------------------------------------------------------
@@ -156,8 +174,9 @@ class PolicySwitch:
         self._use(policy, policy.datapath_by_id(dp.id))
         change = flowspec.diff(old_rules, self.installed)
         mask = pipeline.COOKIES.all_rules()[1]
-        messages = ([flowspec.to_delete_strict(dp, spec, mask) for spec in change.delete]
-                    + [flowspec.to_flow_mod(dp, spec) for spec in change.add])
+        messages = [flowspec.to_delete_strict(dp, spec, mask) for spec in change.delete] + [
+            flowspec.to_flow_mod(dp, spec) for spec in change.add
+        ]
         stale = sorted(pipeline.stale_learning(old_plans, self.plans))
         for port, vid in stale:
             messages += self.forget(port, vid)

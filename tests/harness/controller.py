@@ -40,8 +40,10 @@ def ryu_manager_path():
     here = os.path.join(os.path.dirname(sys.executable), 'ryu-manager')
     found = here if os.path.exists(here) else shutil.which('ryu-manager')
     if not found:
-        raise RuntimeError('ryu-manager not found beside %s nor on PATH: run '
-                           '`sudo bash scripts/setup.sh` to build .venv' % sys.executable)
+        raise RuntimeError(
+            'ryu-manager not found beside %s nor on PATH: run '
+            '`sudo bash scripts/setup.sh` to build .venv' % sys.executable
+        )
     return found
 
 
@@ -63,10 +65,9 @@ class RyuController:
     repository (``apps/l2_learning.py``) or module names (``ryu.app.simple_switch_13``).
     """
 
-    name = 'ryu-manager'     # in error messages
+    name = 'ryu-manager'  # in error messages
 
-    def __init__(self, apps, log_path, config=None, extra_args=(), ofp_port=None,
-                 tls_dir=None):
+    def __init__(self, apps, log_path, config=None, extra_args=(), ofp_port=None, tls_dir=None):
         """``extra_args`` go to ryu-manager before the apps (``--default-log-level 30``).
         ``tls_dir``: a directory made by scripts/make_certs.sh; the OpenFlow channel is
         then TLS only, with switch certificates checked against its CA."""
@@ -83,15 +84,29 @@ class RyuController:
 
     @property
     def command(self):
-        cmd = [ryu_manager_path(), '--ofp-listen-host', '127.0.0.1',
-               '--ofp-tcp-listen-port', str(self.ofp_port),
-               '--wsapi-host', '127.0.0.1', '--wsapi-port', str(self.wsapi_port)]
+        cmd = [
+            ryu_manager_path(),
+            '--ofp-listen-host',
+            '127.0.0.1',
+            '--ofp-tcp-listen-port',
+            str(self.ofp_port),
+            '--wsapi-host',
+            '127.0.0.1',
+            '--wsapi-port',
+            str(self.wsapi_port),
+        ]
         if self.tls_dir:
             # With a key and certificate Ryu listens for TLS only, on the SSL port.
-            cmd += ['--ofp-ssl-listen-port', str(self.ofp_port),
-                    '--ctl-privkey', os.path.join(self.tls_dir, 'controller-key.pem'),
-                    '--ctl-cert', os.path.join(self.tls_dir, 'controller-cert.pem'),
-                    '--ca-certs', os.path.join(self.tls_dir, 'ca-cert.pem')]
+            cmd += [
+                '--ofp-ssl-listen-port',
+                str(self.ofp_port),
+                '--ctl-privkey',
+                os.path.join(self.tls_dir, 'controller-key.pem'),
+                '--ctl-cert',
+                os.path.join(self.tls_dir, 'controller-cert.pem'),
+                '--ca-certs',
+                os.path.join(self.tls_dir, 'ca-cert.pem'),
+            ]
         if self.config_path:
             cmd += ['--config-file', self.config_path]
         return cmd + self.extra_args + self.apps
@@ -100,27 +115,40 @@ class RyuController:
         """The process's environment variables."""
         # The apps import controller/ from this checkout, not from wherever the
         # environment's editable install points (a second worktree, a CI clone).
-        return dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [REPO] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]))
+        return dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join(
+                [REPO] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]
+            ),
+        )
 
     def start(self, timeout=20.0):
         log = open(self.log_path, 'w')
-        self.process = subprocess.Popen(self.command, cwd=REPO, stdout=log,
-                                        env=self.environment(),
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=REPO,
+            stdout=log,
+            env=self.environment(),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError('%s exited with %s before listening:\n%s'
-                                   % (self.name, self.process.returncode, self.log_tail()))
+                raise RuntimeError(
+                    '%s exited with %s before listening:\n%s'
+                    % (self.name, self.process.returncode, self.log_tail())
+                )
             if listening(self.ofp_port):
                 return self
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError('%s did not listen on port %d within %.0fs:\n%s'
-                           % (self.name, self.ofp_port, timeout, self.log_tail()))
+        raise RuntimeError(
+            '%s did not listen on port %d within %.0fs:\n%s'
+            % (self.name, self.ofp_port, timeout, self.log_tail())
+        )
 
     @property
     def pid(self):
@@ -144,8 +172,9 @@ class RyuController:
         """The JSON answer of the controller's REST API (Ryu's WSGI server) to
         ``method path`` with ``body`` (JSON) if given; None for an empty answer."""
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request('http://127.0.0.1:%d%s' % (self.wsapi_port, path),
-                                         data=data, method=method)
+        request = urllib.request.Request(
+            'http://127.0.0.1:%d%s' % (self.wsapi_port, path), data=data, method=method
+        )
         with urllib.request.urlopen(request, timeout=10) as reply:
             text = reply.read().decode()
         return json.loads(text) if text else None

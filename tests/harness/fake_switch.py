@@ -26,10 +26,19 @@ class FakeClock:
 
 def port(port_no: int, up: bool = True) -> Any:
     """An OFPPort, with carrier when ``up``."""
-    return parser.OFPPort(port_no=port_no, hw_addr='02:00:00:00:00:%02x' % (port_no % 256),
-                          name=b'p%d' % port_no, config=0,
-                          state=0 if up else ofp.OFPPS_LINK_DOWN, curr=0, advertised=0,
-                          supported=0, peer=0, curr_speed=0, max_speed=0)
+    return parser.OFPPort(
+        port_no=port_no,
+        hw_addr='02:00:00:00:00:%02x' % (port_no % 256),
+        name=b'p%d' % port_no,
+        config=0,
+        state=0 if up else ofp.OFPPS_LINK_DOWN,
+        curr=0,
+        advertised=0,
+        supported=0,
+        peer=0,
+        curr_speed=0,
+        max_speed=0,
+    )
 
 
 class FakeSwitch(FakeDatapath):
@@ -78,16 +87,15 @@ def port_status(dp: Any, desc: Any, reason: int = ofp.OFPPR_MODIFY) -> Any:
 
 
 def packet_in(dp: Any, in_port: int, data: bytes, cookie: int) -> Any:
-    return SimpleNamespace(msg=SimpleNamespace(datapath=dp, cookie=cookie, data=data,
-                                               match={'in_port': in_port}))
+    return SimpleNamespace(
+        msg=SimpleNamespace(datapath=dp, cookie=cookie, data=data, match={'in_port': in_port})
+    )
 
 
-def flow_removed(dp: Any, cookie: int, match: dict,
-                 reason: int = ofp.OFPRR_IDLE_TIMEOUT) -> Any:
-    return SimpleNamespace(msg=SimpleNamespace(datapath=dp, cookie=cookie, match=match,
-                                               reason=reason))
-
-
+def flow_removed(dp: Any, cookie: int, match: dict, reason: int = ofp.OFPRR_IDLE_TIMEOUT) -> Any:
+    return SimpleNamespace(
+        msg=SimpleNamespace(datapath=dp, cookie=cookie, match=match, reason=reason)
+    )
 
 
 def describe(msg: Any, cookies: CookieSpace) -> tuple:
@@ -101,14 +109,33 @@ def describe(msg: Any, cookies: CookieSpace) -> tuple:
     match = dict(msg.match.items())
     kind = cookies.kind_of(msg.cookie)
     if msg.command == ofp.OFPFC_ADD:
-        outputs = tuple(a.port for i in msg.instructions
-                        if isinstance(i, parser.OFPInstructionActions) for a in i.actions)
-        gotos = tuple('goto%d' % i.table_id for i in msg.instructions
-                      if isinstance(i, parser.OFPInstructionGotoTable))
-        return ('add', msg.table_id, msg.priority, match, kind, outputs + gotos,
-                (msg.idle_timeout, msg.hard_timeout))
+        outputs = tuple(
+            a.port
+            for i in msg.instructions
+            if isinstance(i, parser.OFPInstructionActions)
+            for a in i.actions
+        )
+        gotos = tuple(
+            'goto%d' % i.table_id
+            for i in msg.instructions
+            if isinstance(i, parser.OFPInstructionGotoTable)
+        )
+        return (
+            'add',
+            msg.table_id,
+            msg.priority,
+            match,
+            kind,
+            outputs + gotos,
+            (msg.idle_timeout, msg.hard_timeout),
+        )
     assert msg.cookie_mask and cookies.owns(msg.cookie), 'a delete beyond the app range'
     strict = msg.command == ofp.OFPFC_DELETE_STRICT
-    return ('del', None if msg.table_id == ofp.OFPTT_ALL else msg.table_id, match, kind,
-            None if msg.out_port == ofp.OFPP_ANY else msg.out_port,
-            msg.priority if strict else None)
+    return (
+        'del',
+        None if msg.table_id == ofp.OFPTT_ALL else msg.table_id,
+        match,
+        kind,
+        None if msg.out_port == ofp.OFPP_ANY else msg.out_port,
+        msg.priority if strict else None,
+    )

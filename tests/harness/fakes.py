@@ -8,6 +8,7 @@ class FakeDatapath:
     """What our code uses of an OpenFlow 1.3 Ryu Datapath: ``id``, ``ofproto``,
     ``ofproto_parser``, ``set_xid``; ``send_msg`` keeps each message in ``sent``;
     ``close`` sets ``closed``."""
+
     ofproto, ofproto_parser = ofproto_v1_3, ofproto_v1_3_parser
 
     def __init__(self, dpid=1):

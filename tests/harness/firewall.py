@@ -18,8 +18,14 @@ def allow_icmp(ctl, net, pairs, dpid=1):
         raise FirewallError('rest_firewall never joined the switch:\n' + ctl.log_tail())
     ctl.rest('/firewall/module/enable/%s' % switch, 'PUT')
     for src, dst in pairs:
-        reply = ctl.rest('/firewall/rules/%s' % switch, 'POST', {
-            'nw_src': net.get(src).IP() + '/32', 'nw_dst': net.get(dst).IP() + '/32',
-            'nw_proto': 'ICMP'})
+        reply = ctl.rest(
+            '/firewall/rules/%s' % switch,
+            'POST',
+            {
+                'nw_src': net.get(src).IP() + '/32',
+                'nw_dst': net.get(dst).IP() + '/32',
+                'nw_proto': 'ICMP',
+            },
+        )
         if 'success' not in json.dumps(reply):
             raise FirewallError('rule %s -> %s refused: %s' % (src, dst, reply))

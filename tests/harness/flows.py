@@ -24,12 +24,18 @@ DEFAULT_PRIORITY = 32768
 LLDP_ETH_TYPE = '0x88cc'
 
 # Fields of a dump-flows line that describe the entry rather than what it matches.
-_ENTRY_INTS = ('table', 'priority', 'n_packets', 'n_bytes', 'idle_timeout', 'hard_timeout',
-               'importance')
+_ENTRY_INTS = (
+    'table',
+    'priority',
+    'n_packets',
+    'n_bytes',
+    'idle_timeout',
+    'hard_timeout',
+    'importance',
+)
 _IGNORED = ('idle_age', 'hard_age')  # printed by OpenFlow 1.0 dumps: time since last hit
 # Flow-mod flags OVS prints as bare words between the counters and the match.
-_FLAGS = ('send_flow_rem', 'check_overlap', 'reset_counts', 'no_packet_counts',
-          'no_byte_counts')
+_FLAGS = ('send_flow_rem', 'check_overlap', 'reset_counts', 'no_packet_counts', 'no_byte_counts')
 # Actions that wrap a list of further actions; outputs inside them are outputs too.
 _NESTED_ACTIONS = ('apply_actions', 'write_actions', 'clone')
 
@@ -85,7 +91,7 @@ def _flat_actions(actions):
     for action in split_actions(actions):
         name = _action_name(action)
         if name in _NESTED_ACTIONS and action.endswith(')'):
-            flat.extend(_flat_actions(action[len(name) + 1:-1]))
+            flat.extend(_flat_actions(action[len(name) + 1 : -1]))
         else:
             flat.append(action)
     return flat
@@ -102,7 +108,7 @@ def _output_target(action):
     name = _action_name(action)
     if name != 'output':
         return None
-    rest = action[len('output'):]
+    rest = action[len('output') :]
     if rest.startswith(':'):
         return rest[1:]
     found = re.search(r'port=("(?:[^"\\]|\\.)*"|[^,)]+)', rest)
@@ -117,6 +123,7 @@ class FlowEntry:
     names unquoted); protocol shorthands such as ``ip`` or ``arp`` map to ''.
     ``actions`` is the raw text after ``actions=``.
     """
+
     cookie: int = 0
     table: int = 0
     priority: int = DEFAULT_PRIORITY
@@ -138,9 +145,10 @@ class FlowEntry:
     @property
     def sends_to_controller(self):
         """Does a packet hitting this entry go to the controller (a packet-in)?"""
-        return any(_action_name(a) == 'controller' or
-                   (_output_target(a) or '').upper() == 'CONTROLLER'
-                   for a in self.action_list)
+        return any(
+            _action_name(a) == 'controller' or (_output_target(a) or '').upper() == 'CONTROLLER'
+            for a in self.action_list
+        )
 
     @property
     def is_lldp(self):
@@ -156,16 +164,26 @@ class FlowEntry:
         return [int(t) for t in targets if t is not None and t.isdigit()]
 
     def match_text(self):
-        return ','.join('%s=%s' % (k, v) if v != '' else k
-                        for k, v in self.match.items()) or '*'
+        return ','.join('%s=%s' % (k, v) if v != '' else k for k, v in self.match.items()) or '*'
 
     def __str__(self):
-        timeouts = ''.join(' %s=%d' % (name, value) for name, value in
-                           (('idle_timeout', self.idle_timeout),
-                            ('hard_timeout', self.hard_timeout)) if value)
-        return ('table=%d priority=%d n_packets=%d cookie=%#x%s %s actions=%s'
-                % (self.table, self.priority, self.n_packets, self.cookie, timeouts,
-                   self.match_text(), self.actions))
+        timeouts = ''.join(
+            ' %s=%d' % (name, value)
+            for name, value in (
+                ('idle_timeout', self.idle_timeout),
+                ('hard_timeout', self.hard_timeout),
+            )
+            if value
+        )
+        return 'table=%d priority=%d n_packets=%d cookie=%#x%s %s actions=%s' % (
+            self.table,
+            self.priority,
+            self.n_packets,
+            self.cookie,
+            timeouts,
+            self.match_text(),
+            self.actions,
+        )
 
 
 def parse_flow_line(line):
@@ -174,8 +192,8 @@ def parse_flow_line(line):
     found = _ACTIONS_AT.search(line)
     if not found:
         return None
-    entry = FlowEntry(actions=line[found.end():].strip())
-    for token in _HEAD_TOKEN.findall(line[:found.start()]):
+    entry = FlowEntry(actions=line[found.end() :].strip())
+    for token in _HEAD_TOKEN.findall(line[: found.start()]):
         key, has_value, value = token.partition('=')
         if not has_value:
             if key in _FLAGS:
@@ -210,17 +228,19 @@ def _ofctl(*args):
     """stdout of ``ovs-ofctl -O OpenFlow13 --no-names <args>``; OfctlError on failure."""
     command = OFCTL + [str(a) for a in args]
     try:
-        done = subprocess.run(command, capture_output=True, text=True,
-                              timeout=OFCTL_TIMEOUT_S)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=OFCTL_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        raise OfctlError('%s did not answer within %ds' % (' '.join(command),
-                                                           OFCTL_TIMEOUT_S)) from None
+        raise OfctlError(
+            '%s did not answer within %ds' % (' '.join(command), OFCTL_TIMEOUT_S)
+        ) from None
     except FileNotFoundError:
-        raise OfctlError('ovs-ofctl not found: install Open vSwitch '
-                         '(sudo bash scripts/setup.sh)') from None
+        raise OfctlError(
+            'ovs-ofctl not found: install Open vSwitch (sudo bash scripts/setup.sh)'
+        ) from None
     if done.returncode != 0:
-        raise OfctlError('%s failed (exit %d): %s' % (' '.join(command), done.returncode,
-                                                      done.stderr.strip()))
+        raise OfctlError(
+            '%s failed (exit %d): %s' % (' '.join(command), done.returncode, done.stderr.strip())
+        )
     return done.stdout
 
 
@@ -240,16 +260,17 @@ def table_changes(switch, seconds, watch=''):
     spec = 'watch:!initial' + (',' + watch if watch else '')
     # SIGTERM from timeout(1): ovs-ofctl then flushes what it printed to the pipe (a
     # SIGKILL would lose it). timeout's own exit status is 124.
-    command = ['timeout', '-s', 'TERM', str(seconds)] + OFCTL + ['monitor', str(switch),
-                                                                 spec]
-    done = subprocess.run(command, capture_output=True, text=True,
-                          timeout=seconds + OFCTL_TIMEOUT_S)
+    command = ['timeout', '-s', 'TERM', str(seconds)] + OFCTL + ['monitor', str(switch), spec]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + OFCTL_TIMEOUT_S
+    )
     if done.returncode != 124:
-        raise OfctlError('%s ended early (exit %d): %s' % (
-            ' '.join(command), done.returncode, done.stderr.strip()))
+        raise OfctlError(
+            '%s ended early (exit %d): %s'
+            % (' '.join(command), done.returncode, done.stderr.strip())
+        )
     # (It prints the monitor's first reply on stdout, the updates after it on stderr.)
-    return [line.strip() for line in (done.stdout + done.stderr).splitlines()
-            if 'event=' in line]
+    return [line.strip() for line in (done.stdout + done.stderr).splitlines() if 'event=' in line]
 
 
 def dump_all(switch_names):
@@ -262,10 +283,13 @@ def format_flows(tables):
     reports and the demo."""
     lines = []
     for switch, entries in tables.items():
-        lines.append('== %s: %d flow entries, %d packet-ins'
-                     % (switch, len(entries), packet_in_count(entries)))
-        lines.extend('  %s' % entry for entry in
-                     sorted(entries, key=lambda e: (e.table, -e.priority)))
+        lines.append(
+            '== %s: %d flow entries, %d packet-ins'
+            % (switch, len(entries), packet_in_count(entries))
+        )
+        lines.extend(
+            '  %s' % entry for entry in sorted(entries, key=lambda e: (e.table, -e.priority))
+        )
     return '\n'.join(lines)
 
 
@@ -299,6 +323,7 @@ def total_packet_ins(switch_names):
 class PortCounters:
     """Counters of one switch port from ``ovs-ofctl dump-ports``; None where OVS prints
     '?' (a counter the port does not keep)."""
+
     rx_packets: int | None = None
     tx_packets: int | None = None
     rx_bytes: int | None = None
@@ -307,9 +332,14 @@ class PortCounters:
     tx_dropped: int | None = None
 
     def __str__(self):
-        return ('rx %s pkts %s B (drop %s), tx %s pkts %s B (drop %s)'
-                % (self.rx_packets, self.rx_bytes, self.rx_dropped,
-                   self.tx_packets, self.tx_bytes, self.tx_dropped))
+        return 'rx %s pkts %s B (drop %s), tx %s pkts %s B (drop %s)' % (
+            self.rx_packets,
+            self.rx_bytes,
+            self.rx_dropped,
+            self.tx_packets,
+            self.tx_bytes,
+            self.tx_dropped,
+        )
 
 
 _PORT_LINE = re.compile(r'^\s*port\s+("(?:[^"\\]|\\.)*"|\S+):\s*rx\s+(.*)$')
@@ -328,8 +358,11 @@ def _port_key(text):
 def _set_counters(counters, direction, text):
     for name, value in _COUNTER.findall(text):
         if name in _COUNTER_NAMES:
-            setattr(counters, '%s_%s' % (direction, _COUNTER_NAMES[name]),
-                    None if value == '?' else int(value))
+            setattr(
+                counters,
+                '%s_%s' % (direction, _COUNTER_NAMES[name]),
+                None if value == '?' else int(value),
+            )
 
 
 def parse_dump_ports(text):

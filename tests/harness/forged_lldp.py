@@ -41,7 +41,7 @@ def sent_at(frame):
 def capture(host, seconds=1.2):
     """The newest LLDP frame ``host`` received within ``seconds`` (b'' if none)."""
     out = host.cmd(_CAPTURE % {'intf': host.intf().name, 'seconds': seconds})
-    frames = re.findall(r'[0-9a-f]{28,}', out)   # after the shell's '> ' prompts
+    frames = re.findall(r'[0-9a-f]{28,}', out)  # after the shell's '> ' prompts
     if not frames:
         raise AssertionError('capture on %s printed no frame:\n%s' % (host.name, out))
     return bytes.fromhex(frames[-1])
@@ -59,8 +59,9 @@ def fresh_capture(host, max_age=1.5, tries=3):
 
 def send(host, frames, copies=20):
     """Send each frame ``copies`` times out of ``host``'s interface."""
-    host.cmd(_SEND % {'intf': host.intf().name, 'frames': [f.hex() for f in frames],
-                      'copies': copies})
+    host.cmd(
+        _SEND % {'intf': host.intf().name, 'frames': [f.hex() for f in frames], 'copies': copies}
+    )
 
 
 def forgeries(captured, now):
@@ -73,7 +74,7 @@ def forgeries(captured, now):
     other_port = bytearray(captured)
     other_port[41:45] = (2).to_bytes(4, 'big')
     bad_signature = bytearray(captured)
-    bad_signature[70] ^= 0xff
+    bad_signature[70] ^= 0xFF
     return {
         'invented chassis': frame_head(0x99, 1, src) + captured[49:],
         'a real switch port, signature copied': frame_head(2, 2, src) + captured[49:],

@@ -27,7 +27,8 @@ while time.time() < end:
     outer = b''
     for level, kind, aux in ancillary:
         if (level, kind) == (SOL_PACKET, PACKET_AUXDATA) and len(aux) >= 20:
-            status, tci, tpid = struct.unpack_from('=I', aux)[0], *struct.unpack_from('=HH', aux, 16)
+            status = struct.unpack_from('=I', aux)[0]
+            tci, tpid = struct.unpack_from('=HH', aux, 16)
             if status & TP_STATUS_VLAN_VALID:
                 outer = struct.pack('!HH', tpid or 0x8100, tci)
     for token in %(tokens)r:
@@ -42,7 +43,7 @@ _SEND = '''python3 -c "import socket; s = socket.socket(socket.AF_PACKET, socket
 s.bind(('%(intf)s', 0)); [s.send(bytes.fromhex('%(frame)s')) for _ in range(3)]"'''
 
 
-def frame(dst, src, token, vids=(), ethertype=0x88b5):
+def frame(dst, src, token, vids=(), ethertype=0x88B5):
     """An Ethernet frame (hex) with 802.1Q tags ``vids`` (outer first) and a token."""
     tags = ''.join('8100%04x' % vid for vid in vids)
     payload = token.encode().ljust(46, b'.').hex()
@@ -54,8 +55,15 @@ def received_headers(net, probes, seconds=3.0):
     (tags and EtherType) the token's frames arrived with}}."""
     tokens = [token for _, _, token in probes]
     for host in net.hosts:
-        host.cmd(_RECEIVE % {'out': '/tmp/rx-%s' % host.name, 'intf': host.intf().name,
-                             'seconds': seconds, 'tokens': tokens})
+        host.cmd(
+            _RECEIVE
+            % {
+                'out': '/tmp/rx-%s' % host.name,
+                'intf': host.intf().name,
+                'seconds': seconds,
+                'tokens': tokens,
+            }
+        )
     time.sleep(0.5)
     for sender, hexframe, _ in probes:
         sender.cmd(_SEND % {'intf': sender.intf().name, 'frame': hexframe})
@@ -71,5 +79,4 @@ def received_headers(net, probes, seconds=3.0):
 
 def who_receives(net, probes, seconds=3.0):
     """Send each (sender, frame, token) probe; {token: set of hosts that got it}."""
-    return {token: set(hosts)
-            for token, hosts in received_headers(net, probes, seconds).items()}
+    return {token: set(hosts) for token, hosts in received_headers(net, probes, seconds).items()}

@@ -34,8 +34,13 @@ def large_vswitch_policy(size, base=THREE_TENANTS):
     head, acls, tail = text.partition('\nacls:\n')
     assert acls, 'the base policy has no acls section'
     head += acls + '  unused-long-list:\n'
-    body = _grow('', lambda i: '    - rule: {eth_type: 0x800, ipv4_dst: %s, actions: '
-                 '{allow: true}}\n' % _ipv4(i), size - len(head) - len(tail))
+    body = _grow(
+        '',
+        lambda i: (
+            '    - rule: {eth_type: 0x800, ipv4_dst: %s, actions: {allow: true}}\n' % _ipv4(i)
+        ),
+        size - len(head) - len(tail),
+    )
     return head + body + tail
 
 
@@ -45,8 +50,7 @@ def large_arbiter_policy(size, base=FIREWALL_THEN_SWITCH):
     with open(base) as f:
         text = f.read()
     head = text + '  not_running:\n    flowspace:\n'
-    return _grow(head, lambda i: '      - {eth_type: 0x800, ipv4_dst: %s}\n' % _ipv4(i),
-                 size)
+    return _grow(head, lambda i: '      - {eth_type: 0x800, ipv4_dst: %s}\n' % _ipv4(i), size)
 
 
 def write_atomically(path, text):

@@ -13,8 +13,11 @@ def port_of(intf):
 def switch_links(net):
     """[((switch, port), (switch, port))] for every switch-to-switch link."""
     switches = {s.name for s in net.switches}
-    return [(port_of(link.intf1), port_of(link.intf2)) for link in net.links
-            if link.intf1.node.name in switches and link.intf2.node.name in switches]
+    return [
+        (port_of(link.intf1), port_of(link.intf2))
+        for link in net.links
+        if link.intf1.node.name in switches and link.intf2.node.name in switches
+    ]
 
 
 def host_ports(net):

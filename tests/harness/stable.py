@@ -15,12 +15,17 @@ def dpid_of(switch_name):
 def wait_for_epoch(ctl, net, timeout=30.0):
     """Wait until an installed epoch knows every host of ``net`` and nothing is pending;
     returns the status (its 'epoch' is None if that never happened)."""
+
     def settled():
         status = ctl.rest('/stable/epoch')
-        return (status['epoch'] is not None and status['pending_triggers'] == 0
-                and status['epoch'] == status['last_epoch_cut']
-                and status['hosts'] == len(net.hosts)
-                and _last(ctl)['hosts'] == len(net.hosts)) and status
+        return (
+            status['epoch'] is not None
+            and status['pending_triggers'] == 0
+            and status['epoch'] == status['last_epoch_cut']
+            and status['hosts'] == len(net.hosts)
+            and _last(ctl)['hosts'] == len(net.hosts)
+        ) and status
+
     return wait_until(settled, timeout, interval=0.3) or ctl.rest('/stable/epoch')
 
 
@@ -45,8 +50,11 @@ def sft_path(ctl, net, src_switch, dst_host):
 def forward_rules(switch, epoch):
     """{eth_dst: FlowEntry} of the forward table's rules of ``epoch`` on ``switch``."""
     cookie = pipe.epoch_cookie(pipe.ROUTE, epoch)
-    return {f.match.get('dl_dst'): f for f in flows.dump_flows(switch, pipe.FORWARD_TABLE)
-            if f.cookie == cookie}
+    return {
+        f.match.get('dl_dst'): f
+        for f in flows.dump_flows(switch, pipe.FORWARD_TABLE)
+        if f.cookie == cookie
+    }
 
 
 def next_port(entry):
@@ -104,13 +112,19 @@ class PathRecorder(Polling):
         if epoch is not None and epoch not in self.paths:
             try:
                 self.paths[epoch] = {
-                    (src.name, dst.name): flow_path(self.net, self.attached[src.name][0],
-                                                    dst, epoch)
-                    for src, dst in self.pairs}
+                    (src.name, dst.name): flow_path(
+                        self.net, self.attached[src.name][0], dst, epoch
+                    )
+                    for src, dst in self.pairs
+                }
             except AssertionError:
-                pass        # superseded while being read: the next poll tells
+                pass  # superseded while being read: the next poll tells
 
     def hops(self, src, dst):
         """Every directed switch hop (a, b) of the pair's path in any recorded epoch."""
-        return {hop for paths in self.paths.values()
-                for path in [paths[(src.name, dst.name)]] for hop in zip(path, path[1:], strict=False)}
+        return {
+            hop
+            for paths in self.paths.values()
+            for path in [paths[(src.name, dst.name)]]
+            for hop in zip(path, path[1:], strict=False)
+        }

@@ -60,17 +60,29 @@ def disconnect(app, sw):
 
 
 def packet_in(app, sw, in_port, data, kind=pipe.BASE):
-    app._packet_in(SimpleNamespace(msg=SimpleNamespace(
-        datapath=sw.dp, match={'in_port': in_port}, cookie=pipe.COOKIES.cookie(kind),
-        data=data)))
+    app._packet_in(
+        SimpleNamespace(
+            msg=SimpleNamespace(
+                datapath=sw.dp,
+                match={'in_port': in_port},
+                cookie=pipe.COOKIES.cookie(kind),
+                data=data,
+            )
+        )
+    )
 
 
 def port_status(app, sw, port_no, live=True, reason=ofp.OFPPR_MODIFY):
     """A PORT_STATUS for ``port_no`` of ``sw``: carrier up (``live``) or down."""
-    desc = SimpleNamespace(port_no=port_no, hw_addr='02:00:00:00:00:01', config=0,
-                           state=0 if live else ofp.OFPPS_LINK_DOWN)
-    app._base_port_status(SimpleNamespace(msg=SimpleNamespace(
-        datapath=sw.dp, desc=desc, reason=reason)))
+    desc = SimpleNamespace(
+        port_no=port_no,
+        hw_addr='02:00:00:00:00:01',
+        config=0,
+        state=0 if live else ofp.OFPPS_LINK_DOWN,
+    )
+    app._base_port_status(
+        SimpleNamespace(msg=SimpleNamespace(datapath=sw.dp, desc=desc, reason=reason))
+    )
 
 
 def host_frame(mac, ethertype=b'\x08\x06'):

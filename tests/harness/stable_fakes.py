@@ -15,8 +15,7 @@ HOSTS = {host_mac(1): (1, 1), host_mac(2): (2, 1), host_mac(3): (3, 1)}
 PORTS = {1: [1, 2, 3], 2: [1, 2, 3], 3: [1, 2, 3]}
 LINE = Snapshot.make([1, 2, 3], [(1, 2, 2, 2), (2, 3, 3, 2)], HOSTS, PORTS)
 # The same switches once s1:3 - s3:3 is cabled: a triangle.
-TRIANGLE = Snapshot.make([1, 2, 3], [(1, 2, 2, 2), (2, 3, 3, 2), (1, 3, 3, 3)], HOSTS,
-                         PORTS)
+TRIANGLE = Snapshot.make([1, 2, 3], [(1, 2, 2, 2), (2, 3, 3, 2), (1, 3, 3, 3)], HOSTS, PORTS)
 
 
 class FakeBundles:
@@ -46,7 +45,7 @@ class FakeBundles:
     def phases(self, first_call, switches=3):
         """The bundles from call ``first_call`` on, as [phase][dpid] -> messages."""
         calls = self.sent[first_call:]
-        return [dict(calls[i:i + switches]) for i in range(0, len(calls), switches)]
+        return [dict(calls[i : i + switches]) for i in range(0, len(calls), switches)]
 
 
 class FakeClock:
@@ -60,8 +59,13 @@ class FakeClock:
 
 
 def flow_mods(msgs, table=None, command=ofp.OFPFC_ADD):
-    return [m for m in msgs if isinstance(m, parser.OFPFlowMod) and m.command == command
-            and (table is None or m.table_id == table)]
+    return [
+        m
+        for m in msgs
+        if isinstance(m, parser.OFPFlowMod)
+        and m.command == command
+        and (table is None or m.table_id == table)
+    ]
 
 
 def group_mods(msgs, command=OVS_GROUP_ADD_OR_MOD):
@@ -79,11 +83,14 @@ class SwitchWithPorts(FakeDatapath):
 
     def __init__(self, dpid, ports=(1, 2, 3)):
         super().__init__(dpid)
-        self.ports = {port: parser.OFPPort(port, '02:00:00:00:%02x:%02x' % (dpid, port),
-                                           b'p%d' % port, 0, 0, 0, 0, 0, 0, 0, 0)
-                      for port in ports}
+        self.ports = {
+            port: parser.OFPPort(
+                port, '02:00:00:00:%02x:%02x' % (dpid, port), b'p%d' % port, 0, 0, 0, 0, 0, 0, 0, 0
+            )
+            for port in ports
+        }
         self.written = []
-        self.closed = 0         # times the app closed the connection
+        self.closed = 0  # times the app closed the connection
 
     def close(self):
         self.closed += 1
@@ -92,5 +99,5 @@ class SwitchWithPorts(FakeDatapath):
         types, offset = [], 0
         while offset < len(buf):
             types.append(buf[offset + 1])
-            offset += int.from_bytes(buf[offset + 2:offset + 4], 'big')
+            offset += int.from_bytes(buf[offset + 2 : offset + 4], 'big')
         self.written.append(types)

@@ -37,20 +37,24 @@ def configure_access_hosts(net, policy, vids=None):
     returns an Endpoint per host, named host(VID), at its own VLAN's address."""
     subnets = vlan_subnets(policy)
     endpoints = []
-    for name, vid in sorted((vids or access_vids(net, policy)).items(),
-                            key=lambda item: int(item[0][1:])):
+    for name, vid in sorted(
+        (vids or access_vids(net, policy)).items(), key=lambda item: int(item[0][1:])
+    ):
         host = net.get(name)
         intf = host.intf().name
         host.cmd('ip addr flush dev %s' % intf)
         # Its own subnet first: the address its pings leave from.
         for subnet in [subnets[vid]] + [n for v, n in subnets.items() if v != vid]:
             host.cmd('ip addr add %s/16 dev %s' % (address(host, subnet), intf))
-        endpoints.append(Endpoint('%s(%d)' % (name, vid), host,
-                                  address(host, subnets[vid])))
+        endpoints.append(Endpoint('%s(%d)' % (name, vid), host, address(host, subnets[vid])))
     return endpoints
 
 
 def same_vlan_pairs(endpoints):
     vid = {e.name: e.name.split('(')[1].rstrip(')') for e in endpoints}
-    return [(a.name, b.name) for a in endpoints for b in endpoints
-            if a.host is not b.host and vid[a.name] == vid[b.name]]
+    return [
+        (a.name, b.name)
+        for a in endpoints
+        for b in endpoints
+        if a.host is not b.host and vid[a.name] == vid[b.name]
+    ]

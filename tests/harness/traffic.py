@@ -36,9 +36,11 @@ REACHABILITY_INTERVAL_S = 0.2
 
 # -- sequence analysis shared by ping and UDP streams ---------------------------------
 
+
 @dataclass
 class Latency:
     """min/avg/max of a stream's delays: 'rtt' (ping) or 'one-way' (udp_stream)."""
+
     kind: str
     min_ms: float
     avg_ms: float
@@ -49,12 +51,15 @@ class Latency:
         """Latency of the samples, or None without any."""
         if not samples_ms:
             return None
-        return cls(kind, min(samples_ms), sum(samples_ms) / len(samples_ms),
-                   max(samples_ms))
+        return cls(kind, min(samples_ms), sum(samples_ms) / len(samples_ms), max(samples_ms))
 
     def __str__(self):
-        return '%s min/avg/max %.3f/%.3f/%.3f ms' % (self.kind, self.min_ms, self.avg_ms,
-                                                     self.max_ms)
+        return '%s min/avg/max %.3f/%.3f/%.3f ms' % (
+            self.kind,
+            self.min_ms,
+            self.avg_ms,
+            self.max_ms,
+        )
 
 
 @dataclass
@@ -65,6 +70,7 @@ class StreamResult:
     the interval: how long the path was out. ``errors`` counts ICMP errors reported to
     ping (e.g. Destination Host Unreachable) or datagrams the UDP sender could not send.
     """
+
     label: str
     sent: int
     interval_s: float
@@ -85,11 +91,20 @@ class StreamResult:
         return 100.0 * len(self.lost_seqs) / self.sent if self.sent else 0.0
 
     def summary(self):
-        text = ('%s: %d sent every %.1f ms, %d received, %.1f%% loss, longest outage '
-                '%.0f ms, %d duplicates, %d reordered'
-                % (self.label, self.sent, self.interval_s * 1000, self.received,
-                   self.loss_percent, self.longest_gap_ms, self.duplicates,
-                   self.reordered))
+        text = (
+            '%s: %d sent every %.1f ms, %d received, %.1f%% loss, longest outage '
+            '%.0f ms, %d duplicates, %d reordered'
+            % (
+                self.label,
+                self.sent,
+                self.interval_s * 1000,
+                self.received,
+                self.loss_percent,
+                self.longest_gap_ms,
+                self.duplicates,
+                self.reordered,
+            )
+        )
         if self.errors:
             text += ', %d errors' % self.errors
         if self.latency:
@@ -121,8 +136,7 @@ def format_ranges(numbers, limit=10):
     return ', '.join(shown)
 
 
-def analyse_arrivals(arrivals, sent, interval_s, first_seq=0, *, label='', latency=None,
-                     errors=0):
+def analyse_arrivals(arrivals, sent, interval_s, first_seq=0, *, label='', latency=None, errors=0):
     """A StreamResult from the sequence numbers in the order they arrived.
 
     The stream was ``sent`` packets numbered ``first_seq``, ``first_seq + 1``, ...
@@ -142,11 +156,18 @@ def analyse_arrivals(arrivals, sent, interval_s, first_seq=0, *, label='', laten
         highest = seq if highest is None else max(highest, seq)
     lost = [seq for seq in range(first_seq, first_seq + sent) if seq not in seen]
     longest = max((last - first + 1 for first, last in _runs(lost)), default=0)
-    return StreamResult(label=label, sent=sent, interval_s=interval_s,
-                        received_seqs=sorted(seen), lost_seqs=lost, duplicates=duplicates,
-                        reordered=reordered,
-                        longest_gap_ms=longest * interval_s * 1000.0,
-                        latency=latency, errors=errors)
+    return StreamResult(
+        label=label,
+        sent=sent,
+        interval_s=interval_s,
+        received_seqs=sorted(seen),
+        lost_seqs=lost,
+        duplicates=duplicates,
+        reordered=reordered,
+        longest_gap_ms=longest * interval_s * 1000.0,
+        latency=latency,
+        errors=errors,
+    )
 
 
 # -- ping ---------------------------------------------------------------------------
@@ -181,7 +202,7 @@ def parse_ping_output(text, count=None, interval=1.0, label='ping'):
     arrivals, rtts_ms, reply_times, errors = [], [], {}, 0
     for line in text.splitlines():
         stamp = _STAMP.match(line)
-        body = line[stamp.end():] if stamp else line.lstrip()
+        body = line[stamp.end() :] if stamp else line.lstrip()
         seq = _ICMP_SEQ.search(body)
         if seq and ' bytes from ' in body:
             arrivals.append(int(seq.group(1)))
@@ -198,14 +219,25 @@ def parse_ping_output(text, count=None, interval=1.0, label='ping'):
         sent = int(transmitted.group(1))
     else:
         sent = count if count is not None else max(arrivals, default=0)
-    return analyse_arrivals(arrivals, sent, _measured_interval(reply_times) or interval,
-                            first_seq=1, label=label, latency=Latency.of('rtt', rtts_ms),
-                            errors=errors)
+    return analyse_arrivals(
+        arrivals,
+        sent,
+        _measured_interval(reply_times) or interval,
+        first_seq=1,
+        label=label,
+        latency=Latency.of('rtt', rtts_ms),
+        errors=errors,
+    )
 
 
 def _ping_command(ip, count, interval, timeout, bind=None):
-    return 'ping -D -n -c %d -i %g -W %g %s%s' % (count, interval, timeout,
-                                                  '-I %s ' % bind if bind else '', ip)
+    return 'ping -D -n -c %d -i %g -W %g %s%s' % (
+        count,
+        interval,
+        timeout,
+        '-I %s ' % bind if bind else '',
+        ip,
+    )
 
 
 @dataclass(frozen=True)
@@ -213,6 +245,7 @@ class Endpoint:
     """One address of a host, to ping from and to: a VLAN sub-interface, an alias.
     ``bind`` is the interface pings from it leave by. Works wherever a host does in
     reachability_matrix (it has ``name``, ``IP()`` and ``cmd()``)."""
+
     name: str
     host: object
     ip: str
@@ -232,11 +265,16 @@ def ping_stream(src, dst, count, interval=0.01, dst_ip=None, timeout=1.0):
     spacing of the pings (see parse_ping_output)."""
     ip = dst_ip or dst.IP()
     output = src.cmd(_ping_command(ip, count, interval, timeout))
-    return parse_ping_output(output, count=count, interval=interval,
-                             label='ping %s -> %s (%s)' % (src.name, dst.name, ip))
+    return parse_ping_output(
+        output,
+        count=count,
+        interval=interval,
+        label='ping %s -> %s (%s)' % (src.name, dst.name, ip),
+    )
 
 
 # -- reachability -------------------------------------------------------------------
+
 
 @dataclass
 class Reachability:
@@ -245,6 +283,7 @@ class Reachability:
     ``results[(src, dst)]`` is True when at least one reply came back;
     ``received[(src, dst)]`` is how many did.
     """
+
     hosts: list
     count: int
     received: dict
@@ -276,14 +315,20 @@ class Reachability:
         rows = [' ' * width + ''.join(name.rjust(width) for name in self.hosts)]
         for src in self.hosts:
             results = self.results
-            cells = ('-' if (src, dst) not in results else 'ok' if results[(src, dst)]
-                     else 'X' for dst in self.hosts)
+            cells = (
+                '-' if (src, dst) not in results else 'ok' if results[(src, dst)] else 'X'
+                for dst in self.hosts
+            )
             rows.append(src.ljust(width) + ''.join(cell.rjust(width) for cell in cells))
         return '\n'.join(rows)
 
     def __str__(self):
         return '%s\n%d pairs, %d unreachable, %.1f%% loss' % (
-            self.table(), len(self.received), len(self.unreachable()), self.loss_percent)
+            self.table(),
+            len(self.received),
+            len(self.unreachable()),
+            self.loss_percent,
+        )
 
 
 def _ping_in_parallel(src, dsts, count, timeout):
@@ -292,10 +337,11 @@ def _ping_in_parallel(src, dsts, count, timeout):
     destination's index, so outputs that interleave are told apart. The subshell's
     ``wait`` waits for these pings only, not for jobs a test left in the host's shell."""
     bind = getattr(src, 'bind', None)
-    pings = ("%s 2>&1 | sed 's/^/%d|/' &"
-             % (_ping_command(dst.IP(), count, REACHABILITY_INTERVAL_S, timeout, bind),
-                index)
-             for index, dst in enumerate(dsts))
+    pings = (
+        "%s 2>&1 | sed 's/^/%d|/' &"
+        % (_ping_command(dst.IP(), count, REACHABILITY_INTERVAL_S, timeout, bind), index)
+        for index, dst in enumerate(dsts)
+    )
     line = '(%s wait)' % ' '.join(pings)
     outputs = [[] for _ in dsts]
     for row in src.cmd(line).splitlines():
@@ -311,17 +357,18 @@ def reachability_matrix(hosts, count=1, timeout=1.0):
     destinations in parallel (a k=4 fat-tree's 240 pairs take 16 rounds, not 240)."""
     received = {}
     for src in hosts:
-        dsts = [dst for dst in hosts
-                if getattr(dst, 'host', dst) is not getattr(src, 'host', src)]
+        dsts = [dst for dst in hosts if getattr(dst, 'host', dst) is not getattr(src, 'host', src)]
         for start in range(0, len(dsts), PARALLEL_PINGS):
-            batch = dsts[start:start + PARALLEL_PINGS]
-            for dst, output in zip(batch, _ping_in_parallel(src, batch, count, timeout), strict=True):
-                received[(src.name, dst.name)] = parse_ping_output(output,
-                                                                   count=count).received
+            batch = dsts[start : start + PARALLEL_PINGS]
+            for dst, output in zip(
+                batch, _ping_in_parallel(src, batch, count, timeout), strict=True
+            ):
+                received[(src.name, dst.name)] = parse_ping_output(output, count=count).received
     return Reachability(hosts=[h.name for h in hosts], count=count, received=received)
 
 
 # -- processes inside hosts ---------------------------------------------------------
+
 
 def _stop(proc):
     """End one process we started (never by name) and close its pipes."""
@@ -360,15 +407,18 @@ def _await_output(proc, needle, timeout, what):
     while needle.encode() not in seen:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise RuntimeError('%s not ready within %gs; it printed: %r'
-                               % (what, timeout, seen.decode(errors='replace')))
+            raise RuntimeError(
+                '%s not ready within %gs; it printed: %r'
+                % (what, timeout, seen.decode(errors='replace'))
+            )
         if select.select([fd], [], [], left)[0]:
             chunk = os.read(fd, 4096)
             if not chunk:
                 proc.wait(timeout=timeout)
-                raise RuntimeError('%s exited (status %s) before it was ready: %s'
-                                   % (what, proc.returncode,
-                                      (seen + proc.stderr.read()).decode(errors='replace')))
+                raise RuntimeError(
+                    '%s exited (status %s) before it was ready: %s'
+                    % (what, proc.returncode, (seen + proc.stderr.read()).decode(errors='replace'))
+                )
             seen += chunk
     return seen.decode()
 
@@ -377,8 +427,9 @@ def _finish(proc, timeout, what):
     """Wait for ``proc`` to end; its stdout as text. Raises on a failure exit."""
     out, err = proc.communicate(timeout=timeout)
     if proc.returncode != 0:
-        raise RuntimeError('%s failed (status %s): %s'
-                           % (what, proc.returncode, err.decode(errors='replace')))
+        raise RuntimeError(
+            '%s failed (status %s): %s' % (what, proc.returncode, err.decode(errors='replace'))
+        )
     return out.decode()
 
 
@@ -387,6 +438,7 @@ def _last_json_line(text):
 
 
 # -- UDP stream -----------------------------------------------------------------------
+
 
 def udp_stream(src, dst, rate_pps, duration_s, port=5001, dst_ip=None):
     """Send ``rate_pps`` sequence-numbered datagrams a second for ``duration_s`` from
@@ -401,24 +453,31 @@ def udp_stream(src, dst, rate_pps, duration_s, port=5001, dst_ip=None):
     with _processes() as started:
         receiver = dst.popen([PYTHON, UDP_SEQ, 'receive', str(port), '%g' % max_receive_s])
         started.append(receiver)
-        early = _await_output(receiver, 'ready', START_TIMEOUT_S,
-                              'udp receiver on %s' % dst.name)
-        sender = src.popen([PYTHON, UDP_SEQ, 'send', ip, str(port), '%g' % rate_pps,
-                            '%g' % duration_s])
+        early = _await_output(receiver, 'ready', START_TIMEOUT_S, 'udp receiver on %s' % dst.name)
+        sender = src.popen(
+            [PYTHON, UDP_SEQ, 'send', ip, str(port), '%g' % rate_pps, '%g' % duration_s]
+        )
         started.append(sender)
-        sender_report = _last_json_line(_finish(sender, duration_s + START_TIMEOUT_S,
-                                                'udp sender on %s' % src.name))
+        sender_report = _last_json_line(
+            _finish(sender, duration_s + START_TIMEOUT_S, 'udp sender on %s' % src.name)
+        )
         time.sleep(UDP_LINGER_S)
         receiver.terminate()
         receiver_report = _last_json_line(
-            early + _finish(receiver, START_TIMEOUT_S, 'udp receiver on %s' % dst.name))
-    return analyse_arrivals(receiver_report['seqs'], sender_report['sent'], 1.0 / rate_pps,
-                            label=label,
-                            latency=Latency.of('one-way', receiver_report['delays_ms']),
-                            errors=sender_report['send_errors'])
+            early + _finish(receiver, START_TIMEOUT_S, 'udp receiver on %s' % dst.name)
+        )
+    return analyse_arrivals(
+        receiver_report['seqs'],
+        sender_report['sent'],
+        1.0 / rate_pps,
+        label=label,
+        latency=Latency.of('one-way', receiver_report['delays_ms']),
+        errors=sender_report['send_errors'],
+    )
 
 
 # -- iperf3 -------------------------------------------------------------------------
+
 
 class Iperf3Error(RuntimeError):
     """iperf3 could not measure; the message is iperf3's own error text."""
@@ -427,6 +486,7 @@ class Iperf3Error(RuntimeError):
 @dataclass
 class Iperf3Result:
     """One iperf3 test. ``mbps`` is what the receiver got; ``raw`` the whole JSON."""
+
     protocol: str
     mbps: float
     sent_mbps: float
@@ -438,7 +498,11 @@ class Iperf3Result:
 
     def __str__(self):
         text = '%s %.1f Mbit/s received (%.1f sent) over %.1f s' % (
-            self.protocol, self.mbps, self.sent_mbps, self.seconds)
+            self.protocol,
+            self.mbps,
+            self.sent_mbps,
+            self.seconds,
+        )
         if self.retransmits is not None:
             text += ', %d retransmits' % self.retransmits
         if self.lost_percent is not None:
@@ -459,22 +523,34 @@ def parse_iperf3_json(text):
     # UDP reports of older iperf3 have only 'sum'; TCP ones always have both.
     received = end.get('sum_received') or end['sum']
     sent = end.get('sum_sent') or end['sum']
-    return Iperf3Result(protocol=report['start']['test_start']['protocol'],
-                        mbps=received['bits_per_second'] / 1e6,
-                        sent_mbps=sent['bits_per_second'] / 1e6,
-                        seconds=received['seconds'],
-                        retransmits=sent.get('retransmits'),
-                        lost_percent=received.get('lost_percent'),
-                        jitter_ms=received.get('jitter_ms'),
-                        raw=report)
+    return Iperf3Result(
+        protocol=report['start']['test_start']['protocol'],
+        mbps=received['bits_per_second'] / 1e6,
+        sent_mbps=sent['bits_per_second'] / 1e6,
+        seconds=received['seconds'],
+        retransmits=sent.get('retransmits'),
+        lost_percent=received.get('lost_percent'),
+        jitter_ms=received.get('jitter_ms'),
+        raw=report,
+    )
 
 
 def iperf3_run(src, dst, seconds=5, udp=False, bitrate=None, port=5201, dst_ip=None):
     """Measure ``src`` -> ``dst`` throughput with iperf3 (a one-off server on ``dst``).
     ``bitrate`` is iperf3's -b (e.g. '100M'; its UDP default is only 1 Mbit/s)."""
     ip = dst_ip or dst.IP()
-    command = ['iperf3', '-c', ip, '-p', str(port), '-J', '-t', '%g' % seconds,
-               '--connect-timeout', '3000']
+    command = [
+        'iperf3',
+        '-c',
+        ip,
+        '-p',
+        str(port),
+        '-J',
+        '-t',
+        '%g' % seconds,
+        '--connect-timeout',
+        '3000',
+    ]
     if udp:
         command.append('-u')
     if bitrate:
@@ -482,8 +558,7 @@ def iperf3_run(src, dst, seconds=5, udp=False, bitrate=None, port=5201, dst_ip=N
     with _processes() as started:
         server = dst.popen(['iperf3', '-s', '-1', '-p', str(port), '--forceflush'])
         started.append(server)
-        _await_output(server, 'Server listening', START_TIMEOUT_S,
-                      'iperf3 server on %s' % dst.name)
+        _await_output(server, 'Server listening', START_TIMEOUT_S, 'iperf3 server on %s' % dst.name)
         client = src.popen(command)
         started.append(client)
         out, err = client.communicate(timeout=seconds + 30)

@@ -17,12 +17,16 @@ from topologies.linear import LinearTopo
 
 HERE = os.path.join(os.path.dirname(__file__), 'arbiter')
 FIREWALL_APPS = ['ryu.app.simple_switch_13', 'ryu.app.rest_firewall']
-ALLOWED = [('h1', 'h2'), ('h2', 'h1')]         # the firewall's rules: ICMP h1 <-> h2
+ALLOWED = [('h1', 'h2'), ('h2', 'h1')]  # the firewall's rules: ICMP h1 <-> h2
 
 
 # The shipped example, as the docs run it: --config-file naming the YAML policy beside it.
-EXAMPLE_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), 'examples', 'arbiter', 'firewall_then_switch.conf')
+EXAMPLE_CONFIG = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    'examples',
+    'arbiter',
+    'firewall_then_switch.conf',
+)
 
 
 def policy(name):
@@ -42,14 +46,14 @@ def firewall_network(controller, network, apps, extra_args=()):
     return ctl, net
 
 
-def test_firewall_and_learning_switch_under_the_arbiter(controller, network,
-                                                        record_property):
+def test_firewall_and_learning_switch_under_the_arbiter(controller, network, record_property):
     """The firewall filters in table 0, the learning switch forwards what it lets
     through in table 1: h1 and h2 reach each other, h3 is blocked both ways, the switch
     learns (known traffic stops reaching the controller), each app keeps its table-miss
     in its own cookie range, and every blocked packet-in goes to the firewall only."""
-    ctl, net = firewall_network(controller, network, ['apps/arbiter.py'] + FIREWALL_APPS,
-                                ['--config-file', EXAMPLE_CONFIG])
+    ctl, net = firewall_network(
+        controller, network, ['apps/arbiter.py'] + FIREWALL_APPS, ['--config-file', EXAMPLE_CONFIG]
+    )
     assert ctl.log_lines('firewall_then_switch.yaml, order rest_firewall'), ctl.log_tail()
     started = time.monotonic()
     reach = reachability_matrix(net.hosts, count=2, timeout=1.0)
@@ -57,16 +61,16 @@ def test_firewall_and_learning_switch_under_the_arbiter(controller, network,
     assert not reach.expect(ALLOWED), reach.table()
 
     apps = ctl.rest('/arbiter/apps')
-    ranges = {app: int(apps[app]['cookie_range'], 16) for app in
-              ('simple_switch_13', 'rest_firewall')}
+    ranges = {
+        app: int(apps[app]['cookie_range'], 16) for app in ('simple_switch_13', 'rest_firewall')
+    }
     entries = flows.dump_flows('s1')
 
     def owner(entry):
-        return next((app for app, number in ranges.items()
-                     if entry.cookie >> 48 == number), None)
+        return next((app for app, number in ranges.items() if entry.cookie >> 48 == number), None)
 
-    firewall_miss, = table_misses(entries, 0)
-    switch_miss, = table_misses(entries, 1)
+    (firewall_miss,) = table_misses(entries, 0)
+    (switch_miss,) = table_misses(entries, 1)
     assert owner(firewall_miss) == 'rest_firewall' and firewall_miss.sends_to_controller
     assert owner(switch_miss) == 'simple_switch_13' and switch_miss.sends_to_controller
     assert {owner(e) for e in entries if e.table == 0} == {'rest_firewall'}
@@ -75,7 +79,9 @@ def test_firewall_and_learning_switch_under_the_arbiter(controller, network,
     assert allow and 'goto_table:1' in allow[0].actions, flows.format_flows({'s1': entries})
     learned = [e for e in entries if e.table == 1 and e.priority == 1]
     assert {(e.match.get('dl_src'), e.match.get('dl_dst')) for e in learned} >= {
-        (net.get('h1').MAC(), net.get('h2').MAC()), (net.get('h2').MAC(), net.get('h1').MAC())}
+        (net.get('h1').MAC(), net.get('h2').MAC()),
+        (net.get('h2').MAC(), net.get('h1').MAC()),
+    }
 
     # Learning works: a known pair no longer costs the learning switch packet-ins. Only
     # its table-miss (table 1) counts: the firewall's (table 0) also takes the hosts'
@@ -95,8 +101,7 @@ def test_firewall_and_learning_switch_under_the_arbiter(controller, network,
     # Blocked traffic went to the firewall's table-miss (and its log), nowhere else.
     assert firewall_miss.n_packets > 0 and ctl.log_lines('Blocked packet'), ctl.log_tail()
     decisions = ctl.rest('/arbiter/decisions?limit=1000')
-    assert decisions and {d['app'] for d in decisions} >= {'simple_switch_13',
-                                                           'rest_firewall'}
+    assert decisions and {d['app'] for d in decisions} >= {'simple_switch_13', 'rest_firewall'}
 
 
 def test_firewall_and_learning_switch_without_the_arbiter(controller, network):
@@ -108,8 +113,9 @@ def test_firewall_and_learning_switch_without_the_arbiter(controller, network):
     reach = reachability_matrix(net.hosts, count=2, timeout=1.0)
     entries = flows.dump_flows('s1')
     misses = table_misses(entries, 0)
-    assert len(misses) == 1 and 'CONTROLLER:128' in misses[0].actions, \
-        flows.format_flows({'s1': entries})
+    assert len(misses) == 1 and 'CONTROLLER:128' in misses[0].actions, flows.format_flows(
+        {'s1': entries}
+    )
     assert reach.results[('h1', 'h3')] and reach.results[('h3', 'h1')], reach.table()
     assert ctl.log_lines('Blocked packet')
 
@@ -124,7 +130,7 @@ def steered_to(net, count=20):
     return {port: after[port].tx_packets - before[port].tx_packets for port in (2, 3)}
 
 
-STEERED_MATCH = 'ip,nw_dst=10.0.0.100'     # tests/mininet/arbiter/steering.py's rule
+STEERED_MATCH = 'ip,nw_dst=10.0.0.100'  # tests/mininet/arbiter/steering.py's rule
 
 
 def steering_rule(entries):
@@ -132,15 +138,16 @@ def steering_rule(entries):
 
 
 def fighting(controller, network, apps, config=None):
-    ctl = controller(apps + [os.path.join(HERE, 'steer_via_2.py'),
-                             os.path.join(HERE, 'steer_via_3.py')], config=config)
+    ctl = controller(
+        apps + [os.path.join(HERE, 'steer_via_2.py'), os.path.join(HERE, 'steer_via_3.py')],
+        config=config,
+    )
     net = network(LinearTopo(n=1, hosts_per_switch=3), ctl)
     assert wait_until(lambda: steering_rule(flows.dump_flows('s1')), 10)
     return ctl, net
 
 
-def test_fighting_apps_are_damped_and_the_winner_stays(controller, network,
-                                                       record_property):
+def test_fighting_apps_are_damped_and_the_winner_stays(controller, network, record_property):
     """steer_via_2 and steer_via_3 re-assert opposite rules ten times a second. Under the
     arbiter the policy's winner (steer_via_2) is installed, the fight is damped within a
     second with an alert, and after that the switch gets no flow-mod for that rule (its
@@ -151,25 +158,25 @@ def test_fighting_apps_are_damped_and_the_winner_stays(controller, network,
     changes = flows.table_changes('s1', 3.0, STEERED_MATCH)
     record_property('flow_table_changes_in_3s_while_damped', len(changes))
     assert len(changes) <= 1, changes
-    rule, = steering_rule(flows.dump_flows('s1'))
+    (rule,) = steering_rule(flows.dump_flows('s1'))
     assert rule.output_ports == [2], rule
     record_property('rule_age_after_3s_s', rule.duration)
-    assert rule.duration >= 2.5, rule      # not rewritten since the damping began
+    assert rule.duration >= 2.5, rule  # not rewritten since the damping began
     assert steered_to(net) == {2: 20, 3: 0}
-    damped, = ctl.rest('/arbiter/damped')
-    assert damped['kept'] == 'steer_via_2' and damped['apps'] == ['steer_via_2',
-                                                                   'steer_via_3']
+    (damped,) = ctl.rest('/arbiter/damped')
+    assert damped['kept'] == 'steer_via_2' and damped['apps'] == ['steer_via_2', 'steer_via_3']
     record_property('arbiter_apps', ctl.rest('/arbiter/apps'))
     held = [c for c in ctl.rest('/arbiter/conflicts') if c['state'] == 'held back']
     assert [c['app'] for c in held] == ['steer_via_3'], held
-    explained = ctl.rest('/arbiter/explain?dpid=1&table=0'
-                                 '&match=eth_type=0x800,ipv4_dst=10.0.0.100')
-    assert explained['damped'] and [r['owners'] for r in explained['installed']] == [
-        ['steer_via_2']] and [r['app'] for r in explained['held']] == ['steer_via_3']
+    explained = ctl.rest('/arbiter/explain?dpid=1&table=0&match=eth_type=0x800,ipv4_dst=10.0.0.100')
+    assert (
+        explained['damped']
+        and [r['owners'] for r in explained['installed']] == [['steer_via_2']]
+        and [r['app'] for r in explained['held']] == ['steer_via_3']
+    )
     assert {d['clause'].split(' ')[0] for d in explained['decisions']} >= {'damping'}
     assert ctl.log_lines('steer_via_3 refused') == [], 'a hold is not an error'
-    sent = sum(int(m.group(1)) for m in re.finditer(r'(\d+) flow-mods sent',
-                                                    ctl.log_text()))
+    sent = sum(int(m.group(1)) for m in re.finditer(r'(\d+) flow-mods sent', ctl.log_text()))
     assert sent >= 50
 
 
@@ -179,10 +186,10 @@ def test_fighting_apps_without_the_arbiter_flap_for_ever(controller, network):
     output flips between ports 2 and 3."""
     ctl, net = fighting(controller, network, [])
     changes = flows.table_changes('s1', 3.0, STEERED_MATCH)
-    assert len(changes) >= 30, changes     # about 60: each app, ten times a second
+    assert len(changes) >= 30, changes  # about 60: each app, ten times a second
     seen, ages = set(), []
     for _ in range(15):
-        rule, = steering_rule(flows.dump_flows('s1'))
+        (rule,) = steering_rule(flows.dump_flows('s1'))
         seen.update(rule.output_ports)
         ages.append(rule.duration)
         time.sleep(0.13)
@@ -193,21 +200,31 @@ def test_flowspace_and_budget_are_enforced(controller, network):
     """overreach writes one rule outside its flowspace and four inside it with a budget
     of three: the first and the last are refused, it receives an OpenFlow EPERM error
     for each (with the xid it sent), and the arbiter's log says which clause."""
-    ctl = controller(['apps/arbiter.py', os.path.join(HERE, 'overreach.py')],
-                     config=policy('limits.yaml'))
+    ctl = controller(
+        ['apps/arbiter.py', os.path.join(HERE, 'overreach.py')], config=policy('limits.yaml')
+    )
     network(LinearTopo(n=1, hosts_per_switch=3), ctl)
-    assert wait_until(lambda: len(ctl.log_lines('overreach: refused')) >= 2, 10), \
-        ctl.log_tail()
-    sent = {m.group(2): int(m.group(1)) for m in
-            re.finditer(r'sent xid=(\d+) ipv4_dst=(\S+)', ctl.log_text())}
-    refused = {int(m.group(1)): (int(m.group(2)), int(m.group(3))) for m in
-               re.finditer(r'refused: xid=(\d+) type=(\d+) code=(\d+)', ctl.log_text())}
-    eperm = (5, 4)                     # OFPET_FLOW_MOD_FAILED, OFPFMFC_EPERM
+    assert wait_until(lambda: len(ctl.log_lines('overreach: refused')) >= 2, 10), ctl.log_tail()
+    sent = {
+        m.group(2): int(m.group(1))
+        for m in re.finditer(r'sent xid=(\d+) ipv4_dst=(\S+)', ctl.log_text())
+    }
+    refused = {
+        int(m.group(1)): (int(m.group(2)), int(m.group(3)))
+        for m in re.finditer(r'refused: xid=(\d+) type=(\d+) code=(\d+)', ctl.log_text())
+    }
+    eperm = (5, 4)  # OFPET_FLOW_MOD_FAILED, OFPFMFC_EPERM
     assert refused == {sent['192.168.7.7']: eperm, sent['10.0.0.14']: eperm}, refused
-    assert [line for line in ctl.log_lines('apps.overreach.flowspace')
-            if 'refuse' in line and 'outside the flowspace' in line], ctl.log_tail()
-    assert [line for line in ctl.log_lines('apps.overreach.max_rules')
-            if 'refuse' in line and 'budget is 3' in line], ctl.log_tail()
+    assert [
+        line
+        for line in ctl.log_lines('apps.overreach.flowspace')
+        if 'refuse' in line and 'outside the flowspace' in line
+    ], ctl.log_tail()
+    assert [
+        line
+        for line in ctl.log_lines('apps.overreach.max_rules')
+        if 'refuse' in line and 'budget is 3' in line
+    ], ctl.log_tail()
     installed = {e.match.get('nw_dst') for e in flows.dump_flows('s1')}
     assert installed == {'10.0.0.11', '10.0.0.12', '10.0.0.13'}, installed
 
@@ -216,17 +233,21 @@ def test_invariant_gate_refuses_a_loop_and_a_breach_of_isolation(controller, net
     """gatecrasher asks for a forwarding loop between s1 and s2 and for a path from h1
     to h2, which the policy isolates: the rule that would close each is refused with the
     invariant named, and real packets show neither exists."""
-    ctl = controller(['apps/arbiter.py', os.path.join(HERE, 'gatecrasher.py')],
-                     config=policy('gate.yaml'))
+    ctl = controller(
+        ['apps/arbiter.py', os.path.join(HERE, 'gatecrasher.py')], config=policy('gate.yaml')
+    )
     net = network(LinearTopo(n=2, hosts_per_switch=1), ctl)
-    assert wait_until(lambda: len(ctl.log_lines('gatecrasher: refused')) >= 2, 10), \
-        ctl.log_tail()
+    assert wait_until(lambda: len(ctl.log_lines('gatecrasher: refused')) >= 2, 10), ctl.log_tail()
     refused = ctl.log_lines('gatecrasher: refused')
     assert len(refused) == 2 and all('type=5 code=4' in line for line in refused), refused
     assert [line for line in ctl.log_lines('refuse') if 'loop' in line], ctl.log_tail()
     assert [line for line in ctl.log_lines('refuse') if 'isolation' in line], ctl.log_tail()
-    rules = {(s, e.match.get('nw_dst')): e.output_ports
-             for s in ('s1', 's2') for e in flows.dump_flows(s) if e.match.get('nw_dst')}
+    rules = {
+        (s, e.match.get('nw_dst')): e.output_ports
+        for s in ('s1', 's2')
+        for e in flows.dump_flows(s)
+        if e.match.get('nw_dst')
+    }
     # One of each pair is on the switches, never both.
     assert len([k for k in rules if k[1] == '10.0.0.200']) == 1, rules
     assert len([k for k in rules if k[1] == '10.0.0.2']) == 1, rules
@@ -239,8 +260,7 @@ def test_invariant_gate_refuses_a_loop_and_a_breach_of_isolation(controller, net
     h1.cmd('ping -c 20 -i 0.05 -W 1 10.0.0.200')
     flows.wait_for_counters()
     after = flows.port_stats('s1')[2].tx_packets + flows.port_stats('s2')[3].tx_packets
-    assert after - before <= 20 + 5, 'the link carried %d frames for 20 pings' % (
-        after - before)
+    assert after - before <= 20 + 5, 'the link carried %d frames for 20 pings' % (after - before)
     # And h1's packets to h2 never reach h2 (s2:1 is h2's port; nothing else sends there).
     before = flows.port_stats('s2')[1].tx_packets
     h1.cmd('ping -c 10 -i 0.05 -W 1 %s' % h2.IP())

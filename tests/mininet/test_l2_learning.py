@@ -8,8 +8,12 @@ import pytest
 
 from tests.harness import flows, l2
 from tests.harness.network import wait_connected, wait_until
-from tests.harness.traffic import (parse_ping_output, ping_stream, reachability_matrix,
-                                   send_from_random_macs)
+from tests.harness.traffic import (
+    parse_ping_output,
+    ping_stream,
+    reachability_matrix,
+    send_from_random_macs,
+)
 
 L2_APP = ['apps/l2_learning.py']
 # A packet-in costs a learning switch one per (switch, host) it learns, and the whole
@@ -35,21 +39,25 @@ def switch_names(net):
 
 
 def dst_rules(switch, mac):
-    return [f for f in flows.dump_flows(switch, table=1)
-            if f.match.get('dl_dst') == mac and f.priority == 100]
+    return [
+        f
+        for f in flows.dump_flows(switch, table=1)
+        if f.match.get('dl_dst') == mac and f.priority == 100
+    ]
 
 
-@pytest.mark.parametrize('topo_args', [('linear', 4), ('tree', 2, 2)],
-                         ids=['linear4', 'tree2x2'])
+@pytest.mark.parametrize('topo_args', [('linear', 4), ('tree', 2, 2)], ids=['linear4', 'tree2x2'])
 def test_pingall_loop_free_topologies(controller, network, topo_args):
     _, net = start_l2(controller, network, make_topo(*topo_args))
     reach = reachability_matrix(net.hosts)
     assert reach.loss_percent == 0, reach.table()
 
 
-@pytest.mark.parametrize('topo_args', [
-    ('ring', 4), ('fattree', 4), ('graphfile', 'topologies/examples/abilene.graphml')],
-    ids=['ring4', 'fattree4', 'abilene'])
+@pytest.mark.parametrize(
+    'topo_args',
+    [('ring', 4), ('fattree', 4), ('graphfile', 'topologies/examples/abilene.graphml')],
+    ids=['ring4', 'fattree4', 'abilene'],
+)
 def test_pingall_on_loops_without_storm(controller, network, topo_args, record_property):
     """pingall 0% loss, then 10 s of pingall: packet-ins stay bounded by learning."""
     _, net = start_l2(controller, network, make_topo(*topo_args))
@@ -67,8 +75,10 @@ def test_pingall_on_loops_without_storm(controller, network, topo_args, record_p
     packet_ins = flows.total_packet_ins(switch_names(net)) - before
     bound = LEARNING_ROUNDS_ALLOWED * len(net.hosts) * len(net.switches)
     record_property('packet_ins_during_10s_pingall', packet_ins)
-    print('%s: %d pingall rounds in 10 s, %d packet-ins (bound %d)'
-          % (topo_args, rounds, packet_ins, bound))
+    print(
+        '%s: %d pingall rounds in 10 s, %d packet-ins (bound %d)'
+        % (topo_args, rounds, packet_ins, bound)
+    )
     assert packet_ins <= bound
 
 
@@ -99,38 +109,46 @@ def test_mac_move(controller, network):
     # that comes up is probed for LLDP first, which is not what this test is about).
     h1.intf().ifconfig('down')
     intf = h3.intf()
-    h3.cmd('ip addr flush dev %s; ip link set %s address %s; ip addr add %s/16 dev %s'
-           % (intf, intf, mac, ip, intf))
+    h3.cmd(
+        'ip addr flush dev %s; ip link set %s address %s; ip addr add %s/16 dev %s'
+        % (intf, intf, mac, ip, intf)
+    )
     assert h3.MAC() == mac or mac in h3.cmd('ip link show %s' % intf)
     moved_at = time.monotonic()
     # The moved host speaks first, as a migrated VM does (gratuitous traffic).
     h3.cmd('ping -c1 -W1 %s' % h2.IP())
     after_move = ping_stream(h2, h3, count=20, interval=0.05, dst_ip=ip)
-    print('MAC move: %s; done %.2fs after the move'
-          % (after_move.summary(), time.monotonic() - moved_at))
+    print(
+        'MAC move: %s; done %.2fs after the move'
+        % (after_move.summary(), time.monotonic() - moved_at)
+    )
     assert after_move.received == 20, after_move.summary()
     assert ctl.log_lines('host %s moved' % mac)
     assert [f.output_ports for f in dst_rules('s3', mac)] == [[1]]
-    assert [f.output_ports for f in dst_rules('s2', mac)] == [[2]]   # s2:2 goes to s3
+    assert [f.output_ports for f in dst_rules('s2', mac)] == [[2]]  # s2:2 goes to s3
     assert all(f.output_ports != [1] for f in dst_rules('s1', mac))
 
 
 def test_idle_entries_expire_and_relearn(controller, network):
     idle = 4
-    ctl, net = start_l2(controller, network, make_topo('linear', 2),
-                        config={'idle_timeout': idle})
+    ctl, net = start_l2(controller, network, make_topo('linear', 2), config={'idle_timeout': idle})
     h1, h2 = net.get('h1', 'h2')
     assert ping_stream(h1, h2, count=3, interval=0.2).received == 3
     macs = {h1.MAC(), h2.MAC()}
     assert all(dst_rules(sw, mac) for sw in switch_names(net) for mac in macs)
 
     started = time.monotonic()
-    gone = wait_until(lambda: not any(dst_rules(sw, mac) for sw in switch_names(net)
-                                      for mac in macs), timeout=idle * 3)
+    gone = wait_until(
+        lambda: not any(dst_rules(sw, mac) for sw in switch_names(net) for mac in macs),
+        timeout=idle * 3,
+    )
     assert gone, 'learned entries still present %.1fs after traffic stopped' % (
-        time.monotonic() - started)
-    print('entries expired %.1fs after traffic stopped (idle_timeout %ds)'
-          % (time.monotonic() - started, idle))
+        time.monotonic() - started
+    )
+    print(
+        'entries expired %.1fs after traffic stopped (idle_timeout %ds)'
+        % (time.monotonic() - started, idle)
+    )
     assert ctl.log_lines('expired')
     assert ping_stream(h1, h2, count=3, interval=0.2).received == 3
     assert all(dst_rules(sw, mac) for sw in switch_names(net) for mac in macs)
@@ -152,8 +170,9 @@ def test_tree_link_failure_recovers(controller, network, record_property):
     output = output.decode() if isinstance(output, bytes) else output
     result = parse_ping_output(output, count=800, interval=0.01)
     # Whichever end reports its port down first withdraws the link.
-    assert (ctl.log_lines('link on 0000000000000001:2 gone')
-            or ctl.log_lines('link on 0000000000000002:3 gone')), ctl.log_tail()
+    assert ctl.log_lines('link on 0000000000000001:2 gone') or ctl.log_lines(
+        'link on 0000000000000002:3 gone'
+    ), ctl.log_tail()
     record_property('tree_failure_outage_ms', result.longest_gap_ms)
     print('tree link failure: %s' % result.summary())
     assert result.received_seqs and max(result.received_seqs) >= 790, result.summary()
@@ -177,8 +196,9 @@ def test_controller_restart_loses_no_traffic(controller, network, record_propert
     restarted = controller(L2_APP, name='restarted', ofp_port=ctl.ofp_port)
     assert not wait_connected(net, timeout=20)
     output = stream.communicate(timeout=60)[0]
-    result = parse_ping_output(output.decode() if isinstance(output, bytes) else output,
-                               count=700, interval=0.01)
+    result = parse_ping_output(
+        output.decode() if isinstance(output, bytes) else output, count=700, interval=0.01
+    )
     record_property('controller_restart_lost_pings', len(result.lost_seqs))
     print('controller restart: %s' % result.summary())
     assert restarted.log_lines('taken over'), 'the new controller never took over'
@@ -192,8 +212,12 @@ def test_mac_flooding_host_is_bounded(controller, network):
     then is banned in the switch itself: no more packet-ins, no more rules, and the hosts
     already known keep working."""
     limit = 8
-    ctl, net = start_l2(controller, network, make_topo('linear', 2),
-                        config={'max_macs_per_port': limit, 'ban_time': 30})
+    ctl, net = start_l2(
+        controller,
+        network,
+        make_topo('linear', 2),
+        config={'max_macs_per_port': limit, 'ban_time': 30},
+    )
     h1, h2 = net.get('h1', 'h2')
     assert ping_stream(h1, h2, count=2, interval=0.2).received == 2
     send_from_random_macs(h1, 50)
@@ -205,8 +229,10 @@ def test_mac_flooding_host_is_bounded(controller, network):
     table0 = flows.dump_flows('s1', table=0)
     learned_on_port1 = [f for f in table0 if f.priority == 100 and f.match.get('in_port') == '1']
     bans = [f for f in table0 if f.priority == 50]
-    print('MAC flood: %d source rules on the port, %d ban rules, %d packet-ins for 500 '
-          'frames once banned' % (len(learned_on_port1), len(bans), packet_ins))
+    print(
+        'MAC flood: %d source rules on the port, %d ban rules, %d packet-ins for 500 '
+        'frames once banned' % (len(learned_on_port1), len(bans), packet_ins)
+    )
     assert len(learned_on_port1) <= limit
     # What s1 flooded before the ban landed is all s2 can have learned: no growth after.
     assert len(flows.dump_flows('s2', table=0)) <= 50 + 10
@@ -215,7 +241,6 @@ def test_mac_flooding_host_is_bounded(controller, network):
     assert packet_ins == 0
     assert len(ctl.log_lines('more than %d MACs' % limit)) == 1
     assert ping_stream(h1, h2, count=5, interval=0.1).received == 5
-
 
 
 def test_simple_switch_13_fails_on_a_loop(controller, network, record_property):
@@ -230,7 +255,9 @@ def test_simple_switch_13_fails_on_a_loop(controller, network, record_property):
     packet_ins = flows.total_packet_ins(switch_names(net)) - before
     record_property('simple_switch_13_ring_loss_percent', reach.loss_percent)
     record_property('simple_switch_13_ring_packet_ins', packet_ins)
-    print('simple_switch_13 on ring(3): loss %.0f%%, %d packet-ins during one pingall'
-          % (reach.loss_percent, packet_ins))
+    print(
+        'simple_switch_13 on ring(3): loss %.0f%%, %d packet-ins during one pingall'
+        % (reach.loss_percent, packet_ins)
+    )
     bound = LEARNING_ROUNDS_ALLOWED * len(net.hosts) * len(net.switches)
     assert reach.loss_percent > 0 or packet_ins > 10 * bound

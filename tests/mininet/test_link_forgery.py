@@ -14,15 +14,19 @@ from tests.harness.network import host_ports
 from tests.harness.traffic import reachability_matrix
 from tests.mininet.test_l2_learning import make_topo, start_l2
 
-MAX_AGE = 2 * 1.0 + FRESHNESS_MARGIN   # lldp_interval 1.0 (the default)
+MAX_AGE = 2 * 1.0 + FRESHNESS_MARGIN  # lldp_interval 1.0 (the default)
 REFUSED = re.compile(r'LLDP frame refused on ([0-9a-f]{16}):(\d+): ')
 DISCOVERED = re.compile(r'link (\S+ -> \S+) discovered')
 
 
 def refusals(lines):
     """[(dpid, port, the line)] of the refusal lines among ``lines``."""
-    return [(int(m.group(1), 16), int(m.group(2)), line)
-            for line in lines for m in [REFUSED.search(line)] if m]
+    return [
+        (int(m.group(1), 16), int(m.group(2)), line)
+        for line in lines
+        for m in [REFUSED.search(line)]
+        if m
+    ]
 
 
 def port_of(net, host):
@@ -34,12 +38,18 @@ def port_of(net, host):
 def tree_rules(net):
     """{switch: sorted (table, priority, match, actions)} of the rules l2_learning
     derives from the spanning tree: port drops and floods."""
-    kept = {(l2_pipe.SOURCE_TABLE, l2_pipe.PRIO_PORT_DROP),
-            (l2_pipe.DESTINATION_TABLE, l2_pipe.PRIO_FLOOD)}
-    return {s.name: sorted((f.table, f.priority, f.match_text(), f.actions)
-                           for f in flows.dump_flows(s.name)
-                           if (f.table, f.priority) in kept)
-            for s in net.switches}
+    kept = {
+        (l2_pipe.SOURCE_TABLE, l2_pipe.PRIO_PORT_DROP),
+        (l2_pipe.DESTINATION_TABLE, l2_pipe.PRIO_FLOOD),
+    }
+    return {
+        s.name: sorted(
+            (f.table, f.priority, f.match_text(), f.actions)
+            for f in flows.dump_flows(s.name)
+            if (f.table, f.priority) in kept
+        )
+        for s in net.switches
+    }
 
 
 def attack(net, relay):
@@ -50,41 +60,48 @@ def attack(net, relay):
     h1, h2, h3 = (net.get(name) for name in ('h1', 'h2', 'h3'))
     captured = forged_lldp.fresh_capture(h1)
     if relay:
-        forged_lldp.send(h2, [captured])     # within the window, onto a host port
-    forged_lldp.send(h1, [captured])         # back where it came from
+        forged_lldp.send(h2, [captured])  # within the window, onto a host port
+    forged_lldp.send(h1, [captured])  # back where it came from
     forged = list(forged_lldp.forgeries(captured, time.time()).values())
     for host in (h1, h2):
         forged_lldp.send(host, forged)
     time.sleep(max(0.0, forged_lldp.sent_at(captured) + MAX_AGE + 1.0 - time.time()))
-    forged_lldp.send(h3, [captured] + forged)   # replayed after the window
-    time.sleep(1.0)                              # the controller reads its backlog
-    return {port_of(net, 'h1'): 'came back in on the port that sent it',
-            port_of(net, 'h2'): ('came in on a port where a host has been learned'
-                                 if relay else 'signature does not match'),
-            port_of(net, 'h3'): 'signed too long ago'}
+    forged_lldp.send(h3, [captured] + forged)  # replayed after the window
+    time.sleep(1.0)  # the controller reads its backlog
+    return {
+        port_of(net, 'h1'): 'came back in on the port that sent it',
+        port_of(net, 'h2'): (
+            'came in on a port where a host has been learned'
+            if relay
+            else 'signature does not match'
+        ),
+        port_of(net, 'h3'): 'signed too long ago',
+    }
 
 
 def assert_refused_once_per_port(new_lines, expected):
     refused = refusals(new_lines)
-    assert sorted((dpid, port) for dpid, port, _ in refused) == sorted(expected), \
-        '\n'.join(line for _, _, line in refused)
+    assert sorted((dpid, port) for dpid, port, _ in refused) == sorted(expected), '\n'.join(
+        line for _, _, line in refused
+    )
     for dpid, port, line in refused:
         assert expected[(dpid, port)] in line, line
 
 
 def test_l2_learning_believes_no_forged_link(controller, network):
     ctl, net = start_l2(controller, network, make_topo('ring', 4))
-    assert reachability_matrix(net.hosts).loss_percent == 0   # every host learned
+    assert reachability_matrix(net.hosts).loss_percent == 0  # every host learned
     before = ctl.log_text().splitlines()
-    assert len(set(DISCOVERED.findall('\n'.join(before)))) == 8   # 4 links, both ways
+    assert len(set(DISCOVERED.findall('\n'.join(before)))) == 8  # 4 links, both ways
     assert refusals(before) == [], 'a genuine frame was refused'
     tree = tree_rules(net)
 
     expected = attack(net, relay=True)
 
-    new_lines = ctl.log_text().splitlines()[len(before):]
-    assert [line for line in new_lines
-            if 'discovered' in line or 'spanning tree recomputed' in line] == []
+    new_lines = ctl.log_text().splitlines()[len(before) :]
+    assert [
+        line for line in new_lines if 'discovered' in line or 'spanning tree recomputed' in line
+    ] == []
     assert_refused_once_per_port(new_lines, expected)
     assert tree_rules(net) == tree
     assert not l2.flooding_problems(net)
@@ -105,7 +122,7 @@ def test_stable_routing_believes_no_forged_link(controller, network):
 
     expected = attack(net, relay=False)
 
-    new_lines = ctl.log_text().splitlines()[len(before):]
+    new_lines = ctl.log_text().splitlines()[len(before) :]
     assert [line for line in new_lines if 'link-up' in line] == []
     assert_refused_once_per_port(new_lines, expected)
     assert ctl.rest('/stable/epoch')['epoch'] == status['epoch']

@@ -34,19 +34,30 @@ def start(controller, network, topo, config=None):
     # The first pings are flooded (hosts unknown); they teach the controller every host.
     reachability_matrix(net.hosts)
     status = stable.wait_for_epoch(ctl, net)
-    assert status['epoch'], 'no epoch with every host installed: %s\n%s' % (
-        status, ctl.log_tail())
+    assert status['epoch'], 'no epoch with every host installed: %s\n%s' % (status, ctl.log_tail())
     return ctl, net, status
 
 
 def settle(ctl, net, after_epoch):
     """Wait for an installed epoch newer than ``after_epoch`` with nothing pending."""
-    status = wait_until(lambda: (lambda s: s['epoch'] and s['epoch'] > after_epoch
-                                 and s['pending_triggers'] == 0
-                                 and s['epoch'] == s['last_epoch_cut'] and s)(
-        ctl.rest('/stable/epoch')), 20, interval=0.2)
+    status = wait_until(
+        lambda: (
+            lambda s: (
+                s['epoch']
+                and s['epoch'] > after_epoch
+                and s['pending_triggers'] == 0
+                and s['epoch'] == s['last_epoch_cut']
+                and s
+            )
+        )(ctl.rest('/stable/epoch')),
+        20,
+        interval=0.2,
+    )
     assert status, 'no new epoch after %d: %s\n%s' % (
-        after_epoch, ctl.rest('/stable/epoch'), ctl.log_tail())
+        after_epoch,
+        ctl.rest('/stable/epoch'),
+        ctl.log_tail(),
+    )
     return status
 
 
@@ -74,14 +85,14 @@ def test_pingall_follows_the_sft(controller, network, topo_args):
     # The CLI shows the same epoch and tables.
     url = 'http://127.0.0.1:%d' % ctl.wsapi_port
     epoch_text = sdn_stable(url, 'epoch')
-    assert epoch_text.startswith('epoch %d (version VID %d)' % (status['epoch'],
-                                                                  status['epoch']))
+    assert epoch_text.startswith('epoch %d (version VID %d)' % (status['epoch'], status['epoch']))
     assert 'pending triggers: 0' in epoch_text
     history = sdn_stable(url, 'history').splitlines()
     assert history[0].split()[:3] == ['epoch', 'cut', 'at'] and len(history) >= 2
     switch, port = attached['h1']
     assert '%s  deliver on port %d' % (net.get('h1').MAC(), port) in sdn_stable(
-        url, 'sft', '%x' % stable.dpid_of(switch))
+        url, 'sft', '%x' % stable.dpid_of(switch)
+    )
 
 
 def sdn_stable(url, *args):
@@ -125,8 +136,10 @@ def stream_during(pairs, rate_pps, seconds, changes):
     """Run a UDP stream per (src, dst) pair while ``changes`` (a callable) runs; returns
     the StreamResults."""
     with ThreadPoolExecutor(len(pairs)) as pool:
-        streams = [pool.submit(udp_stream, src, dst, rate_pps, seconds, port=5001 + i)
-                   for i, (src, dst) in enumerate(pairs)]
+        streams = [
+            pool.submit(udp_stream, src, dst, rate_pps, seconds, port=5001 + i)
+            for i, (src, dst) in enumerate(pairs)
+        ]
         changes()
         return [s.result() for s in streams]
 
@@ -155,8 +168,14 @@ def test_planned_changes_lose_nothing_and_never_loop(controller, network, record
         settle(ctl, net, epochs_before)
         time.sleep(1)
         add_switch(net, 's7', 7, [net.get('s1'), net.get('s4')])
-        wait_until(lambda: len(ctl.rest('/stable/sft/%016x' % 7).get(
-            'entries', [])) if _has_table(ctl, 7) else False, 20)
+        wait_until(
+            lambda: (
+                len(ctl.rest('/stable/sft/%016x' % 7).get('entries', []))
+                if _has_table(ctl, 7)
+                else False
+            ),
+            20,
+        )
 
     flows.wait_for_counters()
     rx_before = link_port_rx(net)
@@ -171,8 +190,11 @@ def test_planned_changes_lose_nothing_and_never_loop(controller, network, record
     for result in results:
         print('planned changes: %s' % result.summary())
         assert not result.lost_seqs and not result.duplicates, result.summary()
-    installed = {e['number'] for e in ctl.rest('/stable/history?limit=50')
-                 if e['number'] >= epochs_before and e['state'] == 'installed'}
+    installed = {
+        e['number']
+        for e in ctl.rest('/stable/history?limit=50')
+        if e['number'] >= epochs_before and e['state'] == 'installed'
+    }
     assert installed <= set(recorder.paths), (installed, recorder.paths)
     # The most each link port may receive: every stream that an epoch routes over
     # that link, once; plus LLDP (about one a second per port) and a few ARPs.
@@ -184,12 +206,19 @@ def test_planned_changes_lose_nothing_and_never_loop(controller, network, record
     for (src, dst), result in zip(pairs, results, strict=True):
         for hop in recorder.hops(src, dst):
             most[port_facing[hop]] += result.sent
-    over = {port: (rx_after[port] - rx_before.get(port, 0), most[port]) for port in rx_after
-            if rx_after[port] - rx_before.get(port, 0) > most[port]}
-    assert not over, 'link ports that received more than the epochs route there ' \
+    over = {
+        port: (rx_after[port] - rx_before.get(port, 0), most[port])
+        for port in rx_after
+        if rx_after[port] - rx_before.get(port, 0) > most[port]
+    }
+    assert not over, (
+        'link ports that received more than the epochs route there '
         '(received, most): %s; paths: %s' % (over, recorder.paths)
-    record_property('planned_change_paths', {e: {'%s-%s' % k: v for k, v in p.items()}
-                                             for e, p in recorder.paths.items()})
+    )
+    record_property(
+        'planned_change_paths',
+        {e: {'%s-%s' % k: v for k, v in p.items()} for e, p in recorder.paths.items()},
+    )
     assert final['epoch'] >= epochs_before + 2, final
     assert stable.flow_path(net, 's1', h4, final['epoch']) == ['s1', 's7', 's4']
     assert stable.sft_path(ctl, net, 's1', h4) == ['s1', 's7', 's4']
@@ -199,7 +228,7 @@ def _has_table(ctl, dpid):
     try:
         ctl.rest('/stable/sft/%016x' % dpid)
         return True
-    except Exception:   # 404 until an epoch includes the switch
+    except Exception:  # 404 until an epoch includes the switch
         return False
 
 
@@ -215,19 +244,21 @@ def test_host_move_reroutes_without_disturbing_others(controller, network):
     def move():
         time.sleep(1.5)
         old = h1.intf()
-        h1.cmd('ip addr flush dev %s; ip link set %s address 02:00:00:00:99:01'
-               % (old, old))
+        h1.cmd('ip addr flush dev %s; ip link set %s address 02:00:00:00:99:01' % (old, old))
         intf = h4.intf()
-        h4.cmd('ip addr flush dev %s; ip link set %s address %s; ip addr add %s/16 dev %s'
-               % (intf, intf, mac, ip, intf))
-        h4.cmd('ping -c1 -W1 %s' % h3.IP())     # a moved VM speaks first
+        h4.cmd(
+            'ip addr flush dev %s; ip link set %s address %s; ip addr add %s/16 dev %s'
+            % (intf, intf, mac, ip, intf)
+        )
+        h4.cmd('ping -c1 -W1 %s' % h3.IP())  # a moved VM speaks first
         settle(ctl, net, status['epoch'])
 
     [result] = stream_during([(h2, h5)], 300, 8, move)
     print('during the move: %s' % result.summary())
     assert not result.lost_seqs and not result.duplicates, result.summary()
-    assert ctl.log_lines('host-moved: %s from 0000000000000001:1 to 0000000000000004:1'
-                         % mac), ctl.log_tail()
+    assert ctl.log_lines('host-moved: %s from 0000000000000001:1 to 0000000000000004:1' % mac), (
+        ctl.log_tail()
+    )
     final = ctl.rest('/stable/epoch')
     table = ctl.rest('/stable/sft/%016x' % 4)
     assert {'host': mac, 'deliver_port': 1} in table['entries']
@@ -238,12 +269,13 @@ def test_host_move_reroutes_without_disturbing_others(controller, network):
 
 def test_burst_of_triggers_makes_one_epoch(controller, network):
     """20 new hosts appear within the quiet window: one epoch takes all 20 triggers."""
-    ctl, net, status = start(controller, network, make_topo('linear', 2),
-                             config={'quiet_window': 1.5, 'max_delay': 10})
+    ctl, net, status = start(
+        controller, network, make_topo('linear', 2), config={'quiet_window': 1.5, 'max_delay': 10}
+    )
     h1 = net.get('h1')
     send_from_random_macs(h1, 20, gap_s=0.02)
     after = settle(ctl, net, status['epoch'])
-    time.sleep(2)   # another epoch, if the burst were split, would be cut by now
+    time.sleep(2)  # another epoch, if the burst were split, would be cut by now
     history = ctl.rest('/stable/history?limit=50')
     new = [e for e in history if e['number'] > status['epoch']]
     assert len(new) == 1, new
@@ -281,8 +313,8 @@ def test_simple_switch_stp_13_on_the_same_failure(controller, network, record_pr
     net = network(make_topo('ring', 4), ctl)
     h1, h3 = net.get('h1', 'h3')
     converged = wait_until(
-        lambda: reachability_matrix(net.hosts, timeout=0.5).loss_percent == 0, 120,
-        interval=2)
+        lambda: reachability_matrix(net.hosts, timeout=0.5).loss_percent == 0, 120, interval=2
+    )
     assert converged, 'STP never converged:\n%s' % ctl.log_tail()
     rate, seconds = 100, 75
     with ThreadPoolExecutor(1) as pool:
@@ -304,9 +336,13 @@ def test_tenant_vlan_tags_cross_the_fabric_unchanged(controller, network):
     from h1 to h3 across ring(4) arrives at h3 with its C-tag as sent, and no S-tag."""
     ctl, net, status = start(controller, network, make_topo('ring', 4))
     h1, h3 = net.get('h1', 'h3')
-    got = received_headers(net, [
-        (h1, frame(h3.MAC(), h1.MAC(), 'tenant-100', vids=[100]), 'tenant-100'),
-        (h1, frame(h3.MAC(), h1.MAC(), 'untagged'), 'untagged')])
+    got = received_headers(
+        net,
+        [
+            (h1, frame(h3.MAC(), h1.MAC(), 'tenant-100', vids=[100]), 'tenant-100'),
+            (h1, frame(h3.MAC(), h1.MAC(), 'untagged'), 'untagged'),
+        ],
+    )
     assert got['tenant-100'] == {'h3': {'8100006488b5'}}, got
     assert got['untagged'] == {'h3': {'88b5'}}, got
     # Routed by the epoch's rules, not flooded: s1 sent them to s2 tagged with the version.

@@ -15,16 +15,16 @@ from topologies.ring import RingTopo
 
 
 def ovs(*args):
-    return subprocess.run(['ovs-vsctl', '--timeout=10'] + list(args), check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ['ovs-vsctl', '--timeout=10'] + list(args), check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 @pytest.fixture
 def ovs_tls(tmp_path, mininet_machine):
     """Open vSwitch's SSL settings (machine-wide) for the test, removed afterwards."""
     certs = make_certs(tmp_path / 'certs')
-    ovs('set-ssl', certs + '/switch-key.pem', certs + '/switch-cert.pem',
-        certs + '/ca-cert.pem')
+    ovs('set-ssl', certs + '/switch-key.pem', certs + '/switch-cert.pem', certs + '/ca-cert.pem')
     yield certs
     ovs('del-ssl')
 
@@ -40,7 +40,7 @@ def rogue_bridge(mininet_machine):
 
 def test_looped_network_over_tls(controller, network, ovs_tls, rogue_bridge):
     ctl = controller(['apps/l2_learning.py'], tls_dir=ovs_tls)
-    net = network(RingTopo(3), ctl)       # waits until every switch is connected
+    net = network(RingTopo(3), ctl)  # waits until every switch is connected
     for switch in net.switches:
         assert ovs('get-controller', switch.name) == 'ssl:127.0.0.1:%d' % ctl.ofp_port
 
@@ -48,9 +48,21 @@ def test_looped_network_over_tls(controller, network, ovs_tls, rogue_bridge):
     assert reach.loss_percent == 0, reach.table()
 
     # A bridge without TLS (tcp:) towards the same port never gets in.
-    ovs('add-br', rogue_bridge, '--', 'set', 'bridge', rogue_bridge,
-        'datapath_type=netdev', 'protocols=OpenFlow13', 'fail-mode=secure', '--',
-        'set-controller', rogue_bridge, 'tcp:127.0.0.1:%d' % ctl.ofp_port)
+    ovs(
+        'add-br',
+        rogue_bridge,
+        '--',
+        'set',
+        'bridge',
+        rogue_bridge,
+        'datapath_type=netdev',
+        'protocols=OpenFlow13',
+        'fail-mode=secure',
+        '--',
+        'set-controller',
+        rogue_bridge,
+        'tcp:127.0.0.1:%d' % ctl.ofp_port,
+    )
     refused = wait_until(lambda: len(ctl.log_lines('TLS: refused the connection')) >= 2, 10)
     assert refused, ctl.log_tail()
     assert ovs('get', 'controller', _controller_of(rogue_bridge), 'is_connected') == 'false'

@@ -26,7 +26,7 @@ from tests.harness.traffic import parse_ping_output, reachability_matrix
 from topologies.linear import LinearTopo
 
 POLICIES = os.path.join(os.path.dirname(__file__), 'policies')
-SUBNET = {100: 1, 200: 2, 300: 3}        # red, green, blue: their order in the policy
+SUBNET = {100: 1, 200: 2, 300: 3}  # red, green, blue: their order in the policy
 MIRROR_HOST, MIRRORED_HOST = 'h4', 'h1'
 
 
@@ -40,9 +40,10 @@ def tenants(controller, network, tmp_path):
     rewrite (tmp_path/policy.yaml)."""
     policy = tmp_path / 'policy.yaml'
     shutil.copy(os.path.join(POLICIES, 'three_tenants.yaml'), policy)
-    ctl = controller(['apps/vswitch_policy.py'],
-                     config={'vswitch_policy': {'policy_file': str(policy),
-                                                'reload_poll': 0.5}})
+    ctl = controller(
+        ['apps/vswitch_policy.py'],
+        config={'vswitch_policy': {'policy_file': str(policy), 'reload_poll': 0.5}},
+    )
     net = network(LinearTopo(n=3, hosts_per_switch=4), ctl)
     assert wait_until(lambda: len(ctl.log_lines('connected:')) == 3, 20), ctl.log_tail()
     endpoints = configure_access_hosts(net, load_policy(str(policy)))
@@ -62,20 +63,23 @@ def test_acl_denies_http_but_not_ssh_or_ping(tenants):
     h1, h5 = net.get('h1', 'h5')
     assert tcp_connects(h5, h1, ip(h1, 100), 22)
     assert not tcp_connects(h5, h1, ip(h1, 100), 80)
-    assert tcp_connects(h1, h5, ip(h5, 100), 80)      # the ACL is on h5's ingress only
+    assert tcp_connects(h1, h5, ip(h5, 100), 80)  # the ACL is on h5's ingress only
     assert '0% packet loss' in h5.cmd('ping -c 3 -i 0.2 %s' % ip(h1, 100))
 
 
 def tcp_connects(client, server, server_ip, port):
     """A real TCP connection (python sockets on both hosts), True if it was accepted."""
-    server.cmd("python3 -c \"import socket,sys; s=socket.socket(); "
-               "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
-               "s.bind(('', %d)); s.listen(1); s.settimeout(3); "
-               "c=s.accept()[0]; c.send(b'hello'); c.close()\" >/dev/null 2>&1 &" % port)
+    server.cmd(
+        "python3 -c \"import socket,sys; s=socket.socket(); "
+        "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+        "s.bind(('', %d)); s.listen(1); s.settimeout(3); "
+        "c=s.accept()[0]; c.send(b'hello'); c.close()\" >/dev/null 2>&1 &" % port
+    )
     time.sleep(0.3)
-    reply = client.cmd("python3 -c \"import socket; s=socket.create_connection(('%s', %d),"
-                       " timeout=2); print(s.recv(5).decode())\" 2>&1"
-                       % (server_ip, port))
+    reply = client.cmd(
+        "python3 -c \"import socket; s=socket.create_connection(('%s', %d),"
+        " timeout=2); print(s.recv(5).decode())\" 2>&1" % (server_ip, port)
+    )
     server.cmd('kill %%python3 2>/dev/null; wait 2>/dev/null')
     return 'hello' in reply
 
@@ -102,25 +106,31 @@ def test_reload_applies_changes_without_loss_and_refuses_a_broken_file(tenants):
     reloaded policy stays in force."""
     ctl, net, _, policy = tenants
     h2, h9, h8, h6, h1, h5 = net.get('h2', 'h9', 'h8', 'h6', 'h1', 'h5')
-    stream = h2.popen(['ping', '-D', '-i', '0.01', '-c', '500', '-W', '1',
-                       ip(h9, 200)])
+    stream = h2.popen(['ping', '-D', '-i', '0.01', '-c', '500', '-W', '1', ip(h9, 200)])
     time.sleep(1)
     text = policy.read_text()
-    text = text.replace('  blue:\n    vid: 300\n', '  blue:\n    vid: 300\n  yellow:\n'
-                        '    vid: 400\n')
-    text = text.replace('tagged_vlans: [red, green, blue], description: "trunk',
-                        'tagged_vlans: [red, green, blue, yellow], description: "trunk')
-    text = text.replace('4: {native_vlan: green, description: "h8"}',
-                        '4: {native_vlan: blue, description: "h8"}')
-    deny_ssh = ('    - rule:\n        dl_type: 0x800\n        ip_proto: 6\n'
-                '        tcp_dst: 22\n        actions:\n          allow: 0\n')
+    text = text.replace(
+        '  blue:\n    vid: 300\n', '  blue:\n    vid: 300\n  yellow:\n    vid: 400\n'
+    )
+    text = text.replace(
+        'tagged_vlans: [red, green, blue], description: "trunk',
+        'tagged_vlans: [red, green, blue, yellow], description: "trunk',
+    )
+    text = text.replace(
+        '4: {native_vlan: green, description: "h8"}', '4: {native_vlan: blue, description: "h8"}'
+    )
+    deny_ssh = (
+        '    - rule:\n        dl_type: 0x800\n        ip_proto: 6\n'
+        '        tcp_dst: 22\n        actions:\n          allow: 0\n'
+    )
     allow_rest = '    - rule:\n        actions:\n          allow: 1\n'
     text = text.replace(allow_rest, deny_ssh + allow_rest)
     policy.write_text(text)
     assert wait_until(lambda: ctl.log_lines('applied'), 10), ctl.log_tail()
     output = stream.communicate(timeout=30)[0]
-    result = parse_ping_output(output.decode() if isinstance(output, bytes) else output,
-                               count=500, interval=0.01)
+    result = parse_ping_output(
+        output.decode() if isinstance(output, bytes) else output, count=500, interval=0.01
+    )
     print('reload under a ping stream: %s' % result.summary())
     assert result.received == 500, result.summary()
 
@@ -131,9 +141,9 @@ def test_reload_applies_changes_without_loss_and_refuses_a_broken_file(tenants):
 
     policy.write_text(policy.read_text() + '\n  s4: {dp_id: [oops\n')
     assert wait_until(lambda: ctl.log_lines('refused'), 10), ctl.log_tail()
-    assert not tcp_connects(h5, h1, ip(h1, 100), 22)   # the reloaded policy still holds
+    assert not tcp_connects(h5, h1, ip(h1, 100), 22)  # the reloaded policy still holds
     assert '0% packet loss' in h8.cmd('ping -c 2 -i 0.2 %s' % ip(h6, 300))
-    os.kill(ctl.pid, signal.SIGHUP)              # SIGHUP re-reads: still refused
+    os.kill(ctl.pid, signal.SIGHUP)  # SIGHUP re-reads: still refused
     assert wait_until(lambda: len(ctl.log_lines('refused')) >= 2, 10), ctl.log_tail()
 
 
@@ -142,21 +152,27 @@ def test_vlan_security_with_raw_frames(tenants):
     a spoofed MAC of another tenant, unicast to another tenant's known MAC, and an IPv6
     neighbour solicitation's multicast (33:33:ff:..)."""
     _, net, endpoints, _ = tenants
-    reachability_matrix(endpoints, timeout=0.5)          # every access host is learned
+    reachability_matrix(endpoints, timeout=0.5)  # every access host is learned
     h1, h2, h3, h5, h6 = net.get('h1', 'h2', 'h3', 'h5', 'h6')
     bcast = 'ff:ff:ff:ff:ff:ff'
-    got = who_receives(net, [
-        (h1, frame(bcast, h1.MAC(), 'tagged-on-access', [200]), 'tagged-on-access'),
-        (h3, frame(bcast, h3.MAC(), 'trunk-red', [100]), 'trunk-red'),
-        (h3, frame(bcast, h3.MAC(), 'double-tag', [100, 200]), 'double-tag'),
-        (h6, frame(bcast, h1.MAC(), 'spoofed-h1-in-blue'), 'spoofed-h1-in-blue'),
-        (h2, frame(h1.MAC(), h2.MAC(), 'green-to-red-mac'), 'green-to-red-mac'),
-        (h1, frame('33:33:ff:00:00:06', h1.MAC(), 'ipv6-nd-red', ethertype=0x86dd),
-         'ipv6-nd-red'),
-    ])
-    red = {'h1', 'h5', 'h12', 'h11', 'h4'}         # h11: tagged red; h4 mirrors h1
-    blue = {'h10', 'h3', 'h7'}                     # h3, h7: tagged blue
-    assert got['tagged-on-access'] == {'h4'}, got   # only the mirror of h1's port
+    got = who_receives(
+        net,
+        [
+            (h1, frame(bcast, h1.MAC(), 'tagged-on-access', [200]), 'tagged-on-access'),
+            (h3, frame(bcast, h3.MAC(), 'trunk-red', [100]), 'trunk-red'),
+            (h3, frame(bcast, h3.MAC(), 'double-tag', [100, 200]), 'double-tag'),
+            (h6, frame(bcast, h1.MAC(), 'spoofed-h1-in-blue'), 'spoofed-h1-in-blue'),
+            (h2, frame(h1.MAC(), h2.MAC(), 'green-to-red-mac'), 'green-to-red-mac'),
+            (
+                h1,
+                frame('33:33:ff:00:00:06', h1.MAC(), 'ipv6-nd-red', ethertype=0x86DD),
+                'ipv6-nd-red',
+            ),
+        ],
+    )
+    red = {'h1', 'h5', 'h12', 'h11', 'h4'}  # h11: tagged red; h4 mirrors h1
+    blue = {'h10', 'h3', 'h7'}  # h3, h7: tagged blue
+    assert got['tagged-on-access'] == {'h4'}, got  # only the mirror of h1's port
     assert got['trunk-red'] == red, got
     assert got['double-tag'] == set(), got
     assert got['spoofed-h1-in-blue'] == blue, got

@@ -8,8 +8,7 @@ from topologies.fattree import FatTreeTopo
 def test_fat_tree_builder_matches_topologies_fattree():
     topo = FatTreeTopo(4)
     dpid = {name: int(topo.nodeInfo(name)['dpid'], 16) for name in topo.switches()}
-    links = {frozenset(((dpid[a], pa), (dpid[b], pb))) for (a, pa), (b, pb)
-             in topo.switch_links()}
+    links = {frozenset(((dpid[a], pa), (dpid[b], pb))) for (a, pa), (b, pb) in topo.switch_links()}
     assert links == {frozenset(((a, pa), (b, pb))) for a, pa, b, pb in fat_tree_links(4)}
     hosts = {}
     for host in topo.hosts():

@@ -41,7 +41,7 @@ ALL_TOPOS = [shape[0] for shape in SHAPES]
 
 def numbers(names, prefix):
     assert all(name.startswith(prefix) for name in names)
-    return sorted(int(name[len(prefix):]) for name in names)
+    return sorted(int(name[len(prefix) :]) for name in names)
 
 
 def link_set(pairs):
@@ -103,10 +103,10 @@ def test_no_port_used_twice_and_hosts_on_low_ports(topo):
     for host in topo.hosts():
         assert ends[host, 0] == 1  # hj-eth0
     for switch in topo.switches():
-        host_ports = sorted(port for node, port in
-                            (topo.host_port(h) for h in topo.hosts()) if node == switch)
-        switch_ports = [port for (node, port) in ends
-                        if node == switch and port not in host_ports]
+        host_ports = sorted(
+            port for node, port in (topo.host_port(h) for h in topo.hosts()) if node == switch
+        )
+        switch_ports = [port for (node, port) in ends if node == switch and port not in host_ports]
         assert host_ports == list(range(1, len(host_ports) + 1))
         assert all(port > len(host_ports) for port in switch_ports)
 
@@ -114,7 +114,13 @@ def test_no_port_used_twice_and_hosts_on_low_ports(topo):
 def test_host_port_and_unknown_host():
     topo = LinearTopo(3, 2)
     assert [topo.host_port('h%d' % j) for j in range(1, 7)] == [
-        ('s1', 1), ('s1', 2), ('s2', 1), ('s2', 2), ('s3', 1), ('s3', 2)]
+        ('s1', 1),
+        ('s1', 2),
+        ('s2', 1),
+        ('s2', 2),
+        ('s3', 1),
+        ('s3', 2),
+    ]
     with pytest.raises(KeyError):
         topo.host_port('h7')
 
@@ -123,14 +129,16 @@ def test_host_port_and_unknown_host():
 def test_linear_ports(n, h):
     """Port h+1 to the next switch, h+2 to the previous one."""
     topo = LinearTopo(n, h)
-    expected = {frozenset({('s%d' % i, h + 1), ('s%d' % (i + 1), h + 2)})
-                for i in range(1, n)}
+    expected = {frozenset({('s%d' % i, h + 1), ('s%d' % (i + 1), h + 2)}) for i in range(1, n)}
     assert link_set(topo.switch_links()) == expected
 
 
 def test_linear_documented_example():
     assert LinearTopo(4).switch_links() == [
-        (('s1', 2), ('s2', 3)), (('s2', 2), ('s3', 3)), (('s3', 2), ('s4', 3))]
+        (('s1', 2), ('s2', 3)),
+        (('s2', 2), ('s3', 3)),
+        (('s3', 2), ('s4', 3)),
+    ]
     assert LinearTopo(4).host_port('h4') == ('s4', 1)
 
 
@@ -138,8 +146,9 @@ def test_linear_documented_example():
 def test_ring_ports(n, h):
     """Port h+1 to the next switch (sn to s1), h+2 to the previous one (s1 to sn)."""
     topo = RingTopo(n, h)
-    expected = {frozenset({('s%d' % i, h + 1), ('s%d' % (i % n + 1), h + 2)})
-                for i in range(1, n + 1)}
+    expected = {
+        frozenset({('s%d' % i, h + 1), ('s%d' % (i % n + 1), h + 2)}) for i in range(1, n + 1)
+    }
     assert link_set(topo.switch_links()) == expected
 
 
@@ -161,13 +170,20 @@ def test_ring_is_linear_plus_closing_link():
 def test_tree_numbering_depth3_fanout2():
     topo = TreeTopo(3, 2)
     # depth-first: s1; s2 with s3, s4 below it; s5 with s6, s7 below it
-    assert link_set(topo.switch_links()) == link_set([
-        (('s2', 3), ('s1', 1)), (('s5', 3), ('s1', 2)),
-        (('s3', 3), ('s2', 1)), (('s4', 3), ('s2', 2)),
-        (('s6', 3), ('s5', 1)), (('s7', 3), ('s5', 2))])
+    assert link_set(topo.switch_links()) == link_set(
+        [
+            (('s2', 3), ('s1', 1)),
+            (('s5', 3), ('s1', 2)),
+            (('s3', 3), ('s2', 1)),
+            (('s4', 3), ('s2', 2)),
+            (('s6', 3), ('s5', 1)),
+            (('s7', 3), ('s5', 2)),
+        ]
+    )
     leaves = ['s3', 's3', 's4', 's4', 's6', 's6', 's7', 's7']
     assert [topo.host_port('h%d' % j) for j in range(1, 9)] == [
-        (leaf, 1 + (j % 2)) for j, leaf in enumerate(leaves)]
+        (leaf, 1 + (j % 2)) for j, leaf in enumerate(leaves)
+    ]
 
 
 @pytest.mark.parametrize('depth, fanout', [(2, 2), (2, 3), (3, 3)])
@@ -221,9 +237,16 @@ def test_fattree_numbering_matches_docstring(k):
 
 def test_fattree_k4_documented_examples():
     links = link_set(FatTreeTopo(4).switch_links())
-    for a, b in [(('s13', 3), ('s5', 1)), (('s13', 4), ('s6', 1)), (('s14', 3), ('s5', 2)),
-                 (('s5', 3), ('s1', 1)), (('s5', 4), ('s2', 1)), (('s6', 3), ('s3', 1)),
-                 (('s7', 3), ('s1', 2)), (('s12', 4), ('s4', 4))]:
+    for a, b in [
+        (('s13', 3), ('s5', 1)),
+        (('s13', 4), ('s6', 1)),
+        (('s14', 3), ('s5', 2)),
+        (('s5', 3), ('s1', 1)),
+        (('s5', 4), ('s2', 1)),
+        (('s6', 3), ('s3', 1)),
+        (('s7', 3), ('s1', 2)),
+        (('s12', 4), ('s4', 4)),
+    ]:
         assert frozenset({a, b}) in links
     topo = FatTreeTopo(4)
     assert topo.host_port('h1') == ('s13', 1)
@@ -241,8 +264,11 @@ def test_fattree_layers_and_degrees():
     assert set(hosts_on) == {'s%d' % i for i in range(13, 21)}
 
 
-@pytest.mark.parametrize('topo', [RingTopo(3), RingTopo(6), FatTreeTopo(4), FatTreeTopo(6)],
-                         ids=['ring3', 'ring6', 'fattree4', 'fattree6'])
+@pytest.mark.parametrize(
+    'topo',
+    [RingTopo(3), RingTopo(6), FatTreeTopo(4), FatTreeTopo(6)],
+    ids=['ring3', 'ring6', 'fattree4', 'fattree6'],
+)
 def test_looped_topologies_have_a_cycle(topo):
     graph = switch_graph(topo)
     assert nx.is_connected(graph)
@@ -255,11 +281,19 @@ def test_ring_is_one_cycle_through_every_switch():
     assert [len(cycle) for cycle in nx.cycle_basis(graph)] == [5]
 
 
-@pytest.mark.parametrize('topo', [LinearTopo(1), LinearTopo(4), LinearTopo(3, 2),
-                                  TreeTopo(), TreeTopo(3, 3), TreeTopo(2, 1),
-                                  FatTreeTopo(2)],
-                         ids=['linear1', 'linear4', 'linear3x2', 'tree2x2', 'tree3x3',
-                              'tree2x1', 'fattree2'])
+@pytest.mark.parametrize(
+    'topo',
+    [
+        LinearTopo(1),
+        LinearTopo(4),
+        LinearTopo(3, 2),
+        TreeTopo(),
+        TreeTopo(3, 3),
+        TreeTopo(2, 1),
+        FatTreeTopo(2),
+    ],
+    ids=['linear1', 'linear4', 'linear3x2', 'tree2x2', 'tree3x3', 'tree2x1', 'fattree2'],
+)
 def test_loop_free_topologies_are_trees(topo):
     """(The k=2 fat-tree has one aggregation switch per pod, hence no loop.)"""
     assert nx.is_tree(switch_graph(topo))
@@ -273,34 +307,60 @@ def test_whole_network_connected(topo):
     assert nx.is_connected(graph)
 
 
-@pytest.mark.parametrize('make, message', [
-    (lambda: RingTopo(2), 'ring: n must be >= 3'),
-    (lambda: RingTopo(1), 'ring: n must be >= 3'),
-    (lambda: FatTreeTopo(3), 'fattree: k must be even and >= 2, got 3'),
-    (lambda: FatTreeTopo(0), 'fattree: k must be even and >= 2, got 0'),
-    (lambda: LinearTopo(0), 'linear: n must be >= 1'),
-    (lambda: LinearTopo(3, 0), 'hosts_per_switch must be >= 1'),
-    (lambda: RingTopo(4, 0), 'hosts_per_switch must be >= 1'),
-    (lambda: TreeTopo(0, 2), 'tree: depth must be >= 1'),
-    (lambda: TreeTopo(2, 0), 'tree: fanout must be >= 1'),
-], ids=['ring2', 'ring1', 'fattree3', 'fattree0', 'linear0', 'linear-hosts0',
-        'ring-hosts0', 'tree-depth0', 'tree-fanout0'])
+@pytest.mark.parametrize(
+    'make, message',
+    [
+        (lambda: RingTopo(2), 'ring: n must be >= 3'),
+        (lambda: RingTopo(1), 'ring: n must be >= 3'),
+        (lambda: FatTreeTopo(3), 'fattree: k must be even and >= 2, got 3'),
+        (lambda: FatTreeTopo(0), 'fattree: k must be even and >= 2, got 0'),
+        (lambda: LinearTopo(0), 'linear: n must be >= 1'),
+        (lambda: LinearTopo(3, 0), 'hosts_per_switch must be >= 1'),
+        (lambda: RingTopo(4, 0), 'hosts_per_switch must be >= 1'),
+        (lambda: TreeTopo(0, 2), 'tree: depth must be >= 1'),
+        (lambda: TreeTopo(2, 0), 'tree: fanout must be >= 1'),
+    ],
+    ids=[
+        'ring2',
+        'ring1',
+        'fattree3',
+        'fattree0',
+        'linear0',
+        'linear-hosts0',
+        'ring-hosts0',
+        'tree-depth0',
+        'tree-fanout0',
+    ],
+)
 def test_bad_parameters_raise_value_error(make, message):
     with pytest.raises(ValueError, match=message):
         make()
 
 
 def run_script(name, *args):
-    return subprocess.run([sys.executable, os.path.join('topologies', name + '.py'), *args],
-                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, os.path.join('topologies', name + '.py'), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize('name', SCRIPTS)
 def test_script_help(name):
     result = run_script(name, '--help')
     assert result.returncode == 0, result.stderr
-    for text in ('usage:', '--controller-ip', '--controller-port', '--test',
-                 '--settle', '--log-level', 'ports', 'mn --custom topologies/%s.py' % name):
+    for text in (
+        'usage:',
+        '--controller-ip',
+        '--controller-port',
+        '--test',
+        '--settle',
+        '--log-level',
+        'ports',
+        'mn --custom topologies/%s.py' % name,
+    ):
         assert text in result.stdout
 
 
@@ -345,21 +405,31 @@ MN_CUSTOM_LOAD = textwrap.dedent('''
 ''')
 
 
-@pytest.mark.parametrize('name, spec, expected', [
-    ('linear', 'linear,3,2', 'LinearTopo 3 6'),
-    ('tree', 'tree,2,3', 'TreeTopo 4 9'),
-    ('ring', 'ring,4', 'RingTopo 4 4'),
-    ('ring', 'ring,n=5,hosts_per_switch=2', 'RingTopo 5 10'),
-    ('fattree', 'fattree,4', 'FatTreeTopo 20 16'),
-])
+@pytest.mark.parametrize(
+    'name, spec, expected',
+    [
+        ('linear', 'linear,3,2', 'LinearTopo 3 6'),
+        ('tree', 'tree,2,3', 'TreeTopo 4 9'),
+        ('ring', 'ring,4', 'RingTopo 4 4'),
+        ('ring', 'ring,n=5,hosts_per_switch=2', 'RingTopo 5 10'),
+        ('fattree', 'fattree,4', 'FatTreeTopo 20 16'),
+    ],
+)
 def test_loads_like_mn_custom(tmp_path, name, spec, expected):
     path = os.path.join(REPO, 'topologies', name + '.py')
     env = {key: value for key, value in os.environ.items() if key != 'PYTHONPATH'}
-    result = subprocess.run([sys.executable, '-c', MN_CUSTOM_LOAD, path, spec],
-                            cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, '-c', MN_CUSTOM_LOAD, path, spec],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split(' SilentPortsOVSSwitch ')[0] == expected
-    assert ("('datapath', 'user')" in result.stdout
-            and "('failMode', 'secure')" in result.stdout
-            and "('protocols', 'OpenFlow13')" in result.stdout)
+    assert (
+        "('datapath', 'user')" in result.stdout
+        and "('failMode', 'secure')" in result.stdout
+        and "('protocols', 'OpenFlow13')" in result.stdout
+    )

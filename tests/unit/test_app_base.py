@@ -28,6 +28,7 @@ register_options(GROUP, discovery.options(link_timeout=3.0))
 
 class Recorder(SuiteApp):
     """Records every hook call as (hook, dpid, ...) in ``calls``."""
+
     CONFIG_GROUP = GROUP
     DISCOVERY = True
 
@@ -112,13 +113,18 @@ def test_a_port_change_is_dispatched_once(app):
         app._base_port_status(port_status(dp, port(2), ofp.OFPPR_ADD))
     for _ in range(2):
         app._base_port_status(port_status(dp, port(2, up=False)))
-    blocked = port(1)._replace(config=ofp.OFPPC_PORT_DOWN)   # administratively down
+    blocked = port(1)._replace(config=ofp.OFPPC_PORT_DOWN)  # administratively down
     for _ in range(2):
         app._base_port_status(port_status(dp, blocked))
     app._base_port_status(port_status(dp, port(1)))
     app._base_port_status(port_status(dp, port(1), ofp.OFPPR_DELETE))
-    assert app.calls[1:] == [('up', 1, 2), ('down', 1, 2, False), ('down', 1, 1, False),
-                             ('up', 1, 1), ('down', 1, 1, False)]
+    assert app.calls[1:] == [
+        ('up', 1, 2),
+        ('down', 1, 2, False),
+        ('down', 1, 1, False),
+        ('up', 1, 1),
+        ('down', 1, 1, False),
+    ]
     # From a connection that is not the registered one: ignored.
     app._base_port_status(port_status(FakeSwitch(1), port(3), ofp.OFPPR_ADD))
     assert app.calls[-1] == ('down', 1, 1, False) and app.live_ports(1) == set()
@@ -137,7 +143,7 @@ def test_links_are_reported_when_new_and_when_they_expire(app, clock):
     s1.sent.clear()
     clock.now += 2.0
     app._lldp_tick()
-    assert len(s1.sent) == 2 and app.calls[-1][0] == 'link'   # LLDP out; nothing expired
+    assert len(s1.sent) == 2 and app.calls[-1][0] == 'link'  # LLDP out; nothing expired
     clock.now += 1.5
     app._lldp_tick()
     assert app.calls[-1] == ('expired', [(1, 2, 2, 2)])
@@ -227,9 +233,11 @@ def test_sighup_reaches_every_subscriber(monkeypatch):
 # --- hostile switches: duplicate dpids, too many ports, flap storms, failing loops -------
 
 LIMITED = 'app_base_limits_under_test'
-register_options(LIMITED, discovery.options(link_timeout=3.0),
-                 app_base.base_options(max_ports=3, port_status_interval=0.5,
-                                       loop_failure_limit=3))
+register_options(
+    LIMITED,
+    discovery.options(link_timeout=3.0),
+    app_base.base_options(max_ports=3, port_status_interval=0.5, loop_failure_limit=3),
+)
 
 
 class Limited(Recorder):
@@ -242,10 +250,12 @@ def limited(clock, caplog):
 
 
 def test_the_base_settings_default_where_the_app_registers_none(app, limited):
-    assert (app.max_ports, app.port_status_interval, app.loop_failure_limit) == (
-        1024, 0.5, 10)
-    assert (limited.max_ports, limited.port_status_interval,
-            limited.loop_failure_limit) == (3, 0.5, 3)
+    assert (app.max_ports, app.port_status_interval, app.loop_failure_limit) == (1024, 0.5, 10)
+    assert (limited.max_ports, limited.port_status_interval, limited.loop_failure_limit) == (
+        3,
+        0.5,
+        3,
+    )
 
 
 def test_a_second_connection_with_a_dpid_takes_over_and_the_old_one_is_closed(app, caplog):
@@ -254,8 +264,10 @@ def test_a_second_connection_with_a_dpid_takes_over_and_the_old_one_is_closed(ap
     app._base_state_change(connected(impostor))
     assert genuine.closed and not impostor.closed
     assert app.switch_of(impostor).dp is impostor and app.switch_of(genuine) is None
-    assert 'switch 0000000000000007: a second connection (from None) takes over from the ' \
+    assert (
+        'switch 0000000000000007: a second connection (from None) takes over from the '
         'one from None, which is closed' in caplog.text
+    )
     # What the closed connection still had in flight is not heard.
     app._base_port_status(port_status(genuine, port(2, up=False)))
     assert app.live_ports(7) == {1, 2}
@@ -272,17 +284,21 @@ def test_ports_beyond_max_ports_are_ignored_and_logged(limited, caplog):
     dp = FakeSwitch(1, (5, 1, 4, 2, 3))
     dp.ports[ofp.OFPP_LOCAL] = port(ofp.OFPP_LOCAL)
     limited._base_state_change(connected(dp))
-    assert sorted(dp.ports) == [1, 2, 3, ofp.OFPP_LOCAL]     # Ryu's copy too
+    assert sorted(dp.ports) == [1, 2, 3, ofp.OFPP_LOCAL]  # Ryu's copy too
     assert limited.live_ports(1) == {1, 2, 3}
-    assert 'switch 0000000000000001 announced 6 ports: 3 tracked (max_ports), ports 4 ' \
+    assert (
+        'switch 0000000000000001 announced 6 ports: 3 tracked (max_ports), ports 4 '
         'and above ignored' in caplog.text
+    )
     for port_no in (6, 7):
-        dp.ports[port_no] = port(port_no)     # as Ryu's handler adds it
+        dp.ports[port_no] = port(port_no)  # as Ryu's handler adds it
         limited._base_port_status(port_status(dp, port(port_no), ofp.OFPPR_ADD))
         assert port_no not in dp.ports
-    assert caplog.text.count('ports tracked (max_ports)') == 1    # once a minute
-    assert 'switch 0000000000000001: port 6 ignored: 3 ports tracked (max_ports); 3 ' \
+    assert caplog.text.count('ports tracked (max_ports)') == 1  # once a minute
+    assert (
+        'switch 0000000000000001: port 6 ignored: 3 ports tracked (max_ports); 3 '
         'ignored so far' in caplog.text
+    )
     # A deleted port makes room.
     limited._base_port_status(port_status(dp, port(2), ofp.OFPPR_DELETE))
     limited._base_port_status(port_status(dp, port(6), ofp.OFPPR_ADD))
@@ -298,9 +314,9 @@ def test_a_flap_storm_costs_a_few_actions_per_port_and_the_last_state_wins(limit
     for n in range(1000):
         limited._base_port_status(port_status(dp, port(1 + n % 2, up=n % 4 >= 2)))
     hooks = len(limited.calls) - 1
-    assert hooks <= 2 * 4                          # the burst of each port
+    assert hooks <= 2 * 4  # the burst of each port
     clock.now += 0.5
-    limited._port_status_tick()                    # what waited: the newest per port
+    limited._port_status_tick()  # what waited: the newest per port
     assert limited.live_ports(1) == {1, 2}
     assert len(limited.calls) - 1 <= hooks + 2
 
@@ -310,7 +326,7 @@ def test_port_changes_wait_while_an_lldp_round_is_sent(app, monkeypatch):
     app._base_state_change(connected(dp))
     sending = app.discovery.probe_all
 
-    def probe_all():   # a full send queue lets the event loop run mid-round
+    def probe_all():  # a full send queue lets the event loop run mid-round
         app._base_port_status(port_status(dp, port(2, up=False)))
         assert app.live_ports(1) == {1, 2}
         sending()
@@ -322,19 +338,27 @@ def test_port_changes_wait_while_an_lldp_round_is_sent(app, monkeypatch):
     assert app.live_ports(1) == {1} and app.calls[-1] == ('down', 1, 2, False)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(statuses=st.lists(st.tuples(st.sampled_from([1, 2, 3, 4, 5, ofp.OFPP_LOCAL]),
-                                   st.sampled_from([ofp.OFPPR_ADD, ofp.OFPPR_MODIFY,
-                                                    ofp.OFPPR_DELETE, 9]),
-                                   st.booleans(), st.booleans()), max_size=40))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    statuses=st.lists(
+        st.tuples(
+            st.sampled_from([1, 2, 3, 4, 5, ofp.OFPP_LOCAL]),
+            st.sampled_from([ofp.OFPPR_ADD, ofp.OFPPR_MODIFY, ofp.OFPPR_DELETE, 9]),
+            st.booleans(),
+            st.booleans(),
+        ),
+        max_size=40,
+    )
+)
 def test_any_port_status_storm_leaves_bounded_and_true_port_state(clock, statuses):
     app = Limited()
     try:
         dp = FakeSwitch(1, (1, 2))
         app._base_state_change(connected(dp))
         for port_no, reason, up, tick in statuses:
-            if reason in (ofp.OFPPR_ADD, ofp.OFPPR_MODIFY):   # as Ryu's handler does
+            if reason in (ofp.OFPPR_ADD, ofp.OFPPR_MODIFY):  # as Ryu's handler does
                 dp.ports[port_no] = port(port_no, up)
             elif reason == ofp.OFPPR_DELETE:
                 dp.ports.pop(port_no, None)
@@ -345,8 +369,9 @@ def test_any_port_status_storm_leaves_bounded_and_true_port_state(clock, statuse
             tracked = app.switch_ports[1].tracked
             assert len(tracked) <= 3 and len([p for p in dp.ports if p <= ofp.OFPP_MAX]) <= 3
         app._port_status_tick()
-        assert app.live_ports(1) == {p for p, desc in dp.ports.items()
-                                     if discovery.is_live(dp, desc)}
+        assert app.live_ports(1) == {
+            p for p, desc in dp.ports.items() if discovery.is_live(dp, desc)
+        }
     finally:
         app.stop()
 
@@ -384,10 +409,13 @@ def test_a_loop_that_fails_every_round_stops_the_controller(limited, caplog, mon
     critical = [r for r in caplog.records if r.levelno == logging.CRITICAL]
     assert [r.getMessage() for r in critical] == [
         'Limited: the doomed loop failed 3 rounds in a row; stopping the controller (exit '
-        'status 70) rather than running without it']
+        'status 70) rather than running without it'
+    ]
     assert critical[0].exc_info[1].args == ('never works',)
-    assert 'the doomed loop failed this round; it goes on (2 in a row, the controller ' \
+    assert (
+        'the doomed loop failed this round; it goes on (2 in a row, the controller '
         'stops at 3)' in caplog.text
+    )
     wait_for(lambda: thread.dead)
     assert thread.dead
 

@@ -36,8 +36,8 @@ def fight(damper, rounds, region=REGION):
 
 def test_alternating_apps_are_damped_after_the_threshold(damper):
     damper, _ = damper
-    flags = fight(damper, 2)           # a, b, a, b: three changes of hands
-    assert flags == [False, False, True, False]     # 2000 reached at the second flap
+    flags = fight(damper, 2)  # a, b, a, b: three changes of hands
+    assert flags == [False, False, True, False]  # 2000 reached at the second flap
     state = damper.state(REGION)
     assert state.flaps == 3 and state.suppressed and state.alerts == 1
     assert state.apps == {'a', 'b'}
@@ -49,7 +49,7 @@ def test_the_same_app_or_the_same_actions_are_no_flap(damper):
     for _ in range(10):
         damper.propose(REGION, 'a', ('output', 2))
     for app in ('b', 'c', 'b'):
-        damper.propose(REGION, app, ('output', 2))   # other apps, same actions
+        damper.propose(REGION, app, ('output', 2))  # other apps, same actions
     state = damper.state(REGION)
     assert state.flaps == 0 and state.penalty == 0 and not state.suppressed
 
@@ -61,9 +61,9 @@ def test_the_penalty_halves_every_half_life_and_the_region_is_released(damper):
     clock.now += CONFIG.half_life
     assert damper.state(REGION).penalty == pytest.approx(penalty / 2)
     assert penalty == pytest.approx(3000)
-    assert damper.suppressed(REGION)              # 1500 > reuse 750
+    assert damper.suppressed(REGION)  # 1500 > reuse 750
     clock.now += CONFIG.half_life + 0.1
-    assert not damper.suppressed(REGION)          # just under 750: released
+    assert not damper.suppressed(REGION)  # just under 750: released
     assert damper.damped() == []
 
 
@@ -79,10 +79,10 @@ def test_a_long_fight_stays_damped_no_longer_than_max_suppress_after_it_ends(dam
 
 def test_slow_alternation_is_never_damped(damper):
     damper, clock = damper
-    for turn in range(40):             # one change of hands every two half-lives
+    for turn in range(40):  # one change of hands every two half-lives
         damper.propose(REGION, 'ab'[turn % 2], ('output', 2 + turn % 2))
         clock.now += 2 * CONFIG.half_life
-    state = damper.state(REGION)      # the penalty tends to 1000 / (1 - 1/4) < 2000
+    state = damper.state(REGION)  # the penalty tends to 1000 / (1 - 1/4) < 2000
     assert state.flaps == 39 and not state.suppressed and state.alerts == 0
 
 

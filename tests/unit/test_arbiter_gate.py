@@ -25,13 +25,13 @@ invariants:
 
 
 def out(port):
-    return actions_key([parser.OFPInstructionActions(
-        ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(port)])])
+    return actions_key(
+        [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(port)])]
+    )
 
 
 def to_ip(dpid, ip, actions, priority=100, table=0):
-    return Rule('app', dpid, table, priority,
-                TernaryMatch.of(eth_type=0x800, ipv4_dst=ip), actions)
+    return Rule('app', dpid, table, priority, TernaryMatch.of(eth_type=0x800, ipv4_dst=ip), actions)
 
 
 def network():
@@ -46,8 +46,9 @@ def network():
 def test_a_rule_that_keeps_the_path_passes():
     gate, index = network()
     assert gate.check(index, to_ip(1, '10.0.0.2', out(2), priority=200)) is None
-    walked = gate.walk(index.overlapping, 1, 0,
-                       TernaryMatch.of(eth_type=0x800, ipv4_dst='10.0.0.2'))
+    walked = gate.walk(
+        index.overlapping, 1, 0, TernaryMatch.of(eth_type=0x800, ipv4_dst='10.0.0.2')
+    )
     assert walked.delivered == {(2, 2)} and not walked.looped
 
 
@@ -60,9 +61,14 @@ def test_a_forwarding_loop_is_refused_and_named():
 
 def test_a_black_hole_for_reachable_traffic_is_refused():
     gate, index = network()
-    into_empty_table = Rule('app', 2, 0, 300, TernaryMatch.of(eth_type=0x800,
-                                                              ipv4_dst='10.0.0.2'),
-                            actions_key([parser.OFPInstructionGotoTable(1)]))
+    into_empty_table = Rule(
+        'app',
+        2,
+        0,
+        300,
+        TernaryMatch.of(eth_type=0x800, ipv4_dst='10.0.0.2'),
+        actions_key([parser.OFPInstructionGotoTable(1)]),
+    )
     broken = gate.check(index, into_empty_table)
     assert broken.clause == 'invariants (p.yaml:7) no_black_holes'
     assert 'reached h2 before' in broken.reason and 'switch 2 table 1' in broken.reason

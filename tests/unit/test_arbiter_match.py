@@ -17,9 +17,8 @@ from controller.arbiter.match import FIELD_BITS, HeaderSpace, TernaryMatch
 from controller.arbiter.rules import Relation, Rule, actions_key, classify
 
 M = TernaryMatch.of
-SETTINGS = settings(max_examples=300, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
-IPV4, IPV6, ARP = 0x800, 0x86dd, 0x806
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+IPV4, IPV6, ARP = 0x800, 0x86DD, 0x806
 TCP4 = dict(eth_type=IPV4, ip_proto=6)
 
 
@@ -32,34 +31,42 @@ def wire(ofp_match):
 
 # --- hand cases: fields ------------------------------------------------------------------
 
+
 def test_field_widths_are_those_of_the_spec():
     assert len(FIELD_BITS) == 40
-    assert (FIELD_BITS['vlan_vid'], FIELD_BITS['ipv6_flabel'], FIELD_BITS['pbb_isid'],
-            FIELD_BITS['ipv6_exthdr'], FIELD_BITS['mpls_bos']) == (13, 20, 24, 9, 1)
+    assert (
+        FIELD_BITS['vlan_vid'],
+        FIELD_BITS['ipv6_flabel'],
+        FIELD_BITS['pbb_isid'],
+        FIELD_BITS['ipv6_exthdr'],
+        FIELD_BITS['mpls_bos'],
+    ) == (13, 20, 24, 9, 1)
 
 
 def test_ipv4_prefixes():
-    net8, net16 = M(ipv4_dst='10.0.0.0/8', eth_type=IPV4), M(ipv4_dst='10.1.0.0/16',
-                                                           eth_type=IPV4)
+    net8, net16 = M(ipv4_dst='10.0.0.0/8', eth_type=IPV4), M(ipv4_dst='10.1.0.0/16', eth_type=IPV4)
     other16 = M(ipv4_dst=('10.2.0.0', '255.255.0.0'), eth_type=IPV4)
     assert net8.covers(net16) and not net16.covers(net8)
     assert net8.intersection(net16) == net16
     assert not net16.intersects(other16) and net16.intersection(other16) is None
-    assert net8.covers(M(ipv4_dst=0x0a010203, eth_type=IPV4))
+    assert net8.covers(M(ipv4_dst=0x0A010203, eth_type=IPV4))
     assert str(net16) == 'eth_type=0x800,ipv4_dst=10.1.0.0/16'
     # A mask that is no prefix is printed as a mask.
-    assert str(M(eth_type=IPV4, ipv4_src=(0x0a000001, 0xff0000ff))) == \
-        'eth_type=0x800,ipv4_src=10.0.0.1/255.0.0.255'
+    assert (
+        str(M(eth_type=IPV4, ipv4_src=(0x0A000001, 0xFF0000FF)))
+        == 'eth_type=0x800,ipv4_src=10.0.0.1/255.0.0.255'
+    )
 
 
 def test_masked_macs():
     multicast = M(eth_dst=('01:00:00:00:00:00', '01:00:00:00:00:00'))
     assert multicast.covers(M(eth_dst='ff:ff:ff:ff:ff:ff'))
-    assert multicast.covers(M(eth_dst='01:80:c2:00:00:0e', eth_type=0x88cc))
+    assert multicast.covers(M(eth_dst='01:80:c2:00:00:0e', eth_type=0x88CC))
     assert not multicast.intersects(M(eth_dst='00:00:00:00:00:01'))
     # Value bits outside the mask are not compared, so they are dropped.
-    assert M(eth_src=('0e:00:00:00:00:ff', 'ff:ff:ff:00:00:00')) == \
-        M(eth_src=(0x0e0000000000, 0xffffff000000))
+    assert M(eth_src=('0e:00:00:00:00:ff', 'ff:ff:ff:00:00:00')) == M(
+        eth_src=(0x0E0000000000, 0xFFFFFF000000)
+    )
     assert str(multicast) == 'eth_dst=01:00:00:00:00:00/01:00:00:00:00:00'
 
 
@@ -73,9 +80,9 @@ def test_vlan_tag_present_and_none():
     assert M(vlan_vid=(0, 0x1000)) == untagged
     assert M(vlan_vid=10).is_empty and not M(vlan_vid=10).intersects(M())
     # VID bits without the present bit can only be met by a tagged frame...
-    assert M(vlan_vid=(0x00a, 0x0ff)) == M(vlan_vid=(0x100a, 0x10ff))
+    assert M(vlan_vid=(0x00A, 0x0FF)) == M(vlan_vid=(0x100A, 0x10FF))
     # ... but "VID bits zero" is also met by an untagged one.
-    low_zero = M(vlan_vid=(0, 0x0ff))
+    low_zero = M(vlan_vid=(0, 0x0FF))
     assert low_zero.covers(untagged) and low_zero.intersects(M(vlan_vid=0x1100))
     assert not low_zero.covers(tagged)
     # vlan_pcp exists in tagged frames only.
@@ -94,8 +101,7 @@ def test_prerequisites_keep_protocols_apart():
     assert not M(udp_dst=53).intersects(M(ip_proto=6))
     assert not M(ipv4_src='10.0.0.1').intersects(M(ipv6_src='::1'))
     assert not M(arp_op=1).intersects(M(ip_proto=17))
-    assert not M(ipv6_nd_sll='00:00:00:00:00:01').intersects(
-        M(ipv6_nd_tll='00:00:00:00:00:02'))
+    assert not M(ipv6_nd_sll='00:00:00:00:00:01').intersects(M(ipv6_nd_tll='00:00:00:00:00:02'))
     assert M(ipv6_nd_target='2001:db8::1').intersects(M(icmpv6_type=136))
     assert not M(mpls_label=5).intersects(M(pbb_isid=5))
     # ICMPv4 fields need IPv4 (as Open vSwitch reads them): none in IPv6.
@@ -112,30 +118,37 @@ def test_a_match_equals_its_completed_form_when_unique():
     assert M(tcp_dst=80) != M(tcp_dst=80, **TCP4)
     assert M(icmpv6_type=135) == M(icmpv6_type=135, ip_proto=58, eth_type=IPV6)
     assert M(ipv6_nd_sll=1) == M(ipv6_nd_sll=1, icmpv6_type=135)
-    assert M(eth_type=ARP, ipv4_dst='10.0.0.1') == M(tcp_src=1, udp_src=1)   # both empty
+    assert M(eth_type=ARP, ipv4_dst='10.0.0.1') == M(tcp_src=1, udp_src=1)  # both empty
 
 
 def test_missing_prerequisites_are_listed():
     assert M(tcp_dst=80, **TCP4).missing_prerequisites() == []
     assert M(tcp_dst=80).missing_prerequisites() == [
-        'tcp_dst needs eth_type=0x800,ip_proto=6 or eth_type=0x86dd,ip_proto=6']
+        'tcp_dst needs eth_type=0x800,ip_proto=6 or eth_type=0x86dd,ip_proto=6'
+    ]
     assert M(ip_proto=6, tcp_dst=80).missing_prerequisites() == [
         'ip_proto needs eth_type=0x800 or eth_type=0x86dd',
-        'tcp_dst needs eth_type=0x800,ip_proto=6 or eth_type=0x86dd,ip_proto=6']
+        'tcp_dst needs eth_type=0x800,ip_proto=6 or eth_type=0x86dd,ip_proto=6',
+    ]
     assert M(arp_op=1).missing_prerequisites() == ['arp_op needs eth_type=0x806']
-    assert M(vlan_pcp=1).missing_prerequisites() == [
-        'vlan_pcp needs vlan_vid=0x1000/0x1000']
+    assert M(vlan_pcp=1).missing_prerequisites() == ['vlan_pcp needs vlan_vid=0x1000/0x1000']
     assert M(vlan_pcp=1, vlan_vid=0x1005).missing_prerequisites() == []
     assert M(in_phy_port=1).missing_prerequisites() == ['in_phy_port needs in_port']
     assert M(in_phy_port=1, in_port=1).missing_prerequisites() == []
-    assert M(eth_type=IPV6, ip_proto=58, icmpv6_type=136,
-             ipv6_nd_tll='00:00:00:00:00:01').missing_prerequisites() == []
+    assert (
+        M(
+            eth_type=IPV6, ip_proto=58, icmpv6_type=136, ipv6_nd_tll='00:00:00:00:00:01'
+        ).missing_prerequisites()
+        == []
+    )
 
 
 def test_cubes_split_a_match_by_its_prerequisites():
     assert M(tcp_dst=80, **TCP4).cubes == (M(tcp_dst=80, **TCP4),)
-    assert set(M(tcp_dst=80).cubes) == {M(tcp_dst=80, **TCP4),
-                                        M(tcp_dst=80, eth_type=IPV6, ip_proto=6)}
+    assert set(M(tcp_dst=80).cubes) == {
+        M(tcp_dst=80, **TCP4),
+        M(tcp_dst=80, eth_type=IPV6, ip_proto=6),
+    }
     assert M(eth_type=ARP, tcp_dst=80).cubes == ()
 
 
@@ -144,17 +157,24 @@ def test_cubes_split_a_match_by_its_prerequisites():
 RYU_MATCHES = [
     parser.OFPMatch(),
     parser.OFPMatch(in_port=3, eth_dst='0e:00:00:00:00:01', eth_src='0e:00:00:00:00:02'),
-    parser.OFPMatch(eth_type=IPV4, ipv4_dst=('10.0.0.0', '255.255.255.0'), ip_proto=6,
-                    tcp_dst=(0x100, 0xff00)),
+    parser.OFPMatch(
+        eth_type=IPV4, ipv4_dst=('10.0.0.0', '255.255.255.0'), ip_proto=6, tcp_dst=(0x100, 0xFF00)
+    ),
     parser.OFPMatch(eth_type=IPV4, ipv4_src='192.168.0.0/16'),
-    parser.OFPMatch(eth_dst=('01:00:00:00:00:00', '01:00:00:00:00:00'),
-                    vlan_vid=(0x1000, 0x1000)),
-    parser.OFPMatch(eth_type=IPV6, ipv6_dst=('2001:db8::', 'ffff:ffff::'),
-                    ipv6_src='fe80::1', ipv6_flabel=(5, 0xf)),
-    parser.OFPMatch(metadata=(0x12, 0xff), tunnel_id=7, vlan_vid=0x1000 | 4094,
-                    vlan_pcp=5),
-    parser.OFPMatch(eth_type=ARP, arp_op=2, arp_spa='10.0.0.1',
-                    arp_tha=('00:00:00:00:00:00', '00:00:00:ff:ff:ff')),
+    parser.OFPMatch(eth_dst=('01:00:00:00:00:00', '01:00:00:00:00:00'), vlan_vid=(0x1000, 0x1000)),
+    parser.OFPMatch(
+        eth_type=IPV6,
+        ipv6_dst=('2001:db8::', 'ffff:ffff::'),
+        ipv6_src='fe80::1',
+        ipv6_flabel=(5, 0xF),
+    ),
+    parser.OFPMatch(metadata=(0x12, 0xFF), tunnel_id=7, vlan_vid=0x1000 | 4094, vlan_pcp=5),
+    parser.OFPMatch(
+        eth_type=ARP,
+        arp_op=2,
+        arp_spa='10.0.0.1',
+        arp_tha=('00:00:00:00:00:00', '00:00:00:ff:ff:ff'),
+    ),
 ]
 
 
@@ -169,55 +189,79 @@ def test_from_ofp_reads_ryu_matches_and_wire_forms(ofp_match):
 
 
 def test_from_ofp_values():
-    match = TernaryMatch.from_ofp(parser.OFPMatch(
-        eth_type=IPV4, ipv4_dst=('10.0.0.0', '255.255.255.0'), in_port=7,
-        eth_src=('0e:00:00:00:00:01', 'ff:ff:ff:ff:ff:00')))
+    match = TernaryMatch.from_ofp(
+        parser.OFPMatch(
+            eth_type=IPV4,
+            ipv4_dst=('10.0.0.0', '255.255.255.0'),
+            in_port=7,
+            eth_src=('0e:00:00:00:00:01', 'ff:ff:ff:ff:ff:00'),
+        )
+    )
     assert dict(match.fields) == {
-        'in_port': (7, 0xffffffff), 'eth_src': (0x0e0000000000, 0xffffffffff00),
-        'eth_type': (IPV4, 0xffff), 'ipv4_dst': (0x0a000000, 0xffffff00)}
+        'in_port': (7, 0xFFFFFFFF),
+        'eth_src': (0x0E0000000000, 0xFFFFFFFFFF00),
+        'eth_type': (IPV4, 0xFFFF),
+        'ipv4_dst': (0x0A000000, 0xFFFFFF00),
+    }
     assert list(match.fields) == ['in_port', 'eth_src', 'eth_type', 'ipv4_dst']
     assert match.exact_value('in_port') == 7
     assert match.exact_value('ipv4_dst') is None and match.exact_value('tcp_dst') is None
-    assert str(match) == \
-        'in_port=7,eth_src=0e:00:00:00:00:00/ff:ff:ff:ff:ff:00,eth_type=0x800,' \
+    assert (
+        str(match) == 'in_port=7,eth_src=0e:00:00:00:00:00/ff:ff:ff:ff:ff:00,eth_type=0x800,'
         'ipv4_dst=10.0.0.0/24'
+    )
     assert str(M()) == '*'
-    assert str(M(ipv6_dst='2001:db8::/32', eth_type=IPV6, tcp_dst=(0x100, 0xff00),
-                 ip_proto=6)) == \
-        'eth_type=0x86dd,ip_proto=6,tcp_dst=256/0xff00,ipv6_dst=2001:db8::/32'
+    assert (
+        str(M(ipv6_dst='2001:db8::/32', eth_type=IPV6, tcp_dst=(0x100, 0xFF00), ip_proto=6))
+        == 'eth_type=0x86dd,ip_proto=6,tcp_dst=256/0xff00,ipv6_dst=2001:db8::/32'
+    )
 
 
 def test_from_ofp_of_the_old_set_api():
     built = parser.OFPMatch()
     built.set_in_port(3)
     built.set_dl_type(IPV4)
-    built.set_ipv4_dst_masked(0x0a000000, 0xff000000)
+    built.set_ipv4_dst_masked(0x0A000000, 0xFF000000)
     expected = M(in_port=3, eth_type=IPV4, ipv4_dst='10.0.0.0/8')
     assert TernaryMatch.from_ofp(built) == expected
-    built.serialize(bytearray(), 0)      # sent: Ryu serializes such a match only once
+    built.serialize(bytearray(), 0)  # sent: Ryu serializes such a match only once
     assert TernaryMatch.from_ofp(built) == expected
 
 
-@pytest.mark.parametrize('make, message', [
-    (lambda: M(tcp_flags=2), "unknown match field 'tcp_flags'"),
-    (lambda: M(tcp_dst=70000), 'tcp_dst: value 0x11170 does not fit; expected an integer '
-                               '0..65535 (16 bits)'),
-    (lambda: M(vlan_vid=0x2000), 'vlan_vid: value 0x2000 does not fit'),
-    (lambda: M(ip_dscp=(1, 0xff)), 'ip_dscp: mask 0xff does not fit'),
-    (lambda: M(tcp_dst=-1), 'tcp_dst: value -0x1 does not fit'),
-    (lambda: M(eth_dst='0e:00:00:00:00'), "eth_dst: expected a MAC address like "
-                                          "00:00:00:00:00:01 or an integer; got "
-                                          "'0e:00:00:00:00'"),
-    (lambda: M(ipv4_dst='10.0.0.300'), 'ipv4_dst: expected an IPv4 address'),
-    (lambda: M(eth_type='0x800'), "eth_type: expected an integer 0..65535 (16 bits); "
-                                  "got '0x800'"),
-    (lambda: M(in_port=True), 'in_port: expected an integer'),
-    (lambda: M(tcp_dst=(1, 2, 3)), 'tcp_dst: expected a value or (value, mask)'),
-    (lambda: TernaryMatch([('in_port', (1, 0xffffffff)), ('in_port', (2, 0xffffffff))]),
-     'in_port is given twice'),
-    (lambda: TernaryMatch.from_ofp(parser.OFPMatch(tcp_flags=2)),
-     "unknown match field 'tcp_flags'"),
-])
+@pytest.mark.parametrize(
+    'make, message',
+    [
+        (lambda: M(tcp_flags=2), "unknown match field 'tcp_flags'"),
+        (
+            lambda: M(tcp_dst=70000),
+            'tcp_dst: value 0x11170 does not fit; expected an integer 0..65535 (16 bits)',
+        ),
+        (lambda: M(vlan_vid=0x2000), 'vlan_vid: value 0x2000 does not fit'),
+        (lambda: M(ip_dscp=(1, 0xFF)), 'ip_dscp: mask 0xff does not fit'),
+        (lambda: M(tcp_dst=-1), 'tcp_dst: value -0x1 does not fit'),
+        (
+            lambda: M(eth_dst='0e:00:00:00:00'),
+            "eth_dst: expected a MAC address like "
+            "00:00:00:00:00:01 or an integer; got "
+            "'0e:00:00:00:00'",
+        ),
+        (lambda: M(ipv4_dst='10.0.0.300'), 'ipv4_dst: expected an IPv4 address'),
+        (
+            lambda: M(eth_type='0x800'),
+            "eth_type: expected an integer 0..65535 (16 bits); got '0x800'",
+        ),
+        (lambda: M(in_port=True), 'in_port: expected an integer'),
+        (lambda: M(tcp_dst=(1, 2, 3)), 'tcp_dst: expected a value or (value, mask)'),
+        (
+            lambda: TernaryMatch([('in_port', (1, 0xFFFFFFFF)), ('in_port', (2, 0xFFFFFFFF))]),
+            'in_port is given twice',
+        ),
+        (
+            lambda: TernaryMatch.from_ofp(parser.OFPMatch(tcp_flags=2)),
+            "unknown match field 'tcp_flags'",
+        ),
+    ],
+)
 def test_bad_input_names_the_field(make, message):
     with pytest.raises(ValueError) as caught:
         make()
@@ -229,8 +273,8 @@ def test_matches_are_immutable_and_hashable():
     with pytest.raises(AttributeError):
         match._fields = {}
     with pytest.raises(TypeError):
-        match.fields['in_port'] = (2, 0xffffffff)
-    assert len({M(in_port=1), M(in_port=(1, 0xffffffff)), M(in_port=2)}) == 2
+        match.fields['in_port'] = (2, 0xFFFFFFFF)
+    assert len({M(in_port=1), M(in_port=(1, 0xFFFFFFFF)), M(in_port=2)}) == 2
     assert copy.deepcopy(match) == match == pickle.loads(pickle.dumps(match))
 
 
@@ -240,11 +284,15 @@ def test_matches_are_immutable_and_hashable():
 # two values three bits apart like 0x0800/0x86dd); q exists when p is 2 as well (a port);
 # v is a tag like vlan_vid, with present bit 4; r exists in tagged packets (vlan_pcp).
 
-TINY = HeaderSpace({'k': 3, 'a': 2, 'v': 3, 'p': 2, 'q': 2, 'r': 1},
-                   presence={'p': ({'k': 1}, {'k': 6}),
-                             'q': ({'k': 1, 'p': 2}, {'k': 6, 'p': 2}),
-                             'r': ({'v': (4, 4)},)},
-                   tags={'v': 4})
+TINY = HeaderSpace(
+    {'k': 3, 'a': 2, 'v': 3, 'p': 2, 'q': 2, 'r': 1},
+    presence={
+        'p': ({'k': 1}, {'k': 6}),
+        'q': ({'k': 1, 'p': 2}, {'k': 6, 'p': 2}),
+        'r': ({'v': (4, 4)},),
+    },
+    tags={'v': 4},
+)
 
 
 class TinyMatch(TernaryMatch):
@@ -265,9 +313,14 @@ PACKETS = list(tiny_packets())
 def packet_set(match):
     """The packets of ``match`` by the definition: every field present and equal under
     its mask."""
-    return frozenset(i for i, packet in enumerate(PACKETS)
-                     if all(packet[name] is not None and packet[name] & mask == value
-                            for name, (value, mask) in match.fields.items()))
+    return frozenset(
+        i
+        for i, packet in enumerate(PACKETS)
+        if all(
+            packet[name] is not None and packet[name] & mask == value
+            for name, (value, mask) in match.fields.items()
+        )
+    )
 
 
 @st.composite
@@ -338,6 +391,7 @@ def test_cubes_partition_the_match(match):
 
 # --- rules: instructions and relations ---------------------------------------------------
 
+
 def apply(*actions):
     return parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, list(actions))
 
@@ -354,40 +408,57 @@ def test_actions_key_is_the_behaviour():
     # Instructions run in a fixed order; max_len matters for the controller only.
     assert actions_key([goto, apply(out(2, 0))]) == key
     assert actions_key([apply(out(2)), goto, apply()]) == key
-    assert actions_key([apply(out(ofp.OFPP_CONTROLLER, 128))]) == \
-        (('apply', (('controller', 128),)),)
+    assert actions_key([apply(out(ofp.OFPP_CONTROLLER, 128))]) == (
+        ('apply', (('controller', 128),)),
+    )
     # Apply lists keep their order; an action set does not, and holds one per type.
     set_mac = parser.OFPActionSetField(eth_dst='0E:00:00:00:00:01')
     assert actions_key([apply(set_mac, out(1))]) != actions_key([apply(out(1), set_mac)])
     assert actions_key([write(set_mac, out(1))]) == actions_key([write(out(1), set_mac)])
     assert actions_key([write(out(1), out(2))]) == actions_key([write(out(2))])
-    assert actions_key([write(out(1), parser.OFPActionGroup(4))]) == \
-        (('write', (('group', 4),)),)
-    assert actions_key([apply(set_mac)]) == \
-        (('apply', (('set_field', 'eth_dst', 0x0e0000000001),)),)
-    assert actions_key([apply(parser.OFPActionSetField(
-        eth_dst='0e:00:00:00:00:01'))]) == actions_key([apply(set_mac)])
-    assert actions_key([parser.OFPInstructionWriteMetadata(0x1ff, 0xff)]) == \
-        (('meta', (0xff, 0xff)),)
+    assert actions_key([write(out(1), parser.OFPActionGroup(4))]) == (('write', (('group', 4),)),)
+    assert actions_key([apply(set_mac)]) == (
+        ('apply', (('set_field', 'eth_dst', 0x0E0000000001),)),
+    )
+    assert actions_key(
+        [apply(parser.OFPActionSetField(eth_dst='0e:00:00:00:00:01'))]
+    ) == actions_key([apply(set_mac)])
+    assert actions_key([parser.OFPInstructionWriteMetadata(0x1FF, 0xFF)]) == (
+        ('meta', (0xFF, 0xFF)),
+    )
     assert actions_key([]) == ()
     # Extensions: kept as given, equal when built alike.
-    resubmit = [apply(parser.OFPActionSetField(reg0=1),
-                      parser.NXActionResubmitTable(in_port=8, table_id=2))]
-    assert actions_key(resubmit) == (('apply', (
-        ('set_field', 'reg0', 1),
-        ('other', 'NXActionResubmitTable', (('experimenter', 0x2320), ('in_port', 8),
-                                            ('subtype', 14), ('table_id', 2))))),)
+    resubmit = [
+        apply(parser.OFPActionSetField(reg0=1), parser.NXActionResubmitTable(in_port=8, table_id=2))
+    ]
+    assert actions_key(resubmit) == (
+        (
+            'apply',
+            (
+                ('set_field', 'reg0', 1),
+                (
+                    'other',
+                    'NXActionResubmitTable',
+                    (('experimenter', 0x2320), ('in_port', 8), ('subtype', 14), ('table_id', 2)),
+                ),
+            ),
+        ),
+    )
 
 
 def test_actions_key_of_parsed_flow_mods_equals_the_built_ones():
-    instructions = [apply(parser.OFPActionPushVlan(0x8100),
-                          parser.OFPActionSetField(vlan_vid=0x1000 | 5),
-                          parser.OFPActionOutput(3)),
-                    write(parser.OFPActionDecNwTtl()), parser.OFPInstructionMeter(2),
-                    parser.OFPInstructionActions(ofp.OFPIT_CLEAR_ACTIONS, []),
-                    parser.OFPInstructionGotoTable(4)]
-    mod = parser.OFPFlowMod(datapath=None, match=parser.OFPMatch(),
-                            instructions=instructions)
+    instructions = [
+        apply(
+            parser.OFPActionPushVlan(0x8100),
+            parser.OFPActionSetField(vlan_vid=0x1000 | 5),
+            parser.OFPActionOutput(3),
+        ),
+        write(parser.OFPActionDecNwTtl()),
+        parser.OFPInstructionMeter(2),
+        parser.OFPInstructionActions(ofp.OFPIT_CLEAR_ACTIONS, []),
+        parser.OFPInstructionGotoTable(4),
+    ]
+    mod = parser.OFPFlowMod(datapath=None, match=parser.OFPMatch(), instructions=instructions)
     buf = bytearray()
     for instruction in mod.instructions:
         offset = len(buf)
@@ -399,12 +470,18 @@ def test_actions_key_of_parsed_flow_mods_equals_the_built_ones():
         offset += instruction.len
     assert actions_key(parsed) == actions_key(instructions)
     assert [kind for kind, *_ in actions_key(instructions)] == [
-        'meter', 'apply', 'clear', 'write', 'goto']
+        'meter',
+        'apply',
+        'clear',
+        'write',
+        'goto',
+    ]
 
 
 def rule(match, actions=(), priority=10, app='a', table_id=0, dpid=1):
-    return Rule(app=app, dpid=dpid, table_id=table_id, priority=priority, match=match,
-                actions=actions)
+    return Rule(
+        app=app, dpid=dpid, table_id=table_id, priority=priority, match=match, actions=actions
+    )
 
 
 OUT1 = (('apply', (('output', 1),)),)
@@ -412,9 +489,19 @@ OUT2 = (('apply', (('output', 2),)),)
 
 
 def test_rule_predicates():
-    flood = rule(M(), (('apply', (('set_field', 'vlan_vid', 0x1005),
-                                  ('output', ofp.OFPP_FLOOD),
-                                  ('controller', 0xffff))),))
+    flood = rule(
+        M(),
+        (
+            (
+                'apply',
+                (
+                    ('set_field', 'vlan_vid', 0x1005),
+                    ('output', ofp.OFPP_FLOOD),
+                    ('controller', 0xFFFF),
+                ),
+            ),
+        ),
+    )
     assert flood.output_ports == (ofp.OFPP_FLOOD,) and flood.outputs_to_controller
     assert flood.modifies_headers and not flood.drops
     assert flood.outputs_to(ofp.OFPP_CONTROLLER) and not flood.outputs_to(1)
@@ -429,33 +516,47 @@ def test_rule_predicates():
     assert not other.drops and other.modifies_headers
 
 
-@pytest.mark.parametrize('new, existing, relation', [
-    (rule(M(in_port=1), OUT1), rule(M(in_port=1), OUT1), Relation.IDENTICAL),
-    (rule(M(in_port=1), OUT2), rule(M(in_port=1), OUT1),
-     Relation.SAME_MATCH_DIFFERENT_ACTION),
-    (rule(M(in_port=1, eth_type=IPV4), OUT1), rule(M(in_port=1), OUT1, priority=5),
-     Relation.REDUNDANT),
-    (rule(M(in_port=1), OUT1), rule(M(eth_type=IPV4), OUT1), Relation.BENIGN_OVERLAP),
-    (rule(M(in_port=1), OUT1), rule(M(eth_type=IPV4), OUT2), Relation.AMBIGUOUS),
-    (rule(M(in_port=1), OUT1), rule(M(in_port=1, eth_type=IPV4), OUT2),
-     Relation.AMBIGUOUS),
-    (rule(M(in_port=1, eth_type=IPV4), OUT1, priority=5), rule(M(in_port=1), OUT2),
-     Relation.SHADOWED),
-    (rule(M(in_port=1), OUT1, priority=5), rule(M(in_port=1), OUT2), Relation.SHADOWED),
-    (rule(M(in_port=1), OUT1, priority=20), rule(M(in_port=1, eth_type=IPV4), OUT2),
-     Relation.SHADOWS),
-    (rule(M(in_port=1), OUT1, priority=5), rule(M(in_port=1, eth_type=IPV4), OUT2),
-     Relation.GENERALIZATION),
-    (rule(M(in_port=1, eth_type=IPV4), OUT1, priority=20), rule(M(in_port=1), OUT2),
-     Relation.EXCEPTION),
-    (rule(M(in_port=1), OUT1, priority=5), rule(M(eth_type=IPV4), OUT2),
-     Relation.CORRELATION),
-    (rule(M(in_port=1), OUT1, priority=20), rule(M(eth_type=IPV4), OUT2),
-     Relation.OVERRIDES),
-    (rule(M(tcp_dst=80, **TCP4), OUT1), rule(M(eth_type=ARP), OUT2), None),
-    (rule(M(in_port=1), OUT1), rule(M(in_port=1), OUT2, table_id=1), None),
-    (rule(M(in_port=1), OUT1), rule(M(in_port=1), OUT2, dpid=2), None),
-])
+@pytest.mark.parametrize(
+    'new, existing, relation',
+    [
+        (rule(M(in_port=1), OUT1), rule(M(in_port=1), OUT1), Relation.IDENTICAL),
+        (rule(M(in_port=1), OUT2), rule(M(in_port=1), OUT1), Relation.SAME_MATCH_DIFFERENT_ACTION),
+        (
+            rule(M(in_port=1, eth_type=IPV4), OUT1),
+            rule(M(in_port=1), OUT1, priority=5),
+            Relation.REDUNDANT,
+        ),
+        (rule(M(in_port=1), OUT1), rule(M(eth_type=IPV4), OUT1), Relation.BENIGN_OVERLAP),
+        (rule(M(in_port=1), OUT1), rule(M(eth_type=IPV4), OUT2), Relation.AMBIGUOUS),
+        (rule(M(in_port=1), OUT1), rule(M(in_port=1, eth_type=IPV4), OUT2), Relation.AMBIGUOUS),
+        (
+            rule(M(in_port=1, eth_type=IPV4), OUT1, priority=5),
+            rule(M(in_port=1), OUT2),
+            Relation.SHADOWED,
+        ),
+        (rule(M(in_port=1), OUT1, priority=5), rule(M(in_port=1), OUT2), Relation.SHADOWED),
+        (
+            rule(M(in_port=1), OUT1, priority=20),
+            rule(M(in_port=1, eth_type=IPV4), OUT2),
+            Relation.SHADOWS,
+        ),
+        (
+            rule(M(in_port=1), OUT1, priority=5),
+            rule(M(in_port=1, eth_type=IPV4), OUT2),
+            Relation.GENERALIZATION,
+        ),
+        (
+            rule(M(in_port=1, eth_type=IPV4), OUT1, priority=20),
+            rule(M(in_port=1), OUT2),
+            Relation.EXCEPTION,
+        ),
+        (rule(M(in_port=1), OUT1, priority=5), rule(M(eth_type=IPV4), OUT2), Relation.CORRELATION),
+        (rule(M(in_port=1), OUT1, priority=20), rule(M(eth_type=IPV4), OUT2), Relation.OVERRIDES),
+        (rule(M(tcp_dst=80, **TCP4), OUT1), rule(M(eth_type=ARP), OUT2), None),
+        (rule(M(in_port=1), OUT1), rule(M(in_port=1), OUT2, table_id=1), None),
+        (rule(M(in_port=1), OUT1), rule(M(in_port=1), OUT2, dpid=2), None),
+    ],
+)
 def test_classify_hand_cases(new, existing, relation):
     assert classify(new, existing) is relation
     if relation is not None:
@@ -466,24 +567,30 @@ def test_classify_hand_cases(new, existing, relation):
 # every pair of overlapping rules exactly one holds.
 DEFINITIONS = {
     Relation.IDENTICAL: lambda o: o.equal_priority and o.same_match and o.same_actions,
-    Relation.SAME_MATCH_DIFFERENT_ACTION:
-        lambda o: o.equal_priority and o.same_match and not o.same_actions,
-    Relation.REDUNDANT: lambda o: o.same_actions and (o.new_covers or o.old_covers)
-        and not (o.equal_priority and o.same_match),
-    Relation.BENIGN_OVERLAP:
-        lambda o: o.same_actions and not o.new_covers and not o.old_covers,
-    Relation.AMBIGUOUS:
-        lambda o: o.equal_priority and not o.same_actions and not o.same_match,
+    Relation.SAME_MATCH_DIFFERENT_ACTION: lambda o: (
+        o.equal_priority and o.same_match and not o.same_actions
+    ),
+    Relation.REDUNDANT: lambda o: (
+        o.same_actions
+        and (o.new_covers or o.old_covers)
+        and not (o.equal_priority and o.same_match)
+    ),
+    Relation.BENIGN_OVERLAP: lambda o: o.same_actions and not o.new_covers and not o.old_covers,
+    Relation.AMBIGUOUS: lambda o: o.equal_priority and not o.same_actions and not o.same_match,
     Relation.SHADOWED: lambda o: o.new_lower and not o.same_actions and o.old_covers,
     Relation.SHADOWS: lambda o: o.new_higher and not o.same_actions and o.new_covers,
-    Relation.GENERALIZATION: lambda o: o.new_lower and not o.same_actions
-        and o.new_covers and not o.old_covers,
-    Relation.EXCEPTION: lambda o: o.new_higher and not o.same_actions
-        and o.old_covers and not o.new_covers,
-    Relation.CORRELATION: lambda o: o.new_lower and not o.same_actions
-        and not o.new_covers and not o.old_covers,
-    Relation.OVERRIDES: lambda o: o.new_higher and not o.same_actions
-        and not o.new_covers and not o.old_covers,
+    Relation.GENERALIZATION: lambda o: (
+        o.new_lower and not o.same_actions and o.new_covers and not o.old_covers
+    ),
+    Relation.EXCEPTION: lambda o: (
+        o.new_higher and not o.same_actions and o.old_covers and not o.new_covers
+    ),
+    Relation.CORRELATION: lambda o: (
+        o.new_lower and not o.same_actions and not o.new_covers and not o.old_covers
+    ),
+    Relation.OVERRIDES: lambda o: (
+        o.new_higher and not o.same_actions and not o.new_covers and not o.old_covers
+    ),
 }
 
 
@@ -497,14 +604,14 @@ class Observed:
         self.same_match = new_set == old_set
         self.same_actions = new.actions == old.actions
         self.equal_priority = new.priority == old.priority
-        self.new_lower, self.new_higher = (new.priority < old.priority,
-                                           new.priority > old.priority)
+        self.new_lower, self.new_higher = (new.priority < old.priority, new.priority > old.priority)
 
 
 @st.composite
 def tiny_rules(draw):
-    return rule(draw(tiny_matches()), draw(st.sampled_from([OUT1, OUT2])),
-                priority=draw(st.integers(1, 3)))
+    return rule(
+        draw(tiny_matches()), draw(st.sampled_from([OUT1, OUT2])), priority=draw(st.integers(1, 3))
+    )
 
 
 @SETTINGS

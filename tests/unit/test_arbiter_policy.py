@@ -45,16 +45,20 @@ def errors(text):
 def test_a_full_policy_loads_into_values():
     policy = load_arbiter_policy_text(FULL, 'p.yaml')
     assert policy.order == ('rest_firewall', 'simple_switch_13')
-    assert policy.rank('rest_firewall') < policy.rank('simple_switch_13') \
-        < policy.rank('anyone') < policy.rank(UNKNOWN_APP)
+    assert (
+        policy.rank('rest_firewall')
+        < policy.rank('simple_switch_13')
+        < policy.rank('anyone')
+        < policy.rank(UNKNOWN_APP)
+    )
     steer = policy.app('steer')
     assert steer.may == {'output'} and steer.max_rules == 2
     assert steer.flow_mod_rate == 5.0 and steer.flow_mod_burst == 5
-    (fields, region), = steer.flowspace
+    ((fields, region),) = steer.flowspace
     assert region == TernaryMatch.of(eth_type=0x800, ipv4_dst=('10.0.0.0', '255.255.255.0'))
     assert policy.app('rest_firewall').security
     assert policy.app('unlisted').may == set(RIGHTS)
-    override, = policy.overrides
+    (override,) = policy.overrides
     assert override.winner == 'steer' and override.dpid == 1
     assert policy.damping.half_life == 10 and policy.damping.suppress == 2000
     assert policy.links == ((1, 2, 2, 1),)
@@ -65,9 +69,9 @@ def test_a_full_policy_loads_into_values():
 
 def test_pipeline_stages_give_each_app_its_tables():
     policy = load_arbiter_policy_text(FULL)
-    assert policy.stage_of('rest_firewall') == (0, 0, 1)      # NORMAL -> table 1
+    assert policy.stage_of('rest_firewall') == (0, 0, 1)  # NORMAL -> table 1
     assert policy.stage_of('simple_switch_13') == (1, 1, None)
-    assert policy.stage_of('other') == (None, 0, None)        # untouched
+    assert policy.stage_of('other') == (None, 0, None)  # untouched
     wide = load_arbiter_policy_text('pipeline: [[a, b], [c]]\napps: {b: {tables: 3}}\n')
     assert wide.stage_of('a') == (0, 0, 3) and wide.stage_of('c') == (1, 3, None)
 
@@ -117,15 +121,17 @@ unknown: maybe
 def test_yaml_syntax_and_types_are_errors_with_places():
     assert errors('order: [a\n') == [
         "p.yaml:2:1: YAML syntax error: expected ',' or ']', but got '<stream end>' "
-        "(while parsing a flow sequence at line 1)"]
+        "(while parsing a flow sequence at line 1)"
+    ]
     assert errors('order: a\nexplain: 1\n') == [
-        'p.yaml:1:8: order: expected a list of app names, the winner first; got the '
-        "string 'a'",
+        'p.yaml:1:8: order: expected a list of app names, the winner first; got the string \'a\'',
         "p.yaml:2:1: explain: unknown key 'explain'; expected one of order, pipeline, "
-        'apps, overrides, damping, topology, invariants, unknown']
+        'apps, overrides, damping, topology, invariants, unknown',
+    ]
     assert errors('apps: {a: {max_rules: 1.0}}\n') == [
         'p.yaml:1:23: apps.a.max_rules: expected the most rules per switch, an integer '
-        '>= 0; got the number 1.0']
+        '>= 0; got the number 1.0'
+    ]
 
 
 def test_an_unreadable_file_is_a_policy_error(tmp_path):
@@ -138,9 +144,11 @@ def test_an_unreadable_file_is_a_policy_error(tmp_path):
 def test_the_policies_of_the_tests_and_docs_load():
     import glob
     import os
+
     tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    paths = (glob.glob(os.path.join(tests, 'mininet', 'arbiter', '*.yaml'))
-             + glob.glob(os.path.join(os.path.dirname(tests), 'examples', 'arbiter', '*.yaml')))
+    paths = glob.glob(os.path.join(tests, 'mininet', 'arbiter', '*.yaml')) + glob.glob(
+        os.path.join(os.path.dirname(tests), 'examples', 'arbiter', '*.yaml')
+    )
     assert len(paths) >= 3
     for path in paths:
         load_arbiter_policy(path)
@@ -148,13 +156,14 @@ def test_the_policies_of_the_tests_and_docs_load():
 
 def test_a_relative_policy_path_is_found_beside_the_config_file(tmp_path, monkeypatch):
     from controller.arbiter.policy import policy_path
+
     (tmp_path / 'conf').mkdir()
     (tmp_path / 'conf' / 'p.yaml').write_text('order: [a]\n')
     config = str(tmp_path / 'conf' / 'arbiter.conf')
     monkeypatch.chdir(tmp_path)
     assert policy_path('p.yaml', [config]) == str(tmp_path / 'conf' / 'p.yaml')
-    assert policy_path('conf/p.yaml', [config]) == 'conf/p.yaml'     # from the cwd first
-    assert policy_path('missing.yaml', [config]) == 'missing.yaml'   # the loader says so
+    assert policy_path('conf/p.yaml', [config]) == 'conf/p.yaml'  # from the cwd first
+    assert policy_path('missing.yaml', [config]) == 'missing.yaml'  # the loader says so
     assert policy_path(None, [config]) is None
 
 
@@ -162,6 +171,7 @@ def test_a_value_yaml_could_not_read_gets_one_message():
     """The loader shared with the VLAN policy (controller/config/yaml_source.py): where
     reading the YAML failed, the schema's view of the leftover null is not added."""
     found = errors('order: !!binary abc\napps: {x: {tables: !!int abc}}\n')
-    assert found == ["p.yaml:1:8: order: YAML: failed to decode base64 data: Incorrect "
-                     "padding",
-                     "p.yaml:2:20: apps.x.tables: YAML: 'abc' is not a valid !!int"]
+    assert found == [
+        "p.yaml:1:8: order: YAML: failed to decode base64 data: Incorrect padding",
+        "p.yaml:2:20: apps.x.tables: YAML: 'abc' is not a valid !!int",
+    ]

@@ -9,7 +9,8 @@ from controller.arbiter.policy import load_arbiter_policy_text
 from controller.arbiter.resolve import Outcome, resolve, rights_violation, verdict
 from controller.arbiter.rules import Rule, actions_key, classify
 
-POLICY = load_arbiter_policy_text("""\
+POLICY = load_arbiter_policy_text(
+    """\
 order: [firewall, router, switch]
 apps:
   firewall: {security: true}
@@ -19,27 +20,40 @@ apps:
     max_rules: 2
 overrides:
   - {match: {eth_type: 0x800, ipv4_dst: 10.9.0.0/16}, winner: switch}
-""", 'p.yaml')
+""",
+    'p.yaml',
+)
 
 
 def output(port):
-    return actions_key([parser.OFPInstructionActions(
-        ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(port)])])
+    return actions_key(
+        [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(port)])]
+    )
 
 
 DROP = actions_key([])
-TO_CONTROLLER = actions_key([parser.OFPInstructionActions(
-    ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(ofp.OFPP_CONTROLLER, 128)])])
+TO_CONTROLLER = actions_key(
+    [
+        parser.OFPInstructionActions(
+            ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(ofp.OFPP_CONTROLLER, 128)]
+        )
+    ]
+)
 
 
 def rule(app, priority, actions, **match):
-    return Rule(app=app, dpid=1, table_id=0, priority=priority,
-                match=TernaryMatch.of(**match), actions=actions)
+    return Rule(
+        app=app,
+        dpid=1,
+        table_id=0,
+        priority=priority,
+        match=TernaryMatch.of(**match),
+        actions=actions,
+    )
 
 
 def decide(proposed, *installed, own=()):
-    conflicts = [(r, classify(proposed, r)) for r in installed
-                 if classify(proposed, r) is not None]
+    conflicts = [(r, classify(proposed, r)) for r in installed if classify(proposed, r) is not None]
     return resolve(proposed, conflicts, POLICY, own)
 
 
@@ -83,31 +97,31 @@ def test_deny_wins_for_a_security_app_over_the_order():
     assert decision.outcome is Outcome.REWRITE and decision.placed.priority == 4
     assert decision.clause == 'apps.firewall.security (p.yaml:3) deny wins'
     # A drop by an app that is not a security app is just a rule: the order decides.
-    assert verdict(rule('switch', 5, DROP, **WEB), allow, None, POLICY).clause.startswith(
-        'order')
+    assert verdict(rule('switch', 5, DROP, **WEB), allow, None, POLICY).clause.startswith('order')
 
 
 def test_an_override_beats_the_order_in_its_region():
     inside = dict(eth_type=0x800, ipv4_dst='10.9.1.1')
-    decision = decide(rule('switch', 10, output(3), **inside),
-                      rule('router', 50, output(2), **inside))
+    decision = decide(
+        rule('switch', 10, output(3), **inside), rule('router', 50, output(2), **inside)
+    )
     assert decision.outcome is Outcome.INSTALL and decision.evict
     assert decision.clause == 'overrides.0 (p.yaml:9)'
 
 
 def test_table_miss_rules_are_defaults_not_claims():
     miss = rule('firewall', 0, TO_CONTROLLER)
-    decision = decide(rule('switch', 1, output(2), in_port=1, eth_dst='00:00:00:00:00:02'),
-                      miss)
+    decision = decide(rule('switch', 1, output(2), in_port=1, eth_dst='00:00:00:00:00:02'), miss)
     assert decision.outcome is Outcome.INSTALL
     assert decision.clause == 'table-miss rules are defaults'
 
 
 def test_no_priority_below_a_winner_holds_the_proposal():
     floor = rule('router', 0, output(2), eth_type=0x800)
-    decision = decide(rule('switch', 10, output(3), ipv4_dst='10.0.0.1', eth_type=0x800,
-                           in_port=1), rule('router', 0, output(2), eth_type=0x800,
-                                            in_port=1))
+    decision = decide(
+        rule('switch', 10, output(3), ipv4_dst='10.0.0.1', eth_type=0x800, in_port=1),
+        rule('router', 0, output(2), eth_type=0x800, in_port=1),
+    )
     assert decision.outcome is Outcome.HOLD
     assert floor.match.covers(decision.rule.match)
 
@@ -116,8 +130,11 @@ def test_the_app_keeps_the_order_of_its_own_overlapping_rules():
     # switch's own rule at asked priority 20 was installed at 30: a new rule it asked
     # above 20 must stay above 30, whereas the router's TCP rule only forces it below 60.
     own = [(rule('switch', 30, output(4), **NET), 20)]
-    decision = decide(rule('switch', 25, output(3), **WEB),
-                      rule('router', 60, output(2), eth_type=0x800, ip_proto=6), own=own)
+    decision = decide(
+        rule('switch', 25, output(3), **WEB),
+        rule('router', 60, output(2), eth_type=0x800, ip_proto=6),
+        own=own,
+    )
     assert decision.outcome is Outcome.REWRITE and decision.placed.priority == 31
     assert decision.clause == "order of switch's own rules"
 
@@ -125,8 +142,9 @@ def test_the_app_keeps_the_order_of_its_own_overlapping_rules():
 def test_rights_flowspace_may_and_budget():
     inside = rule('guest', 10, output(2), **WEB)
     assert rights_violation(inside, POLICY, installed_count=1) is None
-    clause, reason = rights_violation(rule('guest', 10, output(2), eth_type=0x800,
-                                           ipv4_dst='192.168.0.1'), POLICY)
+    clause, reason = rights_violation(
+        rule('guest', 10, output(2), eth_type=0x800, ipv4_dst='192.168.0.1'), POLICY
+    )
     assert clause == 'apps.guest.flowspace (p.yaml:5)' and 'outside the flowspace' in reason
     clause, reason = rights_violation(rule('guest', 10, DROP, **WEB), POLICY)
     assert clause == 'apps.guest.may (p.yaml:6)' and 'may not drop' in reason

@@ -37,9 +37,14 @@ MATCHES = (
     [('packed', {'in_port': port, 'eth_src': mac}) for port in (1, 2) for mac in MACS[:2]]
     + [('packed', {'eth_dst': mac}) for mac in MACS]
     + [('ofp', {'eth_dst': mac}) for mac in MACS[:2]]
-    + [('ofp', {}), ('ofp', {'eth_dst': ('02:00:00:00:00:00', 'ff:ff:ff:ff:ff:f0')}),
-       ('ofp', {'eth_type': 0x800, 'ipv4_dst': '10.0.0.1'}),
-       ('ofp', {'ipv4_dst': '10.0.0.1'}), ('ofp', {'tcp_dst': 80})])
+    + [
+        ('ofp', {}),
+        ('ofp', {'eth_dst': ('02:00:00:00:00:00', 'ff:ff:ff:ff:ff:f0')}),
+        ('ofp', {'eth_type': 0x800, 'ipv4_dst': '10.0.0.1'}),
+        ('ofp', {'ipv4_dst': '10.0.0.1'}),
+        ('ofp', {'tcp_dst': 80}),
+    ]
+)
 ACTIONS = ('out2', 'out3', 'drop', 'controller', 'goto1')
 
 
@@ -48,10 +53,16 @@ def _instructions(kind):
         return []
     if kind == 'goto1':
         return [parser.OFPInstructionGotoTable(1)]
-    port, max_len = ((ofp.OFPP_CONTROLLER, 128) if kind == 'controller'
-                     else (int(kind[-1]), ofp.OFPCML_NO_BUFFER))
-    return [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS,
-                                         [parser.OFPActionOutput(port, max_len)])]
+    port, max_len = (
+        (ofp.OFPP_CONTROLLER, 128)
+        if kind == 'controller'
+        else (int(kind[-1]), ofp.OFPCML_NO_BUFFER)
+    )
+    return [
+        parser.OFPInstructionActions(
+            ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(port, max_len)]
+        )
+    ]
 
 
 def _match(spec):
@@ -59,14 +70,33 @@ def _match(spec):
     return PackedMatch(**fields) if kind == 'packed' else parser.OFPMatch(**fields)
 
 
-def _flow_mod(dp, command, table, priority, spec, actions='out2', cookie=0,
-              cookie_mask=0, timeout=0, out_port=ofp.OFPP_ANY):
+def _flow_mod(
+    dp,
+    command,
+    table,
+    priority,
+    spec,
+    actions='out2',
+    cookie=0,
+    cookie_mask=0,
+    timeout=0,
+    out_port=ofp.OFPP_ANY,
+):
     msg = parser.OFPFlowMod(
-        dp, cookie=cookie, cookie_mask=cookie_mask, table_id=table, command=command,
-        priority=priority, match=_match(spec), instructions=_instructions(actions),
-        idle_timeout=timeout, out_port=out_port, out_group=ofp.OFPG_ANY,
+        dp,
+        cookie=cookie,
+        cookie_mask=cookie_mask,
+        table_id=table,
+        command=command,
+        priority=priority,
+        match=_match(spec),
+        instructions=_instructions(actions),
+        idle_timeout=timeout,
+        out_port=out_port,
+        out_group=ofp.OFPG_ANY,
         buffer_id=ofp.OFP_NO_BUFFER,
-        flags=ofp.OFPFF_SEND_FLOW_REM if timeout else 0)
+        flags=ofp.OFPFF_SEND_FLOW_REM if timeout else 0,
+    )
     dp.set_xid(msg)
     return msg
 
@@ -78,11 +108,15 @@ class Run:
         self.sent, self.told = [], []
         policy = load_arbiter_policy_text(policy_text, 'p.yaml')
         self.engine = Arbiter(
-            policy, send=lambda dp, msg: self.sent.append(bytes(msg.buf)),
+            policy,
+            send=lambda dp, msg: self.sent.append(bytes(msg.buf)),
             notify=lambda app, dp, msg, d: self.told.append(
-                (app, d.outcome.value, d.clause, d.reason)),
-            gate=InvariantGate(policy) if gate else None, clock=lambda: 1000.0,
-            single_app_tables=single_app_tables)
+                (app, d.outcome.value, d.clause, d.reason)
+            ),
+            gate=InvariantGate(policy) if gate else None,
+            clock=lambda: 1000.0,
+            single_app_tables=single_app_tables,
+        )
         self.dp = FakeDatapath()
         self.results = []
 
@@ -91,27 +125,51 @@ class Run:
         dp, engine = self.dp, self.engine
         if kind == 'add':
             _, _, table, priority, match, actions, timeout, *cookie = op
-            engine.flow_mod(dp, app, _flow_mod(dp, ofp.OFPFC_ADD, table, priority,
-                                               MATCHES[match], actions,
-                                               cookie=cookie[0] if cookie else 7,
-                                               timeout=timeout))
+            engine.flow_mod(
+                dp,
+                app,
+                _flow_mod(
+                    dp,
+                    ofp.OFPFC_ADD,
+                    table,
+                    priority,
+                    MATCHES[match],
+                    actions,
+                    cookie=cookie[0] if cookie else 7,
+                    timeout=timeout,
+                ),
+            )
         elif kind == 'delete':
             _, _, table, priority, match, strict, out_port, *cookie = op
             cookie, mask = cookie[0] if cookie else (0, 0)
-            engine.flow_mod(dp, app, _flow_mod(
-                dp, ofp.OFPFC_DELETE_STRICT if strict else ofp.OFPFC_DELETE,
-                ofp.OFPTT_ALL if table is None else table, priority, MATCHES[match],
-                out_port=out_port, cookie=cookie, cookie_mask=mask))
+            engine.flow_mod(
+                dp,
+                app,
+                _flow_mod(
+                    dp,
+                    ofp.OFPFC_DELETE_STRICT if strict else ofp.OFPFC_DELETE,
+                    ofp.OFPTT_ALL if table is None else table,
+                    priority,
+                    MATCHES[match],
+                    out_port=out_port,
+                    cookie=cookie,
+                    cookie_mask=mask,
+                ),
+            )
         elif kind == 'modify':
             _, _, table, priority, match, actions = op
-            engine.flow_mod(dp, app, _flow_mod(dp, ofp.OFPFC_MODIFY, table, priority,
-                                               MATCHES[match], actions))
+            engine.flow_mod(
+                dp, app, _flow_mod(dp, ofp.OFPFC_MODIFY, table, priority, MATCHES[match], actions)
+            )
         elif kind == 'removed':
             rule = op[2]
             if rule is not None:
                 msg = types.SimpleNamespace(
-                    table_id=rule[0], priority=rule[1], cookie=rule[3],
-                    match=parser.OFPMatch(**rule[2].to_ofp_kwargs()))
+                    table_id=rule[0],
+                    priority=rule[1],
+                    cookie=rule[3],
+                    match=parser.OFPMatch(**rule[2].to_ofp_kwargs()),
+                )
                 told = engine.flow_removed(dp, msg)
                 self.results.append(None if told is None else sorted(told))
         elif kind == 'explain':
@@ -122,17 +180,31 @@ class Run:
     def state(self):
         """Everything observable, the single-app tables put into the index first."""
         engine = self.engine
-        views = (engine.rule_counts(), _sorted(engine.conflicts()),
-                 [_without_times(d.as_dict()) for d in engine.decisions],
-                 dict(engine.counts))
-        index = engine.index            # materializes
+        views = (
+            engine.rule_counts(),
+            _sorted(engine.conflicts()),
+            [_without_times(d.as_dict()) for d in engine.decisions],
+            dict(engine.counts),
+        )
+        index = engine.index  # materializes
         assert not engine.single_app
-        rules = sorted((r.dpid, r.table_id, r.priority, str(r.match), r.app, r.cookie,
-                        r.actions) for r in index.rules_of(None))
-        placed = sorted((repr(key), p.installed, sorted(p.asked.items()),
-                         sorted(p.flow_removed_to), p.wire, p.decision.outcome,
-                         p.decision.clause, p.decision.reason)
-                        for key, p in engine.placed.items())
+        rules = sorted(
+            (r.dpid, r.table_id, r.priority, str(r.match), r.app, r.cookie, r.actions)
+            for r in index.rules_of(None)
+        )
+        placed = sorted(
+            (
+                repr(key),
+                p.installed,
+                sorted(p.asked.items()),
+                sorted(p.flow_removed_to),
+                p.wire,
+                p.decision.outcome,
+                p.decision.clause,
+                p.decision.reason,
+            )
+            for key, p in engine.placed.items()
+        )
         asked = sorted(map(repr, engine.asked.items()))
         return views, rules, placed, asked, self.sent, self.told, self.results
 
@@ -156,12 +228,20 @@ def _without_times(view):
 def _installed_rule(run, pick):
     """(table, priority, match, cookie) of an installed rule, chosen by ``pick``."""
     engine = run.engine
-    rules = [(w[1], key[0], TernaryMatch(tuple(
-        (key[i], (key[i + 1], key[i + 2])) for i in range(1, len(key), 3))),
-        engine.cookies.installed(t.app, value[0]))
-        for w, t in engine.single_app.items() for key, value in t.rules.items()]
-    rules += [(p.installed.table_id, p.installed.priority, p.installed.match,
-               p.installed.cookie) for p in engine.placed.values()]
+    rules = [
+        (
+            w[1],
+            key[0],
+            TernaryMatch(tuple((key[i], (key[i + 1], key[i + 2])) for i in range(1, len(key), 3))),
+            engine.cookies.installed(t.app, value[0]),
+        )
+        for w, t in engine.single_app.items()
+        for key, value in t.rules.items()
+    ]
+    rules += [
+        (p.installed.table_id, p.installed.priority, p.installed.match, p.installed.cookie)
+        for p in engine.placed.values()
+    ]
     if not rules:
         return None
     rules.sort(key=repr)
@@ -173,7 +253,7 @@ def replay(policy_text, ops, gate=False):
     lazy, eager = Run(policy_text, True, gate), Run(policy_text, False, gate)
     for op in ops:
         if op[0] == 'removed':
-            rule = _installed_rule(eager, op[2])    # the same rule for both
+            rule = _installed_rule(eager, op[2])  # the same rule for both
             assert rule == _installed_rule(lazy, op[2])
             op = ('removed', None, rule)
         lazy.do(op)
@@ -190,30 +270,60 @@ priorities = st.sampled_from((0, 1, 100))
 matches = st.integers(0, len(MATCHES) - 1)
 cookies = st.sampled_from((7, 8))
 operations = st.one_of(
-    st.tuples(st.just('add'), apps, tables, priorities, matches,
-              st.sampled_from(ACTIONS), st.sampled_from((0, 30)), cookies),
-    st.tuples(st.just('add'), st.just('l2_learning'), tables, st.just(100), matches,
-              st.sampled_from(ACTIONS), st.just(0)),
-    st.tuples(st.just('delete'), apps, st.sampled_from((0, 1, None)), priorities,
-              matches, st.booleans(), st.sampled_from((ofp.OFPP_ANY, 2)),
-              st.sampled_from(((0, 0), (7, 0xFF), (8, 0xF)))),
-    st.tuples(st.just('modify'), apps, tables, priorities, matches,
-              st.sampled_from(ACTIONS)),
+    st.tuples(
+        st.just('add'),
+        apps,
+        tables,
+        priorities,
+        matches,
+        st.sampled_from(ACTIONS),
+        st.sampled_from((0, 30)),
+        cookies,
+    ),
+    st.tuples(
+        st.just('add'),
+        st.just('l2_learning'),
+        tables,
+        st.just(100),
+        matches,
+        st.sampled_from(ACTIONS),
+        st.just(0),
+    ),
+    st.tuples(
+        st.just('delete'),
+        apps,
+        st.sampled_from((0, 1, None)),
+        priorities,
+        matches,
+        st.booleans(),
+        st.sampled_from((ofp.OFPP_ANY, 2)),
+        st.sampled_from(((0, 0), (7, 0xFF), (8, 0xF))),
+    ),
+    st.tuples(st.just('modify'), apps, tables, priorities, matches, st.sampled_from(ACTIONS)),
     st.tuples(st.just('removed'), st.none(), st.integers(0, 1000)),
     st.tuples(st.just('explain'), st.none(), tables, matches),
 )
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(policy=st.sampled_from(POLICIES), ops=st.lists(operations, max_size=30))
 # Found by hypothesis: explain listed two equal-priority rules in index order on one
 # path and in insertion order on the other.
-@example(policy='', ops=[('add', 'l2_learning', 1, 100, 1, 'out2', 0),
-                         ('add', 'l2_learning', 0, 0, 0, 'out2', 0, 7),
-                         ('add', 'l2_learning', 1, 100, 4, 'out2', 0),
-                         ('add', 'l2_learning', 1, 100, 0, 'out2', 0),
-                         ('removed', None, 3), ('explain', None, 1, 0)])
+@example(
+    policy='',
+    ops=[
+        ('add', 'l2_learning', 1, 100, 1, 'out2', 0),
+        ('add', 'l2_learning', 0, 0, 0, 'out2', 0, 7),
+        ('add', 'l2_learning', 1, 100, 4, 'out2', 0),
+        ('add', 'l2_learning', 1, 100, 0, 'out2', 0),
+        ('removed', None, 3),
+        ('explain', None, 1, 0),
+    ],
+)
 def test_single_app_tables_change_nothing_observable(policy, ops):
     lazy, eager = replay(policy, ops)
     assert lazy.state() == eager.state()
@@ -221,43 +331,59 @@ def test_single_app_tables_change_nothing_observable(policy, ops):
 
 TABLE = [
     # l2_learning alone, then another app in its table: conflicts found as eagerly
-    [('add', 'l2_learning', 0, 100, 4, 'out2', 30), ('add', 'l2_learning', 0, 100, 5,
-                                                     'out3', 0),
-     ('add', 'simple_switch_13', 0, 100, 8, 'out3', 0),
-     ('add', 'simple_switch_13', 0, 1, 10, 'out3', 0)],
+    [
+        ('add', 'l2_learning', 0, 100, 4, 'out2', 30),
+        ('add', 'l2_learning', 0, 100, 5, 'out3', 0),
+        ('add', 'simple_switch_13', 0, 100, 8, 'out3', 0),
+        ('add', 'simple_switch_13', 0, 1, 10, 'out3', 0),
+    ],
     # its own deletes (all tables, one table, strict, by out_port) on its store
-    [('add', 'l2_learning', 0, 100, 0, 'goto1', 0), ('add', 'l2_learning', 1, 100, 4,
-                                                     'out2', 30),
-     ('add', 'l2_learning', 1, 100, 5, 'out3', 30),
-     ('delete', 'l2_learning', 1, 0, 4, False, 3),
-     ('delete', 'l2_learning', 1, 100, 4, True, ofp.OFPP_ANY),
-     ('delete', 'l2_learning', None, 0, 9, False, ofp.OFPP_ANY)],
+    [
+        ('add', 'l2_learning', 0, 100, 0, 'goto1', 0),
+        ('add', 'l2_learning', 1, 100, 4, 'out2', 30),
+        ('add', 'l2_learning', 1, 100, 5, 'out3', 30),
+        ('delete', 'l2_learning', 1, 0, 4, False, 3),
+        ('delete', 'l2_learning', 1, 100, 4, True, ofp.OFPP_ANY),
+        ('delete', 'l2_learning', None, 0, 9, False, ofp.OFPP_ANY),
+    ],
     # a delete over a single-app table and a shared one (per-rule deletes)
-    [('add', 'l2_learning', 0, 0, 9, 'controller', 0),
-     ('add', 'simple_switch_13', 0, 0, 9, 'controller', 0),
-     ('add', 'l2_learning', 1, 100, 4, 'out2', 0),
-     ('delete', 'l2_learning', None, 0, 9, False, ofp.OFPP_ANY)],
+    [
+        ('add', 'l2_learning', 0, 0, 9, 'controller', 0),
+        ('add', 'simple_switch_13', 0, 0, 9, 'controller', 0),
+        ('add', 'l2_learning', 1, 100, 4, 'out2', 0),
+        ('delete', 'l2_learning', None, 0, 9, False, ofp.OFPP_ANY),
+    ],
     # flow-removed of a single-app rule, explain, modify
-    [('add', 'l2_learning', 1, 100, 4, 'out2', 30), ('removed', None, 0),
-     ('add', 'l2_learning', 1, 100, 5, 'out2', 30), ('explain', None, 1, 9),
-     ('add', 'l2_learning', 1, 100, 6, 'out2', 0),
-     ('modify', 'l2_learning', 1, 100, 6, 'out3')],
+    [
+        ('add', 'l2_learning', 1, 100, 4, 'out2', 30),
+        ('removed', None, 0),
+        ('add', 'l2_learning', 1, 100, 5, 'out2', 30),
+        ('explain', None, 1, 9),
+        ('add', 'l2_learning', 1, 100, 6, 'out2', 0),
+        ('modify', 'l2_learning', 1, 100, 6, 'out3'),
+    ],
     # a rule proposed again moves to the end of the order, as in the index (the
     # first rule found that beats a proposal is the one its decision names)
-    [('add', 'l2_learning', 0, 0, 0, 'out2', 0), ('add', 'l2_learning', 1, 100, 1,
-                                                  'out2', 0),
-     ('add', 'l2_learning', 1, 100, 0, 'out2', 0), ('add', 'l2_learning', 1, 100, 1,
-                                                    'out2', 0),
-     ('add', 'simple_switch_13', 1, 100, 4, 'out3', 0)],
+    [
+        ('add', 'l2_learning', 0, 0, 0, 'out2', 0),
+        ('add', 'l2_learning', 1, 100, 1, 'out2', 0),
+        ('add', 'l2_learning', 1, 100, 0, 'out2', 0),
+        ('add', 'l2_learning', 1, 100, 1, 'out2', 0),
+        ('add', 'simple_switch_13', 1, 100, 4, 'out3', 0),
+    ],
     # deletes by cookie
-    [('add', 'l2_learning', 1, 100, 4, 'out2', 0, 7), ('add', 'l2_learning', 1, 100, 5,
-                                                       'out2', 0, 8),
-     ('delete', 'l2_learning', 1, 0, 10, False, ofp.OFPP_ANY, (8, 0xF)),
-     ('add', 'simple_switch_13', 1, 1, 10, 'out3', 0)],
+    [
+        ('add', 'l2_learning', 1, 100, 4, 'out2', 0, 7),
+        ('add', 'l2_learning', 1, 100, 5, 'out2', 0, 8),
+        ('delete', 'l2_learning', 1, 0, 10, False, ofp.OFPP_ANY, (8, 0xF)),
+        ('add', 'simple_switch_13', 1, 1, 10, 'out3', 0),
+    ],
     # a match that is not a closed cube, into a single-app table
-    [('add', 'l2_learning', 0, 100, 4, 'out2', 0), ('add', 'l2_learning', 0, 5, 13,
-                                                    'drop', 0),
-     ('delete', 'l2_learning', 0, 5, 12, True, ofp.OFPP_ANY)],
+    [
+        ('add', 'l2_learning', 0, 100, 4, 'out2', 0),
+        ('add', 'l2_learning', 0, 5, 13, 'drop', 0),
+        ('delete', 'l2_learning', 0, 5, 12, True, ofp.OFPP_ANY),
+    ],
 ]
 
 
@@ -277,15 +403,15 @@ def test_a_learning_switch_alone_skips_the_index_until_another_app_comes():
     assert engine.rule_counts() == {'l2_learning': {1: 4}}
     assert [d.outcome for d in engine.decisions] == ['install'] * 4
     assert str(engine.decisions[0].rule.match) == 'eth_dst=02:00:00:00:00:01'
-    run.do(('add', 'simple_switch_13', 1, 1, 10, 'out3', 0))     # matches everything
+    run.do(('add', 'simple_switch_13', 1, 1, 10, 'out3', 0))  # matches everything
     assert not engine.single_app and engine._index.count() == 5
     last = engine.decisions[-1]
     assert (last.app, last.outcome) == ('simple_switch_13', 'install')
-    assert last.clause.startswith('incumbent')      # it overlaps l2_learning's rules
+    assert last.clause.startswith('incumbent')  # it overlaps l2_learning's rules
 
 
 def test_with_an_active_gate_every_rule_goes_the_full_path():
-    policy = ('topology: {links: [[1, 2, 2, 1]]}\n')
+    policy = 'topology: {links: [[1, 2, 2, 1]]}\n'
     run = Run(policy, True, gate=True)
     run.do(('add', 'l2_learning', 1, 100, 4, 'out2', 0))
     assert not run.engine.single_app and run.engine._index.count() == 1
@@ -295,8 +421,9 @@ def test_a_policy_reload_puts_the_single_app_tables_into_the_index():
     run = Run('', True)
     run.do(('add', 'l2_learning', 1, 100, 4, 'out2', 0))
     assert run.engine.single_app
-    run.engine.set_policy(load_arbiter_policy_text(
-        'apps: {l2_learning: {max_rules: 1}}\n', 'p.yaml'))
+    run.engine.set_policy(
+        load_arbiter_policy_text('apps: {l2_learning: {max_rules: 1}}\n', 'p.yaml')
+    )
     assert not run.engine.single_app and run.engine._index.count() == 1
     run.do(('add', 'l2_learning', 1, 100, 5, 'out2', 0))
     assert run.told[-1][1] == 'refuse'
@@ -315,48 +442,66 @@ def interposed(monkeypatch):
     class Queue(list):
         put = list.append
 
-        def __bool__(self):             # Ryu tests "if self.send_q" (None once closed)
+        def __bool__(self):  # Ryu tests "if self.send_q" (None once closed)
             return True
 
     class RyuDatapath(ryu_controller.Datapath):
-        def __init__(self, dpid):          # no socket: what send() and the arbiter use
+        def __init__(self, dpid):  # no socket: what send() and the arbiter use
             self.id, self.xid, self.address = dpid, 0, ('test', 0)
             self.ofproto, self.ofproto_parser = ofp, parser
             self.send_q, self._send_q_sem = Queue(), hub.BoundedSemaphore(100)
 
-    for owner, name in ((ryu_controller.Datapath, 'send_msg'),
-                        (ryu_controller.Datapath, 'send'), (openflow, 'send_together')):
-        monkeypatch.setattr(owner, name, getattr(owner, name))     # restored after
+    for owner, name in (
+        (ryu_controller.Datapath, 'send_msg'),
+        (ryu_controller.Datapath, 'send'),
+        (openflow, 'send_together'),
+    ):
+        monkeypatch.setattr(owner, name, getattr(owner, name))  # restored after
     monkeypatch.setitem(interpose._state, 'arbiter', None)
     monkeypatch.setattr(app_manager, 'SERVICE_BRICKS', {})
     interpose.patch_datapath()
-    engine = Arbiter(load_arbiter_policy_text('', 'p.yaml'), send=interpose.send_direct,
-                     notify=lambda *args: None)
+    engine = Arbiter(
+        load_arbiter_policy_text('', 'p.yaml'),
+        send=interpose.send_direct,
+        notify=lambda *args: None,
+    )
     interpose.install(engine)
     return engine, RyuDatapath(1)
 
 
 def test_interposed_send_together_writes_one_buffer_per_switch(interposed):
     engine, dp = interposed
-    mods = [openflow.flow_add(dp, 0, 100, PackedMatch(in_port=1, eth_src=MACS[0]),
-                              [openflow.goto_table(dp, 1)], 5),
-            parser.OFPBarrierRequest(dp),
-            openflow.flow_add(dp, 1, 100, PackedMatch(eth_dst=MACS[0]),
-                              [openflow.apply_actions(dp, [openflow.output(dp, 2)])], 6)]
+    mods = [
+        openflow.flow_add(
+            dp, 0, 100, PackedMatch(in_port=1, eth_src=MACS[0]), [openflow.goto_table(dp, 1)], 5
+        ),
+        parser.OFPBarrierRequest(dp),
+        openflow.flow_add(
+            dp,
+            1,
+            100,
+            PackedMatch(eth_dst=MACS[0]),
+            [openflow.apply_actions(dp, [openflow.output(dp, 2)])],
+            6,
+        ),
+    ]
     openflow.send_together(dp, mods)
-    (buf, _), = dp.send_q                   # one write, the messages in their order
+    ((buf, _),) = dp.send_q  # one write, the messages in their order
     assert buf == b''.join(bytes(m.buf) for m in mods)
-    unknown = engine.cookies.app_id('unknown')      # no app on the stack here
+    unknown = engine.cookies.app_id('unknown')  # no app on the stack here
     assert [m.cookie >> 48 for m in (mods[0], mods[2])] == [unknown, unknown]
     assert engine.rule_counts() == {'unknown': {1: 2}}
 
 
-@pytest.mark.parametrize('tail', [
-    struct.pack('!BBHI', ofp.OFP_VERSION, ofp.OFPT_HELLO, 0, 7),    # a length of 0
-    b'\x04\x00\x00',                                                 # not a header
-], ids=['zero-length header', 'partial header'])
-def test_interposed_send_passes_a_tail_that_is_no_message_through(interposed, tail,
-                                                                  monkeypatch):
+@pytest.mark.parametrize(
+    'tail',
+    [
+        struct.pack('!BBHI', ofp.OFP_VERSION, ofp.OFPT_HELLO, 0, 7),  # a length of 0
+        b'\x04\x00\x00',  # not a header
+    ],
+    ids=['zero-length header', 'partial header'],
+)
+def test_interposed_send_passes_a_tail_that_is_no_message_through(interposed, tail, monkeypatch):
     """The flow-mods of a buffer written with Datapath.send go to the arbiter, and what
     follows them that is not a whole message goes to the switch as it is (as it would
     without the arbiter). A header of length 0 made send loop for ever; bytes too few
@@ -372,10 +517,11 @@ def test_interposed_send_passes_a_tail_that_is_no_message_through(interposed, ta
         return True
 
     monkeypatch.setattr(interpose, '_ORIGINAL_SEND', original_send)
-    mod = openflow.flow_add(dp, 0, 100, PackedMatch(in_port=1, eth_src=MACS[0]),
-                            [openflow.goto_table(dp, 1)], 5)
+    mod = openflow.flow_add(
+        dp, 0, 100, PackedMatch(in_port=1, eth_src=MACS[0]), [openflow.goto_table(dp, 1)], 5
+    )
     dp.set_xid(mod)
     mod.serialize()
     dp.send(bytes(mod.buf) + tail)
     assert engine.rule_counts() == {'unknown': {1: 1}}
-    assert written[1:] == [tail]        # after the flow-mod as the arbiter sent it
+    assert written[1:] == [tail]  # after the flow-mod as the arbiter sent it

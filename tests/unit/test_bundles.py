@@ -13,6 +13,7 @@ from controller.bundles import ERRORS_KEPT, BundleClient, Transaction, errors_te
 
 class RecordingDatapath:
     """Sets xids as Ryu's Datapath does and keeps every byte sent."""
+
     ofproto = ofp
     ofproto_parser = parser
 
@@ -61,7 +62,8 @@ def test_bundle_is_open_add_commit_then_barrier_in_one_write():
         (ofp.OFPT_EXPERIMENTER, ofp.ONF_ET_BUNDLE_ADD_MESSAGE, None),
         (ofp.OFPT_EXPERIMENTER, ofp.ONF_ET_BUNDLE_ADD_MESSAGE, None),
         (ofp.OFPT_EXPERIMENTER, ofp.ONF_ET_BUNDLE_CONTROL, ofp.ONF_BCT_COMMIT_REQUEST),
-        (ofp.OFPT_BARRIER_REQUEST, None, None)]
+        (ofp.OFPT_BARRIER_REQUEST, None, None),
+    ]
     assert transaction.barrier_xid == sent[-1][1]
     assert not transaction.done.is_set()
 
@@ -73,7 +75,7 @@ def test_barrier_reply_completes_and_errors_fail_it():
     bad = client.send(dp, rules(dp))
     bad_xids = [m[1] for m in messages(dp.sent)][5:]
     assert client.on_error(Reply(dp, bad_xids[2], ofp.OFPET_GROUP_MOD_FAILED, 0))
-    assert not client.on_error(Reply(dp, 99999, 1, 1))      # not ours: caller logs it
+    assert not client.on_error(Reply(dp, 99999, 1, 1))  # not ours: caller logs it
     client.on_barrier_reply(Reply(dp, good.barrier_xid))
     client.on_barrier_reply(Reply(dp, bad.barrier_xid))
     assert good.ok and good.wait(0)
@@ -99,14 +101,14 @@ def test_an_abandoned_bundle_is_forgotten_and_its_late_answers_ignored():
     silent.abandon()
     assert silent.answered and silent.errors == [('abandoned', None)]
     assert client.in_flight == 0
-    client.on_barrier_reply(Reply(dp, silent.barrier_xid))      # too late: ignored
-    assert not client.on_error(Reply(dp, silent.keys[1][1], 1, 1))   # the caller's now
+    client.on_barrier_reply(Reply(dp, silent.barrier_xid))  # too late: ignored
+    assert not client.on_error(Reply(dp, silent.keys[1][1], 1, 1))  # the caller's now
     assert silent.errors == [('abandoned', None)]
     done = client.send(dp, rules(dp))
     client.on_barrier_reply(Reply(dp, done.barrier_xid))
-    done.abandon()                                              # answered: unchanged
+    done.abandon()  # answered: unchanged
     assert done.ok and client.in_flight == 0
-    lone = Transaction(1, 1)                                    # not sent by a client
+    lone = Transaction(1, 1)  # not sent by a client
     lone.abandon()
     assert lone.errors == [('abandoned', None)]
 
@@ -119,6 +121,7 @@ def test_a_switch_sending_error_after_error_has_the_first_few_kept():
         assert client.on_error(Reply(dp, transaction.keys[1][1], 1, 5))
     assert transaction.errors == [(1, 5)] * ERRORS_KEPT
     assert errors_text(transaction.errors) == 'type 1 code 5 (x%d)' % ERRORS_KEPT
-    assert errors_text([(1, 5), (6, 0), ('disconnected', None)]) == \
-        'type 1 code 5, type 6 code 0, type disconnected code None'
-
+    assert (
+        errors_text([(1, 5), (6, 0), ('disconnected', None)])
+        == 'type 1 code 5, type 6 code 0, type disconnected code None'
+    )

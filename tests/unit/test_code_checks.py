@@ -46,9 +46,17 @@ def untyped_functions(path):
                 if public and _is_public(child.name):
                     missing = _missing_annotations(child, is_method=bool(owner))
                     if missing:
-                        problems.append('%s:%d: %s%s lacks annotations for %s' % (
-                            os.path.relpath(path, REPO), child.lineno, owner, child.name,
-                            ', '.join(missing)))
+                        problems.append(
+                            '%s:%d: %s%s lacks annotations for %s'
+                            % (
+                                os.path.relpath(path, REPO),
+                                child.lineno,
+                                owner,
+                                child.name,
+                                ', '.join(missing),
+                            )
+                        )
+
     visit(tree, '', True)
     return problems
 
@@ -68,8 +76,11 @@ def _missing_annotations(func, is_method):
 def _tool(name):
     here = os.path.join(os.path.dirname(sys.executable), name)
     if not os.path.exists(here):
-        pytest.fail('%s is not installed in this environment: run `sudo bash '
-                    'scripts/setup.sh` (it installs the lint extra)' % name, pytrace=False)
+        pytest.fail(
+            '%s is not installed in this environment: run `sudo bash '
+            'scripts/setup.sh` (it installs the lint extra)' % name,
+            pytrace=False,
+        )
     return here
 
 
@@ -84,14 +95,19 @@ def test_mypy_clean():
 
 
 def test_ruff_lint_clean():
-    result = subprocess.run([_tool('ruff'), 'check', '--no-cache', '.'], cwd=REPO,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [_tool('ruff'), 'check', '--no-cache', '.'], cwd=REPO, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff_format_clean():
-    result = subprocess.run([_tool('ruff'), 'format', '--no-cache', '--check', '.'],
-                            cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run(
+        [_tool('ruff'), 'format', '--no-cache', '--check', '.'],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

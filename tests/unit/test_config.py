@@ -14,11 +14,18 @@ from controller.config.watch import FileWatch
 
 
 def test_issues_print_as_file_line_column_path_message_sorted_by_line():
-    error = ConfigError([ConfigIssue('p.yaml', 3, 5, 'dps.s1', 'late'),
-                         ConfigIssue('p.yaml', 1, None, '', 'early'),
-                         ConfigIssue('p.yaml', None, None, '', 'cannot read')])
+    error = ConfigError(
+        [
+            ConfigIssue('p.yaml', 3, 5, 'dps.s1', 'late'),
+            ConfigIssue('p.yaml', 1, None, '', 'early'),
+            ConfigIssue('p.yaml', None, None, '', 'cannot read'),
+        ]
+    )
     assert [str(issue) for issue in error.errors] == [
-        'p.yaml: cannot read', 'p.yaml:1: early', 'p.yaml:3:5: dps.s1: late']
+        'p.yaml: cannot read',
+        'p.yaml:1: early',
+        'p.yaml:3:5: dps.s1: late',
+    ]
     assert str(error) == 'p.yaml: cannot read\np.yaml:1: early\np.yaml:3:5: dps.s1: late'
     assert isinstance(error, ValueError)
 
@@ -40,10 +47,19 @@ def test_parse_int_refuses(value):
         parse_int(value)
 
 
-@pytest.mark.parametrize('value, words', [
-    (None, 'nothing (null)'), (False, 'the boolean false'), (3, 'the integer 3'),
-    (1.5, 'the number 1.5'), ('x', "the string 'x'"), ([], 'a list'), ({}, 'a mapping'),
-    (b'x', 'a bytes')])
+@pytest.mark.parametrize(
+    'value, words',
+    [
+        (None, 'nothing (null)'),
+        (False, 'the boolean false'),
+        (3, 'the integer 3'),
+        (1.5, 'the number 1.5'),
+        ('x', "the string 'x'"),
+        ([], 'a list'),
+        ({}, 'a mapping'),
+        (b'x', 'a bytes'),
+    ],
+)
 def test_describe(value, words):
     assert describe(value) == words
 
@@ -53,7 +69,7 @@ def test_file_watch_sees_a_change_once_and_a_file_that_vanishes_or_comes_back(tm
     path.write_text('a: 1\n')
     watch = FileWatch(str(path))
     assert not watch.changed()
-    stamp = os.stat(path).st_mtime_ns + 10 ** 9
+    stamp = os.stat(path).st_mtime_ns + 10**9
     os.utime(path, ns=(stamp, stamp))
     assert watch.changed() and not watch.changed()
     path.unlink()

@@ -21,9 +21,14 @@ from controller.vswitch import load_policy, load_policy_text
 from tests.harness.controller import REPO
 from tests.harness.large_policies import THREE_TENANTS, large_arbiter_policy, large_vswitch_policy
 
-LOADERS = [pytest.param(load_policy, THREE_TENANTS, id='vswitch'),
-           pytest.param(load_arbiter_policy, os.path.join(
-               REPO, 'examples', 'arbiter', 'firewall_then_switch.yaml'), id='arbiter')]
+LOADERS = [
+    pytest.param(load_policy, THREE_TENANTS, id='vswitch'),
+    pytest.param(
+        load_arbiter_policy,
+        os.path.join(REPO, 'examples', 'arbiter', 'firewall_then_switch.yaml'),
+        id='arbiter',
+    ),
+]
 
 
 def refusal(load, path, *args):
@@ -39,8 +44,9 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path, load, good):
     fifo = tmp_path / 'policy.yaml'
     os.mkfifo(fifo)
     started = time.monotonic()
-    assert refusal(load, fifo) == ('cannot read the file: it is a FIFO (named pipe), not '
-                                   'a regular file')
+    assert refusal(load, fifo) == (
+        'cannot read the file: it is a FIFO (named pipe), not a regular file'
+    )
     assert time.monotonic() - started < 1.0
 
 
@@ -48,26 +54,30 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path, load, good):
 def test_a_link_to_dev_zero_is_refused_naming_the_device(tmp_path, load, good):
     link = tmp_path / 'policy.yaml'
     link.symlink_to('/dev/zero')
-    assert refusal(load, link) == ('cannot read the file: it is a character device (a '
-                                   'symbolic link to /dev/zero), not a regular file')
+    assert refusal(load, link) == (
+        'cannot read the file: it is a character device (a '
+        'symbolic link to /dev/zero), not a regular file'
+    )
 
 
 def test_a_directory_and_a_missing_file_are_refused(tmp_path):
-    assert refusal(load_policy, tmp_path) == ('cannot read the file: it is a directory, '
-                                              'not a regular file')
-    assert refusal(load_policy, tmp_path / 'gone.yaml') == ('cannot read the file: No '
-                                                            'such file or directory')
+    assert refusal(load_policy, tmp_path) == (
+        'cannot read the file: it is a directory, not a regular file'
+    )
+    assert refusal(load_policy, tmp_path / 'gone.yaml') == (
+        'cannot read the file: No such file or directory'
+    )
 
 
 @pytest.mark.parametrize('load, good', LOADERS)
-def test_a_file_over_the_limit_is_refused_with_its_size_and_the_limit(tmp_path, load,
-                                                                      good):
+def test_a_file_over_the_limit_is_refused_with_its_size_and_the_limit(tmp_path, load, good):
     path = tmp_path / 'policy.yaml'
     path.write_bytes(open(good, 'rb').read())
     size = path.stat().st_size
-    assert refusal(load, path, size - 1) == ('cannot read the file: it is %d bytes, over '
-                                             'the limit of %d bytes' % (size, size - 1))
-    load(str(path), size)                 # exactly the limit is allowed
+    assert refusal(load, path, size - 1) == (
+        'cannot read the file: it is %d bytes, over the limit of %d bytes' % (size, size - 1)
+    )
+    load(str(path), size)  # exactly the limit is allowed
 
 
 def test_the_default_limit_is_4_mib(tmp_path):
@@ -81,7 +91,8 @@ def test_a_file_that_grows_while_read_is_cut_at_the_limit(tmp_path):
     link = tmp_path / 'policy.yaml'
     link.symlink_to('/proc/self/maps')
     assert refusal(read_bounded, link, 100).startswith(
-        'cannot read the file: it grew past the limit of 100 bytes while it was read')
+        'cannot read the file: it grew past the limit of 100 bytes while it was read'
+    )
 
 
 def test_a_file_that_grows_after_its_size_was_looked_at(tmp_path, monkeypatch):
@@ -91,9 +102,21 @@ def test_a_file_that_grows_after_its_size_was_looked_at(tmp_path, monkeypatch):
 
     def small_then(path_, *args, **kwargs):  # the size seen before another writer appends
         info = real_stat(path_, *args, **kwargs)
-        return os.stat_result((info.st_mode, info.st_ino, info.st_dev, info.st_nlink,
-                               info.st_uid, info.st_gid, 10, info.st_atime,
-                               info.st_mtime, info.st_ctime))
+        return os.stat_result(
+            (
+                info.st_mode,
+                info.st_ino,
+                info.st_dev,
+                info.st_nlink,
+                info.st_uid,
+                info.st_gid,
+                10,
+                info.st_atime,
+                info.st_mtime,
+                info.st_ctime,
+            )
+        )
+
     monkeypatch.setattr(yaml_source.os, 'stat', small_then)
     assert 'grew past the limit of 100 bytes' in refusal(read_bounded, path, 100)
 
@@ -106,6 +129,7 @@ def test_the_contents_within_the_limit_are_read_whole(tmp_path):
 
 def test_the_check_command_refuses_a_fifo_and_an_oversize_file(tmp_path, capsys):
     from controller.vswitch.cli import EXIT_USAGE, main
+
     fifo = tmp_path / 'fifo.yaml'
     os.mkfifo(fifo)
     assert main([str(fifo)]) == EXIT_USAGE
@@ -116,6 +140,7 @@ def test_the_check_command_refuses_a_fifo_and_an_oversize_file(tmp_path, capsys)
 
 # --- libyaml and the Python reader agree -------------------------------------------------
 
+
 def _read(text, monkeypatch, libyaml):
     with monkeypatch.context() as patch:
         if not libyaml:
@@ -125,8 +150,9 @@ def _read(text, monkeypatch, libyaml):
 
 
 @pytest.mark.skipif(yaml_source._LibyamlLoader is None, reason='PyYAML without libyaml')
-@pytest.mark.parametrize('name', ['policies/three_tenants.yaml',
-                                  'arbiter/firewall_then_switch.yaml'])
+@pytest.mark.parametrize(
+    'name', ['policies/three_tenants.yaml', 'arbiter/firewall_then_switch.yaml']
+)
 def test_libyaml_composes_what_the_python_reader_composes(monkeypatch, name):
     with open(os.path.join(REPO, 'examples', name)) as f:
         text = f.read() + 'quoted: "0x800"\nplain: 0x800\nanchored: &a [1, {b: *a}]\n'
@@ -136,23 +162,25 @@ def test_libyaml_composes_what_the_python_reader_composes(monkeypatch, name):
     assert fast.data == slow.data and fast.keys == slow.keys and fast.plain == slow.plain
     assert fast.issues == slow.issues
     place = {path: (mark.line, mark.column) for path, mark in slow.value_marks.items()}
-    assert {path: (mark.line, mark.column) for path, mark in fast.value_marks.items()} \
-        == place
+    assert {path: (mark.line, mark.column) for path, mark in fast.value_marks.items()} == place
 
 
-@pytest.mark.parametrize('text', [
-    'dps: {a: [1, 2}\n',                              # libyaml words it otherwise
-    'dps: {s: "\x07"}\n',                             # a character libyaml refuses later
-    '[' * 100000 + ']' * 100000,                      # deeper than the recursion limit
-])
-def test_a_file_libyaml_refuses_is_reported_as_the_python_reader_words_it(
-        monkeypatch, text):
+@pytest.mark.parametrize(
+    'text',
+    [
+        'dps: {a: [1, 2}\n',  # libyaml words it otherwise
+        'dps: {s: "\x07"}\n',  # a character libyaml refuses later
+        '[' * 100000 + ']' * 100000,  # deeper than the recursion limit
+    ],
+)
+def test_a_file_libyaml_refuses_is_reported_as_the_python_reader_words_it(monkeypatch, text):
     _, fast = _read(text, monkeypatch, libyaml=True)
     _, slow = _read(text, monkeypatch, libyaml=False)
     assert fast.issues and fast.issues == slow.issues
 
 
 # --- off the event loop ------------------------------------------------------------------
+
 
 def _largest_gap_while(load, *args):
     """The longest a green thread ticking every 10 ms waited while ``load(*args)`` ran,
@@ -166,6 +194,7 @@ def _largest_gap_while(load, *args):
             now = time.monotonic()
             gaps.append(now - last)
             last = now
+
     thread = hub.spawn(ticker)
     hub.sleep(0.05)
     gaps.clear()
@@ -177,11 +206,14 @@ def _largest_gap_while(load, *args):
     return max(gaps), len(gaps), result
 
 
-@pytest.mark.parametrize('build, load', [(large_vswitch_policy, load_policy),
-                                         (large_arbiter_policy, load_arbiter_policy)],
-                         ids=['vswitch', 'arbiter'])
-def test_a_large_policy_loads_while_green_threads_keep_running(tmp_path, build, load,
-                                                               record_property):
+@pytest.mark.parametrize(
+    'build, load',
+    [(large_vswitch_policy, load_policy), (large_arbiter_policy, load_arbiter_policy)],
+    ids=['vswitch', 'arbiter'],
+)
+def test_a_large_policy_loads_while_green_threads_keep_running(
+    tmp_path, build, load, record_property
+):
     path = tmp_path / 'large.yaml'
     path.write_text(build(512 * 1024))
     started = time.monotonic()
@@ -190,9 +222,8 @@ def test_a_large_policy_loads_while_green_threads_keep_running(tmp_path, build, 
     record_property('load_seconds_512k', round(took, 2))
     record_property('largest_event_loop_gap_s', round(largest, 3))
     assert policy is not None
-    assert largest < 0.5, 'the event loop waited %.2f s during a %.1f s load' % (largest,
-                                                                                took)
-    assert ticks > took / 0.01 / 4      # it ran all along, not only before and after
+    assert largest < 0.5, 'the event loop waited %.2f s during a %.1f s load' % (largest, took)
+    assert ticks > took / 0.01 / 4  # it ran all along, not only before and after
 
 
 def test_a_load_that_fails_off_the_loop_raises_here_and_resumes_the_collector(tmp_path):
@@ -213,11 +244,12 @@ def test_the_collector_stays_paused_until_the_last_of_two_loads_ends():
     def second():
         seen.append(gc.isenabled())
         return 2
+
     one = hub.spawn(off_loop, first)
     hub.sleep(0.05)
     assert not gc.isenabled()
     assert off_loop(second) == 2 and seen == [False]
-    assert not gc.isenabled()           # the first load still runs
+    assert not gc.isenabled()  # the first load still runs
     release.set()
     assert one.wait() == 1 and gc.isenabled()
 
@@ -230,6 +262,7 @@ def test_the_python_reader_alone_still_loads_the_large_policy(tmp_path, monkeypa
 
 # --- the file watch ------------------------------------------------------------------------
 
+
 def test_a_file_replaced_with_the_same_time_and_size_is_a_change(tmp_path):
     path = tmp_path / 'policy.yaml'
     path.write_text('a: 1\n')
@@ -240,4 +273,3 @@ def test_a_file_replaced_with_the_same_time_and_size_is_a_change(tmp_path):
     os.utime(other, ns=(stamp, stamp))
     os.replace(other, path)
     assert watch.changed() and not watch.changed()
-

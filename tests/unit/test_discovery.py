@@ -37,10 +37,14 @@ class Net:
         self.now = 100.0
         self.hosts = {(1, 3), (2, 3)}
         self.discovery = LinkDiscovery(
-            SwitchGraph(), link_timeout=3.5, lldp_interval=INTERVAL,
-            key=key or LldpKey(b'the secret'), logger=logging.getLogger(LOGGER),
+            SwitchGraph(),
+            link_timeout=3.5,
+            lldp_interval=INTERVAL,
+            key=key or LldpKey(b'the secret'),
+            logger=logging.getLogger(LOGGER),
             is_host_port=lambda dpid, port_no: (dpid, port_no) in self.hosts,
-            clock=self.wall)
+            clock=self.wall,
+        )
         self.s1, self.s2 = FakeSwitch(1, (1, 2, 3)), FakeSwitch(2, (1, 2, 3))
         for dp in (self.s1, self.s2):
             self.discovery.switch_up(dp, self.now)
@@ -85,12 +89,13 @@ def refusals(caplog):
 
 # --- the real link, and what a host cannot do -------------------------------------
 
+
 def test_the_real_link_is_found_and_refreshed(net):
     net.cable()
     net.now += 3.0
     net.wall.now += 3.0
     out1, out2 = net.probe()
-    assert net.arrives(net.s2, 1, out1[1]) is None   # known: refreshed, not new
+    assert net.arrives(net.s2, 1, out1[1]) is None  # known: refreshed, not new
     assert net.discovery.expire(net.now + 1.0) == [(2, 1, 1, 1)]
     assert net.discovery.rejected == Counter() and net.discovery.foreign == 0
 
@@ -103,10 +108,10 @@ def test_frames_are_stamped_by_the_wall_clock_each_round(net):
 
 
 def test_a_replay_after_the_freshness_window_is_refused(net):
-    captured = net.probe()[0][3]          # what the host on s1:3 receives
-    real = net.cable()[0][1]              # and a real link frame, captured on the wire
+    captured = net.probe()[0][3]  # what the host on s1:3 receives
+    real = net.cable()[0][1]  # and a real link frame, captured on the wire
     net.wall.now += MAX_AGE + 0.1
-    net.hosts.clear()                      # whatever the host-port rule would say
+    net.hosts.clear()  # whatever the host-port rule would say
     assert net.refused(net.s2, 2, captured, Rejection.STALE) == {Rejection.STALE: 1}
     net.discovery.graph.remove_port(2, 1)
     assert net.refused(net.s2, 1, real, Rejection.STALE)
@@ -143,27 +148,28 @@ def test_a_frame_sent_back_on_its_own_port_is_refused(net):
 
 
 def test_an_invented_chassis_is_refused(net):
-    unsigned = frame_head(0x99, 1, '02:00:00:00:00:99') + b'\x00\x00'   # the old format
+    unsigned = frame_head(0x99, 1, '02:00:00:00:00:99') + b'\x00\x00'  # the old format
     assert net.refused(net.s2, 2, unsigned, Rejection.MALFORMED)
     guessed = lldp_frame(0x99, 1, '02:00:00:00:00:99', LldpKey(b'guess'), WALL)
     assert net.refused(net.s2, 2, guessed, Rejection.BAD_MAC)
     # A real switch's dpid, signed by someone else.
-    assert net.refused(net.s2, 2, lldp_frame(1, 2, '02:00:00:00:00:02', LldpKey(b'guess'),
-                                             WALL), Rejection.BAD_MAC)
+    assert net.refused(
+        net.s2, 2, lldp_frame(1, 2, '02:00:00:00:00:02', LldpKey(b'guess'), WALL), Rejection.BAD_MAC
+    )
 
 
 def test_an_invented_port_is_refused(net):
     captured = bytearray(net.probe()[0][3])
-    captured[41:45] = (2).to_bytes(4, 'big')     # s1:3's frame, now claiming s1:2
+    captured[41:45] = (2).to_bytes(4, 'big')  # s1:3's frame, now claiming s1:2
     assert net.refused(net.s2, 2, bytes(captured), Rejection.BAD_MAC)
 
 
 def test_a_wrong_signature_is_refused(net):
     captured = bytearray(net.probe()[0][3])
-    captured[-3] ^= 0xff
+    captured[-3] ^= 0xFF
     assert net.refused(net.s2, 2, bytes(captured), Rejection.BAD_MAC)
     captured = bytearray(net.probe()[0][3])
-    captured[58] ^= 0x01                         # the time, made younger or older
+    captured[58] ^= 0x01  # the time, made younger or older
     assert net.refused(net.s2, 2, bytes(captured), Rejection.BAD_MAC)
 
 
@@ -188,13 +194,19 @@ def test_a_frame_of_a_switch_not_connected_is_refused(net):
 def test_a_frame_on_a_port_that_is_not_live_is_refused(net):
     captured = net.probe()[0][1]
     assert net.refused(net.s2, 7, captured, Rejection.UNKNOWN_PORT) == Counter()
-    assert net.discovery.rejected_at == {}   # counted for the switch, not the port
+    assert net.discovery.rejected_at == {}  # counted for the switch, not the port
 
 
 def test_another_speakers_lldp_is_ignored_not_refused(net, caplog):
     chassis = bytes([0x02, 7, 4]) + bytes.fromhex('001122334455')
-    frame = (bytes.fromhex('0180c200000e' '001122334455' '88cc') + chassis
-             + bytes([0x04, 5, 5]) + b'eth0' + bytes([0x06, 2, 0, 120]) + bytes(2))
+    frame = (
+        bytes.fromhex('0180c200000e00112233445588cc')
+        + chassis
+        + bytes([0x04, 5, 5])
+        + b'eth0'
+        + bytes([0x06, 2, 0, 120])
+        + bytes(2)
+    )
     assert net.arrives(net.s2, 2, frame) is None
     assert net.discovery.foreign == 1 and net.discovery.rejected == Counter()
     assert refusals(caplog) == []
@@ -202,17 +214,17 @@ def test_another_speakers_lldp_is_ignored_not_refused(net, caplog):
 
 # --- counting and logging -----------------------------------------------------------
 
+
 def test_a_flood_of_forgeries_makes_one_log_line_per_port_per_minute(net, caplog):
     captured = net.probe()[0][3]
     forged = bytearray(captured)
-    forged[-3] ^= 0xff
+    forged[-3] ^= 0xFF
     for _ in range(1000):
         net.arrives(net.s2, 3, captured)
         net.arrives(net.s2, 3, bytes(forged))
         net.arrives(net.s2, 2, captured[:30])
         net.arrives(net.s2, 7, captured)
-    assert net.discovery.rejected_at[(2, 3)] == {Rejection.HOST_PORT: 1000,
-                                                 Rejection.BAD_MAC: 1000}
+    assert net.discovery.rejected_at[(2, 3)] == {Rejection.HOST_PORT: 1000, Rejection.BAD_MAC: 1000}
     assert net.discovery.rejected_at[(2, 2)] == {Rejection.MALFORMED: 1000}
     assert sum(net.discovery.rejected.values()) == 4000
     lines = refusals(caplog)
@@ -225,9 +237,13 @@ def test_a_flood_of_forgeries_makes_one_log_line_per_port_per_minute(net, caplog
         'malformed 1 (reported at most once a minute per port)',
         'LLDP frame refused on 0000000000000002:7: came in on a port that is not live '
         'here; it claims to come from 0000000000000001:3 (reported at most once a minute '
-        'per port)']
-    assert all(r.levelno == logging.WARNING for r in caplog.records
-               if 'LLDP frame refused' in r.getMessage())
+        'per port)',
+    ]
+    assert all(
+        r.levelno == logging.WARNING
+        for r in caplog.records
+        if 'LLDP frame refused' in r.getMessage()
+    )
 
     net.now += REPORT_INTERVAL - 1
     net.arrives(net.s2, 3, bytes(forged))
@@ -235,7 +251,8 @@ def test_a_flood_of_forgeries_makes_one_log_line_per_port_per_minute(net, caplog
     net.now += 1
     net.arrives(net.s2, 3, bytes(forged))
     assert refusals(caplog)[3].endswith(
-        'bad_mac 1002, host_port 1000 (reported at most once a minute per port)')
+        'bad_mac 1002, host_port 1000 (reported at most once a minute per port)'
+    )
 
 
 def test_counts_of_a_port_go_with_the_port_and_the_switch(net):
@@ -246,7 +263,7 @@ def test_counts_of_a_port_go_with_the_port_and_the_switch(net):
     assert set(net.discovery.rejected_at) == {(2, 3)}
     net.discovery.switch_down(2)
     assert net.discovery.rejected_at == {}
-    assert net.discovery.rejected == {Rejection.MALFORMED: 2}   # totals stay
+    assert net.discovery.rejected == {Rejection.MALFORMED: 2}  # totals stay
 
 
 def test_a_port_that_comes_back_is_reported_on_again(net, caplog):
@@ -260,9 +277,10 @@ def test_a_port_that_comes_back_is_reported_on_again(net, caplog):
 
 # --- probing -----------------------------------------------------------------------
 
+
 def test_a_port_gone_while_a_round_is_sent_is_skipped(net):
     net.probe()
-    net.discovery._heads[1].pop(2)     # as port_down does while send_msg yields
+    net.discovery._heads[1].pop(2)  # as port_down does while send_msg yields
     net.discovery._probe(net.s1, [1, 2, 3])
     assert sorted(net.sent(net.s1)) == [1, 3]
     net.discovery.switch_down(1)
@@ -275,7 +293,7 @@ def test_the_secret_comes_from_the_options():
     a = LinkDiscovery.from_options(SwitchGraph(), conf)
     b = LinkDiscovery.from_options(SwitchGraph(), conf)
     assert a.key is not PROCESS_KEY and a.max_age == 5.0
-    assert not a.is_host_port(1, 1)   # no app hook: no port is a host port
+    assert not a.is_host_port(1, 1)  # no app hook: no port is a host port
     frame = a.key.sign(frame_head(1, 1, '02:00:00:00:00:01'), WALL)
     assert b.key.verify(frame, WALL, b.max_age) == (1, 1)
     conf.lldp_secret = ''
@@ -283,7 +301,7 @@ def test_the_secret_comes_from_the_options():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=120), st.integers(0, 2 ** 32 - 1))
+@given(st.binary(max_size=120), st.integers(0, 2**32 - 1))
 def test_random_frames_never_raise_nor_make_a_link(data, in_port):
     net = Net()
     for frame in (data, net.probe()[0][3][:22] + data):
@@ -320,11 +338,10 @@ def test_the_app_says_which_ports_have_hosts(monkeypatch):
         assert app.discovery.rejected == {Rejection.HOST_PORT: 1}
         app.lldp_in(app.switch_of(s2), 1, lldp_frame(1, 1, s1.ports[1].hw_addr))
         assert app.graph.links == {(1, 1, 2, 1)}
-        assert not app._is_host_port(99, 3)   # no such switch
-        assert SuiteApp.is_host_port(app, app.switch_of(s1), 3) is False   # the default
+        assert not app._is_host_port(99, 3)  # no such switch
+        assert SuiteApp.is_host_port(app, app.switch_of(s1), 3) is False  # the default
     finally:
         app.stop()
-
 
 
 def test_l2_learning_refuses_a_link_onto_a_port_with_learned_hosts(monkeypatch, caplog):
@@ -340,19 +357,18 @@ def test_l2_learning_refuses_a_link_onto_a_port_with_learned_hosts(monkeypatch, 
         for dp in (s1, s2):
             app._base_state_change(connected(dp))
         clock.now += 3.0
-        app._probe_tick()                      # taken over; ports 3 are host ports
+        app._probe_tick()  # taken over; ports 3 are host ports
         host = mac_bytes('ff:ff:ff:ff:ff:ff') + mac_bytes('00:00:00:00:00:02') + bytes(48)
         app._packet_in(packet_in(s2, 3, host, l2_pipe.MISS_COOKIE))
         assert app.is_host_port(app.switch_of(s2), 3)
-        assert not app.is_host_port(app.switch_of(s1), 3)   # its host never spoke
+        assert not app.is_host_port(app.switch_of(s1), 3)  # its host never spoke
 
-        relayed = lldp_frame(1, 3, s1.ports[3].hw_addr)     # captured on s1:3
+        relayed = lldp_frame(1, 3, s1.ports[3].hw_addr)  # captured on s1:3
         app._packet_in(packet_in(s2, 3, relayed, l2_pipe.LLDP_COOKIE))
         assert app.graph.links == frozenset()
         assert app.discovery.rejected == {Rejection.HOST_PORT: 1}
         assert 'spanning tree recomputed' not in caplog.text
-        app._packet_in(packet_in(s2, 1, lldp_frame(1, 1, s1.ports[1].hw_addr),
-                                 l2_pipe.LLDP_COOKIE))
+        app._packet_in(packet_in(s2, 1, lldp_frame(1, 1, s1.ports[1].hw_addr), l2_pipe.LLDP_COOKIE))
         assert app.graph.links == {(1, 1, 2, 1)}
     finally:
         app.stop()

@@ -4,7 +4,7 @@ import pytest
 
 from controller.stable.epochs import EpochRecord, Trigger, UpdateLog
 
-QUIET, MAX_DELAY = 0.5, 2.0     # binary fractions: the fake clock adds them exactly
+QUIET, MAX_DELAY = 0.5, 2.0  # binary fractions: the fake clock adds them exactly
 
 
 class FakeClock:
@@ -19,8 +19,13 @@ class FakeClock:
 
 
 def make_log(clock, **kwargs):
-    return UpdateLog(kwargs.pop('quiet_window', QUIET), kwargs.pop('max_delay', MAX_DELAY),
-                     clock=clock, wall_clock=lambda: 1.7e9, **kwargs)
+    return UpdateLog(
+        kwargs.pop('quiet_window', QUIET),
+        kwargs.pop('max_delay', MAX_DELAY),
+        clock=clock,
+        wall_clock=lambda: 1.7e9,
+        **kwargs,
+    )
 
 
 def test_nothing_pending_is_never_due():
@@ -34,13 +39,13 @@ def test_nothing_pending_is_never_due():
 def test_a_burst_is_one_epoch_once_quiet():
     clock = FakeClock()
     log = make_log(clock)
-    for i in range(20):              # 20 triggers 1/64 s apart: well within the window
+    for i in range(20):  # 20 triggers 1/64 s apart: well within the window
         log.append('link-down', 'link %d' % i)
         assert not log.epoch_due()
         clock.advance(1 / 64)
     last = clock.now - 1 / 64
     clock.now = last + QUIET - 1 / 64
-    assert not log.epoch_due()       # still inside the quiet window of the last trigger
+    assert not log.epoch_due()  # still inside the quiet window of the last trigger
     clock.now = last + QUIET
     assert log.epoch_due()
     taken = log.take_pending()
@@ -55,7 +60,7 @@ def test_the_quiet_window_restarts_with_every_trigger():
     log.append('switch-up', 's1')
     clock.advance(0.375)
     log.append('switch-up', 's2')
-    clock.advance(0.375)             # 0.75 s after the first, 0.375 s after the last
+    clock.advance(0.375)  # 0.75 s after the first, 0.375 s after the last
     assert not log.epoch_due()
     clock.advance(0.125)
     assert log.epoch_due()
@@ -66,7 +71,7 @@ def test_continuous_churn_is_cut_at_max_delay():
     log = make_log(clock)
     cuts, epochs = [], []
     start = clock.now
-    for _ in range(40):              # a trigger every quiet_window / 2 for 10 s
+    for _ in range(40):  # a trigger every quiet_window / 2 for 10 s
         if log.epoch_due():
             cuts.append(clock.now - start)
             epochs.append(log.take_pending())
@@ -75,7 +80,7 @@ def test_continuous_churn_is_cut_at_max_delay():
     # Never quiet: each epoch is cut max_delay after its oldest trigger.
     assert cuts[0] == MAX_DELAY
     assert cuts == [2.0, 4.0, 6.0, 8.0]
-    assert [len(e) for e in epochs] == [8] * 4       # 2 s of triggers 0.25 s apart
+    assert [len(e) for e in epochs] == [8] * 4  # 2 s of triggers 0.25 s apart
 
 
 def test_hold_defers_the_quiet_window_but_not_max_delay():
@@ -108,7 +113,7 @@ def test_take_pending_starts_a_fresh_window():
     clock.advance(MAX_DELAY * 2)
     assert log.epoch_due()
     log.take_pending()
-    log.append('link-up', 'b')       # the old first trigger time must not carry over
+    log.append('link-up', 'b')  # the old first trigger time must not carry over
     assert not log.epoch_due()
     clock.advance(QUIET)
     assert log.epoch_due()
@@ -121,7 +126,7 @@ def test_trigger_ids_are_unique_within_and_across_runs():
     ids += [b.append('host-seen', str(i)).id for i in range(500)]
     assert len(set(ids)) == 1000
     a.take_pending()
-    assert a.append('host-seen', 'again').id not in ids   # the counter is not reset
+    assert a.append('host-seen', 'again').id not in ids  # the counter is not reset
 
 
 def test_triggers_carry_kind_detail_and_wall_clock_time():
@@ -129,13 +134,11 @@ def test_triggers_carry_kind_detail_and_wall_clock_time():
     log = make_log(clock)
     trigger = log.append('port-down', '0000000000000001:3')
     assert isinstance(trigger, Trigger)
-    assert (trigger.kind, trigger.detail, trigger.at) == ('port-down',
-                                                          '0000000000000001:3', 1.7e9)
+    assert (trigger.kind, trigger.detail, trigger.at) == ('port-down', '0000000000000001:3', 1.7e9)
     assert log.pending == (trigger,)
 
 
-@pytest.mark.parametrize('quiet_window, max_delay', [
-    (0, 1.0), (-0.5, 1.0), (1.0, 0.5), (0.0, 0.0)])
+@pytest.mark.parametrize('quiet_window, max_delay', [(0, 1.0), (-0.5, 1.0), (1.0, 0.5), (0.0, 0.0)])
 def test_invalid_parameters(quiet_window, max_delay):
     with pytest.raises(ValueError, match='quiet_window'):
         UpdateLog(quiet_window, max_delay)
@@ -151,7 +154,7 @@ def test_history_keeps_the_latest_records():
 def test_epoch_record_defaults_and_dict():
     a, b = EpochRecord(1, 5.0, []), EpochRecord(2, 6.0, [])
     a.problems.append('loop')
-    assert b.problems == []          # no shared mutable default
+    assert b.problems == []  # no shared mutable default
     d = a.as_dict()
     assert d['number'] == 1 and d['state'] == 'computing' and d['problems'] == ['loop']
     assert d['installed_at'] is None and d['compute_ms'] == 0.0
@@ -163,17 +166,19 @@ def test_events_with_the_key_of_a_pending_trigger_are_coalesced_into_it():
     log = make_log(clock)
     first = log.append('port-down', 'port 1:3', key=('port-down', 1, 3))
     log.append('port-up', 'port 1:3', key=('port-up', 1, 3))
-    for n in range(100):                       # 1.5625 s of flaps: within max_delay
+    for n in range(100):  # 1.5625 s of flaps: within max_delay
         clock.advance(1 / 64)
         again = log.append('port-down', 'port 1:3, flap %d' % n, key=('port-down', 1, 3))
     assert again.id == first.id and again.events == 101
     assert [(t.kind, t.detail, t.events) for t in log.pending] == [
-        ('port-down', 'port 1:3, flap 99', 101), ('port-up', 'port 1:3', 1)]
-    assert not log.epoch_due()                 # each event restarts the quiet window
+        ('port-down', 'port 1:3, flap 99', 101),
+        ('port-up', 'port 1:3', 1),
+    ]
+    assert not log.epoch_due()  # each event restarts the quiet window
     clock.advance(QUIET)
     assert len(log.take_pending()) == 2
     fresh = log.append('port-down', 'port 1:3', key=('port-down', 1, 3))
-    assert fresh.id != first.id and fresh.events == 1    # a new epoch's trigger
+    assert fresh.id != first.id and fresh.events == 1  # a new epoch's trigger
     log.append('host-seen', 'a')
-    log.append('host-seen', 'b')               # no key: never coalesced
+    log.append('host-seen', 'b')  # no key: never coalesced
     assert len(log.pending) == 3

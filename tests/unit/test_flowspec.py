@@ -12,8 +12,9 @@ class FakeDatapath:
 
 
 def spec(port, out, table=0, priority=10):
-    return FlowSpec.make(table, priority, {'in_port': port},
-                         [('apply', (('output', out),))], cookie=1)
+    return FlowSpec.make(
+        table, priority, {'in_port': port}, [('apply', (('output', out),))], cookie=1
+    )
 
 
 def test_match_order_does_not_matter():
@@ -26,33 +27,54 @@ def test_diff_adds_new_replaces_changed_deletes_gone():
     installed = {spec(1, 2), spec(2, 1), spec(3, 1)}
     desired = {spec(1, 2), spec(2, 3), spec(4, 1)}
     d = diff(installed, desired)
-    assert set(d.add) == {spec(2, 3), spec(4, 1)}       # changed rule: ADD replaces it
-    assert set(d.delete) == {spec(3, 1)}                # its key is gone: delete
+    assert set(d.add) == {spec(2, 3), spec(4, 1)}  # changed rule: ADD replaces it
+    assert set(d.delete) == {spec(3, 1)}  # its key is gone: delete
     assert len(d) == 3 and d
     assert not diff(desired, desired)
 
 
 def test_flow_mod_round_trips_through_ryu():
-    s = FlowSpec.make(1, 100, {'in_port': 3, 'vlan_vid': 0x1000 | 100},
-                      [('apply', (('push_vlan', 0x8100), ('set_field', 'vlan_vid', 0x1064),
-                                  ('output', 2), ('pop_vlan',), ('output', 1))),
-                       ('goto', 2)], cookie=0x42, idle_timeout=5)
+    s = FlowSpec.make(
+        1,
+        100,
+        {'in_port': 3, 'vlan_vid': 0x1000 | 100},
+        [
+            (
+                'apply',
+                (
+                    ('push_vlan', 0x8100),
+                    ('set_field', 'vlan_vid', 0x1064),
+                    ('output', 2),
+                    ('pop_vlan',),
+                    ('output', 1),
+                ),
+            ),
+            ('goto', 2),
+        ],
+        cookie=0x42,
+        idle_timeout=5,
+    )
     mod = to_flow_mod(FakeDatapath(), s)
     mod.set_xid(1)
     mod.serialize()
-    back = parser.OFPFlowMod.parser(FakeDatapath(), mod.version, mod.msg_type, mod.msg_len,
-                                    mod.xid, mod.buf)
+    back = parser.OFPFlowMod.parser(
+        FakeDatapath(), mod.version, mod.msg_type, mod.msg_len, mod.xid, mod.buf
+    )
     assert back.match['in_port'] == 3 and back.match['vlan_vid'] == 0x1000 | 100
     assert back.cookie == 0x42 and back.idle_timeout == 5 and back.table_id == 1
     actions = back.instructions[0].actions
     assert [type(a).__name__ for a in actions] == [
-        'OFPActionPushVlan', 'OFPActionSetField', 'OFPActionOutput', 'OFPActionPopVlan',
-        'OFPActionOutput']
+        'OFPActionPushVlan',
+        'OFPActionSetField',
+        'OFPActionOutput',
+        'OFPActionPopVlan',
+        'OFPActionOutput',
+    ]
     assert back.instructions[1].table_id == 2
     assert s.output_ports() == [2, 1]
 
 
 def test_delete_strict_is_scoped_to_the_cookie_range():
-    mod = to_delete_strict(FakeDatapath(), spec(1, 2), cookie_mask=0xffff << 48)
-    assert mod.command == ofp.OFPFC_DELETE_STRICT and mod.cookie_mask == 0xffff << 48
+    mod = to_delete_strict(FakeDatapath(), spec(1, 2), cookie_mask=0xFFFF << 48)
+    assert mod.command == ofp.OFPFC_DELETE_STRICT and mod.cookie_mask == 0xFFFF << 48
     assert mod.priority == 10 and mod.match['in_port'] == 1

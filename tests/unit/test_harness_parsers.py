@@ -41,8 +41,14 @@ def test_parse_dump_flows_fields():
     assert len(entries) == 13  # the header is not a flow
     lldp, src, miss, dst, moved = entries[:5]
 
-    assert (lldp.cookie, lldp.duration, lldp.table, lldp.n_packets, lldp.n_bytes,
-            lldp.priority) == (0, 3.521, 0, 12, 840, 65535)
+    assert (
+        lldp.cookie,
+        lldp.duration,
+        lldp.table,
+        lldp.n_packets,
+        lldp.n_bytes,
+        lldp.priority,
+    ) == (0, 3.521, 0, 12, 840, 65535)
     assert lldp.match == {'dl_dst': '01:80:c2:00:00:0e', 'dl_type': '0x88cc'}
     assert lldp.actions == 'CONTROLLER:65535'
     assert (lldp.idle_timeout, lldp.hard_timeout) == (0, 0)
@@ -67,16 +73,21 @@ def test_parse_dump_flows_shorthands_importance_and_default_priority():
     assert entries[6].match == {'arp': ''}
     assert entries[10].match == {'ipv6': '', 'ipv6_dst': 'fe80::1'}
     assert (entries[11].importance, entries[11].priority, entries[11].flags) == (
-        7, 5, ['send_flow_rem'])
+        7,
+        5,
+        ['send_flow_rem'],
+    )
     assert entries[12].priority == flows.DEFAULT_PRIORITY  # OVS omits the default
-    assert entries[12].cookie == 0xff
+    assert entries[12].cookie == 0xFF
 
 
 def test_openflow10_dump_header_and_ages():
-    text = ('NXST_FLOW reply (xid=0x4):\n'
-            ' cookie=0x0, duration=0.160s, table=0, n_packets=0, n_bytes=0, idle_age=0, '
-            'hard_age=3, priority=65535,dl_dst=01:80:c2:00:00:0e,dl_type=0x88cc '
-            'actions=CONTROLLER:65535\n')
+    text = (
+        'NXST_FLOW reply (xid=0x4):\n'
+        ' cookie=0x0, duration=0.160s, table=0, n_packets=0, n_bytes=0, idle_age=0, '
+        'hard_age=3, priority=65535,dl_dst=01:80:c2:00:00:0e,dl_type=0x88cc '
+        'actions=CONTROLLER:65535\n'
+    )
     [entry] = parse_dump_flows(text)
     assert entry.match == {'dl_dst': '01:80:c2:00:00:0e', 'dl_type': '0x88cc'}
     assert entry.is_lldp
@@ -90,19 +101,37 @@ def test_empty_dump_and_bad_line():
 
 def test_split_actions_respects_parentheses_and_quotes():
     assert split_actions('set_field:00:00:00:00:00:09->eth_dst,output:3') == [
-        'set_field:00:00:00:00:00:09->eth_dst', 'output:3']
+        'set_field:00:00:00:00:00:09->eth_dst',
+        'output:3',
+    ]
     assert split_actions('learn(table=5,output:NXM_OF_IN_PORT[]),output:2') == [
-        'learn(table=5,output:NXM_OF_IN_PORT[])', 'output:2']
+        'learn(table=5,output:NXM_OF_IN_PORT[])',
+        'output:2',
+    ]
     assert split_actions('output:"odd,name",load:0x1->NXM_NX_REG0[0..15]') == [
-        'output:"odd,name"', 'load:0x1->NXM_NX_REG0[0..15]']
+        'output:"odd,name"',
+        'load:0x1->NXM_NX_REG0[0..15]',
+    ]
 
 
 def test_flow_conveniences():
     entries = parse_dump_flows(DUMP_FLOWS)
     by_priority = {(e.table, e.priority): e for e in entries}
     assert [e.sends_to_controller for e in entries] == [
-        True, False, True, False, False, False, False, False, True, True, False, False,
-        False]
+        True,
+        False,
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
     assert [e.is_lldp for e in entries] == [True] + [False] * 12
     assert by_priority[(1, 90)].output_ports == [3, 1]
     assert by_priority[(1, 80)].output_ports == [3]  # inside write_actions
@@ -122,8 +151,10 @@ def test_packet_in_count_excludes_lldp():
     # + controller(...) (4); the LLDP entry's 12 are discovery, not learning.
     assert flows.packet_in_count(entries) == 5 + 0 + 4
     # Ryu's simple_switch_13 table-miss
-    [miss] = parse_dump_flows(' cookie=0x0, duration=9.1s, table=0, n_packets=31, '
-                              'n_bytes=2814, priority=0 actions=CONTROLLER:65535')
+    [miss] = parse_dump_flows(
+        ' cookie=0x0, duration=9.1s, table=0, n_packets=31, '
+        'n_bytes=2814, priority=0 actions=CONTROLLER:65535'
+    )
     assert flows.packet_in_count([miss]) == 31
 
 
@@ -132,8 +163,10 @@ def test_format_flows_is_readable():
     lines = text.splitlines()
     assert lines[0] == '== s1: 13 flow entries, 9 packet-ins'
     assert lines[1].strip().startswith('table=0 priority=65535 n_packets=12')
-    assert ('table=1 priority=100 n_packets=0 cookie=0x1000000000000001 idle_timeout=60 '
-            'hard_timeout=300 dl_dst=00:00:00:00:00:02 actions=output:"s1-eth2"') in text
+    assert (
+        'table=1 priority=100 n_packets=0 cookie=0x1000000000000001 idle_timeout=60 '
+        'hard_timeout=300 dl_dst=00:00:00:00:00:02 actions=output:"s1-eth2"'
+    ) in text
     assert 'priority=70 n_packets=0 cookie=0x0 arp actions=clear_actions' in text
     assert lines[-1] == '== s2: 0 flow entries, 0 packet-ins'
 
@@ -160,11 +193,16 @@ OFPST_PORT reply (OF1.3) (xid=0x2): 3 ports
 def test_parse_dump_ports():
     ports = parse_dump_ports(DUMP_PORTS)
     assert set(ports) == {'LOCAL', 1, 's1-eth2'}
-    assert ports[1] == flows.PortCounters(rx_packets=15, tx_packets=22, rx_bytes=1206,
-                                          tx_bytes=1800, rx_dropped=0, tx_dropped=3)
+    assert ports[1] == flows.PortCounters(
+        rx_packets=15, tx_packets=22, rx_bytes=1206, tx_bytes=1800, rx_dropped=0, tx_dropped=3
+    )
     named = ports['s1-eth2']
     assert (named.rx_packets, named.rx_bytes, named.tx_packets, named.tx_dropped) == (
-        7, None, 8, None)
+        7,
+        None,
+        8,
+        None,
+    )
     assert 'tx 22 pkts 1800 B (drop 3)' in str(ports[1])
 
 
@@ -200,8 +238,10 @@ def test_parse_ping_loss_duplicates_reordering():
     assert (latency.kind, latency.min_ms, latency.max_ms) == ('rtt', 0.05, 12.5)
     assert latency.avg_ms == pytest.approx((0.21 + 0.05 + 0.07 + 12.5 + 0.07) / 5)
     summary = result.summary()
-    assert summary.startswith('ping h1 -> h2: 8 sent every 10.0 ms, 5 received, 37.5% '
-                              'loss, longest outage 20 ms, 1 duplicates, 1 reordered')
+    assert summary.startswith(
+        'ping h1 -> h2: 8 sent every 10.0 ms, 5 received, 37.5% '
+        'loss, longest outage 20 ms, 1 duplicates, 1 reordered'
+    )
     assert summary.endswith('lost 4-5, 7')
 
 
@@ -254,9 +294,11 @@ def test_parse_ping_timestamps_give_the_real_interval():
 
 def test_parse_ping_cut_short_uses_count():
     """A ping killed before its summary: what was not seen of ``count`` is lost."""
-    text = ('PING 10.0.0.3 (10.0.0.3) 56(84) bytes of data.\r\n'
-            '64 bytes from 10.0.0.3: icmp_seq=1 ttl=64 time=0.1 ms\r\n'
-            '64 bytes from 10.0.0.3: icmp_seq=2 ttl=64 time=0.1 ms\r\n')
+    text = (
+        'PING 10.0.0.3 (10.0.0.3) 56(84) bytes of data.\r\n'
+        '64 bytes from 10.0.0.3: icmp_seq=1 ttl=64 time=0.1 ms\r\n'
+        '64 bytes from 10.0.0.3: icmp_seq=2 ttl=64 time=0.1 ms\r\n'
+    )
     result = parse_ping_output(text, count=5, interval=0.2)
     assert (result.sent, result.received_seqs, result.lost_seqs) == (5, [1, 2], [3, 4, 5])
     assert result.longest_gap_ms == pytest.approx(600.0)
@@ -265,10 +307,17 @@ def test_parse_ping_cut_short_uses_count():
 
 # -- sequence analysis (UDP receiver results) ---------------------------------------
 
+
 def test_analyse_arrivals_in_order():
     result = analyse_arrivals(list(range(100)), 100, 0.001, label='udp')
-    assert (result.received, result.lost_seqs, result.duplicates, result.reordered,
-            result.longest_gap_ms, result.loss_percent) == (100, [], 0, 0, 0.0, 0.0)
+    assert (
+        result.received,
+        result.lost_seqs,
+        result.duplicates,
+        result.reordered,
+        result.longest_gap_ms,
+        result.loss_percent,
+    ) == (100, [], 0, 0, 0.0, 0.0)
 
 
 def test_analyse_arrivals_gaps_duplicates_reordering():
@@ -297,6 +346,7 @@ def test_format_ranges_is_bounded():
 
 # -- reachability -------------------------------------------------------------------
 
+
 def make_reachability():
     received = {(a, b): 1 for a in ('h1', 'h2', 'h3') for b in ('h1', 'h2', 'h3') if a != b}
     received[('h1', 'h3')] = 0
@@ -308,10 +358,12 @@ def test_reachability_report():
     assert reach.results[('h1', 'h2')] and not reach.results[('h1', 'h3')]
     assert reach.unreachable() == [('h1', 'h3')]
     assert reach.loss_percent == pytest.approx(100 / 6)
-    assert reach.table().splitlines() == ['      h1  h2  h3',
-                                          'h1     -  ok   X',
-                                          'h2    ok   -  ok',
-                                          'h3    ok  ok   -']
+    assert reach.table().splitlines() == [
+        '      h1  h2  h3',
+        'h1     -  ok   X',
+        'h2    ok   -  ok',
+        'h3    ok  ok   -',
+    ]
     assert str(reach).endswith('6 pairs, 1 unreachable, 16.7% loss')
 
 
@@ -349,7 +401,11 @@ IPERF3_UDP = '''{
 def test_parse_iperf3_tcp():
     result = parse_iperf3_json(IPERF3_TCP)
     assert (result.protocol, result.mbps, result.sent_mbps, result.retransmits) == (
-        'TCP', pytest.approx(997.2), pytest.approx(1000.0), 12)
+        'TCP',
+        pytest.approx(997.2),
+        pytest.approx(1000.0),
+        12,
+    )
     assert result.lost_percent is None
     assert result.raw['start']['version'] == 'iperf 3.12'
     assert str(result) == 'TCP 997.2 Mbit/s received (1000.0 sent) over 3.0 s, 12 retransmits'
@@ -363,8 +419,10 @@ def test_parse_iperf3_udp_with_sum_only():
 
 
 def test_parse_iperf3_errors():
-    refused = ('{"start": {"connected": []}, "intervals": [], "end": {}, '
-               '"error": "unable to connect to server: Connection refused"}')
+    refused = (
+        '{"start": {"connected": []}, "intervals": [], "end": {}, '
+        '"error": "unable to connect to server: Connection refused"}'
+    )
     with pytest.raises(Iperf3Error, match='Connection refused'):
         parse_iperf3_json(refused)
     with pytest.raises(Iperf3Error, match='no JSON: iperf3: error - bad option'):
@@ -376,6 +434,7 @@ def test_parse_iperf3_errors():
 # TEST-NET-2, documentation only: no one answers it (a gateway may say unreachable).
 NOWHERE = '198.51.100.1'
 
+
 class LoopbackHost:
     """Just what the traffic helpers use of a Mininet host, in the root namespace."""
 
@@ -386,13 +445,11 @@ class LoopbackHost:
         return self.ip
 
     def cmd(self, line):
-        done = subprocess.run(['bash', '-c', line], capture_output=True, text=True,
-                              timeout=60)
+        done = subprocess.run(['bash', '-c', line], capture_output=True, text=True, timeout=60)
         return done.stdout + done.stderr
 
     def popen(self, args, **options):
-        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                **options)
+        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **options)
 
     def __str__(self):
         return self.name
@@ -407,20 +464,34 @@ def free_port(kind):
 def test_udp_stream_on_loopback():
     """udp_seq.py's sender and receiver for real: 1 s at 200 datagrams/s."""
     here = LoopbackHost('a')
-    result = traffic.udp_stream(here, LoopbackHost('b'), rate_pps=200, duration_s=1.0,
-                                port=free_port(socket.SOCK_DGRAM))
-    assert (result.sent, result.received, result.lost_seqs, result.duplicates,
-            result.reordered, result.errors) == (200, 200, [], 0, 0, 0), result.summary()
+    result = traffic.udp_stream(
+        here, LoopbackHost('b'), rate_pps=200, duration_s=1.0, port=free_port(socket.SOCK_DGRAM)
+    )
+    assert (
+        result.sent,
+        result.received,
+        result.lost_seqs,
+        result.duplicates,
+        result.reordered,
+        result.errors,
+    ) == (200, 200, [], 0, 0, 0), result.summary()
     assert result.received_seqs == list(range(200))
     assert result.latency.kind == 'one-way' and 0 <= result.latency.min_ms < 100
-    assert result.summary().startswith('udp a -> b (127.0.0.1) 200 pps: 200 sent every '
-                                       '5.0 ms, 200 received, 0.0% loss, longest outage 0 ms')
+    assert result.summary().startswith(
+        'udp a -> b (127.0.0.1) 200 pps: 200 sent every '
+        '5.0 ms, 200 received, 0.0% loss, longest outage 0 ms'
+    )
 
 
 def test_udp_stream_to_nowhere_is_all_lost_and_ends():
-    result = traffic.udp_stream(LoopbackHost('a'), LoopbackHost('b'), rate_pps=50,
-                                duration_s=0.2, port=free_port(socket.SOCK_DGRAM),
-                                dst_ip=NOWHERE)
+    result = traffic.udp_stream(
+        LoopbackHost('a'),
+        LoopbackHost('b'),
+        rate_pps=50,
+        duration_s=0.2,
+        port=free_port(socket.SOCK_DGRAM),
+        dst_ip=NOWHERE,
+    )
     assert (result.sent, result.received) == (10, 0), result.summary()
     assert result.lost_seqs == list(range(10))
     assert result.longest_gap_ms == pytest.approx(200.0)
@@ -429,8 +500,11 @@ def test_udp_stream_to_nowhere_is_all_lost_and_ends():
 
 def test_parallel_pings_are_told_apart():
     """The one-shell-line parallel pings, for real: loopback answers, NOWHERE does not."""
-    hosts = [LoopbackHost('up1', '127.0.0.1'), LoopbackHost('up2', '127.0.0.2'),
-             LoopbackHost('dead', NOWHERE)]
+    hosts = [
+        LoopbackHost('up1', '127.0.0.1'),
+        LoopbackHost('up2', '127.0.0.2'),
+        LoopbackHost('dead', NOWHERE),
+    ]
     reach = traffic.reachability_matrix(hosts, timeout=0.5)
     assert reach.unreachable() == [('up1', 'dead'), ('up2', 'dead')], reach.table()
     assert reach.results[('dead', 'up1')]  # the root namespace answers any 127/8
@@ -441,5 +515,10 @@ def test_iperf3_on_loopback():
     result = traffic.iperf3_run(here, here, seconds=1, port=free_port(socket.SOCK_STREAM))
     assert result.protocol == 'TCP' and result.mbps > 10, result
     with pytest.raises(Iperf3Error, match='a -> nobody: iperf3: unable to connect'):
-        traffic.iperf3_run(here, LoopbackHost('nobody', '127.0.0.1'), seconds=1,
-                           port=free_port(socket.SOCK_STREAM), dst_ip=NOWHERE)
+        traffic.iperf3_run(
+            here,
+            LoopbackHost('nobody', '127.0.0.1'),
+            seconds=1,
+            port=free_port(socket.SOCK_STREAM),
+            dst_ip=NOWHERE,
+        )

@@ -63,8 +63,7 @@ class Traffic:
 
     async def __aenter__(self):
         await self.switch.start(20.0)
-        self.switch.start_traffic(fresh_sources(self.vid), 1, rate=self.rate,
-                                  record_latency=True)
+        self.switch.start_traffic(fresh_sources(self.vid), 1, rate=self.rate, record_latency=True)
         await asyncio.sleep(1.0)
         assert self.switch.take_latencies(), 'no packet-in answered before the test'
         return self
@@ -91,31 +90,33 @@ def vswitch(tmp_path, **options):
     shutil.copy(THREE_TENANTS, policy)
     # Every packet-in teaches a new host: no max_hosts may refuse (and not answer) one.
     config = dict(policy_file=policy, default_max_hosts=100000, reload_poll=60, **options)
-    return policy, RyuController(['apps/vswitch_policy.py'], str(tmp_path / 'ryu.log'),
-                                 config={'vswitch_policy': config})
+    return policy, RyuController(
+        ['apps/vswitch_policy.py'], str(tmp_path / 'ryu.log'), config={'vswitch_policy': config}
+    )
 
 
 def arbiter(tmp_path, **options):
     policy = str(tmp_path / 'arbiter.yaml')
     shutil.copy(FIREWALL_THEN_SWITCH, policy)
-    return policy, RyuController(ARBITER_APPS, str(tmp_path / 'ryu.log'),
-                                 config={'arbiter': dict(policy=policy, **options)})
+    return policy, RyuController(
+        ARBITER_APPS, str(tmp_path / 'ryu.log'), config={'arbiter': dict(policy=policy, **options)}
+    )
 
 
 SRC_MISS = pipeline.COOKIES.cookie(pipeline.SRC_MISS)
-APPS = {   # start, packet-in cookie and VLAN tag, what a reload logs when done
-    'vswitch_policy': (vswitch, large_vswitch_policy, SRC_MISS, 100,
-                       'policy reload (SIGHUP)'),
-    'arbiter': (arbiter, large_arbiter_policy, ofemu.FROM_TABLE_MISS, None,
-                'arbiter: policy'),
+APPS = {  # start, packet-in cookie and VLAN tag, what a reload logs when done
+    'vswitch_policy': (vswitch, large_vswitch_policy, SRC_MISS, 100, 'policy reload (SIGHUP)'),
+    'arbiter': (arbiter, large_arbiter_policy, ofemu.FROM_TABLE_MISS, None, 'arbiter: policy'),
 }
 
 
 # --- policy files --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize('name', sorted(APPS))
 def test_packet_ins_are_answered_within_1s_while_a_4mb_policy_reloads(
-        name, tmp_path, record_property):
+    name, tmp_path, record_property
+):
     start, large, cookie, vid, done = APPS[name]
     policy, controller = start(tmp_path)
 
@@ -133,12 +134,13 @@ def test_packet_ins_are_answered_within_1s_while_a_4mb_policy_reloads(
     assert 'refused' not in log and 'Traceback' not in log, log
     record_property('reload_seconds', round(took, 2))
     record_property('largest_round_trip_s', round(max(during), 3))
-    print('%s: a 4 MB policy reloaded in %.1f s; %d packet-ins answered meanwhile, '
-          'round trip median %.1f ms, largest %.0f ms' % (
-              name, took, len(during), statistics.median(during) * 1000,
-              max(during) * 1000))
+    print(
+        '%s: a 4 MB policy reloaded in %.1f s; %d packet-ins answered meanwhile, '
+        'round trip median %.1f ms, largest %.0f ms'
+        % (name, took, len(during), statistics.median(during) * 1000, max(during) * 1000)
+    )
     assert timeouts == 0
-    assert len(during) >= took * 20 / 3          # about one every 50 ms, all along
+    assert len(during) >= took * 20 / 3  # about one every 50 ms, all along
     assert max(during) < 1.0
 
 
@@ -148,7 +150,7 @@ def _replace(path, kind):
         os.mkfifo(path)
     elif kind == 'zero':
         os.symlink('/dev/zero', path)
-    else:                       # 50 MB, as the issue's: sparse, made in no time
+    else:  # 50 MB, as the issue's: sparse, made in no time
         with open(path, 'wb') as f:
             f.truncate(50 * 1024 * 1024)
 
@@ -171,23 +173,28 @@ def test_bad_files_keep_the_old_policy_and_a_later_good_one_applies(name, tmp_pa
             flow_mods = traffic.switch.flow_mods
             round_trips = []
             rss_before = rss_kib(ryu.pid)
-            steps = [('over the limit', lambda: write_atomically(policy, large(30000))),
-                     ('50 MB', lambda: _replace(policy, '50 MB')),
-                     ('a FIFO', lambda: _replace(policy, 'fifo')),
-                     ('a link to /dev/zero', lambda: _replace(policy, 'zero'))]
+            steps = [
+                ('over the limit', lambda: write_atomically(policy, large(30000))),
+                ('50 MB', lambda: _replace(policy, '50 MB')),
+                ('a FIFO', lambda: _replace(policy, 'fifo')),
+                ('a link to /dev/zero', lambda: _replace(policy, 'zero')),
+            ]
             for number, (_, make_bad) in enumerate(steps, 1):
                 make_bad()
                 sighup(ryu)
                 round_trips += await traffic.until(ryu, refused, count=number, timeout=30)
             rss_growth = rss_kib(ryu.pid) / rss_before
             os.remove(policy)
-            if name == 'arbiter':   # the app that the order puts first changes
-                changed = good.replace('order: [rest_firewall, simple_switch_13]',
-                                       'order: [simple_switch_13, rest_firewall]')
+            if name == 'arbiter':  # the app that the order puts first changes
+                changed = good.replace(
+                    'order: [rest_firewall, simple_switch_13]',
+                    'order: [simple_switch_13, rest_firewall]',
+                )
                 applied = 'arbiter: policy %s reloaded' % policy
-            else:                   # s1's port 2 moves from VLAN green to blue
-                changed = good.replace('2: {name: h2, native_vlan: green}',
-                                       '2: {name: h2, native_vlan: blue}')
+            else:  # s1's port 2 moves from VLAN green to blue
+                changed = good.replace(
+                    '2: {name: h2, native_vlan: green}', '2: {name: h2, native_vlan: blue}'
+                )
                 applied = 'policy reload (SIGHUP) applied'
             assert changed != good
             write_atomically(policy, changed)
@@ -195,32 +202,41 @@ def test_bad_files_keep_the_old_policy_and_a_later_good_one_applies(name, tmp_pa
             round_trips += await traffic.until(ryu, applied, timeout=30)
             await asyncio.sleep(0.5)
             round_trips += traffic.switch.take_latencies()
-            return (round_trips, traffic.switch.flow_mods - flow_mods,
-                    traffic.switch.timeouts, rss_growth)
+            return (
+                round_trips,
+                traffic.switch.flow_mods - flow_mods,
+                traffic.switch.timeouts,
+                rss_growth,
+            )
 
     with controller as ryu:
         round_trips, new_flow_mods, timeouts, rss_growth = asyncio.run(run(ryu))
         log = ryu.log_text()
         assert ryu.alive()
     assert 'Traceback' not in log, log
-    for what in ('over the limit of 20000 bytes', 'it is 52428800 bytes, over the limit',
-                 'it is a FIFO (named pipe)',
-                 'a character device (a symbolic link to /dev/zero)'):
+    for what in (
+        'over the limit of 20000 bytes',
+        'it is 52428800 bytes, over the limit',
+        'it is a FIFO (named pipe)',
+        'a character device (a symbolic link to /dev/zero)',
+    ):
         assert what in log, log
     assert rss_growth < 1.2, 'refusing the files grew RSS by %.2fx' % rss_growth
     if name == 'vswitch_policy':
         assert 'policy reload (SIGHUP) applied: 0 rule changes' not in log
-        assert new_flow_mods > len(round_trips)    # the new rules, beyond the learning
+        assert new_flow_mods > len(round_trips)  # the new rules, beyond the learning
     assert timeouts == 0 and max(round_trips) < 1.0
 
 
 # --- REST ----------------------------------------------------------------------------------
 
+
 def request(ryu, path, method='GET', body=None, token=None):
     """(status, content type, body) of ``method path`` on the controller's REST API."""
     headers = {'Authorization': 'Bearer %s' % token} if token else {}
-    call = urllib.request.Request('http://127.0.0.1:%d%s' % (ryu.wsapi_port, path),
-                                  data=body, method=method, headers=headers)
+    call = urllib.request.Request(
+        'http://127.0.0.1:%d%s' % (ryu.wsapi_port, path), data=body, method=method, headers=headers
+    )
     try:
         with urllib.request.urlopen(call, timeout=10) as reply:
             return reply.status, reply.headers.get_content_type(), reply.read()
@@ -252,24 +268,30 @@ def refused_json(answer, status):
 
 ENABLE = '/firewall/module/enable/0000000000000001'
 RULES = '/firewall/rules/0000000000000001'
-RULE = json.dumps({'nw_src': '10.0.0.1/32', 'nw_proto': 'ICMP',
-                   'actions': 'DENY'}).encode()
+RULE = json.dumps({'nw_src': '10.0.0.1/32', 'nw_proto': 'ICMP', 'actions': 'DENY'}).encode()
 MALFORMED_ARBITER_QUERIES = [
-    '/arbiter/explain', '/arbiter/explain?dpid=zz', '/arbiter/explain?dpid=-1',
-    '/arbiter/explain?dpid=1&table=999', '/arbiter/explain?dpid=1&match=nonsense',
-    '/arbiter/explain?dpid=1&match=tcp_dst=80', '/arbiter/explain?dpid=%ff',
-    '/arbiter/decisions?app=%ff%fe', '/arbiter/decisions?limit=x',
+    '/arbiter/explain',
+    '/arbiter/explain?dpid=zz',
+    '/arbiter/explain?dpid=-1',
+    '/arbiter/explain?dpid=1&table=999',
+    '/arbiter/explain?dpid=1&match=nonsense',
+    '/arbiter/explain?dpid=1&match=tcp_dst=80',
+    '/arbiter/explain?dpid=%ff',
+    '/arbiter/decisions?app=%ff%fe',
+    '/arbiter/decisions?limit=x',
 ]
 
 
 def test_rest_writes_need_the_token_on_every_route_under_the_arbiter(tmp_path):
-    controller = RyuController(ARBITER_APPS, str(tmp_path / 'ryu.log'),
-                               config={'rest': {'token': TOKEN}},
-                               extra_args=['--config-file', ARBITER_CONF])
+    controller = RyuController(
+        ARBITER_APPS,
+        str(tmp_path / 'ryu.log'),
+        config={'rest': {'token': TOKEN}},
+        extra_args=['--config-file', ARBITER_CONF],
+    )
 
     async def run(ryu):
-        switch = ofemu.EmulatedSwitch(1, n_ports=4, port=ryu.ofp_port,
-                                      cookie=ofemu.FROM_TABLE_MISS)
+        switch = ofemu.EmulatedSwitch(1, n_ports=4, port=ryu.ofp_port, cookie=ofemu.FROM_TABLE_MISS)
         await switch.start(20.0)
         try:
             return await asyncio.to_thread(requests, ryu)
@@ -278,11 +300,14 @@ def test_rest_writes_need_the_token_on_every_route_under_the_arbiter(tmp_path):
 
     def requests(ryu):
         answers = {}
-        for method, path, body in [('PUT', ENABLE, None), ('POST', ENABLE, None),
-                                   ('POST', RULES, RULE), ('DELETE', RULES, b'{}')]:
+        for method, path, body in [
+            ('PUT', ENABLE, None),
+            ('POST', ENABLE, None),
+            ('POST', RULES, RULE),
+            ('DELETE', RULES, b'{}'),
+        ]:
             answers['no token', method, path] = request(ryu, path, method, body)
-            answers['wrong token', method, path] = request(ryu, path, method, body,
-                                                           token='guess')
+            answers['wrong token', method, path] = request(ryu, path, method, body, token='guess')
         answers['status'] = request(ryu, '/firewall/module/status')
         answers['enable'] = request(ryu, ENABLE, 'PUT', token=TOKEN)
         answers['rule'] = request(ryu, RULES, 'POST', RULE, token=TOKEN)
@@ -309,8 +334,14 @@ def test_rest_writes_need_the_token_on_every_route_under_the_arbiter(tmp_path):
 
 
 def test_stable_routing_rest_errors_are_json_without_traceback(tmp_path):
-    queries = ['/stable/sft/zz', '/stable/sft/%ff', '/stable/sft/1',
-               '/stable/history?limit=%ff', '/stable/history?limit=x', '/stable/unprotected']
+    queries = [
+        '/stable/sft/zz',
+        '/stable/sft/%ff',
+        '/stable/sft/1',
+        '/stable/history?limit=%ff',
+        '/stable/history?limit=x',
+        '/stable/unprotected',
+    ]
     with RyuController(['apps/stable_routing.py'], str(tmp_path / 'ryu.log')) as ryu:
         answers = {query: request(ryu, query) for query in queries}
         log = ryu.log_text()
@@ -332,7 +363,7 @@ class Unbound(RyuController):
         command = super().command
         at = command.index('--wsapi-host')
         if self.wsapi_host is None:
-            del command[at:at + 2]
+            del command[at : at + 2]
         else:
             command[at + 1] = self.wsapi_host
         return command
@@ -351,12 +382,18 @@ def listening_address(port):
     return found
 
 
-@pytest.mark.parametrize('host, bound, warned', [(None, '127.0.0.1', False),
-                                                 ('0.0.0.0', '0.0.0.0', True)])
+@pytest.mark.parametrize(
+    'host, bound, warned', [(None, '127.0.0.1', False), ('0.0.0.0', '0.0.0.0', True)]
+)
 def test_rest_listens_on_loopback_unless_opened_and_warns_if_opened_without_token(
-        tmp_path, host, bound, warned):
-    with Unbound(ARBITER_APPS, str(tmp_path / 'ryu.log'), wsapi_host=host,
-                 extra_args=['--config-file', ARBITER_CONF]) as ryu:
+    tmp_path, host, bound, warned
+):
+    with Unbound(
+        ARBITER_APPS,
+        str(tmp_path / 'ryu.log'),
+        wsapi_host=host,
+        extra_args=['--config-file', ARBITER_CONF],
+    ) as ryu:
         deadline = time.monotonic() + 10
         while not listening(ryu.wsapi_port) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -366,21 +403,22 @@ def test_rest_listens_on_loopback_unless_opened_and_warns_if_opened_without_toke
         log = ryu.log_text()
     assert addresses == {bound}, log
     assert answer[0] != 401
-    assert ('without a token: anyone who reaches this host can change forwarding'
-            in log) is warned
+    assert ('without a token: anyone who reaches this host can change forwarding' in log) is warned
 
 
 def test_an_unreadable_token_file_stops_the_start(tmp_path):
-    controller = RyuController(ARBITER_APPS, str(tmp_path / 'ryu.log'),
-                               config={'rest': {'token_file': str(tmp_path / 'missing')}},
-                               extra_args=['--config-file', ARBITER_CONF])
+    controller = RyuController(
+        ARBITER_APPS,
+        str(tmp_path / 'ryu.log'),
+        config={'rest': {'token_file': str(tmp_path / 'missing')}},
+        extra_args=['--config-file', ARBITER_CONF],
+    )
     try:
-        controller.start()      # (OpenFlow may listen for a moment while it exits)
+        controller.start()  # (OpenFlow may listen for a moment while it exits)
     except RuntimeError:
         pass
     try:
         assert controller.process.wait(timeout=20) != 0
     finally:
         controller.stop()
-    assert 'REST: cannot read the token file %s' % (tmp_path / 'missing') \
-        in controller.log_text()
+    assert 'REST: cannot read the token file %s' % (tmp_path / 'missing') in controller.log_text()

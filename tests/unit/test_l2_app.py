@@ -2,63 +2,28 @@
 (tests/harness/fake_switch.py) and a fake clock, the messages it sends read back. The
 Mininet tests (tests/mininet/test_l2_learning.py) run the same paths on Open vSwitch."""
 
-import logging
-
-import pytest
 from ryu import cfg
 from ryu.ofproto import ofproto_v1_3 as ofp
 
-import apps.l2_learning as l2
-from controller import app_base
-from controller.l2 import pipeline as pipe
 from controller.cookies import CookieSpace
+from controller.l2 import pipeline as pipe
 from controller.lldp import lldp_frame
 from controller.openflow import mac_bytes
-from tests.harness.fake_switch import (FakeClock, FakeSwitch, connected, dead, describe,
-                                       flow_removed, packet_in, port, port_status)
+from tests.harness.fake_switch import (
+    FakeSwitch,
+    connected,
+    dead,
+    describe,
+    flow_removed,
+    packet_in,
+    port,
+    port_status,
+)
 
 CONF = cfg.CONF
 H1, H2, H3, H4 = ('00:00:00:00:00:%02x' % n for n in (1, 2, 3, 4))
 CONTROLLER = ofp.OFPP_CONTROLLER
 PROBE = 2.5
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = FakeClock()
-    monkeypatch.setattr(l2, '_now', fake)
-    monkeypatch.setattr(app_base, '_now', fake)
-    return fake
-
-
-@pytest.fixture
-def make_app(clock, caplog):
-    """make_app(**options) -> an L2Learning with those [l2_learning] options; its loops
-    are stopped (the tests call the ticks themselves). Its INFO lines reach caplog even
-    where an imported module (Mininet's) gave new loggers a higher level."""
-    made, overridden = [], set()
-
-    def make(**options):
-        for name, value in options.items():
-            CONF.set_override(name, value, group='l2_learning')
-            overridden.add(name)
-        app = l2.L2Learning()
-        caplog.set_level(logging.INFO, logger=app.logger.name)
-        for thread in app.loops:
-            app_base.hub.kill(thread)
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        app.stop()
-    for name in overridden:
-        CONF.clear_override(name, group='l2_learning')
-
-
-@pytest.fixture
-def app(make_app):
-    return make_app()
 
 
 def sent(dp):
@@ -86,10 +51,18 @@ def start(app, clock, dpid, ports=(1, 2)):
 
 def cable(app, a, a_port, b, b_port):
     """LLDP heard both ways between a:a_port and b:b_port."""
-    for (src, src_port), (dst, dst_port) in (((a, a_port), (b, b_port)),
-                                             ((b, b_port), (a, a_port))):
-        app._packet_in(packet_in(dst, dst_port, lldp_frame(
-            src.id, src_port, src.ports[src_port].hw_addr), pipe.LLDP_COOKIE))
+    for (src, src_port), (dst, dst_port) in (
+        ((a, a_port), (b, b_port)),
+        ((b, b_port), (a, a_port)),
+    ):
+        app._packet_in(
+            packet_in(
+                dst,
+                dst_port,
+                lldp_frame(src.id, src_port, src.ports[src_port].hw_addr),
+                pipe.LLDP_COOKIE,
+            )
+        )
 
 
 def probe_ends(app, clock, dp):
@@ -131,9 +104,10 @@ def no_flood(p):
 
 
 def host_pair(mac, p):
-    return [add(0, pipe.PRIO_LEARNED, {'in_port': p, 'eth_src': mac}, pipe.SRC, ('goto1',),
-                (0, 225)),
-            add(1, pipe.PRIO_LEARNED, {'eth_dst': mac}, pipe.DST, (p,), (300, 0))]
+    return [
+        add(0, pipe.PRIO_LEARNED, {'in_port': p, 'eth_src': mac}, pipe.SRC, ('goto1',), (0, 225)),
+        add(1, pipe.PRIO_LEARNED, {'eth_dst': mac}, pipe.DST, (p,), (300, 0)),
+    ]
 
 
 def host_gone(mac):
@@ -143,14 +117,16 @@ def host_gone(mac):
 FLUSH = [delete(None, {}, pipe.SRC), delete(None, {}, pipe.DST)]
 
 
-def test_a_switch_gets_its_base_rules_and_is_taken_over_after_the_probe_time(
-        app, clock, caplog):
+def test_a_switch_gets_its_base_rules_and_is_taken_over_after_the_probe_time(app, clock, caplog):
     dp = connect(app, 1)
     assert sent(dp) == [
-        ('out', 1), ('out', 2),   # LLDP out of every live port
-        add(0, 65535, {'eth_type': 0x88cc, 'eth_dst': '01:80:c2:00:00:0e'}, pipe.LLDP,
-            (CONTROLLER,)),
-        add(0, 0, {}, pipe.MISS, (CONTROLLER, 'goto1'))]
+        ('out', 1),
+        ('out', 2),  # LLDP out of every live port
+        add(
+            0, 65535, {'eth_type': 0x88CC, 'eth_dst': '01:80:c2:00:00:0e'}, pipe.LLDP, (CONTROLLER,)
+        ),
+        add(0, 0, {}, pipe.MISS, (CONTROLLER, 'goto1')),
+    ]
     assert 'switch 0000000000000001 connected with 2 live ports' in caplog.text
 
     # Until the take-over, a previous run's rules are left alone and nothing is learned.
@@ -169,8 +145,7 @@ def test_a_take_over_removes_a_previous_runs_flood_of_a_port_that_is_down(app, c
     dp.take()
     clock.now += PROBE
     app._probe_tick()
-    assert sent(dp) == FLUSH + [no_drop(1), no_drop(2), no_flood(3), flood(1, 2),
-                                flood(2, 1)]
+    assert sent(dp) == FLUSH + [no_drop(1), no_drop(2), no_flood(3), flood(1, 2), flood(2, 1)]
 
 
 def test_without_a_probe_time_a_switch_is_taken_over_at_once(make_app):
@@ -230,8 +205,7 @@ def test_a_tree_change_flushes_what_was_learned(app, clock, caplog):
 def test_learning_writes_the_host_pair_in_one_write(app, clock, caplog, monkeypatch):
     dp = start(app, clock, 1)
     writes = []
-    monkeypatch.setattr(dp, 'send', lambda data, send=dp.send: (writes.append(data),
-                                                               send(data)))
+    monkeypatch.setattr(dp, 'send', lambda data, send=dp.send: (writes.append(data), send(data)))
     learn(app, dp, 1, H1)
     assert len(writes) == 1
     source, destination = dp.sent
@@ -269,8 +243,7 @@ def test_a_mac_move_forgets_the_host_everywhere(app, clock, caplog):
     learn(app, s2, 2, H1)
     s1.take(), s2.take()
     learn(app, s1, 4, H1)
-    assert ('host %s moved on switch 0000000000000001 from port 1 to 4' % H1
-            in caplog.text)
+    assert 'host %s moved on switch 0000000000000001 from port 1 to 4' % H1 in caplog.text
     assert sent(s1) == host_gone(H1) + host_pair(H1, 4)
     assert sent(s2) == host_gone(H1)
     assert app.switches[1].macs.lookup(H1) == 4 and H1 not in app.switches[2].macs
@@ -284,8 +257,9 @@ def test_a_host_port_over_its_mac_limit_is_banned(make_app, clock, caplog):
     dp.take()
     learn(app, dp, 1, H3)
     assert sent(dp) == [add(0, pipe.PRIO_BAN, {'in_port': 1}, pipe.BAN, (), (0, 60))]
-    assert ('switch 0000000000000001 port 1: more than 2 MACs; new MACs refused for 60s'
-            in caplog.text)
+    assert (
+        'switch 0000000000000001 port 1: more than 2 MACs; new MACs refused for 60s' in caplog.text
+    )
     learn(app, dp, 1, H4)
     assert sent(dp) == []
     # A host already known there still refreshes.
@@ -299,8 +273,7 @@ def test_an_idle_destination_is_forgotten_with_its_source(app, clock, caplog):
     dp.take()
     other_app = CookieSpace('stable_routing').cookie(pipe.DST)
     app._flow_removed(flow_removed(dp, other_app, {'eth_dst': H1}))
-    app._flow_removed(flow_removed(dp, pipe.DST_COOKIE, {'eth_dst': H1},
-                                   reason=ofp.OFPRR_DELETE))
+    app._flow_removed(flow_removed(dp, pipe.DST_COOKIE, {'eth_dst': H1}, reason=ofp.OFPRR_DELETE))
     app._flow_removed(flow_removed(dp, pipe.SRC_COOKIE, {'eth_dst': H1}))
     assert sent(dp) == [] and H1 in app.switches[1].macs
     app._flow_removed(flow_removed(dp, pipe.DST_COOKIE, {'eth_dst': H1}))
@@ -314,8 +287,13 @@ def test_a_port_going_down_flushes_its_hosts(app, clock, caplog):
     learn(app, dp, 1, H1)
     dp.take()
     app._base_port_status(port_status(dp, port(1, up=False)))
-    assert sent(dp) == [delete(0, {'in_port': 1}, pipe.SRC), delete(1, {}, pipe.DST, 1),
-                        no_flood(1), flood(2, 3), flood(3, 2)]
+    assert sent(dp) == [
+        delete(0, {'in_port': 1}, pipe.SRC),
+        delete(1, {}, pipe.DST, 1),
+        no_flood(1),
+        flood(2, 3),
+        flood(3, 2),
+    ]
     assert 'port 0000000000000001:1 down; flushed 1 learned MACs' in caplog.text
     assert H1 not in app.switches[1].macs
 
@@ -327,8 +305,10 @@ def test_a_link_that_goes_with_its_port_changes_the_tree(app, clock, caplog):
     app._base_port_status(port_status(s1, port(2), ofp.OFPPR_DELETE))
     assert 'link on 0000000000000001:2 gone with the port' in caplog.text
     assert app.tree_ports == {1: set(), 2: set()}
-    assert sent(s1) == [delete(0, {'in_port': 2}, pipe.SRC), delete(1, {}, pipe.DST, 2)] \
-        + FLUSH + [no_flood(2), flood(1)]
+    assert sent(s1) == [delete(0, {'in_port': 2}, pipe.SRC), delete(1, {}, pipe.DST, 2)] + FLUSH + [
+        no_flood(2),
+        flood(1),
+    ]
 
 
 def test_links_not_heard_of_expire(app, clock, caplog):
@@ -336,8 +316,7 @@ def test_links_not_heard_of_expire(app, clock, caplog):
     cable(app, s1, 2, s2, 2)
     clock.now += app.conf.link_timeout + 0.1
     app._lldp_tick()
-    assert 'link 0000000000000001:2 -> 0000000000000002:2 gone (no LLDP for 3.5s)' \
-        in caplog.text
+    assert 'link 0000000000000001:2 -> 0000000000000002:2 gone (no LLDP for 3.5s)' in caplog.text
     assert app.tree_ports == {1: set(), 2: set()} and not app.graph.links
 
 

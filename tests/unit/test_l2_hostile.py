@@ -21,7 +21,7 @@ from controller.l2 import pipeline as pipe
 from controller.lldp import lldp_frame
 from controller.openflow import packet_in_fields
 from tests.harness.fake_switch import FakeSwitch, connected, dead, flow_removed, port_status
-from tests.unit.test_l2_app import H1, H2, H3, PROBE, clock, host_pair, learn, make_app, sent, start  # noqa: F401
+from tests.unit.test_l2_app import H1, H2, H3, PROBE, host_pair, learn, sent, start
 
 MISS, LLDP = pipe.MISS_COOKIE, pipe.LLDP_COOKIE
 
@@ -40,8 +40,8 @@ def deliver(app: l2.L2Learning, dp: FakeSwitch, raw: bytes) -> Any:
 
 
 @pytest.fixture
-def app(make_app):   # noqa: F811
-    return make_app(packet_in_rate=10 ** 9, packet_in_burst=10 ** 9)
+def app(make_app):  # noqa: F811
+    return make_app(packet_in_rate=10**9, packet_in_burst=10**9)
 
 
 @pytest.mark.parametrize('cookie', [MISS, LLDP], ids=['learning', 'LLDP'])
@@ -62,49 +62,76 @@ def test_each_malformed_kind_is_dropped_and_counted(app, clock, caplog, cookie):
 
 oxms = st.one_of(
     st.just(oxm_tlv(0x8000, 0, struct.pack('!I', 1))),
-    st.builds(oxm_tlv, st.sampled_from([0x8000, 0x8001, 0xffff, 0x0003]),
-              st.integers(0, 127), st.binary(max_size=10)),
-    st.binary(max_size=8))
-frames = st.one_of(st.binary(max_size=64),
-                   st.builds(lambda src, rest: bytes(6) + src + rest,
-                             st.binary(min_size=6, max_size=6), st.binary(max_size=50)),
-                   st.builds(lambda p, mac: lldp_frame(1, p, mac), st.integers(1, 3),
-                             st.just('02:00:00:00:00:01')))
+    st.builds(
+        oxm_tlv,
+        st.sampled_from([0x8000, 0x8001, 0xFFFF, 0x0003]),
+        st.integers(0, 127),
+        st.binary(max_size=10),
+    ),
+    st.binary(max_size=8),
+)
+frames = st.one_of(
+    st.binary(max_size=64),
+    st.builds(
+        lambda src, rest: bytes(6) + src + rest,
+        st.binary(min_size=6, max_size=6),
+        st.binary(max_size=50),
+    ),
+    st.builds(
+        lambda p, mac: lldp_frame(1, p, mac), st.integers(1, 3), st.just('02:00:00:00:00:01')
+    ),
+)
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(packet_ins=st.lists(st.tuples(st.lists(oxms, max_size=3).map(b''.join), frames,
-                                     st.one_of(st.none(), st.integers(0, 200)),
-                                     st.sampled_from([MISS, LLDP, 0, 2 ** 64 - 1])),
-                           min_size=1, max_size=10))
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    packet_ins=st.lists(
+        st.tuples(
+            st.lists(oxms, max_size=3).map(b''.join),
+            frames,
+            st.one_of(st.none(), st.integers(0, 200)),
+            st.sampled_from([MISS, LLDP, 0, 2**64 - 1]),
+        ),
+        min_size=1,
+        max_size=10,
+    )
+)
 def test_no_packet_in_makes_the_handler_raise(app, clock, packet_ins):  # noqa: F811
     """Random match fields, frames and total_len: no exception, and every packet-in
     Ryu lets through with unusable fields is counted (on a switch taken over, with no
     packet-in budget to run out)."""
-    if 1 not in app.switches:          # the app lives through every example
+    if 1 not in app.switches:  # the app lives through every example
         start(app, clock, 1)
     dp = app.switches[1].dp
     before = app.packet_in_guard.dropped.get(1, 0)
     malformed = 0
     for match, data, total_len, cookie in packet_ins:
         msg = deliver(app, dp, raw_packet_in(match, data, total_len, cookie))
-        malformed += (msg is not None and cookie in (MISS, LLDP)
-                      and packet_in_fields(msg) is None)
+        malformed += msg is not None and cookie in (MISS, LLDP) and packet_in_fields(msg) is None
     assert app.packet_in_guard.dropped.get(1, 0) - before == malformed
 
 
-def test_a_full_mac_table_learns_nothing_more_and_says_so_once(make_app, clock,  # noqa: F811
-                                                              caplog):
+def test_a_full_mac_table_learns_nothing_more_and_says_so_once(
+    make_app,
+    clock,
+    caplog,
+):
     app = make_app(max_macs_per_switch=2)
     dp = start(app, clock, 1)
     for mac in (H1, H2, H3, '00:00:00:00:00:09'):
         learn(app, dp, 1, mac)
     assert sent(dp) == host_pair(H1, 1) + host_pair(H2, 1)
-    assert caplog.text.count('switch 0000000000000001: 2 MACs learned '
-                             '(max_macs_per_switch); new MACs are not learned until some '
-                             'expire') == 1
-    learn(app, dp, 1, H1)     # a known host still refreshes
+    assert (
+        caplog.text.count(
+            'switch 0000000000000001: 2 MACs learned '
+            '(max_macs_per_switch); new MACs are not learned until some '
+            'expire'
+        )
+        == 1
+    )
+    learn(app, dp, 1, H1)  # a known host still refreshes
     assert sent(dp) == host_pair(H1, 1)
 
 
@@ -122,14 +149,13 @@ def many_ports(n: int) -> tuple[int, ...]:
 
 
 def test_a_large_switch_blocks_at_once_and_rewrites_its_floods_in_the_probe_loop(
-        app, clock, caplog):  # noqa: F811
+    app, clock, caplog
+):
     n = l2.EVENT_LOOP_FLOOD_PORTS + 6
     dp = start(app, clock, 1, many_ports(n))
     assert len(app.switches[1].port_rules.forwarding) == n
-    app._base_port_status(port_status(dp, dp.ports[1]._replace(
-        state=ofp.OFPPS_LINK_DOWN)))
-    flush = [('del', 0, {'in_port': 1}, pipe.SRC, None, None),
-             ('del', 1, {}, pipe.DST, 1, None)]
+    app._base_port_status(port_status(dp, dp.ports[1]._replace(state=ofp.OFPPS_LINK_DOWN)))
+    flush = [('del', 0, {'in_port': 1}, pipe.SRC, None, None), ('del', 1, {}, pipe.DST, 1, None)]
     no_flood = ('del', 1, {'in_port': 1}, pipe.FLOOD, None, pipe.PRIO_FLOOD)
     assert sent(dp) == flush + [no_flood]
     assert 'floods rewritten at the next probe' in caplog.text
@@ -141,23 +167,27 @@ def test_a_large_switch_blocks_at_once_and_rewrites_its_floods_in_the_probe_loop
 
 
 def test_a_large_switchs_rewrites_wait_for_their_budget(app, clock):  # noqa: F811
-    n = 600                              # a rewrite: 600 flood rules
-    dp = start(app, clock, 1, many_ports(n))      # the take-over spent 600 of 1500
+    n = 600  # a rewrite: 600 flood rules
+    dp = start(app, clock, 1, many_ports(n))  # the take-over spent 600 of 1500
     for port_no in (1, 2, 3):
-        app._base_port_status(port_status(dp, dp.ports[port_no]._replace(
-            state=ofp.OFPPS_LINK_DOWN)))
-    app._probe_tick()                    # 897 left: one rewrite of 597
+        app._base_port_status(
+            port_status(dp, dp.ports[port_no]._replace(state=ofp.OFPPS_LINK_DOWN))
+        )
+    app._probe_tick()  # 897 left: one rewrite of 597
     assert len(sent(dp)) == 3 * 3 + n - 3
     app._base_port_status(port_status(dp, dp.ports[4]._replace(state=ofp.OFPPS_LINK_DOWN)))
-    app._probe_tick()                    # 300 left: the floods wait
+    app._probe_tick()  # 300 left: the floods wait
     assert len(sent(dp)) == 3 and app.switches[1].port_rules.floods_due
     clock.now += 0.3
     app._probe_tick()
     assert len(sent(dp)) == n - 4 and not app.switches[1].port_rules.floods_due
 
 
-def test_a_second_connection_takes_over_and_the_first_gets_nothing_more(app, clock,  # noqa: F811
-                                                                        caplog):
+def test_a_second_connection_takes_over_and_the_first_gets_nothing_more(
+    app,
+    clock,  # noqa: F811
+    caplog,
+):
     genuine = start(app, clock, 5)
     learn(app, genuine, 1, H1)
     genuine.take()
@@ -167,8 +197,9 @@ def test_a_second_connection_takes_over_and_the_first_gets_nothing_more(app, clo
     # The old connection's late packet-ins and port changes are not heard; nothing is
     # sent to it; the new one is programmed as a switch of its own.
     learn(app, genuine, 1, H2)
-    app._base_port_status(port_status(genuine, genuine.ports[2]._replace(
-        state=ofp.OFPPS_LINK_DOWN)))
+    app._base_port_status(
+        port_status(genuine, genuine.ports[2]._replace(state=ofp.OFPPS_LINK_DOWN))
+    )
     clock.now += PROBE
     app._probe_tick()
     learn(app, impostor, 1, H3)

@@ -42,8 +42,10 @@ def assert_served_and_bounded(phases: dict, name: str) -> None:
 def test_a_switch_of_5000_ports(hostile_run):
     phases, log = hostile_run
     assert_served_and_bounded(phases, 'big switch')
-    assert 'switch 0000000000000bad announced 5000 ports: 1024 tracked (max_ports), ' \
+    assert (
+        'switch 0000000000000bad announced 5000 ports: 1024 tracked (max_ports), '
         'ports 1025 and above ignored' in log
+    )
     assert 'switch 0000000000000bad: taken over' in log
 
 
@@ -74,16 +76,19 @@ async def _duplicate_dpid(port: int) -> dict:
     first = flood_memory.HostileSwitch(7, n_ports=4, port=port, cookie=ofemu.FROM_TABLE_MISS)
     await first.start(20.0)
     before = first.flow_mods
-    second = flood_memory.HostileSwitch(7, n_ports=4, port=port,
-                                        cookie=ofemu.FROM_TABLE_MISS)
+    second = flood_memory.HostileSwitch(7, n_ports=4, port=port, cookie=ofemu.FROM_TABLE_MISS)
     await second.start(20.0)
-    await asyncio.sleep(flood_memory.SETTLE)   # taken over: its floods
+    await asyncio.sleep(flood_memory.SETTLE)  # taken over: its floods
     closed = first.error is not None
     # The second learns hosts; nothing of it reaches the first.
     done = second.start_traffic(ofemu.learning_stream(ofemu.make_hosts(7, 10, 4)), window=4)
     await asyncio.wait_for(done, 10.0)
-    figures = {'first_closed': closed, 'first_flow_mods': (before, first.flow_mods),
-               'second_flow_mods': second.flow_mods, 'second_answered': second.answered}
+    figures = {
+        'first_closed': closed,
+        'first_flow_mods': (before, first.flow_mods),
+        'second_flow_mods': second.flow_mods,
+        'second_answered': second.answered,
+    }
     # The first comes back: it takes over in its turn.
     third = flood_memory.HostileSwitch(7, n_ports=4, port=port, cookie=ofemu.FROM_TABLE_MISS)
     await third.start(20.0)
@@ -137,6 +142,8 @@ def test_a_loop_that_keeps_failing_stops_the_controller_loudly(tmp_path):
     log = ctl.log_text()
     assert status == 70, log
     assert log.count('the doomed loop failed this round; it goes on') == 2
-    assert 'FailingLoop: the doomed loop failed 3 rounds in a row; stopping the ' \
+    assert (
+        'FailingLoop: the doomed loop failed 3 rounds in a row; stopping the '
         'controller (exit status 70) rather than running without it' in log
-    assert 'RuntimeError: this loop never works' in log     # the last failure's traceback
+    )
+    assert 'RuntimeError: this loop never works' in log  # the last failure's traceback

@@ -21,19 +21,23 @@ def wire(msg):
 def test_base_rules_bring_lldp_and_unknown_sources_to_the_controller():
     lldp, miss = pipe.base_rules()
     assert (lldp.table, lldp.priority, lldp.match_dict()) == (
-        pipe.SOURCE_TABLE, pipe.PRIO_LLDP,
-        {'eth_type': 0x88cc, 'eth_dst': '01:80:c2:00:00:0e'})
+        pipe.SOURCE_TABLE,
+        pipe.PRIO_LLDP,
+        {'eth_type': 0x88CC, 'eth_dst': '01:80:c2:00:00:0e'},
+    )
     assert lldp.instructions == (('apply', (('controller', ofp.OFPCML_NO_BUFFER),)),)
     assert lldp.cookie == pipe.COOKIES.cookie(pipe.LLDP) == pipe.LLDP_COOKIE
     assert (miss.table, miss.priority, miss.match) == (pipe.SOURCE_TABLE, pipe.PRIO_MISS, ())
-    assert miss.instructions == (('apply', (('controller', pipe.PACKET_IN_BYTES),)),
-                                 ('goto', pipe.DESTINATION_TABLE))
+    assert miss.instructions == (
+        ('apply', (('controller', pipe.PACKET_IN_BYTES),)),
+        ('goto', pipe.DESTINATION_TABLE),
+    )
     assert miss.cookie == pipe.MISS_COOKIE and pipe.COOKIES.kind_of(miss.cookie) == pipe.MISS
 
 
 def test_source_entries_expire_before_destination_entries():
     assert pipe.src_hard_timeout(300, 0.75) == 225
-    assert pipe.src_hard_timeout(1, 0.5) == 1      # never 0, which would mean "never"
+    assert pipe.src_hard_timeout(1, 0.5) == 1  # never 0, which would mean "never"
 
 
 def test_forwarding_ports_are_probed_host_ports_and_tree_ports():
@@ -52,14 +56,19 @@ def test_a_probe_ends_for_a_port_without_a_flood_rule():
 
 
 def drop(port):
-    return FlowSpec(0, pipe.PRIO_PORT_DROP, (('in_port', port),), (),
-                    pipe.COOKIES.cookie(pipe.PORT_DROP))
+    return FlowSpec(
+        0, pipe.PRIO_PORT_DROP, (('in_port', port),), (), pipe.COOKIES.cookie(pipe.PORT_DROP)
+    )
 
 
 def flood(port, *outs):
-    return FlowSpec(1, pipe.PRIO_FLOOD, (('in_port', port),),
-                    (('apply', tuple(('output', o) for o in outs)),),
-                    pipe.COOKIES.cookie(pipe.FLOOD))
+    return FlowSpec(
+        1,
+        pipe.PRIO_FLOOD,
+        (('in_port', port),),
+        (('apply', tuple(('output', o) for o in outs)),),
+        pipe.COOKIES.cookie(pipe.FLOOD),
+    )
 
 
 def no_drop(port):
@@ -81,8 +90,7 @@ def test_port_programming_blocks_before_it_floods_and_floods_before_it_unblocks(
     assert rules.program({1, 2}, {1, 2}) == []
     # Port 3 forwards; port 2 becomes blocked (off the tree): its drop comes first, then
     # its flood goes, then the floods change.
-    assert rules.program({1, 3}, {1, 2, 3}) == [drop(2), no_flood(2), flood(1, 3),
-                                                flood(3, 1)]
+    assert rules.program({1, 3}, {1, 2, 3}) == [drop(2), no_flood(2), flood(1, 3), flood(3, 1)]
     # Port 2 goes down altogether: its drop goes last; the floods stay as they are.
     assert rules.program({1, 3}, {1, 3}) == [no_drop(2)]
     assert (rules.floods, rules.drops) == ({1: [3], 3: [1]}, set())
@@ -95,7 +103,7 @@ def test_blocking_alone_leaves_the_floods_to_a_later_program():
     # Port 2 must stop forwarding: its drop and the removal of its flood, nothing else.
     assert rules.block({1, 3}, {1, 2, 3}) == [drop(2), no_flood(2)]
     assert rules.floods_due and rules.forwarding == {1, 3} and rules.drops == {2}
-    assert rules.floods == {1: [2, 3], 3: [1, 2]}      # as still programmed
+    assert rules.floods == {1: [2, 3], 3: [1, 2]}  # as still programmed
     assert rules.block({1, 3}, {1, 2, 3}) == []
     assert not rules.floods_current({1, 3})
     # The rewrite: every flood, and nothing to unblock.
@@ -103,8 +111,12 @@ def test_blocking_alone_leaves_the_floods_to_a_later_program():
     assert not rules.floods_due and rules.floods_current({1, 3})
     # A port that may forward again is unblocked only by program, after its flood.
     assert rules.block({1, 2, 3}, {1, 2, 3}) == []
-    assert rules.program({1, 2, 3}, {1, 2, 3}) == [flood(1, 2, 3), flood(2, 1, 3),
-                                                   flood(3, 1, 2), no_drop(2)]
+    assert rules.program({1, 2, 3}, {1, 2, 3}) == [
+        flood(1, 2, 3),
+        flood(2, 1, 3),
+        flood(3, 1, 2),
+        no_drop(2),
+    ]
 
 
 def test_a_switch_forwards_on_at_most_the_ports_one_flood_rule_can_hold():
@@ -114,50 +126,71 @@ def test_a_switch_forwards_on_at_most_the_ports_one_flood_rule_can_hold():
     largest = PortRules().program(forwarding, set(many))[-1]
     assert len(largest.output_ports()) == MAX_OUTPUTS_PER_FLOW_MOD
     dp = FakeDatapath()
-    assert len(wire(to_flow_mod(dp, largest, packed=True))) <= 0xffff
+    assert len(wire(to_flow_mod(dp, largest, packed=True))) <= 0xFFFF
 
 
 def test_the_floods_share_their_output_actions():
     floods = PortRules().program({1, 2, 3}, {1, 2, 3})
     (_, first), (_, second) = floods[0].instructions[0], floods[1].instructions[0]
-    assert first[1] is second[1]        # one ('output', 3) for both
+    assert first[1] is second[1]  # one ('output', 3) for both
 
 
 def test_a_take_over_deletes_learned_entries_and_the_rule_of_the_other_state():
     deletes = pipe.takeover_deletes([3, 1, 2], forwarding={1, 3})
-    assert deletes == [FlowDelete(pipe.SRC), FlowDelete(pipe.DST),
-                       no_drop(1), no_flood(2), no_drop(3)]
+    assert deletes == [
+        FlowDelete(pipe.SRC),
+        FlowDelete(pipe.DST),
+        no_drop(1),
+        no_flood(2),
+        no_drop(3),
+    ]
 
 
 def test_the_learned_host_pair():
     source, destination = pipe.host_rules(MAC, 4, src_hard_timeout=225, idle_timeout=300)
-    assert source == FlowSpec.make(pipe.SOURCE_TABLE, pipe.PRIO_LEARNED,
-                                   {'in_port': 4, 'eth_src': MAC},
-                                   [('goto', pipe.DESTINATION_TABLE)],
-                                   pipe.COOKIES.cookie(pipe.SRC), hard_timeout=225)
-    assert destination == FlowSpec.make(pipe.DESTINATION_TABLE, pipe.PRIO_LEARNED,
-                                        {'eth_dst': MAC}, [('apply', (('output', 4),))],
-                                        pipe.COOKIES.cookie(pipe.DST), idle_timeout=300)
+    assert source == FlowSpec.make(
+        pipe.SOURCE_TABLE,
+        pipe.PRIO_LEARNED,
+        {'in_port': 4, 'eth_src': MAC},
+        [('goto', pipe.DESTINATION_TABLE)],
+        pipe.COOKIES.cookie(pipe.SRC),
+        hard_timeout=225,
+    )
+    assert destination == FlowSpec.make(
+        pipe.DESTINATION_TABLE,
+        pipe.PRIO_LEARNED,
+        {'eth_dst': MAC},
+        [('apply', (('output', 4),))],
+        pipe.COOKIES.cookie(pipe.DST),
+        idle_timeout=300,
+    )
 
 
 def test_the_packed_host_rules_are_the_same_messages_on_the_wire():
     dp = FakeDatapath()
     for spec in pipe.host_rules(MAC, 4, 225, 300):
-        assert wire(to_flow_mod(dp, spec, True, packed=True)) == wire(
-            to_flow_mod(dp, spec, True))
+        assert wire(to_flow_mod(dp, spec, True, packed=True)) == wire(to_flow_mod(dp, spec, True))
 
 
 def test_host_and_port_flushes():
-    assert pipe.host_deletes(MAC) == [FlowDelete(pipe.SRC, 0, (('eth_src', MAC),)),
-                                      FlowDelete(pipe.DST, 1, (('eth_dst', MAC),))]
-    assert pipe.port_flush(5) == [FlowDelete(pipe.SRC, 0, (('in_port', 5),)),
-                                  FlowDelete(pipe.DST, 1, out_port=5)]
+    assert pipe.host_deletes(MAC) == [
+        FlowDelete(pipe.SRC, 0, (('eth_src', MAC),)),
+        FlowDelete(pipe.DST, 1, (('eth_dst', MAC),)),
+    ]
+    assert pipe.port_flush(5) == [
+        FlowDelete(pipe.SRC, 0, (('in_port', 5),)),
+        FlowDelete(pipe.DST, 1, out_port=5),
+    ]
     assert pipe.learned_flush() == [FlowDelete(pipe.SRC), FlowDelete(pipe.DST)]
 
 
 def test_the_ban_rule_drops_below_learned_sources():
     ban = pipe.ban_rule(2, 60)
     assert (ban.table, ban.match, ban.instructions, ban.hard_timeout) == (
-        pipe.SOURCE_TABLE, (('in_port', 2),), (), 60)
+        pipe.SOURCE_TABLE,
+        (('in_port', 2),),
+        (),
+        60,
+    )
     assert pipe.PRIO_MISS < ban.priority < pipe.PRIO_LEARNED
     assert pipe.COOKIES.kind_of(ban.cookie) == pipe.BAN

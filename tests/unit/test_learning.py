@@ -102,7 +102,7 @@ def test_table_wide_limit_refuses_new_macs_but_not_moves():
     assert table.learn('02:00:00:00:00:01', 1)[0] is Learned.NEW
     assert table.learn('02:00:00:00:00:02', 2)[0] is Learned.NEW
     assert table.learn('02:00:00:00:00:03', 3) == (Learned.FULL, None)
-    assert not table.is_banned(3)                       # no port is to blame
+    assert not table.is_banned(3)  # no port is to blame
     assert table.learn('02:00:00:00:00:01', 3) == (Learned.MOVED, 1)
     table.forget('02:00:00:00:00:02')
     assert table.learn('02:00:00:00:00:03', 3)[0] is Learned.NEW

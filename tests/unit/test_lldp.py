@@ -29,21 +29,25 @@ def check(frame, now=NOW, key=KEY):
 def test_round_trip():
     frame = genuine()
     assert len(frame) == FRAME_BYTES
-    assert frame[:14] == bytes.fromhex('0180c200000e' '0a0000001207' '88cc')
+    assert frame[:14] == bytes.fromhex('0180c200000e0a000000120788cc')
     assert check(frame) == (0x1234, 7)
 
 
 def test_large_dpid_and_port():
-    assert check(genuine(0xffffffffffffffff, 0xfffffeff)) == (0xffffffffffffffff,
-                                                               0xfffffeff)
+    assert check(genuine(0xFFFFFFFFFFFFFFFF, 0xFFFFFEFF)) == (0xFFFFFFFFFFFFFFFF, 0xFFFFFEFF)
 
 
 def test_the_frame_is_lldp_as_other_tools_read_it():
     """Ryu's parser (as Wireshark or a bridge would) sees a chassis ID, a port ID, a TTL
     and one organisationally specific TLV."""
     tlvs = packet.Packet(genuine()).get_protocol(lldp.lldp).tlvs
-    assert [type(t) for t in tlvs] == [lldp.ChassisID, lldp.PortID, lldp.TTL,
-                                       lldp.OrganizationallySpecific, lldp.End]
+    assert [type(t) for t in tlvs] == [
+        lldp.ChassisID,
+        lldp.PortID,
+        lldp.TTL,
+        lldp.OrganizationallySpecific,
+        lldp.End,
+    ]
     assert tlvs[0].chassis_id == b'dpid:0000000000001234'
     assert tlvs[1].port_id == struct.pack('!I', 7)
     assert tlvs[3].oui == b'\x0a\x53\x44' and tlvs[3].subtype == 1
@@ -51,7 +55,7 @@ def test_the_frame_is_lldp_as_other_tools_read_it():
 
 def test_a_frame_is_fresh_within_max_age_either_way():
     assert check(genuine(), now=NOW + MAX_AGE - 0.01) == (0x1234, 7)
-    assert check(genuine(), now=NOW - MAX_AGE + 0.01) == (0x1234, 7)   # a clock ahead
+    assert check(genuine(), now=NOW - MAX_AGE + 0.01) == (0x1234, 7)  # a clock ahead
     assert check(genuine(), now=NOW + MAX_AGE + 0.01) is Rejection.STALE
     assert check(genuine(), now=NOW - MAX_AGE - 0.01) is Rejection.STALE
 
@@ -65,11 +69,11 @@ def test_another_key_and_the_process_key():
 
 def _altered_at(offset):
     """What an altered byte at ``offset`` of a genuine frame makes of it."""
-    if offset < 22:   # the chassis TLV's header, subtype or 'dpid:' is no longer ours
-        return (None, Rejection.MALFORMED)   # another speaker's chassis, or a broken one
+    if offset < 22:  # the chassis TLV's header, subtype or 'dpid:' is no longer ours
+        return (None, Rejection.MALFORMED)  # another speaker's chassis, or a broken one
     if 22 <= offset < 38 or 41 <= offset < 45 or 55 <= offset < 79:
-        return (Rejection.BAD_MAC,)          # dpid, port number, time, signature
-    return (Rejection.MALFORMED,)            # the layout around them
+        return (Rejection.BAD_MAC,)  # dpid, port number, time, signature
+    return (Rejection.MALFORMED,)  # the layout around them
 
 
 @pytest.mark.parametrize('offset', range(14, 81))
@@ -88,9 +92,9 @@ def test_the_ethernet_source_is_not_what_is_signed():
 
 
 def test_invented_sender_is_refused():
-    unsigned_old_style = frame_head(0x99, 1, MAC) + b'\x00\x00'   # before frames were signed
+    unsigned_old_style = frame_head(0x99, 1, MAC) + b'\x00\x00'  # before frames were signed
     assert check(unsigned_old_style) is Rejection.MALFORMED
-    forged = frame_head(0x99, 1, MAC) + genuine()[49:]             # someone else's signature
+    forged = frame_head(0x99, 1, MAC) + genuine()[49:]  # someone else's signature
     assert check(forged) is Rejection.BAD_MAC
     guessed = LldpKey(b'').sign(frame_head(0x1234, 7, MAC), NOW)  # a guessed key
     assert check(guessed) is Rejection.BAD_MAC
@@ -110,8 +114,7 @@ def test_foreign_lldp_is_ignored():
     chassis = bytes([0x02, 7, 4]) + bytes.fromhex('001122334455')
     port = bytes([0x04, 5, 5]) + b'eth0'
     ttl = bytes([0x06, 2, 0, 120])
-    frame = (bytes.fromhex('0180c200000e' '001122334455' '88cc') + chassis + port + ttl
-             + bytes(2))
+    frame = bytes.fromhex('0180c200000e00112233445588cc') + chassis + port + ttl + bytes(2)
     assert check(frame) is None
     # A chassis TLV that does not fit in the frame, or no chassis TLV first: malformed.
     assert check(frame[:20]) is Rejection.MALFORMED
@@ -119,7 +122,7 @@ def test_foreign_lldp_is_ignored():
 
 
 def test_what_is_no_lldp_at_all_is_malformed():
-    arp = bytes.fromhex('ffffffffffff' '000000000001' '0806') + bytes(46)
+    arp = bytes.fromhex('ffffffffffff0000000000010806') + bytes(46)
     assert check(arp) is Rejection.MALFORMED
     assert check(b'') is Rejection.MALFORMED
     assert check(b'not lldp') is Rejection.MALFORMED
@@ -144,7 +147,7 @@ def test_random_bytes_never_raise_nor_pass(data):
 
 @given(st.binary(max_size=120))
 def test_random_bytes_after_an_lldp_header_never_raise_nor_pass(data):
-    frame = bytes.fromhex('0180c200000e' '020000000001' '88cc') + data
+    frame = bytes.fromhex('0180c200000e02000000000188cc') + data
     assert isinstance(check(frame), VERDICTS)
 
 
@@ -157,13 +160,12 @@ def test_random_bytes_after_our_chassis_start_never_raise_nor_pass(data):
 @given(st.integers(0, FRAME_BYTES - 1), st.binary(min_size=1, max_size=40))
 def test_a_genuine_frame_cut_and_continued_never_raises_nor_passes(cut, tail):
     frame = genuine()
-    if frame[cut:cut + len(tail)] == tail:
-        return   # the same frame again
+    if frame[cut : cut + len(tail)] == tail:
+        return  # the same frame again
     assert isinstance(check(frame[:cut] + tail), VERDICTS)
 
 
-@given(st.integers(0, 2 ** 64 - 1), st.integers(0, 2 ** 32 - 1),
-       st.floats(0, 2 ** 40, allow_nan=False))
+@given(st.integers(0, 2**64 - 1), st.integers(0, 2**32 - 1), st.floats(0, 2**40, allow_nan=False))
 def test_every_dpid_port_and_time_round_trips(dpid, port_no, sent_at):
     frame = lldp_frame(dpid, port_no, MAC, KEY, sent_at)
     assert KEY.verify(frame, int(sent_at * 1000) / 1000, MAX_AGE) == (dpid, port_no)

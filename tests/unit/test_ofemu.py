@@ -13,7 +13,8 @@ import os
 import struct
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ryu.lib.packet import arp, ethernet, ipv4, packet, udp
 from ryu.ofproto import ofproto_parser
 from ryu.ofproto import ofproto_v1_3 as ofp
@@ -26,6 +27,7 @@ from tests.harness.controller import RyuController, free_port
 
 class FakeDatapath:
     """What Ryu's parser and serializers need from a datapath."""
+
     ofproto = ofp
     ofproto_parser = parser
     id = 1
@@ -59,28 +61,39 @@ ARP_FRAME = ofemu.arp_request_frame(HOST, bytes((10, 0, 7, 1)), ofemu.PROBE_IP)
 
 @pytest.mark.parametrize('frame', [UDP_FRAME, ARP_FRAME], ids=['udp', 'arp'])
 def test_packet_in_decodes_with_ryu(frame):
-    builder = ofemu.PacketInBuilder(cookie=0x1234abcd5678, reason=ofp.OFPR_NO_MATCH)
+    builder = ofemu.PacketInBuilder(cookie=0x1234ABCD5678, reason=ofp.OFPR_NO_MATCH)
     msg = decode(builder.build(77, 3, frame))
     assert isinstance(msg, parser.OFPPacketIn)
     assert msg.xid == 77
     assert msg.match['in_port'] == 3
     assert bytes(msg.data) == frame
     assert msg.total_len == len(frame) == 60
-    assert msg.cookie == 0x1234abcd5678
+    assert msg.cookie == 0x1234ABCD5678
     assert msg.buffer_id == ofp.OFP_NO_BUFFER
     assert msg.reason == ofp.OFPR_NO_MATCH
     assert msg.table_id == 0
 
 
 @settings(max_examples=60, deadline=None)
-@given(xid=st.integers(0, 2 ** 32 - 1), in_port=st.integers(1, 0xffffff00),
-       cookie=st.integers(0, 2 ** 64 - 1), reason=st.sampled_from([0, 1]),
-       table_id=st.integers(0, 253), frame=st.binary(min_size=14, max_size=200))
+@given(
+    xid=st.integers(0, 2**32 - 1),
+    in_port=st.integers(1, 0xFFFFFF00),
+    cookie=st.integers(0, 2**64 - 1),
+    reason=st.sampled_from([0, 1]),
+    table_id=st.integers(0, 253),
+    frame=st.binary(min_size=14, max_size=200),
+)
 def test_any_packet_in_decodes_with_ryu(xid, in_port, cookie, reason, table_id, frame):
     msg = decode(ofemu.packet_in(xid, in_port, frame, cookie, reason, table_id))
-    assert (msg.xid, msg.match['in_port'], msg.cookie, msg.reason, msg.table_id,
-            msg.total_len, bytes(msg.data)) == (xid, in_port, cookie, reason, table_id,
-                                                len(frame), frame)
+    assert (
+        msg.xid,
+        msg.match['in_port'],
+        msg.cookie,
+        msg.reason,
+        msg.table_id,
+        msg.total_len,
+        bytes(msg.data),
+    ) == (xid, in_port, cookie, reason, table_id, len(frame), frame)
 
 
 def test_frames_decode_with_ryu_packet_library():
@@ -91,30 +104,42 @@ def test_frames_decode_with_ryu_packet_library():
     assert a.src_ip == '10.0.7.1' and a.dst_ip == '192.0.2.1'
 
     pkt = packet.Packet(UDP_FRAME)
-    eth, ip, u = (pkt.get_protocol(ethernet.ethernet), pkt.get_protocol(ipv4.ipv4),
-                  pkt.get_protocol(udp.udp))
+    eth, ip, u = (
+        pkt.get_protocol(ethernet.ethernet),
+        pkt.get_protocol(ipv4.ipv4),
+        pkt.get_protocol(udp.udp),
+    )
     assert (eth.dst, eth.src) == (ofemu.mac_text(HOST), ofemu.mac_text(SRC))
     assert (ip.src, ip.dst, ip.proto, ip.total_length) == ('192.0.2.1', '10.0.7.1', 17, 46)
     assert u.dst_port == 9 and u.total_length == 26
-    header = UDP_FRAME[14:34]           # a valid IPv4 checksum sums to 0xffff
+    header = UDP_FRAME[14:34]  # a valid IPv4 checksum sums to 0xffff
     total = sum(struct.unpack('!10H', header))
-    assert (total & 0xffff) + (total >> 16) == 0xffff
+    assert (total & 0xFFFF) + (total >> 16) == 0xFFFF
 
 
 def test_mac_families_are_distinct_and_locally_administered():
-    macs = [ofemu.host_mac(3, 5), ofemu.probe_mac(3, 5), ofemu.learn_mac(3, 5),
-            ofemu.port_hw_addr(3, 5)]
+    macs = [
+        ofemu.host_mac(3, 5),
+        ofemu.probe_mac(3, 5),
+        ofemu.learn_mac(3, 5),
+        ofemu.port_hw_addr(3, 5),
+    ]
     assert len(set(macs)) == 4
     for mac in macs:
-        assert len(mac) == 6 and mac[0] & 0x03 == 0x02      # local, unicast
+        assert len(mac) == 6 and mac[0] & 0x03 == 0x02  # local, unicast
     assert ofemu.host_mac(3, 5) != ofemu.host_mac(4, 5)
 
 
 def test_features_reply_decodes_with_ryu():
     msg = decode(ofemu.features_reply(9, 0x1122334455))
     assert isinstance(msg, parser.OFPSwitchFeatures)
-    assert (msg.xid, msg.datapath_id, msg.n_buffers, msg.n_tables, msg.auxiliary_id) == \
-        (9, 0x1122334455, 0, 254, 0)
+    assert (msg.xid, msg.datapath_id, msg.n_buffers, msg.n_tables, msg.auxiliary_id) == (
+        9,
+        0x1122334455,
+        0,
+        254,
+        0,
+    )
     assert msg.capabilities & ofp.OFPC_FLOW_STATS and msg.capabilities & ofp.OFPC_PORT_STATS
 
 
@@ -239,9 +264,13 @@ class Conn:
 
 def table_miss(cookie=0):
     actions = [parser.OFPActionOutput(ofp.OFPP_CONTROLLER, ofp.OFPCML_NO_BUFFER)]
-    return parser.OFPFlowMod(DP, cookie=cookie, priority=0, match=parser.OFPMatch(),
-                             instructions=[parser.OFPInstructionActions(
-                                 ofp.OFPIT_APPLY_ACTIONS, actions)])
+    return parser.OFPFlowMod(
+        DP,
+        cookie=cookie,
+        priority=0,
+        match=parser.OFPMatch(),
+        instructions=[parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, actions)],
+    )
 
 
 def run(coro):
@@ -251,14 +280,14 @@ def run(coro):
 def test_handshake_ready_and_requests():
     async def scenario():
         async with FakeController() as ctl:
-            sw = ofemu.EmulatedSwitch(0x2a, 3, '127.0.0.1', ctl.port, ready_grace=0.05)
+            sw = ofemu.EmulatedSwitch(0x2A, 3, '127.0.0.1', ctl.port, ready_grace=0.05)
             starting = asyncio.ensure_future(sw.start(timeout=5))
             conn = await ctl.connection()
             features, ports = await conn.handshake()
             await starting
             assert sw.ready and sw.phase == 'ready'
             assert isinstance(features, parser.OFPSwitchFeatures)
-            assert features.datapath_id == 0x2a and features.n_tables == 254
+            assert features.datapath_id == 0x2A and features.n_tables == 254
             assert [p.port_no for p in ports.body] == [1, 2, 3]
 
             echo = parser.OFPEchoRequest(DP, data=b'ping')
@@ -267,24 +296,25 @@ def test_handshake_ready_and_requests():
             assert isinstance(reply, parser.OFPEchoReply)
             assert (reply.xid, reply.data) == (xid, b'ping')
 
-            conn.send(parser.OFPSetConfig(DP, ofp.OFPC_FRAG_NORMAL, 0xffe5))
+            conn.send(parser.OFPSetConfig(DP, ofp.OFPC_FRAG_NORMAL, 0xFFE5))
             xid = conn.send(parser.OFPGetConfigRequest(DP))
             reply = await conn.recv()
             assert isinstance(reply, parser.OFPGetConfigReply)
-            assert (reply.xid, reply.miss_send_len) == (xid, 0xffe5)
+            assert (reply.xid, reply.miss_send_len) == (xid, 0xFFE5)
 
             expected = [
                 (parser.OFPDescStatsRequest(DP, 0), parser.OFPDescStatsReply),
                 (parser.OFPFlowStatsRequest(DP), parser.OFPFlowStatsReply),
-                (parser.OFPAggregateStatsRequest(DP, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY,
-                                                 ofp.OFPG_ANY, 0, 0, parser.OFPMatch()),
-                 parser.OFPAggregateStatsReply),
+                (
+                    parser.OFPAggregateStatsRequest(
+                        DP, 0, ofp.OFPTT_ALL, ofp.OFPP_ANY, ofp.OFPG_ANY, 0, 0, parser.OFPMatch()
+                    ),
+                    parser.OFPAggregateStatsReply,
+                ),
                 (parser.OFPTableStatsRequest(DP, 0), parser.OFPTableStatsReply),
                 (parser.OFPPortStatsRequest(DP, 0, ofp.OFPP_ANY), parser.OFPPortStatsReply),
-                (parser.OFPGroupFeaturesStatsRequest(DP, 0),
-                 parser.OFPGroupFeaturesStatsReply),
-                (parser.OFPMeterFeaturesStatsRequest(DP, 0),
-                 parser.OFPMeterFeaturesStatsReply),
+                (parser.OFPGroupFeaturesStatsRequest(DP, 0), parser.OFPGroupFeaturesStatsReply),
+                (parser.OFPMeterFeaturesStatsRequest(DP, 0), parser.OFPMeterFeaturesStatsReply),
                 (parser.OFPBarrierRequest(DP), parser.OFPBarrierReply),
                 (parser.OFPRoleRequest(DP, ofp.OFPCR_ROLE_MASTER, 5), parser.OFPRoleReply),
                 (parser.OFPGetAsyncRequest(DP), parser.OFPGetAsyncReply),
@@ -317,15 +347,18 @@ def test_handshake_ready_and_requests():
             assert reply.xid == 200
             assert bytes(reply.data[:8]) == ofemu.features_reply(200, 1)[:8]
             sw.close()
+
     run(scenario())
 
 
 def bundle(msgs):
     """An ONF bundle as controller/bundles.py sends it: open, add each, commit."""
     flags = ofp.ONF_BF_ATOMIC | ofp.ONF_BF_ORDERED
-    return ([parser.ONFBundleCtrlMsg(DP, 7, ofp.ONF_BCT_OPEN_REQUEST, flags, [])]
-            + [parser.ONFBundleAddMsg(DP, 7, flags, msg, []) for msg in msgs]
-            + [parser.ONFBundleCtrlMsg(DP, 7, ofp.ONF_BCT_COMMIT_REQUEST, flags, [])])
+    return (
+        [parser.ONFBundleCtrlMsg(DP, 7, ofp.ONF_BCT_OPEN_REQUEST, flags, [])]
+        + [parser.ONFBundleAddMsg(DP, 7, flags, msg, []) for msg in msgs]
+        + [parser.ONFBundleCtrlMsg(DP, 7, ofp.ONF_BCT_COMMIT_REQUEST, flags, [])]
+    )
 
 
 @pytest.mark.parametrize('fault', [None, ofemu.FAULT_REFUSE, ofemu.FAULT_NO_BARRIER])
@@ -333,18 +366,17 @@ def test_bundles_and_faulty_switches(fault):
     """A healthy switch answers bundle control requests and barriers; a refusing one
     answers every flow-mod, group-mod and bundle message with an error (and barriers
     still); a hanging one takes everything and never answers a barrier."""
+
     async def scenario():
         async with FakeController() as ctl:
-            sw = ofemu.EmulatedSwitch(9, 2, '127.0.0.1', ctl.port, ready_grace=0.05,
-                                      fault=fault)
+            sw = ofemu.EmulatedSwitch(9, 2, '127.0.0.1', ctl.port, ready_grace=0.05, fault=fault)
             starting = asyncio.ensure_future(sw.start(timeout=5))
             conn = await ctl.connection()
             await conn.handshake()
             await starting
             sent = [conn.send(msg) for msg in bundle([table_miss()])]
             sent.append(conn.send(table_miss()))
-            sent.append(conn.send(parser.OFPGroupMod(DP, ofp.OFPGC_ADD, ofp.OFPGT_ALL, 1,
-                                                     [])))
+            sent.append(conn.send(parser.OFPGroupMod(DP, ofp.OFPGC_ADD, ofp.OFPGT_ALL, 1, [])))
             barrier = conn.send(parser.OFPBarrierRequest(DP))
             replies = []
             try:
@@ -354,19 +386,22 @@ def test_bundles_and_faulty_switches(fault):
                 pass
             sw.close()
             return sent, barrier, replies, sw
+
     sent, barrier, replies, sw = run(scenario())
     kinds = [(type(r).__name__, r.xid) for r in replies]
     if fault is None:
-        assert kinds == [('ONFBundleCtrlMsg', sent[0]), ('ONFBundleCtrlMsg', sent[2]),
-                         ('OFPBarrierReply', barrier)]
-        assert [r.type for r in replies[:2]] == [ofp.ONF_BCT_OPEN_REPLY,
-                                                 ofp.ONF_BCT_COMMIT_REPLY]
+        assert kinds == [
+            ('ONFBundleCtrlMsg', sent[0]),
+            ('ONFBundleCtrlMsg', sent[2]),
+            ('OFPBarrierReply', barrier),
+        ]
+        assert [r.type for r in replies[:2]] == [ofp.ONF_BCT_OPEN_REPLY, ofp.ONF_BCT_COMMIT_REPLY]
         assert sw.bundles_committed == 1 and sw.refused == 0
     elif fault == ofemu.FAULT_REFUSE:
-        assert kinds == [('OFPErrorMsg', xid) for xid in sent] + [('OFPBarrierReply',
-                                                                   barrier)]
-        assert {(r.type, r.code) for r in replies[:-1]} == {(ofp.OFPET_BAD_REQUEST,
-                                                             ofp.OFPBRC_EPERM)}
+        assert kinds == [('OFPErrorMsg', xid) for xid in sent] + [('OFPBarrierReply', barrier)]
+        assert {(r.type, r.code) for r in replies[:-1]} == {
+            (ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_EPERM)
+        }
         assert sw.bundles_committed == 0 and sw.refused == 5
     else:
         assert kinds == [('ONFBundleCtrlMsg', sent[0]), ('ONFBundleCtrlMsg', sent[2])]
@@ -386,6 +421,7 @@ def test_send_message_goes_as_it_is():
             msg = await conn.recv()
             sw.close()
             return msg, sw
+
     msg, sw = run(scenario())
     assert isinstance(msg, parser.OFPPacketIn) and msg.xid == 77
     assert (msg.match['in_port'], msg.data) == (2, bytes(8))
@@ -399,12 +435,13 @@ def test_handshake_timeout_names_the_switch_and_phase():
             starting = asyncio.ensure_future(sw.start(timeout=0.5))
             conn = await ctl.connection()
             await conn.recv()
-            conn.send(parser.OFPHello(DP))          # ... and no FEATURES_REQUEST
+            conn.send(parser.OFPHello(DP))  # ... and no FEATURES_REQUEST
             with pytest.raises(ofemu.BenchError) as info:
                 await starting
             assert info.value.dpid == 5 and info.value.phase == 'features'
             assert 'FEATURES_REQUEST' in str(info.value) and 'dpid=5' in str(info.value)
             sw.close()
+
     run(scenario())
 
 
@@ -422,6 +459,7 @@ def test_controller_closing_the_connection_is_an_error_naming_the_phase():
             with pytest.raises(ofemu.BenchError) as info:
                 await starting
             assert info.value.phase == 'port-desc' and 'closed' in str(info.value)
+
     run(scenario())
 
 
@@ -431,28 +469,30 @@ def test_connection_refused_is_phase_connect():
         with pytest.raises(ofemu.BenchError) as info:
             await ofemu.EmulatedSwitch(3, 2, '127.0.0.1', port).start(timeout=2)
         assert info.value.phase == 'connect'
+
     run(scenario())
 
 
 def test_cookie_taken_from_the_table_miss_flow_mod():
     async def scenario():
         async with FakeController() as ctl:
-            sw = ofemu.EmulatedSwitch(8, 2, '127.0.0.1', ctl.port,
-                                      cookie=ofemu.FROM_TABLE_MISS)
+            sw = ofemu.EmulatedSwitch(8, 2, '127.0.0.1', ctl.port, cookie=ofemu.FROM_TABLE_MISS)
             starting = asyncio.ensure_future(sw.start(timeout=5))
             conn = await ctl.connection()
-            other = parser.OFPFlowMod(DP, cookie=5, priority=1,
-                                      match=parser.OFPMatch(in_port=1), instructions=[])
-            await conn.handshake(flow_mods=[other, table_miss(cookie=0xc0ffee)])
+            other = parser.OFPFlowMod(
+                DP, cookie=5, priority=1, match=parser.OFPMatch(in_port=1), instructions=[]
+            )
+            await conn.handshake(flow_mods=[other, table_miss(cookie=0xC0FFEE)])
             await starting
-            assert sw.cookie == sw.table_miss_cookie == 0xc0ffee
+            assert sw.cookie == sw.table_miss_cookie == 0xC0FFEE
             done = sw.start_traffic([(2, SRC, HOST, UDP_FRAME)], window=1)
             pin = await conn.recv()
-            assert isinstance(pin, parser.OFPPacketIn) and pin.cookie == 0xc0ffee
+            assert isinstance(pin, parser.OFPPacketIn) and pin.cookie == 0xC0FFEE
             assert pin.match['in_port'] == 2 and bytes(pin.data) == UDP_FRAME
             sw.stop_traffic()
             await done
             sw.close()
+
     run(scenario())
 
 
@@ -466,22 +506,28 @@ def _answer_like(conn, pin, style):
         fields = dict(in_port=in_port, eth_dst=ofemu.mac_text(eth_dst))
         if style == 'simple_switch':
             fields['eth_src'] = ofemu.mac_text(eth_src)
-        conn.send(parser.OFPFlowMod(DP, priority=1, match=parser.OFPMatch(**fields),
-                                    instructions=inst))
+        conn.send(
+            parser.OFPFlowMod(DP, priority=1, match=parser.OFPMatch(**fields), instructions=inst)
+        )
     if style == 'simple_switch':
         conn.send(parser.OFPPacketOut(DP, ofp.OFP_NO_BUFFER, in_port, out, pin.data))
-    if style == 'lldp_noise':       # not about any packet-in
-        lldp = b'\x01\x80\xc2\x00\x00\x0e' + b'\x0a\x00\x00\x00\x00\x01' + b'\x88\xcc' + \
-            b'\x00' * 46
+    if style == 'lldp_noise':  # not about any packet-in
+        lldp = (
+            b'\x01\x80\xc2\x00\x00\x0e' + b'\x0a\x00\x00\x00\x00\x01' + b'\x88\xcc' + b'\x00' * 46
+        )
         conn.send(parser.OFPPacketOut(DP, ofp.OFP_NO_BUFFER, ofp.OFPP_CONTROLLER, out, lldp))
-        conn.send(parser.OFPFlowMod(DP, priority=1, match=parser.OFPMatch(in_port=in_port),
-                                    instructions=inst))
+        conn.send(
+            parser.OFPFlowMod(
+                DP, priority=1, match=parser.OFPMatch(in_port=in_port), instructions=inst
+            )
+        )
 
 
 @pytest.mark.parametrize('style', ['simple_switch', 'one_flowmod'])
 @pytest.mark.parametrize('window', [1, 8])
 def test_replies_answer_their_packet_ins(style, window):
     """Replies (serialized by Ryu) are matched to the packet-ins they answer."""
+
     async def scenario():
         async with FakeController() as ctl:
             sw = ofemu.EmulatedSwitch(9, 4, '127.0.0.1', ctl.port, ready_grace=0.01)
@@ -505,14 +551,16 @@ def test_replies_answer_their_packet_ins(style, window):
             assert sw.extra == (len(stream) if style == 'simple_switch' else 0)
             assert len(sw.take_latencies()) == len(stream)
             sw.close()
+
     run(scenario())
 
 
 def test_unrelated_replies_are_unmatched_and_unanswered_packet_ins_time_out():
     async def scenario():
         async with FakeController() as ctl:
-            sw = ofemu.EmulatedSwitch(10, 2, '127.0.0.1', ctl.port, ready_grace=0.01,
-                                      response_timeout=0.2)
+            sw = ofemu.EmulatedSwitch(
+                10, 2, '127.0.0.1', ctl.port, ready_grace=0.01, response_timeout=0.2
+            )
             starting = asyncio.ensure_future(sw.start(timeout=5))
             conn = await ctl.connection()
             await conn.handshake()
@@ -521,13 +569,14 @@ def test_unrelated_replies_are_unmatched_and_unanswered_packet_ins_time_out():
             probes = ofemu.probe_stream(10, hosts, 2)
             stream = [next(probes) for _ in range(4)]
             done = sw.start_traffic(stream, window=2)
-            for _ in range(len(stream)):            # window 2: the rest waits for timeouts
+            for _ in range(len(stream)):  # window 2: the rest waits for timeouts
                 pin = await conn.recv()
                 _answer_like(conn, pin, 'lldp_noise')
             await asyncio.wait_for(done, 5)
             assert (sw.packet_ins_sent, sw.answered, sw.timeouts) == (4, 0, 4)
             assert sw.unmatched == 8
             sw.close()
+
     run(scenario())
 
 
@@ -545,9 +594,10 @@ def test_rate_limits_the_packet_ins():
             for _ in range(10):
                 _answer_like(conn, await conn.recv(), 'simple_switch')
             await asyncio.wait_for(done, 5)
-            assert loop.time() - t0 >= 0.17          # 10 at 50/s: the last at ~0.18 s
+            assert loop.time() - t0 >= 0.17  # 10 at 50/s: the last at ~0.18 s
             assert sw.answered == 10
             sw.close()
+
     run(scenario())
 
 
@@ -555,23 +605,32 @@ def test_rate_limits_the_packet_ins():
 
 
 def _ryu(app, tmp_path):
-    return RyuController([cbench.resolve_app(app)], str(tmp_path / 'ryu.log'),
-                         extra_args=['--default-log-level', '30'])
+    return RyuController(
+        [cbench.resolve_app(app)],
+        str(tmp_path / 'ryu.log'),
+        extra_args=['--default-log-level', '30'],
+    )
 
 
 def test_simple_switch_13_end_to_end(tmp_path):
     with _ryu('ryu.app.simple_switch_13', tmp_path) as ryu:
-        lat = ofemu.run_benchmark_sync('127.0.0.1', ryu.ofp_port, n_switches=4,
-                                       hosts_per_switch=10, mode='latency', loops=1,
-                                       loop_seconds=1.0, warmup_loops=0)
+        lat = ofemu.run_benchmark_sync(
+            '127.0.0.1',
+            ryu.ofp_port,
+            n_switches=4,
+            hosts_per_switch=10,
+            mode='latency',
+            loops=1,
+            loop_seconds=1.0,
+            warmup_loops=0,
+        )
         assert lat.learn.packet_ins == lat.learn.answered == 40
         assert lat.handshake_seconds < 10
         (loop,) = lat.loops
         assert loop.responses > 0 and loop.answered > 0 and loop.flow_mods > 0
-        assert loop.packet_outs > 0                  # simple_switch_13: flow-mod + packet-out
+        assert loop.packet_outs > 0  # simple_switch_13: flow-mod + packet-out
         stats = lat.latency()
-        assert stats['n'] > 0 and 0 < stats['p50'] <= stats['p90'] <= stats['p99'] <= \
-            stats['max']
+        assert stats['n'] > 0 and 0 < stats['p50'] <= stats['p90'] <= stats['p99'] <= stats['max']
         assert lat.totals['unmatched'] == 0
 
         thr = ofemu.run_benchmark_sync('127.0.0.1', ryu.ofp_port, 4, 10, 'throughput', 1, 1.0, 0)
@@ -579,8 +638,9 @@ def test_simple_switch_13_end_to_end(tmp_path):
         assert thr.loops[0].responses > 0 and thr.loops[0].flow_mods > 0
         assert thr.totals['answered'] > 0 and thr.min > 0
 
-        mem = ofemu.measure_memory_sync('127.0.0.1', ryu.ofp_port, ryu.pid, counts=(200,),
-                                        n_switches=2, rate=None, settle=0.1)
+        mem = ofemu.measure_memory_sync(
+            '127.0.0.1', ryu.ofp_port, ryu.pid, counts=(200,), n_switches=2, rate=None, settle=0.1
+        )
         assert mem.baseline_rss_kib > 0 and mem.points[0].rss_kib > 0
         assert mem.points[0].learn.answered == 200
         assert ryu.alive()
@@ -590,24 +650,40 @@ def test_simple_switch_13_end_to_end(tmp_path):
 def test_one_flowmod_ceiling_app_end_to_end(tmp_path):
     with _ryu('one_flowmod', tmp_path) as ryu:
         assert ryu.apps[0].endswith(os.path.join('bench', 'apps', 'one_flowmod.py'))
-        lat = ofemu.run_benchmark_sync('127.0.0.1', ryu.ofp_port, 4, 10, 'latency', 1, 1.0, 0,
-                                       cookie=ofemu.FROM_TABLE_MISS)
+        lat = ofemu.run_benchmark_sync(
+            '127.0.0.1', ryu.ofp_port, 4, 10, 'latency', 1, 1.0, 0, cookie=ofemu.FROM_TABLE_MISS
+        )
         assert lat.learn.answered == 40
         assert lat.loops[0].flow_mods > 0 and lat.latency()['n'] > 0
         thr = ofemu.run_benchmark_sync('127.0.0.1', ryu.ofp_port, 4, 10, 'throughput', 1, 1.0, 0)
         for r in (lat, thr):
             assert r.loops[0].answered > 0
-            assert r.totals['packet_outs'] == 0          # exactly one FLOW_MOD, nothing else
+            assert r.totals['packet_outs'] == 0  # exactly one FLOW_MOD, nothing else
             assert r.totals['extra'] == r.totals['unmatched'] == 0
-            assert r.totals['flow_mods'] == r.totals['answered'] + 4   # + the table-misses
+            assert r.totals['flow_mods'] == r.totals['answered'] + 4  # + the table-misses
         assert 'Traceback' not in ryu.log_tail(200)
 
 
 def test_cbench_command_line(tmp_path, capsys):
     out = tmp_path / 'out.json'
-    rc = cbench.main(['--start-app', 'one_flowmod', '--switches', '2', '--hosts', '5',
-                      '--loops', '2', '--loop-seconds', '0.5', '--warmup', '1',
-                      '--json', str(out)])
+    rc = cbench.main(
+        [
+            '--start-app',
+            'one_flowmod',
+            '--switches',
+            '2',
+            '--hosts',
+            '5',
+            '--loops',
+            '2',
+            '--loop-seconds',
+            '0.5',
+            '--warmup',
+            '1',
+            '--json',
+            str(out),
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0, text
     assert 'RESULT: 2 switches 2 loops min/max/avg/median' in text

@@ -18,12 +18,15 @@ def packed_bytes(**fields):
     return bytes(buf[:length])
 
 
-@pytest.mark.parametrize('fields', [
-    {'in_port': 3, 'eth_src': '00:00:00:00:00:01'},
-    {'eth_dst': 'aa:bb:cc:dd:ee:ff'},
-    {'in_port': 0xfffffffe},
-    {},
-])
+@pytest.mark.parametrize(
+    'fields',
+    [
+        {'in_port': 3, 'eth_src': '00:00:00:00:00:01'},
+        {'eth_dst': 'aa:bb:cc:dd:ee:ff'},
+        {'in_port': 0xFFFFFFFE},
+        {},
+    ],
+)
 def test_packed_match_equals_ryu_match(fields):
     assert packed_bytes(**fields) == ryu_bytes(**fields)
 
@@ -34,8 +37,9 @@ def test_packed_match_writes_at_its_offset_like_ryus_match():
     fields = {'in_port': 3, 'eth_dst': 'aa:bb:cc:dd:ee:ff'}
     for start in (bytearray(b'xy'), bytearray(b'z' * 40)):
         ryu, packed = bytearray(start), bytearray(start)
-        assert PackedMatch(**fields).serialize(packed, 5) == \
-            parser.OFPMatch(**fields).serialize(ryu, 5)
+        assert PackedMatch(**fields).serialize(packed, 5) == parser.OFPMatch(**fields).serialize(
+            ryu, 5
+        )
         assert packed == ryu
 
 
@@ -45,13 +49,17 @@ def test_packed_match_inside_a_flow_mod_round_trips():
         ofproto_parser = parser
 
     dp = FakeDatapath()
-    mod = parser.OFPFlowMod(dp, cookie=7, table_id=1, priority=100,
-                            match=PackedMatch(in_port=2, eth_src='02:00:00:00:00:09'),
-                            instructions=[parser.OFPInstructionGotoTable(2)])
+    mod = parser.OFPFlowMod(
+        dp,
+        cookie=7,
+        table_id=1,
+        priority=100,
+        match=PackedMatch(in_port=2, eth_src='02:00:00:00:00:09'),
+        instructions=[parser.OFPInstructionGotoTable(2)],
+    )
     mod.set_xid(1)
     mod.serialize()
-    decoded = parser.OFPFlowMod.parser(dp, mod.version, mod.msg_type, mod.msg_len,
-                                       mod.xid, mod.buf)
+    decoded = parser.OFPFlowMod.parser(dp, mod.version, mod.msg_type, mod.msg_len, mod.xid, mod.buf)
     assert decoded.match['in_port'] == 2
     assert decoded.match['eth_src'] == '02:00:00:00:00:09'
     assert decoded.instructions[0].table_id == 2 and decoded.cookie == 7
@@ -63,8 +71,10 @@ def test_mac_conversions():
 
 
 def test_packed_match_prints_without_error():
-    assert str(PackedMatch(in_port=1, eth_src='02:00:00:00:00:01')) == \
-        "PackedMatch(in_port=1, eth_src='02:00:00:00:00:01')"
+    assert (
+        str(PackedMatch(in_port=1, eth_src='02:00:00:00:00:01'))
+        == "PackedMatch(in_port=1, eth_src='02:00:00:00:00:01')"
+    )
 
 
 def test_send_together_writes_both_messages_back_to_back():
@@ -85,19 +95,35 @@ def test_send_together_writes_both_messages_back_to_back():
             self.sent.append(buf)
 
     dp = RecordingDatapath()
-    mods = [flow_add(dp, 0, 100, PackedMatch(in_port=1, eth_src='02:00:00:00:00:01'),
-                     [parser.OFPInstructionGotoTable(1)], cookie=1),
-            flow_add(dp, 1, 100, PackedMatch(eth_dst='02:00:00:00:00:01'),
-                     [parser.OFPInstructionActions(parser.ofproto.OFPIT_APPLY_ACTIONS,
-                                                   [parser.OFPActionOutput(1)])], cookie=2)]
+    mods = [
+        flow_add(
+            dp,
+            0,
+            100,
+            PackedMatch(in_port=1, eth_src='02:00:00:00:00:01'),
+            [parser.OFPInstructionGotoTable(1)],
+            cookie=1,
+        ),
+        flow_add(
+            dp,
+            1,
+            100,
+            PackedMatch(eth_dst='02:00:00:00:00:01'),
+            [
+                parser.OFPInstructionActions(
+                    parser.ofproto.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(1)]
+                )
+            ],
+            cookie=2,
+        ),
+    ]
     send_together(dp, mods)
     assert len(dp.sent) == 1
     buf = dp.sent[0]
     first_len = int.from_bytes(buf[2:4], 'big')
     second = buf[first_len:]
     assert len(buf) == first_len + int.from_bytes(second[2:4], 'big')
-    decoded = [parser.OFPFlowMod.parser(dp, 4, 14, len(b), 0, b)
-               for b in (buf[:first_len], second)]
+    decoded = [parser.OFPFlowMod.parser(dp, 4, 14, len(b), 0, b) for b in (buf[:first_len], second)]
     assert [d.cookie for d in decoded] == [1, 2]
     assert decoded[1].match['eth_dst'] == '02:00:00:00:00:01'
-    assert [int.from_bytes(b[4:8], 'big') for b in (buf, second)] == [1, 2]   # xids
+    assert [int.from_bytes(b[4:8], 'big') for b in (buf, second)] == [1, 2]  # xids

@@ -34,7 +34,7 @@ EXPECTED = {
     'in_port 0': 'in_port 0 is not a port',
     'total_len lies short': 'a frame of 5 bytes, shorter than an Ethernet header',
     'total_len lies long': 'a frame of 10 bytes, shorter than an Ethernet header',
-    'unknown OXM field': 'fields',        # Ryu keeps it as field_<n>: in_port still read
+    'unknown OXM field': 'fields',  # Ryu keeps it as field_<n>: in_port still read
     'experimenter OXM': None,
     'in_port of 2 bytes': None,
 }
@@ -72,7 +72,7 @@ def test_each_kind_of_malformed_packet_in(kind, parse_errors):
     msg = parse(malformed_packet_ins()[kind])
     expected = EXPECTED[kind]
     if expected is None:
-        assert msg is None           # Ryu dropped it (one line, no traceback: below)
+        assert msg is None  # Ryu dropped it (one line, no traceback: below)
         return
     if expected == 'fields':
         assert of.packet_in_fields(msg)[0] == 1
@@ -82,12 +82,15 @@ def test_each_kind_of_malformed_packet_in(kind, parse_errors):
 
 
 def test_messages_that_are_not_what_ryu_makes():
-    for msg in (SimpleNamespace(), SimpleNamespace(match=None, data=FRAME),
-                SimpleNamespace(match={'in_port': True}, data=FRAME),
-                SimpleNamespace(match={'in_port': 2 ** 40}, data=FRAME),
-                SimpleNamespace(match={'in_port': ofp.OFPP_CONTROLLER}, data=FRAME),
-                SimpleNamespace(match={'in_port': 1}, data='text'),
-                SimpleNamespace(match={'in_port': 1})):
+    for msg in (
+        SimpleNamespace(),
+        SimpleNamespace(match=None, data=FRAME),
+        SimpleNamespace(match={'in_port': True}, data=FRAME),
+        SimpleNamespace(match={'in_port': 2**40}, data=FRAME),
+        SimpleNamespace(match={'in_port': ofp.OFPP_CONTROLLER}, data=FRAME),
+        SimpleNamespace(match={'in_port': 1}, data='text'),
+        SimpleNamespace(match={'in_port': 1}),
+    ):
         assert of.packet_in_fields(msg) is None
 
 
@@ -110,15 +113,15 @@ def test_the_guard_counts_per_switch_and_logs_once_a_minute(caplog):
         'switch 0000000000000002: malformed packet-in dropped (a frame of 2 bytes, shorter '
         'than an Ethernet header); 1 so far (one line a minute at most)',
         'switch 0000000000000001: malformed packet-in dropped (a frame of 2 bytes, shorter '
-        'than an Ethernet header); 101 so far (one line a minute at most)']
+        'than an Ethernet header); 101 so far (one line a minute at most)',
+    ]
     assert all(r.exc_info is None for r in caplog.records)
     assert guard.fields(1, SimpleNamespace(match={'in_port': 1}, data=FRAME)) == (1, FRAME)
     guard.forget(1)
     assert guard.dropped == {2: 1}
 
 
-def test_what_ryu_cannot_parse_is_one_line_a_minute_without_its_traceback(parse_errors,
-                                                                        caplog):
+def test_what_ryu_cannot_parse_is_one_line_a_minute_without_its_traceback(parse_errors, caplog):
     errors, clock = parse_errors
     unknown_class = malformed_packet_ins()['experimenter OXM']
     with caplog.at_level(logging.INFO, logger=of.RYU_PARSER_LOGGER):
@@ -128,9 +131,13 @@ def test_what_ryu_cannot_parse_is_one_line_a_minute_without_its_traceback(parse_
         assert parse(malformed_packet_ins()['in_port of 2 bytes']) is None
     assert errors.dropped == 51
     assert [(r.levelno, r.exc_info, r.exc_text) for r in caplog.records] == [
-        (logging.WARNING, None, None)] * 2
-    assert caplog.records[0].getMessage().startswith(
-        'an OpenFlow message Ryu could not parse was dropped (type 10, 110 bytes: ')
+        (logging.WARNING, None, None)
+    ] * 2
+    assert (
+        caplog.records[0]
+        .getMessage()
+        .startswith('an OpenFlow message Ryu could not parse was dropped (type 10, 110 bytes: ')
+    )
     assert caplog.records[1].getMessage().endswith('; 51 so far (one line a minute at most)')
     assert 'Traceback' not in caplog.text
     # Other lines of that logger pass as they are.
@@ -139,8 +146,7 @@ def test_what_ryu_cannot_parse_is_one_line_a_minute_without_its_traceback(parse_
     assert caplog.records[-1].getMessage() == 'something else'
 
 
-def test_a_connection_ended_on_a_message_cut_short_is_one_line_a_minute(parse_errors,
-                                                                         caplog):
+def test_a_connection_ended_on_a_message_cut_short_is_one_line_a_minute(parse_errors, caplog):
     """Ryu's reader raises on it; the connection's green thread ends with "hub: uncaught
     exception" and the traceback, which the filter shortens (tests/unit/
     test_l2_hostile_switches.py sends one to the real ryu-manager)."""
@@ -160,7 +166,8 @@ def test_a_connection_ended_on_a_message_cut_short_is_one_line_a_minute(parse_er
         'requires a buffer of at least 35 bytes for unpacking 3 bytes at offset 32 (actual '
         'buffer size is 34)): Ryu closed its connection (the line before names it); 1 so '
         'far (one line a minute at most)',
-        'hub: uncaught exception: Traceback: KeyError: 3']    # not ours to shorten
+        'hub: uncaught exception: Traceback: KeyError: 3',
+    ]  # not ours to shorten
 
 
 def test_the_filter_is_installed_once(monkeypatch):
@@ -174,21 +181,28 @@ def test_the_filter_is_installed_once(monkeypatch):
 
 oxm_fields = st.one_of(
     st.just(IN_PORT_3),
-    st.builds(oxm_tlv, st.sampled_from([0x8000, 0x8001, 0x0001, 0xffff, 0x1234]),
-              st.integers(0, 127), st.binary(max_size=12)),
-    st.binary(max_size=10))      # not even a TLV
+    st.builds(
+        oxm_tlv,
+        st.sampled_from([0x8000, 0x8001, 0x0001, 0xFFFF, 0x1234]),
+        st.integers(0, 127),
+        st.binary(max_size=12),
+    ),
+    st.binary(max_size=10),
+)  # not even a TLV
 
 
-@settings(max_examples=400, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(oxms=st.lists(oxm_fields, max_size=4).map(b''.join),
-       frame=st.binary(max_size=40),
-       total_len=st.one_of(st.none(), st.integers(0, 0xffff)))
-def test_no_packet_in_ryu_lets_through_makes_the_check_raise(parse_errors, oxms, frame,
-                                                             total_len):
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    oxms=st.lists(oxm_fields, max_size=4).map(b''.join),
+    frame=st.binary(max_size=40),
+    total_len=st.one_of(st.none(), st.integers(0, 0xFFFF)),
+)
+def test_no_packet_in_ryu_lets_through_makes_the_check_raise(parse_errors, oxms, frame, total_len):
     msg = parse(raw_packet_in(oxms, frame, total_len))
     if msg is None:
-        return                    # Ryu's own drop
+        return  # Ryu's own drop
     fields = of.packet_in_fields(msg)
     if fields is not None:
         in_port, data = fields
@@ -203,9 +217,13 @@ def wire(msg: Any) -> bytes:
 
 
 def flood_spec(n_outputs: int) -> FlowSpec:
-    return FlowSpec(1, 10, (('in_port', 1),),
-                    (('apply', tuple(('output', port) for port in range(2, n_outputs + 2))),),
-                    0x42)
+    return FlowSpec(
+        1,
+        10,
+        (('in_port', 1),),
+        (('apply', tuple(('output', port) for port in range(2, n_outputs + 2))),),
+        0x42,
+    )
 
 
 def test_packed_outputs_are_ryus_outputs_on_the_wire():
@@ -217,15 +235,14 @@ def test_packed_outputs_are_ryus_outputs_on_the_wire():
         assert [a.port for a in packed.instructions[0].actions] == list(range(2, n + 2))
     # Not only outputs: Ryu's objects, as before.
     spec = FlowSpec(0, 0, (), (('apply', (('controller', 128), ('output', 2))),), 1)
-    assert not isinstance(to_flow_mod(dp, spec, packed=True).instructions[0],
-                          of.PackedOutputs)
+    assert not isinstance(to_flow_mod(dp, spec, packed=True).instructions[0], of.PackedOutputs)
     assert repr(of.PackedOutputs((('output', 2), ('output', 3)))) == 'PackedOutputs(2, 3)'
 
 
 def test_the_largest_flood_fits_in_one_message_and_one_more_output_would_not():
     dp = FakeDatapath()
     largest = wire(to_flow_mod(dp, flood_spec(of.MAX_OUTPUTS_PER_FLOW_MOD), packed=True))
-    assert len(largest) == 0xffff - 7   # 16-byte outputs: the next one is past 65535
+    assert len(largest) == 0xFFFF - 7  # 16-byte outputs: the next one is past 65535
     assert isinstance(parse(largest), parser.OFPFlowMod)
     with pytest.raises(struct.error):
         wire(to_flow_mod(dp, flood_spec(of.MAX_OUTPUTS_PER_FLOW_MOD + 1), packed=True))

@@ -18,7 +18,7 @@ def test_bucket_allows_burst_then_rate():
     clock = FakeClock()
     bucket = TokenBucket(rate=10, burst=5, clock=clock)
     assert [bucket.allow() for _ in range(7)] == [True] * 5 + [False] * 2
-    clock.now += 0.5                       # 5 tokens back
+    clock.now += 0.5  # 5 tokens back
     assert sum(bucket.allow() for _ in range(10)) == 5
     assert bucket.allowed == 10 and bucket.refused == 7
 
@@ -35,9 +35,9 @@ def test_an_event_may_cost_several_tokens_and_one_above_the_burst_a_full_bucket(
     bucket = TokenBucket(rate=100, burst=150, clock=clock)
     assert bucket.allow(100) and not bucket.allow(100) and bucket.allow(50)
     clock.now += 1.0
-    assert not bucket.allow(1000)        # 100 tokens: not the whole bucket
+    assert not bucket.allow(1000)  # 100 tokens: not the whole bucket
     clock.now += 0.5
-    assert bucket.allow(1000)            # the whole bucket
+    assert bucket.allow(1000)  # the whole bucket
     assert not bucket.allow(1)
     clock.now += 1.5
     assert bucket.allow(1000)
@@ -59,7 +59,7 @@ def test_bucket_long_run_rate():
     clock = FakeClock()
     bucket = TokenBucket(rate=50, burst=1, clock=clock)
     allowed = 0
-    for _ in range(10000):                 # 10 s of attempts every millisecond
+    for _ in range(10000):  # 10 s of attempts every millisecond
         clock.now += 0.001
         allowed += bucket.allow()
     assert 495 <= allowed <= 505

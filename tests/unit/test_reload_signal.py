@@ -43,8 +43,9 @@ ARBITER_POLICY = 'order: [rest_firewall, simple_switch_13]\n'
 
 @functools.cache
 def _load_app(name):
-    spec = importlib.util.spec_from_file_location(name + '_under_test',
-                                                  os.path.join(APPS, name + '.py'))
+    spec = importlib.util.spec_from_file_location(
+        name + '_under_test', os.path.join(APPS, name + '.py')
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -66,7 +67,7 @@ def wait_for(condition, seconds=5.0):
 
 def rewrite(path, text):
     """Write ``text`` to ``path`` with a modification time the watch cannot miss."""
-    stamp = os.stat(path).st_mtime_ns + 10 ** 9 if os.path.exists(path) else None
+    stamp = os.stat(path).st_mtime_ns + 10**9 if os.path.exists(path) else None
     path.write_text(text)
     if stamp is not None:
         os.utime(path, ns=(stamp, stamp))
@@ -91,6 +92,7 @@ def override():
     def set_override(name, value, group):
         CONF.set_override(name, value, group=group)
         done.append((name, group))
+
     yield set_override
     for name, group in done:
         CONF.clear_override(name, group=group)
@@ -123,9 +125,14 @@ def arbiter_app(tmp_path, fan_out, monkeypatch):
     module = _load_app('arbiter')
     path = tmp_path / 'arbiter.yaml'
     path.write_text(ARBITER_POLICY)
-    monkeypatch.setattr(module, 'CONF', types.SimpleNamespace(
-        arbiter=types.SimpleNamespace(policy=str(path), max_policy_bytes=DEFAULT_MAX_BYTES),
-        config_file=[]))
+    monkeypatch.setattr(
+        module,
+        'CONF',
+        types.SimpleNamespace(
+            arbiter=types.SimpleNamespace(policy=str(path), max_policy_bytes=DEFAULT_MAX_BYTES),
+            config_file=[],
+        ),
+    )
     monkeypatch.setitem(interpose._state, 'arbiter', None)
     app = module.AppArbiter(wsgi=FakeWSGI())
     return app, path
@@ -146,6 +153,7 @@ def test_a_failing_subscriber_does_not_stop_the_others(fan_out):
 
     def broken():
         raise RuntimeError('this subscriber fails')
+
     app_base.on_reload_signal(broken)
     app_base.on_reload_signal(lambda: heard.append('after'))
     os.kill(os.getpid(), signal.SIGHUP)
@@ -155,14 +163,14 @@ def test_a_failing_subscriber_does_not_stop_the_others(fan_out):
 def test_both_yaml_apps_reload_on_one_sighup(vswitch_app, arbiter_app, fan_out):
     vswitch, dp, vswitch_path = vswitch_app
     arbiter, arbiter_path = arbiter_app
-    assert len(fan_out) == 2                 # one subscription each, no handler of its own
+    assert len(fan_out) == 2  # one subscription each, no handler of its own
     assert arbiter.arbiter.policy.order == ('rest_firewall', 'simple_switch_13')
-    rewrite(vswitch_path, VSWITCH_POLICY.replace('2: {native_vlan: red}',
-                                                 '2: {native_vlan: green}'))
+    rewrite(
+        vswitch_path, VSWITCH_POLICY.replace('2: {native_vlan: red}', '2: {native_vlan: green}')
+    )
     rewrite(arbiter_path, 'order: [simple_switch_13, rest_firewall]\n')
     os.kill(os.getpid(), signal.SIGHUP)
-    assert wait_for(lambda: arbiter.arbiter.policy.order ==
-                    ('simple_switch_13', 'rest_firewall'))
+    assert wait_for(lambda: arbiter.arbiter.policy.order == ('simple_switch_13', 'rest_firewall'))
     assert wait_for(lambda: vswitch.switches[1].plans[2].native_vid == 200)
     assert vswitch.policy.dps['s1'].interfaces[2].native_vlan.name == 'green'
 
@@ -170,18 +178,18 @@ def test_both_yaml_apps_reload_on_one_sighup(vswitch_app, arbiter_app, fan_out):
 def test_vswitch_reload_sends_the_diff_of_a_changed_file(vswitch_app, caplog):
     app, dp, path = vswitch_app
     installed = len(dp.sent)
-    assert installed == 1 + len(app.switches[1].installed)       # a delete, then adds
+    assert installed == 1 + len(app.switches[1].installed)  # a delete, then adds
     app.refresh(requested=False)
-    assert len(dp.sent) == installed                              # unchanged: nothing
+    assert len(dp.sent) == installed  # unchanged: nothing
     rewrite(path, VSWITCH_POLICY.replace('2: {native_vlan: red}', '2: {native_vlan: green}'))
     with caplog.at_level(logging.INFO, logger=app.logger.name):
         app.refresh(requested=False)
     assert len(dp.sent) > installed
     assert app.switches[1].plans[2].native_vid == 200
-    assert any('policy reload (file changed) applied' in r.getMessage()
-               for r in caplog.records)
-    assert any('hosts forgotten on (port, VLAN) [(2, 100)]' in r.getMessage()
-               for r in caplog.records)
+    assert any('policy reload (file changed) applied' in r.getMessage() for r in caplog.records)
+    assert any(
+        'hosts forgotten on (port, VLAN) [(2, 100)]' in r.getMessage() for r in caplog.records
+    )
 
 
 def test_vswitch_refuses_a_broken_file_and_keeps_its_policy(vswitch_app, caplog):
@@ -190,10 +198,12 @@ def test_vswitch_refuses_a_broken_file_and_keeps_its_policy(vswitch_app, caplog)
     rewrite(path, VSWITCH_POLICY.replace('vid: 200', 'vid: 4095'))
     with caplog.at_level(logging.INFO, logger=app.logger.name):
         app.refresh(requested=False)
-        app.refresh(requested=True)                  # SIGHUP: read again, refused again
+        app.refresh(requested=True)  # SIGHUP: read again, refused again
     refusals = [r.getMessage() for r in caplog.records if 'refused' in r.getMessage()]
-    assert [line.split(' refused')[0] for line in refusals] == \
-        ['policy reload (file changed)', 'policy reload (SIGHUP)']
+    assert [line.split(' refused')[0] for line in refusals] == [
+        'policy reload (file changed)',
+        'policy reload (SIGHUP)',
+    ]
     assert 'vlans.green.vid: 4095 is out of range' in refusals[0]
     assert app.policy is policy and len(dp.sent) == sent
 
@@ -202,5 +212,4 @@ def test_vswitch_leaves_a_switch_the_policy_does_not_name(vswitch_app, caplog):
     app, _, _ = vswitch_app
     with caplog.at_level(logging.INFO, logger=app.logger.name):
         assert app.new_switch(FakeDatapath(7)) is None
-    assert any('switch 0000000000000007 is not in' in r.getMessage()
-               for r in caplog.records)
+    assert any('switch 0000000000000007 is not in' in r.getMessage() for r in caplog.records)

@@ -13,8 +13,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def shell_scripts():
     """Tracked files that are shell scripts: *.sh, or a bash / sh shebang."""
-    tracked = subprocess.run(['git', 'ls-files'], cwd=REPO, capture_output=True,
-                             text=True, check=True).stdout.split()
+    tracked = subprocess.run(
+        ['git', 'ls-files'], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
     found = []
     for path in tracked:
         full = os.path.join(REPO, path)
@@ -22,16 +23,20 @@ def shell_scripts():
             continue
         with open(full, 'rb') as f:
             first = f.readline()
-        if path.endswith('.sh') or (first.startswith(b'#!') and
-                                    first.rstrip().endswith((b'bash', b'/sh'))):
+        if path.endswith('.sh') or (
+            first.startswith(b'#!') and first.rstrip().endswith((b'bash', b'/sh'))
+        ):
             found.append(path)
     return sorted(found)
 
 
 def require(tool):
     if shutil.which(tool) is None:
-        pytest.fail('%s is not installed: run `sudo bash scripts/setup.sh` (it installs '
-                    'the Debian package)' % tool, pytrace=False)
+        pytest.fail(
+            '%s is not installed: run `sudo bash scripts/setup.sh` (it installs '
+            'the Debian package)' % tool,
+            pytrace=False,
+        )
 
 
 def test_there_are_shell_scripts_to_check():
@@ -40,19 +45,32 @@ def test_there_are_shell_scripts_to_check():
 
 def test_shellcheck_clean():
     require('shellcheck')
-    result = subprocess.run(['shellcheck', '--severity=style', *shell_scripts()], cwd=REPO,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ['shellcheck', '--severity=style', *shell_scripts()],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_vagrantfile_validates(tmp_path):
     require('vagrant')
-    env = dict(os.environ, VAGRANT_HOME=str(tmp_path / 'home'), VAGRANT_CHECKPOINT_DISABLE='1',
-               VAGRANT_DOTFILE_PATH=str(tmp_path / 'dot'))
+    env = dict(
+        os.environ,
+        VAGRANT_HOME=str(tmp_path / 'home'),
+        VAGRANT_CHECKPOINT_DISABLE='1',
+        VAGRANT_DOTFILE_PATH=str(tmp_path / 'dot'),
+    )
     # No hypervisor here: --ignore-provider checks everything but the provider blocks.
-    result = subprocess.run(['vagrant', 'validate', '--ignore-provider'],
-                            cwd=os.path.join(REPO, 'vagrant'),
-                            capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        ['vagrant', 'validate', '--ignore-provider'],
+        cwd=os.path.join(REPO, 'vagrant'),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -68,15 +68,25 @@ def test_a_write_without_the_token_is_refused_with_401_json(method):
     assert reply.headers['WWW-Authenticate'] == 'Bearer'
 
 
-@pytest.mark.parametrize('header', ['Bearer wrong', 'Bearer', 'Basic %s' % TOKEN, TOKEN,
-                                    'Bearer %s x' % TOKEN, 'Bearer %s' % TOKEN[:-1], ''])
+@pytest.mark.parametrize(
+    'header',
+    [
+        'Bearer wrong',
+        'Bearer',
+        'Basic %s' % TOKEN,
+        TOKEN,
+        'Bearer %s x' % TOKEN,
+        'Bearer %s' % TOKEN[:-1],
+        '',
+    ],
+)
 def test_a_write_with_another_token_or_scheme_is_refused(header):
-    assert call(guarded(), '/echo', 'POST', b'{}',
-                {'Authorization': header}).status_int == 401
+    assert call(guarded(), '/echo', 'POST', b'{}', {'Authorization': header}).status_int == 401
 
 
-@pytest.mark.parametrize('header', ['Bearer %s' % TOKEN, 'bearer %s' % TOKEN,
-                                    '  Bearer   %s  ' % TOKEN])
+@pytest.mark.parametrize(
+    'header', ['Bearer %s' % TOKEN, 'bearer %s' % TOKEN, '  Bearer   %s  ' % TOKEN]
+)
 def test_a_write_with_the_token_goes_through(header):
     reply = call(guarded(), '/echo', 'PUT', b'abc', {'Authorization': header})
     assert reply.status_int == 200 and reply.json == {'wrote': 3}
@@ -99,39 +109,49 @@ def test_token_matches_compares_whole_tokens_only():
     assert not token_matches('Bearer abcd', 'abc')
     assert not token_matches('Bearer ab', 'abc')
     assert not token_matches(None, 'abc')
-    assert not token_matches('Bearer \u00e9', 'abc')      # any text, no exception
+    assert not token_matches('Bearer \u00e9', 'abc')  # any text, no exception
 
 
 def test_a_body_over_the_limit_is_refused_with_413_before_it_is_read():
     unread = io.BytesIO(b'x' * 1001)
-    reply = call(guarded(), '/echo', 'POST', headers=bearer(),
-                 environ={'wsgi.input': unread, 'CONTENT_LENGTH': '1001'})
+    reply = call(
+        guarded(),
+        '/echo',
+        'POST',
+        headers=bearer(),
+        environ={'wsgi.input': unread, 'CONTENT_LENGTH': '1001'},
+    )
     assert reply.status_int == 413 and reply.content_type == 'application/json'
-    assert reply.json['error'] == ('the request body is 1001 bytes, over the limit of '
-                                   '1000 bytes')
+    assert reply.json['error'] == ('the request body is 1001 bytes, over the limit of 1000 bytes')
     assert unread.tell() == 0
     assert call(guarded(), '/echo', 'POST', b'x' * 1000, bearer()).json == {'wrote': 1000}
 
 
 def chunked(body):
-    return {'wsgi.input': io.BytesIO(body), 'HTTP_TRANSFER_ENCODING': 'chunked',
-            'CONTENT_LENGTH': ''}
+    return {
+        'wsgi.input': io.BytesIO(body),
+        'HTTP_TRANSFER_ENCODING': 'chunked',
+        'CONTENT_LENGTH': '',
+    }
 
 
 def test_a_chunked_body_is_read_up_to_the_limit_only():
     over = io.BytesIO(b'x' * 5000)
-    reply = call(guarded(), '/echo', 'POST', headers=bearer(),
-                 environ=dict(chunked(b''), **{'wsgi.input': over}))
+    reply = call(
+        guarded(),
+        '/echo',
+        'POST',
+        headers=bearer(),
+        environ=dict(chunked(b''), **{'wsgi.input': over}),
+    )
     assert reply.status_int == 413 and over.tell() == 1001
     reply = call(guarded(), '/echo', 'POST', headers=bearer(), environ=chunked(b'x' * 999))
     assert reply.status_int == 200 and reply.json == {'wrote': 999}
 
 
 def test_a_content_length_that_is_no_number_is_a_json_400():
-    reply = call(guarded(), '/echo', 'POST', headers=bearer(),
-                 environ={'CONTENT_LENGTH': 'lots'})
-    assert reply.status_int == 400 and reply.json['error'] == ('Content-Length is not a '
-                                                               'number')
+    reply = call(guarded(), '/echo', 'POST', headers=bearer(), environ={'CONTENT_LENGTH': 'lots'})
+    assert reply.status_int == 400 and reply.json['error'] == ('Content-Length is not a number')
 
 
 @pytest.mark.parametrize('path', ['/boom', '/boom-late'])
@@ -147,9 +167,9 @@ def test_an_exception_is_a_json_500_without_traceback_logged_once(path, caplog):
 
 # --- settings ------------------------------------------------------------------------
 
+
 def conf(token=None, token_file=None, max_body_bytes=rest.DEFAULT_MAX_BODY_BYTES):
-    return types.SimpleNamespace(token=token, token_file=token_file,
-                                 max_body_bytes=max_body_bytes)
+    return types.SimpleNamespace(token=token, token_file=token_file, max_body_bytes=max_body_bytes)
 
 
 def test_settings_take_the_token_or_the_token_file(tmp_path):
@@ -160,12 +180,15 @@ def test_settings_take_the_token_or_the_token_file(tmp_path):
     assert RestSettings.from_conf(conf(token_file=str(path))).token == 'from-a-file'
 
 
-@pytest.mark.parametrize('options, message', [
-    (dict(token='  '), '[rest] token is empty'),
-    (dict(token='a', token_file='/etc/hostname'), 'set one of token and token_file'),
-    (dict(token_file='/nonexistent/token'), 'cannot read the token file'),
-    (dict(token_file='EMPTY'), 'is empty'),
-])
+@pytest.mark.parametrize(
+    'options, message',
+    [
+        (dict(token='  '), '[rest] token is empty'),
+        (dict(token='a', token_file='/etc/hostname'), 'set one of token and token_file'),
+        (dict(token_file='/nonexistent/token'), 'cannot read the token file'),
+        (dict(token_file='EMPTY'), 'is empty'),
+    ],
+)
 def test_settings_refuse_a_token_that_cannot_be_used(tmp_path, options, message):
     if options.get('token_file') == 'EMPTY':
         (tmp_path / 'empty').write_text('\n')
@@ -174,17 +197,26 @@ def test_settings_refuse_a_token_that_cannot_be_used(tmp_path, options, message)
         RestSettings.from_conf(conf(**options))
 
 
-@pytest.mark.parametrize('host, loopback', [('127.0.0.1', True), ('::1', True),
-                                            ('localhost', True), ('127.1.2.3', True),
-                                            ('0.0.0.0', False), ('::', False),
-                                            ('10.0.0.1', False), ('example.org', False)])
+@pytest.mark.parametrize(
+    'host, loopback',
+    [
+        ('127.0.0.1', True),
+        ('::1', True),
+        ('localhost', True),
+        ('127.1.2.3', True),
+        ('0.0.0.0', False),
+        ('::', False),
+        ('10.0.0.1', False),
+        ('example.org', False),
+    ],
+)
 def test_is_loopback(host, loopback):
     assert rest.is_loopback(host) is loopback
 
 
 def test_install_makes_ryu_listen_on_loopback_by_default_and_start_the_guard():
     rest.install()
-    rest.install()                                   # a second app: nothing more
+    rest.install()  # a second app: nothing more
     assert cfg.CONF.wsapi_host == '127.0.0.1'
     assert wsgi.start_service is rest.start_guarded_service
     assert cfg.CONF.rest.max_body_bytes == 1024 * 1024 and cfg.CONF.rest.token is None
@@ -194,41 +226,58 @@ def test_install_makes_ryu_listen_on_loopback_by_default_and_start_the_guard():
 
 # --- the arbiter's endpoints -----------------------------------------------------------
 
+
 @pytest.fixture(scope='module')
 def arbiter_app():
     app = WSGIApplication()
-    app.register(ArbiterController, {DATA_KEY: Arbiter(
-        load_arbiter_policy_text('', 'p.yaml'), send=lambda dp, msg: None,
-        notify=lambda *args: None)})
+    app.register(
+        ArbiterController,
+        {
+            DATA_KEY: Arbiter(
+                load_arbiter_policy_text('', 'p.yaml'),
+                send=lambda dp, msg: None,
+                notify=lambda *args: None,
+            )
+        },
+    )
     return app
 
 
-@pytest.mark.parametrize('query, message', [
-    ('/arbiter/explain', 'dpid is required'),
-    ('/arbiter/explain?dpid=abc', "dpid must be an integer, got 'abc'"),
-    ('/arbiter/explain?dpid=-1', 'dpid must be in 0..18446744073709551615, got -1'),
-    ('/arbiter/explain?dpid=%d' % 2 ** 64, 'dpid must be in 0..'),
-    ('/arbiter/explain?dpid=1&table=255', 'table must be in 0..254, got 255'),
-    ('/arbiter/explain?dpid=1&table=-1', 'table must be in 0..254'),
-    ('/arbiter/explain?dpid=1&table=', "table must be an integer, got ''"),
-    ('/arbiter/explain?dpid=1&match=eth_type', "'eth_type' is not field=value"),
-    ('/arbiter/explain?dpid=1&match=metadata=1', 'unknown match field metadata'),
-    ('/arbiter/explain?dpid=1&match=tcp_dst=80', 'does not say IPv4 or IPv6'),
-    ('/arbiter/explain?dpid=%ff', 'the query string is not UTF-8 text'),
-    ('/arbiter/decisions?app=%ff', 'the query string is not UTF-8 text'),
-    ('/arbiter/decisions?limit=ten', "limit must be an integer, got 'ten'"),
-])
+@pytest.mark.parametrize(
+    'query, message',
+    [
+        ('/arbiter/explain', 'dpid is required'),
+        ('/arbiter/explain?dpid=abc', "dpid must be an integer, got 'abc'"),
+        ('/arbiter/explain?dpid=-1', 'dpid must be in 0..18446744073709551615, got -1'),
+        ('/arbiter/explain?dpid=%d' % 2**64, 'dpid must be in 0..'),
+        ('/arbiter/explain?dpid=1&table=255', 'table must be in 0..254, got 255'),
+        ('/arbiter/explain?dpid=1&table=-1', 'table must be in 0..254'),
+        ('/arbiter/explain?dpid=1&table=', "table must be an integer, got ''"),
+        ('/arbiter/explain?dpid=1&match=eth_type', "'eth_type' is not field=value"),
+        ('/arbiter/explain?dpid=1&match=metadata=1', 'unknown match field metadata'),
+        ('/arbiter/explain?dpid=1&match=tcp_dst=80', 'does not say IPv4 or IPv6'),
+        ('/arbiter/explain?dpid=%ff', 'the query string is not UTF-8 text'),
+        ('/arbiter/decisions?app=%ff', 'the query string is not UTF-8 text'),
+        ('/arbiter/decisions?limit=ten', "limit must be an integer, got 'ten'"),
+    ],
+)
 def test_a_malformed_arbiter_query_is_a_json_400(arbiter_app, query, message):
     reply = call(RestGuard(arbiter_app, RestSettings()), query)
     assert reply.status_int == 400 and reply.content_type == 'application/json', reply.body
     assert message in reply.json['error']
 
 
-@pytest.mark.parametrize('query', ['/arbiter/explain?dpid=0x1&table=0x0',
-                                   '/arbiter/explain?dpid=7&match=eth_type=0x800,'
-                                   'ipv4_dst=10.0.0.0/8', '/arbiter/decisions?limit=-1',
-                                   '/arbiter/apps', '/arbiter/conflicts',
-                                   '/arbiter/damped'])
+@pytest.mark.parametrize(
+    'query',
+    [
+        '/arbiter/explain?dpid=0x1&table=0x0',
+        '/arbiter/explain?dpid=7&match=eth_type=0x800,ipv4_dst=10.0.0.0/8',
+        '/arbiter/decisions?limit=-1',
+        '/arbiter/apps',
+        '/arbiter/conflicts',
+        '/arbiter/damped',
+    ],
+)
 def test_well_formed_arbiter_queries_answer_json(arbiter_app, query):
     reply = call(arbiter_app, query)
     assert reply.status_int == 200 and reply.content_type == 'application/json'

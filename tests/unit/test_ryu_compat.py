@@ -22,8 +22,13 @@ def test_the_installed_hook_fixes_ryu_and_binds_no_controller_package(tmp_path):
     assert os.path.exists(ryu_compat.pth_path()), 'run scripts/setup.sh: no .pth file'
     with open(ryu_compat.pth_path()) as f:
         assert f.read() == ryu_compat.pth_line()
-    result = subprocess.run([sys.executable, '-W', 'ignore', '-c', PROBE], cwd=tmp_path,
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, '-W', 'ignore', '-c', PROBE],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert result.stdout.split() == ['False', 'True', 'True', '1'], result
 
 

@@ -41,8 +41,7 @@ def snap(edges, host_switches=None, hosts=None, switches=()):
         ports[b].add(port(b, a))
     for dpid, p in hosts.values():
         ports.setdefault(dpid, set()).add(p)
-    return Snapshot.make(nodes, [(a, port(a, b), b, port(b, a)) for a, b in edges], hosts,
-                         ports)
+    return Snapshot.make(nodes, [(a, port(a, b), b, port(b, a)) for a, b in edges], hosts, ports)
 
 
 def ring_edges(n):
@@ -56,9 +55,10 @@ def line_edges(n):
 def next_hops(sft, snapshot, dst):
     """{dpid: (primary neighbour, backup neighbour or None)} towards ``dst``."""
     neighbour = snapshot.neighbour_at()
-    return {u: (neighbour[(u, r.port)],
-                None if r.backup is None else neighbour[(u, r.backup)])
-            for u, r in sft.routes[dst].items()}
+    return {
+        u: (neighbour[(u, r.port)], None if r.backup is None else neighbour[(u, r.backup)])
+        for u, r in sft.routes[dst].items()
+    }
 
 
 def with_routes(sft, dst, changes):
@@ -79,6 +79,7 @@ def kinds(violations):
 
 # --- hand-made graphs ---------------------------------------------------------------
 
+
 def test_line():
     s = snap(line_edges(4), host_switches=[1, 4])
     sft = compute_sft(s)
@@ -87,7 +88,7 @@ def test_line():
     assert sft.routes[1] == {2: Route(port(2, 1)), 3: Route(port(3, 2)), 4: Route(port(4, 3))}
     assert sft.path_in(s, 1, host_mac(4)) == [1, 2, 3, 4]
     assert sft.path_in(s, 4, host_mac(1)) == [4, 3, 2, 1]
-    assert len(sft.unprotected()) == 6          # a line has no alternative at all
+    assert len(sft.unprotected()) == 6  # a line has no alternative at all
     assert check_sft(sft, s) == []
 
 
@@ -101,8 +102,7 @@ def test_ring4_switches_next_to_the_destination_have_no_loop_free_alternate():
     # A neighbour of the destination could only detour through the opposite switch,
     # which is as far from the destination as itself plus one: the true LFA limitation
     # (RFC 5286), not a shortcoming of the computation.
-    assert sft.unprotected() == [(1, 2), (1, 4), (2, 1), (2, 3), (3, 2), (3, 4),
-                                 (4, 1), (4, 3)]
+    assert sft.unprotected() == [(1, 2), (1, 4), (2, 1), (2, 3), (3, 2), (3, 4), (4, 1), (4, 3)]
 
 
 def test_ring5_switches_two_hops_away_protect_each_other():
@@ -122,15 +122,15 @@ def test_fat_tree_k4_routes():
     s = fat_tree(4)
     sft = compute_sft(s)
     assert check_sft(sft, s) == []
-    assert sft.destinations() == list(range(13, 21))        # the edge switches
-    h1, h5 = host_mac(1), host_mac(5)                      # on s13:1 and on s15:1
-    assert sft.path_in(s, 13, h5) == [13, 5, 1, 7, 15]      # lowest dpid at every tie
-    assert sft.path_in(s, 14, h1) == [14, 5, 13]            # same pod: via aggregation
+    assert sft.destinations() == list(range(13, 21))  # the edge switches
+    h1, h5 = host_mac(1), host_mac(5)  # on s13:1 and on s15:1
+    assert sft.path_in(s, 13, h5) == [13, 5, 1, 7, 15]  # lowest dpid at every tie
+    assert sft.path_in(s, 14, h1) == [14, 5, 13]  # same pod: via aggregation
     assert sft.path_in(s, 20, h1) == [20, 11, 1, 5, 13]
-    assert sft.routes[15][13] == Route(3, 4)                # up to s5, backup up to s6
-    assert sft.routes[15][5] == Route(3, 4)                 # up to s1, backup up to s2
-    assert sft.routes[15][1] == Route(2, None)              # core: down to pod 2 only
-    assert sft.routes[15][3] == Route(2, None)              # s3 reaches pod 2 via s8
+    assert sft.routes[15][13] == Route(3, 4)  # up to s5, backup up to s6
+    assert sft.routes[15][5] == Route(3, 4)  # up to s1, backup up to s2
+    assert sft.routes[15][1] == Route(2, None)  # core: down to pod 2 only
+    assert sft.routes[15][3] == Route(2, None)  # s3 reaches pod 2 via s8
     assert next_hops(sft, s, 15)[3] == (8, None)
     entries = sft.switch_entries(13)
     assert entries[:2] == [(host_mac(1), 'deliver', 1), (host_mac(2), 'deliver', 2)]
@@ -201,7 +201,7 @@ def test_parallel_links_route_over_the_lowest_port_pair():
 
 def test_one_way_links_are_not_routed_over():
     graph = SwitchGraph()
-    graph.add_link(1, 2, 2, 2)                # only s1 -> s2 discovered
+    graph.add_link(1, 2, 2, 2)  # only s1 -> s2 discovered
     s = Snapshot.from_switch_graph(graph, {host_mac(1): (1, 1), host_mac(2): (2, 1)})
     assert s.links == frozenset()
     sft = compute_sft(s)
@@ -220,8 +220,10 @@ def test_disconnected_components_get_no_route_and_are_no_violation():
 
 
 def test_several_hosts_on_several_switches():
-    hosts = {'00:00:00:00:00:0%d' % i: place for i, place in
-             enumerate([(1, 1), (1, 2), (3, 1), (3, 7), (4, 1)], start=1)}
+    hosts = {
+        '00:00:00:00:00:0%d' % i: place
+        for i, place in enumerate([(1, 1), (1, 2), (3, 1), (3, 7), (4, 1)], start=1)
+    }
     s = snap(ring_edges(4), hosts=hosts)
     sft = compute_sft(s)
     assert sft.destinations() == [1, 3, 4]
@@ -233,12 +235,13 @@ def test_several_hosts_on_several_switches():
         ('00:00:00:00:00:04', 'deliver', 7),
         ('00:00:00:00:00:05', 'forward', Route(port(3, 4))),
     ]
-    assert sft.switch_entries(2)[2:4] == [(mac, 'forward', Route(port(2, 3)))
-                                          for mac in ('00:00:00:00:00:03',
-                                                      '00:00:00:00:00:04')]
+    assert sft.switch_entries(2)[2:4] == [
+        (mac, 'forward', Route(port(2, 3))) for mac in ('00:00:00:00:00:03', '00:00:00:00:00:04')
+    ]
 
 
 # --- the check rejects broken tables ------------------------------------------------
+
 
 def test_two_switch_loop():
     s = snap(line_edges(4), host_switches=[4])
@@ -248,9 +251,11 @@ def test_two_switch_loop():
 
 def test_longer_loop():
     s = snap([(1, 2), (2, 3), (3, 4), (4, 1), (1, 5)], host_switches=[5])
-    broken = with_routes(compute_sft(s), 5, {
-        1: Route(port(1, 2)), 2: Route(port(2, 3)), 3: Route(port(3, 4)),
-        4: Route(port(4, 1))})
+    broken = with_routes(
+        compute_sft(s),
+        5,
+        {1: Route(port(1, 2)), 2: Route(port(2, 3)), 3: Route(port(3, 4)), 4: Route(port(4, 1))},
+    )
     violations = check_sft(broken, s)
     assert kinds(violations) == [('loop', 5, (1, 2, 3, 4, 1))]
     assert str(violations[0]) == 'loop towards switch 5 at 1 -> 2 -> 3 -> 4 -> 1'
@@ -259,8 +264,10 @@ def test_longer_loop():
 def test_missing_route_is_a_black_hole():
     s = snap(line_edges(4), host_switches=[4])
     broken = with_routes(compute_sft(s), 4, {2: None})
-    assert kinds(check_sft(broken, s)) == [('black-hole', 4, (1, 2)),   # s1 leads to s2
-                                           ('black-hole', 4, (2,))]     # s2 has no route
+    assert kinds(check_sft(broken, s)) == [
+        ('black-hole', 4, (1, 2)),  # s1 leads to s2
+        ('black-hole', 4, (2,)),
+    ]  # s2 has no route
 
 
 def test_next_hop_on_no_link():
@@ -268,7 +275,7 @@ def test_next_hop_on_no_link():
     broken = with_routes(compute_sft(s), 4, {2: Route(77)})
     violations = kinds(check_sft(broken, s))
     assert ('bad-port', 4, (2,)) in violations
-    assert ('black-hole', 4, (1, 2)) in violations     # s1's traffic dies at s2
+    assert ('black-hole', 4, (1, 2)) in violations  # s1's traffic dies at s2
     backup = with_routes(compute_sft(s), 4, {2: Route(port(2, 3), 88)})
     [violation] = check_sft(backup, s)
     assert (violation.kind, violation.switches) == ('bad-port', (2,))
@@ -288,15 +295,17 @@ def test_backup_through_the_protected_switch():
     sft = compute_sft(s)
     # s3's stable route is s3 -> s2 -> s1: s2 detouring to s3 sends traffic back to s2.
     assert kinds(check_sft(with_routes(sft, 1, {2: Route(port(2, 1), port(2, 3))}), s)) == [
-        ('backup-loop', 1, (2, 3))]
+        ('backup-loop', 1, (2, 3))
+    ]
     # Further down the tree too: s4 routed s4 -> s3 -> s2 -> s1 (a valid, longer route),
     # then s2's backup to s4 loops back through s2.
     s = snap([(1, 2), (2, 3), (3, 4), (2, 4)], host_switches=[1])
     sft = compute_sft(s)
     longer = with_routes(sft, 1, {4: Route(port(4, 3)), 3: Route(port(3, 2))})
     assert check_sft(longer, s) == []
-    assert kinds(check_sft(with_routes(longer, 1, {2: Route(port(2, 1), port(2, 4))}),
-                           s)) == [('backup-loop', 1, (2, 4))]
+    assert kinds(check_sft(with_routes(longer, 1, {2: Route(port(2, 1), port(2, 4))}), s)) == [
+        ('backup-loop', 1, (2, 4))
+    ]
 
 
 def test_backup_to_a_switch_without_a_route():
@@ -304,7 +313,9 @@ def test_backup_to_a_switch_without_a_route():
     sft = compute_sft(s)
     assert next_hops(sft, s, 1)[3] == (2, 4)
     assert kinds(check_sft(with_routes(sft, 1, {4: None}), s)) == [
-        ('black-hole', 1, (4,)), ('backup-black-hole', 1, (3, 4))]
+        ('black-hole', 1, (4,)),
+        ('backup-black-hole', 1, (3, 4)),
+    ]
 
 
 def test_check_follows_ports_not_distances():
@@ -331,11 +342,12 @@ def test_a_stale_table_is_rejected_after_a_link_goes():
 
 
 def test_violation_text():
-    v = Violation('backup-loop', 0x1a, (0x1a, 0xb), 'why')
+    v = Violation('backup-loop', 0x1A, (0x1A, 0xB), 'why')
     assert str(v) == 'backup-loop towards switch 1a at 1a -> b: why'
 
 
 # --- generated graphs ---------------------------------------------------------------
+
 
 @st.composite
 def networks(draw, max_switches=30):
@@ -343,7 +355,7 @@ def networks(draw, max_switches=30):
     tree (sometimes a forest) plus extra edges; ports numbered in a random order, so
     that port order says nothing about dpid order; hosts on a random subset."""
     n = draw(st.integers(1, max_switches))
-    dpids = draw(st.lists(st.integers(1, 2 ** 48), min_size=n, max_size=n, unique=True))
+    dpids = draw(st.lists(st.integers(1, 2**48), min_size=n, max_size=n, unique=True))
     forest = draw(st.booleans()) and draw(st.booleans())
     edges = set()
     for i in range(1, n):
@@ -363,14 +375,15 @@ def networks(draw, max_switches=30):
         next_port[a] += 1
         next_port[b] += 1
     host_switches = draw(st.lists(st.sampled_from(dpids), min_size=1, max_size=n))
-    hosts = {'02:00:00:00:%02x:%02x' % (i >> 8, i & 0xff): (u, 1 + i % 3)
-             for i, u in enumerate(host_switches)}
+    hosts = {
+        '02:00:00:00:%02x:%02x' % (i >> 8, i & 0xFF): (u, 1 + i % 3)
+        for i, u in enumerate(host_switches)
+    }
     ports = {u: list(range(1, next_port[u])) for u in dpids}
     return Snapshot.make(dpids, links, hosts, ports)
 
 
-PROPERTIES = settings(max_examples=150, deadline=None,
-                      suppress_health_check=[HealthCheck.too_slow])
+PROPERTIES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTIES
@@ -384,18 +397,19 @@ def test_generated_tables_pass_the_check_and_follow_shortest_paths(s):
     for dst in sft.destinations():
         distance = nx.single_source_shortest_path_length(g, dst)
         table = sft.routes[dst]
-        assert set(table) == set(distance) - {dst}     # the component, nothing else
+        assert set(table) == set(distance) - {dst}  # the component, nothing else
         for u, route in table.items():
             primary = neighbour[(u, route.port)]
             # The primary is the lowest-dpid neighbour one hop closer.
             assert primary == min(v for v in g.adj[u] if distance[v] == distance[u] - 1)
             alternates = [v for v in g.adj[u] if v != primary and distance[v] <= distance[u]]
             if route.backup is None:
-                assert not alternates        # unprotected only when no LFA exists
+                assert not alternates  # unprotected only when no LFA exists
             else:
                 # The closest alternate, then the lowest dpid.
                 assert neighbour[(u, route.backup)] == min(
-                    alternates, key=lambda v: (distance[v], v))
+                    alternates, key=lambda v: (distance[v], v)
+                )
         mac = next(m for m, (dpid, _) in s.hosts if dpid == dst)
         for u in table:
             assert len(sft.path_in(s, u, mac)) - 1 == distance[u]
@@ -470,18 +484,21 @@ def test_generated_backups_never_loop_when_a_whole_switch_fails(s):
     for dst, table in sft.routes.items():
         for failed in set(table):
             for start in set(table) - {failed}:
-                assert _fate_when_switch_fails(sft, s, dst, start, failed) != 'loop', \
-                    (dst, failed, start)
+                assert _fate_when_switch_fails(sft, s, dst, start, failed) != 'loop', (
+                    dst,
+                    failed,
+                    start,
+                )
 
 
 @settings(max_examples=40, deadline=None)
 @given(networks(max_switches=15), st.randoms(use_true_random=False))
 def test_generated_tables_do_not_depend_on_link_order(s, rnd):
-    links = [(b, pb, a, pa) if rnd.random() < 0.5 else (a, pa, b, pb)
-             for a, pa, b, pb in s.links]
+    links = [(b, pb, a, pa) if rnd.random() < 0.5 else (a, pa, b, pb) for a, pa, b, pb in s.links]
     rnd.shuffle(links)
-    again = Snapshot.make(rnd.sample(sorted(s.switches), len(s.switches)), links,
-                          s.host_map(), dict(s.ports))
+    again = Snapshot.make(
+        rnd.sample(sorted(s.switches), len(s.switches)), links, s.host_map(), dict(s.ports)
+    )
     assert compute_sft(again).routes == compute_sft(s).routes
 
 
@@ -517,8 +534,13 @@ def test_generated_broken_tables_are_rejected(s, data):
 
     if any(walk(start) is None for start in table):
         assert violations
-        assert {v.kind for v in violations} <= {'loop', 'black-hole', 'bad-port',
-                                                'backup-loop', 'backup-black-hole'}
+        assert {v.kind for v in violations} <= {
+            'loop',
+            'black-hole',
+            'bad-port',
+            'backup-loop',
+            'backup-black-hole',
+        }
         assert any(v.kind in ('loop', 'black-hole', 'bad-port') for v in violations)
     else:
         # Safe stable routes; a backup is wrong exactly when its neighbour's route comes

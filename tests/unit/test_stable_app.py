@@ -41,8 +41,9 @@ def bare_app(monkeypatch):
 def app(bare_app):
     """The app with three fake switches, bundles recorded in ``app.fake_bundles``
     (tests/harness/stable_fakes.py)."""
-    bare_app.switches = {dpid: APP.SwitchState(FakeDatapath(dpid), bare_app.conf)
-                         for dpid in (1, 2, 3)}
+    bare_app.switches = {
+        dpid: APP.SwitchState(FakeDatapath(dpid), bare_app.conf) for dpid in (1, 2, 3)
+    }
     bare_app.fake_bundles = FakeBundles()
     bare_app.updater.send_bundle = bare_app.fake_bundles.send
     return bare_app
@@ -54,7 +55,7 @@ def test_an_installed_epoch_is_in_force(app):
     second = epoch_with(app, TRIANGLE)
     assert second.state == 'installed' and app.current[0] is second
     assert second.install_ms > 0 and second.cleanup_ms >= 0
-    assert [dpid for dpid, _ in app.fake_bundles.sent] == [1, 2, 3] * 6   # 3 phases each
+    assert [dpid for dpid, _ in app.fake_bundles.sent] == [1, 2, 3] * 6  # 3 phases each
     assert app.current.snapshot is TRIANGLE
 
 
@@ -64,17 +65,21 @@ def test_a_table_that_fails_the_check_is_never_installed(app, monkeypatch, caplo
     force stays."""
     installed = epoch_with(app, LINE)
     calls = len(app.fake_bundles.sent)
-    looping = {3: {1: Route(2), 2: Route(2)}, 1: {2: Route(2), 3: Route(2)},
-               2: {1: Route(2), 3: Route(3)}}
-    monkeypatch.setattr(APP, 'compute_sft',
-                        lambda snapshot: StableForwardingTable(snapshot.hosts, looping))
+    looping = {
+        3: {1: Route(2), 2: Route(2)},
+        1: {2: Route(2), 3: Route(2)},
+        2: {1: Route(2), 3: Route(3)},
+    }
+    monkeypatch.setattr(
+        APP, 'compute_sft', lambda snapshot: StableForwardingTable(snapshot.hosts, looping)
+    )
     with caplog.at_level(logging.ERROR):
         record = epoch_with(app, LINE)
     assert record.state == 'rejected'
-    assert any(p.startswith('loop towards switch 3 at 1 -> 2 -> 1') for p in record.problems), \
+    assert any(p.startswith('loop towards switch 3 at 1 -> 2 -> 1') for p in record.problems), (
         record.problems
-    assert 'epoch %d rejected, not installed: loop towards switch 3' % record.number \
-        in caplog.text
+    )
+    assert 'epoch %d rejected, not installed: loop towards switch 3' % record.number in caplog.text
     assert len(app.fake_bundles.sent) == calls
     assert all(not sw.dp.sent for sw in app.switches.values())
     assert app.current[0] is installed
@@ -82,7 +87,7 @@ def test_a_table_that_fails_the_check_is_never_installed(app, monkeypatch, caplo
 
 def test_a_refused_phase_1_leaves_the_epoch_in_force(app):
     installed = epoch_with(app, LINE)
-    app.fake_bundles.refuse = {len(app.fake_bundles.sent) + 1}   # s2's bundle of phase 1
+    app.fake_bundles.refuse = {len(app.fake_bundles.sent) + 1}  # s2's bundle of phase 1
     record = epoch_with(app, TRIANGLE)
     assert record.state == 'failed' and app.current[0] is installed
     app.fake_bundles.refuse = set()
@@ -93,9 +98,9 @@ def test_a_refused_phase_1_leaves_the_epoch_in_force(app):
 def test_no_epoch_is_cut_while_a_switch_settles(bare_app, monkeypatch):
     app = bare_app
     app.updater.send_bundle = FakeBundles().send
-    app.log.quiet_window = 0.0                  # due as soon as there is a trigger
+    app.log.quiet_window = 0.0  # due as soon as there is a trigger
     app._epoch_tick()
-    assert app.epoch == 0                       # nothing pending
+    assert app.epoch == 0  # nothing pending
     connect(app, 1)
     monkeypatch.setattr(app.conf, 'switch_settle', 60.0)
     app._epoch_tick()
@@ -108,28 +113,37 @@ def test_no_epoch_is_cut_while_a_switch_settles(bare_app, monkeypatch):
 
 # --- Ryu events into triggers ---------------------------------------------------------
 
+
 def test_a_switch_that_connects_gets_the_base_rules_and_is_asked_for_old_ones(bare_app):
     sw = connect(bare_app, 1)
     assert sw.dp.written == [[ofp.OFPT_FLOW_MOD] * len(pipe.base_rules())]
-    request, = [m for m in sw.dp.sent if isinstance(m, parser.OFPFlowStatsRequest)]
+    (request,) = [m for m in sw.dp.sent if isinstance(m, parser.OFPFlowStatsRequest)]
     assert (request.cookie, request.cookie_mask) == pipe.COOKIES.all_rules()
     assert triggers(bare_app) == [
-        ('switch-up', 'switch 0000000000000001 with live ports [1, 2, 3]')]
+        ('switch-up', 'switch 0000000000000001 with live ports [1, 2, 3]')
+    ]
 
 
 def test_rules_of_a_previous_run_are_read_back(bare_app):
     sw = connect(bare_app, 1)
     triggers(bare_app)
-    stats = [SimpleNamespace(cookie=pipe.epoch_cookie(pipe.ROUTE, 7), match={}),
-             SimpleNamespace(cookie=pipe.epoch_cookie(pipe.INGRESS, 8), match={}),
-             SimpleNamespace(cookie=pipe.COOKIES.cookie(pipe.HOST),
-                             match={'eth_src': host_mac(1), 'in_port': 3})]
+    stats = [
+        SimpleNamespace(cookie=pipe.epoch_cookie(pipe.ROUTE, 7), match={}),
+        SimpleNamespace(cookie=pipe.epoch_cookie(pipe.INGRESS, 8), match={}),
+        SimpleNamespace(
+            cookie=pipe.COOKIES.cookie(pipe.HOST), match={'eth_src': host_mac(1), 'in_port': 3}
+        ),
+    ]
     bare_app._flow_stats(SimpleNamespace(msg=SimpleNamespace(datapath=sw.dp, body=stats)))
     assert bare_app.epoch == 8 and sw.route_epochs == {7}
     assert bare_app.hosts == {host_mac(1): (1, 3)}
     assert triggers(bare_app) == [
-        ('switch-state', "switch 0000000000000001 holds epochs [7] and hosts "
-                         "['%s'] of a previous run" % host_mac(1))]
+        (
+            'switch-state',
+            "switch 0000000000000001 holds epochs [7] and hosts "
+            "['%s'] of a previous run" % host_mac(1),
+        )
+    ]
 
 
 def test_hosts_are_learned_on_host_ports_and_followed_when_they_move(bare_app):
@@ -138,14 +152,15 @@ def test_hosts_are_learned_on_host_ports_and_followed_when_they_move(bare_app):
     triggers(bare_app)
     mac = host_mac(1)
     packet_in(bare_app, s1, 1, host_frame(mac))
-    packet_in(bare_app, s1, 1, host_frame(mac))             # known: no trigger
-    packet_in(bare_app, s1, 2, host_frame(host_mac(2)))     # a link port: not a host
-    packet_in(bare_app, s1, 3, host_frame('01:00:5e:00:00:01'))   # multicast source
+    packet_in(bare_app, s1, 1, host_frame(mac))  # known: no trigger
+    packet_in(bare_app, s1, 2, host_frame(host_mac(2)))  # a link port: not a host
+    packet_in(bare_app, s1, 3, host_frame('01:00:5e:00:00:01'))  # multicast source
     packet_in(bare_app, s1, 3, host_frame(host_mac(3), b'\x88\xa8'))  # S-tagged
     packet_in(bare_app, s2, 1, host_frame(mac))
     assert triggers(bare_app) == [
         ('host-seen', '%s at 0000000000000001:1' % mac),
-        ('host-moved', '%s from 0000000000000001:1 to 0000000000000002:1' % mac)]
+        ('host-moved', '%s from 0000000000000001:1 to 0000000000000002:1' % mac),
+    ]
     assert bare_app.hosts == {mac: (2, 1)}
 
 
@@ -156,20 +171,23 @@ def test_links_and_ports_going_and_coming_are_triggers(bare_app):
     triggers(bare_app)
     # s1:2 turns out to be a link: the host seen there was a neighbour's.
     packet_in(bare_app, s1, 2, lldp_frame(2, 2, '02:00:00:00:02:02'), pipe.LLDP)
-    assert triggers(bare_app) == [('link-up', '0000000000000002:2 -> 0000000000000001:2'
-                                              '; hosts gone: %s' % host_mac(2))]
+    assert triggers(bare_app) == [
+        ('link-up', '0000000000000002:2 -> 0000000000000001:2; hosts gone: %s' % host_mac(2))
+    ]
     bare_app.links_expired([(2, 2, 1, 2)])
     port = s1.dp.ports[1]
-    down = SimpleNamespace(port_no=1, hw_addr=port.hw_addr, config=0,
-                           state=ofp.OFPPS_LINK_DOWN)
-    bare_app._base_port_status(SimpleNamespace(msg=SimpleNamespace(
-        datapath=s1.dp, desc=down, reason=ofp.OFPPR_MODIFY)))
-    bare_app._base_port_status(SimpleNamespace(msg=SimpleNamespace(
-        datapath=s1.dp, desc=port, reason=ofp.OFPPR_MODIFY)))
+    down = SimpleNamespace(port_no=1, hw_addr=port.hw_addr, config=0, state=ofp.OFPPS_LINK_DOWN)
+    bare_app._base_port_status(
+        SimpleNamespace(msg=SimpleNamespace(datapath=s1.dp, desc=down, reason=ofp.OFPPR_MODIFY))
+    )
+    bare_app._base_port_status(
+        SimpleNamespace(msg=SimpleNamespace(datapath=s1.dp, desc=port, reason=ofp.OFPPR_MODIFY))
+    )
     assert triggers(bare_app) == [
         ('link-down', '0000000000000002:2 -> 0000000000000001:2 (no LLDP for 3.5s)'),
         ('port-down', 'port 0000000000000001:1; hosts gone: %s' % host_mac(1)),
-        ('port-up', 'port 0000000000000001:1')]
+        ('port-up', 'port 0000000000000001:1'),
+    ]
     assert bare_app.hosts == {}
 
 
@@ -181,8 +199,9 @@ def test_a_disconnect_forgets_the_switch_its_hosts_and_its_bundles(bare_app):
     bare_app._base_state_change(SimpleNamespace(datapath=s1.dp, state=DEAD_DISPATCHER))
     assert bare_app.switches == {} and bare_app.hosts == {}
     assert in_flight.wait(0) and in_flight.errors == [('disconnected', None)]
-    assert triggers(bare_app) == [('switch-down', 'switch 0000000000000001 disconnected; '
-                                                  'hosts gone: %s' % host_mac(1))]
+    assert triggers(bare_app) == [
+        ('switch-down', 'switch 0000000000000001 disconnected; hosts gone: %s' % host_mac(1))
+    ]
 
 
 def test_bundle_answers_go_to_the_bundles_and_other_errors_are_logged(bare_app, caplog):
@@ -190,10 +209,12 @@ def test_bundle_answers_go_to_the_bundles_and_other_errors_are_logged(bare_app, 
     transaction = bare_app.bundles.send(sw.dp, [sw.dp.ofproto_parser.OFPBarrierRequest(sw.dp)])
     error = SimpleNamespace(datapath=sw.dp, xid=transaction.keys[0][1], type=1, code=2)
     bare_app._error(SimpleNamespace(msg=error))
-    bare_app._barrier_reply(SimpleNamespace(msg=SimpleNamespace(
-        datapath=sw.dp, xid=transaction.barrier_xid)))
+    bare_app._barrier_reply(
+        SimpleNamespace(msg=SimpleNamespace(datapath=sw.dp, xid=transaction.barrier_xid))
+    )
     assert transaction.wait(0) and transaction.errors == [(1, 2)]
     with caplog.at_level(logging.WARNING):
-        bare_app._error(SimpleNamespace(msg=SimpleNamespace(datapath=sw.dp, xid=999,
-                                                            type=4, code=5)))
+        bare_app._error(
+            SimpleNamespace(msg=SimpleNamespace(datapath=sw.dp, xid=999, type=4, code=5))
+        )
     assert 'switch 0000000000000001 sent error type 4 code 5' in caplog.text

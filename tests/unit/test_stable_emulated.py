@@ -21,9 +21,18 @@ from controller.stable import pipeline as pipe
 from tests.harness.controller import RyuController
 
 BASE_COOKIE = pipe.COOKIES.cookie(pipe.BASE)
-CONFIG = {'stable_routing': {
-    'quiet_window': 0.2, 'max_delay': 2.0, 'switch_settle': 0.3, 'install_timeout': 2.0,
-    'drain_time': 0.1, 'fault_backoff': 0.5, 'fault_limit': 3, 'max_hosts_per_port': 16}}
+CONFIG = {
+    'stable_routing': {
+        'quiet_window': 0.2,
+        'max_delay': 2.0,
+        'switch_settle': 0.3,
+        'install_timeout': 2.0,
+        'drain_time': 0.1,
+        'fault_backoff': 0.5,
+        'fault_limit': 3,
+        'max_hosts_per_port': 16,
+    }
+}
 FAULTY = 4
 
 
@@ -33,14 +42,17 @@ def host_frame(mac):
 
 def packet_in_without_in_port(xid, frame):
     """A PACKET_IN whose match holds no field at all."""
-    body = (struct.pack('!IHBBQ', ofemu.OFP_NO_BUFFER, len(frame), 0, 0, BASE_COOKIE)
-            + struct.pack('!HH4x', 1, 4) + b'\x00\x00' + frame)
+    body = (
+        struct.pack('!IHBBQ', ofemu.OFP_NO_BUFFER, len(frame), 0, 0, BASE_COOKIE)
+        + struct.pack('!HH4x', 1, 4)
+        + b'\x00\x00'
+        + frame
+    )
     return struct.pack('!BBHI', 4, ofemu.OFPT_PACKET_IN, 8 + len(body), xid) + body
 
 
 def switch(ryu, dpid, fault=None):
-    return ofemu.EmulatedSwitch(dpid, n_ports=4, port=ryu.ofp_port, cookie=BASE_COOKIE,
-                                fault=fault)
+    return ofemu.EmulatedSwitch(dpid, n_ports=4, port=ryu.ofp_port, cookie=BASE_COOKIE, fault=fault)
 
 
 async def wait_for(condition, timeout, interval=0.2):
@@ -59,54 +71,69 @@ def history(ryu):
 
 def installed_with(ryu, switches):
     """The first installed epoch of exactly ``switches`` (their count), if any."""
-    return next((r for r in history(ryu)
-                 if r['state'] == 'installed' and r['switches'] == switches), None)
+    return next(
+        (r for r in history(ryu) if r['state'] == 'installed' and r['switches'] == switches), None
+    )
 
 
-@pytest.mark.parametrize('fault, reason', [
-    (ofemu.FAULT_REFUSE, 'refused internal rules: type 1 code 5'),
-    (ofemu.FAULT_NO_BARRIER, 'did not confirm internal rules within 2.0s')])
+@pytest.mark.parametrize(
+    'fault, reason',
+    [
+        (ofemu.FAULT_REFUSE, 'refused internal rules: type 1 code 5'),
+        (ofemu.FAULT_NO_BARRIER, 'did not confirm internal rules within 2.0s'),
+    ],
+)
 def test_a_faulty_switch_does_not_stop_the_others_epochs(fault, reason, tmp_path):
     async def run(ryu):
-        switches = [switch(ryu, dpid, fault if dpid == FAULTY else None)
-                    for dpid in (1, 2, 3, FAULTY)]
+        switches = [
+            switch(ryu, dpid, fault if dpid == FAULTY else None) for dpid in (1, 2, 3, FAULTY)
+        ]
         await asyncio.gather(*(sw.start(10) for sw in switches))
         faulty = switches[-1]
         for sw in switches:
-            sw.send_message(ofemu.packet_in(1, 1, host_frame('02:00:00:00:00:%02x' % sw.dpid),
-                                            cookie=BASE_COOKIE))
+            sw.send_message(
+                ofemu.packet_in(
+                    1, 1, host_frame('02:00:00:00:00:%02x' % sw.dpid), cookie=BASE_COOKIE
+                )
+            )
         without = await wait_for(lambda: installed_with(ryu, 3), 15)
         closed = await wait_for(lambda: faulty.closed_by_controller, 15)
         committed = [sw.bundles_committed for sw in switches[:3]]
         fresh = switch(ryu, 5)
         await fresh.start(10)
-        fresh.send_message(ofemu.packet_in(1, 1, host_frame('02:00:00:00:00:05'),
-                                           cookie=BASE_COOKIE))
+        fresh.send_message(
+            ofemu.packet_in(1, 1, host_frame('02:00:00:00:00:05'), cookie=BASE_COOKIE)
+        )
         served = await wait_for(lambda: installed_with(ryu, 4), 15)
         status = ryu.rest('/stable/epoch')
         for sw in switches + [fresh]:
             sw.close()
         return without, closed, committed, served, status, fresh.bundles_committed
 
-    with RyuController(['apps/stable_routing.py'], str(tmp_path / 'ryu.log'),
-                       config=CONFIG) as ryu:
+    with RyuController(['apps/stable_routing.py'], str(tmp_path / 'ryu.log'), config=CONFIG) as ryu:
         without, closed, committed, served, status, fresh_commits = asyncio.run(run(ryu))
         records, log = history(ryu), ryu.log_text()
     faulty_hex = '%016x' % FAULTY
     faults = [f for r in records for f in r['faults']]
     # (a healthy switch too slow for install_timeout on a loaded machine would be left
     # out and probed back in the same way: only the faulty one is certain to be)
-    assert faults and faults[0] == {'switch': faulty_hex, 'phase': 'internal rules',
-                                    'reason': faults[0]['reason']}, records
+    assert faults and faults[0] == {
+        'switch': faulty_hex,
+        'phase': 'internal rules',
+        'reason': faults[0]['reason'],
+    }, records
     assert faults[0]['reason'].startswith(reason)
     assert without is not None, records
     assert faulty_hex in [e['switch'] for e in without['excluded']]
     assert closed, log
-    assert all(n >= 2 for n in committed), committed     # phases reached the healthy ones
+    assert all(n >= 2 for n in committed), committed  # phases reached the healthy ones
     assert served is not None and fresh_commits >= 2, records
     assert status['switches'] == 4 and status['epoch'] == status['last_epoch_cut']
-    assert [line for line in log.splitlines() if faulty_hex in line
-            and 'disconnected after 3 consecutive failures' in line], log
+    assert [
+        line
+        for line in log.splitlines()
+        if faulty_hex in line and 'disconnected after 3 consecutive failures' in line
+    ], log
     assert 'Traceback' not in log, log
 
 
@@ -116,28 +143,35 @@ def test_malformed_packet_ins_and_a_mac_flood_are_counted_not_learned(tmp_path):
         await sw.start(10)
         sw.send_message(ofemu.packet_in(1, 1, bytes(8), cookie=BASE_COOKIE))
         sw.send_message(packet_in_without_in_port(2, host_frame('02:00:00:00:00:09')))
-        sw.send_message(ofemu.packet_in(3, 2, host_frame('01:00:00:00:00:09'),
-                                        cookie=BASE_COOKIE))
-        for n in range(200):                # a MAC flood on port 3
-            sw.send_message(ofemu.packet_in(10 + n, 3, host_frame('02:00:00:01:00:%02x' % n),
-                                            cookie=BASE_COOKIE))
-        sw.send_message(ofemu.packet_in(300, 4, host_frame('02:00:00:00:00:01'),
-                                        cookie=BASE_COOKIE))
+        sw.send_message(ofemu.packet_in(3, 2, host_frame('01:00:00:00:00:09'), cookie=BASE_COOKIE))
+        for n in range(200):  # a MAC flood on port 3
+            sw.send_message(
+                ofemu.packet_in(
+                    10 + n, 3, host_frame('02:00:00:01:00:%02x' % n), cookie=BASE_COOKIE
+                )
+            )
+        sw.send_message(
+            ofemu.packet_in(300, 4, host_frame('02:00:00:00:00:01'), cookie=BASE_COOKIE)
+        )
 
         def settled():
             status = ryu.rest('/stable/epoch')
-            return (status['epoch'] is not None and status['pending_triggers'] == 0
-                    and status['epoch'] == status['last_epoch_cut'] and status)
+            return (
+                status['epoch'] is not None
+                and status['pending_triggers'] == 0
+                and status['epoch'] == status['last_epoch_cut']
+                and status
+            )
+
         status = await wait_for(settled, 15)
         sw.close()
         return status
 
-    with RyuController(['apps/stable_routing.py'], str(tmp_path / 'ryu.log'),
-                       config=CONFIG) as ryu:
+    with RyuController(['apps/stable_routing.py'], str(tmp_path / 'ryu.log'), config=CONFIG) as ryu:
         status = asyncio.run(run(ryu))
         records, log = history(ryu), ryu.log_text()
     assert status and status['hosts'] == 16 + 1, (status, log)
     assert all(r['state'] == 'installed' for r in records), records
     dropped = [line for line in log.splitlines() if 'dropped input' in line]
-    assert len(dropped) == 1, log           # one line for the switch, then counted
+    assert len(dropped) == 1, log  # one line for the switch, then counted
     assert 'Traceback' not in log, log

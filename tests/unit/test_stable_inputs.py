@@ -14,11 +14,23 @@ from controller.stable.hosts import HostChange, HostTable
 from tests.harness.stable_fakes import FakeClock
 
 
-@pytest.mark.parametrize('match, port', [
-    (parser.OFPMatch(in_port=3), 3), ({'in_port': 0xFFFFFF00}, 0xFFFFFF00),
-    (parser.OFPMatch(), None), ({}, None), (None, None), ('in_port', None), (7, None),
-    ({'in_port': 0}, None), ({'in_port': 0xFFFFFFFD}, None), ({'in_port': -1}, None),
-    ({'in_port': '3'}, None), ({'in_port': 3.0}, None)])
+@pytest.mark.parametrize(
+    'match, port',
+    [
+        (parser.OFPMatch(in_port=3), 3),
+        ({'in_port': 0xFFFFFF00}, 0xFFFFFF00),
+        (parser.OFPMatch(), None),
+        ({}, None),
+        (None, None),
+        ('in_port', None),
+        (7, None),
+        ({'in_port': 0}, None),
+        ({'in_port': 0xFFFFFFFD}, None),
+        ({'in_port': -1}, None),
+        ({'in_port': '3'}, None),
+        ({'in_port': 3.0}, None),
+    ],
+)
 def test_in_port_must_be_a_physical_port_number(match, port):
     assert inputs.in_port_of(match) == port
 
@@ -34,9 +46,16 @@ def test_a_frame_must_be_bytes(data):
     assert inputs.frame_bytes(data) is None
 
 
-@pytest.mark.parametrize('src, mac', [
-    ('020000000001', '02:00:00:00:00:01'), ('010000000001', None),
-    ('ffffffffffff', None), ('000000000000', None), ('001122334455', '00:11:22:33:44:55')])
+@pytest.mark.parametrize(
+    'src, mac',
+    [
+        ('020000000001', '02:00:00:00:00:01'),
+        ('010000000001', None),
+        ('ffffffffffff', None),
+        ('000000000000', None),
+        ('001122334455', '00:11:22:33:44:55'),
+    ],
+)
 def test_a_host_source_is_unicast_and_not_zero(src, mac):
     frame = bytes(6) + bytes.fromhex(src) + b'\x08\x00'
     assert inputs.host_source(frame) == mac
@@ -44,11 +63,21 @@ def test_a_host_source_is_unicast_and_not_zero(src, mac):
     assert inputs.is_fabric_frame(bytes(12) + b'\x88\xa8')
 
 
-@pytest.mark.parametrize('mac, ok', [
-    ('02:00:00:00:00:01', True), ('01:00:00:00:00:01', False), ('00:00:00:00:00:00', False),
-    ('02:00:00:00:00', False), ('02-00-00-00-00-01', False), ('02:00:00:00:00:0g', False),
-    ('0200:00:00:00:001', False), (None, False), (('02:00:00:00:00:01', 'ff'), False),
-    (b'\x02\x00\x00\x00\x00\x01', False)])
+@pytest.mark.parametrize(
+    'mac, ok',
+    [
+        ('02:00:00:00:00:01', True),
+        ('01:00:00:00:00:01', False),
+        ('00:00:00:00:00:00', False),
+        ('02:00:00:00:00', False),
+        ('02-00-00-00-00-01', False),
+        ('02:00:00:00:00:0g', False),
+        ('0200:00:00:00:001', False),
+        (None, False),
+        (('02:00:00:00:00:01', 'ff'), False),
+        (b'\x02\x00\x00\x00\x00\x01', False),
+    ],
+)
 def test_a_read_back_mac_is_checked(mac, ok):
     assert inputs.is_host_mac(mac) is ok
 
@@ -70,6 +99,7 @@ def test_the_tally_reports_the_first_drop_then_once_per_interval():
 
 
 # --- the host table -----------------------------------------------------------------
+
 
 def mac(n):
     return '02:00:00:00:%02x:%02x' % divmod(n, 256)
@@ -95,15 +125,14 @@ def test_a_full_port_refuses_new_hosts_and_hosts_moving_in():
     assert hosts.learn(mac(99), (1, 1)) == (HostChange.REFUSED, None)
     hosts.learn(mac(50), (2, 1))
     assert hosts.learn(mac(50), (1, 1)) == (HostChange.REFUSED, (2, 1))
-    assert hosts[mac(50)] == (2, 1)                     # stays where it was
-    assert hosts.learn(mac(0), (1, 1)) == (HostChange.KNOWN, None)   # known ones work
+    assert hosts[mac(50)] == (2, 1)  # stays where it was
+    assert hosts.learn(mac(0), (1, 1)) == (HostChange.KNOWN, None)  # known ones work
     assert hosts.refused == 2 and hosts.count_at(1, 1) == 3
     hosts.forget_port(1, 1)
     assert hosts.learn(mac(99), (1, 1)) == (HostChange.NEW, None)
 
 
-@given(st.lists(st.tuples(st.integers(0, 40), st.integers(1, 3), st.integers(1, 3)),
-                max_size=200))
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(1, 3), st.integers(1, 3)), max_size=200))
 def test_the_index_always_matches_the_places(events):
     hosts = HostTable(max_per_port=5)
     for n, dpid, port in events:

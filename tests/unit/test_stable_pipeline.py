@@ -36,11 +36,19 @@ def only(rules, cookie_kind):
 
 # --- versions and groups ----------------------------------------------------------
 
+
 def test_version_wraps_within_the_usable_vids():
     assert [pipe.version_of(e) for e in (1, 2, 4094, 4095, 4096, 8188, 8189)] == [
-        1, 2, 4094, 1, 2, 4094, 1]
+        1,
+        2,
+        4094,
+        1,
+        2,
+        4094,
+        1,
+    ]
     versions = [pipe.version_of(e) for e in range(1, 20000)]
-    assert min(versions) == 1 and max(versions) == 4094     # never 0 nor 4095 (reserved)
+    assert min(versions) == 1 and max(versions) == 4094  # never 0 nor 4095 (reserved)
     assert all(a != b for a, b in zip(versions, versions[1:], strict=False))
 
 
@@ -48,13 +56,14 @@ def test_failover_group_ids_name_the_port_pair():
     assert pipe.failover_group_id(3, 4) == 0x30004
     ids = {pipe.failover_group_id(p, b) for p in range(1, 40) for b in range(1, 40)}
     assert len(ids) == 39 * 39
-    assert pipe.failover_group_id(0xFFFF, 0xFFFF) == 0xFFFFFFFF   # still a valid group id
+    assert pipe.failover_group_id(0xFFFF, 0xFFFF) == 0xFFFFFFFF  # still a valid group id
     for primary, backup in ((0, 1), (1, 0), (0x10000, 1), (1, 0x10000), (-1, 2)):
         with pytest.raises(ValueError):
             pipe.failover_group_id(primary, backup)
 
 
 # --- fixed rules ------------------------------------------------------------------
+
 
 def test_base_rules():
     rules = pipe.base_rules()
@@ -70,8 +79,10 @@ def test_ingress_rule_stamps_the_epoch_version():
     rule = pipe.ingress_rule(4095)
     assert (rule.table, rule.priority, rule.match) == (pipe.INGRESS_TABLE, 10, ())
     assert rule.instructions == (
-        ('apply', (('push_vlan', 0x88a8), ('set_field', 'vlan_vid', 0x1000 | 1))),
-        ('meta', (1, 1)), ('goto', pipe.FORWARD_TABLE))
+        ('apply', (('push_vlan', 0x88A8), ('set_field', 'vlan_vid', 0x1000 | 1))),
+        ('meta', (1, 1)),
+        ('goto', pipe.FORWARD_TABLE),
+    )
     assert kind(rule) == pipe.INGRESS and rule.cookie & 0xFFFFFFFFFF == 4095
     # The next epoch's rule replaces it in place: same key, one ADD, no DELETE.
     change = diff({pipe.ingress_rule(7)}, {pipe.ingress_rule(8)})
@@ -80,12 +91,13 @@ def test_ingress_rule_stamps_the_epoch_version():
 
 # --- forward rules ----------------------------------------------------------------
 
+
 def test_route_rules_of_a_fat_tree_edge_switch(fat4):
     _, sft, _ = fat4
     rules, groups = pipe.route_rules(sft, 13, 7)
-    assert len(rules) == 16                                  # one per host
+    assert len(rules) == 16  # one per host
     group = pipe.failover_group_id(3, 4)
-    assert groups == {group: (3, 4)}                         # up to s5, else up to s6
+    assert groups == {group: (3, 4)}  # up to s5, else up to s6
     by_mac = {r.match_dict()['eth_dst']: r for r in rules}
     for r in rules:
         assert (r.table, r.priority) == (pipe.FORWARD_TABLE, 100)
@@ -107,7 +119,7 @@ def test_route_rules_of_aggregation_and_core_switches(fat4):
     assert all(actions[host_mac(j)] == (('group', 0x30004),) for j in range(5, 17))
     assert groups == {0x30004: (3, 4)}
     rules, groups = pipe.route_rules(sft, 1, 1)
-    assert groups == {}                       # a core switch has one link per pod
+    assert groups == {}  # a core switch has one link per pod
     actions = {r.match_dict()['eth_dst']: r.instructions[0][1] for r in rules}
     assert actions == {host_mac(j): (('output', (j - 1) // 4 + 1),) for j in range(1, 17)}
 
@@ -121,8 +133,12 @@ def test_epochs_forward_rules_never_collide(fat4):
 
 
 def test_route_rules_of_an_unreachable_switch():
-    s = Snapshot.make([1, 2, 3], [(1, 2, 2, 2)], {host_mac(1): (1, 1), host_mac(3): (3, 1)},
-                      {1: [1, 2], 2: [2], 3: [1]})
+    s = Snapshot.make(
+        [1, 2, 3],
+        [(1, 2, 2, 2)],
+        {host_mac(1): (1, 1), host_mac(3): (3, 1)},
+        {1: [1, 2], 2: [2], 3: [1]},
+    )
     sft = compute_sft(s)
     rules, groups = pipe.route_rules(sft, 3, 1)
     assert [r.match_dict()['eth_dst'] for r in rules] == [host_mac(3)] and groups == {}
@@ -132,44 +148,50 @@ def test_route_rules_of_an_unreachable_switch():
 
 # --- admission and flood rules ----------------------------------------------------
 
+
 def test_port_rules_of_a_fat_tree(fat4):
     s, _, tree = fat4
     link_ports = {}
-    for (dpid, p) in s.neighbour_at():
+    for dpid, p in s.neighbour_at():
         link_ports.setdefault(dpid, set()).add(p)
     for dpid in sorted(s.switches):
         rules = pipe.port_rules(s, dpid, tree)
-        assert rules == pipe.port_rules(s, dpid)              # the tree is the default
+        assert rules == pipe.port_rules(s, dpid)  # the tree is the default
         link = only(rules, pipe.LINK)
-        assert {(r.match_dict()['in_port'], r.match_dict()['vlan_vid'],
-                 r.instructions) for r in link} == {
-            (p, vid, (('goto', table),)) for p in link_ports[dpid]
-            for vid, table in ((pipe.TAGGED, pipe.FORWARD_TABLE),
-                               (pipe.UNTAGGED, pipe.FLOOD_TABLE))}
+        assert {
+            (r.match_dict()['in_port'], r.match_dict()['vlan_vid'], r.instructions) for r in link
+        } == {
+            (p, vid, (('goto', table),))
+            for p in link_ports[dpid]
+            for vid, table in ((pipe.TAGGED, pipe.FORWARD_TABLE), (pipe.UNTAGGED, pipe.FLOOD_TABLE))
+        }
         hosts = {(mac, p) for mac, (d, p) in s.hosts if d == dpid}
-        assert {(r.match_dict()['eth_src'], r.match_dict()['in_port'])
-                for r in only(rules, pipe.HOST)} == hosts
+        assert {
+            (r.match_dict()['eth_src'], r.match_dict()['in_port']) for r in only(rules, pipe.HOST)
+        } == hosts
         host_ports = {1, 2} if dpid >= 13 else set()
         flooding = tree[dpid] | host_ports
         flood = only(rules, pipe.FLOOD)
         assert {r.match_dict()['in_port']: sorted(r.output_ports()) for r in flood} == {
-            p: sorted(flooding - {p}) for p in flooding}
+            p: sorted(flooding - {p}) for p in flooding
+        }
         assert all(r.table == pipe.FLOOD_TABLE for r in flood)
         assert len(rules) == len(link) + len(hosts) + len(flood)
 
 
 def test_floods_follow_one_spanning_tree(fat4):
     s, _, tree = fat4
-    flood_ports = {dpid: {r.match_dict()['in_port']
-                          for r in only(pipe.port_rules(s, dpid, tree), pipe.FLOOD)}
-                   for dpid in s.switches}
+    flood_ports = {
+        dpid: {r.match_dict()['in_port'] for r in only(pipe.port_rules(s, dpid, tree), pipe.FLOOD)}
+        for dpid in s.switches
+    }
     used = nx.Graph()
     used.add_nodes_from(s.switches)
     for a, pa, b, pb in s.links:
         if pa in flood_ports[a]:
-            assert pb in flood_ports[b]           # a tree link floods both ways
+            assert pb in flood_ports[b]  # a tree link floods both ways
             used.add_edge(a, b)
-    assert nx.is_tree(used)                       # spanning, loop-free
+    assert nx.is_tree(used)  # spanning, loop-free
     # Host ports flood too, on edge switches only.
     for dpid in s.switches:
         assert flood_ports[dpid] - tree[dpid] == ({1, 2} if dpid >= 13 else set())
@@ -177,8 +199,7 @@ def test_floods_follow_one_spanning_tree(fat4):
 
 def test_host_rules_only_for_hosts_on_host_ports():
     # s1: port 1 a host, port 2 a link, port 3 live with no known host, port 4 not live.
-    hosts = {host_mac(1): (1, 1), host_mac(2): (1, 2), host_mac(3): (1, 4),
-             host_mac(4): (2, 1)}
+    hosts = {host_mac(1): (1, 1), host_mac(2): (1, 2), host_mac(3): (1, 4), host_mac(4): (2, 1)}
     s = Snapshot.make([1, 2], [(1, 2, 2, 2)], hosts, {1: [1, 2, 3], 2: [1, 2]})
     rules = pipe.port_rules(s, 1)
     assert {r.match_dict()['eth_src'] for r in only(rules, pipe.HOST)} == {host_mac(1)}
@@ -191,22 +212,25 @@ def test_a_switch_alone_floods_between_its_host_ports():
     s = Snapshot.make([7], [], {host_mac(1): (7, 1)}, {7: [1, 2]})
     rules = pipe.port_rules(s, 7)
     assert not only(rules, pipe.LINK)
-    assert {r.match_dict()['in_port']: r.output_ports()
-            for r in only(rules, pipe.FLOOD)} == {1: [2], 2: [1]}
+    assert {r.match_dict()['in_port']: r.output_ports() for r in only(rules, pipe.FLOOD)} == {
+        1: [2],
+        2: [1],
+    }
 
 
 def _flooded_ports(snapshot, dpid):
     rules = only(pipe.port_rules(snapshot, dpid), pipe.FLOOD)
-    return {r.match_dict()['in_port'] for r in rules} | {
-        p for r in rules for p in r.output_ports()}
+    return {r.match_dict()['in_port'] for r in rules} | {p for r in rules for p in r.output_ports()}
 
 
 def _dropped_ports(snapshot, dpid):
     """Ports whose every frame the admission table drops (a LINK rule without
     instructions)."""
-    return {r.match_dict()['in_port'] for r in only(pipe.port_rules(snapshot, dpid),
-                                                     pipe.LINK)
-            if r.instructions == () and set(r.match_dict()) == {'in_port'}}
+    return {
+        r.match_dict()['in_port']
+        for r in only(pipe.port_rules(snapshot, dpid), pipe.LINK)
+        if r.instructions == () and set(r.match_dict()) == {'in_port'}
+    }
 
 
 def test_a_new_link_is_admitted_in_phase_1():
@@ -216,8 +240,12 @@ def test_a_new_link_is_admitted_in_phase_1():
     phase 2's diff, which then has no link admission left to add."""
     hosts = {host_mac(1): (1, 1), host_mac(2): (2, 1), host_mac(3): (3, 1)}
     before = Snapshot.make([1, 2], [(1, 2, 2, 2)], hosts, {1: [1, 2, 3], 2: [1, 2, 3]})
-    after = Snapshot.make([1, 2, 3], [(1, 2, 2, 2), (1, 3, 3, 2), (2, 3, 3, 3)], hosts,
-                          {1: [1, 2, 3], 2: [1, 2, 3], 3: [1, 2, 3]})
+    after = Snapshot.make(
+        [1, 2, 3],
+        [(1, 2, 2, 2), (1, 3, 3, 2), (2, 3, 3, 3)],
+        hosts,
+        {1: [1, 2, 3], 2: [1, 2, 3], 3: [1, 2, 3]},
+    )
     installed = pipe.port_rules(before, 1) | {pipe.unused_link(3)}
     desired = pipe.port_rules(after, 1)
     admit, unblock = pipe.admitted_ahead(installed, desired)
@@ -271,7 +299,7 @@ def test_a_second_parallel_link_carries_nothing():
         assert s.unused_link_ports(dpid) == {6}
         assert 6 not in _flooded_ports(s, dpid)
         assert _dropped_ports(s, dpid) == {6}
-        assert 5 in _flooded_ports(s, dpid)               # the tree link still floods
+        assert 5 in _flooded_ports(s, dpid)  # the tree link still floods
     # A host claimed on the unused link is no host.
     bad = Snapshot.from_switch_graph(graph, {host_mac(1): (1, 6)}, {1: [5, 6], 2: [5, 6]})
     assert [v.kind for v in check_sft(compute_sft(bad), bad)] == ['bad-host']
@@ -281,11 +309,11 @@ def test_a_one_way_link_carries_nothing_until_both_directions_are_seen():
     graph = SwitchGraph()
     graph.add_link(1, 5, 2, 5)
     graph.add_link(2, 5, 1, 5)
-    graph.add_link(1, 6, 2, 6)                 # the other direction not seen yet
+    graph.add_link(1, 6, 2, 6)  # the other direction not seen yet
     s = Snapshot.from_switch_graph(graph, {}, {1: [5, 6], 2: [5, 6]})
     for dpid in (1, 2):
         assert 6 not in _flooded_ports(s, dpid) and _dropped_ports(s, dpid) == {6}
-    graph.add_link(2, 6, 1, 6)                 # now both: still one link per pair used
+    graph.add_link(2, 6, 1, 6)  # now both: still one link per pair used
     s = Snapshot.from_switch_graph(graph, {}, {1: [5, 6], 2: [5, 6]})
     assert s.links == {(1, 5, 2, 5)} and _dropped_ports(s, 1) == {6}
 
@@ -301,20 +329,26 @@ def test_a_port_looped_back_to_its_own_switch_carries_nothing():
 
 # --- every rule is a valid OpenFlow 1.3 message ------------------------------------
 
+
 def test_every_rule_serializes_and_parses_back(fat4):
     s, sft, tree = fat4
     dp = FakeDatapath()
     for dpid in (1, 5, 13):
         route, _ = pipe.route_rules(sft, dpid, 4094)
-        rules = (pipe.base_rules() | {pipe.ingress_rule(4094)} | route
-                 | pipe.port_rules(s, dpid, tree))
+        rules = (
+            pipe.base_rules() | {pipe.ingress_rule(4094)} | route | pipe.port_rules(s, dpid, tree)
+        )
         for spec in rules:
             mod = to_flow_mod(dp, spec)
             mod.set_xid(1)
             mod.serialize()
-            back = parser.OFPFlowMod.parser(dp, mod.version, mod.msg_type, mod.msg_len,
-                                            mod.xid, mod.buf)
+            back = parser.OFPFlowMod.parser(
+                dp, mod.version, mod.msg_type, mod.msg_len, mod.xid, mod.buf
+            )
             assert (back.table_id, back.priority, back.cookie) == (
-                spec.table, spec.priority, spec.cookie)
+                spec.table,
+                spec.priority,
+                spec.cookie,
+            )
             for field, value in spec.match:
                 assert back.match[field] == value, (spec, field)

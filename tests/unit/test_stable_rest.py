@@ -25,11 +25,17 @@ def app_state(snapshot=None, epoch=9):
     trigger pending, two epochs in the history."""
     log = UpdateLog(0.5, 5.0)
     log.append('host-seen', 'a host')
-    state = SimpleNamespace(current=None, epoch=epoch, log=log, switches={1: None, 2: None},
-                            hosts=dict(snapshot.hosts) if snapshot else {})
+    state = SimpleNamespace(
+        current=None,
+        epoch=epoch,
+        log=log,
+        switches={1: None, 2: None},
+        hosts=dict(snapshot.hosts) if snapshot else {},
+    )
     for number in (epoch - 1, epoch):
-        log.history.append(EpochRecord(number, time.time(), [], state='installed',
-                                       installed_at=time.time() - 2.0))
+        log.history.append(
+            EpochRecord(number, time.time(), [], state='installed', installed_at=time.time() - 2.0)
+        )
     if snapshot is not None:
         state.current = EpochInForce(log.history[-1], snapshot, compute_sft(snapshot))
     return state
@@ -45,8 +51,15 @@ def get(state, path):
 def test_the_epoch_in_force():
     status, body = get(app_state(TRIANGLE), '/stable/epoch')
     assert status == 200
-    assert body == {'epoch': 9, 'version_vid': pipe.version_of(9), 'age_s': body['age_s'],
-                    'last_epoch_cut': 9, 'pending_triggers': 1, 'switches': 2, 'hosts': 3}
+    assert body == {
+        'epoch': 9,
+        'version_vid': pipe.version_of(9),
+        'age_s': body['age_s'],
+        'last_epoch_cut': 9,
+        'pending_triggers': 1,
+        'switches': 2,
+        'hosts': 3,
+    }
     assert 1.5 < body['age_s'] < 60
     assert get(app_state(), '/stable/epoch')[1]['epoch'] is None
 
@@ -55,13 +68,13 @@ def test_pending_triggers_and_history():
     state = app_state(LINE)
     status, triggers = get(state, '/stable/triggers')
     assert status == 200 and [(t['kind'], t['detail']) for t in triggers] == [
-        ('host-seen', 'a host')]
+        ('host-seen', 'a host')
+    ]
     assert triggers[0]['id'] == state.log.pending[0].id
     assert [r['number'] for r in get(state, '/stable/history')[1]] == [8, 9]
     assert [r['number'] for r in get(state, '/stable/history?limit=1')[1]] == [9]
     assert [r['number'] for r in get(state, '/stable/history?limit=0')[1]] == [9]
-    assert get(state, '/stable/history?limit=x') == (
-        400, {'error': 'limit must be an integer'})
+    assert get(state, '/stable/history?limit=x') == (400, {'error': 'limit must be an integer'})
 
 
 def test_one_switch_table():
@@ -70,24 +83,34 @@ def test_one_switch_table():
     entries = {entry['host']: entry for entry in table['entries']}
     assert entries[host_mac(1)] == {'host': host_mac(1), 'deliver_port': 1}
     assert entries[host_mac(2)] == {
-        'host': host_mac(2), 'port': 2, 'next_hop': '0000000000000002',
-        'backup_port': 3, 'backup_next_hop': '0000000000000003'}
+        'host': host_mac(2),
+        'port': 2,
+        'next_hop': '0000000000000002',
+        'backup_port': 3,
+        'backup_next_hop': '0000000000000003',
+    }
     assert get(app_state(LINE), '/stable/sft/1')[1]['entries'][1]['backup_next_hop'] is None
     assert get(app_state(TRIANGLE), '/stable/sft/7') == (
-        404, {'error': 'switch 7 is in no installed epoch'})
+        404,
+        {'error': 'switch 7 is in no installed epoch'},
+    )
     assert get(app_state(), '/stable/sft/1')[0] == 404
     assert get(app_state(TRIANGLE), '/stable/sft/s1') == (
-        400, {'error': "dpid must be hexadecimal, got 's1'"})
+        400,
+        {'error': "dpid must be hexadecimal, got 's1'"},
+    )
 
 
 def test_unprotected_next_hops():
     status, body = get(app_state(LINE), '/stable/unprotected')
     assert status == 200 and body['epoch'] == 9
-    assert {'destination': '0000000000000003', 'switch': '0000000000000002',
-            'hosts': [host_mac(3)]} in body['entries']
+    assert {
+        'destination': '0000000000000003',
+        'switch': '0000000000000002',
+        'hosts': [host_mac(3)],
+    } in body['entries']
     assert get(app_state(TRIANGLE), '/stable/unprotected')[1]['entries'] == []
-    assert get(app_state(), '/stable/unprotected') == (
-        404, {'error': 'no epoch installed yet'})
+    assert get(app_state(), '/stable/unprotected') == (404, {'error': 'no epoch installed yet'})
 
 
 @pytest.fixture
@@ -99,6 +122,7 @@ def served():
     class Quiet(WSGIRequestHandler):
         def log_message(self, *args):
             pass
+
     server = make_server('127.0.0.1', 0, wsgi, handler_class=Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -116,8 +140,9 @@ def test_sdn_stable_prints_what_the_endpoints_say(served, capsys):
     assert '"number": 9' in capsys.readouterr().out
     with pytest.raises(SystemExit) as error:
         cli.main(['--url', served, 'sft', '7'])
-    assert str(error.value) == ('sdn-stable: %s/stable/sft/7: switch 7 is in no installed '
-                                'epoch' % served)
+    assert str(error.value) == (
+        'sdn-stable: %s/stable/sft/7: switch 7 is in no installed epoch' % served
+    )
 
 
 def test_sdn_stable_without_pending_triggers():

@@ -23,8 +23,9 @@ def test_at_most_max_ports_are_tracked_lowest_first_reserved_ports_aside():
 def test_a_port_acts_at_once_a_few_times_then_its_newest_status_waits():
     clock = FakeClock()
     ports = SwitchPorts(max_ports=8, interval=0.5, clock=clock)
-    assert [ports.offer(1, 'change %d' % n) for n in range(6)] == \
-        [True] * PORT_CHANGES_AT_ONCE + [False] * 2
+    assert [ports.offer(1, 'change %d' % n) for n in range(6)] == [True] * PORT_CHANGES_AT_ONCE + [
+        False
+    ] * 2
     assert ports.waiting == {1: 'change 5'}
     # While a status waits, a newer one waits too (never acted on out of order).
     clock.now += 10
@@ -47,10 +48,10 @@ def test_a_storm_costs_a_bounded_number_of_actions_per_port_and_interval():
     ports = SwitchPorts(max_ports=64, interval=0.5, clock=clock)
     acted = 0
     for _ in range(10):
-        for n in range(2000):          # 2,000 statuses a second over 64 ports
+        for n in range(2000):  # 2,000 statuses a second over 64 ports
             acted += ports.offer(n % 64, n)
         clock.now += 0.5
-        while ports.take_waiting():     # what the base's tick acts on
+        while ports.take_waiting():  # what the base's tick acts on
             acted += 1
         clock.now += 0.5
     # the burst once, then per port and 0.5 s: one refilled token and one tick
@@ -59,11 +60,13 @@ def test_a_storm_costs_a_bounded_number_of_actions_per_port_and_interval():
 
 
 @settings(max_examples=200, deadline=None)
-@given(max_ports=st.integers(1, 6),
-       statuses=st.lists(st.tuples(st.integers(1, 10), st.booleans(), st.booleans(),
-                                   st.floats(0, 0.3)), max_size=80))
-def test_the_last_status_of_every_tracked_port_is_acted_on_after_a_tick(max_ports,
-                                                                        statuses):
+@given(
+    max_ports=st.integers(1, 6),
+    statuses=st.lists(
+        st.tuples(st.integers(1, 10), st.booleans(), st.booleans(), st.floats(0, 0.3)), max_size=80
+    ),
+)
+def test_the_last_status_of_every_tracked_port_is_acted_on_after_a_tick(max_ports, statuses):
     """Whatever the storm, acting on what ``offer`` returns and on what waits gives the
     newest status of every tracked port; no more than max_ports are tracked."""
     clock = FakeClock()

@@ -31,17 +31,17 @@ def client_context(ca_dir, cert_dir):
     """A switch's TLS settings: trust ``ca_dir``'s CA; present ``cert_dir``'s switch
     certificate (none if cert_dir is None)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False      # a controller is known by its CA, not a name
+    context.check_hostname = False  # a controller is known by its CA, not a name
     context.load_verify_locations(os.path.join(ca_dir, 'ca-cert.pem'))
     if cert_dir:
-        context.load_cert_chain(os.path.join(cert_dir, 'switch-cert.pem'),
-                                os.path.join(cert_dir, 'switch-key.pem'))
+        context.load_cert_chain(
+            os.path.join(cert_dir, 'switch-cert.pem'), os.path.join(cert_dir, 'switch-key.pem')
+        )
     return context
 
 
 async def _connect(port, dpid, tls):
-    switch = ofemu.EmulatedSwitch(dpid, n_ports=4, port=port, tls=tls,
-                                  cookie=ofemu.FROM_TABLE_MISS)
+    switch = ofemu.EmulatedSwitch(dpid, n_ports=4, port=port, tls=tls, cookie=ofemu.FROM_TABLE_MISS)
     try:
         await switch.start(timeout=10.0)
         return switch.flow_mods
@@ -68,21 +68,35 @@ def other_ca(tmp_path_factory):
 
 def test_certificates_chain_to_their_ca(certs, other_ca):
     for name in ('controller', 'switch'):
-        ok = subprocess.run(['openssl', 'verify', '-CAfile', certs + '/ca-cert.pem',
-                             '%s/%s-cert.pem' % (certs, name)], capture_output=True)
+        ok = subprocess.run(
+            [
+                'openssl',
+                'verify',
+                '-CAfile',
+                certs + '/ca-cert.pem',
+                '%s/%s-cert.pem' % (certs, name),
+            ],
+            capture_output=True,
+        )
         assert ok.returncode == 0, ok
-        foreign = subprocess.run(['openssl', 'verify', '-CAfile', other_ca + '/ca-cert.pem',
-                                  '%s/%s-cert.pem' % (certs, name)], capture_output=True)
+        foreign = subprocess.run(
+            [
+                'openssl',
+                'verify',
+                '-CAfile',
+                other_ca + '/ca-cert.pem',
+                '%s/%s-cert.pem' % (certs, name),
+            ],
+            capture_output=True,
+        )
         assert foreign.returncode != 0
     assert oct(os.stat(certs).st_mode & 0o777) == '0o700'
     assert oct(os.stat(certs + '/switch-key.pem').st_mode & 0o777) == '0o600'
 
 
-def test_every_switch_with_our_certificate_is_served_and_others_refused(certs, other_ca,
-                                                                          tmp_path):
+def test_every_switch_with_our_certificate_is_served_and_others_refused(certs, other_ca, tmp_path):
     good = client_context(certs, certs)
-    with RyuController(['apps/l2_learning.py'], str(tmp_path / 'ryu.log'),
-                       tls_dir=certs) as ryu:
+    with RyuController(['apps/l2_learning.py'], str(tmp_path / 'ryu.log'), tls_dir=certs) as ryu:
         # Ryu 4.34 as released serves only the first of these over TLS.
         served = [connect(ryu.ofp_port, dpid, good) for dpid in (1, 2, 3)]
         no_certificate = connect(ryu.ofp_port, 4, client_context(certs, None))
@@ -102,7 +116,6 @@ def test_every_switch_with_our_certificate_is_served_and_others_refused(certs, o
 def test_a_switch_refuses_a_controller_of_another_ca(certs, other_ca, tmp_path):
     """The switch checks the controller too: one that trusts only another CA does not
     even begin the OpenFlow handshake."""
-    with RyuController(['apps/l2_learning.py'], str(tmp_path / 'ryu.log'),
-                       tls_dir=certs) as ryu:
+    with RyuController(['apps/l2_learning.py'], str(tmp_path / 'ryu.log'), tls_dir=certs) as ryu:
         outcome = connect(ryu.ofp_port, 1, client_context(other_ca, certs))
     assert isinstance(outcome, ofemu.BenchError) and outcome.phase == 'connect', outcome

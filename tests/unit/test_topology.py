@@ -37,7 +37,7 @@ def test_ring_tree_is_spanning_and_loop_free():
 def test_ring4_tree_is_bfs_from_lowest_dpid():
     ports = spanning_tree_ports(ring(4))
     assert tree_edges(ring(4), ports) == {(1, 2), (1, 4), (2, 3)}
-    assert ports == {1: {2, 3}, 2: {2, 3}, 3: {3}, 4: {2}}   # s3-s4 is blocked
+    assert ports == {1: {2, 3}, 2: {2, 3}, 3: {3}, 4: {2}}  # s3-s4 is blocked
 
 
 def test_tree_is_deterministic_whatever_the_discovery_order():
@@ -76,7 +76,7 @@ def test_link_removal_and_switch_removal_change_the_tree():
     assert nx.is_tree(nx.Graph(list(tree_edges(g, after))))
     assert g.remove_switch(3)
     parts = spanning_tree_ports(g)
-    assert parts[2] == set()        # s2 is now cut off from the rest: no tree port
+    assert parts[2] == set()  # s2 is now cut off from the rest: no tree port
 
 
 def test_remove_port_forgets_both_directions():
@@ -102,8 +102,8 @@ def test_links_expire_unless_refreshed():
     g = SwitchGraph()
     assert g.add_link(1, 2, 2, 3, now=0.0)
     assert g.add_link(2, 3, 1, 2, now=0.0)
-    assert not g.add_link(1, 2, 2, 3, now=3.0)      # refreshed, not new
+    assert not g.add_link(1, 2, 2, 3, now=3.0)  # refreshed, not new
     assert g.expire(now=4.0, timeout=3.5) == [(2, 3, 1, 2)]
-    assert g.inter_switch_ports(1) == {2}            # the other direction still holds
+    assert g.inter_switch_ports(1) == {2}  # the other direction still holds
     assert g.expire(now=7.0, timeout=3.5) == [(1, 2, 2, 3)]
     assert g.inter_switch_ports(1) == frozenset()

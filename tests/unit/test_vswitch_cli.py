@@ -13,8 +13,13 @@ EXAMPLE = os.path.join(REPO, 'examples', 'policies', 'three_tenants.yaml')
 
 
 def run(*args):
-    return subprocess.run([sys.executable, '-m', 'controller.vswitch', *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, '-m', 'controller.vswitch', *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_valid_policy_exits_0_with_a_summary():
@@ -28,17 +33,22 @@ def test_invalid_policy_exits_1_with_every_error(tmp_path):
     policy = tmp_path / 'policy.yaml'
     with open(EXAMPLE) as f:
         text = f.read()
-    policy.write_text(text.replace('vid: 300', 'vid: 4095')
-                          .replace('{name: h2, native_vlan: green}',
-                                   '{name: h2, native_vlan: gren}'))
+    policy.write_text(
+        text.replace('vid: 300', 'vid: 4095').replace(
+            '{name: h2, native_vlan: green}', '{name: h2, native_vlan: gren}'
+        )
+    )
     result = run('check', str(policy))
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert len(lines) == 3, result.stdout
-    assert lines[0].startswith('%s:' % policy) and 'vlans.blue.vid: 4095 is out of range' \
-        in lines[0]
-    assert "dps.s1.interfaces.2.native_vlan: unknown VLAN 'gren'; defined VLANs: red, " \
+    assert (
+        lines[0].startswith('%s:' % policy) and 'vlans.blue.vid: 4095 is out of range' in lines[0]
+    )
+    assert (
+        "dps.s1.interfaces.2.native_vlan: unknown VLAN 'gren'; defined VLANs: red, "
         "green, blue" in lines[1]
+    )
     assert lines[2] == '%s: 2 errors' % policy
 
 
@@ -46,7 +56,7 @@ def test_unreadable_file_exits_2(tmp_path):
     result = run('check', str(tmp_path / 'missing.yaml'))
     assert result.returncode == 2
     assert 'cannot read' in result.stderr and 'No such file' in result.stderr
-    result = run('check', str(tmp_path))                 # a directory
+    result = run('check', str(tmp_path))  # a directory
     assert result.returncode == 2 and 'cannot read' in result.stderr
 
 

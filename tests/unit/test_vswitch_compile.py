@@ -53,16 +53,23 @@ def rules_in(rules, table):
 
 def test_access_ports_push_their_vlan_and_trunks_accept_listed_vids_only():
     _, _, rules = compiled()
-    vlan = {(r.match_dict().get('in_port'), r.match_dict().get('vlan_vid'),
-             r.match_dict().get('eth_type')): r.instructions for r in rules_in(rules, VLAN)}
+    vlan = {
+        (
+            r.match_dict().get('in_port'),
+            r.match_dict().get('vlan_vid'),
+            r.match_dict().get('eth_type'),
+        ): r.instructions
+        for r in rules_in(rules, VLAN)
+    }
     assert vlan[(1, 0x0000, None)] == (
         ('apply', (('push_vlan', 0x8100), ('set_field', 'vlan_vid', 0x1064))),
-        ('goto', VLAN_ACL))
+        ('goto', VLAN_ACL),
+    )
     assert vlan[(3, 0x1064, None)] == (('goto', VLAN_ACL),)
-    assert vlan[(3, 0x10c8, None)] == (('goto', VLAN_ACL),)
-    assert vlan[(3, 0x1064, 0x8100)] == ()            # double tag: drop
-    assert (1, 0x1064, None) not in vlan              # tagged frames on access: miss
-    assert (3, 0x1000 | 300, None) not in vlan        # unlisted VID on a trunk: miss
+    assert vlan[(3, 0x10C8, None)] == (('goto', VLAN_ACL),)
+    assert vlan[(3, 0x1064, 0x8100)] == ()  # double tag: drop
+    assert (1, 0x1064, None) not in vlan  # tagged frames on access: miss
+    assert (3, 0x1000 | 300, None) not in vlan  # unlisted VID on a trunk: miss
 
 
 def test_port_acl_in_order_with_implicit_deny_and_mirror_copies():
@@ -70,9 +77,8 @@ def test_port_acl_in_order_with_implicit_deny_and_mirror_copies():
     acl = [r for r in rules_in(rules, PORT_ACL) if r.match_dict().get('in_port') == 1]
     assert [r.priority for r in acl] == [30000, 29999, 29998]
     http, rest, deny = acl
-    assert http.match_dict() == {'in_port': 1, 'eth_type': 0x800, 'ip_proto': 6,
-                                 'tcp_dst': 80}
-    assert http.instructions == (('apply', (('output', 4),)),)     # copy, then drop
+    assert http.match_dict() == {'in_port': 1, 'eth_type': 0x800, 'ip_proto': 6, 'tcp_dst': 80}
+    assert http.instructions == (('apply', (('output', 4),)),)  # copy, then drop
     assert rest.instructions == (('apply', (('output', 4),)), ('goto', VLAN))
     assert deny.instructions == (('apply', (('output', 4),)),)
 
@@ -80,7 +86,7 @@ def test_port_acl_in_order_with_implicit_deny_and_mirror_copies():
 def test_vlan_acl_applies_to_its_vlan_only():
     _, _, rules = compiled()
     vlan_acl = rules_in(rules, VLAN_ACL)
-    assert {r.match_dict().get('vlan_vid') for r in vlan_acl} == {0x10c8, None}
+    assert {r.match_dict().get('vlan_vid') for r in vlan_acl} == {0x10C8, None}
     telnet = vlan_acl[0]
     assert telnet.match_dict()['tcp_dst'] == 23 and telnet.instructions == ()
 
@@ -91,9 +97,10 @@ def test_floods_stay_in_the_vlan_trunks_tagged_access_untagged_mirrored():
     assert flood_actions(plans, 100, 3) == (('pop_vlan',), ('output', 1), ('output', 4))
     assert flood_actions(plans, 100, 1) == (('output', 3),)
     assert flood_actions(plans, 200, 2) == (('output', 3),)
-    floods = {(r.match_dict()['vlan_vid'], r.match_dict()['in_port'])
-              for r in rules_in(rules, ETH_DST)}
-    assert floods == {(0x1064, 1), (0x1064, 3), (0x10c8, 2), (0x10c8, 3)}
+    floods = {
+        (r.match_dict()['vlan_vid'], r.match_dict()['in_port']) for r in rules_in(rules, ETH_DST)
+    }
+    assert floods == {(0x1064, 1), (0x1064, 3), (0x10C8, 2), (0x10C8, 3)}
 
 
 def test_learned_rules_egress():

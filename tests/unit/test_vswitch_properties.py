@@ -10,10 +10,8 @@ from hypothesis import strategies as st
 from controller.config import ConfigError
 from controller.vswitch import Policy, load_policy_text
 
-NAMES = st.text(alphabet='abcdefgh-', min_size=1, max_size=6).filter(
-    lambda name: name[0] != '-')
-SETTINGS = settings(max_examples=150, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+NAMES = st.text(alphabet='abcdefgh-', min_size=1, max_size=6).filter(lambda name: name[0] != '-')
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Every switch has VLAN ports 1 and 2, so ACL actions may use them wherever applied.
 ACL_PORTS = (1, 2)
 
@@ -65,19 +63,21 @@ def rules(draw):
         implied = addresses or transport == icmp
         if not implied or draw(st.booleans()):
             rule[draw(st.sampled_from(['eth_type', 'dl_type']))] = number_text(
-                draw, 0x800 if version == 4 else 0x86dd)
+                draw, 0x800 if version == 4 else 0x86DD
+            )
         if transport in ('tcp', 'udp'):
             for end in ('src', 'dst'):
                 if draw(st.booleans()):
                     rule['%s_%s' % (transport, end)] = number_text(
-                        draw, draw(st.integers(0, 65535)))
+                        draw, draw(st.integers(0, 65535))
+                    )
         elif transport == icmp:
             rule[icmp + '_type'] = draw(st.integers(0, 255))
         if transport and draw(st.booleans()):
             proto = {'tcp': 6, 'udp': 17, 'icmpv4': 1, 'icmpv6': 58}[transport]
             rule[draw(st.sampled_from(['ip_proto', 'nw_proto']))] = proto
     elif draw(st.booleans()):
-        rule['eth_type'] = draw(st.sampled_from([0x806, 0x88cc]))
+        rule['eth_type'] = draw(st.sampled_from([0x806, 0x88CC]))
     actions = {}
     if draw(st.booleans()):
         actions['allow'] = draw(st.sampled_from([True, False, 1, 0]))
@@ -96,8 +96,11 @@ def rules(draw):
 def policies(draw):
     """A valid policy as YAML-ready data, in FAUCET's layout."""
     vlan_names = draw(st.lists(NAMES, min_size=1, max_size=4, unique=True))
-    vids = draw(st.lists(st.integers(1, 4094), min_size=len(vlan_names),
-                         max_size=len(vlan_names), unique=True))
+    vids = draw(
+        st.lists(
+            st.integers(1, 4094), min_size=len(vlan_names), max_size=len(vlan_names), unique=True
+        )
+    )
     acl_names = draw(st.lists(NAMES, max_size=3, unique=True))
     acls = {name: draw(st.lists(rules(), min_size=1, max_size=4)) for name in acl_names}
     vlans = {}
@@ -106,14 +109,16 @@ def policies(draw):
         if draw(st.booleans()):
             vlan['description'] = draw(st.text(max_size=12))
         if acl_names and draw(st.booleans()):
-            vlan['acls_in'] = draw(st.lists(st.sampled_from(acl_names), max_size=2,
-                                            unique=True))
+            vlan['acls_in'] = draw(st.lists(st.sampled_from(acl_names), max_size=2, unique=True))
         if draw(st.booleans()):
             vlan['max_hosts'] = draw(st.integers(1, 1000))
         vlans[name] = vlan
     dp_names = draw(st.lists(NAMES, min_size=1, max_size=3, unique=True))
-    dp_ids = draw(st.lists(st.integers(0, 2 ** 64 - 1), min_size=len(dp_names),
-                           max_size=len(dp_names), unique=True))
+    dp_ids = draw(
+        st.lists(
+            st.integers(0, 2**64 - 1), min_size=len(dp_names), max_size=len(dp_names), unique=True
+        )
+    )
     dps = {}
     for name, dp_id in zip(dp_names, dp_ids, strict=True):
         ports = sorted(set(ACL_PORTS) | set(draw(st.lists(st.integers(3, 48), max_size=6))))
@@ -121,13 +126,18 @@ def policies(draw):
         for port in ports:
             interfaces[port] = draw(vlan_ports(port, vlan_names, acl_names))
         spare = [p for p in range(49, 53) if draw(st.booleans())]
-        for port in spare:                # mirror ports, watching VLAN ports
-            interfaces[port] = {'mirror': draw(st.lists(st.sampled_from(ports), min_size=1,
-                                                        max_size=3, unique=True))}
+        for port in spare:  # mirror ports, watching VLAN ports
+            interfaces[port] = {
+                'mirror': draw(
+                    st.lists(st.sampled_from(ports), min_size=1, max_size=3, unique=True)
+                )
+            }
             if draw(st.booleans()):
                 interfaces[port]['output_only'] = True
-        dps[name] = {'dp_id': draw(st.sampled_from([dp_id, hex(dp_id)])),   # as FAUCET
-                     'interfaces': interfaces}
+        dps[name] = {
+            'dp_id': draw(st.sampled_from([dp_id, hex(dp_id)])),  # as FAUCET
+            'interfaces': interfaces,
+        }
         if draw(st.booleans()):
             dps[name]['hardware'] = 'Open vSwitch'
     return {'vlans': vlans, 'acls': acls, 'dps': dps}
@@ -145,11 +155,15 @@ def vlan_ports(draw, port, vlan_names, acl_names):
         intf['tagged_vlans'] = tagged
     if acl_names and draw(st.booleans()):
         intf['acls_in'] = draw(st.lists(st.sampled_from(acl_names), min_size=1, unique=True))
-    for key, values in (('max_hosts', st.integers(1, 500)), ('enabled', st.booleans()),
-                        ('description', st.text(max_size=8)), ('name', NAMES)):
+    for key, values in (
+        ('max_hosts', st.integers(1, 500)),
+        ('enabled', st.booleans()),
+        ('description', st.text(max_size=8)),
+        ('name', NAMES),
+    ):
         if draw(st.integers(0, 3)) == 0:
             intf[key] = draw(values)
-    if 'name' in intf:                    # names must be unique on the switch
+    if 'name' in intf:  # names must be unique on the switch
         intf['name'] += '-%d' % port
     return intf
 
@@ -191,10 +205,16 @@ def test_corrupted_text_gives_only_policy_errors(data, draw):
     check_failure_or_policy(text)
 
 
-JUNK = st.one_of(st.none(), st.booleans(), st.integers(-5, 2 ** 70), st.floats(),
-                 st.text(max_size=8), st.lists(st.integers(0, 5000), max_size=3),
-                 st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
-                 st.sampled_from(['0x800', '10.0.0.1/8', 'ff:ff', '4095', 'office']))
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 2**70),
+    st.floats(),
+    st.text(max_size=8),
+    st.lists(st.integers(0, 5000), max_size=3),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+    st.sampled_from(['0x800', '10.0.0.1/8', 'ff:ff', '4095', 'office']),
+)
 
 
 def paths(value, prefix=()):
@@ -217,7 +237,7 @@ def test_corrupted_values_give_only_policy_errors(data, draw):
         for part in path[:-1]:
             parent = parent[part]
         if isinstance(parent, dict) and draw.draw(st.booleans()):
-            parent[draw.draw(st.text(max_size=8))] = draw.draw(JUNK)   # a new key
+            parent[draw.draw(st.text(max_size=8))] = draw.draw(JUNK)  # a new key
         else:
             parent[path[-1]] = draw.draw(JUNK)
     check_failure_or_policy(yaml.safe_dump(data))

@@ -25,8 +25,9 @@ POLICY = textwrap.dedent('''
           3: {tagged_vlans: [red, green]}
           4: {native_vlan: green}
 ''')
-SETTINGS = LearningSettings.from_options(idle_timeout=300, relearn_fraction=0.75,
-                                         default_max_hosts=8)
+SETTINGS = LearningSettings.from_options(
+    idle_timeout=300, relearn_fraction=0.75, default_max_hosts=8
+)
 
 
 def policy(text=POLICY):
@@ -38,13 +39,19 @@ def switch(text=POLICY, dpid=1):
 
 
 def tagged_frame(src, vid, dst='ff:ff:ff:ff:ff:ff'):
-    return (of.mac_bytes(dst) + of.mac_bytes(src) + b'\x81\x00' + vid.to_bytes(2, 'big')
-            + b'\x08\x00' + bytes(46))
+    return (
+        of.mac_bytes(dst)
+        + of.mac_bytes(src)
+        + b'\x81\x00'
+        + vid.to_bytes(2, 'big')
+        + b'\x08\x00'
+        + bytes(46)
+    )
 
 
 def test_settings_relearn_sources_before_destinations_expire():
     assert SETTINGS == LearningSettings(300, 225, 8)
-    assert LearningSettings.from_options(1, 0.5, 8).hard_timeout == 1      # at least 1 s
+    assert LearningSettings.from_options(1, 0.5, 8).hard_timeout == 1  # at least 1 s
 
 
 def test_a_switch_the_policy_does_not_name_gets_no_state():
@@ -61,17 +68,25 @@ def test_install_deletes_the_apps_rules_then_adds_every_static_rule():
     assert (first.cookie, first.cookie_mask) == pipeline.COOKIES.all_rules()
     assert len(adds) == len(sw.installed) > 0
     assert all(msg.command == ofp.OFPFC_ADD for msg in adds)
-    assert [(m.table_id, m.priority) for m in adds] == \
-        [(s.table, s.priority) for s in sorted(sw.installed)]
+    assert [(m.table_id, m.priority) for m in adds] == [
+        (s.table, s.priority) for s in sorted(sw.installed)
+    ]
 
 
 def test_learning_a_host_sends_its_two_rules():
     sw = switch()
     seen = sw.learn(1, tagged_frame('0e:00:00:00:00:01', 100), SETTINGS)
-    assert (seen.mac, seen.vid, seen.port, seen.result, seen.previous) == \
-        ('0e:00:00:00:00:01', 100, 1, Learned.NEW, None)
-    assert [(m.table_id, m.hard_timeout, m.idle_timeout) for m in seen.messages] == \
-        [(pipeline.ETH_SRC, 225, 0), (pipeline.ETH_DST, 0, 300)]
+    assert (seen.mac, seen.vid, seen.port, seen.result, seen.previous) == (
+        '0e:00:00:00:00:01',
+        100,
+        1,
+        Learned.NEW,
+        None,
+    )
+    assert [(m.table_id, m.hard_timeout, m.idle_timeout) for m in seen.messages] == [
+        (pipeline.ETH_SRC, 225, 0),
+        (pipeline.ETH_DST, 0, 300),
+    ]
     again = sw.learn(1, tagged_frame('0e:00:00:00:00:01', 100), SETTINGS)
     assert again.result is Learned.REFRESHED and len(again.messages) == 2
     moved = sw.learn(3, tagged_frame('0e:00:00:00:00:01', 100), SETTINGS)
@@ -82,7 +97,7 @@ def test_frames_that_teach_nothing():
     sw = switch()
     untagged = tagged_frame('0e:00:00:00:00:01', 100)[:12] + b'\x08\x00' + bytes(50)
     assert sw.learn(1, untagged, SETTINGS) is None
-    assert sw.learn(1, b'\x00' * 17, SETTINGS) is None                  # too short
+    assert sw.learn(1, b'\x00' * 17, SETTINGS) is None  # too short
     assert sw.learn(1, tagged_frame('0e:00:00:00:00:01', 200), SETTINGS) is None
     assert sw.learn(9, tagged_frame('0e:00:00:00:00:01', 100), SETTINGS) is None
     assert sw.learn(1, tagged_frame('01:00:5e:00:00:01', 100), SETTINGS) is None
@@ -90,16 +105,13 @@ def test_frames_that_teach_nothing():
 
 def test_max_hosts_of_the_port_and_of_the_vlan():
     sw = switch()
-    assert sw.learn(2, tagged_frame('0e:00:00:00:00:01', 200), SETTINGS).result \
-        is Learned.NEW
+    assert sw.learn(2, tagged_frame('0e:00:00:00:00:01', 200), SETTINGS).result is Learned.NEW
     over_port = sw.learn(2, tagged_frame('0e:00:00:00:00:02', 200), SETTINGS)
     assert over_port.result is Learned.BANNED and over_port.messages == []
-    assert sw.learn(2, tagged_frame('0e:00:00:00:00:03', 200), SETTINGS).result \
-        is Learned.REFUSED
-    assert sw.learn(4, tagged_frame('0e:00:00:00:00:04', 200), SETTINGS).result \
-        is Learned.NEW
+    assert sw.learn(2, tagged_frame('0e:00:00:00:00:03', 200), SETTINGS).result is Learned.REFUSED
+    assert sw.learn(4, tagged_frame('0e:00:00:00:00:04', 200), SETTINGS).result is Learned.NEW
     full = sw.learn(3, tagged_frame('0e:00:00:00:00:05', 200), SETTINGS)
-    assert full.result is Learned.FULL and full.messages == []          # VLAN max 2
+    assert full.result is Learned.FULL and full.messages == []  # VLAN max 2
 
 
 def test_forget_deletes_the_hosts_rules_of_that_port_and_vlan():
@@ -107,23 +119,26 @@ def test_forget_deletes_the_hosts_rules_of_that_port_and_vlan():
     sw.learn(1, tagged_frame('0e:00:00:00:00:01', 100), SETTINGS)
     src, dst = sw.forget(1, 100)
     assert '0e:00:00:00:00:01' not in sw.hosts[100]
-    assert (src.command, src.table_id, dict(src.match.items())) == \
-        (ofp.OFPFC_DELETE, pipeline.ETH_SRC, {'in_port': 1, 'vlan_vid': 0x1064})
-    assert (src.cookie, src.cookie_mask) == \
-        pipeline.COOKIES.rules_of_kind(pipeline.LEARN_SRC)
-    assert (dst.table_id, dst.out_port, dict(dst.match.items())) == \
-        (pipeline.ETH_DST, 1, {'vlan_vid': 0x1064})
-    assert (dst.cookie, dst.cookie_mask) == \
-        pipeline.COOKIES.rules_of_kind(pipeline.LEARN_DST)
-    assert len(sw.forget(2, 300)) == 2          # nothing learned there: still deleted
+    assert (src.command, src.table_id, dict(src.match.items())) == (
+        ofp.OFPFC_DELETE,
+        pipeline.ETH_SRC,
+        {'in_port': 1, 'vlan_vid': 0x1064},
+    )
+    assert (src.cookie, src.cookie_mask) == pipeline.COOKIES.rules_of_kind(pipeline.LEARN_SRC)
+    assert (dst.table_id, dst.out_port, dict(dst.match.items())) == (
+        pipeline.ETH_DST,
+        1,
+        {'vlan_vid': 0x1064},
+    )
+    assert (dst.cookie, dst.cookie_mask) == pipeline.COOKIES.rules_of_kind(pipeline.LEARN_DST)
+    assert len(sw.forget(2, 300)) == 2  # nothing learned there: still deleted
 
 
 def test_the_same_policy_again_changes_nothing():
     sw = switch()
     installed = sw.installed
     change = sw.apply(policy())
-    assert (change.added, change.deleted, change.forgotten, change.messages) == \
-        (0, 0, [], [])
+    assert (change.added, change.deleted, change.forgotten, change.messages) == (0, 0, [], [])
     assert len(change) == 0 and sw.installed == installed
 
 
@@ -132,15 +147,14 @@ def test_a_port_moved_to_another_vlan_is_a_small_diff_and_forgets_only_it():
     sw.learn(1, tagged_frame('0e:00:00:00:00:01', 100), SETTINGS)
     sw.learn(3, tagged_frame('0e:00:00:00:00:03', 100), SETTINGS)
     before = sw.installed
-    change = sw.apply(policy(POLICY.replace('1: {native_vlan: red}',
-                                            '1: {native_vlan: green}')))
+    change = sw.apply(policy(POLICY.replace('1: {native_vlan: red}', '1: {native_vlan: green}')))
     assert change.forgotten == [(1, 100)]
     assert '0e:00:00:00:00:01' not in sw.hosts[100]
     assert '0e:00:00:00:00:03' in sw.hosts[100]
     assert 0 < change.added and 0 < change.deleted and len(change) < len(before)
-    deletes = change.messages[:change.deleted]
-    adds = change.messages[change.deleted:change.deleted + change.added]
-    forgets = change.messages[change.deleted + change.added:]
+    deletes = change.messages[: change.deleted]
+    adds = change.messages[change.deleted : change.deleted + change.added]
+    forgets = change.messages[change.deleted + change.added :]
     assert all(m.command == ofp.OFPFC_DELETE_STRICT for m in deletes)
     assert all(m.cookie_mask == pipeline.COOKIES.all_rules()[1] for m in deletes)
     assert all(m.command == ofp.OFPFC_ADD for m in adds)

@@ -33,17 +33,25 @@ class GateCrasher(app_manager.RyuApp):
         parser, ofp = dp.ofproto_parser, dp.ofproto
         for address, port in RULES.get(dp.id, ()):
             mod = parser.OFPFlowMod(
-                datapath=dp, priority=300,
+                datapath=dp,
+                priority=300,
                 match=parser.OFPMatch(eth_type=0x0800, ipv4_dst=address),
-                instructions=[parser.OFPInstructionActions(
-                    ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(port)])])
+                instructions=[
+                    parser.OFPInstructionActions(
+                        ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(port)]
+                    )
+                ],
+            )
             dp.set_xid(mod)
-            self.logger.info('gatecrasher: sent xid=%d dpid=%d ipv4_dst=%s', mod.xid,
-                             dp.id, address)
+            self.logger.info(
+                'gatecrasher: sent xid=%d dpid=%d ipv4_dst=%s', mod.xid, dp.id, address
+            )
             dp.send_msg(mod)
 
-    @set_ev_cls(ofp_event.EventOFPErrorMsg,
-                [HANDSHAKE_DISPATCHER, CONFIG_DISPATCHER, MAIN_DISPATCHER])
+    @set_ev_cls(
+        ofp_event.EventOFPErrorMsg, [HANDSHAKE_DISPATCHER, CONFIG_DISPATCHER, MAIN_DISPATCHER]
+    )
     def _error(self, ev):
-        self.logger.info('gatecrasher: refused: xid=%d type=%d code=%d', ev.msg.xid,
-                         ev.msg.type, ev.msg.code)
+        self.logger.info(
+            'gatecrasher: refused: xid=%d type=%d code=%d', ev.msg.xid, ev.msg.type, ev.msg.code
+        )

@@ -27,6 +27,7 @@ INTERVAL_S = 0.1
 
 class SteeringApp(app_manager.RyuApp):
     """Steers STEERED_IP out of ``PORT`` (set by each subclass)."""
+
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
     PORT = None
 
@@ -41,18 +42,27 @@ class SteeringApp(app_manager.RyuApp):
     def _keep_asserting(self, dp):
         parser, ofp = dp.ofproto_parser, dp.ofproto
         while dp.is_active:
-            dp.send_msg(parser.OFPFlowMod(
-                datapath=dp, priority=PRIORITY,
-                match=parser.OFPMatch(eth_type=0x0800, ipv4_dst=STEERED_IP),
-                instructions=[parser.OFPInstructionActions(
-                    ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(self.PORT)])]))
+            dp.send_msg(
+                parser.OFPFlowMod(
+                    datapath=dp,
+                    priority=PRIORITY,
+                    match=parser.OFPMatch(eth_type=0x0800, ipv4_dst=STEERED_IP),
+                    instructions=[
+                        parser.OFPInstructionActions(
+                            ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(self.PORT)]
+                        )
+                    ],
+                )
+            )
             self.sent += 1
             if self.sent % 50 == 0:
                 self.logger.info('%s: %d flow-mods sent', self.name, self.sent)
-            hub.sleep(random.uniform(0.5, 1.5) * INTERVAL_S)   # out of step with the other
+            hub.sleep(random.uniform(0.5, 1.5) * INTERVAL_S)  # out of step with the other
 
-    @set_ev_cls(ofp_event.EventOFPErrorMsg,
-                [HANDSHAKE_DISPATCHER, CONFIG_DISPATCHER, MAIN_DISPATCHER])
+    @set_ev_cls(
+        ofp_event.EventOFPErrorMsg, [HANDSHAKE_DISPATCHER, CONFIG_DISPATCHER, MAIN_DISPATCHER]
+    )
     def _error(self, ev):
-        self.logger.info('%s refused: xid=%d type=%d code=%d', self.name, ev.msg.xid,
-                         ev.msg.type, ev.msg.code)
+        self.logger.info(
+            '%s refused: xid=%d type=%d code=%d', self.name, ev.msg.xid, ev.msg.type, ev.msg.code
+        )
