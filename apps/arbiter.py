@@ -77,6 +77,7 @@ class AppArbiter(app_manager.RyuApp):
         policy = self._load() if self.path else DEFAULT_POLICY
         if policy is None:
             raise SystemExit('arbiter: %s is not a valid policy (see above)' % self.path)
+        self.connected: dict[int, Any] = {}  # dpid -> the connection in use (MAIN)
         self.arbiter = Arbiter(
             policy,
             send=interpose.send_direct,
@@ -153,7 +154,18 @@ class AppArbiter(app_manager.RyuApp):
         if ev.state == DEAD_DISPATCHER and dp.id is not None:
             # Only the connection in use: a switch that reconnected before its old
             # connection died keeps what the arbiter knows of it.
-            if self.arbiter.datapaths.get(dp.id, dp) is dp:
+            if self.connected.get(dp.id, dp) is dp:
+                self.connected.pop(dp.id, None)
                 self.arbiter.switch_gone(dp.id)
         elif ev.state == MAIN_DISPATCHER:
+            older = self.connected.get(dp.id)
+            self.connected[dp.id] = dp
+            if older is not None and older is not dp:
+                # Newest wins, as in the apps' base (controller/app_base.py): the older
+                # connection of the dpid is closed, never shares the flow-mods.
+                self.logger.warning(
+                    'arbiter: switch %016x connected again; the older connection is closed',
+                    dp.id,
+                )
+                older.close()
             self.arbiter.datapaths[dp.id] = dp

@@ -22,6 +22,7 @@ The arbiter itself writes with the original ``send_msg``, which nothing intercep
 
 from __future__ import annotations
 
+import logging
 import struct
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -50,6 +51,9 @@ _HEADER = struct.Struct('!BBHI')
 _INTERCEPTED = (ofproto_v1_3.OFPT_FLOW_MOD, ofproto_v1_3.OFPT_GROUP_MOD)
 # Ryu's own services: never the author of an app's rule.
 _NOT_APPS = ('ryu.controller.', 'ryu.topology.switches', 'ryu.app.wsgi', 'ryu.app.ofctl.')
+# Packet-ins a lying switch makes malformed (no in_port, a frame shorter than an Ethernet
+# header) reach no app: counted per switch, one log line a minute at most.
+PACKET_IN_GUARD = openflow.PacketInGuard(logging.getLogger('arbiter'))
 
 
 class _State(TypedDict):
@@ -295,6 +299,8 @@ def _narrowed_observers(
             isinstance(ev, ofp_event.EventOFPPacketIn)
             and msg.datapath.ofproto.OFP_VERSION == ofproto_v1_3.OFP_VERSION
         ):
+            if PACKET_IN_GUARD.fields(msg.datapath.id, msg) is None:
+                return [name for name in observers if name in keep_always]
             # One app's range: the same observers each time (remembered per cookie
             # and observer list while no app comes); the arbiter's own range (shared
             # rules) is asked each time.
