@@ -26,7 +26,6 @@ from tests.harness.controller import RyuController
 from tests.harness.network import Polling, switch_links, wait_connected, wait_until
 from tests.harness.preflight import MININET_LOCK, missing_for_mininet
 from tests.harness.traffic import reachability_matrix, udp_stream
-from topologies.common import build_network
 
 STABLE = ['apps/stable_routing.py']
 _FLOW_COUNT = re.compile(r'flow_count=(\d+)')
@@ -80,6 +79,10 @@ class _FlowSampler(Polling):
 
 
 def _started(apps, topo, logdir, name):
+    # Mininet is imported where a network is built: bench.run imports this module on
+    # interpreters that have no Mininet (the unit tests of the other benchmarks).
+    from topologies.common import build_network
+
     ctl = RyuController(apps, '%s/%s.log' % (logdir, name)).start()
     net = build_network(topo, controller_port=ctl.ofp_port)
     if wait_connected(net):
