@@ -36,21 +36,13 @@ import time
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from bench.machine import machine_line
+from bench.machine import L2_UNLIMITED, machine_line
 from controller.arbiter.engine import Arbiter
 from controller.arbiter.policy import load_arbiter_policy_text
 from tests.harness.fakes import FakeDatapath
 
 POLICY = 'order: [winner, loser]\n'
 CONTESTED_EVERY = 20  # one proposal in 20 contests an installed rule
-L2_UNLIMITED = {
-    'l2_learning': {
-        'probe_time': 0,
-        'max_macs_per_port': 10**8,
-        'packet_in_rate': 10**9,
-        'packet_in_burst': 10**9,
-    }
-}
 WARNING = ['--default-log-level', '30']
 FLOWSETUP = {
     'l2_learning (WARNING log)': ['apps/l2_learning.py'],

@@ -10,6 +10,19 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(REPO, 'bench', 'results')
 QUICK_RESULTS_DIR = os.path.join(REPO, 'bench', 'results-quick')  # not committed
 
+# l2_learning's protections (per-port and per-switch MAC limits, packet-in rate limit,
+# LLDP probe of new ports) would otherwise be what is measured: the emulator sends from
+# 100k MACs per switch.
+L2_UNLIMITED = {
+    'l2_learning': {
+        'probe_time': 0,
+        'max_macs_per_port': 10**8,
+        'max_macs_per_switch': 10**8,
+        'packet_in_rate': 10**9,
+        'packet_in_burst': 10**9,
+    }
+}
+
 
 def machine() -> dict:
     """Date, commit (and whether code was uncommitted), cores, CPU, memory, Python,

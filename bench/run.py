@@ -50,19 +50,9 @@ import time
 from bench import arbiter as arbiter_bench
 from bench import faucet, ofemu, report, stable
 from bench import stable_network as network_bench
-from bench.machine import QUICK_RESULTS_DIR, REPO, RESULTS_DIR, machine
+from bench.machine import L2_UNLIMITED, QUICK_RESULTS_DIR, REPO, RESULTS_DIR, machine
 from tests.harness.controller import RyuController
 
-# l2_learning's protections (per-port MAC limit, packet-in rate limit, LLDP probe of new
-# ports) would otherwise be what is measured: the emulator sends from 100k MACs per switch.
-L2_UNLIMITED = {
-    'l2_learning': {
-        'probe_time': 0,
-        'max_macs_per_port': 10**8,
-        'packet_in_rate': 10**9,
-        'packet_in_burst': 10**9,
-    }
-}
 WARNING = ['--default-log-level', '30']
 
 CONTROLLERS = {
