@@ -54,11 +54,6 @@ register_options(
             'active host is re-learned (and its destination entry refreshed) '
             'before the destination entry could expire',
         ),
-        cfg.FloatOpt(
-            'probe_time',
-            default=2.5,
-            help='seconds a port that comes up waits for LLDP before it forwards as a host port',
-        ),
         cfg.IntOpt(
             'max_macs_per_port',
             default=64,

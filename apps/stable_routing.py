@@ -11,7 +11,8 @@ and ask it what it does with ``sdn-stable epoch|triggers|history|sft DPID|unprot
 How it works (Consensus Routing, NSDI 2008, carried into an SDN controller):
 
 1. Discovery. LLDP finds the links (controller/app_base.py, controller/discovery.py);
-   hosts are learned from the first frame they send on a host port. Every event (switch
+   hosts are learned from the first frame they send on a host port (up for
+   ``probe_time`` with no link; no LLDP is believed on it then). Every event (switch
    up/down, port up/down, link up/down, host seen/moved) is a *trigger* in the update
    log (controller/stable/epochs.py). Triggers do not touch forwarding.
 2. Epochs. When the log has been quiet for ``quiet_window`` seconds (or ``max_delay``
@@ -294,6 +295,9 @@ class StableRouting(SuiteApp):
                 key=('link-down',) + link,
             )
 
+    def is_host_port(self, sw: SwitchState, port_no: int) -> bool:
+        return self.hosts.count_at(sw.dp.id, port_no) > 0  # no LLDP accepted where hosts are
+
     def _tracked_link(self, link: Link) -> bool:
         """Whether both ends of ``link`` are tracked ports (others are never routed)."""
         ends = ((link[0], link[1]), (link[2], link[3]))
@@ -436,6 +440,9 @@ class StableRouting(SuiteApp):
             inputs.is_fabric_frame(frame)
             or in_port not in sw.tracked_ports
             or in_port in self.graph.inter_switch_ports(dpid)
+            # Still probing: the frame may be a neighbour switch's traffic, and a host
+            # learned here would make discovery refuse that switch's LLDP.
+            or not self.discovery.probed(dpid, in_port, app_base.clock())
         ):
             return
         src = inputs.host_source(frame)

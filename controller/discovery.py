@@ -52,9 +52,15 @@ _EXPLAINED = {
 }
 
 
-def options(link_timeout: float = 3.5) -> list:
+def options(link_timeout: float = 3.5, probe_time: float = 2.5) -> list:
     """The discovery settings, for an app to register in its own config section."""
     return [
+        cfg.FloatOpt(
+            'probe_time',
+            default=probe_time,
+            help='seconds a port that comes up waits for LLDP before it counts as a '
+            'host port (forwarding and learning hosts)',
+        ),
         cfg.FloatOpt(
             'lldp_interval', default=1.0, help='seconds between LLDP frames on every port'
         ),
@@ -115,8 +121,10 @@ class LinkDiscovery:
         is_host_port: Callable[[int, int], bool] = _no_host_port,
         logger: logging.Logger | None = None,
         clock: Callable[[], float] = time.time,
+        probe_time: float = 0.0,
     ) -> None:
         self.graph = graph
+        self.probe_time = probe_time
         self.link_timeout = link_timeout
         self.max_age = 2 * lldp_interval + FRESHNESS_MARGIN
         self.key = key
@@ -147,7 +155,15 @@ class LinkDiscovery:
     ) -> 'LinkDiscovery':
         """Discovery configured by an app's section holding ``options()``."""
         key = LldpKey(conf.lldp_secret.encode()) if conf.lldp_secret else PROCESS_KEY
-        return cls(graph, conf.link_timeout, conf.lldp_interval, key, is_host_port, logger)
+        return cls(
+            graph,
+            conf.link_timeout,
+            conf.lldp_interval,
+            key,
+            is_host_port,
+            logger,
+            probe_time=conf.probe_time,
+        )
 
     def live_ports(self, dpid: int) -> set[int]:
         return set(self._heads.get(dpid, ()))
@@ -155,6 +171,13 @@ class LinkDiscovery:
     def up_since(self, dpid: int) -> dict[int, float]:
         """{live port: the time it came up} of switch ``dpid``."""
         return self._up_since.get(dpid, {})
+
+    def probed(self, dpid: int, port_no: int, now: float) -> bool:
+        """Whether live port ``port_no`` has been up for ``probe_time``: long enough for
+        the LLDP of a switch behind it to have come in. Before that, a frame on the port
+        may be a neighbour switch's traffic, not a host's."""
+        since = self._up_since.get(dpid, {}).get(port_no)
+        return since is not None and now - since >= self.probe_time
 
     def switch_up(self, dp: Any, now: float) -> None:
         self._dps[dp.id] = dp

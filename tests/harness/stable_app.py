@@ -32,9 +32,11 @@ class FakeWSGI:
 
 
 def make_app(monkeypatch, **options):
-    """The app with no switch, no drain time and ``options`` of [stable_routing] set;
+    """The app with no switch, no drain time, no probe time and ``options`` of
+    [stable_routing] set;
     its loops are driven by hand (``app._epoch_tick()``)."""
     options.setdefault('drain_time', 0.0)
+    options.setdefault('probe_time', 0.0)  # hosts learned on a port from its first frame
     for name, value in options.items():
         monkeypatch.setattr(app_base.CONF.stable_routing, name, value, raising=False)
     monkeypatch.setattr(app_base.SuiteApp, 'spawn_loop', lambda *args: None)

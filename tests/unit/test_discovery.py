@@ -288,11 +288,13 @@ def test_a_port_gone_while_a_round_is_sent_is_skipped(net):
     assert net.sent(net.s1) == {}
 
 
-def test_the_secret_comes_from_the_options():
-    conf = SimpleNamespace(link_timeout=3.5, lldp_interval=2.0, lldp_secret='shared')
+def test_the_secret_and_probe_time_come_from_the_options():
+    conf = SimpleNamespace(
+        link_timeout=3.5, lldp_interval=2.0, lldp_secret='shared', probe_time=2.5
+    )
     a = LinkDiscovery.from_options(SwitchGraph(), conf)
     b = LinkDiscovery.from_options(SwitchGraph(), conf)
-    assert a.key is not PROCESS_KEY and a.max_age == 5.0
+    assert a.key is not PROCESS_KEY and a.max_age == 5.0 and a.probe_time == 2.5
     assert not a.is_host_port(1, 1)  # no app hook: no port is a host port
     frame = a.key.sign(frame_head(1, 1, '02:00:00:00:00:01'), WALL)
     assert b.key.verify(frame, WALL, b.max_age) == (1, 1)
@@ -372,3 +374,13 @@ def test_l2_learning_refuses_a_link_onto_a_port_with_learned_hosts(monkeypatch, 
         assert app.graph.links == {(1, 1, 2, 1)}
     finally:
         app.stop()
+
+
+def test_a_port_is_probed_once_up_for_the_probe_time():
+    net = Net()
+    net.discovery.probe_time = 2.5
+    assert not net.discovery.probed(1, 2, net.now + 2.4)
+    assert net.discovery.probed(1, 2, net.now + 2.5)
+    assert not net.discovery.probed(1, 9, net.now + 60)  # not a live port
+    net.discovery.port_down(1, 2)
+    assert not net.discovery.probed(1, 2, net.now + 60)

@@ -14,9 +14,12 @@ from ryu.controller.handler import DEAD_DISPATCHER
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
+from controller import app_base
+from controller.discovery import Rejection
 from controller.lldp import lldp_frame
 from controller.stable import pipeline as pipe
 from controller.stable.sft import Route, StableForwardingTable
+from tests.harness.fake_switch import FakeClock
 from tests.harness.fakes import FakeDatapath
 from tests.harness.stable_app import (
     APP,
@@ -25,6 +28,7 @@ from tests.harness.stable_app import (
     host_frame,
     make_app,
     packet_in,
+    port_status,
     triggers,
 )
 from tests.harness.stable_fakes import LINE, TRIANGLE, FakeBundles
@@ -164,31 +168,55 @@ def test_hosts_are_learned_on_host_ports_and_followed_when_they_move(bare_app):
     assert bare_app.hosts == {mac: (2, 1)}
 
 
-def test_links_and_ports_going_and_coming_are_triggers(bare_app):
-    s1, _ = connect(bare_app, 1), connect(bare_app, 2)
-    packet_in(bare_app, s1, 1, host_frame(host_mac(1)))
-    packet_in(bare_app, s1, 2, host_frame(host_mac(2)))
-    triggers(bare_app)
-    # s1:2 turns out to be a link: the host seen there was a neighbour's.
-    packet_in(bare_app, s1, 2, lldp_frame(2, 2, '02:00:00:00:02:02'), pipe.LLDP)
-    assert triggers(bare_app) == [
-        ('link-up', '0000000000000002:2 -> 0000000000000001:2; hosts gone: %s' % host_mac(2))
-    ]
-    bare_app.links_expired([(2, 2, 1, 2)])
-    port = s1.dp.ports[1]
-    down = SimpleNamespace(port_no=1, hw_addr=port.hw_addr, config=0, state=ofp.OFPPS_LINK_DOWN)
-    bare_app._base_port_status(
-        SimpleNamespace(msg=SimpleNamespace(datapath=s1.dp, desc=down, reason=ofp.OFPPR_MODIFY))
-    )
-    bare_app._base_port_status(
-        SimpleNamespace(msg=SimpleNamespace(datapath=s1.dp, desc=port, reason=ofp.OFPPR_MODIFY))
-    )
-    assert triggers(bare_app) == [
+@pytest.fixture
+def probing_app(monkeypatch):
+    """The app with a 2.5 s probe time, on a fake clock (``app.clock``)."""
+    clock = FakeClock()
+    monkeypatch.setattr(app_base, '_now', clock)
+    app = make_app(monkeypatch, probe_time=2.5)
+    app.clock = clock
+    return app
+
+
+def test_links_and_ports_going_and_coming_are_triggers(probing_app):
+    app = probing_app
+    s1, _ = connect(app, 1), connect(app, 2)
+    # A frame on s1:2 while it probes is not a host's for sure (a neighbour switch's
+    # traffic, before its LLDP came in): nothing is learned from it.
+    packet_in(app, s1, 2, host_frame(host_mac(2)))
+    packet_in(app, s1, 2, lldp_frame(2, 2, '02:00:00:00:02:02'), pipe.LLDP)
+    app.clock.now += 2.5
+    packet_in(app, s1, 1, host_frame(host_mac(1)))
+    packet_in(app, s1, 2, host_frame(host_mac(2)))  # now known to be a link
+    assert [kind for kind, _ in triggers(app)] == ['switch-up', 'switch-up', 'link-up', 'host-seen']
+    assert app.hosts == {host_mac(1): (1, 1)}
+    app.links_expired([(2, 2, 1, 2)])
+    port_status(app, s1, 1, live=False)
+    port_status(app, s1, 1)
+    assert triggers(app) == [
         ('link-down', '0000000000000002:2 -> 0000000000000001:2 (no LLDP for 3.5s)'),
         ('port-down', 'port 0000000000000001:1; hosts gone: %s' % host_mac(1)),
         ('port-up', 'port 0000000000000001:1'),
     ]
-    assert bare_app.hosts == {}
+    assert app.hosts == {}
+
+
+def test_no_link_is_believed_onto_a_port_where_a_host_was_learned(probing_app):
+    """A host that relays the LLDP frames of s2:2 (received on another of its links)
+    onto s1:3 fabricates no link; once the port has bounced and probed again, a switch
+    really cabled there is believed."""
+    app = probing_app
+    s1, _ = connect(app, 1), connect(app, 2)
+    app.clock.now += 2.5
+    packet_in(app, s1, 3, host_frame(host_mac(3)))
+    triggers(app)
+    packet_in(app, s1, 3, lldp_frame(2, 2, '02:00:00:00:02:02'), pipe.LLDP)
+    assert triggers(app) == [] and not app.graph.links
+    assert app.discovery.rejected[Rejection.HOST_PORT] == 1
+    port_status(app, s1, 3, live=False)
+    port_status(app, s1, 3)
+    packet_in(app, s1, 3, lldp_frame(2, 2, '02:00:00:00:02:02'), pipe.LLDP)
+    assert [kind for kind, _ in triggers(app)] == ['port-down', 'port-up', 'link-up']
 
 
 def test_a_disconnect_forgets_the_switch_its_hosts_and_its_bundles(bare_app):

@@ -31,6 +31,9 @@ CONFIG = {
         'fault_backoff': 0.5,
         'fault_limit': 3,
         'max_hosts_per_port': 16,
+        # Emulated switches have no links to discover: hosts are learned from the first
+        # frame instead of after the 2.5 s in which a port waits for a neighbour's LLDP.
+        'probe_time': 0.0,
     }
 }
 FAULTY = 4
