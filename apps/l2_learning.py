@@ -108,8 +108,9 @@ class L2Learning(SuiteApp):
         self.tree_ports: dict[int, set[int]] = {}  # dpid -> switch ports on the tree
         # Read once: the packet-in path uses them (the options do not change at run time).
         self.idle_timeout = self.conf.idle_timeout
-        self.src_hard_timeout = pipe.src_hard_timeout(
-            self.conf.idle_timeout, self.conf.relearn_fraction
+        self.host_templates = pipe.host_rule_templates(
+            pipe.src_hard_timeout(self.conf.idle_timeout, self.conf.relearn_fraction),
+            self.conf.idle_timeout,
         )
         self.spawn_loop('probe', PROBE_INTERVAL, self._probe_tick)
 
@@ -358,16 +359,8 @@ class L2Learning(SuiteApp):
         self._install_host(sw, mac, in_port)
 
     def _install_host(self, sw: SwitchState, mac: str, port: int) -> None:
-        # The hot path: both rules in one write, their matches packed without OFPMatch.
-        dp = sw.dp
-        source, destination = pipe.host_rules(mac, port, self.src_hard_timeout, self.idle_timeout)
-        of.send_together(
-            dp,
-            [
-                to_flow_mod(dp, source, packed=True),
-                to_flow_mod(dp, destination, send_flow_removed=True, packed=True),
-            ],
-        )
+        # The hot path: both rules stamped from templates made at start, in one write.
+        of.send_stamped(sw.dp, self.host_templates, of.mac_bytes(mac), port)
 
     def _forget_everywhere(self, mac: str) -> None:
         for sw in self.switches.values():

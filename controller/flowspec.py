@@ -11,11 +11,17 @@ Actions and instructions are tuples:
 Match values are what Ryu's OFPMatch accepts; a masked value is a (value, mask) tuple.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
-from controller.openflow import PackedMatch, PackedOutputs
+from ryu.ofproto import ofproto_v1_3, ofproto_v1_3_parser
+
+from controller.openflow import FlowModTemplate, PackedMatch, PackedOutputs
+
+# What to_flow_mod needs of a datapath, for messages built before any switch connects.
+_OPENFLOW_13 = SimpleNamespace(ofproto=ofproto_v1_3, ofproto_parser=ofproto_v1_3_parser)
 
 
 @dataclass(frozen=True, order=True)
@@ -146,6 +152,18 @@ def to_flow_mod(
         hard_timeout=spec.hard_timeout,
         flags=ofp.OFPFF_SEND_FLOW_REM if send_flow_removed else 0,
         buffer_id=ofp.OFP_NO_BUFFER,
+    )
+
+
+def flow_mod_template(
+    build: Callable[[str, int], FlowSpec], send_flow_removed: bool = False
+) -> FlowModTemplate:
+    """The FLOW_MOD adding ``build(mac, port)`` (packed, as to_flow_mod makes it) as a
+    template stamped per MAC and port (controller/openflow.py's FlowModTemplate)."""
+    return FlowModTemplate(
+        lambda mac, port: to_flow_mod(
+            _OPENFLOW_13, build(mac, port), send_flow_removed=send_flow_removed, packed=True
+        )
     )
 
 

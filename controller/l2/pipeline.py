@@ -20,13 +20,13 @@ A switch forwards on at most MAX_FORWARDING_PORTS ports (the lowest numbers): a 
 rule must fit in one OpenFlow message.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from controller import discovery
 from controller.cookies import CookieSpace
-from controller.flowspec import FlowSpec
-from controller.openflow import MAX_OUTPUTS_PER_FLOW_MOD
+from controller.flowspec import FlowSpec, flow_mod_template
+from controller.openflow import MAX_OUTPUTS_PER_FLOW_MOD, FlowModTemplate
 
 COOKIES = CookieSpace('l2_learning')
 
@@ -260,6 +260,18 @@ def host_rules(
             idle_timeout=idle_timeout,
         ),
     )
+
+
+def host_rule_templates(
+    src_hard_timeout: int, idle_timeout: int
+) -> tuple[FlowModTemplate, FlowModTemplate]:
+    """host_rules' two FLOW_MODs as templates stamped per MAC and port: what the app
+    sends per new host, with no message object built on the packet-in path."""
+
+    def rule(index: int) -> Callable[[str, int], FlowSpec]:
+        return lambda mac, port: host_rules(mac, port, src_hard_timeout, idle_timeout)[index]
+
+    return flow_mod_template(rule(0)), flow_mod_template(rule(1), send_flow_removed=True)
 
 
 def host_deletes(mac: str) -> list[FlowDelete]:

@@ -1,11 +1,13 @@
 """controller/l2/pipeline.py: the learning switch's rules computed without a switch."""
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ryu.ofproto import ofproto_v1_3 as ofp
 
 from controller.flowspec import FlowSpec, to_flow_mod
 from controller.l2 import pipeline as pipe
 from controller.l2.pipeline import FlowDelete, PortRules
-from controller.openflow import MAX_OUTPUTS_PER_FLOW_MOD
+from controller.openflow import MAX_OUTPUTS_PER_FLOW_MOD, mac_text
 from tests.harness.fakes import FakeDatapath
 
 MAC = '00:00:00:00:00:0a'
@@ -170,6 +172,26 @@ def test_the_packed_host_rules_are_the_same_messages_on_the_wire():
     dp = FakeDatapath()
     for spec in pipe.host_rules(MAC, 4, 225, 300):
         assert wire(to_flow_mod(dp, spec, True, packed=True)) == wire(to_flow_mod(dp, spec, True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.binary(min_size=6, max_size=6),
+    st.integers(1, ofp.OFPP_MAX),
+    st.integers(0, ofp.MAX_XID),
+    st.integers(1, 0xFFFF),
+)
+def test_the_stamped_host_rules_are_ryus_messages_byte_for_byte(mac, port, xid, idle):
+    """What the packet-in path sends (templates stamped per host) is exactly what Ryu
+    serializes for host_rules, whatever the MAC, port, xid and timeouts."""
+    hard = pipe.src_hard_timeout(idle, 0.75)
+    templates = pipe.host_rule_templates(hard, idle)
+    specs = pipe.host_rules(mac_text(mac), port, hard, idle)
+    for template, spec, flow_removed in zip(templates, specs, (False, True), strict=True):
+        expected = to_flow_mod(FakeDatapath(), spec, flow_removed)
+        expected.xid = xid
+        expected.serialize()
+        assert template.stamp(xid, mac, port) == expected.buf
 
 
 def test_host_and_port_flushes():

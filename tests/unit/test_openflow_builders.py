@@ -3,7 +3,9 @@
 import pytest
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from controller.openflow import PackedMatch, mac_bytes, mac_text
+from controller.openflow import PackedMatch, flow_add, mac_bytes, mac_text
+from tests.harness.fake_switch import FakeSwitch
+from tests.harness.fakes import FakeDatapath
 
 
 def ryu_bytes(**fields):
@@ -127,3 +129,37 @@ def test_send_together_writes_both_messages_back_to_back():
     assert [d.cookie for d in decoded] == [1, 2]
     assert decoded[1].match['eth_dst'] == '02:00:00:00:00:01'
     assert [int.from_bytes(b[4:8], 'big') for b in (buf, second)] == [1, 2]  # xids
+
+
+def test_stamped_messages_go_out_in_one_write_with_the_datapaths_next_xids():
+    from controller.openflow import FlowModTemplate, send_stamped
+
+    def build(mac, port):
+        return flow_add(
+            FakeDatapath(),
+            0,
+            100,
+            PackedMatch(in_port=port, eth_src=mac),
+            [parser.OFPInstructionGotoTable(1)],
+            cookie=1,
+        )
+
+    template = FlowModTemplate(build)
+    dp = FakeSwitch(1)
+    dp.xid = 41
+    send_stamped(dp, [template, template], bytes.fromhex('020000000007'), 9)
+    first, second = dp.take()
+    assert (first.xid, second.xid, dp.xid) == (42, 43, 43)
+    for msg in (first, second):
+        assert dict(msg.match.items()) == {'in_port': 9, 'eth_src': '02:00:00:00:00:07'}
+
+
+def test_a_template_whose_message_holds_no_mac_is_refused():
+    from controller.openflow import FlowModTemplate
+
+    with pytest.raises(ValueError, match='holds the MAC or the port nowhere'):
+        FlowModTemplate(
+            lambda mac, port: flow_add(
+                FakeDatapath(), 0, 1, PackedMatch(in_port=port), [], cookie=1
+            )
+        )
