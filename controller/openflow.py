@@ -231,6 +231,7 @@ class FlowModTemplate:
     """
 
     def __init__(self, build: Callable[[str, int], Any]) -> None:
+        self._build = build
         msg = build(mac_text(_MAC_SENTINEL), _PORT_SENTINEL)
         msg.xid = 0
         msg.serialize()
@@ -239,6 +240,10 @@ class FlowModTemplate:
         self._port_at = _offsets(self.prototype, _PORT.pack(_PORT_SENTINEL))
         if not self._mac_at or not self._port_at:
             raise ValueError('the message built holds the MAC or the port nowhere: %r' % msg)
+
+    def message(self, mac: bytes, port: int) -> Any:
+        """The same message as a Ryu object (for readers such as the arbiter)."""
+        return self._build(mac_text(mac), port)
 
     def stamp(self, xid: int, mac: bytes, port: int) -> bytearray:
         """The message's bytes for ``mac`` (6 bytes) and ``port``, with ``xid``."""
@@ -261,8 +266,8 @@ def _offsets(data: bytes, needle: bytes) -> list[int]:
 
 def send_stamped(dp: Any, templates: Sequence[FlowModTemplate], mac: bytes, port: int) -> None:
     """Send each template stamped with ``mac`` and ``port`` (and a fresh xid of
-    ``dp``'s), as one write like send_together. Under the arbiter the bytes are read
-    back into messages by its interposed ``Datapath.send``."""
+    ``dp``'s), as one write like send_together. The arbiter replaces it with its own,
+    which takes the messages as objects (``FlowModTemplate.message``)."""
     ofp = dp.ofproto
     bufs = []
     for template in templates:

@@ -2,9 +2,10 @@
 process sends goes to the arbiter, with the app that sent it.
 
 ``install()`` replaces ``Datapath.send_msg`` and ``Datapath.send`` (apps may write
-serialized messages themselves), and controller/openflow.py's ``send_together`` (which
-our apps use to write several messages at once), so that its messages reach the arbiter
-as objects rather than bytes to parse again.
+serialized messages themselves), and controller/openflow.py's ``send_together`` and
+``send_stamped`` (which our apps use to write several messages at once, or messages
+stamped from templates), so that their messages reach the arbiter as objects rather
+than bytes to parse again.
 Other messages pass untouched. The sender is found by walking the Python call stack to
 the first frame whose module is the module of a loaded RyuApp: apps that send from WSGI
 handlers or library helpers of their own module (``ryu.app.rest_firewall`` sends through
@@ -47,6 +48,7 @@ _ORIGINAL_SEND_MSG = ryu_controller.Datapath.send_msg
 _ORIGINAL_SEND = ryu_controller.Datapath.send
 _SEND_MSG_CODE = _ORIGINAL_SEND_MSG.__code__
 _ORIGINAL_SEND_TOGETHER = openflow.send_together
+_ORIGINAL_SEND_STAMPED = openflow.send_stamped
 _HEADER = struct.Struct('!BBHI')
 _INTERCEPTED = (ofproto_v1_3.OFPT_FLOW_MOD, ofproto_v1_3.OFPT_GROUP_MOD)
 # Ryu's own services: never the author of an app's rule.
@@ -213,6 +215,17 @@ def send_together(dp: Any, msgs: Sequence[Any]) -> None:
         if outer is None:
             del _batches[me]
             _flush(batch)
+
+
+def send_stamped(
+    dp: Any, templates: Sequence[openflow.FlowModTemplate], mac: bytes, port: int
+) -> None:
+    """controller/openflow.py's send_stamped, its messages handed to the arbiter as the
+    objects the templates stand for (not as bytes to parse again)."""
+    if _state['arbiter'] is None:
+        _ORIGINAL_SEND_STAMPED(dp, templates, mac, port)
+    else:
+        send_together(dp, [template.message(mac, port) for template in templates])
 
 
 def _flush(batch: list[tuple[Any, bytes]]) -> None:
@@ -387,3 +400,4 @@ def patch_datapath() -> None:
     ryu_controller.Datapath.send_msg = send_msg
     ryu_controller.Datapath.send = send
     openflow.send_together = send_together
+    openflow.send_stamped = send_stamped

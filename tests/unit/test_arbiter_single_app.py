@@ -12,6 +12,7 @@ import types
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from ryu.ofproto import ofproto_parser
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
@@ -20,6 +21,7 @@ from controller.arbiter.engine import Arbiter
 from controller.arbiter.gate import InvariantGate
 from controller.arbiter.match import TernaryMatch
 from controller.arbiter.policy import load_arbiter_policy_text
+from controller.l2 import pipeline as l2_pipe
 from controller.openflow import PackedMatch
 from tests.harness.fakes import FakeDatapath
 
@@ -455,6 +457,7 @@ def interposed(monkeypatch):
         (ryu_controller.Datapath, 'send_msg'),
         (ryu_controller.Datapath, 'send'),
         (openflow, 'send_together'),
+        (openflow, 'send_stamped'),
     ):
         monkeypatch.setattr(owner, name, getattr(owner, name))  # restored after
     monkeypatch.setitem(interpose._state, 'arbiter', None)
@@ -491,6 +494,25 @@ def test_interposed_send_together_writes_one_buffer_per_switch(interposed):
     unknown = engine.cookies.app_id('unknown')  # no app on the stack here
     assert [m.cookie >> 48 for m in (mods[0], mods[2])] == [unknown, unknown]
     assert engine.rule_counts() == {'unknown': {1: 2}}
+
+
+def test_interposed_send_stamped_hands_the_templates_messages_to_the_arbiter(interposed):
+    """l2_learning's packet-in path stamps bytes from templates; under the arbiter they
+    reach it as messages with packed matches, like send_together's, in one write."""
+    engine, dp = interposed
+    templates = l2_pipe.host_rule_templates(225, 300)
+    openflow.send_stamped(dp, templates, openflow.mac_bytes(MACS[0]), 3)
+    ((buf, _),) = dp.send_q
+    assert engine.rule_counts() == {'unknown': {1: 2}}  # on switch 1
+    first_length = ofproto_parser.header(buf)[2]
+    sent = [
+        ofproto_parser.msg(dp, *ofproto_parser.header(chunk), chunk)
+        for chunk in (buf[:first_length], buf[first_length:])
+    ]
+    assert [dict(m.match.items()) for m in sent] == [
+        {'in_port': 3, 'eth_src': MACS[0]},
+        {'eth_dst': MACS[0]},
+    ]
 
 
 @pytest.mark.parametrize(
