@@ -7,7 +7,7 @@ Every figure in RESULTS.md comes from bench/results/*.json; the hand-written ana
 import json
 import os
 
-from bench import arbiter, faucet, flood_memory, stable
+from bench import arbiter, faucet, flood_memory, scaling, stable
 from bench.machine import machine_line
 
 FLOW_SWITCHES = 16
@@ -422,13 +422,15 @@ class _Plots:
         """Where the report finds a plot, relative to the report itself."""
         return os.path.join(self._from_report, name)
 
-    def line(self, name, title, xlabel, ylabel, series, logx=False):
+    def line(self, name, title, xlabel, ylabel, series, logx=False, logy=False):
         fig, ax = self.plt.subplots(figsize=(7, 4))
         for label, points in series.items():
             xs, ys = zip(*points, strict=True)
             ax.plot(xs, ys, marker='o', label=label)
         if logx:
             ax.set_xscale('log')
+        if logy:
+            ax.set_yscale('log')
         ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
@@ -555,14 +557,18 @@ def write(results_dir, path):
         ('arbiter', _arbiter),
         ('flood_memory', _flood_memory),
     )
+    loaded = {name: _load(results_dir, name) for name, _ in sections}
     for name, render in sections:
-        data = _load(results_dir, name)
+        data = loaded[name]
         if data:
             section, section_targets = render(data)
             lines += section + ['']
             if name in FAUCET_ABSENT:
                 lines += [FAUCET_ABSENT[name], '']
             targets += section_targets
+    scaling_section = scaling.section(loaded, plots)
+    if scaling_section:
+        lines += scaling_section + ['']
     if targets:
         lines += [
             '## Targets (figures, not tests)',
