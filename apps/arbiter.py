@@ -126,6 +126,8 @@ class AppArbiter(app_manager.RyuApp):
             ofp = dp.ofproto
             if msg.cls_msg_type == ofp.OFPT_GROUP_MOD:
                 kind, code = ofp.OFPET_GROUP_MOD_FAILED, ofp.OFPGMFC_EPERM
+            elif msg.cls_msg_type == ofp.OFPT_EXPERIMENTER:  # a bundle's commit
+                kind, code = ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_EPERM
             else:
                 kind, code = ofp.OFPET_FLOW_MOD_FAILED, ofp.OFPFMFC_EPERM
             interpose.tell_app(app, dp, msg, kind, code)

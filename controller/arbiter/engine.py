@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ryu.ofproto import ofproto_parser, ofproto_v1_3
 from ryu.ofproto import ofproto_v1_3_parser as parser13
 
+from controller.arbiter.bundles import BundleArbiter
 from controller.arbiter.damping import FlapDamper, RegionFlaps
 from controller.arbiter.index import RuleIndex
 from controller.arbiter.match import Cube, Identity, TernaryMatch, cube_covers
@@ -173,6 +174,29 @@ class SingleAppTable:
         self.rules: dict[FlatKey, tuple[int, bytes, bool]] = {}
 
 
+def _copy_table(table: SingleAppTable) -> SingleAppTable:
+    copy = SingleAppTable(table.app)
+    copy.rules = dict(table.rules)
+    return copy
+
+
+@dataclass
+class SwitchState:
+    """One switch's part of the arbiter's state, and the records, as
+    ``Arbiter.save_switch`` saw them."""
+
+    dpid: int
+    rules: list[Rule]  # in the index
+    placed: dict[RuleKey, Placement]
+    asked: dict[Ask, RuleKey]
+    held: dict[Ask, Held]
+    groups: dict[tuple[int, int], str]
+    single_app: dict[tuple[int, int], SingleAppTable]
+    decisions: collections.deque[DecisionRecord | FastRecord]
+    counts: collections.Counter[tuple[str, str]]
+    fast_installs: dict[str, int]
+
+
 @dataclass
 class DecisionRecord:
     """One decision, with its provenance, as the log and the REST API show it. The rule
@@ -258,6 +282,7 @@ class Arbiter:
         self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
         self._fast_installs: dict[str, int] = {}  # app -> installs of the fast path
         self._shared_serial = 0
+        self.bundles = BundleArbiter(self)  # the ONF bundles the apps send
 
     @property
     def index(self) -> RuleIndex:
@@ -587,7 +612,7 @@ class Arbiter:
         decision = self._decide(dp, rule, previous, replay)
         if decision is None:
             return  # the same rule again, absorbed while damped
-        self._record(dp, rule, decision, replay)
+        self.record(dp, rule, decision, replay)
         if decision.outcome in (Outcome.REFUSE, Outcome.HOLD):
             if decision.outcome is Outcome.HOLD:
                 self.held[ask] = Held(rule, msg, decision)
@@ -1086,7 +1111,57 @@ class Arbiter:
             del self.held[ask]
         for key in [k for k in self.groups if k[0] == dpid]:
             del self.groups[key]
+        self.bundles.switch_gone(dpid)
         self.datapaths.pop(dpid, None)
+
+    def save_switch(self, dpid: int) -> SwitchState:
+        """What the arbiter knows of switch ``dpid`` now, and its records, for
+        ``restore_switch`` to put back (a refused bundle leaves no trace). Costs one
+        pass over the rules known to the arbiter."""
+        return SwitchState(
+            dpid=dpid,
+            rules=self._index.rules_of(None, dpid),
+            placed={
+                key: dataclasses.replace(
+                    p, asked=dict(p.asked), flow_removed_to=set(p.flow_removed_to)
+                )
+                for key, p in self.placed.items()
+                if key[0] == dpid
+            },
+            asked={ask: key for ask, key in self.asked.items() if ask[1] == dpid},
+            held={ask: held for ask, held in self.held.items() if ask[1] == dpid},
+            groups={key: app for key, app in self.groups.items() if key[0] == dpid},
+            single_app={
+                where: _copy_table(table)
+                for where, table in self.single_app.items()
+                if where[0] == dpid
+            },
+            decisions=collections.deque(self._decisions, maxlen=DECISIONS_KEPT),
+            counts=collections.Counter(self._counts),
+            fast_installs=dict(self._fast_installs),
+        )
+
+    def restore_switch(self, saved: SwitchState) -> None:
+        """Put back what ``save_switch`` saved (damping and rate buckets go on: the
+        proposals were made)."""
+        dpid = saved.dpid
+        self._index.remove_switch(dpid)
+        for rule in saved.rules:
+            self._index.add(rule)
+        stores: list[tuple[dict[Any, Any], int, dict[Any, Any]]] = [
+            (self.placed, 0, saved.placed),
+            (self.asked, 1, saved.asked),
+            (self.held, 1, saved.held),
+            (self.groups, 0, saved.groups),
+            (self.single_app, 0, saved.single_app),
+        ]  # (store, where the dpid is in its keys, its saved part)
+        for store, position, kept in stores:
+            for key in [k for k in store if k[position] == dpid]:
+                del store[key]
+            store.update(kept)
+        self._decisions = saved.decisions
+        self._counts = saved.counts
+        self._fast_installs = saved.fast_installs
 
     # --- group-mods ----------------------------------------------------------------------
 
@@ -1113,7 +1188,7 @@ class Arbiter:
                 'group ids belong to one app',
                 'group %d on switch %s is %s\'s' % (msg.group_id, dp.id, owner),
             )
-            self._log(app, dp.id, 'group_mod', decision, 'group %d' % msg.group_id)
+            self.log_decision(app, dp.id, 'group_mod', decision, 'group %d' % msg.group_id)
             self.notify(app, dp, msg, decision)
             return decision
         if msg.command == ofp.OFPGC_DELETE:
@@ -1125,7 +1200,8 @@ class Arbiter:
 
     # --- records -----------------------------------------------------------------------
 
-    def _record(self, dp: Any, rule: Rule, decision: Decision, replay: bool) -> None:
+    def record(self, dp: Any, rule: Rule, decision: Decision, replay: bool = False) -> None:
+        """Keep and log the decision about ``rule``."""
         self._counts[(rule.app, decision.outcome.value)] += 1
         command = 're-proposed' if replay else 'add'
         self._decisions.append(
@@ -1156,7 +1232,10 @@ class Arbiter:
                 decision,
             )
 
-    def _log(self, app: str, dpid: int, command: str, decision: Decision, subject: str) -> None:
+    def log_decision(
+        self, app: str, dpid: int, command: str, decision: Decision, subject: str
+    ) -> None:
+        """Keep and log a decision about something that is not a rule (``subject``)."""
         self._counts[(app, decision.outcome.value)] += 1
         self._decisions.append(
             DecisionRecord(
