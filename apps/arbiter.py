@@ -18,7 +18,8 @@ a bad file then keeps the last good policy. Only a regular file of at most
 ``max_policy_bytes`` is read.
 
 REST (Ryu's WSGI, --wsapi-port): /arbiter/conflicts, /arbiter/decisions, /arbiter/damped,
-/arbiter/apps, /arbiter/explain?dpid=&table=&match= (controller/arbiter/rest.py). The
+/arbiter/apps, /arbiter/explain?dpid=&table=&match=, /arbiter/votes
+(controller/arbiter/rest.py). The
 REST server of the process (rest_firewall's routes too) listens on 127.0.0.1 unless
 --wsapi-host says otherwise, and takes writes only with the token of ``[rest]`` when
 one is set (controller/rest.py, docs/security.md).
@@ -31,6 +32,7 @@ from ryu.app.wsgi import WSGIApplication
 from ryu.base import app_manager
 from ryu.controller import ofp_event
 from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
 
 from controller import app_base, rest
@@ -97,7 +99,15 @@ class AppArbiter(app_manager.RyuApp):
     def start(self) -> Any:
         # Ryu's ofp_event service is instantiated after every app: narrow its events now.
         interpose.narrow_events(keep_always={self.name})
+        self.threads.append(hub.spawn(self._vote_clock))
         return super().start()
+
+    def _vote_clock(self) -> None:
+        """End the voting groups' ballots whose window is over: a few checks per window."""
+        while self.is_active:
+            windows = [g.window for g in self.arbiter.policy.voting]
+            hub.sleep(min(windows) / 4 if windows else 1.0)
+            self.arbiter.expire_votes()
 
     def _load(self):
         """The policy file's policy, or None (the problems logged). The file is read and

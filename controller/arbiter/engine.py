@@ -44,6 +44,14 @@ from controller.arbiter.resolve import (
     rights_violation,
 )
 from controller.arbiter.rules import ActionsKey, Relation, Rule, RuleKey, actions_key
+from controller.arbiter.voting import (
+    Count,
+    Elections,
+    VotingGroup,
+    behaviour,
+    packet_ballot,
+    rule_ballot,
+)
 from controller.cookies import APP_IDS, APP_MASK, APP_SHIFT, THIRD_PARTY_BASE, CookieSpace
 from controller.rate_limit import TokenBucket
 
@@ -283,6 +291,7 @@ class Arbiter:
         self._fast_installs: dict[str, int] = {}  # app -> installs of the fast path
         self._shared_serial = 0
         self.bundles = BundleArbiter(self)  # the ONF bundles the apps send
+        self.elections = Elections(policy.voting)  # the voting groups' ballots
 
     @property
     def index(self) -> RuleIndex:
@@ -340,6 +349,7 @@ class Arbiter:
         self.policy = policy
         self.damper.config = policy.damping
         self.buckets.clear()
+        self.elections.set_groups(policy.voting)
 
     # --- single-app tables -----------------------------------------------------------------
 
@@ -495,13 +505,19 @@ class Arbiter:
 
     # --- flow-mods -----------------------------------------------------------------------
 
-    def flow_mod(self, dp: Any, app: str, msg: Any) -> None:
+    def flow_mod(self, dp: Any, app: str, msg: Any, voted: bool = False) -> None:
         """Handle one FlowMod of ``app``: send what the switch should get, tell the app
-        what became of it."""
+        what became of it. An ADD of a voting group's member goes to the ballot first
+        (``voted``: it was carried)."""
         self.datapaths[dp.id] = dp
         ofp = dp.ofproto
         command = msg.command
         match = None
+        if self.elections.groups and not voted and command == ofp.OFPFC_ADD:
+            group = self.elections.group_of(app)
+            if group is not None:
+                self._vote_flow_mod(dp, app, group, msg)
+                return
         if command == ofp.OFPFC_ADD and self.single_app_tables:
             stage = self._fast.get(app)
             if stage is None:
@@ -544,6 +560,72 @@ class Arbiter:
             self._modify(dp, app, msg, match, strict=command == ofp.OFPFC_MODIFY_STRICT)
         else:
             self._send(dp, msg)
+
+    # --- voting groups ---------------------------------------------------------------------
+
+    def _vote_flow_mod(self, dp: Any, app: str, group: VotingGroup, msg: Any) -> None:
+        try:
+            match = read_match(msg.match)
+        except ValueError as error:  # cannot be compared: cannot be voted on
+            decision = Decision(Outcome.REFUSE, None, group.clause, 'not comparable: %s' % error)
+            self.log_decision(app, dp.id, 'add', decision, 'a rule of %s' % group.name)
+            self.notify(app, dp, msg, decision)
+            return
+        key = rule_ballot(group, dp.id, msg.table_id, match)
+        done = behaviour(actions_key(msg.instructions))
+        self._carry_out(self.elections.cast(key, app, done, msg, self.clock()))
+
+    def packet_out(self, dp: Any, app: str, msg: Any) -> None:
+        """A PacketOut of ``app``: voted on if the app is in a voting group, else sent."""
+        self.datapaths[dp.id] = dp
+        group = self.elections.group_of(app)
+        if group is None:
+            self._send(dp, msg)
+            return
+        ofp, parser = dp.ofproto, dp.ofproto_parser
+        packet = msg.buffer_id if msg.buffer_id != ofp.OFP_NO_BUFFER else bytes(msg.data or b'')
+        key = packet_ballot(group, dp.id, msg.in_port, packet)
+        done = behaviour(
+            actions_key([parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, msg.actions)])
+        )
+        self._carry_out(self.elections.cast(key, app, done, msg, self.clock()))
+
+    def expire_votes(self) -> None:
+        """End the ballots whose window is over (call it a few times per window)."""
+        if self.elections.ballots:
+            self._carry_out(self.elections.expire(self.clock()))
+
+    def _carry_out(self, count: Count) -> None:
+        """Send what a vote carried, record and tell what it absorbed or refused (a
+        packet-out is only counted: one record per packet would drown the others)."""
+        for member, msg in count.carried:
+            if msg.cls_msg_type == msg.datapath.ofproto.OFPT_FLOW_MOD:
+                self.flow_mod(msg.datapath, member, msg, voted=True)
+            else:
+                self._send(msg.datapath, msg)
+        for member, msg, carrier in count.agreed:
+            if msg.cls_msg_type == msg.datapath.ofproto.OFPT_FLOW_MOD:
+                reason = "voted with the majority: %s's rule stands for it" % carrier
+                self._vote_decision(member, msg, Outcome.MERGE, reason)
+        for member, msg, reason in count.refused:
+            if msg.cls_msg_type == msg.datapath.ofproto.OFPT_FLOW_MOD:
+                self._vote_decision(member, msg, Outcome.REFUSE, reason)
+
+    def _vote_decision(self, app: str, msg: Any, outcome: Outcome, reason: str) -> None:
+        dp = msg.datapath
+        group = self.elections.group_of(app)
+        rule = Rule(
+            app=app,
+            dpid=dp.id,
+            table_id=msg.table_id,
+            priority=msg.priority,
+            match=read_match(msg.match),
+            actions=actions_key(msg.instructions),
+            cookie=msg.cookie,
+        )
+        decision = Decision(outcome, rule, group.clause if group else 'voting', reason)
+        self.record(dp, rule, decision)
+        self.notify(app, dp, msg, decision)
 
     def _materialize_own(self, dp: Any, app: str, msg: Any) -> None:
         """Before a MODIFY of ``app``: its single-app tables that it selects (another
@@ -1091,14 +1173,22 @@ class Arbiter:
         """The apps a packet-in sent by the rule with ``cookie`` belongs to, or None
         (everyone's) for a cookie the arbiter did not give out."""
         if ARBITER.owns(cookie):
-            return {
+            owners = {
                 app
                 for p in self.placed.values()
                 if p.installed.cookie == cookie and p.installed.dpid == dpid
                 for app in p.asked
-            } or None
+            }
+            for app in list(owners):
+                group = self.elections.group_of(app)
+                if group is not None:
+                    owners.update(group.members)
+            return owners or None
         owner = self.cookies.owner(cookie)
-        return {owner} if owner and owner != 'arbiter' else None
+        if not owner or owner == 'arbiter':
+            return None
+        group = self.elections.group_of(owner)  # replicas all see what one's rule sends
+        return {owner} if group is None else set(group.members)
 
     def switch_gone(self, dpid: int) -> None:
         """Forget everything of a disconnected switch."""

@@ -53,6 +53,7 @@ _SEND_MSG_CODE = _ORIGINAL_SEND_MSG.__code__
 _ORIGINAL_SEND_TOGETHER = openflow.send_together
 _HEADER = struct.Struct('!BBHI')
 _INTERCEPTED = (ofproto_v1_3.OFPT_FLOW_MOD, ofproto_v1_3.OFPT_GROUP_MOD)
+_PACKET_OUT = ofproto_v1_3.OFPT_PACKET_OUT  # intercepted for voting groups only
 # ONF bundles (controller/arbiter/bundles.py): header, experimenter id and type, then an
 # add's bundle id, padding and flags before its inner message.
 _EXPERIMENTER = struct.Struct('!II')
@@ -74,7 +75,7 @@ class _State(TypedDict):
     app_names_of: dict[str, str] | None  # ...when it was this
     brick_owners: dict[str, str | None]  # brick name -> its app
     narrowed: dict[tuple[int, tuple[str, ...]], list[str]]  # (cookie, observers) -> kept
-    narrowed_of: tuple[dict[str, str], Arbiter] | None  # what ``narrowed`` is for
+    narrowed_of: tuple[dict[str, str], Arbiter, Any] | None  # what ``narrowed`` is for
 
 
 _state: _State = {
@@ -151,11 +152,15 @@ def attribute(frame: FrameType | None) -> str:
 
 def send_msg(self: Any, msg: Any, close_socket: bool = False) -> bool:
     """Datapath.send_msg with FlowMods, GroupMods and ONF bundle messages of OpenFlow
-    1.3 handed to the arbiter."""
+    1.3 handed to the arbiter, and PacketOuts too when the policy has voting groups."""
     arbiter = _state['arbiter']
     if (
         arbiter is None
-        or (msg.cls_msg_type not in _INTERCEPTED and not isinstance(msg, BUNDLE_MESSAGES))
+        or (
+            msg.cls_msg_type not in _INTERCEPTED
+            and not isinstance(msg, BUNDLE_MESSAGES)
+            and not (msg.cls_msg_type == _PACKET_OUT and arbiter.elections.groups)
+        )
         or self.ofproto.OFP_VERSION != ofproto_v1_3.OFP_VERSION
     ):
         return _ORIGINAL_SEND_MSG(self, msg, close_socket)
@@ -220,6 +225,8 @@ def send_together(dp: Any, msgs: Sequence[Any]) -> None:
                 arbiter.group_mod(dp, app, msg)
             elif isinstance(msg, BUNDLE_MESSAGES):
                 arbiter.bundles.message(dp, app, msg)
+            elif kind == _PACKET_OUT and arbiter.elections.groups:
+                arbiter.packet_out(dp, app, msg)
             else:  # in its place among the others
                 msg.serialize()
                 batch.append((dp, msg.buf))
@@ -292,6 +299,8 @@ def dispatch(arbiter: Arbiter, dp: Any, app: str, msg: Any) -> None:
         arbiter.flow_mod(dp, app, msg)
     elif msg.cls_msg_type == ofproto_v1_3.OFPT_GROUP_MOD:
         arbiter.group_mod(dp, app, msg)
+    elif msg.cls_msg_type == _PACKET_OUT:
+        arbiter.packet_out(dp, app, msg)
     else:
         arbiter.bundles.message(dp, app, msg)
 
@@ -357,10 +366,11 @@ def _narrowed_observers(
                 made_of is None
                 or made_of[0] is not modules
                 or made_of[1] is not arbiter
+                or made_of[2] is not arbiter.policy  # (voting groups may have changed)
                 or len(cache) > 4096
             ):
                 cache.clear()
-                _state['narrowed_of'] = (modules, arbiter)
+                _state['narrowed_of'] = (modules, arbiter, arbiter.policy)
             key = (msg.cookie, tuple(observers))
             kept = cache.get(key)
             if kept is not None:
