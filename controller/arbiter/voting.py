@@ -19,11 +19,13 @@ A ballot opens with its first vote and waits ``window`` seconds. Once ``quorum``
 members (a majority by default) vote the same, it is *carried*: the proposals of one
 member who voted so, the *carrier* (the first such member in the group's order), go to
 the switch; the other agreeing members' proposals are absorbed (the carrier's rule
-stands for them); the dissenters' are refused. A vote that comes after is counted the
-same way (a carrier's new rule of that ballot is sent at once; a change of majority
-carries the new behaviour). A ballot with no majority when its window ends refuses all
-its proposals. Every carried or failed flow-mod ballot is recorded (``records``) with
-each member's vote; packet-out ballots are counted (``stats``).
+stands for them); the dissenters' are refused. A vote that comes after is settled at
+once against the decision (the carrier's new rule of that ballot is sent, an agreeing
+one absorbed, a dissenting one refused), and still counts: when a majority forms on
+another behaviour (a host moved), that is carried. A ballot with no majority when its
+window ends refuses all its proposals. Every carried or failed flow-mod ballot is
+recorded (``records``) with each member's vote; packet-out ballots are counted
+(``stats``).
 """
 
 from __future__ import annotations

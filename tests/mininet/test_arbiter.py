@@ -280,12 +280,6 @@ def test_invariant_gate_refuses_a_loop_and_a_breach_of_isolation(controller, net
 
 FABRIC_CONFIG = os.path.join(os.path.dirname(EXAMPLE_CONFIG), 'fabric.conf')
 FABRIC_APPS = ['apps/arbiter.py', 'apps/stable_routing.py', 'ryu.app.rest_firewall']
-STABLE_TABLES = (1, 2, 3, 4)  # stable_routing's tables 0-3 in the second stage
-
-
-def firewall_rule(ctl, body):
-    reply = ctl.rest('/firewall/rules/all', 'POST', body)
-    assert 'success' in json.dumps(reply), reply
 
 
 def new_epoch(ctl, after):
@@ -306,21 +300,32 @@ def new_epoch(ctl, after):
     return status
 
 
+def owners_by_table(entries, ranges):
+    """{table: {owning app (or the cookie)}} of a switch's flow entries."""
+    owners = {}
+    for e in entries:
+        owner = next((a for a, n in ranges.items() if e.cookie >> 48 == n), hex(e.cookie))
+        owners.setdefault(e.table, set()).add(owner)
+    return owners
+
+
 def test_stable_fabric_and_rest_firewall_composed_under_the_arbiter(
     controller, network, record_property
 ):
-    """stable_routing on a ring of four switches with rest_firewall in front, both under
-    the arbiter with the shipped examples/arbiter/fabric.conf: every host reaches every
-    other; the tables show which app owns which rule (the firewall table 0, the fabric
-    tables 1-4, each in its cookie range); a cut link is handled by a new epoch, whose
+    """stable_routing on a ring of four switches with rest_firewall beside it, both
+    under the arbiter with the shipped examples/arbiter/fabric.conf: every host reaches
+    every other; the tables show which app owns which rule (each in its cookie range);
+    none of the firewall's block-all, ARP, allow or log rules reached a switch (refused:
+    outside its flowspace and rights); a cut link is handled by a new epoch, whose
     bundles pass through the arbiter; a deny rule added to the firewall over REST then
-    blocks h1 <-> h3 only, and /arbiter/explain names it as the rule in effect."""
+    blocks h1 <-> h3 only, placed above the fabric's rules it overlaps (deny wins), and
+    /arbiter/explain names it as the rule in effect."""
     ctl = controller(FABRIC_APPS, extra_args=['--config-file', FABRIC_CONFIG])
     net = network(make_ring(4), ctl)
-    assert ctl.log_lines('fabric.yaml, order rest_firewall, stable_routing'), ctl.log_tail()
+    assert ctl.log_lines('fabric.yaml, order stable_routing, rest_firewall'), ctl.log_tail()
     assert wait_until(lambda: len(ctl.log_lines('Join as firewall')) >= 4, 20), ctl.log_tail()
     ctl.rest('/firewall/module/enable/all', 'PUT')
-    firewall_rule(ctl, {'priority': '1'})  # let everything through to the fabric
+    ctl.rest('/firewall/log/disable/all', 'PUT')  # its deny is then a drop, not a packet-in
     reachability_matrix(net.hosts)  # the first pings are flooded: stable_routing learns
     status = stable.wait_for_epoch(ctl, net)
     assert status['epoch'], 'no epoch with every host: %s\n%s' % (status, ctl.log_tail())
@@ -335,20 +340,14 @@ def test_stable_fabric_and_rest_firewall_composed_under_the_arbiter(
     assert ranges['stable_routing'] == APP_IDS['stable_routing']
     tables = flows.dump_all([s.name for s in net.switches])
     for name, entries in tables.items():
-        owners = {
-            table: {
-                next((a for a, n in ranges.items() if e.cookie >> 48 == n), hex(e.cookie))
-                for e in entries
-                if e.table == table
-            }
-            for table in {e.table for e in entries}
-        }
-        assert owners[0] == {'rest_firewall'}, (name, owners, flows.format_flows(tables))
-        assert all(owners[t] == {'stable_routing'} for t in owners if t), (name, owners)
-        assert set(owners) - {0} <= set(STABLE_TABLES), owners
-        routes = [e for e in entries if e.table == 3 and stable.cookie_kind(e) == pipe.ROUTE]
+        owners = owners_by_table(entries, ranges)
+        assert set(owners) == {0, 1, 2, 3}, (name, owners)
+        assert all(o == {'stable_routing'} for o in owners.values()), (name, owners)
+        routes = [e for e in entries if e.table == 2 and stable.cookie_kind(e) == pipe.ROUTE]
         assert routes, (name, flows.format_flows(tables))  # the epoch's forward rules
     assert all(apps['stable_routing']['rules'].get(str(dpid)) for dpid in (1, 2, 3, 4)), apps
+    assert apps['rest_firewall']['decisions'].get('refuse'), apps  # told, not installed
+    assert not apps['rest_firewall']['rules'], apps
     decisions = ctl.rest('/arbiter/decisions?app=stable_routing&limit=1000')
     assert decisions and {d['outcome'] for d in decisions} == {'install'}, decisions[-5:]
 
@@ -359,11 +358,12 @@ def test_stable_fabric_and_rest_firewall_composed_under_the_arbiter(
     reach = reachability_matrix(net.hosts)
     assert not reach.expect(everyone), reach.table()
     decisions = ctl.rest('/arbiter/decisions?app=stable_routing&limit=1000')
-    assert not [d for d in decisions if d['outcome'] != 'install'], decisions[-5:]
+    assert {d['outcome'] for d in decisions} == {'install'}, decisions[-5:]
 
-    # rest_firewall's deny rule, over REST, ahead of its allow-all in the first stage.
-    firewall_rule(
-        ctl,
+    # rest_firewall's deny rule, over REST: it wins where it overlaps the fabric's rules.
+    reply = ctl.rest(
+        '/firewall/rules/all',
+        'POST',
         {
             'nw_src': '10.0.0.1/32',
             'nw_dst': '10.0.0.3/32',
@@ -372,6 +372,7 @@ def test_stable_fabric_and_rest_firewall_composed_under_the_arbiter(
             'priority': '10',
         },
     )
+    assert 'success' in json.dumps(reply), reply
     blocked = {('h1', 'h3'), ('h3', 'h1')}  # h3's echo requests get no reply
     reach = reachability_matrix(net.hosts)
     assert not reach.expect([p for p in everyone if (str(p[0]), str(p[1])) not in blocked]), (
@@ -382,15 +383,22 @@ def test_stable_fabric_and_rest_firewall_composed_under_the_arbiter(
         '&match=eth_type=0x800,ip_proto=1,ipv4_src=10.0.0.1,ipv4_dst=10.0.0.3'
     )
     in_effect = explained['installed'][0]
-    assert in_effect['app'] == 'rest_firewall' and in_effect['priority'] == 10, explained
     assert in_effect['owners'] == ['rest_firewall'], explained
+    assert in_effect['asked_priority'] == {'rest_firewall': 10}, explained
+    assert 'deny' in in_effect['clause'] or 'deny' in in_effect['reason'], explained
+    below = {r['app'] for r in explained['installed'][1:]}
+    assert below == {'stable_routing'}, explained  # the fabric's rules it overlaps
+    record_property('deny_installed_priority', in_effect['priority'])
     deny = [
         e
         for e in flows.dump_flows('s1', table=0)
         if e.match.get('nw_src') == '10.0.0.1' and e.match.get('nw_dst') == '10.0.0.3'
     ]
     assert deny and deny[0].cookie >> 48 == ranges['rest_firewall'], deny
-    assert not deny[0].output_ports and 'goto_table' not in deny[0].actions, deny
+    assert deny[0].priority == in_effect['priority'] and not deny[0].output_ports, deny
+    assert deny[0].priority > max(
+        e.priority for e in flows.dump_flows('s1', table=0) if e.match.get('in_port')
+    )
 
 
 # --- N-version voting ---------------------------------------------------------------------

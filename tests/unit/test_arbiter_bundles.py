@@ -3,8 +3,6 @@ flow-mod and group-mod like any other, and keeps the bundle atomic: forwarded wi
 arbitrated messages when all of them are installed, refused whole (the arbiter's state
 unchanged, the app told as a switch would tell it) when one is refused or held back."""
 
-import struct
-
 import pytest
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
@@ -20,6 +18,10 @@ from controller.bundles import BundleClient
 from controller.cookies import APP_IDS, APP_SHIFT
 from tests.harness.fakes import FakeDatapath
 from tests.harness.interposed import RyuDatapath, interpose_arbiter
+from tests.unit.test_bundles import (
+    Reply,
+    messages,
+)  # the wire as controller/bundles.py's tests read it
 
 FLAGS = ofp.ONF_BF_ATOMIC | ofp.ONF_BF_ORDERED
 STABLE = APP_IDS['stable_routing']
@@ -234,26 +236,6 @@ def test_open_bundles_are_bounded_per_switch_and_forgotten_with_it():
     assert not run.engine.bundles.open
 
 
-def _messages(buffer):
-    """[(type, xid, exp_type or None, control type or None)] of a written buffer."""
-    out = []
-    while buffer:
-        _, msg_type, length, xid = struct.unpack_from('!BBHI', buffer)
-        exp_type = ctrl = None
-        if msg_type == ofp.OFPT_EXPERIMENTER:
-            _, exp_type = struct.unpack_from('!II', buffer, 8)
-            if exp_type == ofp.ONF_ET_BUNDLE_CONTROL:
-                _, ctrl, _ = struct.unpack_from('!IHH', buffer, 16)
-        out.append((msg_type, xid, exp_type, ctrl))
-        buffer = buffer[length:]
-    return out
-
-
-class Reply:
-    def __init__(self, dp, xid, type_=None, code=None):
-        self.datapath, self.xid, self.type, self.code = dp, xid, type_, code
-
-
 @pytest.fixture
 def interposed(monkeypatch):
     told = []
@@ -273,16 +255,16 @@ def test_bundle_client_bundles_are_arbitrated_through_the_interposition(interpos
     client = BundleClient()
     transaction = client.send(dp, [route(dp, '10.0.0.1', 2), route(dp, '10.0.0.2', 3)])
     ((buffer, _),) = dp.send_q
-    control = [ctrl for _, _, _, ctrl in _messages(buffer)]
+    control = [ctrl for _, _, _, ctrl in messages(buffer)]
     assert control == [ofp.ONF_BCT_OPEN_REQUEST, None, None, ofp.ONF_BCT_COMMIT_REQUEST, None]
-    assert _messages(buffer)[-1][0] == ofp.OFPT_BARRIER_REQUEST
-    assert {xid for _, xid, _, _ in _messages(buffer)} == {x for _, x in transaction.keys}
+    assert messages(buffer)[-1][0] == ofp.OFPT_BARRIER_REQUEST
+    assert {xid for _, xid, _, _ in messages(buffer)} == {x for _, x in transaction.keys}
     assert engine.rule_counts() == {'unknown': {1: 2}}
 
     dp.send_q.clear()
     refused = client.send(dp, [route(dp, '10.0.0.3', 2), route(dp, '10.9.0.1', 2)])
     ((buffer, _),) = dp.send_q
-    written = _messages(buffer)
+    written = messages(buffer)
     assert [ctrl for _, _, _, ctrl in written] == [
         ofp.ONF_BCT_OPEN_REQUEST,
         ofp.ONF_BCT_DISCARD_REQUEST,
