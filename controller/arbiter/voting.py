@@ -126,6 +126,7 @@ class Ballot:
     proposals: dict[str, list[Any]] = field(default_factory=dict)  # of that behaviour
     decided: Behaviour | None = None
     carrier: str | None = None
+    record: VoteRecord | None = None  # of its latest decision
 
     def majority(self) -> Behaviour | None:
         tally = collections.Counter(self.votes.values())
@@ -150,8 +151,10 @@ class Count:
         self.refused += other.refused
 
 
-@dataclass(frozen=True)
+@dataclass
 class VoteRecord:
+    """One rule ballot's outcome; votes that come after it are added."""
+
     time: float
     group: str
     where: str
@@ -170,6 +173,14 @@ class VoteRecord:
             'carrier': self.carrier,
             'dissent': list(self.dissent),
         }
+
+
+def _add_vote(record: VoteRecord, member: str, done: Behaviour, decided: Behaviour) -> None:
+    record.votes[member] = behaviour_text(done)
+    dissent = set(record.dissent) - {member}
+    if done != decided:
+        dissent.add(member)
+    record.dissent = tuple(sorted(dissent))
 
 
 class Elections:
@@ -215,6 +226,8 @@ class Elections:
                 self._settle(ballot, voter, count, key)
         elif ballot.decided is not None:  # the decision stands until another majority
             self._settle(ballot, member, count, key)
+            if ballot.record is not None:
+                _add_vote(ballot.record, member, done, ballot.decided)
         return count  # (nothing: waiting for a majority or the window's end)
 
     def _settle(self, ballot: Ballot, member: str, count: Count, key: BallotKey) -> None:
@@ -283,17 +296,16 @@ class Elections:
         self.stats[(group, outcome, key[0])] += 1
         if key[0] != 'rule':
             return  # (one per packet: counted only)
-        self.records.append(
-            VoteRecord(
-                time=now,
-                group=group,
-                where=where_text(key),
-                outcome=outcome,
-                votes={m: behaviour_text(v) for m, v in sorted(ballot.votes.items())},
-                carrier=ballot.carrier,
-                dissent=tuple(sorted(m for m, v in ballot.votes.items() if v != ballot.decided)),
-            )
+        ballot.record = VoteRecord(
+            time=now,
+            group=group,
+            where=where_text(key),
+            outcome=outcome,
+            votes={m: behaviour_text(v) for m, v in sorted(ballot.votes.items())},
+            carrier=ballot.carrier,
+            dissent=tuple(sorted(m for m, v in ballot.votes.items() if v != ballot.decided)),
         )
+        self.records.append(ballot.record)
 
     def view(self, limit: int = 100) -> dict[str, Any]:
         """What /arbiter/votes serves: the groups with their counts, and the latest

@@ -318,14 +318,14 @@ def test_stable_fabric_and_rest_firewall_composed_under_the_arbiter(
     none of the firewall's block-all, ARP, allow or log rules reached a switch (refused:
     outside its flowspace and rights); a cut link is handled by a new epoch, whose
     bundles pass through the arbiter; a deny rule added to the firewall over REST then
-    blocks h1 <-> h3 only, placed above the fabric's rules it overlaps (deny wins), and
-    /arbiter/explain names it as the rule in effect."""
+    blocks h1 <-> h3 only (drop-and-log: the firewall logs what it blocked), placed
+    above the fabric's rules it overlaps (the policy's order), and /arbiter/explain
+    names it as the rule in effect."""
     ctl = controller(FABRIC_APPS, extra_args=['--config-file', FABRIC_CONFIG])
     net = network(make_ring(4), ctl)
-    assert ctl.log_lines('fabric.yaml, order stable_routing, rest_firewall'), ctl.log_tail()
+    assert ctl.log_lines('fabric.yaml, order rest_firewall, stable_routing'), ctl.log_tail()
     assert wait_until(lambda: len(ctl.log_lines('Join as firewall')) >= 4, 20), ctl.log_tail()
     ctl.rest('/firewall/module/enable/all', 'PUT')
-    ctl.rest('/firewall/log/disable/all', 'PUT')  # its deny is then a drop, not a packet-in
     reachability_matrix(net.hosts)  # the first pings are flooded: stable_routing learns
     status = stable.wait_for_epoch(ctl, net)
     assert status['epoch'], 'no epoch with every host: %s\n%s' % (status, ctl.log_tail())
@@ -361,6 +361,7 @@ def test_stable_fabric_and_rest_firewall_composed_under_the_arbiter(
     assert {d['outcome'] for d in decisions} == {'install'}, decisions[-5:]
 
     # rest_firewall's deny rule, over REST: it wins where it overlaps the fabric's rules.
+    blocked_before = len(ctl.log_lines('Blocked packet'))
     reply = ctl.rest(
         '/firewall/rules/all',
         'POST',
@@ -385,7 +386,7 @@ def test_stable_fabric_and_rest_firewall_composed_under_the_arbiter(
     in_effect = explained['installed'][0]
     assert in_effect['owners'] == ['rest_firewall'], explained
     assert in_effect['asked_priority'] == {'rest_firewall': 10}, explained
-    assert 'deny' in in_effect['clause'] or 'deny' in in_effect['reason'], explained
+    assert 'rest_firewall before stable_routing' in in_effect['clause'], explained
     below = {r['app'] for r in explained['installed'][1:]}
     assert below == {'stable_routing'}, explained  # the fabric's rules it overlaps
     record_property('deny_installed_priority', in_effect['priority'])
@@ -395,7 +396,9 @@ def test_stable_fabric_and_rest_firewall_composed_under_the_arbiter(
         if e.match.get('nw_src') == '10.0.0.1' and e.match.get('nw_dst') == '10.0.0.3'
     ]
     assert deny and deny[0].cookie >> 48 == ranges['rest_firewall'], deny
-    assert deny[0].priority == in_effect['priority'] and not deny[0].output_ports, deny
+    assert deny[0].priority == in_effect['priority'] and deny[0].sends_to_controller, deny
+    assert not deny[0].output_ports and 'goto_table' not in deny[0].actions, deny
+    assert len(ctl.log_lines('Blocked packet')) > blocked_before, ctl.log_tail()
     assert deny[0].priority > max(
         e.priority for e in flows.dump_flows('s1', table=0) if e.match.get('in_port')
     )
@@ -446,7 +449,11 @@ def test_a_voting_group_outvotes_the_wrong_replica(controller, network, record_p
     assert all(d['votes']['misrouting_replica'] == 'output:IN_PORT' for d in votes['disagreements'])
     refused = ctl.rest('/arbiter/decisions?app=misrouting_replica&limit=1000')
     assert {d['outcome'] for d in refused} <= {'merge', 'refuse'}, refused
-    assert all('IN_PORT' in d['actions'] for d in refused if d['outcome'] == 'refuse'), refused
+    assert all(
+        'misrouting_replica proposed output:IN_PORT' in d['reason']
+        for d in refused
+        if d['outcome'] == 'refuse'
+    ), refused
 
 
 def test_the_wrong_replica_alone_cuts_known_pairs_off(controller, network):

@@ -103,6 +103,14 @@ def test_votes_after_the_decision_are_settled_at_once():
     assert again.carried == [('learning_replica', 'r2')]  # the carrier's next rule goes at once
     dissent = votes.cast(key, 'misrouting_replica', actions(out(3)), 'm2', 5.1)
     assert dissent.refused and not dissent.carried
+    (record,) = votes.records  # the late votes are in the ballot's record
+    assert record.votes == {
+        'learning_replica': 'output:2',
+        'misrouting_replica': 'output:3',
+        'simple_switch_13': 'output:2',
+    }
+    assert record.dissent == ('misrouting_replica',)
+    assert votes.view()['disagreements'][0]['dissent'] == ['misrouting_replica']
 
 
 def test_a_new_majority_carries_the_new_behaviour():
@@ -303,3 +311,26 @@ def test_a_policy_reload_without_the_group_stops_voting():
     assert not run.engine.elections.ballots
     msg = run.add('simple_switch_13', 3, in_port=2, eth_src=B, eth_dst=A)
     assert run.sent == [msg]
+
+
+def test_votes_are_served_over_rest():
+    from ryu.app.wsgi import WSGIApplication
+
+    from controller.arbiter.rest import DATA_KEY, ArbiterController
+    from tests.unit.test_rest_guard import call
+
+    run = Run()
+    run.add('simple_switch_13', 2, in_port=1, eth_src=A, eth_dst=B)
+    run.add('learning_replica', 2, priority=10, eth_dst=B)
+    run.add('misrouting_replica', ofp.OFPP_IN_PORT, priority=10, eth_dst=B)
+    app = WSGIApplication()
+    app.register(ArbiterController, {DATA_KEY: run.engine})
+    reply = call(app, '/arbiter/votes?limit=5')
+    assert reply.status_int == 200, reply.body
+    (ballot,) = reply.json['disagreements']
+    assert ballot['dissent'] == ['misrouting_replica'] and ballot['carrier'] == 'simple_switch_13'
+    assert ballot['votes']['misrouting_replica'] == 'output:IN_PORT'
+    assert ballot['where'].startswith('dpid=1 table=0 eth_dst=0x2/')
+    assert reply.json['groups']['l2']['members'] == list(MEMBERS)
+    bad = call(app, '/arbiter/votes?limit=x')
+    assert bad.status_int == 400 and 'limit must be an integer' in bad.json['error']
