@@ -19,10 +19,13 @@ a bad file then keeps the last good policy. Only a regular file of at most
 
 REST (Ryu's WSGI, --wsapi-port): /arbiter/conflicts, /arbiter/decisions, /arbiter/damped,
 /arbiter/apps, /arbiter/explain?dpid=&table=&match=, /arbiter/votes
-(controller/arbiter/rest.py). The
-REST server of the process (rest_firewall's routes too) listens on 127.0.0.1 unless
---wsapi-host says otherwise, and takes writes only with the token of ``[rest]`` when
-one is set (controller/rest.py, docs/security.md).
+(controller/arbiter/rest.py). The REST server of the process (rest_firewall's routes
+too) listens on 127.0.0.1 unless --wsapi-host says otherwise, and takes writes only with
+the token of ``[rest]`` when one is set (controller/rest.py, docs/security.md).
+
+Bundles (controller/arbiter/bundles.py) are opened and arbitrated message by message,
+installed whole or refused whole; voting groups (controller/arbiter/voting.py) send a
+rule or packet-out of their members only when a majority proposes an equivalent one.
 """
 
 from typing import Any
