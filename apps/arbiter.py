@@ -18,10 +18,14 @@ a bad file then keeps the last good policy. Only a regular file of at most
 ``max_policy_bytes`` is read.
 
 REST (Ryu's WSGI, --wsapi-port): /arbiter/conflicts, /arbiter/decisions, /arbiter/damped,
-/arbiter/apps, /arbiter/explain?dpid=&table=&match= (controller/arbiter/rest.py). The
-REST server of the process (rest_firewall's routes too) listens on 127.0.0.1 unless
---wsapi-host says otherwise, and takes writes only with the token of ``[rest]`` when
-one is set (controller/rest.py, docs/security.md).
+/arbiter/apps, /arbiter/explain?dpid=&table=&match=, /arbiter/votes
+(controller/arbiter/rest.py). The REST server of the process (rest_firewall's routes
+too) listens on 127.0.0.1 unless --wsapi-host says otherwise, and takes writes only with
+the token of ``[rest]`` when one is set (controller/rest.py, docs/security.md).
+
+Bundles (controller/arbiter/bundles.py) are opened and arbitrated message by message,
+installed whole or refused whole; voting groups (controller/arbiter/voting.py) send a
+rule or packet-out of their members only when a majority proposes an equivalent one.
 """
 
 from typing import Any
@@ -31,6 +35,7 @@ from ryu.app.wsgi import WSGIApplication
 from ryu.base import app_manager
 from ryu.controller import ofp_event
 from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
 
 from controller import app_base, rest
@@ -97,7 +102,15 @@ class AppArbiter(app_manager.RyuApp):
     def start(self) -> Any:
         # Ryu's ofp_event service is instantiated after every app: narrow its events now.
         interpose.narrow_events(keep_always={self.name})
+        self.threads.append(hub.spawn(self._vote_clock))
         return super().start()
+
+    def _vote_clock(self) -> None:
+        """End the voting groups' ballots whose window is over: a few checks per window."""
+        while self.is_active:
+            windows = [g.window for g in self.arbiter.policy.voting]
+            hub.sleep(min(windows) / 4 if windows else 1.0)
+            self.arbiter.expire_votes()
 
     def _load(self):
         """The policy file's policy, or None (the problems logged). The file is read and
@@ -126,6 +139,8 @@ class AppArbiter(app_manager.RyuApp):
             ofp = dp.ofproto
             if msg.cls_msg_type == ofp.OFPT_GROUP_MOD:
                 kind, code = ofp.OFPET_GROUP_MOD_FAILED, ofp.OFPGMFC_EPERM
+            elif msg.cls_msg_type == ofp.OFPT_EXPERIMENTER:  # a bundle's commit
+                kind, code = ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_EPERM
             else:
                 kind, code = ofp.OFPET_FLOW_MOD_FAILED, ofp.OFPFMFC_EPERM
             interpose.tell_app(app, dp, msg, kind, code)

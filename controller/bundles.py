@@ -22,7 +22,7 @@ from typing import Any
 
 from ryu.lib import hub
 
-from controller.openflow import send_together
+from controller import openflow
 
 ERRORS_KEPT = 8  # errors kept per bundle (an atomic bundle fails at the first one)
 
@@ -87,7 +87,7 @@ class BundleClient:
         out.append(parser.ONFBundleCtrlMsg(dp, bundle_id, ofp.ONF_BCT_COMMIT_REQUEST, flags, []))
         barrier = parser.OFPBarrierRequest(dp)
         out.append(barrier)
-        send_together(dp, out)
+        openflow.send_together(dp, out)  # (looked up now: the arbiter may replace it)
         transaction.keys = [(dp.id, msg.xid) for msg in out]
         for key in transaction.keys:
             self._open[key] = transaction

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ryu.ofproto import ofproto_parser, ofproto_v1_3
 from ryu.ofproto import ofproto_v1_3_parser as parser13
 
+from controller.arbiter.bundles import BundleArbiter
 from controller.arbiter.damping import FlapDamper, RegionFlaps
 from controller.arbiter.index import RuleIndex
 from controller.arbiter.match import Cube, Identity, TernaryMatch, cube_covers
@@ -43,6 +44,14 @@ from controller.arbiter.resolve import (
     rights_violation,
 )
 from controller.arbiter.rules import ActionsKey, Relation, Rule, RuleKey, actions_key
+from controller.arbiter.voting import (
+    Count,
+    Elections,
+    VotingGroup,
+    behaviour,
+    packet_ballot,
+    rule_ballot,
+)
 from controller.cookies import APP_IDS, APP_MASK, APP_SHIFT, THIRD_PARTY_BASE, CookieSpace
 from controller.rate_limit import TokenBucket
 
@@ -173,6 +182,29 @@ class SingleAppTable:
         self.rules: dict[FlatKey, tuple[int, bytes, bool]] = {}
 
 
+def _copy_table(table: SingleAppTable) -> SingleAppTable:
+    copy = SingleAppTable(table.app)
+    copy.rules = dict(table.rules)
+    return copy
+
+
+@dataclass
+class SwitchState:
+    """One switch's part of the arbiter's state, and the records, as
+    ``Arbiter.save_switch`` saw them."""
+
+    dpid: int
+    rules: list[Rule]  # in the index
+    placed: dict[RuleKey, Placement]
+    asked: dict[Ask, RuleKey]
+    held: dict[Ask, Held]
+    groups: dict[tuple[int, int], str]
+    single_app: dict[tuple[int, int], SingleAppTable]
+    decisions: collections.deque[DecisionRecord | FastRecord]
+    counts: collections.Counter[tuple[str, str]]
+    fast_installs: dict[str, int]
+
+
 @dataclass
 class DecisionRecord:
     """One decision, with its provenance, as the log and the REST API show it. The rule
@@ -258,6 +290,8 @@ class Arbiter:
         self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
         self._fast_installs: dict[str, int] = {}  # app -> installs of the fast path
         self._shared_serial = 0
+        self.bundles = BundleArbiter(self)  # the ONF bundles the apps send
+        self.elections = Elections(policy.voting)  # the voting groups' ballots
 
     @property
     def index(self) -> RuleIndex:
@@ -315,6 +349,7 @@ class Arbiter:
         self.policy = policy
         self.damper.config = policy.damping
         self.buckets.clear()
+        self.elections.set_groups(policy.voting)
 
     # --- single-app tables -----------------------------------------------------------------
 
@@ -470,13 +505,19 @@ class Arbiter:
 
     # --- flow-mods -----------------------------------------------------------------------
 
-    def flow_mod(self, dp: Any, app: str, msg: Any) -> None:
+    def flow_mod(self, dp: Any, app: str, msg: Any, voted: bool = False) -> None:
         """Handle one FlowMod of ``app``: send what the switch should get, tell the app
-        what became of it."""
+        what became of it. An ADD of a voting group's member goes to the ballot first
+        (``voted``: it was carried)."""
         self.datapaths[dp.id] = dp
         ofp = dp.ofproto
         command = msg.command
         match = None
+        if self.elections.groups and not voted and command == ofp.OFPFC_ADD:
+            group = self.elections.group_of(app)
+            if group is not None:
+                self._vote_flow_mod(dp, app, group, msg)
+                return
         if command == ofp.OFPFC_ADD and self.single_app_tables:
             stage = self._fast.get(app)
             if stage is None:
@@ -519,6 +560,72 @@ class Arbiter:
             self._modify(dp, app, msg, match, strict=command == ofp.OFPFC_MODIFY_STRICT)
         else:
             self._send(dp, msg)
+
+    # --- voting groups ---------------------------------------------------------------------
+
+    def _vote_flow_mod(self, dp: Any, app: str, group: VotingGroup, msg: Any) -> None:
+        try:
+            match = read_match(msg.match)
+        except ValueError as error:  # cannot be compared: cannot be voted on
+            decision = Decision(Outcome.REFUSE, None, group.clause, 'not comparable: %s' % error)
+            self.log_decision(app, dp.id, 'add', decision, 'a rule of %s' % group.name)
+            self.notify(app, dp, msg, decision)
+            return
+        key = rule_ballot(group, dp.id, msg.table_id, match)
+        done = behaviour(actions_key(msg.instructions))
+        self._carry_out(self.elections.cast(key, app, done, msg, self.clock()))
+
+    def packet_out(self, dp: Any, app: str, msg: Any) -> None:
+        """A PacketOut of ``app``: voted on if the app is in a voting group, else sent."""
+        self.datapaths[dp.id] = dp
+        group = self.elections.group_of(app)
+        if group is None:
+            self._send(dp, msg)
+            return
+        ofp, parser = dp.ofproto, dp.ofproto_parser
+        packet = msg.buffer_id if msg.buffer_id != ofp.OFP_NO_BUFFER else bytes(msg.data or b'')
+        key = packet_ballot(group, dp.id, msg.in_port, packet)
+        done = behaviour(
+            actions_key([parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, msg.actions)])
+        )
+        self._carry_out(self.elections.cast(key, app, done, msg, self.clock()))
+
+    def expire_votes(self) -> None:
+        """End the ballots whose window is over (call it a few times per window)."""
+        if self.elections.ballots:
+            self._carry_out(self.elections.expire(self.clock()))
+
+    def _carry_out(self, count: Count) -> None:
+        """Send what a vote carried, record and tell what it absorbed or refused (a
+        packet-out is only counted: one record per packet would drown the others)."""
+        for member, msg in count.carried:
+            if msg.cls_msg_type == msg.datapath.ofproto.OFPT_FLOW_MOD:
+                self.flow_mod(msg.datapath, member, msg, voted=True)
+            else:
+                self._send(msg.datapath, msg)
+        for member, msg, carrier in count.agreed:
+            if msg.cls_msg_type == msg.datapath.ofproto.OFPT_FLOW_MOD:
+                reason = "voted with the majority: %s's rule stands for it" % carrier
+                self._vote_decision(member, msg, Outcome.MERGE, reason)
+        for member, msg, reason in count.refused:
+            if msg.cls_msg_type == msg.datapath.ofproto.OFPT_FLOW_MOD:
+                self._vote_decision(member, msg, Outcome.REFUSE, reason)
+
+    def _vote_decision(self, app: str, msg: Any, outcome: Outcome, reason: str) -> None:
+        dp = msg.datapath
+        group = self.elections.group_of(app)
+        rule = Rule(
+            app=app,
+            dpid=dp.id,
+            table_id=msg.table_id,
+            priority=msg.priority,
+            match=read_match(msg.match),
+            actions=actions_key(msg.instructions),
+            cookie=msg.cookie,
+        )
+        decision = Decision(outcome, rule, group.clause if group else 'voting', reason)
+        self.record(dp, rule, decision)
+        self.notify(app, dp, msg, decision)
 
     def _materialize_own(self, dp: Any, app: str, msg: Any) -> None:
         """Before a MODIFY of ``app``: its single-app tables that it selects (another
@@ -587,7 +694,7 @@ class Arbiter:
         decision = self._decide(dp, rule, previous, replay)
         if decision is None:
             return  # the same rule again, absorbed while damped
-        self._record(dp, rule, decision, replay)
+        self.record(dp, rule, decision, replay)
         if decision.outcome in (Outcome.REFUSE, Outcome.HOLD):
             if decision.outcome is Outcome.HOLD:
                 self.held[ask] = Held(rule, msg, decision)
@@ -1066,14 +1173,22 @@ class Arbiter:
         """The apps a packet-in sent by the rule with ``cookie`` belongs to, or None
         (everyone's) for a cookie the arbiter did not give out."""
         if ARBITER.owns(cookie):
-            return {
+            owners = {
                 app
                 for p in self.placed.values()
                 if p.installed.cookie == cookie and p.installed.dpid == dpid
                 for app in p.asked
-            } or None
+            }
+            for app in list(owners):
+                group = self.elections.group_of(app)
+                if group is not None:
+                    owners.update(group.members)
+            return owners or None
         owner = self.cookies.owner(cookie)
-        return {owner} if owner and owner != 'arbiter' else None
+        if not owner or owner == 'arbiter':
+            return None
+        group = self.elections.group_of(owner)  # replicas all see what one's rule sends
+        return {owner} if group is None else set(group.members)
 
     def switch_gone(self, dpid: int) -> None:
         """Forget everything of a disconnected switch."""
@@ -1086,7 +1201,57 @@ class Arbiter:
             del self.held[ask]
         for key in [k for k in self.groups if k[0] == dpid]:
             del self.groups[key]
+        self.bundles.switch_gone(dpid)
         self.datapaths.pop(dpid, None)
+
+    def save_switch(self, dpid: int) -> SwitchState:
+        """What the arbiter knows of switch ``dpid`` now, and its records, for
+        ``restore_switch`` to put back (a refused bundle leaves no trace). Costs one
+        pass over the rules known to the arbiter."""
+        return SwitchState(
+            dpid=dpid,
+            rules=self._index.rules_of(None, dpid),
+            placed={
+                key: dataclasses.replace(
+                    p, asked=dict(p.asked), flow_removed_to=set(p.flow_removed_to)
+                )
+                for key, p in self.placed.items()
+                if key[0] == dpid
+            },
+            asked={ask: key for ask, key in self.asked.items() if ask[1] == dpid},
+            held={ask: held for ask, held in self.held.items() if ask[1] == dpid},
+            groups={key: app for key, app in self.groups.items() if key[0] == dpid},
+            single_app={
+                where: _copy_table(table)
+                for where, table in self.single_app.items()
+                if where[0] == dpid
+            },
+            decisions=collections.deque(self._decisions, maxlen=DECISIONS_KEPT),
+            counts=collections.Counter(self._counts),
+            fast_installs=dict(self._fast_installs),
+        )
+
+    def restore_switch(self, saved: SwitchState) -> None:
+        """Put back what ``save_switch`` saved (damping and rate buckets go on: the
+        proposals were made)."""
+        dpid = saved.dpid
+        self._index.remove_switch(dpid)
+        for rule in saved.rules:
+            self._index.add(rule)
+        stores: list[tuple[dict[Any, Any], int, dict[Any, Any]]] = [
+            (self.placed, 0, saved.placed),
+            (self.asked, 1, saved.asked),
+            (self.held, 1, saved.held),
+            (self.groups, 0, saved.groups),
+            (self.single_app, 0, saved.single_app),
+        ]  # (store, where the dpid is in its keys, its saved part)
+        for store, position, kept in stores:
+            for key in [k for k in store if k[position] == dpid]:
+                del store[key]
+            store.update(kept)
+        self._decisions = saved.decisions
+        self._counts = saved.counts
+        self._fast_installs = saved.fast_installs
 
     # --- group-mods ----------------------------------------------------------------------
 
@@ -1113,7 +1278,7 @@ class Arbiter:
                 'group ids belong to one app',
                 'group %d on switch %s is %s\'s' % (msg.group_id, dp.id, owner),
             )
-            self._log(app, dp.id, 'group_mod', decision, 'group %d' % msg.group_id)
+            self.log_decision(app, dp.id, 'group_mod', decision, 'group %d' % msg.group_id)
             self.notify(app, dp, msg, decision)
             return decision
         if msg.command == ofp.OFPGC_DELETE:
@@ -1125,7 +1290,8 @@ class Arbiter:
 
     # --- records -----------------------------------------------------------------------
 
-    def _record(self, dp: Any, rule: Rule, decision: Decision, replay: bool) -> None:
+    def record(self, dp: Any, rule: Rule, decision: Decision, replay: bool = False) -> None:
+        """Keep and log the decision about ``rule``."""
         self._counts[(rule.app, decision.outcome.value)] += 1
         command = 're-proposed' if replay else 'add'
         self._decisions.append(
@@ -1156,7 +1322,10 @@ class Arbiter:
                 decision,
             )
 
-    def _log(self, app: str, dpid: int, command: str, decision: Decision, subject: str) -> None:
+    def log_decision(
+        self, app: str, dpid: int, command: str, decision: Decision, subject: str
+    ) -> None:
+        """Keep and log a decision about something that is not a rule (``subject``)."""
         self._counts[(app, decision.outcome.value)] += 1
         self._decisions.append(
             DecisionRecord(

@@ -5,11 +5,12 @@ process sends goes to the arbiter, with the app that sent it.
 serialized messages themselves), and controller/openflow.py's ``send_together`` and
 ``send_stamped`` (which our apps use to write several messages at once, or messages
 stamped from templates), so that their messages reach the arbiter as objects rather
-than bytes to parse again.
-Other messages pass untouched. The sender is found by walking the Python call stack to
-the first frame whose module is the module of a loaded RyuApp: apps that send from WSGI
-handlers or library helpers of their own module (``ryu.app.rest_firewall`` sends through
-``ryu.lib.ofctl_v1_3``) are attributed all the same. An app is named by its module's
+than bytes to parse again. ONF bundle messages go to the arbiter too, which opens them
+(controller/arbiter/bundles.py). Other messages pass untouched. The sender is found by
+walking the Python call stack to the first frame whose module is the module of a loaded
+RyuApp: apps that send from WSGI handlers or library helpers of their own module
+(``ryu.app.rest_firewall`` sends through ``ryu.lib.ofctl_v1_3``) are attributed all the
+same. An app is named by its module's
 last component (``ryu.app.simple_switch_13`` -> ``simple_switch_13``); a message no app
 is on the stack of belongs to ``unknown``.
 
@@ -36,8 +37,11 @@ from ryu.controller import controller as ryu_controller
 from ryu.controller import event, ofp_event
 from ryu.lib import hub
 from ryu.ofproto import ofproto_parser, ofproto_v1_3
+from ryu.ofproto import ofproto_v1_3_parser as parser13
+from ryu.ofproto.ofproto_common import ONF_EXPERIMENTER_ID
 
 from controller import openflow
+from controller.arbiter.bundles import BUNDLE_MESSAGES
 from controller.arbiter.engine import ARBITER as ARBITER_COOKIES
 from controller.arbiter.engine import Arbiter
 from controller.arbiter.match import TernaryMatch
@@ -51,6 +55,13 @@ _ORIGINAL_SEND_TOGETHER = openflow.send_together
 _ORIGINAL_SEND_STAMPED = openflow.send_stamped
 _HEADER = struct.Struct('!BBHI')
 _INTERCEPTED = (ofproto_v1_3.OFPT_FLOW_MOD, ofproto_v1_3.OFPT_GROUP_MOD)
+_PACKET_OUT = ofproto_v1_3.OFPT_PACKET_OUT  # intercepted for voting groups only
+# ONF bundles (controller/arbiter/bundles.py): header, experimenter id and type, then an
+# add's bundle id, padding and flags before its inner message.
+_EXPERIMENTER = struct.Struct('!II')
+_BUNDLE_ADD = struct.Struct('!I2xH')
+_BUNDLE_HEADER = struct.Struct('!BBHIIII2xH')  # (an add's, up to its inner message)
+_BUNDLE_TYPES = (ofproto_v1_3.ONF_ET_BUNDLE_CONTROL, ofproto_v1_3.ONF_ET_BUNDLE_ADD_MESSAGE)
 # Ryu's own services: never the author of an app's rule.
 _NOT_APPS = ('ryu.controller.', 'ryu.topology.switches', 'ryu.app.wsgi', 'ryu.app.ofctl.')
 # Packet-ins a lying switch makes malformed (no in_port, a frame shorter than an Ethernet
@@ -66,7 +77,7 @@ class _State(TypedDict):
     app_names_of: dict[str, str] | None  # ...when it was this
     brick_owners: dict[str, str | None]  # brick name -> its app
     narrowed: dict[tuple[int, tuple[str, ...]], list[str]]  # (cookie, observers) -> kept
-    narrowed_of: tuple[dict[str, str], Arbiter] | None  # what ``narrowed`` is for
+    narrowed_of: tuple[dict[str, str], Arbiter, Any] | None  # what ``narrowed`` is for
 
 
 _state: _State = {
@@ -142,12 +153,16 @@ def attribute(frame: FrameType | None) -> str:
 
 
 def send_msg(self: Any, msg: Any, close_socket: bool = False) -> bool:
-    """Datapath.send_msg with FlowMods and GroupMods of OpenFlow 1.3 handed to the
-    arbiter."""
+    """Datapath.send_msg with FlowMods, GroupMods and ONF bundle messages of OpenFlow
+    1.3 handed to the arbiter, and PacketOuts too when the policy has voting groups."""
     arbiter = _state['arbiter']
     if (
         arbiter is None
-        or msg.cls_msg_type not in _INTERCEPTED
+        or (
+            msg.cls_msg_type not in _INTERCEPTED
+            and not isinstance(msg, BUNDLE_MESSAGES)
+            and not (msg.cls_msg_type == _PACKET_OUT and arbiter.elections.groups)
+        )
         or self.ofproto.OFP_VERSION != ofproto_v1_3.OFP_VERSION
     ):
         return _ORIGINAL_SEND_MSG(self, msg, close_socket)
@@ -179,6 +194,8 @@ def send(self: Any, buf: bytes | bytearray, close_socket: bool = False) -> bool:
         if msg_type in _INTERCEPTED:
             msg = ofproto_parser.msg(self, version, msg_type, length, xid, bytearray(chunk))
             dispatch(arbiter, self, app, msg)
+        elif _is_bundle(chunk):
+            dispatch(arbiter, self, app, _parse_bundle(self, chunk))
         else:
             _ORIGINAL_SEND(self, chunk, close_socket)
         offset += length
@@ -208,6 +225,10 @@ def send_together(dp: Any, msgs: Sequence[Any]) -> None:
                 arbiter.flow_mod(dp, app, msg)
             elif kind == ofproto_v1_3.OFPT_GROUP_MOD:
                 arbiter.group_mod(dp, app, msg)
+            elif isinstance(msg, BUNDLE_MESSAGES):
+                arbiter.bundles.message(dp, app, msg)
+            elif kind == _PACKET_OUT and arbiter.elections.groups:
+                arbiter.packet_out(dp, app, msg)
             else:  # in its place among the others
                 msg.serialize()
                 batch.append((dp, msg.buf))
@@ -247,7 +268,7 @@ def _holds_intercepted(buf: bytes | bytearray) -> bool:
     offset = 0
     while offset + _HEADER.size <= len(buf):
         _, msg_type, length, _ = _HEADER.unpack_from(buf, offset)
-        if msg_type in _INTERCEPTED:
+        if msg_type in _INTERCEPTED or _is_bundle(buf[offset : offset + length]):
             return True
         if length < _HEADER.size:
             return False
@@ -255,11 +276,46 @@ def _holds_intercepted(buf: bytes | bytearray) -> bool:
     return False
 
 
+def _is_bundle(chunk: bytes | bytearray) -> bool:
+    """Whether a serialized message is an ONF bundle control or add message."""
+    if len(chunk) < _BUNDLE_HEADER.size or chunk[1] != ofproto_v1_3.OFPT_EXPERIMENTER:
+        return False
+    experimenter, exp_type = _EXPERIMENTER.unpack_from(chunk, 8)
+    return experimenter == ONF_EXPERIMENTER_ID and exp_type in _BUNDLE_TYPES
+
+
+def _parse_bundle(dp: Any, chunk: bytes) -> Any:
+    """The ONFBundleCtrlMsg or ONFBundleAddMsg in a serialized message (Ryu parses the
+    first only: an add's inner message is read here; its properties are dropped)."""
+    version, msg_type, length, xid = _HEADER.unpack_from(chunk)
+    _, exp_type = _EXPERIMENTER.unpack_from(chunk, 8)
+    if exp_type == ofproto_v1_3.ONF_ET_BUNDLE_CONTROL:
+        return ofproto_parser.msg(dp, version, msg_type, length, xid, bytearray(chunk))
+    bundle_id, flags = _BUNDLE_ADD.unpack_from(chunk, 16)
+    start = _BUNDLE_HEADER.size
+    inner_version, inner_type, inner_length, inner_xid = _HEADER.unpack_from(chunk, start)
+    inner = ofproto_parser.msg(
+        dp,
+        inner_version,
+        inner_type,
+        inner_length,
+        inner_xid,
+        bytearray(chunk[start : start + inner_length]),
+    )
+    add = parser13.ONFBundleAddMsg(dp, bundle_id, flags, inner, [])
+    add.xid = xid
+    return add
+
+
 def dispatch(arbiter: Arbiter, dp: Any, app: str, msg: Any) -> None:
     if msg.cls_msg_type == ofproto_v1_3.OFPT_FLOW_MOD:
         arbiter.flow_mod(dp, app, msg)
-    else:
+    elif msg.cls_msg_type == ofproto_v1_3.OFPT_GROUP_MOD:
         arbiter.group_mod(dp, app, msg)
+    elif msg.cls_msg_type == _PACKET_OUT:
+        arbiter.packet_out(dp, app, msg)
+    else:
+        arbiter.bundles.message(dp, app, msg)
 
 
 def send_direct(dp: Any, msg: Any) -> bool:
@@ -323,10 +379,11 @@ def _narrowed_observers(
                 made_of is None
                 or made_of[0] is not modules
                 or made_of[1] is not arbiter
+                or made_of[2] is not arbiter.policy  # (voting groups may have changed)
                 or len(cache) > 4096
             ):
                 cache.clear()
-                _state['narrowed_of'] = (modules, arbiter)
+                _state['narrowed_of'] = (modules, arbiter, arbiter.policy)
             key = (msg.cookie, tuple(observers))
             kept = cache.get(key)
             if kept is not None:

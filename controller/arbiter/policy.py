@@ -36,6 +36,12 @@ Apps are named by their module's last component, as they are typed after
       no_black_holes: true
       isolation: [[h1, h3]]      # host pairs that must never reach each other
     unknown: lowest              # flow-mods of no known app: 'lowest' rank or 'refuse'
+    voting:                      # N-version voting (controller/arbiter/voting.py)
+      l2:                        #   a group's name
+        members: [simple_switch_13, learning_replica, flooding_replica]
+        quorum: 2                #   members that must agree (default: a majority)
+        window: 1.0              #   seconds a ballot waits for votes (default 1)
+        match_on: [eth_dst]      #   match fields compared (default: all)
 """
 
 import ipaddress
@@ -48,6 +54,7 @@ from typing import Any
 import yaml
 
 from controller import ofmatch
+from controller.arbiter.voting import VotingGroup
 from controller.config.frozen import FrozenDict
 from controller.config.schema import describe, strict_validator
 from controller.config.yaml_source import DEFAULT_MAX_BYTES, Path, load_checked, load_file
@@ -139,6 +146,7 @@ class ArbiterPolicy:
     hosts: FrozenDict = FrozenDict()
     invariants: Invariants = Invariants()
     unknown: str = 'lowest'
+    voting: tuple[VotingGroup, ...] = ()
     lines: FrozenDict = field(default=FrozenDict(), compare=False)
     # name -> AppPolicy, found once (a plain dict: asked on every flow-mod)
     _by_name: dict[str, AppPolicy] = field(
@@ -347,8 +355,34 @@ POLICY_SCHEMA = _mapping(
             'invariants (no_loops, no_black_holes, isolation)',
         ),
         'unknown': {'enum': ['lowest', 'refuse'], 'expect': "'lowest' or 'refuse'"},
+        'voting': {
+            'type': 'object',
+            'expect': 'a mapping of voting group name -> members, quorum, window, match_on',
+            'additionalProperties': _mapping(
+                {
+                    'members': dict(
+                        _APP_LIST, minItems=2, expect='a list of two or more app names'
+                    ),
+                    'quorum': _int(1, 2**31 - 1, 'how many members must agree, an integer'),
+                    'window': _number(0, 'seconds a ballot waits for votes, a number > 0'),
+                    'match_on': {
+                        'type': 'array',
+                        'minItems': 1,
+                        'uniqueItems': True,
+                        'items': {
+                            'enum': list(ofmatch.MATCH_FIELDS),
+                            'expect': 'an OpenFlow 1.3 match field name',
+                        },
+                        'expect': 'a list of match field names',
+                    },
+                },
+                'a voting group (members, quorum, window, match_on)',
+                required=['members'],
+            ),
+        },
     },
-    'a mapping with order, pipeline, apps, overrides, damping, topology, invariants, unknown',
+    'a mapping with order, pipeline, apps, overrides, damping, topology, invariants, '
+    'unknown, voting',
 )
 
 _VALIDATOR = strict_validator(POLICY_SCHEMA)
@@ -381,7 +415,7 @@ def _schema_issues(data: Any) -> Iterator[tuple[Path, str, bool]]:
         elif kind in ('minItems', 'maxItems', 'minLength'):
             yield path, 'expected %s; got %s' % (expect, describe(value)), False
         elif kind == 'uniqueItems':
-            yield path, 'a right is listed twice', False
+            yield path, 'an item is listed twice; expected %s' % expect, False
         elif kind in ('minimum', 'maximum', 'exclusiveMinimum'):
             yield path, '%s is out of range; expected %s' % (value, expect), False
         else:
@@ -459,6 +493,7 @@ class _Builder:
         self._line('topology', 'links')
         invariants = self._invariants(_dict(data.get('invariants')), hosts)
         damping = self._damping(_dict(data.get('damping')))
+        voting = self._voting(_dict(data.get('voting')))
         for name in ('unknown',):
             self._line(name)
         return ArbiterPolicy(
@@ -472,6 +507,7 @@ class _Builder:
             hosts=FrozenDict(hosts),
             invariants=invariants,
             unknown=data.get('unknown', 'lowest'),
+            voting=voting,
             lines=FrozenDict(self.lines),
         )
 
@@ -605,6 +641,45 @@ class _Builder:
             isolation=tuple(pairs),
             line=line,
         )
+
+    def _voting(self, conf):
+        groups, seen = [], {}
+        for name, group in conf.items():
+            if not isinstance(group, dict) or not isinstance(group.get('members'), list):
+                continue
+            path = ('voting', name)
+            line = self._line(*path)
+            members = self._names(group['members'], path + ('members',))
+            for position, member in enumerate(members):
+                if member in seen:
+                    self.issue(
+                        path + ('members', position),
+                        "app '%s' votes in group '%s' already; an app is in one group"
+                        % (member, seen[member]),
+                    )
+                seen.setdefault(member, name)
+            quorum = group.get('quorum')
+            if not isinstance(quorum, int) or isinstance(quorum, bool):
+                quorum = len(members) // 2 + 1
+            elif not len(members) / 2 < quorum <= len(members):
+                self.issue(
+                    path + ('quorum',),
+                    '%d is not a majority of the %d members; expected %d..%d'
+                    % (quorum, len(members), len(members) // 2 + 1, len(members)),
+                )
+            window = group.get('window', 1.0)
+            match_on = group.get('match_on')
+            groups.append(
+                VotingGroup(
+                    name=str(name),
+                    members=members,
+                    quorum=quorum,
+                    window=float(window) if isinstance(window, (int, float)) else 1.0,
+                    match_on=tuple(match_on) if isinstance(match_on, list) else (),
+                    clause='voting.%s (%s:%s)' % (name, self.source.filename, line),
+                )
+            )
+        return tuple(groups)
 
     def _damping(self, conf):
         self._line('damping')

@@ -7,6 +7,8 @@
     GET /arbiter/explain?dpid=1&table=0&match=eth_type=0x800,ipv4_dst=10.0.0.2
                               the rules overlapping that region, in effect first, held
                               rules, damping, decisions about it
+    GET /arbiter/votes        voting groups with their counts, and the latest ballots
+                              in which a member disagreed (?limit=N)
 
 A request that cannot be answered gets a JSON ``{"error": ...}`` with 400 (a parameter
 that is not what it should be: not an integer, a dpid outside 64 bits, a table outside
@@ -133,3 +135,11 @@ class ArbiterController(ControllerBase):
         except ValueError as error:
             return json_response({'error': '%s; for example %s' % (error, EXPLAIN_USAGE)}, 400)
         return json_response(self.arbiter.explain(dpid, table, match))
+
+    @route('arbiter', '/arbiter/votes', methods=['GET'])
+    def votes(self, req: Any, **_: Any) -> Response:
+        try:
+            limit = query_int(req.GET, 'limit', 100, 0, 2**31)
+        except ValueError as error:
+            return _bad_request(error)
+        return json_response(self.arbiter.elections.view(limit))

@@ -5,15 +5,19 @@ One switch, three hosts (LinearTopo n=1: h1, h2, h3 on s1 ports 1, 2, 3, address
 10.0.0.1-3).
 """
 
+import json
 import os
 import re
 import time
 
-from tests.harness import flows
+from controller.cookies import APP_IDS
+from controller.stable import pipeline as pipe
+from tests.harness import flows, stable
 from tests.harness.firewall import allow_icmp
 from tests.harness.network import wait_until
 from tests.harness.traffic import reachability_matrix
 from topologies.linear import LinearTopo
+from topologies.ring import topos as ring_topos
 
 HERE = os.path.join(os.path.dirname(__file__), 'arbiter')
 FIREWALL_APPS = ['ryu.app.simple_switch_13', 'ryu.app.rest_firewall']
@@ -27,6 +31,10 @@ EXAMPLE_CONFIG = os.path.join(
     'arbiter',
     'firewall_then_switch.conf',
 )
+
+
+def make_ring(n):
+    return ring_topos['ring'](n)
 
 
 def policy(name):
@@ -266,3 +274,194 @@ def test_invariant_gate_refuses_a_loop_and_a_breach_of_isolation(controller, net
     h1.cmd('ping -c 10 -i 0.05 -W 1 %s' % h2.IP())
     flows.wait_for_counters()
     assert flows.port_stats('s2')[1].tx_packets - before == 0
+
+
+# --- our apps composed under the arbiter -----------------------------------------------
+
+FABRIC_CONFIG = os.path.join(os.path.dirname(EXAMPLE_CONFIG), 'fabric.conf')
+FABRIC_APPS = ['apps/arbiter.py', 'apps/stable_routing.py', 'ryu.app.rest_firewall']
+
+
+def new_epoch(ctl, after):
+    """The status once an epoch newer than ``after`` is installed and nothing pends."""
+
+    def settled():
+        status = ctl.rest('/stable/epoch')
+        return (
+            status['epoch']
+            and status['epoch'] > after
+            and status['pending_triggers'] == 0
+            and status['epoch'] == status['last_epoch_cut']
+            and status
+        )
+
+    status = wait_until(settled, 20, interval=0.2)
+    assert status, 'no epoch after %d: %s\n%s' % (after, ctl.rest('/stable/epoch'), ctl.log_tail())
+    return status
+
+
+def owners_by_table(entries, ranges):
+    """{table: {owning app (or the cookie)}} of a switch's flow entries."""
+    owners = {}
+    for e in entries:
+        owner = next((a for a, n in ranges.items() if e.cookie >> 48 == n), hex(e.cookie))
+        owners.setdefault(e.table, set()).add(owner)
+    return owners
+
+
+def test_stable_fabric_and_rest_firewall_composed_under_the_arbiter(
+    controller, network, record_property
+):
+    """stable_routing on a ring of four switches with rest_firewall beside it, both
+    under the arbiter with the shipped examples/arbiter/fabric.conf: every host reaches
+    every other; the tables show which app owns which rule (each in its cookie range);
+    none of the firewall's block-all, ARP, allow or log rules reached a switch (refused:
+    outside its flowspace and rights); a cut link is handled by a new epoch, whose
+    bundles pass through the arbiter; a deny rule added to the firewall over REST then
+    blocks h1 <-> h3 only (drop-and-log: the firewall logs what it blocked), placed
+    above the fabric's rules it overlaps (the policy's order), and /arbiter/explain
+    names it as the rule in effect."""
+    ctl = controller(FABRIC_APPS, extra_args=['--config-file', FABRIC_CONFIG])
+    net = network(make_ring(4), ctl)
+    assert ctl.log_lines('fabric.yaml, order rest_firewall, stable_routing'), ctl.log_tail()
+    assert wait_until(lambda: len(ctl.log_lines('Join as firewall')) >= 4, 20), ctl.log_tail()
+    ctl.rest('/firewall/module/enable/all', 'PUT')
+    reachability_matrix(net.hosts)  # the first pings are flooded: stable_routing learns
+    status = stable.wait_for_epoch(ctl, net)
+    assert status['epoch'], 'no epoch with every host: %s\n%s' % (status, ctl.log_tail())
+    everyone = [(a, b) for a in net.hosts for b in net.hosts if a is not b]
+    reach = reachability_matrix(net.hosts)
+    assert not reach.expect(everyone), reach.table()
+
+    apps = ctl.rest('/arbiter/apps')
+    ranges = {
+        app: int(apps[app]['cookie_range'], 16) for app in ('stable_routing', 'rest_firewall')
+    }
+    assert ranges['stable_routing'] == APP_IDS['stable_routing']
+    tables = flows.dump_all([s.name for s in net.switches])
+    for name, entries in tables.items():
+        owners = owners_by_table(entries, ranges)
+        assert set(owners) == {0, 1, 2, 3}, (name, owners)
+        assert all(o == {'stable_routing'} for o in owners.values()), (name, owners)
+        routes = [e for e in entries if e.table == 2 and stable.cookie_kind(e) == pipe.ROUTE]
+        assert routes, (name, flows.format_flows(tables))  # the epoch's forward rules
+    assert all(apps['stable_routing']['rules'].get(str(dpid)) for dpid in (1, 2, 3, 4)), apps
+    assert apps['rest_firewall']['decisions'].get('refuse'), apps  # told, not installed
+    assert not apps['rest_firewall']['rules'], apps
+    decisions = ctl.rest('/arbiter/decisions?app=stable_routing&limit=1000')
+    assert decisions and {d['outcome'] for d in decisions} == {'install'}, decisions[-5:]
+
+    # A link fails: the next epoch's bundles go through the arbiter and are installed.
+    net.configLinkStatus('s1', 's2', 'down')
+    after = new_epoch(ctl, status['epoch'])
+    record_property('epoch_after_link_failure', after['epoch'])
+    reach = reachability_matrix(net.hosts)
+    assert not reach.expect(everyone), reach.table()
+    decisions = ctl.rest('/arbiter/decisions?app=stable_routing&limit=1000')
+    assert {d['outcome'] for d in decisions} == {'install'}, decisions[-5:]
+
+    # rest_firewall's deny rule, over REST: it wins where it overlaps the fabric's rules.
+    blocked_before = len(ctl.log_lines('Blocked packet'))
+    reply = ctl.rest(
+        '/firewall/rules/all',
+        'POST',
+        {
+            'nw_src': '10.0.0.1/32',
+            'nw_dst': '10.0.0.3/32',
+            'nw_proto': 'ICMP',
+            'actions': 'DENY',
+            'priority': '10',
+        },
+    )
+    assert 'success' in json.dumps(reply), reply
+    blocked = {('h1', 'h3'), ('h3', 'h1')}  # h3's echo requests get no reply
+    reach = reachability_matrix(net.hosts)
+    assert not reach.expect([p for p in everyone if (str(p[0]), str(p[1])) not in blocked]), (
+        reach.table()
+    )
+    explained = ctl.rest(
+        '/arbiter/explain?dpid=1&table=0'
+        '&match=eth_type=0x800,ip_proto=1,ipv4_src=10.0.0.1,ipv4_dst=10.0.0.3'
+    )
+    in_effect = explained['installed'][0]
+    assert in_effect['owners'] == ['rest_firewall'], explained
+    assert in_effect['asked_priority'] == {'rest_firewall': 10}, explained
+    assert 'rest_firewall before stable_routing' in in_effect['clause'], explained
+    below = {r['app'] for r in explained['installed'][1:]}
+    assert below == {'stable_routing'}, explained  # the fabric's rules it overlaps
+    record_property('deny_installed_priority', in_effect['priority'])
+    deny = [
+        e
+        for e in flows.dump_flows('s1', table=0)
+        if e.match.get('nw_src') == '10.0.0.1' and e.match.get('nw_dst') == '10.0.0.3'
+    ]
+    assert deny and deny[0].cookie >> 48 == ranges['rest_firewall'], deny
+    assert deny[0].priority == in_effect['priority'] and deny[0].sends_to_controller, deny
+    assert not deny[0].output_ports and 'goto_table' not in deny[0].actions, deny
+    assert len(ctl.log_lines('Blocked packet')) > blocked_before, ctl.log_tail()
+    assert deny[0].priority > max(
+        e.priority for e in flows.dump_flows('s1', table=0) if e.match.get('in_port')
+    )
+
+
+# --- N-version voting ---------------------------------------------------------------------
+
+VOTERS = [
+    'ryu.app.simple_switch_13',
+    os.path.join(HERE, 'learning_replica.py'),
+    os.path.join(HERE, 'misrouting_replica.py'),
+]
+
+
+def test_a_voting_group_outvotes_the_wrong_replica(controller, network, record_property):
+    """simple_switch_13 and two replicas of it vote (tests/mininet/arbiter/voting.yaml):
+    every host reaches every other, pings get no duplicate (each packet-out is sent
+    once), and no rule of the replica that sends frames back where they came from
+    reaches the switch: every rule on it is simple_switch_13's, carried by the vote.
+    /arbiter/votes names the dissenter in each ballot it lost."""
+    ctl = controller(['apps/arbiter.py'] + VOTERS, config=policy('voting.yaml'))
+    net = network(LinearTopo(n=1, hosts_per_switch=3), ctl)
+    everyone = [(a, b) for a in net.hosts for b in net.hosts if a is not b]
+    reach = reachability_matrix(net.hosts, count=2, timeout=1.0)
+    assert not reach.expect(everyone), reach.table()
+    out = net.get('h1').cmd('ping -c 10 -i 0.05 %s' % net.get('h2').IP())
+    assert ' 0% packet loss' in out and 'DUP!' not in out, out
+
+    apps = ctl.rest('/arbiter/apps')
+    ss13 = int(apps['simple_switch_13']['cookie_range'], 16)
+    entries = flows.dump_flows('s1')
+    assert entries and {e.cookie >> 48 for e in entries} == {ss13}, flows.format_flows(
+        {'s1': entries}
+    )
+    assert not [e for e in entries if 'IN_PORT' in e.actions], flows.format_flows({'s1': entries})
+    learned = {(e.match.get('dl_src'), e.match.get('dl_dst')) for e in entries if e.priority == 1}
+    macs = {h.name: h.MAC() for h in net.hosts}
+    assert learned >= {(macs[a], macs[b]) for a, b in (('h1', 'h2'), ('h2', 'h1'))}, learned
+
+    votes = ctl.rest('/arbiter/votes')
+    counts = votes['groups']['l2']['counts']
+    record_property('votes', counts)
+    assert counts.get('rule dissent:misrouting_replica', 0) >= 3, votes
+    assert counts.get('packet carried', 0) > 0, votes
+    assert not [k for k in counts if k.startswith('rule dissent:') and 'misrouting' not in k]
+    assert votes['disagreements'], votes
+    assert all(d['dissent'] == ['misrouting_replica'] for d in votes['disagreements']), votes
+    assert all(d['votes']['misrouting_replica'] == 'output:IN_PORT' for d in votes['disagreements'])
+    refused = ctl.rest('/arbiter/decisions?app=misrouting_replica&limit=1000')
+    assert {d['outcome'] for d in refused} <= {'merge', 'refuse'}, refused
+    assert all(
+        'misrouting_replica proposed output:IN_PORT' in d['reason']
+        for d in refused
+        if d['outcome'] == 'refuse'
+    ), refused
+
+
+def test_the_wrong_replica_alone_cuts_known_pairs_off(controller, network):
+    """The comparison: the misrouting replica with no vote. The first packets of a pair
+    are flooded, then its rule sends them back where they came from: pings fail."""
+    ctl = controller([os.path.join(HERE, 'misrouting_replica.py')])
+    net = network(LinearTopo(n=1, hosts_per_switch=3), ctl)
+    out = net.get('h1').cmd('ping -c 10 -i 0.1 %s' % net.get('h2').IP())
+    assert ' 0% packet loss' not in out, out
+    entries = flows.dump_flows('s1')
+    assert [e for e in entries if 'IN_PORT' in e.actions], flows.format_flows({'s1': entries})

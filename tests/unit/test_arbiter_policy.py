@@ -126,7 +126,7 @@ def test_yaml_syntax_and_types_are_errors_with_places():
     assert errors('order: a\nexplain: 1\n') == [
         'p.yaml:1:8: order: expected a list of app names, the winner first; got the string \'a\'',
         "p.yaml:2:1: explain: unknown key 'explain'; expected one of order, pipeline, "
-        'apps, overrides, damping, topology, invariants, unknown',
+        'apps, overrides, damping, topology, invariants, unknown, voting',
     ]
     assert errors('apps: {a: {max_rules: 1.0}}\n') == [
         'p.yaml:1:23: apps.a.max_rules: expected the most rules per switch, an integer '

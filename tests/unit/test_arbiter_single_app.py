@@ -24,6 +24,7 @@ from controller.arbiter.policy import load_arbiter_policy_text
 from controller.l2 import pipeline as l2_pipe
 from controller.openflow import PackedMatch
 from tests.harness.fakes import FakeDatapath
+from tests.harness.interposed import RyuDatapath, interpose_arbiter
 
 APPS = ('l2_learning', 'simple_switch_13', 'rest_firewall')
 POLICIES = (
@@ -435,41 +436,7 @@ def test_a_policy_reload_puts_the_single_app_tables_into_the_index():
 def interposed(monkeypatch):
     """An arbiter interposed in Ryu (restored after the test), and a Ryu Datapath with no
     socket whose writes stay in its ``send_q``."""
-    from ryu.base import app_manager
-    from ryu.controller import controller as ryu_controller
-    from ryu.lib import hub
-
-    from controller.arbiter import interpose
-
-    class Queue(list):
-        put = list.append
-
-        def __bool__(self):  # Ryu tests "if self.send_q" (None once closed)
-            return True
-
-    class RyuDatapath(ryu_controller.Datapath):
-        def __init__(self, dpid):  # no socket: what send() and the arbiter use
-            self.id, self.xid, self.address = dpid, 0, ('test', 0)
-            self.ofproto, self.ofproto_parser = ofp, parser
-            self.send_q, self._send_q_sem = Queue(), hub.BoundedSemaphore(100)
-
-    for owner, name in (
-        (ryu_controller.Datapath, 'send_msg'),
-        (ryu_controller.Datapath, 'send'),
-        (openflow, 'send_together'),
-        (openflow, 'send_stamped'),
-    ):
-        monkeypatch.setattr(owner, name, getattr(owner, name))  # restored after
-    monkeypatch.setitem(interpose._state, 'arbiter', None)
-    monkeypatch.setattr(app_manager, 'SERVICE_BRICKS', {})
-    interpose.patch_datapath()
-    engine = Arbiter(
-        load_arbiter_policy_text('', 'p.yaml'),
-        send=interpose.send_direct,
-        notify=lambda *args: None,
-    )
-    interpose.install(engine)
-    return engine, RyuDatapath(1)
+    return interpose_arbiter(monkeypatch), RyuDatapath(1)
 
 
 def test_interposed_send_together_writes_one_buffer_per_switch(interposed):
