@@ -141,7 +141,8 @@ class EpochAgreement:
                     }
                 ),
             )
-            del self.unsent[trigger_id]
+            if self.unsent.get(trigger_id) is trigger:  # not coalesced nor sent meanwhile
+                del self.unsent[trigger_id]
 
     def last_committed(self) -> int:
         entry = self.store.get(self.prefix + 'epoch')
