@@ -19,7 +19,7 @@ from controller.replicas.agreement import EpochAgreement
 from controller.replicas.store import EtcdStore
 from controller.stable import pipeline as pipe
 from tests.harness import flows
-from tests.harness.etcd import running_etcd
+from tests.harness.etcd import TcpProxy, running_etcd
 from tests.harness.network import wait_until
 from tests.harness.traffic import reachability_matrix, udp_stream
 from topologies.ring import RingTopo
@@ -57,11 +57,11 @@ def etcd_server():
         yield server
 
 
-def replica_config(etcd, name):
+def replica_config(endpoint, name):
     return {
         'stable_routing': {'lldp_secret': 'replica-test-secret'},  # shared by all three
         'replicas': {
-            'endpoints': etcd.endpoint,
+            'endpoints': endpoint,
             'replica_id': name,
             'lease_ttl': LEASE_TTL,
             'poll_interval': 0.1,
@@ -91,15 +91,22 @@ def roles(switch):
 class Replicas:
     """Three ryu-manager replicas and a Mininet ring whose switches connect to all."""
 
-    def __init__(self, controller, network, etcd, n=4):
+    def __init__(self, controller, network, etcd, n=4, proxied=False):
+        """``proxied``: each replica reaches etcd through a TcpProxy of its own
+        (``self.proxies[name]``), which a test may cut."""
         self.etcd = etcd
+        self.proxies = {
+            name: TcpProxy(etcd.endpoint).start() for name in ('r1', 'r2', 'r3') if proxied
+        }
         logging_conf = os.path.join(etcd.data_dir, 'logging.conf')
         with open(logging_conf, 'w') as f:
             f.write(TIMED_LOGGING)
         self.ctls = {
             name: controller(
                 APP,
-                config=replica_config(etcd, name),
+                config=replica_config(
+                    self.proxies[name].endpoint if proxied else etcd.endpoint, name
+                ),
                 name=name,
                 extra_args=['--log-config-file', logging_conf],
             )
@@ -294,3 +301,70 @@ def test_master_killed_under_a_1ms_stream_loses_nothing(
     numbers = [r.number for r in records]
     assert numbers == sorted(set(numbers)), numbers
     assert records[-1].number == timings['after']['epoch'] and records[-1].leader == new
+
+
+def test_etcd_restarted_the_switches_keep_forwarding_and_the_replicas_rejoin(
+    controller, network, etcd_server, record_property
+):
+    """etcd killed for longer than the lease under a 1000 pps stream: the replicas stop
+    mastering, the switches keep forwarding (0 lost); etcd back: one replica masters
+    every switch again and handles the next link cut."""
+    replicas = Replicas(controller, network, etcd_server)
+    _, status = replicas.start()
+    h1, h3 = replicas.net.get('h1', 'h3')
+    timings = {}
+
+    def restart_then_cut():
+        time.sleep(2)
+        etcd_server.kill()
+        time.sleep(LEASE_TTL + 2)
+        timings['masters_without_etcd'] = replicas.masters()
+        etcd_server.start()
+        back_at = time.time()
+        timings['new'] = new = replicas.wait_one_master(replicas.ctls, 15)
+        assert new, 'no master after etcd came back: %s' % replicas.masters()
+        timings['rejoin_s'] = replicas.confirmed_master_at(new, back_at) - back_at
+        replicas.net.configLinkStatus('s3', 's4', 'down')
+        timings['after'] = replicas.wait_epoch(new, after=status['epoch'], timeout=20)
+
+    with ThreadPoolExecutor(1) as pool:
+        stream = pool.submit(udp_stream, h1, h3, STREAM_PPS, 16)
+        restart_then_cut()
+        result = stream.result()
+    record_property('etcd_restart_rejoin_s', round(timings['rejoin_s'], 2))
+    record_property('etcd_restart_lost_packets', len(result.lost_seqs))
+    print(
+        'etcd restarted: %s masters again %.2fs after; %s'
+        % (timings['new'], timings['rejoin_s'], result.summary())
+    )
+    assert set(timings['masters_without_etcd'].values()) == {None}, timings
+    assert not result.lost_seqs, result.summary()
+    for ctl in replicas.ctls.values():
+        assert ctl.log_lines('no longer the leader') or ctl.log_lines('etcd unreachable')
+
+
+def test_a_replica_cut_from_etcd_stops_mastering_within_its_lease(
+    controller, network, etcd_server, record_property
+):
+    """The leader's connection to etcd is cut (the others still reach it): it sends its
+    switches SLAVE within its lease, another replica is elected and masters them all."""
+    replicas = Replicas(controller, network, etcd_server, proxied=True)
+    old, _ = replicas.start()
+    old_ctl = replicas.ctls[old]
+    replicas.proxies[old].cut()
+    cut_at = time.time()
+    others = [name for name in replicas.ctls if name != old]
+    new = replicas.wait_one_master(others, 10)
+    assert new, replicas.masters()
+    [line] = old_ctl.log_lines('no longer the leader')[-1:] or [None]
+    assert line, old_ctl.log_tail()
+    stepped_down_s = float(line.split(' ', 1)[0]) - cut_at
+    record_property('partitioned_stepped_down_s', round(stepped_down_s, 2))
+    print(
+        '%s cut from etcd: stepped down after %.2fs; %s masters every switch'
+        % (old, stepped_down_s, new)
+    )
+    assert stepped_down_s <= LEASE_TTL, stepped_down_s
+    assert replicas.confirmed_master_at(new, cut_at) >= cut_at + stepped_down_s
+    reach = reachability_matrix(replicas.net.hosts)
+    assert reach.loss_percent == 0, reach.table()
