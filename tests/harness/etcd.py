@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.harness.controller import free_port
+from tests.harness.controller import free_port, spawn_logged
 
 ETCD = '/usr/bin/etcd'
 
@@ -54,8 +54,7 @@ class EtcdServer:
             raise RuntimeError(missing)
         peer = 'http://127.0.0.1:%d' % self.peer_port
         client = 'http://127.0.0.1:%d' % self.client_port
-        log = open(self.log_path, 'a')
-        self.process = subprocess.Popen(
+        self.process = spawn_logged(
             [
                 ETCD,
                 '--name',
@@ -81,12 +80,9 @@ class EtcdServer:
                 '--log-level',
                 'warn',
             ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            self.log_path,
+            mode='a',
         )
-        log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
