@@ -65,6 +65,9 @@ from controller.bundles import BundleClient
 from controller.cookies import FREE_MASK
 from controller.flowspec import in_order, to_flow_mod
 from controller.rate_limit import TokenBucket, packet_in_options
+from controller.replicas.coordinator import FollowedEpoch
+from controller.replicas.ryu_app import ReplicatedApp
+from controller.replicas.takeover import followed_record, take_over_rules
 from controller.stable import inputs
 from controller.stable import pipeline as pipe
 from controller.stable.epochs import EpochInForce, EpochRecord, UpdateLog
@@ -162,7 +165,7 @@ class SwitchState(SwitchRules):
         self.errors = inputs.DropTally(DROP_REPORT_INTERVAL)  # errors not of a bundle
 
 
-class StableRouting(SuiteApp):
+class StableRouting(ReplicatedApp, SuiteApp):
     CONFIG_GROUP = 'stable_routing'
     DISCOVERY = True
     _CONTEXTS = {'wsgi': WSGIApplication}
@@ -174,6 +177,7 @@ class StableRouting(SuiteApp):
         self.log = UpdateLog(self.conf.quiet_window, self.conf.max_delay, history=self.conf.history)
         self.epoch = 0  # the last epoch number used (read back on restart)
         self.current: EpochInForce | None = None
+        self.took_over = False  # elected leader, the first epoch not decided yet (replicas)
         self.bundles = BundleClient()
         self.faults = FaultTracker(
             self.conf.fault_backoff,
@@ -193,6 +197,7 @@ class StableRouting(SuiteApp):
         )
         kwargs['wsgi'].register(StableRoutingRest, {REST_APP: self})
         self.spawn_loop('epoch', EPOCH_POLL, self._epoch_tick)
+        self.start_replicas()  # with [replicas] endpoints: one of several (docs/ha.md)
 
     def _trigger(
         self, kind: str, detail: str, key: Hashable | None = None, logged: bool = True
@@ -201,6 +206,8 @@ class StableRouting(SuiteApp):
         is about: a port going down), it replaces a pending trigger of the same key, so
         a port flapping until the next epoch is two triggers (down, up), logged once."""
         trigger = self.log.append(kind, detail, key)
+        if self.replicas is not None:
+            self.replicas.record_trigger(trigger)
         log = self.logger.info if logged and trigger.events == 1 else self.logger.debug
         log(
             'trigger %s %s: %s%s',
@@ -234,8 +241,8 @@ class StableRouting(SuiteApp):
 
     def switch_connected(self, sw: SwitchState) -> None:
         dp = sw.dp
-        # Adding the same rules again changes nothing, so a restart costs no traffic.
-        of.send_together(dp, [to_flow_mod(dp, spec) for spec in in_order(pipe.base_rules())])
+        if self.masters(dp.id):  # a replica sends them once it is the master
+            self._send_base_rules(dp)
         for port_no in sorted(self.live_ports(dp.id)):
             self._track_port(sw, port_no)
         self._read_back(dp)
@@ -250,6 +257,10 @@ class StableRouting(SuiteApp):
             ),
             key=('switch-up', dp.id),
         )
+
+    def _send_base_rules(self, dp: Any) -> None:
+        # Adding the same rules again changes nothing, so a restart costs no traffic.
+        of.send_together(dp, [to_flow_mod(dp, spec) for spec in in_order(pipe.base_rules())])
 
     def switch_disconnected(self, sw: SwitchState, graph_changed: bool) -> None:
         dpid = sw.dp.id
@@ -473,6 +484,8 @@ class StableRouting(SuiteApp):
     # --- epochs ----------------------------------------------------------------------
 
     def _epoch_tick(self) -> None:
+        if not self.leads_epochs():
+            return  # a replica that follows: controller/replicas/ryu_app.py
         self._check_faulty()
         benched = self.faults.benched()
         settling = any(
@@ -480,6 +493,12 @@ class StableRouting(SuiteApp):
             for dpid, sw in self.switches.items()
             if dpid not in benched
         )
+        if self.took_over:
+            if settling:
+                return  # after a takeover no epoch before LLDP found the links, max_delay or not
+            self.took_over = False
+            if self._unchanged_after_takeover():
+                return
         if self.log.epoch_due(hold=settling):
             self._run_epoch()
 
@@ -487,7 +506,9 @@ class StableRouting(SuiteApp):
         """The topology of the connected switches that are not left out as faulty."""
         benched = self.faults.benched()
         ports = {
-            dpid: sw.tracked_ports for dpid, sw in self.switches.items() if dpid not in benched
+            dpid: sw.tracked_ports
+            for dpid, sw in self.switches.items()
+            if dpid not in benched and self.masters(dpid)
         }
         hosts = {mac: place for mac, place in self.hosts.items() if place[0] in ports}
         return Snapshot.from_switch_graph(self.graph, hosts, ports, switches=ports)
@@ -548,6 +569,14 @@ class StableRouting(SuiteApp):
                 len(unprotected),
                 ', '.join('%x at %x' % pair for pair in unprotected[:5]),
             )
+        if self.replicas is not None:
+            refused = self.replicas.commit(record.number, snapshot, sft)
+            if refused:  # agreed before any switch is updated, or not installed
+                record.state = 'not committed'
+                record.problems.append(refused)
+                self.logger.error('epoch %d not installed: %s', record.number, refused)
+                self.epoch = max(self.epoch, self.replicas.last_committed())
+                return
         targets = [
             self.switches[dpid] for dpid in sorted(snapshot.switches) if dpid in self.switches
         ]
@@ -556,6 +585,9 @@ class StableRouting(SuiteApp):
             self.current = EpochInForce(record, snapshot, sft)
             self.updater.retire(record, plan)
         self._confirmed(record, targets)
+        if self.replicas is not None:
+            complete = all(sw.port_rules is not None for sw in targets)
+            self.replicas.installed(record.number, record.state, complete)
         self.logger.info(
             'epoch %d %s: %d triggers; %d switches, %d links, %d hosts; compute %.1f ms, '
             'check %.1f ms, install %.1f ms, old rules removed in %.1f ms after the drain%s',
@@ -573,6 +605,69 @@ class StableRouting(SuiteApp):
             if record.excluded
             else '',
         )
+
+    # --- replicas (controller/replicas/, docs/ha.md) -----------------------------------
+
+    def follow_epoch(self, followed: FollowedEpoch) -> None:
+        """An epoch the leader committed (its SFT checked here): held as the epoch in
+        force, with its hosts and number, ready for a takeover."""
+        epoch = followed.epoch
+        record = followed_record(followed)
+        self.log.history.append(record)
+        self.log.discard(set(epoch.triggers))
+        self.epoch = max(self.epoch, epoch.number)
+        self.current = EpochInForce(record, epoch.snapshot, followed.sft)
+        self.hosts = HostTable(self.conf.max_hosts_per_port)
+        for mac, place in epoch.snapshot.hosts:
+            self.hosts.learn(mac, place)
+
+    def leadership_changed(self, leading: bool) -> None:
+        """Elected: number epochs after the last committed one, and take over the
+        rules of the epoch followed if the old leader finished installing it."""
+        if not leading or self.replicas is None:
+            return
+        self.took_over = True
+        self.epoch = max(self.epoch, self.replicas.last_committed())
+        current = self.current
+        if current is None:
+            return
+        number = current.record.number
+        if self.replicas.install_state() == {'number': number, 'state': 'installed'}:
+            switches = [
+                self.switches[dpid]
+                for dpid in sorted(current.snapshot.switches)
+                if dpid in self.switches
+            ]
+            take_over_rules(number, current.snapshot, current.sft, switches)
+            self.logger.info(
+                'epoch %d taken over as installed on %d switches', number, len(switches)
+            )
+
+    def _unchanged_after_takeover(self) -> bool:
+        """Once the switches settled after a takeover: True (and no epoch) if the
+        topology is the epoch in force's and every switch's rules are known; the pending
+        triggers are then what this replica saw as a follower, and the rules are not
+        rewritten. Otherwise the next epoch is due at once."""
+        current = self.current
+        if (
+            current is None
+            or any(sw.port_rules is None for sw in self.switches.values())
+            or self._snapshot() != current.snapshot
+        ):
+            if current is not None and not self.log.pending:
+                self._trigger('leader-change', 'the topology differs from the epoch in force')
+            return False
+        self.logger.info(
+            'epoch %d stays in force after the takeover: same topology, %d pending '
+            'triggers need no new epoch',
+            current.record.number,
+            len(self.log.take_pending()),
+        )
+        return True
+
+    def switch_mastered(self, sw: SwitchState) -> None:
+        sw.connected_at = _now()  # no epoch before LLDP has found its links again
+        self._send_base_rules(sw.dp)
 
     # --- faulty switches ---------------------------------------------------------------
 
@@ -644,7 +739,7 @@ class StableRouting(SuiteApp):
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
     def _error(self, ev: Any) -> None:
         msg = ev.msg
-        if self.bundles.on_error(msg):
+        if self.bundles.on_error(msg) or self.replica_error(msg):
             return
         sw = self.switch_of(msg.datapath)
         if sw is not None:

@@ -231,6 +231,12 @@ class SuiteApp(app_manager.RyuApp):
         the port is on a link already."""
         return False
 
+    def probes_links(self) -> bool:
+        """Whether this process sends LLDP probes now. An app running as one of
+        several replicas (controller/replicas/) says no while it is not the switches'
+        master: a switch refuses packet-outs from a SLAVE controller."""
+        return True
+
     # --- helpers for apps -------------------------------------------------------------
 
     def switch_of(self, dp: Any) -> Any:
@@ -416,11 +422,12 @@ class SuiteApp(app_manager.RyuApp):
     def _lldp_tick(self):
         # Port changes wait while the round is sent (a full send queue lets the event
         # loop run in between): the round goes out of the ports it started with.
-        self._sending_lldp = True
-        try:
-            self.discovery.probe_all()
-        finally:
-            self._sending_lldp = False
+        if self.probes_links():
+            self._sending_lldp = True
+            try:
+                self.discovery.probe_all()
+            finally:
+                self._sending_lldp = False
         expired = self.discovery.expire(_now())
         if expired:
             self.links_expired(expired)

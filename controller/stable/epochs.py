@@ -19,7 +19,7 @@ import itertools
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
@@ -132,6 +132,16 @@ class UpdateLog:
         return (
             not hold and now - self._last_at >= self.quiet_window
         ) or now - self._first_at >= self.max_delay
+
+    def discard(self, ids: Collection[str]) -> int:
+        """Drop the pending triggers whose ids are in ``ids`` (an epoch another replica
+        committed took them); how many were dropped."""
+        key_at = {index: key for key, index in self._pending_at.items()}
+        kept = [(key_at.get(i), t) for i, t in enumerate(self._pending) if t.id not in ids]
+        dropped = len(self._pending) - len(kept)
+        self._pending = [t for _, t in kept]
+        self._pending_at = {key: i for i, (key, _) in enumerate(kept) if key is not None}
+        return dropped
 
     def take_pending(self) -> list[Trigger]:
         """Every pending trigger, oldest first; the log is empty afterwards."""

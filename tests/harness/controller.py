@@ -47,6 +47,20 @@ def ryu_manager_path():
     return found
 
 
+def spawn_logged(command, log_path, mode='w', **popen):
+    """Start ``command`` in a session of its own (so that it is ended by its pid
+    alone), stdout and stderr to ``log_path``, no stdin."""
+    with open(log_path, mode) as log:
+        return subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            **popen,
+        )
+
+
 def write_config(path, sections):
     """Write an oslo.config file from {section: {option: value}}."""
     with open(path, 'w') as f:
@@ -123,17 +137,7 @@ class RyuController:
         )
 
     def start(self, timeout=20.0):
-        log = open(self.log_path, 'w')
-        self.process = subprocess.Popen(
-            self.command,
-            cwd=REPO,
-            stdout=log,
-            env=self.environment(),
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
+        self.process = spawn_logged(self.command, self.log_path, cwd=REPO, env=self.environment())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
