@@ -349,9 +349,8 @@ class _IntMap:
 
     def get(self, keys: np.ndarray) -> np.ndarray:
         """The value of each key (non-negative integers), -1 for a key not in the map."""
-        keys = np.minimum(keys, self.top)
         if self.table is not None:
-            return self.table[keys.astype(np.intp, copy=False)]
+            return self.table[np.minimum(keys, self.top).astype(np.intp, copy=False)]
         at = np.searchsorted(self.keys, keys).clip(max=len(self.keys) - 1)
         return np.where(self.keys[at] == keys, self.values[at], -1)
 
@@ -438,23 +437,23 @@ def _shared_routes(port: np.ndarray, backup: np.ndarray) -> list[Route]:
     """[Route(port, backup or None)] of each entry (backup -1 for None), one object per
     distinct route."""
     width = int(backup.max(initial=0)) + 2
-    code = port * width + backup + 1
-    top = int(code.max(initial=0)) + 1
-    if top <= 1 << 22:  # ports are small numbers: a lookup table, not a sort
+    top = (int(port.max(initial=0)) + 1) * width
+    if top <= _IntMap.TABLE_SIZE:  # ports are small numbers: a lookup table, not a sort
+        code = port * width + backup + 1
         present = np.zeros(top, dtype=bool)
         present[code] = True
         distinct = np.flatnonzero(present)
         number = np.empty(top, dtype=np.int64)
         number[distinct] = np.arange(len(distinct))
         inverse = number[code]
+        pairs = zip((distinct // width).tolist(), (distinct % width - 1).tolist(), strict=True)
     else:
-        distinct, inverse = np.unique(code, return_inverse=True)
+        distinct, inverse = np.unique(np.stack((port, backup), axis=1), axis=0, return_inverse=True)
+        pairs = map(tuple, distinct.tolist())
     shared = np.empty(len(distinct), dtype=object)
-    for i, (p, b) in enumerate(
-        zip((distinct // width).tolist(), (distinct % width - 1).tolist(), strict=True)
-    ):
+    for i, (p, b) in enumerate(pairs):
         shared[i] = Route(p, None if b < 0 else b)
-    return shared[inverse].tolist()
+    return shared[inverse.ravel()].tolist()
 
 
 @dataclass(frozen=True)
@@ -549,8 +548,9 @@ def _proved_tables(
             dtype=np.int64,
             count=total,
         )
-        route_port = np.array([p for p, _ in codes.routes] + [-1], dtype=np.int64)
-        route_backup = np.array([-1 if b is None else b for _, b in codes.routes] + [-1])
+        route_port = np.array([p for p, _ in codes.routes], dtype=np.int64)
+        route_backup = np.array([b or 0 for _, b in codes.routes], dtype=np.int64)
+        route_has_backup = np.array([b is not None for _, b in codes.routes], dtype=bool)
     except (OverflowError, TypeError, ValueError):  # not a table of integers
         return {}
     row = np.repeat(np.arange(k), sizes)
@@ -559,8 +559,8 @@ def _proved_tables(
     switch[~known] = 0
     link_end = _LinkEnds(snapshot, graph)
     nxt = link_end.neighbour(switch, route_port[code], known)
-    backup = route_backup[code]
-    detour = link_end.neighbour(switch, backup, known & (backup >= 0))
+    has_backup = route_has_backup[code]
+    detour = link_end.neighbour(switch, route_backup[code], known & has_backup)
     hops = graph.distances()  # the guess
     at = switch * k + row
     h_switch = hops.ravel()[at]
@@ -571,7 +571,7 @@ def _proved_tables(
         & (h_switch >= 1)
         & (h_next == h_switch - 1)
         & (graph.component[switch] == graph.component[graph.destinations][row])
-        & ((backup < 0) | (detour >= 0))
+        & (~has_backup | (detour >= 0))
     )
     component_size = np.bincount(graph.component, minlength=graph.n)
     proved_rows = (
