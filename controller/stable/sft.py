@@ -310,6 +310,12 @@ class _Numbered:
     def levels(self):
         return self.neighbours_by_level()
 
+    def all_but(self, column: int) -> list[int]:
+        """The dpids of every switch but destination ``column``, in dpid order: the
+        switches of a table with a route from everywhere, as compute_sft writes it."""
+        at = int(self.destinations[column])
+        return self.dpids[:at] + self.dpids[at + 1 :]
+
     def unpack(self, bits: np.ndarray) -> np.ndarray:
         """n x words bitsets as an n x destinations array of 0/1 (uint8)."""
         little = bits.astype('<u8', copy=False).view(np.uint8)
@@ -423,13 +429,15 @@ def compute_sft(snapshot: Snapshot) -> StableForwardingTable:
         graph.port[first + graph.number(backup_planes, small).ravel()[at]],
         -1,
     )
-    routes_of_entries = _shared_routes(port, backup)
-    dpid_of = iter(np.array(graph.dpids, dtype=object)[switch].tolist())
-    route_of = iter(routes_of_entries)
-    routes = {
-        dst: dict(zip(islice(dpid_of, size), islice(route_of, size), strict=True))
-        for dst, size in zip(graph.destination_dpids, per_destination.tolist(), strict=True)
-    }
+    route_of = iter(_shared_routes(port, backup))
+    complete = (per_destination == graph.n - 1).tolist()  # a route from every other switch
+    dpid_of = iter(np.array(graph.dpids, dtype=object)[switch[~np.array(complete)[row]]].tolist())
+    routes = {}
+    for column, (dst, size) in enumerate(
+        zip(graph.destination_dpids, per_destination.tolist(), strict=True)
+    ):
+        switches = graph.all_but(column) if complete[column] else islice(dpid_of, size)
+        routes[dst] = dict(zip(switches, islice(route_of, size), strict=True))
     return StableForwardingTable(snapshot.hosts, routes)
 
 
@@ -541,8 +549,29 @@ def _proved_tables(
     sizes = np.array([len(table) for table in tables], dtype=np.int64)
     total = int(sizes.sum())
     codes = _RouteCodes()
+    # Tables with a route from every other switch, in dpid order, are recognised by one
+    # list comparison each; only the others' switches are read one by one.
+    complete = np.array(
+        [
+            len(table) == graph.n - 1 and list(table) == graph.all_but(column)
+            for column, table in enumerate(tables)
+        ],
+        dtype=bool,
+    )
+    row = np.repeat(np.arange(k), sizes)
+    in_complete = complete[row]
+    rank = np.arange(total) - (np.cumsum(sizes) - sizes)[row]
+    switch = np.where(in_complete, rank + (rank >= graph.destinations[row]), 0)
     try:
-        switch_dpid = np.fromiter(chain.from_iterable(tables), dtype=np.uint64, count=total)
+        switch[~in_complete] = graph.index.get(
+            np.fromiter(
+                chain.from_iterable(
+                    t for t, whole in zip(tables, complete, strict=True) if not whole
+                ),
+                dtype=np.uint64,
+                count=int(sizes[~complete].sum()),
+            )
+        )
         code = np.fromiter(
             map(codes.__getitem__, chain.from_iterable(map(dict.values, tables))),
             dtype=np.int64,
@@ -553,8 +582,6 @@ def _proved_tables(
         route_has_backup = np.array([b is not None for _, b in codes.routes], dtype=bool)
     except (OverflowError, TypeError, ValueError):  # not a table of integers
         return {}
-    row = np.repeat(np.arange(k), sizes)
-    switch = graph.index.get(switch_dpid)
     known = switch >= 0
     switch[~known] = 0
     link_end = _LinkEnds(snapshot, graph)
