@@ -244,8 +244,9 @@ class _Numbered:
 
     def __init__(self, snapshot: Snapshot) -> None:
         pairs: dict[tuple[int, int], tuple[int, int]] = {}
-        for a, pa, b, pb in snapshot.links:
-            pairs[(a, b)] = (pa, pb)
+        for a, pa, b, pb in snapshot.links:  # as Snapshot.make writes them: a < b
+            if a != b:
+                pairs[(a, b) if a < b else (b, a)] = (pa, pb) if a < b else (pb, pa)
         self.dpids = sorted(set(snapshot.switches).union(*pairs))
         self.n = n = len(self.dpids)
         index = {dpid: i for i, dpid in enumerate(self.dpids)}
@@ -272,7 +273,7 @@ class _Numbered:
             [index[dpid] for dpid in self.destination_dpids], dtype=np.int64
         )
 
-    def neighbours_by_level(self):
+    def breadth_first(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """Breadth-first search from every destination at once, one bit per destination
         (its column in ``destinations``) in words of 64: ``(reached, planes)``, arrays of
         n x words; bit b of a switch's distance to destination j is bit j of
@@ -307,8 +308,8 @@ class _Numbered:
         return reached, planes
 
     @cached_property
-    def levels(self):
-        return self.neighbours_by_level()
+    def distance_bits(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        return self.breadth_first()
 
     def all_but(self, column: int) -> list[int]:
         """The dpids of every switch but destination ``column``, in dpid order: the
@@ -330,7 +331,7 @@ class _Numbered:
 
     def distances(self) -> np.ndarray:
         """n x destinations hop counts, -1 where a switch does not reach the destination."""
-        reached, planes = self.levels
+        reached, planes = self.distance_bits
         distance = self.number(planes)
         distance[self.unpack(reached) == 0] = -1
         return distance
@@ -376,7 +377,7 @@ def compute_sft(snapshot: Snapshot) -> StableForwardingTable:
     k = len(graph.destinations)
     if not k:
         return StableForwardingTable(snapshot.hosts, {})
-    reached, planes = graph.levels
+    reached, planes = graph.distance_bits
     zero = np.zeros_like(reached)
     low, high = (planes + [zero, zero])[:2]  # distance modulo 4
     src, tgt = graph.src, graph.tgt
@@ -436,8 +437,8 @@ def compute_sft(snapshot: Snapshot) -> StableForwardingTable:
     for column, (dst, size) in enumerate(
         zip(graph.destination_dpids, per_destination.tolist(), strict=True)
     ):
-        switches = graph.all_but(column) if complete[column] else islice(dpid_of, size)
-        routes[dst] = dict(zip(switches, islice(route_of, size), strict=True))
+        keys = graph.all_but(column) if complete[column] else islice(dpid_of, size)
+        routes[dst] = dict(zip(keys, islice(route_of, size), strict=True))
     return StableForwardingTable(snapshot.hosts, routes)
 
 
@@ -446,6 +447,7 @@ def _shared_routes(port: np.ndarray, backup: np.ndarray) -> list[Route]:
     distinct route."""
     width = int(backup.max(initial=0)) + 2
     top = (int(port.max(initial=0)) + 1) * width
+    pairs: Iterable[tuple[int, int]]
     if top <= _IntMap.TABLE_SIZE:  # ports are small numbers: a lookup table, not a sort
         code = port * width + backup + 1
         present = np.zeros(top, dtype=bool)
