@@ -261,17 +261,19 @@ class _Numbered:
         self.port = np.concatenate((ends[:, 2], ends[:, 3]))[order]
         self.degree = np.bincount(self.src, minlength=n)
         self.start = np.concatenate(([0], np.cumsum(self.degree)))
-        self.component = csgraph.connected_components(
-            sparse.csr_matrix(
-                (np.ones(len(src), dtype=np.int8), (self.src, self.tgt)), shape=(n, n)
-            ),
-            directed=False,
-        )[1]
         hosts = {dpid for dpid, _ in snapshot.host_map().values()}
         self.destination_dpids = sorted(hosts & index.keys())
         self.destinations = np.array(
             [index[dpid] for dpid in self.destination_dpids], dtype=np.int64
         )
+
+    @cached_property
+    def component(self) -> np.ndarray:
+        """The number of each switch's connected component (scipy's, for check_sft)."""
+        adjacency = sparse.csr_array(
+            (np.ones(len(self.tgt), dtype=np.int8), self.tgt, self.start), shape=(self.n, self.n)
+        )
+        return csgraph.connected_components(adjacency, directed=False)[1]
 
     def breadth_first(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """Breadth-first search from every destination at once, one bit per destination
