@@ -94,6 +94,11 @@ def test_compute_matches_the_networkx_reference(s):
     sft = compute_sft(s)
     assert sft.hosts == s.hosts
     assert sft.routes == reference_routes(s)
+    # Plain Python ints, not numpy's: they go into OpenFlow messages and JSON.
+    for table in sft.routes.values():
+        for u, route in table.items():
+            assert type(u) is int and type(route.port) is int
+            assert route.backup is None or type(route.backup) is int
     assert check_sft(sft, s) == [v for v in check_sft(sft, s) if v.kind == 'bad-host']
 
 
