@@ -159,3 +159,14 @@ def test_computed_tables_are_proved_at_once(s):
     proved = sft_module._proved_tables(sft, s, s._numbered)
     assert sorted(proved) == sorted(sft.routes)
     assert all(violations == [] for violations in proved.values())
+
+
+def test_a_table_of_what_no_array_holds_is_checked_switch_by_switch():
+    """A switch number below 0 fits no dpid array: the table is still checked, route by
+    route (its route is on no link)."""
+    s = Snapshot.make([1, 2], [(1, 5, 2, 6)], {'02:00:00:00:00:01': (1, 1)}, {1: [1, 5], 2: [6]})
+    sft = compute_sft(s)
+    broken = StableForwardingTable(sft.hosts, {1: {**sft.routes[1], -5: Route(5)}})
+    violations = check_sft(broken, s)
+    assert [(v.kind, v.switches) for v in violations] == [('bad-port', (-5,))]
+    assert violations == switch_by_switch(broken, s)
