@@ -1,8 +1,8 @@
 """Stable Forwarding Tables: what every switch forwards to every host in one epoch, and
 the check an SFT must pass before it is installed.
 
-Pure logic on networkx, no OpenFlow (controller/stable/update.py installs what this
-computes).
+Pure logic on numpy and scipy, no OpenFlow (controller/stable/update.py installs what
+this computes).
 The design follows Consensus Routing (John et al., NSDI 2008): the controller computes
 forwarding from a consistent snapshot of the topology, never from a half-applied stream
 of events, and a table that would loop or black-hole is never installed.
@@ -30,9 +30,13 @@ are preferred over neighbours at the same distance.
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from itertools import chain, islice
+from typing import Any, NamedTuple
 
 import networkx as nx
+import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,11 @@ class Snapshot:
         return self._neighbour_at
 
     @cached_property
+    def _numbered(self) -> '_Numbered':
+        """The routing graph as arrays, for compute_sft and check_sft (computed once)."""
+        return _Numbered(self)
+
+    @cached_property
     def _neighbour_at(self):
         ends = {}
         for a, pa, b, pb in self.links:
@@ -164,9 +173,10 @@ class Snapshot:
         return ends
 
 
-@dataclass(frozen=True)
-class Route:
-    """How one switch forwards towards one destination switch."""
+class Route(NamedTuple):
+    """How one switch forwards towards one destination switch. A tuple, so that comparing
+    two tables' routes runs at C speed (incremental epochs compare tables per
+    destination)."""
 
     port: int  # the stable next hop
     backup: int | None = None  # the fast-failover alternative, None if none is loop-free
@@ -221,60 +231,241 @@ class StableForwardingTable:
         return hops
 
 
+class _Numbered:
+    """A snapshot's routing graph as arrays, switches numbered 0..n-1 in dpid order.
+
+    The nodes and edges are those of ``Snapshot.graph()``: the switches and the ends of
+    the links, one edge per switch pair (of parallel links, the one networkx keeps,
+    the last in ``links`` order). ``src``/``tgt``/``port`` hold both directions of every
+    edge sorted by (src, tgt): the neighbours of ``u`` are ``tgt[start[u]:start[u + 1]]``,
+    lowest dpid first, and ``port`` is the port of ``src`` towards ``tgt``.
+    ``destinations`` are the indexes of the switches with hosts.
+    """
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        pairs: dict[tuple[int, int], tuple[int, int]] = {}
+        for a, pa, b, pb in snapshot.links:  # as Snapshot.make writes them: a < b
+            if a != b:
+                pairs[(a, b) if a < b else (b, a)] = (pa, pb) if a < b else (pb, pa)
+        self.dpids = sorted(set(snapshot.switches).union(*pairs))
+        self.n = n = len(self.dpids)
+        index = {dpid: i for i, dpid in enumerate(self.dpids)}
+        self.index = _IntMap(np.array(self.dpids, dtype=np.uint64), np.arange(n))
+        ends = np.array(
+            [(index[a], index[b], pa, pb) for (a, b), (pa, pb) in pairs.items()], dtype=np.int64
+        ).reshape(-1, 4)
+        src = np.concatenate((ends[:, 0], ends[:, 1]))
+        tgt = np.concatenate((ends[:, 1], ends[:, 0]))
+        order = np.lexsort((tgt, src))
+        self.src, self.tgt = src[order], tgt[order]
+        self.port = np.concatenate((ends[:, 2], ends[:, 3]))[order]
+        self.degree = np.bincount(self.src, minlength=n)
+        self.start = np.concatenate(([0], np.cumsum(self.degree)))
+        hosts = {dpid for dpid, _ in snapshot.host_map().values()}
+        self.destination_dpids = sorted(hosts & index.keys())
+        self.destinations = np.array(
+            [index[dpid] for dpid in self.destination_dpids], dtype=np.int64
+        )
+
+    @cached_property
+    def component(self) -> np.ndarray:
+        """The number of each switch's connected component (scipy's, for check_sft)."""
+        adjacency = sparse.csr_array(
+            (np.ones(len(self.tgt), dtype=np.int8), self.tgt, self.start), shape=(self.n, self.n)
+        )
+        return csgraph.connected_components(adjacency, directed=False)[1]
+
+    def breadth_first(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Breadth-first search from every destination at once, one bit per destination
+        (its column in ``destinations``) in words of 64: ``(reached, planes)``, arrays of
+        n x words; bit b of a switch's distance to destination j is bit j of
+        ``planes[b]``, and bit j of ``reached`` says whether it reaches j at all. A level
+        costs a few operations on arrays of links x words, not links x destinations."""
+        n, k = self.n, len(self.destinations)
+        words = (k + 63) // 64
+        frontier = np.zeros((n, words), dtype=np.uint64)
+        column = np.arange(k)
+        frontier[self.destinations, column // 64] |= np.left_shift(
+            np.uint64(1), (column % 64).astype(np.uint64)
+        )
+        reached = frontier.copy()
+        planes: list[np.ndarray] = []
+        linked = self.degree > 0
+        starts = self.start[:-1][linked]
+        level = 0
+        while len(starts):
+            level += 1
+            found = np.zeros_like(frontier)
+            found[linked] = np.bitwise_or.reduceat(frontier[self.tgt], starts, axis=0)
+            found &= ~reached
+            if not found.any():
+                break
+            reached |= found
+            while len(planes) < level.bit_length():
+                planes.append(np.zeros_like(frontier))
+            for bit in range(level.bit_length()):
+                if level >> bit & 1:
+                    planes[bit] |= found
+            frontier = found
+        return reached, planes
+
+    @cached_property
+    def distance_bits(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        return self.breadth_first()
+
+    def all_but(self, column: int) -> list[int]:
+        """The dpids of every switch but destination ``column``, in dpid order: the
+        switches of a table with a route from everywhere, as compute_sft writes it."""
+        at = int(self.destinations[column])
+        return self.dpids[:at] + self.dpids[at + 1 :]
+
+    def unpack(self, bits: np.ndarray) -> np.ndarray:
+        """n x words bitsets as an n x destinations array of 0/1 (uint8)."""
+        little = bits.astype('<u8', copy=False).view(np.uint8)
+        return np.unpackbits(little, axis=1, count=len(self.destinations), bitorder='little')
+
+    def number(self, planes: list[np.ndarray], dtype: Any = np.int32) -> np.ndarray:
+        """The n x destinations numbers whose bit b is in bitsets ``planes[b]``."""
+        value = np.zeros((self.n, len(self.destinations)), dtype=dtype)
+        for bit, plane in enumerate(planes):
+            value |= self.unpack(plane).astype(dtype) << bit
+        return value
+
+    def distances(self) -> np.ndarray:
+        """n x destinations hop counts, -1 where a switch does not reach the destination."""
+        reached, planes = self.distance_bits
+        distance = self.number(planes)
+        distance[self.unpack(reached) == 0] = -1
+        return distance
+
+
+class _IntMap:
+    """Non-negative integer keys to integer values, looked up many at once: a table
+    indexed by key when the keys are small numbers, else a sorted array. A key at or
+    past ``top`` is in no map."""
+
+    TABLE_SIZE = 1 << 22
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray) -> None:
+        self.top = int(keys.max(initial=0)) + 1
+        if self.top <= self.TABLE_SIZE:
+            self.table: np.ndarray | None = np.full(self.top + 1, -1, dtype=np.int64)
+            self.table[keys.astype(np.intp)] = values
+        else:
+            self.table = None
+            order = np.argsort(keys)
+            self.keys, self.values = keys[order], np.asarray(values, dtype=np.int64)[order]
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        """The value of each key (non-negative integers), -1 for a key not in the map."""
+        if self.table is not None:
+            return self.table[np.minimum(keys, self.top).astype(np.intp, copy=False)]
+        at = np.searchsorted(self.keys, keys).clip(max=len(self.keys) - 1)
+        return np.where(self.keys[at] == keys, self.values[at], -1)
+
+
 def compute_sft(snapshot: Snapshot) -> StableForwardingTable:
     """The stable forwarding table of ``snapshot`` (see the module docstring).
 
-    One breadth-first search per destination also picks the next hops: each level is
-    scanned in dpid order, so the first switch to reach a new one is that one's
-    lowest-dpid closer neighbour (its primary); a later one on that level is its best
-    closer alternate, and a neighbour on its own level a same-distance alternate. Equal
-    routes are one shared object: a large table is mostly repeats. Switches are
-    numbered 0..n-1 in dpid order for the search (lists, not dicts, in the loop that
-    runs n x links times).
+    One breadth-first search from every destination at once (``_Numbered``) gives each
+    switch's distance to each destination modulo 4, which is enough to tell, link by
+    link, whether the neighbour is closer, as close or farther: two neighbours' distances
+    differ by at most one. The neighbours of every switch are then visited in dpid
+    order, position by position, still one bit per destination: the first closer one is
+    the primary, the first other closer one the backup, else the first one as close.
+    Equal routes are one shared object: a large table is mostly repeats.
     """
-    g = snapshot.graph()
-    dpids = sorted(g)
-    index = {dpid: i for i, dpid in enumerate(dpids)}
-    n = len(dpids)
-    neighbours = [sorted(index[v] for v in g.adj[u]) for u in dpids]
-    port = [{index[v]: link['ports'][u] for v, link in g.adj[u].items()} for u in dpids]
-    routes: dict[int, dict[int, Route]] = {}
-    interned: dict[tuple[int, int | None], Route] = {}
-    for dst in sorted({dpid for dpid, _ in snapshot.host_map().values()}):
-        if dst not in index:
-            continue
-        level, primary, closer, same = [-1] * n, [-1] * n, [-1] * n, [-1] * n
-        level[index[dst]] = 0
-        frontier, reached, d = [index[dst]], [], 0
-        while frontier:
-            d += 1
-            found = []
-            for u in frontier:  # sorted: lowest dpid first
-                for v in neighbours[u]:
-                    d_v = level[v]
-                    if d_v < 0:
-                        level[v] = d
-                        primary[v] = u
-                        found.append(v)
-                    elif d_v == d:
-                        if closer[v] < 0:
-                            closer[v] = u
-                    elif d_v == d - 1 and (same[u] < 0 or v < same[u]):
-                        same[u] = v
-            found.sort()
-            reached += found
-            frontier = found
-        table = {}
-        for u in reached:
-            w = closer[u] if closer[u] >= 0 else same[u]
-            ports_u = port[u]
-            key = (ports_u[primary[u]], None if w < 0 else ports_u[w])
-            route = interned.get(key)
-            if route is None:
-                route = interned[key] = Route(*key)
-            table[dpids[u]] = route
-        routes[dst] = table
+    graph = snapshot._numbered
+    k = len(graph.destinations)
+    if not k:
+        return StableForwardingTable(snapshot.hosts, {})
+    reached, planes = graph.distance_bits
+    zero = np.zeros_like(reached)
+    low, high = (planes + [zero, zero])[:2]  # distance modulo 4
+    src, tgt = graph.src, graph.tgt
+    parity = low[src] ^ low[tgt]
+    # v is closer than u when d(u) = d(v) + 1 (mod 4); as close when their parities agree
+    closer = reached[src] & parity & ~(high[src] ^ high[tgt] ^ low[tgt])
+    same = reached[src] & ~parity
+    position_bits = max(int(graph.degree.max(initial=1)) - 1, 1).bit_length()
+    primary, first_closer, first_same, has_primary, has_closer, has_same = (
+        [np.zeros_like(reached) for _ in range(position_bits)],
+        [np.zeros_like(reached) for _ in range(position_bits)],
+        [np.zeros_like(reached) for _ in range(position_bits)],
+        zero.copy(),
+        zero.copy(),
+        zero.copy(),
+    )
+    for position in range(int(graph.degree.max(initial=0))):
+        switches = np.flatnonzero(graph.degree > position)
+        edges = graph.start[switches] + position
+        is_closer, is_same = closer[edges], same[edges]
+        new_primary = is_closer & ~has_primary[switches]
+        alternate = is_closer & ~new_primary
+        new_closer = alternate & ~has_closer[switches]
+        new_same = is_same & ~has_same[switches]
+        has_primary[switches] |= is_closer
+        has_closer[switches] |= alternate
+        has_same[switches] |= is_same
+        for bit in range(position_bits):
+            if position >> bit & 1:
+                primary[bit][switches] |= new_primary
+                first_closer[bit][switches] |= new_closer
+                first_same[bit][switches] |= new_same
+
+    backup_planes = [
+        (closer_bit & has_closer) | (same_bit & ~has_closer)
+        for closer_bit, same_bit in zip(first_closer, first_same, strict=True)
+    ]
+    # The entries destination by destination, in dpid order; ``at`` indexes n x k arrays.
+    routed = graph.unpack(has_primary)
+    entry = np.flatnonzero(routed.T)
+    per_destination = routed.sum(axis=0, dtype=np.int64)
+    row = np.repeat(np.arange(k), per_destination)
+    switch = entry - row * graph.n
+    at = switch * k + row
+    first = graph.start[switch]
+    small = np.uint8 if position_bits <= 8 else np.int64
+    port = graph.port[first + graph.number(primary, small).ravel()[at]]
+    backup = np.where(
+        graph.unpack(has_closer | has_same).ravel()[at] != 0,
+        graph.port[first + graph.number(backup_planes, small).ravel()[at]],
+        -1,
+    )
+    route_of = iter(_shared_routes(port, backup))
+    complete = (per_destination == graph.n - 1).tolist()  # a route from every other switch
+    dpid_of = iter(np.array(graph.dpids, dtype=object)[switch[~np.array(complete)[row]]].tolist())
+    routes = {}
+    for column, (dst, size) in enumerate(
+        zip(graph.destination_dpids, per_destination.tolist(), strict=True)
+    ):
+        keys = graph.all_but(column) if complete[column] else islice(dpid_of, size)
+        routes[dst] = dict(zip(keys, islice(route_of, size), strict=True))
     return StableForwardingTable(snapshot.hosts, routes)
+
+
+def _shared_routes(port: np.ndarray, backup: np.ndarray) -> list[Route]:
+    """[Route(port, backup or None)] of each entry (backup -1 for None), one object per
+    distinct route."""
+    width = int(backup.max(initial=0)) + 2
+    top = (int(port.max(initial=0)) + 1) * width
+    pairs: Iterable[tuple[int, int]]
+    if top <= _IntMap.TABLE_SIZE:  # ports are small numbers: a lookup table, not a sort
+        code = port * width + backup + 1
+        present = np.zeros(top, dtype=bool)
+        present[code] = True
+        distinct = np.flatnonzero(present)
+        number = np.empty(top, dtype=np.int64)
+        number[distinct] = np.arange(len(distinct))
+        inverse = number[code]
+        pairs = zip((distinct // width).tolist(), (distinct % width - 1).tolist(), strict=True)
+    else:
+        distinct, inverse = np.unique(np.stack((port, backup), axis=1), axis=0, return_inverse=True)
+        pairs = map(tuple, distinct.tolist())
+    shared = np.empty(len(distinct), dtype=object)
+    for i, (p, b) in enumerate(pairs):
+        shared[i] = Route(p, None if b < 0 else b)
+    return shared[inverse.ravel()].tolist()
 
 
 @dataclass(frozen=True)
@@ -307,19 +498,13 @@ def check_sft(sft: StableForwardingTable, snapshot: Snapshot) -> list[Violation]
     """Every reason ``sft`` must not be installed on ``snapshot``; empty when it is safe.
 
     Deliberately independent of compute_sft: it follows the ports of the table through
-    the snapshot's links rather than trusting distances. The tree of next hops is walked
-    outward from each destination; switches it does not reach (a loop, a dead end) are
-    then followed one by one to say where the table breaks.
+    the snapshot's links rather than trusting distances. Tables towards most
+    destinations are proved safe at once (``_proved_tables``); any other is checked on
+    its own: the tree of next hops is walked outward from the destination, and
+    switches it does not reach (a loop, a dead end) are then followed one by one to say
+    where the table breaks.
     """
     violations = []
-    at: dict[int, dict[int, int]] = {}
-    for (u, p), neighbour in snapshot.neighbour_at().items():
-        at.setdefault(u, {})[p] = neighbour
-    g = snapshot.graph()
-    component = {}
-    for nodes in nx.connected_components(g):
-        for u in nodes:
-            component[u] = nodes
     for mac, (dpid, port) in snapshot.hosts:
         if dpid not in snapshot.switches or (dpid, port) in snapshot.link_ports:
             violations.append(
@@ -330,36 +515,196 @@ def check_sft(sft: StableForwardingTable, snapshot: Snapshot) -> list[Violation]
                     'host %s on port %d, which is not a host port of a known switch' % (mac, port),
                 )
             )
-    for dst in sorted({dpid for dpid, _ in snapshot.host_map().values()}):
-        if dst not in g:
+    graph = snapshot._numbered
+    proved = _proved_tables(sft, snapshot, graph)
+    at: dict[int, dict[int, int]] = {}
+    for (u, p), neighbour in snapshot.neighbour_at().items():
+        at.setdefault(u, {})[p] = neighbour
+    for column, dst in enumerate(graph.destination_dpids):
+        if dst in proved:
+            violations += proved[dst]
             continue
-        table = sft.routes.get(dst, {})
-        next_hop: dict[int, int] = {}
-        children: dict[int, list[int]] = {}
-        for u, route in table.items():
-            v = at.get(u, _NO_PORTS).get(route.port)
-            if v is None:
-                violations.append(
-                    Violation('bad-port', dst, (u,), 'next hop port %d is on no link' % route.port)
-                )
-                continue
-            next_hop[u] = v
-            if u != dst:
-                children.setdefault(v, []).append(u)
-        depth, frontier, d = {dst: 0}, [dst], 0  # hops to dst, for switches reaching it
-        while frontier:
-            d += 1
-            found = [u for v in frontier for u in children.get(v, ())]
-            depth.update(dict.fromkeys(found, d))
-            frontier = found
-        unreached = next_hop.keys() - depth.keys()
-        if unreached:
-            violations += _walk_violations(dst, {u: next_hop[u] for u in unreached})
-        for u in sorted(component[dst] - table.keys() - {dst}):
-            violations.append(
-                Violation('black-hole', dst, (u,), 'connected to the destination but has no route')
+        component = {
+            graph.dpids[u]
+            for u in np.flatnonzero(graph.component == graph.component[graph.destinations[column]])
+        }
+        violations += _table_violations(dst, sft.routes.get(dst, {}), at, component)
+    return violations
+
+
+def _proved_tables(
+    sft: StableForwardingTable, snapshot: Snapshot, graph: _Numbered
+) -> dict[int, list[Violation]]:
+    """{destination: its violations} for the tables proved to reach their destination
+    from every switch of its component, all destinations at once.
+
+    The proof takes a guess of every switch's hops to the destination, h (the
+    snapshot's breadth-first distances), and checks, for every route of the table:
+    its next hop is on a link, h(next hop) = h(switch) - 1 >= 0, the switch is in the
+    destination's component; only the destination has h = 0; and the table has a route
+    for every other switch of the component. Then, by induction on h, following next
+    hops from any switch reaches the destination in exactly h hops, whatever h was: a
+    wrong guess only sends the table to the one-by-one check. With h the depth in the
+    tree, a backup w of u can route back through u only when h(w) > h(u): then walking
+    up from w to u's depth lands on u exactly when it does. A table that fails the
+    proof (or routes that are not integers) is left out."""
+    k = len(graph.destinations)
+    tables = [sft.routes.get(dst, {}) for dst in graph.destination_dpids]
+    sizes = np.array([len(table) for table in tables], dtype=np.int64)
+    total = int(sizes.sum())
+    codes = _RouteCodes()
+    # Tables with a route from every other switch, in dpid order, are recognised by one
+    # list comparison each; only the others' switches are read one by one.
+    complete = np.array(
+        [
+            len(table) == graph.n - 1 and list(table) == graph.all_but(column)
+            for column, table in enumerate(tables)
+        ],
+        dtype=bool,
+    )
+    row = np.repeat(np.arange(k), sizes)
+    in_complete = complete[row]
+    rank = np.arange(total) - (np.cumsum(sizes) - sizes)[row]
+    switch = np.where(in_complete, rank + (rank >= graph.destinations[row]), 0)
+    try:
+        switch[~in_complete] = graph.index.get(
+            np.fromiter(
+                chain.from_iterable(
+                    t for t, whole in zip(tables, complete, strict=True) if not whole
+                ),
+                dtype=np.uint64,
+                count=int(sizes[~complete].sum()),
             )
-        violations += _backup_violations(dst, table, next_hop, at, depth)
+        )
+        code = np.fromiter(
+            map(codes.__getitem__, chain.from_iterable(map(dict.values, tables))),
+            dtype=np.int64,
+            count=total,
+        )
+        route_port = np.array([p for p, _ in codes.routes], dtype=np.int64)
+        route_backup = np.array([b or 0 for _, b in codes.routes], dtype=np.int64)
+        route_has_backup = np.array([b is not None for _, b in codes.routes], dtype=bool)
+    except (OverflowError, TypeError, ValueError):  # not a table of integers
+        return {}
+    known = switch >= 0
+    switch[~known] = 0
+    link_end = _LinkEnds(snapshot, graph)
+    nxt = link_end.neighbour(switch, route_port[code], known)
+    has_backup = route_has_backup[code]
+    detour = link_end.neighbour(switch, route_backup[code], known & has_backup)
+    hops = graph.distances()  # the guess
+    at = switch * k + row
+    h_switch = hops.ravel()[at]
+    h_next = hops.ravel()[nxt.clip(min=0) * k + row]
+    good = (
+        known
+        & (nxt >= 0)
+        & (h_switch >= 1)
+        & (h_next == h_switch - 1)
+        & (graph.component[switch] == graph.component[graph.destinations][row])
+        & (~has_backup | (detour >= 0))
+    )
+    component_size = np.bincount(graph.component, minlength=graph.n)
+    proved_rows = (
+        (np.bincount(row[~good], minlength=k) == 0)
+        & (sizes == component_size[graph.component[graph.destinations]] - 1)
+        & ((hops == 0).sum(axis=0) == 1)
+        & (hops[graph.destinations, np.arange(k)] == 0)
+    )
+    # Backups that might lead back through the switch they protect: walk up the tree.
+    h_detour = hops.ravel()[detour.clip(min=0) * k + row]
+    suspect = np.flatnonzero(proved_rows[row] & (detour >= 0) & (h_detour > h_switch))
+    found: dict[int, list[tuple[int, Violation]]] = {
+        graph.destination_dpids[r]: [] for r in np.flatnonzero(proved_rows).tolist()
+    }
+    if len(suspect):
+        next_hop = np.full(graph.n * k, -1, dtype=np.int64)
+        next_hop[at[good]] = nxt[good]
+        here, steps = detour[suspect], (h_detour - h_switch)[suspect]
+        while (steps > 0).any():
+            walking = steps > 0
+            here[walking] = next_hop[here[walking] * k + row[suspect][walking]]
+            steps -= 1
+        for entry in suspect[here == switch[suspect]].tolist():
+            dst, u = graph.destination_dpids[row[entry]], graph.dpids[switch[entry]]
+            found[dst].append((u, _backup_loop(dst, u, graph.dpids[detour[entry]])))
+    return {
+        dst: [violation for _, violation in sorted(pairs, key=lambda pair: pair[0])]
+        for dst, pairs in found.items()
+    }
+
+
+class _RouteCodes(dict):
+    """{route: number}, numbering each new route as it is looked up; ``routes`` lists
+    them by number. A table's routes are mostly a few shared objects: one dict lookup
+    per route, at C speed, and a Python call per distinct route only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.routes: list[tuple[int, int | None]] = []
+
+    def __missing__(self, route: tuple[int, int | None]) -> int:
+        port, backup = route
+        self.routes.append((port, backup))
+        self[route] = number = len(self.routes) - 1
+        return number
+
+
+class _LinkEnds:
+    """The neighbour behind each (switch index, port) of any discovered link the
+    snapshot routes over (parallel links included)."""
+
+    def __init__(self, snapshot: Snapshot, graph: _Numbered) -> None:
+        ends = snapshot.neighbour_at()
+        switch = graph.index.get(np.array([u for u, _ in ends], dtype=np.uint64))
+        port = np.array([p for _, p in ends], dtype=np.int64)
+        neighbour = graph.index.get(np.array(list(ends.values()), dtype=np.uint64))
+        self.width = int(port.max(initial=0)) + 1
+        self.ends = _IntMap(switch * self.width + port, neighbour)
+
+    def neighbour(self, switch: np.ndarray, port: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+        """Neighbour index behind each ``port`` of ``switch`` where ``wanted``; else -1."""
+        valid = wanted & (port >= 0) & (port < self.width)
+        return self.ends.get(np.where(valid, switch * self.width + port, self.ends.top))
+
+
+def _backup_loop(dst: int, u: int, w: int) -> Violation:
+    return Violation(
+        'backup-loop', dst, (u, w), 'the backup neighbour routes back through %s' % _dpid(u)
+    )
+
+
+def _table_violations(
+    dst: int, table: dict, at: dict[int, dict[int, int]], component: set[int]
+) -> list[Violation]:
+    """The violations of one destination's table, switch by switch."""
+    violations = []
+    next_hop: dict[int, int] = {}
+    children: dict[int, list[int]] = {}
+    for u, route in table.items():
+        v = at.get(u, _NO_PORTS).get(route.port)
+        if v is None:
+            violations.append(
+                Violation('bad-port', dst, (u,), 'next hop port %d is on no link' % route.port)
+            )
+            continue
+        next_hop[u] = v
+        if u != dst:
+            children.setdefault(v, []).append(u)
+    depth, frontier, d = {dst: 0}, [dst], 0  # hops to dst, for switches reaching it
+    while frontier:
+        d += 1
+        found = [u for v in frontier for u in children.get(v, ())]
+        depth.update(dict.fromkeys(found, d))
+        frontier = found
+    unreached = next_hop.keys() - depth.keys()
+    if unreached:
+        violations += _walk_violations(dst, {u: next_hop[u] for u in unreached})
+    for u in sorted(component - table.keys() - {dst}):
+        violations.append(
+            Violation('black-hole', dst, (u,), 'connected to the destination but has no route')
+        )
+    violations += _backup_violations(dst, table, next_hop, at, depth)
     return violations
 
 
@@ -421,15 +766,5 @@ def _backup_violations(dst, table, next_hop, at, depth):
         for _ in range(d_w - d_u):
             here = next_hop[here]
         if here == u:
-            found.append(
-                (
-                    u,
-                    Violation(
-                        'backup-loop',
-                        dst,
-                        (u, w),
-                        'the backup neighbour routes back through %s' % _dpid(u),
-                    ),
-                )
-            )
+            found.append((u, _backup_loop(dst, u, w)))
     return [violation for _, violation in sorted(found, key=lambda pair: pair[0])]
