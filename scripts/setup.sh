@@ -18,7 +18,8 @@
 #   sudo PYTHON=/root/.pyenv/versions/3.13.0/bin/python3 VENV=/tmp/v313 bash scripts/setup.sh
 #
 # What it does:
-#   1. installs the Debian packages (Open vSwitch, Mininet, iperf3, tcpdump, ethtool, ...)
+#   1. installs the Debian packages (Open vSwitch, Mininet, iperf3, tcpdump, ethtool,
+#      etcd-server for the replica tests, which start their own etcd, ...)
 #      that are not installed yet;
 #   2. starts Open vSwitch (ovs-ctl copes with a kernel that has no openvswitch module:
 #      Mininet then uses the userspace datapath, which is what our topologies ask for);
@@ -47,7 +48,7 @@ log() { printf '[setup] %s\n' "$*"; }
 
 APT_PACKAGES=(openvswitch-switch mininet iperf3 tcpdump ethtool iproute2 iputils-ping
               net-tools psmisc procps python3-venv python3-dev python3-pip gcc
-              shellcheck vagrant python3-networkx)
+              shellcheck vagrant python3-networkx etcd-server)
 
 install_debian_packages() {
     local missing=()
