@@ -126,7 +126,11 @@ class VSwitchPolicy(SuiteApp):
         for msg in sw.install():
             sw.dp.send_msg(msg)
         self.logger.info(
-            'switch %016x (%s) connected: %d rules', sw.dp.id, sw.name, len(sw.installed)
+            'switch %016x (%s) connected: %d rules%s',
+            sw.dp.id,
+            sw.name,
+            len(sw.installed),
+            sw.hardware_note,
         )
 
     def switch_disconnected(self, sw: PolicySwitch, graph_changed: bool) -> None:

@@ -380,7 +380,8 @@ def summarise(samples: list[Sample], faucet_says: list[tuple[bool, str]], we_say
                 'faucet': faucet_says[i][0],
                 'faucet_error': faucet_says[i][1][:200],
                 'ours': we_say[i][0],
-                'our_errors': we_say[i][1][:5],
+                'our_errors': we_say[i][1][:3],
+                'our_reasons': sorted({reason(message) for message in we_say[i][1]}),
             }
             for i, sample in enumerate(samples)
         ],

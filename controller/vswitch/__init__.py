@@ -17,14 +17,14 @@ spells it, so that a FAUCET file using these options loads unchanged::
 
     vlans:                 # name (or VID) -> vid, description, acls_in, max_hosts
     dps:                   # switch name -> dp_id, description, hardware, interfaces
-      sw1:
+      sw1:                 #   (hardware: any of FAUCET's names; all get the OVS pipeline)
         dp_id: 0x1
         interfaces:        # port number (or a name, with number:) ->
           1:               #   name, description, native_vlan, tagged_vlans, acls_in,
             native_vlan: office   # mirror, max_hosts, enabled, output_only
     acls:                  # name -> ordered list of rules (or {rules: [...]})
       no-http:
-        - rule:
+        - rule:            # or the fields right under the dash, as FAUCET takes them
             tcp_dst: 80    # match fields, Ryu/OpenFlow names (dl_type & co. too)
             eth_type: 0x800
             actions: {allow: false}   # allow, mirror: port, output: {port: N}
@@ -53,14 +53,17 @@ Decisions
   Contradictions are errors: tcp_dst with ip_proto 17, ipv4_src with eth_type 0x86dd.
 - An address or MAC with bits set outside its prefix or mask (10.0.0.1/24) is an error,
   not silently masked: it is a typo for either the network or the one host.
-- A VLAN reference must name a VLAN under 'vlans' (by name, or by VID); FAUCET would
-  create a VLAN for an unknown VID, and so hide a typo.
+- A VLAN reference names a VLAN under 'vlans' (by name, or by VID). As in FAUCET, a
+  VID written as a number that no 'vlans' entry has is a VLAN of its own (named by its
+  VID); a name (or a quoted VID) that is not defined is an error.
+- As in FAUCET, a switch whose interfaces reference no VLAN (and have no output_only
+  port) is an error: it could forward nothing.
 - A port with no VLAN is allowed, as in FAUCET: it forwards nothing (a mirror port, an
   output_only port, a port kept in reserve). A mirror port carries no VLAN and has no
   ACL; a mirrored port may not be a mirror port itself (no chains, no loops).
-- Ports in ACL actions (mirror, output.port) are numbers, not interface names: one ACL
-  may be applied on switches whose port names differ. They must exist on every switch
-  that applies the ACL, to a port or to a VLAN.
+- Ports in ACL actions (mirror, output.port) are port numbers or interface names,
+  resolved on each switch that applies the ACL (to a port, or to a VLAN): they must
+  exist on every one of them.
 - A rule whose actions say nothing about allow is allowed if it mirrors and dropped
   otherwise, as in FAUCET; ``Actions.allow`` holds the result.
 - A key written twice in one mapping is an error (YAML keeps the last one silently).

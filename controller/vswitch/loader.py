@@ -14,7 +14,7 @@ from controller.config.frozen import FrozenDict
 from controller.config.schema import parse_int
 from controller.config.yaml_source import DEFAULT_MAX_BYTES, Path, load_checked, load_file
 from controller.vswitch import schema
-from controller.vswitch.model import Actions, Datapath, Interface, Policy, Rule, Vlan
+from controller.vswitch.model import OVS_HARDWARE, Actions, Datapath, Interface, Policy, Rule, Vlan
 
 
 def load_policy(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Policy:
@@ -90,12 +90,19 @@ class _Builder:
                 continue
             rules = []
             for index, item in enumerate(acl):
-                if isinstance(item, dict) and isinstance(item.get('rule'), dict):
-                    rules.append(self._rule(name, path + (index,), item['rule']))
+                if not isinstance(item, dict):
+                    continue
+                # FAUCET's three spellings: '- rule: {fields}', '- {fields}', and an
+                # empty 'rule:' with the fields beside it.
+                if isinstance(item.get('rule'), dict):
+                    rules.append(self._rule(name, path + (index,), ('rule',), item['rule']))
+                else:
+                    body = {key: value for key, value in item.items() if key != 'rule'}
+                    rules.append(self._rule(name, path + (index,), (), body))
             self.acls[name] = tuple(rules)
 
-    def _rule(self, acl, item_path, conf):
-        path = item_path + ('rule',)
+    def _rule(self, acl, item_path, inner, conf):
+        path = item_path + inner
         fields = {
             key: value for key, value in conf.items() if key not in ('actions', 'description')
         }
@@ -106,8 +113,8 @@ class _Builder:
             self.issue(path + (key,), message)
         actions = _of_type(conf.get('actions'), dict, {})
         allow = actions.get('allow')
-        mirror = _of_type(actions.get('mirror'), int)
-        output = _of_type(_of_type(actions.get('output'), dict, {}).get('port'), int)
+        mirror = _port_ref(actions.get('mirror'))
+        output = _port_ref(_of_type(actions.get('output'), dict, {}).get('port'))
         for key_path, port in (
             (('actions', 'mirror'), mirror),
             (('actions', 'output', 'port'), output),
@@ -155,6 +162,8 @@ class _Builder:
     def _vlans(self, conf):
         for key_text, vlan in conf.items():
             path = ('vlans', key_text)
+            if vlan is None:  # FAUCET: an empty body (keyed by VID, checked below)
+                vlan = {}
             if not isinstance(vlan, dict):
                 continue
             key = self.source.keys[path]
@@ -217,8 +226,21 @@ class _Builder:
             return self.vlans.get(str(ref))
         if _decimal(str(ref)) and int(ref) in self.vlan_by_vid:
             return self.vlan_by_vid[int(ref)]
+        if _is_int(ref):
+            return self._implicit_vlan(path, ref)
         self.issue(path, "unknown VLAN '%s'; defined VLANs: %s" % (ref, _listed(self.vlan_keys)))
         return None
+
+    def _implicit_vlan(self, path, vid):
+        """As in FAUCET, a VID used as a number without a 'vlans' entry is a VLAN of
+        its own, named by its VID."""
+        if not ofmatch.MIN_VID <= vid <= ofmatch.MAX_VID:
+            self.issue(path, '%d is out of range; expected a VID, an integer 1..4094' % vid)
+            return None
+        vlan = Vlan(name=str(vid), vid=vid)
+        self.vlans[vlan.name] = self.vlan_by_vid[vid] = vlan
+        self.vlan_keys[vlan.name] = vlan.name
+        return vlan
 
     # --- switches ----------------------------------------------------------------------
 
@@ -244,15 +266,39 @@ class _Builder:
                 )
             elif dp_id is not None:
                 by_id[dp_id] = name
-            interfaces = self._interfaces(
-                path + ('interfaces',), name, _of_type(dp.get('interfaces'), dict, {})
-            )
+            confs = _of_type(dp.get('interfaces'), dict, {})
+            interfaces = self._interfaces(path + ('interfaces',), name, confs)
+            # What the file writes counts (a misspelt VLAN has its own message), and
+            # FAUCET's port kinds without VLANs (stack, coprocessor) and interface
+            # ranges, refused by name already.
+            if (
+                confs
+                and 'interface_ranges' not in dp
+                and not any(
+                    isinstance(conf, dict)
+                    and (
+                        conf.get('native_vlan') is not None
+                        or conf.get('tagged_vlans')
+                        or conf.get('output_only') is True
+                        or 'stack' in conf
+                        or 'coprocessor' in conf
+                    )
+                    for conf in confs.values()
+                )
+            ):
+                self.issue(
+                    path + ('interfaces',),
+                    'no VLANs referenced by interfaces in %s: a switch needs a port with a '
+                    'native_vlan or tagged_vlans (or an output_only port), as in FAUCET' % name,
+                    at_key=True,
+                )
             if dp_id is not None:
                 dps[name] = Datapath(
                     name=name,
                     dp_id=dp_id,
                     interfaces=interfaces,
                     description=_of_type(dp.get('description'), str),
+                    hardware=_of_type(dp.get('hardware'), str, OVS_HARDWARE),
                 )
         return dps
 
@@ -470,12 +516,21 @@ class _Builder:
                     applied.setdefault(acl, []).append("VLAN '%s'" % vlan.name)
             for acl, where in applied.items():
                 for path, port in self.acl_ports.get(acl, ()):
-                    if port not in dp.interfaces:
+                    if dp.port_of(port) is None:
                         self.issue(
                             path,
-                            "port %d does not exist on dp %s, where ACL '%s' "
-                            "is applied to %s; its ports: %s"
-                            % (port, dp.name, acl, ', '.join(where), _listed(dp.interfaces)),
+                            "port %s does not exist on dp %s, where ACL '%s' "
+                            'is applied to %s; its ports: %s'
+                            % (
+                                port,
+                                dp.name,
+                                acl,
+                                ', '.join(where),
+                                _listed(
+                                    '%d (%s)' % (n, i.name) if i.name != str(n) else str(n)
+                                    for n, i in dp.interfaces.items()
+                                ),
+                            ),
                         )
 
 
@@ -508,6 +563,16 @@ class _Ports:
                 _listed(self.by_name),
             )
         return None, None
+
+
+def _port_ref(value):
+    """A port in an ACL action: its number, or the name of an interface (resolved on
+    each switch that applies the ACL); None for anything else (the schema said)."""
+    if isinstance(value, str) and _decimal(value):
+        return int(value)
+    if _is_int(value) or isinstance(value, str):
+        return value
+    return None
 
 
 def _decimal(text):

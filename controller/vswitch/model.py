@@ -17,6 +17,8 @@ from typing import Any
 from controller.config.frozen import FrozenDict
 from controller.ofmatch import OFPVID_PRESENT
 
+OVS_HARDWARE = 'Open vSwitch'
+
 
 @dataclass(frozen=True)
 class Vlan:
@@ -81,10 +83,23 @@ class Datapath:
     dp_id: int
     interfaces: FrozenDict  # port number -> Interface, sorted by port
     description: str | None = None
+    hardware: str = OVS_HARDWARE  # FAUCET's name; every one gets the OVS pipeline
+
+    def port_of(self, ref: int | str) -> int | None:
+        """The number of the port ``ref`` names (a port number or an interface
+        name); None if it names no port of this switch."""
+        if isinstance(ref, int):
+            return ref if ref in self.interfaces else None
+        for number, intf in self.interfaces.items():
+            if intf.name == ref:
+                return number
+        return None
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {'dp_id': self.dp_id}
         _put(data, 'description', self.description)
+        if self.hardware != OVS_HARDWARE:
+            data['hardware'] = self.hardware
         data['interfaces'] = {
             port: interface.to_data() for port, interface in self.interfaces.items()
         }
@@ -99,8 +114,8 @@ class Actions:
     pipeline."""
 
     allow: bool = False
-    mirror: int | None = None
-    output_port: int | None = None
+    mirror: int | str | None = None  # a port number or an interface name
+    output_port: int | str | None = None
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {'allow': self.allow}

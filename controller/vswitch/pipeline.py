@@ -3,11 +3,13 @@ switch, as a set of FlowSpecs (controller/flowspec.py). Pure: no Ryu events, no 
 
 Pipeline (cookie kinds of the 'vswitch_policy' range in brackets)::
 
-  table 0  PORT_ACL   in_port=P + rule match -> mirror copies, output, goto 1 or drop
-                      [ACL]; ports without ACLs: goto 1 [DEFAULT]; an ACL'd port ends in
-                      an implicit drop, as FAUCET's do; an output-only port drops all
-  table 1  VLAN       access port: untagged only, push its native VID, goto 2
-                      trunk port: each listed VID, goto 2; a second tag inside it: drop
+  table 0  PORT_ACL   in_port=P + rule match -> the rule's mirror and output, goto 1 or
+                      drop [ACL]; ports without ACLs: goto 1 [DEFAULT]; an ACL'd port
+                      ends in an implicit drop, as FAUCET's do; an output-only port
+                      drops all
+  table 1  VLAN       access port: untagged only, mirror copies, push its native VID,
+                      goto 2; trunk port: each listed VID, mirror copies, goto 2; a
+                      second tag inside it: drop
                       anything else (tagged frames on access ports, unlisted VIDs): miss,
                       drop [VLAN_IN]
   table 2  VLAN_ACL   vid + rule match, as table 0 [ACL]; VLANs without ACLs: goto 3
@@ -17,8 +19,9 @@ Pipeline (cookie kinds of the 'vswitch_policy' range in brackets)::
                       (vid, in_port) -> flood to the VLAN's other ports [FLOOD]
 
 Egress to a trunk port keeps the tag; to an access port the tag is popped. A port
-mirrored by M has every frame it receives (table 0) and every frame sent to it (table 3)
-copied to M.
+mirrored by M has every frame it accepts (its ACLs let it through and table 1 takes it
+into a VLAN; copied as received) and every frame sent out of it (table 4) copied to M:
+as in FAUCET, a frame the port drops (a tagged frame on an access port) is not copied.
 """
 
 from collections import defaultdict
@@ -38,7 +41,6 @@ ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT = 1, 2, 3, 4, 5, 6,
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN_TAGS = (0x8100, 0x88A8)
 ACL_TOP = 30000  # first rule of a port's ACLs; later rules count down
-PRIO_MIRROR_ONLY = 1
 PRIO_OUTPUT_ONLY = ACL_TOP + 1
 PRIO_VLAN = 100
 PRIO_DOUBLE_TAG = 110
@@ -121,25 +123,26 @@ def flood_actions(
     return tuple(actions)
 
 
-def _acl_instructions(actions, copies, next_table):
-    """Mirror copies, the rule's own mirror and output, then on through the pipeline if
-    the rule allows (else the packet ends here: dropped, or only output)."""
-    applied = list(copies)
+def _acl_instructions(actions, dp, next_table):
+    """The rule's own mirror and output (ports named or numbered, resolved on ``dp``),
+    then on through the pipeline if the rule allows (else the packet ends here: dropped,
+    or only output)."""
+    applied = []
     if actions.mirror is not None:
-        applied.append(('output', actions.mirror))
+        applied.append(('output', dp.port_of(actions.mirror)))
     if actions.output_port is not None:
-        applied.append(('output', actions.output_port))
+        applied.append(('output', dp.port_of(actions.output_port)))
     instructions = [('apply', tuple(applied))] if applied else []
     if actions.allow:
         instructions.append(('goto', next_table))
     return tuple(instructions)
 
 
-def _acl_band(policy, table, names, scope, copies, next_table, where):
+def _acl_band(policy, dp, table, names, scope, next_table, where):
     """The rules of ACLs ``names`` restricted to ``scope`` (a match), first rule
     highest, ending in the implicit deny of FAUCET's ACLs."""
     acl_rules = [rule for name in names for rule in policy.acls[name]]
-    if len(acl_rules) >= ACL_TOP - PRIO_MIRROR_ONLY - 1:
+    if len(acl_rules) >= ACL_TOP - 1:
         raise CompileError(
             '%s: %d ACL rules, at most %d fit' % (where, len(acl_rules), ACL_TOP - 2)
         )
@@ -150,27 +153,18 @@ def _acl_band(policy, table, names, scope, copies, next_table, where):
                 table,
                 ACL_TOP - index,
                 dict(rule.match, **scope),
-                _acl_instructions(rule.actions, copies, next_table),
+                _acl_instructions(rule.actions, dp, next_table),
                 COOKIES.cookie(ACL),
             )
         )
-    rules.add(
-        FlowSpec.make(
-            table,
-            ACL_TOP - len(acl_rules),
-            scope,
-            [('apply', copies)] if copies else [],
-            COOKIES.cookie(ACL),
-        )
-    )
+    rules.add(FlowSpec.make(table, ACL_TOP - len(acl_rules), scope, [], COOKIES.cookie(ACL)))
     return rules
 
 
 def _port_acl_rules(policy, dp, plans):
     rules = set()
-    for port, plan in plans.items():
+    for port in plans:
         intf = dp.interfaces[port]
-        copies = _copies(plan)
         if intf.output_only:
             rules.add(
                 FlowSpec.make(
@@ -180,38 +174,28 @@ def _port_acl_rules(policy, dp, plans):
         elif intf.acls_in:
             rules |= _acl_band(
                 policy,
+                dp,
                 PORT_ACL,
                 intf.acls_in,
                 {'in_port': port},
-                copies,
                 VLAN,
                 '%s port %d' % (dp.name, port),
-            )
-        elif copies:
-            rules.add(
-                FlowSpec.make(
-                    PORT_ACL,
-                    PRIO_MIRROR_ONLY,
-                    {'in_port': port},
-                    [('apply', copies), ('goto', VLAN)],
-                    COOKIES.cookie(ACL),
-                )
             )
     rules.add(FlowSpec.make(PORT_ACL, 0, {}, [('goto', VLAN)], COOKIES.cookie(DEFAULT)))
     return rules
 
 
-def _vlan_acl_rules(policy, plans):
+def _vlan_acl_rules(policy, dp, plans):
     rules = set()
     vids = {v for p in plans.values() for v in p.vids}
     for vlan in policy.vlans.values():
         if vlan.acls_in and vlan.vid in vids:
             rules |= _acl_band(
                 policy,
+                dp,
                 VLAN_ACL,
                 vlan.acls_in,
                 {'vlan_vid': OFPVID_PRESENT | vlan.vid},
-                (),
                 ETH_SRC,
                 'VLAN %s' % vlan.name,
             )
@@ -222,6 +206,7 @@ def _vlan_acl_rules(policy, plans):
 def _vlan_rules(plans):
     rules = set()
     for port, plan in plans.items():
+        copies = _copies(plan)  # of the frame as received, once the port accepts it
         if plan.native_vid is not None:
             rules.add(
                 FlowSpec.make(
@@ -231,7 +216,8 @@ def _vlan_rules(plans):
                     [
                         (
                             'apply',
-                            (
+                            copies
+                            + (
                                 ('push_vlan', 0x8100),
                                 ('set_field', 'vlan_vid', OFPVID_PRESENT | plan.native_vid),
                             ),
@@ -243,9 +229,14 @@ def _vlan_rules(plans):
             )
         for vid in plan.tagged_vids:
             tagged = {'in_port': port, 'vlan_vid': OFPVID_PRESENT | vid}
+            accept = [('apply', copies)] if copies else []
             rules.add(
                 FlowSpec.make(
-                    VLAN, PRIO_VLAN, tagged, [('goto', VLAN_ACL)], COOKIES.cookie(VLAN_IN)
+                    VLAN,
+                    PRIO_VLAN,
+                    tagged,
+                    accept + [('goto', VLAN_ACL)],
+                    COOKIES.cookie(VLAN_IN),
                 )
             )
             for inner in ETH_TYPE_VLAN_TAGS:  # a second tag is VLAN hopping
@@ -285,7 +276,7 @@ def compile_datapath(policy: Policy, dp: Datapath) -> frozenset[FlowSpec]:
     rules = (
         _port_acl_rules(policy, dp, plans)
         | _vlan_rules(plans)
-        | _vlan_acl_rules(policy, plans)
+        | _vlan_acl_rules(policy, dp, plans)
         | _flood_rules(plans)
     )
     rules.add(

@@ -12,9 +12,25 @@ from typing import Any
 from controller.config.schema import describe, strict_validator
 from controller.config.yaml_source import Path
 from controller.ofmatch import ALIASES, MATCH_FIELDS, MAX_VID, MIN_VID, OFPP_MAX, NumberKind
+from controller.vswitch.model import OVS_HARDWARE
 
 MAX_DP_ID = 2**64 - 1
-OVS_HARDWARE = 'Open vSwitch'
+# FAUCET 1.10.12's hardware names (faucet/valve.py SUPPORTED_HARDWARE). Any of them is
+# accepted: the switch is driven with this suite's Open vSwitch pipeline all the same.
+FAUCET_HARDWARE = (
+    'Generic',
+    'GenericTFM',
+    'Allied-Telesis',
+    'Aruba',
+    'CiscoC9K',
+    'Lagopus',
+    'Netronome',
+    'NoviFlow',
+    OVS_HARDWARE,
+    'Open vSwitch TFM',
+    'ZodiacFX',
+    'ZodiacGX',
+)
 
 # FAUCET's options that this suite does not implement. They are refused by name rather
 # than ignored: a FAUCET file that relies on one of them would silently behave otherwise.
@@ -227,14 +243,14 @@ _VLAN_REF = {'type': ['string', 'integer'], 'expect': 'a VLAN name or VID'}
 _ACL_REF = {'type': ['string', 'integer'], 'expect': 'an ACL name'}
 _ACL_REFS = {'type': 'array', 'items': _ACL_REF, 'expect': 'a list of ACL names'}
 _MAX_HOSTS = _int(1, 2**31 - 1, 'a positive integer (the most hosts learned)')
-_ACL_PORT = _int(
-    1,
-    OFPP_MAX,
-    'a port number 1..0xffffff00 (in an ACL ports are numbers: '
-    'one ACL may serve switches whose port names differ)',
-)
+_ACL_PORT = {
+    'type': ['integer', 'string'],
+    'minimum': 1,
+    'maximum': OFPP_MAX,
+    'expect': 'a port number 1..0xffffff00 or an interface name',
+}
 
-_VLAN = _mapping(
+_VLAN_SETTINGS = _mapping(
     {
         'vid': _int(MIN_VID, MAX_VID, 'a VID, an integer 1..4094'),
         'name': _text('the VLAN name (its key, unless the key is its VID)'),
@@ -246,6 +262,8 @@ _VLAN = _mapping(
     'VLAN settings',
     FAUCET_ONLY['vlan'],
 )
+# FAUCET: a VLAN keyed by its VID may have an empty body (loader.py checks the key).
+_VLAN = dict(_VLAN_SETTINGS, type=['object', 'null'])
 
 _INTERFACE = _mapping(
     {
@@ -293,8 +311,8 @@ _DP = _mapping(
         'name': _text('the switch name (its key)'),
         'description': _text(),
         'hardware': {
-            'const': OVS_HARDWARE,
-            'expect': "'%s' (the only switch this suite drives)" % OVS_HARDWARE,
+            'enum': list(FAUCET_HARDWARE),
+            'expect': "one of FAUCET's hardware names (%s)" % ', '.join(FAUCET_HARDWARE),
         },
         'interfaces': _keyed('port number -> interface settings', _INTERFACE, minProperties=1),
     },
@@ -326,14 +344,27 @@ _ACTIONS = _mapping(
 _RULE_KEYS = {name: _field(kind) for name, kind in MATCH_FIELDS.items()}
 _RULE_KEYS.update({alias: _RULE_KEYS[name] for alias, name in ALIASES.items()})
 _RULE_KEYS.update(description=_text(), actions=_ACTIONS)
+_RULE = _mapping(_RULE_KEYS, 'match fields and actions', FAUCET_ONLY['rule'])
+# FAUCET takes a rule as '- rule: {...}', as the mapping itself ('- {...}'), or with an
+# empty 'rule:' beside its fields ('- rule:' then 'actions: ...' under the dash).
+_RULE_ITEM = {
+    'type': 'object',
+    'expect': "a rule: '- rule:' and its match fields and actions",
+    'if': {'required': ['rule'], 'properties': {'rule': {'type': 'object'}}},
+    'then': _mapping(
+        {'rule': _RULE},
+        "a '- rule:' entry (its fields go under 'rule:', or beside an empty 'rule:')",
+    ),
+    'else': _mapping(
+        dict(_RULE_KEYS, rule={'type': 'null', 'expect': "an empty 'rule:' or a mapping"}),
+        'match fields and actions',
+        FAUCET_ONLY['rule'],
+    ),
+}
 _RULES = {
     'type': 'array',
     'minItems': 1,
-    'items': _mapping(
-        {'rule': _mapping(_RULE_KEYS, 'match fields and actions', FAUCET_ONLY['rule'])},
-        "a '- rule:' entry",
-        required=['rule'],
-    ),
+    'items': _RULE_ITEM,
     'expect': "a list of '- rule:' entries (an ACL needs at least one rule)",
 }
 # FAUCET takes an ACL as its list of rules, or as a mapping with the list under 'rules'.

@@ -18,7 +18,7 @@ from controller.flowspec import FlowSpec
 from controller.learning import Learned, MacTable, is_unicast
 from controller.ofmatch import OFPVID_PRESENT
 from controller.vswitch import pipeline
-from controller.vswitch.model import Datapath, Policy
+from controller.vswitch.model import OVS_HARDWARE, Datapath, Policy
 from controller.vswitch.pipeline import PortPlan
 
 # A port over its max_hosts is refused new hosts for this long.
@@ -100,6 +100,14 @@ class PolicySwitch:
     @property
     def name(self) -> str:
         return self.model.name if self.model is not None else '%016x' % self.dp.id
+
+    @property
+    def hardware_note(self) -> str:
+        """For the connect log line: a FAUCET hardware name other than Open vSwitch
+        is accepted, and the switch gets the Open vSwitch pipeline all the same."""
+        if self.model is None or self.model.hardware == OVS_HARDWARE:
+            return ''
+        return " (hardware '%s': driven with the Open vSwitch pipeline)" % self.model.hardware
 
     def install(self) -> list[Any]:
         """The messages that make the switch hold exactly the static rules: the app's
