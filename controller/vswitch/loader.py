@@ -299,6 +299,12 @@ class _Builder:
                     interfaces=interfaces,
                     description=_of_type(dp.get('description'), str),
                     hardware=_of_type(dp.get('hardware'), str, OVS_HARDWARE),
+                    ignore_learn_ins=_of_type(dp.get('ignore_learn_ins'), int, 0),
+                    packetin_pps=_of_type(dp.get('packetin_pps'), int, 0),
+                    slowpath_pps=_of_type(dp.get('slowpath_pps'), int, 0),
+                    combinatorial_port_flood=dp.get('combinatorial_port_flood') is not False,
+                    ofchannel_log=_of_type(dp.get('ofchannel_log'), str),
+                    lldp_beacon=FrozenDict(_of_type(dp.get('lldp_beacon'), dict, {})),
                 )
         return dps
 

@@ -84,6 +84,13 @@ class Datapath:
     interfaces: FrozenDict  # port number -> Interface, sorted by port
     description: str | None = None
     hardware: str = OVS_HARDWARE  # FAUCET's name; every one gets the OVS pipeline
+    # FAUCET's switch options (docs/vswitch_policy.md, "FAUCET compatibility"):
+    ignore_learn_ins: int = 0  # every n-th learning packet-in of a second is ignored
+    packetin_pps: int = 0  # the switch's controller meter (0: none)
+    slowpath_pps: int = 0  # the switch's slow-path meter (0: none)
+    combinatorial_port_flood: bool = True  # a flood rule per (VLAN, in_port), else per VLAN
+    ofchannel_log: str | None = None  # a file that gets this switch's OpenFlow messages
+    lldp_beacon: FrozenDict = FrozenDict()  # validated; no port sends beacons (see docs)
 
     def port_of(self, ref: int | str) -> int | None:
         """The number of the port ``ref`` names (a port number or an interface
@@ -100,6 +107,17 @@ class Datapath:
         _put(data, 'description', self.description)
         if self.hardware != OVS_HARDWARE:
             data['hardware'] = self.hardware
+        for name, default in (
+            ('ignore_learn_ins', 0),
+            ('packetin_pps', 0),
+            ('slowpath_pps', 0),
+            ('combinatorial_port_flood', True),
+            ('ofchannel_log', None),
+        ):
+            if getattr(self, name) != default:
+                data[name] = getattr(self, name)
+        if self.lldp_beacon:
+            data['lldp_beacon'] = dict(self.lldp_beacon)
         data['interfaces'] = {
             port: interface.to_data() for port, interface in self.interfaces.items()
         }

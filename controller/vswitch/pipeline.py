@@ -16,7 +16,9 @@ Pipeline (cookie kinds of the 'vswitch_policy' range in brackets)::
   table 3  ETH_SRC    learned (in_port, vid, eth_src) -> goto 4 [LEARN_SRC]
                       miss -> controller (128 B) + goto 4 [SRC_MISS]
   table 4  ETH_DST    learned (vid, eth_dst) -> egress of that port [LEARN_DST]
-                      (vid, in_port) -> flood to the VLAN's other ports [FLOOD]
+                      (vid, in_port) -> flood to the VLAN's other ports [FLOOD]; with
+                      combinatorial_port_flood: false, one rule per VID floods to all
+                      its ports (OpenFlow sends nothing back out of the in_port)
 
 Egress to a trunk port keeps the tag; to an access port the tag is popped. A port
 mirrored by M has every frame it accepts (its ACLs let it through and table 1 takes it
@@ -106,10 +108,10 @@ def egress_actions(plan: PortPlan, vid: int) -> tuple[tuple[Any, ...], ...]:
 
 
 def flood_actions(
-    plans: Mapping[int, PortPlan], vid: int, in_port: int
+    plans: Mapping[int, PortPlan], vid: int, in_port: int | None
 ) -> tuple[tuple[Any, ...], ...]:
-    """Out of every other port of the VLAN: trunks first (tag kept), then one pop and the
-    access ports."""
+    """Out of every other port of the VLAN (every port, for ``in_port`` None): trunks
+    first (tag kept), then one pop and the access ports."""
     members = [p for p in plans.values() if p.port != in_port and p.carries(vid)]
     tagged = [p for p in members if vid in p.tagged_vids]
     access = [p for p in members if vid == p.native_vid and vid not in p.tagged_vids]
@@ -252,10 +254,21 @@ def _vlan_rules(plans):
     return rules
 
 
-def _flood_rules(plans):
+def _flood_rules(dp, plans):
     rules = set()
     vids = sorted({v for p in plans.values() for v in p.vids})
     for vid in vids:
+        if not dp.combinatorial_port_flood:
+            rules.add(
+                FlowSpec.make(
+                    ETH_DST,
+                    PRIO_FLOOD,
+                    {'vlan_vid': OFPVID_PRESENT | vid},
+                    [('apply', flood_actions(plans, vid, None))],
+                    COOKIES.cookie(FLOOD),
+                )
+            )
+            continue
         for plan in plans.values():
             if plan.carries(vid):
                 rules.add(
@@ -277,7 +290,7 @@ def compile_datapath(policy: Policy, dp: Datapath) -> frozenset[FlowSpec]:
         _port_acl_rules(policy, dp, plans)
         | _vlan_rules(plans)
         | _vlan_acl_rules(policy, dp, plans)
-        | _flood_rules(plans)
+        | _flood_rules(dp, plans)
     )
     rules.add(
         FlowSpec.make(

@@ -7,8 +7,13 @@ leaves sending (and logging) to the app.
     send(sw.install())                           # on connect
     learned = sw.learn(in_port, frame, settings) # on a SRC_MISS packet-in
     change = sw.apply(new_policy)                # on reload: the smallest diff
+
+A switch with FAUCET's ``ofchannel_log`` has the messages these produce (all of which
+the app sends) and the packet-ins it learns from written to that file, one per line.
 """
 
+import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +29,41 @@ from controller.vswitch.pipeline import PortPlan
 # A port over its max_hosts is refused new hosts for this long.
 BAN_SECONDS = 60
 _TPID = b'\x81\x00'
+# OpenFlow 1.3's virtual meters (Open vSwitch implements both): packets sent to the
+# controller, and packets the switch handles in its slow path.
+OFPM_SLOWPATH, OFPM_CONTROLLER = 0xFFFFFFFD, 0xFFFFFFFE
+_CHANNEL_LOGS: dict[str, logging.Logger] = {}
+
+
+def channel_log(path: str) -> logging.Logger:
+    """The logger that appends to the ofchannel_log file ``path`` (one per file, kept
+    for the process: a reload naming the same file keeps writing to it). The file is
+    opened at the first message."""
+    if path not in _CHANNEL_LOGS:
+        logger = logging.getLogger('vswitch_policy.ofchannel.%d' % len(_CHANNEL_LOGS))
+        logger.propagate = False
+        logger.setLevel(logging.DEBUG)
+        handler = logging.FileHandler(path, delay=True)
+        handler.setFormatter(logging.Formatter('%(asctime)s %(message)s'))
+        logger.addHandler(handler)
+        _CHANNEL_LOGS[path] = logger
+    return _CHANNEL_LOGS[path]
+
+
+def meters(model: Datapath | None) -> dict[int, int]:
+    """{virtual meter id: packets per second} that FAUCET's packetin_pps and
+    slowpath_pps ask of the switch."""
+    if model is None:
+        return {}
+    wanted = {OFPM_CONTROLLER: model.packetin_pps, OFPM_SLOWPATH: model.slowpath_pps}
+    return {meter: pps for meter, pps in wanted.items() if pps}
+
+
+def meter_mod(dp: Any, command: int, meter_id: int, pps: int = 0) -> Any:
+    """An OFPMeterMod of a packets-per-second meter that drops above ``pps``."""
+    ofp, parser = dp.ofproto, dp.ofproto_parser
+    bands = [parser.OFPMeterBandDrop(rate=pps)] if command != ofp.OFPMC_DELETE else []
+    return parser.OFPMeterMod(dp, command, ofp.OFPMF_PKTPS, meter_id, bands)
 
 
 @dataclass(frozen=True)
@@ -79,6 +119,7 @@ class PolicySwitch:
     def __init__(self, dp: Any, policy: Policy, model: Datapath | None) -> None:
         self.dp = dp
         self.hosts: dict[int, MacTable] = {}  # vid -> the hosts learned in it
+        self._second, self._learn_ins = 0, 0  # learning packet-ins in the current second
         self._use(policy, model)
 
     @classmethod
@@ -96,6 +137,16 @@ class PolicySwitch:
             pipeline.compile_datapath(policy, model) if model is not None else frozenset()
         )
         self.vlan_max_hosts = {vlan.vid: vlan.max_hosts for vlan in policy.vlans.values()}
+        self.meters = meters(model)
+        path = model.ofchannel_log if model is not None else None
+        self.channel = channel_log(path) if path else None
+
+    def _logged(self, messages: list[Any]) -> list[Any]:
+        """``messages``, written to the ofchannel_log first if there is one."""
+        if self.channel is not None:
+            for msg in messages:
+                self.channel.info('%016x sent %s', self.dp.id, msg)
+        return messages
 
     @property
     def name(self) -> str:
@@ -112,18 +163,30 @@ class PolicySwitch:
     def install(self) -> list[Any]:
         """The messages that make the switch hold exactly the static rules: the app's
         rules deleted, then every rule added, table by table."""
-        dp = self.dp
-        return [of.flow_delete(dp, *pipeline.COOKIES.all_rules())] + [
-            flowspec.to_flow_mod(dp, spec) for spec in sorted(self.installed)
-        ]
+        dp, ofp = self.dp, self.dp.ofproto
+        return self._logged(
+            [of.flow_delete(dp, *pipeline.COOKIES.all_rules())]
+            + [meter_mod(dp, ofp.OFPMC_DELETE, meter) for meter in (OFPM_CONTROLLER, OFPM_SLOWPATH)]
+            + [meter_mod(dp, ofp.OFPMC_ADD, meter, pps) for meter, pps in self.meters.items()]
+            + [flowspec.to_flow_mod(dp, spec) for spec in sorted(self.installed)]
+        )
 
     # --- learning -------------------------------------------------------------------
 
-    def learn(self, in_port: int, frame: bytes, settings: LearningSettings) -> HostSeen | None:
+    def learn(
+        self, in_port: int, frame: bytes, settings: LearningSettings, now: float | None = None
+    ) -> HostSeen | None:
         """Learn the source of ``frame``, sent to the controller by the ETH_SRC miss
-        rule from ``in_port``. None for a frame that teaches nothing: untagged (the
-        VLAN table tags every frame it lets in), from a port that does not carry its
-        VLAN, or from a group address."""
+        rule from ``in_port`` at ``now`` (monotonic seconds). None for a frame that
+        teaches nothing: untagged (the VLAN table tags every frame it lets in), from a
+        port that does not carry its VLAN, or from a group address; or one ignored by
+        the switch's ignore_learn_ins (every n-th packet-in of a second, as FAUCET)."""
+        if self.channel is not None:
+            self.channel.info(
+                '%016x received packet-in port %d %s', self.dp.id, in_port, frame.hex()
+            )
+        if self._ignored(time.monotonic() if now is None else now):
+            return None
         if len(frame) < 18 or frame[12:14] != _TPID:
             return None
         vid = int.from_bytes(frame[14:16], 'big') & 0x0FFF
@@ -136,13 +199,22 @@ class PolicySwitch:
         result, previous = hosts.learn(src, plan.port, max_macs=plan.max_hosts)
         messages = []
         if result not in (Learned.BANNED, Learned.REFUSED, Learned.FULL):
-            messages = [
-                flowspec.to_flow_mod(self.dp, spec)
-                for spec in pipeline.learned_rules(
-                    plan, vid, src, settings.idle_timeout, settings.hard_timeout
-                )
-            ]
+            messages = self._logged(
+                [
+                    flowspec.to_flow_mod(self.dp, spec)
+                    for spec in pipeline.learned_rules(
+                        plan, vid, src, settings.idle_timeout, settings.hard_timeout
+                    )
+                ]
+            )
         return HostSeen(src, vid, plan.port, result, previous, messages)
+
+    def _ignored(self, now: float) -> bool:
+        every = self.model.ignore_learn_ins if self.model is not None else 0
+        if int(now) != self._second:
+            self._second, self._learn_ins = int(now), 0
+        self._learn_ins += 1
+        return bool(every) and self._learn_ins % every == 0
 
     def forget(self, port: int, vid: int) -> list[Any]:
         """Forget the hosts learned on ``port`` in VLAN ``vid``: the messages that
@@ -178,14 +250,30 @@ class PolicySwitch:
         rules) by the smallest diff: rules that stay the same are not touched, and hosts
         are forgotten only where a port's VLANs or mirroring changed."""
         dp = self.dp
-        old_plans, old_rules = self.plans, self.installed
+        old_plans, old_rules, old_meters = self.plans, self.installed, self.meters
         self._use(policy, policy.datapath_by_id(dp.id))
         change = flowspec.diff(old_rules, self.installed)
         mask = pipeline.COOKIES.all_rules()[1]
-        messages = [flowspec.to_delete_strict(dp, spec, mask) for spec in change.delete] + [
-            flowspec.to_flow_mod(dp, spec) for spec in change.add
-        ]
+        messages = (
+            _meter_changes(dp, old_meters, self.meters)
+            + [flowspec.to_delete_strict(dp, spec, mask) for spec in change.delete]
+            + [flowspec.to_flow_mod(dp, spec) for spec in change.add]
+        )
         stale = sorted(pipeline.stale_learning(old_plans, self.plans))
         for port, vid in stale:
             messages += self.forget(port, vid)
-        return PolicyChange(len(change.add), len(change.delete), stale, messages)
+        return PolicyChange(len(change.add), len(change.delete), stale, self._logged(messages))
+
+
+def _meter_changes(dp: Any, old: dict[int, int], new: dict[int, int]) -> list[Any]:
+    """The meter mods from meters ``old`` to ``new``: only those that changed."""
+    ofp = dp.ofproto
+    messages = []
+    for meter in sorted(set(old) | set(new)):
+        if meter not in new:
+            messages.append(meter_mod(dp, ofp.OFPMC_DELETE, meter))
+        elif meter not in old:
+            messages.append(meter_mod(dp, ofp.OFPMC_ADD, meter, new[meter]))
+        elif old[meter] != new[meter]:
+            messages.append(meter_mod(dp, ofp.OFPMC_MODIFY, meter, new[meter]))
+    return messages
