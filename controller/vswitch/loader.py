@@ -14,7 +14,16 @@ from controller.config.frozen import FrozenDict
 from controller.config.schema import parse_int
 from controller.config.yaml_source import DEFAULT_MAX_BYTES, Path, load_checked, load_file
 from controller.vswitch import schema
-from controller.vswitch.model import OVS_HARDWARE, Actions, Datapath, Interface, Policy, Rule, Vlan
+from controller.vswitch.model import (
+    OVS_HARDWARE,
+    REWRITES,
+    Actions,
+    Datapath,
+    Interface,
+    Policy,
+    Rule,
+    Vlan,
+)
 
 
 def load_policy(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Policy:
@@ -114,21 +123,122 @@ class _Builder:
         actions = _of_type(conf.get('actions'), dict, {})
         allow = actions.get('allow')
         mirror = _port_ref(actions.get('mirror'))
-        output = _port_ref(_of_type(actions.get('output'), dict, {}).get('port'))
-        for key_path, port in (
-            (('actions', 'mirror'), mirror),
-            (('actions', 'output', 'port'), output),
-        ):
-            if port is not None:
-                self.acl_ports.setdefault(acl, []).append((path + key_path, port))
+        if mirror is not None:
+            self.acl_ports.setdefault(acl, []).append((path + ('actions', 'mirror'), mirror))
+        output_path = path + ('actions', 'output')
+        output = self._output(acl, output_path, actions.get('output'), match)
         if allow not in (True, False):  # not given: FAUCET allows what it mirrors
             allow = mirror is not None
+        if allow and any(step[0] in REWRITES for step in output):
+            self.issue(
+                output_path,
+                'a rule that rewrites the packet for its output cannot also allow it: the '
+                'rest of the pipeline would see the rewritten packet; write allow: false, '
+                'or a second rule',
+            )
         return Rule(
             match=FrozenDict(sorted(match.items())),
-            actions=Actions(allow=bool(allow), mirror=mirror, output_port=output),
+            actions=Actions(allow=bool(allow), mirror=mirror, output=tuple(output)),
             description=_of_type(conf.get('description'), str),
             line=self.source.line_of(item_path),
         )
+
+    def _output(self, acl, path, conf, match):
+        """The output steps of FAUCET's output actions: a mapping (applied in FAUCET's
+        fixed order: pop_vlans, vlan_vid or swap_vid or vlan_vids, set_fields, port,
+        ports) or an ordered list of one-action mappings."""
+        if isinstance(conf, dict):
+            pushes = [key for key in ('vlan_vid', 'swap_vid', 'vlan_vids') if key in conf]
+            if len(pushes) > 1:  # FAUCET would silently apply only the first
+                self.issue(path + (pushes[1],), '%s and %s: give one of them' % tuple(pushes[:2]))
+            order = (
+                'pop_vlans',
+                'vlan_vid',
+                'swap_vid',
+                'vlan_vids',
+                'set_fields',
+                'port',
+                'ports',
+            )
+            items = [(path + (key,), key, conf[key]) for key in order if key in conf]
+        elif isinstance(conf, list):
+            items = [
+                (path + (index, key), key, value)
+                for index, action in enumerate(conf)
+                if isinstance(action, dict) and len(action) == 1
+                for key, value in action.items()
+            ]
+        else:
+            return []
+        steps = []
+        for key_path, key, value in items:
+            steps += self._output_steps(acl, key_path, key, value, match)
+        return steps
+
+    def _output_steps(self, acl, path, key, value, match):
+        if key in ('port', 'ports'):
+            refs = (
+                [(path, value)]
+                if key == 'port'
+                else [(path + (i,), ref) for i, ref in enumerate(_of_type(value, list, []))]
+            )
+            steps = []
+            for ref_path, ref in refs:
+                port = _port_ref(ref)
+                if port is not None:
+                    self.acl_ports.setdefault(acl, []).append((ref_path, port))
+                    steps.append(('output', port))
+            return steps
+        if key == 'pop_vlans':
+            return [('pop_vlan',)] * value if _is_int(value) and 1 <= value <= 2 else []
+        if key == 'swap_vid':
+            return [('swap_vid', value)] if _is_int(value) else []
+        if key in ('vlan_vid', 'vlan_vids'):
+            pushed = [value] if key == 'vlan_vid' else _of_type(value, list, [])
+            steps = []
+            for push in pushed:
+                vid = push.get('vid') if isinstance(push, dict) else push
+                ethertype = push.get('eth_type', 0x8100) if isinstance(push, dict) else 0x8100
+                if _is_int(vid) and _is_int(ethertype):
+                    steps.append(('push_vlan', ethertype, vid))
+            return steps
+        if key == 'set_fields':
+            steps = []
+            for index, item in enumerate(_of_type(value, list, [])):
+                if isinstance(item, dict) and len(item) == 1:
+                    [(name, field_value)] = item.items()
+                    step = self._set_field(path + (index, name), name, field_value, match)
+                    if step is not None:
+                        steps.append(step)
+            return steps
+        return []
+
+    def _set_field(self, path, key, value, match):
+        """('set_field', field, value), or None with the problem reported: a field OVS
+        can set, a plain value (no mask), and the rule matching the field's
+        prerequisites (OVS refuses to set ipv4_dst on a rule that does not match IPv4)."""
+        name = ofmatch.field_name(key)
+        if name not in _SETTABLE:
+            self.issue(
+                path,
+                "cannot set '%s'; set_fields takes %s" % (key, ', '.join(sorted(_SETTABLE))),
+                at_key=True,
+            )
+            return None
+        try:
+            parsed = ofmatch.MATCH_FIELDS[name].parse(value, self.source.plain.get(path))
+        except ValueError as error:
+            self.issue(path, str(error))
+            return None
+        if isinstance(parsed, tuple):
+            self.issue(path, 'set_fields takes a value, not a value/mask')
+            return None
+        for field, wanted in _SET_PREREQUISITES.get(name, ()):
+            if match.get(field) != wanted:
+                shown = '0x%x' % wanted if field == 'eth_type' else wanted
+                self.issue(path, 'setting %s needs the rule to match %s: %s' % (name, field, shown))
+                return None
+        return ('set_field', name, parsed)
 
     def _acl_refs(self, path, conf):
         """The ACL names of ``acls_in`` (or FAUCET's older ``acl_in``) at ``path``."""
@@ -569,6 +679,20 @@ class _Ports:
                 _listed(self.by_name),
             )
         return None, None
+
+
+# set_fields: the fields Open vSwitch sets, and what the rule must match to set them.
+_SET_PREREQUISITES = {
+    'ipv4_src': [('eth_type', ofmatch.ETH_IPV4)],
+    'ipv4_dst': [('eth_type', ofmatch.ETH_IPV4)],
+    'ipv6_src': [('eth_type', ofmatch.ETH_IPV6)],
+    'ipv6_dst': [('eth_type', ofmatch.ETH_IPV6)],
+    'tcp_src': [('ip_proto', 6)],
+    'tcp_dst': [('ip_proto', 6)],
+    'udp_src': [('ip_proto', 17)],
+    'udp_dst': [('ip_proto', 17)],
+}
+_SETTABLE = frozenset(_SET_PREREQUISITES) | {'eth_src', 'eth_dst', 'vlan_vid'}
 
 
 def _port_ref(value):

@@ -124,23 +124,48 @@ class Datapath:
         return data
 
 
+# The steps of an ACL's output, in the order applied (FAUCET's output actions):
+#   ('pop_vlan',) ('push_vlan', ethertype, vid) ('swap_vid', vid)
+#   ('set_field', field, value as OFPMatch takes it) ('output', port number or name)
+OutputStep = tuple[Any, ...]
+REWRITES = ('pop_vlan', 'push_vlan', 'swap_vid', 'set_field')
+
+
 @dataclass(frozen=True)
 class Actions:
     """What a matching packet gets. ``allow`` is resolved as FAUCET does: an explicit
-    value, else True for a rule that mirrors and False (drop) otherwise. ``output_port``
-    sends the packet out of that port; with ``allow`` it also goes on through the
-    pipeline."""
+    value, else True for a rule that mirrors and False (drop) otherwise. ``mirror``
+    copies the packet as it came; ``output`` rewrites it and sends it out of ports, in
+    its order; with ``allow`` the packet also goes on through the pipeline (which only a
+    rule that does not rewrite may do)."""
 
     allow: bool = False
     mirror: int | str | None = None  # a port number or an interface name
-    output_port: int | str | None = None
+    output: tuple[OutputStep, ...] = ()
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {'allow': self.allow}
         _put(data, 'mirror', self.mirror)
-        if self.output_port is not None:
-            data['output'] = {'port': self.output_port}
+        if len(self.output) == 1 and self.output[0][0] == 'output':
+            data['output'] = {'port': self.output[0][1]}
+        elif self.output:
+            data['output'] = [_output_step_data(step) for step in self.output]
         return data
+
+
+def _output_step_data(step: OutputStep) -> dict[str, Any]:
+    """One output step in FAUCET's ordered output form."""
+    kind = step[0]
+    if kind == 'pop_vlan':
+        return {'pop_vlans': 1}
+    if kind == 'push_vlan':
+        ethertype, vid = step[1:]
+        return {'vlan_vid': vid if ethertype == 0x8100 else {'vid': vid, 'eth_type': ethertype}}
+    if kind == 'swap_vid':
+        return {'swap_vid': step[1]}
+    if kind == 'set_field':
+        return {'set_fields': [{step[1]: match_value_to_data(step[1], step[2])}]}
+    return {'port': step[1]}
 
 
 @dataclass(frozen=True)

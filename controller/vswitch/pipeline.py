@@ -125,15 +125,31 @@ def flood_actions(
     return tuple(actions)
 
 
+def output_actions(steps: tuple, dp: Datapath) -> list[tuple[Any, ...]]:
+    """The OpenFlow actions of an ACL's output steps (model.py), ports resolved on
+    ``dp``."""
+    actions: list[tuple[Any, ...]] = []
+    for step in steps:
+        kind = step[0]
+        if kind == 'push_vlan':
+            actions += [('push_vlan', step[1]), ('set_field', 'vlan_vid', OFPVID_PRESENT | step[2])]
+        elif kind == 'swap_vid':
+            actions.append(('set_field', 'vlan_vid', OFPVID_PRESENT | step[1]))
+        elif kind == 'output':
+            actions.append(('output', dp.port_of(step[1])))
+        else:  # ('pop_vlan',) and ('set_field', field, value) are OpenFlow's already
+            actions.append(step)
+    return actions
+
+
 def _acl_instructions(actions, dp, next_table):
-    """The rule's own mirror and output (ports named or numbered, resolved on ``dp``),
-    then on through the pipeline if the rule allows (else the packet ends here: dropped,
-    or only output)."""
+    """The rule's own mirror (of the packet as it came) and output (rewrites and
+    ports, in order; ports named or numbered, resolved on ``dp``), then on through the
+    pipeline if the rule allows (else the packet ends here: dropped, or only output)."""
     applied = []
     if actions.mirror is not None:
         applied.append(('output', dp.port_of(actions.mirror)))
-    if actions.output_port is not None:
-        applied.append(('output', dp.port_of(actions.output_port)))
+    applied += output_actions(actions.output, dp)
     instructions = [('apply', tuple(applied))] if applied else []
     if actions.allow:
         instructions.append(('goto', next_table))

@@ -171,17 +171,7 @@ FAUCET_ONLY = {
         'vlan_pcp',
     ],
     'actions': ['ct', 'force_port_vlan', 'meter'],
-    'output': [
-        'dl_dst',
-        'failover',
-        'pop_vlans',
-        'ports',
-        'set_fields',
-        'swap_vid',
-        'tunnel',
-        'vlan_vid',
-        'vlan_vids',
-    ],
+    'output': ['dl_dst', 'failover', 'tunnel'],
 }
 
 
@@ -336,6 +326,53 @@ _DP = _mapping(
     required=['interfaces'],
 )
 
+_VID = _int(MIN_VID, MAX_VID, 'a VID, an integer 1..4094')
+_PUSHED_VID = {
+    'type': ['integer', 'object'],
+    'minimum': MIN_VID,
+    'maximum': MAX_VID,
+    'properties': {
+        'vid': _VID,
+        'eth_type': {'enum': [0x8100, 0x88A8], 'expect': '0x8100 or 0x88a8'},
+    },
+    'required': ['vid'],
+    'additionalProperties': False,
+    'faucetOnly': [],
+    'expect': 'a VID 1..4094, or {vid: VID, eth_type: 0x8100 or 0x88a8}',
+}
+# FAUCET's output actions, as a mapping (applied in FAUCET's fixed order) or as an
+# ordered list of one-action mappings (applied in the order written).
+_OUTPUT = _mapping(
+    {
+        'port': _ACL_PORT,
+        'ports': {'type': 'array', 'items': _ACL_PORT, 'minItems': 1, 'expect': 'a list of ports'},
+        'set_fields': {
+            'type': 'array',
+            'minItems': 1,
+            'items': {
+                'type': 'object',
+                'minProperties': 1,
+                'maxProperties': 1,
+                'expect': 'a one-field mapping like {eth_dst: 0e:00:00:00:00:01}',
+            },
+            'expect': 'a list of one-field mappings',
+        },
+        'pop_vlans': _int(1, 2, 'the number of VLAN tags to pop, 1 or 2'),
+        'swap_vid': _VID,
+        'vlan_vid': _PUSHED_VID,
+        'vlan_vids': {
+            'type': 'array',
+            'items': _PUSHED_VID,
+            'minItems': 1,
+            'maxItems': 2,
+            'expect': 'a list of one or two VIDs to push',
+        },
+    },
+    'output actions (port, ports, set_fields, pop_vlans, swap_vid, vlan_vid, vlan_vids)',
+    FAUCET_ONLY['output'],
+    minProperties=1,
+)
+
 _ACTIONS = _mapping(
     {
         'allow': {
@@ -344,11 +381,12 @@ _ACTIONS = _mapping(
             'expect': 'true or false (or 1 or 0)',
         },
         'mirror': _ACL_PORT,
-        'output': _mapping(
-            {'port': _ACL_PORT},
-            "a mapping with 'port' (FAUCET's ordered output list is not supported by this suite)",
-            FAUCET_ONLY['output'],
-            required=['port'],
+        'output': dict(
+            _OUTPUT,
+            type=['object', 'array'],
+            items=dict(_OUTPUT, maxProperties=1, expect='one output action (ordered form)'),
+            minItems=1,
+            expect='output actions: a mapping, or an ordered list of one-action mappings',
         ),
     },
     'actions (allow, mirror, output)',
@@ -443,6 +481,8 @@ def schema_issues(data: Any) -> Iterator[tuple[Path, str, bool]]:
             yield path, 'empty list; expected %s' % expect, False
         elif kind == 'minProperties':
             yield path, 'empty mapping; expected %s' % expect, False
+        elif kind in ('maxProperties', 'maxItems'):
+            yield path, 'too many; expected %s' % expect, False
         elif kind in ('type', 'enum', 'const', 'pattern'):
             yield path, 'expected %s; got %s' % (expect, describe(value)), False
         else:  # a keyword without a message of ours

@@ -147,7 +147,7 @@ POLICY_WITH_NAMES = '''
 def test_ports_named_in_acl_actions_resolve_per_switch():
     policy = load(POLICY_WITH_NAMES)
     rule = policy.acls['to-ids'][0]
-    assert (rule.actions.mirror, rule.actions.output_port) == ('ids', 'uplink')
+    assert (rule.actions.mirror, rule.actions.output) == ('ids', (('output', 'uplink'),))
     for dp_name, in_port, mirror, uplink in (('s1', 1, 3, 2), ('s2', 9, 8, 7)):
         dp = policy.dps[dp_name]
         [flow] = [
