@@ -172,7 +172,9 @@ def test_vlan_security_with_raw_frames(tenants):
     )
     red = {'h1', 'h5', 'h12', 'h11', 'h4'}  # h11: tagged red; h4 mirrors h1
     blue = {'h10', 'h3', 'h7'}  # h3, h7: tagged blue
-    assert got['tagged-on-access'] == {'h4'}, got  # only the mirror of h1's port
+    # Dropped by h1's access port, so not copied to h1's mirror (h4) either: as in
+    # FAUCET, a mirror gets what its port accepts (issue 15).
+    assert got['tagged-on-access'] == set(), got
     assert got['trunk-red'] == red, got
     assert got['double-tag'] == set(), got
     assert got['spoofed-h1-in-blue'] == blue, got
@@ -183,3 +185,85 @@ def test_vlan_security_with_raw_frames(tenants):
     # After the spoof, red traffic to h1's MAC still reaches h1, not the spoofer.
     after = who_receives(net, [(h5, frame(h1.MAC(), h5.MAC(), 'red-to-h1'), 'red-to-h1')])
     assert after['red-to-h1'] == {'h1', 'h4'}, after
+
+
+# --- FAUCET's format (issue 15) -------------------------------------------------------
+
+_FLOOD_SOURCES = """python3 -c "
+import socket
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(('%(intf)s', 0))
+for i in range(%(count)d):
+    src = bytes([0x0e, 0, 0, 0, i >> 8, i & 0xff])
+    s.send(b'\\xff' * 6 + src + b'\\x88\\xb5' + b'new-source'.ljust(46, b'.'))
+" """
+
+_COUNT_FRAMES = """python3 -c "
+import socket, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
+s.bind(('%(intf)s', 0))
+s.settimeout(0.2)
+n, end = 0, time.time() + %(seconds)f
+while time.time() < end:
+    try:
+        data, address = s.recvfrom(2048)
+    except socket.timeout:
+        continue
+    n += address[2] != socket.PACKET_OUTGOING and b'new-source' in data
+print(n)
+" > /tmp/count-%(host)s 2>&1 &"""
+
+
+@pytest.fixture
+def faucet_switch(controller, network, tmp_path):
+    """One switch, four hosts, under tests/mininet/policies/faucet_compat.yaml."""
+    policy = tmp_path / 'faucet.yaml'
+    shutil.copy(os.path.join(POLICIES, 'faucet_compat.yaml'), policy)
+    ctl = controller(
+        ['apps/vswitch_policy.py'], config={'vswitch_policy': {'policy_file': str(policy)}}
+    )
+    net = network(LinearTopo(n=1, hosts_per_switch=4), ctl)
+    assert wait_until(lambda: ctl.log_lines('connected:'), 20), ctl.log_tail()
+    return ctl, net
+
+
+def test_faucet_output_to_several_named_ports(faucet_switch):
+    """h1's ACL outputs EtherType 0x88b6 to ports named h3 and h4 (h4 output_only)
+    instead of forwarding it: h2 (same VLAN) does not get it. Other frames flood in
+    VLAN 100 (created from its VID alone), never to the output_only h4."""
+    ctl, net = faucet_switch
+    assert "hardware 'GenericTFM'" in ctl.log_lines('connected:')[0]
+    h1, h2 = net.get('h1', 'h2')
+    bcast = 'ff:ff:ff:ff:ff:ff'
+    got = who_receives(
+        net,
+        [
+            (h1, frame(bcast, h1.MAC(), 'fan-out', ethertype=0x88B6), 'fan-out'),
+            (h1, frame(bcast, h1.MAC(), 'flooded'), 'flooded'),
+            (h2, frame(bcast, h2.MAC(), 'from-h2'), 'from-h2'),
+        ],
+    )
+    assert got == {'fan-out': {'h3', 'h4'}, 'flooded': {'h2', 'h3'}, 'from-h2': {'h1', 'h3'}}, got
+    h1.setIP('10.0.0.1/24')
+    h2.setIP('10.0.0.2/24')
+    assert '0% packet loss' in h1.cmd('ping -c 3 -i 0.2 10.0.0.2')
+
+
+def test_faucet_packetin_pps_meters_packet_ins_not_forwarding(faucet_switch):
+    """packetin_pps: 20 is the switch's controller meter: 200 new source MACs sent at
+    once reach the controller at about 20 a second, while all 200 frames still flood
+    to h2."""
+    ctl, net = faucet_switch
+    meters = net.get('s1').cmd('ovs-ofctl -O OpenFlow13 dump-meters s1')
+    assert 'meter=controller pktps' in meters and 'rate=20' in meters, meters
+    h1, h2 = net.get('h1', 'h2')
+    h2.cmd(_COUNT_FRAMES % {'intf': h2.intf().name, 'seconds': 4.0, 'host': 'h2'})
+    time.sleep(0.5)
+    h1.cmd(_FLOOD_SOURCES % {'intf': h1.intf().name, 'count': 200})
+    time.sleep(4.0)
+    h2.cmd('wait')
+    assert int(h2.cmd('cat /tmp/count-h2').strip()) == 200
+    learned = len(ctl.log_lines('learned on s1 port 1'))
+    stats = net.get('s1').cmd('ovs-ofctl -O OpenFlow13 meter-stats s1')
+    print('packetin_pps 20: %d of 200 new sources reached the controller; %s' % (learned, stats))
+    assert 1 <= learned <= 60, (learned, stats)
