@@ -42,10 +42,10 @@ from controller import openflow as of
 from controller.app_base import SuiteApp
 from controller.config import ConfigError
 from controller.config.offload import off_loop
-from controller.config.watch import FileWatch
 from controller.config.yaml_source import DEFAULT_MAX_BYTES
 from controller.learning import Learned
 from controller.vswitch import load_policy, pipeline
+from controller.vswitch.include import FilesWatch
 from controller.vswitch.switch import LearningSettings, PolicySwitch
 
 app_base.register_options(
@@ -90,9 +90,10 @@ class VSwitchPolicy(SuiteApp):
                 'vswitch_policy: set policy_file in the [vswitch_policy] section of a --config-file'
             )
         self.path = self.conf.policy_file
-        self.watch = FileWatch(self.path)
+        self.watch = FilesWatch((self.path,))
         try:
             self.policy = load_policy(self.path, self.conf.max_policy_bytes)
+            self.watch.follow(self.policy.files)  # and the files it includes
         except ConfigError as error:
             raise SystemExit(
                 'vswitch_policy: %s is not a valid policy:\n%s' % (self.path, error)
@@ -214,6 +215,7 @@ class VSwitchPolicy(SuiteApp):
                 change.forgotten,
             )
         self.policy = new
+        self.watch.follow(new.files)
         self.logger.info(
             'policy reload (%s) applied: %d rule changes in %.1f ms (the file '
             'read and checked in %.1f ms)',

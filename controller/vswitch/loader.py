@@ -7,13 +7,16 @@ path of the place it is about; ``ConfigError`` carries them all, sorted by line.
 """
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from controller import ofmatch
+from controller.config.errors import ConfigError
 from controller.config.frozen import FrozenDict
 from controller.config.schema import parse_int
-from controller.config.yaml_source import DEFAULT_MAX_BYTES, Path, load_checked, load_file
+from controller.config.yaml_source import DEFAULT_MAX_BYTES, Path, read_bounded
 from controller.vswitch import schema
+from controller.vswitch.include import PolicyFiles
 from controller.vswitch.model import (
     OVS_HARDWARE,
     REWRITES,
@@ -27,20 +30,37 @@ from controller.vswitch.model import (
 
 
 def load_policy(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Policy:
-    """The Policy in the YAML file at ``path``; ConfigError if it is unreadable, not a
-    regular file, larger than ``max_bytes`` or wrong."""
-    return load_file(path, load_policy_text, max_bytes)
+    """The Policy in the YAML file at ``path`` and the files it includes; ConfigError
+    if one is unreadable, not a regular file, larger than ``max_bytes`` or wrong."""
+    return load_policy_text(read_bounded(path, max_bytes), str(path), max_bytes)
 
 
-def load_policy_text(text: str | bytes, filename: str = '<string>') -> Policy:
-    """The Policy in ``text`` (str, or UTF-8 bytes); ``filename`` names it in messages."""
-    return load_checked(
-        text,
-        filename,
-        schema.POLICY_SCHEMA['expect'],
-        schema.schema_issues,
-        lambda source: _Builder(source).build(),
-    )
+def load_policy_text(
+    text: str | bytes, filename: str = '<string>', max_bytes: int = DEFAULT_MAX_BYTES
+) -> Policy:
+    """The Policy in ``text`` (str, or UTF-8 bytes); ``filename`` names it in messages
+    and is where its includes are looked for from (include.py)."""
+    files = PolicyFiles(schema.POLICY_SCHEMA['expect'])
+    policy = None
+    if files.read_root(text, filename, max_bytes):
+        # Where reading the YAML already failed (a bad tag, a duplicate key), that is
+        # the message; the schema's view of the leftover value would only add noise.
+        unread = {path for path, _ in _issue_keys(files)}
+        for path, message, at_key in schema.schema_issues(files.data):
+            if path not in unread:
+                files.issue(path, message, at_key=at_key)
+        policy = _Builder(files).build()
+    issues = list(files.all_issues())
+    paths = tuple(files.paths)
+    files.release()
+    if issues or policy is None:
+        raise ConfigError(issues)
+    return replace(policy, files=paths)
+
+
+def _issue_keys(files):
+    for source in files.sources:
+        yield from source.issues
 
 
 def _is_int(value):

@@ -187,6 +187,9 @@ class Policy:
     vlans: FrozenDict  # name -> Vlan
     dps: FrozenDict  # name -> Datapath
     acls: FrozenDict  # name -> tuple of Rules, first match wins
+    # The policy file and every file it includes or looks for (include-optional): what
+    # a reload watches. Not part of the policy's value.
+    files: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def rule_count(self) -> int:

@@ -35,7 +35,7 @@ FAUCET_HARDWARE = (
 # FAUCET's options that this suite does not implement. They are refused by name rather
 # than ignored: a FAUCET file that relies on one of them would silently behave otherwise.
 FAUCET_ONLY = {
-    'top': ['include', 'include-optional', 'meters', 'routers'],
+    'top': ['meters', 'routers'],
     'vlan': [
         'acl_out',
         'acls_out',
