@@ -23,6 +23,7 @@ from controller.vswitch.model import (
     Actions,
     Datapath,
     Interface,
+    Meter,
     Policy,
     Rule,
     Vlan,
@@ -91,6 +92,7 @@ class _Builder:
         self.vlan_keys = {}  # name -> its key in 'vlans' (str)
         self.vlans = {}  # name -> Vlan (those with a valid VID)
         self.vlan_by_vid = {}
+        self.meter_refs = []  # (path, meter name) of the ACL rules that meter
 
     def issue(self, path: Path, message: str, at_key: bool = False) -> None:
         # One message per place: where the schema spoke, it said what was wrong.
@@ -101,11 +103,59 @@ class _Builder:
         data = self.source.data
         if not isinstance(data, dict):
             return None
+        meters = self._meters(_of_type(data.get('meters'), dict, {}))
         self._acls(_of_type(data.get('acls'), dict, {}))
+        for path, name in self.meter_refs:
+            if name not in meters:
+                self.issue(path, "unknown meter '%s'; defined meters: %s" % (name, _listed(meters)))
         self._vlans(_of_type(data.get('vlans'), dict, {}))
         dps = self._dps(_of_type(data.get('dps'), dict, {}))
         self._check_acl_ports(dps)
-        return Policy(vlans=FrozenDict(self.vlans), dps=FrozenDict(dps), acls=FrozenDict(self.acls))
+        return Policy(
+            vlans=FrozenDict(self.vlans),
+            dps=FrozenDict(dps),
+            acls=FrozenDict(self.acls),
+            meters=FrozenDict(meters),
+        )
+
+    def _meters(self, conf):
+        """FAUCET's meters (OpenFlow meters, of DROP bands), by name."""
+        meters, by_id = {}, {}
+        for name, meter in conf.items():
+            path = ('meters', name)
+            if not isinstance(meter, dict):
+                continue
+            entry = _of_type(meter.get('entry'), dict, {})
+            flags = entry.get('flags', [])
+            flags = [flags] if isinstance(flags, str) else _of_type(flags, list, [])
+            for index, flag in enumerate(flags):
+                if flag not in _METER_FLAGS:
+                    flag_path = path + ('entry', 'flags') + ((index,) if len(flags) > 1 else ())
+                    self.issue(flag_path, 'expected KBPS, PKTPS, BURST or STATS; got %r' % (flag,))
+            if {'KBPS', 'PKTPS'} <= set(flags):
+                self.issue(path + ('entry', 'flags'), 'KBPS or PKTPS: a rate is in one unit')
+            meter_id = _of_type(meter.get('meter_id'), int)
+            if meter_id in by_id:
+                self.issue(
+                    path + ('meter_id',),
+                    'meter_id %d is already used by meter %s' % (meter_id, by_id[meter_id]),
+                )
+                continue
+            bands = [
+                (band.get('rate'), band.get('burst_size', 0))
+                for band in _of_type(entry.get('bands'), list, [])
+                if isinstance(band, dict)
+            ]
+            if meter_id is None or not all(_is_int(r) and _is_int(b) for r, b in bands):
+                continue
+            by_id[meter_id] = name
+            meters[name] = Meter(
+                name=name,
+                meter_id=meter_id,
+                flags=tuple(sorted(set(flags) & _METER_FLAGS)),
+                bands=tuple(bands),
+            )
+        return meters
 
     # --- ACLs --------------------------------------------------------------------------
 
@@ -143,6 +193,9 @@ class _Builder:
         actions = _of_type(conf.get('actions'), dict, {})
         allow = actions.get('allow')
         mirror = _port_ref(actions.get('mirror'))
+        meter = _of_type(actions.get('meter'), str)
+        if meter is not None:
+            self.meter_refs.append((path + ('actions', 'meter'), meter))
         if mirror is not None:
             self.acl_ports.setdefault(acl, []).append((path + ('actions', 'mirror'), mirror))
         output_path = path + ('actions', 'output')
@@ -158,7 +211,7 @@ class _Builder:
             )
         return Rule(
             match=FrozenDict(sorted(match.items())),
-            actions=Actions(allow=bool(allow), mirror=mirror, output=tuple(output)),
+            actions=Actions(allow=bool(allow), mirror=mirror, output=tuple(output), meter=meter),
             description=_of_type(conf.get('description'), str),
             line=self.source.line_of(item_path),
         )
@@ -260,17 +313,18 @@ class _Builder:
                 return None
         return ('set_field', name, parsed)
 
-    def _acl_refs(self, path, conf):
-        """The ACL names of ``acls_in`` (or FAUCET's older ``acl_in``) at ``path``."""
+    def _acl_refs(self, path, conf, key='acls_in'):
+        """The ACL names of ``acls_in`` (or FAUCET's older ``acl_in``; or ``key``) at
+        ``path``."""
         if 'acl_in' in conf and 'acls_in' in conf:
             self.issue(path + ('acl_in',), 'acl_in and acls_in both given; use acls_in')
             return ()
-        if 'acl_in' in conf:
+        if 'acl_in' in conf and key == 'acls_in':
             refs = [(path + ('acl_in',), conf['acl_in'])]
         else:
             refs = [
-                (path + ('acls_in', index), ref)
-                for index, ref in enumerate(_of_type(conf.get('acls_in'), list, []))
+                (path + (key, index), ref)
+                for index, ref in enumerate(_of_type(conf.get(key), list, []))
             ]
         names = []
         for ref_path, ref in refs:
@@ -435,8 +489,24 @@ class _Builder:
                     combinatorial_port_flood=dp.get('combinatorial_port_flood') is not False,
                     ofchannel_log=_of_type(dp.get('ofchannel_log'), str),
                     lldp_beacon=FrozenDict(_of_type(dp.get('lldp_beacon'), dict, {})),
+                    dp_acls=self._dp_acls(path, dp, interfaces),
                 )
         return dps
+
+    def _dp_acls(self, path, dp, interfaces):
+        """FAUCET's dp_acls: ACLs for every packet the switch takes in, which (as in
+        FAUCET) a port's acls_in cannot be used with."""
+        names = self._acl_refs(path, dp, key='dp_acls')
+        if names:
+            for number, intf in interfaces.items():
+                if intf.acls_in:
+                    self.issue(
+                        path + ('dp_acls',),
+                        'dp_acls cannot be used with port ACLs (as in FAUCET): port %d has '
+                        'acls_in' % number,
+                    )
+                    break
+        return names
 
     def _dp_id(self, path, dp):
         if 'dp_id' not in dp:
@@ -643,6 +713,8 @@ class _Builder:
         ACL (to a port, or to a VLAN that one of its ports carries)."""
         for dp in dps.values():
             applied = {}  # ACL name -> where on this switch
+            for acl in dp.dp_acls:
+                applied.setdefault(acl, []).append('dp_acls')
             for number, intf in dp.interfaces.items():
                 for acl in intf.acls_in:
                     applied.setdefault(acl, []).append('port %d' % number)
@@ -701,6 +773,7 @@ class _Ports:
         return None, None
 
 
+_METER_FLAGS = frozenset(('KBPS', 'PKTPS', 'BURST', 'STATS'))
 # set_fields: the fields Open vSwitch sets, and what the rule must match to set them.
 _SET_PREREQUISITES = {
     'ipv4_src': [('eth_type', ofmatch.ETH_IPV4)],

@@ -91,6 +91,7 @@ class Datapath:
     combinatorial_port_flood: bool = True  # a flood rule per (VLAN, in_port), else per VLAN
     ofchannel_log: str | None = None  # a file that gets this switch's OpenFlow messages
     lldp_beacon: FrozenDict = FrozenDict()  # validated; no port sends beacons (see docs)
+    dp_acls: tuple[str, ...] = ()  # ACL names for every packet in (then no port ACLs)
 
     def port_of(self, ref: int | str) -> int | None:
         """The number of the port ``ref`` names (a port number or an interface
@@ -118,6 +119,7 @@ class Datapath:
                 data[name] = getattr(self, name)
         if self.lldp_beacon:
             data['lldp_beacon'] = dict(self.lldp_beacon)
+        _put(data, 'dp_acls', list(self.dp_acls))
         data['interfaces'] = {
             port: interface.to_data() for port, interface in self.interfaces.items()
         }
@@ -142,10 +144,12 @@ class Actions:
     allow: bool = False
     mirror: int | str | None = None  # a port number or an interface name
     output: tuple[OutputStep, ...] = ()
+    meter: str | None = None  # the name of a Meter of the policy
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {'allow': self.allow}
         _put(data, 'mirror', self.mirror)
+        _put(data, 'meter', self.meter)
         if len(self.output) == 1 and self.output[0][0] == 'output':
             data['output'] = {'port': self.output[0][1]}
         elif self.output:
@@ -166,6 +170,20 @@ def _output_step_data(step: OutputStep) -> dict[str, Any]:
     if kind == 'set_field':
         return {'set_fields': [{step[1]: match_value_to_data(step[1], step[2])}]}
     return {'port': step[1]}
+
+
+@dataclass(frozen=True)
+class Meter:
+    """FAUCET's meter: a drop band (or several) at a rate in kb/s or packets/s."""
+
+    name: str
+    meter_id: int
+    flags: tuple[str, ...]  # sorted; KBPS or PKTPS, and BURST, STATS
+    bands: tuple[tuple[int, int], ...]  # (rate, burst_size) of DROP bands
+
+    def to_data(self) -> dict[str, Any]:
+        bands = [{'type': 'DROP', 'rate': rate, 'burst_size': burst} for rate, burst in self.bands]
+        return {'meter_id': self.meter_id, 'entry': {'flags': list(self.flags), 'bands': bands}}
 
 
 @dataclass(frozen=True)
@@ -190,6 +208,7 @@ class Policy:
     # The policy file and every file it includes or looks for (include-optional): what
     # a reload watches. Not part of the policy's value.
     files: tuple[str, ...] = field(default=(), compare=False)
+    meters: FrozenDict = FrozenDict()  # name -> Meter
 
     @property
     def rule_count(self) -> int:
@@ -205,11 +224,14 @@ class Policy:
     def to_data(self) -> dict[str, Any]:
         """The policy as plain YAML-ready data, in FAUCET's layout: loading it again
         gives an equal Policy."""
-        return {
+        data = {
             'vlans': {name: vlan.to_data() for name, vlan in self.vlans.items()},
             'acls': {name: [rule.to_data() for rule in rules] for name, rules in self.acls.items()},
             'dps': {name: dp.to_data() for name, dp in self.dps.items()},
         }
+        if self.meters:
+            data['meters'] = {name: meter.to_data() for name, meter in self.meters.items()}
+        return data
 
 
 def match_value_to_data(name: str, value: Any) -> Any:

@@ -3,10 +3,10 @@ switch, as a set of FlowSpecs (controller/flowspec.py). Pure: no Ryu events, no 
 
 Pipeline (cookie kinds of the 'vswitch_policy' range in brackets)::
 
-  table 0  PORT_ACL   in_port=P + rule match -> the rule's mirror and output, goto 1 or
-                      drop [ACL]; ports without ACLs: goto 1 [DEFAULT]; an ACL'd port
-                      ends in an implicit drop, as FAUCET's do; an output-only port
-                      drops all
+  table 0  PORT_ACL   in_port=P + rule match -> the rule's meter, mirror and output,
+                      goto 1 or drop [ACL]; ports without ACLs: goto 1 [DEFAULT]; an
+                      ACL'd port ends in an implicit drop, as FAUCET's do; an
+                      output-only port drops all; dp_acls: the same for every port
   table 1  VLAN       access port: untagged only, mirror copies, push its native VID,
                       goto 2; trunk port: each listed VID, mirror copies, goto 2; a
                       second tag inside it: drop
@@ -142,7 +142,7 @@ def output_actions(steps: tuple, dp: Datapath) -> list[tuple[Any, ...]]:
     return actions
 
 
-def _acl_instructions(actions, dp, next_table):
+def _acl_instructions(policy, actions, dp, next_table):
     """The rule's own mirror (of the packet as it came) and output (rewrites and
     ports, in order; ports named or numbered, resolved on ``dp``), then on through the
     pipeline if the rule allows (else the packet ends here: dropped, or only output)."""
@@ -151,6 +151,8 @@ def _acl_instructions(actions, dp, next_table):
         applied.append(('output', dp.port_of(actions.mirror)))
     applied += output_actions(actions.output, dp)
     instructions = [('apply', tuple(applied))] if applied else []
+    if actions.meter is not None:  # first: what the meter drops gets nothing
+        instructions.insert(0, ('meter', policy.meters[actions.meter].meter_id))
     if actions.allow:
         instructions.append(('goto', next_table))
     return tuple(instructions)
@@ -171,7 +173,7 @@ def _acl_band(policy, dp, table, names, scope, next_table, where):
                 table,
                 ACL_TOP - index,
                 dict(rule.match, **scope),
-                _acl_instructions(rule.actions, dp, next_table),
+                _acl_instructions(policy, rule.actions, dp, next_table),
                 COOKIES.cookie(ACL),
             )
         )
@@ -181,6 +183,8 @@ def _acl_band(policy, dp, table, names, scope, next_table, where):
 
 def _port_acl_rules(policy, dp, plans):
     rules = set()
+    if dp.dp_acls:  # every packet in (port ACLs are refused beside them)
+        rules |= _acl_band(policy, dp, PORT_ACL, dp.dp_acls, {}, VLAN, '%s dp_acls' % dp.name)
     for port in plans:
         intf = dp.interfaces[port]
         if intf.output_only:

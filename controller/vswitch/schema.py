@@ -35,7 +35,7 @@ FAUCET_HARDWARE = (
 # FAUCET's options that this suite does not implement. They are refused by name rather
 # than ignored: a FAUCET file that relies on one of them would silently behave otherwise.
 FAUCET_ONLY = {
-    'top': ['meters', 'routers'],
+    'top': ['routers'],
     'vlan': [
         'acl_out',
         'acls_out',
@@ -67,7 +67,6 @@ FAUCET_ONLY = {
         'cache_update_guard_time',
         'cookie',
         'dot1x',
-        'dp_acls',
         'drop_bpdu',
         'drop_broadcast_source_address',
         'drop_lldp',
@@ -170,7 +169,7 @@ FAUCET_ONLY = {
         'tunnel_id',
         'vlan_pcp',
     ],
-    'actions': ['ct', 'force_port_vlan', 'meter'],
+    'actions': ['ct', 'force_port_vlan'],
     'output': ['dl_dst', 'failover', 'tunnel'],
 }
 
@@ -311,6 +310,7 @@ _DP = _mapping(
             0, 2**32 - 1, 'slow-path packets per second the switch may process (0: no limit)'
         ),
         'combinatorial_port_flood': _flag(),
+        'dp_acls': _ACL_REFS,
         'ofchannel_log': _text('the file to log this switch\'s OpenFlow messages to'),
         'lldp_beacon': _mapping(
             {
@@ -381,6 +381,7 @@ _ACTIONS = _mapping(
             'expect': 'true or false (or 1 or 0)',
         },
         'mirror': _ACL_PORT,
+        'meter': _text('the name of a meter under meters'),
         'output': dict(
             _OUTPUT,
             type=['object', 'array'],
@@ -389,7 +390,7 @@ _ACTIONS = _mapping(
             expect='output actions: a mapping, or an ordered list of one-action mappings',
         ),
     },
-    'actions (allow, mirror, output)',
+    'actions (allow, mirror, meter, output)',
     FAUCET_ONLY['actions'],
     minProperties=1,
 )
@@ -430,8 +431,46 @@ _ACL = dict(
     faucetOnly=FAUCET_ONLY['acl'],
 )
 
+_METER_FLAG = {'enum': ['KBPS', 'PKTPS', 'BURST', 'STATS'], 'expect': 'KBPS, PKTPS, BURST or STATS'}
+_METER = _mapping(
+    {
+        'meter_id': _int(1, 0xFFFF0000, 'a meter id 1..0xffff0000'),
+        'entry': _mapping(
+            {
+                'flags': {  # a string is checked by the loader
+                    'type': ['string', 'array'],
+                    'items': _METER_FLAG,
+                    'expect': 'a flag or a list of flags (KBPS or PKTPS, BURST, STATS)',
+                },
+                'bands': {
+                    'type': 'array',
+                    'minItems': 1,
+                    'items': _mapping(
+                        {
+                            'type': {
+                                'enum': ['DROP'],
+                                'expect': 'DROP (the band this suite implements)',
+                            },
+                            'rate': _int(1, 2**32 - 1, 'a rate, in kb/s or packets/s as flagged'),
+                            'burst_size': _int(0, 2**32 - 1, 'a burst size'),
+                        },
+                        'a meter band (type, rate, burst_size)',
+                        required=['type', 'rate'],
+                    ),
+                    'expect': 'a list of meter bands',
+                },
+            },
+            'the meter entry (flags, bands)',
+            required=['bands'],
+        ),
+    },
+    'meter settings (meter_id, entry)',
+    required=['meter_id', 'entry'],
+)
+
 POLICY_SCHEMA = _mapping(
     {
+        'meters': _keyed('meter name -> meter settings', _METER),
         'vlans': _keyed('VLAN name -> VLAN settings', _VLAN),
         'acls': _keyed('ACL name -> list of rules', _ACL),
         'dps': _keyed('switch name -> switch settings', _DP, minProperties=1),

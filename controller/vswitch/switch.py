@@ -50,20 +50,32 @@ def channel_log(path: str) -> logging.Logger:
     return _CHANNEL_LOGS[path]
 
 
-def meters(model: Datapath | None) -> dict[int, int]:
-    """{virtual meter id: packets per second} that FAUCET's packetin_pps and
-    slowpath_pps ask of the switch."""
+# A meter as the switch gets it: (flags, ((rate, burst_size), ...) of its drop bands).
+MeterEntry = tuple[tuple[str, ...], tuple[tuple[int, int], ...]]
+
+
+def meters(policy: Policy, model: Datapath | None) -> dict[int, MeterEntry]:
+    """{meter id: entry} of the switch: the policy's meters (FAUCET installs them all
+    on every switch), and the virtual meters that packetin_pps and slowpath_pps ask."""
     if model is None:
         return {}
-    wanted = {OFPM_CONTROLLER: model.packetin_pps, OFPM_SLOWPATH: model.slowpath_pps}
-    return {meter: pps for meter, pps in wanted.items() if pps}
+    wanted = {m.meter_id: (m.flags, m.bands) for m in policy.meters.values()}
+    for meter, pps in ((OFPM_CONTROLLER, model.packetin_pps), (OFPM_SLOWPATH, model.slowpath_pps)):
+        if pps:
+            wanted[meter] = (('PKTPS',), ((pps, 0),))
+    return wanted
 
 
-def meter_mod(dp: Any, command: int, meter_id: int, pps: int = 0) -> Any:
-    """An OFPMeterMod of a packets-per-second meter that drops above ``pps``."""
+def meter_mod(dp: Any, command: int, meter_id: int, entry: MeterEntry = ((), ())) -> Any:
+    """An OFPMeterMod of meter ``meter_id`` with ``entry``'s flags and drop bands."""
     ofp, parser = dp.ofproto, dp.ofproto_parser
-    bands = [parser.OFPMeterBandDrop(rate=pps)] if command != ofp.OFPMC_DELETE else []
-    return parser.OFPMeterMod(dp, command, ofp.OFPMF_PKTPS, meter_id, bands)
+    flags = 0
+    for flag in entry[0]:
+        flags |= getattr(ofp, 'OFPMF_' + flag)
+    if command == ofp.OFPMC_DELETE:
+        return parser.OFPMeterMod(dp, command, flags, meter_id, [])
+    bands = [parser.OFPMeterBandDrop(rate=rate, burst_size=burst) for rate, burst in entry[1]]
+    return parser.OFPMeterMod(dp, command, flags or ofp.OFPMF_KBPS, meter_id, bands)
 
 
 @dataclass(frozen=True)
@@ -137,7 +149,7 @@ class PolicySwitch:
             pipeline.compile_datapath(policy, model) if model is not None else frozenset()
         )
         self.vlan_max_hosts = {vlan.vid: vlan.max_hosts for vlan in policy.vlans.values()}
-        self.meters = meters(model)
+        self.meters = meters(policy, model)
         path = model.ofchannel_log if model is not None else None
         self.channel = channel_log(path) if path else None
 
@@ -166,8 +178,12 @@ class PolicySwitch:
         dp, ofp = self.dp, self.dp.ofproto
         return self._logged(
             [of.flow_delete(dp, *pipeline.COOKIES.all_rules())]
-            + [meter_mod(dp, ofp.OFPMC_DELETE, meter) for meter in (OFPM_CONTROLLER, OFPM_SLOWPATH)]
-            + [meter_mod(dp, ofp.OFPMC_ADD, meter, pps) for meter, pps in self.meters.items()]
+            + [
+                meter_mod(dp, ofp.OFPMC_DELETE, meter)
+                for meter in (OFPM_CONTROLLER, OFPM_SLOWPATH)
+                + tuple(sorted(set(self.meters) - {OFPM_CONTROLLER, OFPM_SLOWPATH}))
+            ]
+            + [meter_mod(dp, ofp.OFPMC_ADD, meter, entry) for meter, entry in self.meters.items()]
             + [flowspec.to_flow_mod(dp, spec) for spec in sorted(self.installed)]
         )
 
@@ -265,7 +281,7 @@ class PolicySwitch:
         return PolicyChange(len(change.add), len(change.delete), stale, self._logged(messages))
 
 
-def _meter_changes(dp: Any, old: dict[int, int], new: dict[int, int]) -> list[Any]:
+def _meter_changes(dp: Any, old: dict[int, MeterEntry], new: dict[int, MeterEntry]) -> list[Any]:
     """The meter mods from meters ``old`` to ``new``: only those that changed."""
     ofp = dp.ofproto
     messages = []

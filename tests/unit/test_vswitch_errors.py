@@ -263,7 +263,7 @@ CASES = {
         BASE.replace('actions: {allow: true}', 'actions: {}'),
         7,
         'acls.web.1.rule.actions',
-        'empty mapping; expected actions (allow, mirror, output)',
+        'empty mapping; expected actions (allow, mirror, meter, output)',
     ),
     'max_hosts 0': (
         BASE.replace('2: {native_vlan: guest}', '2: {native_vlan: guest, max_hosts: 0}'),
