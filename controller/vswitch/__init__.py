@@ -15,10 +15,12 @@ The format
 The subset of FAUCET's configuration that this suite implements, spelled as FAUCET
 spells it, so that a FAUCET file using these options loads unchanged::
 
+    include: [acls.yaml]   # and include-optional: files relative to this one (include.py)
     vlans:                 # name (or VID) -> vid, description, acls_in, max_hosts
-    dps:                   # switch name -> dp_id, description, hardware, interfaces
-      sw1:                 #   (hardware: any of FAUCET's names; all get the OVS pipeline)
-        dp_id: 0x1
+    dps:                   # switch name -> dp_id, description, hardware, interfaces,
+      sw1:                 #   ignore_learn_ins, packetin_pps, slowpath_pps, dp_acls,
+        dp_id: 0x1         #   combinatorial_port_flood, ofchannel_log, lldp_beacon
+        hardware: NoviFlow #   (any of FAUCET's names; all get the OVS pipeline)
         interfaces:        # port number (or a name, with number:) ->
           1:               #   name, description, native_vlan, tagged_vlans, acls_in,
             native_vlan: office   # mirror, max_hosts, enabled, output_only
@@ -27,14 +29,19 @@ spells it, so that a FAUCET file using these options loads unchanged::
         - rule:            # or the fields right under the dash, as FAUCET takes them
             tcp_dst: 80    # match fields, Ryu/OpenFlow names (dl_type & co. too)
             eth_type: 0x800
-            actions: {allow: false}   # allow, mirror: port, output: {port: N}
+            actions: {allow: false}   # allow, mirror, meter, output (below)
+    meters:                # name -> meter_id, entry: {flags, bands: [{type: DROP, ...}]}
     version: 2             # optional, as in FAUCET
 
-Anything else FAUCET has (routers, meters, stack, lacp, faucet_vips, unicast_flood,
-interface_ranges, include, ...) is refused by name ("FAUCET option 'lacp' is not
+``output`` is FAUCET's: a mapping of port, ports, set_fields, pop_vlans, swap_vid,
+vlan_vid, vlan_vids (applied in FAUCET's fixed order), or an ordered list of one-action
+mappings (applied as written). Ports in actions are numbers or interface names.
+
+Anything else FAUCET has (stack, routers, faucet_vips, lacp, dot1x, tunnel, failover,
+unicast_flood, interface_ranges, ...) is refused by name ("FAUCET option 'lacp' is not
 supported by this suite"); a key FAUCET does not have either is an unknown key. Both are
 errors: an option silently ignored would make the network behave otherwise than the
-file says.
+file says. docs/vswitch_policy.md lists the differences from FAUCET.
 
 Match fields: in_port, eth_src, eth_dst (MACs, optionally /mask), eth_type, vlan_vid,
 ip_proto, ipv4_src, ipv4_dst, ipv6_src, ipv6_dst (addresses or prefixes, /len or

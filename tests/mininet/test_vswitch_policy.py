@@ -189,18 +189,18 @@ def test_vlan_security_with_raw_frames(tenants):
 
 # --- FAUCET's format (issue 15) -------------------------------------------------------
 
-_FLOOD_SOURCES = """python3 -c "
+_SEND_FRAMES = """python3 -c "
 import socket
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind(('%(intf)s', 0))
 for i in range(%(count)d):
-    src = bytes([0x0e, 0, 0, 0, i >> 8, i & 0xff])
-    s.send(b'\\xff' * 6 + src + b'\\x88\\xb5' + b'new-source'.ljust(46, b'.'))
+    src = bytes([0x0e, 0, 0, 0, i >> 8, i & 0xff]) if %(new_sources)s else bytes(6)
+    s.send(b'\\xff' * 6 + src + (%(ethertype)d).to_bytes(2, 'big') + b'burst'.ljust(46, b'.'))
 " """
 
 _COUNT_FRAMES = """python3 -c "
 import socket, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(%(ethertype)d))
 s.bind(('%(intf)s', 0))
 s.settimeout(0.2)
 n, end = 0, time.time() + %(seconds)f
@@ -209,9 +209,36 @@ while time.time() < end:
         data, address = s.recvfrom(2048)
     except socket.timeout:
         continue
-    n += address[2] != socket.PACKET_OUTGOING and b'new-source' in data
+    n += address[2] != socket.PACKET_OUTGOING and b'burst' in data
 print(n)
 " > /tmp/count-%(host)s 2>&1 &"""
+
+
+def send_and_count(sender, receiver, count, ethertype, new_sources, seconds=4.0):
+    """``count`` broadcast frames of ``ethertype`` sent at once from ``sender`` (from
+    as many new source MACs, or all from one); how many ``receiver`` got."""
+    receiver.cmd(
+        _COUNT_FRAMES
+        % {
+            'intf': receiver.intf().name,
+            'seconds': seconds,
+            'host': receiver.name,
+            'ethertype': ethertype,
+        }
+    )
+    time.sleep(0.5)
+    sender.cmd(
+        _SEND_FRAMES
+        % {
+            'intf': sender.intf().name,
+            'count': count,
+            'ethertype': ethertype,
+            'new_sources': new_sources,
+        }
+    )
+    time.sleep(seconds)
+    receiver.cmd('wait')
+    return int(receiver.cmd('cat /tmp/count-%s' % receiver.name).strip())
 
 
 @pytest.fixture
@@ -219,19 +246,21 @@ def faucet_switch(controller, network, tmp_path):
     """One switch, four hosts, under tests/mininet/policies/faucet_compat.yaml."""
     policy = tmp_path / 'faucet.yaml'
     shutil.copy(os.path.join(POLICIES, 'faucet_compat.yaml'), policy)
+    shutil.copy(os.path.join(POLICIES, 'faucet_compat_acls.yaml'), tmp_path)
     ctl = controller(
-        ['apps/vswitch_policy.py'], config={'vswitch_policy': {'policy_file': str(policy)}}
+        ['apps/vswitch_policy.py'],
+        config={'vswitch_policy': {'policy_file': str(policy), 'reload_poll': 0.5}},
     )
     net = network(LinearTopo(n=1, hosts_per_switch=4), ctl)
     assert wait_until(lambda: ctl.log_lines('connected:'), 20), ctl.log_tail()
-    return ctl, net
+    return ctl, net, tmp_path
 
 
 def test_faucet_output_to_several_named_ports(faucet_switch):
     """h1's ACL outputs EtherType 0x88b6 to ports named h3 and h4 (h4 output_only)
     instead of forwarding it: h2 (same VLAN) does not get it. Other frames flood in
     VLAN 100 (created from its VID alone), never to the output_only h4."""
-    ctl, net = faucet_switch
+    ctl, net, _ = faucet_switch
     assert "hardware 'GenericTFM'" in ctl.log_lines('connected:')[0]
     h1, h2 = net.get('h1', 'h2')
     bcast = 'ff:ff:ff:ff:ff:ff'
@@ -253,17 +282,43 @@ def test_faucet_packetin_pps_meters_packet_ins_not_forwarding(faucet_switch):
     """packetin_pps: 20 is the switch's controller meter: 200 new source MACs sent at
     once reach the controller at about 20 a second, while all 200 frames still flood
     to h2."""
-    ctl, net = faucet_switch
+    ctl, net, _ = faucet_switch
     meters = net.get('s1').cmd('ovs-ofctl -O OpenFlow13 dump-meters s1')
     assert 'meter=controller pktps' in meters and 'rate=20' in meters, meters
     h1, h2 = net.get('h1', 'h2')
-    h2.cmd(_COUNT_FRAMES % {'intf': h2.intf().name, 'seconds': 4.0, 'host': 'h2'})
-    time.sleep(0.5)
-    h1.cmd(_FLOOD_SOURCES % {'intf': h1.intf().name, 'count': 200})
-    time.sleep(4.0)
-    h2.cmd('wait')
-    assert int(h2.cmd('cat /tmp/count-h2').strip()) == 200
+    assert send_and_count(h1, h2, 200, 0x88B5, new_sources=True) == 200
     learned = len(ctl.log_lines('learned on s1 port 1'))
     stats = net.get('s1').cmd('ovs-ofctl -O OpenFlow13 meter-stats s1')
     print('packetin_pps 20: %d of 200 new sources reached the controller; %s' % (learned, stats))
     assert 1 <= learned <= 60, (learned, stats)
+
+
+def test_faucet_meter_limits_a_flood(faucet_switch):
+    """The ACL meters EtherType 0x88b7 at 10 packets/s (burst 10): of 300 broadcast
+    frames sent at once, h2 gets a few tens; 0x88b5 frames, unmetered, all arrive."""
+    _, net, _ = faucet_switch
+    h1, h2 = net.get('h1', 'h2')
+    metered = send_and_count(h1, h2, 300, 0x88B7, new_sources=False)
+    unmetered = send_and_count(h1, h2, 300, 0x88B5, new_sources=False)
+    print('meter 10 pkt/s: %d of 300 frames flooded; unmetered: %d of 300' % (metered, unmetered))
+    assert 1 <= metered <= 60 and unmetered == 300, (metered, unmetered)
+
+
+def test_faucet_include_tree_reloads_when_the_included_file_changes(faucet_switch):
+    """The ACLs are in the included file: changing it (fan-out to h3 only) is seen by
+    the reload watch and applied; the switch's rules follow."""
+    ctl, net, tmp_path = faucet_switch
+    h1 = net.get('h1')
+    bcast = 'ff:ff:ff:ff:ff:ff'
+    probe = [(h1, frame(bcast, h1.MAC(), 'fan-out', ethertype=0x88B6), 'fan-out')]
+    assert who_receives(net, probe)['fan-out'] == {'h3', 'h4'}
+    acls = tmp_path / 'faucet_compat_acls.yaml'
+    acls.write_text(acls.read_text().replace('ports: [h3, h4]', 'ports: [h3]'))
+    assert wait_until(lambda: ctl.log_lines('applied'), 10), ctl.log_tail()
+    assert who_receives(net, probe)['fan-out'] == {'h3'}
+    acls.write_text(acls.read_text() + 'oops: [\n')
+    assert wait_until(lambda: ctl.log_lines('refused'), 10), ctl.log_tail()
+    assert 'faucet_compat_acls.yaml:' in '\n'.join(ctl.log_lines('YAML syntax error')), (
+        ctl.log_tail()
+    )
+    assert who_receives(net, probe)['fan-out'] == {'h3'}  # the reloaded policy holds
