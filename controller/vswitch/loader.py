@@ -450,25 +450,28 @@ class _Builder:
                 )
             elif dp_id is not None:
                 by_id[dp_id] = name
-            confs = _of_type(dp.get('interfaces'), dict, {})
-            interfaces = self._interfaces(path + ('interfaces',), name, confs)
-            # What the file writes counts (a misspelt VLAN has its own message), and
-            # FAUCET's port kinds without VLANs (stack, coprocessor) and interface
-            # ranges, refused by name already.
-            if (
-                confs
-                and 'interface_ranges' not in dp
-                and not any(
-                    isinstance(conf, dict)
-                    and (
-                        conf.get('native_vlan') is not None
-                        or conf.get('tagged_vlans')
-                        or conf.get('output_only') is True
-                        or 'stack' in conf
-                        or 'coprocessor' in conf
-                    )
-                    for conf in confs.values()
+            if 'interfaces' not in dp and 'interface_ranges' not in dp:
+                self.issue(
+                    path,
+                    "missing key 'interfaces' (a mapping of port number -> interface settings)",
+                    at_key=True,
                 )
+            confs = _of_type(dp.get('interfaces'), dict, {})
+            ranges = _of_type(dp.get('interface_ranges'), dict, {})
+            interfaces = self._interfaces(path, name, confs, ranges)
+            # What the file writes counts (a misspelt VLAN has its own message), and
+            # FAUCET's port kinds without VLANs (stack, coprocessor), refused by name
+            # already.
+            if (confs or ranges) and not any(
+                isinstance(conf, dict)
+                and (
+                    conf.get('native_vlan') is not None
+                    or conf.get('tagged_vlans')
+                    or conf.get('output_only') is True
+                    or 'stack' in conf
+                    or 'coprocessor' in conf
+                )
+                for conf in list(confs.values()) + list(ranges.values())
             ):
                 self.issue(
                     path + ('interfaces',),
@@ -529,7 +532,8 @@ class _Builder:
             return None
         return dp_id
 
-    def _interfaces(self, path, dp_name, conf):
+    def _interfaces(self, dp_path, dp_name, conf, ranges):
+        path = dp_path + ('interfaces',)
         by_number, by_name = {}, {}  # port -> key; interface name -> port
         for key_text, intf in conf.items():
             intf_path = path + (key_text,)
@@ -552,16 +556,24 @@ class _Builder:
                 )
             else:
                 by_number[number], by_name[name] = key_text, number
-        ports = _Ports(dp_name, by_number, by_name)
-        name_of = {number: name for name, number in by_name.items()}
+        paths = {number: path + (key_text,) for number, key_text in by_number.items()}
         confs = {
             number: conf[key_text]
             for number, key_text in by_number.items()
             if isinstance(conf[key_text], dict)
         }
+        for number, range_path, range_conf in self._port_ranges(dp_path, ranges):
+            if number in confs:  # as FAUCET: the port's own settings win
+                confs[number] = dict(range_conf, **confs[number])
+            elif number not in paths:
+                confs[number], paths[number] = range_conf, range_path
+                by_number[number] = str(number)
+                by_name.setdefault(str(number), number)
+        ports = _Ports(dp_name, by_number, by_name)
+        name_of = {number: name for name, number in by_name.items()}
         mirrors = {
             number: self._mirror_refs(
-                path + (by_number[number], 'mirror'), number, intf.get('mirror'), ports
+                paths[number] + ('mirror',), number, intf.get('mirror'), ports
             )
             for number, intf in confs.items()
         }
@@ -569,13 +581,56 @@ class _Builder:
         interfaces = {}
         for number in sorted(confs):
             interfaces[number] = self._interface(
-                path + (by_number[number],),
+                paths[number],
                 number,
-                name_of[number],
+                name_of.get(number, str(number)),
                 confs[number],
                 tuple(sorted(port for port, _ in mirrors[number])),
             )
         return FrozenDict(interfaces)
+
+    def _port_ranges(self, dp_path, ranges):
+        """(port, path of its range, settings) of FAUCET's interface_ranges: keys like
+        '1-4,6'; ranges may not overlap."""
+        found, owner = [], {}
+        for key_text, conf in ranges.items():
+            path = dp_path + ('interface_ranges', key_text)
+            if not isinstance(conf, dict):
+                continue
+            if 'number' in conf:
+                self.issue(path + ('number',), 'a range of ports has no one number')
+            numbers = set()
+            for part in key_text.split(','):
+                bounds = part.strip().split('-')
+                if not all(_decimal(b.strip()) for b in bounds) or len(bounds) > 2:
+                    self.issue(path, "'%s' is not a port range like 1-4,6" % key_text, at_key=True)
+                    numbers = set()
+                    break
+                low, high = int(bounds[0]), int(bounds[-1])
+                if len(bounds) == 2 and low >= high or not 1 <= low <= ofmatch.OFPP_MAX:
+                    self.issue(path, 'incorrect port range %s' % part.strip(), at_key=True)
+                    numbers = set()
+                    break
+                if high - low + len(numbers) + len(owner) >= MAX_RANGE_PORTS:
+                    self.issue(
+                        path,
+                        'the ranges of a switch cover at most %d ports' % MAX_RANGE_PORTS,
+                        at_key=True,
+                    )
+                    return found
+                numbers.update(range(low, high + 1))
+            overlap = sorted(numbers & set(owner))
+            if overlap:
+                self.issue(
+                    path,
+                    'port %d is already in the range %s; ranges cannot overlap'
+                    % (overlap[0], owner[overlap[0]]),
+                    at_key=True,
+                )
+                continue
+            owner.update(dict.fromkeys(numbers, key_text))
+            found += [(number, path, conf) for number in sorted(numbers)]
+        return found
 
     def _port_identity(self, path, key_text, intf):
         """(port number, interface name) of an interface, or (None, None). FAUCET keys an
@@ -773,6 +828,9 @@ class _Ports:
         return None, None
 
 
+# interface_ranges of one switch expand to at most this many ports (a hostile range
+# like 1-4294967040 would otherwise be billions of interfaces).
+MAX_RANGE_PORTS = 4096
 _METER_FLAGS = frozenset(('KBPS', 'PKTPS', 'BURST', 'STATS'))
 # set_fields: the fields Open vSwitch sets, and what the rule must match to set them.
 _SET_PREREQUISITES = {

@@ -80,7 +80,6 @@ FAUCET_ONLY = {
         'high_priority',
         'highest_priority',
         'idle_dst',
-        'interface_ranges',
         'lacp_timeout',
         'learn_ban_timeout',
         'learn_jitter',
@@ -298,6 +297,8 @@ _DP = _mapping(
             'expect': "one of FAUCET's hardware names (%s)" % ', '.join(FAUCET_HARDWARE),
         },
         'interfaces': _keyed('port number -> interface settings', _INTERFACE, minProperties=1),
+        # FAUCET: settings for ranges of ports, '1-4,6' (a port's own settings win)
+        'interface_ranges': _keyed('port ranges -> interface settings', _INTERFACE),
         'ignore_learn_ins': _int(
             0,
             2**31 - 1,
@@ -323,7 +324,6 @@ _DP = _mapping(
     },
     'switch settings',
     FAUCET_ONLY['dp'],
-    required=['interfaces'],
 )
 
 _VID = _int(MIN_VID, MAX_VID, 'a VID, an integer 1..4094')
