@@ -80,6 +80,8 @@ app_base.register_options(
 
 class VSwitchPolicy(SuiteApp):
     CONFIG_GROUP = 'vswitch_policy'
+    _learn_cookie = pipeline.COOKIES.cookie(pipeline.SRC_MISS)
+    _vip_cookie = pipeline.COOKIES.cookie(pipeline.VIP)
     conf: Any  # the [vswitch_policy] section: always there
     switches: dict[int, PolicySwitch]
 
@@ -143,10 +145,14 @@ class VSwitchPolicy(SuiteApp):
     def _packet_in(self, ev: Any) -> None:
         msg = ev.msg
         sw = self.switch_of(msg.datapath)
-        if sw is None or msg.cookie != pipeline.COOKIES.cookie(pipeline.SRC_MISS):
+        kind = msg.cookie
+        if sw is None or kind not in (self._learn_cookie, self._vip_cookie):
             return
         fields = self.packet_in_fields(sw, msg)  # None: malformed, counted by the base
         if fields is None:
+            return
+        if kind == self._vip_cookie:  # ARP, ND or a ping for a router address
+            of.send_together(sw.dp, sw.answer(*fields))
             return
         seen = sw.learn(*fields, self.learning)
         if seen is None:

@@ -6,6 +6,7 @@ Every problem is collected in one pass and reported with the file, line, column 
 path of the place it is about; ``ConfigError`` carries them all, sorted by line.
 """
 
+import ipaddress
 import re
 from dataclasses import replace
 from typing import Any
@@ -18,6 +19,7 @@ from controller.config.yaml_source import DEFAULT_MAX_BYTES, Path, read_bounded
 from controller.vswitch import schema
 from controller.vswitch.include import PolicyFiles
 from controller.vswitch.model import (
+    FAUCET_MAC,
     OVS_HARDWARE,
     REWRITES,
     Actions,
@@ -93,6 +95,7 @@ class _Builder:
         self.vlans = {}  # name -> Vlan (those with a valid VID)
         self.vlan_by_vid = {}
         self.meter_refs = []  # (path, meter name) of the ACL rules that meter
+        self.vip_owner = {}  # VIP address -> the key of its VLAN
 
     def issue(self, path: Path, message: str, at_key: bool = False) -> None:
         # One message per place: where the schema spoke, it said what was wrong.
@@ -394,7 +397,54 @@ class _Builder:
                 description=_of_type(vlan.get('description'), str),
                 acls_in=self._acl_refs(path, vlan),
                 max_hosts=_of_type(vlan.get('max_hosts'), int),
+                faucet_vips=self._vips(path, vlan.get('faucet_vips')),
+                faucet_mac=self._faucet_mac(path, vlan),
             )
+
+    def _vips(self, path, vips):
+        """FAUCET's faucet_vips: the VLAN's router addresses, each with its prefix."""
+        found = []
+        for index, text in enumerate(_of_type(vips, list, [])):
+            if not isinstance(text, str):
+                continue
+            vip_path = path + ('faucet_vips', index)
+            try:
+                vip = ipaddress.ip_interface(text.strip())
+            except ValueError:
+                self.issue(
+                    vip_path,
+                    'expected an address with its prefix, like 10.0.0.254/24; got %r' % text,
+                )
+                continue
+            if vip.network.prefixlen == vip.max_prefixlen:
+                self.issue(
+                    vip_path,
+                    '%s is a host address; a VIP needs the prefix of its subnet, '
+                    'like 10.0.0.254/24 (as in FAUCET)' % text,
+                )
+                continue
+            if vip.ip in self.vip_owner:
+                self.issue(
+                    vip_path, '%s is already a VIP of VLAN %s' % (vip.ip, self.vip_owner[vip.ip])
+                )
+                continue
+            self.vip_owner[vip.ip] = path[-1]
+            found.append(str(vip))
+        return tuple(found)
+
+    def _faucet_mac(self, path, vlan):
+        if 'faucet_mac' not in vlan:
+            return FAUCET_MAC
+        mac_path = path + ('faucet_mac',)
+        text = self.source.plain.get(mac_path, vlan['faucet_mac'])
+        parts = str(text).strip().lower().replace('-', ':').split(':')
+        if len(parts) != 6 or not all(re.fullmatch('[0-9a-f]{1,2}', part) for part in parts):
+            self.issue(mac_path, 'expected a MAC address like 0e:00:00:00:00:01; got %r' % text)
+            return FAUCET_MAC
+        mac = ':'.join(part.zfill(2) for part in parts)
+        if int(parts[0], 16) & 1:
+            self.issue(mac_path, '%s is a group (multicast) address; a router MAC is unicast' % mac)
+        return mac
 
     def _line(self, section, name):
         """The line of the VLAN or switch ``name`` (for 'already used by ... (line N)')."""

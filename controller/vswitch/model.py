@@ -18,6 +18,7 @@ from controller.config.frozen import FrozenDict
 from controller.ofmatch import OFPVID_PRESENT
 
 OVS_HARDWARE = 'Open vSwitch'
+FAUCET_MAC = '0e:00:00:00:00:01'  # FAUCET's default router MAC
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,19 @@ class Vlan:
     description: str | None = None
     acls_in: tuple[str, ...] = ()  # ACL names, in priority order
     max_hosts: int | None = None  # None: the app's default
+    # FAUCET's router addresses in the VLAN ('10.0.0.254/24'), answered to ARP,
+    # neighbour solicitation and ping from faucet_mac
+    faucet_vips: tuple[str, ...] = ()
+    faucet_mac: str = FAUCET_MAC
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {'vid': self.vid}
         _put(data, 'description', self.description)
         _put(data, 'acls_in', list(self.acls_in))
         _put(data, 'max_hosts', self.max_hosts)
+        _put(data, 'faucet_vips', list(self.faucet_vips))
+        if self.faucet_mac != FAUCET_MAC:
+            data['faucet_mac'] = self.faucet_mac
         return data
 
 

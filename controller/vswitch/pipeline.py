@@ -19,6 +19,8 @@ Pipeline (cookie kinds of the 'vswitch_policy' range in brackets)::
                       (vid, in_port) -> flood to the VLAN's other ports [FLOOD]; with
                       combinatorial_port_flood: false, one rule per VID floods to all
                       its ports (OpenFlow sends nothing back out of the in_port)
+                      FAUCET's VIPs of the VID: ARP for them, neighbour solicitations
+                      for them, pings to them -> controller, whole [VIP]
 
 Egress to a trunk port keeps the tag; to an access port the tag is popped. A port
 mirrored by M has every frame it accepts (its ACLs let it through and table 1 takes it
@@ -26,6 +28,7 @@ into a VLAN; copied as received) and every frame sent out of it (table 4) copied
 as in FAUCET, a frame the port drops (a tagged frame on an access port) is not copied.
 """
 
+import ipaddress
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,7 +41,7 @@ from controller.vswitch.model import Datapath, Policy
 
 PORT_ACL, VLAN, VLAN_ACL, ETH_SRC, ETH_DST = 0, 1, 2, 3, 4
 COOKIES = CookieSpace('vswitch_policy')
-ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT = 1, 2, 3, 4, 5, 6, 7
+ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT, VIP = 1, 2, 3, 4, 5, 6, 7, 8
 
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN_TAGS = (0x8100, 0x88A8)
@@ -48,6 +51,8 @@ PRIO_VLAN = 100
 PRIO_DOUBLE_TAG = 110
 PRIO_LEARNED = 100
 PRIO_FLOOD = 10
+PRIO_VIP = 200  # above learned hosts: the router's own addresses
+WHOLE_PACKET = 0xFFFF  # OFPCML_NO_BUFFER: an echo request is answered with its data
 PACKET_IN_BYTES = 128
 
 
@@ -303,6 +308,56 @@ def _flood_rules(dp, plans):
     return rules
 
 
+def _vip_rules(policy, plans):
+    """What the controller answers for FAUCET's faucet_vips (controller/vswitch/vip.py):
+    ARP requests and IPv6 neighbour solicitations for a VIP, and pings to it."""
+    rules = set()
+    vids = {v for p in plans.values() for v in p.vids}
+    for vlan in policy.vlans.values():
+        if vlan.vid not in vids:
+            continue
+        tagged_vid = OFPVID_PRESENT | vlan.vid
+        for text in vlan.faucet_vips:
+            vip = ipaddress.ip_interface(text).ip
+            if vip.version == 4:
+                matches = [
+                    {'eth_type': 0x0806, 'arp_tpa': str(vip)},
+                    {
+                        'eth_dst': vlan.faucet_mac,
+                        'eth_type': 0x0800,
+                        'ip_proto': 1,
+                        'ipv4_dst': str(vip),
+                    },
+                ]
+            else:
+                matches = [
+                    {
+                        'eth_type': 0x86DD,
+                        'ip_proto': 58,
+                        'icmpv6_type': 135,
+                        'ipv6_nd_target': str(vip),
+                    },
+                    {
+                        'eth_dst': vlan.faucet_mac,
+                        'eth_type': 0x86DD,
+                        'ip_proto': 58,
+                        'icmpv6_type': 128,
+                        'ipv6_dst': str(vip),
+                    },
+                ]
+            for match in matches:
+                rules.add(
+                    FlowSpec.make(
+                        ETH_DST,
+                        PRIO_VIP,
+                        dict(match, vlan_vid=tagged_vid),
+                        [('apply', (('controller', WHOLE_PACKET),))],
+                        COOKIES.cookie(VIP),
+                    )
+                )
+    return rules
+
+
 def compile_datapath(policy: Policy, dp: Datapath) -> frozenset[FlowSpec]:
     """Every static rule of datapath ``dp`` (a model Datapath) under ``policy``."""
     plans = port_plans(policy, dp)
@@ -311,6 +366,7 @@ def compile_datapath(policy: Policy, dp: Datapath) -> frozenset[FlowSpec]:
         | _vlan_rules(plans)
         | _vlan_acl_rules(policy, dp, plans)
         | _flood_rules(dp, plans)
+        | _vip_rules(policy, plans)
     )
     rules.add(
         FlowSpec.make(

@@ -51,8 +51,6 @@ FAUCET_ONLY = {
         'bgp_server_addresses',
         'dot1x_assigned',
         'edge_learn_stack_root',
-        'faucet_mac',
-        'faucet_vips',
         'minimum_ip_size_check',
         'proactive_arp_limit',
         'proactive_nd_limit',
@@ -240,6 +238,14 @@ _VLAN_SETTINGS = _mapping(
         'acls_in': _ACL_REFS,
         'acl_in': _ACL_REF,
         'max_hosts': _MAX_HOSTS,
+        'faucet_vips': {
+            'type': 'array',
+            'minItems': 1,
+            'items': _text('an address with its prefix, like 10.0.0.254/24'),
+            'expect': "a list of the VLAN's router addresses, like [10.0.0.254/24]",
+        },
+        # An unquoted MAC may read as a (base-60) integer: the loader reads its text.
+        'faucet_mac': {'type': ['string', 'integer'], 'expect': 'a MAC address'},
     },
     'VLAN settings',
     FAUCET_ONLY['vlan'],

@@ -22,7 +22,7 @@ from controller import openflow as of
 from controller.flowspec import FlowSpec
 from controller.learning import Learned, MacTable, is_unicast
 from controller.ofmatch import OFPVID_PRESENT
-from controller.vswitch import pipeline
+from controller.vswitch import pipeline, vip
 from controller.vswitch.model import OVS_HARDWARE, Datapath, Policy
 from controller.vswitch.pipeline import PortPlan
 
@@ -149,6 +149,7 @@ class PolicySwitch:
             pipeline.compile_datapath(policy, model) if model is not None else frozenset()
         )
         self.vlan_max_hosts = {vlan.vid: vlan.max_hosts for vlan in policy.vlans.values()}
+        self.vlans_by_vid = {vlan.vid: vlan for vlan in policy.vlans.values()}
         self.meters = meters(policy, model)
         path = model.ofchannel_log if model is not None else None
         self.channel = channel_log(path) if path else None
@@ -231,6 +232,33 @@ class PolicySwitch:
             self._second, self._learn_ins = int(now), 0
         self._learn_ins += 1
         return bool(every) and self._learn_ins % every == 0
+
+    def answer(self, in_port: int, frame: bytes) -> list[Any]:
+        """The packet-out that answers ``frame``, sent to the controller by a VIP rule
+        from ``in_port``: an ARP reply, a neighbour advertisement or an echo reply from
+        the router address it asks (controller/vswitch/vip.py); [] for anything else."""
+        if len(frame) < 18 or frame[12:14] != _TPID:
+            return []
+        vid = int.from_bytes(frame[14:16], 'big') & 0x0FFF
+        plan = self.plans.get(in_port)
+        vlan = self.vlans_by_vid.get(vid)
+        if plan is None or vlan is None or not plan.carries(vid):
+            return []
+        reply = vip.answer(vlan, frame, tagged=vid in plan.tagged_vids)
+        if reply is None:
+            return []
+        dp, ofp, parser = self.dp, self.dp.ofproto, self.dp.ofproto_parser
+        return self._logged(
+            [
+                parser.OFPPacketOut(
+                    dp,
+                    ofp.OFP_NO_BUFFER,
+                    ofp.OFPP_CONTROLLER,
+                    [parser.OFPActionOutput(in_port)],
+                    reply,
+                )
+            ]
+        )
 
     def forget(self, port: int, vid: int) -> list[Any]:
         """Forget the hosts learned on ``port`` in VLAN ``vid``: the messages that

@@ -259,7 +259,7 @@ def faucet_switch(controller, network, tmp_path):
 def test_faucet_output_to_several_named_ports(faucet_switch):
     """h1's ACL outputs EtherType 0x88b6 to ports named h3 and h4 (h4 output_only)
     instead of forwarding it: h2 (same VLAN) does not get it. Other frames flood in
-    VLAN 100 (created from its VID alone), never to the output_only h4."""
+    VLAN 100, never to the output_only h4."""
     ctl, net, _ = faucet_switch
     assert "hardware 'GenericTFM'" in ctl.log_lines('connected:')[0]
     h1, h2 = net.get('h1', 'h2')
@@ -322,3 +322,20 @@ def test_faucet_include_tree_reloads_when_the_included_file_changes(faucet_switc
         ctl.log_tail()
     )
     assert who_receives(net, probe)['fan-out'] == {'h3'}  # the reloaded policy holds
+
+
+def test_faucet_vips_answer_arp_nd_and_ping(faucet_switch):
+    """VLAN 100's router addresses 10.0.0.254 and fc00::254 (faucet_mac
+    0e:00:00:00:00:fe) answer ARP, neighbour solicitation and ping; an address of the
+    subnet that is no VIP does not answer."""
+    _, net, _ = faucet_switch
+    h1 = net.get('h1')
+    intf = h1.intf().name
+    h1.setIP('10.0.0.1/24')
+    h1.cmd('sysctl -qw net.ipv6.conf.%s.disable_ipv6=0' % intf)
+    h1.cmd('ip -6 addr add fc00::1/64 dev %s nodad' % intf)
+    assert ' 0% packet loss' in h1.cmd('ping -c 3 -i 0.2 -W 1 10.0.0.254')
+    assert '0e:00:00:00:00:fe' in h1.cmd('ip neigh show 10.0.0.254')
+    assert ' 0% packet loss' in h1.cmd('ping -6 -c 3 -i 0.2 -W 1 fc00::254')
+    assert '0e:00:00:00:00:fe' in h1.cmd('ip -6 neigh show fc00::254')
+    assert '100% packet loss' in h1.cmd('ping -c 2 -i 0.2 -W 1 10.0.0.253')
