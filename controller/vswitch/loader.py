@@ -543,6 +543,7 @@ class _Builder:
                     ofchannel_log=_of_type(dp.get('ofchannel_log'), str),
                     lldp_beacon=FrozenDict(_of_type(dp.get('lldp_beacon'), dict, {})),
                     dp_acls=self._dp_acls(path, dp, interfaces),
+                    priority_offset=_of_type(dp.get('priority_offset'), int, 0),
                 )
         return dps
 

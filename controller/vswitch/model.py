@@ -100,6 +100,7 @@ class Datapath:
     ofchannel_log: str | None = None  # a file that gets this switch's OpenFlow messages
     lldp_beacon: FrozenDict = FrozenDict()  # validated; no port sends beacons (see docs)
     dp_acls: tuple[str, ...] = ()  # ACL names for every packet in (then no port ACLs)
+    priority_offset: int = 0  # added to every rule's priority
 
     def port_of(self, ref: int | str) -> int | None:
         """The number of the port ``ref`` names (a port number or an interface
@@ -122,6 +123,7 @@ class Datapath:
             ('slowpath_pps', 0),
             ('combinatorial_port_flood', True),
             ('ofchannel_log', None),
+            ('priority_offset', 0),
         ):
             if getattr(self, name) != default:
                 data[name] = getattr(self, name)

@@ -31,7 +31,7 @@ as in FAUCET, a frame the port drops (a tagged frame on an access port) is not c
 import ipaddress
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from controller.cookies import CookieSpace
@@ -46,7 +46,7 @@ ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT, VIP = 1, 2, 3, 4, 
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN_TAGS = (0x8100, 0x88A8)
 ACL_TOP = 30000  # first rule of a port's ACLs; later rules count down
-PRIO_OUTPUT_ONLY = ACL_TOP + 1
+PRIO_OUTPUT_ONLY = PRIO_HIGHEST = ACL_TOP + 1
 PRIO_VLAN = 100
 PRIO_DOUBLE_TAG = 110
 PRIO_LEARNED = 100
@@ -377,18 +377,26 @@ def compile_datapath(policy: Policy, dp: Datapath) -> frozenset[FlowSpec]:
             COOKIES.cookie(SRC_MISS),
         )
     )
+    if dp.priority_offset:  # FAUCET's: every rule of the switch shifted up
+        return frozenset(replace(r, priority=r.priority + dp.priority_offset) for r in rules)
     return frozenset(rules)
 
 
 def learned_rules(
-    plan: PortPlan, vid: int, mac: str, idle_timeout: int, hard_timeout: int
+    plan: PortPlan,
+    vid: int,
+    mac: str,
+    idle_timeout: int,
+    hard_timeout: int,
+    priority_offset: int = 0,
 ) -> tuple[FlowSpec, FlowSpec]:
-    """The two rules that make host ``mac`` of VLAN ``vid`` on ``plan``'s port known."""
+    """The two rules that make host ``mac`` of VLAN ``vid`` on ``plan``'s port known
+    (at ``priority_offset`` above their priority, as the switch's other rules)."""
     tagged_vid = OFPVID_PRESENT | vid
     return (
         FlowSpec.make(
             ETH_SRC,
-            PRIO_LEARNED,
+            PRIO_LEARNED + priority_offset,
             {'in_port': plan.port, 'vlan_vid': tagged_vid, 'eth_src': mac},
             [('goto', ETH_DST)],
             COOKIES.cookie(LEARN_SRC),
@@ -396,7 +404,7 @@ def learned_rules(
         ),
         FlowSpec.make(
             ETH_DST,
-            PRIO_LEARNED,
+            PRIO_LEARNED + priority_offset,
             {'vlan_vid': tagged_vid, 'eth_dst': mac},
             [('apply', egress_actions(plan, vid))],
             COOKIES.cookie(LEARN_DST),

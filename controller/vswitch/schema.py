@@ -13,8 +13,10 @@ from controller.config.schema import describe, strict_validator
 from controller.config.yaml_source import Path
 from controller.ofmatch import ALIASES, MATCH_FIELDS, MAX_VID, MIN_VID, OFPP_MAX, NumberKind
 from controller.vswitch.model import OVS_HARDWARE
+from controller.vswitch.pipeline import PRIO_HIGHEST
 
 MAX_DP_ID = 2**64 - 1
+MAX_PRIORITY_OFFSET = 0xFFFF - PRIO_HIGHEST  # the pipeline's highest rule stays in 16 bits
 # FAUCET 1.10.12's hardware names (faucet/valve.py SUPPORTED_HARDWARE). Any of them is
 # accepted: the switch is driven with this suite's Open vSwitch pipeline all the same.
 FAUCET_HARDWARE = (
@@ -94,7 +96,6 @@ FAUCET_ONLY = {
         'nd_neighbor_timeout',
         'pipeline_config_dir',
         'port_table_scale_factor',
-        'priority_offset',
         'proactive_learn',
         'proactive_learn_v4',
         'proactive_learn_v6',
@@ -318,6 +319,11 @@ _DP = _mapping(
         ),
         'combinatorial_port_flood': _flag(),
         'dp_acls': _ACL_REFS,
+        'priority_offset': _int(
+            0,
+            MAX_PRIORITY_OFFSET,
+            'an offset added to every rule priority, 0..%d' % MAX_PRIORITY_OFFSET,
+        ),
         'ofchannel_log': _text('the file to log this switch\'s OpenFlow messages to'),
         'lldp_beacon': _mapping(
             {

@@ -220,7 +220,12 @@ class PolicySwitch:
                 [
                     flowspec.to_flow_mod(self.dp, spec)
                     for spec in pipeline.learned_rules(
-                        plan, vid, src, settings.idle_timeout, settings.hard_timeout
+                        plan,
+                        vid,
+                        src,
+                        settings.idle_timeout,
+                        settings.hard_timeout,
+                        self.model.priority_offset if self.model is not None else 0,
                     )
                 ]
             )

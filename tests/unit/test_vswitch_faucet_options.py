@@ -188,3 +188,21 @@ def test_lldp_beacon_on_a_port_is_refused_by_name():
         load(text)
     [error] = caught.value.errors
     assert error.message == "FAUCET option 'lldp_beacon' is not supported by this suite"
+
+
+def test_priority_offset_shifts_every_rule_static_and_learned(policy_text):
+    plain = load(policy_text)
+    shifted = load(policy_text.replace('ignore_learn_ins: 3', 'priority_offset: 4321'))
+    base = sorted((r.table, r.priority, r.match) for r in compile_datapath(plain, plain.dps['s1']))
+    moved = sorted(
+        (r.table, r.priority - 4321, r.match) for r in compile_datapath(shifted, shifted.dps['s1'])
+    )
+    assert moved == base
+    sw = PolicySwitch.of(FakeDatapath(1), shifted)
+    seen = sw.learn(1, tagged_frame('0e:00:00:00:00:01', 100), SETTINGS, now=1.0)
+    assert sorted(m.priority for m in seen.messages) == [100 + 4321, 100 + 4321]
+    too_far = policy_text.replace('ignore_learn_ins: 3', 'priority_offset: 35535')
+    with pytest.raises(ConfigError) as caught:
+        load(too_far)
+    [error] = caught.value.errors
+    assert error.path == 'dps.s1.priority_offset' and '0..35534' in error.message
