@@ -810,6 +810,7 @@ class _Builder:
             max_hosts=_of_type(conf.get('max_hosts'), int),
             enabled=conf.get('enabled') is not False,
             output_only=output_only,
+            permanent_learn=conf.get('permanent_learn') is True,
         )
 
     # --- ACL ports, per switch ---------------------------------------------------------

@@ -60,6 +60,7 @@ class Interface:
     max_hosts: int | None = None  # None: the app's default
     enabled: bool = True
     output_only: bool = False  # accepts no input (FAUCET's output_only)
+    permanent_learn: bool = False  # its hosts never expire nor move (FAUCET's)
 
     @property
     def vlans(self) -> tuple[Vlan, ...]:
@@ -82,6 +83,8 @@ class Interface:
             data['enabled'] = False
         if self.output_only:
             data['output_only'] = True
+        if self.permanent_learn:
+            data['permanent_learn'] = True
         return data
 
 

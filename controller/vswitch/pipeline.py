@@ -41,7 +41,7 @@ from controller.vswitch.model import Datapath, Policy
 
 PORT_ACL, VLAN, VLAN_ACL, ETH_SRC, ETH_DST = 0, 1, 2, 3, 4
 COOKIES = CookieSpace('vswitch_policy')
-ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT, VIP = 1, 2, 3, 4, 5, 6, 7, 8
+ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT, VIP, PIN = 1, 2, 3, 4, 5, 6, 7, 8, 9
 
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN_TAGS = (0x8100, 0x88A8)
@@ -50,6 +50,7 @@ PRIO_OUTPUT_ONLY = PRIO_HIGHEST = ACL_TOP + 1
 PRIO_VLAN = 100
 PRIO_DOUBLE_TAG = 110
 PRIO_LEARNED = 100
+PRIO_PINNED = 90  # below a learned source: its MAC from any other port is dropped
 PRIO_FLOOD = 10
 PRIO_VIP = 200  # above learned hosts: the router's own addresses
 WHOLE_PACKET = 0xFFFF  # OFPCML_NO_BUFFER: an echo request is answered with its data
@@ -69,6 +70,7 @@ class PortPlan:
     tagged_vids: tuple[int, ...] = ()
     mirrored_to: tuple[int, ...] = ()  # mirror ports that get a copy of this port's traffic
     max_hosts: int | None = None
+    permanent: bool = False  # FAUCET's permanent_learn: hosts never expire nor move
 
     @property
     def vids(self) -> tuple[int, ...]:
@@ -96,6 +98,7 @@ def port_plans(policy: Policy, dp: Datapath) -> dict[int, PortPlan]:
             tagged_vids=tuple(sorted(vlan.vid for vlan in intf.tagged_vlans)),
             mirrored_to=tuple(sorted(mirrored_to.get(port, ()))),
             max_hosts=intf.max_hosts,
+            permanent=intf.permanent_learn,
         )
     return plans
 
@@ -389,11 +392,14 @@ def learned_rules(
     idle_timeout: int,
     hard_timeout: int,
     priority_offset: int = 0,
-) -> tuple[FlowSpec, FlowSpec]:
-    """The two rules that make host ``mac`` of VLAN ``vid`` on ``plan``'s port known
-    (at ``priority_offset`` above their priority, as the switch's other rules)."""
+) -> tuple[FlowSpec, ...]:
+    """The rules that make host ``mac`` of VLAN ``vid`` on ``plan``'s port known (at
+    ``priority_offset`` above their priority, as the switch's other rules). On a
+    permanent_learn port they never expire, and a third drops ``mac`` from other ports."""
     tagged_vid = OFPVID_PRESENT | vid
-    return (
+    if plan.permanent:
+        idle_timeout = hard_timeout = 0
+    learned = (
         FlowSpec.make(
             ETH_SRC,
             PRIO_LEARNED + priority_offset,
@@ -411,6 +417,17 @@ def learned_rules(
             idle_timeout=idle_timeout,
         ),
     )
+    if not plan.permanent:
+        return learned
+    # after the learned source: the host's own frames are never caught by its pin
+    pin = FlowSpec.make(
+        ETH_SRC,
+        PRIO_PINNED + priority_offset,
+        {'vlan_vid': tagged_vid, 'eth_src': mac},
+        [],
+        COOKIES.cookie(PIN),
+    )
+    return learned + (pin,)
 
 
 def stale_learning(
@@ -428,6 +445,7 @@ def stale_learning(
                 or not new.carries(vid)
                 or (vid in old.tagged_vids) != (vid in new.tagged_vids)
                 or old.mirrored_to != new.mirrored_to
+                or old.permanent != new.permanent
             ):
                 stale.add((port, vid))
     return stale

@@ -132,6 +132,7 @@ class PolicySwitch:
         self.dp = dp
         self.hosts: dict[int, MacTable] = {}  # vid -> the hosts learned in it
         self._second, self._learn_ins = 0, 0  # learning packet-ins in the current second
+        self.pinned: set[tuple[int, str]] = set()  # (vid, MAC) learned on permanent ports
         self._use(policy, model)
 
     @classmethod
@@ -213,7 +214,14 @@ class PolicySwitch:
             return None
         hosts = self.hosts.setdefault(vid, MacTable(settings.default_max_hosts, BAN_SECONDS))
         hosts.max_total = self.vlan_max_hosts.get(vid)
+        known = hosts.lookup(src)
+        if known is not None and known != plan.port and (vid, src) in self.pinned:
+            # learned on a permanent_learn port: it does not move (its pin rule drops
+            # its frames from other ports; this is one that raced the pin)
+            return HostSeen(src, vid, plan.port, Learned.REFUSED, known)
         result, previous = hosts.learn(src, plan.port, max_macs=plan.max_hosts)
+        if plan.permanent and result in (Learned.NEW, Learned.MOVED):
+            self.pinned.add((vid, src))
         messages = []
         if result not in (Learned.BANNED, Learned.REFUSED, Learned.FULL):
             messages = self._logged(
@@ -269,12 +277,25 @@ class PolicySwitch:
         """Forget the hosts learned on ``port`` in VLAN ``vid``: the messages that
         delete their rules."""
         dp, parser = self.dp, self.dp.ofproto_parser
-        if vid in self.hosts:
-            self.hosts[vid].forget_port(port)
+        macs = self.hosts[vid].forget_port(port) if vid in self.hosts else set()
         tagged_vid = OFPVID_PRESENT | vid
         src_cookie, src_mask = pipeline.COOKIES.rules_of_kind(pipeline.LEARN_SRC)
         dst_cookie, dst_mask = pipeline.COOKIES.rules_of_kind(pipeline.LEARN_DST)
-        return [
+        pin_cookie, pin_mask = pipeline.COOKIES.rules_of_kind(pipeline.PIN)
+        pins = []
+        for mac in sorted(macs):
+            if (vid, mac) in self.pinned:
+                self.pinned.discard((vid, mac))
+                pins.append(
+                    of.flow_delete(
+                        dp,
+                        pin_cookie,
+                        pin_mask,
+                        table_id=pipeline.ETH_SRC,
+                        match=parser.OFPMatch(vlan_vid=tagged_vid, eth_src=mac),
+                    )
+                )
+        return pins + [
             of.flow_delete(
                 dp,
                 src_cookie,

@@ -206,3 +206,33 @@ def test_priority_offset_shifts_every_rule_static_and_learned(policy_text):
         load(too_far)
     [error] = caught.value.errors
     assert error.path == 'dps.s1.priority_offset' and '0..35534' in error.message
+
+
+def test_permanent_learn_pins_hosts_to_their_port(policy_text):
+    from controller.learning import Learned
+    from controller.vswitch.pipeline import COOKIES, PIN
+
+    text = policy_text.replace(
+        '1: {native_vlan: 100}', '1: {native_vlan: 100, permanent_learn: true}'
+    )
+    text = text.replace('ignore_learn_ins: 3', 'ignore_learn_ins: 0')
+    sw = PolicySwitch.of(FakeDatapath(1), load(text))
+    mac = '0e:00:00:00:00:01'
+    seen = sw.learn(1, tagged_frame(mac, 100), SETTINGS, now=1.0)
+    src, dst, pin = seen.messages
+    assert (src.hard_timeout, dst.idle_timeout) == (0, 0)  # never expire
+    assert dict(pin.match.items()) == {'vlan_vid': 0x1064, 'eth_src': mac}
+    assert pin.instructions == [] and pin.priority == 90 < src.priority
+    assert pin.cookie == COOKIES.cookie(PIN)
+    # the same MAC on another port: not moved, nothing sent
+    moved = sw.learn(2, tagged_frame(mac, 100), SETTINGS, now=2.0)
+    assert (moved.result, moved.previous, moved.messages) == (Learned.REFUSED, 1, [])
+    # a host of an ordinary port expires and moves as before
+    other = sw.learn(2, tagged_frame('0e:00:00:00:00:02', 100), SETTINGS, now=3.0)
+    assert len(other.messages) == 2 and other.messages[1].idle_timeout == 300
+    # no longer permanent: port 1's hosts are forgotten, their pins deleted
+    change = sw.apply(load(text.replace(', permanent_learn: true', '')))
+    assert (1, 100) in change.forgotten
+    deletes = [m for m in change.messages if getattr(m, 'cookie', None) == COOKIES.cookie(PIN)]
+    assert [dict(m.match.items()) for m in deletes] == [{'vlan_vid': 0x1064, 'eth_src': mac}]
+    assert sw.learn(2, tagged_frame(mac, 100), SETTINGS, now=4.0).result is Learned.NEW
