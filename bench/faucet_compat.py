@@ -133,19 +133,25 @@ def _bind(env: dict[str, Any], target: ast.AST, value: Any) -> None:
         env[target.attr] = value
 
 
+def _assign(statement: ast.stmt, env: dict[str, Any]) -> None:
+    """Bind the targets of an assignment whose value evaluates over ``env``."""
+    if not isinstance(statement, ast.Assign):
+        return
+    try:
+        value = _evaluate(statement.value, env)
+    except _Unknown:
+        return
+    for target in statement.targets:
+        _bind(env, target, value)
+
+
 def _constants(tree: ast.Module) -> dict[str, Any]:
     """The module's and its classes' names bound to strings (or numbers) that evaluate."""
     env: dict[str, Any] = {}
     bodies = [tree.body] + [n.body for n in tree.body if isinstance(n, ast.ClassDef)]
     for body in bodies:
         for statement in body:
-            if isinstance(statement, ast.Assign):
-                try:
-                    value = _evaluate(statement.value, env)
-                except _Unknown:
-                    continue
-                for target in statement.targets:
-                    _bind(env, target, value)
+            _assign(statement, env)
     return env
 
 
@@ -159,15 +165,8 @@ def python_strings(source: str, env: dict[str, Any]) -> list[tuple[int, str]]:
             if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 visit_body(statement.body, dict(scope))
                 continue
-            for node in _outermost_strings(statement, scope):
-                found.append(node)
-            if isinstance(statement, ast.Assign):
-                try:
-                    value = _evaluate(statement.value, scope)
-                except _Unknown:
-                    continue
-                for target in statement.targets:
-                    _bind(scope, target, value)
+            found.extend(_outermost_strings(statement, scope))
+            _assign(statement, scope)
             for field in ('body', 'orelse', 'finalbody'):
                 inner = getattr(statement, field, None)
                 if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):

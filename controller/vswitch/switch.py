@@ -276,42 +276,24 @@ class PolicySwitch:
     def forget(self, port: int, vid: int) -> list[Any]:
         """Forget the hosts learned on ``port`` in VLAN ``vid``: the messages that
         delete their rules."""
-        dp, parser = self.dp, self.dp.ofproto_parser
         macs = self.hosts[vid].forget_port(port) if vid in self.hosts else set()
         tagged_vid = OFPVID_PRESENT | vid
-        src_cookie, src_mask = pipeline.COOKIES.rules_of_kind(pipeline.LEARN_SRC)
-        dst_cookie, dst_mask = pipeline.COOKIES.rules_of_kind(pipeline.LEARN_DST)
-        pin_cookie, pin_mask = pipeline.COOKIES.rules_of_kind(pipeline.PIN)
-        pins = []
-        for mac in sorted(macs):
-            if (vid, mac) in self.pinned:
-                self.pinned.discard((vid, mac))
-                pins.append(
-                    of.flow_delete(
-                        dp,
-                        pin_cookie,
-                        pin_mask,
-                        table_id=pipeline.ETH_SRC,
-                        match=parser.OFPMatch(vlan_vid=tagged_vid, eth_src=mac),
-                    )
-                )
-        return pins + [
-            of.flow_delete(
-                dp,
-                src_cookie,
-                src_mask,
-                table_id=pipeline.ETH_SRC,
-                match=parser.OFPMatch(in_port=port, vlan_vid=tagged_vid),
-            ),
-            of.flow_delete(
-                dp,
-                dst_cookie,
-                dst_mask,
-                table_id=pipeline.ETH_DST,
-                out_port=port,
-                match=parser.OFPMatch(vlan_vid=tagged_vid),
-            ),
+        pins = sorted(mac for mac in macs if (vid, mac) in self.pinned)
+        self.pinned -= {(vid, mac) for mac in pins}
+        return [
+            self._delete(pipeline.PIN, pipeline.ETH_SRC, vlan_vid=tagged_vid, eth_src=mac)
+            for mac in pins
+        ] + [
+            self._delete(pipeline.LEARN_SRC, pipeline.ETH_SRC, in_port=port, vlan_vid=tagged_vid),
+            self._delete(pipeline.LEARN_DST, pipeline.ETH_DST, port, vlan_vid=tagged_vid),
         ]
+
+    def _delete(self, kind: int, table: int, out_port: int | None = None, **match: Any) -> Any:
+        """A delete of this app's rules of ``kind`` in ``table`` that match ``match``
+        (and output to ``out_port``, if given)."""
+        cookie, mask = pipeline.COOKIES.rules_of_kind(kind)
+        match_fields = self.dp.ofproto_parser.OFPMatch(**match)
+        return of.flow_delete(self.dp, cookie, mask, table, match_fields, out_port)
 
     # --- a new policy ---------------------------------------------------------------
 

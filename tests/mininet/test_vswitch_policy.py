@@ -190,12 +190,13 @@ def test_vlan_security_with_raw_frames(tenants):
 # --- FAUCET's format (issue 15) -------------------------------------------------------
 
 _SEND_FRAMES = """python3 -c "
-import socket
+import socket, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind(('%(intf)s', 0))
 for i in range(%(count)d):
     src = bytes([0x0e, 0, 0, 0, i >> 8, i & 0xff]) if %(new_sources)s else bytes(6)
     s.send(b'\\xff' * 6 + src + (%(ethertype)d).to_bytes(2, 'big') + b'burst'.ljust(46, b'.'))
+    time.sleep(%(gap)f)
 " """
 
 _COUNT_FRAMES = """python3 -c "
@@ -214,9 +215,10 @@ print(n)
 " > /tmp/count-%(host)s 2>&1 &"""
 
 
-def send_and_count(sender, receiver, count, ethertype, new_sources, seconds=4.0):
-    """``count`` broadcast frames of ``ethertype`` sent at once from ``sender`` (from
-    as many new source MACs, or all from one); how many ``receiver`` got."""
+def send_and_count(sender, receiver, count, ethertype, new_sources, seconds=4.0, gap=0.005):
+    """``count`` broadcast frames of ``ethertype`` sent from ``sender``, ``gap`` s apart
+    (a burst of hundreds at once overruns the userspace datapath's queues on a loaded
+    machine), from as many new source MACs or all from one; how many ``receiver`` got."""
     receiver.cmd(
         _COUNT_FRAMES
         % {
@@ -234,6 +236,7 @@ def send_and_count(sender, receiver, count, ethertype, new_sources, seconds=4.0)
             'count': count,
             'ethertype': ethertype,
             'new_sources': new_sources,
+            'gap': gap,
         }
     )
     time.sleep(seconds)
@@ -279,9 +282,9 @@ def test_faucet_output_to_several_named_ports(faucet_switch):
 
 
 def test_faucet_packetin_pps_meters_packet_ins_not_forwarding(faucet_switch):
-    """packetin_pps: 20 is the switch's controller meter: 200 new source MACs sent at
-    once reach the controller at about 20 a second, while all 200 frames still flood
-    to h2."""
+    """packetin_pps: 20 is the switch's controller meter: 200 new source MACs sent in
+    a second reach the controller at about 20 a second, while all 200 frames still
+    flood to h2."""
     ctl, net, _ = faucet_switch
     meters = net.get('s1').cmd('ovs-ofctl -O OpenFlow13 dump-meters s1')
     assert 'meter=controller pktps' in meters and 'rate=20' in meters, meters
@@ -295,13 +298,13 @@ def test_faucet_packetin_pps_meters_packet_ins_not_forwarding(faucet_switch):
 
 def test_faucet_meter_limits_a_flood(faucet_switch):
     """The ACL meters EtherType 0x88b7 at 10 packets/s (burst 10): of 300 broadcast
-    frames sent at once, h2 gets a few tens; 0x88b5 frames, unmetered, all arrive."""
+    frames sent in 1.5 s, h2 gets a few tens; 0x88b5 frames, unmetered, all arrive."""
     _, net, _ = faucet_switch
     h1, h2 = net.get('h1', 'h2')
     metered = send_and_count(h1, h2, 300, 0x88B7, new_sources=False)
     unmetered = send_and_count(h1, h2, 300, 0x88B5, new_sources=False)
     print('meter 10 pkt/s: %d of 300 frames flooded; unmetered: %d of 300' % (metered, unmetered))
-    assert 1 <= metered <= 60 and unmetered == 300, (metered, unmetered)
+    assert 5 <= metered <= 60 and unmetered == 300, (metered, unmetered)
 
 
 def test_faucet_include_tree_reloads_when_the_included_file_changes(faucet_switch):
@@ -339,3 +342,22 @@ def test_faucet_vips_answer_arp_nd_and_ping(faucet_switch):
     assert ' 0% packet loss' in h1.cmd('ping -6 -c 3 -i 0.2 -W 1 fc00::254')
     assert '0e:00:00:00:00:fe' in h1.cmd('ip -6 neigh show fc00::254')
     assert '100% packet loss' in h1.cmd('ping -c 2 -i 0.2 -W 1 10.0.0.253')
+
+
+def test_faucet_permanent_learn_drops_the_mac_from_other_ports(faucet_switch):
+    """h2's port has permanent_learn: once h2 is learned there, frames with h2's MAC
+    from another port (h3) go nowhere, while h2's own still flood."""
+    ctl, net, _ = faucet_switch
+    h2, h3 = net.get('h2', 'h3')
+    bcast = 'ff:ff:ff:ff:ff:ff'
+    who_receives(net, [(h2, frame(bcast, h2.MAC(), 'hello'), 'hello')], seconds=1.0)
+    assert wait_until(lambda: ctl.log_lines('learned on s1 port 2'), 5), ctl.log_tail()
+    got = who_receives(
+        net,
+        [
+            (h3, frame(bcast, h2.MAC(), 'spoofed-h2'), 'spoofed-h2'),
+            (h2, frame(bcast, h2.MAC(), 'own'), 'own'),
+        ],
+    )
+    assert got == {'spoofed-h2': set(), 'own': {'h1', 'h3'}}, got
+    assert not ctl.log_lines('moved on s1'), ctl.log_tail()
