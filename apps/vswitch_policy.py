@@ -17,12 +17,12 @@ This app only carries Ryu's events there and the messages back. Switches are mat
 to the policy by dp_id; a switch the policy does not name is left without rules (in
 fail mode secure it forwards nothing).
 
-Live reload, on SIGHUP or when the file changes (polled every ``reload_poll`` s): the
-new file is validated first; a bad file is refused, every error is logged, and the old
-policy stays in force. A good one is applied as the smallest diff per switch: rules that
-stay the same are not touched (traffic on untouched ports sees nothing), changed rules
-are replaced in place by an ADD, gone rules are deleted, and the hosts learned on ports
-whose VLANs or mirroring changed are forgotten.
+Live reload, on SIGHUP or when the file or a file it includes changes (polled every
+``reload_poll`` s): the new file is validated first; a bad file is refused, every error
+is logged, and the old policy stays in force. A good one is applied as the smallest
+diff per switch: rules that stay the same are not touched (traffic on untouched ports
+sees nothing), changed rules are replaced in place by an ADD, gone rules are deleted,
+and the hosts learned on ports whose VLANs or mirroring changed are forgotten.
 
 The file is read and checked in an OS thread (controller/config/offload.py), so
 switches keep being answered while a large policy loads; only a regular file of at most
