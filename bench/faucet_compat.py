@@ -222,16 +222,20 @@ def rst_yaml_blocks(text: str) -> list[tuple[int, str]]:
             continue
         indent = len(start.group(1))
         body: list[str] = []
-        first = index + 1
+        first = None  # the line (from 1) of the block's first line of YAML
         while index < len(lines):
             line = lines[index]
             if line.strip() and len(line) - len(line.lstrip()) <= indent:
                 break
-            if line.strip().startswith(':') and not any(b.strip() for b in body):
+            if line.strip().startswith(':') and first is None:
                 index += 1  # an option of the directive (:caption:, :name:)
                 continue
+            if line.strip() and first is None:
+                first = index + 1
             body.append(line)
             index += 1
+        if first is None:
+            continue
         blocks.append((first, textwrap.dedent('\n'.join(body)).strip('\n') + '\n'))
     return blocks
 

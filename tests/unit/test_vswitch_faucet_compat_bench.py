@@ -124,3 +124,39 @@ def test_summarise_counts_share_of_faucet_accepted_and_wrong_acceptances():
     # counted once per config: 'x 1' and 'x 2' are one reason
     assert summary['refusal_reasons'] == {'unsupported option: stack': 1, 'x N': 1}
     assert 'FAUCET accepts 2; of those we accept 1 (50.0%)' in faucet_compat.table(summary)
+
+
+def test_extract_reads_tests_docs_and_files_of_a_checkout(tmp_path):
+    """A checkout in miniature: a test module with a config built from a clib constant,
+    an RST page with a yaml block, and etc/faucet/faucet.yaml with an include."""
+    (tmp_path / 'clib').mkdir()
+    (tmp_path / 'clib' / 'lib.py').write_text('DP = """\n    s1:\n        dp_id: 1\n"""\n')
+    tests = tmp_path / 'tests' / 'unit' / 'faucet'
+    tests.mkdir(parents=True)
+    (tests / 'test_x.py').write_text(
+        'from clib.lib import DP\n'
+        'CONFIG = """\ndps:\n%s        interfaces: {1: {native_vlan: 100}}\n""" % DP\n'
+        'SAME = CONFIG.strip()\n'  # the same config again: counted once
+    )
+    (tmp_path / 'docs').mkdir()
+    (tmp_path / 'docs' / 'page.rst').write_text(
+        '.. code-block:: yaml\n\n  dps: {s2: {dp_id: 2, interfaces: {1: {native_vlan: 9}}}}\n'
+    )
+    etc = tmp_path / 'etc' / 'faucet'
+    etc.mkdir(parents=True)
+    (etc / 'faucet.yaml').write_text(
+        'include: [acls.yaml]\ndps: {s3: {dp_id: 3, interfaces: {1: {native_vlan: 7}}}}\n'
+    )
+    (etc / 'acls.yaml').write_text('acls: {}\n')  # no dps: an include, not a config
+    samples = faucet_compat.extract(str(tmp_path))
+    assert [s.origin for s in samples] == [
+        'tests/unit/faucet/test_x.py:2',
+        'docs/page.rst:3',
+        'etc/faucet/faucet.yaml:1',
+    ]
+    assert samples[2].path == str(etc / 'faucet.yaml')
+    paths = faucet_compat.write_samples(samples, str(tmp_path / 'work'))
+    assert paths[2] == str(etc / 'faucet.yaml')  # in place: its include resolves
+    verdicts = [faucet_compat.our_verdict(path) for path in paths]
+    assert verdicts[0] == (True, []) and verdicts[2] == (True, [])
+    assert verdicts[1] == (True, [])
