@@ -7,6 +7,7 @@ path of the place it is about; ``ConfigError`` carries them all, sorted by line.
 """
 
 import ipaddress
+import os
 import re
 from dataclasses import replace
 from typing import Any
@@ -540,12 +541,31 @@ class _Builder:
                     packetin_pps=_of_type(dp.get('packetin_pps'), int, 0),
                     slowpath_pps=_of_type(dp.get('slowpath_pps'), int, 0),
                     combinatorial_port_flood=dp.get('combinatorial_port_flood') is not False,
-                    ofchannel_log=_of_type(dp.get('ofchannel_log'), str),
+                    ofchannel_log=self._ofchannel_log(path, dp.get('ofchannel_log')),
                     lldp_beacon=FrozenDict(_of_type(dp.get('lldp_beacon'), dict, {})),
                     dp_acls=self._dp_acls(path, dp, interfaces),
                     priority_offset=_of_type(dp.get('priority_offset'), int, 0),
                 )
         return dps
+
+    def _ofchannel_log(self, path, log):
+        """FAUCET's ofchannel_log: a file the app appends to. Only a regular file (or
+        one still to be made in an existing directory) or /dev/null: appending OpenFlow
+        messages to a device or a FIFO is never meant."""
+        if not isinstance(log, str):
+            return None
+        real = os.path.realpath(log)
+        if real == os.devnull or (
+            not os.path.exists(real) and os.path.isdir(os.path.dirname(real))
+        ):
+            return log
+        if not os.path.isfile(real):
+            self.issue(
+                path + ('ofchannel_log',),
+                '%s is not a regular file (nor a new one in an existing directory)' % log,
+            )
+            return None
+        return log
 
     def _dp_acls(self, path, dp, interfaces):
         """FAUCET's dp_acls: ACLs for every packet the switch takes in, which (as in

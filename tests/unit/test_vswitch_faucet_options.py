@@ -236,3 +236,12 @@ def test_permanent_learn_pins_hosts_to_their_port(policy_text):
     deletes = [m for m in change.messages if getattr(m, 'cookie', None) == COOKIES.cookie(PIN)]
     assert [dict(m.match.items()) for m in deletes] == [{'vlan_vid': 0x1064, 'eth_src': mac}]
     assert sw.learn(2, tagged_frame(mac, 100), SETTINGS, now=4.0).result is Learned.NEW
+
+
+@pytest.mark.parametrize('log', ['/dev/zero', '/tmp', '/no/such/dir/ofchannel.log'])
+def test_ofchannel_log_must_be_a_regular_file(log):
+    text = POLICY % {'log': log}
+    with pytest.raises(ConfigError) as caught:
+        load(text)
+    [error] = caught.value.errors
+    assert error.path == 'dps.s1.ofchannel_log' and 'is not a regular file' in error.message
