@@ -17,12 +17,12 @@ This app only carries Ryu's events there and the messages back. Switches are mat
 to the policy by dp_id; a switch the policy does not name is left without rules (in
 fail mode secure it forwards nothing).
 
-Live reload, on SIGHUP or when the file changes (polled every ``reload_poll`` s): the
-new file is validated first; a bad file is refused, every error is logged, and the old
-policy stays in force. A good one is applied as the smallest diff per switch: rules that
-stay the same are not touched (traffic on untouched ports sees nothing), changed rules
-are replaced in place by an ADD, gone rules are deleted, and the hosts learned on ports
-whose VLANs or mirroring changed are forgotten.
+Live reload, on SIGHUP or when the file or a file it includes changes (polled every
+``reload_poll`` s): the new file is validated first; a bad file is refused, every error
+is logged, and the old policy stays in force. A good one is applied as the smallest
+diff per switch: rules that stay the same are not touched (traffic on untouched ports
+sees nothing), changed rules are replaced in place by an ADD, gone rules are deleted,
+and the hosts learned on ports whose VLANs or mirroring changed are forgotten.
 
 The file is read and checked in an OS thread (controller/config/offload.py), so
 switches keep being answered while a large policy loads; only a regular file of at most
@@ -42,10 +42,10 @@ from controller import openflow as of
 from controller.app_base import SuiteApp
 from controller.config import ConfigError
 from controller.config.offload import off_loop
-from controller.config.watch import FileWatch
 from controller.config.yaml_source import DEFAULT_MAX_BYTES
 from controller.learning import Learned
 from controller.vswitch import load_policy, pipeline
+from controller.vswitch.include import FilesWatch
 from controller.vswitch.switch import LearningSettings, PolicySwitch
 
 app_base.register_options(
@@ -80,6 +80,8 @@ app_base.register_options(
 
 class VSwitchPolicy(SuiteApp):
     CONFIG_GROUP = 'vswitch_policy'
+    _learn_cookie = pipeline.COOKIES.cookie(pipeline.SRC_MISS)
+    _vip_cookie = pipeline.COOKIES.cookie(pipeline.VIP)
     conf: Any  # the [vswitch_policy] section: always there
     switches: dict[int, PolicySwitch]
 
@@ -90,9 +92,10 @@ class VSwitchPolicy(SuiteApp):
                 'vswitch_policy: set policy_file in the [vswitch_policy] section of a --config-file'
             )
         self.path = self.conf.policy_file
-        self.watch = FileWatch(self.path)
+        self.watch = FilesWatch((self.path,))
         try:
             self.policy = load_policy(self.path, self.conf.max_policy_bytes)
+            self.watch.follow(self.policy.files)  # and the files it includes
         except ConfigError as error:
             raise SystemExit(
                 'vswitch_policy: %s is not a valid policy:\n%s' % (self.path, error)
@@ -126,7 +129,11 @@ class VSwitchPolicy(SuiteApp):
         for msg in sw.install():
             sw.dp.send_msg(msg)
         self.logger.info(
-            'switch %016x (%s) connected: %d rules', sw.dp.id, sw.name, len(sw.installed)
+            'switch %016x (%s) connected: %d rules%s',
+            sw.dp.id,
+            sw.name,
+            len(sw.installed),
+            sw.hardware_note,
         )
 
     def switch_disconnected(self, sw: PolicySwitch, graph_changed: bool) -> None:
@@ -138,10 +145,14 @@ class VSwitchPolicy(SuiteApp):
     def _packet_in(self, ev: Any) -> None:
         msg = ev.msg
         sw = self.switch_of(msg.datapath)
-        if sw is None or msg.cookie != pipeline.COOKIES.cookie(pipeline.SRC_MISS):
+        kind = msg.cookie
+        if sw is None or kind not in (self._learn_cookie, self._vip_cookie):
             return
         fields = self.packet_in_fields(sw, msg)  # None: malformed, counted by the base
         if fields is None:
+            return
+        if kind == self._vip_cookie:  # ARP, ND or a ping for a router address
+            of.send_together(sw.dp, sw.answer(*fields))
             return
         seen = sw.learn(*fields, self.learning)
         if seen is None:
@@ -210,6 +221,7 @@ class VSwitchPolicy(SuiteApp):
                 change.forgotten,
             )
         self.policy = new
+        self.watch.follow(new.files)
         self.logger.info(
             'policy reload (%s) applied: %d rule changes in %.1f ms (the file '
             'read and checked in %.1f ms)',

@@ -7,6 +7,7 @@ Actions and instructions are tuples:
     ('output', port) ('push_vlan', ethertype) ('pop_vlan',) ('set_field', field, value)
     ('group', group_id) ('controller', max_len)
     instructions: ('apply', (action, ...)) ('meta', (value, mask)) ('goto', table_id)
+                  ('meter', meter_id)
 
 Match values are what Ryu's OFPMatch accepts; a masked value is a (value, mask) tuple.
 """
@@ -128,6 +129,8 @@ def _instruction(parser, ofp, instruction, packed=False):
         return parser.OFPInstructionGotoTable(body)
     if kind == 'meta':
         return parser.OFPInstructionWriteMetadata(*body)
+    if kind == 'meter':
+        return parser.OFPInstructionMeter(body, ofp.OFPIT_METER)
     raise ValueError('unknown instruction %r' % (instruction,))
 
 

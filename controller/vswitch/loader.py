@@ -6,32 +6,65 @@ Every problem is collected in one pass and reported with the file, line, column 
 path of the place it is about; ``ConfigError`` carries them all, sorted by line.
 """
 
+import ipaddress
+import os
 import re
+from dataclasses import replace
 from typing import Any
 
 from controller import ofmatch
+from controller.config.errors import ConfigError
 from controller.config.frozen import FrozenDict
 from controller.config.schema import parse_int
-from controller.config.yaml_source import DEFAULT_MAX_BYTES, Path, load_checked, load_file
+from controller.config.yaml_source import DEFAULT_MAX_BYTES, Path, read_bounded
 from controller.vswitch import schema
-from controller.vswitch.model import Actions, Datapath, Interface, Policy, Rule, Vlan
+from controller.vswitch.include import PolicyFiles
+from controller.vswitch.model import (
+    FAUCET_MAC,
+    OVS_HARDWARE,
+    REWRITES,
+    Actions,
+    Datapath,
+    Interface,
+    Meter,
+    Policy,
+    Rule,
+    Vlan,
+)
 
 
 def load_policy(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Policy:
-    """The Policy in the YAML file at ``path``; ConfigError if it is unreadable, not a
-    regular file, larger than ``max_bytes`` or wrong."""
-    return load_file(path, load_policy_text, max_bytes)
+    """The Policy in the YAML file at ``path`` and the files it includes; ConfigError
+    if one is unreadable, not a regular file, larger than ``max_bytes`` or wrong."""
+    return load_policy_text(read_bounded(path, max_bytes), str(path), max_bytes)
 
 
-def load_policy_text(text: str | bytes, filename: str = '<string>') -> Policy:
-    """The Policy in ``text`` (str, or UTF-8 bytes); ``filename`` names it in messages."""
-    return load_checked(
-        text,
-        filename,
-        schema.POLICY_SCHEMA['expect'],
-        schema.schema_issues,
-        lambda source: _Builder(source).build(),
-    )
+def load_policy_text(
+    text: str | bytes, filename: str = '<string>', max_bytes: int = DEFAULT_MAX_BYTES
+) -> Policy:
+    """The Policy in ``text`` (str, or UTF-8 bytes); ``filename`` names it in messages
+    and is where its includes are looked for from (include.py)."""
+    files = PolicyFiles(schema.POLICY_SCHEMA['expect'])
+    policy = None
+    if files.read_root(text, filename, max_bytes):
+        # Where reading the YAML already failed (a bad tag, a duplicate key), that is
+        # the message; the schema's view of the leftover value would only add noise.
+        unread = {path for path, _ in _issue_keys(files)}
+        for path, message, at_key in schema.schema_issues(files.data):
+            if path not in unread:
+                files.issue(path, message, at_key=at_key)
+        policy = _Builder(files).build()
+    issues = list(files.all_issues())
+    paths = tuple(files.paths)
+    files.release()
+    if issues or policy is None:
+        raise ConfigError(issues)
+    return replace(policy, files=paths)
+
+
+def _issue_keys(files):
+    for source in files.sources:
+        yield from source.issues
 
 
 def _is_int(value):
@@ -62,6 +95,8 @@ class _Builder:
         self.vlan_keys = {}  # name -> its key in 'vlans' (str)
         self.vlans = {}  # name -> Vlan (those with a valid VID)
         self.vlan_by_vid = {}
+        self.meter_refs = []  # (path, meter name) of the ACL rules that meter
+        self.vip_owner = {}  # VIP address -> the key of its VLAN
 
     def issue(self, path: Path, message: str, at_key: bool = False) -> None:
         # One message per place: where the schema spoke, it said what was wrong.
@@ -72,11 +107,59 @@ class _Builder:
         data = self.source.data
         if not isinstance(data, dict):
             return None
+        meters = self._meters(_of_type(data.get('meters'), dict, {}))
         self._acls(_of_type(data.get('acls'), dict, {}))
+        for path, name in self.meter_refs:
+            if name not in meters:
+                self.issue(path, "unknown meter '%s'; defined meters: %s" % (name, _listed(meters)))
         self._vlans(_of_type(data.get('vlans'), dict, {}))
         dps = self._dps(_of_type(data.get('dps'), dict, {}))
         self._check_acl_ports(dps)
-        return Policy(vlans=FrozenDict(self.vlans), dps=FrozenDict(dps), acls=FrozenDict(self.acls))
+        return Policy(
+            vlans=FrozenDict(self.vlans),
+            dps=FrozenDict(dps),
+            acls=FrozenDict(self.acls),
+            meters=FrozenDict(meters),
+        )
+
+    def _meters(self, conf):
+        """FAUCET's meters (OpenFlow meters, of DROP bands), by name."""
+        meters, by_id = {}, {}
+        for name, meter in conf.items():
+            path = ('meters', name)
+            if not isinstance(meter, dict):
+                continue
+            entry = _of_type(meter.get('entry'), dict, {})
+            flags = entry.get('flags', [])
+            flags = [flags] if isinstance(flags, str) else _of_type(flags, list, [])
+            for index, flag in enumerate(flags):
+                if flag not in _METER_FLAGS:
+                    flag_path = path + ('entry', 'flags') + ((index,) if len(flags) > 1 else ())
+                    self.issue(flag_path, 'expected KBPS, PKTPS, BURST or STATS; got %r' % (flag,))
+            if {'KBPS', 'PKTPS'} <= set(flags):
+                self.issue(path + ('entry', 'flags'), 'KBPS or PKTPS: a rate is in one unit')
+            meter_id = _of_type(meter.get('meter_id'), int)
+            if meter_id in by_id:
+                self.issue(
+                    path + ('meter_id',),
+                    'meter_id %d is already used by meter %s' % (meter_id, by_id[meter_id]),
+                )
+                continue
+            bands = [
+                (band.get('rate'), band.get('burst_size', 0))
+                for band in _of_type(entry.get('bands'), list, [])
+                if isinstance(band, dict)
+            ]
+            if meter_id is None or not all(_is_int(r) and _is_int(b) for r, b in bands):
+                continue
+            by_id[meter_id] = name
+            meters[name] = Meter(
+                name=name,
+                meter_id=meter_id,
+                flags=tuple(sorted(set(flags) & _METER_FLAGS)),
+                bands=tuple(bands),
+            )
+        return meters
 
     # --- ACLs --------------------------------------------------------------------------
 
@@ -90,12 +173,19 @@ class _Builder:
                 continue
             rules = []
             for index, item in enumerate(acl):
-                if isinstance(item, dict) and isinstance(item.get('rule'), dict):
-                    rules.append(self._rule(name, path + (index,), item['rule']))
+                if not isinstance(item, dict):
+                    continue
+                # FAUCET's three spellings: '- rule: {fields}', '- {fields}', and an
+                # empty 'rule:' with the fields beside it.
+                if isinstance(item.get('rule'), dict):
+                    rules.append(self._rule(name, path + (index,), ('rule',), item['rule']))
+                else:
+                    body = {key: value for key, value in item.items() if key != 'rule'}
+                    rules.append(self._rule(name, path + (index,), (), body))
             self.acls[name] = tuple(rules)
 
-    def _rule(self, acl, item_path, conf):
-        path = item_path + ('rule',)
+    def _rule(self, acl, item_path, inner, conf):
+        path = item_path + inner
         fields = {
             key: value for key, value in conf.items() if key not in ('actions', 'description')
         }
@@ -106,34 +196,139 @@ class _Builder:
             self.issue(path + (key,), message)
         actions = _of_type(conf.get('actions'), dict, {})
         allow = actions.get('allow')
-        mirror = _of_type(actions.get('mirror'), int)
-        output = _of_type(_of_type(actions.get('output'), dict, {}).get('port'), int)
-        for key_path, port in (
-            (('actions', 'mirror'), mirror),
-            (('actions', 'output', 'port'), output),
-        ):
-            if port is not None:
-                self.acl_ports.setdefault(acl, []).append((path + key_path, port))
+        mirror = _port_ref(actions.get('mirror'))
+        meter = _of_type(actions.get('meter'), str)
+        if meter is not None:
+            self.meter_refs.append((path + ('actions', 'meter'), meter))
+        if mirror is not None:
+            self.acl_ports.setdefault(acl, []).append((path + ('actions', 'mirror'), mirror))
+        output_path = path + ('actions', 'output')
+        output = self._output(acl, output_path, actions.get('output'), match)
         if allow not in (True, False):  # not given: FAUCET allows what it mirrors
             allow = mirror is not None
+        if allow and any(step[0] in REWRITES for step in output):
+            self.issue(
+                output_path,
+                'a rule that rewrites the packet for its output cannot also allow it: the '
+                'rest of the pipeline would see the rewritten packet; write allow: false, '
+                'or a second rule',
+            )
         return Rule(
             match=FrozenDict(sorted(match.items())),
-            actions=Actions(allow=bool(allow), mirror=mirror, output_port=output),
+            actions=Actions(allow=bool(allow), mirror=mirror, output=tuple(output), meter=meter),
             description=_of_type(conf.get('description'), str),
             line=self.source.line_of(item_path),
         )
 
-    def _acl_refs(self, path, conf):
-        """The ACL names of ``acls_in`` (or FAUCET's older ``acl_in``) at ``path``."""
+    def _output(self, acl, path, conf, match):
+        """The output steps of FAUCET's output actions: a mapping (applied in FAUCET's
+        fixed order: pop_vlans, vlan_vid or swap_vid or vlan_vids, set_fields, port,
+        ports) or an ordered list of one-action mappings."""
+        if isinstance(conf, dict):
+            pushes = [key for key in ('vlan_vid', 'swap_vid', 'vlan_vids') if key in conf]
+            if len(pushes) > 1:  # FAUCET would silently apply only the first
+                self.issue(path + (pushes[1],), '%s and %s: give one of them' % tuple(pushes[:2]))
+            order = (
+                'pop_vlans',
+                'vlan_vid',
+                'swap_vid',
+                'vlan_vids',
+                'set_fields',
+                'port',
+                'ports',
+            )
+            items = [(path + (key,), key, conf[key]) for key in order if key in conf]
+        elif isinstance(conf, list):
+            items = [
+                (path + (index, key), key, value)
+                for index, action in enumerate(conf)
+                if isinstance(action, dict) and len(action) == 1
+                for key, value in action.items()
+            ]
+        else:
+            return []
+        steps = []
+        for key_path, key, value in items:
+            steps += self._output_steps(acl, key_path, key, value, match)
+        return steps
+
+    def _output_steps(self, acl, path, key, value, match):
+        if key in ('port', 'ports'):
+            refs = (
+                [(path, value)]
+                if key == 'port'
+                else [(path + (i,), ref) for i, ref in enumerate(_of_type(value, list, []))]
+            )
+            steps = []
+            for ref_path, ref in refs:
+                port = _port_ref(ref)
+                if port is not None:
+                    self.acl_ports.setdefault(acl, []).append((ref_path, port))
+                    steps.append(('output', port))
+            return steps
+        if key == 'pop_vlans':
+            return [('pop_vlan',)] * value if _is_int(value) and 1 <= value <= 2 else []
+        if key == 'swap_vid':
+            return [('swap_vid', value)] if _is_int(value) else []
+        if key in ('vlan_vid', 'vlan_vids'):
+            pushed = [value] if key == 'vlan_vid' else _of_type(value, list, [])
+            steps = []
+            for push in pushed:
+                vid = push.get('vid') if isinstance(push, dict) else push
+                ethertype = push.get('eth_type', 0x8100) if isinstance(push, dict) else 0x8100
+                if _is_int(vid) and _is_int(ethertype):
+                    steps.append(('push_vlan', ethertype, vid))
+            return steps
+        if key == 'set_fields':
+            steps = []
+            for index, item in enumerate(_of_type(value, list, [])):
+                if isinstance(item, dict) and len(item) == 1:
+                    [(name, field_value)] = item.items()
+                    step = self._set_field(path + (index, name), name, field_value, match)
+                    if step is not None:
+                        steps.append(step)
+            return steps
+        return []
+
+    def _set_field(self, path, key, value, match):
+        """('set_field', field, value), or None with the problem reported: a field OVS
+        can set, a plain value (no mask), and the rule matching the field's
+        prerequisites (OVS refuses to set ipv4_dst on a rule that does not match IPv4)."""
+        name = ofmatch.field_name(key)
+        if name not in _SETTABLE:
+            self.issue(
+                path,
+                "cannot set '%s'; set_fields takes %s" % (key, ', '.join(sorted(_SETTABLE))),
+                at_key=True,
+            )
+            return None
+        try:
+            parsed = ofmatch.MATCH_FIELDS[name].parse(value, self.source.plain.get(path))
+        except ValueError as error:
+            self.issue(path, str(error))
+            return None
+        if isinstance(parsed, tuple):
+            self.issue(path, 'set_fields takes a value, not a value/mask')
+            return None
+        for field, wanted in _SET_PREREQUISITES.get(name, ()):
+            if match.get(field) != wanted:
+                shown = '0x%x' % wanted if field == 'eth_type' else wanted
+                self.issue(path, 'setting %s needs the rule to match %s: %s' % (name, field, shown))
+                return None
+        return ('set_field', name, parsed)
+
+    def _acl_refs(self, path, conf, key='acls_in'):
+        """The ACL names of ``acls_in`` (or FAUCET's older ``acl_in``; or ``key``) at
+        ``path``."""
         if 'acl_in' in conf and 'acls_in' in conf:
             self.issue(path + ('acl_in',), 'acl_in and acls_in both given; use acls_in')
             return ()
-        if 'acl_in' in conf:
+        if 'acl_in' in conf and key == 'acls_in':
             refs = [(path + ('acl_in',), conf['acl_in'])]
         else:
             refs = [
-                (path + ('acls_in', index), ref)
-                for index, ref in enumerate(_of_type(conf.get('acls_in'), list, []))
+                (path + (key, index), ref)
+                for index, ref in enumerate(_of_type(conf.get(key), list, []))
             ]
         names = []
         for ref_path, ref in refs:
@@ -155,6 +350,8 @@ class _Builder:
     def _vlans(self, conf):
         for key_text, vlan in conf.items():
             path = ('vlans', key_text)
+            if vlan is None:  # FAUCET: an empty body (keyed by VID, checked below)
+                vlan = {}
             if not isinstance(vlan, dict):
                 continue
             key = self.source.keys[path]
@@ -201,7 +398,54 @@ class _Builder:
                 description=_of_type(vlan.get('description'), str),
                 acls_in=self._acl_refs(path, vlan),
                 max_hosts=_of_type(vlan.get('max_hosts'), int),
+                faucet_vips=self._vips(path, vlan.get('faucet_vips')),
+                faucet_mac=self._faucet_mac(path, vlan),
             )
+
+    def _vips(self, path, vips):
+        """FAUCET's faucet_vips: the VLAN's router addresses, each with its prefix."""
+        found = []
+        for index, text in enumerate(_of_type(vips, list, [])):
+            if not isinstance(text, str):
+                continue
+            vip_path = path + ('faucet_vips', index)
+            try:
+                vip = ipaddress.ip_interface(text.strip())
+            except ValueError:
+                self.issue(
+                    vip_path,
+                    'expected an address with its prefix, like 10.0.0.254/24; got %r' % text,
+                )
+                continue
+            if vip.network.prefixlen == vip.max_prefixlen:
+                self.issue(
+                    vip_path,
+                    '%s is a host address; a VIP needs the prefix of its subnet, '
+                    'like 10.0.0.254/24 (as in FAUCET)' % text,
+                )
+                continue
+            if vip.ip in self.vip_owner:
+                self.issue(
+                    vip_path, '%s is already a VIP of VLAN %s' % (vip.ip, self.vip_owner[vip.ip])
+                )
+                continue
+            self.vip_owner[vip.ip] = path[-1]
+            found.append(str(vip))
+        return tuple(found)
+
+    def _faucet_mac(self, path, vlan):
+        if 'faucet_mac' not in vlan:
+            return FAUCET_MAC
+        mac_path = path + ('faucet_mac',)
+        text = self.source.plain.get(mac_path, vlan['faucet_mac'])
+        parts = str(text).strip().lower().replace('-', ':').split(':')
+        if len(parts) != 6 or not all(re.fullmatch('[0-9a-f]{1,2}', part) for part in parts):
+            self.issue(mac_path, 'expected a MAC address like 0e:00:00:00:00:01; got %r' % text)
+            return FAUCET_MAC
+        mac = ':'.join(part.zfill(2) for part in parts)
+        if int(parts[0], 16) & 1:
+            self.issue(mac_path, '%s is a group (multicast) address; a router MAC is unicast' % mac)
+        return mac
 
     def _line(self, section, name):
         """The line of the VLAN or switch ``name`` (for 'already used by ... (line N)')."""
@@ -217,8 +461,21 @@ class _Builder:
             return self.vlans.get(str(ref))
         if _decimal(str(ref)) and int(ref) in self.vlan_by_vid:
             return self.vlan_by_vid[int(ref)]
+        if _is_int(ref):
+            return self._implicit_vlan(path, ref)
         self.issue(path, "unknown VLAN '%s'; defined VLANs: %s" % (ref, _listed(self.vlan_keys)))
         return None
+
+    def _implicit_vlan(self, path, vid):
+        """As in FAUCET, a VID used as a number without a 'vlans' entry is a VLAN of
+        its own, named by its VID."""
+        if not ofmatch.MIN_VID <= vid <= ofmatch.MAX_VID:
+            self.issue(path, '%d is out of range; expected a VID, an integer 1..4094' % vid)
+            return None
+        vlan = Vlan(name=str(vid), vid=vid)
+        self.vlans[vlan.name] = self.vlan_by_vid[vid] = vlan
+        self.vlan_keys[vlan.name] = vlan.name
+        return vlan
 
     # --- switches ----------------------------------------------------------------------
 
@@ -244,17 +501,86 @@ class _Builder:
                 )
             elif dp_id is not None:
                 by_id[dp_id] = name
-            interfaces = self._interfaces(
-                path + ('interfaces',), name, _of_type(dp.get('interfaces'), dict, {})
-            )
+            if 'interfaces' not in dp and 'interface_ranges' not in dp:
+                self.issue(
+                    path,
+                    "missing key 'interfaces' (a mapping of port number -> interface settings)",
+                    at_key=True,
+                )
+            confs = _of_type(dp.get('interfaces'), dict, {})
+            ranges = _of_type(dp.get('interface_ranges'), dict, {})
+            interfaces = self._interfaces(path, name, confs, ranges)
+            # What the file writes counts (a misspelt VLAN has its own message), and
+            # FAUCET's port kinds without VLANs (stack, coprocessor), refused by name
+            # already.
+            if (confs or ranges) and not any(
+                isinstance(conf, dict)
+                and (
+                    conf.get('native_vlan') is not None
+                    or conf.get('tagged_vlans')
+                    or conf.get('output_only') is True
+                    or 'stack' in conf
+                    or 'coprocessor' in conf
+                )
+                for conf in list(confs.values()) + list(ranges.values())
+            ):
+                self.issue(
+                    path + ('interfaces',),
+                    'no VLANs referenced by interfaces in %s: a switch needs a port with a '
+                    'native_vlan or tagged_vlans (or an output_only port), as in FAUCET' % name,
+                    at_key=True,
+                )
             if dp_id is not None:
                 dps[name] = Datapath(
                     name=name,
                     dp_id=dp_id,
                     interfaces=interfaces,
                     description=_of_type(dp.get('description'), str),
+                    hardware=_of_type(dp.get('hardware'), str, OVS_HARDWARE),
+                    ignore_learn_ins=_of_type(dp.get('ignore_learn_ins'), int, 0),
+                    packetin_pps=_of_type(dp.get('packetin_pps'), int, 0),
+                    slowpath_pps=_of_type(dp.get('slowpath_pps'), int, 0),
+                    combinatorial_port_flood=dp.get('combinatorial_port_flood') is not False,
+                    ofchannel_log=self._ofchannel_log(path, dp.get('ofchannel_log')),
+                    lldp_beacon=FrozenDict(_of_type(dp.get('lldp_beacon'), dict, {})),
+                    dp_acls=self._dp_acls(path, dp, interfaces),
+                    priority_offset=_of_type(dp.get('priority_offset'), int, 0),
                 )
         return dps
+
+    def _ofchannel_log(self, path, log):
+        """FAUCET's ofchannel_log: a file the app appends to. Only a regular file (or
+        one still to be made in an existing directory) or /dev/null: appending OpenFlow
+        messages to a device or a FIFO is never meant."""
+        if not isinstance(log, str):
+            return None
+        real = os.path.realpath(log)
+        if real == os.devnull or (
+            not os.path.exists(real) and os.path.isdir(os.path.dirname(real))
+        ):
+            return log
+        if not os.path.isfile(real):
+            self.issue(
+                path + ('ofchannel_log',),
+                '%s is not a regular file (nor a new one in an existing directory)' % log,
+            )
+            return None
+        return log
+
+    def _dp_acls(self, path, dp, interfaces):
+        """FAUCET's dp_acls: ACLs for every packet the switch takes in, which (as in
+        FAUCET) a port's acls_in cannot be used with."""
+        names = self._acl_refs(path, dp, key='dp_acls')
+        if names:
+            for number, intf in interfaces.items():
+                if intf.acls_in:
+                    self.issue(
+                        path + ('dp_acls',),
+                        'dp_acls cannot be used with port ACLs (as in FAUCET): port %d has '
+                        'acls_in' % number,
+                    )
+                    break
+        return names
 
     def _dp_id(self, path, dp):
         if 'dp_id' not in dp:
@@ -277,7 +603,8 @@ class _Builder:
             return None
         return dp_id
 
-    def _interfaces(self, path, dp_name, conf):
+    def _interfaces(self, dp_path, dp_name, conf, ranges):
+        path = dp_path + ('interfaces',)
         by_number, by_name = {}, {}  # port -> key; interface name -> port
         for key_text, intf in conf.items():
             intf_path = path + (key_text,)
@@ -300,16 +627,24 @@ class _Builder:
                 )
             else:
                 by_number[number], by_name[name] = key_text, number
-        ports = _Ports(dp_name, by_number, by_name)
-        name_of = {number: name for name, number in by_name.items()}
+        paths = {number: path + (key_text,) for number, key_text in by_number.items()}
         confs = {
             number: conf[key_text]
             for number, key_text in by_number.items()
             if isinstance(conf[key_text], dict)
         }
+        for number, range_path, range_conf in self._port_ranges(dp_path, ranges):
+            if number in confs:  # as FAUCET: the port's own settings win
+                confs[number] = dict(range_conf, **confs[number])
+            elif number not in paths:
+                confs[number], paths[number] = range_conf, range_path
+                by_number[number] = str(number)
+                by_name.setdefault(str(number), number)
+        ports = _Ports(dp_name, by_number, by_name)
+        name_of = {number: name for name, number in by_name.items()}
         mirrors = {
             number: self._mirror_refs(
-                path + (by_number[number], 'mirror'), number, intf.get('mirror'), ports
+                paths[number] + ('mirror',), number, intf.get('mirror'), ports
             )
             for number, intf in confs.items()
         }
@@ -317,13 +652,56 @@ class _Builder:
         interfaces = {}
         for number in sorted(confs):
             interfaces[number] = self._interface(
-                path + (by_number[number],),
+                paths[number],
                 number,
-                name_of[number],
+                name_of.get(number, str(number)),
                 confs[number],
                 tuple(sorted(port for port, _ in mirrors[number])),
             )
         return FrozenDict(interfaces)
+
+    def _port_ranges(self, dp_path, ranges):
+        """(port, path of its range, settings) of FAUCET's interface_ranges: keys like
+        '1-4,6'; ranges may not overlap."""
+        found, owner = [], {}
+        for key_text, conf in ranges.items():
+            path = dp_path + ('interface_ranges', key_text)
+            if not isinstance(conf, dict):
+                continue
+            if 'number' in conf:
+                self.issue(path + ('number',), 'a range of ports has no one number')
+            numbers = set()
+            for part in key_text.split(','):
+                bounds = part.strip().split('-')
+                if not all(_decimal(b.strip()) for b in bounds) or len(bounds) > 2:
+                    self.issue(path, "'%s' is not a port range like 1-4,6" % key_text, at_key=True)
+                    numbers = set()
+                    break
+                low, high = int(bounds[0]), int(bounds[-1])
+                if len(bounds) == 2 and low >= high or not 1 <= low <= ofmatch.OFPP_MAX:
+                    self.issue(path, 'incorrect port range %s' % part.strip(), at_key=True)
+                    numbers = set()
+                    break
+                if high - low + len(numbers) + len(owner) >= MAX_RANGE_PORTS:
+                    self.issue(
+                        path,
+                        'the ranges of a switch cover at most %d ports' % MAX_RANGE_PORTS,
+                        at_key=True,
+                    )
+                    return found
+                numbers.update(range(low, high + 1))
+            overlap = sorted(numbers & set(owner))
+            if overlap:
+                self.issue(
+                    path,
+                    'port %d is already in the range %s; ranges cannot overlap'
+                    % (overlap[0], owner[overlap[0]]),
+                    at_key=True,
+                )
+                continue
+            owner.update(dict.fromkeys(numbers, key_text))
+            found += [(number, path, conf) for number in sorted(numbers)]
+        return found
 
     def _port_identity(self, path, key_text, intf):
         """(port number, interface name) of an interface, or (None, None). FAUCET keys an
@@ -452,6 +830,7 @@ class _Builder:
             max_hosts=_of_type(conf.get('max_hosts'), int),
             enabled=conf.get('enabled') is not False,
             output_only=output_only,
+            permanent_learn=conf.get('permanent_learn') is True,
         )
 
     # --- ACL ports, per switch ---------------------------------------------------------
@@ -461,6 +840,8 @@ class _Builder:
         ACL (to a port, or to a VLAN that one of its ports carries)."""
         for dp in dps.values():
             applied = {}  # ACL name -> where on this switch
+            for acl in dp.dp_acls:
+                applied.setdefault(acl, []).append('dp_acls')
             for number, intf in dp.interfaces.items():
                 for acl in intf.acls_in:
                     applied.setdefault(acl, []).append('port %d' % number)
@@ -470,12 +851,21 @@ class _Builder:
                     applied.setdefault(acl, []).append("VLAN '%s'" % vlan.name)
             for acl, where in applied.items():
                 for path, port in self.acl_ports.get(acl, ()):
-                    if port not in dp.interfaces:
+                    if dp.port_of(port) is None:
                         self.issue(
                             path,
-                            "port %d does not exist on dp %s, where ACL '%s' "
-                            "is applied to %s; its ports: %s"
-                            % (port, dp.name, acl, ', '.join(where), _listed(dp.interfaces)),
+                            "port %s does not exist on dp %s, where ACL '%s' "
+                            'is applied to %s; its ports: %s'
+                            % (
+                                port,
+                                dp.name,
+                                acl,
+                                ', '.join(where),
+                                _listed(
+                                    '%d (%s)' % (n, i.name) if i.name != str(n) else str(n)
+                                    for n, i in dp.interfaces.items()
+                                ),
+                            ),
                         )
 
 
@@ -508,6 +898,34 @@ class _Ports:
                 _listed(self.by_name),
             )
         return None, None
+
+
+# interface_ranges of one switch expand to at most this many ports (a hostile range
+# like 1-4294967040 would otherwise be billions of interfaces).
+MAX_RANGE_PORTS = 4096
+_METER_FLAGS = frozenset(('KBPS', 'PKTPS', 'BURST', 'STATS'))
+# set_fields: the fields Open vSwitch sets, and what the rule must match to set them.
+_SET_PREREQUISITES = {
+    'ipv4_src': [('eth_type', ofmatch.ETH_IPV4)],
+    'ipv4_dst': [('eth_type', ofmatch.ETH_IPV4)],
+    'ipv6_src': [('eth_type', ofmatch.ETH_IPV6)],
+    'ipv6_dst': [('eth_type', ofmatch.ETH_IPV6)],
+    'tcp_src': [('ip_proto', 6)],
+    'tcp_dst': [('ip_proto', 6)],
+    'udp_src': [('ip_proto', 17)],
+    'udp_dst': [('ip_proto', 17)],
+}
+_SETTABLE = frozenset(_SET_PREREQUISITES) | {'eth_src', 'eth_dst', 'vlan_vid'}
+
+
+def _port_ref(value):
+    """A port in an ACL action: its number, or the name of an interface (resolved on
+    each switch that applies the ACL); None for anything else (the schema said)."""
+    if isinstance(value, str) and _decimal(value):
+        return int(value)
+    if _is_int(value) or isinstance(value, str):
+        return value
+    return None
 
 
 def _decimal(text):

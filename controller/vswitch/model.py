@@ -17,6 +17,9 @@ from typing import Any
 from controller.config.frozen import FrozenDict
 from controller.ofmatch import OFPVID_PRESENT
 
+OVS_HARDWARE = 'Open vSwitch'
+FAUCET_MAC = '0e:00:00:00:00:01'  # FAUCET's default router MAC
+
 
 @dataclass(frozen=True)
 class Vlan:
@@ -25,12 +28,19 @@ class Vlan:
     description: str | None = None
     acls_in: tuple[str, ...] = ()  # ACL names, in priority order
     max_hosts: int | None = None  # None: the app's default
+    # FAUCET's router addresses in the VLAN ('10.0.0.254/24'), answered to ARP,
+    # neighbour solicitation and ping from faucet_mac
+    faucet_vips: tuple[str, ...] = ()
+    faucet_mac: str = FAUCET_MAC
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {'vid': self.vid}
         _put(data, 'description', self.description)
         _put(data, 'acls_in', list(self.acls_in))
         _put(data, 'max_hosts', self.max_hosts)
+        _put(data, 'faucet_vips', list(self.faucet_vips))
+        if self.faucet_mac != FAUCET_MAC:
+            data['faucet_mac'] = self.faucet_mac
         return data
 
 
@@ -50,6 +60,7 @@ class Interface:
     max_hosts: int | None = None  # None: the app's default
     enabled: bool = True
     output_only: bool = False  # accepts no input (FAUCET's output_only)
+    permanent_learn: bool = False  # its hosts never expire nor move (FAUCET's)
 
     @property
     def vlans(self) -> tuple[Vlan, ...]:
@@ -72,6 +83,8 @@ class Interface:
             data['enabled'] = False
         if self.output_only:
             data['output_only'] = True
+        if self.permanent_learn:
+            data['permanent_learn'] = True
         return data
 
 
@@ -81,33 +94,109 @@ class Datapath:
     dp_id: int
     interfaces: FrozenDict  # port number -> Interface, sorted by port
     description: str | None = None
+    hardware: str = OVS_HARDWARE  # FAUCET's name; every one gets the OVS pipeline
+    # FAUCET's switch options (docs/vswitch_policy.md, "FAUCET compatibility"):
+    ignore_learn_ins: int = 0  # every n-th learning packet-in of a second is ignored
+    packetin_pps: int = 0  # the switch's controller meter (0: none)
+    slowpath_pps: int = 0  # the switch's slow-path meter (0: none)
+    combinatorial_port_flood: bool = True  # a flood rule per (VLAN, in_port), else per VLAN
+    ofchannel_log: str | None = None  # a file that gets this switch's OpenFlow messages
+    lldp_beacon: FrozenDict = FrozenDict()  # validated; no port sends beacons (see docs)
+    dp_acls: tuple[str, ...] = ()  # ACL names for every packet in (then no port ACLs)
+    priority_offset: int = 0  # added to every rule's priority
+
+    def port_of(self, ref: int | str) -> int | None:
+        """The number of the port ``ref`` names (a port number or an interface
+        name); None if it names no port of this switch."""
+        if isinstance(ref, int):
+            return ref if ref in self.interfaces else None
+        for number, intf in self.interfaces.items():
+            if intf.name == ref:
+                return number
+        return None
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {'dp_id': self.dp_id}
         _put(data, 'description', self.description)
+        if self.hardware != OVS_HARDWARE:
+            data['hardware'] = self.hardware
+        for name, default in (
+            ('ignore_learn_ins', 0),
+            ('packetin_pps', 0),
+            ('slowpath_pps', 0),
+            ('combinatorial_port_flood', True),
+            ('ofchannel_log', None),
+            ('priority_offset', 0),
+        ):
+            if getattr(self, name) != default:
+                data[name] = getattr(self, name)
+        if self.lldp_beacon:
+            data['lldp_beacon'] = dict(self.lldp_beacon)
+        _put(data, 'dp_acls', list(self.dp_acls))
         data['interfaces'] = {
             port: interface.to_data() for port, interface in self.interfaces.items()
         }
         return data
 
 
+# The steps of an ACL's output, in the order applied (FAUCET's output actions):
+#   ('pop_vlan',) ('push_vlan', ethertype, vid) ('swap_vid', vid)
+#   ('set_field', field, value as OFPMatch takes it) ('output', port number or name)
+OutputStep = tuple[Any, ...]
+REWRITES = ('pop_vlan', 'push_vlan', 'swap_vid', 'set_field')
+
+
 @dataclass(frozen=True)
 class Actions:
     """What a matching packet gets. ``allow`` is resolved as FAUCET does: an explicit
-    value, else True for a rule that mirrors and False (drop) otherwise. ``output_port``
-    sends the packet out of that port; with ``allow`` it also goes on through the
-    pipeline."""
+    value, else True for a rule that mirrors and False (drop) otherwise. ``mirror``
+    copies the packet as it came; ``output`` rewrites it and sends it out of ports, in
+    its order; with ``allow`` the packet also goes on through the pipeline (which only a
+    rule that does not rewrite may do)."""
 
     allow: bool = False
-    mirror: int | None = None
-    output_port: int | None = None
+    mirror: int | str | None = None  # a port number or an interface name
+    output: tuple[OutputStep, ...] = ()
+    meter: str | None = None  # the name of a Meter of the policy
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {'allow': self.allow}
         _put(data, 'mirror', self.mirror)
-        if self.output_port is not None:
-            data['output'] = {'port': self.output_port}
+        _put(data, 'meter', self.meter)
+        if len(self.output) == 1 and self.output[0][0] == 'output':
+            data['output'] = {'port': self.output[0][1]}
+        elif self.output:
+            data['output'] = [_output_step_data(step) for step in self.output]
         return data
+
+
+def _output_step_data(step: OutputStep) -> dict[str, Any]:
+    """One output step in FAUCET's ordered output form."""
+    kind = step[0]
+    if kind == 'pop_vlan':
+        return {'pop_vlans': 1}
+    if kind == 'push_vlan':
+        ethertype, vid = step[1:]
+        return {'vlan_vid': vid if ethertype == 0x8100 else {'vid': vid, 'eth_type': ethertype}}
+    if kind == 'swap_vid':
+        return {'swap_vid': step[1]}
+    if kind == 'set_field':
+        return {'set_fields': [{step[1]: match_value_to_data(step[1], step[2])}]}
+    return {'port': step[1]}
+
+
+@dataclass(frozen=True)
+class Meter:
+    """FAUCET's meter: a drop band (or several) at a rate in kb/s or packets/s."""
+
+    name: str
+    meter_id: int
+    flags: tuple[str, ...]  # sorted; KBPS or PKTPS, and BURST, STATS
+    bands: tuple[tuple[int, int], ...]  # (rate, burst_size) of DROP bands
+
+    def to_data(self) -> dict[str, Any]:
+        bands = [{'type': 'DROP', 'rate': rate, 'burst_size': burst} for rate, burst in self.bands]
+        return {'meter_id': self.meter_id, 'entry': {'flags': list(self.flags), 'bands': bands}}
 
 
 @dataclass(frozen=True)
@@ -129,6 +218,10 @@ class Policy:
     vlans: FrozenDict  # name -> Vlan
     dps: FrozenDict  # name -> Datapath
     acls: FrozenDict  # name -> tuple of Rules, first match wins
+    # The policy file and every file it includes or looks for (include-optional): what
+    # a reload watches. Not part of the policy's value.
+    files: tuple[str, ...] = field(default=(), compare=False)
+    meters: FrozenDict = FrozenDict()  # name -> Meter
 
     @property
     def rule_count(self) -> int:
@@ -144,11 +237,14 @@ class Policy:
     def to_data(self) -> dict[str, Any]:
         """The policy as plain YAML-ready data, in FAUCET's layout: loading it again
         gives an equal Policy."""
-        return {
+        data = {
             'vlans': {name: vlan.to_data() for name, vlan in self.vlans.items()},
             'acls': {name: [rule.to_data() for rule in rules] for name, rules in self.acls.items()},
             'dps': {name: dp.to_data() for name, dp in self.dps.items()},
         }
+        if self.meters:
+            data['meters'] = {name: meter.to_data() for name, meter in self.meters.items()}
+        return data
 
 
 def match_value_to_data(name: str, value: Any) -> Any:

@@ -3,27 +3,35 @@ switch, as a set of FlowSpecs (controller/flowspec.py). Pure: no Ryu events, no 
 
 Pipeline (cookie kinds of the 'vswitch_policy' range in brackets)::
 
-  table 0  PORT_ACL   in_port=P + rule match -> mirror copies, output, goto 1 or drop
-                      [ACL]; ports without ACLs: goto 1 [DEFAULT]; an ACL'd port ends in
-                      an implicit drop, as FAUCET's do; an output-only port drops all
-  table 1  VLAN       access port: untagged only, push its native VID, goto 2
-                      trunk port: each listed VID, goto 2; a second tag inside it: drop
+  table 0  PORT_ACL   in_port=P + rule match -> the rule's meter, mirror and output,
+                      goto 1 or drop [ACL]; ports without ACLs: goto 1 [DEFAULT]; an
+                      ACL'd port ends in an implicit drop, as FAUCET's do; an
+                      output-only port drops all; dp_acls: the same for every port
+  table 1  VLAN       access port: untagged only, mirror copies, push its native VID,
+                      goto 2; trunk port: each listed VID, mirror copies, goto 2; a
+                      second tag inside it: drop
                       anything else (tagged frames on access ports, unlisted VIDs): miss,
                       drop [VLAN_IN]
   table 2  VLAN_ACL   vid + rule match, as table 0 [ACL]; VLANs without ACLs: goto 3
   table 3  ETH_SRC    learned (in_port, vid, eth_src) -> goto 4 [LEARN_SRC]
                       miss -> controller (128 B) + goto 4 [SRC_MISS]
   table 4  ETH_DST    learned (vid, eth_dst) -> egress of that port [LEARN_DST]
-                      (vid, in_port) -> flood to the VLAN's other ports [FLOOD]
+                      (vid, in_port) -> flood to the VLAN's other ports [FLOOD]; with
+                      combinatorial_port_flood: false, one rule per VID floods to all
+                      its ports (OpenFlow sends nothing back out of the in_port)
+                      FAUCET's VIPs of the VID: ARP for them, neighbour solicitations
+                      for them, pings to them -> controller, whole [VIP]
 
 Egress to a trunk port keeps the tag; to an access port the tag is popped. A port
-mirrored by M has every frame it receives (table 0) and every frame sent to it (table 3)
-copied to M.
+mirrored by M has every frame it accepts (its ACLs let it through and table 1 takes it
+into a VLAN; copied as received) and every frame sent out of it (table 4) copied to M:
+as in FAUCET, a frame the port drops (a tagged frame on an access port) is not copied.
 """
 
+import ipaddress
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from controller.cookies import CookieSpace
@@ -33,17 +41,19 @@ from controller.vswitch.model import Datapath, Policy
 
 PORT_ACL, VLAN, VLAN_ACL, ETH_SRC, ETH_DST = 0, 1, 2, 3, 4
 COOKIES = CookieSpace('vswitch_policy')
-ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT = 1, 2, 3, 4, 5, 6, 7
+ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT, VIP, PIN = 1, 2, 3, 4, 5, 6, 7, 8, 9
 
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN_TAGS = (0x8100, 0x88A8)
 ACL_TOP = 30000  # first rule of a port's ACLs; later rules count down
-PRIO_MIRROR_ONLY = 1
-PRIO_OUTPUT_ONLY = ACL_TOP + 1
+PRIO_OUTPUT_ONLY = PRIO_HIGHEST = ACL_TOP + 1
 PRIO_VLAN = 100
 PRIO_DOUBLE_TAG = 110
 PRIO_LEARNED = 100
+PRIO_PINNED = 90  # below a learned source: its MAC from any other port is dropped
 PRIO_FLOOD = 10
+PRIO_VIP = 200  # above learned hosts: the router's own addresses
+WHOLE_PACKET = 0xFFFF  # OFPCML_NO_BUFFER: an echo request is answered with its data
 PACKET_IN_BYTES = 128
 
 
@@ -60,6 +70,7 @@ class PortPlan:
     tagged_vids: tuple[int, ...] = ()
     mirrored_to: tuple[int, ...] = ()  # mirror ports that get a copy of this port's traffic
     max_hosts: int | None = None
+    permanent: bool = False  # FAUCET's permanent_learn: hosts never expire nor move
 
     @property
     def vids(self) -> tuple[int, ...]:
@@ -87,6 +98,7 @@ def port_plans(policy: Policy, dp: Datapath) -> dict[int, PortPlan]:
             tagged_vids=tuple(sorted(vlan.vid for vlan in intf.tagged_vlans)),
             mirrored_to=tuple(sorted(mirrored_to.get(port, ()))),
             max_hosts=intf.max_hosts,
+            permanent=intf.permanent_learn,
         )
     return plans
 
@@ -104,10 +116,10 @@ def egress_actions(plan: PortPlan, vid: int) -> tuple[tuple[Any, ...], ...]:
 
 
 def flood_actions(
-    plans: Mapping[int, PortPlan], vid: int, in_port: int
+    plans: Mapping[int, PortPlan], vid: int, in_port: int | None
 ) -> tuple[tuple[Any, ...], ...]:
-    """Out of every other port of the VLAN: trunks first (tag kept), then one pop and the
-    access ports."""
+    """Out of every other port of the VLAN (every port, for ``in_port`` None): trunks
+    first (tag kept), then one pop and the access ports."""
     members = [p for p in plans.values() if p.port != in_port and p.carries(vid)]
     tagged = [p for p in members if vid in p.tagged_vids]
     access = [p for p in members if vid == p.native_vid and vid not in p.tagged_vids]
@@ -121,25 +133,44 @@ def flood_actions(
     return tuple(actions)
 
 
-def _acl_instructions(actions, copies, next_table):
-    """Mirror copies, the rule's own mirror and output, then on through the pipeline if
-    the rule allows (else the packet ends here: dropped, or only output)."""
-    applied = list(copies)
+def output_actions(steps: tuple, dp: Datapath) -> list[tuple[Any, ...]]:
+    """The OpenFlow actions of an ACL's output steps (model.py), ports resolved on
+    ``dp``."""
+    actions: list[tuple[Any, ...]] = []
+    for step in steps:
+        kind = step[0]
+        if kind == 'push_vlan':
+            actions += [('push_vlan', step[1]), ('set_field', 'vlan_vid', OFPVID_PRESENT | step[2])]
+        elif kind == 'swap_vid':
+            actions.append(('set_field', 'vlan_vid', OFPVID_PRESENT | step[1]))
+        elif kind == 'output':
+            actions.append(('output', dp.port_of(step[1])))
+        else:  # ('pop_vlan',) and ('set_field', field, value) are OpenFlow's already
+            actions.append(step)
+    return actions
+
+
+def _acl_instructions(policy, actions, dp, next_table):
+    """The rule's own mirror (of the packet as it came) and output (rewrites and
+    ports, in order; ports named or numbered, resolved on ``dp``), then on through the
+    pipeline if the rule allows (else the packet ends here: dropped, or only output)."""
+    applied = []
     if actions.mirror is not None:
-        applied.append(('output', actions.mirror))
-    if actions.output_port is not None:
-        applied.append(('output', actions.output_port))
+        applied.append(('output', dp.port_of(actions.mirror)))
+    applied += output_actions(actions.output, dp)
     instructions = [('apply', tuple(applied))] if applied else []
+    if actions.meter is not None:  # first: what the meter drops gets nothing
+        instructions.insert(0, ('meter', policy.meters[actions.meter].meter_id))
     if actions.allow:
         instructions.append(('goto', next_table))
     return tuple(instructions)
 
 
-def _acl_band(policy, table, names, scope, copies, next_table, where):
+def _acl_band(policy, dp, table, names, scope, next_table, where):
     """The rules of ACLs ``names`` restricted to ``scope`` (a match), first rule
     highest, ending in the implicit deny of FAUCET's ACLs."""
     acl_rules = [rule for name in names for rule in policy.acls[name]]
-    if len(acl_rules) >= ACL_TOP - PRIO_MIRROR_ONLY - 1:
+    if len(acl_rules) >= ACL_TOP - 1:
         raise CompileError(
             '%s: %d ACL rules, at most %d fit' % (where, len(acl_rules), ACL_TOP - 2)
         )
@@ -150,27 +181,20 @@ def _acl_band(policy, table, names, scope, copies, next_table, where):
                 table,
                 ACL_TOP - index,
                 dict(rule.match, **scope),
-                _acl_instructions(rule.actions, copies, next_table),
+                _acl_instructions(policy, rule.actions, dp, next_table),
                 COOKIES.cookie(ACL),
             )
         )
-    rules.add(
-        FlowSpec.make(
-            table,
-            ACL_TOP - len(acl_rules),
-            scope,
-            [('apply', copies)] if copies else [],
-            COOKIES.cookie(ACL),
-        )
-    )
+    rules.add(FlowSpec.make(table, ACL_TOP - len(acl_rules), scope, [], COOKIES.cookie(ACL)))
     return rules
 
 
 def _port_acl_rules(policy, dp, plans):
     rules = set()
-    for port, plan in plans.items():
+    if dp.dp_acls:  # every packet in (port ACLs are refused beside them)
+        rules |= _acl_band(policy, dp, PORT_ACL, dp.dp_acls, {}, VLAN, '%s dp_acls' % dp.name)
+    for port in plans:
         intf = dp.interfaces[port]
-        copies = _copies(plan)
         if intf.output_only:
             rules.add(
                 FlowSpec.make(
@@ -180,38 +204,28 @@ def _port_acl_rules(policy, dp, plans):
         elif intf.acls_in:
             rules |= _acl_band(
                 policy,
+                dp,
                 PORT_ACL,
                 intf.acls_in,
                 {'in_port': port},
-                copies,
                 VLAN,
                 '%s port %d' % (dp.name, port),
-            )
-        elif copies:
-            rules.add(
-                FlowSpec.make(
-                    PORT_ACL,
-                    PRIO_MIRROR_ONLY,
-                    {'in_port': port},
-                    [('apply', copies), ('goto', VLAN)],
-                    COOKIES.cookie(ACL),
-                )
             )
     rules.add(FlowSpec.make(PORT_ACL, 0, {}, [('goto', VLAN)], COOKIES.cookie(DEFAULT)))
     return rules
 
 
-def _vlan_acl_rules(policy, plans):
+def _vlan_acl_rules(policy, dp, plans):
     rules = set()
     vids = {v for p in plans.values() for v in p.vids}
     for vlan in policy.vlans.values():
         if vlan.acls_in and vlan.vid in vids:
             rules |= _acl_band(
                 policy,
+                dp,
                 VLAN_ACL,
                 vlan.acls_in,
                 {'vlan_vid': OFPVID_PRESENT | vlan.vid},
-                (),
                 ETH_SRC,
                 'VLAN %s' % vlan.name,
             )
@@ -222,6 +236,7 @@ def _vlan_acl_rules(policy, plans):
 def _vlan_rules(plans):
     rules = set()
     for port, plan in plans.items():
+        copies = _copies(plan)  # of the frame as received, once the port accepts it
         if plan.native_vid is not None:
             rules.add(
                 FlowSpec.make(
@@ -231,7 +246,8 @@ def _vlan_rules(plans):
                     [
                         (
                             'apply',
-                            (
+                            copies
+                            + (
                                 ('push_vlan', 0x8100),
                                 ('set_field', 'vlan_vid', OFPVID_PRESENT | plan.native_vid),
                             ),
@@ -243,9 +259,14 @@ def _vlan_rules(plans):
             )
         for vid in plan.tagged_vids:
             tagged = {'in_port': port, 'vlan_vid': OFPVID_PRESENT | vid}
+            accept = [('apply', copies)] if copies else []
             rules.add(
                 FlowSpec.make(
-                    VLAN, PRIO_VLAN, tagged, [('goto', VLAN_ACL)], COOKIES.cookie(VLAN_IN)
+                    VLAN,
+                    PRIO_VLAN,
+                    tagged,
+                    accept + [('goto', VLAN_ACL)],
+                    COOKIES.cookie(VLAN_IN),
                 )
             )
             for inner in ETH_TYPE_VLAN_TAGS:  # a second tag is VLAN hopping
@@ -261,10 +282,21 @@ def _vlan_rules(plans):
     return rules
 
 
-def _flood_rules(plans):
+def _flood_rules(dp, plans):
     rules = set()
     vids = sorted({v for p in plans.values() for v in p.vids})
     for vid in vids:
+        if not dp.combinatorial_port_flood:
+            rules.add(
+                FlowSpec.make(
+                    ETH_DST,
+                    PRIO_FLOOD,
+                    {'vlan_vid': OFPVID_PRESENT | vid},
+                    [('apply', flood_actions(plans, vid, None))],
+                    COOKIES.cookie(FLOOD),
+                )
+            )
+            continue
         for plan in plans.values():
             if plan.carries(vid):
                 rules.add(
@@ -279,14 +311,65 @@ def _flood_rules(plans):
     return rules
 
 
+def _vip_rules(policy, plans):
+    """What the controller answers for FAUCET's faucet_vips (controller/vswitch/vip.py):
+    ARP requests and IPv6 neighbour solicitations for a VIP, and pings to it."""
+    rules = set()
+    vids = {v for p in plans.values() for v in p.vids}
+    for vlan in policy.vlans.values():
+        if vlan.vid not in vids:
+            continue
+        tagged_vid = OFPVID_PRESENT | vlan.vid
+        for text in vlan.faucet_vips:
+            vip = ipaddress.ip_interface(text).ip
+            if vip.version == 4:
+                matches = [
+                    {'eth_type': 0x0806, 'arp_tpa': str(vip)},
+                    {
+                        'eth_dst': vlan.faucet_mac,
+                        'eth_type': 0x0800,
+                        'ip_proto': 1,
+                        'ipv4_dst': str(vip),
+                    },
+                ]
+            else:
+                matches = [
+                    {
+                        'eth_type': 0x86DD,
+                        'ip_proto': 58,
+                        'icmpv6_type': 135,
+                        'ipv6_nd_target': str(vip),
+                    },
+                    {
+                        'eth_dst': vlan.faucet_mac,
+                        'eth_type': 0x86DD,
+                        'ip_proto': 58,
+                        'icmpv6_type': 128,
+                        'ipv6_dst': str(vip),
+                    },
+                ]
+            for match in matches:
+                rules.add(
+                    FlowSpec.make(
+                        ETH_DST,
+                        PRIO_VIP,
+                        dict(match, vlan_vid=tagged_vid),
+                        [('apply', (('controller', WHOLE_PACKET),))],
+                        COOKIES.cookie(VIP),
+                    )
+                )
+    return rules
+
+
 def compile_datapath(policy: Policy, dp: Datapath) -> frozenset[FlowSpec]:
     """Every static rule of datapath ``dp`` (a model Datapath) under ``policy``."""
     plans = port_plans(policy, dp)
     rules = (
         _port_acl_rules(policy, dp, plans)
         | _vlan_rules(plans)
-        | _vlan_acl_rules(policy, plans)
-        | _flood_rules(plans)
+        | _vlan_acl_rules(policy, dp, plans)
+        | _flood_rules(dp, plans)
+        | _vip_rules(policy, plans)
     )
     rules.add(
         FlowSpec.make(
@@ -297,18 +380,29 @@ def compile_datapath(policy: Policy, dp: Datapath) -> frozenset[FlowSpec]:
             COOKIES.cookie(SRC_MISS),
         )
     )
+    if dp.priority_offset:  # FAUCET's: every rule of the switch shifted up
+        return frozenset(replace(r, priority=r.priority + dp.priority_offset) for r in rules)
     return frozenset(rules)
 
 
 def learned_rules(
-    plan: PortPlan, vid: int, mac: str, idle_timeout: int, hard_timeout: int
-) -> tuple[FlowSpec, FlowSpec]:
-    """The two rules that make host ``mac`` of VLAN ``vid`` on ``plan``'s port known."""
+    plan: PortPlan,
+    vid: int,
+    mac: str,
+    idle_timeout: int,
+    hard_timeout: int,
+    priority_offset: int = 0,
+) -> tuple[FlowSpec, ...]:
+    """The rules that make host ``mac`` of VLAN ``vid`` on ``plan``'s port known (at
+    ``priority_offset`` above their priority, as the switch's other rules). On a
+    permanent_learn port they never expire, and a third drops ``mac`` from other ports."""
     tagged_vid = OFPVID_PRESENT | vid
-    return (
+    if plan.permanent:
+        idle_timeout = hard_timeout = 0
+    learned = (
         FlowSpec.make(
             ETH_SRC,
-            PRIO_LEARNED,
+            PRIO_LEARNED + priority_offset,
             {'in_port': plan.port, 'vlan_vid': tagged_vid, 'eth_src': mac},
             [('goto', ETH_DST)],
             COOKIES.cookie(LEARN_SRC),
@@ -316,13 +410,24 @@ def learned_rules(
         ),
         FlowSpec.make(
             ETH_DST,
-            PRIO_LEARNED,
+            PRIO_LEARNED + priority_offset,
             {'vlan_vid': tagged_vid, 'eth_dst': mac},
             [('apply', egress_actions(plan, vid))],
             COOKIES.cookie(LEARN_DST),
             idle_timeout=idle_timeout,
         ),
     )
+    if not plan.permanent:
+        return learned
+    # after the learned source: the host's own frames are never caught by its pin
+    pin = FlowSpec.make(
+        ETH_SRC,
+        PRIO_PINNED + priority_offset,
+        {'vlan_vid': tagged_vid, 'eth_src': mac},
+        [],
+        COOKIES.cookie(PIN),
+    )
+    return learned + (pin,)
 
 
 def stale_learning(
@@ -340,6 +445,7 @@ def stale_learning(
                 or not new.carries(vid)
                 or (vid in old.tagged_vids) != (vid in new.tagged_vids)
                 or old.mirrored_to != new.mirrored_to
+                or old.permanent != new.permanent
             ):
                 stale.add((port, vid))
     return stale

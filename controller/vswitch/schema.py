@@ -12,14 +12,32 @@ from typing import Any
 from controller.config.schema import describe, strict_validator
 from controller.config.yaml_source import Path
 from controller.ofmatch import ALIASES, MATCH_FIELDS, MAX_VID, MIN_VID, OFPP_MAX, NumberKind
+from controller.vswitch.model import OVS_HARDWARE
+from controller.vswitch.pipeline import PRIO_HIGHEST
 
 MAX_DP_ID = 2**64 - 1
-OVS_HARDWARE = 'Open vSwitch'
+MAX_PRIORITY_OFFSET = 0xFFFF - PRIO_HIGHEST  # the pipeline's highest rule stays in 16 bits
+# FAUCET 1.10.12's hardware names (faucet/valve.py SUPPORTED_HARDWARE). Any of them is
+# accepted: the switch is driven with this suite's Open vSwitch pipeline all the same.
+FAUCET_HARDWARE = (
+    'Generic',
+    'GenericTFM',
+    'Allied-Telesis',
+    'Aruba',
+    'CiscoC9K',
+    'Lagopus',
+    'Netronome',
+    'NoviFlow',
+    OVS_HARDWARE,
+    'Open vSwitch TFM',
+    'ZodiacFX',
+    'ZodiacGX',
+)
 
 # FAUCET's options that this suite does not implement. They are refused by name rather
 # than ignored: a FAUCET file that relies on one of them would silently behave otherwise.
 FAUCET_ONLY = {
-    'top': ['include', 'include-optional', 'meters', 'routers'],
+    'top': ['routers'],
     'vlan': [
         'acl_out',
         'acls_out',
@@ -35,8 +53,6 @@ FAUCET_ONLY = {
         'bgp_server_addresses',
         'dot1x_assigned',
         'edge_learn_stack_root',
-        'faucet_mac',
-        'faucet_vips',
         'minimum_ip_size_check',
         'proactive_arp_limit',
         'proactive_nd_limit',
@@ -49,10 +65,8 @@ FAUCET_ONLY = {
         'advertise_interval',
         'arp_neighbor_timeout',
         'cache_update_guard_time',
-        'combinatorial_port_flood',
         'cookie',
         'dot1x',
-        'dp_acls',
         'drop_bpdu',
         'drop_broadcast_source_address',
         'drop_lldp',
@@ -66,12 +80,9 @@ FAUCET_ONLY = {
         'high_priority',
         'highest_priority',
         'idle_dst',
-        'ignore_learn_ins',
-        'interface_ranges',
         'lacp_timeout',
         'learn_ban_timeout',
         'learn_jitter',
-        'lldp_beacon',
         'low_priority',
         'lowest_priority',
         'max_host_fib_retry_count',
@@ -83,15 +94,11 @@ FAUCET_ONLY = {
         'minimum_ip_size_check',
         'multi_out',
         'nd_neighbor_timeout',
-        'ofchannel_log',
-        'packetin_pps',
         'pipeline_config_dir',
         'port_table_scale_factor',
-        'priority_offset',
         'proactive_learn',
         'proactive_learn_v4',
         'proactive_learn_v6',
-        'slowpath_pps',
         'stack',
         'strict_packet_in_cookie',
         'table_sizes',
@@ -126,7 +133,6 @@ FAUCET_ONLY = {
         'max_lldp_lost',
         'mirror_destination',
         'opstatus_reconf',
-        'permanent_learn',
         'receive_lldp',
         'restricted_bcast_arpnd',
         'stack',
@@ -160,18 +166,8 @@ FAUCET_ONLY = {
         'tunnel_id',
         'vlan_pcp',
     ],
-    'actions': ['ct', 'force_port_vlan', 'meter'],
-    'output': [
-        'dl_dst',
-        'failover',
-        'pop_vlans',
-        'ports',
-        'set_fields',
-        'swap_vid',
-        'tunnel',
-        'vlan_vid',
-        'vlan_vids',
-    ],
+    'actions': ['ct', 'force_port_vlan'],
+    'output': ['dl_dst', 'failover', 'tunnel'],
 }
 
 
@@ -227,14 +223,14 @@ _VLAN_REF = {'type': ['string', 'integer'], 'expect': 'a VLAN name or VID'}
 _ACL_REF = {'type': ['string', 'integer'], 'expect': 'an ACL name'}
 _ACL_REFS = {'type': 'array', 'items': _ACL_REF, 'expect': 'a list of ACL names'}
 _MAX_HOSTS = _int(1, 2**31 - 1, 'a positive integer (the most hosts learned)')
-_ACL_PORT = _int(
-    1,
-    OFPP_MAX,
-    'a port number 1..0xffffff00 (in an ACL ports are numbers: '
-    'one ACL may serve switches whose port names differ)',
-)
+_ACL_PORT = {
+    'type': ['integer', 'string'],
+    'minimum': 1,
+    'maximum': OFPP_MAX,
+    'expect': 'a port number 1..0xffffff00 or an interface name',
+}
 
-_VLAN = _mapping(
+_VLAN_SETTINGS = _mapping(
     {
         'vid': _int(MIN_VID, MAX_VID, 'a VID, an integer 1..4094'),
         'name': _text('the VLAN name (its key, unless the key is its VID)'),
@@ -242,10 +238,20 @@ _VLAN = _mapping(
         'acls_in': _ACL_REFS,
         'acl_in': _ACL_REF,
         'max_hosts': _MAX_HOSTS,
+        'faucet_vips': {
+            'type': 'array',
+            'minItems': 1,
+            'items': _text('an address with its prefix, like 10.0.0.254/24'),
+            'expect': "a list of the VLAN's router addresses, like [10.0.0.254/24]",
+        },
+        # An unquoted MAC may read as a (base-60) integer: the loader reads its text.
+        'faucet_mac': {'type': ['string', 'integer'], 'expect': 'a MAC address'},
     },
     'VLAN settings',
     FAUCET_ONLY['vlan'],
 )
+# FAUCET: a VLAN keyed by its VID may have an empty body (loader.py checks the key).
+_VLAN = dict(_VLAN_SETTINGS, type=['object', 'null'])
 
 _INTERFACE = _mapping(
     {
@@ -276,6 +282,7 @@ _INTERFACE = _mapping(
         'max_hosts': _MAX_HOSTS,
         'enabled': _flag(),
         'output_only': _flag(),
+        'permanent_learn': _flag(),
     },
     'interface settings',
     FAUCET_ONLY['interface'],
@@ -293,14 +300,89 @@ _DP = _mapping(
         'name': _text('the switch name (its key)'),
         'description': _text(),
         'hardware': {
-            'const': OVS_HARDWARE,
-            'expect': "'%s' (the only switch this suite drives)" % OVS_HARDWARE,
+            'enum': list(FAUCET_HARDWARE),
+            'expect': "one of FAUCET's hardware names (%s)" % ', '.join(FAUCET_HARDWARE),
         },
         'interfaces': _keyed('port number -> interface settings', _INTERFACE, minProperties=1),
+        # FAUCET: settings for ranges of ports, '1-4,6' (a port's own settings win)
+        'interface_ranges': _keyed('port ranges -> interface settings', _INTERFACE),
+        'ignore_learn_ins': _int(
+            0,
+            2**31 - 1,
+            'an integer n >= 0: every n-th learning packet-in of a second is ignored (0: none)',
+        ),
+        'packetin_pps': _int(
+            0, 2**32 - 1, 'packet-ins per second the switch may send (0: no limit)'
+        ),
+        'slowpath_pps': _int(
+            0, 2**32 - 1, 'slow-path packets per second the switch may process (0: no limit)'
+        ),
+        'combinatorial_port_flood': _flag(),
+        'dp_acls': _ACL_REFS,
+        'priority_offset': _int(
+            0,
+            MAX_PRIORITY_OFFSET,
+            'an offset added to every rule priority, 0..%d' % MAX_PRIORITY_OFFSET,
+        ),
+        'ofchannel_log': _text('the file to log this switch\'s OpenFlow messages to'),
+        'lldp_beacon': _mapping(
+            {
+                'send_interval': _int(1, 2**31 - 1, 'seconds between beacons'),
+                'max_per_interval': _int(1, 2**31 - 1, 'beacons sent per interval at most'),
+                'system_name': _text('the LLDP system name'),
+            },
+            'LLDP beacon settings (send_interval, max_per_interval, system_name)',
+        ),
     },
     'switch settings',
     FAUCET_ONLY['dp'],
-    required=['interfaces'],
+)
+
+_VID = _int(MIN_VID, MAX_VID, 'a VID, an integer 1..4094')
+_PUSHED_VID = {
+    'type': ['integer', 'object'],
+    'minimum': MIN_VID,
+    'maximum': MAX_VID,
+    'properties': {
+        'vid': _VID,
+        'eth_type': {'enum': [0x8100, 0x88A8], 'expect': '0x8100 or 0x88a8'},
+    },
+    'required': ['vid'],
+    'additionalProperties': False,
+    'faucetOnly': [],
+    'expect': 'a VID 1..4094, or {vid: VID, eth_type: 0x8100 or 0x88a8}',
+}
+# FAUCET's output actions, as a mapping (applied in FAUCET's fixed order) or as an
+# ordered list of one-action mappings (applied in the order written).
+_OUTPUT = _mapping(
+    {
+        'port': _ACL_PORT,
+        'ports': {'type': 'array', 'items': _ACL_PORT, 'minItems': 1, 'expect': 'a list of ports'},
+        'set_fields': {
+            'type': 'array',
+            'minItems': 1,
+            'items': {
+                'type': 'object',
+                'minProperties': 1,
+                'maxProperties': 1,
+                'expect': 'a one-field mapping like {eth_dst: 0e:00:00:00:00:01}',
+            },
+            'expect': 'a list of one-field mappings',
+        },
+        'pop_vlans': _int(1, 2, 'the number of VLAN tags to pop, 1 or 2'),
+        'swap_vid': _VID,
+        'vlan_vid': _PUSHED_VID,
+        'vlan_vids': {
+            'type': 'array',
+            'items': _PUSHED_VID,
+            'minItems': 1,
+            'maxItems': 2,
+            'expect': 'a list of one or two VIDs to push',
+        },
+    },
+    'output actions (port, ports, set_fields, pop_vlans, swap_vid, vlan_vid, vlan_vids)',
+    FAUCET_ONLY['output'],
+    minProperties=1,
 )
 
 _ACTIONS = _mapping(
@@ -311,14 +393,16 @@ _ACTIONS = _mapping(
             'expect': 'true or false (or 1 or 0)',
         },
         'mirror': _ACL_PORT,
-        'output': _mapping(
-            {'port': _ACL_PORT},
-            "a mapping with 'port' (FAUCET's ordered output list is not supported by this suite)",
-            FAUCET_ONLY['output'],
-            required=['port'],
+        'meter': _text('the name of a meter under meters'),
+        'output': dict(
+            _OUTPUT,
+            type=['object', 'array'],
+            items=dict(_OUTPUT, maxProperties=1, expect='one output action (ordered form)'),
+            minItems=1,
+            expect='output actions: a mapping, or an ordered list of one-action mappings',
         ),
     },
-    'actions (allow, mirror, output)',
+    'actions (allow, mirror, meter, output)',
     FAUCET_ONLY['actions'],
     minProperties=1,
 )
@@ -326,14 +410,27 @@ _ACTIONS = _mapping(
 _RULE_KEYS = {name: _field(kind) for name, kind in MATCH_FIELDS.items()}
 _RULE_KEYS.update({alias: _RULE_KEYS[name] for alias, name in ALIASES.items()})
 _RULE_KEYS.update(description=_text(), actions=_ACTIONS)
+_RULE = _mapping(_RULE_KEYS, 'match fields and actions', FAUCET_ONLY['rule'])
+# FAUCET takes a rule as '- rule: {...}', as the mapping itself ('- {...}'), or with an
+# empty 'rule:' beside its fields ('- rule:' then 'actions: ...' under the dash).
+_RULE_ITEM = {
+    'type': 'object',
+    'expect': "a rule: '- rule:' and its match fields and actions",
+    'if': {'required': ['rule'], 'properties': {'rule': {'type': 'object'}}},
+    'then': _mapping(
+        {'rule': _RULE},
+        "a '- rule:' entry (its fields go under 'rule:', or beside an empty 'rule:')",
+    ),
+    'else': _mapping(
+        dict(_RULE_KEYS, rule={'type': 'null', 'expect': "an empty 'rule:' or a mapping"}),
+        'match fields and actions',
+        FAUCET_ONLY['rule'],
+    ),
+}
 _RULES = {
     'type': 'array',
     'minItems': 1,
-    'items': _mapping(
-        {'rule': _mapping(_RULE_KEYS, 'match fields and actions', FAUCET_ONLY['rule'])},
-        "a '- rule:' entry",
-        required=['rule'],
-    ),
+    'items': _RULE_ITEM,
     'expect': "a list of '- rule:' entries (an ACL needs at least one rule)",
 }
 # FAUCET takes an ACL as its list of rules, or as a mapping with the list under 'rules'.
@@ -346,8 +443,46 @@ _ACL = dict(
     faucetOnly=FAUCET_ONLY['acl'],
 )
 
+_METER_FLAG = {'enum': ['KBPS', 'PKTPS', 'BURST', 'STATS'], 'expect': 'KBPS, PKTPS, BURST or STATS'}
+_METER = _mapping(
+    {
+        'meter_id': _int(1, 0xFFFF0000, 'a meter id 1..0xffff0000'),
+        'entry': _mapping(
+            {
+                'flags': {  # a string is checked by the loader
+                    'type': ['string', 'array'],
+                    'items': _METER_FLAG,
+                    'expect': 'a flag or a list of flags (KBPS or PKTPS, BURST, STATS)',
+                },
+                'bands': {
+                    'type': 'array',
+                    'minItems': 1,
+                    'items': _mapping(
+                        {
+                            'type': {
+                                'enum': ['DROP'],
+                                'expect': 'DROP (the band this suite implements)',
+                            },
+                            'rate': _int(1, 2**32 - 1, 'a rate, in kb/s or packets/s as flagged'),
+                            'burst_size': _int(0, 2**32 - 1, 'a burst size'),
+                        },
+                        'a meter band (type, rate, burst_size)',
+                        required=['type', 'rate'],
+                    ),
+                    'expect': 'a list of meter bands',
+                },
+            },
+            'the meter entry (flags, bands)',
+            required=['bands'],
+        ),
+    },
+    'meter settings (meter_id, entry)',
+    required=['meter_id', 'entry'],
+)
+
 POLICY_SCHEMA = _mapping(
     {
+        'meters': _keyed('meter name -> meter settings', _METER),
         'vlans': _keyed('VLAN name -> VLAN settings', _VLAN),
         'acls': _keyed('ACL name -> list of rules', _ACL),
         'dps': _keyed('switch name -> switch settings', _DP, minProperties=1),
@@ -397,6 +532,8 @@ def schema_issues(data: Any) -> Iterator[tuple[Path, str, bool]]:
             yield path, 'empty list; expected %s' % expect, False
         elif kind == 'minProperties':
             yield path, 'empty mapping; expected %s' % expect, False
+        elif kind in ('maxProperties', 'maxItems'):
+            yield path, 'too many; expected %s' % expect, False
         elif kind in ('type', 'enum', 'const', 'pattern'):
             yield path, 'expected %s; got %s' % (expect, describe(value)), False
         else:  # a keyword without a message of ours

@@ -7,8 +7,13 @@ leaves sending (and logging) to the app.
     send(sw.install())                           # on connect
     learned = sw.learn(in_port, frame, settings) # on a SRC_MISS packet-in
     change = sw.apply(new_policy)                # on reload: the smallest diff
+
+A switch with FAUCET's ``ofchannel_log`` has the messages these produce (all of which
+the app sends) and the packet-ins it learns from written to that file, one per line.
 """
 
+import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,13 +22,60 @@ from controller import openflow as of
 from controller.flowspec import FlowSpec
 from controller.learning import Learned, MacTable, is_unicast
 from controller.ofmatch import OFPVID_PRESENT
-from controller.vswitch import pipeline
-from controller.vswitch.model import Datapath, Policy
+from controller.vswitch import pipeline, vip
+from controller.vswitch.model import OVS_HARDWARE, Datapath, Policy
 from controller.vswitch.pipeline import PortPlan
 
 # A port over its max_hosts is refused new hosts for this long.
 BAN_SECONDS = 60
 _TPID = b'\x81\x00'
+# OpenFlow 1.3's virtual meters (Open vSwitch implements both): packets sent to the
+# controller, and packets the switch handles in its slow path.
+OFPM_SLOWPATH, OFPM_CONTROLLER = 0xFFFFFFFD, 0xFFFFFFFE
+_CHANNEL_LOGS: dict[str, logging.Logger] = {}
+
+
+def channel_log(path: str) -> logging.Logger:
+    """The logger that appends to the ofchannel_log file ``path`` (one per file, kept
+    for the process: a reload naming the same file keeps writing to it). The file is
+    opened at the first message."""
+    if path not in _CHANNEL_LOGS:
+        logger = logging.getLogger('vswitch_policy.ofchannel.%d' % len(_CHANNEL_LOGS))
+        logger.propagate = False
+        logger.setLevel(logging.DEBUG)
+        handler = logging.FileHandler(path, delay=True)
+        handler.setFormatter(logging.Formatter('%(asctime)s %(message)s'))
+        logger.addHandler(handler)
+        _CHANNEL_LOGS[path] = logger
+    return _CHANNEL_LOGS[path]
+
+
+# A meter as the switch gets it: (flags, ((rate, burst_size), ...) of its drop bands).
+MeterEntry = tuple[tuple[str, ...], tuple[tuple[int, int], ...]]
+
+
+def meters(policy: Policy, model: Datapath | None) -> dict[int, MeterEntry]:
+    """{meter id: entry} of the switch: the policy's meters (FAUCET installs them all
+    on every switch), and the virtual meters that packetin_pps and slowpath_pps ask."""
+    if model is None:
+        return {}
+    wanted = {m.meter_id: (m.flags, m.bands) for m in policy.meters.values()}
+    for meter, pps in ((OFPM_CONTROLLER, model.packetin_pps), (OFPM_SLOWPATH, model.slowpath_pps)):
+        if pps:
+            wanted[meter] = (('PKTPS',), ((pps, 0),))
+    return wanted
+
+
+def meter_mod(dp: Any, command: int, meter_id: int, entry: MeterEntry = ((), ())) -> Any:
+    """An OFPMeterMod of meter ``meter_id`` with ``entry``'s flags and drop bands."""
+    ofp, parser = dp.ofproto, dp.ofproto_parser
+    flags = 0
+    for flag in entry[0]:
+        flags |= getattr(ofp, 'OFPMF_' + flag)
+    if command == ofp.OFPMC_DELETE:
+        return parser.OFPMeterMod(dp, command, flags, meter_id, [])
+    bands = [parser.OFPMeterBandDrop(rate=rate, burst_size=burst) for rate, burst in entry[1]]
+    return parser.OFPMeterMod(dp, command, flags or ofp.OFPMF_KBPS, meter_id, bands)
 
 
 @dataclass(frozen=True)
@@ -79,6 +131,8 @@ class PolicySwitch:
     def __init__(self, dp: Any, policy: Policy, model: Datapath | None) -> None:
         self.dp = dp
         self.hosts: dict[int, MacTable] = {}  # vid -> the hosts learned in it
+        self._second, self._learn_ins = 0, 0  # learning packet-ins in the current second
+        self.pinned: set[tuple[int, str]] = set()  # (vid, MAC) learned on permanent ports
         self._use(policy, model)
 
     @classmethod
@@ -96,26 +150,61 @@ class PolicySwitch:
             pipeline.compile_datapath(policy, model) if model is not None else frozenset()
         )
         self.vlan_max_hosts = {vlan.vid: vlan.max_hosts for vlan in policy.vlans.values()}
+        self.vlans_by_vid = {vlan.vid: vlan for vlan in policy.vlans.values()}
+        self.meters = meters(policy, model)
+        path = model.ofchannel_log if model is not None else None
+        self.channel = channel_log(path) if path else None
+
+    def _logged(self, messages: list[Any]) -> list[Any]:
+        """``messages``, written to the ofchannel_log first if there is one."""
+        if self.channel is not None:
+            for msg in messages:
+                self.channel.info('%016x sent %s', self.dp.id, msg)
+        return messages
 
     @property
     def name(self) -> str:
         return self.model.name if self.model is not None else '%016x' % self.dp.id
 
+    @property
+    def hardware_note(self) -> str:
+        """For the connect log line: a FAUCET hardware name other than Open vSwitch
+        is accepted, and the switch gets the Open vSwitch pipeline all the same."""
+        if self.model is None or self.model.hardware == OVS_HARDWARE:
+            return ''
+        return " (hardware '%s': driven with the Open vSwitch pipeline)" % self.model.hardware
+
     def install(self) -> list[Any]:
         """The messages that make the switch hold exactly the static rules: the app's
         rules deleted, then every rule added, table by table."""
-        dp = self.dp
-        return [of.flow_delete(dp, *pipeline.COOKIES.all_rules())] + [
-            flowspec.to_flow_mod(dp, spec) for spec in sorted(self.installed)
-        ]
+        dp, ofp = self.dp, self.dp.ofproto
+        return self._logged(
+            [of.flow_delete(dp, *pipeline.COOKIES.all_rules())]
+            + [
+                meter_mod(dp, ofp.OFPMC_DELETE, meter)
+                for meter in (OFPM_CONTROLLER, OFPM_SLOWPATH)
+                + tuple(sorted(set(self.meters) - {OFPM_CONTROLLER, OFPM_SLOWPATH}))
+            ]
+            + [meter_mod(dp, ofp.OFPMC_ADD, meter, entry) for meter, entry in self.meters.items()]
+            + [flowspec.to_flow_mod(dp, spec) for spec in sorted(self.installed)]
+        )
 
     # --- learning -------------------------------------------------------------------
 
-    def learn(self, in_port: int, frame: bytes, settings: LearningSettings) -> HostSeen | None:
+    def learn(
+        self, in_port: int, frame: bytes, settings: LearningSettings, now: float | None = None
+    ) -> HostSeen | None:
         """Learn the source of ``frame``, sent to the controller by the ETH_SRC miss
-        rule from ``in_port``. None for a frame that teaches nothing: untagged (the
-        VLAN table tags every frame it lets in), from a port that does not carry its
-        VLAN, or from a group address."""
+        rule from ``in_port`` at ``now`` (monotonic seconds). None for a frame that
+        teaches nothing: untagged (the VLAN table tags every frame it lets in), from a
+        port that does not carry its VLAN, or from a group address; or one ignored by
+        the switch's ignore_learn_ins (every n-th packet-in of a second, as FAUCET)."""
+        if self.channel is not None:
+            self.channel.info(
+                '%016x received packet-in port %d %s', self.dp.id, in_port, frame.hex()
+            )
+        if self._ignored(time.monotonic() if now is None else now):
+            return None
         if len(frame) < 18 or frame[12:14] != _TPID:
             return None
         vid = int.from_bytes(frame[14:16], 'big') & 0x0FFF
@@ -125,43 +214,86 @@ class PolicySwitch:
             return None
         hosts = self.hosts.setdefault(vid, MacTable(settings.default_max_hosts, BAN_SECONDS))
         hosts.max_total = self.vlan_max_hosts.get(vid)
+        known = hosts.lookup(src)
+        if known is not None and known != plan.port and (vid, src) in self.pinned:
+            # learned on a permanent_learn port: it does not move (its pin rule drops
+            # its frames from other ports; this is one that raced the pin)
+            return HostSeen(src, vid, plan.port, Learned.REFUSED, known)
         result, previous = hosts.learn(src, plan.port, max_macs=plan.max_hosts)
+        if plan.permanent and result in (Learned.NEW, Learned.MOVED):
+            self.pinned.add((vid, src))
         messages = []
         if result not in (Learned.BANNED, Learned.REFUSED, Learned.FULL):
-            messages = [
-                flowspec.to_flow_mod(self.dp, spec)
-                for spec in pipeline.learned_rules(
-                    plan, vid, src, settings.idle_timeout, settings.hard_timeout
+            messages = self._logged(
+                [
+                    flowspec.to_flow_mod(self.dp, spec)
+                    for spec in pipeline.learned_rules(
+                        plan,
+                        vid,
+                        src,
+                        settings.idle_timeout,
+                        settings.hard_timeout,
+                        self.model.priority_offset if self.model is not None else 0,
+                    )
+                ]
+            )
+        return HostSeen(src, vid, plan.port, result, previous, messages)
+
+    def _ignored(self, now: float) -> bool:
+        every = self.model.ignore_learn_ins if self.model is not None else 0
+        if int(now) != self._second:
+            self._second, self._learn_ins = int(now), 0
+        self._learn_ins += 1
+        return bool(every) and self._learn_ins % every == 0
+
+    def answer(self, in_port: int, frame: bytes) -> list[Any]:
+        """The packet-out that answers ``frame``, sent to the controller by a VIP rule
+        from ``in_port``: an ARP reply, a neighbour advertisement or an echo reply from
+        the router address it asks (controller/vswitch/vip.py); [] for anything else."""
+        if len(frame) < 18 or frame[12:14] != _TPID:
+            return []
+        vid = int.from_bytes(frame[14:16], 'big') & 0x0FFF
+        plan = self.plans.get(in_port)
+        vlan = self.vlans_by_vid.get(vid)
+        if plan is None or vlan is None or not plan.carries(vid):
+            return []
+        reply = vip.answer(vlan, frame, tagged=vid in plan.tagged_vids)
+        if reply is None:
+            return []
+        dp, ofp, parser = self.dp, self.dp.ofproto, self.dp.ofproto_parser
+        return self._logged(
+            [
+                parser.OFPPacketOut(
+                    dp,
+                    ofp.OFP_NO_BUFFER,
+                    ofp.OFPP_CONTROLLER,
+                    [parser.OFPActionOutput(in_port)],
+                    reply,
                 )
             ]
-        return HostSeen(src, vid, plan.port, result, previous, messages)
+        )
 
     def forget(self, port: int, vid: int) -> list[Any]:
         """Forget the hosts learned on ``port`` in VLAN ``vid``: the messages that
         delete their rules."""
-        dp, parser = self.dp, self.dp.ofproto_parser
-        if vid in self.hosts:
-            self.hosts[vid].forget_port(port)
+        macs = self.hosts[vid].forget_port(port) if vid in self.hosts else set()
         tagged_vid = OFPVID_PRESENT | vid
-        src_cookie, src_mask = pipeline.COOKIES.rules_of_kind(pipeline.LEARN_SRC)
-        dst_cookie, dst_mask = pipeline.COOKIES.rules_of_kind(pipeline.LEARN_DST)
+        pins = sorted(mac for mac in macs if (vid, mac) in self.pinned)
+        self.pinned -= {(vid, mac) for mac in pins}
         return [
-            of.flow_delete(
-                dp,
-                src_cookie,
-                src_mask,
-                table_id=pipeline.ETH_SRC,
-                match=parser.OFPMatch(in_port=port, vlan_vid=tagged_vid),
-            ),
-            of.flow_delete(
-                dp,
-                dst_cookie,
-                dst_mask,
-                table_id=pipeline.ETH_DST,
-                out_port=port,
-                match=parser.OFPMatch(vlan_vid=tagged_vid),
-            ),
+            self._delete(pipeline.PIN, pipeline.ETH_SRC, vlan_vid=tagged_vid, eth_src=mac)
+            for mac in pins
+        ] + [
+            self._delete(pipeline.LEARN_SRC, pipeline.ETH_SRC, in_port=port, vlan_vid=tagged_vid),
+            self._delete(pipeline.LEARN_DST, pipeline.ETH_DST, port, vlan_vid=tagged_vid),
         ]
+
+    def _delete(self, kind: int, table: int, out_port: int | None = None, **match: Any) -> Any:
+        """A delete of this app's rules of ``kind`` in ``table`` that match ``match``
+        (and output to ``out_port``, if given)."""
+        cookie, mask = pipeline.COOKIES.rules_of_kind(kind)
+        match_fields = self.dp.ofproto_parser.OFPMatch(**match)
+        return of.flow_delete(self.dp, cookie, mask, table, match_fields, out_port)
 
     # --- a new policy ---------------------------------------------------------------
 
@@ -170,14 +302,30 @@ class PolicySwitch:
         rules) by the smallest diff: rules that stay the same are not touched, and hosts
         are forgotten only where a port's VLANs or mirroring changed."""
         dp = self.dp
-        old_plans, old_rules = self.plans, self.installed
+        old_plans, old_rules, old_meters = self.plans, self.installed, self.meters
         self._use(policy, policy.datapath_by_id(dp.id))
         change = flowspec.diff(old_rules, self.installed)
         mask = pipeline.COOKIES.all_rules()[1]
-        messages = [flowspec.to_delete_strict(dp, spec, mask) for spec in change.delete] + [
-            flowspec.to_flow_mod(dp, spec) for spec in change.add
-        ]
+        messages = (
+            _meter_changes(dp, old_meters, self.meters)
+            + [flowspec.to_delete_strict(dp, spec, mask) for spec in change.delete]
+            + [flowspec.to_flow_mod(dp, spec) for spec in change.add]
+        )
         stale = sorted(pipeline.stale_learning(old_plans, self.plans))
         for port, vid in stale:
             messages += self.forget(port, vid)
-        return PolicyChange(len(change.add), len(change.delete), stale, messages)
+        return PolicyChange(len(change.add), len(change.delete), stale, self._logged(messages))
+
+
+def _meter_changes(dp: Any, old: dict[int, MeterEntry], new: dict[int, MeterEntry]) -> list[Any]:
+    """The meter mods from meters ``old`` to ``new``: only those that changed."""
+    ofp = dp.ofproto
+    messages = []
+    for meter in sorted(set(old) | set(new)):
+        if meter not in new:
+            messages.append(meter_mod(dp, ofp.OFPMC_DELETE, meter))
+        elif meter not in old:
+            messages.append(meter_mod(dp, ofp.OFPMC_ADD, meter, new[meter]))
+        elif old[meter] != new[meter]:
+            messages.append(meter_mod(dp, ofp.OFPMC_MODIFY, meter, new[meter]))
+    return messages

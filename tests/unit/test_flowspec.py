@@ -78,3 +78,12 @@ def test_delete_strict_is_scoped_to_the_cookie_range():
     mod = to_delete_strict(FakeDatapath(), spec(1, 2), cookie_mask=0xFFFF << 48)
     assert mod.command == ofp.OFPFC_DELETE_STRICT and mod.cookie_mask == 0xFFFF << 48
     assert mod.priority == 10 and mod.match['in_port'] == 1
+
+
+def test_meter_instruction():
+    rule = FlowSpec.make(0, 5, {'in_port': 1}, [('meter', 7), ('goto', 1)])
+    msg = to_flow_mod(FakeDatapath(), rule)
+    meter, goto = msg.instructions
+    assert isinstance(meter, parser.OFPInstructionMeter) and meter.meter_id == 7
+    assert meter.type == ofp.OFPIT_METER and goto.table_id == 1
+    msg.serialize()  # Ryu packs it

@@ -178,7 +178,8 @@ def test_both_yaml_apps_reload_on_one_sighup(vswitch_app, arbiter_app, fan_out):
 def test_vswitch_reload_sends_the_diff_of_a_changed_file(vswitch_app, caplog):
     app, dp, path = vswitch_app
     installed = len(dp.sent)
-    assert installed == 1 + len(app.switches[1].installed)  # a delete, then adds
+    # a delete, the deletes of the controller and slow-path meters, then adds
+    assert installed == 1 + 2 + len(app.switches[1].installed)
     app.refresh(requested=False)
     assert len(dp.sent) == installed  # unchanged: nothing
     rewrite(path, VSWITCH_POLICY.replace('2: {native_vlan: red}', '2: {native_vlan: green}'))

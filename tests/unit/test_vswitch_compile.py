@@ -61,8 +61,13 @@ def test_access_ports_push_their_vlan_and_trunks_accept_listed_vids_only():
         ): r.instructions
         for r in rules_in(rules, VLAN)
     }
+    # port 1 is mirrored to 4: the copy of what it accepts, as received (untagged)
     assert vlan[(1, 0x0000, None)] == (
-        ('apply', (('push_vlan', 0x8100), ('set_field', 'vlan_vid', 0x1064))),
+        ('apply', (('output', 4), ('push_vlan', 0x8100), ('set_field', 'vlan_vid', 0x1064))),
+        ('goto', VLAN_ACL),
+    )
+    assert vlan[(2, 0x0000, None)] == (
+        ('apply', (('push_vlan', 0x8100), ('set_field', 'vlan_vid', 0x10C8))),
         ('goto', VLAN_ACL),
     )
     assert vlan[(3, 0x1064, None)] == (('goto', VLAN_ACL),)
@@ -72,15 +77,34 @@ def test_access_ports_push_their_vlan_and_trunks_accept_listed_vids_only():
     assert (3, 0x1000 | 300, None) not in vlan  # unlisted VID on a trunk: miss
 
 
-def test_port_acl_in_order_with_implicit_deny_and_mirror_copies():
+def test_port_acl_in_order_with_implicit_deny():
     _, _, rules = compiled()
     acl = [r for r in rules_in(rules, PORT_ACL) if r.match_dict().get('in_port') == 1]
     assert [r.priority for r in acl] == [30000, 29999, 29998]
     http, rest, deny = acl
     assert http.match_dict() == {'in_port': 1, 'eth_type': 0x800, 'ip_proto': 6, 'tcp_dst': 80}
-    assert http.instructions == (('apply', (('output', 4),)),)  # copy, then drop
-    assert rest.instructions == (('apply', (('output', 4),)), ('goto', VLAN))
-    assert deny.instructions == (('apply', (('output', 4),)),)
+    # Mirror copies are made in the VLAN table, of what the port accepts (FAUCET: a
+    # frame the port drops is not mirrored); the ACL's own drops copy nothing.
+    assert http.instructions == ()
+    assert rest.instructions == (('goto', VLAN),)
+    assert deny.instructions == ()
+
+
+def test_only_frames_the_port_accepts_are_mirrored():
+    _, _, rules = compiled()
+    copying = {
+        (r.table, r.match_dict().get('in_port'), r.match_dict().get('vlan_vid'))
+        for r in rules
+        if r.table in (PORT_ACL, VLAN)
+        and any(
+            action == ('output', 4)
+            for kind, *body in r.instructions
+            if kind == 'apply'
+            for action in body[0]
+        )
+    }
+    # only port 1's untagged frame, accepted into VLAN red; not a tagged one (dropped)
+    assert copying == {(VLAN, 1, 0x0000)}
 
 
 def test_vlan_acl_applies_to_its_vlan_only():

@@ -118,11 +118,23 @@ CASES = {
         'dps.sw1.interfaces.1.native_vlan',
         "unknown VLAN 'offce'; defined VLANs: office, guest",
     ),
-    'missing VLAN by VID': (
-        BASE.replace(PORT_3, '      3: {tagged_vlans: [office, 300]}'),
+    'missing VLAN by a quoted VID': (
+        BASE.replace(PORT_3, "      3: {tagged_vlans: [office, '300']}"),
         14,
         'dps.sw1.interfaces.3.tagged_vlans.1',
         "unknown VLAN '300'",
+    ),
+    'implicit VLAN out of range': (
+        BASE.replace(PORT_3, '      3: {tagged_vlans: [office, 4095]}'),
+        14,
+        'dps.sw1.interfaces.3.tagged_vlans.1',
+        '4095 is out of range; expected a VID, an integer 1..4094',
+    ),
+    'switch referencing no VLAN': (
+        BASE + SW2.replace('{native_vlan: office}', '{description: spare}'),
+        17,
+        'dps.sw2.interfaces',
+        'no VLANs referenced by interfaces in sw2',
     ),
     'duplicate dp_id': (
         BASE + SW2.replace('dp_id: 2', 'dp_id: 0x1'),
@@ -136,12 +148,18 @@ CASES = {
         'dps.sw1',
         "missing key 'dp_id' (the switch's datapath id, like 0x1)",
     ),
-    'string port number in an ACL': (
+    'unknown port name in an ACL': (
         BASE.replace('actions: {allow: true}', 'actions: {output: {port: three}}'),
         7,
         'acls.web.1.rule.actions.output.port',
-        "expected a port number 1..0xffffff00 (in an ACL ports are numbers: one ACL may "
-        "serve switches whose port names differ); got the string 'three'",
+        "port three does not exist on dp sw1, where ACL 'web' is applied to port 1; "
+        'its ports: 1, 2, 3',
+    ),
+    'port in an ACL neither number nor name': (
+        BASE.replace('actions: {allow: true}', 'actions: {output: {port: [3]}}'),
+        7,
+        'acls.web.1.rule.actions.output.port',
+        'expected a port number 1..0xffffff00 or an interface name; got a list',
     ),
     'interface keyed by a name without a number': (
         BASE.replace('      2: {native_vlan', '      eth2: {native_vlan'),
@@ -245,7 +263,7 @@ CASES = {
         BASE.replace('actions: {allow: true}', 'actions: {}'),
         7,
         'acls.web.1.rule.actions',
-        'empty mapping; expected actions (allow, mirror, output)',
+        'empty mapping; expected actions (allow, mirror, meter, output)',
     ),
     'max_hosts 0': (
         BASE.replace('2: {native_vlan: guest}', '2: {native_vlan: guest, max_hosts: 0}'),
@@ -253,12 +271,11 @@ CASES = {
         'dps.sw1.interfaces.2.max_hosts',
         '0 is out of range; expected a positive integer (the most hosts learned)',
     ),
-    'hardware other than OVS': (
-        BASE.replace('    dp_id: 1\n', '    dp_id: 1\n    hardware: Allied-Telesis\n'),
+    'hardware FAUCET does not know': (
+        BASE.replace('    dp_id: 1\n', '    dp_id: 1\n    hardware: Allied Telesis\n'),
         11,
         'dps.sw1.hardware',
-        "expected 'Open vSwitch' (the only switch this suite drives); got the string "
-        "'Allied-Telesis'",
+        "expected one of FAUCET's hardware names (Generic, GenericTFM, Allied-Telesis, ",
     ),
     'empty file': (
         '',

@@ -7,7 +7,7 @@ from controller.config import ConfigError
 from controller.vswitch import load_policy_text
 
 POLICY = '''\
-dps: {sw1: {dp_id: 1, interfaces: {1: {}}}}
+dps: {sw1: {dp_id: 1, interfaces: {1: {native_vlan: 100}}}}
 acls:
   a:
     - rule: {%s, actions: {allow: true}}

@@ -132,7 +132,7 @@ EXPECTED = Policy(
                             'eth_dst': ('01:00:5e:00:00:00', 'ff:ff:ff:80:00:00'),
                         }
                     ),
-                    Actions(allow=False, output_port=2),
+                    Actions(allow=False, output=(("output", 2),)),
                 ),
                 Rule(FrozenDict(), Actions(allow=False)),
             ),

@@ -134,6 +134,11 @@ def policies(draw):
             }
             if draw(st.booleans()):
                 interfaces[port]['output_only'] = True
+        if not any(
+            'native_vlan' in intf or 'tagged_vlans' in intf or intf.get('output_only')
+            for intf in interfaces.values()
+        ):  # as FAUCET, a switch must reference a VLAN (or have an output_only port)
+            interfaces[ports[0]]['native_vlan'] = vlan_names[0]
         dps[name] = {
             'dp_id': draw(st.sampled_from([dp_id, hex(dp_id)])),  # as FAUCET
             'interfaces': interfaces,

@@ -63,9 +63,14 @@ def test_a_switch_the_policy_does_not_name_gets_no_state():
 def test_install_deletes_the_apps_rules_then_adds_every_static_rule():
     sw = switch()
     messages = sw.install()
-    first, adds = messages[0], messages[1:]
+    first, meters, adds = messages[0], messages[1:3], messages[3:]
     assert first.command == ofp.OFPFC_DELETE and first.table_id == ofp.OFPTT_ALL
     assert (first.cookie, first.cookie_mask) == pipeline.COOKIES.all_rules()
+    # no packetin_pps / slowpath_pps: their meters, if an earlier run left them, go
+    assert [(m.command, m.meter_id) for m in meters] == [
+        (ofp.OFPMC_DELETE, ofp.OFPM_CONTROLLER),
+        (ofp.OFPMC_DELETE, ofp.OFPM_SLOWPATH),
+    ]
     assert len(adds) == len(sw.installed) > 0
     assert all(msg.command == ofp.OFPFC_ADD for msg in adds)
     assert [(m.table_id, m.priority) for m in adds] == [
