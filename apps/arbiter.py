@@ -33,7 +33,7 @@ from ryu.controller import ofp_event
 from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from ryu.ofproto import ofproto_v1_3
 
-from controller import app_base, rest
+from controller import app_base, metrics, rest
 from controller.arbiter import interpose
 from controller.arbiter.engine import Arbiter
 from controller.arbiter.gate import InvariantGate
@@ -44,6 +44,7 @@ from controller.arbiter.rest import DATA_KEY, ArbiterController
 from controller.config import ConfigError
 from controller.config.offload import off_loop
 from controller.config.yaml_source import DEFAULT_MAX_BYTES
+from controller.metrics.collectors import arbiter_families
 
 # Before any app can send: the order of apps on the command line then does not matter.
 interpose.patch_datapath()
@@ -87,6 +88,8 @@ class AppArbiter(app_manager.RyuApp):
         )
         interpose.install(self.arbiter)
         kwargs['wsgi'].register(ArbiterController, {DATA_KEY: self.arbiter})
+        metrics.serve(kwargs['wsgi'])
+        metrics.add_source('arbiter', lambda: arbiter_families(self.arbiter))
         app_base.on_reload_signal(self.reload)
         self.logger.info(
             'arbiter: policy %s, order %s',

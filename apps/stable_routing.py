@@ -57,12 +57,13 @@ from ryu.controller import ofp_event
 from ryu.controller.handler import MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
 
-from controller import app_base, discovery
+from controller import app_base, discovery, metrics
 from controller import openflow as of
 from controller.app_base import Link, SuiteApp
 from controller.bundles import BundleClient
 from controller.cookies import FREE_MASK
 from controller.flowspec import in_order, to_flow_mod
+from controller.metrics.collectors import EpochMetrics
 from controller.rate_limit import TokenBucket, packet_in_options
 from controller.stable import inputs
 from controller.stable import pipeline as pipe
@@ -191,6 +192,8 @@ class StableRouting(SuiteApp):
             on_fault=self._phase_failed,
         )
         kwargs['wsgi'].register(StableRoutingRest, {REST_APP: self})
+        self.epoch_metrics = EpochMetrics()
+        metrics.add_source(self.name, lambda: self.epoch_metrics.families(self))
         self.spawn_loop('epoch', EPOCH_POLL, self._epoch_tick)
 
     def _trigger(
@@ -268,6 +271,7 @@ class StableRouting(SuiteApp):
             )
 
     def port_down(self, sw: SwitchState, port_no: int, link_gone: bool) -> None:
+        self.epoch_metrics.port_down(self.current, sw.dp.id, port_no)
         if port_no not in sw.tracked_ports:
             return
         sw.tracked_ports.discard(port_no)
@@ -514,6 +518,8 @@ class StableRouting(SuiteApp):
             for sw in self.switches.values():
                 sw.port_rules = None
             raise  # spawn_loop logs it with its traceback
+        finally:
+            self.epoch_metrics.observe(record)
 
     def _compute_and_install(self, record: EpochRecord, trigger_count: int) -> None:
         started = perf_counter()

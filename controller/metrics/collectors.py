@@ -49,14 +49,15 @@ def dp_labels(dpid: int) -> list[str]:
 def base_families(app: Any) -> Iterable[Metric]:
     """Worker-loop failures and malformed packet-ins, per app (controller/app_base.py)."""
     loops = counter('loop_failures', 'rounds of a worker loop that raised', ('app', 'loop'))
+    name = app.CONFIG_GROUP or app.name  # l2_learning, as on the command line
     for loop, failures in sorted(app.loop_failures.items()):
-        loops.add_metric([app.name, loop], failures)
+        loops.add_metric([name, loop], failures)
     yield loops
     malformed = counter(
         'packet_ins_malformed', 'packet-ins dropped as malformed', ('app', 'dp_id', 'dp_name')
     )
     for dpid, dropped in sorted(app.packet_in_guard.dropped.items()):
-        malformed.add_metric([app.name] + dp_labels(dpid), dropped)
+        malformed.add_metric([name] + dp_labels(dpid), dropped)
     yield malformed
 
 
