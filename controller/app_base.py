@@ -43,7 +43,8 @@ What the base owns:
 - the process's REST server (Ryu's WSGI, ``self.wsgi``) and its GET /metrics
   (controller/metrics): OpenFlow counters per switch counted once per process, the
   base's own, and whatever the app adds with ``metrics.add_source``; with
-  ``stats_interval`` set, port and flow statistics polled from every switch.
+  ``stats_interval`` set, port and flow statistics polled from every switch; and the
+  web view at GET /ui/ (controller/ui), drawn from what apps add with ``ui.add_view``.
 
 The base's settings (``base_options()``) go in the app's section like the discovery
 ones; an app that does not register them gets their defaults.
@@ -64,7 +65,7 @@ from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
 
-from controller import discovery, metrics, rest
+from controller import discovery, metrics, rest, ui
 from controller.discovery import Link
 from controller.metrics import collectors
 from controller.metrics import openflow as of_metrics
@@ -216,6 +217,7 @@ class SuiteApp(app_manager.RyuApp):
         # The process's REST server (None where an app is built without Ryu's contexts).
         self.wsgi: Any = kwargs.get('wsgi')
         metrics.serve(self.wsgi)
+        ui.serve(self.wsgi)
         metrics.add_source(self.name + ' base', lambda: collectors.base_families(self))
         if self.stats_interval > 0 and of_metrics.POLLER.claim():
             self.spawn_loop('statistics poll', self.stats_interval, of_metrics.POLLER.poll)
