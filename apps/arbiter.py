@@ -33,7 +33,7 @@ from ryu.controller import ofp_event
 from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from ryu.ofproto import ofproto_v1_3
 
-from controller import app_base, metrics, rest
+from controller import app_base, metrics, rest, ui
 from controller.arbiter import interpose
 from controller.arbiter.engine import Arbiter
 from controller.arbiter.gate import InvariantGate
@@ -90,6 +90,8 @@ class AppArbiter(app_manager.RyuApp):
         kwargs['wsgi'].register(ArbiterController, {DATA_KEY: self.arbiter})
         metrics.serve(kwargs['wsgi'])
         metrics.add_source('arbiter', lambda: arbiter_families(self.arbiter))
+        ui.serve(kwargs['wsgi'])
+        ui.add_view('arbiter', ui.Partial)  # its panels; no topology of its own
         app_base.on_reload_signal(self.reload)
         self.logger.info(
             'arbiter: policy %s, order %s',

@@ -30,7 +30,7 @@ from ryu import cfg
 from ryu.controller import ofp_event
 from ryu.controller.handler import MAIN_DISPATCHER, set_ev_cls
 
-from controller import app_base, discovery, metrics
+from controller import app_base, discovery, metrics, ui
 from controller import openflow as of
 from controller.app_base import Link, SuiteApp, register_options
 from controller.flowspec import FlowSpec, to_flow_mod
@@ -40,6 +40,7 @@ from controller.learning import Learned, MacTable, is_unicast
 from controller.metrics.collectors import LearnBans
 from controller.rate_limit import TokenBucket, packet_in_options
 from controller.topology import spanning_tree_ports
+from controller.ui import views
 
 register_options(
     'l2_learning',
@@ -122,6 +123,7 @@ class L2Learning(SuiteApp):
         self.bans = LearnBans()  # counted as they happen, for /metrics and /l2/bans
         self.serve_rest(l2_rest.L2LearningRest, {l2_rest.REST_APP: self})
         metrics.add_source(self.name, lambda: l2_rest.metric_families(self))
+        ui.add_view('l2_learning', lambda: views.l2_view(self))
 
     # --- messages: where the pipeline's changes become OpenFlow ---------------------
 

@@ -57,7 +57,7 @@ from ryu.controller import ofp_event
 from ryu.controller.handler import MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
 
-from controller import app_base, discovery, metrics
+from controller import app_base, discovery, metrics, ui
 from controller import openflow as of
 from controller.app_base import Link, SuiteApp
 from controller.bundles import BundleClient
@@ -73,6 +73,7 @@ from controller.stable.hosts import HostChange, HostTable
 from controller.stable.rest import REST_APP, StableRoutingRest
 from controller.stable.sft import Snapshot, check_sft, compute_sft
 from controller.stable.update import SwitchRules, Updater, plan_update
+from controller.ui import views
 
 app_base.register_options(
     'stable_routing',
@@ -194,6 +195,7 @@ class StableRouting(SuiteApp):
         kwargs['wsgi'].register(StableRoutingRest, {REST_APP: self})
         self.epoch_metrics = EpochMetrics()
         metrics.add_source(self.name, lambda: self.epoch_metrics.families(self))
+        ui.add_view('stable_routing', lambda: views.stable_view(self))
         self.spawn_loop('epoch', EPOCH_POLL, self._epoch_tick)
 
     def _trigger(

@@ -37,7 +37,7 @@ from ryu.controller import ofp_event
 from ryu.controller.handler import MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
 
-from controller import app_base, metrics
+from controller import app_base, metrics, ui
 from controller import openflow as of
 from controller.app_base import SuiteApp
 from controller.config import ConfigError
@@ -47,6 +47,7 @@ from controller.config.yaml_source import DEFAULT_MAX_BYTES
 from controller.learning import Learned
 from controller.metrics.collectors import LearnBans, ReloadStatus
 from controller.metrics.openflow import OPENFLOW
+from controller.ui import views
 from controller.vswitch import load_policy, pipeline
 from controller.vswitch import rest as vswitch_rest
 from controller.vswitch.switch import LearningSettings, PolicySwitch
@@ -115,6 +116,7 @@ class VSwitchPolicy(SuiteApp):
         self.bans = LearnBans()
         self.serve_rest(vswitch_rest.VSwitchRest, {vswitch_rest.REST_APP: self})
         metrics.add_source(self.name, lambda: vswitch_rest.metric_families(self))
+        ui.add_view('vswitch_policy', lambda: views.vswitch_view(self))
         # A SIGHUP and a file change may come at once: one reload at a time.
         self._reloading = hub.Semaphore(1)
         app_base.on_reload_signal(lambda: self.refresh(requested=True))

@@ -156,7 +156,10 @@ class OpenFlowCounters:
         )
         for dpid, dp in sorted(self.connected.items()):
             for port_no, port in sorted(dict(dp.ports).items()):
-                ports.add_metric(self.labels(dpid) + [str(port_no)], 1 if port_live(port) else 0)
+                if port_no <= ofp13.OFPP_MAX:  # not the bridge's LOCAL port
+                    ports.add_metric(
+                        self.labels(dpid) + [str(port_no)], 1 if port_live(port) else 0
+                    )
         yield ports
 
 
@@ -311,21 +314,34 @@ def _set_state(self: Any, state: Any) -> None:
     _wrapped['set_state'](self, state)
 
 
+def _places() -> tuple[tuple[str, Any, str, Any], ...]:
+    """(key, owner, attribute, our wrapper) of each place of Ryu wrapped."""
+    return (
+        ('msg_to_ev', ofp_event, 'ofp_msg_to_ev', _msg_to_ev),
+        ('send', ryu_controller.Datapath, 'send', _send),
+        ('set_state', ryu_controller.Datapath, 'set_state', _set_state),
+    )
+
+
 def install() -> None:
     """Wrap Ryu where messages pass (idempotent). Runs before the arbiter's
     interposition is imported (controller/app_base.py imports this first): the arbiter
     writes past itself with the ``Datapath.send`` it found, which is then this one, so
     its messages are counted too."""
-    if _wrapped:
-        return
-    _wrapped.update(
-        msg_to_ev=ofp_event.ofp_msg_to_ev,
-        send=ryu_controller.Datapath.send,
-        set_state=ryu_controller.Datapath.set_state,
-    )
-    ofp_event.ofp_msg_to_ev = _msg_to_ev
-    ryu_controller.Datapath.send = _send
-    ryu_controller.Datapath.set_state = _set_state
+    for key, owner, attribute, wrapper in _places():
+        if key not in _wrapped:
+            _wrapped[key] = getattr(owner, attribute)
+            setattr(owner, attribute, wrapper)
+
+
+def uninstall() -> None:
+    """Put Ryu's functions back where the wrappers are still in place: nothing counted
+    from then on (bench/apps/metrics_off.py, for the cost of metrics). A wrapper that
+    something else has wrapped in turn (the arbiter's senders) stays, as the layer
+    under it."""
+    for key, owner, attribute, wrapper in _places():
+        if key in _wrapped and getattr(owner, attribute) is wrapper:
+            setattr(owner, attribute, _wrapped.pop(key))
 
 
 def families() -> Iterable[Metric]:

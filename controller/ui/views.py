@@ -16,8 +16,7 @@ def l2_view(app: Any) -> Partial:
         for port in sw.dp.ports:
             if port not in inter_switch:
                 hosts += [
-                    {'mac': mac, 'switch': dpid, 'port': port}
-                    for mac in sw.macs.macs_on_port(port)
+                    {'mac': mac, 'switch': dpid, 'port': port} for mac in sw.macs.macs_on_port(port)
                 ]
     return Partial(links, links_on_ports(links, app.tree_ports, 'tree'), hosts)
 
@@ -38,9 +37,7 @@ def stable_view(app: Any) -> Partial:
             for link in links
             if (link[0], link[1]) in used or (link[2], link[3]) in used
         }
-    hosts = [
-        {'mac': mac, 'switch': dpid, 'port': port} for mac, (dpid, port) in app.hosts.items()
-    ]
+    hosts = [{'mac': mac, 'switch': dpid, 'port': port} for mac, (dpid, port) in app.hosts.items()]
     return Partial(links, roles, hosts)
 
 

@@ -88,6 +88,30 @@ def test_ryu_is_wrapped_once_and_the_arbiter_sends_through_the_counter():
     assert ryu_controller.Datapath.set_state is of_metrics._set_state
 
 
+@pytest.fixture
+def ryu_as_it_is(monkeypatch):
+    """Whatever the test does to Ryu's functions and the wrappers' state is undone."""
+    monkeypatch.setattr(ofp_event, 'ofp_msg_to_ev', ofp_event.ofp_msg_to_ev)
+    monkeypatch.setattr(ryu_controller.Datapath, 'send', ryu_controller.Datapath.send)
+    monkeypatch.setattr(ryu_controller.Datapath, 'set_state', ryu_controller.Datapath.set_state)
+    monkeypatch.setattr(of_metrics, '_wrapped', dict(of_metrics._wrapped))
+
+
+def test_uninstall_puts_back_what_is_still_ours(ryu_as_it_is):
+    ryu_send = of_metrics._wrapped['send']
+    ryu_controller.Datapath.send = of_metrics._send  # as if nobody had wrapped it since
+    ryu_controller.Datapath.set_state = lambda self, state: None  # someone else's
+    of_metrics.uninstall()
+    assert ofp_event.ofp_msg_to_ev is not of_metrics._msg_to_ev
+    assert ryu_controller.Datapath.send is ryu_send
+    # The wrapper under someone else's stays, and still works.
+    assert 'set_state' in of_metrics._wrapped and 'send' not in of_metrics._wrapped
+    of_metrics.uninstall()  # again: nothing more to put back
+    of_metrics.install()
+    assert ryu_controller.Datapath.send is of_metrics._send
+    assert of_metrics._wrapped['send'] is ryu_send
+
+
 def received(msg, xid=0):
     """``msg`` as Ryu's receive loop hands it on once parsed: its header set, made an
     event of."""
@@ -142,6 +166,7 @@ def test_sends_connections_and_ports_through_ryus_datapath(monkeypatch, counters
     dp.ports = {
         1: parser.OFPPort(1, b'\0' * 6, b's1-eth1', 0, 0, 0, 0, 0, 0, 0, 0),
         2: parser.OFPPort(2, b'\0' * 6, b's1-eth2', 0, ofp.OFPPS_LINK_DOWN, 0, 0, 0, 0, 0, 0),
+        ofp.OFPP_LOCAL: parser.OFPPort(ofp.OFPP_LOCAL, b'\0' * 6, b's1', 0, 0, 0, 0, 0, 0, 0, 0),
     }
     labels = (('dp_id', '0x1'), ('dp_name', '0000000000000001'))
     found = samples(counters.collect())
@@ -150,6 +175,7 @@ def test_sends_connections_and_ports_through_ryus_datapath(monkeypatch, counters
     assert found[('sdn_dp_status', labels)] == 1
     assert found[('sdn_port_status', labels + (('port', '1'),))] == 1
     assert found[('sdn_port_status', labels + (('port', '2'),))] == 0
+    assert ('sdn_port_status', labels + (('port', str(ofp.OFPP_LOCAL)),)) not in found
     # A second connection of the dpid takes over; the first one's end is a
     # disconnection, but the switch stays up.
     newer = CountingDatapath(1)
