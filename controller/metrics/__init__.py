@@ -26,6 +26,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from ryu.app.wsgi import ControllerBase, Response, route
 
+from controller.rest import register_once
+
 LOG = logging.getLogger(__name__)
 
 PREFIX = 'sdn_'
@@ -99,7 +101,4 @@ class MetricsController(ControllerBase):
 def serve(wsgi: Any) -> None:
     """Register GET /metrics on the process's WSGIApplication (once, whichever app asks
     first)."""
-    if wsgi is None or getattr(wsgi, '_sdn_metrics_served', False):
-        return
-    wsgi.register(MetricsController)
-    wsgi._sdn_metrics_served = True
+    register_once(wsgi, MetricsController)

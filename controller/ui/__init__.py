@@ -15,7 +15,7 @@ from typing import Any
 
 from ryu.app.wsgi import ControllerBase, Response, route
 
-from controller.rest import json_response
+from controller.rest import json_response, register_once
 from controller.ui.topology import TOPOLOGY, Partial, add_view
 
 __all__ = ['Partial', 'UiController', 'add_view', 'serve']
@@ -86,7 +86,4 @@ class UiController(ControllerBase):
 def serve(wsgi: Any) -> None:
     """Register the web view on the process's WSGIApplication (once, whichever app asks
     first)."""
-    if wsgi is None or getattr(wsgi, '_sdn_ui_served', False):
-        return
-    wsgi.register(UiController)
-    wsgi._sdn_ui_served = True
+    register_once(wsgi, UiController)

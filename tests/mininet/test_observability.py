@@ -8,12 +8,12 @@ import time
 import urllib.request
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.harness import l2, stable
 from tests.harness.controller import REPO
 from tests.harness.network import host_ports, switch_links, wait_until
 from tests.harness.traffic import reachability_matrix
+from tests.unit.test_metrics import samples_of_text
 
 
 def make_topo(name, *args):
@@ -25,12 +25,7 @@ def scrape(ctl):
     url = 'http://127.0.0.1:%d/metrics' % ctl.wsapi_port
     with urllib.request.urlopen(url, timeout=10) as reply:
         assert reply.headers['Content-Type'].startswith('text/plain')
-        text = reply.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+        return samples_of_text(reply.read().decode())
 
 
 def values(found, name, **labels):
@@ -292,3 +287,43 @@ def test_the_web_view_shows_the_network_and_a_cut_link_within_5s(controller, net
     )
     # The other links stay up.
     assert all(state == 'up' for link, state in down['links'].items() if link != cut), down
+
+
+def test_the_web_view_shows_epochs_and_the_sft_of_stable_routing(controller, network, browser):
+    ctl = controller(['apps/stable_routing.py'])
+    net = network(make_topo('ring', 4), ctl)
+    reachability_matrix(net.hosts)
+    status = stable.wait_for_epoch(ctl, net)
+    assert status['epoch'], status
+    browser.get('http://127.0.0.1:%d/ui/' % ctl.wsapi_port)
+
+    def shown():
+        return browser.execute_script(
+            """
+            return {
+              epochs: [...document.querySelectorAll('#epochs tbody tr')].map(
+                (r) => [Number(r.dataset.epoch), r.dataset.state]),
+              panel_hidden: document.getElementById('epochs-panel').hidden,
+              sft_links: window.sdnGraph.edges('[role="sft"]').length,
+              hosts: document.querySelectorAll('#hosts tbody tr').length,
+            };
+            """
+        )
+
+    seen = wait_until(
+        lambda: (
+            lambda s: (
+                not s['panel_hidden']
+                and [status['epoch'], 'installed'] in s['epochs']
+                and s['sft_links'] > 0
+                and s['hosts'] == len(net.hosts)
+                and s
+            )
+        )(shown()),
+        15,
+    )
+    screenshot(browser, 'ui_stable_ring4')
+    assert seen, shown()
+    # Every epoch of the history is listed, newest first.
+    history = ctl.rest('/stable/history?limit=20')
+    assert [number for number, _ in seen['epochs']] == [e['number'] for e in reversed(history)]

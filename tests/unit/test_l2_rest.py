@@ -1,7 +1,6 @@
 """controller/l2/rest.py: the L2 app's REST bodies and metrics, from the app driven with
 fake switches (as in test_l2_app.py), and its routes through Ryu's WSGI."""
 
-from prometheus_client.parser import text_string_to_metric_families
 from ryu.app.wsgi import WSGIApplication
 from webob import Request
 
@@ -9,6 +8,7 @@ from controller import metrics
 from controller.l2 import rest
 from tests.harness.fake_switch import port, port_status
 from tests.unit.test_l2_app import H1, H2, H3, PROBE, cable, learn, start
+from tests.unit.test_metrics import samples_of_text
 
 
 def triangle(app, clock):
@@ -98,11 +98,7 @@ def test_routes_and_metrics_of_the_app(app, clock):
     assert Request.blank('/l2/hosts').get_response(wsgi).json[0]['mac'] == H1
     # The app's source, registered by the app itself, answers on /metrics.
     text = Request.blank('/metrics').get_response(wsgi).text
-    found = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+    found = samples_of_text(text)
     s1 = (('dp_id', '0x1'), ('dp_name', '0000000000000001'))
     assert found[('sdn_vlan_hosts_learned', s1 + (('vlan', ''),))] == 2
     assert found[('sdn_port_vlan_hosts_learned', s1 + (('port', '1'), ('vlan', '')))] == 1

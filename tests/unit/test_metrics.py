@@ -7,6 +7,7 @@ import types
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from ryu.app.wsgi import WSGIApplication
+from ryu.base import app_manager  # noqa: F401  (ryu.controller.controller needs it first)
 from ryu.controller import controller as ryu_controller
 from ryu.controller import ofp_event
 from ryu.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER
@@ -38,8 +39,9 @@ def samples(families):
     }
 
 
-def scraped():
-    return samples(text_string_to_metric_families(metrics.scrape().decode()))
+def samples_of_text(text):
+    """samples() of a /metrics answer."""
+    return samples(text_string_to_metric_families(text))
 
 
 def header(msg_type, length, xid=0):

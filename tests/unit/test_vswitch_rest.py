@@ -3,7 +3,6 @@
 apps/vswitch_policy.py on a fake switch (the fixtures of test_reload_signal.py)."""
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from ryu.app.wsgi import WSGIApplication
 from webob import Request
 
@@ -13,6 +12,7 @@ from controller.rest import RestGuard, RestSettings
 from controller.vswitch import pipeline, rest
 from tests.harness.fake_switch import packet_in
 from tests.unit import test_reload_signal as reload_tests
+from tests.unit.test_metrics import samples_of_text
 from tests.unit.test_reload_signal import VSWITCH_POLICY, rewrite
 
 # The app on a fake switch, as the reload tests build it (their fixtures).
@@ -105,11 +105,7 @@ def test_metrics_of_the_app(vswitch_app, monkeypatch):
     wsgi = WSGIApplication()
     metrics.serve(wsgi)
     text = Request.blank('/metrics').get_response(wsgi).text
-    found = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+    found = samples_of_text(text)
     s1 = (('dp_id', '0x1'), ('dp_name', 's1'))
     assert found[('sdn_vlan_hosts_learned', s1 + (('vlan', '100'),))] == 2
     assert found[('sdn_port_vlan_hosts_learned', s1 + (('port', '2'), ('vlan', '100')))] == 1

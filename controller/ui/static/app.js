@@ -12,7 +12,8 @@ const cy = cytoscape({
   style: [
     { selector: 'node[kind="switch"]', style: {
       'shape': 'round-rectangle', 'background-color': '#546e7a', 'label': 'data(label)',
-      'color': '#fff', 'text-valign': 'center', 'width': 70, 'height': 28, 'font-size': 11 } },
+      'color': '#fff', 'text-valign': 'center', 'width': 'label', 'height': 24,
+      'padding': '6px', 'font-size': 11 } },
     { selector: 'node[kind="switch"][state="down"]', style: { 'background-color': '#c62828' } },
     { selector: 'node[kind="host"]', style: {
       'shape': 'ellipse', 'background-color': 'data(colour)', 'label': 'data(label)',
@@ -57,6 +58,11 @@ function vlanColour(vlan) {
     : VLAN_COLOURS[Number(vlan) % VLAN_COLOURS.length];
 }
 
+// A switch's name in the policy, else its dpid without the leading zeros.
+function switchLabel(sw) {
+  return sw.name === sw.id ? 'dpid ' + (sw.id.replace(/^0+/, '') || '0') : sw.name;
+}
+
 function upsert(element, wanted) {
   wanted.add(element.data.id);
   const found = cy.getElementById(element.data.id);
@@ -74,7 +80,8 @@ function drawGraph(topology) {
   cy.batch(() => {
     for (const sw of topology.switches) {
       added = upsert({ group: 'nodes', data: {
-        id: 'sw-' + sw.id, kind: 'switch', label: sw.name, state: sw.connected ? 'up' : 'down' } },
+        id: 'sw-' + sw.id, kind: 'switch', label: switchLabel(sw),
+        state: sw.connected ? 'up' : 'down' } },
       wanted) || added;
     }
     for (const link of topology.links) {
