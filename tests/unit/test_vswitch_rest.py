@@ -125,3 +125,17 @@ def named_switches():
     yield
     OPENFLOW.names.clear()
     OPENFLOW.names.update(before)
+
+
+def test_the_web_view_shows_hosts_by_vlan(vswitch_app):
+    from controller.ui import views
+
+    app, dp, _ = vswitch_app
+    learn(app, dp, 1, H1, 100)
+    learn(app, dp, 3, H2, 200)
+    partial = views.vswitch_view(app)
+    assert list(partial.links) == [] and partial.roles == {}
+    assert sorted(partial.hosts, key=lambda h: h['mac']) == [
+        {'mac': H1, 'switch': 1, 'port': 1, 'vlan': 100},
+        {'mac': H2, 'switch': 1, 'port': 3, 'vlan': 200},
+    ]
