@@ -38,7 +38,7 @@ from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
 
-from controller import app_base, rest
+from controller import app_base, metrics, rest, ui
 from controller.arbiter import interpose
 from controller.arbiter.engine import Arbiter
 from controller.arbiter.gate import InvariantGate
@@ -49,6 +49,7 @@ from controller.arbiter.rest import DATA_KEY, ArbiterController
 from controller.config import ConfigError
 from controller.config.offload import off_loop
 from controller.config.yaml_source import DEFAULT_MAX_BYTES
+from controller.metrics.collectors import arbiter_families
 
 # Before any app can send: the order of apps on the command line then does not matter.
 interpose.patch_datapath()
@@ -92,6 +93,10 @@ class AppArbiter(app_manager.RyuApp):
         )
         interpose.install(self.arbiter)
         kwargs['wsgi'].register(ArbiterController, {DATA_KEY: self.arbiter})
+        metrics.serve(kwargs['wsgi'])
+        metrics.add_source('arbiter', lambda: arbiter_families(self.arbiter))
+        ui.serve(kwargs['wsgi'])
+        ui.add_view('arbiter', ui.Partial)  # its panels; no topology of its own
         app_base.on_reload_signal(self.reload)
         self.logger.info(
             'arbiter: policy %s, order %s',

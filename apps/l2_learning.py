@@ -30,14 +30,17 @@ from ryu import cfg
 from ryu.controller import ofp_event
 from ryu.controller.handler import MAIN_DISPATCHER, set_ev_cls
 
-from controller import app_base, discovery
+from controller import app_base, discovery, metrics, ui
 from controller import openflow as of
 from controller.app_base import Link, SuiteApp, register_options
 from controller.flowspec import FlowSpec, to_flow_mod
 from controller.l2 import pipeline as pipe
+from controller.l2 import rest as l2_rest
 from controller.learning import Learned, MacTable, is_unicast
+from controller.metrics.collectors import LearnBans
 from controller.rate_limit import TokenBucket, packet_in_options
 from controller.topology import spanning_tree_ports
+from controller.ui import views
 
 register_options(
     'l2_learning',
@@ -113,6 +116,10 @@ class L2Learning(SuiteApp):
             self.conf.idle_timeout,
         )
         self.spawn_loop('probe', PROBE_INTERVAL, self._probe_tick)
+        self.bans = LearnBans()  # counted as they happen, for /metrics and /l2/bans
+        self.serve_rest(l2_rest.L2LearningRest, {l2_rest.REST_APP: self})
+        metrics.add_source(self.name, lambda: l2_rest.metric_families(self))
+        ui.add_view('l2_learning', lambda: views.l2_view(self))
 
     # --- messages: where the pipeline's changes become OpenFlow ---------------------
 
@@ -369,6 +376,7 @@ class L2Learning(SuiteApp):
 
     def _ban_port(self, sw: SwitchState, port: int) -> None:
         self._send(sw.dp, [pipe.ban_rule(port, self.conf.ban_time)])
+        self.bans.ban(sw.dp.id, port)
         self.logger.warning(
             'switch %016x port %d: more than %d MACs; new MACs refused for %ds',
             sw.dp.id,

@@ -58,12 +58,13 @@ from ryu.controller import ofp_event
 from ryu.controller.handler import MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
 
-from controller import app_base, discovery
+from controller import app_base, discovery, metrics, ui
 from controller import openflow as of
 from controller.app_base import Link, SuiteApp
 from controller.bundles import BundleClient
 from controller.cookies import FREE_MASK
 from controller.flowspec import in_order, to_flow_mod
+from controller.metrics.collectors import EpochMetrics
 from controller.rate_limit import TokenBucket, packet_in_options
 from controller.replicas.coordinator import FollowedEpoch
 from controller.replicas.ryu_app import ReplicatedApp
@@ -76,6 +77,7 @@ from controller.stable.hosts import HostChange, HostTable
 from controller.stable.rest import REST_APP, StableRoutingRest
 from controller.stable.sft import Snapshot, check_sft, compute_sft
 from controller.stable.update import SwitchRules, Updater, plan_update
+from controller.ui import views
 
 app_base.register_options(
     'stable_routing',
@@ -196,6 +198,9 @@ class StableRouting(ReplicatedApp, SuiteApp):
             on_fault=self._phase_failed,
         )
         kwargs['wsgi'].register(StableRoutingRest, {REST_APP: self})
+        self.epoch_metrics = EpochMetrics()
+        metrics.add_source(self.name, lambda: self.epoch_metrics.families(self))
+        ui.add_view('stable_routing', lambda: views.stable_view(self))
         self.spawn_loop('epoch', EPOCH_POLL, self._epoch_tick)
         self.start_replicas()  # with [replicas] endpoints: one of several (docs/ha.md)
 
@@ -280,6 +285,7 @@ class StableRouting(ReplicatedApp, SuiteApp):
             )
 
     def port_down(self, sw: SwitchState, port_no: int, link_gone: bool) -> None:
+        self.epoch_metrics.port_down(self.current, sw.dp.id, port_no)
         if port_no not in sw.tracked_ports:
             return
         sw.tracked_ports.discard(port_no)
@@ -542,6 +548,8 @@ class StableRouting(ReplicatedApp, SuiteApp):
             for sw in self.switches.values():
                 sw.port_rules = None
             raise  # spawn_loop logs it with its traceback
+        finally:
+            self.epoch_metrics.observe(record)
 
     def _compute_and_install(self, record: EpochRecord, trigger_count: int) -> None:
         started = perf_counter()

@@ -37,14 +37,18 @@ from ryu.controller import ofp_event
 from ryu.controller.handler import MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
 
-from controller import app_base
+from controller import app_base, metrics, ui
 from controller import openflow as of
 from controller.app_base import SuiteApp
 from controller.config import ConfigError
 from controller.config.offload import off_loop
 from controller.config.yaml_source import DEFAULT_MAX_BYTES
 from controller.learning import Learned
+from controller.metrics.collectors import LearnBans, ReloadStatus
+from controller.metrics.openflow import OPENFLOW
+from controller.ui import views
 from controller.vswitch import load_policy, pipeline
+from controller.vswitch import rest as vswitch_rest
 from controller.vswitch.include import FilesWatch
 from controller.vswitch.switch import LearningSettings, PolicySwitch
 
@@ -110,6 +114,12 @@ class VSwitchPolicy(SuiteApp):
         self.learning = LearningSettings.from_options(
             self.conf.idle_timeout, self.conf.relearn_fraction, self.conf.default_max_hosts
         )
+        self.reloads = ReloadStatus('vswitch_policy')
+        self.reloads.loaded(self.policy.to_data())
+        self.bans = LearnBans()
+        self.serve_rest(vswitch_rest.VSwitchRest, {vswitch_rest.REST_APP: self})
+        metrics.add_source(self.name, lambda: vswitch_rest.metric_families(self))
+        ui.add_view('vswitch_policy', lambda: views.vswitch_view(self))
         # A SIGHUP and a file change may come at once: one reload at a time.
         self._reloading = hub.Semaphore(1)
         app_base.on_reload_signal(lambda: self.refresh(requested=True))
@@ -126,6 +136,7 @@ class VSwitchPolicy(SuiteApp):
         return sw
 
     def switch_connected(self, sw: PolicySwitch) -> None:
+        OPENFLOW.names[sw.dp.id] = sw.name  # dp_name on /metrics
         for msg in sw.install():
             sw.dp.send_msg(msg)
         self.logger.info(
@@ -171,6 +182,7 @@ class VSwitchPolicy(SuiteApp):
                 'host %s learned on %s port %d VLAN %d', seen.mac, sw.name, seen.port, seen.vid
             )
         elif seen.result is Learned.BANNED:
+            self.bans.ban(sw.dp.id, seen.port, str(seen.vid))
             self.logger.warning(
                 '%s port %d VLAN %d: over its max_hosts; new hosts refused for a while',
                 sw.name,
@@ -187,22 +199,25 @@ class VSwitchPolicy(SuiteApp):
 
     # --- live reload ----------------------------------------------------------------
 
-    def refresh(self, requested: bool) -> None:
-        """Reload the policy if ``requested`` (SIGHUP) or if its file changed."""
+    def refresh(self, requested: bool, why: str = 'SIGHUP') -> None:
+        """Reload the policy if ``requested`` (``why``: SIGHUP, a REST request) or if
+        its file changed."""
         with self._reloading:
             changed = self.watch.changed()
             if requested or changed:
-                self.reload('SIGHUP' if requested else 'file changed')
+                self.reload(why if requested else 'file changed')
 
     def reload(self, why: str) -> None:
         """Apply the policy file as it is now, or keep the old policy if it is wrong."""
         started = _now()
+        self.reloads.requested()
         try:
             new = off_loop(load_policy, self.path, self.conf.max_policy_bytes)
         except ConfigError as error:
             self.logger.error(
                 'policy reload (%s) refused, the old policy stays in force:\n%s', why, error
             )
+            self.reloads.refused_policy(why, str(error))
             return
         checked = _now()
         total = 0
@@ -222,6 +237,7 @@ class VSwitchPolicy(SuiteApp):
             )
         self.policy = new
         self.watch.follow(new.files)
+        self.reloads.applied_policy(why, new.to_data(), total)
         self.logger.info(
             'policy reload (%s) applied: %d rule changes in %.1f ms (the file '
             'read and checked in %.1f ms)',

@@ -39,7 +39,12 @@ What the base owns:
   controller with a CRITICAL line and exit status 70, rather than let it run half-dead
   (a switch then falls back to its fail mode, and a supervisor restarts the process);
 - one SIGHUP handler for the whole process (``on_reload_signal``): every app that
-  reloads something subscribes, so two apps loaded together both hear it.
+  reloads something subscribes, so two apps loaded together both hear it;
+- the process's REST server (Ryu's WSGI, ``self.wsgi``) and its GET /metrics
+  (controller/metrics): OpenFlow counters per switch counted once per process, the
+  base's own, and whatever the app adds with ``metrics.add_source``; with
+  ``stats_interval`` set, port and flow statistics polled from every switch; and the
+  web view at GET /ui/ (controller/ui), drawn from what apps add with ``ui.add_view``.
 
 The base's settings (``base_options()``) go in the app's section like the discovery
 ones; an app that does not register them gets their defaults.
@@ -53,14 +58,17 @@ from time import monotonic as _now
 from typing import Any
 
 from ryu import cfg
+from ryu.app.wsgi import WSGIApplication
 from ryu.base import app_manager
 from ryu.controller import ofp_event
 from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
 
-from controller import discovery, rest
+from controller import discovery, metrics, rest, ui
 from controller.discovery import Link
+from controller.metrics import collectors
+from controller.metrics import openflow as of_metrics
 from controller.openflow import PacketInGuard, quiet_ryu_parse_errors
 from controller.rate_limit import LogThrottle
 from controller.switch_ports import SwitchPorts
@@ -70,17 +78,23 @@ CONF = cfg.CONF
 # Whatever serves REST in a process of our apps (theirs, Ryu's rest_firewall) is bound to
 # loopback by default and guarded (controller/rest.py).
 rest.install()
+# OpenFlow counted where every message passes, before the arbiter (which imports this
+# module first) finds Ryu's senders.
+of_metrics.install()
+metrics.add_source('openflow', of_metrics.families)
 
 #: exit status when a worker loop keeps failing (EX_SOFTWARE of sysexits.h)
 EXIT_LOOP_FAILED = 70
 DEFAULT_MAX_PORTS = 1024
 DEFAULT_PORT_STATUS_INTERVAL = 0.5
 DEFAULT_LOOP_FAILURE_LIMIT = 10
+DEFAULT_STATS_INTERVAL = 0.0  # off
 #: the base's settings when the app's section has none of them
 BASE_DEFAULTS: dict[str, Any] = {
     'max_ports': DEFAULT_MAX_PORTS,
     'port_status_interval': DEFAULT_PORT_STATUS_INTERVAL,
     'loop_failure_limit': DEFAULT_LOOP_FAILURE_LIMIT,
+    'stats_interval': DEFAULT_STATS_INTERVAL,
 }
 
 
@@ -88,6 +102,7 @@ def base_options(
     max_ports: int = DEFAULT_MAX_PORTS,
     port_status_interval: float = DEFAULT_PORT_STATUS_INTERVAL,
     loop_failure_limit: int = DEFAULT_LOOP_FAILURE_LIMIT,
+    stats_interval: float = DEFAULT_STATS_INTERVAL,
 ) -> list:
     """The base's settings, for an app to register in its own config section."""
     return [
@@ -111,6 +126,13 @@ def base_options(
             min=1,
             help='rounds in a row a worker loop may fail before the controller '
             'stops (exit status 70)',
+        ),
+        cfg.FloatOpt(
+            'stats_interval',
+            default=stats_interval,
+            min=0,
+            help='seconds between polls of every switch for port and flow statistics '
+            '(exported on /metrics); 0: no polling',
         ),
     ]
 
@@ -161,6 +183,7 @@ class SuiteApp(app_manager.RyuApp):
     checked packet-ins and supervised loops."""
 
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+    _CONTEXTS = {'wsgi': WSGIApplication}
     #: the app's section of the config file (its options registered beforehand)
     CONFIG_GROUP: str | None = None
     #: whether the app discovers links with LLDP (the section has discovery.options())
@@ -176,6 +199,7 @@ class SuiteApp(app_manager.RyuApp):
         self.max_ports: int = self._base_setting('max_ports')
         self.port_status_interval: float = self._base_setting('port_status_interval')
         self.loop_failure_limit: int = self._base_setting('loop_failure_limit')
+        self.stats_interval: float = self._base_setting('stats_interval')
         self.switch_ports: dict[int, SwitchPorts] = {}  # dpid -> its ports' bookkeeping
         self.packet_in_guard = PacketInGuard(self.logger)
         # at most a line a minute per (dpid, what) for what a switch may repeat at will
@@ -190,6 +214,13 @@ class SuiteApp(app_manager.RyuApp):
             )
             self.spawn_loop('LLDP', options.lldp_interval, self._lldp_tick)
             self.spawn_loop('port status', self.port_status_interval, self._port_status_tick)
+        # The process's REST server (None where an app is built without Ryu's contexts).
+        self.wsgi: Any = kwargs.get('wsgi')
+        metrics.serve(self.wsgi)
+        ui.serve(self.wsgi)
+        metrics.add_source(self.name + ' base', lambda: collectors.base_families(self))
+        if self.stats_interval > 0 and of_metrics.POLLER.claim():
+            self.spawn_loop('statistics poll', self.stats_interval, of_metrics.POLLER.poll)
 
     def _base_setting(self, name: str) -> Any:
         return (
@@ -243,6 +274,12 @@ class SuiteApp(app_manager.RyuApp):
         """The registered state of ``dp`` (this very connection), or None."""
         sw = self.switches.get(dp.id)
         return sw if sw is not None and sw.dp is dp else None
+
+    def serve_rest(self, controller: type, data: dict) -> None:
+        """Register ``controller``'s routes on the process's REST server with ``data``
+        (an app built without Ryu's contexts, as in a unit test, serves none)."""
+        if self.wsgi is not None:
+            self.wsgi.register(controller, data)
 
     def live_ports(self, dpid: int) -> set:
         return self.discovery.live_ports(dpid)

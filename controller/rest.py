@@ -203,6 +203,19 @@ def _error(
     return [response.body]
 
 
+def register_once(wsgi: Any, controller: type) -> None:
+    """Register ``controller``'s routes on the process's WSGIApplication unless they
+    are already: routes every app of the process serves (/metrics, /ui/) are asked for
+    by each app, and served once. ``wsgi`` None (an app built without Ryu's contexts):
+    nothing."""
+    if wsgi is None:
+        return
+    served = wsgi.__dict__.setdefault('sdn_registered', set())
+    if controller not in served:
+        wsgi.register(controller)
+        served.add(controller)
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` (an address or a name) is this machine only."""
     if host == 'localhost':

@@ -19,7 +19,8 @@
 #
 # What it does:
 #   1. installs the Debian packages (Open vSwitch, Mininet, iperf3, tcpdump, ethtool,
-#      etcd-server for the replica tests, which start their own etcd, ...)
+#      etcd-server for the replica tests, which start their own etcd, Chromium for the
+#      web view's browser test, ...)
 #      that are not installed yet;
 #   2. starts Open vSwitch (ovs-ctl copes with a kernel that has no openvswitch module:
 #      Mininet then uses the userspace datapath, which is what our topologies ask for);
@@ -49,6 +50,14 @@ log() { printf '[setup] %s\n' "$*"; }
 APT_PACKAGES=(openvswitch-switch mininet iperf3 tcpdump ethtool iproute2 iputils-ping
               net-tools psmisc procps python3-venv python3-dev python3-pip gcc
               shellcheck vagrant python3-networkx etcd-server)
+# The web view's browser test drives headless Chromium. Debian packages it; Ubuntu's
+# chromium-browser is a snap (it needs snapd running, which containers lack).
+# shellcheck disable=SC1091
+if [ "$(. /etc/os-release && echo "$ID")" = ubuntu ]; then
+    APT_PACKAGES+=(chromium-browser chromium-chromedriver)
+else
+    APT_PACKAGES+=(chromium chromium-driver)
+fi
 
 install_debian_packages() {
     local missing=()
