@@ -143,7 +143,6 @@ DROP_REPORT_INTERVAL = 60.0  # at most one line per switch this often about drop
 # A switch reporting a higher epoch (in its rules' cookies) is lying: a real one would
 # take far longer than anyone's lifetime, and the next number must fit the cookie.
 MAX_READ_BACK_EPOCH = FREE_MASK // 2
-MAX_READ_BACK_EPOCHS = 64  # epochs' forward rules one switch may report holding
 MAX_GROUP_PORT = pipe.MAX_GROUP_PORT  # fast-failover group ids hold 16-bit ports
 MACS_SHOWN = 8  # hosts named in one trigger; the others are counted
 
@@ -160,6 +159,7 @@ class SwitchState(SwitchRules):
         self.ignored_ports = 0  # ports announced beyond that
         self.drops = inputs.DropTally(DROP_REPORT_INTERVAL, dropped)  # its input dropped
         self.errors = inputs.DropTally(DROP_REPORT_INTERVAL)  # errors not of a bundle
+        self.read_back_epoch = 0  # the highest epoch in its rules left by a previous run
 
 
 class StableRouting(SuiteApp):
@@ -349,27 +349,24 @@ class StableRouting(SuiteApp):
             if not isinstance(cookie, int) or not pipe.COOKIES.owns(cookie):
                 continue
             kind, epoch = pipe.COOKIES.kind_of(cookie), cookie & FREE_MASK
-            if kind in (pipe.ROUTE, pipe.INGRESS):
-                if epoch > MAX_READ_BACK_EPOCH or (
-                    kind == pipe.ROUTE
-                    and epoch not in sw.route_epochs
-                    and len(sw.route_epochs) >= MAX_READ_BACK_EPOCHS
-                ):
+            if kind in (pipe.ROUTE, pipe.NEXT, pipe.INGRESS):
+                if epoch > MAX_READ_BACK_EPOCH:
                     self._dropped(sw, inputs.BAD_READ_BACK, 'a rule of epoch %d' % epoch)
                     continue
+                # Every epoch number found must be below the next one: a new epoch
+                # reusing the version of overlays left here would meet them.
                 self.epoch = max(self.epoch, epoch)
-                if kind == pipe.ROUTE:
-                    sw.route_epochs.add(epoch)
+                sw.read_back_epoch = max(sw.read_back_epoch, epoch)
             elif kind == pipe.HOST:
                 mac = self._read_back_host(sw, getattr(stat, 'match', None))
                 if mac:
                     restored.append(mac)
-        if restored or sw.route_epochs:
+        if restored or sw.read_back_epoch:
             self._trigger(
                 'switch-state',
-                'switch %016x holds epochs %s and hosts %s%s of '
+                'switch %016x holds rules of epochs up to %d and hosts %s%s of '
                 'a previous run'
-                % (sw.dp.id, sorted(sw.route_epochs), restored[:MACS_SHOWN], _more(restored)),
+                % (sw.dp.id, sw.read_back_epoch, restored[:MACS_SHOWN], _more(restored)),
                 key=('switch-state', sw.dp.id),
             )
 
@@ -519,7 +516,7 @@ class StableRouting(SuiteApp):
             record.state = 'failed'
             record.problems.append('internal error: see the log')
             for sw in self.switches.values():
-                sw.port_rules = None
+                sw.port_rules = sw.stable = None
             raise  # spawn_loop logs it with its traceback
 
     def _compute_and_install(self, record: EpochRecord, trigger_count: int) -> None:
@@ -557,14 +554,16 @@ class StableRouting(SuiteApp):
             self.updater.retire(record, plan)
         self._confirmed(record, targets)
         self.logger.info(
-            'epoch %d %s: %d triggers; %d switches, %d links, %d hosts; compute %.1f ms, '
-            'check %.1f ms, install %.1f ms, old rules removed in %.1f ms after the drain%s',
+            'epoch %d %s: %d triggers; %d switches, %d links, %d hosts; %d forward entries '
+            'changed; compute %.1f ms, check %.1f ms, install %.1f ms, old rules removed in '
+            '%.1f ms after the drain%s',
             record.number,
             record.state,
             trigger_count,
             record.switches,
             record.links,
             record.hosts,
+            record.changed,
             record.compute_ms,
             record.check_ms,
             record.install_ms,

@@ -11,8 +11,11 @@ Tables (cookie kinds in brackets; every cookie is in the stable_routing range)::
                      0 -> controller (128 B) + goto 1 (unknown host: learn)  [BASE]
     1 ingress       20 eth_dst multicast/broadcast -> goto 3                [BASE]
                     10 push S-tag, vid=version(E), metadata=1, goto 2       [INGRESS, E]
-    2 forward      100 vid=version(E), eth_dst=H -> pop S-tag, output P     [ROUTE, E]
+    2 forward      200 vid=version(E), eth_dst=H -> as below (overlay:      [NEXT, E]
+                       epoch E's entry where it differs from the stable one)
+                   100 S-tagged (any VID), eth_dst=H -> pop S-tag, output P [ROUTE, E']
                        (H's own switch) | group FF(primary, backup) | output primary
+                       (stable: E' is the epoch that wrote the entry)
                      1 metadata=1, S-tagged (host unknown) -> pop, goto 3  [BASE]
                        (miss: drop)
     3 flood         10 in_port=P -> output (tree ports + host ports) - P    [FLOOD]
@@ -25,16 +28,21 @@ tag is an outer S-tag, a tenant's own 802.1Q C-tag rides inside it unchanged (Op
 vSwitch matches the outer tag; with ``other_config:vlan-limit=2`` it parses both).
 Tagging costs 4 bytes of MTU on fabric links.
 
-Per-packet consistency (Reitblatt et al., SIGCOMM 2012): forward rules of epoch E match
-only VID version(E). They are installed everywhere before any ingress rule stamps
-version(E) (phase 1, then phase 2), so a frame is forwarded by one epoch's rules from
-its first switch to its last. A link that epoch E routes over for the first time is
-admitted (its tagged-frame rule) in phase 1 too (``admitted_ahead``): otherwise a
-neighbour that already stamps version(E) could send a frame over it before the far
-switch's phase 2 lets tagged frames in there. Symmetrically, a link epoch E no longer
-routes over keeps admitting tagged frames until phase 3 (``while_draining``). The old
-epoch's forward rules go after a drain time (phase 3). Fast-failover groups are named
-by what they do, (primary, backup), so epochs share them; a group is added before the
+Per-packet consistency (Reitblatt et al., SIGCOMM 2012), incrementally. A switch's
+*stable* forward rules hold the entries of the last epoch whose update it completed;
+they match any version. Epoch E adds, in phase 1, an *overlay* rule matching only
+version(E) for each entry of E that differs from the switch's stable one
+(``entry_changes``), before any ingress rule stamps version(E) (phase 2). A frame
+stamped version(E) meets E's overlay where E differs and the stable rule, identical in
+E, elsewhere: entirely E. A frame stamped earlier meets only stable rules (overlays
+match only their own version): entirely the old epoch. After the drain, phase 3 turns
+the stable rules into E's and deletes every overlay, in one atomic bundle per switch.
+A link that epoch E routes over for the first time is admitted (its tagged-frame
+rule) in phase 1 too (``admitted_ahead``): otherwise a neighbour that already stamps
+version(E) could send a frame over it before the far switch's phase 2 lets tagged
+frames in there. Symmetrically, a link epoch E no longer routes over keeps admitting
+tagged frames until phase 3 (``while_draining``). Fast-failover groups are named by
+what they do, (primary, backup), so epochs share them; a group is added before the
 first rule that uses it and deleted after the last.
 
 Floods (broadcast, ARP, unknown unicast) follow a spanning tree of the snapshot
@@ -42,6 +50,8 @@ Floods (broadcast, ARP, unknown unicast) follow a spanning tree of the snapshot
 """
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from controller.cookies import CookieSpace
 from controller.flowspec import FlowSpec, in_order
@@ -54,7 +64,8 @@ COOKIES = CookieSpace('stable_routing')
 ADMISSION_TABLE, INGRESS_TABLE, FORWARD_TABLE, FLOOD_TABLE = 0, 1, 2, 3
 
 # Cookie kinds.
-BASE, LLDP, LINK, HOST, INGRESS, ROUTE, FLOOD = 1, 2, 3, 4, 5, 6, 7
+BASE, LLDP, LINK, HOST, INGRESS, ROUTE, FLOOD, NEXT = 1, 2, 3, 4, 5, 6, 7, 8
+STABLE_PRIORITY, OVERLAY_PRIORITY = 100, 200
 
 S_TAG = 0x88A8
 VID_PRESENT = 0x1000
@@ -234,30 +245,144 @@ def while_draining(installed: set[FlowSpec] | None, desired: set[FlowSpec]) -> s
     return desired - {unused_link(spec.match_dict()['in_port']) for spec in retiring} | retiring
 
 
-def route_rules(
-    sft: StableForwardingTable, dpid: int, epoch: int
-) -> tuple[set[FlowSpec], dict[int, tuple[int, int]]]:
-    """Forward rules of switch ``dpid`` in ``epoch``, and the failover groups they use
-    as {group_id: (primary, backup)}."""
-    match_vid = VID_PRESENT | version_of(epoch)
-    cookie = epoch_cookie(ROUTE, epoch)
-    rules, groups = set(), {}
-    for mac, how, where in sft.switch_entries(dpid):
-        if how == 'deliver':
-            actions: tuple = (('pop_vlan',), ('output', where))
-        elif where.backup is None:
-            actions = (('output', where.port),)
-        else:
-            group = failover_group_id(where.port, where.backup)
-            groups[group] = (where.port, where.backup)
-            actions = (('group', group),)
-        rules.add(
-            FlowSpec.make(
-                FORWARD_TABLE,
-                100,
-                {'vlan_vid': match_vid, 'eth_dst': mac},
-                [('apply', actions)],
-                cookie,
-            )
+# What a switch does with the frames for one host: ('deliver', port) on the host's own
+# switch, ('forward', Route) elsewhere (StableForwardingTable.switch_entries).
+Entry = tuple[str, Any]
+
+
+def switch_entries(sft: StableForwardingTable, dpid: int) -> dict[str, Entry]:
+    """{mac: entry} of switch ``dpid`` in ``sft``."""
+    return {mac: (how, where) for mac, how, where in sft.switch_entries(dpid)}
+
+
+def entry_group(entry: Entry) -> tuple[int, tuple[int, int]] | None:
+    """(group id, (primary, backup)) of the failover group ``entry`` forwards through."""
+    how, where = entry
+    if how == 'deliver' or where.backup is None:
+        return None
+    return failover_group_id(where.port, where.backup), (where.port, where.backup)
+
+
+def forward_rule(mac: str, entry: Entry, epoch: int, overlay: bool = False) -> FlowSpec:
+    """The forward rule of ``entry`` written by ``epoch``: a stable rule (any version)
+    or, with ``overlay``, one that only frames stamped version(epoch) meet."""
+    how, where = entry
+    if how == 'deliver':
+        actions: tuple = (('pop_vlan',), ('output', where))
+    elif where.backup is None:
+        actions = (('output', where.port),)
+    else:
+        actions = (('group', failover_group_id(where.port, where.backup)),)
+    if overlay:
+        return FlowSpec.make(
+            FORWARD_TABLE,
+            OVERLAY_PRIORITY,
+            {'vlan_vid': VID_PRESENT | version_of(epoch), 'eth_dst': mac},
+            [('apply', actions)],
+            epoch_cookie(NEXT, epoch),
         )
+    return FlowSpec.make(
+        FORWARD_TABLE,
+        STABLE_PRIORITY,
+        {'vlan_vid': TAGGED, 'eth_dst': mac},
+        [('apply', actions)],
+        epoch_cookie(ROUTE, epoch),
+    )
+
+
+def stable_rule_of(mac: str) -> FlowSpec:
+    """The stable rule for ``mac`` as a strict delete names it (any epoch's cookie, with
+    KIND_MASK)."""
+    return FlowSpec.make(
+        FORWARD_TABLE,
+        STABLE_PRIORITY,
+        {'vlan_vid': TAGGED, 'eth_dst': mac},
+        [],
+        epoch_cookie(ROUTE, 0),
+    )
+
+
+def route_rules(
+    sft: StableForwardingTable, dpid: int, epoch: int, overlay: bool = False
+) -> tuple[set[FlowSpec], dict[int, tuple[int, int]]]:
+    """Every forward rule of switch ``dpid`` in ``epoch`` (stable, or overlays), and
+    the failover groups they use as {group_id: (primary, backup)}."""
+    rules, groups = set(), {}
+    for mac, entry in switch_entries(sft, dpid).items():
+        rules.add(forward_rule(mac, entry, epoch, overlay))
+        group = entry_group(entry)
+        if group:
+            groups[group[0]] = group[1]
     return rules, groups
+
+
+def same_routes(old: Mapping[int, Any], new: Mapping[int, Any]) -> bool:
+    """Whether two SFTs' routes towards one destination ({dpid: Route}) are the same."""
+    return old is new or old == new
+
+
+@dataclass
+class EntryChanges:
+    """How the entries of one SFT differ from another's, switch by switch."""
+
+    # switch -> {mac: (its entry before or None if it had none, its entry now)}
+    changed: dict[int, dict[str, tuple[Entry | None, Entry]]]
+    # switch -> {mac: its entry before}: entries the new SFT no longer has
+    removed: dict[int, dict[str, Entry]]
+
+    def count(self) -> int:
+        return sum(len(entries) for entries in self.changed.values())
+
+
+def entry_changes(old: StableForwardingTable, new: StableForwardingTable) -> EntryChanges:
+    """The entries of ``new`` that differ from ``old`` (changed or new) and those ``new``
+    no longer has, per switch. Cheap when little changed: the routes are compared per
+    destination switch first, and only a destination whose routes differ is looked at
+    switch by switch; a host that moved, came or went has all its entries looked at."""
+    old_hosts, new_hosts = old.host_map(), new.host_map()
+    changed: dict[int, dict[str, tuple[Entry | None, Entry]]] = {}
+    removed: dict[int, dict[str, Entry]] = {}
+    moved = [mac for mac, place in new.hosts if old_hosts.get(mac) != place]
+    gone = [mac for mac, _ in old.hosts if mac not in new_hosts]
+    for mac in moved + gone:
+        before = _entries_of(old, old_hosts.get(mac))
+        after = _entries_of(new, new_hosts.get(mac))
+        for dpid, entry in after.items():
+            if before.get(dpid) != entry:
+                changed.setdefault(dpid, {})[mac] = (before.get(dpid), entry)
+        for dpid in before.keys() - after.keys():
+            removed.setdefault(dpid, {})[mac] = before[dpid]
+    stayed_at: dict[int, list[str]] = {}
+    for mac, place in new.hosts:
+        if old_hosts.get(mac) == place:
+            stayed_at.setdefault(place[0], []).append(mac)
+    for dst, macs in stayed_at.items():
+        was, now = old.routes.get(dst, {}), new.routes.get(dst, {})
+        if same_routes(was, now):
+            continue
+        for dpid, route in now.items():
+            before = was.get(dpid)
+            if before != route:
+                entries = changed.setdefault(dpid, {})
+                for mac in macs:
+                    entries[mac] = (
+                        None if before is None else ('forward', before),
+                        ('forward', route),
+                    )
+        for dpid in was.keys() - now.keys():
+            gone_here = removed.setdefault(dpid, {})
+            for mac in macs:
+                gone_here[mac] = ('forward', was[dpid])
+    return EntryChanges(changed, removed)
+
+
+def _entries_of(sft: StableForwardingTable, place: tuple[int, int] | None) -> dict[int, Entry]:
+    """{switch: entry} of a host at ``place`` (None: nowhere) in ``sft``."""
+    if place is None:
+        return {}
+    dst, port = place
+    entries: dict[int, Entry] = {
+        dpid: ('forward', route) for dpid, route in sft.routes.get(dst, {}).items()
+    }
+    entries[dst] = ('deliver', port)
+    return entries

@@ -48,13 +48,27 @@ def sft_path(ctl, net, src_switch, dst_host):
 
 
 def forward_rules(switch, epoch):
-    """{eth_dst: FlowEntry} of the forward table's rules of ``epoch`` on ``switch``."""
-    cookie = pipe.epoch_cookie(pipe.ROUTE, epoch)
-    return {
-        f.match.get('dl_dst'): f
+    """{eth_dst: FlowEntry} of the forward rules a frame stamped with ``epoch``'s version
+    meets on ``switch``: the epoch's overlay where there is one (during its update),
+    else the stable rule (controller/stable/pipeline.py)."""
+    stable, overlays = {}, {}
+    for f in flows.dump_flows(switch, pipe.FORWARD_TABLE):
+        kind = cookie_kind(f)
+        if kind == pipe.ROUTE:
+            stable[f.match.get('dl_dst')] = f
+        elif kind == pipe.NEXT and f.cookie == pipe.epoch_cookie(pipe.NEXT, epoch):
+            overlays[f.match.get('dl_dst')] = f
+    return {**stable, **overlays}
+
+
+def overlay_count(switches):
+    """Overlay rules (priority 200, cookie kind NEXT) on ``switches`` now."""
+    return sum(
+        1
+        for switch in switches
         for f in flows.dump_flows(switch, pipe.FORWARD_TABLE)
-        if f.cookie == cookie
-    }
+        if cookie_kind(f) == pipe.NEXT and f.priority == pipe.OVERLAY_PRIORITY
+    )
 
 
 def next_port(entry):
