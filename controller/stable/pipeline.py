@@ -145,14 +145,28 @@ def ingress_rule(epoch: int) -> FlowSpec:
     )
 
 
+def hosts_by_switch(snapshot: Snapshot) -> dict[int, list[tuple[str, int]]]:
+    """{dpid: [(mac, port)]} of the hosts of ``snapshot``."""
+    by_switch: dict[int, list[tuple[str, int]]] = {}
+    for mac, (dpid, port) in snapshot.hosts:
+        by_switch.setdefault(dpid, []).append((mac, port))
+    return by_switch
+
+
 def port_rules(
-    snapshot: Snapshot, dpid: int, tree_ports: Mapping[int, Iterable[int]] | None = None
+    snapshot: Snapshot,
+    dpid: int,
+    tree_ports: Mapping[int, Iterable[int]] | None = None,
+    hosts_at: Mapping[int, list[tuple[str, int]]] | None = None,
 ) -> set[FlowSpec]:
     """Admission and flood rules of switch ``dpid``: what its links, host ports and
     learned hosts are in ``snapshot``. ``tree_ports`` is spanning_tree_ports of the
-    snapshot's graph (computed once per epoch by the caller)."""
+    snapshot's graph and ``hosts_at`` its hosts_by_switch (each computed once per epoch
+    by the caller)."""
     if tree_ports is None:
         tree_ports = spanning_tree_ports(snapshot.graph())
+    if hosts_at is None:
+        hosts_at = hosts_by_switch(snapshot)
     links = sorted(snapshot.routing_ports(dpid))
     host_ports = snapshot.host_ports(dpid)
     rules = set()
@@ -169,8 +183,8 @@ def port_rules(
         )
     for port in sorted(snapshot.unused_link_ports(dpid)):
         rules.add(unused_link(port))
-    for mac, (host_dpid, port) in snapshot.hosts:
-        if host_dpid == dpid and port in host_ports:
+    for mac, port in hosts_at.get(dpid, ()):
+        if port in host_ports:
             rules.add(
                 FlowSpec.make(
                     ADMISSION_TABLE,
@@ -205,6 +219,24 @@ def link_admission(port: int | None) -> FlowSpec:
     )
 
 
+_LINK_ADMISSION = link_admission(0)
+
+
+def is_link_admission(spec: FlowSpec) -> bool:
+    """Whether ``spec`` is a link_admission rule (of any port): checked field by field,
+    for every rule of every switch in every epoch."""
+    shape = _LINK_ADMISSION
+    return (
+        spec.instructions == shape.instructions
+        and spec.cookie == shape.cookie
+        and spec.match[1:] == shape.match[1:]
+        and spec.table == shape.table
+        and spec.priority == shape.priority
+        and len(spec.match) == 2
+        and spec.match[0][0] == 'in_port'
+    )
+
+
 def unused_link(port: int) -> FlowSpec:
     """A second parallel link, or one seen in one direction only: like a blocked STP
     port, it carries nothing."""
@@ -223,8 +255,7 @@ def admitted_ahead(
     adding = in_order(
         spec
         for spec in desired
-        if spec == link_admission(spec.match_dict().get('in_port'))
-        and (installed is None or spec not in installed)
+        if is_link_admission(spec) and (installed is None or spec not in installed)
     )
     return adding, [unused_link(spec.match_dict()['in_port']) for spec in adding]
 
@@ -237,11 +268,7 @@ def while_draining(installed: set[FlowSpec] | None, desired: set[FlowSpec]) -> s
     ``installed`` None (contents unknown): ``desired``."""
     if installed is None:
         return desired
-    retiring = {
-        spec
-        for spec in installed
-        if spec == link_admission(spec.match_dict().get('in_port')) and spec not in desired
-    }
+    retiring = {spec for spec in installed if is_link_admission(spec) and spec not in desired}
     return desired - {unused_link(spec.match_dict()['in_port']) for spec in retiring} | retiring
 
 
@@ -316,9 +343,22 @@ def route_rules(
     return rules, groups
 
 
-def same_routes(old: Mapping[int, Any], new: Mapping[int, Any]) -> bool:
-    """Whether two SFTs' routes towards one destination ({dpid: Route}) are the same."""
-    return old is new or old == new
+def route_changes(old: Mapping[int, Any], new: Mapping[int, Any]) -> list[tuple[int, Any, Any]]:
+    """[(dpid, its Route in ``old`` or None, its Route in ``new``)] for the switches whose
+    route towards one destination differs between two SFTs' tables ({dpid: Route}).
+    Routes are compared by their fields, not with Route's ``==``: this runs for every
+    switch of every destination whose table is not the very same object, and field
+    reads cost a fraction of a Python-level ``__eq__`` call."""
+    if old is new:
+        return []
+    get = old.get
+    return [
+        (dpid, was, route)
+        for dpid, route in new.items()
+        for was in (get(dpid),)
+        if was is not route
+        and (was is None or was.port != route.port or was.backup != route.backup)
+    ]
 
 
 @dataclass
@@ -336,9 +376,12 @@ class EntryChanges:
 
 def entry_changes(old: StableForwardingTable, new: StableForwardingTable) -> EntryChanges:
     """The entries of ``new`` that differ from ``old`` (changed or new) and those ``new``
-    no longer has, per switch. Cheap when little changed: the routes are compared per
-    destination switch first, and only a destination whose routes differ is looked at
-    switch by switch; a host that moved, came or went has all its entries looked at."""
+    no longer has, per switch. The routes are compared per destination switch
+    (``route_changes``: one pass over its table, Routes compared by fields), and only
+    where a switch's route differs are the hosts of that destination looked at; a host
+    that moved, came or went has all its entries looked at. No per-host work where
+    nothing changed: a one-link change costs one pass over the routes, not over the
+    switches' entries (switches x hosts)."""
     old_hosts, new_hosts = old.host_map(), new.host_map()
     changed: dict[int, dict[str, tuple[Entry | None, Entry]]] = {}
     removed: dict[int, dict[str, Entry]] = {}
@@ -358,17 +401,13 @@ def entry_changes(old: StableForwardingTable, new: StableForwardingTable) -> Ent
             stayed_at.setdefault(place[0], []).append(mac)
     for dst, macs in stayed_at.items():
         was, now = old.routes.get(dst, {}), new.routes.get(dst, {})
-        if same_routes(was, now):
-            continue
-        for dpid, route in now.items():
-            before = was.get(dpid)
-            if before != route:
-                entries = changed.setdefault(dpid, {})
-                for mac in macs:
-                    entries[mac] = (
-                        None if before is None else ('forward', before),
-                        ('forward', route),
-                    )
+        for dpid, before, route in route_changes(was, now):
+            entries = changed.setdefault(dpid, {})
+            for mac in macs:
+                entries[mac] = (
+                    None if before is None else ('forward', before),
+                    ('forward', route),
+                )
         for dpid in was.keys() - now.keys():
             gone_here = removed.setdefault(dpid, {})
             for mac in macs:

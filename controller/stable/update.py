@@ -121,6 +121,7 @@ def plan_update(
     differ from its stable ones (what it holds now also decides what phase 1 admits
     ahead). The SFTs are compared once per distinct stable SFT among the switches."""
     tree = spanning_tree_ports(snapshot.graph())
+    hosts_at = pipe.hosts_by_switch(snapshot)
     changes: dict[int, pipe.EntryChanges] = {}  # id(stable SFT) -> changes from it
     plans = {}
     for sw in switches:
@@ -149,7 +150,7 @@ def plan_update(
             if group:
                 users[group[0]] += 1
                 groups[group[0]] = group[1]
-        desired = pipe.port_rules(snapshot, dpid, tree) | {pipe.ingress_rule(epoch)}
+        desired = pipe.port_rules(snapshot, dpid, tree, hosts_at) | {pipe.ingress_rule(epoch)}
         admit, unblock = pipe.admitted_ahead(sw.port_rules, desired)
         plans[dpid] = SwitchPlan(
             overlays,

@@ -61,14 +61,26 @@ def forward_rules(switch, epoch):
     return {**stable, **overlays}
 
 
-def overlay_count(switches):
-    """Overlay rules (priority 200, cookie kind NEXT) on ``switches`` now."""
+def overlays_on(switch):
+    """Overlay rules (priority 200, cookie kind NEXT) on ``switch`` now."""
     return sum(
         1
-        for switch in switches
         for f in flows.dump_flows(switch, pipe.FORWARD_TABLE)
         if cookie_kind(f) == pipe.NEXT and f.priority == pipe.OVERLAY_PRIORITY
     )
+
+
+class OverlaySampler(Polling):
+    """While it runs (a ``with`` block), the most overlay rules seen at once on each
+    switch (``peak``), read with dump-flows one switch after the other."""
+
+    def __init__(self, switches):
+        super().__init__(self._sample, interval=0.05)
+        self.peak = dict.fromkeys(switches, 0)
+
+    def _sample(self):
+        for switch in self.peak:
+            self.peak[switch] = max(self.peak[switch], overlays_on(switch))
 
 
 def next_port(entry):

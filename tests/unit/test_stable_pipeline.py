@@ -426,3 +426,15 @@ def test_a_one_link_change_changes_few_entries():
     total = sum(len(pipe.switch_entries(compute_sft(after), d)) for d in after.switches)
     assert total == 80 * 128
     assert 0 < changes.count() < total // 20 and not changes.removed
+
+
+def test_a_link_admission_is_recognised_field_by_field(fat4):
+    """is_link_admission, which admitted_ahead and while_draining ask of every rule,
+    says exactly what comparing with link_admission of the rule's port says."""
+    s, sft, tree = fat4
+    rules = set(pipe.base_rules()) | {pipe.ingress_rule(3), pipe.unused_link(4)}
+    for dpid in (1, 5, 13):
+        rules |= pipe.port_rules(s, dpid, tree) | pipe.route_rules(sft, dpid, 3)[0]
+    found = {r for r in rules if pipe.is_link_admission(r)}
+    assert found == {r for r in rules if r == pipe.link_admission(r.match_dict().get('in_port'))}
+    assert found and pipe.is_link_admission(pipe.link_admission(0xFFFF))
