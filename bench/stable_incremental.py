@@ -180,7 +180,9 @@ async def _wait(condition, timeout, interval=0.5):
     return None
 
 
-def _settled(ryu, hosts, after=0):
+def _settled(ryu, hosts, after=0, links=None):
+    """The newest epoch record once an epoch after ``after`` with every host (and
+    ``links`` links, if given) is installed and nothing is pending, else None."""
     status = ryu.rest('/stable/epoch')
     if not (
         status['epoch']
@@ -190,7 +192,8 @@ def _settled(ryu, hosts, after=0):
         and status['hosts'] == hosts
     ):
         return None
-    return ryu.rest('/stable/history?limit=1')[-1]
+    record = ryu.rest('/stable/history?limit=1')[-1]
+    return record if links is None or record['links'] == links else None
 
 
 async def _emulate(ryu, snapshot, host_every, timeout):
@@ -211,9 +214,7 @@ async def _emulate(ryu, snapshot, host_every, timeout):
     for mac, (dpid, port) in hosts:
         frame = ofemu.arp_request_frame(bytes.fromhex(mac.replace(':', '')), bytes(4), bytes(4))
         switches[dpid].send_message(ofemu.packet_in(1, port, frame, cookie=BASE_COOKIE))
-    first = await _wait(
-        lambda: _settled(ryu, len(hosts)) if _links_found(ryu, snapshot) else None, timeout
-    )
+    first = await _wait(lambda: _settled(ryu, len(hosts), links=len(snapshot.links)), timeout)
     if first is None:
         raise RuntimeError('no first epoch of every switch and host; see %s' % ryu.log_path)
     await asyncio.sleep(2)  # its phase 3
@@ -239,10 +240,6 @@ async def _emulate(ryu, snapshot, host_every, timeout):
         ),
         'lldp_relayed': sum(sw.relayed for sw in switches.values()),
     }
-
-
-def _links_found(ryu, snapshot):
-    return ryu.rest('/stable/history?limit=1') and True
 
 
 def _summary(record):

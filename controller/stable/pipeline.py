@@ -4,12 +4,16 @@ snapshot and its stable forwarding table (pure: controller/stable/update.py send
 Tables (cookie kinds in brackets; every cookie is in the stable_routing range)::
 
     0 admission  65535 LLDP -> controller                                  [LLDP]
-                  1000 in_port=P (link), S-tagged -> goto 2                 [LINK]
+                  1000 in_port=P (link), S-tagged -> metadata=2, goto 1     [LINK]
                   1000 in_port=P (link), untagged -> goto 3 (a flood)       [LINK]
                   1000 in_port=P (a link routing does not use) -> drop     [LINK]
                    100 in_port=P, eth_src=H (host H on host port P) -> goto 1  [HOST]
                      0 -> controller (128 B) + goto 1 (unknown host: learn)  [BASE]
-    1 ingress       20 eth_dst multicast/broadcast -> goto 3                [BASE]
+    1 ingress       30 metadata=2, vid=version(E) -> goto 2 (a version     [VERSION, E]
+                       that may be in flight: the epoch in force, the one
+                       being installed)
+                    25 metadata=2 -> drop (any other version)              [BASE]
+                    20 eth_dst multicast/broadcast -> goto 3                [BASE]
                     10 push S-tag, vid=version(E), metadata=1, goto 2       [INGRESS, E]
     2 forward      200 vid=version(E), eth_dst=H -> as below (overlay:      [NEXT, E]
                        epoch E's entry where it differs from the stable one)
@@ -64,7 +68,7 @@ COOKIES = CookieSpace('stable_routing')
 ADMISSION_TABLE, INGRESS_TABLE, FORWARD_TABLE, FLOOD_TABLE = 0, 1, 2, 3
 
 # Cookie kinds.
-BASE, LLDP, LINK, HOST, INGRESS, ROUTE, FLOOD, NEXT = 1, 2, 3, 4, 5, 6, 7, 8
+BASE, LLDP, LINK, HOST, INGRESS, ROUTE, FLOOD, NEXT, VERSION = 1, 2, 3, 4, 5, 6, 7, 8, 9
 STABLE_PRIORITY, OVERLAY_PRIORITY = 100, 200
 
 S_TAG = 0x88A8
@@ -72,6 +76,7 @@ VID_PRESENT = 0x1000
 TAGGED = (VID_PRESENT, VID_PRESENT)
 UNTAGGED = (0, 0x1FFF)  # OFPVID_NONE, written masked so every vlan_vid is a pair
 FROM_HOST = (1, 1)  # metadata value, mask: "tagged by this switch"
+FROM_LINK = (2, 2)  # "arrived tagged on a link": its version is checked in table 1
 MULTICAST = ('01:00:00:00:00:00', '01:00:00:00:00:00')
 LLDP_MATCH = {'eth_type': LLDP_ETHERTYPE, 'eth_dst': LLDP_DESTINATION}
 PACKET_IN_BYTES = 128
@@ -117,6 +122,8 @@ def base_rules() -> set[FlowSpec]:
         FlowSpec.make(
             INGRESS_TABLE, 20, {'eth_dst': MULTICAST}, [('goto', FLOOD_TABLE)], COOKIES.cookie(BASE)
         ),
+        # A frame from a link whose version no admitted epoch has: dropped (version_rule).
+        FlowSpec.make(INGRESS_TABLE, 25, {'metadata': FROM_LINK}, [], COOKIES.cookie(BASE)),
         FlowSpec.make(
             FORWARD_TABLE,
             1,
@@ -209,13 +216,29 @@ def port_rules(
 
 
 def link_admission(port: int | None) -> FlowSpec:
-    """A link's tagged frames (routed in some epoch) go to the forward table."""
+    """A link's tagged frames (routed in some epoch) go to the forward table, through
+    the version check of the ingress table (version_rule)."""
     return FlowSpec.make(
         ADMISSION_TABLE,
         1000,
         {'in_port': port, 'vlan_vid': TAGGED},
-        [('goto', FORWARD_TABLE)],
+        [('meta', FROM_LINK), ('goto', INGRESS_TABLE)],
         COOKIES.cookie(LINK),
+    )
+
+
+def version_rule(epoch: int) -> FlowSpec:
+    """Frames from links stamped with ``epoch``'s version go on to the forward table.
+    A switch admits the epoch in force and, during an update, the new one (phase 1 adds
+    it, phase 3 leaves only it): a frame stamped by a switch left behind (left out as
+    faulty, or reconnected with rules of an older epoch) is dropped at the first link
+    it crosses rather than forwarded by stable rules, which match any version."""
+    return FlowSpec.make(
+        INGRESS_TABLE,
+        30,
+        {'metadata': FROM_LINK, 'vlan_vid': VID_PRESENT | version_of(epoch)},
+        [('goto', FORWARD_TABLE)],
+        epoch_cookie(VERSION, epoch),
     )
 
 

@@ -181,7 +181,8 @@ def port_rule_changes(sw: SwitchRules, desired: set[FlowSpec]) -> list:
 
 
 def internal_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
-    """Phase 1 for one switch: new groups, the overlays, the admissions ahead."""
+    """Phase 1 for one switch: new groups, the overlays, the admissions ahead, and the
+    new version admitted from links."""
     dp = sw.dp
     return (
         [
@@ -195,12 +196,14 @@ def internal_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
         ]
         + [to_delete_strict(dp, spec, KIND_MASK) for spec in plan.unblock]
         + [to_flow_mod(dp, spec) for spec in plan.admit]
+        + [to_flow_mod(dp, pipe.version_rule(epoch))]
     )
 
 
 def stable_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
     """Phase 3 for one switch, one atomic bundle: the stable rules become ``epoch``'s,
-    every overlay goes, then the final port rules and the groups nothing uses."""
+    every overlay goes, links admit ``epoch``'s version only, then the final port
+    rules and the groups nothing uses."""
     dp = sw.dp
     wipe = (
         [of.flow_delete(dp, *pipe.COOKIES.rules_of_kind(pipe.ROUTE), table_id=pipe.FORWARD_TABLE)]
@@ -215,6 +218,12 @@ def stable_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
         ]
         + [to_delete_strict(dp, pipe.stable_rule_of(mac), KIND_MASK) for mac in plan.removed]
         + [of.flow_delete(dp, *pipe.COOKIES.rules_of_kind(pipe.NEXT), table_id=pipe.FORWARD_TABLE)]
+        + [
+            of.flow_delete(
+                dp, *pipe.COOKIES.rules_of_kind(pipe.VERSION), table_id=pipe.INGRESS_TABLE
+            ),
+            to_flow_mod(dp, pipe.version_rule(epoch)),
+        ]
         + port_rule_changes(sw, plan.port_rules)
         + [of.group_delete(dp, gid) for gid in sorted(sw.groups - set(plan.group_users))]
     )
@@ -366,12 +375,14 @@ class Updater:
             sw.port_rules = None  # the next epoch rewrites them in one bundle
 
     def _discard(self, plan: UpdatePlan) -> None:
-        """Remove a half-installed epoch's overlays (nothing stamps its version)."""
+        """Remove a half-installed epoch's overlays and version admission (nothing
+        stamps its version)."""
         for sw in plan.switches:
             if self.is_connected(sw):
-                of.delete_flows(
-                    sw.dp,
-                    pipe.epoch_cookie(pipe.NEXT, plan.epoch),
-                    ALL_BITS,
-                    table_id=pipe.FORWARD_TABLE,
-                )
+                for kind, table in (
+                    (pipe.NEXT, pipe.FORWARD_TABLE),
+                    (pipe.VERSION, pipe.INGRESS_TABLE),
+                ):
+                    of.delete_flows(
+                        sw.dp, pipe.epoch_cookie(kind, plan.epoch), ALL_BITS, table_id=table
+                    )

@@ -136,18 +136,22 @@ def rule_actions(spec):
 
 
 class ForwardTables:
-    """The forward table of each switch as OpenFlow would hold it after the FLOW_MODs
-    sent so far (ADD, DELETE by cookie, DELETE_STRICT), and which rule a frame stamped
-    with a version meets there: what per-packet consistency is checked on."""
+    """The forward table and the version rules of the ingress table of each switch as
+    OpenFlow would hold them after the FLOW_MODs sent so far (ADD, DELETE by cookie,
+    DELETE_STRICT); which rule a frame stamped with a version meets in the forward
+    table, and which versions a switch admits from its links: what per-packet
+    consistency is checked on."""
+
+    TABLES = (pipe.INGRESS_TABLE, pipe.FORWARD_TABLE)
 
     def __init__(self):
-        self.tables = {}  # dpid -> {(priority, match items): (cookie, actions)}
+        self.tables = {}  # (dpid, table) -> {(priority, match items): (cookie, actions)}
 
     def apply(self, dpid, msgs):
-        table = self.tables.setdefault(dpid, {})
         for msg in msgs:
-            if not isinstance(msg, parser.OFPFlowMod) or msg.table_id != pipe.FORWARD_TABLE:
+            if not isinstance(msg, parser.OFPFlowMod) or msg.table_id not in self.TABLES:
                 continue
+            table = self.tables.setdefault((dpid, msg.table_id), {})
             key = (msg.priority, tuple(sorted(fields(msg).items())))
             if msg.command == ofp.OFPFC_ADD:
                 table[key] = (msg.cookie, _actions(msg))
@@ -163,7 +167,9 @@ class ForwardTables:
         """The actions of the highest-priority rule a frame with S-tag VID ``version``
         to ``mac`` meets on ``dpid``, or None (the table-miss and base rules aside)."""
         best = None
-        for (priority, match), (_, actions) in self.tables.get(dpid, {}).items():
+        for (priority, match), (_, actions) in self.tables.get(
+            (dpid, pipe.FORWARD_TABLE), {}
+        ).items():
             m = dict(match)
             vid = m.get('vlan_vid')
             if m.get('eth_dst') != mac:
@@ -172,3 +178,11 @@ class ForwardTables:
                 if best is None or priority > best[0]:
                     best = (priority, actions)
         return best and best[1]
+
+    def admitted(self, dpid):
+        """The versions ``dpid`` lets in from its links (its version rules)."""
+        return {
+            dict(match)['vlan_vid'] & 0xFFF
+            for (_, match), (cookie, _) in self.tables.get((dpid, pipe.INGRESS_TABLE), {}).items()
+            if pipe.COOKIES.kind_of(cookie) == pipe.VERSION
+        }

@@ -70,12 +70,32 @@ def test_failover_group_ids_name_the_port_pair():
 
 def test_base_rules():
     rules = pipe.base_rules()
-    assert len(rules) == 4 and all(pipe.COOKIES.owns(r.cookie) for r in rules)
+    assert len(rules) == 5 and all(pipe.COOKIES.owns(r.cookie) for r in rules)
+    # Frames from links whose version no version_rule admits are dropped.
+    [stale] = [r for r in rules if r.table == pipe.INGRESS_TABLE and r.priority == 25]
+    assert stale.match == (('metadata', pipe.FROM_LINK),) and stale.instructions == ()
+    assert pipe.version_rule(3).priority > stale.priority
     lldp = only(rules, pipe.LLDP).pop()
     assert lldp.table == pipe.ADMISSION_TABLE and lldp.priority == 65535
     assert lldp.instructions == (('apply', (('controller', 65535),)),)
     [miss] = [r for r in rules if r.table == pipe.ADMISSION_TABLE and r.priority == 0]
     assert miss.match == () and miss.instructions[-1] == ('goto', pipe.INGRESS_TABLE)
+
+
+def test_links_admit_a_version_through_its_version_rule():
+    """A tagged frame from a link goes to the ingress table marked FROM_LINK; there the
+    version rule of an admitted epoch sends it on to the forward table, and nothing
+    else does (the base rule at priority 25 drops it)."""
+    rule = pipe.version_rule(4095)
+    assert (rule.table, rule.priority) == (pipe.INGRESS_TABLE, 30)
+    assert rule.match_dict() == {'metadata': pipe.FROM_LINK, 'vlan_vid': 0x1000 | 1}
+    assert rule.instructions == (('goto', pipe.FORWARD_TABLE),)
+    assert kind(rule) == pipe.VERSION and rule.cookie & 0xFFFFFFFFFF == 4095
+    assert pipe.link_admission(2).instructions == (
+        ('meta', pipe.FROM_LINK),
+        ('goto', pipe.INGRESS_TABLE),
+    )
+    assert pipe.FROM_LINK[0] & pipe.FROM_HOST[1] == 0  # never taken for a host's frame
 
 
 def test_ingress_rule_stamps_the_epoch_version():
@@ -179,9 +199,12 @@ def test_port_rules_of_a_fat_tree(fat4):
         assert {
             (r.match_dict()['in_port'], r.match_dict()['vlan_vid'], r.instructions) for r in link
         } == {
-            (p, vid, (('goto', table),))
+            (p, vid, instructions)
             for p in link_ports[dpid]
-            for vid, table in ((pipe.TAGGED, pipe.FORWARD_TABLE), (pipe.UNTAGGED, pipe.FLOOD_TABLE))
+            for vid, instructions in (
+                (pipe.TAGGED, (('meta', pipe.FROM_LINK), ('goto', pipe.INGRESS_TABLE))),
+                (pipe.UNTAGGED, (('goto', pipe.FLOOD_TABLE),)),
+            )
         }
         hosts = {(mac, p) for mac, (d, p) in s.hosts if d == dpid}
         assert {

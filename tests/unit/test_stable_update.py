@@ -17,7 +17,7 @@ from bench.stable import fat_tree
 from controller.stable import pipeline as pipe
 from controller.stable.epochs import EpochRecord
 from controller.stable.sft import Snapshot, compute_sft
-from controller.stable.update import SwitchRules, Updater, plan_update
+from controller.stable.update import ALL_BITS, SwitchRules, Updater, plan_update
 from tests.harness.fakes import FakeDatapath
 from tests.harness.stable_fakes import (
     LINE,
@@ -102,9 +102,12 @@ def test_an_update_goes_in_three_phases_and_new_links_are_admitted_first(fabric)
             (vid, 200, pipe.epoch_cookie(pipe.NEXT, second.number))
         }
         assert len(internal[dpid]) == len(overlays) + len(group_mods(internal[dpid])) + (
-            2 if dpid != 2 else 0
+            3 if dpid != 2 else 1
         )
-        assert not flow_mods(internal[dpid], pipe.INGRESS_TABLE)
+        # ... and links admit the new version (the ingress rules are not touched).
+        assert [(m.priority, fields(m)) for m in flow_mods(internal[dpid], pipe.INGRESS_TABLE)] == [
+            (30, {'metadata': pipe.FROM_LINK, 'vlan_vid': vid})
+        ]
     for dpid in (1, 3):
         admitted = flow_mods(internal[dpid], pipe.ADMISSION_TABLE)
         assert [(fields(m)['in_port'], m.cookie) for m in admitted] == [
@@ -146,6 +149,12 @@ def test_an_update_goes_in_three_phases_and_new_links_are_admitted_first(fabric)
         assert [(m.cookie, m.cookie_mask) for m in deleted] == [
             pipe.COOKIES.rules_of_kind(pipe.NEXT)
         ]
+        # Links admit the new version only from now on (in the same bundle).
+        versions = [m for m in cleanup[dpid] if getattr(m, 'table_id', None) == 1]
+        assert [(m.command, m.cookie, m.cookie_mask) for m in versions[:2]] == [
+            (ofp.OFPFC_DELETE,) + pipe.COOKIES.rules_of_kind(pipe.VERSION),
+            (ofp.OFPFC_ADD, pipe.epoch_cookie(pipe.VERSION, second.number), 0),
+        ]
         assert fabric.switches[dpid].stable is fabric.sfts[second.number]
 
 
@@ -185,11 +194,11 @@ def test_a_refused_phase_1_leaves_the_epoch_in_force(fabric):
     assert record.problems == ['internal rules not confirmed by every switch']
     assert len(fabric.bundles.sent) == calls + 3  # phase 1 only
     for sw in fabric.switches.values():
-        (deleted,) = [m for m in sw.dp.sent if m.command == ofp.OFPFC_DELETE]
-        assert (deleted.table_id, deleted.cookie) == (
-            pipe.FORWARD_TABLE,
-            pipe.epoch_cookie(pipe.NEXT, record.number),
-        )
+        deleted = [m for m in sw.dp.sent if m.command == ofp.OFPFC_DELETE]
+        assert [(m.table_id, m.cookie, m.cookie_mask) for m in deleted] == [
+            (pipe.FORWARD_TABLE, pipe.epoch_cookie(pipe.NEXT, record.number), ALL_BITS),
+            (pipe.INGRESS_TABLE, pipe.epoch_cookie(pipe.VERSION, record.number), ALL_BITS),
+        ]
         assert sw.port_rules is None
         assert sw.stable is fabric.sfts[record.number - 1]
     fabric.bundles.refuse = set()
@@ -337,7 +346,7 @@ def test_a_switch_that_disconnects_in_phase_1_is_not_sent_the_discard(fabric):
     gone = fabric.switches[3]
     record = fabric.epoch(LINE)
     assert record.state == 'failed'
-    assert [len(sw.dp.sent) for sw in fabric.switches.values()] == [1, 1]
+    assert [len(sw.dp.sent) for sw in fabric.switches.values()] == [2, 2]  # overlays, version
     assert not gone.dp.sent
     assert reported == []
     assert record.faults == [
@@ -547,6 +556,12 @@ def test_every_frame_in_flight_meets_one_epochs_entries_at_every_step():
                 for mac, entry in pipe.switch_entries(sft, dpid).items():
                     expected = rule_actions(pipe.forward_rule(mac, entry, epoch))
                     assert tables.lookup(dpid, version, mac) == expected, (epoch, dpid, mac)
+        # Links admit exactly the versions that may be in flight (and, after a failed
+        # phase 1, not that epoch's): a frame stamped with any other version by a
+        # switch left behind is dropped at the first link it crosses.
+        for dpid, sw in fabric.switches.items():
+            if sw.stable is not None:
+                assert tables.admitted(dpid) == set(map(pipe.version_of, in_flight)), dpid
 
     fabric.during_drain = check
     hosts = fat_tree(4).host_map()
