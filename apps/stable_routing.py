@@ -20,12 +20,13 @@ How it works (Consensus Routing, NSDI 2008, carried into an SDN controller):
    the stable forwarding table (controller/stable/sft.py) and checks it: no loop, no
    black hole, loop-free backups. A table that fails the check is never installed.
 3. Consistent update (controller/stable/update.py, with the rules of
-   controller/stable/pipeline.py sent in controller/bundles.py's atomic bundles). Phase
-   1 installs the epoch's forward rules, which match the epoch's version tag, on every
-   switch; phase 2 switches each switch's ingress rule to stamp the new version; after
-   ``drain_time``, phase 3 removes the previous epoch's rules. A phase starts only when
-   every switch confirmed the previous one. A failed phase 1 leaves the old epoch in
-   force.
+   controller/stable/pipeline.py sent in controller/bundles.py's atomic bundles), which
+   sends only the forward entries that changed. Phase 1 installs them as overlays that
+   match only the epoch's version tag, over each switch's stable rules; phase 2
+   switches each switch's ingress rule to stamp the new version; after ``drain_time``,
+   phase 3 makes the changed entries stable and removes the overlays. A phase starts
+   only when every switch confirmed the previous one. A failed phase 1 leaves the old
+   epoch in force.
 4. Transient mode. Next hops with a loop-free backup forward through fast-failover
    groups, so a link that loses carrier is bypassed by the switch itself; the next
    epoch then recomputes shortest paths.

@@ -38,12 +38,14 @@ from time import perf_counter
 from bench import ofemu
 from bench.machine import REPO, RESULTS_DIR, machine
 from bench.stable import fat_tree, random_regular, snapshot_of_graph
+from bench.stable_network import _settled as settled_after
 from controller.stable import pipeline as pipe
 from controller.stable.sft import Snapshot, compute_sft
 from controller.stable.update import SwitchRules, internal_rules, plan_update, stable_rules
 from controller.topology import spanning_tree_ports
 from tests.harness.controller import RyuController
 from tests.harness.fakes import FakeDatapath
+from tests.harness.network import wait_until_async
 
 NAME = 'stable-incremental'
 LLDP_COOKIE = pipe.COOKIES.cookie(pipe.LLDP)
@@ -170,30 +172,13 @@ class LinkedSwitch(ofemu.EmulatedSwitch):
             action += max(length, 8)
 
 
-async def _wait(condition, timeout, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        await asyncio.sleep(interval)
-    return None
-
-
 def _settled(ryu, hosts, after=0, links=None):
     """The newest epoch record once an epoch after ``after`` with every host (and
     ``links`` links, if given) is installed and nothing is pending, else None."""
-    status = ryu.rest('/stable/epoch')
-    if not (
-        status['epoch']
-        and status['epoch'] > after
-        and status['pending_triggers'] == 0
-        and status['epoch'] == status['last_epoch_cut']
-        and status['hosts'] == hosts
-    ):
-        return None
-    record = ryu.rest('/stable/history?limit=1')[-1]
-    return record if links is None or record['links'] == links else None
+    record = settled_after(ryu, after)
+    if record and record['hosts'] == hosts and (links is None or record['links'] == links):
+        return record
+    return None
 
 
 async def _emulate(ryu, snapshot, host_every, timeout):
@@ -214,18 +199,22 @@ async def _emulate(ryu, snapshot, host_every, timeout):
     for mac, (dpid, port) in hosts:
         frame = ofemu.arp_request_frame(bytes.fromhex(mac.replace(':', '')), bytes(4), bytes(4))
         switches[dpid].send_message(ofemu.packet_in(1, port, frame, cookie=BASE_COOKIE))
-    first = await _wait(lambda: _settled(ryu, len(hosts), links=len(snapshot.links)), timeout)
-    if first is None:
+    first = await wait_until_async(
+        lambda: _settled(ryu, len(hosts), links=len(snapshot.links)), timeout
+    )
+    if not first:
         raise RuntimeError('no first epoch of every switch and host; see %s' % ryu.log_path)
     await asyncio.sleep(2)  # its phase 3
     a, pa, b, pb = sorted(snapshot.links)[len(snapshot.links) // 2]
     cut.update({(a, pa), (b, pb)})
     for dpid, port in ((a, pa), (b, pb)):
         switches[dpid].send_message(ofemu.port_status(0, dpid, port, up=False))
-    record = await _wait(lambda: _settled(ryu, len(hosts), first['number']), timeout, 0.2)
+    record = await wait_until_async(
+        lambda: _settled(ryu, len(hosts), first['number']), timeout, 0.2
+    )
     for sw in switches.values():
         sw.close()
-    if record is None:
+    if not record:
         raise RuntimeError('no epoch after the link cut; see %s' % ryu.log_path)
     return {
         'switches': len(switches),
