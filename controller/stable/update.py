@@ -10,8 +10,10 @@ phase starts only when every switch confirmed the previous:
 
 1. *internal rules*: an overlay for each entry of the epoch that differs from the
    switch's stable one (every entry if those are unknown), the failover groups they
-   use, and the admission of tagged frames on links the epoch routes over for the first
-   time (``pipeline.admitted_ahead``). Nothing stamps the new version yet. Refused by
+   use, the new version admitted from links (``pipeline.version_rule``, unless admitted
+   ahead by the last phase 3), and the admission of tagged frames on links the epoch
+   routes over for the first time (``pipeline.admitted_ahead``). A switch none of whose
+   entries changed is sent nothing. Nothing stamps the new version yet. Refused by
    any switch: the overlays are deleted and the epoch in force stays.
 2. *ingress rules*: each switch stamps the new version; admission and flood rules
    change with it, except that links no longer routed over keep admitting tagged frames
@@ -83,6 +85,9 @@ class SwitchRules:
         # the switches that completed the same epoch); None: unknown.
         self.stable: StableForwardingTable | None = None
         self.stable_groups: Counter = Counter()  # group id -> stable rules using it
+        # The epoch whose version its links already admit ahead (phase 3 admits the
+        # next number's), so that phase 1 need not; None: not known to.
+        self.next_admitted: int | None = None
 
 
 @dataclass
@@ -182,7 +187,8 @@ def port_rule_changes(sw: SwitchRules, desired: set[FlowSpec]) -> list:
 
 def internal_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
     """Phase 1 for one switch: new groups, the overlays, the admissions ahead, and the
-    new version admitted from links."""
+    new version admitted from links (unless the last phase 3 admitted it ahead). A
+    switch none of whose entries changed gets nothing: no bundle at all."""
     dp = sw.dp
     return (
         [
@@ -196,14 +202,14 @@ def internal_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
         ]
         + [to_delete_strict(dp, spec, KIND_MASK) for spec in plan.unblock]
         + [to_flow_mod(dp, spec) for spec in plan.admit]
-        + [to_flow_mod(dp, pipe.version_rule(epoch))]
+        + ([] if sw.next_admitted == epoch else [to_flow_mod(dp, pipe.version_rule(epoch))])
     )
 
 
 def stable_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
     """Phase 3 for one switch, one atomic bundle: the stable rules become ``epoch``'s,
-    every overlay goes, links admit ``epoch``'s version only, then the final port
-    rules and the groups nothing uses."""
+    every overlay goes, links admit ``epoch``'s version (and the next one's, ahead)
+    only, then the final port rules and the groups nothing uses."""
     dp = sw.dp
     wipe = (
         [of.flow_delete(dp, *pipe.COOKIES.rules_of_kind(pipe.ROUTE), table_id=pipe.FORWARD_TABLE)]
@@ -223,6 +229,10 @@ def stable_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
                 dp, *pipe.COOKIES.rules_of_kind(pipe.VERSION), table_id=pipe.INGRESS_TABLE
             ),
             to_flow_mod(dp, pipe.version_rule(epoch)),
+            # The next epoch's version, ahead: nothing stamps it before that epoch's
+            # phase 2 (a switch left behind stamps an older one), and its phase 1 then
+            # has nothing to send to a switch none of whose entries change.
+            to_flow_mod(dp, pipe.version_rule(epoch + 1)),
         ]
         + port_rule_changes(sw, plan.port_rules)
         + [of.group_delete(dp, gid) for gid in sorted(sw.groups - set(plan.group_users))]
@@ -317,6 +327,7 @@ class Updater:
             sw.stable_groups = ours.group_users
             sw.groups = set(ours.group_users)
             sw.port_rules = ours.port_rules
+            sw.next_admitted = plan.epoch + 1
         record.cleanup_ms = (perf_counter() - started) * 1000
 
     def _phase(
@@ -378,6 +389,7 @@ class Updater:
         """Remove a half-installed epoch's overlays and version admission (nothing
         stamps its version)."""
         for sw in plan.switches:
+            sw.next_admitted = None  # if it was this epoch's, it is deleted with it
             if self.is_connected(sw):
                 for kind, table in (
                     (pipe.NEXT, pipe.FORWARD_TABLE),
