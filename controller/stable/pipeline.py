@@ -11,7 +11,7 @@ Tables (cookie kinds in brackets; every cookie is in the stable_routing range)::
                      0 -> controller (128 B) + goto 1 (unknown host: learn)  [BASE]
     1 ingress       30 metadata=2, vid=version(E) -> goto 2 (a version     [VERSION, E]
                        that may be in flight: the epoch in force, the one
-                       being installed)
+                       being installed; and the next number's, ahead)
                     25 metadata=2 -> drop (any other version)              [BASE]
                     20 eth_dst multicast/broadcast -> goto 3                [BASE]
                     10 push S-tag, vid=version(E), metadata=1, goto 2       [INGRESS, E]
@@ -230,9 +230,10 @@ def link_admission(port: int | None) -> FlowSpec:
 def version_rule(epoch: int) -> FlowSpec:
     """Frames from links stamped with ``epoch``'s version go on to the forward table.
     A switch admits the epoch in force and, during an update, the new one (phase 1 adds
-    it, phase 3 leaves only it): a frame stamped by a switch left behind (left out as
-    faulty, or reconnected with rules of an older epoch) is dropped at the first link
-    it crosses rather than forwarded by stable rules, which match any version."""
+    it, phase 3 leaves only it and the next number's, ahead): a frame stamped by a
+    switch left behind (left out as faulty, or reconnected with rules of an older
+    epoch) is dropped at the first link it crosses rather than forwarded by stable
+    rules, which match any version."""
     return FlowSpec.make(
         INGRESS_TABLE,
         30,

@@ -461,3 +461,24 @@ def test_a_link_admission_is_recognised_field_by_field(fat4):
     found = {r for r in rules if pipe.is_link_admission(r)}
     assert found == {r for r in rules if r == pipe.link_admission(r.match_dict().get('in_port'))}
     assert found and pipe.is_link_admission(pipe.link_admission(0xFFFF))
+
+
+def test_a_partition_removes_the_entries_towards_the_far_side():
+    """s1 - s2 - s3 loses s2-s3: s1 and s2 have no route to s3's host any more (its
+    entries there are removed, not changed), s3 none to theirs; an SFT compared with
+    itself has no change."""
+    hosts = {host_mac(1): (1, 1), host_mac(2): (2, 1), host_mac(3): (3, 1)}
+    ports = {1: [1, 2, 3], 2: [1, 2, 3], 3: [1, 2, 3]}
+    line = compute_sft(Snapshot.make([1, 2, 3], [(1, 2, 2, 2), (2, 3, 3, 2)], hosts, ports))
+    split = compute_sft(Snapshot.make([1, 2, 3], [(1, 2, 2, 2)], hosts, ports))
+    changes = pipe.entry_changes(line, split)
+    assert changes.changed == {}
+    assert {d: sorted(macs) for d, macs in changes.removed.items()} == {
+        1: [host_mac(3)],
+        2: [host_mac(3)],
+        3: [host_mac(1), host_mac(2)],
+    }
+    for dpid in (1, 2, 3):
+        assert changes.removed[dpid] == entry_diff(line, split, dpid)[1]
+    assert pipe.entry_changes(line, line).count() == 0
+    assert pipe.route_changes(line.routes[3], line.routes[3]) == []
