@@ -20,12 +20,13 @@ How it works (Consensus Routing, NSDI 2008, carried into an SDN controller):
    the stable forwarding table (controller/stable/sft.py) and checks it: no loop, no
    black hole, loop-free backups. A table that fails the check is never installed.
 3. Consistent update (controller/stable/update.py, with the rules of
-   controller/stable/pipeline.py sent in controller/bundles.py's atomic bundles). Phase
-   1 installs the epoch's forward rules, which match the epoch's version tag, on every
-   switch; phase 2 switches each switch's ingress rule to stamp the new version; after
-   ``drain_time``, phase 3 removes the previous epoch's rules. A phase starts only when
-   every switch confirmed the previous one. A failed phase 1 leaves the old epoch in
-   force.
+   controller/stable/pipeline.py sent in controller/bundles.py's atomic bundles), which
+   sends only the forward entries that changed. Phase 1 installs them as overlays that
+   match only the epoch's version tag, over each switch's stable rules; phase 2
+   switches each switch's ingress rule to stamp the new version; after ``drain_time``,
+   phase 3 makes the changed entries stable and removes the overlays. A phase starts
+   only when every switch confirmed the previous one. A failed phase 1 leaves the old
+   epoch in force.
 4. Transient mode. Next hops with a loop-free backup forward through fast-failover
    groups, so a link that loses carrier is bypassed by the switch itself; the next
    epoch then recomputes shortest paths.
@@ -148,7 +149,6 @@ DROP_REPORT_INTERVAL = 60.0  # at most one line per switch this often about drop
 # A switch reporting a higher epoch (in its rules' cookies) is lying: a real one would
 # take far longer than anyone's lifetime, and the next number must fit the cookie.
 MAX_READ_BACK_EPOCH = FREE_MASK // 2
-MAX_READ_BACK_EPOCHS = 64  # epochs' forward rules one switch may report holding
 MAX_GROUP_PORT = pipe.MAX_GROUP_PORT  # fast-failover group ids hold 16-bit ports
 MACS_SHOWN = 8  # hosts named in one trigger; the others are counted
 
@@ -165,6 +165,7 @@ class SwitchState(SwitchRules):
         self.ignored_ports = 0  # ports announced beyond that
         self.drops = inputs.DropTally(DROP_REPORT_INTERVAL, dropped)  # its input dropped
         self.errors = inputs.DropTally(DROP_REPORT_INTERVAL)  # errors not of a bundle
+        self.read_back_epoch = 0  # the highest epoch in its rules left by a previous run
 
 
 class StableRouting(ReplicatedApp, SuiteApp):
@@ -366,27 +367,24 @@ class StableRouting(ReplicatedApp, SuiteApp):
             if not isinstance(cookie, int) or not pipe.COOKIES.owns(cookie):
                 continue
             kind, epoch = pipe.COOKIES.kind_of(cookie), cookie & FREE_MASK
-            if kind in (pipe.ROUTE, pipe.INGRESS):
-                if epoch > MAX_READ_BACK_EPOCH or (
-                    kind == pipe.ROUTE
-                    and epoch not in sw.route_epochs
-                    and len(sw.route_epochs) >= MAX_READ_BACK_EPOCHS
-                ):
+            if kind in (pipe.ROUTE, pipe.NEXT, pipe.INGRESS):
+                if epoch > MAX_READ_BACK_EPOCH:
                     self._dropped(sw, inputs.BAD_READ_BACK, 'a rule of epoch %d' % epoch)
                     continue
+                # Every epoch number found must be below the next one: a new epoch
+                # reusing the version of overlays left here would meet them.
                 self.epoch = max(self.epoch, epoch)
-                if kind == pipe.ROUTE:
-                    sw.route_epochs.add(epoch)
+                sw.read_back_epoch = max(sw.read_back_epoch, epoch)
             elif kind == pipe.HOST:
                 mac = self._read_back_host(sw, getattr(stat, 'match', None))
                 if mac:
                     restored.append(mac)
-        if restored or sw.route_epochs:
+        if restored or sw.read_back_epoch:
             self._trigger(
                 'switch-state',
-                'switch %016x holds epochs %s and hosts %s%s of '
+                'switch %016x holds rules of epochs up to %d and hosts %s%s of '
                 'a previous run'
-                % (sw.dp.id, sorted(sw.route_epochs), restored[:MACS_SHOWN], _more(restored)),
+                % (sw.dp.id, sw.read_back_epoch, restored[:MACS_SHOWN], _more(restored)),
                 key=('switch-state', sw.dp.id),
             )
 
@@ -546,7 +544,7 @@ class StableRouting(ReplicatedApp, SuiteApp):
             record.state = 'failed'
             record.problems.append('internal error: see the log')
             for sw in self.switches.values():
-                sw.port_rules = None
+                sw.port_rules = sw.stable = None
             raise  # spawn_loop logs it with its traceback
         finally:
             self.epoch_metrics.observe(record)
@@ -597,14 +595,16 @@ class StableRouting(ReplicatedApp, SuiteApp):
             complete = all(sw.port_rules is not None for sw in targets)
             self.replicas.installed(record.number, record.state, complete)
         self.logger.info(
-            'epoch %d %s: %d triggers; %d switches, %d links, %d hosts; compute %.1f ms, '
-            'check %.1f ms, install %.1f ms, old rules removed in %.1f ms after the drain%s',
+            'epoch %d %s: %d triggers; %d switches, %d links, %d hosts; %d forward entries '
+            'changed; compute %.1f ms, check %.1f ms, install %.1f ms, old rules removed in '
+            '%.1f ms after the drain%s',
             record.number,
             record.state,
             trigger_count,
             record.switches,
             record.links,
             record.hosts,
+            record.changed,
             record.compute_ms,
             record.check_ms,
             record.install_ms,

@@ -2,7 +2,7 @@
 
     sdn-stable [--url http://127.0.0.1:8080] epoch        current epoch, its age, pending
     sdn-stable triggers                                   triggers waiting for an epoch
-    sdn-stable history [-n 20]                            recent epochs and their timings
+    sdn-stable history [-n 20]                            recent epochs, timings, entries changed
     sdn-stable sft DPID                                   one switch's stable table
     sdn-stable unprotected                                next hops with no loop-free backup
 
@@ -68,7 +68,7 @@ def format_triggers(triggers: list[dict]) -> str:
 
 def format_history(records: list[dict]) -> str:
     lines = [
-        '%6s  %-8s  %-10s %8s %4s %5s %5s %10s %8s %10s'
+        '%6s  %-8s  %-10s %8s %4s %5s %5s %10s %8s %10s %8s'
         % (
             'epoch',
             'cut at',
@@ -80,11 +80,12 @@ def format_history(records: list[dict]) -> str:
             'compute ms',
             'check ms',
             'install ms',
+            'changed',
         )
     ]
     for r in records:
         lines.append(
-            '%6d  %-8s  %-10s %8d %4d %5d %5d %10.1f %8.1f %10.1f'
+            '%6d  %-8s  %-10s %8d %4d %5d %5d %10.1f %8.1f %10.1f %8s'
             % (
                 r['number'],
                 _clock(r['cut_at']),
@@ -96,6 +97,7 @@ def format_history(records: list[dict]) -> str:
                 r['compute_ms'],
                 r['check_ms'],
                 r['install_ms'],
+                r.get('changed', '-'),  # forward entries sent (a controller before it: -)
             )
         )
         lines += ['        ! %s' % problem for problem in r['problems']]

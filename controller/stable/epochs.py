@@ -54,6 +54,7 @@ class EpochRecord:
     check_ms: float = 0.0
     install_ms: float = 0.0  # rules computed and phases 1-2: the new version stamped
     cleanup_ms: float = 0.0  # phase 3, after the drain time
+    changed: int = 0  # forward entries sent as overlays (those that differ from the stable rules)
     state: str = 'computing'
     problems: list = field(default_factory=list)
     unprotected: int = 0

@@ -4,15 +4,22 @@ snapshot and its stable forwarding table (pure: controller/stable/update.py send
 Tables (cookie kinds in brackets; every cookie is in the stable_routing range)::
 
     0 admission  65535 LLDP -> controller                                  [LLDP]
-                  1000 in_port=P (link), S-tagged -> goto 2                 [LINK]
+                  1000 in_port=P (link), S-tagged -> metadata=2, goto 1     [LINK]
                   1000 in_port=P (link), untagged -> goto 3 (a flood)       [LINK]
                   1000 in_port=P (a link routing does not use) -> drop     [LINK]
                    100 in_port=P, eth_src=H (host H on host port P) -> goto 1  [HOST]
                      0 -> controller (128 B) + goto 1 (unknown host: learn)  [BASE]
-    1 ingress       20 eth_dst multicast/broadcast -> goto 3                [BASE]
+    1 ingress       30 metadata=2, vid=version(E) -> goto 2 (a version     [VERSION, E]
+                       that may be in flight: the epoch in force, the one
+                       being installed; and the next number's, ahead)
+                    25 metadata=2 -> drop (any other version)              [BASE]
+                    20 eth_dst multicast/broadcast -> goto 3                [BASE]
                     10 push S-tag, vid=version(E), metadata=1, goto 2       [INGRESS, E]
-    2 forward      100 vid=version(E), eth_dst=H -> pop S-tag, output P     [ROUTE, E]
+    2 forward      200 vid=version(E), eth_dst=H -> as below (overlay:      [NEXT, E]
+                       epoch E's entry where it differs from the stable one)
+                   100 S-tagged (any VID), eth_dst=H -> pop S-tag, output P [ROUTE, E']
                        (H's own switch) | group FF(primary, backup) | output primary
+                       (stable: E' is the epoch that wrote the entry)
                      1 metadata=1, S-tagged (host unknown) -> pop, goto 3  [BASE]
                        (miss: drop)
     3 flood         10 in_port=P -> output (tree ports + host ports) - P    [FLOOD]
@@ -25,16 +32,21 @@ tag is an outer S-tag, a tenant's own 802.1Q C-tag rides inside it unchanged (Op
 vSwitch matches the outer tag; with ``other_config:vlan-limit=2`` it parses both).
 Tagging costs 4 bytes of MTU on fabric links.
 
-Per-packet consistency (Reitblatt et al., SIGCOMM 2012): forward rules of epoch E match
-only VID version(E). They are installed everywhere before any ingress rule stamps
-version(E) (phase 1, then phase 2), so a frame is forwarded by one epoch's rules from
-its first switch to its last. A link that epoch E routes over for the first time is
-admitted (its tagged-frame rule) in phase 1 too (``admitted_ahead``): otherwise a
-neighbour that already stamps version(E) could send a frame over it before the far
-switch's phase 2 lets tagged frames in there. Symmetrically, a link epoch E no longer
-routes over keeps admitting tagged frames until phase 3 (``while_draining``). The old
-epoch's forward rules go after a drain time (phase 3). Fast-failover groups are named
-by what they do, (primary, backup), so epochs share them; a group is added before the
+Per-packet consistency (Reitblatt et al., SIGCOMM 2012), incrementally. A switch's
+*stable* forward rules hold the entries of the last epoch whose update it completed;
+they match any version. Epoch E adds, in phase 1, an *overlay* rule matching only
+version(E) for each entry of E that differs from the switch's stable one
+(``entry_changes``), before any ingress rule stamps version(E) (phase 2). A frame
+stamped version(E) meets E's overlay where E differs and the stable rule, identical in
+E, elsewhere: entirely E. A frame stamped earlier meets only stable rules (overlays
+match only their own version): entirely the old epoch. After the drain, phase 3 turns
+the stable rules into E's and deletes every overlay, in one atomic bundle per switch.
+A link that epoch E routes over for the first time is admitted (its tagged-frame
+rule) in phase 1 too (``admitted_ahead``): otherwise a neighbour that already stamps
+version(E) could send a frame over it before the far switch's phase 2 lets tagged
+frames in there. Symmetrically, a link epoch E no longer routes over keeps admitting
+tagged frames until phase 3 (``while_draining``). Fast-failover groups are named by
+what they do, (primary, backup), so epochs share them; a group is added before the
 first rule that uses it and deleted after the last.
 
 Floods (broadcast, ARP, unknown unicast) follow a spanning tree of the snapshot
@@ -42,6 +54,8 @@ Floods (broadcast, ARP, unknown unicast) follow a spanning tree of the snapshot
 """
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from controller.cookies import CookieSpace
 from controller.flowspec import FlowSpec, in_order
@@ -54,13 +68,15 @@ COOKIES = CookieSpace('stable_routing')
 ADMISSION_TABLE, INGRESS_TABLE, FORWARD_TABLE, FLOOD_TABLE = 0, 1, 2, 3
 
 # Cookie kinds.
-BASE, LLDP, LINK, HOST, INGRESS, ROUTE, FLOOD = 1, 2, 3, 4, 5, 6, 7
+BASE, LLDP, LINK, HOST, INGRESS, ROUTE, FLOOD, NEXT, VERSION = 1, 2, 3, 4, 5, 6, 7, 8, 9
+STABLE_PRIORITY, OVERLAY_PRIORITY = 100, 200
 
 S_TAG = 0x88A8
 VID_PRESENT = 0x1000
 TAGGED = (VID_PRESENT, VID_PRESENT)
 UNTAGGED = (0, 0x1FFF)  # OFPVID_NONE, written masked so every vlan_vid is a pair
 FROM_HOST = (1, 1)  # metadata value, mask: "tagged by this switch"
+FROM_LINK = (2, 2)  # "arrived tagged on a link": its version is checked in table 1
 MULTICAST = ('01:00:00:00:00:00', '01:00:00:00:00:00')
 LLDP_MATCH = {'eth_type': LLDP_ETHERTYPE, 'eth_dst': LLDP_DESTINATION}
 PACKET_IN_BYTES = 128
@@ -106,6 +122,8 @@ def base_rules() -> set[FlowSpec]:
         FlowSpec.make(
             INGRESS_TABLE, 20, {'eth_dst': MULTICAST}, [('goto', FLOOD_TABLE)], COOKIES.cookie(BASE)
         ),
+        # A frame from a link whose version no admitted epoch has: dropped (version_rule).
+        FlowSpec.make(INGRESS_TABLE, 25, {'metadata': FROM_LINK}, [], COOKIES.cookie(BASE)),
         FlowSpec.make(
             FORWARD_TABLE,
             1,
@@ -134,14 +152,28 @@ def ingress_rule(epoch: int) -> FlowSpec:
     )
 
 
+def hosts_by_switch(snapshot: Snapshot) -> dict[int, list[tuple[str, int]]]:
+    """{dpid: [(mac, port)]} of the hosts of ``snapshot``."""
+    by_switch: dict[int, list[tuple[str, int]]] = {}
+    for mac, (dpid, port) in snapshot.hosts:
+        by_switch.setdefault(dpid, []).append((mac, port))
+    return by_switch
+
+
 def port_rules(
-    snapshot: Snapshot, dpid: int, tree_ports: Mapping[int, Iterable[int]] | None = None
+    snapshot: Snapshot,
+    dpid: int,
+    tree_ports: Mapping[int, Iterable[int]] | None = None,
+    hosts_at: Mapping[int, list[tuple[str, int]]] | None = None,
 ) -> set[FlowSpec]:
     """Admission and flood rules of switch ``dpid``: what its links, host ports and
     learned hosts are in ``snapshot``. ``tree_ports`` is spanning_tree_ports of the
-    snapshot's graph (computed once per epoch by the caller)."""
+    snapshot's graph and ``hosts_at`` its hosts_by_switch (each computed once per epoch
+    by the caller)."""
     if tree_ports is None:
         tree_ports = spanning_tree_ports(snapshot.graph())
+    if hosts_at is None:
+        hosts_at = hosts_by_switch(snapshot)
     links = sorted(snapshot.routing_ports(dpid))
     host_ports = snapshot.host_ports(dpid)
     rules = set()
@@ -158,8 +190,8 @@ def port_rules(
         )
     for port in sorted(snapshot.unused_link_ports(dpid)):
         rules.add(unused_link(port))
-    for mac, (host_dpid, port) in snapshot.hosts:
-        if host_dpid == dpid and port in host_ports:
+    for mac, port in hosts_at.get(dpid, ()):
+        if port in host_ports:
             rules.add(
                 FlowSpec.make(
                     ADMISSION_TABLE,
@@ -184,13 +216,48 @@ def port_rules(
 
 
 def link_admission(port: int | None) -> FlowSpec:
-    """A link's tagged frames (routed in some epoch) go to the forward table."""
+    """A link's tagged frames (routed in some epoch) go to the forward table, through
+    the version check of the ingress table (version_rule)."""
     return FlowSpec.make(
         ADMISSION_TABLE,
         1000,
         {'in_port': port, 'vlan_vid': TAGGED},
-        [('goto', FORWARD_TABLE)],
+        [('meta', FROM_LINK), ('goto', INGRESS_TABLE)],
         COOKIES.cookie(LINK),
+    )
+
+
+def version_rule(epoch: int) -> FlowSpec:
+    """Frames from links stamped with ``epoch``'s version go on to the forward table.
+    A switch admits the epoch in force and, during an update, the new one (phase 1 adds
+    it, phase 3 leaves only it and the next number's, ahead): a frame stamped by a
+    switch left behind (left out as faulty, or reconnected with rules of an older
+    epoch) is dropped at the first link it crosses rather than forwarded by stable
+    rules, which match any version."""
+    return FlowSpec.make(
+        INGRESS_TABLE,
+        30,
+        {'metadata': FROM_LINK, 'vlan_vid': VID_PRESENT | version_of(epoch)},
+        [('goto', FORWARD_TABLE)],
+        epoch_cookie(VERSION, epoch),
+    )
+
+
+_LINK_ADMISSION = link_admission(0)
+
+
+def is_link_admission(spec: FlowSpec) -> bool:
+    """Whether ``spec`` is a link_admission rule (of any port): checked field by field,
+    for every rule of every switch in every epoch."""
+    shape = _LINK_ADMISSION
+    return (
+        spec.instructions == shape.instructions
+        and spec.cookie == shape.cookie
+        and spec.match[1:] == shape.match[1:]
+        and spec.table == shape.table
+        and spec.priority == shape.priority
+        and len(spec.match) == 2
+        and spec.match[0][0] == 'in_port'
     )
 
 
@@ -212,8 +279,7 @@ def admitted_ahead(
     adding = in_order(
         spec
         for spec in desired
-        if spec == link_admission(spec.match_dict().get('in_port'))
-        and (installed is None or spec not in installed)
+        if is_link_admission(spec) and (installed is None or spec not in installed)
     )
     return adding, [unused_link(spec.match_dict()['in_port']) for spec in adding]
 
@@ -226,38 +292,160 @@ def while_draining(installed: set[FlowSpec] | None, desired: set[FlowSpec]) -> s
     ``installed`` None (contents unknown): ``desired``."""
     if installed is None:
         return desired
-    retiring = {
-        spec
-        for spec in installed
-        if spec == link_admission(spec.match_dict().get('in_port')) and spec not in desired
-    }
+    retiring = {spec for spec in installed if is_link_admission(spec) and spec not in desired}
     return desired - {unused_link(spec.match_dict()['in_port']) for spec in retiring} | retiring
 
 
-def route_rules(
-    sft: StableForwardingTable, dpid: int, epoch: int
-) -> tuple[set[FlowSpec], dict[int, tuple[int, int]]]:
-    """Forward rules of switch ``dpid`` in ``epoch``, and the failover groups they use
-    as {group_id: (primary, backup)}."""
-    match_vid = VID_PRESENT | version_of(epoch)
-    cookie = epoch_cookie(ROUTE, epoch)
-    rules, groups = set(), {}
-    for mac, how, where in sft.switch_entries(dpid):
-        if how == 'deliver':
-            actions: tuple = (('pop_vlan',), ('output', where))
-        elif where.backup is None:
-            actions = (('output', where.port),)
-        else:
-            group = failover_group_id(where.port, where.backup)
-            groups[group] = (where.port, where.backup)
-            actions = (('group', group),)
-        rules.add(
-            FlowSpec.make(
-                FORWARD_TABLE,
-                100,
-                {'vlan_vid': match_vid, 'eth_dst': mac},
-                [('apply', actions)],
-                cookie,
-            )
+# What a switch does with the frames for one host: ('deliver', port) on the host's own
+# switch, ('forward', Route) elsewhere (StableForwardingTable.switch_entries).
+Entry = tuple[str, Any]
+
+
+def switch_entries(sft: StableForwardingTable, dpid: int) -> dict[str, Entry]:
+    """{mac: entry} of switch ``dpid`` in ``sft``."""
+    return {mac: (how, where) for mac, how, where in sft.switch_entries(dpid)}
+
+
+def entry_group(entry: Entry) -> tuple[int, tuple[int, int]] | None:
+    """(group id, (primary, backup)) of the failover group ``entry`` forwards through."""
+    how, where = entry
+    if how == 'deliver' or where.backup is None:
+        return None
+    return failover_group_id(where.port, where.backup), (where.port, where.backup)
+
+
+def forward_rule(mac: str, entry: Entry, epoch: int, overlay: bool = False) -> FlowSpec:
+    """The forward rule of ``entry`` written by ``epoch``: a stable rule (any version)
+    or, with ``overlay``, one that only frames stamped version(epoch) meet."""
+    how, where = entry
+    if how == 'deliver':
+        actions: tuple = (('pop_vlan',), ('output', where))
+    elif where.backup is None:
+        actions = (('output', where.port),)
+    else:
+        actions = (('group', failover_group_id(where.port, where.backup)),)
+    if overlay:
+        return FlowSpec.make(
+            FORWARD_TABLE,
+            OVERLAY_PRIORITY,
+            {'vlan_vid': VID_PRESENT | version_of(epoch), 'eth_dst': mac},
+            [('apply', actions)],
+            epoch_cookie(NEXT, epoch),
         )
+    return FlowSpec.make(
+        FORWARD_TABLE,
+        STABLE_PRIORITY,
+        {'vlan_vid': TAGGED, 'eth_dst': mac},
+        [('apply', actions)],
+        epoch_cookie(ROUTE, epoch),
+    )
+
+
+def stable_rule_of(mac: str) -> FlowSpec:
+    """The stable rule for ``mac`` as a strict delete names it (any epoch's cookie, with
+    KIND_MASK)."""
+    return FlowSpec.make(
+        FORWARD_TABLE,
+        STABLE_PRIORITY,
+        {'vlan_vid': TAGGED, 'eth_dst': mac},
+        [],
+        epoch_cookie(ROUTE, 0),
+    )
+
+
+def route_rules(
+    sft: StableForwardingTable, dpid: int, epoch: int, overlay: bool = False
+) -> tuple[set[FlowSpec], dict[int, tuple[int, int]]]:
+    """Every forward rule of switch ``dpid`` in ``epoch`` (stable, or overlays), and
+    the failover groups they use as {group_id: (primary, backup)}."""
+    rules, groups = set(), {}
+    for mac, entry in switch_entries(sft, dpid).items():
+        rules.add(forward_rule(mac, entry, epoch, overlay))
+        group = entry_group(entry)
+        if group:
+            groups[group[0]] = group[1]
     return rules, groups
+
+
+def route_changes(old: Mapping[int, Any], new: Mapping[int, Any]) -> list[tuple[int, Any, Any]]:
+    """[(dpid, its Route in ``old`` or None, its Route in ``new``)] for the switches whose
+    route towards one destination differs between two SFTs' tables ({dpid: Route}).
+    Routes are compared by their fields, not with Route's ``==``: this runs for every
+    switch of every destination whose table is not the very same object, and field
+    reads cost a fraction of a Python-level ``__eq__`` call."""
+    if old is new:
+        return []
+    get = old.get
+    return [
+        (dpid, was, route)
+        for dpid, route in new.items()
+        for was in (get(dpid),)
+        if was is not route
+        and (was is None or was.port != route.port or was.backup != route.backup)
+    ]
+
+
+@dataclass
+class EntryChanges:
+    """How the entries of one SFT differ from another's, switch by switch."""
+
+    # switch -> {mac: (its entry before or None if it had none, its entry now)}
+    changed: dict[int, dict[str, tuple[Entry | None, Entry]]]
+    # switch -> {mac: its entry before}: entries the new SFT no longer has
+    removed: dict[int, dict[str, Entry]]
+
+    def count(self) -> int:
+        return sum(len(entries) for entries in self.changed.values())
+
+
+def entry_changes(old: StableForwardingTable, new: StableForwardingTable) -> EntryChanges:
+    """The entries of ``new`` that differ from ``old`` (changed or new) and those ``new``
+    no longer has, per switch. The routes are compared per destination switch
+    (``route_changes``: one pass over its table, Routes compared by fields), and only
+    where a switch's route differs are the hosts of that destination looked at; a host
+    that moved, came or went has all its entries looked at. No per-host work where
+    nothing changed: a one-link change costs one pass over the routes, not over the
+    switches' entries (switches x hosts)."""
+    old_hosts, new_hosts = old.host_map(), new.host_map()
+    changed: dict[int, dict[str, tuple[Entry | None, Entry]]] = {}
+    removed: dict[int, dict[str, Entry]] = {}
+    moved = [mac for mac, place in new.hosts if old_hosts.get(mac) != place]
+    gone = [mac for mac, _ in old.hosts if mac not in new_hosts]
+    for mac in moved + gone:
+        before = _entries_of(old, old_hosts.get(mac))
+        after = _entries_of(new, new_hosts.get(mac))
+        for dpid, entry in after.items():
+            if before.get(dpid) != entry:
+                changed.setdefault(dpid, {})[mac] = (before.get(dpid), entry)
+        for dpid in before.keys() - after.keys():
+            removed.setdefault(dpid, {})[mac] = before[dpid]
+    stayed_at: dict[int, list[str]] = {}
+    for mac, place in new.hosts:
+        if old_hosts.get(mac) == place:
+            stayed_at.setdefault(place[0], []).append(mac)
+    for dst, macs in stayed_at.items():
+        was, now = old.routes.get(dst, {}), new.routes.get(dst, {})
+        for dpid, before, route in route_changes(was, now):
+            entries = changed.setdefault(dpid, {})
+            for mac in macs:
+                entries[mac] = (
+                    None if before is None else ('forward', before),
+                    ('forward', route),
+                )
+        for dpid in was.keys() - now.keys():
+            gone_here = removed.setdefault(dpid, {})
+            for mac in macs:
+                gone_here[mac] = ('forward', was[dpid])
+    return EntryChanges(changed, removed)
+
+
+def _entries_of(sft: StableForwardingTable, place: tuple[int, int] | None) -> dict[int, Entry]:
+    """{switch: entry} of a host at ``place`` (None: nowhere) in ``sft``."""
+    if place is None:
+        return {}
+    dst, port = place
+    entries: dict[int, Entry] = {
+        dpid: ('forward', route) for dpid, route in sft.routes.get(dst, {}).items()
+    }
+    entries[dst] = ('deliver', port)
+    return entries

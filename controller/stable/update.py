@@ -1,19 +1,29 @@
 """An epoch onto the switches with a per-packet-consistent update (Reitblatt et al.,
-SIGCOMM 2012), and what this run knows is installed on each switch.
+SIGCOMM 2012) that sends only the forward entries that changed, and what this run knows
+is installed on each switch.
 
-Three phases, each one atomic bundle per switch confirmed by a barrier
-(controller/bundles.py); a phase starts only when every switch confirmed the previous:
+Each switch holds *stable* forward rules (any version: the entries of the last epoch
+whose update it completed, ``SwitchRules.stable``) and, during an update, *overlays*
+matching only the new epoch's version (controller/stable/pipeline.py). Three phases,
+each one atomic bundle per switch confirmed by a barrier (controller/bundles.py); a
+phase starts only when every switch confirmed the previous:
 
-1. *internal rules*: the epoch's forward rules and the failover groups they use, which
-   match a version no packet carries yet, and the admission of tagged frames on links
-   the epoch routes over for the first time (``pipeline.admitted_ahead``). Refused by
-   any switch: the half-installed rules are deleted and the epoch in force stays.
+1. *internal rules*: an overlay for each entry of the epoch that differs from the
+   switch's stable one (every entry if those are unknown), the failover groups they
+   use, the new version admitted from links (``pipeline.version_rule``, unless admitted
+   ahead by the last phase 3), and the admission of tagged frames on links the epoch
+   routes over for the first time (``pipeline.admitted_ahead``). A switch none of whose
+   entries changed is sent nothing. Nothing stamps the new version yet. Refused by
+   any switch: the overlays are deleted and the epoch in force stays.
 2. *ingress rules*: each switch stamps the new version; admission and flood rules
    change with it, except that links no longer routed over keep admitting tagged frames
-   (``pipeline.while_draining``). Refused part-way: both epochs' rules are everywhere,
-   so every packet still travels in one epoch, and the next epoch finishes the job.
-3. after the drain time, *old rules removed*: the previous epochs' forward rules, the
-   groups nothing uses any more, and the admissions kept through phase 2.
+   (``pipeline.while_draining``). Refused part-way: the stable rules are the old
+   epoch's everywhere and the overlays the new one's, so every packet still travels in
+   one epoch; the overlays stay until the next epoch's phase 3.
+3. after the drain time, *stable rules updated*: the changed and new entries become
+   stable rules, the removed ones are deleted (unknown contents: every stable rule is
+   replaced), every overlay of any epoch goes, then the groups nothing uses and the
+   admissions kept through phase 2.
 
 A switch that refuses a phase or does not confirm it within ``install_timeout`` (one
 deadline per phase, however many switches are silent) fails it as above, is named in
@@ -27,6 +37,7 @@ protocol runs against tests/harness/fakes.py's FakeDatapath in unit tests.
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter
@@ -70,15 +81,24 @@ class SwitchRules:
         self.dp = dp
         self.port_rules: set[FlowSpec] | None = None  # admission/flood/ingress; None: unknown
         self.groups: set[int] = set()  # failover group ids installed by this run
-        self.route_epochs: set[int] = set()  # epochs whose forward rules are on it
+        # The SFT whose entries for this switch its stable forward rules hold (shared by
+        # the switches that completed the same epoch); None: unknown.
+        self.stable: StableForwardingTable | None = None
+        self.stable_groups: Counter = Counter()  # group id -> stable rules using it
+        # The epoch whose version its links already admit ahead (phase 3 admits the
+        # next number's), so that phase 1 need not; None: not known to.
+        self.next_admitted: int | None = None
 
 
 @dataclass
 class SwitchPlan:
     """What one switch gets in one epoch's update."""
 
-    routes: set[FlowSpec]  # the epoch's forward rules
-    groups: dict[int, tuple[int, int]]  # failover groups they use: id -> (primary, backup)
+    overlays: dict[str, pipe.Entry]  # phase 1 overlays; phase 3 makes them stable
+    removed: list[str]  # hosts whose stable rule phase 3 deletes
+    wipe: bool  # stable rules unknown: phase 3 replaces all of them
+    groups: dict[int, tuple[int, int]]  # failover groups the overlays use: id -> ports
+    group_users: Counter  # group id -> stable rules using it after phase 3
     port_rules: set[FlowSpec]  # admission, flood and ingress rules after phase 3
     admit: list[FlowSpec]  # phase 1: link admissions ahead of the version
     unblock: list[FlowSpec]  # phase 1: the unused-link drops they replace
@@ -89,23 +109,65 @@ class UpdatePlan:
     """One epoch's update of a set of switches."""
 
     epoch: int
+    sft: StableForwardingTable
     switches: list[SwitchRules]
     plans: dict[int, SwitchPlan]  # dpid -> its plan
+
+    @property
+    def changed(self) -> int:
+        """Entries sent as overlays, all switches together."""
+        return sum(len(plan.overlays) for plan in self.plans.values())
 
 
 def plan_update(
     epoch: int, snapshot: Snapshot, sft: StableForwardingTable, switches: list[SwitchRules]
 ) -> UpdatePlan:
-    """The rules each of ``switches`` gets for ``epoch`` (what they hold now decides what
-    phase 1 admits ahead)."""
+    """The rules each of ``switches`` gets for ``epoch``: overlays where its entries
+    differ from its stable ones (what it holds now also decides what phase 1 admits
+    ahead). The SFTs are compared once per distinct stable SFT among the switches."""
     tree = spanning_tree_ports(snapshot.graph())
+    hosts_at = pipe.hosts_by_switch(snapshot)
+    changes: dict[int, pipe.EntryChanges] = {}  # id(stable SFT) -> changes from it
     plans = {}
     for sw in switches:
-        routes, groups = pipe.route_rules(sft, sw.dp.id, epoch)
-        desired = pipe.port_rules(snapshot, sw.dp.id, tree) | {pipe.ingress_rule(epoch)}
+        dpid = sw.dp.id
+        if sw.stable is None:
+            overlays = pipe.switch_entries(sft, dpid)
+            removed: dict[str, pipe.Entry] = {}
+            before: list[pipe.Entry] = []
+            users: Counter = Counter()
+        else:
+            if id(sw.stable) not in changes:
+                changes[id(sw.stable)] = pipe.entry_changes(sw.stable, sft)
+            diff_ = changes[id(sw.stable)]
+            mine = diff_.changed.get(dpid, {})
+            removed = diff_.removed.get(dpid, {})
+            overlays = {mac: now for mac, (_, now) in mine.items()}
+            before = [was for was, _ in mine.values() if was is not None] + list(removed.values())
+            users = sw.stable_groups.copy()
+        groups = {}
+        for entry in before:
+            group = pipe.entry_group(entry)
+            if group:
+                users[group[0]] -= 1
+        for entry in overlays.values():
+            group = pipe.entry_group(entry)
+            if group:
+                users[group[0]] += 1
+                groups[group[0]] = group[1]
+        desired = pipe.port_rules(snapshot, dpid, tree, hosts_at) | {pipe.ingress_rule(epoch)}
         admit, unblock = pipe.admitted_ahead(sw.port_rules, desired)
-        plans[sw.dp.id] = SwitchPlan(routes, groups, desired, admit, unblock)
-    return UpdatePlan(epoch, list(switches), plans)
+        plans[dpid] = SwitchPlan(
+            overlays,
+            sorted(removed),
+            sw.stable is None,
+            groups,
+            +users,  # without the groups no rule uses any more
+            desired,
+            admit,
+            unblock,
+        )
+    return UpdatePlan(epoch, sft, list(switches), plans)
 
 
 def port_rule_changes(sw: SwitchRules, desired: set[FlowSpec]) -> list:
@@ -123,8 +185,10 @@ def port_rule_changes(sw: SwitchRules, desired: set[FlowSpec]) -> list:
     ]
 
 
-def internal_rules(sw: SwitchRules, plan: SwitchPlan) -> list:
-    """Phase 1 for one switch: new groups, the forward rules, the admissions ahead."""
+def internal_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
+    """Phase 1 for one switch: new groups, the overlays, the admissions ahead, and the
+    new version admitted from links (unless the last phase 3 admitted it ahead). A
+    switch none of whose entries changed gets nothing: no bundle at all."""
     dp = sw.dp
     return (
         [
@@ -132,25 +196,46 @@ def internal_rules(sw: SwitchRules, plan: SwitchPlan) -> list:
             for gid, ports in sorted(plan.groups.items())
             if gid not in sw.groups
         ]
-        + [to_flow_mod(dp, spec) for spec in in_order(plan.routes)]
+        + [
+            to_flow_mod(dp, pipe.forward_rule(mac, entry, epoch, overlay=True))
+            for mac, entry in sorted(plan.overlays.items())
+        ]
         + [to_delete_strict(dp, spec, KIND_MASK) for spec in plan.unblock]
         + [to_flow_mod(dp, spec) for spec in plan.admit]
+        + ([] if sw.next_admitted == epoch else [to_flow_mod(dp, pipe.version_rule(epoch))])
     )
 
 
-def old_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
-    """Phase 3 for one switch: other epochs' forward rules, the final port rules, the
-    groups ``plan`` does not use."""
+def stable_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
+    """Phase 3 for one switch, one atomic bundle: the stable rules become ``epoch``'s,
+    every overlay goes, links admit ``epoch``'s version (and the next one's, ahead)
+    only, then the final port rules and the groups nothing uses."""
     dp = sw.dp
+    wipe = (
+        [of.flow_delete(dp, *pipe.COOKIES.rules_of_kind(pipe.ROUTE), table_id=pipe.FORWARD_TABLE)]
+        if plan.wipe
+        else []
+    )
     return (
-        [
+        wipe
+        + [
+            to_flow_mod(dp, pipe.forward_rule(mac, entry, epoch))
+            for mac, entry in sorted(plan.overlays.items())
+        ]
+        + [to_delete_strict(dp, pipe.stable_rule_of(mac), KIND_MASK) for mac in plan.removed]
+        + [of.flow_delete(dp, *pipe.COOKIES.rules_of_kind(pipe.NEXT), table_id=pipe.FORWARD_TABLE)]
+        + [
             of.flow_delete(
-                dp, pipe.epoch_cookie(pipe.ROUTE, old), ALL_BITS, table_id=pipe.FORWARD_TABLE
-            )
-            for old in sorted(sw.route_epochs - {epoch})
+                dp, *pipe.COOKIES.rules_of_kind(pipe.VERSION), table_id=pipe.INGRESS_TABLE
+            ),
+            to_flow_mod(dp, pipe.version_rule(epoch)),
+            # The next epoch's version, ahead: nothing stamps it before that epoch's
+            # phase 2 (a switch left behind stamps an older one), and its phase 1 then
+            # has nothing to send to a switch none of whose entries change.
+            to_flow_mod(dp, pipe.version_rule(epoch + 1)),
         ]
         + port_rule_changes(sw, plan.port_rules)
-        + [of.group_delete(dp, gid) for gid in sorted(sw.groups - set(plan.groups))]
+        + [of.group_delete(dp, gid) for gid in sorted(sw.groups - set(plan.group_users))]
     )
 
 
@@ -180,13 +265,15 @@ class Updater:
 
     def stamp(self, record: EpochRecord, plan: UpdatePlan, started: float) -> bool:
         """Phases 1 and 2: True once every switch stamps the new version (then call
-        ``retire``). ``record.install_ms`` runs from ``started`` (perf_counter)."""
+        ``retire``). ``record.install_ms`` runs from ``started`` (perf_counter);
+        ``record.changed`` counts the entries sent as overlays."""
         record.state = 'installing'
-        if not self._phase(
+        record.changed = plan.changed
+        if self._phase(
             record,
             'internal rules',
             plan.switches,
-            lambda sw: internal_rules(sw, plan.plans[sw.dp.id]),
+            lambda sw: internal_rules(sw, plan.plans[sw.dp.id], plan.epoch),
         ):
             self._discard(plan)
             self._failed(record, plan.switches)  # the admissions ahead may or may not be there
@@ -194,7 +281,6 @@ class Updater:
         for sw in plan.switches:
             ours = plan.plans[sw.dp.id]
             sw.groups |= set(ours.groups)
-            sw.route_epochs.add(plan.epoch)
             if sw.port_rules is not None:
                 sw.port_rules = (sw.port_rules - set(ours.unblock)) | set(ours.admit)
 
@@ -202,12 +288,14 @@ class Updater:
             sw.dp.id: pipe.while_draining(sw.port_rules, plan.plans[sw.dp.id].port_rules)
             for sw in plan.switches
         }
-        if not self._phase(
+        if self._phase(
             record,
             'ingress rules',
             plan.switches,
             lambda sw: port_rule_changes(sw, draining[sw.dp.id]),
         ):
+            # The stable rules are untouched (still known); the overlays stay until the
+            # next epoch's phase 3: frames stamped with this version may be travelling.
             self._failed(record, plan.switches)
             return False
         for sw in plan.switches:
@@ -219,24 +307,27 @@ class Updater:
 
     def retire(self, record: EpochRecord, plan: UpdatePlan) -> None:
         """After the drain time, phase 3 on the switches still connected; a switch that
-        does not confirm it has its port rules rewritten in full by the next epoch."""
+        does not confirm it has its stable and port rules rewritten in full by the next
+        epoch."""
         self.sleep(self.drain_time)
         started = perf_counter()
         live = [sw for sw in plan.switches if self.is_connected(sw)]
-        if self._phase(
+        failed = self._phase(
             record,
             'old rules removed',
             live,
-            lambda sw: old_rules(sw, plan.plans[sw.dp.id], plan.epoch),
-        ):
-            for sw in live:
-                ours = plan.plans[sw.dp.id]
-                sw.route_epochs = {plan.epoch}
-                sw.groups = set(ours.groups)
-                sw.port_rules = ours.port_rules
-        else:
-            for sw in live:
-                sw.port_rules = None
+            lambda sw: stable_rules(sw, plan.plans[sw.dp.id], plan.epoch),
+        )
+        for sw in live:
+            if sw.dp.id in failed:
+                sw.port_rules = sw.stable = None
+                continue
+            ours = plan.plans[sw.dp.id]
+            sw.stable = plan.sft
+            sw.stable_groups = ours.group_users
+            sw.groups = set(ours.group_users)
+            sw.port_rules = ours.port_rules
+            sw.next_admitted = plan.epoch + 1
         record.cleanup_ms = (perf_counter() - started) * 1000
 
     def _phase(
@@ -245,12 +336,12 @@ class Updater:
         name: str,
         switches: list[SwitchRules],
         messages_for: Callable[[SwitchRules], list],
-    ) -> bool:
-        """Send each switch its bundle, then wait for all; True if every switch
-        confirmed it."""
+    ) -> set[int]:
+        """Send each switch its bundle, then wait for all; the dpids of the switches
+        that did not confirm it (empty: all did)."""
         sent = [(sw, self.send_bundle(sw.dp, messages_for(sw))) for sw in switches]
         deadline = self.clock() + self.install_timeout
-        ok = True
+        failed = set()
         for sw, transaction in sent:
             if not transaction.wait(max(0.0, deadline - self.clock())):
                 transaction.abandon()
@@ -259,18 +350,18 @@ class Updater:
                 reason = 'refused %s: %s' % (name, errors_text(transaction.errors))
             else:
                 continue
-            ok = False
+            failed.add(sw.dp.id)
             self._fault(record, sw, name, reason)
         self.logger.debug(
             'epoch %d: %s on %d switches: %s',
             record.number,
             name,
             len(switches),
-            'confirmed' if ok else 'FAILED',
+            'FAILED' if failed else 'confirmed',
         )
-        if not ok:
+        if failed:
             record.problems.append('%s not confirmed by every switch' % name)
-        return ok
+        return failed
 
     def _fault(self, record: EpochRecord, sw: SwitchRules, phase: str, reason: str) -> None:
         """One line for a switch that failed a phase: why, and what becomes of it (a
@@ -295,12 +386,15 @@ class Updater:
             sw.port_rules = None  # the next epoch rewrites them in one bundle
 
     def _discard(self, plan: UpdatePlan) -> None:
-        """Remove a half-installed epoch's forward rules (nothing stamps its version)."""
+        """Remove a half-installed epoch's overlays and version admission (nothing
+        stamps its version)."""
         for sw in plan.switches:
+            sw.next_admitted = None  # if it was this epoch's, it is deleted with it
             if self.is_connected(sw):
-                of.delete_flows(
-                    sw.dp,
-                    pipe.epoch_cookie(pipe.ROUTE, plan.epoch),
-                    ALL_BITS,
-                    table_id=pipe.FORWARD_TABLE,
-                )
+                for kind, table in (
+                    (pipe.NEXT, pipe.FORWARD_TABLE),
+                    (pipe.VERSION, pipe.INGRESS_TABLE),
+                ):
+                    of.delete_flows(
+                        sw.dp, pipe.epoch_cookie(kind, plan.epoch), ALL_BITS, table_id=table
+                    )

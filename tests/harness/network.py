@@ -1,6 +1,7 @@
 """Facts about a running Mininet network that tests and the demo need: which switch port
 each host and each link uses, and whether every switch reached its controller."""
 
+import asyncio
 import threading
 import time
 
@@ -52,6 +53,17 @@ def wait_until(predicate, timeout, interval=0.2):
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+async def wait_until_async(predicate, timeout, interval=0.2):
+    """wait_until for code in an asyncio loop (emulated switches): sleeps with
+    asyncio.sleep, so the loop serves the switches meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        await asyncio.sleep(interval)
 
 
 class Polling:

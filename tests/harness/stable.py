@@ -48,13 +48,39 @@ def sft_path(ctl, net, src_switch, dst_host):
 
 
 def forward_rules(switch, epoch):
-    """{eth_dst: FlowEntry} of the forward table's rules of ``epoch`` on ``switch``."""
-    cookie = pipe.epoch_cookie(pipe.ROUTE, epoch)
-    return {
-        f.match.get('dl_dst'): f
+    """{eth_dst: FlowEntry} of the forward rules a frame stamped with ``epoch``'s version
+    meets on ``switch``: the epoch's overlay where there is one (during its update),
+    else the stable rule (controller/stable/pipeline.py)."""
+    stable, overlays = {}, {}
+    for f in flows.dump_flows(switch, pipe.FORWARD_TABLE):
+        kind = cookie_kind(f)
+        if kind == pipe.ROUTE:
+            stable[f.match.get('dl_dst')] = f
+        elif kind == pipe.NEXT and f.cookie == pipe.epoch_cookie(pipe.NEXT, epoch):
+            overlays[f.match.get('dl_dst')] = f
+    return {**stable, **overlays}
+
+
+def overlays_on(switch):
+    """Overlay rules (priority 200, cookie kind NEXT) on ``switch`` now."""
+    return sum(
+        1
         for f in flows.dump_flows(switch, pipe.FORWARD_TABLE)
-        if f.cookie == cookie
-    }
+        if cookie_kind(f) == pipe.NEXT and f.priority == pipe.OVERLAY_PRIORITY
+    )
+
+
+class OverlaySampler(Polling):
+    """While it runs (a ``with`` block), the most overlay rules seen at once on each
+    switch (``peak``), read with dump-flows one switch after the other."""
+
+    def __init__(self, switches):
+        super().__init__(self._sample, interval=0.05)
+        self.peak = dict.fromkeys(switches, 0)
+
+    def _sample(self):
+        for switch in self.peak:
+            self.peak[switch] = max(self.peak[switch], overlays_on(switch))
 
 
 def next_port(entry):

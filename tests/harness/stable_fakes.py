@@ -6,7 +6,9 @@ from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from controller.bundles import Transaction
+from controller.flowspec import to_flow_mod
 from controller.openflow import OVS_GROUP_ADD_OR_MOD
+from controller.stable import pipeline as pipe
 from controller.stable.sft import Snapshot
 from tests.harness.fakes import FakeDatapath
 from topologies.numbering import host_mac
@@ -101,3 +103,86 @@ class SwitchWithPorts(FakeDatapath):
             types.append(buf[offset + 1])
             offset += int.from_bytes(buf[offset + 2 : offset + 4], 'big')
         self.written.append(types)
+
+
+def entry_diff(old_sft, new_sft, dpid):
+    """(changed, removed) of switch ``dpid`` between two SFTs, computed the slow way
+    from each switch's whole entry list: {mac: (old entry or None, new entry)} and
+    {mac: old entry}; pipeline.entry_changes must agree with it."""
+    old = pipe.switch_entries(old_sft, dpid) if old_sft is not None else {}
+    new = pipe.switch_entries(new_sft, dpid)
+    changed = {mac: (old.get(mac), entry) for mac, entry in new.items() if old.get(mac) != entry}
+    return changed, {mac: old[mac] for mac in old.keys() - new.keys()}
+
+
+def _actions(msg):
+    """The apply-actions of a FLOW_MOD as comparable tuples."""
+    out = []
+    for instruction in msg.instructions:
+        for action in getattr(instruction, 'actions', []):
+            out.append(
+                (
+                    type(action).__name__,
+                    getattr(action, 'port', None),
+                    getattr(action, 'group_id', None),
+                )
+            )
+    return tuple(out)
+
+
+def rule_actions(spec):
+    """The apply-actions of a FlowSpec, as ForwardTables.lookup gives them."""
+    return _actions(to_flow_mod(FakeDatapath(), spec))
+
+
+class ForwardTables:
+    """The forward table and the version rules of the ingress table of each switch as
+    OpenFlow would hold them after the FLOW_MODs sent so far (ADD, DELETE by cookie,
+    DELETE_STRICT); which rule a frame stamped with a version meets in the forward
+    table, and which versions a switch admits from its links: what per-packet
+    consistency is checked on."""
+
+    TABLES = (pipe.INGRESS_TABLE, pipe.FORWARD_TABLE)
+
+    def __init__(self):
+        self.tables = {}  # (dpid, table) -> {(priority, match items): (cookie, actions)}
+
+    def apply(self, dpid, msgs):
+        for msg in msgs:
+            if not isinstance(msg, parser.OFPFlowMod) or msg.table_id not in self.TABLES:
+                continue
+            table = self.tables.setdefault((dpid, msg.table_id), {})
+            key = (msg.priority, tuple(sorted(fields(msg).items())))
+            if msg.command == ofp.OFPFC_ADD:
+                table[key] = (msg.cookie, _actions(msg))
+                continue
+            wanted = msg.cookie & msg.cookie_mask
+            for k, (cookie, _) in list(table.items()):
+                if cookie & msg.cookie_mask != wanted:
+                    continue
+                if msg.command == ofp.OFPFC_DELETE or k == key:
+                    del table[k]
+
+    def lookup(self, dpid, version, mac):
+        """The actions of the highest-priority rule a frame with S-tag VID ``version``
+        to ``mac`` meets on ``dpid``, or None (the table-miss and base rules aside)."""
+        best = None
+        for (priority, match), (_, actions) in self.tables.get(
+            (dpid, pipe.FORWARD_TABLE), {}
+        ).items():
+            m = dict(match)
+            vid = m.get('vlan_vid')
+            if m.get('eth_dst') != mac:
+                continue
+            if vid == pipe.TAGGED or vid == pipe.VID_PRESENT | version:
+                if best is None or priority > best[0]:
+                    best = (priority, actions)
+        return best and best[1]
+
+    def admitted(self, dpid):
+        """The versions ``dpid`` lets in from its links (its version rules)."""
+        return {
+            dict(match)['vlan_vid'] & 0xFFF
+            for (_, match), (cookie, _) in self.tables.get((dpid, pipe.INGRESS_TABLE), {}).items()
+            if pipe.COOKIES.kind_of(cookie) == pipe.VERSION
+        }

@@ -132,6 +132,68 @@ def test_carrier_loss_fails_over_in_the_switch(controller, network, record_prope
     assert reachability_matrix(net.hosts).loss_percent == 0
 
 
+def sft_tables(ctl, switches):
+    """{switch: {host MAC: its entry}} of the epoch in force, from REST."""
+    return {
+        s: {e['host']: e for e in ctl.rest('/stable/sft/%016x' % stable.dpid_of(s))['entries']}
+        for s in switches
+    }
+
+
+def test_a_link_cut_installs_only_the_changed_entries(controller, network, record_property):
+    """fat-tree k=4, a 1000 pps stream h1 -> h16 (s13, s5, s1, s11, s20), carrier loss on
+    s5-s1: s5's fast-failover group moves the stream to s2 at once, and the next epoch
+    installs only the forward entries that changed, as overlays (priority 200, its
+    version only), which phase 3 makes stable. Its `changed` in the history is the
+    number of (switch, host) entries whose REST tables differ between the two epochs, a
+    small part of all of them; the overlays seen on the switches while it is installed
+    (drain_time 2 s, so that a sweep of dump-flows sees them) are no more than that,
+    none is left afterwards, and the stream loses no more than the fast failover
+    allows."""
+    ctl, net, status = start(
+        controller, network, make_topo('fattree', 4), config={'drain_time': 2.0}
+    )
+    switches = [s.name for s in net.switches]
+    h1, h16 = net.get('h1', 'h16')
+    assert stable.flow_path(net, 's13', h16, status['epoch'])[:3] == ['s13', 's5', 's1']
+    before = sft_tables(ctl, switches)
+    everything = sum(map(len, before.values()))
+    assert everything == 20 * 16
+    # The first epoch's overlays go in its phase 3, drain_time after it is in force.
+    assert wait_until(lambda: all(stable.overlays_on(s) == 0 for s in switches), 10)
+
+    with stable.OverlaySampler(switches) as sampler, ThreadPoolExecutor(1) as pool:
+        stream = pool.submit(udp_stream, h1, h16, 1000, 6)
+        time.sleep(2.5)
+        net.configLinkStatus('s5', 's1', 'down')
+        result = stream.result()
+        after = settle(ctl, net, status['epoch'])
+        time.sleep(2.5)  # phase 3 comes drain_time after the epoch is in force
+    print('carrier loss on s5-s1: %s' % result.summary())
+    assert result.received > 0 and not result.duplicates, result.summary()
+    assert result.longest_gap_ms <= FAILOVER_BOUND_MS, result.summary()
+
+    new = [e for e in ctl.rest('/stable/history?limit=20') if e['number'] > status['epoch']]
+    assert [e['state'] for e in new] == ['installed'], new  # one epoch for the cut
+    tables = sft_tables(ctl, switches)
+    differ = sum(
+        1 for s in switches for mac, entry in tables[s].items() if before[s].get(mac) != entry
+    )
+    seen = sum(sampler.peak.values())
+    record_property('link_cut_changed_entries', new[0]['changed'])
+    record_property('link_cut_overlays_seen', seen)
+    print(
+        'link cut: %d of %d entries changed, %d overlays seen at most'
+        % (new[0]['changed'], everything, seen)
+    )
+    assert new[0]['changed'] == differ and 0 < differ <= everything // 8, (new[0], differ)
+    assert 0 < seen <= differ, sampler.peak
+    assert all(stable.overlays_on(s) == 0 for s in switches)
+    path = stable.flow_path(net, 's13', h16, after['epoch'])
+    assert path[:3] == ['s13', 's5', 's2'] and path == stable.sft_path(ctl, net, 's13', h16)
+    assert reachability_matrix(net.hosts).loss_percent == 0
+
+
 def stream_during(pairs, rate_pps, seconds, changes):
     """Run a UDP stream per (src, dst) pair while ``changes`` (a callable) runs; returns
     the StreamResults."""

@@ -129,22 +129,27 @@ def test_a_switch_that_connects_gets_the_base_rules_and_is_asked_for_old_ones(ba
 
 
 def test_rules_of_a_previous_run_are_read_back(bare_app):
+    """Stable rules, overlays and the ingress rule of a previous run raise the epoch
+    number past every epoch found (a new epoch must not reuse the version of overlays
+    left in a switch); the switch's stable rules stay unknown (its first epoch sends
+    every entry as an overlay and rewrites them in phase 3)."""
     sw = connect(bare_app, 1)
     triggers(bare_app)
     stats = [
         SimpleNamespace(cookie=pipe.epoch_cookie(pipe.ROUTE, 7), match={}),
+        SimpleNamespace(cookie=pipe.epoch_cookie(pipe.NEXT, 9), match={}),
         SimpleNamespace(cookie=pipe.epoch_cookie(pipe.INGRESS, 8), match={}),
         SimpleNamespace(
             cookie=pipe.COOKIES.cookie(pipe.HOST), match={'eth_src': host_mac(1), 'in_port': 3}
         ),
     ]
     bare_app._flow_stats(SimpleNamespace(msg=SimpleNamespace(datapath=sw.dp, body=stats)))
-    assert bare_app.epoch == 8 and sw.route_epochs == {7}
+    assert bare_app.epoch == 9 and sw.read_back_epoch == 9 and sw.stable is None
     assert bare_app.hosts == {host_mac(1): (1, 3)}
     assert triggers(bare_app) == [
         (
             'switch-state',
-            "switch 0000000000000001 holds epochs [7] and hosts "
+            "switch 0000000000000001 holds rules of epochs up to 9 and hosts "
             "['%s'] of a previous run" % host_mac(1),
         )
     ]

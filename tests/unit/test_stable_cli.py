@@ -26,6 +26,7 @@ RECORD = {
     'compute_ms': 1.75,
     'check_ms': 0.5,
     'install_ms': 0.0,
+    'changed': 12,
     'problems': ['loop towards switch 3 at 1 -> 2 -> 1'],
     'triggers': [],
 }
@@ -52,7 +53,11 @@ def test_history_shows_timings_and_problems():
         '1.8',
         '0.5',
         '0.0',
+        '12',
     ]
+    assert lines[0].split()[-1] == 'changed'  # forward entries sent as overlays
+    older = {k: v for k, v in RECORD.items() if k != 'changed'}  # a controller before it
+    assert stable_cli.format_history([older]).splitlines()[1].split()[-1] == '-'
     assert lines[2].strip() == '! loop towards switch 3 at 1 -> 2 -> 1'
 
 

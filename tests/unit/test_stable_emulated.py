@@ -12,13 +12,13 @@ tests/unit/test_stable_hostile.py has the same cases against fakes, step by step
 
 import asyncio
 import struct
-import time
 
 import pytest
 
 from bench import ofemu
 from controller.stable import pipeline as pipe
 from tests.harness.controller import RyuController
+from tests.harness.network import wait_until_async
 
 BASE_COOKIE = pipe.COOKIES.cookie(pipe.BASE)
 CONFIG = {
@@ -58,16 +58,6 @@ def switch(ryu, dpid, fault=None):
     return ofemu.EmulatedSwitch(dpid, n_ports=4, port=ryu.ofp_port, cookie=BASE_COOKIE, fault=fault)
 
 
-async def wait_for(condition, timeout, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        await asyncio.sleep(interval)
-    return condition()
-
-
 def history(ryu):
     return ryu.rest('/stable/history?limit=100')
 
@@ -99,15 +89,15 @@ def test_a_faulty_switch_does_not_stop_the_others_epochs(fault, reason, tmp_path
                     1, 1, host_frame('02:00:00:00:00:%02x' % sw.dpid), cookie=BASE_COOKIE
                 )
             )
-        without = await wait_for(lambda: installed_with(ryu, 3), 15)
-        closed = await wait_for(lambda: faulty.closed_by_controller, 15)
+        without = await wait_until_async(lambda: installed_with(ryu, 3), 15)
+        closed = await wait_until_async(lambda: faulty.closed_by_controller, 15)
         committed = [sw.bundles_committed for sw in switches[:3]]
         fresh = switch(ryu, 5)
         await fresh.start(10)
         fresh.send_message(
             ofemu.packet_in(1, 1, host_frame('02:00:00:00:00:05'), cookie=BASE_COOKIE)
         )
-        served = await wait_for(lambda: installed_with(ryu, 4), 15)
+        served = await wait_until_async(lambda: installed_with(ryu, 4), 15)
         status = ryu.rest('/stable/epoch')
         for sw in switches + [fresh]:
             sw.close()
@@ -166,7 +156,7 @@ def test_malformed_packet_ins_and_a_mac_flood_are_counted_not_learned(tmp_path):
                 and status
             )
 
-        status = await wait_for(settled, 15)
+        status = await wait_until_async(settled, 15)
         sw.close()
         return status
 

@@ -2,16 +2,19 @@
 failover groups, forward rules of a fat-tree, admission and flood rules, and that every
 rule is a valid OpenFlow 1.3 message."""
 
+import random
+
 import networkx as nx
 import pytest
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
-from bench.stable import fat_tree
+from bench.stable import fat_tree, snapshot_of_graph, watts_strogatz
 from controller.flowspec import diff, to_flow_mod
 from controller.stable import pipeline as pipe
 from controller.stable.sft import Snapshot, check_sft, compute_sft
 from controller.topology import SwitchGraph, spanning_tree_ports
+from tests.harness.stable_fakes import entry_diff
 from topologies.numbering import host_mac
 
 
@@ -67,12 +70,32 @@ def test_failover_group_ids_name_the_port_pair():
 
 def test_base_rules():
     rules = pipe.base_rules()
-    assert len(rules) == 4 and all(pipe.COOKIES.owns(r.cookie) for r in rules)
+    assert len(rules) == 5 and all(pipe.COOKIES.owns(r.cookie) for r in rules)
+    # Frames from links whose version no version_rule admits are dropped.
+    [stale] = [r for r in rules if r.table == pipe.INGRESS_TABLE and r.priority == 25]
+    assert stale.match == (('metadata', pipe.FROM_LINK),) and stale.instructions == ()
+    assert pipe.version_rule(3).priority > stale.priority
     lldp = only(rules, pipe.LLDP).pop()
     assert lldp.table == pipe.ADMISSION_TABLE and lldp.priority == 65535
     assert lldp.instructions == (('apply', (('controller', 65535),)),)
     [miss] = [r for r in rules if r.table == pipe.ADMISSION_TABLE and r.priority == 0]
     assert miss.match == () and miss.instructions[-1] == ('goto', pipe.INGRESS_TABLE)
+
+
+def test_links_admit_a_version_through_its_version_rule():
+    """A tagged frame from a link goes to the ingress table marked FROM_LINK; there the
+    version rule of an admitted epoch sends it on to the forward table, and nothing
+    else does (the base rule at priority 25 drops it)."""
+    rule = pipe.version_rule(4095)
+    assert (rule.table, rule.priority) == (pipe.INGRESS_TABLE, 30)
+    assert rule.match_dict() == {'metadata': pipe.FROM_LINK, 'vlan_vid': 0x1000 | 1}
+    assert rule.instructions == (('goto', pipe.FORWARD_TABLE),)
+    assert kind(rule) == pipe.VERSION and rule.cookie & 0xFFFFFFFFFF == 4095
+    assert pipe.link_admission(2).instructions == (
+        ('meta', pipe.FROM_LINK),
+        ('goto', pipe.INGRESS_TABLE),
+    )
+    assert pipe.FROM_LINK[0] & pipe.FROM_HOST[1] == 0  # never taken for a host's frame
 
 
 def test_ingress_rule_stamps_the_epoch_version():
@@ -99,10 +122,19 @@ def test_route_rules_of_a_fat_tree_edge_switch(fat4):
     group = pipe.failover_group_id(3, 4)
     assert groups == {group: (3, 4)}  # up to s5, else up to s6
     by_mac = {r.match_dict()['eth_dst']: r for r in rules}
-    for r in rules:
+    for r in rules:  # stable rules: any version, the epoch that wrote them in the cookie
         assert (r.table, r.priority) == (pipe.FORWARD_TABLE, 100)
-        assert r.match_dict()['vlan_vid'] == 0x1000 | 7
+        assert r.match_dict()['vlan_vid'] == (0x1000, 0x1000)
         assert kind(r) == pipe.ROUTE and r.cookie & 0xFFFFFFFFFF == 7
+    overlays, overlay_groups = pipe.route_rules(sft, 13, 7, overlay=True)
+    assert overlay_groups == groups
+    assert {r.match_dict()['eth_dst']: r.instructions for r in overlays} == {
+        mac: r.instructions for mac, r in by_mac.items()
+    }
+    for r in overlays:  # overlays: version 7 only, above the stable rules
+        assert (r.table, r.priority) == (pipe.FORWARD_TABLE, 200)
+        assert r.match_dict()['vlan_vid'] == 0x1000 | 7
+        assert kind(r) == pipe.NEXT and r.cookie & 0xFFFFFFFFFF == 7
     assert by_mac[host_mac(1)].instructions == (('apply', (('pop_vlan',), ('output', 1))),)
     assert by_mac[host_mac(2)].instructions == (('apply', (('pop_vlan',), ('output', 2))),)
     for j in range(3, 17):
@@ -125,11 +157,17 @@ def test_route_rules_of_aggregation_and_core_switches(fat4):
 
 
 def test_epochs_forward_rules_never_collide(fat4):
-    """Both epochs' forward rules can be installed at once (per-packet consistency)."""
+    """Two epochs' overlays and the stable rules can be installed at once (per-packet
+    consistency): no two share a key, and a stable rule written by another epoch has
+    the same key (an ADD replaces it in place)."""
     _, sft, _ = fat4
-    old, _ = pipe.route_rules(sft, 13, 41)
-    new, _ = pipe.route_rules(sft, 13, 42)
-    assert not {r.key for r in old} & {r.key for r in new}
+    old, _ = pipe.route_rules(sft, 13, 41, overlay=True)
+    new, _ = pipe.route_rules(sft, 13, 42, overlay=True)
+    stable, _ = pipe.route_rules(sft, 13, 41)
+    keys = [{r.key for r in rules} for rules in (old, new, stable)]
+    assert not keys[0] & keys[1] and not (keys[0] | keys[1]) & keys[2]
+    assert {r.key for r in pipe.route_rules(sft, 13, 42)[0]} == keys[2]
+    assert {pipe.stable_rule_of(r.match_dict()['eth_dst']).key for r in stable} == keys[2]
 
 
 def test_route_rules_of_an_unreachable_switch():
@@ -161,9 +199,12 @@ def test_port_rules_of_a_fat_tree(fat4):
         assert {
             (r.match_dict()['in_port'], r.match_dict()['vlan_vid'], r.instructions) for r in link
         } == {
-            (p, vid, (('goto', table),))
+            (p, vid, instructions)
             for p in link_ports[dpid]
-            for vid, table in ((pipe.TAGGED, pipe.FORWARD_TABLE), (pipe.UNTAGGED, pipe.FLOOD_TABLE))
+            for vid, instructions in (
+                (pipe.TAGGED, (('meta', pipe.FROM_LINK), ('goto', pipe.INGRESS_TABLE))),
+                (pipe.UNTAGGED, (('goto', pipe.FLOOD_TABLE),)),
+            )
         }
         hosts = {(mac, p) for mac, (d, p) in s.hosts if d == dpid}
         assert {
@@ -352,3 +393,92 @@ def test_every_rule_serializes_and_parses_back(fat4):
             )
             for field, value in spec.match:
                 assert back.match[field] == value, (spec, field)
+
+
+# --- what changed between two epochs ----------------------------------------------
+
+
+def _random_change(snapshot, rng):
+    """``snapshot`` with a few links gone and hosts moved, added or gone."""
+    links = sorted(snapshot.links)
+    kept = [link for link in links if rng.random() > 0.05]
+    hosts = snapshot.host_map()
+    macs = sorted(hosts)
+    places = [place for _, place in snapshot.hosts]
+    for mac in rng.sample(macs, 3):
+        hosts[mac] = rng.choice(places)  # moved (maybe to its own place)
+    for mac in rng.sample(macs, 2):
+        hosts.pop(mac, None)  # gone
+    hosts['02:aa:00:00:00:%02x' % rng.randrange(256)] = rng.choice(places)  # new
+    return Snapshot.make(snapshot.switches, kept, hosts, dict(snapshot.ports))
+
+
+def test_entry_changes_are_every_entry_that_differs():
+    """entry_changes, which looks only inside the destinations whose routes differ and
+    at hosts that moved, came or went, gives what comparing every switch's whole entry
+    list gives (tests/harness/stable_fakes.py's entry_diff), on random changes of
+    random graphs and fat-trees; identical tables give nothing."""
+    rng = random.Random(7)
+    bases = [fat_tree(4), snapshot_of_graph(watts_strogatz(40), hosts_per_switch=2)]
+    for base in bases:
+        before = compute_sft(base)
+        assert pipe.entry_changes(before, compute_sft(base)).changed == {}
+        for _ in range(5):
+            after_snapshot = _random_change(base, rng)
+            after = compute_sft(after_snapshot)
+            changes = pipe.entry_changes(before, after)
+            for dpid in base.switches:
+                changed, removed = entry_diff(before, after, dpid)
+                assert changes.changed.get(dpid, {}) == changed, dpid
+                assert changes.removed.get(dpid, {}) == removed, dpid
+            assert changes.count() == sum(
+                len(entry_diff(before, after, d)[0]) for d in base.switches
+            )
+
+
+def test_a_one_link_change_changes_few_entries():
+    """fat-tree k=8 (80 switches, 128 hosts: 10,240 entries) after one aggregation-core
+    link goes: the entries that change, which an incremental epoch sends, are a few
+    percent of them."""
+    before = fat_tree(8)
+    gone = [link for link in before.links if (link[0], link[2]) == (1, 17)]
+    after = Snapshot.make(
+        before.switches, set(before.links) - set(gone), before.host_map(), dict(before.ports)
+    )
+    changes = pipe.entry_changes(compute_sft(before), compute_sft(after))
+    total = sum(len(pipe.switch_entries(compute_sft(after), d)) for d in after.switches)
+    assert total == 80 * 128
+    assert 0 < changes.count() < total // 20 and not changes.removed
+
+
+def test_a_link_admission_is_recognised_field_by_field(fat4):
+    """is_link_admission, which admitted_ahead and while_draining ask of every rule,
+    says exactly what comparing with link_admission of the rule's port says."""
+    s, sft, tree = fat4
+    rules = set(pipe.base_rules()) | {pipe.ingress_rule(3), pipe.unused_link(4)}
+    for dpid in (1, 5, 13):
+        rules |= pipe.port_rules(s, dpid, tree) | pipe.route_rules(sft, dpid, 3)[0]
+    found = {r for r in rules if pipe.is_link_admission(r)}
+    assert found == {r for r in rules if r == pipe.link_admission(r.match_dict().get('in_port'))}
+    assert found and pipe.is_link_admission(pipe.link_admission(0xFFFF))
+
+
+def test_a_partition_removes_the_entries_towards_the_far_side():
+    """s1 - s2 - s3 loses s2-s3: s1 and s2 have no route to s3's host any more (its
+    entries there are removed, not changed), s3 none to theirs; an SFT compared with
+    itself has no change."""
+    hosts = {host_mac(1): (1, 1), host_mac(2): (2, 1), host_mac(3): (3, 1)}
+    ports = {1: [1, 2, 3], 2: [1, 2, 3], 3: [1, 2, 3]}
+    line = compute_sft(Snapshot.make([1, 2, 3], [(1, 2, 2, 2), (2, 3, 3, 2)], hosts, ports))
+    split = compute_sft(Snapshot.make([1, 2, 3], [(1, 2, 2, 2)], hosts, ports))
+    changes = pipe.entry_changes(line, split)
+    assert changes.changed == {}
+    assert {d: sorted(macs) for d, macs in changes.removed.items()} == {
+        1: [host_mac(3)],
+        2: [host_mac(3)],
+        3: [host_mac(1), host_mac(2)],
+    }
+    for dpid in (1, 2, 3):
+        assert changes.removed[dpid] == entry_diff(line, split, dpid)[1]
+    assert pipe.entry_changes(line, line).count() == 0
+    assert pipe.route_changes(line.routes[3], line.routes[3]) == []

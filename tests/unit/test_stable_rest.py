@@ -72,6 +72,8 @@ def test_pending_triggers_and_history():
     ]
     assert triggers[0]['id'] == state.log.pending[0].id
     assert [r['number'] for r in get(state, '/stable/history')[1]] == [8, 9]
+    state.log.history[-1].changed = 42  # forward entries epoch 9 sent as overlays
+    assert [r['changed'] for r in get(state, '/stable/history')[1]] == [0, 42]
     assert [r['number'] for r in get(state, '/stable/history?limit=1')[1]] == [9]
     assert [r['number'] for r in get(state, '/stable/history?limit=0')[1]] == [9]
     assert get(state, '/stable/history?limit=x') == (400, {'error': 'limit must be an integer'})

@@ -1,6 +1,8 @@
 """The consistent update (controller/stable/update.py) against fake switches: what goes
-into which phase, a phase refused or never confirmed, the drain and the cleanup, a switch
-that disconnects mid-update, a reconnected switch whose rules are unknown. The bundles
+into which phase (only the changed forward entries, as overlays, then as stable
+rules), a phase refused or never confirmed, the drain and the cleanup, a switch that
+disconnects mid-update, a reconnected switch whose rules are unknown, and that a frame
+of any version in flight meets one epoch's entries only at every step. The bundles
 are answered at once (tests/harness/stable_fakes.py); the Mininet tests
 (tests/mininet/test_stable_routing.py) run the same protocol on Open vSwitch."""
 
@@ -11,23 +13,37 @@ from time import perf_counter
 import pytest
 from ryu.ofproto import ofproto_v1_3 as ofp
 
+from bench.stable import fat_tree
 from controller.stable import pipeline as pipe
 from controller.stable.epochs import EpochRecord
-from controller.stable.sft import compute_sft
-from controller.stable.update import SwitchRules, Updater, plan_update
+from controller.stable.sft import Snapshot, compute_sft
+from controller.stable.update import ALL_BITS, SwitchRules, Updater, plan_update
 from tests.harness.fakes import FakeDatapath
-from tests.harness.stable_fakes import LINE, TRIANGLE, FakeBundles, fields, flow_mods, group_mods
+from tests.harness.stable_fakes import (
+    LINE,
+    TRIANGLE,
+    FakeBundles,
+    ForwardTables,
+    entry_diff,
+    fields,
+    flow_mods,
+    group_mods,
+    rule_actions,
+)
+from topologies.numbering import host_mac
 
 DRAIN = 0.5
 
 
 class Fabric:
-    """Three connected fake switches and an Updater sending them FakeBundles. ``slept``
-    holds (seconds, bundles sent by then) of every sleep; ``during_drain`` runs in it."""
+    """Connected fake switches (s1-s3 unless told) and an Updater sending them
+    FakeBundles. ``slept`` holds (seconds, bundles sent by then) of every sleep;
+    ``during_drain`` runs in it; ``sfts`` holds each epoch's table by number."""
 
-    def __init__(self):
-        self.switches = {dpid: SwitchRules(FakeDatapath(dpid)) for dpid in (1, 2, 3)}
+    def __init__(self, dpids=(1, 2, 3)):
+        self.switches = {dpid: SwitchRules(FakeDatapath(dpid)) for dpid in dpids}
         self.bundles = FakeBundles()
+        self.sfts = {}
         self.slept, self.during_drain = [], None
         self.updater = Updater(
             self.bundles.send,
@@ -51,7 +67,8 @@ class Fabric:
         targets = [
             self.switches[dpid] for dpid in sorted(snapshot.switches) if dpid in self.switches
         ]
-        plan = plan_update(record.number, snapshot, compute_sft(snapshot), targets)
+        self.sfts[record.number] = sft = compute_sft(snapshot)
+        plan = plan_update(record.number, snapshot, sft, targets)
         if self.updater.stamp(record, plan, started=perf_counter()):
             self.updater.retire(record, plan)
         return record
@@ -71,13 +88,26 @@ def test_an_update_goes_in_three_phases_and_new_links_are_admitted_first(fabric)
     assert second.install_ms > 0 and second.cleanup_ms >= 0
     internal, ingress, cleanup = fabric.bundles.phases(calls)
 
-    # Phase 1: every switch gets the forward rules of the new version, and s1 and s3
-    # admit tagged frames on the new link (port 3) before anyone stamps the version.
+    # Phase 1: each switch gets an overlay (the new version only, above the stable
+    # rules) for each entry that differs from its stable one, and nothing else in the
+    # forward table; s1 and s3 admit tagged frames on the new link (port 3) before
+    # anyone stamps the version.
     vid = pipe.VID_PRESENT | pipe.version_of(second.number)
     for dpid in (1, 2, 3):
-        routes = flow_mods(internal[dpid], pipe.FORWARD_TABLE)
-        assert routes and {fields(m)['vlan_vid'] for m in routes} == {vid}
+        changed, removed = entry_diff(fabric.sfts[first.number], fabric.sfts[second.number], dpid)
+        assert changed and not removed
+        overlays = flow_mods(internal[dpid], pipe.FORWARD_TABLE)
+        assert sorted(fields(m)['eth_dst'] for m in overlays) == sorted(changed)
+        assert {(fields(m)['vlan_vid'], m.priority, m.cookie) for m in overlays} == {
+            (vid, 200, pipe.epoch_cookie(pipe.NEXT, second.number))
+        }
+        assert len(internal[dpid]) == len(overlays) + len(group_mods(internal[dpid])) + (
+            2 if dpid != 2 else 0
+        )
+        # The ingress table is not touched: the first epoch's phase 3 admitted the new
+        # version from links ahead.
         assert not flow_mods(internal[dpid], pipe.INGRESS_TABLE)
+        assert fabric.switches[dpid].next_admitted == second.number + 1
     for dpid in (1, 3):
         admitted = flow_mods(internal[dpid], pipe.ADMISSION_TABLE)
         assert [(fields(m)['in_port'], m.cookie) for m in admitted] == [
@@ -88,6 +118,10 @@ def test_an_update_goes_in_three_phases_and_new_links_are_admitted_first(fabric)
             for m in flow_mods(internal[dpid], pipe.ADMISSION_TABLE, ofp.OFPFC_DELETE_STRICT)
         ] == [{'in_port': 3}]
     assert not flow_mods(internal[2], pipe.ADMISSION_TABLE)
+    assert second.changed == sum(
+        len(entry_diff(fabric.sfts[first.number], fabric.sfts[second.number], d)[0])
+        for d in (1, 2, 3)
+    )
 
     # Phase 2: the ingress rule stamps the new version; the link admission is not sent
     # again (phase 1 put it there).
@@ -99,16 +133,61 @@ def test_an_update_goes_in_three_phases_and_new_links_are_admitted_first(fabric)
             for m in flow_mods(ingress[dpid], pipe.ADMISSION_TABLE)
         )
 
-    # Phase 3: the previous epoch's forward rules go.
+    # Phase 3, one bundle: the changed entries become stable rules (written by the new
+    # epoch, replacing the old ones in place), then every overlay goes.
     for dpid in (1, 2, 3):
+        changed, _ = entry_diff(fabric.sfts[first.number], fabric.sfts[second.number], dpid)
+        stable = flow_mods(cleanup[dpid], pipe.FORWARD_TABLE)
+        assert sorted(fields(m)['eth_dst'] for m in stable) == sorted(changed)
+        assert {(fields(m)['vlan_vid'], m.priority, m.cookie) for m in stable} == {
+            (pipe.TAGGED, 100, pipe.epoch_cookie(pipe.ROUTE, second.number))
+        }
+        forward = [m for m in cleanup[dpid] if getattr(m, 'table_id', None) == pipe.FORWARD_TABLE]
+        assert forward[: len(stable)] == stable
         deleted = flow_mods(cleanup[dpid], pipe.FORWARD_TABLE, ofp.OFPFC_DELETE)
-        assert [m.cookie for m in deleted] == [pipe.epoch_cookie(pipe.ROUTE, first.number)]
+        assert forward[len(stable) :] == deleted
+        assert [(m.cookie, m.cookie_mask) for m in deleted] == [
+            pipe.COOKIES.rules_of_kind(pipe.NEXT)
+        ]
+        # Links admit the new version only from now on, and the next one's ahead (in
+        # the same bundle).
+        versions = [m for m in cleanup[dpid] if getattr(m, 'table_id', None) == 1]
+        assert [(m.command, m.cookie, m.cookie_mask) for m in versions[:3]] == [
+            (ofp.OFPFC_DELETE,) + pipe.COOKIES.rules_of_kind(pipe.VERSION),
+            (ofp.OFPFC_ADD, pipe.epoch_cookie(pipe.VERSION, second.number), 0),
+            (ofp.OFPFC_ADD, pipe.epoch_cookie(pipe.VERSION, second.number + 1), 0),
+        ]
+        assert fabric.switches[dpid].stable is fabric.sfts[second.number]
+
+
+def test_the_first_epoch_sends_every_entry_and_phase_3_replaces_all_stable_rules(fabric):
+    """Nothing is known of a new connection's forward table: every entry is an overlay
+    in phase 1, and phase 3 deletes every stable rule (of any epoch) before adding the
+    new ones, in the same atomic bundle."""
+    record = fabric.epoch(TRIANGLE)
+    internal, _, cleanup = fabric.bundles.phases(0)
+    for dpid in (1, 2, 3):
+        entries = pipe.switch_entries(fabric.sfts[record.number], dpid)
+        assert sorted(fields(m)['eth_dst'] for m in flow_mods(internal[dpid], 2)) == sorted(entries)
+        forward = [m for m in cleanup[dpid] if getattr(m, 'table_id', None) == pipe.FORWARD_TABLE]
+        assert (forward[0].command, forward[0].cookie, forward[0].cookie_mask) == (
+            (ofp.OFPFC_DELETE,) + pipe.COOKIES.rules_of_kind(pipe.ROUTE)
+        )
+        assert sorted(fields(m)['eth_dst'] for m in forward[1:-1]) == sorted(entries)
+        assert (forward[-1].command, forward[-1].cookie) == (
+            ofp.OFPFC_DELETE,
+            pipe.COOKIES.cookie(pipe.NEXT),
+        )
+    assert record.changed == sum(
+        len(pipe.switch_entries(fabric.sfts[record.number], d)) for d in (1, 2, 3)
+    )
 
 
 def test_a_refused_phase_1_leaves_the_epoch_in_force(fabric):
-    """s2 refuses the new epoch's forward rules: no switch is told to stamp the new
-    version, the half-installed rules are deleted everywhere, and the next epoch
-    rewrites the port rules of every switch in full."""
+    """s2 refuses the new epoch's overlays: no switch is told to stamp the new
+    version, the half-installed overlays are deleted everywhere, the stable rules are
+    still known (phase 1 never touches them), and the next epoch rewrites the port
+    rules of every switch in full."""
     fabric.epoch(LINE)
     calls = len(fabric.bundles.sent)
     fabric.bundles.refuse = {calls + 1}  # s2's bundle of phase 1
@@ -117,12 +196,13 @@ def test_a_refused_phase_1_leaves_the_epoch_in_force(fabric):
     assert record.problems == ['internal rules not confirmed by every switch']
     assert len(fabric.bundles.sent) == calls + 3  # phase 1 only
     for sw in fabric.switches.values():
-        (deleted,) = [m for m in sw.dp.sent if m.command == ofp.OFPFC_DELETE]
-        assert (deleted.table_id, deleted.cookie) == (
-            pipe.FORWARD_TABLE,
-            pipe.epoch_cookie(pipe.ROUTE, record.number),
-        )
+        deleted = [m for m in sw.dp.sent if m.command == ofp.OFPFC_DELETE]
+        assert [(m.table_id, m.cookie, m.cookie_mask) for m in deleted] == [
+            (pipe.FORWARD_TABLE, pipe.epoch_cookie(pipe.NEXT, record.number), ALL_BITS),
+            (pipe.INGRESS_TABLE, pipe.epoch_cookie(pipe.VERSION, record.number), ALL_BITS),
+        ]
         assert sw.port_rules is None
+        assert sw.stable is fabric.sfts[record.number - 1]
     fabric.bundles.refuse = set()
     again = fabric.epoch(TRIANGLE)
     assert again.state == 'installed'
@@ -163,9 +243,11 @@ def test_a_link_no_longer_routed_admits_tagged_frames_until_phase_3(fabric):
 
 
 def test_a_refused_phase_2_leaves_both_epochs_for_the_next_to_finish(fabric):
-    """s2 refuses to stamp the new version: nothing is deleted (both epochs' rules are
-    everywhere), and the next epoch rewrites every switch's port rules and removes both
-    older epochs' forward rules."""
+    """s2 refuses to stamp the new version: nothing is deleted (the stable rules are the
+    old epoch's, the overlays the new one's, everywhere), and the stable rules are still
+    known. The next epoch diffs against them, adds its own overlays beside the failed
+    epoch's (frames stamped with that version may still travel), rewrites every
+    switch's port rules, and its phase 3 deletes both epochs' overlays."""
     first = fabric.epoch(LINE)
     calls = len(fabric.bundles.sent)
     fabric.bundles.refuse = {calls + 4}  # s2's bundle of phase 2
@@ -177,19 +259,23 @@ def test_a_refused_phase_2_leaves_both_epochs_for_the_next_to_finish(fabric):
     for sw in fabric.switches.values():
         assert not sw.dp.sent  # no discarding either
         assert sw.port_rules is None
-        assert sw.route_epochs == {first.number, record.number}
+        assert sw.stable is fabric.sfts[first.number]
     fabric.bundles.refuse = set()
     calls = len(fabric.bundles.sent)
     again = fabric.epoch(TRIANGLE)
-    assert again.state == 'installed'
-    _, ingress, cleanup = fabric.bundles.phases(calls)
+    assert again.state == 'installed' and again.changed == record.changed
+    internal, ingress, cleanup = fabric.bundles.phases(calls)
     for dpid in (1, 2, 3):
+        changed, _ = entry_diff(fabric.sfts[first.number], fabric.sfts[again.number], dpid)
+        overlays = flow_mods(internal[dpid], pipe.FORWARD_TABLE)
+        assert sorted(fields(m)['eth_dst'] for m in overlays) == sorted(changed)
+        assert {m.cookie for m in overlays} == {pipe.epoch_cookie(pipe.NEXT, again.number)}
         assert flow_mods(ingress[dpid], command=ofp.OFPFC_DELETE)  # wiped, rewritten
         deleted = flow_mods(cleanup[dpid], pipe.FORWARD_TABLE, ofp.OFPFC_DELETE)
-        assert [m.cookie for m in deleted] == [
-            pipe.epoch_cookie(pipe.ROUTE, old) for old in (first.number, record.number)
+        assert [(m.cookie, m.cookie_mask) for m in deleted] == [
+            pipe.COOKIES.rules_of_kind(pipe.NEXT)  # both epochs' overlays
         ]
-        assert fabric.switches[dpid].route_epochs == {again.number}
+        assert fabric.switches[dpid].stable is fabric.sfts[again.number]
 
 
 def test_a_switch_that_never_confirms_fails_the_phase(fabric, caplog):
@@ -204,15 +290,31 @@ def test_a_switch_that_never_confirms_fails_the_phase(fabric, caplog):
 
 
 def test_the_old_rules_go_after_the_drain_and_a_refused_cleanup_is_redone(fabric):
+    """s1 refuses phase 3: the new version is stamped all the same; s1's stable and port
+    rules are unknown, so the next epoch sends it every entry and rewrites it, while s2
+    and s3, which confirmed, get nothing in their forward tables."""
     fabric.epoch(LINE)
     assert fabric.slept == [(DRAIN, 6)]  # after phases 1 and 2, before phase 3
     fabric.bundles.refuse = {len(fabric.bundles.sent) + 6}  # s1's bundle of phase 3
     record = fabric.epoch(TRIANGLE)
     assert record.state == 'installed'  # the new version is stamped all the same
     assert record.problems == ['old rules removed not confirmed by every switch']
-    for sw in fabric.switches.values():
-        assert sw.port_rules is None  # the next epoch rewrites them
-        assert sw.route_epochs == {1, 2}
+    s1, s2, s3 = fabric.switches.values()
+    assert s1.port_rules is None and s1.stable is None  # the next epoch rewrites them
+    for sw in (s2, s3):
+        assert sw.port_rules is not None and sw.stable is fabric.sfts[record.number]
+    fabric.bundles.refuse = set()
+    calls = len(fabric.bundles.sent)
+    again = fabric.epoch(TRIANGLE)
+    internal, _, cleanup = fabric.bundles.phases(calls)
+    entries = pipe.switch_entries(fabric.sfts[again.number], 1)
+    assert len(flow_mods(internal[1], pipe.FORWARD_TABLE)) == len(entries) == again.changed
+    assert not flow_mods(internal[2], pipe.FORWARD_TABLE)
+    assert not flow_mods(internal[3], pipe.FORWARD_TABLE)
+    assert flow_mods(cleanup[1], pipe.FORWARD_TABLE, ofp.OFPFC_DELETE)[0].cookie == (
+        pipe.COOKIES.cookie(pipe.ROUTE)
+    )
+    assert all(sw.stable is fabric.sfts[again.number] for sw in (s1, s2, s3))
 
 
 def test_the_cleanup_skips_a_switch_that_disconnected_during_the_drain(fabric):
@@ -223,8 +325,8 @@ def test_the_cleanup_skips_a_switch_that_disconnected_during_the_drain(fabric):
     record = fabric.epoch(TRIANGLE)
     assert record.state == 'installed' and not record.problems
     assert [dpid for dpid, _ in fabric.bundles.sent[calls + 6 :]] == [1, 2]
-    assert gone.route_epochs == {1, 2}  # as phase 2 left it
-    assert [sw.route_epochs for sw in fabric.switches.values()] == [{2}, {2}]
+    assert gone.stable is fabric.sfts[1]  # as phase 2 left it
+    assert [sw.stable for sw in fabric.switches.values()] == [fabric.sfts[2]] * 2
 
 
 def test_a_switch_that_disconnects_in_phase_1_is_not_sent_the_discard(fabric):
@@ -246,7 +348,7 @@ def test_a_switch_that_disconnects_in_phase_1_is_not_sent_the_discard(fabric):
     gone = fabric.switches[3]
     record = fabric.epoch(LINE)
     assert record.state == 'failed'
-    assert [len(sw.dp.sent) for sw in fabric.switches.values()] == [1, 1]
+    assert [len(sw.dp.sent) for sw in fabric.switches.values()] == [2, 2]  # overlays, version
     assert not gone.dp.sent
     assert reported == []
     assert record.faults == [
@@ -279,6 +381,11 @@ def test_a_reconnected_switch_gets_all_its_rules_again(fabric):
     ]
     rewritten = flow_mods(ingress[1])
     assert len(rewritten) == len(pipe.port_rules(TRIANGLE, 1)) + 1
+    # Its forward entries: all of them, as overlays; s2's did not change: none.
+    assert len(flow_mods(internal[1], pipe.FORWARD_TABLE)) == len(
+        pipe.switch_entries(fabric.sfts[record.number], 1)
+    )
+    assert not flow_mods(internal[2], pipe.FORWARD_TABLE)
     assert not flow_mods(ingress[2], command=ofp.OFPFC_DELETE)
     assert [m.cookie for m in flow_mods(ingress[2])] == [
         pipe.epoch_cookie(pipe.INGRESS, record.number)
@@ -342,3 +449,155 @@ def test_a_phase_has_one_deadline_and_a_silent_bundle_is_given_up(fabric, caplog
         'epoch 1: switch %016x did not confirm internal rules within 0.1s; left out' % dpid
         for dpid in (1, 3)
     ]
+
+
+# --- incremental epochs on a fat-tree, and consistency at every step -------------------
+
+FAT4_SWITCHES = range(1, 21)
+
+
+def fat4_without(*pairs, hosts=None):
+    """fat-tree k=4 without the links between the switch ``pairs``; ``hosts``
+    replaces its host map."""
+    full = fat_tree(4)
+    links = [link for link in full.links if (link[0], link[2]) not in pairs]
+    assert len(links) == len(full.links) - len(pairs)
+    return Snapshot.make(
+        full.switches, links, full.host_map() if hosts is None else hosts, dict(full.ports)
+    )
+
+
+def forward_overlays(bundles, first_call):
+    """{dpid: [eth_dst of each overlay]} of the phase 1 bundles from ``first_call``."""
+    internal = bundles.phases(first_call, switches=len(FAT4_SWITCHES))[0]
+    return {
+        dpid: [fields(m)['eth_dst'] for m in flow_mods(msgs, 2)] for dpid, msgs in internal.items()
+    }
+
+
+def test_a_link_change_on_a_fat_tree_sends_only_the_changed_entries():
+    """s5 (aggregation, pod 1) loses its link to core s1: phase 1 sends an overlay for
+    each entry that changed, on the switches where it changed, and nothing elsewhere;
+    phase 3 makes exactly those stable."""
+    fabric = Fabric(FAT4_SWITCHES)
+    full = fabric.epoch(fat_tree(4))
+    everything = sum(len(pipe.switch_entries(fabric.sfts[1], d)) for d in FAT4_SWITCHES)
+    assert full.changed == everything == 20 * 16
+    calls = len(fabric.bundles.sent)
+    cut = fabric.epoch(fat4_without((1, 5)))
+    assert cut.state == 'installed'
+    sent = forward_overlays(fabric.bundles, calls)
+    expected = {d: sorted(entry_diff(fabric.sfts[1], fabric.sfts[2], d)[0]) for d in sent}
+    assert {d: sorted(macs) for d, macs in sent.items()} == expected
+    assert cut.changed == sum(map(len, sent.values())) and 0 < cut.changed <= everything // 8
+    # Only core and aggregation switches route differently; every edge switch is as
+    # before, and is sent nothing in phase 1 (its links admit the version ahead).
+    assert {1, 5} <= {d for d, macs in sent.items() if macs} <= set(range(1, 13))
+    internal = fabric.bundles.phases(calls, switches=20)[0]
+    assert all(internal[d] == [] for d in range(13, 21))
+    cleanup = fabric.bundles.phases(calls, switches=20)[2]
+    for dpid, msgs in cleanup.items():
+        stable = flow_mods(msgs, pipe.FORWARD_TABLE)
+        assert sorted(fields(m)['eth_dst'] for m in stable) == expected[dpid]
+        assert not flow_mods(msgs, pipe.FORWARD_TABLE, ofp.OFPFC_DELETE_STRICT)
+
+
+def test_a_host_move_changes_only_that_hosts_entries():
+    """h1 moves from s13:1 to s14:1 (where h3 is): phase 1 sends overlays for h1's MAC
+    only, on every switch whose entry for it changed (its new switch delivers it; its
+    old switch now forwards it); a host that leaves is sent nothing in phase 1, and its
+    stable rules are strictly deleted in phase 3."""
+    fabric = Fabric(FAT4_SWITCHES)
+    fabric.epoch(fat_tree(4))
+    hosts = fat_tree(4).host_map()
+    hosts[host_mac(1)] = (14, 1)
+    calls = len(fabric.bundles.sent)
+    moved = fabric.epoch(fat4_without(hosts=hosts))
+    sent = forward_overlays(fabric.bundles, calls)
+    assert {mac for macs in sent.values() for mac in macs} == {host_mac(1)}
+    assert (
+        {d for d, macs in sent.items() if macs}
+        == {d for d in FAT4_SWITCHES if entry_diff(fabric.sfts[1], fabric.sfts[2], d)[0]}
+        >= {13, 14}
+    )
+    assert moved.changed == sum(map(len, sent.values()))
+
+    del hosts[host_mac(16)]
+    calls = len(fabric.bundles.sent)
+    gone = fabric.epoch(fat4_without(hosts=hosts))
+    assert gone.state == 'installed' and gone.changed == 0
+    assert not any(forward_overlays(fabric.bundles, calls).values())
+    cleanup = fabric.bundles.phases(calls, switches=20)[2]
+    for msgs in cleanup.values():
+        deleted = flow_mods(msgs, pipe.FORWARD_TABLE, ofp.OFPFC_DELETE_STRICT)
+        assert [fields(m) for m in deleted] == [{'vlan_vid': pipe.TAGGED, 'eth_dst': host_mac(16)}]
+        assert pipe.COOKIES.kind_of(deleted[0].cookie) == pipe.ROUTE
+
+
+def test_every_frame_in_flight_meets_one_epochs_entries_at_every_step():
+    """A sequence of epochs on fat-tree k=4 (links lost and back, a host moving, one
+    epoch whose phase 2 is refused part-way, one whose phase 3 one switch refuses, a
+    reconnected switch), with the forward tables replayed from the FLOW_MODs sent
+    (tests/harness/stable_fakes.py's ForwardTables). After every phase, a frame stamped
+    with any version that may be in flight meets, on every switch, exactly the entry of
+    the epoch of that version for every host that epoch has there."""
+    fabric = Fabric(FAT4_SWITCHES)
+    tables = ForwardTables()
+    send = fabric.bundles.send
+
+    def send_and_apply(dp, msgs):
+        transaction = send(dp, msgs)
+        if not transaction.errors:  # an atomic bundle is applied whole or not at all
+            tables.apply(dp.id, msgs)
+        return transaction
+
+    fabric.updater.send_bundle = send_and_apply
+    in_flight = {}  # epoch -> its SFT, for every version a frame may carry
+
+    def check():
+        for epoch, sft in in_flight.items():
+            version = pipe.version_of(epoch)
+            for dpid in fabric.switches:
+                for mac, entry in pipe.switch_entries(sft, dpid).items():
+                    expected = rule_actions(pipe.forward_rule(mac, entry, epoch))
+                    assert tables.lookup(dpid, version, mac) == expected, (epoch, dpid, mac)
+        # Links admit the versions that may be in flight and at most the next one
+        # (ahead; nothing stamps it yet): a frame stamped with any other version by a
+        # switch left behind is dropped at the first link it crosses.
+        flying = set(map(pipe.version_of, in_flight))
+        ahead = pipe.version_of(max(in_flight) + 1)
+        for dpid, sw in fabric.switches.items():
+            if sw.stable is not None:
+                assert flying <= tables.admitted(dpid) <= flying | {ahead}, dpid
+
+    fabric.during_drain = check
+    hosts = fat_tree(4).host_map()
+    moved = dict(hosts, **{host_mac(1): (20, 1)})
+    steps = [
+        (fat_tree(4), None),
+        (fat4_without((1, 5)), None),
+        (fat4_without((1, 5), (6, 13)), 'refuse phase 2'),
+        (fat4_without((6, 13), hosts=moved), None),
+        (fat4_without(hosts=moved), 'refuse phase 3'),
+        (fat_tree(4), 'reconnect s7'),
+        (fat4_without((2, 5), (3, 8)), None),
+    ]
+    for snapshot, trouble in steps:
+        calls = len(fabric.bundles.sent)
+        if trouble == 'refuse phase 2':
+            fabric.bundles.refuse = {calls + 20 + 4}
+        elif trouble == 'refuse phase 3':
+            fabric.bundles.refuse = {calls + 40 + 9}
+        elif trouble == 'reconnect s7':
+            fabric.switches[7] = SwitchRules(FakeDatapath(7))
+        number = fabric.last_epoch + 1
+        in_flight[number] = compute_sft(snapshot)
+        record = fabric.epoch(snapshot)
+        fabric.bundles.refuse = set()
+        if record.state == 'installed':
+            # After phase 3 (past the drain), only this epoch's version is in flight.
+            in_flight = {number: in_flight[number]}
+        check()
+        assert record.state == ('failed' if trouble == 'refuse phase 2' else 'installed')
+        if trouble == 'refuse phase 3':
+            assert fabric.switches[10].stable is None  # the next epoch sends it all
