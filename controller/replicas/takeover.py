@@ -14,7 +14,7 @@ import time
 from controller.replicas.coordinator import FollowedEpoch
 from controller.stable.epochs import EpochRecord
 from controller.stable.sft import Snapshot, StableForwardingTable
-from controller.stable.update import SwitchRules, plan_update
+from controller.stable.update import SwitchRules, holds_retired, plan_update
 
 FOLLOWED = 'followed'  # the state of an epoch record a follower holds
 TRIGGERS_KEPT = 50  # trigger ids kept in a followed record (as the leader's records)
@@ -43,7 +43,4 @@ def take_over_rules(
     rules were removed (phase 3)."""
     plan = plan_update(epoch, snapshot, sft, switches)
     for sw in switches:
-        ours = plan.plans[sw.dp.id]
-        sw.port_rules = set(ours.port_rules)
-        sw.groups = set(ours.groups)
-        sw.route_epochs = {epoch}
+        holds_retired(sw, plan)

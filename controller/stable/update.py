@@ -239,6 +239,17 @@ def stable_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
     )
 
 
+def holds_retired(sw: SwitchRules, plan: UpdatePlan) -> None:
+    """Record that ``sw`` holds what phase 3 of ``plan`` leaves: the epoch's entries as
+    stable rules, the groups they use, its port rules, the next version admitted."""
+    ours = plan.plans[sw.dp.id]
+    sw.stable = plan.sft
+    sw.stable_groups = ours.group_users
+    sw.groups = set(ours.group_users)
+    sw.port_rules = ours.port_rules
+    sw.next_admitted = plan.epoch + 1
+
+
 class Updater:
     """Sends epochs to switches in the three phases; ``record.state`` says how far each
     got ('installing', 'installed', 'failed') and ``record.problems`` why not further."""
@@ -322,12 +333,7 @@ class Updater:
             if sw.dp.id in failed:
                 sw.port_rules = sw.stable = None
                 continue
-            ours = plan.plans[sw.dp.id]
-            sw.stable = plan.sft
-            sw.stable_groups = ours.group_users
-            sw.groups = set(ours.group_users)
-            sw.port_rules = ours.port_rules
-            sw.next_admitted = plan.epoch + 1
+            holds_retired(sw, plan)
         record.cleanup_ms = (perf_counter() - started) * 1000
 
     def _phase(

@@ -189,13 +189,13 @@ class Replicas:
         reachability_matrix(self.net.hosts)  # floods teach the leader every host
         return leader, self.wait_epoch(leader)
 
-    def route_epochs(self):
-        """{switch: set of epochs whose forward rules it holds}."""
+    def rule_epochs(self, kind, table):
+        """{switch: set of epochs of its rules of cookie ``kind`` in ``table``}."""
         return {
             s.name: {
                 f.cookie & 0xFFFFFFFFFF
-                for f in flows.dump_flows(s.name, pipe.FORWARD_TABLE)
-                if pipe.COOKIES.owns(f.cookie) and pipe.COOKIES.kind_of(f.cookie) == pipe.ROUTE
+                for f in flows.dump_flows(s.name, table)
+                if pipe.COOKIES.owns(f.cookie) and pipe.COOKIES.kind_of(f.cookie) == kind
             }
             for s in self.net.switches
         }
@@ -252,8 +252,14 @@ def test_a_paused_master_is_fenced_by_the_switch(controller, network, etcd_serve
     replicas.net.configLinkStatus('s3', 's4', 'down')
     after = replicas.wait_epoch(new, after=status['epoch'])
     time.sleep(1.5)  # the drain, then phase 3 removes the old epoch's rules
-    held = replicas.route_epochs()
-    assert all(epochs == {after['epoch']} for epochs in held.values()), held
+    # every switch stamps the new epoch; no overlay is left, and no stable forward rule
+    # is of a later epoch (unchanged entries keep the epoch that wrote them)
+    stamps = replicas.rule_epochs(pipe.INGRESS, pipe.INGRESS_TABLE)
+    assert all(epochs == {after['epoch']} for epochs in stamps.values()), stamps
+    overlays = replicas.rule_epochs(pipe.NEXT, pipe.FORWARD_TABLE)
+    assert all(not epochs for epochs in overlays.values()), overlays
+    held = replicas.rule_epochs(pipe.ROUTE, pipe.FORWARD_TABLE)
+    assert all(max(epochs) <= after['epoch'] for epochs in held.values()), held
     records = {r.number: r.leader for r in replicas.agreement.records()}
     assert records[after['epoch']] == new, records
     assert all(leader == old for n, leader in records.items() if n <= status['epoch'])
