@@ -202,17 +202,7 @@ def flowsetup(quick, logdir):
         for mode in ('throughput', 'latency'):
             log = os.path.join(logdir, 'arbiter-%s-%s.log' % (len(apps), mode))
             with RyuController(apps, log, L2_UNLIMITED, WARNING) as ctl:
-                r = ofemu.run_benchmark_sync(
-                    '127.0.0.1',
-                    ctl.ofp_port,
-                    n_switches=16,
-                    hosts_per_switch=100,
-                    mode=mode,
-                    loops=loops,
-                    loop_seconds=loop_s,
-                    warmup_loops=1,
-                    cookie=ofemu.FROM_TABLE_MISS,
-                )
+                r = ofemu.run_flow_setup(ctl.ofp_port, mode, loops, loop_s)
             entry = {**r.to_dict(), 'controller': name}
             entry.pop('latencies', None)
             results.append(entry)

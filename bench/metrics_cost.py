@@ -102,16 +102,11 @@ def run_once(setup: str, mode: str, logdir: str, loops: int, loop_s: float) -> d
             scraper.__enter__()
         marks: list[tuple[bool, float, int]] = []  # (warm-up, CPU so far, answered)
         try:
-            result = ofemu.run_benchmark_sync(
-                '127.0.0.1',
+            result = ofemu.run_flow_setup(
                 ctl.ofp_port,
-                n_switches=16,
-                hosts_per_switch=100,
-                mode=mode,
-                loops=loops,
-                loop_seconds=loop_s,
-                warmup_loops=1,
-                cookie=ofemu.FROM_TABLE_MISS,
+                mode,
+                loops,
+                loop_s,
                 on_loop=lambda loop: marks.append(
                     (loop.warmup, cpu_seconds(ctl.pid), loop.answered)
                 ),

@@ -1815,6 +1815,23 @@ def run_benchmark_sync(*args, **kwargs):
     return asyncio.run(run_benchmark(*args, **kwargs))
 
 
+def run_flow_setup(ofp_port, mode, loops, loop_seconds, **options):
+    """The flow-setup run the benchmarks compare our controllers with: 16 switches of 100
+    learned hosts, one warm-up loop, packet-ins carrying the app's table-miss cookie."""
+    return run_benchmark_sync(
+        '127.0.0.1',
+        ofp_port,
+        n_switches=16,
+        hosts_per_switch=100,
+        mode=mode,
+        loops=loops,
+        loop_seconds=loop_seconds,
+        warmup_loops=1,
+        cookie=FROM_TABLE_MISS,
+        **options,
+    )
+
+
 # --- memory ------------------------------------------------------------------------------
 
 
