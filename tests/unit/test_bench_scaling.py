@@ -44,3 +44,37 @@ def test_the_section_fits_throughput_runs_only_and_skips_what_is_missing():
     ]
     assert not any('memory' in line for line in lines)
     assert scaling.section({}, plots=None) == []
+
+
+def test_the_metrics_cost_section_reports_each_set_up_and_its_target():
+    from bench import metrics_cost
+
+    figures = {
+        'cpu_us_per_answered': {'off': 100.0, 'on': 103.0, 'on, scraped 1/s': 110.0},
+        'cpu_cost_vs_off': {'on': 0.03, 'on, scraped 1/s': 0.10},
+        'answered_per_s': {'off': 1000.0, 'on': 980.0, 'on, scraped 1/s': 900.0},
+        'cost_vs_off': {'on': 0.02, 'on, scraped 1/s': 0.10},
+    }
+    data = {
+        'machine': {
+            'date': 'd',
+            'commit': 'c',
+            'cores': 2,
+            'cpu': 'x',
+            'memory_gib': 1.0,
+            'python': '3',
+            'kernel': 'k',
+        },
+        'seconds': 1,
+        'rounds': 3,
+        'summary': {'throughput': figures},
+        'hot_path': {
+            'added_us_per_packet_in': 0.4,
+            'l2_handler_us_per_packet_in': 20.0,
+            'added_vs_handler': 0.02,
+        },
+    }
+    lines, targets = metrics_cost.section(data)
+    assert '| throughput | on | 980 | 103.0 | +3.0% | +2.0% |' in lines
+    assert '| throughput | off | 1000 | 100.0 |  |  |' in lines
+    assert targets == [('metrics on: flow-setup CPU cost vs off', 3.0, 5.0, '%')]
