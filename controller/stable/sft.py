@@ -364,6 +364,11 @@ class _IntMap:
         return np.where(self.keys[at] == keys, self.values[at], -1)
 
 
+def _max_or(values: np.ndarray, empty: int) -> int:
+    """The largest of ``values`` as an int, ``empty`` when there are none."""
+    return int(values.max()) if values.size else empty
+
+
 def compute_sft(snapshot: Snapshot) -> StableForwardingTable:
     """The stable forwarding table of ``snapshot`` (see the module docstring).
 
@@ -387,7 +392,7 @@ def compute_sft(snapshot: Snapshot) -> StableForwardingTable:
     # v is closer than u when d(u) = d(v) + 1 (mod 4); as close when their parities agree
     closer = reached[src] & parity & ~(high[src] ^ high[tgt] ^ low[tgt])
     same = reached[src] & ~parity
-    position_bits = max(int(graph.degree.max(initial=1)) - 1, 1).bit_length()
+    position_bits = max(_max_or(graph.degree, 1) - 1, 1).bit_length()
     primary, first_closer, first_same, has_primary, has_closer, has_same = (
         [np.zeros_like(reached) for _ in range(position_bits)],
         [np.zeros_like(reached) for _ in range(position_bits)],
@@ -396,7 +401,7 @@ def compute_sft(snapshot: Snapshot) -> StableForwardingTable:
         zero.copy(),
         zero.copy(),
     )
-    for position in range(int(graph.degree.max(initial=0))):
+    for position in range(_max_or(graph.degree, 0)):
         switches = np.flatnonzero(graph.degree > position)
         edges = graph.start[switches] + position
         is_closer, is_same = closer[edges], same[edges]
@@ -448,7 +453,7 @@ def _shared_routes(port: np.ndarray, backup: np.ndarray) -> list[Route]:
     """[Route(port, backup or None)] of each entry (backup -1 for None), one object per
     distinct route."""
     width = int(backup.max(initial=0)) + 2
-    top = (int(port.max(initial=0)) + 1) * width
+    top = (_max_or(port, 0) + 1) * width
     pairs: Iterable[tuple[int, int]]
     if top <= _IntMap.TABLE_SIZE:  # ports are small numbers: a lookup table, not a sort
         code = port * width + backup + 1
@@ -659,7 +664,7 @@ class _LinkEnds:
         switch = graph.index.get(np.array([u for u, _ in ends], dtype=np.uint64))
         port = np.array([p for _, p in ends], dtype=np.int64)
         neighbour = graph.index.get(np.array(list(ends.values()), dtype=np.uint64))
-        self.width = int(port.max(initial=0)) + 1
+        self.width = _max_or(port, 0) + 1
         self.ends = _IntMap(switch * self.width + port, neighbour)
 
     def neighbour(self, switch: np.ndarray, port: np.ndarray, wanted: np.ndarray) -> np.ndarray:

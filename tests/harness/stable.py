@@ -13,18 +13,21 @@ def dpid_of(switch_name):
 
 
 def wait_for_epoch(ctl, net, timeout=30.0):
-    """Wait until an installed epoch knows every host of ``net`` and nothing is pending;
-    returns the status (its 'epoch' is None if that never happened)."""
+    """Wait until an installed epoch knows every host of ``net``, its phase 3 is over
+    (its entries are stable rules, no overlay left) and nothing is pending; returns the
+    status (its 'epoch' is None if that never happened)."""
 
     def settled():
         status = ctl.rest('/stable/epoch')
-        return (
+        if not (
             status['epoch'] is not None
             and status['pending_triggers'] == 0
             and status['epoch'] == status['last_epoch_cut']
             and status['hosts'] == len(net.hosts)
-            and _last(ctl)['hosts'] == len(net.hosts)
-        ) and status
+        ):
+            return None
+        last = _last(ctl)
+        return last['hosts'] == len(net.hosts) and last['cleanup_ms'] > 0 and status
 
     return wait_until(settled, timeout, interval=0.3) or ctl.rest('/stable/epoch')
 

@@ -144,9 +144,9 @@ class Replicas:
 
         return wait_until(one, timeout, interval=0.05)
 
-    def wait_epoch(self, name, after=0, timeout=40.0):
-        """Wait for replica ``name`` to have installed an epoch newer than ``after``
-        knowing every host; its status."""
+    def wait_epoch(self, name, after=0, timeout=40.0, states=('installed',)):
+        """Wait for replica ``name`` to have installed (or be in one of ``states`` of) an
+        epoch newer than ``after`` knowing every host; its status."""
         ctl = self.ctls[name]
 
         def settled():
@@ -157,7 +157,7 @@ class Replicas:
                 and status['epoch'] > after
                 and status['pending_triggers'] == 0
                 and last
-                and last[-1]['state'] == 'installed'
+                and last[-1]['state'] in states
                 and status['hosts'] == len(self.net.hosts)
                 and status
             )
@@ -249,8 +249,11 @@ def test_a_paused_master_is_fenced_by_the_switch(controller, network, etcd_serve
     time.sleep(1)
     assert set(replicas.masters().values()) == {new}
     # the next topology change is the new master's epoch, and only it is in the tables
+    # (the new master may first have cut an epoch of its own, if the old one was paused
+    # before its phase 3: it then knew nothing of the switches' rules)
+    taken_over = replicas.wait_epoch(new, states=('installed', 'followed'))
     replicas.net.configLinkStatus('s3', 's4', 'down')
-    after = replicas.wait_epoch(new, after=status['epoch'])
+    after = replicas.wait_epoch(new, after=taken_over['epoch'])
     time.sleep(1.5)  # the drain, then phase 3 removes the old epoch's rules
     # every switch stamps the new epoch; no overlay is left, and no stable forward rule
     # is of a later epoch (unchanged entries keep the epoch that wrote them)
