@@ -29,7 +29,8 @@ fabric (controller/vswitch/fabric.py). Floods follow a tree rooted at the stack 
 a host learned on one switch gets a rule on every other switch along the stable
 route towards it, with a fast-failover backup. A reload or a stack port going down or
 up moves every switch make before break: each switch's new rules are confirmed (by a
-barrier) before any switch's old ones are deleted.
+barrier) before the hosts of other switches move onto the new routes, and those
+before any switch's old rules are deleted.
 
 The file is read and checked in an OS thread (controller/config/offload.py), so
 switches keep being answered while a large policy loads; only a regular file of at most
@@ -259,31 +260,31 @@ class VSwitchPolicy(SuiteApp):
     # --- the fabric: make before break ---------------------------------------------
 
     def _move(self, policy: Policy, fabric: Fabric, why: str) -> int:
-        """Move every switch to ``policy`` and ``fabric``: every switch's new and
-        changed rules first, each switch confirming them (a barrier reply), then the
+        """Move every switch to ``policy`` and ``fabric`` in three steps, each sent to
+        every switch and (on a fabric) confirmed by every switch's barrier reply before
+        the next: new and changed rules (a new stack port takes frames in before any
+        switch sends over it), remote hosts moved onto their new routes, then the
         deletes. The number of rule changes."""
         stacked = bool(self.fabric.switches or fabric.switches)
         changes = [(sw, sw.apply(policy, fabric)) for sw in list(self.switches.values())]
         self.fabric = fabric
-        waits = []
-        for sw, change in changes:
-            for msg in change.make:
-                sw.dp.send_msg(msg)
-            if stacked and change.make:  # one switch's order is its own: no wait
-                waits.append(self._confirmed(sw.dp))
-        late = [dpid for dpid, event in waits if not event.wait(BARRIER_TIMEOUT)]
-        if late:
-            self.logger.warning(
-                '%s: switches %s did not confirm their new rules within %.0f s; deleting '
-                'the old ones anyway',
-                why,
-                ', '.join('%016x' % dpid for dpid in late),
-                BARRIER_TIMEOUT,
-            )
+        for step in range(3):  # make, reroute, retire: each everywhere before the next
+            waits = []
+            for sw, change in changes:
+                for msg in change.steps[step]:
+                    sw.dp.send_msg(msg)
+                if stacked and step < 2 and change.steps[step]:
+                    waits.append(self._confirmed(sw.dp))
+            late = [dpid for dpid, event in waits if not event.wait(BARRIER_TIMEOUT)]
+            if late:
+                self.logger.warning(
+                    '%s: switches %s did not confirm their changes within %.0f s; going on',
+                    why,
+                    ', '.join('%016x' % dpid for dpid in late),
+                    BARRIER_TIMEOUT,
+                )
         total = 0
         for sw, change in changes:
-            for msg in change.retire:
-                sw.dp.send_msg(msg)
             total += len(change)
             self.logger.info(
                 '%s: switch %016x: %d rules added or replaced, %d deleted; hosts forgotten '

@@ -114,22 +114,28 @@ class HostSeen:
 class PolicyChange:
     """What a new policy (or fabric) changed on one switch, make before break:
     ``make`` adds what is new (meters, fast-failover groups, then ADDs of the new and
-    changed rules: an ADD replaces a rule in place); ``retire`` takes away what is
-    gone (strict deletes of the rules, the deletes of the hosts forgotten on
-    ``forgotten`` (port, VID) pairs, then the groups no rule uses any more). Across a
-    fabric, every switch's ``make`` is confirmed before any ``retire`` is sent
-    (docs/fabric.md)."""
+    changed rules: an ADD replaces a rule in place; a new stack port takes frames in);
+    ``reroute`` moves the hosts of other switches onto their new stable routes;
+    ``retire`` takes away what is gone (strict deletes of the rules, the deletes of
+    the hosts forgotten on ``forgotten`` (port, VID) pairs, then the groups no rule
+    uses any more). Across a fabric, each of the three is confirmed on every switch
+    before the next is sent (docs/fabric.md)."""
 
     added: int
     deleted: int
     forgotten: list[tuple[int, int]]
     make: list[Any]
+    reroute: list[Any] = field(default_factory=list)
     retire: list[Any] = field(default_factory=list)
 
     @property
     def messages(self) -> list[Any]:
         """Every message, in the order to send."""
-        return self.make + self.retire
+        return self.make + self.reroute + self.retire
+
+    @property
+    def steps(self) -> tuple[list[Any], list[Any], list[Any]]:
+        return self.make, self.reroute, self.retire
 
     def __len__(self) -> int:
         return self.added + self.deleted
@@ -386,8 +392,9 @@ class PolicySwitch:
                 for group, ports in sorted(self.groups.items())
                 if old_groups.get(group) != ports
             ]
-            + [flowspec.to_flow_mod(dp, spec) for spec in change.add + tuple(rerouted)]
+            + [flowspec.to_flow_mod(dp, spec) for spec in change.add]
         )
+        reroute = [flowspec.to_flow_mod(dp, spec) for spec in rerouted]
         retire = [
             flowspec.to_delete_strict(dp, spec, mask) for spec in change.delete + tuple(unrouted)
         ]
@@ -398,7 +405,12 @@ class PolicySwitch:
             of.group_delete(dp, group) for group in sorted(set(old_groups) - set(self.groups))
         ]
         return PolicyChange(
-            len(change.add), len(change.delete), stale, self._logged(make), self._logged(retire)
+            len(change.add),
+            len(change.delete),
+            stale,
+            self._logged(make),
+            self._logged(reroute),
+            self._logged(retire),
         )
 
 

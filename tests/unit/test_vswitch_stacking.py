@@ -342,7 +342,8 @@ def settings():
 
 def test_a_removed_stack_link_moves_the_remote_hosts_make_before_break():
     """s4 reaches s3's host over s3-s4; with that link gone from the policy, the new
-    route (via s1) is added first, and the old link's rules and groups go last."""
+    route (via s1) comes after the static changes, and the old link's rules and
+    groups go last."""
     s4 = switch(4)
     mac = '0e:00:00:00:00:07'
     s4.remote_host(100, mac, 3, 300)
@@ -350,19 +351,32 @@ def test_a_removed_stack_link_moves_the_remote_hosts_make_before_break():
     removed = load(RING.replace(S3_S4[0], '').replace(S3_S4[1], ''))
     change = s4.apply(removed)
     assert s4.remote[(100, mac)][1].instructions == (('apply', (('output', 4),)),)
-    assert change.make and all(
-        isinstance(m, parser.OFPFlowMod) and m.command == ofp.OFPFC_ADD for m in change.make
-    )
-    assert any(
-        m.match.get('eth_dst') == mac and m.instructions[0].actions[0].port == 4
-        for m in change.make
-    )
+    assert change.make == []  # s4 gains nothing: its flood tree port is s1's
+    [moved] = change.reroute
+    assert moved.match.get('eth_dst') == mac and moved.instructions[0].actions[0].port == 4
+    assert change.messages == change.make + change.reroute + change.retire
     retired = [m for m in change.retire if isinstance(m, parser.OFPFlowMod)]
     assert retired and all(
         m.command in (ofp.OFPFC_DELETE_STRICT, ofp.OFPFC_DELETE) for m in retired
     )
     assert any(m.match.get('in_port') == 5 for m in retired)  # the old link's VLAN-in rules
     assert 5 not in s4.plans
+
+
+def test_a_stack_link_added_takes_frames_in_before_any_host_is_routed_over_it():
+    """The reverse: s3-s4 comes back. s4's new VLAN-in rules for port 5 are in
+    ``make``, the host moved onto port 5 in ``reroute``: the app confirms every
+    switch's ``make`` (s3 taking frames in on port 4 too) before any ``reroute``."""
+    removed = load(RING.replace(S3_S4[0], '').replace(S3_S4[1], ''))
+    s4 = switch(4, removed)
+    mac = '0e:00:00:00:00:07'
+    s4.remote_host(100, mac, 3, 300)
+    change = s4.apply(load())
+    added = [m for m in change.make if isinstance(m, parser.OFPFlowMod)]
+    assert any(m.match.get('in_port') == 5 and m.table_id == VLAN for m in added)
+    [moved] = change.reroute
+    assert moved.instructions[0].actions[0].port == 5
+    assert not [m for m in change.retire if isinstance(m, parser.OFPFlowMod)]
 
 
 def test_a_stack_port_down_reroutes_and_a_route_lost_is_deleted():
