@@ -32,18 +32,22 @@ TREE_LINKS = 3  # four switches: a broadcast crosses three links, once each
 FAILOVER_BOUND_MS = 50  # the issue's figure for a stack link failure
 
 
-@pytest.fixture
-def fabric(controller, network, tmp_path):
+def start(controller, network, tmp_path, apps=('apps/vswitch_policy.py',)):
     policy = tmp_path / 'policy.yaml'
     shutil.copy(POLICY, policy)
     ctl = controller(
-        ['apps/vswitch_policy.py'],
+        list(apps),
         config={'vswitch_policy': {'policy_file': str(policy), 'reload_poll': 0.3}},
     )
     net = network(RingTopo(n=4, hosts_per_switch=3), ctl)
     assert wait_until(lambda: len(ctl.log_lines('connected:')) == 4, 20), ctl.log_tail()
     endpoints = configure_access_hosts(net, load_policy(str(policy)))
     return ctl, net, endpoints, policy
+
+
+@pytest.fixture
+def fabric(controller, network, tmp_path):
+    return start(controller, network, tmp_path)
 
 
 def ip_of(endpoints, name):
@@ -66,6 +70,22 @@ def test_tenants_reach_only_their_own_vlan_over_the_ring(fabric):
     assert len(endpoints) == 12 and len(reach.results) == 12 * 11
     assert not reach.expect(same_vlan_pairs(endpoints)), reach.table()
     assert ctl.log_lines('stack fabric (loaded): 4 switches, 4 live stack links, root')
+
+
+def test_the_fabric_under_the_arbiter(controller, network, tmp_path):
+    """The same network with apps/arbiter.py in front (no arbiter policy: it
+    attributes and checks every rule): the isolation matrix holds, every rule of the
+    fabric (its fast-failover groups too) was installed through the arbiter, and
+    GET /arbiter/apps shows vswitch_policy's rules on all four switches."""
+    ctl, _, endpoints, _ = start(
+        controller, network, tmp_path, ('apps/arbiter.py', 'apps/vswitch_policy.py')
+    )
+    reach = reachability_matrix(endpoints, timeout=0.5)
+    assert not reach.expect(same_vlan_pairs(endpoints)), reach.table()
+    apps = ctl.rest('/arbiter/apps')
+    assert all(apps['vswitch_policy']['rules'].get(str(dpid)) for dpid in (1, 2, 3, 4)), apps
+    decisions = ctl.rest('/arbiter/decisions?app=vswitch_policy&limit=1000')
+    assert decisions and {d['outcome'] for d in decisions} == {'install'}, decisions[-5:]
 
 
 def test_a_broadcast_crosses_each_tree_link_once_and_costs_no_packet_ins(fabric):
