@@ -120,7 +120,13 @@ class VSwitchPolicy(SuiteApp):
             len(self.policy.acls),
         )
         self.stack_down: set[tuple[int, int]] = set()  # (dp_id, port) of stack ports down
-        self.fabric = Fabric.of(self.policy)
+        try:
+            self.fabric = Fabric.of(self.policy)
+        except FabricError as error:
+            raise SystemExit(
+                'vswitch_policy: the stable routes of the stack links of %s failed their '
+                'check: %s' % (self.path, error)
+            ) from None
         self._log_fabric('loaded')
         self._barriers: dict[tuple[int, int], Any] = {}  # (dp_id, xid) -> hub.Event
         self.learning = LearningSettings.from_options(
