@@ -24,6 +24,14 @@ diff per switch: rules that stay the same are not touched (traffic on untouched 
 sees nothing), changed rules are replaced in place by an ADD, gone rules are deleted,
 and the hosts learned on ports whose VLANs or mirroring changed are forgotten.
 
+Stacking (FAUCET's ``stack:``, docs/fabric.md): the switches' stack links form one
+fabric (controller/vswitch/fabric.py). Floods follow a tree rooted at the stack root;
+a host learned on one switch gets a rule on every other switch along the stable
+route towards it, with a fast-failover backup. A reload or a stack port going down or
+up moves every switch make before break: each switch's new rules are confirmed (by a
+barrier) before the hosts of other switches move onto the new routes, and those
+before any switch's old rules are deleted.
+
 The file is read and checked in an OS thread (controller/config/offload.py), so
 switches keep being answered while a large policy loads; only a regular file of at most
 ``max_policy_bytes`` is read (docs/security.md).
@@ -49,8 +57,12 @@ from controller.metrics.openflow import OPENFLOW
 from controller.ui import views
 from controller.vswitch import load_policy, pipeline
 from controller.vswitch import rest as vswitch_rest
+from controller.vswitch.fabric import Fabric, FabricError
 from controller.vswitch.include import FilesWatch
+from controller.vswitch.model import Policy
 from controller.vswitch.switch import LearningSettings, PolicySwitch
+
+BARRIER_TIMEOUT = 5.0  # seconds a switch has to confirm the first half of a change
 
 app_base.register_options(
     'vswitch_policy',
@@ -111,6 +123,16 @@ class VSwitchPolicy(SuiteApp):
             len(self.policy.vlans),
             len(self.policy.acls),
         )
+        self.stack_down: set[tuple[int, int]] = set()  # (dp_id, port) of stack ports down
+        try:
+            self.fabric = Fabric.of(self.policy)
+        except FabricError as error:
+            raise SystemExit(
+                'vswitch_policy: the stable routes of the stack links of %s failed their '
+                'check: %s' % (self.path, error)
+            ) from None
+        self._log_fabric('loaded')
+        self._barriers: dict[tuple[int, int], Any] = {}  # (dp_id, xid) -> hub.Event
         self.learning = LearningSettings.from_options(
             self.conf.idle_timeout, self.conf.relearn_fraction, self.conf.default_max_hosts
         )
@@ -130,7 +152,7 @@ class VSwitchPolicy(SuiteApp):
     # --- switches ---------------------------------------------------------------
 
     def new_switch(self, dp: Any) -> PolicySwitch | None:
-        sw = PolicySwitch.of(dp, self.policy)
+        sw = PolicySwitch.of(dp, self.policy, self.fabric)
         if sw is None:
             self.logger.warning('switch %016x is not in %s: no rules installed', dp.id, self.path)
         return sw
@@ -146,6 +168,16 @@ class VSwitchPolicy(SuiteApp):
             len(sw.installed),
             sw.hardware_note,
         )
+        # the hosts the other switches of the fabric learned before it came
+        messages = [
+            msg
+            for other in list(self.switches.values())
+            if other is not sw
+            for vid, mac in other.local_hosts()
+            for msg in sw.remote_host(vid, mac, other.dp.id, self.learning.idle_timeout)
+        ]
+        if messages:
+            of.send_together(sw.dp, messages)
 
     def switch_disconnected(self, sw: PolicySwitch, graph_changed: bool) -> None:
         self.logger.info('switch %016x disconnected', sw.dp.id)
@@ -196,6 +228,10 @@ class VSwitchPolicy(SuiteApp):
             )
         if seen.messages:
             of.send_together(sw.dp, seen.messages)
+            for other in list(self.switches.values()):  # the rest of the fabric
+                remote = other.remote_host(seen.vid, seen.mac, sw.dp.id, self.learning.idle_timeout)
+                if remote:
+                    of.send_together(other.dp, remote)
 
     # --- live reload ----------------------------------------------------------------
 
@@ -220,24 +256,21 @@ class VSwitchPolicy(SuiteApp):
             self.reloads.refused_policy(why, str(error))
             return
         checked = _now()
-        total = 0
-        for sw in list(self.switches.values()):
-            change = sw.apply(new)
-            for msg in change.messages:
-                sw.dp.send_msg(msg)
-            total += len(change)
-            self.logger.info(
-                'policy reload (%s): switch %016x: %d rules added or '
-                'replaced, %d deleted; hosts forgotten on (port, VLAN) %s',
-                why,
-                sw.dp.id,
-                change.added,
-                change.deleted,
-                change.forgotten,
+        down = {(dpid, port) for dpid, port in self.stack_down if _stacked(new, dpid, port)}
+        try:
+            fabric = Fabric.of(new, down)
+        except FabricError as error:
+            self.logger.error(
+                'policy reload (%s) refused, its stable routes failed their check: %s', why, error
             )
+            self.reloads.refused_policy(why, str(error))
+            return
+        total = self._move(new, fabric, why)
+        self.stack_down = down
         self.policy = new
         self.watch.follow(new.files)
         self.reloads.applied_policy(why, new.to_data(), total)
+        self._log_fabric('reloaded')
         self.logger.info(
             'policy reload (%s) applied: %d rule changes in %.1f ms (the file '
             'read and checked in %.1f ms)',
@@ -246,3 +279,116 @@ class VSwitchPolicy(SuiteApp):
             (_now() - checked) * 1000,
             (checked - started) * 1000,
         )
+
+    # --- the fabric: make before break ---------------------------------------------
+
+    def _move(self, policy: Policy, fabric: Fabric, why: str) -> int:
+        """Move every switch to ``policy`` and ``fabric`` in three steps, each sent to
+        every switch and (on a fabric) confirmed by every switch's barrier reply before
+        the next: new and changed rules (a new stack port takes frames in before any
+        switch sends over it), remote hosts moved onto their new routes, then the
+        deletes. The number of rule changes."""
+        stacked = bool(self.fabric.switches or fabric.switches)
+        changes = [(sw, sw.apply(policy, fabric)) for sw in list(self.switches.values())]
+        self.fabric = fabric
+        for step in range(3):  # make, reroute, retire: each everywhere before the next
+            waits = []
+            for sw, change in changes:
+                for msg in change.steps[step]:
+                    sw.dp.send_msg(msg)
+                if stacked and step < 2 and change.steps[step]:
+                    waits.append(self._confirmed(sw.dp))
+            late = [dpid for dpid, event in waits if not event.wait(BARRIER_TIMEOUT)]
+            if late:
+                self.logger.warning(
+                    '%s: switches %s did not confirm their changes within %.0f s; going on',
+                    why,
+                    ', '.join('%016x' % dpid for dpid in late),
+                    BARRIER_TIMEOUT,
+                )
+        total = 0
+        for sw, change in changes:
+            total += len(change)
+            self.logger.info(
+                '%s: switch %016x: %d rules added or replaced, %d deleted; hosts forgotten '
+                'on (port, VLAN) %s',
+                why,
+                sw.dp.id,
+                change.added,
+                change.deleted,
+                change.forgotten,
+            )
+        return total
+
+    def _confirmed(self, dp: Any) -> tuple[int, Any]:
+        """Send a barrier; (dp_id, the event its reply sets)."""
+        barrier = dp.ofproto_parser.OFPBarrierRequest(dp)
+        dp.send_msg(barrier)  # sets its xid
+        done = hub.Event()
+        self._barriers[(dp.id, barrier.xid)] = done
+        return dp.id, done
+
+    @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
+    def _barrier_reply(self, ev: Any) -> None:
+        done = self._barriers.pop((ev.msg.datapath.id, ev.msg.xid), None)
+        if done is not None:
+            done.set()
+
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    def _stack_port_status(self, ev: Any) -> None:
+        """A stack port went down or came up: the fabric is computed again and the
+        switches moved to it (the fast-failover groups have already moved unicast
+        onto the backups)."""
+        msg = ev.msg
+        dp, desc = msg.datapath, msg.desc
+        if not self.fabric.is_stack_port(dp.id, desc.port_no):
+            return
+        ofp = dp.ofproto
+        live = (
+            msg.reason != ofp.OFPPR_DELETE
+            and not desc.state & ofp.OFPPS_LINK_DOWN
+            and not desc.config & ofp.OFPPC_PORT_DOWN
+        )
+        end = (dp.id, desc.port_no)
+        if live == (end not in self.stack_down):
+            return
+        if live:
+            self.stack_down.discard(end)
+        else:
+            self.stack_down.add(end)
+        why = 'stack port %016x:%d %s' % (dp.id, desc.port_no, 'up' if live else 'down')
+        hub.spawn(self._refabric, why)
+
+    def _refabric(self, why: str) -> None:
+        with self._reloading:
+            try:
+                fabric = Fabric.of(self.policy, self.stack_down)
+            except FabricError as error:
+                self.logger.error('%s: the stable routes failed their check: %s', why, error)
+                return
+            if fabric == self.fabric:
+                return
+            started = _now()
+            total = self._move(self.policy, fabric, why)
+            self._log_fabric(why)
+            self.logger.info(
+                '%s: %d rule changes in %.1f ms', why, total, (_now() - started) * 1000
+            )
+
+    def _log_fabric(self, why: str) -> None:
+        if self.fabric.switches:
+            self.logger.info(
+                'stack fabric (%s): %d switches, %d live stack links, root %016x, '
+                '%d routes without a loop-free backup',
+                why,
+                len(self.fabric.switches),
+                len(self.fabric.links),
+                self.fabric.root,
+                len(self.fabric.sft.unprotected()),
+            )
+
+
+def _stacked(policy: Policy, dp_id: int, port: int) -> bool:
+    """Whether ``port`` of switch ``dp_id`` is a stack port in ``policy``."""
+    dp = policy.datapath_by_id(dp_id)
+    return dp is not None and port in dp.stack_ports

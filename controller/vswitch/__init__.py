@@ -37,8 +37,12 @@ spells it, so that a FAUCET file using these options loads unchanged::
 vlan_vid, vlan_vids (applied in FAUCET's fixed order), or an ordered list of one-action
 mappings (applied as written). Ports in actions are numbers or interface names.
 
-Anything else FAUCET has (stack, routers, faucet_vips, lacp, dot1x, tunnel, failover,
-unicast_flood, interface_ranges, ...) is refused by name ("FAUCET option 'lacp' is not
+Stacking is FAUCET's: ``stack: {priority: N}`` on a switch (a root candidate, the
+lowest wins) and ``stack: {dp: NAME, port: N}`` on an interface (both ends of a link
+declare it); the fabric they make is fabric.py's (docs/fabric.md).
+
+Anything else FAUCET has (routers, lacp, dot1x, tunnel, failover, unicast_flood,
+...) is refused by name ("FAUCET option 'lacp' is not
 supported by this suite"); a key FAUCET does not have either is an unknown key. Both are
 errors: an option silently ignored would make the network behave otherwise than the
 file says. docs/vswitch_policy.md lists the differences from FAUCET.

@@ -12,6 +12,8 @@ import re
 from dataclasses import replace
 from typing import Any
 
+import networkx as nx
+
 from controller import ofmatch
 from controller.config.errors import ConfigError
 from controller.config.frozen import FrozenDict
@@ -97,6 +99,8 @@ class _Builder:
         self.vlan_by_vid = {}
         self.meter_refs = []  # (path, meter name) of the ACL rules that meter
         self.vip_owner = {}  # VIP address -> the key of its VLAN
+        # (switch name, port, path, its 'stack' settings) of every stack port
+        self.stack_refs = []
 
     def issue(self, path: Path, message: str, at_key: bool = False) -> None:
         # One message per place: where the schema spoke, it said what was wrong.
@@ -113,7 +117,7 @@ class _Builder:
             if name not in meters:
                 self.issue(path, "unknown meter '%s'; defined meters: %s" % (name, _listed(meters)))
         self._vlans(_of_type(data.get('vlans'), dict, {}))
-        dps = self._dps(_of_type(data.get('dps'), dict, {}))
+        dps = self._stacking(self._dps(_of_type(data.get('dps'), dict, {})))
         self._check_acl_ports(dps)
         return Policy(
             vlans=FrozenDict(self.vlans),
@@ -545,6 +549,9 @@ class _Builder:
                     lldp_beacon=FrozenDict(_of_type(dp.get('lldp_beacon'), dict, {})),
                     dp_acls=self._dp_acls(path, dp, interfaces),
                     priority_offset=_of_type(dp.get('priority_offset'), int, 0),
+                    stack_priority=_of_type(
+                        _of_type(dp.get('stack'), dict, {}).get('priority'), int
+                    ),
                 )
         return dps
 
@@ -651,6 +658,8 @@ class _Builder:
         self._check_mirror_chains(mirrors)
         interfaces = {}
         for number in sorted(confs):
+            if isinstance(confs[number].get('stack'), dict):
+                self.stack_refs.append((dp_name, number, paths[number], confs[number]['stack']))
             interfaces[number] = self._interface(
                 paths[number],
                 number,
@@ -809,7 +818,19 @@ class _Builder:
             else:
                 tagged.append(vlan)
         output_only = conf.get('output_only') is True
-        if mirror or output_only:
+        if 'stack' in conf:
+            # As in FAUCET: a stack port carries every VLAN of the fabric, tagged
+            for key in ('native_vlan', 'tagged_vlans', 'max_hosts', 'permanent_learn'):
+                if key in conf:
+                    self.issue(
+                        path + (key,),
+                        'port %d is a stack port, which carries every VLAN of the stack '
+                        'tagged: %s does not apply' % (number, key),
+                    )
+            for key in ('mirror', 'output_only'):
+                if key in conf:
+                    self.issue(path + (key,), 'a stack port cannot be %s' % key.replace('_', '-'))
+        elif mirror or output_only:
             # As in FAUCET: a mirror or output-only port takes no part in VLANs.
             role = 'a mirror port' if mirror else 'output_only'
             for key in ('native_vlan', 'tagged_vlans', 'acls_in', 'acl_in', 'max_hosts'):
@@ -832,6 +853,106 @@ class _Builder:
             output_only=output_only,
             permanent_learn=conf.get('permanent_learn') is True,
         )
+
+    # --- stacking (FAUCET's fabric of switches) ----------------------------------------
+
+    def _stacking(self, dps):
+        """``dps`` with their stack ports resolved to (peer switch name, peer port).
+        As FAUCET: each link is declared on both ends, and they agree; some switch
+        has a stack priority (the lowest is the root); every switch with stack ports
+        is connected to the root."""
+        by_id = {dp.dp_id: name for name, dp in dps.items()}
+        declared = {}  # (switch, port) -> (peer switch, peer port)
+        where = {}  # (switch, port) -> path
+        for name, port, path, conf in self.stack_refs:
+            where[(name, port)] = path
+            peer = self._stack_peer(path, conf, dps, by_id)
+            if peer is not None:
+                if peer == (name, port):
+                    self.issue(path + ('stack',), 'a stack port cannot be cabled to itself')
+                else:
+                    declared[(name, port)] = peer
+        links = {}
+        for end, peer in sorted(declared.items()):
+            back = declared.get(peer)
+            if back == end:
+                links[end] = peer
+                continue
+            if peer in where and back is None:
+                continue  # the peer's own stack settings are wrong, and reported
+            detail = (
+                'is not a stack port' if peer not in where else 'is stacked to %s port %d' % back
+            )
+            self.issue(
+                where[end] + ('stack',),
+                'stack link to %s port %d is declared on one end only: %s port %d %s '
+                '(as in FAUCET, both ends of a link declare it)' % (peer + peer + (detail,)),
+            )
+        if not self.stack_refs:
+            return dps
+        candidates = sorted(
+            (dp.stack_priority, dp.dp_id, name)
+            for name, dp in dps.items()
+            if dp.stack_priority is not None
+        )
+        first = self.stack_refs[0]
+        if not candidates:
+            self.issue(
+                first[2] + ('stack',),
+                'stacking enabled but no root: give one switch stack: {priority: 1} '
+                '(the lowest priority is the root, as in FAUCET)',
+            )
+            return dps
+        root = candidates[0][2]
+        graph = nx.Graph()
+        graph.add_nodes_from({name for name, _, _, _ in self.stack_refs} | {root})
+        graph.add_edges_from((a, b) for (a, _), (b, _) in links.items())
+        first_port = {}
+        for name, _port, path, _ in self.stack_refs:
+            first_port.setdefault(name, path)
+        for name, path in first_port.items():
+            if not nx.has_path(graph, name, root):
+                self.issue(
+                    path + ('stack',),
+                    '%s is not connected to the stack root %s by stack links' % (name, root),
+                )
+        return {
+            name: replace(
+                dp,
+                interfaces=FrozenDict(
+                    {
+                        port: replace(intf, stack=links.get((name, port)))
+                        for port, intf in dp.interfaces.items()
+                    }
+                ),
+            )
+            for name, dp in dps.items()
+        }
+
+    def _stack_peer(self, path, conf, dps, by_id):
+        """(switch name, port number) that a stack port's settings name, or None
+        (reported)."""
+        ref, port_ref = conf.get('dp'), conf.get('port')
+        if isinstance(ref, bool) or not isinstance(ref, (str, int)):
+            return None
+        name = ref if ref in dps else by_id.get(ref) if _is_int(ref) else None
+        if name is None:
+            self.issue(
+                path + ('stack', 'dp'),
+                "unknown switch '%s'; defined switches: %s" % (ref, _listed(dps)),
+            )
+            return None
+        peer = dps[name]
+        number = peer.port_of(_port_ref(port_ref)) if _port_ref(port_ref) is not None else None
+        if number is None:
+            if isinstance(port_ref, (str, int)) and not isinstance(port_ref, bool):
+                self.issue(
+                    path + ('stack', 'port'),
+                    'port %s does not exist on dp %s; its ports: %s'
+                    % (port_ref, name, _listed(str(n) for n in peer.interfaces)),
+                )
+            return None
+        return name, number
 
     # --- ACL ports, per switch ---------------------------------------------------------
 

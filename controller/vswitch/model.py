@@ -61,6 +61,9 @@ class Interface:
     enabled: bool = True
     output_only: bool = False  # accepts no input (FAUCET's output_only)
     permanent_learn: bool = False  # its hosts never expire nor move (FAUCET's)
+    # FAUCET's stack port: cabled to (switch name, port) of another switch of the
+    # policy; it carries every VLAN of the fabric tagged (docs/fabric.md)
+    stack: tuple[str, int] | None = None
 
     @property
     def vlans(self) -> tuple[Vlan, ...]:
@@ -85,6 +88,8 @@ class Interface:
             data['output_only'] = True
         if self.permanent_learn:
             data['permanent_learn'] = True
+        if self.stack is not None:
+            data['stack'] = {'dp': self.stack[0], 'port': self.stack[1]}
         return data
 
 
@@ -104,6 +109,12 @@ class Datapath:
     lldp_beacon: FrozenDict = FrozenDict()  # validated; no port sends beacons (see docs)
     dp_acls: tuple[str, ...] = ()  # ACL names for every packet in (then no port ACLs)
     priority_offset: int = 0  # added to every rule's priority
+    stack_priority: int | None = None  # FAUCET's stack root candidate (lowest wins)
+
+    @property
+    def stack_ports(self) -> dict[int, tuple[str, int]]:
+        """{port: (peer switch name, peer port)} of the switch's stack ports."""
+        return {n: i.stack for n, i in self.interfaces.items() if i.stack is not None}
 
     def port_of(self, ref: int | str) -> int | None:
         """The number of the port ``ref`` names (a port number or an interface
@@ -132,6 +143,8 @@ class Datapath:
                 data[name] = getattr(self, name)
         if self.lldp_beacon:
             data['lldp_beacon'] = dict(self.lldp_beacon)
+        if self.stack_priority is not None:
+            data['stack'] = {'priority': self.stack_priority}
         _put(data, 'dp_acls', list(self.dp_acls))
         data['interfaces'] = {
             port: interface.to_data() for port, interface in self.interfaces.items()

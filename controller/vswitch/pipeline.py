@@ -37,11 +37,15 @@ from typing import Any
 from controller.cookies import CookieSpace
 from controller.flowspec import FlowSpec
 from controller.ofmatch import OFPVID_PRESENT
+from controller.stable.pipeline import failover_group_id
+from controller.stable.sft import Route
+from controller.vswitch.fabric import Fabric
 from controller.vswitch.model import Datapath, Policy
 
 PORT_ACL, VLAN, VLAN_ACL, ETH_SRC, ETH_DST = 0, 1, 2, 3, 4
 COOKIES = CookieSpace('vswitch_policy')
 ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT, VIP, PIN = 1, 2, 3, 4, 5, 6, 7, 8, 9
+STACK_IN, REMOTE = 10, 11  # a stack port's frames skip learning; a host on another switch
 
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN_TAGS = (0x8100, 0x88A8)
@@ -52,6 +56,8 @@ PRIO_DOUBLE_TAG = 110
 PRIO_LEARNED = 100
 PRIO_PINNED = 90  # below a learned source: its MAC from any other port is dropped
 PRIO_FLOOD = 10
+PRIO_STACK_IN = 50  # below learned sources, above the learning miss
+PRIO_OFF_TREE = PRIO_FLOOD + 1  # a stack port off the flood tree floods nothing
 PRIO_VIP = 200  # above learned hosts: the router's own addresses
 WHOLE_PACKET = 0xFFFF  # OFPCML_NO_BUFFER: an echo request is answered with its data
 PACKET_IN_BYTES = 128
@@ -71,6 +77,7 @@ class PortPlan:
     mirrored_to: tuple[int, ...] = ()  # mirror ports that get a copy of this port's traffic
     max_hosts: int | None = None
     permanent: bool = False  # FAUCET's permanent_learn: hosts never expire nor move
+    stack: bool = False  # a stack port: every VLAN of the fabric, tagged; never learned on
 
     @property
     def vids(self) -> tuple[int, ...]:
@@ -82,8 +89,11 @@ class PortPlan:
         return vid == self.native_vid or vid in self.tagged_vids
 
 
-def port_plans(policy: Policy, dp: Datapath) -> dict[int, PortPlan]:
-    """{port: PortPlan} for the enabled interfaces of datapath ``dp``."""
+def port_plans(policy: Policy, dp: Datapath, fabric: Fabric | None = None) -> dict[int, PortPlan]:
+    """{port: PortPlan} for the enabled interfaces of datapath ``dp``; a stack port
+    carries ``fabric``'s VLANs (the policy's fabric if None), tagged."""
+    if fabric is None and dp.stack_ports:
+        fabric = Fabric.of(policy)
     mirrored_to = defaultdict(list)
     for port, intf in dp.interfaces.items():
         for watched in intf.mirror or ():
@@ -91,6 +101,9 @@ def port_plans(policy: Policy, dp: Datapath) -> dict[int, PortPlan]:
     plans = {}
     for port, intf in sorted(dp.interfaces.items()):
         if intf.enabled is False:
+            continue
+        if intf.stack is not None and fabric is not None:
+            plans[port] = PortPlan(port=port, tagged_vids=fabric.vids, stack=True)
             continue
         plans[port] = PortPlan(
             port=port,
@@ -282,7 +295,37 @@ def _vlan_rules(plans):
     return rules
 
 
-def _flood_rules(dp, plans):
+def _stack_rules(dp, plans, fabric):
+    """A stack port's frames come from hosts learned on their own switch: they skip
+    learning here. A stack port off the flood tree floods nothing (its unicast is
+    forwarded, by the rules of learned and remote hosts)."""
+    rules = set()
+    tree = fabric.tree.get(dp.dp_id, frozenset()) if fabric is not None else frozenset()
+    for port, plan in plans.items():
+        if not plan.stack:
+            continue
+        rules.add(
+            FlowSpec.make(
+                ETH_SRC,
+                PRIO_STACK_IN,
+                {'in_port': port},
+                [('goto', ETH_DST)],
+                COOKIES.cookie(STACK_IN),
+            )
+        )
+        if port not in tree:
+            rules.add(
+                FlowSpec.make(
+                    ETH_DST, PRIO_OFF_TREE, {'in_port': port}, [], COOKIES.cookie(STACK_IN)
+                )
+            )
+    return rules
+
+
+def _flood_rules(dp, plans, fabric):
+    tree = fabric.tree.get(dp.dp_id, frozenset()) if fabric is not None else frozenset()
+    # floods go out of the stack ports on the tree only
+    plans = {port: plan for port, plan in plans.items() if not plan.stack or port in tree}
     rules = set()
     vids = sorted({v for p in plans.values() for v in p.vids})
     for vid in vids:
@@ -361,14 +404,20 @@ def _vip_rules(policy, plans):
     return rules
 
 
-def compile_datapath(policy: Policy, dp: Datapath) -> frozenset[FlowSpec]:
-    """Every static rule of datapath ``dp`` (a model Datapath) under ``policy``."""
-    plans = port_plans(policy, dp)
+def compile_datapath(
+    policy: Policy, dp: Datapath, fabric: Fabric | None = None
+) -> frozenset[FlowSpec]:
+    """Every static rule of datapath ``dp`` (a model Datapath) under ``policy``, its
+    stack ports as in ``fabric`` (the policy's, all links up, if None)."""
+    if fabric is None and dp.stack_ports:
+        fabric = Fabric.of(policy)
+    plans = port_plans(policy, dp, fabric)
     rules = (
         _port_acl_rules(policy, dp, plans)
         | _vlan_rules(plans)
         | _vlan_acl_rules(policy, dp, plans)
-        | _flood_rules(dp, plans)
+        | _flood_rules(dp, plans, fabric)
+        | _stack_rules(dp, plans, fabric)
         | _vip_rules(policy, plans)
     )
     rules.add(
@@ -428,6 +477,27 @@ def learned_rules(
         COOKIES.cookie(PIN),
     )
     return learned + (pin,)
+
+
+def remote_rule(
+    route: Route, vid: int, mac: str, idle_timeout: int, priority_offset: int = 0
+) -> FlowSpec:
+    """The rule that sends frames for host ``mac`` of VLAN ``vid``, learned on another
+    switch of the fabric, along ``route`` (a stable route of fabric.py): out of its
+    fast-failover group when it has a loop-free backup, else out of its port. Tagged:
+    stack ports carry every VLAN tagged."""
+    if route.backup is None:
+        actions: tuple = (('output', route.port),)
+    else:
+        actions = (('group', failover_group_id(route.port, route.backup)),)
+    return FlowSpec.make(
+        ETH_DST,
+        PRIO_LEARNED + priority_offset,
+        {'vlan_vid': OFPVID_PRESENT | vid, 'eth_dst': mac},
+        [('apply', actions)],
+        COOKIES.cookie(REMOTE),
+        idle_timeout=idle_timeout,
+    )
 
 
 def stale_learning(

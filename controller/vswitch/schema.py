@@ -99,7 +99,6 @@ FAUCET_ONLY = {
         'proactive_learn',
         'proactive_learn_v4',
         'proactive_learn_v6',
-        'stack',
         'strict_packet_in_cookie',
         'table_sizes',
         'targeted_gw_resolution',
@@ -135,7 +134,6 @@ FAUCET_ONLY = {
         'opstatus_reconf',
         'receive_lldp',
         'restricted_bcast_arpnd',
-        'stack',
         'unicast_flood',
     ],
     'acl': ['dot1x_assigned', 'exact_match'],
@@ -167,6 +165,8 @@ FAUCET_ONLY = {
         'vlan_pcp',
     ],
     'actions': ['ct', 'force_port_vlan'],
+    # FAUCET's health-based election of a stack root among several candidates
+    'stack': ['route_learning', 'down_time_multiple', 'min_stack_health', 'min_lacp_health'],
     'output': ['dl_dst', 'failover', 'tunnel'],
 }
 
@@ -283,6 +283,20 @@ _INTERFACE = _mapping(
         'enabled': _flag(),
         'output_only': _flag(),
         'permanent_learn': _flag(),
+        # FAUCET's stacking: this port is cabled to port ``port`` of switch ``dp``
+        'stack': _mapping(
+            {
+                'dp': {'type': ['string', 'integer'], 'expect': 'the name or dp_id of a switch'},
+                'port': {
+                    'type': ['integer', 'string'],
+                    'minimum': 1,
+                    'maximum': OFPP_MAX,
+                    'expect': 'a port number or interface name of that switch',
+                },
+            },
+            'stack link settings (dp, port)',
+            required=['dp', 'port'],
+        ),
     },
     'interface settings',
     FAUCET_ONLY['interface'],
@@ -325,6 +339,12 @@ _DP = _mapping(
             'an offset added to every rule priority, 0..%d' % MAX_PRIORITY_OFFSET,
         ),
         'ofchannel_log': _text('the file to log this switch\'s OpenFlow messages to'),
+        # FAUCET's stacking: a root candidate; the lowest priority is the root
+        'stack': _mapping(
+            {'priority': _int(1, 2**31 - 1, 'a stack priority > 0 (the lowest is the root)')},
+            'stack settings (priority)',
+            FAUCET_ONLY['stack'],
+        ),
         'lldp_beacon': _mapping(
             {
                 'send_interval': _int(1, 2**31 - 1, 'seconds between beacons'),

@@ -23,6 +23,7 @@ from controller.flowspec import FlowSpec
 from controller.learning import Learned, MacTable, is_unicast
 from controller.ofmatch import OFPVID_PRESENT
 from controller.vswitch import pipeline, vip
+from controller.vswitch.fabric import Fabric
 from controller.vswitch.model import OVS_HARDWARE, Datapath, Policy
 from controller.vswitch.pipeline import PortPlan
 
@@ -111,15 +112,30 @@ class HostSeen:
 
 @dataclass(frozen=True)
 class PolicyChange:
-    """What a new policy changed on one switch. ``messages`` in the order to send:
-    strict deletes of the rules that are gone, ADDs of the new and changed ones (an ADD
-    replaces a rule in place), then the deletes of the hosts forgotten on ``forgotten``
-    (port, VID) pairs."""
+    """What a new policy (or fabric) changed on one switch, make before break:
+    ``make`` adds what is new (meters, fast-failover groups, then ADDs of the new and
+    changed rules: an ADD replaces a rule in place; a new stack port takes frames in);
+    ``reroute`` moves the hosts of other switches onto their new stable routes;
+    ``retire`` takes away what is gone (strict deletes of the rules, the deletes of
+    the hosts forgotten on ``forgotten`` (port, VID) pairs, then the groups no rule
+    uses any more). Across a fabric, each of the three is confirmed on every switch
+    before the next is sent (docs/fabric.md)."""
 
     added: int
     deleted: int
     forgotten: list[tuple[int, int]]
-    messages: list[Any]
+    make: list[Any]
+    reroute: list[Any] = field(default_factory=list)
+    retire: list[Any] = field(default_factory=list)
+
+    @property
+    def messages(self) -> list[Any]:
+        """Every message, in the order to send."""
+        return self.make + self.reroute + self.retire
+
+    @property
+    def steps(self) -> tuple[list[Any], list[Any], list[Any]]:
+        return self.make, self.reroute, self.retire
 
     def __len__(self) -> int:
         return self.added + self.deleted
@@ -128,27 +144,37 @@ class PolicyChange:
 class PolicySwitch:
     """A switch the policy names, and its state in the app."""
 
-    def __init__(self, dp: Any, policy: Policy, model: Datapath | None) -> None:
+    def __init__(
+        self, dp: Any, policy: Policy, model: Datapath | None, fabric: Fabric | None = None
+    ) -> None:
         self.dp = dp
         self.hosts: dict[int, MacTable] = {}  # vid -> the hosts learned in it
         self._second, self._learn_ins = 0, 0  # learning packet-ins in the current second
         self.pinned: set[tuple[int, str]] = set()  # (vid, MAC) learned on permanent ports
-        self._use(policy, model)
+        # (vid, MAC) -> (the switch it was learned on, its rule here): hosts of the
+        # fabric learned on another switch
+        self.remote: dict[tuple[int, str], tuple[int, FlowSpec]] = {}
+        self._use(policy, model, fabric)
 
     @classmethod
-    def of(cls, dp: Any, policy: Policy) -> 'PolicySwitch | None':
-        """The state of ``dp`` under ``policy``; None if the policy does not name it."""
+    def of(cls, dp: Any, policy: Policy, fabric: Fabric | None = None) -> 'PolicySwitch | None':
+        """The state of ``dp`` under ``policy`` (and its ``fabric``, computed if None);
+        None if the policy does not name it."""
         model = policy.datapath_by_id(dp.id)
-        return cls(dp, policy, model) if model is not None else None
+        return cls(dp, policy, model, fabric) if model is not None else None
 
-    def _use(self, policy: Policy, model: Datapath | None) -> None:
+    def _use(self, policy: Policy, model: Datapath | None, fabric: Fabric | None) -> None:
         self.model = model  # the policy's Datapath (None: no longer named)
+        self.fabric = fabric if fabric is not None or model is None else Fabric.of(policy)
         self.plans: dict[int, PortPlan] = (
-            pipeline.port_plans(policy, model) if model is not None else {}
+            pipeline.port_plans(policy, model, self.fabric) if model is not None else {}
         )
         self.installed: frozenset[FlowSpec] = (
-            pipeline.compile_datapath(policy, model) if model is not None else frozenset()
+            pipeline.compile_datapath(policy, model, self.fabric)
+            if model is not None
+            else frozenset()
         )
+        self.groups = self.fabric.groups(self.dp.id) if self.fabric is not None else {}
         self.vlan_max_hosts = {vlan.vid: vlan.max_hosts for vlan in policy.vlans.values()}
         self.vlans_by_vid = {vlan.vid: vlan for vlan in policy.vlans.values()}
         self.meters = meters(policy, model)
@@ -186,8 +212,55 @@ class PolicySwitch:
                 + tuple(sorted(set(self.meters) - {OFPM_CONTROLLER, OFPM_SLOWPATH}))
             ]
             + [meter_mod(dp, ofp.OFPMC_ADD, meter, entry) for meter, entry in self.meters.items()]
+            + [of.failover_group(dp, group, ports) for group, ports in sorted(self.groups.items())]
             + [flowspec.to_flow_mod(dp, spec) for spec in sorted(self.installed)]
         )
+
+    # --- the fabric -----------------------------------------------------------------
+
+    @property
+    def offset(self) -> int:
+        return self.model.priority_offset if self.model is not None else 0
+
+    def remote_host(self, vid: int, mac: str, host_dp_id: int, idle_timeout: int) -> list[Any]:
+        """Host ``mac`` of VLAN ``vid`` was learned on switch ``host_dp_id`` of the
+        fabric: the rule that sends its frames there along the stable route (with its
+        fast-failover backup). [] where there is no route, or the host is here."""
+        if host_dp_id == self.dp.id or self.fabric is None or vid not in self.fabric.vids:
+            return []
+        route = self.fabric.route(self.dp.id, host_dp_id)
+        if route is None:
+            return []
+        spec = pipeline.remote_rule(route, vid, mac, idle_timeout, self.offset)
+        self.remote[(vid, mac)] = (host_dp_id, spec)
+        if vid in self.hosts:  # it moved away from here
+            self.hosts[vid].forget(mac)
+        return self._logged([flowspec.to_flow_mod(self.dp, spec)])
+
+    def local_hosts(self) -> list[tuple[int, str]]:
+        """[(vid, MAC)] of the hosts learned on this switch's own ports."""
+        return sorted(
+            (vid, mac)
+            for vid, table in self.hosts.items()
+            for port in self.plans
+            for mac in table.macs_on_port(port)
+        )
+
+    def _rerouted(self) -> tuple[list[FlowSpec], list[FlowSpec]]:
+        """(rules to add, rules to delete) that move the remote hosts' rules onto the
+        routes of the fabric now in use."""
+        add, delete = [], []
+        for key, (host, old) in sorted(self.remote.items()):
+            route = self.fabric.route(self.dp.id, host) if self.fabric is not None else None
+            if route is None or self.model is None:
+                delete.append(old)
+                del self.remote[key]
+                continue
+            new = pipeline.remote_rule(route, key[0], key[1], old.idle_timeout, self.offset)
+            if new != old:
+                add.append(new)
+                self.remote[key] = (host, new)
+        return add, delete
 
     # --- learning -------------------------------------------------------------------
 
@@ -220,6 +293,8 @@ class PolicySwitch:
             # its frames from other ports; this is one that raced the pin)
             return HostSeen(src, vid, plan.port, Learned.REFUSED, known)
         result, previous = hosts.learn(src, plan.port, max_macs=plan.max_hosts)
+        if result not in (Learned.BANNED, Learned.REFUSED, Learned.FULL):
+            self.remote.pop((vid, src), None)  # here now (its local rule replaces it)
         if plan.permanent and result in (Learned.NEW, Learned.MOVED):
             self.pinned.add((vid, src))
         messages = []
@@ -233,7 +308,7 @@ class PolicySwitch:
                         src,
                         settings.idle_timeout,
                         settings.hard_timeout,
-                        self.model.priority_offset if self.model is not None else 0,
+                        self.offset,
                     )
                 ]
             )
@@ -297,24 +372,46 @@ class PolicySwitch:
 
     # --- a new policy ---------------------------------------------------------------
 
-    def apply(self, policy: Policy) -> PolicyChange:
+    def apply(self, policy: Policy, fabric: Fabric | None = None) -> PolicyChange:
         """Move the switch to ``policy`` (which may no longer name it: then it keeps no
-        rules) by the smallest diff: rules that stay the same are not touched, and hosts
-        are forgotten only where a port's VLANs or mirroring changed."""
+        rules) and ``fabric`` (the policy's, all stack links up, if None) by the
+        smallest diff, make before break: rules that stay the same are not touched,
+        new and changed rules (the remote hosts' on their new routes too) come first,
+        and hosts are forgotten only where a port's VLANs or mirroring changed."""
         dp = self.dp
         old_plans, old_rules, old_meters = self.plans, self.installed, self.meters
-        self._use(policy, policy.datapath_by_id(dp.id))
+        old_groups = self.groups
+        self._use(policy, policy.datapath_by_id(dp.id), fabric)
         change = flowspec.diff(old_rules, self.installed)
+        rerouted, unrouted = self._rerouted()
         mask = pipeline.COOKIES.all_rules()[1]
-        messages = (
+        make = (
             _meter_changes(dp, old_meters, self.meters)
-            + [flowspec.to_delete_strict(dp, spec, mask) for spec in change.delete]
+            + [
+                of.failover_group(dp, group, ports)
+                for group, ports in sorted(self.groups.items())
+                if old_groups.get(group) != ports
+            ]
             + [flowspec.to_flow_mod(dp, spec) for spec in change.add]
         )
+        reroute = [flowspec.to_flow_mod(dp, spec) for spec in rerouted]
+        retire = [
+            flowspec.to_delete_strict(dp, spec, mask) for spec in change.delete + tuple(unrouted)
+        ]
         stale = sorted(pipeline.stale_learning(old_plans, self.plans))
         for port, vid in stale:
-            messages += self.forget(port, vid)
-        return PolicyChange(len(change.add), len(change.delete), stale, self._logged(messages))
+            retire += self.forget(port, vid)
+        retire += [
+            of.group_delete(dp, group) for group in sorted(set(old_groups) - set(self.groups))
+        ]
+        return PolicyChange(
+            len(change.add),
+            len(change.delete),
+            stale,
+            self._logged(make),
+            self._logged(reroute),
+            self._logged(retire),
+        )
 
 
 def _meter_changes(dp: Any, old: dict[int, MeterEntry], new: dict[int, MeterEntry]) -> list[Any]:

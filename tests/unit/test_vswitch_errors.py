@@ -322,14 +322,14 @@ def test_every_error_in_one_pass_sorted_by_line(tmp_path):
         BASE.replace('{vid: 200}', '{vid: 4095}')
         .replace('tcp_dst: 80,', 'tcp_dst: 80, ipv4_src: 10.0.0.1/8,')
         .replace('acls_in: [web]', 'acls_in: [web, nope]')
-        .replace(PORT_3, '      3: {tagged_vlans: [office], stack: {dp: sw2}}')
+        .replace(PORT_3, '      3: {tagged_vlans: [office], lacp: 1}')
     )
     found = errors(tmp_path, text)
     assert [(e.line, e.path) for e in found] == [
         (3, 'vlans.guest.vid'),
         (6, 'acls.web.0.rule.ipv4_src'),
         (12, 'dps.sw1.interfaces.1.acls_in.1'),
-        (14, 'dps.sw1.interfaces.3.stack'),
+        (14, 'dps.sw1.interfaces.3.lacp'),
     ]
 
 

@@ -157,9 +157,11 @@ def test_a_port_moved_to_another_vlan_is_a_small_diff_and_forgets_only_it():
     assert '0e:00:00:00:00:01' not in sw.hosts[100]
     assert '0e:00:00:00:00:03' in sw.hosts[100]
     assert 0 < change.added and 0 < change.deleted and len(change) < len(before)
-    deletes = change.messages[: change.deleted]
-    adds = change.messages[change.deleted : change.deleted + change.added]
-    forgets = change.messages[change.deleted + change.added :]
+    # make before break: the ADDs first, then the strict deletes, then the forgets
+    adds = change.messages[: change.added]
+    deletes = change.messages[change.added : change.added + change.deleted]
+    forgets = change.messages[change.added + change.deleted :]
+    assert change.make == adds and change.retire == deletes + forgets
     assert all(m.command == ofp.OFPFC_DELETE_STRICT for m in deletes)
     assert all(m.cookie_mask == pipeline.COOKIES.all_rules()[1] for m in deletes)
     assert all(m.command == ofp.OFPFC_ADD for m in adds)
