@@ -128,6 +128,7 @@ def plan_update(
     tree = spanning_tree_ports(snapshot.graph())
     hosts_at = pipe.hosts_by_switch(snapshot)
     changes: dict[int, pipe.EntryChanges] = {}  # id(stable SFT) -> changes from it
+    ingress = pipe.ingress_rule(epoch)
     plans = {}
     for sw in switches:
         dpid = sw.dp.id
@@ -155,7 +156,8 @@ def plan_update(
             if group:
                 users[group[0]] += 1
                 groups[group[0]] = group[1]
-        desired = pipe.port_rules(snapshot, dpid, tree, hosts_at) | {pipe.ingress_rule(epoch)}
+        desired = pipe.port_rules(snapshot, dpid, tree, hosts_at)
+        desired.add(ingress)
         admit, unblock = pipe.admitted_ahead(sw.port_rules, desired)
         plans[dpid] = SwitchPlan(
             overlays,

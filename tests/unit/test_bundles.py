@@ -68,6 +68,18 @@ def test_bundle_is_open_add_commit_then_barrier_in_one_write():
     assert not transaction.done.is_set()
 
 
+def test_a_single_message_goes_without_a_bundle_and_its_error_fails_it():
+    dp = RecordingDatapath()
+    client = BundleClient()
+    transaction = client.send(dp, [of.flow_delete(dp, 1, 2)])
+    sent = messages(dp.sent)
+    assert [m[0] for m in sent] == [ofp.OFPT_FLOW_MOD, ofp.OFPT_BARRIER_REQUEST]
+    assert client.on_error(Reply(dp, sent[0][1], 4, 9))
+    client.on_barrier_reply(Reply(dp, sent[1][1]))
+    assert transaction.done.is_set() and transaction.errors == [(4, 9)]
+    assert not transaction.ok and client.in_flight == 0
+
+
 def test_barrier_reply_completes_and_errors_fail_it():
     dp = RecordingDatapath()
     client = BundleClient()
