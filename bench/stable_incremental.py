@@ -270,9 +270,9 @@ def _summary(record):
 
 
 class Sampler:
-    """py-spy sampling the ryu-manager process from the link cut until its epoch is
-    stamped (phase 3, after the drain time, is left out); the shares of samples per
-    function go to ``path`` as bench/profile.py writes them."""
+    """py-spy sampling a process (here: ryu-manager from the link cut until its epoch is
+    stamped; phase 3, after the drain time, is left out) until ``stop``; the shares of
+    samples per function go to ``path`` as bench/profile.py writes them."""
 
     def __init__(self, pid, path):
         self.path = path
@@ -291,7 +291,7 @@ class Sampler:
         with open(self.folded) as f:
             total, shares = inclusive_shares(f)
         with open(self.path, 'w') as f:
-            f.write('py-spy, ryu-manager from the link cut to stamped: %d samples\n' % total)
+            f.write('py-spy, %d samples\n' % total)
             for name, share in sorted(shares.items(), key=lambda item: -item[1])[:top]:
                 f.write('%5.1f%%  %s\n' % (share * 100, name))
 

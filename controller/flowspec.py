@@ -26,7 +26,8 @@ from controller.openflow import FlowModTemplate, PackedMatch, PackedOutputs
 # What to_flow_mod needs of a datapath, for messages built before any switch connects.
 _OPENFLOW_13 = SimpleNamespace(ofproto=ofproto_v1_3, ofproto_parser=ofproto_v1_3_parser)
 _XID = struct.Struct('!I')
-PREPARED_KEPT = 16384  # to_flow_mod's messages kept to copy (about 2 KB each)
+_OFPFlowMod = ofproto_v1_3_parser.OFPFlowMod
+PREPARED_KEPT = 2048  # to_flow_mod's shared messages kept to copy
 _prepared: dict[tuple, Any] = {}  # (FlowSpec, send_flow_removed, packed) -> a PreparedFlowMod
 
 
@@ -173,18 +174,25 @@ class PreparedFlowMod(ofproto_v1_3_parser.OFPFlowMod):
 
 
 def to_flow_mod(
-    dp: Any, spec: FlowSpec, send_flow_removed: bool = False, packed: bool = False
+    dp: Any,
+    spec: FlowSpec,
+    send_flow_removed: bool = False,
+    packed: bool = False,
+    shared: bool = False,
 ) -> Any:
     """The FLOW_MOD that adds ``spec``. ``packed``: its match as a PackedMatch and its
     apply-actions, where they only output, as PackedOutputs (controller/openflow.py),
     for hot paths and long output lists; only for matches on in_port, eth_dst and
     eth_src, which it packs without Ryu's OFPMatch.
 
-    The same rule goes to many switches (an epoch of stable_routing sends its ingress
-    and version rules to every switch, and a host's forward rule to every switch whose
-    next hop to it is the same port), and building it through Ryu's classes costs
-    about 100 us: a message is therefore made once per rule (up to PREPARED_KEPT of
-    them) and copied, its match and instructions shared, its bytes serialized once."""
+    ``shared``: the same rule goes to many switches (an epoch of stable_routing sends
+    its ingress and version rules to every switch, and a host's forward rule to every
+    switch whose next hop to it is the same port), and building it through Ryu's
+    classes costs about 100 us: the message is made once per rule (the last
+    PREPARED_KEPT of them are kept, a few KB each) and copied, its match and
+    instructions shared, its bytes serialized once."""
+    if not shared:
+        return _build_flow_mod(dp, spec, send_flow_removed, packed, type_=_OFPFlowMod)
     key = (spec, send_flow_removed, packed)
     prototype = _prepared.get(key)
     if prototype is None or prototype.datapath.ofproto is not dp.ofproto:
@@ -200,10 +208,12 @@ def to_flow_mod(
     return msg
 
 
-def _build_flow_mod(dp: Any, spec: FlowSpec, send_flow_removed: bool, packed: bool) -> Any:
+def _build_flow_mod(
+    dp: Any, spec: FlowSpec, send_flow_removed: bool, packed: bool, type_: Any = PreparedFlowMod
+) -> Any:
     parser, ofp = dp.ofproto_parser, dp.ofproto
     match = PackedMatch(**spec.match_dict()) if packed else parser.OFPMatch(**spec.match_dict())
-    return PreparedFlowMod(
+    return type_(
         datapath=dp,
         table_id=spec.table,
         command=ofp.OFPFC_ADD,

@@ -180,10 +180,10 @@ def port_rule_changes(sw: SwitchRules, desired: set[FlowSpec]) -> list:
         # Unknown contents (a new connection): clear and rewrite in the same atomic
         # bundle, so no packet sees the switch in between.
         wipe = [of.flow_delete(dp, *pipe.COOKIES.rules_of_kind(kind)) for kind in PORT_RULE_KINDS]
-        return wipe + [to_flow_mod(dp, spec) for spec in in_order(desired)]
+        return wipe + [to_flow_mod(dp, spec, shared=True) for spec in in_order(desired)]
     change = diff(sw.port_rules, desired)
     return [to_delete_strict(dp, spec, KIND_MASK) for spec in change.delete] + [
-        to_flow_mod(dp, spec) for spec in change.add
+        to_flow_mod(dp, spec, shared=True) for spec in change.add
     ]
 
 
@@ -199,12 +199,16 @@ def internal_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
             if gid not in sw.groups
         ]
         + [
-            to_flow_mod(dp, pipe.forward_rule(mac, entry, epoch, overlay=True))
+            to_flow_mod(dp, pipe.forward_rule(mac, entry, epoch, overlay=True), shared=True)
             for mac, entry in sorted(plan.overlays.items())
         ]
         + [to_delete_strict(dp, spec, KIND_MASK) for spec in plan.unblock]
-        + [to_flow_mod(dp, spec) for spec in plan.admit]
-        + ([] if sw.next_admitted == epoch else [to_flow_mod(dp, pipe.version_rule(epoch))])
+        + [to_flow_mod(dp, spec, shared=True) for spec in plan.admit]
+        + (
+            []
+            if sw.next_admitted == epoch
+            else [to_flow_mod(dp, pipe.version_rule(epoch), shared=True)]
+        )
     )
 
 
@@ -221,7 +225,7 @@ def stable_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
     return (
         wipe
         + [
-            to_flow_mod(dp, pipe.forward_rule(mac, entry, epoch))
+            to_flow_mod(dp, pipe.forward_rule(mac, entry, epoch), shared=True)
             for mac, entry in sorted(plan.overlays.items())
         ]
         + [to_delete_strict(dp, pipe.stable_rule_of(mac), KIND_MASK) for mac in plan.removed]
@@ -230,11 +234,11 @@ def stable_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
             of.flow_delete(
                 dp, *pipe.COOKIES.rules_of_kind(pipe.VERSION), table_id=pipe.INGRESS_TABLE
             ),
-            to_flow_mod(dp, pipe.version_rule(epoch)),
+            to_flow_mod(dp, pipe.version_rule(epoch), shared=True),
             # The next epoch's version, ahead: nothing stamps it before that epoch's
             # phase 2 (a switch left behind stamps an older one), and its phase 1 then
             # has nothing to send to a switch none of whose entries change.
-            to_flow_mod(dp, pipe.version_rule(epoch + 1)),
+            to_flow_mod(dp, pipe.version_rule(epoch + 1), shared=True),
         ]
         + port_rule_changes(sw, plan.port_rules)
         + [of.group_delete(dp, gid) for gid in sorted(sw.groups - set(plan.group_users))]
