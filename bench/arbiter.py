@@ -254,11 +254,18 @@ def overhead_templates(installed, hosts):
     return {'installed': installed, **{way: _summary(s) for way, s in cpu_s.items()}}
 
 
+def _cpu_s(pid):
+    """User + system CPU seconds of process ``pid`` so far (/proc)."""
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rpartition(')')[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def flowsetup(quick, logdir, profile_dir=None):
     """Flow setup alone and behind the arbiter; ``profile_dir``: py-spy samples each
     controller's throughput run there (profile-arbiter-flowsetup-<apps>.txt; root)."""
     from bench import ofemu
-    from bench.stable_incremental import Sampler
+    from bench.sampler import Sampler
     from tests.harness.controller import RyuController
 
     loops, loop_s = (2, 1.0) if quick else (5, 2.0)
@@ -271,18 +278,25 @@ def flowsetup(quick, logdir, profile_dir=None):
                 if profile_dir and mode == 'throughput':
                     path = 'profile-arbiter-flowsetup-%d-apps.txt' % len(apps)
                     sampler = Sampler(ctl.pid, os.path.join(profile_dir, path))
+                cpu_before = _cpu_s(ctl.pid)
                 r = ofemu.run_flow_setup(ctl.ofp_port, mode, loops, loop_s)
+                cpu_s = _cpu_s(ctl.pid) - cpu_before
                 if sampler:
                     sampler.stop()
             entry = {**r.to_dict(), 'controller': name}
             entry.pop('latencies', None)
+            # CPU time of ryu-manager per answered packet-in (hand-shake and warm-up
+            # included): on a loaded machine steadier than the rate.
+            answered = entry['totals']['answered']
+            entry['cpu_us_per_answered'] = cpu_s * 1e6 / answered if answered else None
             results.append(entry)
             print(
-                'arbiter flowsetup %-38s %-10s %8.0f answered/s%s'
+                'arbiter flowsetup %-38s %-10s %8.0f answered/s, %5.1f us CPU each%s'
                 % (
                     name,
                     mode,
                     entry['answered_per_s']['median'],
+                    entry['cpu_us_per_answered'] or 0,
                     '  p50 %.0f us' % entry['latency_us']['p50'] if entry['latency_us'] else '',
                 )
             )
@@ -423,19 +437,21 @@ def report(data):
         'Flow setup of apps/l2_learning.py with and without the arbiter '
         '(bench/ofemu.py, 16 switches, WARNING log):',
         '',
-        '| controller | mode | answered/s median | latency p50 us |',
-        '| --- | --- | ---: | ---: |',
+        '| controller | mode | answered/s median | latency p50 us | CPU us per answered |',
+        '| --- | --- | ---: | ---: | ---: |',
     ]
     rate = {}
     for r in res['flowsetup']:
         lat = r['latency_us']['p50'] if r['latency_us'] else None
+        cpu = r.get('cpu_us_per_answered')
         out.append(
-            '| %s | %s | %.0f | %s |'
+            '| %s | %s | %.0f | %s | %s |'
             % (
                 r['controller'],
                 r['mode'],
                 r['answered_per_s']['median'],
                 '%.0f' % lat if lat else '',
+                '%.1f' % cpu if cpu else '',
             )
         )
         if r['mode'] == 'throughput':

@@ -30,16 +30,14 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import struct
-import subprocess
 import sys
 import time
 from time import perf_counter
 
 from bench import ofemu
 from bench.machine import REPO, RESULTS_DIR, machine
-from bench.profile import inclusive_shares
+from bench.sampler import Sampler
 from bench.stable import fat_tree, random_regular, snapshot_of_graph
 from bench.stable_network import _settled as settled_after
 from controller.stable import pipeline as pipe
@@ -267,33 +265,6 @@ def _summary(record):
     out['trigger_to_cut_ms'] = round((record['cut_at'] - record['first_trigger_at']) * 1000, 1)
     out['steps_ms'] = {step: round(ms, 1) for step, ms in record['steps_ms'].items()}
     return out
-
-
-class Sampler:
-    """py-spy sampling a process (here: ryu-manager from the link cut until its epoch is
-    stamped; phase 3, after the drain time, is left out) until ``stop``; the shares of
-    samples per function go to ``path`` as bench/profile.py writes them."""
-
-    def __init__(self, pid, path):
-        self.path = path
-        self.folded = path + '.folded'
-        py_spy = os.path.join(os.path.dirname(sys.executable), 'py-spy')
-        self.process = subprocess.Popen(
-            [py_spy, 'record', '-p', str(pid), '-r', '200', '-f', 'raw', '-o', self.folded],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(1.0)  # attached before the cut
-
-    def stop(self, top=45):
-        self.process.send_signal(signal.SIGINT)
-        self.process.wait(timeout=30)
-        with open(self.folded) as f:
-            total, shares = inclusive_shares(f)
-        with open(self.path, 'w') as f:
-            f.write('py-spy, %d samples\n' % total)
-            for name, share in sorted(shares.items(), key=lambda item: -item[1])[:top]:
-                f.write('%5.1f%%  %s\n' % (share * 100, name))
 
 
 def emulated(n, host_every, logdir, quiet_window, timeout=600, profile=None):

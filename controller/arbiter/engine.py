@@ -511,7 +511,7 @@ class Arbiter:
 
     def stamped(
         self, dp: Any, app: str, templates: Sequence[FlowModTemplate], mac: bytes, port: int
-    ) -> list[bytearray] | None:
+    ) -> list[bytes] | None:
         """The ADDs of ``templates`` stamped with ``mac`` and ``port`` (controller/
         openflow.py's send_stamped, l2_learning's hot path), taken by the fast path as
         bytes: no message object is built, and the match is read from the template's
@@ -572,10 +572,9 @@ class Arbiter:
             if table is None:
                 table = self.single_app[where] = SingleAppTable(app)
             removed = bool(flags & ofproto_v1_3.OFPFF_SEND_FLOW_REM)
-            self._keep_fast(
-                dp, app, table, table_id, (priority,) + fields, bytes(wire), cookie, removed
-            )
-            out.append(wire)
+            sent = bytes(wire)
+            self._keep_fast(dp, app, table, table_id, (priority,) + fields, sent, cookie, removed)
+            out.append(sent)
         return out
 
     def wire_actions(self, dpid: int, wire: bytes) -> ActionsKey:
