@@ -302,6 +302,15 @@ def send_together(dp: Any, msgs: Sequence[Any]) -> None:
     dp.send(b''.join([msg.buf for msg in msgs]))
 
 
+_PLAIN_SEND_TOGETHER = send_together
+
+
+def arbitrated() -> bool:
+    """Whether an arbiter stands between the apps and the switches
+    (controller/arbiter/interpose.py replaces send_together with its own)."""
+    return send_together is not _PLAIN_SEND_TOGETHER
+
+
 def flow_delete(
     dp: Any,
     cookie: int,

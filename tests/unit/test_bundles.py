@@ -69,6 +69,7 @@ def test_bundle_is_open_add_commit_then_barrier_in_one_write():
 
 
 def test_a_single_message_goes_without_a_bundle_and_its_error_fails_it():
+    assert not of.arbitrated()
     dp = RecordingDatapath()
     client = BundleClient()
     transaction = client.send(dp, [of.flow_delete(dp, 1, 2)])
@@ -137,3 +138,20 @@ def test_a_switch_sending_error_after_error_has_the_first_few_kept():
         errors_text([(1, 5), (6, 0), ('disconnected', None)])
         == 'type 1 code 5, type 6 code 0, type disconnected code None'
     )
+
+
+def test_behind_the_arbiter_a_single_message_still_goes_in_a_bundle(monkeypatch):
+    """The arbiter refuses a bundle whole when it would hold one of its messages back,
+    but may hold a lone FLOW_MOD back without an error: the transaction would then say
+    done for a rule that is not on the switch."""
+    monkeypatch.setattr(of, 'send_together', lambda dp, msgs: of._PLAIN_SEND_TOGETHER(dp, msgs))
+    assert of.arbitrated()
+    dp = RecordingDatapath()
+    BundleClient().send(dp, [of.flow_delete(dp, 1, 2)])
+    sent = messages(dp.sent)
+    assert [(m[0], m[2], m[3]) for m in sent] == [
+        (ofp.OFPT_EXPERIMENTER, ofp.ONF_ET_BUNDLE_CONTROL, ofp.ONF_BCT_OPEN_REQUEST),
+        (ofp.OFPT_EXPERIMENTER, ofp.ONF_ET_BUNDLE_ADD_MESSAGE, None),
+        (ofp.OFPT_EXPERIMENTER, ofp.ONF_ET_BUNDLE_CONTROL, ofp.ONF_BCT_COMMIT_REQUEST),
+        (ofp.OFPT_BARRIER_REQUEST, None, None),
+    ]
