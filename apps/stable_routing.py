@@ -552,6 +552,7 @@ class StableRouting(ReplicatedApp, SuiteApp):
     def _compute_and_install(self, record: EpochRecord, trigger_count: int) -> None:
         started = perf_counter()
         snapshot = self._snapshot()
+        taken = perf_counter()
         sft = compute_sft(snapshot)
         computed = perf_counter()
         problems = check_sft(sft, snapshot)
@@ -560,6 +561,11 @@ class StableRouting(ReplicatedApp, SuiteApp):
         record.hosts = len(snapshot.hosts)
         record.compute_ms = (computed - started) * 1000
         record.check_ms = (checked - computed) * 1000
+        record.steps_ms.update(
+            snapshot=(taken - started) * 1000,
+            compute=(computed - taken) * 1000,
+            check=record.check_ms,
+        )
         if problems:
             record.state = 'rejected'
             record.problems = [str(p) for p in problems]
@@ -586,7 +592,9 @@ class StableRouting(ReplicatedApp, SuiteApp):
         targets = [
             self.switches[dpid] for dpid in sorted(snapshot.switches) if dpid in self.switches
         ]
+        planning = perf_counter()
         plan = plan_update(record.number, snapshot, sft, targets)
+        record.steps_ms['plan'] = (perf_counter() - planning) * 1000
         if self.updater.stamp(record, plan, started=checked):
             self.current = EpochInForce(record, snapshot, sft)
             self.updater.retire(record, plan)

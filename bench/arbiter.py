@@ -192,8 +192,80 @@ def overhead_single_app(installed, proposals):
     }
 
 
-def flowsetup(quick, logdir):
+class _SendingDatapath(FakeDatapath):
+    """A FakeDatapath that takes raw writes (openflow.send_stamped's) and drops them."""
+
+    def send(self, data):
+        return True
+
+
+def overhead_templates(installed, hosts):
+    """CPU time per learned host of l2_learning's hot path: its two rules stamped from
+    templates (controller/openflow.py's send_stamped), alone, and through the arbiter's
+    single-app tables by the two ways the interposed send_stamped can take: building
+    the templates' messages for ``flow_mod`` (what it did before), or ``Arbiter.stamped``
+    (the bytes, no message built or match parsed). The three are timed host by host in
+    turn, so that load on the machine falls on all three alike."""
+    from controller import openflow as of
+    from controller.l2 import pipeline as l2_pipe
+
+    templates = l2_pipe.host_rule_templates(150, 300)
+    engines, dps = {}, {}
+    for way in ('objects', 'stamped'):
+        engines[way] = Arbiter(
+            load_arbiter_policy_text(POLICY),
+            send=lambda dp, msg: msg.buf,
+            notify=lambda app, dp, msg, decision: None,
+        )
+        dps[way] = FakeDatapath()
+    alone_dp = _SendingDatapath()
+
+    def alone(mac, port):
+        of.send_stamped(alone_dp, templates, mac, port)
+
+    def objects(mac, port):
+        engine, dp = engines['objects'], dps['objects']
+        for template in templates:
+            msg = template.message(mac, port)
+            dp.set_xid(msg)
+            engine.flow_mod(dp, 'l2_learning', msg)
+
+    def stamped(mac, port):
+        wires = engines['stamped'].stamped(dps['stamped'], 'l2_learning', templates, mac, port)
+        b''.join(wires)
+
+    ways = {'alone': alone, 'objects': objects, 'stamped': stamped}
+    for number in range(installed // 2):
+        for way in ('objects', 'stamped'):
+            ways[way](bytes.fromhex(_mac(number).replace(':', '')), 1 + number % 4)
+    cpu_s = {way: [] for way in ways}
+    gc.disable()
+    try:
+        for number in range(installed // 2, installed // 2 + hosts):
+            mac, port = bytes.fromhex(_mac(number).replace(':', '')), 1 + number % 4
+            for way, host in ways.items():
+                began = time.thread_time()
+                host(mac, port)
+                cpu_s[way].append(time.thread_time() - began)
+    finally:
+        gc.enable()
+    assert engines['stamped'].rule_counts() == engines['objects'].rule_counts()
+    assert not engines['stamped']._index.count()
+    return {'installed': installed, **{way: _summary(s) for way, s in cpu_s.items()}}
+
+
+def _cpu_s(pid):
+    """User + system CPU seconds of process ``pid`` so far (/proc)."""
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rpartition(')')[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def flowsetup(quick, logdir, profile_dir=None):
+    """Flow setup alone and behind the arbiter; ``profile_dir``: py-spy samples each
+    controller's throughput run there (profile-arbiter-flowsetup-<apps>.txt; root)."""
     from bench import ofemu
+    from bench.sampler import Sampler
     from tests.harness.controller import RyuController
 
     loops, loop_s = (2, 1.0) if quick else (5, 2.0)
@@ -202,16 +274,29 @@ def flowsetup(quick, logdir):
         for mode in ('throughput', 'latency'):
             log = os.path.join(logdir, 'arbiter-%s-%s.log' % (len(apps), mode))
             with RyuController(apps, log, L2_UNLIMITED, WARNING) as ctl:
+                sampler = None
+                if profile_dir and mode == 'throughput':
+                    path = 'profile-arbiter-flowsetup-%d-apps.txt' % len(apps)
+                    sampler = Sampler(ctl.pid, os.path.join(profile_dir, path))
+                cpu_before = _cpu_s(ctl.pid)
                 r = ofemu.run_flow_setup(ctl.ofp_port, mode, loops, loop_s)
+                cpu_s = _cpu_s(ctl.pid) - cpu_before
+                if sampler:
+                    sampler.stop()
             entry = {**r.to_dict(), 'controller': name}
             entry.pop('latencies', None)
+            # CPU time of ryu-manager per answered packet-in (hand-shake and warm-up
+            # included): on a loaded machine steadier than the rate.
+            answered = entry['totals']['answered']
+            entry['cpu_us_per_answered'] = cpu_s * 1e6 / answered if answered else None
             results.append(entry)
             print(
-                'arbiter flowsetup %-38s %-10s %8.0f answered/s%s'
+                'arbiter flowsetup %-38s %-10s %8.0f answered/s, %5.1f us CPU each%s'
                 % (
                     name,
                     mode,
                     entry['answered_per_s']['median'],
+                    entry['cpu_us_per_answered'] or 0,
                     '  p50 %.0f us' % entry['latency_us']['p50'] if entry['latency_us'] else '',
                 )
             )
@@ -242,7 +327,25 @@ def run(quick, logdir):
             'arbiter overhead %6d rules, one app per table: p50 %.1f us, p99 %.1f us'
             % (installed, entry['all']['p50_us'], entry['all']['p99_us'])
         )
+        entry = overhead_templates(installed, hosts=1000 if quick else 5000)
+        results.setdefault('overhead_templates', []).append(entry)
+        _print_templates(entry)
     return results
+
+
+def _print_templates(entry):
+    print(
+        'arbiter overhead %6d rules, l2_learning\'s templates, CPU us per host (mean, p50): '
+        'alone %.1f, %.1f; arbiter with messages %.1f, %.1f; arbiter stamped %.1f, %.1f'
+        % (
+            entry['installed'],
+            *(
+                entry[way][key]
+                for way in ('alone', 'objects', 'stamped')
+                for key in ('mean_us', 'p50_us')
+            ),
+        )
+    )
 
 
 def report(data):
@@ -305,24 +408,50 @@ def report(data):
                     a['max_us'],
                 )
             )
+    templated = res.get('overhead_templates')
+    if templated:
+        out += [
+            '',
+            'l2_learning\'s hot path (two rules stamped from templates per learned host), CPU '
+            'time per host, timed in turn: alone, and behind the arbiter\'s single-app '
+            'tables with the templates\' messages built for it, or taken as bytes '
+            '(Arbiter.stamped, what the interposed send_stamped does now):',
+            '',
+            '| rules installed | alone mean us | arbiter, messages mean us '
+            '| arbiter, bytes mean us | arbiter, bytes p50 us |',
+            '| ---: | ---: | ---: | ---: | ---: |',
+        ]
+        for e in templated:
+            out.append(
+                '| %d | %.1f | %.1f | %.1f | %.1f |'
+                % (
+                    e['installed'],
+                    e['alone']['mean_us'],
+                    e['objects']['mean_us'],
+                    e['stamped']['mean_us'],
+                    e['stamped']['p50_us'],
+                )
+            )
     out += [
         '',
         'Flow setup of apps/l2_learning.py with and without the arbiter '
         '(bench/ofemu.py, 16 switches, WARNING log):',
         '',
-        '| controller | mode | answered/s median | latency p50 us |',
-        '| --- | --- | ---: | ---: |',
+        '| controller | mode | answered/s median | latency p50 us | CPU us per answered |',
+        '| --- | --- | ---: | ---: | ---: |',
     ]
     rate = {}
     for r in res['flowsetup']:
         lat = r['latency_us']['p50'] if r['latency_us'] else None
+        cpu = r.get('cpu_us_per_answered')
         out.append(
-            '| %s | %s | %.0f | %s |'
+            '| %s | %s | %.0f | %s | %s |'
             % (
                 r['controller'],
                 r['mode'],
                 r['answered_per_s']['median'],
                 '%.0f' % lat if lat else '',
+                '%.1f' % cpu if cpu else '',
             )
         )
         if r['mode'] == 'throughput':
@@ -353,6 +482,9 @@ def main():
         help='installed rule counts (default 1000,10000,100000)',
     )
     args.add_argument('--proposals', type=int, default=10000)
+    args.add_argument(
+        '--profile', metavar='DIR', help='py-spy the throughput runs, profiles to DIR (root)'
+    )
     options = args.parse_args()
     for installed in (int(n) for n in options.rules.split(',')):
         entry = overhead(installed, options.proposals)
@@ -384,10 +516,12 @@ def main():
                 entry['all']['max_us'],
             )
         )
+        _print_templates(overhead_templates(installed, options.proposals // 2))
     if not options.overhead_only:
         import tempfile
 
-        for r in flowsetup(quick=True, logdir=tempfile.mkdtemp(prefix='arbiter-bench-')):
+        logdir = tempfile.mkdtemp(prefix='arbiter-bench-')
+        for r in flowsetup(quick=True, logdir=logdir, profile_dir=options.profile):
             print(r['controller'], r['mode'], r['answered_per_s'])
 
 

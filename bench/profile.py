@@ -8,7 +8,6 @@ with the largest inclusive share of samples to bench/results/profile-<app>.txt.
 """
 
 import argparse
-import collections
 import os
 import re
 import subprocess
@@ -19,24 +18,7 @@ import threading
 from bench import ofemu
 from bench.machine import REPO, RESULTS_DIR
 from bench.run import CONTROLLERS, controller
-
-
-def inclusive_shares(folded_lines):
-    """{'function (file)': share of samples whose stack contains it} from py-spy's raw
-    (collapsed-stack) output: one 'frame;frame;... count' line per distinct stack."""
-    total, counts = 0, collections.Counter()
-    for line in folded_lines:
-        stack, _, count = line.rstrip().rpartition(' ')
-        if not stack:
-            continue
-        total += int(count)
-        names = set()
-        for frame in stack.split(';'):
-            function, _, where = frame.partition(' (')
-            names.add('%s (%s)' % (function, os.path.basename(where.split(':')[0])))
-        for name in names:
-            counts[name] += int(count)
-    return total, {name: n / total for name, n in counts.items()} if total else {}
+from bench.sampler import inclusive_shares
 
 
 def main():

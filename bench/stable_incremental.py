@@ -37,6 +37,7 @@ from time import perf_counter
 
 from bench import ofemu
 from bench.machine import REPO, RESULTS_DIR, machine
+from bench.sampler import Sampler
 from bench.stable import fat_tree, random_regular, snapshot_of_graph
 from bench.stable_network import _settled as settled_after
 from controller.stable import pipeline as pipe
@@ -185,7 +186,17 @@ def _settled(ryu, hosts, after=0, links=None):
     return None
 
 
-async def _emulate(ryu, snapshot, host_every, timeout):
+def _retired(ryu, number):
+    """Whether epoch ``number`` finished its phase 3 (until then the app's epoch loop is
+    busy with it, and a trigger would wait for it)."""
+    try:
+        history = ryu.rest('/stable/history?limit=5')
+    except OSError:
+        return False
+    return any(r['number'] == number and r['cleanup_ms'] > 0 for r in history)
+
+
+async def _emulate(ryu, snapshot, host_every, timeout, profile=None):
     ports = dict(snapshot.ports)
     links, cut = {}, set()
     switches = {
@@ -210,14 +221,19 @@ async def _emulate(ryu, snapshot, host_every, timeout):
     )
     if not first:
         raise RuntimeError('no first epoch of every switch and host; see %s' % ryu.log_path)
-    await asyncio.sleep(2)  # its phase 3
+    if not await wait_until_async(lambda: _retired(ryu, first['number']), timeout, 0.5):
+        raise RuntimeError('the first epoch did not finish its phase 3; see %s' % ryu.log_path)
+    await asyncio.sleep(1)
     a, pa, b, pb = sorted(snapshot.links)[len(snapshot.links) // 2]
+    sampler = Sampler(ryu.pid, profile) if profile else None
     cut.update({(a, pa), (b, pb)})
     for dpid, port in ((a, pa), (b, pb)):
         switches[dpid].send_message(ofemu.port_status(0, dpid, port, up=False))
     record = await wait_until_async(
         lambda: _settled(ryu, len(hosts), first['number']), timeout, 0.2
     )
+    if sampler:
+        sampler.stop()
     if not record:
         raise RuntimeError('no epoch after the link cut; see %s' % ryu.log_path)
     await asyncio.sleep(2)  # its phase 3, for cleanup_ms
@@ -244,10 +260,14 @@ def _summary(record):
     out = {key: record[key] for key in keys}
     for key in ('compute_ms', 'check_ms', 'install_ms', 'cleanup_ms'):
         out[key] = round(record[key], 1)
+    # From the first trigger to the cut: the quiet window, and the app's epoch loop
+    # and event handling until it looks.
+    out['trigger_to_cut_ms'] = round((record['cut_at'] - record['first_trigger_at']) * 1000, 1)
+    out['steps_ms'] = {step: round(ms, 1) for step, ms in record['steps_ms'].items()}
     return out
 
 
-def emulated(n, host_every, logdir, quiet_window, timeout=600):
+def emulated(n, host_every, logdir, quiet_window, timeout=600, profile=None):
     snapshot = snapshot_of_graph(random_regular(n))
     config = {
         'stable_routing': {
@@ -264,7 +284,7 @@ def emulated(n, host_every, logdir, quiet_window, timeout=600):
     }
     log = os.path.join(logdir, 'stable-incremental-ryu.log')
     with RyuController(['apps/stable_routing.py'], log, config=config) as ryu:
-        result = asyncio.run(_emulate(ryu, snapshot, host_every, timeout))
+        result = asyncio.run(_emulate(ryu, snapshot, host_every, timeout, profile))
     result['quiet_window_s'] = quiet_window
     return result
 
@@ -276,6 +296,9 @@ def main(argv=None):
     parser.add_argument('--host-every', type=int, default=10, help='a host on every n-th')
     parser.add_argument('--quiet-window', type=float, default=0.05, help='seconds')
     parser.add_argument('--out', default=RESULTS_DIR, help='results directory')
+    parser.add_argument(
+        '--profile', action='store_true', help='py-spy the link-cut epoch (needs root)'
+    )
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     data = {'machine': machine(), 'plan': [], 'emulated': None}
@@ -303,7 +326,10 @@ def main(argv=None):
             flush=True,
         )
     if not args.plan_only:
-        data['emulated'] = emulated(args.switches, args.host_every, args.out, args.quiet_window)
+        profile = os.path.join(args.out, 'profile-stable-link-epoch.txt') if args.profile else None
+        data['emulated'] = emulated(
+            args.switches, args.host_every, args.out, args.quiet_window, profile=profile
+        )
         print(json.dumps(data['emulated'], indent=1))
     path = os.path.join(args.out, NAME + '.json')
     with open(path, 'w') as f:

@@ -12,6 +12,8 @@ Actions and instructions are tuples:
 Match values are what Ryu's OFPMatch accepts; a masked value is a (value, mask) tuple.
 """
 
+import copy
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -23,6 +25,10 @@ from controller.openflow import FlowModTemplate, PackedMatch, PackedOutputs
 
 # What to_flow_mod needs of a datapath, for messages built before any switch connects.
 _OPENFLOW_13 = SimpleNamespace(ofproto=ofproto_v1_3, ofproto_parser=ofproto_v1_3_parser)
+_XID = struct.Struct('!I')
+_OFPFlowMod = ofproto_v1_3_parser.OFPFlowMod
+PREPARED_KEPT = 2048  # to_flow_mod's shared messages kept to copy
+_prepared: dict[tuple, Any] = {}  # (FlowSpec, send_flow_removed, packed) -> a PreparedFlowMod
 
 
 @dataclass(frozen=True, order=True)
@@ -134,16 +140,80 @@ def _instruction(parser, ofp, instruction, packed=False):
     raise ValueError('unknown instruction %r' % (instruction,))
 
 
+class PreparedFlowMod(ofproto_v1_3_parser.OFPFlowMod):
+    """An OFPFlowMod of to_flow_mod's, whose bytes were serialized once for every switch
+    it goes to: ``serialize`` copies them and writes the xid. Changed after it was made
+    (the arbiter rewrites cookies, tables and flags), it is serialized by Ryu as usual."""
+
+    def serialize(self) -> None:
+        wire, made_of = self.prepared
+        if self.xid is not None and self._made_of() == made_of:
+            self.version, self.msg_type, self.msg_len = wire[0], wire[1], len(wire)
+            self.buf = bytearray(wire)
+            _XID.pack_into(self.buf, 4, self.xid)
+            return
+        super().serialize()
+
+    def _made_of(self) -> tuple:
+        return (
+            self.datapath.ofproto,
+            self.match,
+            self.instructions,
+            self.cookie,
+            self.cookie_mask,
+            self.table_id,
+            self.command,
+            self.idle_timeout,
+            self.hard_timeout,
+            self.priority,
+            self.buffer_id,
+            self.out_port,
+            self.out_group,
+            self.flags,
+        )
+
+
 def to_flow_mod(
-    dp: Any, spec: FlowSpec, send_flow_removed: bool = False, packed: bool = False
+    dp: Any,
+    spec: FlowSpec,
+    send_flow_removed: bool = False,
+    packed: bool = False,
+    shared: bool = False,
 ) -> Any:
     """The FLOW_MOD that adds ``spec``. ``packed``: its match as a PackedMatch and its
     apply-actions, where they only output, as PackedOutputs (controller/openflow.py),
     for hot paths and long output lists; only for matches on in_port, eth_dst and
-    eth_src, which it packs without Ryu's OFPMatch."""
+    eth_src, which it packs without Ryu's OFPMatch.
+
+    ``shared``: the same rule goes to many switches (an epoch of stable_routing sends
+    its ingress and version rules to every switch, and a host's forward rule to every
+    switch whose next hop to it is the same port), and building it through Ryu's
+    classes costs about 100 us: the message is made once per rule (the last
+    PREPARED_KEPT of them are kept, a few KB each) and copied, its match and
+    instructions shared, its bytes serialized once."""
+    if not shared:
+        return _build_flow_mod(dp, spec, send_flow_removed, packed, type_=_OFPFlowMod)
+    key = (spec, send_flow_removed, packed)
+    prototype = _prepared.get(key)
+    if prototype is None or prototype.datapath.ofproto is not dp.ofproto:
+        prototype = _build_flow_mod(dp, spec, send_flow_removed, packed)
+        prototype.xid = 0
+        super(PreparedFlowMod, prototype).serialize()
+        prototype.prepared = (bytes(prototype.buf), prototype._made_of())
+        if len(_prepared) >= PREPARED_KEPT:
+            _prepared.clear()
+        _prepared[key] = prototype
+    msg = copy.copy(prototype)
+    msg.datapath, msg.xid, msg.buf = dp, None, None
+    return msg
+
+
+def _build_flow_mod(
+    dp: Any, spec: FlowSpec, send_flow_removed: bool, packed: bool, type_: Any = PreparedFlowMod
+) -> Any:
     parser, ofp = dp.ofproto_parser, dp.ofproto
     match = PackedMatch(**spec.match_dict()) if packed else parser.OFPMatch(**spec.match_dict())
-    return parser.OFPFlowMod(
+    return type_(
         datapath=dp,
         table_id=spec.table,
         command=ofp.OFPFC_ADD,

@@ -238,12 +238,29 @@ class FlowModTemplate:
         self.prototype = bytes(msg.buf)
         self._mac_at = _offsets(self.prototype, _MAC_SENTINEL)
         self._port_at = _offsets(self.prototype, _PORT.pack(_PORT_SENTINEL))
+        wire_values = getattr(msg.match, 'wire_values', None)
+        self._match_values = None if wire_values is None else wire_values()
         if not self._mac_at or not self._port_at:
             raise ValueError('the message built holds the MAC or the port nowhere: %r' % msg)
 
     def message(self, mac: bytes, port: int) -> Any:
         """The same message as a Ryu object (for readers such as the arbiter)."""
         return self._build(mac_text(mac), port)
+
+    def match_values(
+        self, mac: bytes, port: int
+    ) -> tuple[int | None, bytes | None, bytes | None] | None:
+        """What PackedMatch.wire_values (in_port, eth_dst, eth_src) gives for the message
+        stamped with ``mac`` and ``port``, without building it (for the arbiter); None
+        if its match is not a PackedMatch."""
+        if self._match_values is None:
+            return None
+        in_port, eth_dst, eth_src = self._match_values
+        return (
+            port if in_port == _PORT_SENTINEL else in_port,
+            mac if eth_dst == _MAC_SENTINEL else eth_dst,
+            mac if eth_src == _MAC_SENTINEL else eth_src,
+        )
 
     def stamp(self, xid: int, mac: bytes, port: int) -> bytearray:
         """The message's bytes for ``mac`` (6 bytes) and ``port``, with ``xid``."""
@@ -283,6 +300,15 @@ def send_together(dp: Any, msgs: Sequence[Any]) -> None:
         dp.set_xid(msg)
         msg.serialize()
     dp.send(b''.join([msg.buf for msg in msgs]))
+
+
+_PLAIN_SEND_TOGETHER = send_together
+
+
+def arbitrated() -> bool:
+    """Whether an arbiter stands between the apps and the switches
+    (controller/arbiter/interpose.py replaces send_together with its own)."""
+    return send_together is not _PLAIN_SEND_TOGETHER
 
 
 def flow_delete(

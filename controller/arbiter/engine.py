@@ -24,7 +24,7 @@ import dataclasses
 import logging
 import struct
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -58,6 +58,7 @@ from controller.rate_limit import TokenBucket
 if TYPE_CHECKING:
     from controller.arbiter.gate import InvariantGate
     from controller.arbiter.policy import ArbiterPolicy
+    from controller.openflow import FlowModTemplate
 
 LOG = logging.getLogger('arbiter')
 
@@ -68,6 +69,11 @@ DECISIONS_KEPT = 1000
 FORGET_QUIET_EVERY_S = 60.0  # how often damping states that have decayed are dropped
 ACTIONS_KEPT = 4096  # distinct actions keys shared by the fast path
 _HEADER = struct.Struct('!BBHI')
+# A FLOW_MOD after its header: cookie, cookie mask, table, command, idle and hard
+# timeouts, priority, buffer id, out port, out group, flags.
+_FLOW_MOD_HEAD = struct.Struct('!QQBBHHHIIIH')
+_COOKIE = struct.Struct('!Q')
+_FLAGS = struct.Struct('!H')
 
 Region = tuple[int, int, TernaryMatch]  # (dpid, table, match): what damping tracks
 Ask = tuple[str, int, int, int, TernaryMatch]  # (app, dpid, table, asked priority, match)
@@ -461,11 +467,28 @@ class Arbiter:
             dp.set_xid(msg)
         msg.serialize()
         self.send(dp, msg)
-        key = (priority,) + fields
-        wire = bytes(msg.buf)
+        removed = bool(flags & ofp.OFPFF_SEND_FLOW_REM)
+        self._keep_fast(
+            dp, app, table, table_id, (priority,) + fields, bytes(msg.buf), cookie, removed
+        )
+        return True
+
+    def _keep_fast(
+        self,
+        dp: Any,
+        app: str,
+        table: SingleAppTable,
+        table_id: int,
+        key: FlatKey,
+        wire: bytes,
+        cookie: int,
+        removed: bool,
+    ) -> None:
+        """Keep a rule the fast path installed (as sent: ``wire``; ``cookie`` as the app
+        asked) in its SingleAppTable, and its decision record."""
         rules = table.rules
         size = len(rules)
-        value = rules[key] = (cookie, wire, bool(flags & ofp.OFPFF_SEND_FLOW_REM))
+        value = rules[key] = (cookie, wire, removed)
         if len(rules) == size:  # it replaced a rule: to the end, as in the index
             del rules[key]
             rules[key] = value
@@ -479,13 +502,80 @@ class Arbiter:
                 app,
                 dp.id,
                 table_id,
-                priority,
+                key[0],
                 TernaryMatch(_unflatten(key)),
-                actions_text(actions_key(msg.instructions)),
+                actions_text(self.wire_actions(dp.id, wire)),
                 NO_CONFLICT_REASON,
                 NO_CONFLICT,
             )
-        return True
+
+    def stamped(
+        self, dp: Any, app: str, templates: Sequence[FlowModTemplate], mac: bytes, port: int
+    ) -> list[bytes] | None:
+        """The ADDs of ``templates`` stamped with ``mac`` and ``port`` (controller/
+        openflow.py's send_stamped, l2_learning's hot path), taken by the fast path as
+        bytes: no message object is built, and the match is read from the template's
+        slots rather than parsed. Returns what to write to the switch, each rule kept as
+        ``_fast_add`` keeps it; None, with nothing done, when any of them is not for the
+        fast path (the caller then hands the templates' messages to ``flow_mod``)."""
+        if not self.single_app_tables or dp.ofproto is not ofproto_v1_3:
+            return None
+        if (self.gate is not None and self.gate.active) or (
+            self.elections.groups and self.elections.group_of(app) is not None
+        ):
+            return None
+        stage = self._fast.get(app)
+        if stage is None:
+            stage = self._fast_stage(app)
+        if stage is False or stage[2]:  # (its tables moved: the object path translates)
+            return None
+        shapes = []
+        for template in templates:
+            head = _FLOW_MOD_HEAD.unpack_from(template.prototype, 8)
+            values = template.match_values(mac, port)
+            fields = None if values is None else _packed_fields(*values)
+            table_id = head[2]
+            if (
+                fields is None
+                or head[3] != ofproto_v1_3.OFPFC_ADD
+                or table_id >= ofproto_v1_3.OFPTT_MAX
+            ):
+                return None
+            table = self.single_app.get((dp.id, table_id))
+            if table is None:
+                if not self._fresh(dp.id, table_id):
+                    return None
+            elif table.app != app:
+                return None
+            shapes.append((template, head, fields))
+        self.datapaths[dp.id] = dp
+        app_id = self.cookies.ids.get(app)
+        if app_id is None:
+            app_id = self.cookies.app_id(app)
+        out = []
+        for template, head, fields in shapes:
+            cookie, table_id, idle, hard, priority, flags = (
+                head[0],
+                head[2],
+                head[4],
+                head[5],
+                head[6],
+                head[10],
+            )
+            dp.xid = (dp.xid + 1) & ofproto_v1_3.MAX_XID  # as send_stamped numbers them
+            wire = template.stamp(dp.xid, mac, port)
+            _COOKIE.pack_into(wire, 8, (app_id << APP_SHIFT) | (cookie & OWN_BITS))
+            if idle or hard:  # keeps the store in step, as _fast_add
+                _FLAGS.pack_into(wire, 44, flags | ofproto_v1_3.OFPFF_SEND_FLOW_REM)
+            where = (dp.id, table_id)
+            table = self.single_app.get(where)
+            if table is None:
+                table = self.single_app[where] = SingleAppTable(app)
+            removed = bool(flags & ofproto_v1_3.OFPFF_SEND_FLOW_REM)
+            sent = bytes(wire)
+            self._keep_fast(dp, app, table, table_id, (priority,) + fields, sent, cookie, removed)
+            out.append(sent)
+        return out
 
     def wire_actions(self, dpid: int, wire: bytes) -> ActionsKey:
         """The actions_key of a serialized flow-mod (one object per distinct

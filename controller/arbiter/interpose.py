@@ -241,12 +241,22 @@ def send_together(dp: Any, msgs: Sequence[Any]) -> None:
 def send_stamped(
     dp: Any, templates: Sequence[openflow.FlowModTemplate], mac: bytes, port: int
 ) -> None:
-    """controller/openflow.py's send_stamped, its messages handed to the arbiter as the
-    objects the templates stand for (not as bytes to parse again)."""
-    if _state['arbiter'] is None:
+    """controller/openflow.py's send_stamped through the arbiter: as bytes where its
+    fast path takes them (Arbiter.stamped: no message object built or parsed), else
+    handed to it as the objects the templates stand for."""
+    arbiter = _state['arbiter']
+    if arbiter is None:
         _ORIGINAL_SEND_STAMPED(dp, templates, mac, port)
-    else:
+        return
+    wires = arbiter.stamped(dp, attribute(sys._getframe(1)), templates, mac, port)
+    if wires is None:
         send_together(dp, [template.message(mac, port) for template in templates])
+        return
+    batch = _batches.get(getcurrent()) if _batches else None
+    if batch is not None:  # within a send_together: at its end with the others
+        batch.extend((dp, wire) for wire in wires)
+    else:
+        _ORIGINAL_SEND(dp, b''.join(wires))
 
 
 def _flush(batch: list[tuple[Any, bytes]]) -> None:

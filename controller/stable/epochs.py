@@ -63,6 +63,9 @@ class EpochRecord:
     excluded: list = field(default_factory=list)
     # switches that refused or did not confirm a phase: [{'switch', 'phase', 'reason'}]
     faults: list = field(default_factory=list)
+    # where the time from the cut to stamped went, in ms, in order: snapshot, compute,
+    # check, plan, then per phase its messages built, sent and confirmed
+    steps_ms: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -53,6 +53,7 @@ Floods (broadcast, ARP, unknown unicast) follow a spanning tree of the snapshot
 (controller/topology.py) and are not versioned: a tree change applies per switch.
 """
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +82,7 @@ MULTICAST = ('01:00:00:00:00:00', '01:00:00:00:00:00')
 LLDP_MATCH = {'eth_type': LLDP_ETHERTYPE, 'eth_dst': LLDP_DESTINATION}
 PACKET_IN_BYTES = 128
 MAX_GROUP_PORT = 0xFFFF
+PORT_RULES_KEPT = 4096  # switches' port rules remembered (_port_rules): two epochs of 2,000
 
 
 def version_of(epoch: int) -> int:
@@ -174,8 +176,27 @@ def port_rules(
         tree_ports = spanning_tree_ports(snapshot.graph())
     if hosts_at is None:
         hosts_at = hosts_by_switch(snapshot)
-    links = sorted(snapshot.routing_ports(dpid))
     host_ports = snapshot.host_ports(dpid)
+    return set(
+        _port_rules(
+            tuple(sorted(snapshot.routing_ports(dpid))),
+            tuple(sorted(snapshot.unused_link_ports(dpid))),
+            tuple((mac, port) for mac, port in hosts_at.get(dpid, ()) if port in host_ports),
+            frozenset(set(tree_ports.get(dpid, ())) | host_ports),
+        )
+    )
+
+
+# Every epoch asks every switch's port rules, and one link change changes few switches'
+# inputs: the rules of the others come from here (a FlowSpec each costs microseconds,
+# which at 1,000 switches made this most of an epoch's plan).
+@functools.lru_cache(maxsize=PORT_RULES_KEPT)
+def _port_rules(
+    links: tuple[int, ...],
+    unused: tuple[int, ...],
+    hosts: tuple[tuple[str, int], ...],
+    flooding: frozenset[int],
+) -> frozenset[FlowSpec]:
     rules = set()
     for port in links:
         rules.add(link_admission(port))
@@ -188,20 +209,18 @@ def port_rules(
                 COOKIES.cookie(LINK),
             )
         )
-    for port in sorted(snapshot.unused_link_ports(dpid)):
+    for port in unused:
         rules.add(unused_link(port))
-    for mac, port in hosts_at.get(dpid, ()):
-        if port in host_ports:
-            rules.add(
-                FlowSpec.make(
-                    ADMISSION_TABLE,
-                    100,
-                    {'in_port': port, 'eth_src': mac},
-                    [('goto', INGRESS_TABLE)],
-                    COOKIES.cookie(HOST),
-                )
+    for mac, port in hosts:
+        rules.add(
+            FlowSpec.make(
+                ADMISSION_TABLE,
+                100,
+                {'in_port': port, 'eth_src': mac},
+                [('goto', INGRESS_TABLE)],
+                COOKIES.cookie(HOST),
             )
-    flooding = set(tree_ports.get(dpid, ())) | host_ports
+        )
     for in_port, outs in flood_rules(flooding).items():
         rules.add(
             FlowSpec.make(
@@ -212,7 +231,7 @@ def port_rules(
                 COOKIES.cookie(FLOOD),
             )
         )
-    return rules
+    return frozenset(rules)
 
 
 def link_admission(port: int | None) -> FlowSpec:
@@ -278,8 +297,8 @@ def admitted_ahead(
     epoch in force: it sends no tagged frame over a link it does not route over."""
     adding = in_order(
         spec
-        for spec in desired
-        if is_link_admission(spec) and (installed is None or spec not in installed)
+        for spec in (desired if installed is None else desired - installed)
+        if is_link_admission(spec)
     )
     return adding, [unused_link(spec.match_dict()['in_port']) for spec in adding]
 

@@ -514,3 +514,59 @@ def test_interposed_send_passes_a_tail_that_is_no_message_through(interposed, ta
     dp.send(bytes(mod.buf) + tail)
     assert engine.rule_counts() == {'unknown': {1: 1}}
     assert written[1:] == [tail]  # after the flow-mod as the arbiter sent it
+
+
+def _l2_arbiter(policy=''):
+    sent = []
+    engine = Arbiter(
+        load_arbiter_policy_text(policy),
+        send=lambda dp, msg: sent.append(bytes(msg.buf)),
+        notify=lambda app, dp, msg, decision: None,
+    )
+    return engine, sent
+
+
+def test_stamped_adds_send_and_keep_what_the_object_path_does():
+    """Arbiter.stamped takes l2_learning's templates as bytes (no message built or
+    parsed); the switch gets the same bytes, and the single-app tables, decisions and
+    counts hold the same, as when the templates' messages go through flow_mod."""
+    templates = l2_pipe.host_rule_templates(225, 300)
+    by_bytes, _ = _l2_arbiter()
+    by_objects, sent = _l2_arbiter()
+    dp_bytes, dp_objects = FakeDatapath(), FakeDatapath()
+    stamped = []
+    for port, mac in enumerate(MACS + MACS[:1], start=1):  # the last one replaces a rule
+        stamped += by_bytes.stamped(
+            dp_bytes, 'l2_learning', templates, openflow.mac_bytes(mac), port
+        )
+        for template in templates:
+            msg = template.message(openflow.mac_bytes(mac), port)
+            dp_objects.set_xid(msg)
+            by_objects.flow_mod(dp_objects, 'l2_learning', msg)
+    assert [bytes(wire) for wire in stamped] == sent
+    assert {w: t.rules for w, t in by_bytes.single_app.items()} == {
+        w: t.rules for w, t in by_objects.single_app.items()
+    }
+    # five sources (the last MAC again, on another port), four destinations
+    assert by_bytes.rule_counts() == by_objects.rule_counts() == {'l2_learning': {1: 9}}
+    records = [
+        [{k: v for k, v in r.as_dict().items() if k != 'time'} for r in engine.decisions]
+        for engine in (by_bytes, by_objects)
+    ]
+    assert records[0] == records[1] and len(records[0]) == 10
+
+
+def test_stamped_adds_leave_to_flow_mod_what_is_not_for_the_fast_path():
+    """Another app's rule in one of the tables, or a policy that moves the app's tables:
+    stamped does nothing and says so (None), and the object path decides."""
+    templates = l2_pipe.host_rule_templates(225, 300)
+    mac = openflow.mac_bytes(MACS[0])
+    engine, _ = _l2_arbiter()
+    dp = FakeDatapath()
+    msg = _flow_mod(dp, ofp.OFPFC_ADD, 1, 5, ('ofp', {'eth_dst': MACS[1]}), 'out2')
+    engine.flow_mod(dp, 'simple_switch_13', msg)
+    assert engine.stamped(dp, 'l2_learning', templates, mac, 3) is None
+    assert engine.rule_counts() == {'simple_switch_13': {1: 1}}
+    staged, _ = _l2_arbiter('pipeline: [[rest_firewall], [l2_learning]]\n')
+    assert staged.stamped(FakeDatapath(), 'l2_learning', templates, mac, 3) is None
+    assert staged.rule_counts() == {}

@@ -68,6 +68,19 @@ def test_bundle_is_open_add_commit_then_barrier_in_one_write():
     assert not transaction.done.is_set()
 
 
+def test_a_single_message_goes_without_a_bundle_and_its_error_fails_it():
+    assert not of.arbitrated()
+    dp = RecordingDatapath()
+    client = BundleClient()
+    transaction = client.send(dp, [of.flow_delete(dp, 1, 2)])
+    sent = messages(dp.sent)
+    assert [m[0] for m in sent] == [ofp.OFPT_FLOW_MOD, ofp.OFPT_BARRIER_REQUEST]
+    assert client.on_error(Reply(dp, sent[0][1], 4, 9))
+    client.on_barrier_reply(Reply(dp, sent[1][1]))
+    assert transaction.done.is_set() and transaction.errors == [(4, 9)]
+    assert not transaction.ok and client.in_flight == 0
+
+
 def test_barrier_reply_completes_and_errors_fail_it():
     dp = RecordingDatapath()
     client = BundleClient()
@@ -125,3 +138,20 @@ def test_a_switch_sending_error_after_error_has_the_first_few_kept():
         errors_text([(1, 5), (6, 0), ('disconnected', None)])
         == 'type 1 code 5, type 6 code 0, type disconnected code None'
     )
+
+
+def test_behind_the_arbiter_a_single_message_still_goes_in_a_bundle(monkeypatch):
+    """The arbiter refuses a bundle whole when it would hold one of its messages back,
+    but may hold a lone FLOW_MOD back without an error: the transaction would then say
+    done for a rule that is not on the switch."""
+    monkeypatch.setattr(of, 'send_together', lambda dp, msgs: of._PLAIN_SEND_TOGETHER(dp, msgs))
+    assert of.arbitrated()
+    dp = RecordingDatapath()
+    BundleClient().send(dp, [of.flow_delete(dp, 1, 2)])
+    sent = messages(dp.sent)
+    assert [(m[0], m[2], m[3]) for m in sent] == [
+        (ofp.OFPT_EXPERIMENTER, ofp.ONF_ET_BUNDLE_CONTROL, ofp.ONF_BCT_OPEN_REQUEST),
+        (ofp.OFPT_EXPERIMENTER, ofp.ONF_ET_BUNDLE_ADD_MESSAGE, None),
+        (ofp.OFPT_EXPERIMENTER, ofp.ONF_ET_BUNDLE_CONTROL, ofp.ONF_BCT_COMMIT_REQUEST),
+        (ofp.OFPT_BARRIER_REQUEST, None, None),
+    ]

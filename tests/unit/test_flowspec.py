@@ -87,3 +87,40 @@ def test_meter_instruction():
     assert isinstance(meter, parser.OFPInstructionMeter) and meter.meter_id == 7
     assert meter.type == ofp.OFPIT_METER and goto.table_id == 1
     msg.serialize()  # Ryu packs it
+
+
+def test_shared_flow_mods_are_the_bytes_ryu_serializes_and_follow_changes():
+    """to_flow_mod(shared=True) copies a message made once per rule and writes only the
+    xid into its bytes: for each use the bytes are Ryu's own, and a copy changed after
+    it was made (the arbiter rewrites cookies and tables) is serialized anew."""
+    import itertools
+
+    dp = FakeDatapath()
+    rules = [
+        spec(1, 2),
+        FlowSpec.make(
+            2,
+            100,
+            {'vlan_vid': (0x1000, 0x1000), 'eth_dst': '02:00:00:00:00:01'},
+            [('apply', (('pop_vlan',), ('group', 7)))],
+            cookie=5,
+        ),
+    ]
+    xids = itertools.count(7)
+    for rule, _ in itertools.product(rules, range(2)):
+        shared, own = to_flow_mod(dp, rule, shared=True), to_flow_mod(dp, rule)
+        assert type(own) is parser.OFPFlowMod
+        shared.xid = own.xid = next(xids)
+        shared.serialize()
+        own.serialize()
+        assert bytes(shared.buf) == bytes(own.buf)
+        changed, own = to_flow_mod(dp, rule, shared=True), to_flow_mod(dp, rule)
+        changed.cookie = own.cookie = 0x42
+        changed.table_id = own.table_id = 9
+        changed.xid = own.xid = next(xids)
+        changed.serialize()
+        own.serialize()
+        assert bytes(changed.buf) == bytes(own.buf)
+    # the copies share what they were made of, not what a change gave one of them
+    first, second = (to_flow_mod(dp, rules[0], shared=True) for _ in range(2))
+    assert first.match is second.match and first.cookie == second.cookie == 1
