@@ -259,7 +259,9 @@ class VSwitchPolicy(SuiteApp):
     def _route_tick(self) -> None:
         now = _now()
         for sw in list(self.switches.values()):
-            messages = sw.route_tick(now)
+            messages, notes = sw.route_tick(now)
+            for note in notes:
+                self.logger.warning('%s: %s', sw.name, note)
             if messages:
                 of.send_together(sw.dp, messages)
 

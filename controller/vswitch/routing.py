@@ -448,6 +448,13 @@ class Request:
 
 
 @dataclass
+class Due:
+    requests: list[Request] = field(default_factory=list)
+    expired: list[Neighbour] = field(default_factory=list)  # stopped answering
+    silent: list[Neighbour] = field(default_factory=list)  # gateways given up
+
+
+@dataclass
 class Resolver:
     """The neighbour table of one switch, and when to ask whom. A next hop asked
     MAX_TRIES times without an answer is given up: a host is forgotten, a gateway
@@ -483,16 +490,19 @@ class Resolver:
         entry.next_at = now + NEIGHBOUR_REFRESH_SECONDS
         return news
 
-    def due(self, now: float) -> tuple[list[Request], list[Neighbour]]:
-        """(the requests to send at ``now``, the next hops that have just expired)."""
-        requests, expired = [], []
+    def due(self, now: float) -> 'Due':
+        """What is due at ``now``: the requests to send, the next hops that have just
+        stopped answering (their MAC forgotten), the gateways just given up."""
+        result = Due()
         for key, entry in list(self.table.items()):
             if entry.next_at > now:
                 continue
             if entry.tries >= MAX_TRIES:
                 if entry.mac is not None:
-                    expired.append(entry)
+                    result.expired.append(entry)
                     entry.mac = entry.port = None
+                elif entry.gateway and entry.tries == MAX_TRIES:
+                    result.silent.append(entry)
                 if not entry.gateway:
                     del self.table[key]
                     continue
@@ -502,14 +512,15 @@ class Resolver:
                 and entry.port is not None
                 and entry.vid in self.targeted_vids
             )
-            requests.append(
+            result.requests.append(
                 Request(entry.ip, entry.vid, entry.port, entry.mac)
                 if targeted
                 else Request(entry.ip, entry.vid)
             )
             entry.tries += 1
-            entry.next_at = now + min(RETRY_SECONDS * 2 ** (entry.tries - 1), MAX_BACKOFF_SECONDS)
-        return requests, expired
+            backoff = RETRY_SECONDS * 2 ** min(entry.tries - 1, 16)
+            entry.next_at = now + min(backoff, MAX_BACKOFF_SECONDS)
+        return result
 
     def resolved(self) -> dict[tuple[int, IPAddress], str]:
         """{(vid, ip): MAC} of the next hops known."""

@@ -398,26 +398,26 @@ class PolicySwitch:
 
     def route_miss(self, in_port: int, frame: bytes | bytearray, now: float) -> list[Any]:
         """A packet for a host of a connected subnet without its FIB rule: the rule
-        (or, while it is asked for, a drop for PENDING_SECONDS), and the request."""
+        (or, while it is asked for at the next route_tick, a drop for
+        PENDING_SECONDS)."""
         vid = self._tagged(in_port, frame)
         if vid is None or self.router is None:
             return []
         spec = self.router.missed(vid, frame, now)
         if spec is None:
             return []
-        return self._logged([flowspec.to_flow_mod(self.dp, self._offset(spec))]) + self.route_tick(
-            now
-        )
+        return self._logged([flowspec.to_flow_mod(self.dp, self._offset(spec))])
 
-    def route_tick(self, now: float) -> list[Any]:
-        """The ARP requests and neighbour solicitations due at ``now``, and the FIB
-        rules of next hops that stopped answering taken away."""
+    def route_tick(self, now: float) -> tuple[list[Any], list[str]]:
+        """(the ARP requests and neighbour solicitations due at ``now`` and the FIB
+        rules of next hops that stopped answering taken away; a line to log for each
+        next hop that stopped answering and each gateway given up)."""
         if self.router is None:
-            return []
-        requests, expired = self.router.resolver.due(now)
+            return [], []
+        due = self.router.resolver.due(now)
         dp, ofp, parser = self.dp, self.dp.ofproto, self.dp.ofproto_parser
         messages = []
-        for request in requests:
+        for request in due.requests:
             frame = self.router.request_frame(request)
             plan = self.plans.get(request.port) if request.port is not None else None
             if frame is None:
@@ -435,10 +435,18 @@ class PolicySwitch:
                     frame,
                 )
             )
-        if expired:
+        if due.expired:
             add, delete = self._fib_changes()
             messages += add + delete
-        return self._logged(messages)
+        notes = [
+            'next hop %s of VLAN %d stopped answering: its FIB rules withdrawn' % (n.ip, n.vid)
+            for n in due.expired
+        ] + [
+            'gateway %s of VLAN %d does not answer: its routes are not installed (still '
+            'asked, every %d s at most)' % (n.ip, n.vid, routing.MAX_BACKOFF_SECONDS)
+            for n in due.silent
+        ]
+        return self._logged(messages), notes
 
     def forget(self, port: int, vid: int) -> list[Any]:
         """Forget the hosts learned on ``port`` in VLAN ``vid``: the messages that
