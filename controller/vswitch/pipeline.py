@@ -390,11 +390,11 @@ def _restricted_flood_rules(plans, vid, in_port):
             COOKIES.cookie(FLOOD),
         )
     }
-    for match in ARP_ND_FLOODS:
+    for above, match in enumerate(ARP_ND_FLOODS, 1):  # apart: rules sort by match
         rules.add(
             FlowSpec.make(
                 ETH_DST,
-                PRIO_RESTRICTED + 1,
+                PRIO_RESTRICTED + above,
                 dict(scope, **match),
                 [('apply', flood_actions(plans, vid, in_port))],
                 COOKIES.cookie(FLOOD),

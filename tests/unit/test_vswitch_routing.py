@@ -490,3 +490,11 @@ def test_a_vlan_with_vips_in_no_router_routes_its_own_subnets_only():
         ethertype=0x0800,
     )
     assert sw.route_miss(3, frame, now=1.0) == []
+
+
+def test_install_sends_every_static_rule_in_order():
+    """Rules sort by their match: the restricted flood's ARP and ND rules (one field
+    plain, the other masked) sit at priorities of their own."""
+    sw = switch()
+    mods = flow_mods(sw.install())
+    assert len(mods) == len(sw.installed) + 1  # and the delete first
