@@ -24,11 +24,11 @@ longest prefix that is (often none: dropped). Routed frames skip source learning
 hosts are learned from their ARP and neighbour discovery, which are not routed).
 
     fib = Fib.of(policy)
-    static_rules(fib, vids)                          # the rules above but resolved ones
-    router = SwitchRouter(fib, vids, plans)          # per switch, with its Resolver
+    static_rules(fib, vids, tables, cookies)         # the rules above but resolved ones
+    router = SwitchRouter(fib, vids, tables, cookie) # per switch, with its Resolver
     router.heard(vid, port, frame, now)              # ARP / ND seen by the VIP rules
     router.missed(vid, frame, now)                   # a ROUTE_MISS packet-in
-    router.due(now)                                  # requests to send, expiries
+    router.resolver.due(now)                         # requests to send, expiries
     router.rules()                                   # the resolved FIB rules wanted
 """
 

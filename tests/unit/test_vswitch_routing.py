@@ -141,6 +141,18 @@ def test_routing_mistakes_are_named(change, path, message):
     assert any(p == path and message in m for p, m in found), found
 
 
+def test_a_vlan_alone_in_two_routers_and_a_route_with_an_unknown_key():
+    text = POLICY.replace(
+        'routers:\n', 'routers:\n  lab-1: {vlans: [lab]}\n  lab-2: {vlans: [lab]}\n'
+    ).replace("ip_gw: '10.0.200.4'}", "ip_gw: '10.0.200.4', via: x}")
+    found = errors(text)
+    assert (
+        'routers.lab-2.vlans',
+        "VLAN 'lab' is alone in router lab-1 too (as FAUCET: a single VLAN in one router at most)",
+    ) in found, found
+    assert any(p == 'vlans.guest.routes.0.route.via' for p, _ in found), found
+
+
 def test_the_routing_tutorial_and_faucets_own_config_load():
     """FAUCET's shipped etc/faucet/faucet.yaml shape: a router of two VLANs with IPv4,
     IPv6 and link-local VIPs (the link-local ones overlap, as FAUCET allows), and a
