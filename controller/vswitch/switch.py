@@ -416,6 +416,8 @@ class PolicySwitch:
             return [], []
         due = self.router.resolver.due(now)
         dp, ofp, parser = self.dp, self.dp.ofproto, self.dp.ofproto_parser
+        tree = self.fabric.tree.get(dp.id, frozenset()) if self.fabric is not None else ()
+        flood_plans = {p: plan for p, plan in self.plans.items() if not plan.stack or p in tree}
         messages = []
         for request in due.requests:
             frame = self.router.request_frame(request)
@@ -425,7 +427,7 @@ class PolicySwitch:
             if plan is not None and plan.carries(request.vid):
                 actions = pipeline.egress_actions(plan, request.vid)
             else:
-                actions = pipeline.flood_actions(self.plans, request.vid, None)
+                actions = pipeline.flood_actions(flood_plans, request.vid, None)
             messages.append(
                 parser.OFPPacketOut(
                     dp,
