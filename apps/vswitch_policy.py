@@ -63,6 +63,7 @@ from controller.vswitch.model import Policy
 from controller.vswitch.switch import LearningSettings, PolicySwitch
 
 BARRIER_TIMEOUT = 5.0  # seconds a switch has to confirm the first half of a change
+ROUTE_TICK = 0.5  # seconds between rounds of next hop requests (routing.py)
 
 app_base.register_options(
     'vswitch_policy',
@@ -98,6 +99,7 @@ class VSwitchPolicy(SuiteApp):
     CONFIG_GROUP = 'vswitch_policy'
     _learn_cookie = pipeline.COOKIES.cookie(pipeline.SRC_MISS)
     _vip_cookie = pipeline.COOKIES.cookie(pipeline.VIP)
+    _route_miss_cookie = pipeline.COOKIES.cookie(pipeline.ROUTE_MISS)
     conf: Any  # the [vswitch_policy] section: always there
     switches: dict[int, PolicySwitch]
 
@@ -148,6 +150,7 @@ class VSwitchPolicy(SuiteApp):
         self.spawn_loop(
             'policy file watch', self.conf.reload_poll, lambda: self.refresh(requested=False)
         )
+        self.spawn_loop('next hop resolution', ROUTE_TICK, self._route_tick)
 
     # --- switches ---------------------------------------------------------------
 
@@ -189,13 +192,20 @@ class VSwitchPolicy(SuiteApp):
         msg = ev.msg
         sw = self.switch_of(msg.datapath)
         kind = msg.cookie
-        if sw is None or kind not in (self._learn_cookie, self._vip_cookie):
+        if sw is None or kind not in (
+            self._learn_cookie,
+            self._vip_cookie,
+            self._route_miss_cookie,
+        ):
             return
         fields = self.packet_in_fields(sw, msg)  # None: malformed, counted by the base
         if fields is None:
             return
         if kind == self._vip_cookie:  # ARP, ND or a ping for a router address
-            of.send_together(sw.dp, sw.answer(*fields))
+            of.send_together(sw.dp, sw.answer(*fields) + self._heard(sw, *fields))
+            return
+        if kind == self._route_miss_cookie:  # a routed packet to a host not resolved
+            of.send_together(sw.dp, sw.route_miss(*fields, _now()))
             return
         seen = sw.learn(*fields, self.learning)
         if seen is None:
@@ -232,6 +242,28 @@ class VSwitchPolicy(SuiteApp):
                 remote = other.remote_host(seen.vid, seen.mac, sw.dp.id, self.learning.idle_timeout)
                 if remote:
                     of.send_together(other.dp, remote)
+
+    # --- routing (controller/vswitch/routing.py) -------------------------------------
+
+    def _heard(self, sw: PolicySwitch, in_port: int, frame: bytes | bytearray) -> list[Any]:
+        messages = sw.heard(in_port, frame, _now())
+        if messages:
+            self.logger.info(
+                '%s: next hop resolved on port %d: %d FIB rules changed',
+                sw.name,
+                in_port,
+                len(messages),
+            )
+        return messages
+
+    def _route_tick(self) -> None:
+        now = _now()
+        for sw in list(self.switches.values()):
+            messages, notes = sw.route_tick(now)
+            for note in notes:
+                self.logger.warning('%s: %s', sw.name, note)
+            if messages:
+                of.send_together(sw.dp, messages)
 
     # --- live reload ----------------------------------------------------------------
 

@@ -5,7 +5,7 @@ A ``FlowSpec`` is what a compiler produces; ``to_flow_mod`` turns it into Ryu's 
 Actions and instructions are tuples:
 
     ('output', port) ('push_vlan', ethertype) ('pop_vlan',) ('set_field', field, value)
-    ('group', group_id) ('controller', max_len)
+    ('group', group_id) ('controller', max_len) ('dec_nw_ttl',)
     instructions: ('apply', (action, ...)) ('meta', (value, mask)) ('goto', table_id)
                   ('meter', meter_id)
 
@@ -117,7 +117,14 @@ def _action(parser, ofp, action):
         return parser.OFPActionSetField(**{action[1]: action[2]})
     if kind == 'group':
         return parser.OFPActionGroup(action[1])
+    if kind == 'dec_nw_ttl':  # the IPv4 TTL or the IPv6 hop limit
+        return parser.OFPActionDecNwTtl()
     raise ValueError('unknown action %r' % (action,))
+
+
+def to_actions(dp: Any, actions: Iterable[tuple]) -> list[Any]:
+    """Ryu's actions for ``actions`` (tuples as above), for a packet-out."""
+    return [_action(dp.ofproto_parser, dp.ofproto, action) for action in actions]
 
 
 def _instruction(parser, ofp, instruction, packed=False):

@@ -41,7 +41,11 @@ Stacking is FAUCET's: ``stack: {priority: N}`` on a switch (a root candidate, th
 lowest wins) and ``stack: {dp: NAME, port: N}`` on an interface (both ends of a link
 declare it); the fabric they make is fabric.py's (docs/fabric.md).
 
-Anything else FAUCET has (routers, lacp, dot1x, tunnel, failover, unicast_flood,
+Routing is FAUCET's: ``routers: {NAME: {vlans: [...]}}`` at top level, a VLAN's
+``faucet_vips``, ``faucet_mac`` and ``routes: [{route: {ip_dst: NET, ip_gw: ADDR}}]``
+(routing.py; docs/vswitch_policy.md, "Routing").
+
+Anything else FAUCET has (bgp, lacp, dot1x, tunnel, failover, unicast_flood,
 ...) is refused by name ("FAUCET option 'lacp' is not
 supported by this suite"); a key FAUCET does not have either is an unknown key. Both are
 errors: an option silently ignored would make the network behave otherwise than the

@@ -19,7 +19,7 @@ from controller.config.errors import ConfigError
 from controller.config.frozen import FrozenDict
 from controller.config.schema import parse_int
 from controller.config.yaml_source import DEFAULT_MAX_BYTES, Path, read_bounded
-from controller.vswitch import schema
+from controller.vswitch import routing, schema
 from controller.vswitch.include import PolicyFiles
 from controller.vswitch.model import (
     FAUCET_MAC,
@@ -119,12 +119,25 @@ class _Builder:
         self._vlans(_of_type(data.get('vlans'), dict, {}))
         dps = self._stacking(self._dps(_of_type(data.get('dps'), dict, {})))
         self._check_acl_ports(dps)
+        routers = routing.parse_routers(
+            data.get('routers'), self._known_vlan, self.vlan_keys, self.issue
+        )
+        routing.check_routes(self.vlans, routers, self.vlan_keys, self.issue)
         return Policy(
             vlans=FrozenDict(self.vlans),
             dps=FrozenDict(dps),
             acls=FrozenDict(self.acls),
             meters=FrozenDict(meters),
+            routers=FrozenDict(routers),
         )
+
+    def _known_vlan(self, ref):
+        """The Vlan named (or numbered) ``ref``, None if none is."""
+        if isinstance(ref, bool) or not isinstance(ref, (str, int)):
+            return None
+        if str(ref) in self.vlans:
+            return self.vlans[str(ref)]
+        return self.vlan_by_vid.get(int(ref)) if _decimal(str(ref)) else None
 
     def _meters(self, conf):
         """FAUCET's meters (OpenFlow meters, of DROP bands), by name."""
@@ -404,6 +417,9 @@ class _Builder:
                 max_hosts=_of_type(vlan.get('max_hosts'), int),
                 faucet_vips=self._vips(path, vlan.get('faucet_vips')),
                 faucet_mac=self._faucet_mac(path, vlan),
+                routes=routing.parse_routes(path + ('routes',), vlan.get('routes'), self.issue),
+                targeted_gw_resolution=vlan.get('targeted_gw_resolution') is True,
+                minimum_ip_size_check=vlan.get('minimum_ip_size_check') is not False,
             )
 
     def _vips(self, path, vips):
@@ -437,17 +453,17 @@ class _Builder:
             found.append(str(vip))
         return tuple(found)
 
-    def _faucet_mac(self, path, vlan):
-        if 'faucet_mac' not in vlan:
+    def _faucet_mac(self, path, vlan, key='faucet_mac'):
+        if key not in vlan:
             return FAUCET_MAC
-        mac_path = path + ('faucet_mac',)
-        text = self.source.plain.get(mac_path, vlan['faucet_mac'])
+        mac_path = path + (key,)
+        text = self.source.plain.get(mac_path, vlan[key])
         parts = str(text).strip().lower().replace('-', ':').split(':')
         if len(parts) != 6 or not all(re.fullmatch('[0-9a-f]{1,2}', part) for part in parts):
             self.issue(mac_path, 'expected a MAC address like 0e:00:00:00:00:01; got %r' % text)
             return FAUCET_MAC
         mac = ':'.join(part.zfill(2) for part in parts)
-        if int(parts[0], 16) & 1:
+        if key == 'faucet_mac' and int(parts[0], 16) & 1:
             self.issue(mac_path, '%s is a group (multicast) address; a router MAC is unicast' % mac)
         return mac
 
@@ -551,6 +567,11 @@ class _Builder:
                     priority_offset=_of_type(dp.get('priority_offset'), int, 0),
                     stack_priority=_of_type(
                         _of_type(dp.get('stack'), dict, {}).get('priority'), int
+                    ),
+                    faucet_dp_mac=(
+                        self._faucet_mac(path, dp, 'faucet_dp_mac')
+                        if 'faucet_dp_mac' in dp
+                        else None
                     ),
                 )
         return dps
@@ -852,6 +873,7 @@ class _Builder:
             enabled=conf.get('enabled') is not False,
             output_only=output_only,
             permanent_learn=conf.get('permanent_learn') is True,
+            restricted_bcast_arpnd=conf.get('restricted_bcast_arpnd') is True,
         )
 
     # --- stacking (FAUCET's fabric of switches) ----------------------------------------

@@ -32,6 +32,11 @@ class Vlan:
     # neighbour solicitation and ping from faucet_mac
     faucet_vips: tuple[str, ...] = ()
     faucet_mac: str = FAUCET_MAC
+    # FAUCET's static routes: (destination network, gateway address), routed from
+    # faucet_mac (controller/vswitch/routing.py)
+    routes: tuple[tuple[str, str], ...] = ()
+    targeted_gw_resolution: bool = False  # a known gateway is asked again where it was
+    minimum_ip_size_check: bool = True  # an IP packet-in without a payload is ignored
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {'vid': self.vid}
@@ -41,6 +46,11 @@ class Vlan:
         _put(data, 'faucet_vips', list(self.faucet_vips))
         if self.faucet_mac != FAUCET_MAC:
             data['faucet_mac'] = self.faucet_mac
+        _put(data, 'routes', [{'route': {'ip_dst': d, 'ip_gw': g}} for d, g in self.routes])
+        if self.targeted_gw_resolution:
+            data['targeted_gw_resolution'] = True
+        if not self.minimum_ip_size_check:
+            data['minimum_ip_size_check'] = False
         return data
 
 
@@ -64,6 +74,8 @@ class Interface:
     # FAUCET's stack port: cabled to (switch name, port) of another switch of the
     # policy; it carries every VLAN of the fabric tagged (docs/fabric.md)
     stack: tuple[str, int] | None = None
+    # FAUCET's: floods from this port other than ARP and ND skip the other such ports
+    restricted_bcast_arpnd: bool = False
 
     @property
     def vlans(self) -> tuple[Vlan, ...]:
@@ -90,6 +102,8 @@ class Interface:
             data['permanent_learn'] = True
         if self.stack is not None:
             data['stack'] = {'dp': self.stack[0], 'port': self.stack[1]}
+        if self.restricted_bcast_arpnd:
+            data['restricted_bcast_arpnd'] = True
         return data
 
 
@@ -110,6 +124,8 @@ class Datapath:
     dp_acls: tuple[str, ...] = ()  # ACL names for every packet in (then no port ACLs)
     priority_offset: int = 0  # added to every rule's priority
     stack_priority: int | None = None  # FAUCET's stack root candidate (lowest wins)
+    # FAUCET's switch MAC: its LLDP chassis id; validated, nothing here sends with it
+    faucet_dp_mac: str | None = None
 
     @property
     def stack_ports(self) -> dict[int, tuple[str, int]]:
@@ -138,6 +154,7 @@ class Datapath:
             ('combinatorial_port_flood', True),
             ('ofchannel_log', None),
             ('priority_offset', 0),
+            ('faucet_dp_mac', None),
         ):
             if getattr(self, name) != default:
                 data[name] = getattr(self, name)
@@ -227,6 +244,17 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Router:
+    """FAUCET's router: routing between the subnets of its VLANs' faucet_vips."""
+
+    name: str
+    vlans: tuple[str, ...]  # VLAN names, as listed
+
+    def to_data(self) -> dict[str, Any]:
+        return {'vlans': list(self.vlans)}
+
+
+@dataclass(frozen=True)
 class Policy:
     vlans: FrozenDict  # name -> Vlan
     dps: FrozenDict  # name -> Datapath
@@ -235,6 +263,7 @@ class Policy:
     # a reload watches. Not part of the policy's value.
     files: tuple[str, ...] = field(default=(), compare=False)
     meters: FrozenDict = FrozenDict()  # name -> Meter
+    routers: FrozenDict = FrozenDict()  # name -> Router
 
     @property
     def rule_count(self) -> int:
@@ -257,6 +286,8 @@ class Policy:
         }
         if self.meters:
             data['meters'] = {name: meter.to_data() for name, meter in self.meters.items()}
+        if self.routers:
+            data['routers'] = {name: router.to_data() for name, router in self.routers.items()}
         return data
 
 

@@ -20,7 +20,12 @@ Pipeline (cookie kinds of the 'vswitch_policy' range in brackets)::
                       combinatorial_port_flood: false, one rule per VID floods to all
                       its ports (OpenFlow sends nothing back out of the in_port)
                       FAUCET's VIPs of the VID: ARP for them, neighbour solicitations
-                      for them, pings to them -> controller, whole [VIP]
+                      for them, advertisements and pings to them -> controller, whole
+                      [VIP]
+
+Routing (FAUCET's routers and routes, routing.py): frames to a routed VLAN's
+faucet_mac meet the FIB in table 3, above learning [ROUTE, ROUTE_MISS]; a routed frame
+goes on to table 4 rewritten, in its egress VLAN.
 
 Egress to a trunk port keeps the tag; to an access port the tag is popped. A port
 mirrored by M has every frame it accepts (its ACLs let it through and table 1 takes it
@@ -39,6 +44,7 @@ from controller.flowspec import FlowSpec
 from controller.ofmatch import OFPVID_PRESENT
 from controller.stable.pipeline import failover_group_id
 from controller.stable.sft import Route
+from controller.vswitch import routing
 from controller.vswitch.fabric import Fabric
 from controller.vswitch.model import Datapath, Policy
 
@@ -46,6 +52,7 @@ PORT_ACL, VLAN, VLAN_ACL, ETH_SRC, ETH_DST = 0, 1, 2, 3, 4
 COOKIES = CookieSpace('vswitch_policy')
 ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT, VIP, PIN = 1, 2, 3, 4, 5, 6, 7, 8, 9
 STACK_IN, REMOTE = 10, 11  # a stack port's frames skip learning; a host on another switch
+ROUTE, ROUTE_MISS = 12, 13  # FAUCET's routing (routing.py): the FIB; a host to resolve
 
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN_TAGS = (0x8100, 0x88A8)
@@ -78,6 +85,7 @@ class PortPlan:
     max_hosts: int | None = None
     permanent: bool = False  # FAUCET's permanent_learn: hosts never expire nor move
     stack: bool = False  # a stack port: every VLAN of the fabric, tagged; never learned on
+    restricted: bool = False  # FAUCET's restricted_bcast_arpnd
 
     @property
     def vids(self) -> tuple[int, ...]:
@@ -112,6 +120,7 @@ def port_plans(policy: Policy, dp: Datapath, fabric: Fabric | None = None) -> di
             mirrored_to=tuple(sorted(mirrored_to.get(port, ()))),
             max_hosts=intf.max_hosts,
             permanent=intf.permanent_learn,
+            restricted=intf.restricted_bcast_arpnd,
         )
     return plans
 
@@ -339,9 +348,14 @@ def _flood_rules(dp, plans, fabric):
                     COOKIES.cookie(FLOOD),
                 )
             )
+            for plan in plans.values():
+                if plan.carries(vid) and plan.restricted:
+                    rules |= _restricted_flood_rules(plans, vid, plan.port)
             continue
         for plan in plans.values():
-            if plan.carries(vid):
+            if plan.carries(vid) and plan.restricted:
+                rules |= _restricted_flood_rules(plans, vid, plan.port)
+            elif plan.carries(vid):
                 rules.add(
                     FlowSpec.make(
                         ETH_DST,
@@ -351,6 +365,41 @@ def _flood_rules(dp, plans, fabric):
                         COOKIES.cookie(FLOOD),
                     )
                 )
+    return rules
+
+
+# FAUCET's restricted_bcast_arpnd: what a restricted port floods, but ARP broadcasts
+# and neighbour solicitations (to a solicited-node group), skips the other restricted
+# ports. Above the per-VLAN flood rule, below learned destinations.
+PRIO_RESTRICTED = PRIO_FLOOD + 2
+ARP_ND_FLOODS = (
+    {'eth_type': 0x0806, 'eth_dst': 'ff:ff:ff:ff:ff:ff'},
+    {'eth_type': 0x86DD, 'eth_dst': ('33:33:ff:00:00:00', 'ff:ff:ff:00:00:00')},
+)
+
+
+def _restricted_flood_rules(plans, vid, in_port):
+    scope = {'vlan_vid': OFPVID_PRESENT | vid, 'in_port': in_port}
+    others = {p: plan for p, plan in plans.items() if not plan.restricted or p == in_port}
+    rules = {
+        FlowSpec.make(
+            ETH_DST,
+            PRIO_RESTRICTED,
+            scope,
+            [('apply', flood_actions(others, vid, in_port))],
+            COOKIES.cookie(FLOOD),
+        )
+    }
+    for above, match in enumerate(ARP_ND_FLOODS, 1):  # apart: rules sort by match
+        rules.add(
+            FlowSpec.make(
+                ETH_DST,
+                PRIO_RESTRICTED + above,
+                dict(scope, **match),
+                [('apply', flood_actions(plans, vid, in_port))],
+                COOKIES.cookie(FLOOD),
+            )
+        )
     return rules
 
 
@@ -390,6 +439,13 @@ def _vip_rules(policy, plans):
                         'icmpv6_type': 128,
                         'ipv6_dst': str(vip),
                     },
+                    {  # a neighbour's answer to the router's solicitation (routing.py)
+                        'eth_dst': vlan.faucet_mac,
+                        'eth_type': 0x86DD,
+                        'ip_proto': 58,
+                        'icmpv6_type': 136,
+                        'ipv6_dst': str(vip),
+                    },
                 ]
             for match in matches:
                 rules.add(
@@ -419,6 +475,12 @@ def compile_datapath(
         | _flood_rules(dp, plans, fabric)
         | _stack_rules(dp, plans, fabric)
         | _vip_rules(policy, plans)
+        | routing.static_rules(
+            routing.Fib.of(policy),
+            frozenset(v for p in plans.values() for v in p.vids),
+            (ETH_SRC, ETH_DST),
+            (COOKIES.cookie(ROUTE), COOKIES.cookie(ROUTE_MISS)),
+        )
     )
     rules.add(
         FlowSpec.make(

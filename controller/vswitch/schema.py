@@ -37,7 +37,8 @@ FAUCET_HARDWARE = (
 # FAUCET's options that this suite does not implement. They are refused by name rather
 # than ignored: a FAUCET file that relies on one of them would silently behave otherwise.
 FAUCET_ONLY = {
-    'top': ['routers'],
+    'top': [],
+    'router': ['bgp'],  # BGP: no speaker here
     'vlan': [
         'acl_out',
         'acls_out',
@@ -53,12 +54,9 @@ FAUCET_ONLY = {
         'bgp_server_addresses',
         'dot1x_assigned',
         'edge_learn_stack_root',
-        'minimum_ip_size_check',
         'proactive_arp_limit',
         'proactive_nd_limit',
         'reserved_internal_vlan',
-        'routes',
-        'targeted_gw_resolution',
         'unicast_flood',
     ],
     'dp': [
@@ -73,7 +71,6 @@ FAUCET_ONLY = {
         'drop_spoofed_faucet_mac',
         'egress_pipeline',
         'fast_advertise_interval',
-        'faucet_dp_mac',
         'global_vlan',
         'group_table',
         'group_table_routing',
@@ -133,7 +130,6 @@ FAUCET_ONLY = {
         'mirror_destination',
         'opstatus_reconf',
         'receive_lldp',
-        'restricted_bcast_arpnd',
         'unicast_flood',
     ],
     'acl': ['dot1x_assigned', 'exact_match'],
@@ -220,6 +216,7 @@ def _field(kind):
 
 
 _VLAN_REF = {'type': ['string', 'integer'], 'expect': 'a VLAN name or VID'}
+_MAC = {'type': ['string', 'integer'], 'expect': 'a MAC address'}
 _ACL_REF = {'type': ['string', 'integer'], 'expect': 'an ACL name'}
 _ACL_REFS = {'type': 'array', 'items': _ACL_REF, 'expect': 'a list of ACL names'}
 _MAX_HOSTS = _int(1, 2**31 - 1, 'a positive integer (the most hosts learned)')
@@ -245,7 +242,14 @@ _VLAN_SETTINGS = _mapping(
             'expect': "a list of the VLAN's router addresses, like [10.0.0.254/24]",
         },
         # An unquoted MAC may read as a (base-60) integer: the loader reads its text.
-        'faucet_mac': {'type': ['string', 'integer'], 'expect': 'a MAC address'},
+        'faucet_mac': _MAC,
+        'routes': {  # each item is checked by routing.py
+            'type': 'array',
+            'items': {'type': 'object', 'expect': "a route: '- route: {ip_dst: ..., ip_gw: ...}'"},
+            'expect': "a list of static routes ('- route: {ip_dst: NETWORK, ip_gw: ADDRESS}')",
+        },
+        'targeted_gw_resolution': _flag(),
+        'minimum_ip_size_check': _flag(),
     },
     'VLAN settings',
     FAUCET_ONLY['vlan'],
@@ -283,6 +287,7 @@ _INTERFACE = _mapping(
         'enabled': _flag(),
         'output_only': _flag(),
         'permanent_learn': _flag(),
+        'restricted_bcast_arpnd': _flag(),
         # FAUCET's stacking: this port is cabled to port ``port`` of switch ``dp``
         'stack': _mapping(
             {
@@ -339,6 +344,7 @@ _DP = _mapping(
             'an offset added to every rule priority, 0..%d' % MAX_PRIORITY_OFFSET,
         ),
         'ofchannel_log': _text('the file to log this switch\'s OpenFlow messages to'),
+        'faucet_dp_mac': _MAC,
         # FAUCET's stacking: a root candidate; the lowest priority is the root
         'stack': _mapping(
             {'priority': _int(1, 2**31 - 1, 'a stack priority > 0 (the lowest is the root)')},
@@ -506,6 +512,22 @@ POLICY_SCHEMA = _mapping(
         'vlans': _keyed('VLAN name -> VLAN settings', _VLAN),
         'acls': _keyed('ACL name -> list of rules', _ACL),
         'dps': _keyed('switch name -> switch settings', _DP, minProperties=1),
+        'routers': _keyed(
+            'router name -> router settings',
+            _mapping(
+                {
+                    'vlans': {
+                        'type': 'array',
+                        'items': _VLAN_REF,
+                        'minItems': 1,
+                        'expect': 'a list of the VLANs (names or VIDs) the router joins',
+                    }
+                },
+                'router settings (vlans)',
+                FAUCET_ONLY['router'],
+                required=['vlans'],
+            ),
+        ),
         'version': {'const': 2, 'expect': '2 (the only version of the format)'},
     },
     "a mapping with 'dps', 'vlans' and 'acls'",

@@ -14,7 +14,7 @@ the app sends) and the packet-ins it learns from written to that file, one per l
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from controller import flowspec
@@ -22,7 +22,7 @@ from controller import openflow as of
 from controller.flowspec import FlowSpec
 from controller.learning import Learned, MacTable, is_unicast
 from controller.ofmatch import OFPVID_PRESENT
-from controller.vswitch import pipeline, vip
+from controller.vswitch import pipeline, routing, vip
 from controller.vswitch.fabric import Fabric
 from controller.vswitch.model import OVS_HARDWARE, Datapath, Policy
 from controller.vswitch.pipeline import PortPlan
@@ -154,6 +154,8 @@ class PolicySwitch:
         # (vid, MAC) -> (the switch it was learned on, its rule here): hosts of the
         # fabric learned on another switch
         self.remote: dict[tuple[int, str], tuple[int, FlowSpec]] = {}
+        self.router: routing.SwitchRouter | None = None
+        self.routed: frozenset[FlowSpec] = frozenset()  # the FIB rules of next hops known
         self._use(policy, model, fabric)
 
     @classmethod
@@ -180,6 +182,14 @@ class PolicySwitch:
         self.meters = meters(policy, model)
         path = model.ofchannel_log if model is not None else None
         self.channel = channel_log(path) if path else None
+        self.router = routing.SwitchRouter(
+            routing.Fib.of(policy) if model is not None else routing.Fib(()),
+            frozenset(v for p in self.plans.values() for v in p.vids),
+            (pipeline.ETH_SRC, pipeline.ETH_DST),
+            pipeline.COOKIES.cookie(pipeline.ROUTE),
+            self.router.resolver if self.router is not None else None,
+            time.monotonic(),
+        )
 
     def _logged(self, messages: list[Any]) -> list[Any]:
         """``messages``, written to the ofchannel_log first if there is one."""
@@ -348,6 +358,98 @@ class PolicySwitch:
             ]
         )
 
+    # --- routing (routing.py) ---------------------------------------------------------
+
+    def _tagged(self, in_port: int, frame: bytes | bytearray) -> int | None:
+        """The VID of a packet-in from ``in_port`` that carries it, else None."""
+        if len(frame) < 18 or frame[12:14] != _TPID:
+            return None
+        vid = int.from_bytes(frame[14:16], 'big') & 0x0FFF
+        plan = self.plans.get(in_port)
+        return vid if plan is not None and plan.carries(vid) else None
+
+    def _offset(self, spec: FlowSpec) -> FlowSpec:
+        return replace(spec, priority=spec.priority + self.offset) if self.offset else spec
+
+    def _fib_changes(self) -> tuple[list[Any], list[Any]]:
+        """(ADDs, strict deletes) that bring the FIB rules of the next hops to what
+        the router knows now."""
+        wanted = (
+            frozenset(self._offset(spec) for spec in self.router.rules())
+            if self.router
+            else frozenset()
+        )
+        change = flowspec.diff(self.routed, wanted)
+        self.routed = wanted
+        mask = pipeline.COOKIES.all_rules()[1]
+        return (
+            [flowspec.to_flow_mod(self.dp, spec) for spec in change.add],
+            [flowspec.to_delete_strict(self.dp, spec, mask) for spec in change.delete],
+        )
+
+    def heard(self, in_port: int, frame: bytes | bytearray, now: float) -> list[Any]:
+        """Learn a next hop from an ARP or neighbour discovery frame the VIP rules
+        sent: the FIB changes it makes."""
+        vid = self._tagged(in_port, frame)
+        if vid is None or self.router is None or not self.router.heard(vid, in_port, frame, now):
+            return []
+        add, delete = self._fib_changes()
+        return self._logged(add + delete)
+
+    def route_miss(self, in_port: int, frame: bytes | bytearray, now: float) -> list[Any]:
+        """A packet for a host of a connected subnet without its FIB rule: the rule
+        (or, while it is asked for at the next route_tick, a drop for
+        PENDING_SECONDS)."""
+        vid = self._tagged(in_port, frame)
+        if vid is None or self.router is None:
+            return []
+        spec = self.router.missed(vid, frame, now)
+        if spec is None:
+            return []
+        return self._logged([flowspec.to_flow_mod(self.dp, self._offset(spec))])
+
+    def route_tick(self, now: float) -> tuple[list[Any], list[str]]:
+        """(the ARP requests and neighbour solicitations due at ``now`` and the FIB
+        rules of next hops that stopped answering taken away; a line to log for each
+        next hop that stopped answering and each gateway given up)."""
+        if self.router is None:
+            return [], []
+        due = self.router.resolver.due(now)
+        dp, ofp, parser = self.dp, self.dp.ofproto, self.dp.ofproto_parser
+        tree = self.fabric.tree.get(dp.id, frozenset()) if self.fabric is not None else ()
+        flood_plans = {p: plan for p, plan in self.plans.items() if not plan.stack or p in tree}
+        messages = []
+        for request in due.requests:
+            frame = self.router.request_frame(request)
+            plan = self.plans.get(request.port) if request.port is not None else None
+            if frame is None:
+                continue
+            if plan is not None and plan.carries(request.vid):
+                actions = pipeline.egress_actions(plan, request.vid)
+            else:
+                actions = pipeline.flood_actions(flood_plans, request.vid, None)
+            messages.append(
+                parser.OFPPacketOut(
+                    dp,
+                    ofp.OFP_NO_BUFFER,
+                    ofp.OFPP_CONTROLLER,
+                    flowspec.to_actions(dp, actions),
+                    frame,
+                )
+            )
+        if due.expired:
+            add, delete = self._fib_changes()
+            messages += add + delete
+        notes = [
+            'next hop %s of VLAN %d stopped answering: its FIB rules withdrawn' % (n.ip, n.vid)
+            for n in due.expired
+        ] + [
+            'gateway %s of VLAN %d does not answer: its routes are not installed (still '
+            'asked, every %d s at most)' % (n.ip, n.vid, routing.MAX_BACKOFF_SECONDS)
+            for n in due.silent
+        ]
+        return self._logged(messages), notes
+
     def forget(self, port: int, vid: int) -> list[Any]:
         """Forget the hosts learned on ``port`` in VLAN ``vid``: the messages that
         delete their rules."""
@@ -398,6 +500,9 @@ class PolicySwitch:
         retire = [
             flowspec.to_delete_strict(dp, spec, mask) for spec in change.delete + tuple(unrouted)
         ]
+        fib_add, fib_delete = self._fib_changes()
+        make += fib_add
+        retire += fib_delete
         stale = sorted(pipeline.stale_learning(old_plans, self.plans))
         for port, vid in stale:
             retire += self.forget(port, vid)
@@ -405,8 +510,8 @@ class PolicySwitch:
             of.group_delete(dp, group) for group in sorted(set(old_groups) - set(self.groups))
         ]
         return PolicyChange(
-            len(change.add),
-            len(change.delete),
+            len(change.add) + len(fib_add),
+            len(change.delete) + len(fib_delete),
             stale,
             self._logged(make),
             self._logged(reroute),

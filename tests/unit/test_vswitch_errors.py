@@ -58,11 +58,12 @@ CASES = {
         'dps.sw1.interfaces.3.lacp',
         "FAUCET option 'lacp' is not supported by this suite",
     ),
-    'FAUCET top-level option': (
-        BASE + 'routers:\n  office-guest: {vlans: [office, guest]}\n',
-        15,
-        'routers',
-        "FAUCET option 'routers' is not supported by this suite",
+    'FAUCET router option': (
+        BASE.replace('{vid: 100}', "{vid: 100, faucet_vips: ['10.0.0.254/24']}")
+        + 'routers:\n  office-guest: {vlans: [office], bgp: {as: 1}}\n',
+        16,
+        'routers.office-guest.bgp',
+        "FAUCET option 'bgp' is not supported by this suite",
     ),
     'FAUCET VLAN option': (
         BASE.replace('guest: {vid: 200}', 'guest: {vid: 200, unicast_flood: false}'),

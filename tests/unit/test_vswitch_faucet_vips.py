@@ -110,6 +110,14 @@ def test_rules_send_what_the_router_answers_to_the_controller():
                 'icmpv6_type': 128,
                 'ipv6_dst': 'fc00::1:254',
             },
+            {  # a neighbour's answer to the router (routing.py resolves next hops)
+                'vlan_vid': 0x1064,
+                'eth_dst': '00:00:00:00:00:11',
+                'eth_type': 0x86DD,
+                'ip_proto': 58,
+                'icmpv6_type': 136,
+                'ipv6_dst': 'fc00::1:254',
+            },
             {'vlan_vid': 0x10C8, 'eth_type': 0x806, 'arp_tpa': '10.0.1.254'},
             {
                 'vlan_vid': 0x10C8,
