@@ -16,6 +16,7 @@ from typing import Any
 
 from controller.config.frozen import FrozenDict
 from controller.ofmatch import OFPVID_PRESENT
+from controller.vswitch.lacp import LacpOptions
 
 OVS_HARDWARE = 'Open vSwitch'
 FAUCET_MAC = '0e:00:00:00:00:01'  # FAUCET's default router MAC
@@ -64,6 +65,7 @@ class Interface:
     # FAUCET's stack port: cabled to (switch name, port) of another switch of the
     # policy; it carries every VLAN of the fabric tagged (docs/fabric.md)
     stack: tuple[str, int] | None = None
+    lacp: LacpOptions | None = None  # FAUCET's LACP: a member of LAG lacp.lag
 
     @property
     def vlans(self) -> tuple[Vlan, ...]:
@@ -90,6 +92,8 @@ class Interface:
             data['permanent_learn'] = True
         if self.stack is not None:
             data['stack'] = {'dp': self.stack[0], 'port': self.stack[1]}
+        if self.lacp is not None:
+            data.update(self.lacp.to_data())
         return data
 
 
@@ -110,6 +114,18 @@ class Datapath:
     dp_acls: tuple[str, ...] = ()  # ACL names for every packet in (then no port ACLs)
     priority_offset: int = 0  # added to every rule's priority
     stack_priority: int | None = None  # FAUCET's stack root candidate (lowest wins)
+    lacp_timeout: int = 30  # seconds a LAG member's partner may be silent
+    # FAUCET's root election health; no effect here (the root is static, see docs)
+    min_lacp_health: float | None = None
+
+    @property
+    def lags(self) -> dict[int, tuple[int, ...]]:
+        """{LAG id: its member ports (enabled ones), sorted}."""
+        lags: dict[int, list[int]] = {}
+        for number, intf in self.interfaces.items():
+            if intf.lacp is not None and intf.enabled:
+                lags.setdefault(intf.lacp.lag, []).append(number)
+        return {lag: tuple(sorted(ports)) for lag, ports in sorted(lags.items())}
 
     @property
     def stack_ports(self) -> dict[int, tuple[str, int]]:
@@ -138,6 +154,7 @@ class Datapath:
             ('combinatorial_port_flood', True),
             ('ofchannel_log', None),
             ('priority_offset', 0),
+            ('lacp_timeout', 30),
         ):
             if getattr(self, name) != default:
                 data[name] = getattr(self, name)
@@ -145,6 +162,8 @@ class Datapath:
             data['lldp_beacon'] = dict(self.lldp_beacon)
         if self.stack_priority is not None:
             data['stack'] = {'priority': self.stack_priority}
+        if self.min_lacp_health is not None:
+            data.setdefault('stack', {})['min_lacp_health'] = self.min_lacp_health
         _put(data, 'dp_acls', list(self.dp_acls))
         data['interfaces'] = {
             port: interface.to_data() for port, interface in self.interfaces.items()
