@@ -437,3 +437,89 @@ def test_a_host_on_either_member_is_one_host_of_the_lag():
     deletes = sw.forget(1, 100)
     assert {m.match.get('in_port') for m in deletes if m.table_id == pipeline.ETH_SRC} == {1, 2}
     assert all(m.command == ofp.OFPFC_DELETE for m in deletes)
+
+
+# --- a LAG spanning the switches of a stack ---------------------------------------------
+
+MCLAG = textwrap.dedent('''
+    vlans:
+      v100: {vid: 100}
+    dps:
+      s1:
+        dp_id: 1
+        stack: {priority: 1, min_lacp_health: 0.5}
+        interfaces:
+          1: {stack: {dp: s2, port: 1}}
+          2: {native_vlan: v100}
+          3: {native_vlan: v100, lacp: 1}
+          4: {native_vlan: v100, lacp: 1}
+      s2:
+        dp_id: 2
+        interfaces:
+          1: {stack: {dp: s1, port: 1}}
+          2: {native_vlan: v100}
+          3: {native_vlan: v100, lacp: 1, lacp_standby: true}
+''')
+
+
+def test_a_lag_spanning_a_stack_is_one_system_and_carries_on_the_nominated_switch():
+    loaded = policy(MCLAG)
+    s1 = PolicySwitch.of(FakeDatapath(1), loaded)
+    s2 = PolicySwitch.of(FakeDatapath(2), loaded)
+    assert s1 is not None and s2 is not None
+    assert s1.lags.system == s2.lags.system == lacp.system_mac(1)  # one partner system
+    s1.clock = s2.clock = Clock()
+    for sw, ports in ((s1, (3, 4)), (s2, (3,))):
+        for port in ports:
+            sw.lacp_in(port, partner_pdu(port))
+    counts = {1: s1.lags.up_counts(0.0)[1], 2: s2.lags.up_counts(0.0)[1]}
+    assert lacp.nominate(counts, root=1) == 1
+    s2.lags.elsewhere = frozenset({1})  # what the app's nomination sets
+    assert s2.lags.role(3) == 'standby' and s2.lags.carrying(0.0) == {1: frozenset()}
+    assert s1.lags.carrying(0.0) == {1: frozenset({3, 4})}
+    assert decoded(s2.lags.pdu(3)).actor_state_collecting == 0
+    assert loaded.dps['s1'].min_lacp_health == 0.5
+
+
+def test_a_stack_port_cannot_be_a_lag_member():
+    found = errors(
+        MCLAG.replace('1: {stack: {dp: s2, port: 1}}', '1: {stack: {dp: s2, port: 1}, lacp: 2}')
+    )
+    assert [m for _, _, m in found] == ['port 1 is a stack port: it cannot be a LAG member']
+
+
+def test_rest_shows_each_members_state():
+    from types import SimpleNamespace
+
+    from controller.vswitch import rest
+
+    sw = switch()
+    sw.lacp_in(1, partner_pdu(1))
+    body = rest.lacp_status(SimpleNamespace(switches={1: sw}))
+    assert body == {
+        '0000000000000001': {
+            'dp_name': 's1',
+            'members': [
+                {
+                    'port': 1,
+                    'lag': 1,
+                    'role': 'selected',
+                    'link_up': True,
+                    'partner_up': True,
+                    'partner': PARTNER,
+                    'partner_port': 11,
+                    'carrying': True,
+                },
+                {
+                    'port': 2,
+                    'lag': 1,
+                    'role': 'selected',
+                    'link_up': True,
+                    'partner_up': False,
+                    'partner': None,
+                    'partner_port': None,
+                    'carrying': False,
+                },
+            ],
+        }
+    }
