@@ -219,9 +219,14 @@ class PolicySwitch:
     def hardware_note(self) -> str:
         """For the connect log line: a FAUCET hardware name other than Open vSwitch
         is accepted, and the switch gets the Open vSwitch pipeline all the same."""
-        if self.model is None or self.model.hardware == OVS_HARDWARE:
+        if self.model is None:
             return ''
-        return " (hardware '%s': driven with the Open vSwitch pipeline)" % self.model.hardware
+        note = ''
+        if self.model.hardware != OVS_HARDWARE:
+            note = " (hardware '%s': driven with the Open vSwitch pipeline)" % self.model.hardware
+        if self.model.min_lacp_health is not None:  # FAUCET's root election, not done here
+            note += ' (min_lacp_health: no effect, the stack root is static)'
+        return note
 
     def install(self) -> list[Any]:
         """The messages that make the switch hold exactly the static rules: the app's
