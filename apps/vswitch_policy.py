@@ -67,7 +67,7 @@ from controller.vswitch import rest as vswitch_rest
 from controller.vswitch.fabric import Fabric, FabricError
 from controller.vswitch.include import FilesWatch
 from controller.vswitch.model import Policy
-from controller.vswitch.switch import LearningSettings, PolicySwitch
+from controller.vswitch.switch import LearningSettings, PolicySwitch, nominate_lags
 
 BARRIER_TIMEOUT = 5.0  # seconds a switch has to confirm the first half of a change
 
@@ -423,7 +423,7 @@ class VSwitchPolicy(SuiteApp):
         stack's LAGs spanning switches are nominated to one switch each."""
         with self._reloading:
             switches = list(self.switches.values())
-            self._nominate(switches)
+            nominate_lags(switches, self.fabric.root)
             for sw in switches:
                 news = sw.lag_news()
                 if not news:
@@ -441,24 +441,6 @@ class VSwitchPolicy(SuiteApp):
                         sorted(was) or 'none',
                         len(change),
                     )
-
-    def _nominate(self, switches: list[PolicySwitch]) -> None:
-        """A LAG id on several switches of the stack is one LAG: it carries on the
-        switch lacp.nominate picks; on the others its members are not selected."""
-        spans: dict[int, dict[int, int]] = {}  # LAG id -> {dp_id: members up}
-        for sw in switches:
-            if sw.model is None or not sw.model.stack_ports:
-                continue
-            counts = sw.lags.up_counts(sw.clock())
-            for lag in sw.model.lags:
-                spans.setdefault(lag, {})[sw.dp.id] = counts.get(lag, 0)
-        chosen = {lag: lacp.nominate(counts, self.fabric.root) for lag, counts in spans.items()}
-        for sw in switches:
-            sw.lags.elsewhere = frozenset(
-                lag
-                for lag, dp_id in chosen.items()
-                if len(spans[lag]) > 1 and dp_id is not None and dp_id != sw.dp.id
-            )
 
     def _log_fabric(self, why: str) -> None:
         if self.fabric.switches:

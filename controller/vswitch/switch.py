@@ -510,6 +510,26 @@ class PolicySwitch:
         )
 
 
+def nominate_lags(switches: list[PolicySwitch], root: int | None) -> None:
+    """A LAG id on several switches of a stack is one LAG (FAUCET's MC-LAG): it
+    carries on the switch lacp.nominate picks (``root``: the stack root); on the others
+    its members are not selected (Lags.elsewhere)."""
+    spans: dict[int, dict[int, int]] = {}  # LAG id -> {dp_id: members up}
+    for sw in switches:
+        if sw.model is None or not sw.model.stack_ports:
+            continue
+        counts = sw.lags.up_counts(sw.clock())
+        for lag in sw.model.lags:
+            spans.setdefault(lag, {})[sw.dp.id] = counts.get(lag, 0)
+    chosen = {lag: lacp.nominate(counts, root) for lag, counts in spans.items()}
+    for sw in switches:
+        sw.lags.elsewhere = frozenset(
+            lag
+            for lag, dp_id in chosen.items()
+            if len(spans[lag]) > 1 and dp_id is not None and dp_id != sw.dp.id
+        )
+
+
 def _meter_changes(dp: Any, old: dict[int, MeterEntry], new: dict[int, MeterEntry]) -> list[Any]:
     """The meter mods from meters ``old`` to ``new``: only those that changed."""
     ofp = dp.ofproto

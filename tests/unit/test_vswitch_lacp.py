@@ -16,7 +16,7 @@ from controller.learning import Learned
 from controller.ofmatch import OFPVID_PRESENT
 from controller.vswitch import lacp, load_policy_text, pipeline
 from controller.vswitch.lacp import LacpOptions, Lags
-from controller.vswitch.switch import LearningSettings, PolicySwitch
+from controller.vswitch.switch import LearningSettings, PolicySwitch, nominate_lags
 from tests.harness.fakes import FakeDatapath
 
 PARTNER = '52:54:00:aa:bb:cc'
@@ -472,13 +472,18 @@ def test_a_lag_spanning_a_stack_is_one_system_and_carries_on_the_nominated_switc
     for sw, ports in ((s1, (3, 4)), (s2, (3,))):
         for port in ports:
             sw.lacp_in(port, partner_pdu(port))
-    counts = {1: s1.lags.up_counts(0.0)[1], 2: s2.lags.up_counts(0.0)[1]}
-    assert lacp.nominate(counts, root=1) == 1
-    s2.lags.elsewhere = frozenset({1})  # what the app's nomination sets
+    nominate_lags([s1, s2], root=1)  # 2 members up on s1, 1 on s2
+    assert (s1.lags.elsewhere, s2.lags.elsewhere) == (frozenset(), frozenset({1}))
     assert s2.lags.role(3) == 'standby' and s2.lags.carrying(0.0) == {1: frozenset()}
     assert s1.lags.carrying(0.0) == {1: frozenset({3, 4})}
     assert decoded(s2.lags.pdu(3)).actor_state_collecting == 0
     assert loaded.dps['s1'].min_lacp_health == 0.5
+    # s1's partner falls silent: s2 has more members up, the LAG moves there
+    s1.clock.now = 31.0
+    s2.lacp_in(3, partner_pdu(3))
+    nominate_lags([s1, s2], root=1)
+    assert (s1.lags.elsewhere, s2.lags.elsewhere) == (frozenset({1}), frozenset())
+    assert s2.lag_news() == {1: (frozenset(), frozenset({3}))}
 
 
 def test_a_stack_port_cannot_be_a_lag_member():
