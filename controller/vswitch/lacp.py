@@ -152,14 +152,19 @@ class Lags:
         return cls(system, timeout, {port: Member(port, opt) for port, opt in options.items()})
 
     def renew(self, system: str, timeout: float, options: dict[int, LacpOptions]) -> None:
-        """A new policy: members whose options are unchanged keep their partner."""
+        """A new policy: a member still in the same LAG keeps its partner and link
+        state (its other options may change without taking it out); a member moved to
+        another LAG starts afresh."""
         self.system, self.timeout = system, timeout
-        kept = {
-            port: member
-            for port, member in self.members.items()
-            if options.get(port) == member.options
-        }
-        self.members = {port: kept.get(port) or Member(port, opt) for port, opt in options.items()}
+        members = {}
+        for port, opt in options.items():
+            old = self.members.get(port)
+            if old is not None and old.options.lag == opt.lag:
+                old.options = opt
+                members[port] = old
+            else:
+                members[port] = Member(port, opt)
+        self.members = members
 
     # --- roles and what carries ---------------------------------------------------
 

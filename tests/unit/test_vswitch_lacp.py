@@ -175,12 +175,13 @@ def test_a_passthrough_member_is_silent_and_down_while_a_peer_is_down():
     assert state.receive(1, partner_pdu(1, sync=False), 0.2) is None
 
 
-def test_a_new_policy_keeps_the_partners_of_unchanged_members():
+def test_a_new_policy_keeps_the_partners_of_members_still_in_their_lag():
     state = lags()
     state.receive(1, partner_pdu(1), 0.0)
     state.receive(2, partner_pdu(2), 0.0)
-    state.renew(US, 5, {1: LacpOptions(1), 2: LacpOptions(1, active=True)})
-    assert state.carrying(0.0) == {1: frozenset({1})}
+    state.renew(US, 5, {1: LacpOptions(1, active=True), 2: LacpOptions(2)})
+    assert state.carrying(0.0) == {1: frozenset({1}), 2: frozenset()}  # 2 moved LAG
+    assert state.members[1].options.active
 
 
 def test_nomination_most_members_up_then_the_root_then_the_lowest_dp_id():
@@ -537,3 +538,14 @@ def test_min_lacp_health_is_said_in_the_connect_line():
     assert s1 is not None and s2 is not None
     assert s1.hardware_note == ' (min_lacp_health: no effect, the stack root is static)'
     assert s2.hardware_note == ''
+
+
+def test_a_reload_that_changes_lacp_options_leaves_the_lag_carrying_and_the_rules_alone():
+    sw = switch()
+    sw.lacp_in(1, partner_pdu(1))
+    sw.lacp_in(2, partner_pdu(2))
+    sw.relag()
+    change = sw.apply(policy(POLICY.replace('lacp_active: true}', 'lacp_port_priority: 7}')))
+    assert len(change) == 0 and change.messages == []
+    assert sw.carrying == {1: frozenset({1, 2})}
+    assert decoded(sw.lags.pdu(1)).actor_port_priority == 7
