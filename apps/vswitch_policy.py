@@ -32,6 +32,13 @@ up moves every switch make before break: each switch's new rules are confirmed (
 barrier) before the hosts of other switches move onto the new routes, and those
 before any switch's old rules are deleted.
 
+LACP (FAUCET's ``lacp`` port options, controller/vswitch/lacp.py): members' LACPDUs
+come as packet-ins and are answered; once a second silent partners expire and active
+members speak. When the members that carry a LAG change (a partner in sync or gone, a
+member's link down or up), the switch's rules move to them by the smallest diff; a
+LAG spanning switches of a stack carries on one of them (most members up, then the
+root).
+
 The file is read and checked in an OS thread (controller/config/offload.py), so
 switches keep being answered while a large policy loads; only a regular file of at most
 ``max_policy_bytes`` is read (docs/security.md).
@@ -55,12 +62,12 @@ from controller.learning import Learned
 from controller.metrics.collectors import LearnBans, ReloadStatus
 from controller.metrics.openflow import OPENFLOW
 from controller.ui import views
-from controller.vswitch import load_policy, pipeline
+from controller.vswitch import lacp, load_policy, pipeline
 from controller.vswitch import rest as vswitch_rest
 from controller.vswitch.fabric import Fabric, FabricError
 from controller.vswitch.include import FilesWatch
 from controller.vswitch.model import Policy
-from controller.vswitch.switch import LearningSettings, PolicySwitch
+from controller.vswitch.switch import LearningSettings, PolicySwitch, nominate_lags
 
 BARRIER_TIMEOUT = 5.0  # seconds a switch has to confirm the first half of a change
 ROUTE_TICK = 0.5  # seconds between rounds of next hop requests (routing.py)
@@ -100,6 +107,7 @@ class VSwitchPolicy(SuiteApp):
     _learn_cookie = pipeline.COOKIES.cookie(pipeline.SRC_MISS)
     _vip_cookie = pipeline.COOKIES.cookie(pipeline.VIP)
     _route_miss_cookie = pipeline.COOKIES.cookie(pipeline.ROUTE_MISS)
+    _lacp_cookie = pipeline.COOKIES.cookie(pipeline.LACP)
     conf: Any  # the [vswitch_policy] section: always there
     switches: dict[int, PolicySwitch]
 
@@ -151,6 +159,7 @@ class VSwitchPolicy(SuiteApp):
             'policy file watch', self.conf.reload_poll, lambda: self.refresh(requested=False)
         )
         self.spawn_loop('next hop resolution', ROUTE_TICK, self._route_tick)
+        self.spawn_loop('LACP', lacp.FAST_PERIOD, self._lacp_tick)
 
     # --- switches ---------------------------------------------------------------
 
@@ -196,10 +205,16 @@ class VSwitchPolicy(SuiteApp):
             self._learn_cookie,
             self._vip_cookie,
             self._route_miss_cookie,
+            self._lacp_cookie,
         ):
             return
         fields = self.packet_in_fields(sw, msg)  # None: malformed, counted by the base
         if fields is None:
+            return
+        if kind == self._lacp_cookie:  # a LAG member's LACPDU
+            of.send_together(sw.dp, sw.lacp_in(*fields))
+            if sw.lag_news():
+                hub.spawn(self._relag, 'LACPDU on %s port %d' % (sw.name, fields[0]))
             return
         if kind == self._vip_cookie:  # ARP, ND or a ping for a router address
             of.send_together(sw.dp, sw.answer(*fields) + self._heard(sw, *fields))
@@ -406,6 +421,59 @@ class VSwitchPolicy(SuiteApp):
             self.logger.info(
                 '%s: %d rule changes in %.1f ms', why, total, (_now() - started) * 1000
             )
+
+    # --- LACP -------------------------------------------------------------------------
+
+    def _lacp_tick(self) -> None:
+        news = False
+        for sw in list(self.switches.values()):
+            messages = sw.lacp_tick()
+            if messages:
+                of.send_together(sw.dp, messages)
+            news = news or bool(sw.lag_news())
+        if news:
+            self._relag('LACP timer')
+
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    def _lag_port_status(self, ev: Any) -> None:
+        """A LAG member's link went down or up: it carries nothing until its partner
+        is heard again."""
+        msg = ev.msg
+        sw = self.switch_of(msg.datapath)
+        desc, ofp = msg.desc, msg.datapath.ofproto
+        live = (
+            msg.reason != ofp.OFPPR_DELETE
+            and not desc.state & ofp.OFPPS_LINK_DOWN
+            and not desc.config & ofp.OFPPC_PORT_DOWN
+        )
+        if sw is not None and sw.lags.link(desc.port_no, live):
+            why = 'LAG member %s port %d %s' % (sw.name, desc.port_no, 'up' if live else 'down')
+            self.logger.info(why)
+            hub.spawn(self._relag, why)
+
+    def _relag(self, why: str) -> None:
+        """Move the switches whose LAGs carry over other members to them: first the
+        stack's LAGs spanning switches are nominated to one switch each."""
+        with self._reloading:
+            switches = list(self.switches.values())
+            nominate_lags(switches, self.fabric.root)
+            for sw in switches:
+                news = sw.lag_news()
+                if not news:
+                    continue
+                change = sw.relag()
+                for msg in change.messages:
+                    sw.dp.send_msg(msg)
+                for lag, (was, now) in sorted(news.items()):
+                    self.logger.info(
+                        '%s: LAG %d on %s carries over ports %s (was %s): %d rule changes',
+                        why,
+                        lag,
+                        sw.name,
+                        sorted(now) or 'none',
+                        sorted(was) or 'none',
+                        len(change),
+                    )
 
     def _log_fabric(self, why: str) -> None:
         if self.fabric.switches:

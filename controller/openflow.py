@@ -358,6 +358,19 @@ def failover_group(dp: Any, group_id: int, ports: Iterable[int]) -> Any:
     return parser.OFPGroupMod(dp, OVS_GROUP_ADD_OR_MOD, ofp.OFPGT_FF, group_id, buckets)
 
 
+def select_group(dp: Any, group_id: int, ports: Iterable[int]) -> Any:
+    """GROUP_MOD creating (or replacing) a select group: each flow out of one of
+    ``ports`` (the switch's hash); no ports: a group that drops."""
+    parser, ofp = dp.ofproto_parser, dp.ofproto
+    buckets = [
+        parser.OFPBucket(
+            weight=1, watch_port=ofp.OFPP_ANY, watch_group=ofp.OFPG_ANY, actions=[output(dp, port)]
+        )
+        for port in ports
+    ]
+    return parser.OFPGroupMod(dp, OVS_GROUP_ADD_OR_MOD, ofp.OFPGT_SELECT, group_id, buckets)
+
+
 def group_delete(dp: Any, group_id: int) -> Any:
     parser, ofp = dp.ofproto_parser, dp.ofproto
     return parser.OFPGroupMod(dp, ofp.OFPGC_DELETE, ofp.OFPGT_FF, group_id, [])

@@ -21,6 +21,7 @@ from controller.config.schema import parse_int
 from controller.config.yaml_source import DEFAULT_MAX_BYTES, Path, read_bounded
 from controller.vswitch import routing, schema
 from controller.vswitch.include import PolicyFiles
+from controller.vswitch.lacp import lacp_options, lag_issues
 from controller.vswitch.model import (
     FAUCET_MAC,
     OVS_HARDWARE,
@@ -573,6 +574,10 @@ class _Builder:
                         if 'faucet_dp_mac' in dp
                         else None
                     ),
+                    lacp_timeout=_of_type(dp.get('lacp_timeout'), int, 30),
+                    min_lacp_health=_of_type(
+                        _of_type(dp.get('stack'), dict, {}).get('min_lacp_health'), (int, float)
+                    ),
                 )
         return dps
 
@@ -688,6 +693,8 @@ class _Builder:
                 confs[number],
                 tuple(sorted(port for port, _ in mirrors[number])),
             )
+        for path, message in lag_issues(interfaces, paths, confs):
+            self.issue(path, message)
         return FrozenDict(interfaces)
 
     def _port_ranges(self, dp_path, ranges):
@@ -874,6 +881,7 @@ class _Builder:
             output_only=output_only,
             permanent_learn=conf.get('permanent_learn') is True,
             restricted_bcast_arpnd=conf.get('restricted_bcast_arpnd') is True,
+            lacp=lacp_options(conf),
         )
 
     # --- stacking (FAUCET's fabric of switches) ----------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 
 from controller.config.frozen import FrozenDict
 from controller.ofmatch import OFPVID_PRESENT
+from controller.vswitch.lacp import LacpOptions
 
 OVS_HARDWARE = 'Open vSwitch'
 FAUCET_MAC = '0e:00:00:00:00:01'  # FAUCET's default router MAC
@@ -76,6 +77,7 @@ class Interface:
     stack: tuple[str, int] | None = None
     # FAUCET's: floods from this port other than ARP and ND skip the other such ports
     restricted_bcast_arpnd: bool = False
+    lacp: LacpOptions | None = None  # FAUCET's LACP: a member of LAG lacp.lag
 
     @property
     def vlans(self) -> tuple[Vlan, ...]:
@@ -104,6 +106,8 @@ class Interface:
             data['stack'] = {'dp': self.stack[0], 'port': self.stack[1]}
         if self.restricted_bcast_arpnd:
             data['restricted_bcast_arpnd'] = True
+        if self.lacp is not None:
+            data.update(self.lacp.to_data())
         return data
 
 
@@ -126,6 +130,18 @@ class Datapath:
     stack_priority: int | None = None  # FAUCET's stack root candidate (lowest wins)
     # FAUCET's switch MAC: its LLDP chassis id; validated, nothing here sends with it
     faucet_dp_mac: str | None = None
+    lacp_timeout: int = 30  # seconds a LAG member's partner may be silent
+    # FAUCET's root election health; no effect here (the root is static, see docs)
+    min_lacp_health: float | None = None
+
+    @property
+    def lags(self) -> dict[int, tuple[int, ...]]:
+        """{LAG id: its member ports (enabled ones), sorted}."""
+        lags: dict[int, list[int]] = {}
+        for number, intf in self.interfaces.items():
+            if intf.lacp is not None and intf.enabled:
+                lags.setdefault(intf.lacp.lag, []).append(number)
+        return {lag: tuple(sorted(ports)) for lag, ports in sorted(lags.items())}
 
     @property
     def stack_ports(self) -> dict[int, tuple[str, int]]:
@@ -155,6 +171,7 @@ class Datapath:
             ('ofchannel_log', None),
             ('priority_offset', 0),
             ('faucet_dp_mac', None),
+            ('lacp_timeout', 30),
         ):
             if getattr(self, name) != default:
                 data[name] = getattr(self, name)
@@ -162,6 +179,8 @@ class Datapath:
             data['lldp_beacon'] = dict(self.lldp_beacon)
         if self.stack_priority is not None:
             data['stack'] = {'priority': self.stack_priority}
+        if self.min_lacp_health is not None:
+            data.setdefault('stack', {})['min_lacp_health'] = self.min_lacp_health
         _put(data, 'dp_acls', list(self.dp_acls))
         data['interfaces'] = {
             port: interface.to_data() for port, interface in self.interfaces.items()

@@ -27,6 +27,13 @@ Routing (FAUCET's routers and routes, routing.py): frames to a routed VLAN's
 faucet_mac meet the FIB in table 3, above learning [ROUTE, ROUTE_MISS]; a routed frame
 goes on to table 4 rewritten, in its egress VLAN.
 
+A LAG (FAUCET's ``lacp``, controller/vswitch/lacp.py) is one port to its VLANs: table 0
+sends its members' LACPDUs to the controller and drops everything else from a member
+that does not carry [LACP]; a flood goes out of one carrying member of each LAG (the
+lowest) and never back into the LAG it came from; a host learned on any member is
+learned on the LAG (a source rule per member) and reached through the LAG's select
+group over its carrying members (none: the group drops).
+
 Egress to a trunk port keeps the tag; to an access port the tag is popped. A port
 mirrored by M has every frame it accepts (its ACLs let it through and table 1 takes it
 into a VLAN; copied as received) and every frame sent out of it (table 4) copied to M:
@@ -46,6 +53,7 @@ from controller.stable.pipeline import failover_group_id
 from controller.stable.sft import Route
 from controller.vswitch import routing
 from controller.vswitch.fabric import Fabric
+from controller.vswitch.lacp import LACP_MAC, SLOW_PROTOCOLS
 from controller.vswitch.model import Datapath, Policy
 
 PORT_ACL, VLAN, VLAN_ACL, ETH_SRC, ETH_DST = 0, 1, 2, 3, 4
@@ -53,6 +61,7 @@ COOKIES = CookieSpace('vswitch_policy')
 ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT, VIP, PIN = 1, 2, 3, 4, 5, 6, 7, 8, 9
 STACK_IN, REMOTE = 10, 11  # a stack port's frames skip learning; a host on another switch
 ROUTE, ROUTE_MISS = 12, 13  # FAUCET's routing (routing.py): the FIB; a host to resolve
+LACP = 14  # a LAG member's LACPDUs to the controller, and its drop while it carries nothing
 
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN_TAGS = (0x8100, 0x88A8)
@@ -66,6 +75,9 @@ PRIO_FLOOD = 10
 PRIO_STACK_IN = 50  # below learned sources, above the learning miss
 PRIO_OFF_TREE = PRIO_FLOOD + 1  # a stack port off the flood tree floods nothing
 PRIO_VIP = 200  # above learned hosts: the router's own addresses
+PRIO_LACP = ACL_TOP + 2  # a member's LACPDUs, above its drop (at PRIO_OUTPUT_ONLY)
+PRIO_LAG_FLOOD = PRIO_FLOOD + 1  # a member's flood, over combinatorial_port_flood: false's
+LAG_GROUP_BASE = 0xFFFE0000  # select group ids LAG_GROUP_BASE | LAG id
 WHOLE_PACKET = 0xFFFF  # OFPCML_NO_BUFFER: an echo request is answered with its data
 PACKET_IN_BYTES = 128
 
@@ -86,6 +98,8 @@ class PortPlan:
     permanent: bool = False  # FAUCET's permanent_learn: hosts never expire nor move
     stack: bool = False  # a stack port: every VLAN of the fabric, tagged; never learned on
     restricted: bool = False  # FAUCET's restricted_bcast_arpnd
+    lag: int | None = None  # the LAG it is a member of (FAUCET's lacp)
+    lag_ports: tuple[int, ...] = ()  # every member of that LAG, sorted: hosts on the first
 
     @property
     def vids(self) -> tuple[int, ...]:
@@ -103,6 +117,7 @@ def port_plans(policy: Policy, dp: Datapath, fabric: Fabric | None = None) -> di
     if fabric is None and dp.stack_ports:
         fabric = Fabric.of(policy)
     mirrored_to = defaultdict(list)
+    lags = dp.lags
     for port, intf in dp.interfaces.items():
         for watched in intf.mirror or ():
             mirrored_to[watched].append(port)
@@ -121,8 +136,21 @@ def port_plans(policy: Policy, dp: Datapath, fabric: Fabric | None = None) -> di
             max_hosts=intf.max_hosts,
             permanent=intf.permanent_learn,
             restricted=intf.restricted_bcast_arpnd,
+            lag=intf.lacp.lag if intf.lacp is not None else None,
+            lag_ports=lags[intf.lacp.lag] if intf.lacp is not None else (),
         )
     return plans
+
+
+def lag_group_id(lag: int) -> int:
+    """The select group of LAG ``lag``."""
+    return LAG_GROUP_BASE | lag
+
+
+def lag_groups(dp: Datapath, carrying: Mapping[int, frozenset[int]]) -> dict[int, tuple[int, ...]]:
+    """{select group id: the ports it spreads over} of ``dp``'s LAGs, each over its
+    members in ``carrying`` ({LAG id: ports}; a LAG missing there: none)."""
+    return {lag_group_id(lag): tuple(sorted(carrying.get(lag, ()))) for lag in dp.lags}
 
 
 def _copies(plan):
@@ -132,9 +160,10 @@ def _copies(plan):
 def egress_actions(plan: PortPlan, vid: int) -> tuple[tuple[Any, ...], ...]:
     """Actions that send a frame of VLAN ``vid`` (tagged, as inside the pipeline) out of
     ``plan``'s port; ends untagged after an access port."""
+    out = ('output', plan.port) if plan.lag is None else ('group', lag_group_id(plan.lag))
     if vid in plan.tagged_vids:
-        return (('output', plan.port),) + _copies(plan)
-    return (('pop_vlan',), ('output', plan.port)) + _copies(plan)
+        return (out,) + _copies(plan)
+    return (('pop_vlan',), out) + _copies(plan)
 
 
 def flood_actions(
@@ -331,10 +360,17 @@ def _stack_rules(dp, plans, fabric):
     return rules
 
 
-def _flood_rules(dp, plans, fabric):
+def _flood_rules(dp, plans, fabric, carrying):
     tree = fabric.tree.get(dp.dp_id, frozenset()) if fabric is not None else frozenset()
     # floods go out of the stack ports on the tree only
     plans = {port: plan for port, plan in plans.items() if not plan.stack or port in tree}
+    # and out of one carrying member of each LAG, its lowest
+    designated = {lag: min(ports) for lag, ports in carrying.items() if ports}
+    outs = {
+        port: plan
+        for port, plan in plans.items()
+        if plan.lag is None or designated.get(plan.lag) == port
+    }
     rules = set()
     vids = sorted({v for p in plans.values() for v in p.vids})
     for vid in vids:
@@ -344,27 +380,54 @@ def _flood_rules(dp, plans, fabric):
                     ETH_DST,
                     PRIO_FLOOD,
                     {'vlan_vid': OFPVID_PRESENT | vid},
-                    [('apply', flood_actions(plans, vid, None))],
+                    [('apply', flood_actions(outs, vid, None))],
                     COOKIES.cookie(FLOOD),
                 )
             )
-            for plan in plans.values():
-                if plan.carries(vid) and plan.restricted:
-                    rules |= _restricted_flood_rules(plans, vid, plan.port)
-            continue
         for plan in plans.values():
-            if plan.carries(vid) and plan.restricted:
-                rules |= _restricted_flood_rules(plans, vid, plan.port)
-            elif plan.carries(vid):
-                rules.add(
-                    FlowSpec.make(
-                        ETH_DST,
-                        PRIO_FLOOD,
-                        {'vlan_vid': OFPVID_PRESENT | vid, 'in_port': plan.port},
-                        [('apply', flood_actions(plans, vid, plan.port))],
-                        COOKIES.cookie(FLOOD),
-                    )
+            if not plan.carries(vid):
+                continue
+            # a LAG's frames never go back into it
+            others = {p: o for p, o in outs.items() if plan.lag is None or o.lag != plan.lag}
+            if plan.restricted:
+                rules |= _restricted_flood_rules(others, vid, plan.port)
+                continue
+            if not dp.combinatorial_port_flood and plan.lag is None:
+                continue
+            rules.add(
+                FlowSpec.make(
+                    ETH_DST,
+                    PRIO_FLOOD if dp.combinatorial_port_flood else PRIO_LAG_FLOOD,
+                    {'vlan_vid': OFPVID_PRESENT | vid, 'in_port': plan.port},
+                    [('apply', flood_actions(others, vid, plan.port))],
+                    COOKIES.cookie(FLOOD),
                 )
+            )
+    return rules
+
+
+def _lag_rules(dp, plans, carrying):
+    """Each member's LACPDUs to the controller; everything else from a member that
+    does not carry dropped."""
+    rules = set()
+    for port, plan in plans.items():
+        if plan.lag is None:
+            continue
+        rules.add(
+            FlowSpec.make(
+                PORT_ACL,
+                PRIO_LACP,
+                {'in_port': port, 'eth_type': SLOW_PROTOCOLS, 'eth_dst': LACP_MAC},
+                [('apply', (('controller', WHOLE_PACKET),))],
+                COOKIES.cookie(LACP),
+            )
+        )
+        if port not in carrying.get(plan.lag, ()):
+            rules.add(
+                FlowSpec.make(
+                    PORT_ACL, PRIO_OUTPUT_ONLY, {'in_port': port}, [], COOKIES.cookie(LACP)
+                )
+            )
     return rules
 
 
@@ -461,18 +524,25 @@ def _vip_rules(policy, plans):
 
 
 def compile_datapath(
-    policy: Policy, dp: Datapath, fabric: Fabric | None = None
+    policy: Policy,
+    dp: Datapath,
+    fabric: Fabric | None = None,
+    carrying: Mapping[int, frozenset[int]] | None = None,
 ) -> frozenset[FlowSpec]:
     """Every static rule of datapath ``dp`` (a model Datapath) under ``policy``, its
-    stack ports as in ``fabric`` (the policy's, all links up, if None)."""
+    stack ports as in ``fabric`` (the policy's, all links up, if None), its LAGs
+    carrying over the members in ``carrying`` ({LAG id: ports}; None: no member
+    carries, as before any partner is heard)."""
     if fabric is None and dp.stack_ports:
         fabric = Fabric.of(policy)
+    carrying = carrying or {}
     plans = port_plans(policy, dp, fabric)
     rules = (
         _port_acl_rules(policy, dp, plans)
         | _vlan_rules(plans)
         | _vlan_acl_rules(policy, dp, plans)
-        | _flood_rules(dp, plans, fabric)
+        | _flood_rules(dp, plans, fabric, carrying)
+        | _lag_rules(dp, plans, carrying)
         | _stack_rules(dp, plans, fabric)
         | _vip_rules(policy, plans)
         | routing.static_rules(
@@ -506,19 +576,22 @@ def learned_rules(
 ) -> tuple[FlowSpec, ...]:
     """The rules that make host ``mac`` of VLAN ``vid`` on ``plan``'s port known (at
     ``priority_offset`` above their priority, as the switch's other rules). On a
-    permanent_learn port they never expire, and a third drops ``mac`` from other ports."""
+    permanent_learn port they never expire, and a third drops ``mac`` from other ports.
+    A host of a LAG is known from every member (a source rule each)."""
     tagged_vid = OFPVID_PRESENT | vid
     if plan.permanent:
         idle_timeout = hard_timeout = 0
-    learned = (
+    learned = tuple(
         FlowSpec.make(
             ETH_SRC,
             PRIO_LEARNED + priority_offset,
-            {'in_port': plan.port, 'vlan_vid': tagged_vid, 'eth_src': mac},
+            {'in_port': port, 'vlan_vid': tagged_vid, 'eth_src': mac},
             [('goto', ETH_DST)],
             COOKIES.cookie(LEARN_SRC),
             hard_timeout=hard_timeout,
-        ),
+        )
+        for port in plan.lag_ports or (plan.port,)
+    ) + (
         FlowSpec.make(
             ETH_DST,
             PRIO_LEARNED + priority_offset,
@@ -578,6 +651,7 @@ def stale_learning(
                 or (vid in old.tagged_vids) != (vid in new.tagged_vids)
                 or old.mirrored_to != new.mirrored_to
                 or old.permanent != new.permanent
+                or old.lag_ports != new.lag_ports
             ):
                 stale.add((port, vid))
     return stale

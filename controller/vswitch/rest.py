@@ -3,6 +3,7 @@ functions of the app's state, so the bodies are unit-tested without a web server
 
     GET  /vswitch/policy   the policy in force (FAUCET's layout), its file and hash
     GET  /vswitch/hosts    hosts learned per VLAN: switch, dp_name, port
+    GET  /vswitch/lacp     LAG members per switch: role, partner, whether they carry
     GET  /vswitch/reload   the last reload's result (with its errors) and the counts
     POST /vswitch/reload   reload the policy file now; answers what became of it
                            (200 applied, 422 refused: the old policy stays)
@@ -69,6 +70,16 @@ def hosts_per_vlan(app: VSwitchState) -> dict:
     return body
 
 
+def lacp_status(app: VSwitchState) -> dict:
+    """{dp_id: {'dp_name', 'members': [...]}} of the switches with LAG members
+    (controller/vswitch/lacp.py's Lags.status)."""
+    return {
+        '%016x' % dpid: {'dp_name': sw.name, 'members': sw.lags.status(sw.clock())}
+        for dpid, sw in sorted(app.switches.items())
+        if sw.lags.members
+    }
+
+
 def reload_status(app: VSwitchState) -> dict:
     reloads = app.reloads
     return {
@@ -107,6 +118,10 @@ class VSwitchRest(ControllerBase):
     @route('vswitch', '/vswitch/hosts', methods=['GET'])
     def hosts(self, req: Any, **_: Any) -> Response:
         return json_response(hosts_per_vlan(self.app))
+
+    @route('vswitch', '/vswitch/lacp', methods=['GET'])
+    def lacp(self, req: Any, **_: Any) -> Response:
+        return json_response(lacp_status(self.app))
 
     @route('vswitch', '/vswitch/reload', methods=['GET'])
     def last_reload(self, req: Any, **_: Any) -> Response:

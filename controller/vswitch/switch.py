@@ -7,6 +7,8 @@ leaves sending (and logging) to the app.
     send(sw.install())                           # on connect
     learned = sw.learn(in_port, frame, settings) # on a SRC_MISS packet-in
     change = sw.apply(new_policy)                # on reload: the smallest diff
+    send(sw.lacp_in(in_port, frame))             # an LACPDU: our answer
+    if sw.lag_news(): send(sw.relag().messages)  # LAG members began or ceased to carry
 
 A switch with FAUCET's ``ofchannel_log`` has the messages these produce (all of which
 the app sends) and the packet-ins it learns from written to that file, one per line.
@@ -22,7 +24,7 @@ from controller import openflow as of
 from controller.flowspec import FlowSpec
 from controller.learning import Learned, MacTable, is_unicast
 from controller.ofmatch import OFPVID_PRESENT
-from controller.vswitch import pipeline, routing, vip
+from controller.vswitch import lacp, pipeline, routing, vip
 from controller.vswitch.fabric import Fabric
 from controller.vswitch.model import OVS_HARDWARE, Datapath, Policy
 from controller.vswitch.pipeline import PortPlan
@@ -156,6 +158,8 @@ class PolicySwitch:
         self.remote: dict[tuple[int, str], tuple[int, FlowSpec]] = {}
         self.router: routing.SwitchRouter | None = None
         self.routed: frozenset[FlowSpec] = frozenset()  # the FIB rules of next hops known
+        self.clock = time.monotonic  # LACP's time (tests set their own)
+        self.lags = lacp.Lags(lacp.system_mac(dp.id), 30)  # the LAGs' members and partners
         self._use(policy, model, fabric)
 
     @classmethod
@@ -167,16 +171,19 @@ class PolicySwitch:
 
     def _use(self, policy: Policy, model: Datapath | None, fabric: Fabric | None) -> None:
         self.model = model  # the policy's Datapath (None: no longer named)
+        self.policy = policy
         self.fabric = fabric if fabric is not None or model is None else Fabric.of(policy)
         self.plans: dict[int, PortPlan] = (
             pipeline.port_plans(policy, model, self.fabric) if model is not None else {}
         )
+        self._use_lags(policy, model)
         self.installed: frozenset[FlowSpec] = (
-            pipeline.compile_datapath(policy, model, self.fabric)
+            pipeline.compile_datapath(policy, model, self.fabric, self.carrying)
             if model is not None
             else frozenset()
         )
         self.groups = self.fabric.groups(self.dp.id) if self.fabric is not None else {}
+        self.lag_groups = pipeline.lag_groups(model, self.carrying) if model is not None else {}
         self.vlan_max_hosts = {vlan.vid: vlan.max_hosts for vlan in policy.vlans.values()}
         self.vlans_by_vid = {vlan.vid: vlan for vlan in policy.vlans.values()}
         self.meters = meters(policy, model)
@@ -190,6 +197,22 @@ class PolicySwitch:
             self.router.resolver if self.router is not None else None,
             time.monotonic(),
         )
+
+    def _use_lags(self, policy: Policy, model: Datapath | None) -> None:
+        """The LAG members of ``model`` (those unchanged keep their partner), and what
+        they carry now. The switches of a stack share one LACP system id (their lowest
+        dp_id's), so that a LAG spanning them is one system to its partner."""
+        options = {}
+        system, timeout = self.dp.id, 30
+        if model is not None:
+            options = {
+                n: i.lacp for n, i in model.interfaces.items() if i.lacp is not None and i.enabled
+            }
+            timeout = model.lacp_timeout
+            if model.stack_ports:
+                system = min(dp.dp_id for dp in policy.dps.values() if dp.stack_ports)
+        self.lags.renew(lacp.system_mac(system), timeout, options)
+        self.carrying = self.lags.carrying(self.clock())
 
     def _logged(self, messages: list[Any]) -> list[Any]:
         """``messages``, written to the ofchannel_log first if there is one."""
@@ -206,9 +229,14 @@ class PolicySwitch:
     def hardware_note(self) -> str:
         """For the connect log line: a FAUCET hardware name other than Open vSwitch
         is accepted, and the switch gets the Open vSwitch pipeline all the same."""
-        if self.model is None or self.model.hardware == OVS_HARDWARE:
+        if self.model is None:
             return ''
-        return " (hardware '%s': driven with the Open vSwitch pipeline)" % self.model.hardware
+        note = ''
+        if self.model.hardware != OVS_HARDWARE:
+            note = " (hardware '%s': driven with the Open vSwitch pipeline)" % self.model.hardware
+        if self.model.min_lacp_health is not None:  # FAUCET's root election, not done here
+            note += ' (min_lacp_health: no effect, the stack root is static)'
+        return note
 
     def install(self) -> list[Any]:
         """The messages that make the switch hold exactly the static rules: the app's
@@ -223,6 +251,10 @@ class PolicySwitch:
             ]
             + [meter_mod(dp, ofp.OFPMC_ADD, meter, entry) for meter, entry in self.meters.items()]
             + [of.failover_group(dp, group, ports) for group, ports in sorted(self.groups.items())]
+            + [
+                of.select_group(dp, group, ports)
+                for group, ports in sorted(self.lag_groups.items())
+            ]
             + [flowspec.to_flow_mod(dp, spec) for spec in sorted(self.installed)]
         )
 
@@ -295,6 +327,8 @@ class PolicySwitch:
         plan = self.plans.get(in_port)
         if plan is None or not plan.carries(vid) or not is_unicast(src):
             return None
+        if plan.lag_ports:  # a LAG's hosts are learned on its first member
+            plan = self.plans[plan.lag_ports[0]]
         hosts = self.hosts.setdefault(vid, MacTable(settings.default_max_hosts, BAN_SECONDS))
         hosts.max_total = self.vlan_max_hosts.get(vid)
         known = hosts.lookup(src)
@@ -457,13 +491,26 @@ class PolicySwitch:
         tagged_vid = OFPVID_PRESENT | vid
         pins = sorted(mac for mac in macs if (vid, mac) in self.pinned)
         self.pinned -= {(vid, mac) for mac in pins}
-        return [
-            self._delete(pipeline.PIN, pipeline.ETH_SRC, vlan_vid=tagged_vid, eth_src=mac)
-            for mac in pins
-        ] + [
-            self._delete(pipeline.LEARN_SRC, pipeline.ETH_SRC, in_port=port, vlan_vid=tagged_vid),
-            self._delete(pipeline.LEARN_DST, pipeline.ETH_DST, port, vlan_vid=tagged_vid),
-        ]
+        plan = self.plans.get(port)
+        members = plan.lag_ports if plan is not None and plan.lag_ports else ()
+        if members:  # a LAG's hosts: a source rule per member, reached by its group
+            dsts = [
+                self._delete(pipeline.LEARN_DST, pipeline.ETH_DST, vlan_vid=tagged_vid, eth_dst=mac)
+                for mac in sorted(macs)
+            ]
+        else:
+            dsts = [self._delete(pipeline.LEARN_DST, pipeline.ETH_DST, port, vlan_vid=tagged_vid)]
+        return (
+            [
+                self._delete(pipeline.PIN, pipeline.ETH_SRC, vlan_vid=tagged_vid, eth_src=mac)
+                for mac in pins
+            ]
+            + [
+                self._delete(pipeline.LEARN_SRC, pipeline.ETH_SRC, in_port=p, vlan_vid=tagged_vid)
+                for p in members or (port,)
+            ]
+            + dsts
+        )
 
     def _delete(self, kind: int, table: int, out_port: int | None = None, **match: Any) -> Any:
         """A delete of this app's rules of ``kind`` in ``table`` that match ``match``
@@ -471,6 +518,47 @@ class PolicySwitch:
         cookie, mask = pipeline.COOKIES.rules_of_kind(kind)
         match_fields = self.dp.ofproto_parser.OFPMatch(**match)
         return of.flow_delete(self.dp, cookie, mask, table, match_fields, out_port)
+
+    # --- LACP ---------------------------------------------------------------------
+
+    def lacp_in(self, in_port: int, frame: bytes) -> list[Any]:
+        """A frame sent to the controller by a member's LACP rule: the packet-out of
+        our answer ([] if none is due)."""
+        if self.channel is not None:
+            self.channel.info(
+                '%016x received packet-in port %d %s', self.dp.id, in_port, frame.hex()
+            )
+        answer = self.lags.receive(in_port, frame, self.clock())
+        return self._packet_outs([(in_port, answer)] if answer is not None else [])
+
+    def lacp_tick(self) -> list[Any]:
+        """Once a second: silent partners expire, active members speak first."""
+        return self._packet_outs(self.lags.tick(self.clock()))
+
+    def _packet_outs(self, frames: list[tuple[int, bytes]]) -> list[Any]:
+        dp, ofp, parser = self.dp, self.dp.ofproto, self.dp.ofproto_parser
+        return self._logged(
+            [
+                parser.OFPPacketOut(
+                    dp, ofp.OFP_NO_BUFFER, ofp.OFPP_CONTROLLER, [parser.OFPActionOutput(port)], data
+                )
+                for port, data in frames
+            ]
+        )
+
+    def lag_news(self) -> dict[int, tuple[frozenset[int], frozenset[int]]]:
+        """{LAG id: (members carrying in the rules, members that should)} of the LAGs
+        whose carrying members changed since the rules were compiled."""
+        now = self.lags.carrying(self.clock())
+        return {
+            lag: (self.carrying.get(lag, frozenset()), ports)
+            for lag, ports in now.items()
+            if ports != self.carrying.get(lag, frozenset())
+        }
+
+    def relag(self) -> PolicyChange:
+        """The rules moved to the LAG members that carry now (the smallest diff)."""
+        return self.apply(self.policy, self.fabric)
 
     # --- a new policy ---------------------------------------------------------------
 
@@ -482,7 +570,7 @@ class PolicySwitch:
         and hosts are forgotten only where a port's VLANs or mirroring changed."""
         dp = self.dp
         old_plans, old_rules, old_meters = self.plans, self.installed, self.meters
-        old_groups = self.groups
+        old_groups, old_lag_groups = self.groups, self.lag_groups
         self._use(policy, policy.datapath_by_id(dp.id), fabric)
         change = flowspec.diff(old_rules, self.installed)
         rerouted, unrouted = self._rerouted()
@@ -493,6 +581,11 @@ class PolicySwitch:
                 of.failover_group(dp, group, ports)
                 for group, ports in sorted(self.groups.items())
                 if old_groups.get(group) != ports
+            ]
+            + [
+                of.select_group(dp, group, ports)
+                for group, ports in sorted(self.lag_groups.items())
+                if old_lag_groups.get(group) != ports
             ]
             + [flowspec.to_flow_mod(dp, spec) for spec in change.add]
         )
@@ -507,7 +600,10 @@ class PolicySwitch:
         for port, vid in stale:
             retire += self.forget(port, vid)
         retire += [
-            of.group_delete(dp, group) for group in sorted(set(old_groups) - set(self.groups))
+            of.group_delete(dp, group)
+            for group in sorted(
+                (set(old_groups) - set(self.groups)) | (set(old_lag_groups) - set(self.lag_groups))
+            )
         ]
         return PolicyChange(
             len(change.add) + len(fib_add),
@@ -516,6 +612,26 @@ class PolicySwitch:
             self._logged(make),
             self._logged(reroute),
             self._logged(retire),
+        )
+
+
+def nominate_lags(switches: list[PolicySwitch], root: int | None) -> None:
+    """A LAG id on several switches of a stack is one LAG (FAUCET's MC-LAG): it
+    carries on the switch lacp.nominate picks (``root``: the stack root); on the others
+    its members are not selected (Lags.elsewhere)."""
+    spans: dict[int, dict[int, int]] = {}  # LAG id -> {dp_id: members up}
+    for sw in switches:
+        if sw.model is None or not sw.model.stack_ports:
+            continue
+        counts = sw.lags.up_counts(sw.clock())
+        for lag in sw.model.lags:
+            spans.setdefault(lag, {})[sw.dp.id] = counts.get(lag, 0)
+    chosen = {lag: lacp.nominate(counts, root) for lag, counts in spans.items()}
+    for sw in switches:
+        sw.lags.elsewhere = frozenset(
+            lag
+            for lag, dp_id in chosen.items()
+            if len(spans[lag]) > 1 and dp_id is not None and dp_id != sw.dp.id
         )
 
 

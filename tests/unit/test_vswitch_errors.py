@@ -53,10 +53,10 @@ CASES = {
         "tagged_vlans, acls_in, acl_in, mirror, max_hosts, enabled, output_only",
     ),
     'FAUCET option refused by name': (
-        BASE.replace(PORT_3, '      3: {tagged_vlans: [office], lacp: 1}'),
+        BASE.replace(PORT_3, '      3: {tagged_vlans: [office], dot1x: true}'),
         14,
-        'dps.sw1.interfaces.3.lacp',
-        "FAUCET option 'lacp' is not supported by this suite",
+        'dps.sw1.interfaces.3.dot1x',
+        "FAUCET option 'dot1x' is not supported by this suite",
     ),
     'FAUCET router option': (
         BASE.replace('{vid: 100}', "{vid: 100, faucet_vips: ['10.0.0.254/24']}")
@@ -323,14 +323,14 @@ def test_every_error_in_one_pass_sorted_by_line(tmp_path):
         BASE.replace('{vid: 200}', '{vid: 4095}')
         .replace('tcp_dst: 80,', 'tcp_dst: 80, ipv4_src: 10.0.0.1/8,')
         .replace('acls_in: [web]', 'acls_in: [web, nope]')
-        .replace(PORT_3, '      3: {tagged_vlans: [office], lacp: 1}')
+        .replace(PORT_3, '      3: {tagged_vlans: [office], dot1x: true}')
     )
     found = errors(tmp_path, text)
     assert [(e.line, e.path) for e in found] == [
         (3, 'vlans.guest.vid'),
         (6, 'acls.web.0.rule.ipv4_src'),
         (12, 'dps.sw1.interfaces.1.acls_in.1'),
-        (14, 'dps.sw1.interfaces.3.lacp'),
+        (14, 'dps.sw1.interfaces.3.dot1x'),
     ]
 
 
