@@ -32,6 +32,7 @@ class Vlan:
     # neighbour solicitation and ping from faucet_mac
     faucet_vips: tuple[str, ...] = ()
     faucet_mac: str = FAUCET_MAC
+    reserved_internal_vlan: bool = False  # FAUCET's: the VID of a tunnel, no tenant's
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {'vid': self.vid}
@@ -41,6 +42,8 @@ class Vlan:
         _put(data, 'faucet_vips', list(self.faucet_vips))
         if self.faucet_mac != FAUCET_MAC:
             data['faucet_mac'] = self.faucet_mac
+        if self.reserved_internal_vlan:
+            data['reserved_internal_vlan'] = True
         return data
 
 
@@ -155,8 +158,32 @@ class Datapath:
 # The steps of an ACL's output, in the order applied (FAUCET's output actions):
 #   ('pop_vlan',) ('push_vlan', ethertype, vid) ('swap_vid', vid)
 #   ('set_field', field, value as OFPMatch takes it) ('output', port number or name)
+#   ('tunnel', Tunnel)
 OutputStep = tuple[Any, ...]
 REWRITES = ('pop_vlan', 'push_vlan', 'swap_vid', 'set_field')
+
+
+@dataclass(frozen=True)
+class Tunnel:
+    """FAUCET's tunnel output: the packet, in VLAN ``tunnel_id``, carried over the stack
+    fabric to ``port`` of switch ``dp`` (controller/vswitch/tunnel.py)."""
+
+    tunnel_id: int
+    dp: str
+    port: int
+    exit_instructions: tuple[OutputStep, ...] = ()  # rewrites at the exit, before the port
+    maintain_encapsulation: bool = False  # leaves the tunnel with its tunnel tag
+    bi_directional: bool = False  # frames sent back (tagged, PCP 4) go to the source
+    reverse: bool = False  # marked PCP 4 (a way back) instead of 3
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {'tunnel_id': self.tunnel_id, 'dp': self.dp, 'port': self.port}
+        if self.exit_instructions:
+            data['exit_instructions'] = [_output_step_data(s) for s in self.exit_instructions]
+        for name in ('maintain_encapsulation', 'bi_directional', 'reverse'):
+            if getattr(self, name):
+                data[name] = True
+        return data
 
 
 @dataclass(frozen=True)
@@ -195,6 +222,8 @@ def _output_step_data(step: OutputStep) -> dict[str, Any]:
         return {'swap_vid': step[1]}
     if kind == 'set_field':
         return {'set_fields': [{step[1]: match_value_to_data(step[1], step[2])}]}
+    if kind == 'tunnel':
+        return {'tunnel': step[1].to_data()}
     return {'port': step[1]}
 
 
