@@ -354,8 +354,10 @@ class _Builder:
             for rule in rules:
                 for found in tunnel.tunnels_of((rule,)):
                     here = found.dp in {dp for dp, _ in sources.get(found, ())}
-                    if rule.actions.allow and here and (
-                        found.exit_instructions or found.maintain_encapsulation
+                    if (
+                        rule.actions.allow
+                        and here
+                        and (found.exit_instructions or found.maintain_encapsulation)
                     ):
                         self.issue(
                             where[found],

@@ -7,6 +7,8 @@ Pipeline (cookie kinds of the 'vswitch_policy' range in brackets)::
                       goto 1 or drop [ACL]; ports without ACLs: goto 1 [DEFAULT]; an
                       ACL'd port ends in an implicit drop, as FAUCET's do; an
                       output-only port drops all; dp_acls: the same for every port
+                      above all: a tunnel's frames from stack ports -> on along the
+                      fabric, or out at its exit (tunnel.py) [TUNNEL]
   table 1  VLAN       access port: untagged only, mirror copies, push its native VID,
                       goto 2; trunk port: each listed VID, mirror copies, goto 2; a
                       second tag inside it: drop

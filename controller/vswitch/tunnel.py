@@ -233,22 +233,19 @@ _last_exits: list[Any] = []
 
 
 def _exits(policy):
-    found: dict[tuple[int, int], Exit] = {}
-    owner: dict[tuple[int, int], Tunnel] = {}
-    problems = []
+    found, problems = {}, []
 
     def add(key, exit_, tunnel):
         if key in found and found[key] != exit_:
-            other = owner[key]
             problems.append(
                 (
                     tunnel,
-                    'tunnel id %d (PCP %d) already leads to %s port %d: tunnels sharing an id '
-                    'in one direction share their destination and exit' % (key + (other.dp, other.port)),
+                    'tunnel id %d (PCP %d) already leads to %s port %d: tunnels sharing an '
+                    'id in one direction share their destination and exit'
+                    % (key + (found[key].dp, found[key].port)),
                 )
             )
         found.setdefault(key, exit_)
-        owner.setdefault(key, tunnel)
 
     for tunnel, places in sorted(sources(policy).items(), key=lambda item: repr(item[0])):
         pcp = PCP_BACK if tunnel.reverse else PCP_FORWARD

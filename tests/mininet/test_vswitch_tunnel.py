@@ -85,9 +85,7 @@ def test_the_flow_tables_hold_the_tunnel_rules(tunnel):
     assert all(actions == 'output:4' for _, actions in tunnel_in['s2']), tunnel_in
     assert all(actions == 'output:5' for _, actions in tunnel_in['s4']), tunnel_in
     assert all(actions.startswith('group:') for _, actions in tunnel_in['s1']), tunnel_in
-    entry = [
-        e for e in tables['s1'] if e.match.get('in_port') == '1' and 'push_vlan' in e.actions
-    ]
+    entry = [e for e in tables['s1'] if e.match.get('in_port') == '1' and 'push_vlan' in e.actions]
     assert len(entry) == 2, flows.format_flows(tables)  # the 0x88b5 and the UDP rule
     for e in entry:
         assert 'set_field:%d->vlan_vid' % (0x1000 | TUNNEL_VID) in e.actions, e

@@ -205,8 +205,11 @@ def test_tunnel_checks_that_need_the_whole_policy():
         'tunnel id 900 (PCP 3) already leads to s3 port 1: tunnels sharing an id'
     )
     # a switch that no stack link joins to the destination
-    alone = TUNNELLED.replace('  s4:\n', '  s5:\n    dp_id: 5\n    interfaces:\n'
-                              '      1: {native_vlan: red, acls_in: [into-tunnel]}\n  s4:\n')
+    alone = TUNNELLED.replace(
+        '  s4:\n',
+        '  s5:\n    dp_id: 5\n    interfaces:\n'
+        '      1: {native_vlan: red, acls_in: [into-tunnel]}\n  s4:\n',
+    )
     assert messages_of(alone) == [
         (7, at, "s5 cannot reach the tunnel's destination s3: no stack links join them")
     ]
