@@ -53,8 +53,9 @@ TUNNEL = 12  # a tunnel's frames on their way (tunnel.py)
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN_TAGS = (0x8100, 0x88A8)
 ACL_TOP = 30000  # first rule of a port's ACLs; later rules count down
-PRIO_OUTPUT_ONLY = ACL_TOP + 1
-PRIO_TUNNEL = PRIO_HIGHEST = ACL_TOP + 2  # above a stack port's own ACLs
+# A tunnel's rules take frames from stack ports (never output-only) and a two-way
+# tunnel's exit port (never output-only either: loader.py), so the two never overlap.
+PRIO_OUTPUT_ONLY = PRIO_TUNNEL = PRIO_HIGHEST = ACL_TOP + 1
 PRIO_VLAN = 100
 PRIO_DOUBLE_TAG = 110
 PRIO_LEARNED = 100

@@ -254,6 +254,15 @@ def _exits(policy):
         add((tunnel.tunnel_id, pcp), Exit(tunnel.dp, tunnel.port, steps), tunnel)
         if not tunnel.bi_directional:
             continue
+        if policy.dps[tunnel.dp].interfaces[tunnel.port].output_only:
+            problems.append(
+                (
+                    tunnel,
+                    'a bi_directional tunnel takes frames back from its port; port %d of %s '
+                    'is output_only' % (tunnel.port, tunnel.dp),
+                )
+            )
+            continue
         if len(places) != 1 or None in {port for _, port in places}:
             problems.append(
                 (

@@ -11,7 +11,7 @@ from controller.ofmatch import OFPVID_PRESENT
 from controller.stable.pipeline import failover_group_id
 from controller.vswitch import load_policy_text, tunnel
 from controller.vswitch.fabric import Fabric
-from controller.vswitch.pipeline import PORT_ACL, PRIO_TUNNEL, compile_datapath
+from controller.vswitch.pipeline import COOKIES, PORT_ACL, PRIO_TUNNEL, TUNNEL, compile_datapath
 from controller.vswitch.switch import PolicySwitch
 from tests.harness.fakes import FakeDatapath
 from tests.unit.test_vswitch_stacking import RING, yaml_of
@@ -55,8 +55,8 @@ def tunnel_rules(policy, name, fabric=None, pcp=3):
     return {
         dict(rule.match)['in_port']: (dict(rule.match), rule.instructions)
         for rule in compile_datapath(policy, dp, fabric)
-        if rule.table == PORT_ACL
-        and rule.priority == PRIO_TUNNEL
+        if rule.cookie == COOKIES.cookie(TUNNEL)
+        and (rule.table, rule.priority) == (PORT_ACL, PRIO_TUNNEL)
         and dict(rule.match)['vlan_pcp'] == pcp
     }
 
@@ -215,6 +215,21 @@ def test_tunnel_checks_that_need_the_whole_policy():
     ]
 
 
+def test_a_two_way_tunnel_out_of_an_output_only_port():
+    text = with_tunnel('{dp: s3, port: 2, bi_directional: true}').replace(
+        '      1: {native_vlan: red}\n      4: {stack: {dp: s4, port: 5}}\n',
+        '      1: {native_vlan: red}\n      2: {output_only: true}\n'
+        '      4: {stack: {dp: s4, port: 5}}\n',
+    )
+    assert messages_of(text) == [
+        (
+            7,
+            'acls.into-tunnel.0.rule.actions.output.tunnel',
+            'a bi_directional tunnel takes frames back from its port; port 2 of s3 is output_only',
+        )
+    ]
+
+
 def test_a_reserved_vlan_is_no_ports_vlan():
     text = TUNNELLED.replace('green: {vid: 200}', 'green: {vid: 200, reserved_internal_vlan: true}')
     assert messages_of(text) == [
@@ -289,7 +304,10 @@ def test_a_reload_that_moves_the_tunnel_exit_rewrites_only_tunnel_rules():
     s2 = PolicySwitch.of(FakeDatapath(2), old)
     change = s2.apply(new)
     assert (change.added, change.deleted, change.forgotten) == (2, 0, [])
-    assert {dict(r.match)['in_port'] for r in s2.installed if r.priority == PRIO_TUNNEL} == {4, 5}
+    tunnel_in = {
+        dict(r.match)['in_port'] for r in s2.installed if r.cookie == COOKIES.cookie(TUNNEL)
+    }
+    assert tunnel_in == {4, 5}
     s3 = PolicySwitch.of(FakeDatapath(3), old)
     assert (s3.apply(new).added, len(s3.apply(new))) == (2, 0)  # the second apply: no change
 
@@ -341,4 +359,4 @@ def test_a_tunnel_on_one_switch_outputs_directly_without_a_fabric():
     assert {dict(r.match)['in_port'] for r in acl} == {1, 2}
     for rule in acl:
         assert rule.instructions == (('apply', (('output', 3), ('output', 3))), ('goto', 1))
-    assert not [r for r in rules if r.priority == PRIO_TUNNEL]
+    assert not [r for r in rules if r.cookie == COOKIES.cookie(TUNNEL)]
