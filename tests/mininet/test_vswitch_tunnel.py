@@ -106,7 +106,9 @@ def test_tunnel_traffic_survives_a_stack_link_cut_on_its_path(tunnel, record_pro
     others = [h for h in net.hosts if h.name not in ('h1', 'h8')]
     for host in others:
         host.cmd(
-            'timeout 12 tcpdump -l -n -i %s udp dst port 5001 2>/dev/null | wc -l > /tmp/tun-%s &'
+            # one line per datagram seen ('... > 10.3.0.8.5001: UDP, length 16')
+            "timeout 12 tcpdump -l -n -i %s udp dst port 5001 2>/dev/null | grep -c ': UDP' "
+            '> /tmp/tun-%s &'
             % (host.intf().name, host.name)
         )
     time.sleep(1.0)
