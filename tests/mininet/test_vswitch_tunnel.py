@@ -108,8 +108,7 @@ def test_tunnel_traffic_survives_a_stack_link_cut_on_its_path(tunnel, record_pro
         host.cmd(
             # one line per datagram seen ('... > 10.3.0.8.5001: UDP, length 16')
             "timeout 12 tcpdump -l -n -i %s udp dst port 5001 2>/dev/null | grep -c ': UDP' "
-            '> /tmp/tun-%s &'
-            % (host.intf().name, host.name)
+            '> /tmp/tun-%s &' % (host.intf().name, host.name)
         )
     time.sleep(1.0)
     with ThreadPoolExecutor(1) as pool:
