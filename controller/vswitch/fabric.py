@@ -132,6 +132,14 @@ class Fabric:
         }
 
 
+def route_action(route: Route) -> tuple[str, int]:
+    """The OpenFlow action that sends along ``route``: its fast-failover group where it
+    has a loop-free backup, else its port."""
+    if route.backup is None:
+        return ('output', route.port)
+    return ('group', failover_group_id(route.port, route.backup))
+
+
 def _tree(links: set, order: dict[int, tuple[int, int]]) -> dict[int, set[int]]:
     """{dp_id: stack ports on the flood tree}: topology.spanning_tree_ports, whose root
     is the lowest node of each component, on nodes that sort as (stack priority,

@@ -19,7 +19,7 @@ from controller.config.errors import ConfigError
 from controller.config.frozen import FrozenDict
 from controller.config.schema import parse_int
 from controller.config.yaml_source import DEFAULT_MAX_BYTES, Path, read_bounded
-from controller.vswitch import routing, schema
+from controller.vswitch import routing, schema, tunnel
 from controller.vswitch.include import PolicyFiles
 from controller.vswitch.lacp import lacp_options, lag_issues
 from controller.vswitch.model import (
@@ -102,6 +102,7 @@ class _Builder:
         self.vip_owner = {}  # VIP address -> the key of its VLAN
         # (switch name, port, path, its 'stack' settings) of every stack port
         self.stack_refs = []
+        self.pending_tunnels: list[tunnel.Pending] = []  # resolved once the switches are
 
     def issue(self, path: Path, message: str, at_key: bool = False) -> None:
         # One message per place: where the schema spoke, it said what was wrong.
@@ -124,13 +125,14 @@ class _Builder:
             data.get('routers'), self._known_vlan, self.vlan_keys, self.issue
         )
         routing.check_routes(self.vlans, routers, self.vlan_keys, self.issue)
-        return Policy(
+        policy = Policy(
             vlans=FrozenDict(self.vlans),
             dps=FrozenDict(dps),
             acls=FrozenDict(self.acls),
             meters=FrozenDict(meters),
             routers=FrozenDict(routers),
         )
+        return self._tunnels(policy) if self.pending_tunnels else policy
 
     def _known_vlan(self, ref):
         """The Vlan named (or numbered) ``ref``, None if none is."""
@@ -254,6 +256,7 @@ class _Builder:
                 'set_fields',
                 'port',
                 'ports',
+                'tunnel',
             )
             items = [(path + (key,), key, conf[key]) for key in order if key in conf]
         elif isinstance(conf, list):
@@ -297,6 +300,8 @@ class _Builder:
                 if _is_int(vid) and _is_int(ethertype):
                     steps.append(('push_vlan', ethertype, vid))
             return steps
+        if key == 'tunnel':
+            return [self._tunnel(acl, path, _of_type(value, dict, {}), match)]
         if key == 'set_fields':
             steps = []
             for index, item in enumerate(_of_type(value, list, [])):
@@ -307,6 +312,76 @@ class _Builder:
                         steps.append(step)
             return steps
         return []
+
+    def _tunnel(self, acl, path, conf, match):
+        """A placeholder step for the tunnel at ``path``; _tunnels resolves it (its
+        destination and id) once the switches and VLANs are read."""
+        exit_path = path + ('exit_instructions',)
+        rewrites = []
+        for index, action in enumerate(_of_type(conf.get('exit_instructions'), list, [])):
+            outputs = [key for key in _of_type(action, dict, {}) if key not in _REWRITE_KEYS]
+            for key in outputs:
+                self.issue(
+                    exit_path + (index, key),
+                    "exit_instructions rewrite the packet before the tunnel's port (%s); "
+                    "'%s' does not" % (', '.join(_REWRITE_KEYS), key),
+                    at_key=True,
+                )
+            if action and not outputs:
+                rewrites.append(action)
+        steps = tuple(self._output(acl, exit_path, rewrites, match))
+        self.pending_tunnels.append(tunnel.Pending(acl, path, conf, steps))
+        return ('tunnel', len(self.pending_tunnels) - 1)
+
+    def _tunnels(self, policy):
+        """``policy`` with its tunnels resolved, and the checks that need the whole
+        policy: where the ACLs of tunnels are applied (tunnel.py)."""
+        resolved = tunnel.resolve(self.pending_tunnels, self.vlans, policy.dps, self.issue)
+        where = {}
+        for index, found in sorted(resolved.items()):
+            where.setdefault(found, self.pending_tunnels[index].path)
+
+        def resolve_steps(rule):
+            steps = tuple(
+                ('tunnel', resolved[step[1]]) if step[0] == 'tunnel' else step
+                for step in rule.actions.output
+                if step[0] != 'tunnel' or step[1] in resolved
+            )
+            return replace(rule, actions=replace(rule.actions, output=steps))
+
+        policy = replace(
+            policy,
+            acls=FrozenDict(
+                {name: tuple(map(resolve_steps, rules)) for name, rules in policy.acls.items()}
+            ),
+        )
+        for vlan in policy.vlans.values():
+            for name in vlan.acls_in:
+                for found in tunnel.tunnels_of(policy.acls[name]):
+                    self.issue(
+                        where[found],
+                        "ACL '%s' is applied to VLAN '%s': tunnels are taken in from ports "
+                        '(acls_in) and dp_acls, not VLAN ACLs (as in FAUCET)' % (name, vlan.name),
+                    )
+        sources = tunnel.sources(policy)
+        for rules in policy.acls.values():
+            for rule in rules:
+                for found in tunnel.tunnels_of((rule,)):
+                    here = found.dp in {dp for dp, _ in sources.get(found, ())}
+                    if (
+                        rule.actions.allow
+                        and here
+                        and (found.exit_instructions or found.maintain_encapsulation)
+                    ):
+                        self.issue(
+                            where[found],
+                            'a tunnel that ends on its own switch with exit_instructions or '
+                            'maintain_encapsulation rewrites the packet: its rule cannot also '
+                            'allow it; write allow: false, or a second rule',
+                        )
+        for found, problem in tunnel.exits(policy)[1] + tunnel.unreachable(policy):
+            self.issue(where[found], problem)
+        return policy
 
     def _set_field(self, path, key, value, match):
         """('set_field', field, value), or None with the problem reported: a field OVS
@@ -421,6 +496,7 @@ class _Builder:
                 routes=routing.parse_routes(path + ('routes',), vlan.get('routes'), self.issue),
                 targeted_gw_resolution=vlan.get('targeted_gw_resolution') is True,
                 minimum_ip_size_check=vlan.get('minimum_ip_size_check') is not False,
+                reserved_internal_vlan=vlan.get('reserved_internal_vlan') is True,
             )
 
     def _vips(self, path, vips):
@@ -845,6 +921,13 @@ class _Builder:
                 self.issue(ref_path, "VLAN '%s' is listed twice" % vlan.name)
             else:
                 tagged.append(vlan)
+        for key, vlan in [('native_vlan', native)] + [('tagged_vlans', v) for v in tagged]:
+            if vlan is not None and vlan.reserved_internal_vlan:
+                self.issue(
+                    path + (key,),
+                    "VLAN '%s' is reserved for tunnels (reserved_internal_vlan): no port "
+                    'carries it' % vlan.name,
+                )
         output_only = conf.get('output_only') is True
         if 'stack' in conf:
             # As in FAUCET: a stack port carries every VLAN of the fabric, tagged
@@ -1067,6 +1150,7 @@ _SET_PREREQUISITES = {
     'udp_dst': [('ip_proto', 17)],
 }
 _SETTABLE = frozenset(_SET_PREREQUISITES) | {'eth_src', 'eth_dst', 'vlan_vid'}
+_REWRITE_KEYS = ('pop_vlans', 'vlan_vid', 'swap_vid', 'vlan_vids', 'set_fields')
 
 
 def _port_ref(value):

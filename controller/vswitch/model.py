@@ -38,6 +38,7 @@ class Vlan:
     routes: tuple[tuple[str, str], ...] = ()
     targeted_gw_resolution: bool = False  # a known gateway is asked again where it was
     minimum_ip_size_check: bool = True  # an IP packet-in without a payload is ignored
+    reserved_internal_vlan: bool = False  # FAUCET's: the VID of a tunnel, no tenant's
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {'vid': self.vid}
@@ -52,6 +53,8 @@ class Vlan:
             data['targeted_gw_resolution'] = True
         if not self.minimum_ip_size_check:
             data['minimum_ip_size_check'] = False
+        if self.reserved_internal_vlan:
+            data['reserved_internal_vlan'] = True
         return data
 
 
@@ -191,8 +194,32 @@ class Datapath:
 # The steps of an ACL's output, in the order applied (FAUCET's output actions):
 #   ('pop_vlan',) ('push_vlan', ethertype, vid) ('swap_vid', vid)
 #   ('set_field', field, value as OFPMatch takes it) ('output', port number or name)
+#   ('tunnel', Tunnel)
 OutputStep = tuple[Any, ...]
 REWRITES = ('pop_vlan', 'push_vlan', 'swap_vid', 'set_field')
+
+
+@dataclass(frozen=True)
+class Tunnel:
+    """FAUCET's tunnel output: the packet, in VLAN ``tunnel_id``, carried over the stack
+    fabric to ``port`` of switch ``dp`` (controller/vswitch/tunnel.py)."""
+
+    tunnel_id: int
+    dp: str
+    port: int
+    exit_instructions: tuple[OutputStep, ...] = ()  # rewrites at the exit, before the port
+    maintain_encapsulation: bool = False  # leaves the tunnel with its tunnel tag
+    bi_directional: bool = False  # frames sent back (tagged, PCP 4) go to the source
+    reverse: bool = False  # marked PCP 4 (a way back) instead of 3
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {'tunnel_id': self.tunnel_id, 'dp': self.dp, 'port': self.port}
+        if self.exit_instructions:
+            data['exit_instructions'] = [_output_step_data(s) for s in self.exit_instructions]
+        for name in ('maintain_encapsulation', 'bi_directional', 'reverse'):
+            if getattr(self, name):
+                data[name] = True
+        return data
 
 
 @dataclass(frozen=True)
@@ -231,6 +258,8 @@ def _output_step_data(step: OutputStep) -> dict[str, Any]:
         return {'swap_vid': step[1]}
     if kind == 'set_field':
         return {'set_fields': [{step[1]: match_value_to_data(step[1], step[2])}]}
+    if kind == 'tunnel':
+        return {'tunnel': step[1].to_data()}
     return {'port': step[1]}
 
 

@@ -7,6 +7,8 @@ Pipeline (cookie kinds of the 'vswitch_policy' range in brackets)::
                       goto 1 or drop [ACL]; ports without ACLs: goto 1 [DEFAULT]; an
                       ACL'd port ends in an implicit drop, as FAUCET's do; an
                       output-only port drops all; dp_acls: the same for every port
+                      above all: a tunnel's frames from stack ports -> on along the
+                      fabric, or out at its exit (tunnel.py) [TUNNEL]
   table 1  VLAN       access port: untagged only, mirror copies, push its native VID,
                       goto 2; trunk port: each listed VID, mirror copies, goto 2; a
                       second tag inside it: drop
@@ -49,10 +51,9 @@ from typing import Any
 from controller.cookies import CookieSpace
 from controller.flowspec import FlowSpec
 from controller.ofmatch import OFPVID_PRESENT
-from controller.stable.pipeline import failover_group_id
 from controller.stable.sft import Route
-from controller.vswitch import routing
-from controller.vswitch.fabric import Fabric
+from controller.vswitch import routing, tunnel
+from controller.vswitch.fabric import Fabric, route_action
 from controller.vswitch.lacp import LACP_MAC, SLOW_PROTOCOLS
 from controller.vswitch.model import Datapath, Policy
 
@@ -62,11 +63,14 @@ ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT, VIP, PIN = 1, 2, 3
 STACK_IN, REMOTE = 10, 11  # a stack port's frames skip learning; a host on another switch
 ROUTE, ROUTE_MISS = 12, 13  # FAUCET's routing (routing.py): the FIB; a host to resolve
 LACP = 14  # a LAG member's LACPDUs to the controller, and its drop while it carries nothing
+TUNNEL = 15  # a tunnel's frames on their way (tunnel.py)
 
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN_TAGS = (0x8100, 0x88A8)
 ACL_TOP = 30000  # first rule of a port's ACLs; later rules count down
-PRIO_OUTPUT_ONLY = PRIO_HIGHEST = ACL_TOP + 1
+# A tunnel's rules take frames from stack ports (never output-only) and a two-way
+# tunnel's exit port (never output-only either: loader.py), so the two never overlap.
+PRIO_OUTPUT_ONLY = PRIO_TUNNEL = PRIO_HIGHEST = ACL_TOP + 1
 PRIO_VLAN = 100
 PRIO_DOUBLE_TAG = 110
 PRIO_LEARNED = 100
@@ -184,13 +188,17 @@ def flood_actions(
     return tuple(actions)
 
 
-def output_actions(steps: tuple, dp: Datapath) -> list[tuple[Any, ...]]:
+def output_actions(
+    steps: tuple, dp: Datapath, policy: Policy | None = None, fabric: Fabric | None = None
+) -> list[tuple[Any, ...]]:
     """The OpenFlow actions of an ACL's output steps (model.py), ports resolved on
-    ``dp``."""
+    ``dp``, tunnels (of ``policy``) along ``fabric``'s routes."""
     actions: list[tuple[Any, ...]] = []
     for step in steps:
         kind = step[0]
-        if kind == 'push_vlan':
+        if kind == 'tunnel' and policy is not None:
+            actions += output_actions(tunnel.entry_steps(step[1], dp, policy, fabric), dp)
+        elif kind == 'push_vlan':
             actions += [('push_vlan', step[1]), ('set_field', 'vlan_vid', OFPVID_PRESENT | step[2])]
         elif kind == 'swap_vid':
             actions.append(('set_field', 'vlan_vid', OFPVID_PRESENT | step[1]))
@@ -201,14 +209,14 @@ def output_actions(steps: tuple, dp: Datapath) -> list[tuple[Any, ...]]:
     return actions
 
 
-def _acl_instructions(policy, actions, dp, next_table):
+def _acl_instructions(policy, actions, dp, next_table, fabric=None):
     """The rule's own mirror (of the packet as it came) and output (rewrites and
     ports, in order; ports named or numbered, resolved on ``dp``), then on through the
     pipeline if the rule allows (else the packet ends here: dropped, or only output)."""
     applied = []
     if actions.mirror is not None:
         applied.append(('output', dp.port_of(actions.mirror)))
-    applied += output_actions(actions.output, dp)
+    applied += output_actions(actions.output, dp, policy, fabric)
     instructions = [('apply', tuple(applied))] if applied else []
     if actions.meter is not None:  # first: what the meter drops gets nothing
         instructions.insert(0, ('meter', policy.meters[actions.meter].meter_id))
@@ -217,7 +225,7 @@ def _acl_instructions(policy, actions, dp, next_table):
     return tuple(instructions)
 
 
-def _acl_band(policy, dp, table, names, scope, next_table, where):
+def _acl_band(policy, dp, table, names, scope, next_table, where, fabric=None):
     """The rules of ACLs ``names`` restricted to ``scope`` (a match), first rule
     highest, ending in the implicit deny of FAUCET's ACLs."""
     acl_rules = [rule for name in names for rule in policy.acls[name]]
@@ -232,7 +240,7 @@ def _acl_band(policy, dp, table, names, scope, next_table, where):
                 table,
                 ACL_TOP - index,
                 dict(rule.match, **scope),
-                _acl_instructions(policy, rule.actions, dp, next_table),
+                _acl_instructions(policy, rule.actions, dp, next_table, fabric),
                 COOKIES.cookie(ACL),
             )
         )
@@ -240,10 +248,12 @@ def _acl_band(policy, dp, table, names, scope, next_table, where):
     return rules
 
 
-def _port_acl_rules(policy, dp, plans):
+def _port_acl_rules(policy, dp, plans, fabric):
     rules = set()
     if dp.dp_acls:  # every packet in (port ACLs are refused beside them)
-        rules |= _acl_band(policy, dp, PORT_ACL, dp.dp_acls, {}, VLAN, '%s dp_acls' % dp.name)
+        rules |= _acl_band(
+            policy, dp, PORT_ACL, dp.dp_acls, {}, VLAN, '%s dp_acls' % dp.name, fabric
+        )
     for port in plans:
         intf = dp.interfaces[port]
         if intf.output_only:
@@ -261,6 +271,7 @@ def _port_acl_rules(policy, dp, plans):
                 {'in_port': port},
                 VLAN,
                 '%s port %d' % (dp.name, port),
+                fabric,
             )
     rules.add(FlowSpec.make(PORT_ACL, 0, {}, [('goto', VLAN)], COOKIES.cookie(DEFAULT)))
     return rules
@@ -523,6 +534,22 @@ def _vip_rules(policy, plans):
     return rules
 
 
+def _tunnel_rules(policy, dp, fabric):
+    """Table 0: the frames of tunnels taken in from stack ports (and a two-way
+    tunnel's frames sent back from its exit port) go on along the fabric or out at
+    their exit, before any ACL sees them (tunnel.py)."""
+    return {
+        FlowSpec.make(
+            PORT_ACL,
+            PRIO_TUNNEL,
+            match,
+            [('apply', tuple(output_actions(steps, dp)))],
+            COOKIES.cookie(TUNNEL),
+        )
+        for match, steps in tunnel.hop_rules(policy, dp, fabric)
+    }
+
+
 def compile_datapath(
     policy: Policy,
     dp: Datapath,
@@ -538,7 +565,7 @@ def compile_datapath(
     carrying = carrying or {}
     plans = port_plans(policy, dp, fabric)
     rules = (
-        _port_acl_rules(policy, dp, plans)
+        _port_acl_rules(policy, dp, plans, fabric)
         | _vlan_rules(plans)
         | _vlan_acl_rules(policy, dp, plans)
         | _flood_rules(dp, plans, fabric, carrying)
@@ -551,6 +578,7 @@ def compile_datapath(
             (ETH_SRC, ETH_DST),
             (COOKIES.cookie(ROUTE), COOKIES.cookie(ROUTE_MISS)),
         )
+        | _tunnel_rules(policy, dp, fabric)
     )
     rules.add(
         FlowSpec.make(
@@ -621,15 +649,11 @@ def remote_rule(
     switch of the fabric, along ``route`` (a stable route of fabric.py): out of its
     fast-failover group when it has a loop-free backup, else out of its port. Tagged:
     stack ports carry every VLAN tagged."""
-    if route.backup is None:
-        actions: tuple = (('output', route.port),)
-    else:
-        actions = (('group', failover_group_id(route.port, route.backup)),)
     return FlowSpec.make(
         ETH_DST,
         PRIO_LEARNED + priority_offset,
         {'vlan_vid': OFPVID_PRESENT | vid, 'eth_dst': mac},
-        [('apply', actions)],
+        [('apply', (route_action(route),))],
         COOKIES.cookie(REMOTE),
         idle_timeout=idle_timeout,
     )

@@ -56,7 +56,6 @@ FAUCET_ONLY = {
         'edge_learn_stack_root',
         'proactive_arp_limit',
         'proactive_nd_limit',
-        'reserved_internal_vlan',
         'unicast_flood',
     ],
     'dp': [
@@ -152,7 +151,7 @@ FAUCET_ONLY = {
     'actions': ['ct', 'force_port_vlan'],
     # FAUCET's health-based election of a stack root among several candidates
     'stack': ['route_learning', 'down_time_multiple', 'min_stack_health'],
-    'output': ['dl_dst', 'failover', 'tunnel'],
+    'output': ['dl_dst', 'failover'],
 }
 
 
@@ -239,6 +238,7 @@ _VLAN_SETTINGS = _mapping(
         },
         'targeted_gw_resolution': _flag(),
         'minimum_ip_size_check': _flag(),
+        'reserved_internal_vlan': _flag(),  # a tunnel's VID (controller/vswitch/tunnel.py)
     },
     'VLAN settings',
     FAUCET_ONLY['vlan'],
@@ -419,9 +419,35 @@ _OUTPUT = _mapping(
             'expect': 'a list of one or two VIDs to push',
         },
     },
-    'output actions (port, ports, set_fields, pop_vlans, swap_vid, vlan_vid, vlan_vids)',
+    'output actions (port, ports, set_fields, pop_vlans, swap_vid, vlan_vid, vlan_vids, tunnel)',
     FAUCET_ONLY['output'],
     minProperties=1,
+)
+# FAUCET's tunnel output: the packet carried over the stack fabric to a port of another
+# switch, in a VLAN of its own (controller/vswitch/tunnel.py, docs/fabric.md).
+_OUTPUT['properties']['tunnel'] = _mapping(
+    {
+        'type': {'const': 'vlan', 'expect': "'vlan' (the only encapsulation, as in FAUCET)"},
+        'tunnel_id': {
+            'type': ['integer', 'string'],
+            'minimum': MIN_VID,
+            'maximum': MAX_VID,
+            'expect': 'a VID 1..4094 or the name of a VLAN with reserved_internal_vlan',
+        },
+        'dp': _text('the name of the destination switch'),
+        'port': _ACL_PORT,
+        'exit_instructions': {
+            'type': 'array',
+            'items': dict(_OUTPUT, maxProperties=1, expect='one output action (ordered form)'),
+            'expect': 'an ordered list of one-action output mappings',
+        },
+        'maintain_encapsulation': _flag(),
+        'bi_directional': _flag(),
+        'reverse': _flag(),
+    },
+    'tunnel settings (type, tunnel_id, dp, port, exit_instructions, '
+    'maintain_encapsulation, bi_directional, reverse)',
+    required=['dp'],
 )
 
 _ACTIONS = _mapping(
