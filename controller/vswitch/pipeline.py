@@ -21,6 +21,12 @@ Pipeline (cookie kinds of the 'vswitch_policy' range in brackets)::
                       its ports (OpenFlow sends nothing back out of the in_port)
                       FAUCET's VIPs of the VID: ARP for them, neighbour solicitations
                       for them, pings to them -> controller, whole [VIP]
+                      a VID with egress ACLs (acls_out) -> goto 5 [EGRESS_IN]
+  table 5  EGRESS_ACL, table 6  EGRESS: egress ACLs, then that VID's forwarding
+                      (controller/vswitch/egress.py)
+
+An ACL's failover output goes to a fast-failover group, and force_port_vlan skips to
+table 4 (controller/vswitch/acl_actions.py).
 
 Egress to a trunk port keeps the tag; to an access port the tag is popped. A port
 mirrored by M has every frame it accepts (its ACLs let it through and table 1 takes it
@@ -39,6 +45,7 @@ from controller.flowspec import FlowSpec
 from controller.ofmatch import OFPVID_PRESENT
 from controller.stable.pipeline import failover_group_id
 from controller.stable.sft import Route
+from controller.vswitch import acl_actions, egress
 from controller.vswitch.fabric import Fabric
 from controller.vswitch.model import Datapath, Policy
 
@@ -46,6 +53,7 @@ PORT_ACL, VLAN, VLAN_ACL, ETH_SRC, ETH_DST = 0, 1, 2, 3, 4
 COOKIES = CookieSpace('vswitch_policy')
 ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT, VIP, PIN = 1, 2, 3, 4, 5, 6, 7, 8, 9
 STACK_IN, REMOTE = 10, 11  # a stack port's frames skip learning; a host on another switch
+EGRESS_IN = 20  # a VLAN's frames on to its egress ACLs
 
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN_TAGS = (0x8100, 0x88A8)
@@ -59,6 +67,8 @@ PRIO_FLOOD = 10
 PRIO_STACK_IN = 50  # below learned sources, above the learning miss
 PRIO_OFF_TREE = PRIO_FLOOD + 1  # a stack port off the flood tree floods nothing
 PRIO_VIP = 200  # above learned hosts: the router's own addresses
+PRIO_EGRESS_IN = 150  # below the VIPs (FAUCET's egress ACLs do not see those)
+PRIO_FLOOD_ANY_PORT = PRIO_FLOOD - 1  # force_port_vlan: from a port outside the VLAN
 WHOLE_PACKET = 0xFFFF  # OFPCML_NO_BUFFER: an echo request is answered with its data
 PACKET_IN_BYTES = 128
 
@@ -78,6 +88,7 @@ class PortPlan:
     max_hosts: int | None = None
     permanent: bool = False  # FAUCET's permanent_learn: hosts never expire nor move
     stack: bool = False  # a stack port: every VLAN of the fabric, tagged; never learned on
+    egress_acl_vids: tuple[int, ...] = ()  # its VIDs whose VLAN has egress ACLs
 
     @property
     def vids(self) -> tuple[int, ...]:
@@ -113,7 +124,11 @@ def port_plans(policy: Policy, dp: Datapath, fabric: Fabric | None = None) -> di
             max_hosts=intf.max_hosts,
             permanent=intf.permanent_learn,
         )
-    return plans
+    filtered = egress.filtered_vlans(policy, {v for p in plans.values() for v in p.vids})
+    return {
+        port: replace(plan, egress_acl_vids=tuple(v for v in plan.vids if v in filtered))
+        for port, plan in plans.items()
+    }
 
 
 def _copies(plan):
@@ -158,6 +173,8 @@ def output_actions(steps: tuple, dp: Datapath) -> list[tuple[Any, ...]]:
             actions.append(('set_field', 'vlan_vid', OFPVID_PRESENT | step[1]))
         elif kind == 'output':
             actions.append(('output', dp.port_of(step[1])))
+        elif kind == 'failover':  # its group: acl_actions.failover_groups
+            actions.append(('group', step[1]))
         else:  # ('pop_vlan',) and ('set_field', field, value) are OpenFlow's already
             actions.append(step)
     return actions
@@ -174,7 +191,9 @@ def _acl_instructions(policy, actions, dp, next_table):
     instructions = [('apply', tuple(applied))] if applied else []
     if actions.meter is not None:  # first: what the meter drops gets nothing
         instructions.insert(0, ('meter', policy.meters[actions.meter].meter_id))
-    if actions.allow:
+    if actions.allow and actions.force_port_vlan and next_table in (VLAN, ETH_SRC):
+        instructions.append(('goto', ETH_DST))  # FAUCET's force_port_vlan
+    elif actions.allow:
         instructions.append(('goto', next_table))
     return tuple(instructions)
 
@@ -243,6 +262,23 @@ def _vlan_acl_rules(policy, dp, plans):
                 'VLAN %s' % vlan.name,
             )
     rules.add(FlowSpec.make(VLAN_ACL, 0, {}, [('goto', ETH_SRC)], COOKIES.cookie(DEFAULT)))
+    return rules
+
+
+def _egress_acl_rules(policy, dp, filtered):
+    """The egress ACLs of the VLANs ``filtered`` (egress.py): diverted from ETH_DST,
+    applied in EGRESS_ACL, on to EGRESS if allowed."""
+    rules = egress.divert_rules(filtered, ETH_DST, PRIO_EGRESS_IN, COOKIES.cookie(EGRESS_IN))
+    for vid, vlan in filtered.items():
+        rules |= _acl_band(
+            policy,
+            dp,
+            egress.EGRESS_ACL,
+            vlan.acls_out,
+            {'vlan_vid': OFPVID_PRESENT | vid},
+            egress.EGRESS,
+            'VLAN %s acls_out' % vlan.name,
+        )
     return rules
 
 
@@ -322,23 +358,26 @@ def _stack_rules(dp, plans, fabric):
     return rules
 
 
-def _flood_rules(dp, plans, fabric):
+def _flood_rules(dp, plans, fabric, any_port=False):
+    """Per (VID, in_port) floods, or per VID without combinatorial_port_flood; with
+    ``any_port`` (force_port_vlan), a VID's flood from any port below them."""
     tree = fabric.tree.get(dp.dp_id, frozenset()) if fabric is not None else frozenset()
     # floods go out of the stack ports on the tree only
     plans = {port: plan for port, plan in plans.items() if not plan.stack or port in tree}
     rules = set()
     vids = sorted({v for p in plans.values() for v in p.vids})
     for vid in vids:
-        if not dp.combinatorial_port_flood:
+        if not dp.combinatorial_port_flood or any_port:
             rules.add(
                 FlowSpec.make(
                     ETH_DST,
-                    PRIO_FLOOD,
+                    PRIO_FLOOD if not dp.combinatorial_port_flood else PRIO_FLOOD_ANY_PORT,
                     {'vlan_vid': OFPVID_PRESENT | vid},
                     [('apply', flood_actions(plans, vid, None))],
                     COOKIES.cookie(FLOOD),
                 )
             )
+        if not dp.combinatorial_port_flood:
             continue
         for plan in plans.values():
             if plan.carries(vid):
@@ -412,12 +451,16 @@ def compile_datapath(
     if fabric is None and dp.stack_ports:
         fabric = Fabric.of(policy)
     plans = port_plans(policy, dp, fabric)
+    filtered = egress.filtered_vlans(policy, {v for p in plans.values() for v in p.vids})
+    forwarding = _flood_rules(
+        dp, plans, fabric, acl_actions.forces_vlan(policy, dp)
+    ) | _stack_rules(dp, plans, fabric)
     rules = (
         _port_acl_rules(policy, dp, plans)
         | _vlan_rules(plans)
         | _vlan_acl_rules(policy, dp, plans)
-        | _flood_rules(dp, plans, fabric)
-        | _stack_rules(dp, plans, fabric)
+        | egress.through_egress(forwarding, filtered, ETH_DST)
+        | _egress_acl_rules(policy, dp, filtered)
         | _vip_rules(policy, plans)
     )
     rules.add(
@@ -441,13 +484,20 @@ def learned_rules(
     idle_timeout: int,
     hard_timeout: int,
     priority_offset: int = 0,
+    idle_source: bool = False,
 ) -> tuple[FlowSpec, ...]:
     """The rules that make host ``mac`` of VLAN ``vid`` on ``plan``'s port known (at
     ``priority_offset`` above their priority, as the switch's other rules). On a
-    permanent_learn port they never expire, and a third drops ``mac`` from other ports."""
+    permanent_learn port they never expire, and a third drops ``mac`` from other ports.
+    ``idle_source`` (FAUCET's use_idle_timeout): the source rule expires after
+    ``hard_timeout`` without frames from the host, and its removal (notified) forgets
+    the host; the destination rule lives until then."""
     tagged_vid = OFPVID_PRESENT | vid
+    source_timeouts = {'hard_timeout': hard_timeout}
+    if idle_source:
+        source_timeouts, idle_timeout = {'idle_timeout': hard_timeout}, 0
     if plan.permanent:
-        idle_timeout = hard_timeout = 0
+        idle_timeout, source_timeouts = 0, {}
     learned = (
         FlowSpec.make(
             ETH_SRC,
@@ -455,10 +505,10 @@ def learned_rules(
             {'in_port': plan.port, 'vlan_vid': tagged_vid, 'eth_src': mac},
             [('goto', ETH_DST)],
             COOKIES.cookie(LEARN_SRC),
-            hard_timeout=hard_timeout,
+            **source_timeouts,
         ),
         FlowSpec.make(
-            ETH_DST,
+            egress.forwarding_table(vid, plan.egress_acl_vids, ETH_DST),
             PRIO_LEARNED + priority_offset,
             {'vlan_vid': tagged_vid, 'eth_dst': mac},
             [('apply', egress_actions(plan, vid))],
@@ -480,18 +530,24 @@ def learned_rules(
 
 
 def remote_rule(
-    route: Route, vid: int, mac: str, idle_timeout: int, priority_offset: int = 0
+    route: Route,
+    vid: int,
+    mac: str,
+    idle_timeout: int,
+    priority_offset: int = 0,
+    table: int = ETH_DST,
 ) -> FlowSpec:
     """The rule that sends frames for host ``mac`` of VLAN ``vid``, learned on another
     switch of the fabric, along ``route`` (a stable route of fabric.py): out of its
     fast-failover group when it has a loop-free backup, else out of its port. Tagged:
-    stack ports carry every VLAN tagged."""
+    stack ports carry every VLAN tagged. In ``table``: ETH_DST, or EGRESS for a VLAN
+    with egress ACLs."""
     if route.backup is None:
         actions: tuple = (('output', route.port),)
     else:
         actions = (('group', failover_group_id(route.port, route.backup)),)
     return FlowSpec.make(
-        ETH_DST,
+        table,
         PRIO_LEARNED + priority_offset,
         {'vlan_vid': OFPVID_PRESENT | vid, 'eth_dst': mac},
         [('apply', actions)],
@@ -516,6 +572,7 @@ def stale_learning(
                 or (vid in old.tagged_vids) != (vid in new.tagged_vids)
                 or old.mirrored_to != new.mirrored_to
                 or old.permanent != new.permanent
+                or (vid in old.egress_acl_vids) != (vid in new.egress_acl_vids)
             ):
                 stale.add((port, vid))
     return stale

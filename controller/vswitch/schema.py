@@ -12,7 +12,8 @@ from typing import Any
 from controller.config.schema import describe, strict_validator
 from controller.config.yaml_source import Path
 from controller.ofmatch import ALIASES, MATCH_FIELDS, MAX_VID, MIN_VID, OFPP_MAX, NumberKind
-from controller.vswitch.model import OVS_HARDWARE
+from controller.vswitch.faucet_layout import FAUCET_TABLES
+from controller.vswitch.model import MAX_ACL_GROUP_ID, OVS_HARDWARE
 from controller.vswitch.pipeline import PRIO_HIGHEST
 
 MAX_DP_ID = 2**64 - 1
@@ -39,8 +40,6 @@ FAUCET_HARDWARE = (
 FAUCET_ONLY = {
     'top': ['routers'],
     'vlan': [
-        'acl_out',
-        'acls_out',
         'bgp_as',
         'bgp_connect_mode',
         'bgp_local_address',
@@ -71,11 +70,9 @@ FAUCET_ONLY = {
         'drop_broadcast_source_address',
         'drop_lldp',
         'drop_spoofed_faucet_mac',
-        'egress_pipeline',
         'fast_advertise_interval',
         'faucet_dp_mac',
         'global_vlan',
-        'group_table',
         'group_table_routing',
         'high_priority',
         'highest_priority',
@@ -100,11 +97,8 @@ FAUCET_ONLY = {
         'proactive_learn_v4',
         'proactive_learn_v6',
         'strict_packet_in_cookie',
-        'table_sizes',
         'targeted_gw_resolution',
         'timeout',
-        'use_classification',
-        'use_idle_timeout',
     ],
     'interface': [
         'coprocessor',
@@ -164,10 +158,10 @@ FAUCET_ONLY = {
         'tunnel_id',
         'vlan_pcp',
     ],
-    'actions': ['ct', 'force_port_vlan'],
+    'actions': ['ct'],
     # FAUCET's health-based election of a stack root among several candidates
     'stack': ['route_learning', 'down_time_multiple', 'min_stack_health', 'min_lacp_health'],
-    'output': ['dl_dst', 'failover', 'tunnel'],
+    'output': ['dl_dst', 'tunnel'],
 }
 
 
@@ -237,6 +231,9 @@ _VLAN_SETTINGS = _mapping(
         'description': _text(),
         'acls_in': _ACL_REFS,
         'acl_in': _ACL_REF,
+        # FAUCET's egress ACLs: applied to the VLAN's frames on their way out (egress.py)
+        'acls_out': _ACL_REFS,
+        'acl_out': _ACL_REF,
         'max_hosts': _MAX_HOSTS,
         'faucet_vips': {
             'type': 'array',
@@ -339,6 +336,16 @@ _DP = _mapping(
             'an offset added to every rule priority, 0..%d' % MAX_PRIORITY_OFFSET,
         ),
         'ofchannel_log': _text('the file to log this switch\'s OpenFlow messages to'),
+        # hosts learned expire when they fall silent (idle source rules), as FAUCET's
+        'use_idle_timeout': _flag(),
+        # FAUCET's table layout and hardware hints: nothing a host sees (faucet_layout.py)
+        'egress_pipeline': _flag(),
+        'use_classification': _flag(),
+        'group_table': _flag(),
+        'table_sizes': _mapping(
+            {name: _int(1, 2**31 - 1, 'a table size') for name in FAUCET_TABLES},
+            "table sizes by FAUCET's table name (%s)" % ', '.join(FAUCET_TABLES),
+        ),
         # FAUCET's stacking: a root candidate; the lowest priority is the root
         'stack': _mapping(
             {'priority': _int(1, 2**31 - 1, 'a stack priority > 0 (the lowest is the root)')},
@@ -359,6 +366,23 @@ _DP = _mapping(
 )
 
 _VID = _int(MIN_VID, MAX_VID, 'a VID, an integer 1..4094')
+_FAILOVER = _mapping(
+    {
+        'group_id': _int(
+            1,
+            MAX_ACL_GROUP_ID,
+            'a group id 1..%d (the stacking fabric numbers its groups above)' % MAX_ACL_GROUP_ID,
+        ),
+        'ports': {
+            'type': 'array',
+            'items': _ACL_PORT,
+            'minItems': 1,
+            'expect': 'a list of ports, the first live one wins',
+        },
+    },
+    'fast-failover settings (group_id, ports)',
+    required=['group_id', 'ports'],
+)
 _PUSHED_VID = {
     'type': ['integer', 'object'],
     'minimum': MIN_VID,
@@ -399,8 +423,9 @@ _OUTPUT = _mapping(
             'maxItems': 2,
             'expect': 'a list of one or two VIDs to push',
         },
+        'failover': _FAILOVER,
     },
-    'output actions (port, ports, set_fields, pop_vlans, swap_vid, vlan_vid, vlan_vids)',
+    'output actions (port, ports, failover, set_fields, pop_vlans, swap_vid, vlan_vid, vlan_vids)',
     FAUCET_ONLY['output'],
     minProperties=1,
 )
@@ -414,6 +439,12 @@ _ACTIONS = _mapping(
         },
         'mirror': _ACL_PORT,
         'meter': _text('the name of a meter under meters'),
+        # FAUCET's: the packet skips the VLAN table (and VLAN ACLs) on to learning
+        'force_port_vlan': {
+            'type': ['boolean', 'integer'],
+            'enum': [True, False, 0, 1],
+            'expect': 'true or false (or 1 or 0)',
+        },
         'output': dict(
             _OUTPUT,
             type=['object', 'array'],

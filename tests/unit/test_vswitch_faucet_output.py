@@ -169,9 +169,8 @@ def test_two_pushes_in_the_mapping_form_are_refused():
     ]
 
 
-def test_failover_and_tunnel_stay_refused_by_name():
+def test_tunnel_stays_refused_by_name():
     found = errors('{failover: {group_id: 1, ports: [2, 3]}, tunnel: {dp: s2}}')
     assert [message for _, message in found] == [
-        "FAUCET option 'failover' is not supported by this suite",
         "FAUCET option 'tunnel' is not supported by this suite",
     ]
