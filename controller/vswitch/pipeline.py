@@ -561,7 +561,8 @@ def stale_learning(
 ) -> set[tuple[int, int]]:
     """{(port, vid)} whose learned hosts a policy change invalidates: the port no longer
     carries the VLAN, carries it tagged where it was untagged (or back), or is mirrored
-    differently (a learned egress rule holds the mirror copies)."""
+    differently (a learned egress rule holds the mirror copies), or its VLAN gains or
+    loses egress ACLs (its learned rules change tables)."""
     stale = set()
     for port, old in old_plans.items():
         new = new_plans.get(port)

@@ -8,7 +8,6 @@ import pytest
 import yaml
 from ryu.ofproto import ofproto_v1_3 as ofp
 
-from controller import openflow as of
 from controller.config import ConfigError
 from controller.ofmatch import OFPVID_PRESENT
 from controller.vswitch import load_policy_text, pipeline
@@ -24,6 +23,7 @@ from controller.vswitch.pipeline import (
 )
 from controller.vswitch.switch import LearningSettings, PolicySwitch
 from tests.harness.fakes import FakeDatapath
+from tests.unit.test_vswitch_switch import tagged_frame
 
 SETTINGS = LearningSettings.from_options(300, 0.75, 8)
 V100 = OFPVID_PRESENT | 100
@@ -41,17 +41,6 @@ def errors(text: str) -> list[tuple[str, str]]:
 
 def rules(policy: Policy, dp: str = 's1') -> frozenset:
     return compile_datapath(policy, policy.dps[dp])
-
-
-def tagged_frame(src: str, vid: int) -> bytes:
-    return (
-        of.mac_bytes('ff:ff:ff:ff:ff:ff')
-        + of.mac_bytes(src)
-        + b'\x81\x00'
-        + vid.to_bytes(2, 'big')
-        + b'\x08\x00'
-        + bytes(46)
-    )
 
 
 # --- failover --------------------------------------------------------------------------
@@ -375,3 +364,54 @@ def test_layout_option_mistakes():
             'FAUCET: a flood group per VLAN floods to all its ports)',
         )
     ]
+
+
+# --- egress ACLs across a stacking fabric ----------------------------------------------
+
+STACK = '''
+acls:
+  guard:
+    - rule: {actions: {allow: 1}}
+vlans:
+  red: {vid: 100 %s}
+dps:
+  s1:
+    dp_id: 1
+    stack: {priority: 1}
+    interfaces:
+      1: {native_vlan: red}
+      4: {stack: {dp: s2, port: 5}}
+  s2:
+    dp_id: 2
+    interfaces:
+      1: {native_vlan: red}
+      5: {stack: {dp: s1, port: 4}}
+'''
+
+
+def test_hosts_across_the_fabric_are_forwarded_after_the_egress_acl():
+    mac = '0e:00:00:00:00:22'
+    s1 = PolicySwitch.of(FakeDatapath(1), load(STACK % ''))
+    [plain] = s1.remote_host(100, mac, 2, 300)
+    assert plain.table_id == ETH_DST
+    # the VLAN gains egress ACLs: the host's rule moves to EGRESS, the old one goes
+    change = s1.apply(load(STACK % ', acls_out: [guard]'))
+    [moved] = change.reroute
+    assert (moved.table_id, dict(moved.match.items())) == (
+        EGRESS,
+        {'vlan_vid': V100, 'eth_dst': mac},
+    )
+    gone = [
+        dict(m.match.items())
+        for m in change.retire
+        if m.command == ofp.OFPFC_DELETE_STRICT and m.table_id == ETH_DST and 'eth_dst' in m.match
+    ]
+    assert gone == [{'vlan_vid': V100, 'eth_dst': mac}]
+    # the stack port's frames skip learning as before; its floods are in EGRESS now
+    floods = [
+        r
+        for r in rules(load(STACK % ', acls_out: [guard]'))
+        if r.match_dict().get('in_port') == 4
+        and r.cookie == pipeline.COOKIES.cookie(pipeline.FLOOD)
+    ]
+    assert [r.table for r in floods] == [EGRESS]
