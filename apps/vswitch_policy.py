@@ -280,6 +280,26 @@ class VSwitchPolicy(SuiteApp):
             if messages:
                 of.send_together(sw.dp, messages)
 
+    @set_ev_cls(ofp_event.EventOFPFlowRemoved, MAIN_DISPATCHER)
+    def _flow_removed(self, ev: Any) -> None:
+        """FAUCET's use_idle_timeout: a learned source rule went idle, so its host is
+        forgotten (its frames flood again until it is heard from)."""
+        msg = ev.msg
+        sw = self.switch_of(msg.datapath)
+        if (
+            sw is None
+            or msg.reason != msg.datapath.ofproto.OFPRR_IDLE_TIMEOUT
+            or not pipeline.COOKIES.owns(msg.cookie)
+            or pipeline.COOKIES.kind_of(msg.cookie) != pipeline.LEARN_SRC
+        ):
+            return
+        expired = sw.source_expired(msg.match)
+        if expired is None:
+            return
+        mac, vid, messages = expired
+        of.send_together(sw.dp, messages)
+        self.logger.info('host %s (VLAN %d) expired on %s: idle', mac, vid, sw.name)
+
     # --- live reload ----------------------------------------------------------------
 
     def refresh(self, requested: bool, why: str = 'SIGHUP') -> None:

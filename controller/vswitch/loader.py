@@ -20,6 +20,7 @@ from controller.config.frozen import FrozenDict
 from controller.config.schema import parse_int
 from controller.config.yaml_source import DEFAULT_MAX_BYTES, Path, read_bounded
 from controller.vswitch import routing, schema, tunnel
+from controller.vswitch.faucet_layout import layout_options
 from controller.vswitch.include import PolicyFiles
 from controller.vswitch.lacp import lacp_options, lag_issues
 from controller.vswitch.model import (
@@ -103,6 +104,7 @@ class _Builder:
         # (switch name, port, path, its 'stack' settings) of every stack port
         self.stack_refs = []
         self.pending_tunnels: list[tunnel.Pending] = []  # resolved once the switches are
+        self.failover_groups = {}  # ACL failover group id -> (its ports, path)
 
     def issue(self, path: Path, message: str, at_key: bool = False) -> None:
         # One message per place: where the schema spoke, it said what was wrong.
@@ -216,6 +218,8 @@ class _Builder:
             self.issue(path + (key,), message)
         actions = _of_type(conf.get('actions'), dict, {})
         allow = actions.get('allow')
+        # FAUCET's force_port_vlan: the packet, rewritten or not, goes on to forwarding
+        force = actions.get('force_port_vlan') in (True, 1)
         mirror = _port_ref(actions.get('mirror'))
         meter = _of_type(actions.get('meter'), str)
         if meter is not None:
@@ -226,7 +230,7 @@ class _Builder:
         output = self._output(acl, output_path, actions.get('output'), match)
         if allow not in (True, False):  # not given: FAUCET allows what it mirrors
             allow = mirror is not None
-        if allow and any(step[0] in REWRITES for step in output):
+        if allow and not force and any(step[0] in REWRITES for step in output):
             self.issue(
                 output_path,
                 'a rule that rewrites the packet for its output cannot also allow it: the '
@@ -235,7 +239,13 @@ class _Builder:
             )
         return Rule(
             match=FrozenDict(sorted(match.items())),
-            actions=Actions(allow=bool(allow), mirror=mirror, output=tuple(output), meter=meter),
+            actions=Actions(
+                allow=bool(allow),
+                force_port_vlan=force,
+                mirror=mirror,
+                output=tuple(output),
+                meter=meter,
+            ),
             description=_of_type(conf.get('description'), str),
             line=self.source.line_of(item_path),
         )
@@ -257,6 +267,7 @@ class _Builder:
                 'port',
                 'ports',
                 'tunnel',
+                'failover',
             )
             items = [(path + (key,), key, conf[key]) for key in order if key in conf]
         elif isinstance(conf, list):
@@ -287,6 +298,8 @@ class _Builder:
                     self.acl_ports.setdefault(acl, []).append((ref_path, port))
                     steps.append(('output', port))
             return steps
+        if key == 'failover':
+            return self._failover(acl, path, _of_type(value, dict, {}))
         if key == 'pop_vlans':
             return [('pop_vlan',)] * value if _is_int(value) and 1 <= value <= 2 else []
         if key == 'swap_vid':
@@ -383,6 +396,27 @@ class _Builder:
             self.issue(where[found], problem)
         return policy
 
+    def _failover(self, acl, path, conf):
+        """FAUCET's failover output: the fast-failover group ``group_id`` over
+        ``ports``. A group id names one group: ACLs that share it list the same ports."""
+        group_id = _of_type(conf.get('group_id'), int)
+        ports = []
+        for index, ref in enumerate(_of_type(conf.get('ports'), list, [])):
+            port = _port_ref(ref)
+            if port is not None:
+                self.acl_ports.setdefault(acl, []).append((path + ('ports', index), port))
+                ports.append(port)
+        if group_id is None or not ports:
+            return []
+        known = self.failover_groups.setdefault(group_id, (ports, path))
+        if known[0] != ports:
+            self.issue(
+                path + ('ports',),
+                'failover group %d is already used over ports %s at line %s; one group id '
+                'names one group' % (group_id, _listed(known[0]), self.source.line_of(known[1])),
+            )
+        return [('failover', group_id, tuple(ports))]
+
     def _set_field(self, path, key, value, match):
         """('set_field', field, value), or None with the problem reported: a field OVS
         can set, a plain value (no mask), and the rule matching the field's
@@ -413,11 +447,12 @@ class _Builder:
     def _acl_refs(self, path, conf, key='acls_in'):
         """The ACL names of ``acls_in`` (or FAUCET's older ``acl_in``; or ``key``) at
         ``path``."""
-        if 'acl_in' in conf and 'acls_in' in conf:
-            self.issue(path + ('acl_in',), 'acl_in and acls_in both given; use acls_in')
+        single = {'acls_in': 'acl_in', 'acls_out': 'acl_out'}.get(key)
+        if single in conf and key in conf:
+            self.issue(path + (single,), '%s and %s both given; use %s' % (single, key, key))
             return ()
-        if 'acl_in' in conf and key == 'acls_in':
-            refs = [(path + ('acl_in',), conf['acl_in'])]
+        if single in conf:
+            refs = [(path + (single,), conf[single])]
         else:
             refs = [
                 (path + (key, index), ref)
@@ -490,6 +525,7 @@ class _Builder:
                 vid=vid,
                 description=_of_type(vlan.get('description'), str),
                 acls_in=self._acl_refs(path, vlan),
+                acls_out=self._acl_refs(path, vlan, key='acls_out'),
                 max_hosts=_of_type(vlan.get('max_hosts'), int),
                 faucet_vips=self._vips(path, vlan.get('faucet_vips')),
                 faucet_mac=self._faucet_mac(path, vlan),
@@ -654,6 +690,14 @@ class _Builder:
                     min_lacp_health=_of_type(
                         _of_type(dp.get('stack'), dict, {}).get('min_lacp_health'), (int, float)
                     ),
+                    use_idle_timeout=dp.get('use_idle_timeout') is True,
+                    layout=layout_options(dp),
+                )
+            if dp.get('group_table') is True and dp.get('combinatorial_port_flood') is True:
+                self.issue(
+                    path + ('group_table',),
+                    'group_table and combinatorial_port_flood: true cannot be combined (as '
+                    'in FAUCET: a flood group per VLAN floods to all its ports)',
                 )
         return dps
 
@@ -1081,7 +1125,7 @@ class _Builder:
                     applied.setdefault(acl, []).append('port %d' % number)
             vlans = {vlan for intf in dp.interfaces.values() for vlan in intf.vlans}
             for vlan in sorted(vlans, key=lambda v: v.vid):
-                for acl in vlan.acls_in:
+                for acl in vlan.acls_in + vlan.acls_out:
                     applied.setdefault(acl, []).append("VLAN '%s'" % vlan.name)
             for acl, where in applied.items():
                 for path, port in self.acl_ports.get(acl, ()):

@@ -20,6 +20,8 @@ from controller.vswitch.lacp import LacpOptions
 
 OVS_HARDWARE = 'Open vSwitch'
 FAUCET_MAC = '0e:00:00:00:00:01'  # FAUCET's default router MAC
+# An ACL's fast-failover group ids stay below the stacking fabric's (port << 16 | backup)
+MAX_ACL_GROUP_ID = 0xFFFF
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Vlan:
     vid: int
     description: str | None = None
     acls_in: tuple[str, ...] = ()  # ACL names, in priority order
+    acls_out: tuple[str, ...] = ()  # egress ACL names (egress.py)
     max_hosts: int | None = None  # None: the app's default
     # FAUCET's router addresses in the VLAN ('10.0.0.254/24'), answered to ARP,
     # neighbour solicitation and ping from faucet_mac
@@ -44,6 +47,7 @@ class Vlan:
         data: dict[str, Any] = {'vid': self.vid}
         _put(data, 'description', self.description)
         _put(data, 'acls_in', list(self.acls_in))
+        _put(data, 'acls_out', list(self.acls_out))
         _put(data, 'max_hosts', self.max_hosts)
         _put(data, 'faucet_vips', list(self.faucet_vips))
         if self.faucet_mac != FAUCET_MAC:
@@ -136,6 +140,8 @@ class Datapath:
     lacp_timeout: int = 30  # seconds a LAG member's partner may be silent
     # FAUCET's root election health; no effect here (the root is static, see docs)
     min_lacp_health: float | None = None
+    use_idle_timeout: bool = False  # learned sources expire when silent (FAUCET's)
+    layout: FrozenDict = FrozenDict()  # FAUCET's table layout options (faucet_layout.py)
 
     @property
     def lags(self) -> dict[int, tuple[int, ...]]:
@@ -175,6 +181,7 @@ class Datapath:
             ('priority_offset', 0),
             ('faucet_dp_mac', None),
             ('lacp_timeout', 30),
+            ('use_idle_timeout', False),
         ):
             if getattr(self, name) != default:
                 data[name] = getattr(self, name)
@@ -185,6 +192,8 @@ class Datapath:
         if self.min_lacp_health is not None:
             data.setdefault('stack', {})['min_lacp_health'] = self.min_lacp_health
         _put(data, 'dp_acls', list(self.dp_acls))
+        for name, value in self.layout.items():
+            data[name] = dict(value) if isinstance(value, FrozenDict) else value
         data['interfaces'] = {
             port: interface.to_data() for port, interface in self.interfaces.items()
         }
@@ -195,6 +204,7 @@ class Datapath:
 #   ('pop_vlan',) ('push_vlan', ethertype, vid) ('swap_vid', vid)
 #   ('set_field', field, value as OFPMatch takes it) ('output', port number or name)
 #   ('tunnel', Tunnel)
+#   ('failover', group id, (port number or name, ...)): out of the first live port
 OutputStep = tuple[Any, ...]
 REWRITES = ('pop_vlan', 'push_vlan', 'swap_vid', 'set_field')
 
@@ -231,12 +241,16 @@ class Actions:
     rule that does not rewrite may do)."""
 
     allow: bool = False
+    # FAUCET's: allowed packets skip the VLAN table and VLAN ACLs, on to learning
+    force_port_vlan: bool = False
     mirror: int | str | None = None  # a port number or an interface name
     output: tuple[OutputStep, ...] = ()
     meter: str | None = None  # the name of a Meter of the policy
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {'allow': self.allow}
+        if self.force_port_vlan:
+            data['force_port_vlan'] = True
         _put(data, 'mirror', self.mirror)
         _put(data, 'meter', self.meter)
         if len(self.output) == 1 and self.output[0][0] == 'output':
@@ -260,6 +274,8 @@ def _output_step_data(step: OutputStep) -> dict[str, Any]:
         return {'set_fields': [{step[1]: match_value_to_data(step[1], step[2])}]}
     if kind == 'tunnel':
         return {'tunnel': step[1].to_data()}
+    if kind == 'failover':
+        return {'failover': {'group_id': step[1], 'ports': list(step[2])}}
     return {'port': step[1]}
 
 

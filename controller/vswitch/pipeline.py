@@ -24,6 +24,9 @@ Pipeline (cookie kinds of the 'vswitch_policy' range in brackets)::
                       FAUCET's VIPs of the VID: ARP for them, neighbour solicitations
                       for them, advertisements and pings to them -> controller, whole
                       [VIP]
+                      a VID with egress ACLs (acls_out) -> goto 5 [EGRESS_IN]
+  table 5  EGRESS_ACL, table 6  EGRESS: egress ACLs, then that VID's forwarding
+                      (controller/vswitch/egress.py)
 
 Routing (FAUCET's routers and routes, routing.py): frames to a routed VLAN's
 faucet_mac meet the FIB in table 3, above learning [ROUTE, ROUTE_MISS]; a routed frame
@@ -35,6 +38,9 @@ that does not carry [LACP]; a flood goes out of one carrying member of each LAG 
 lowest) and never back into the LAG it came from; a host learned on any member is
 learned on the LAG (a source rule per member) and reached through the LAG's select
 group over its carrying members (none: the group drops).
+
+An ACL's failover output goes to a fast-failover group, and force_port_vlan skips to
+table 4 (controller/vswitch/acl_actions.py).
 
 Egress to a trunk port keeps the tag; to an access port the tag is popped. A port
 mirrored by M has every frame it accepts (its ACLs let it through and table 1 takes it
@@ -52,7 +58,7 @@ from controller.cookies import CookieSpace
 from controller.flowspec import FlowSpec
 from controller.ofmatch import OFPVID_PRESENT
 from controller.stable.sft import Route
-from controller.vswitch import routing, tunnel
+from controller.vswitch import acl_actions, egress, routing, tunnel
 from controller.vswitch.fabric import Fabric, route_action
 from controller.vswitch.lacp import LACP_MAC, SLOW_PROTOCOLS
 from controller.vswitch.model import Datapath, Policy
@@ -64,6 +70,7 @@ STACK_IN, REMOTE = 10, 11  # a stack port's frames skip learning; a host on anot
 ROUTE, ROUTE_MISS = 12, 13  # FAUCET's routing (routing.py): the FIB; a host to resolve
 LACP = 14  # a LAG member's LACPDUs to the controller, and its drop while it carries nothing
 TUNNEL = 15  # a tunnel's frames on their way (tunnel.py)
+EGRESS_IN = 20  # a VLAN's frames on to its egress ACLs
 
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN_TAGS = (0x8100, 0x88A8)
@@ -82,6 +89,8 @@ PRIO_VIP = 200  # above learned hosts: the router's own addresses
 PRIO_LACP = ACL_TOP + 2  # a member's LACPDUs, above its drop (at PRIO_OUTPUT_ONLY)
 PRIO_LAG_FLOOD = PRIO_FLOOD + 1  # a member's flood, over combinatorial_port_flood: false's
 LAG_GROUP_BASE = 0xFFFE0000  # select group ids LAG_GROUP_BASE | LAG id
+PRIO_EGRESS_IN = 150  # below the VIPs (FAUCET's egress ACLs do not see those)
+PRIO_FLOOD_ANY_PORT = PRIO_FLOOD - 1  # force_port_vlan: from a port outside the VLAN
 WHOLE_PACKET = 0xFFFF  # OFPCML_NO_BUFFER: an echo request is answered with its data
 PACKET_IN_BYTES = 128
 
@@ -104,6 +113,7 @@ class PortPlan:
     restricted: bool = False  # FAUCET's restricted_bcast_arpnd
     lag: int | None = None  # the LAG it is a member of (FAUCET's lacp)
     lag_ports: tuple[int, ...] = ()  # every member of that LAG, sorted: hosts on the first
+    egress_acl_vids: tuple[int, ...] = ()  # its VIDs whose VLAN has egress ACLs
 
     @property
     def vids(self) -> tuple[int, ...]:
@@ -143,7 +153,11 @@ def port_plans(policy: Policy, dp: Datapath, fabric: Fabric | None = None) -> di
             lag=intf.lacp.lag if intf.lacp is not None else None,
             lag_ports=lags[intf.lacp.lag] if intf.lacp is not None else (),
         )
-    return plans
+    filtered = egress.filtered_vlans(policy, {v for p in plans.values() for v in p.vids})
+    return {
+        port: replace(plan, egress_acl_vids=tuple(v for v in plan.vids if v in filtered))
+        for port, plan in plans.items()
+    }
 
 
 def lag_group_id(lag: int) -> int:
@@ -204,6 +218,8 @@ def output_actions(
             actions.append(('set_field', 'vlan_vid', OFPVID_PRESENT | step[1]))
         elif kind == 'output':
             actions.append(('output', dp.port_of(step[1])))
+        elif kind == 'failover':  # its group: acl_actions.failover_groups
+            actions.append(('group', step[1]))
         else:  # ('pop_vlan',) and ('set_field', field, value) are OpenFlow's already
             actions.append(step)
     return actions
@@ -220,7 +236,9 @@ def _acl_instructions(policy, actions, dp, next_table, fabric=None):
     instructions = [('apply', tuple(applied))] if applied else []
     if actions.meter is not None:  # first: what the meter drops gets nothing
         instructions.insert(0, ('meter', policy.meters[actions.meter].meter_id))
-    if actions.allow:
+    if actions.allow and actions.force_port_vlan and next_table in (VLAN, ETH_SRC):
+        instructions.append(('goto', ETH_DST))  # FAUCET's force_port_vlan
+    elif actions.allow:
         instructions.append(('goto', next_table))
     return tuple(instructions)
 
@@ -292,6 +310,23 @@ def _vlan_acl_rules(policy, dp, plans):
                 'VLAN %s' % vlan.name,
             )
     rules.add(FlowSpec.make(VLAN_ACL, 0, {}, [('goto', ETH_SRC)], COOKIES.cookie(DEFAULT)))
+    return rules
+
+
+def _egress_acl_rules(policy, dp, filtered):
+    """The egress ACLs of the VLANs ``filtered`` (egress.py): diverted from ETH_DST,
+    applied in EGRESS_ACL, on to EGRESS if allowed."""
+    rules = egress.divert_rules(filtered, ETH_DST, PRIO_EGRESS_IN, COOKIES.cookie(EGRESS_IN))
+    for vid, vlan in filtered.items():
+        rules |= _acl_band(
+            policy,
+            dp,
+            egress.EGRESS_ACL,
+            vlan.acls_out,
+            {'vlan_vid': OFPVID_PRESENT | vid},
+            egress.EGRESS,
+            'VLAN %s acls_out' % vlan.name,
+        )
     return rules
 
 
@@ -371,7 +406,9 @@ def _stack_rules(dp, plans, fabric):
     return rules
 
 
-def _flood_rules(dp, plans, fabric, carrying):
+def _flood_rules(dp, plans, fabric, carrying, any_port=False):
+    """Per (VID, in_port) floods, or per VID without combinatorial_port_flood; with
+    ``any_port`` (force_port_vlan), a VID's flood from any port below them."""
     tree = fabric.tree.get(dp.dp_id, frozenset()) if fabric is not None else frozenset()
     # floods go out of the stack ports on the tree only
     plans = {port: plan for port, plan in plans.items() if not plan.stack or port in tree}
@@ -385,11 +422,11 @@ def _flood_rules(dp, plans, fabric, carrying):
     rules = set()
     vids = sorted({v for p in plans.values() for v in p.vids})
     for vid in vids:
-        if not dp.combinatorial_port_flood:
+        if not dp.combinatorial_port_flood or any_port:
             rules.add(
                 FlowSpec.make(
                     ETH_DST,
-                    PRIO_FLOOD,
+                    PRIO_FLOOD if not dp.combinatorial_port_flood else PRIO_FLOOD_ANY_PORT,
                     {'vlan_vid': OFPVID_PRESENT | vid},
                     [('apply', flood_actions(outs, vid, None))],
                     COOKIES.cookie(FLOOD),
@@ -564,13 +601,17 @@ def compile_datapath(
         fabric = Fabric.of(policy)
     carrying = carrying or {}
     plans = port_plans(policy, dp, fabric)
+    filtered = egress.filtered_vlans(policy, {v for p in plans.values() for v in p.vids})
+    forwarding = _flood_rules(
+        dp, plans, fabric, carrying, acl_actions.forces_vlan(policy, dp)
+    ) | _stack_rules(dp, plans, fabric)
     rules = (
         _port_acl_rules(policy, dp, plans, fabric)
         | _vlan_rules(plans)
         | _vlan_acl_rules(policy, dp, plans)
-        | _flood_rules(dp, plans, fabric, carrying)
+        | egress.through_egress(forwarding, filtered, ETH_DST)
+        | _egress_acl_rules(policy, dp, filtered)
         | _lag_rules(dp, plans, carrying)
-        | _stack_rules(dp, plans, fabric)
         | _vip_rules(policy, plans)
         | routing.static_rules(
             routing.Fib.of(policy),
@@ -601,14 +642,21 @@ def learned_rules(
     idle_timeout: int,
     hard_timeout: int,
     priority_offset: int = 0,
+    idle_source: bool = False,
 ) -> tuple[FlowSpec, ...]:
     """The rules that make host ``mac`` of VLAN ``vid`` on ``plan``'s port known (at
     ``priority_offset`` above their priority, as the switch's other rules). On a
     permanent_learn port they never expire, and a third drops ``mac`` from other ports.
-    A host of a LAG is known from every member (a source rule each)."""
+    A host of a LAG is known from every member (a source rule each).
+    ``idle_source`` (FAUCET's use_idle_timeout): the source rule expires after
+    ``hard_timeout`` without frames from the host, and its removal (notified) forgets
+    the host; the destination rule lives until then."""
     tagged_vid = OFPVID_PRESENT | vid
+    source_timeouts = {'hard_timeout': hard_timeout}
+    if idle_source:
+        source_timeouts, idle_timeout = {'idle_timeout': hard_timeout}, 0
     if plan.permanent:
-        idle_timeout = hard_timeout = 0
+        idle_timeout, source_timeouts = 0, {}
     learned = tuple(
         FlowSpec.make(
             ETH_SRC,
@@ -616,12 +664,12 @@ def learned_rules(
             {'in_port': port, 'vlan_vid': tagged_vid, 'eth_src': mac},
             [('goto', ETH_DST)],
             COOKIES.cookie(LEARN_SRC),
-            hard_timeout=hard_timeout,
+            **source_timeouts,
         )
         for port in plan.lag_ports or (plan.port,)
     ) + (
         FlowSpec.make(
-            ETH_DST,
+            egress.forwarding_table(vid, plan.egress_acl_vids, ETH_DST),
             PRIO_LEARNED + priority_offset,
             {'vlan_vid': tagged_vid, 'eth_dst': mac},
             [('apply', egress_actions(plan, vid))],
@@ -643,14 +691,20 @@ def learned_rules(
 
 
 def remote_rule(
-    route: Route, vid: int, mac: str, idle_timeout: int, priority_offset: int = 0
+    route: Route,
+    vid: int,
+    mac: str,
+    idle_timeout: int,
+    priority_offset: int = 0,
+    table: int = ETH_DST,
 ) -> FlowSpec:
     """The rule that sends frames for host ``mac`` of VLAN ``vid``, learned on another
     switch of the fabric, along ``route`` (a stable route of fabric.py): out of its
     fast-failover group when it has a loop-free backup, else out of its port. Tagged:
-    stack ports carry every VLAN tagged."""
+    stack ports carry every VLAN tagged. In ``table``: ETH_DST, or EGRESS for a VLAN
+    with egress ACLs."""
     return FlowSpec.make(
-        ETH_DST,
+        table,
         PRIO_LEARNED + priority_offset,
         {'vlan_vid': OFPVID_PRESENT | vid, 'eth_dst': mac},
         [('apply', (route_action(route),))],
@@ -664,7 +718,8 @@ def stale_learning(
 ) -> set[tuple[int, int]]:
     """{(port, vid)} whose learned hosts a policy change invalidates: the port no longer
     carries the VLAN, carries it tagged where it was untagged (or back), or is mirrored
-    differently (a learned egress rule holds the mirror copies)."""
+    differently (a learned egress rule holds the mirror copies), or its VLAN gains or
+    loses egress ACLs (its learned rules change tables)."""
     stale = set()
     for port, old in old_plans.items():
         new = new_plans.get(port)
@@ -676,6 +731,7 @@ def stale_learning(
                 or old.mirrored_to != new.mirrored_to
                 or old.permanent != new.permanent
                 or old.lag_ports != new.lag_ports
+                or (vid in old.egress_acl_vids) != (vid in new.egress_acl_vids)
             ):
                 stale.add((port, vid))
     return stale

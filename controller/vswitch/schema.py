@@ -12,7 +12,8 @@ from typing import Any
 from controller.config.schema import describe, strict_validator
 from controller.config.yaml_source import Path
 from controller.ofmatch import ALIASES, MATCH_FIELDS, MAX_VID, MIN_VID, OFPP_MAX, NumberKind
-from controller.vswitch.model import OVS_HARDWARE
+from controller.vswitch.faucet_layout import FAUCET_TABLES
+from controller.vswitch.model import MAX_ACL_GROUP_ID, OVS_HARDWARE
 from controller.vswitch.pipeline import PRIO_HIGHEST
 
 MAX_DP_ID = 2**64 - 1
@@ -40,8 +41,6 @@ FAUCET_ONLY = {
     'top': [],
     'router': ['bgp'],  # BGP: no speaker here
     'vlan': [
-        'acl_out',
-        'acls_out',
         'bgp_as',
         'bgp_connect_mode',
         'bgp_local_address',
@@ -68,10 +67,8 @@ FAUCET_ONLY = {
         'drop_broadcast_source_address',
         'drop_lldp',
         'drop_spoofed_faucet_mac',
-        'egress_pipeline',
         'fast_advertise_interval',
         'global_vlan',
-        'group_table',
         'group_table_routing',
         'high_priority',
         'highest_priority',
@@ -95,11 +92,8 @@ FAUCET_ONLY = {
         'proactive_learn_v4',
         'proactive_learn_v6',
         'strict_packet_in_cookie',
-        'table_sizes',
         'targeted_gw_resolution',
         'timeout',
-        'use_classification',
-        'use_idle_timeout',
     ],
     'interface': [
         'coprocessor',
@@ -148,10 +142,10 @@ FAUCET_ONLY = {
         'tunnel_id',
         'vlan_pcp',
     ],
-    'actions': ['ct', 'force_port_vlan'],
+    'actions': ['ct'],
     # FAUCET's health-based election of a stack root among several candidates
     'stack': ['route_learning', 'down_time_multiple', 'min_stack_health'],
-    'output': ['dl_dst', 'failover'],
+    'output': ['dl_dst'],
 }
 
 
@@ -222,6 +216,9 @@ _VLAN_SETTINGS = _mapping(
         'description': _text(),
         'acls_in': _ACL_REFS,
         'acl_in': _ACL_REF,
+        # FAUCET's egress ACLs: applied to the VLAN's frames on their way out (egress.py)
+        'acls_out': _ACL_REFS,
+        'acl_out': _ACL_REF,
         'max_hosts': _MAX_HOSTS,
         'faucet_vips': {
             'type': 'array',
@@ -350,6 +347,16 @@ _DP = _mapping(
         'ofchannel_log': _text('the file to log this switch\'s OpenFlow messages to'),
         'faucet_dp_mac': _MAC,
         'lacp_timeout': _int(1, 2**31 - 1, 'seconds without an LACPDU before a LAG member is down'),
+        # hosts learned expire when they fall silent (idle source rules), as FAUCET's
+        'use_idle_timeout': _flag(),
+        # FAUCET's table layout and hardware hints: nothing a host sees (faucet_layout.py)
+        'egress_pipeline': _flag(),
+        'use_classification': _flag(),
+        'group_table': _flag(),
+        'table_sizes': _mapping(
+            {name: _int(1, 2**31 - 1, 'a table size') for name in FAUCET_TABLES},
+            "table sizes by FAUCET's table name (%s)" % ', '.join(FAUCET_TABLES),
+        ),
         # FAUCET's stacking: a root candidate; the lowest priority is the root
         'stack': _mapping(
             {
@@ -378,6 +385,23 @@ _DP = _mapping(
 )
 
 _VID = _int(MIN_VID, MAX_VID, 'a VID, an integer 1..4094')
+_FAILOVER = _mapping(
+    {
+        'group_id': _int(
+            1,
+            MAX_ACL_GROUP_ID,
+            'a group id 1..%d (the stacking fabric numbers its groups above)' % MAX_ACL_GROUP_ID,
+        ),
+        'ports': {
+            'type': 'array',
+            'items': _ACL_PORT,
+            'minItems': 1,
+            'expect': 'a list of ports, the first live one wins',
+        },
+    },
+    'fast-failover settings (group_id, ports)',
+    required=['group_id', 'ports'],
+)
 _PUSHED_VID = {
     'type': ['integer', 'object'],
     'minimum': MIN_VID,
@@ -418,8 +442,10 @@ _OUTPUT = _mapping(
             'maxItems': 2,
             'expect': 'a list of one or two VIDs to push',
         },
+        'failover': _FAILOVER,
     },
-    'output actions (port, ports, set_fields, pop_vlans, swap_vid, vlan_vid, vlan_vids, tunnel)',
+    'output actions (port, ports, failover, tunnel, set_fields, pop_vlans, swap_vid, vlan_vid, '
+    'vlan_vids)',
     FAUCET_ONLY['output'],
     minProperties=1,
 )
@@ -459,6 +485,12 @@ _ACTIONS = _mapping(
         },
         'mirror': _ACL_PORT,
         'meter': _text('the name of a meter under meters'),
+        # FAUCET's: the packet skips the VLAN table (and VLAN ACLs) on to learning
+        'force_port_vlan': {
+            'type': ['boolean', 'integer'],
+            'enum': [True, False, 0, 1],
+            'expect': 'true or false (or 1 or 0)',
+        },
         'output': dict(
             _OUTPUT,
             type=['object', 'array'],

@@ -24,8 +24,9 @@ from controller import openflow as of
 from controller.flowspec import FlowSpec
 from controller.learning import Learned, MacTable, is_unicast
 from controller.ofmatch import OFPVID_PRESENT
-from controller.vswitch import lacp, pipeline, routing, vip
+from controller.vswitch import acl_actions, egress, lacp, pipeline, routing, vip
 from controller.vswitch.fabric import Fabric
+from controller.vswitch.faucet_layout import layout_note
 from controller.vswitch.model import OVS_HARDWARE, Datapath, Policy
 from controller.vswitch.pipeline import PortPlan
 
@@ -182,7 +183,12 @@ class PolicySwitch:
             if model is not None
             else frozenset()
         )
-        self.groups = self.fabric.groups(self.dp.id) if self.fabric is not None else {}
+        # fast-failover groups: the fabric's protected routes, the ACLs' failover outputs
+        self.groups: dict[int, tuple[int, ...]] = (
+            dict(self.fabric.groups(self.dp.id)) if self.fabric is not None else {}
+        )
+        if model is not None:
+            self.groups.update(acl_actions.failover_groups(policy, model))
         self.lag_groups = pipeline.lag_groups(model, self.carrying) if model is not None else {}
         self.vlan_max_hosts = {vlan.vid: vlan.max_hosts for vlan in policy.vlans.values()}
         self.vlans_by_vid = {vlan.vid: vlan for vlan in policy.vlans.values()}
@@ -228,12 +234,16 @@ class PolicySwitch:
     @property
     def hardware_note(self) -> str:
         """For the connect log line: a FAUCET hardware name other than Open vSwitch
-        is accepted, and the switch gets the Open vSwitch pipeline all the same."""
+        is accepted, and the switch gets the Open vSwitch pipeline all the same; so do
+        FAUCET's table layout options (faucet_layout.py)."""
         if self.model is None:
             return ''
-        note = ''
+        note = layout_note(self.model.layout)
         if self.model.hardware != OVS_HARDWARE:
-            note = " (hardware '%s': driven with the Open vSwitch pipeline)" % self.model.hardware
+            note = " (hardware '%s': driven with the Open vSwitch pipeline)%s" % (
+                self.model.hardware,
+                note,
+            )
         if self.model.min_lacp_health is not None:  # FAUCET's root election, not done here
             note += ' (min_lacp_health: no effect, the stack root is static)'
         return note
@@ -273,11 +283,19 @@ class PolicySwitch:
         route = self.fabric.route(self.dp.id, host_dp_id)
         if route is None:
             return []
-        spec = pipeline.remote_rule(route, vid, mac, idle_timeout, self.offset)
+        spec = pipeline.remote_rule(
+            route, vid, mac, idle_timeout, self.offset, self._forwarding_table(vid)
+        )
         self.remote[(vid, mac)] = (host_dp_id, spec)
         if vid in self.hosts:  # it moved away from here
             self.hosts[vid].forget(mac)
         return self._logged([flowspec.to_flow_mod(self.dp, spec)])
+
+    def _forwarding_table(self, vid: int) -> int:
+        """Where frames of VLAN ``vid`` are forwarded here (egress.py)."""
+        vlan = self.vlans_by_vid.get(vid)
+        filtered = (vid,) if vlan is not None and vlan.acls_out else ()
+        return egress.forwarding_table(vid, filtered, pipeline.ETH_DST)
 
     def local_hosts(self) -> list[tuple[int, str]]:
         """[(vid, MAC)] of the hosts learned on this switch's own ports."""
@@ -298,10 +316,14 @@ class PolicySwitch:
                 delete.append(old)
                 del self.remote[key]
                 continue
-            new = pipeline.remote_rule(route, key[0], key[1], old.idle_timeout, self.offset)
+            new = pipeline.remote_rule(
+                route, key[0], key[1], old.idle_timeout, self.offset, self._forwarding_table(key[0])
+            )
             if new != old:
                 add.append(new)
                 self.remote[key] = (host, new)
+                if new.table != old.table:  # its VLAN's egress ACLs came or went
+                    delete.append(old)
         return add, delete
 
     # --- learning -------------------------------------------------------------------
@@ -343,9 +365,13 @@ class PolicySwitch:
             self.pinned.add((vid, src))
         messages = []
         if result not in (Learned.BANNED, Learned.REFUSED, Learned.FULL):
+            idle_source = self.model is not None and self.model.use_idle_timeout
             messages = self._logged(
                 [
-                    flowspec.to_flow_mod(self.dp, spec)
+                    # use_idle_timeout: the switch says when a source rule goes idle
+                    flowspec.to_flow_mod(
+                        self.dp, spec, send_flow_removed=idle_source and spec.idle_timeout > 0
+                    )
                     for spec in pipeline.learned_rules(
                         plan,
                         vid,
@@ -353,6 +379,7 @@ class PolicySwitch:
                         settings.idle_timeout,
                         settings.hard_timeout,
                         self.offset,
+                        idle_source,
                     )
                 ]
             )
@@ -484,6 +511,20 @@ class PolicySwitch:
         ]
         return self._logged(messages), notes
 
+    def source_expired(self, match: Any) -> tuple[str, int, list[Any]] | None:
+        """Under FAUCET's use_idle_timeout, the learned source rule with ``match`` (of
+        a flow-removed message) went idle: the host is forgotten. (MAC, VID, the
+        delete of its destination rule); None if ``match`` is not a source rule of a
+        host still learned on its port."""
+        port, tagged_vid, mac = (match.get(k) for k in ('in_port', 'vlan_vid', 'eth_src'))
+        if not (isinstance(port, int) and isinstance(tagged_vid, int) and isinstance(mac, str)):
+            return None
+        vid = tagged_vid & ~OFPVID_PRESENT
+        if vid not in self.hosts or not self.hosts[vid].forget(mac, port):
+            return None
+        delete = self._delete(pipeline.LEARN_DST, None, vlan_vid=tagged_vid, eth_dst=mac)
+        return mac, vid, self._logged([delete])
+
     def forget(self, port: int, vid: int) -> list[Any]:
         """Forget the hosts learned on ``port`` in VLAN ``vid``: the messages that
         delete their rules."""
@@ -495,11 +536,12 @@ class PolicySwitch:
         members = plan.lag_ports if plan is not None and plan.lag_ports else ()
         if members:  # a LAG's hosts: a source rule per member, reached by its group
             dsts = [
-                self._delete(pipeline.LEARN_DST, pipeline.ETH_DST, vlan_vid=tagged_vid, eth_dst=mac)
+                self._delete(pipeline.LEARN_DST, None, vlan_vid=tagged_vid, eth_dst=mac)
                 for mac in sorted(macs)
             ]
         else:
-            dsts = [self._delete(pipeline.LEARN_DST, pipeline.ETH_DST, port, vlan_vid=tagged_vid)]
+            # in ETH_DST, or EGRESS where the VLAN has egress ACLs: every table
+            dsts = [self._delete(pipeline.LEARN_DST, None, port, vlan_vid=tagged_vid)]
         return (
             [
                 self._delete(pipeline.PIN, pipeline.ETH_SRC, vlan_vid=tagged_vid, eth_src=mac)
@@ -512,7 +554,9 @@ class PolicySwitch:
             + dsts
         )
 
-    def _delete(self, kind: int, table: int, out_port: int | None = None, **match: Any) -> Any:
+    def _delete(
+        self, kind: int, table: int | None, out_port: int | None = None, **match: Any
+    ) -> Any:
         """A delete of this app's rules of ``kind`` in ``table`` that match ``match``
         (and output to ``out_port``, if given)."""
         cookie, mask = pipeline.COOKIES.rules_of_kind(kind)

@@ -167,10 +167,3 @@ def test_two_pushes_in_the_mapping_form_are_refused():
     assert errors('{vlan_vid: 3, swap_vid: 4, port: 2}') == [
         ('acls.out.0.rule.actions.output.swap_vid', 'vlan_vid and swap_vid: give one of them')
     ]
-
-
-def test_failover_stays_refused_by_name():
-    found = errors('{failover: {group_id: 1, ports: [2, 3]}}')
-    assert [message for _, message in found] == [
-        "FAUCET option 'failover' is not supported by this suite",
-    ]

@@ -131,7 +131,7 @@ def test_forget_deletes_the_hosts_rules_of_that_port_and_vlan():
     )
     assert (src.cookie, src.cookie_mask) == pipeline.COOKIES.rules_of_kind(pipeline.LEARN_SRC)
     assert (dst.table_id, dst.out_port, dict(dst.match.items())) == (
-        pipeline.ETH_DST,
+        ofp.OFPTT_ALL,  # ETH_DST, or EGRESS under egress ACLs: the cookie kind says
         1,
         {'vlan_vid': 0x1064},
     )
@@ -165,7 +165,7 @@ def test_a_port_moved_to_another_vlan_is_a_small_diff_and_forgets_only_it():
     assert all(m.command == ofp.OFPFC_DELETE_STRICT for m in deletes)
     assert all(m.cookie_mask == pipeline.COOKIES.all_rules()[1] for m in deletes)
     assert all(m.command == ofp.OFPFC_ADD for m in adds)
-    assert [m.table_id for m in forgets] == [pipeline.ETH_SRC, pipeline.ETH_DST]
+    assert [m.table_id for m in forgets] == [pipeline.ETH_SRC, ofp.OFPTT_ALL]
     assert sw.plans[1].native_vid == 200 and sw.vlan_max_hosts[200] == 2
 
 
