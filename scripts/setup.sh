@@ -152,11 +152,31 @@ if platform.python_implementation() == "CPython" and sys.version_info >= (3, 11)
              | sort -V -r)
 }
 
+unit_workers() {
+    # The unit tests on every core when pytest-xdist is there (it is in setup.cfg's
+    # test extra): most of their time is ryu-manager processes and property tests that
+    # do not share state. The Mininet tests stay one at a time (one network at once).
+    if "$VENV/bin/python" -c 'import xdist' 2>/dev/null; then
+        echo "-n auto"
+    fi
+}
+
 run_tests() {
-    # The whole suite here; with no pytest arguments, also the unit tests (which start
-    # every app under ryu-manager against emulated switches) on every other Python.
-    local status=0 failed=() python version
-    "$VENV/bin/python" -m pytest "$@" || { status=$?; failed+=("$("$VENV/bin/python" --version)"); }
+    # The whole suite here (with no pytest arguments: the unit tests on every core,
+    # then the Mininet tests); with none, also the unit tests (which start every app
+    # under ryu-manager against emulated switches) on every other Python.
+    # --durations: the slowest tests in every CI log, to keep the run well under 30 min.
+    local status=0 failed=() python version workers=()
+    if [ $# -eq 0 ]; then
+        read -ra workers <<< "$(unit_workers)"
+        "$VENV/bin/python" -m pytest -m "not mininet" --durations=25 "${workers[@]}" \
+            || { status=$?; failed+=("$("$VENV/bin/python" --version) (unit)"); }
+        "$VENV/bin/python" -m pytest -m mininet --durations=25 \
+            || { status=$?; failed+=("$("$VENV/bin/python" --version) (Mininet)"); }
+    else
+        "$VENV/bin/python" -m pytest --durations=25 "$@" \
+            || { status=$?; failed+=("$("$VENV/bin/python" --version)"); }
+    fi
     if [ $# -eq 0 ]; then
         while read -r python; do
             version=$("$python" -c 'import platform; print(platform.python_version())')
@@ -177,7 +197,8 @@ case "$action" in
     "")   log "done. Run the apps with $VENV/bin/ryu-manager apps/<app>.py" ;;
     demo) exec "$VENV/bin/python" scripts/demo.py "$@" ;;
     test) run_tests "$@" ;;
-    unit) exec "$VENV/bin/python" -m pytest -m "not mininet" "$@" ;;
+    unit) read -ra workers <<< "$(unit_workers)"
+          exec "$VENV/bin/python" -m pytest -m "not mininet" "${workers[@]}" "$@" ;;
     bench)
         pip_install -e ".[test,lint,bench]"
         exec "$VENV/bin/python" -m bench.run "$@" ;;

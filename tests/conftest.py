@@ -8,6 +8,8 @@
 - ``network``: builds a topology from topologies/ (OVS userspace datapath, OpenFlow 1.3,
   TX checksum offload off on hosts) against a controller and waits until every switch is
   connected; stops only that network afterwards (never ``mn -c``).
+- ``shared_controller``, ``shared_network``: the same, kept for the tests of one class,
+  which share a network because they only read it (traffic and what it did).
 - On failure, the controller log and every switch's flow table are attached to the report.
 
 Tests that need Mininet carry the ``mininet`` marker: those under tests/mininet/ build
@@ -75,7 +77,9 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if not report.failed:
         return
-    for title, produce in item.__dict__.get('_failure_sections', []):
+    # the test's own, and those of a network its class shares
+    sections = [s for node in item.listchain() for s in node.__dict__.get('_failure_sections', [])]
+    for title, produce in sections:
         try:
             text = produce()
         except Exception as error:  # the network may be half gone; say so, go on
@@ -97,17 +101,15 @@ def mininet_machine():
         fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-@pytest.fixture
-def controller(request, tmp_path, mininet_machine):
-    """controller(apps, config=None, extra_args=(), name='ryu', ofp_port=None,
-    tls_dir=None) -> a started RyuController (on a free port unless ofp_port is given;
-    TLS only with the certificates of tls_dir, which the network then uses too)."""
+def _controllers(request, folder):
+    """The ``controller`` fixtures' factory: controllers logging into ``folder``,
+    stopped when the generator ends."""
     started = []
 
     def start(apps, config=None, extra_args=(), name='ryu', ofp_port=None, tls_dir=None):
         ctl = RyuController(
             apps,
-            str(tmp_path / ('%s.log' % name)),
+            str(folder / ('%s.log' % name)),
             config,
             extra_args,
             ofp_port=ofp_port,
@@ -122,9 +124,8 @@ def controller(request, tmp_path, mininet_machine):
         ctl.stop()
 
 
-@pytest.fixture
-def network(request, mininet_machine):
-    """network(topo, controller, connect_timeout=30) -> started Mininet."""
+def _networks(request):
+    """The ``network`` fixtures' factory: networks stopped when the generator ends."""
     from topologies.common import build_network
 
     built = []
@@ -153,3 +154,31 @@ def network(request, mininet_machine):
     yield build
     for net in built:
         net.stop()
+
+
+@pytest.fixture
+def controller(request, tmp_path, mininet_machine):
+    """controller(apps, config=None, extra_args=(), name='ryu', ofp_port=None,
+    tls_dir=None) -> a started RyuController (on a free port unless ofp_port is given;
+    TLS only with the certificates of tls_dir, which the network then uses too)."""
+    yield from _controllers(request, tmp_path)
+
+
+@pytest.fixture
+def network(request, mininet_machine):
+    """network(topo, controller, connect_timeout=30) -> started Mininet."""
+    yield from _networks(request)
+
+
+@pytest.fixture(scope='class')
+def shared_controller(request, tmp_path_factory, mininet_machine):
+    """``controller`` for a network that the tests of one class share, because they only
+    read it (send traffic and look at what it did): built once, not once a test. Its
+    network is stopped when the class's last test is done, before any other is built."""
+    yield from _controllers(request, tmp_path_factory.mktemp('shared'))
+
+
+@pytest.fixture(scope='class')
+def shared_network(request, mininet_machine):
+    """``network`` for the shared_controller's network."""
+    yield from _networks(request)

@@ -44,6 +44,7 @@ from controller.arbiter.resolve import (
     rights_violation,
 )
 from controller.arbiter.rules import ActionsKey, Relation, Rule, RuleKey, actions_key
+from controller.arbiter.stats import FlowStatsViews
 from controller.arbiter.voting import (
     Count,
     Elections,
@@ -298,6 +299,7 @@ class Arbiter:
         self._shared_serial = 0
         self.bundles = BundleArbiter(self)  # the ONF bundles the apps send
         self.elections = Elections(policy.voting)  # the voting groups' ballots
+        self.flow_stats = FlowStatsViews(self)  # the apps' flow-stats requests
 
     @property
     def index(self) -> RuleIndex:
@@ -623,7 +625,7 @@ class Arbiter:
                         pass  # (said below)
                     else:
                         identity = match.closed_identity
-                        fields = None if identity is None else _flat(identity)
+                        fields = None if identity is None else flat_identity(identity)
                 if fields is not None and self._fast_add(dp, app, msg, stage, fields):
                     return
         if self.single_app and self.gate is not None and self.gate.active:
@@ -1086,7 +1088,7 @@ class Arbiter:
                 for where, _ in tables:
                     self._materialize(where)
                 return []
-            strict_key = (msg.priority,) + _flat(identity)
+            strict_key = (msg.priority,) + flat_identity(identity)
         out_port = getattr(msg, 'out_port', ofp.OFPP_ANY)
         cubes = [cube.fields for cube in match.cubes]
         freed = []
@@ -1242,7 +1244,7 @@ class Arbiter:
             identity = match.closed_identity
             if identity is None:
                 return None
-            rule = (msg.priority,) + _flat(identity)
+            rule = (msg.priority,) + flat_identity(identity)
             kept = table.rules.get(rule)
             if kept is None or self.cookies.installed(table.app, kept[0]) != msg.cookie:
                 return None
@@ -1280,6 +1282,32 @@ class Arbiter:
         group = self.elections.group_of(owner)  # replicas all see what one's rule sends
         return {owner} if group is None else set(group.members)
 
+    def as_asked(
+        self, app: str, dpid: int, table_id: int, priority: int, match: Any, cookie: int
+    ) -> tuple[int, int] | None:
+        """(cookie, priority) as ``app`` asked for the rule the switch reports (in a
+        flow-stats reply) at ``table_id``, ``priority`` with ``match`` (an OFPMatch) and
+        ``cookie``; None if the rule is not the app's."""
+        try:
+            ternary = read_match(match)
+        except ValueError:  # not a field the arbiter compares: its cookie says whose
+            ternary = None
+        if ternary is not None:
+            placement = self.placed.get((dpid, table_id, priority, ternary))
+            if placement is not None:
+                rule = placement.asked.get(app)
+                return None if rule is None else (rule.cookie, rule.priority)
+            table = self.single_app.get((dpid, table_id))
+            identity = ternary.closed_identity  # (a single-app table keeps closed ones)
+            if table is not None and table.app == app and identity is not None:
+                found = table.rules.get((priority,) + flat_identity(identity))
+                if found is not None:
+                    return found[0], priority
+        if self.cookies.owner(cookie) != app:
+            return None
+        # a rule the arbiter did not place (from before it started): the app's own bits
+        return (cookie if app in APP_IDS else cookie & OWN_BITS), priority
+
     def switch_gone(self, dpid: int) -> None:
         """Forget everything of a disconnected switch."""
         for placement in [p for p in self.placed.values() if p.installed.dpid == dpid]:
@@ -1292,6 +1320,7 @@ class Arbiter:
         for key in [k for k in self.groups if k[0] == dpid]:
             del self.groups[key]
         self.bundles.switch_gone(dpid)
+        self.flow_stats.switch_gone(dpid)
         self.datapaths.pop(dpid, None)
 
     def save_switch(self, dpid: int) -> SwitchState:
@@ -1583,8 +1612,9 @@ def read_match(match: Any) -> TernaryMatch:
 def _packed_fields(
     in_port: int | None, eth_dst: bytes | None, eth_src: bytes | None
 ) -> FlatKey | None:
-    """The closed identity, flat (see _flat), of a PackedMatch (its wire_values: in_port,
-    eth_dst, eth_src, fields without prerequisites, so the match is one closed cube),
+    """The closed identity, flat (see flat_identity), of a PackedMatch (its
+    wire_values: in_port, eth_dst, eth_src, fields without prerequisites, so the match
+    is one closed cube),
     read without building a TernaryMatch; None for anything unusual (the full reading
     then)."""
     flat: FlatKey = () if in_port is None else ('in_port', in_port, 0xFFFFFFFF)
@@ -1596,7 +1626,7 @@ def _packed_fields(
     return flat
 
 
-def _flat(identity: Identity) -> FlatKey:
+def flat_identity(identity: Identity) -> FlatKey:
     """A closed_identity as one flat tuple (name, value, mask, name, ...): a
     SingleAppTable's key is (priority,) + it."""
     flat: list[Any] = []

@@ -15,7 +15,9 @@ last component (``ryu.app.simple_switch_13`` -> ``simple_switch_13``); a message
 is on the stack of belongs to ``unknown``.
 
 Events from switches are narrowed too: a packet-in goes to the apps owning the rule that
-sent it (its cookie says which), a flow-removed to the owning apps that asked for it.
+sent it (its cookie says which), a flow-removed to the owning apps that asked for it, a
+flow-stats reply to the app that asked, with its own rules only
+(controller/arbiter/stats.py).
 Without that, a packet-in from one app's table-miss would make another app act on it
 (rest_firewall's drop-and-log rule would feed simple_switch_13, which forwards it).
 
@@ -56,6 +58,7 @@ _ORIGINAL_SEND_STAMPED = openflow.send_stamped
 _HEADER = struct.Struct('!BBHI')
 _INTERCEPTED = (ofproto_v1_3.OFPT_FLOW_MOD, ofproto_v1_3.OFPT_GROUP_MOD)
 _PACKET_OUT = ofproto_v1_3.OFPT_PACKET_OUT  # intercepted for voting groups only
+_MULTIPART_REQUEST = ofproto_v1_3.OFPT_MULTIPART_REQUEST  # flow stats: controller/arbiter/stats.py
 # ONF bundles (controller/arbiter/bundles.py): header, experimenter id and type, then an
 # add's bundle id, padding and flags before its inner message.
 _EXPERIMENTER = struct.Struct('!II')
@@ -156,6 +159,17 @@ def send_msg(self: Any, msg: Any, close_socket: bool = False) -> bool:
     """Datapath.send_msg with FlowMods, GroupMods and ONF bundle messages of OpenFlow
     1.3 handed to the arbiter, and PacketOuts too when the policy has voting groups."""
     arbiter = _state['arbiter']
+    if (
+        arbiter is not None
+        and msg.cls_msg_type == _MULTIPART_REQUEST
+        and isinstance(msg, parser13.OFPFlowStatsRequest)
+    ):
+        app = attribute(sys._getframe(1))
+        if app != UNKNOWN_APP:
+            if msg.xid is None:
+                self.set_xid(msg)
+            arbiter.flow_stats.asked(self, app, msg)
+        return _ORIGINAL_SEND_MSG(self, msg, close_socket)
     if (
         arbiter is None
         or (
@@ -407,6 +421,13 @@ def _narrowed_observers(
             and msg.datapath.ofproto.OFP_VERSION == ofproto_v1_3.OFP_VERSION
         ):
             owners = arbiter.flow_removed(msg.datapath, msg)
+        elif (
+            isinstance(ev, ofp_event.EventOFPFlowStatsReply)
+            and msg.datapath.ofproto.OFP_VERSION == ofproto_v1_3.OFP_VERSION
+        ):
+            last = not msg.flags & ofproto_v1_3.OFPMPF_REPLY_MORE
+            asker = arbiter.flow_stats.answer(msg, last)
+            owners = None if asker is None else {asker}
         else:
             return observers
         if owners is None:

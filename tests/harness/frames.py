@@ -7,17 +7,24 @@ a raw socket sees it; receivers read it back from the packet's auxiliary data
 """
 
 import ast
+import os
 import time
 
+MAX_START_S = 20.0  # for every receiver to be listening
+
+# A receiver listens from the moment it says so (its ready file) until the stop file
+# appears (or at most MAX_LISTEN_S): the frames are sent only once every receiver is
+# listening, however long the hosts' Pythons take to start on a loaded machine.
 _RECEIVE = '''python3 - <<'PYEOF' > %(out)s 2>&1 &
-import socket, struct, time
+import os, socket, struct, time
 SOL_PACKET, PACKET_AUXDATA, TP_STATUS_VLAN_VALID = 263, 8, 0x10
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 s.bind(('%(intf)s', 0))
 s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
-s.settimeout(0.2)
-seen, end = {}, time.time() + %(seconds)f
-while time.time() < end:
+s.settimeout(0.1)
+open('%(out)s.ready', 'w').close()
+seen, end = {}, time.time() + %(max_s)f
+while time.time() < end and not os.path.exists('%(stop)s'):
     try:
         data, ancillary, _, address = s.recvmsg(2048, socket.CMSG_SPACE(32))
     except socket.timeout:
@@ -50,24 +57,43 @@ def frame(dst, src, token, vids=(), ethertype=0x88B5):
     return dst.replace(':', '') + src.replace(':', '') + tags + '%04x' % ethertype + payload
 
 
+def _listening(outs, launched, timeout):
+    """Wait until every receiver of ``outs`` (its output file), all launched by
+    ``launched``, is listening."""
+    while not all(os.path.exists(out + '.ready') for out in outs):
+        if time.monotonic() > launched + timeout:
+            late = [out for out in outs if not os.path.exists(out + '.ready')]
+            raise RuntimeError('receivers not listening after %.0f s: %s' % (timeout, late))
+        time.sleep(0.02)
+    print('receivers listening %.2f s after the last was launched' % (time.monotonic() - launched))
+
+
 def received_headers(net, probes, seconds=3.0):
-    """Send each (sender, frame, token) probe; {token: {host: set of the hex headers
-    (tags and EtherType) the token's frames arrived with}}."""
+    """Send each (sender, frame, token) probe once every host listens; {token: {host:
+    set of the hex headers (tags and EtherType) the token's frames arrived with}}
+    received within ``seconds`` of the sending."""
     tokens = [token for _, _, token in probes]
+    stop = '/tmp/rx-stop'
+    outs = {host.name: '/tmp/rx-%s' % host.name for host in net.hosts}
+    for path in [stop] + [out + '.ready' for out in outs.values()]:
+        if os.path.exists(path):
+            os.unlink(path)
     for host in net.hosts:
         host.cmd(
             _RECEIVE
             % {
-                'out': '/tmp/rx-%s' % host.name,
+                'out': outs[host.name],
                 'intf': host.intf().name,
-                'seconds': seconds,
+                'max_s': seconds + MAX_START_S,
+                'stop': stop,
                 'tokens': tokens,
             }
         )
-    time.sleep(0.5)
+    _listening(outs.values(), time.monotonic(), MAX_START_S)
     for sender, hexframe, _ in probes:
         sender.cmd(_SEND % {'intf': sender.intf().name, 'frame': hexframe})
     time.sleep(seconds)
+    open(stop, 'w').close()
     got = {token: {} for token in tokens}
     for host in net.hosts:
         host.cmd('wait')

@@ -102,3 +102,21 @@ def add_switch(net, name, dpid, neighbours):
         neighbour.attach(near)
     switch.start(net.controllers)
     return switch
+
+
+def network_fixtures(start, name):
+    """Two pytest fixtures for the network that ``start(controller, network, folder)``
+    builds: ``name``, one for each test, and ``shared_<name>``, one shared by the tests
+    of a class (see tests/conftest.py's shared_controller). Assign both at module level:
+    ``tenants, shared_tenants = network_fixtures(start_tenants, 'tenants')``."""
+    import pytest
+
+    @pytest.fixture(name=name)
+    def each(controller, network, tmp_path):
+        return start(controller, network, tmp_path)
+
+    @pytest.fixture(name='shared_' + name, scope='class')
+    def shared(shared_controller, shared_network, tmp_path_factory):
+        return start(shared_controller, shared_network, tmp_path_factory.mktemp(name))
+
+    return each, shared

@@ -36,13 +36,19 @@ def _last(ctl):
     return ctl.rest('/stable/history?limit=1')[-1]
 
 
-def sft_path(ctl, net, src_switch, dst_host):
-    """Switch names from ``src_switch`` to ``dst_host``'s switch on the SFT's next hops."""
+def sft_path(ctl, net, src_switch, dst_host, tables=None):
+    """Switch names from ``src_switch`` to ``dst_host``'s switch on the SFT's next hops.
+    ``tables``: a dict that keeps the SFTs read, for a caller that checks many paths of
+    one epoch (each switch's table is then asked once)."""
     mac = dst_host.MAC()
     by_dpid = {dpid_of(s.name): s.name for s in net.switches}
     path = [src_switch]
+    tables = {} if tables is None else tables
     for _ in range(len(net.switches)):
-        table = ctl.rest('/stable/sft/%016x' % dpid_of(path[-1]))
+        dpid = dpid_of(path[-1])
+        if dpid not in tables:
+            tables[dpid] = ctl.rest('/stable/sft/%016x' % dpid)
+        table = tables[dpid]
         entry = next(e for e in table['entries'] if e['host'] == mac)
         if 'deliver_port' in entry:
             return path
@@ -96,14 +102,15 @@ def next_port(entry):
     return ports[0] if ports else None
 
 
-def flow_path(net, src_switch, dst_host, epoch):
+def flow_path(net, src_switch, dst_host, epoch, tables=None):
     """Switch names a frame for ``dst_host`` entering at ``src_switch`` crosses, read from
-    the switches' flow tables of ``epoch``; ends with the delivering switch."""
+    the switches' flow tables of ``epoch``; ends with the delivering switch.
+    ``tables``: as sft_path's, each switch's forward rules dumped once."""
     peer = {}
     for (a, pa), (b, pb) in switch_links(net):
         peer[(a, pa)] = b
         peer[(b, pb)] = a
-    tables = {}
+    tables = {} if tables is None else tables
     path, mac = [src_switch], dst_host.MAC()
     target = host_ports(net)[dst_host.name]
     for _ in range(len(net.switches)):

@@ -395,7 +395,7 @@ def _processes():
             _stop(proc)
 
 
-def _await_output(proc, needle, timeout, what):
+def await_output(proc, needle, timeout, what):
     """Read ``proc``'s stdout until it contains ``needle`` (the process is ready);
     returns what was read. Raises if it exits first or the timeout passes.
 
@@ -453,7 +453,7 @@ def udp_stream(src, dst, rate_pps, duration_s, port=5001, dst_ip=None):
     with _processes() as started:
         receiver = dst.popen([PYTHON, UDP_SEQ, 'receive', str(port), '%g' % max_receive_s])
         started.append(receiver)
-        early = _await_output(receiver, 'ready', START_TIMEOUT_S, 'udp receiver on %s' % dst.name)
+        early = await_output(receiver, 'ready', START_TIMEOUT_S, 'udp receiver on %s' % dst.name)
         sender = src.popen(
             [PYTHON, UDP_SEQ, 'send', ip, str(port), '%g' % rate_pps, '%g' % duration_s]
         )
@@ -558,7 +558,7 @@ def iperf3_run(src, dst, seconds=5, udp=False, bitrate=None, port=5201, dst_ip=N
     with _processes() as started:
         server = dst.popen(['iperf3', '-s', '-1', '-p', str(port), '--forceflush'])
         started.append(server)
-        _await_output(server, 'Server listening', START_TIMEOUT_S, 'iperf3 server on %s' % dst.name)
+        await_output(server, 'Server listening', START_TIMEOUT_S, 'iperf3 server on %s' % dst.name)
         client = src.popen(command)
         started.append(client)
         out, err = client.communicate(timeout=seconds + 30)

@@ -300,6 +300,10 @@ def new_epoch(ctl, after):
     return status
 
 
+def firewall_log_status(ctl):
+    return {switch['log_status'] for switch in ctl.rest('/firewall/log/status')}
+
+
 def owners_by_table(entries, ranges):
     """{table: {owning app (or the cookie)}} of a switch's flow entries."""
     owners = {}
@@ -318,9 +322,9 @@ def test_stable_fabric_and_rest_firewall_composed_under_the_arbiter(
     none of the firewall's block-all, ARP, allow or log rules reached a switch (refused:
     outside its flowspace and rights); a cut link is handled by a new epoch, whose
     bundles pass through the arbiter; a deny rule added to the firewall over REST then
-    blocks h1 <-> h3 only (drop-and-log: the firewall logs what it blocked), placed
-    above the fabric's rules it overlaps (the policy's order), and /arbiter/explain
-    names it as the rule in effect."""
+    blocks h1 <-> h3 only, placed above the fabric's rules it overlaps (the policy's
+    order), and /arbiter/explain names it as the rule in effect; with the firewall's
+    logging turned on it becomes a drop-and-log (the firewall logs what it blocked)."""
     ctl = controller(FABRIC_APPS, extra_args=['--config-file', FABRIC_CONFIG])
     net = network(make_ring(4), ctl)
     assert ctl.log_lines('fabric.yaml, order rest_firewall, stable_routing'), ctl.log_tail()
@@ -386,22 +390,43 @@ def test_stable_fabric_and_rest_firewall_composed_under_the_arbiter(
     in_effect = explained['installed'][0]
     assert in_effect['owners'] == ['rest_firewall'], explained
     assert in_effect['asked_priority'] == {'rest_firewall': 10}, explained
-    assert 'rest_firewall before stable_routing' in in_effect['clause'], explained
+    # a plain drop (its logging is off: below): the security app's deny wins
+    assert 'rest_firewall.security' in in_effect['clause'], explained
+    assert 'deny wins' in in_effect['clause'], explained
     below = {r['app'] for r in explained['installed'][1:]}
     assert below == {'stable_routing'}, explained  # the fabric's rules it overlaps
     record_property('deny_installed_priority', in_effect['priority'])
-    deny = [
-        e
-        for e in flows.dump_flows('s1', table=0)
-        if e.match.get('nw_src') == '10.0.0.1' and e.match.get('nw_dst') == '10.0.0.3'
-    ]
+
+    def deny_rules():
+        return [
+            e
+            for e in flows.dump_flows('s1', table=0)
+            if e.match.get('nw_src') == '10.0.0.1' and e.match.get('nw_dst') == '10.0.0.3'
+        ]
+
+    deny = deny_rules()
     assert deny and deny[0].cookie >> 48 == ranges['rest_firewall'], deny
-    assert deny[0].priority == in_effect['priority'] and deny[0].sends_to_controller, deny
+    assert deny[0].priority == in_effect['priority'], deny
     assert not deny[0].output_ports and 'goto_table' not in deny[0].actions, deny
-    assert len(ctl.log_lines('Blocked packet')) > blocked_before, ctl.log_tail()
     assert deny[0].priority > max(
         e.priority for e in flows.dump_flows('s1', table=0) if e.match.get('in_port')
     )
+    # It reads back its own rules only (its log table-miss was refused): logging is off,
+    # the deny a plain drop. Logging on makes it a drop-and-log; the firewall logs it.
+    assert not deny[0].sends_to_controller, deny
+    assert firewall_log_status(ctl) == {'disable'}
+    ctl.rest('/firewall/log/enable/all', 'PUT')
+    assert wait_until(lambda: all(e.sends_to_controller for e in deny_rules()), 5)
+    reachability_matrix(net.get('h1', 'h3'))
+    assert len(ctl.log_lines('Blocked packet')) > blocked_before, ctl.log_tail()
+    # a drop-and-log is no plain deny: it wins by the policy's order
+    explained = ctl.rest(
+        '/arbiter/explain?dpid=1&table=0'
+        '&match=eth_type=0x800,ip_proto=1,ipv4_src=10.0.0.1,ipv4_dst=10.0.0.3'
+    )
+    in_effect = explained['installed'][0]
+    assert in_effect['owners'] == ['rest_firewall'], explained
+    assert 'rest_firewall before stable_routing' in in_effect['clause'], explained
 
 
 # --- N-version voting ---------------------------------------------------------------------

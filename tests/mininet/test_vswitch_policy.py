@@ -20,9 +20,14 @@ import pytest
 
 from controller.vswitch import load_policy
 from tests.harness.frames import frame, who_receives
-from tests.harness.network import wait_until
+from tests.harness.network import network_fixtures, wait_until
 from tests.harness.tenants import address, configure_access_hosts, same_vlan_pairs
-from tests.harness.traffic import parse_ping_output, reachability_matrix
+from tests.harness.traffic import (
+    START_TIMEOUT_S,
+    await_output,
+    parse_ping_output,
+    reachability_matrix,
+)
 from topologies.linear import LinearTopo
 
 POLICIES = os.path.join(os.path.dirname(__file__), 'policies')
@@ -34,11 +39,10 @@ def ip(host, vid):
     return address(host, SUBNET[vid])
 
 
-@pytest.fixture
-def tenants(controller, network, tmp_path):
+def start_tenants(controller, network, folder):
     """The three-tenant network under vswitch_policy, with a policy file the test may
-    rewrite (tmp_path/policy.yaml)."""
-    policy = tmp_path / 'policy.yaml'
+    rewrite (folder/policy.yaml)."""
+    policy = folder / 'policy.yaml'
     shutil.copy(os.path.join(POLICIES, 'three_tenants.yaml'), policy)
     ctl = controller(
         ['apps/vswitch_policy.py'],
@@ -50,21 +54,7 @@ def tenants(controller, network, tmp_path):
     return ctl, net, endpoints, policy
 
 
-def test_tenants_reach_only_their_own_vlan(tenants):
-    _, _, endpoints, _ = tenants
-    reach = reachability_matrix(endpoints, timeout=0.5)
-    assert not reach.expect(same_vlan_pairs(endpoints)), reach.table()
-    assert len(endpoints) == 8 and len(reach.results) == 8 * 7
-
-
-def test_acl_denies_http_but_not_ssh_or_ping(tenants):
-    """s2 port 1 (h5, red) has red-no-http: TCP to port 80 is dropped, 22 and ICMP pass."""
-    _, net, _, _ = tenants
-    h1, h5 = net.get('h1', 'h5')
-    assert tcp_connects(h5, h1, ip(h1, 100), 22)
-    assert not tcp_connects(h5, h1, ip(h1, 100), 80)
-    assert tcp_connects(h1, h5, ip(h5, 100), 80)  # the ACL is on h5's ingress only
-    assert '0% packet loss' in h5.cmd('ping -c 3 -i 0.2 %s' % ip(h1, 100))
+tenants, shared_tenants = network_fixtures(start_tenants, 'tenants')
 
 
 def tcp_connects(client, server, server_ip, port):
@@ -84,19 +74,77 @@ def tcp_connects(client, server, server_ip, port):
     return 'hello' in reply
 
 
-def test_mirror_port_sees_both_directions(tenants):
-    _, net, _, _ = tenants
-    h1, h4, h5 = net.get(MIRRORED_HOST, MIRROR_HOST, 'h5')
-    capture = h4.popen(['tcpdump', '-l', '-n', '-i', h4.intf().name, '-c', '6', 'icmp'])
-    time.sleep(1)
-    h5.cmd('ping -c 3 -i 0.2 %s' % ip(h1, 100))
-    try:
-        out = capture.communicate(timeout=10)[0]
-    except Exception:
-        capture.kill()
-        out = capture.communicate()[0]
-    text = out.decode() if isinstance(out, bytes) else out
-    assert text.count('echo request') >= 3 and text.count('echo reply') >= 3, text
+class TestOneNetworkRead:
+    """Tests that only send traffic and look at what it did: they share one network."""
+
+    def test_tenants_reach_only_their_own_vlan(self, shared_tenants):
+        _, _, endpoints, _ = shared_tenants
+        reach = reachability_matrix(endpoints, timeout=0.5)
+        assert not reach.expect(same_vlan_pairs(endpoints)), reach.table()
+        assert len(endpoints) == 8 and len(reach.results) == 8 * 7
+
+    def test_acl_denies_http_but_not_ssh_or_ping(self, shared_tenants):
+        """s2 port 1 (h5, red) has red-no-http: TCP to port 80 is dropped, 22 and ICMP pass."""
+        _, net, _, _ = shared_tenants
+        h1, h5 = net.get('h1', 'h5')
+        assert tcp_connects(h5, h1, ip(h1, 100), 22)
+        assert not tcp_connects(h5, h1, ip(h1, 100), 80)
+        assert tcp_connects(h1, h5, ip(h5, 100), 80)  # the ACL is on h5's ingress only
+        assert '0% packet loss' in h5.cmd('ping -c 3 -i 0.2 %s' % ip(h1, 100))
+
+    def test_mirror_port_sees_both_directions(self, shared_tenants):
+        _, net, _, _ = shared_tenants
+        h1, h4, h5 = net.get(MIRRORED_HOST, MIRROR_HOST, 'h5')
+        tcpdump = 'exec tcpdump -l -n -i %s -c 6 icmp 2>&1' % h4.intf().name
+        capture = h4.popen(['sh', '-c', tcpdump])
+        text = await_output(capture, 'listening on', START_TIMEOUT_S, 'tcpdump on h4')
+        h5.cmd('ping -c 3 -i 0.2 %s' % ip(h1, 100))
+        try:
+            out = capture.communicate(timeout=10)[0]
+        except Exception:
+            capture.kill()
+            out = capture.communicate()[0]
+        text += out.decode() if isinstance(out, bytes) else out
+        assert text.count('echo request') >= 3 and text.count('echo reply') >= 3, text
+
+    def test_vlan_security_with_raw_frames(self, shared_tenants):
+        """Tagged frames on an access port, double tags (VLAN hopping), a tagged host port,
+        a spoofed MAC of another tenant, unicast to another tenant's known MAC, and an IPv6
+        neighbour solicitation's multicast (33:33:ff:..)."""
+        _, net, endpoints, _ = shared_tenants
+        reachability_matrix(endpoints, timeout=0.5)  # every access host is learned
+        h1, h2, h3, h5, h6 = net.get('h1', 'h2', 'h3', 'h5', 'h6')
+        bcast = 'ff:ff:ff:ff:ff:ff'
+        got = who_receives(
+            net,
+            [
+                (h1, frame(bcast, h1.MAC(), 'tagged-on-access', [200]), 'tagged-on-access'),
+                (h3, frame(bcast, h3.MAC(), 'trunk-red', [100]), 'trunk-red'),
+                (h3, frame(bcast, h3.MAC(), 'double-tag', [100, 200]), 'double-tag'),
+                (h6, frame(bcast, h1.MAC(), 'spoofed-h1-in-blue'), 'spoofed-h1-in-blue'),
+                (h2, frame(h1.MAC(), h2.MAC(), 'green-to-red-mac'), 'green-to-red-mac'),
+                (
+                    h1,
+                    frame('33:33:ff:00:00:06', h1.MAC(), 'ipv6-nd-red', ethertype=0x86DD),
+                    'ipv6-nd-red',
+                ),
+            ],
+        )
+        red = {'h1', 'h5', 'h12', 'h11', 'h4'}  # h11: tagged red; h4 mirrors h1
+        blue = {'h10', 'h3', 'h7'}  # h3, h7: tagged blue
+        # Dropped by h1's access port, so not copied to h1's mirror (h4) either: as in
+        # FAUCET, a mirror gets what its port accepts (issue 15).
+        assert got['tagged-on-access'] == set(), got
+        assert got['trunk-red'] == red, got
+        assert got['double-tag'] == set(), got
+        assert got['spoofed-h1-in-blue'] == blue, got
+        # h1's MAC is unknown in green: flooded to green only, never to h1.
+        assert got['green-to-red-mac'] == {'h7', 'h8', 'h9', 'h11'}, got
+        # Red's other members (h3 tagged) and h1's mirror; h6 (blue, ::6) never hears it.
+        assert got['ipv6-nd-red'] == red - {'h1'} | {'h3'}, got
+        # After the spoof, red traffic to h1's MAC still reaches h1, not the spoofer.
+        after = who_receives(net, [(h5, frame(h1.MAC(), h5.MAC(), 'red-to-h1'), 'red-to-h1')])
+        assert after['red-to-h1'] == {'h1', 'h4'}, after
 
 
 def test_reload_applies_changes_without_loss_and_refuses_a_broken_file(tenants):
@@ -145,46 +193,6 @@ def test_reload_applies_changes_without_loss_and_refuses_a_broken_file(tenants):
     assert '0% packet loss' in h8.cmd('ping -c 2 -i 0.2 %s' % ip(h6, 300))
     os.kill(ctl.pid, signal.SIGHUP)  # SIGHUP re-reads: still refused
     assert wait_until(lambda: len(ctl.log_lines('refused')) >= 2, 10), ctl.log_tail()
-
-
-def test_vlan_security_with_raw_frames(tenants):
-    """Tagged frames on an access port, double tags (VLAN hopping), a tagged host port,
-    a spoofed MAC of another tenant, unicast to another tenant's known MAC, and an IPv6
-    neighbour solicitation's multicast (33:33:ff:..)."""
-    _, net, endpoints, _ = tenants
-    reachability_matrix(endpoints, timeout=0.5)  # every access host is learned
-    h1, h2, h3, h5, h6 = net.get('h1', 'h2', 'h3', 'h5', 'h6')
-    bcast = 'ff:ff:ff:ff:ff:ff'
-    got = who_receives(
-        net,
-        [
-            (h1, frame(bcast, h1.MAC(), 'tagged-on-access', [200]), 'tagged-on-access'),
-            (h3, frame(bcast, h3.MAC(), 'trunk-red', [100]), 'trunk-red'),
-            (h3, frame(bcast, h3.MAC(), 'double-tag', [100, 200]), 'double-tag'),
-            (h6, frame(bcast, h1.MAC(), 'spoofed-h1-in-blue'), 'spoofed-h1-in-blue'),
-            (h2, frame(h1.MAC(), h2.MAC(), 'green-to-red-mac'), 'green-to-red-mac'),
-            (
-                h1,
-                frame('33:33:ff:00:00:06', h1.MAC(), 'ipv6-nd-red', ethertype=0x86DD),
-                'ipv6-nd-red',
-            ),
-        ],
-    )
-    red = {'h1', 'h5', 'h12', 'h11', 'h4'}  # h11: tagged red; h4 mirrors h1
-    blue = {'h10', 'h3', 'h7'}  # h3, h7: tagged blue
-    # Dropped by h1's access port, so not copied to h1's mirror (h4) either: as in
-    # FAUCET, a mirror gets what its port accepts (issue 15).
-    assert got['tagged-on-access'] == set(), got
-    assert got['trunk-red'] == red, got
-    assert got['double-tag'] == set(), got
-    assert got['spoofed-h1-in-blue'] == blue, got
-    # h1's MAC is unknown in green: flooded to green only, never to h1.
-    assert got['green-to-red-mac'] == {'h7', 'h8', 'h9', 'h11'}, got
-    # Red's other members (h3 tagged) and h1's mirror; h6 (blue, ::6) never hears it.
-    assert got['ipv6-nd-red'] == red - {'h1'} | {'h3'}, got
-    # After the spoof, red traffic to h1's MAC still reaches h1, not the spoofer.
-    after = who_receives(net, [(h5, frame(h1.MAC(), h5.MAC(), 'red-to-h1'), 'red-to-h1')])
-    assert after['red-to-h1'] == {'h1', 'h4'}, after
 
 
 # --- FAUCET's format (issue 15) -------------------------------------------------------
