@@ -16,6 +16,7 @@ from typing import Any
 
 from controller.config.frozen import FrozenDict
 from controller.ofmatch import OFPVID_PRESENT
+from controller.vswitch.portopts import Beacon
 
 OVS_HARDWARE = 'Open vSwitch'
 FAUCET_MAC = '0e:00:00:00:00:01'  # FAUCET's default router MAC
@@ -64,6 +65,14 @@ class Interface:
     # FAUCET's stack port: cabled to (switch name, port) of another switch of the
     # policy; it carries every VLAN of the fabric tagged (docs/fabric.md)
     stack: tuple[str, int] | None = None
+    # FAUCET's per-port options (controller/vswitch/portopts.py)
+    hairpin: bool = False  # floods and unicast also go back out of the in port
+    loop_protect: bool = False  # a host moving here at once bans learning here
+    loop_protect_external: bool = False  # a port to another network: one flood exit
+    receive_lldp: bool = False  # LLDP in goes to the controller
+    lldp_peer_mac: str | None = None  # ... and only from this MAC is taken
+    lldp_beacon: Beacon | None = None  # beacons sent out of the port
+    coprocessor: int | None = None  # a coprocessor port: its vlan_vid_base
 
     @property
     def vlans(self) -> tuple[Vlan, ...]:
@@ -90,6 +99,14 @@ class Interface:
             data['permanent_learn'] = True
         if self.stack is not None:
             data['stack'] = {'dp': self.stack[0], 'port': self.stack[1]}
+        for flag in ('hairpin', 'loop_protect', 'loop_protect_external', 'receive_lldp'):
+            if getattr(self, flag):
+                data[flag] = True
+        _put(data, 'lldp_peer_mac', self.lldp_peer_mac)
+        if self.lldp_beacon is not None:
+            data['lldp_beacon'] = self.lldp_beacon.to_data()
+        if self.coprocessor is not None:
+            data['coprocessor'] = {'strategy': 'vlan_vid', 'vlan_vid_base': self.coprocessor}
         return data
 
 
@@ -106,10 +123,15 @@ class Datapath:
     slowpath_pps: int = 0  # the switch's slow-path meter (0: none)
     combinatorial_port_flood: bool = True  # a flood rule per (VLAN, in_port), else per VLAN
     ofchannel_log: str | None = None  # a file that gets this switch's OpenFlow messages
-    lldp_beacon: FrozenDict = FrozenDict()  # validated; no port sends beacons (see docs)
+    lldp_beacon: FrozenDict = FrozenDict()  # beacon send_interval, max_per_interval, system_name
     dp_acls: tuple[str, ...] = ()  # ACL names for every packet in (then no port ACLs)
     priority_offset: int = 0  # added to every rule's priority
     stack_priority: int | None = None  # FAUCET's stack root candidate (lowest wins)
+    # FAUCET's health of a root candidate (docs/fabric.md): its share of stack ports
+    # up, and root update intervals (10 s) it may be disconnected
+    min_stack_health: float = 1.0
+    down_time_multiple: int = 3
+    route_learning: bool = False  # how FAUCET learns across the fabric (docs/fabric.md)
 
     @property
     def stack_ports(self) -> dict[int, tuple[str, int]]:
@@ -143,8 +165,18 @@ class Datapath:
                 data[name] = getattr(self, name)
         if self.lldp_beacon:
             data['lldp_beacon'] = dict(self.lldp_beacon)
+        stack: dict[str, Any] = {}
         if self.stack_priority is not None:
-            data['stack'] = {'priority': self.stack_priority}
+            stack['priority'] = self.stack_priority
+        health: tuple[tuple[str, Any], ...] = (
+            ('min_stack_health', 1.0),
+            ('down_time_multiple', 3),
+            ('route_learning', False),
+        )
+        for name, default in health:
+            if getattr(self, name) != default:
+                stack[name] = getattr(self, name)
+        _put(data, 'stack', stack or None)
         _put(data, 'dp_acls', list(self.dp_acls))
         data['interfaces'] = {
             port: interface.to_data() for port, interface in self.interfaces.items()

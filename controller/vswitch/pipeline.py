@@ -41,11 +41,20 @@ from controller.stable.pipeline import failover_group_id
 from controller.stable.sft import Route
 from controller.vswitch.fabric import Fabric
 from controller.vswitch.model import Datapath, Policy
+from controller.vswitch.portopts import (
+    OFPP_IN_PORT,
+    coprocessor_rules,
+    external_flood_ports,
+    lldp_in_rule,
+)
 
 PORT_ACL, VLAN, VLAN_ACL, ETH_SRC, ETH_DST = 0, 1, 2, 3, 4
 COOKIES = CookieSpace('vswitch_policy')
 ACL, VLAN_IN, SRC_MISS, FLOOD, LEARN_SRC, LEARN_DST, DEFAULT, VIP, PIN = 1, 2, 3, 4, 5, 6, 7, 8, 9
 STACK_IN, REMOTE = 10, 11  # a stack port's frames skip learning; a host on another switch
+# FAUCET's port options (portopts.py): LLDP to the controller, a loop_protect ban,
+# a coprocessor port's frames, a host on an external port kept from the others
+LLDP_IN, LOOP_BAN, COPRO, EXTERNAL = 12, 13, 14, 15
 
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN_TAGS = (0x8100, 0x88A8)
@@ -59,6 +68,8 @@ PRIO_FLOOD = 10
 PRIO_STACK_IN = 50  # below learned sources, above the learning miss
 PRIO_OFF_TREE = PRIO_FLOOD + 1  # a stack port off the flood tree floods nothing
 PRIO_VIP = 200  # above learned hosts: the router's own addresses
+PRIO_LLDP_IN = 120  # above VLAN-in: receive_lldp
+PRIO_LOOP_BAN = 1  # above the learning miss, below learned sources
 WHOLE_PACKET = 0xFFFF  # OFPCML_NO_BUFFER: an echo request is answered with its data
 PACKET_IN_BYTES = 128
 
@@ -78,6 +89,8 @@ class PortPlan:
     max_hosts: int | None = None
     permanent: bool = False  # FAUCET's permanent_learn: hosts never expire nor move
     stack: bool = False  # a stack port: every VLAN of the fabric, tagged; never learned on
+    hairpin: bool = False  # floods and unicast go back out of it too
+    external: bool = False  # loop_protect_external: floods leave by the first such port
 
     @property
     def vids(self) -> tuple[int, ...]:
@@ -112,6 +125,8 @@ def port_plans(policy: Policy, dp: Datapath, fabric: Fabric | None = None) -> di
             mirrored_to=tuple(sorted(mirrored_to.get(port, ()))),
             max_hosts=intf.max_hosts,
             permanent=intf.permanent_learn,
+            hairpin=intf.hairpin,
+            external=intf.loop_protect_external,
         )
     return plans
 
@@ -120,30 +135,47 @@ def _copies(plan):
     return tuple(('output', m) for m in plan.mirrored_to)
 
 
-def egress_actions(plan: PortPlan, vid: int) -> tuple[tuple[Any, ...], ...]:
+def egress_actions(plan: PortPlan, vid: int, back: bool = False) -> tuple[tuple[Any, ...], ...]:
     """Actions that send a frame of VLAN ``vid`` (tagged, as inside the pipeline) out of
-    ``plan``'s port; ends untagged after an access port."""
+    ``plan``'s port (``back``: the frame came in by it, a hairpin port); ends untagged
+    after an access port."""
+    out = ('output', OFPP_IN_PORT if back else plan.port)
     if vid in plan.tagged_vids:
-        return (('output', plan.port),) + _copies(plan)
-    return (('pop_vlan',), ('output', plan.port)) + _copies(plan)
+        return (out,) + _copies(plan)
+    return (('pop_vlan',), out) + _copies(plan)
 
 
 def flood_actions(
     plans: Mapping[int, PortPlan], vid: int, in_port: int | None
 ) -> tuple[tuple[Any, ...], ...]:
-    """Out of every other port of the VLAN (every port, for ``in_port`` None): trunks
-    first (tag kept), then one pop and the access ports."""
-    members = [p for p in plans.values() if p.port != in_port and p.carries(vid)]
+    """Out of every other port of the VLAN (every port, for ``in_port`` None), and back
+    out of a hairpin ``in_port``: trunks first (tag kept), then one pop and the access
+    ports. Of the external ports (loop_protect_external) only the first gets it, and
+    none if it came in by one."""
+    source = plans.get(in_port) if in_port is not None else None
+    excluded = external_flood_ports(
+        [p.port for p in plans.values() if p.external and p.carries(vid)],
+        source is not None and source.external,
+    )
+    members = [
+        p
+        for p in plans.values()
+        if (p.port != in_port or p.hairpin) and p.carries(vid) and p.port not in excluded
+    ]
     tagged = [p for p in members if vid in p.tagged_vids]
     access = [p for p in members if vid == p.native_vid and vid not in p.tagged_vids]
     actions = []
     for p in tagged:
-        actions += [('output', p.port)] + list(_copies(p))
+        actions += [_out(p, in_port)] + list(_copies(p))
     if access:
         actions.append(('pop_vlan',))
         for p in access:
-            actions += [('output', p.port)] + list(_copies(p))
+            actions += [_out(p, in_port)] + list(_copies(p))
     return tuple(actions)
+
+
+def _out(plan, in_port):
+    return ('output', OFPP_IN_PORT if plan.port == in_port else plan.port)
 
 
 def output_actions(steps: tuple, dp: Datapath) -> list[tuple[Any, ...]]:
@@ -339,16 +371,51 @@ def _flood_rules(dp, plans, fabric):
                     COOKIES.cookie(FLOOD),
                 )
             )
-            continue
         for plan in plans.values():
-            if plan.carries(vid):
+            # one rule per in_port, or (a VLAN-wide rule above) for the ports whose
+            # floods differ: hairpin and external ports
+            if not plan.carries(vid):
+                continue
+            if dp.combinatorial_port_flood:
+                priority = PRIO_FLOOD
+            elif plan.hairpin or plan.external:
+                priority = PRIO_FLOOD + 1
+            else:
+                continue
+            rules.add(
+                FlowSpec.make(
+                    ETH_DST,
+                    priority,
+                    {'vlan_vid': OFPVID_PRESENT | vid, 'in_port': plan.port},
+                    [('apply', flood_actions(plans, vid, plan.port))],
+                    COOKIES.cookie(FLOOD),
+                )
+            )
+    return rules
+
+
+def _port_option_rules(dp, plans):
+    """receive_lldp's LLDP to the controller; a coprocessor port's frames out of
+    the port their VID names, or forwarded in their VLAN (flooded to all its ports)."""
+    rules = set()
+    vids = sorted({v for p in plans.values() for v in p.vids})
+    for port, intf in dp.interfaces.items():
+        if port not in plans:
+            continue
+        if intf.receive_lldp:
+            rules.add(lldp_in_rule(VLAN, PRIO_LLDP_IN, port, COOKIES.cookie(LLDP_IN)))
+        if intf.coprocessor is not None:
+            rules |= coprocessor_rules(
+                VLAN, PRIO_VLAN, port, intf.coprocessor, plans, vids, ETH_DST, COOKIES.cookie(COPRO)
+            )
+            for vid in vids:
                 rules.add(
                     FlowSpec.make(
                         ETH_DST,
                         PRIO_FLOOD,
-                        {'vlan_vid': OFPVID_PRESENT | vid, 'in_port': plan.port},
-                        [('apply', flood_actions(plans, vid, plan.port))],
-                        COOKIES.cookie(FLOOD),
+                        {'vlan_vid': OFPVID_PRESENT | vid, 'in_port': port},
+                        [('apply', flood_actions(plans, vid, port))],
+                        COOKIES.cookie(COPRO),
                     )
                 )
     return rules
@@ -419,6 +486,7 @@ def compile_datapath(
         | _flood_rules(dp, plans, fabric)
         | _stack_rules(dp, plans, fabric)
         | _vip_rules(policy, plans)
+        | _port_option_rules(dp, plans)
     )
     rules.add(
         FlowSpec.make(
@@ -441,14 +509,17 @@ def learned_rules(
     idle_timeout: int,
     hard_timeout: int,
     priority_offset: int = 0,
+    externals: tuple[int, ...] = (),
 ) -> tuple[FlowSpec, ...]:
     """The rules that make host ``mac`` of VLAN ``vid`` on ``plan``'s port known (at
     ``priority_offset`` above their priority, as the switch's other rules). On a
-    permanent_learn port they never expire, and a third drops ``mac`` from other ports."""
+    permanent_learn port they never expire, and a third drops ``mac`` from other ports.
+    On a hairpin port, its own frames to ``mac`` go back out of it; on an external
+    port, frames to ``mac`` from the other ``externals`` (ports) are dropped."""
     tagged_vid = OFPVID_PRESENT | vid
     if plan.permanent:
         idle_timeout = hard_timeout = 0
-    learned = (
+    learned: tuple[FlowSpec, ...] = (
         FlowSpec.make(
             ETH_SRC,
             PRIO_LEARNED + priority_offset,
@@ -466,6 +537,31 @@ def learned_rules(
             idle_timeout=idle_timeout,
         ),
     )
+    match = {'vlan_vid': tagged_vid, 'eth_dst': mac}
+    if plan.hairpin:
+        learned += (
+            FlowSpec.make(
+                ETH_DST,
+                PRIO_LEARNED + 1 + priority_offset,
+                dict(match, in_port=plan.port),
+                [('apply', egress_actions(plan, vid, back=True))],
+                COOKIES.cookie(LEARN_DST),
+                idle_timeout=idle_timeout,
+            ),
+        )
+    if plan.external:
+        learned += tuple(
+            FlowSpec.make(
+                ETH_DST,
+                PRIO_LEARNED + 1 + priority_offset,
+                dict(match, in_port=other),
+                [],
+                COOKIES.cookie(EXTERNAL),
+                idle_timeout=idle_timeout,
+            )
+            for other in externals
+            if other != plan.port
+        )
     if not plan.permanent:
         return learned
     # after the learned source: the host's own frames are never caught by its pin
@@ -516,6 +612,7 @@ def stale_learning(
                 or (vid in old.tagged_vids) != (vid in new.tagged_vids)
                 or old.mirrored_to != new.mirrored_to
                 or old.permanent != new.permanent
+                or (old.hairpin, old.external) != (new.hairpin, new.external)
             ):
                 stale.add((port, vid))
     return stale

@@ -22,9 +22,9 @@ from controller import openflow as of
 from controller.flowspec import FlowSpec
 from controller.learning import Learned, MacTable, is_unicast
 from controller.ofmatch import OFPVID_PRESENT
-from controller.vswitch import pipeline, vip
+from controller.vswitch import pipeline, portopts, vip
 from controller.vswitch.fabric import Fabric
-from controller.vswitch.model import OVS_HARDWARE, Datapath, Policy
+from controller.vswitch.model import FAUCET_MAC, OVS_HARDWARE, Datapath, Policy
 from controller.vswitch.pipeline import PortPlan
 
 # A port over its max_hosts is refused new hosts for this long.
@@ -108,6 +108,7 @@ class HostSeen:
     result: Learned
     previous: int | None
     messages: list[Any] = field(default_factory=list)
+    looped: bool = False  # loop_protect banned learning on the port (FAUCET's)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,13 @@ class PolicySwitch:
         # (vid, MAC) -> (the switch it was learned on, its rule here): hosts of the
         # fabric learned on another switch
         self.remote: dict[tuple[int, str], tuple[int, FlowSpec]] = {}
+        self.clock = time.monotonic  # of learning: when hosts were seen, bans
+        self.loop_banned: dict[int, float] = {}  # port -> when loop_protect last banned it
+        self.beacon_sent: dict[int, float] = {}  # port -> when its last LLDP beacon left
+        self.beacon_round = float('-inf')  # when the last round of beacons left
+        self.lldp_peers: dict[int, str] = {}  # port -> the LLDP peer last heard there
+        # (port, vid) whose learned hosts have hairpin or external-port rules too
+        self.extra_rules: set[tuple[int, int]] = set()
         self._use(policy, model, fabric)
 
     @classmethod
@@ -276,7 +284,8 @@ class PolicySwitch:
             self.channel.info(
                 '%016x received packet-in port %d %s', self.dp.id, in_port, frame.hex()
             )
-        if self._ignored(time.monotonic() if now is None else now):
+        now = self.clock() if now is None else now
+        if self._ignored(now):
             return None
         if len(frame) < 18 or frame[12:14] != _TPID:
             return None
@@ -285,9 +294,28 @@ class PolicySwitch:
         plan = self.plans.get(in_port)
         if plan is None or not plan.carries(vid) or not is_unicast(src):
             return None
-        hosts = self.hosts.setdefault(vid, MacTable(settings.default_max_hosts, BAN_SECONDS))
+        hosts = self.hosts.setdefault(
+            vid, MacTable(settings.default_max_hosts, BAN_SECONDS, lambda: self.clock())
+        )
         hosts.max_total = self.vlan_max_hosts.get(vid)
         known = hosts.lookup(src)
+        if self._looped(plan.port, known, hosts.seen_at(src), now, settings.idle_timeout / 2):
+            self.loop_banned[plan.port] = now
+            ban = portopts.loop_ban_rule(
+                pipeline.ETH_SRC,
+                pipeline.PRIO_LOOP_BAN + self.offset,
+                plan.port,
+                pipeline.COOKIES.cookie(pipeline.LOOP_BAN),
+            )
+            return HostSeen(
+                src,
+                vid,
+                plan.port,
+                Learned.REFUSED,
+                known,
+                self._logged([flowspec.to_flow_mod(self.dp, ban)]),
+                looped=True,
+            )
         if known is not None and known != plan.port and (vid, src) in self.pinned:
             # learned on a permanent_learn port: it does not move (its pin rule drops
             # its frames from other ports; this is one that raced the pin)
@@ -298,9 +326,20 @@ class PolicySwitch:
         if plan.permanent and result in (Learned.NEW, Learned.MOVED):
             self.pinned.add((vid, src))
         messages = []
+        if result is Learned.MOVED and (previous, vid) in self.extra_rules:
+            # kept from the external ports where it was
+            messages.append(
+                self._delete(
+                    pipeline.EXTERNAL, pipeline.ETH_DST, vlan_vid=OFPVID_PRESENT | vid, eth_dst=src
+                )
+            )
         if result not in (Learned.BANNED, Learned.REFUSED, Learned.FULL):
+            externals = tuple(p.port for p in self.plans.values() if p.external and p.carries(vid))
+            if plan.hairpin or plan.external:
+                self.extra_rules.add((plan.port, vid))
             messages = self._logged(
-                [
+                messages
+                + [
                     flowspec.to_flow_mod(self.dp, spec)
                     for spec in pipeline.learned_rules(
                         plan,
@@ -309,10 +348,24 @@ class PolicySwitch:
                         settings.idle_timeout,
                         settings.hard_timeout,
                         self.offset,
+                        externals,
                     )
                 ]
             )
         return HostSeen(src, vid, plan.port, result, previous, messages)
+
+    def _looped(
+        self, port: int, known: int | None, seen_at: float | None, now: float, guard: float
+    ) -> bool:
+        """FAUCET's loop_protect: a host moving at once onto a loop-protected port, or
+        any new source on it while its ban is recent, bans learning there."""
+        intf = self.model.interfaces.get(port) if self.model is not None else None
+        if intf is None or not intf.loop_protect:
+            return False
+        banned = self.loop_banned.get(port)
+        if banned is not None and now - banned < guard:
+            return True
+        return portopts.rapid_move(True, known, port, seen_at, now, guard)
 
     def _ignored(self, now: float) -> bool:
         every = self.model.ignore_learn_ins if self.model is not None else 0
@@ -355,13 +408,93 @@ class PolicySwitch:
         tagged_vid = OFPVID_PRESENT | vid
         pins = sorted(mac for mac in macs if (vid, mac) in self.pinned)
         self.pinned -= {(vid, mac) for mac in pins}
-        return [
-            self._delete(pipeline.PIN, pipeline.ETH_SRC, vlan_vid=tagged_vid, eth_src=mac)
-            for mac in pins
-        ] + [
-            self._delete(pipeline.LEARN_SRC, pipeline.ETH_SRC, in_port=port, vlan_vid=tagged_vid),
-            self._delete(pipeline.LEARN_DST, pipeline.ETH_DST, port, vlan_vid=tagged_vid),
-        ]
+        extras = []
+        if (port, vid) in self.extra_rules:  # hairpin or external-port rules
+            self.extra_rules.discard((port, vid))
+            extras = [
+                self._delete(pipeline.EXTERNAL, pipeline.ETH_DST, vlan_vid=tagged_vid, eth_dst=mac)
+                for mac in sorted(macs)
+            ] + [
+                self._delete(
+                    pipeline.LEARN_DST, pipeline.ETH_DST, in_port=port, vlan_vid=tagged_vid
+                )
+            ]
+        return (
+            [
+                self._delete(pipeline.PIN, pipeline.ETH_SRC, vlan_vid=tagged_vid, eth_src=mac)
+                for mac in pins
+            ]
+            + [
+                self._delete(
+                    pipeline.LEARN_SRC, pipeline.ETH_SRC, in_port=port, vlan_vid=tagged_vid
+                ),
+                self._delete(pipeline.LEARN_DST, pipeline.ETH_DST, port, vlan_vid=tagged_vid),
+            ]
+            + extras
+        )
+
+    # --- LLDP (FAUCET's lldp_beacon, receive_lldp, lldp_peer_mac) ---------------------
+
+    def beacons(self, now: float) -> list[Any]:
+        """The LLDP beacons due at ``now``: a round every send_interval of the switch's
+        lldp_beacon, on at most max_per_interval of the ports that send beacons (those
+        waiting longest first). [] without the switch's lldp_beacon, as in FAUCET."""
+        model = self.model
+        if model is None or not model.lldp_beacon:
+            return []
+        interval = model.lldp_beacon.get('send_interval', portopts.DEFAULT_SEND_INTERVAL)
+        most = model.lldp_beacon.get('max_per_interval', portopts.DEFAULT_MAX_PER_INTERVAL)
+        if now - self.beacon_round < interval:
+            return []
+        self.beacon_round = now
+        ports = [p for p, i in model.interfaces.items() if i.lldp_beacon and p in self.plans]
+        dp, ofp, parser = self.dp, self.dp.ofproto, self.dp.ofproto_parser
+        messages = []
+        for port in portopts.beacon_round(ports, self.beacon_sent, now, interval, most):
+            intf = model.interfaces[port]
+            beacon = intf.lldp_beacon
+            frame = portopts.beacon_frame(
+                FAUCET_MAC,
+                port,
+                beacon,
+                beacon.system_name or model.lldp_beacon.get('system_name', model.name),
+                beacon.port_descr if beacon.port_descr is not None else intf.description,
+                interval,
+            )
+            self.beacon_sent[port] = now
+            messages.append(
+                parser.OFPPacketOut(
+                    dp,
+                    ofp.OFP_NO_BUFFER,
+                    ofp.OFPP_CONTROLLER,
+                    [parser.OFPActionOutput(port)],
+                    frame,
+                )
+            )
+        return self._logged(messages)
+
+    def lldp_heard(self, in_port: int, frame: bytes) -> tuple[str, str] | None:
+        """An LLDP frame from a receive_lldp port: ('info' or 'warning', what to log)
+        when it is news (a new peer, or one from a MAC other than lldp_peer_mac, which
+        is ignored); None otherwise."""
+        peer = portopts.lldp_peer(frame)
+        intf = self.model.interfaces.get(in_port) if self.model is not None else None
+        if peer is None or intf is None:
+            return None
+        mac, text = peer
+        if intf.lldp_peer_mac is not None and mac != intf.lldp_peer_mac:
+            return 'warning', '%s port %d: LLDP from %s (%s) ignored: lldp_peer_mac is %s' % (
+                self.name,
+                in_port,
+                mac,
+                text,
+                intf.lldp_peer_mac,
+            )
+        heard = '%s %s' % (mac, text)
+        if self.lldp_peers.get(in_port) == heard:
+            return None
+        self.lldp_peers[in_port] = heard
+        return 'info', '%s port %d: LLDP peer %s' % (self.name, in_port, heard)
 
     def _delete(self, kind: int, table: int, out_port: int | None = None, **match: Any) -> Any:
         """A delete of this app's rules of ``kind`` in ``table`` that match ``match``
