@@ -297,7 +297,15 @@ dps:
     lldp_beacon: {send_interval: 10, max_per_interval: 2, system_name: edge}
     interfaces:
       1: {native_vlan: office, description: desk, lldp_beacon: {enable: true}}
-      2: {native_vlan: office, lldp_beacon: {enable: true, system_name: own, port_descr: two, org_tlvs: [{oui: 0x12bb, subtype: 2, info: "01406500"}, {oui: 0xa0b0c, subtype: 1, info: hello}]}}
+      2:
+        native_vlan: office
+        lldp_beacon:
+          enable: true
+          system_name: own
+          port_descr: two
+          org_tlvs:
+            - {oui: 0x12bb, subtype: 2, info: "01406500"}
+            - {oui: 0xa0b0c, subtype: 1, info: hello}
       3: {native_vlan: office, lldp_beacon: {enable: true}}
       4: {native_vlan: office}
 '''
