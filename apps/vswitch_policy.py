@@ -37,6 +37,7 @@ switches keep being answered while a large policy loads; only a regular file of 
 ``max_policy_bytes`` is read (docs/security.md).
 """
 
+from collections.abc import Callable
 from time import monotonic as _now
 from typing import Any
 
@@ -217,7 +218,7 @@ class VSwitchPolicy(SuiteApp):
         if kind == self._vip_cookie:  # ARP, ND or a ping for a router address
             of.send_together(sw.dp, sw.answer(*fields))
             return
-        seen = sw.learn(*fields, self.learning)
+        seen = sw.learn(*fields, self.learning, held_elsewhere=self._held_elsewhere(sw))
         if seen is None:
             return
         if seen.result is Learned.MOVED:
@@ -265,6 +266,20 @@ class VSwitchPolicy(SuiteApp):
                 remote = other.remote_host(seen.vid, seen.mac, sw.dp.id, self.learning.idle_timeout)
                 if remote:
                     of.send_together(other.dp, remote)
+
+    def _held_elsewhere(self, sw: PolicySwitch) -> Callable[[int, str], bool]:
+        """Whether a switch of ``sw``'s fabric other than ``sw`` has a host on an
+        ordinary port (loop_protect_external: then it is not learned on an external
+        port of ``sw``)."""
+        fabric = self.fabric.switches
+        return lambda vid, mac: (
+            sw.dp.id in fabric
+            and any(
+                other.holds_locally(vid, mac)
+                for other in list(self.switches.values())
+                if other is not sw and other.dp.id in fabric
+            )
+        )
 
     # --- live reload ----------------------------------------------------------------
 

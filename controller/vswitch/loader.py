@@ -697,15 +697,6 @@ class _Builder:
                 confs[number],
                 tuple(sorted(port for port, _ in mirrors[number])),
             )
-        if any('stack' in c for c in confs.values()):
-            for number, intf in interfaces.items():
-                if intf.loop_protect_external:
-                    self.issue(
-                        paths[number] + ('loop_protect_external',),
-                        'loop_protect_external on a switch with stack ports is not supported '
-                        'by this suite (FAUCET marks frames across the stack for it); it is '
-                        'on switches without stack ports',
-                    )
         return FrozenDict(interfaces)
 
     def _port_ranges(self, dp_path, ranges):

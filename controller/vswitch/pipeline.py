@@ -42,9 +42,12 @@ from controller.stable.sft import Route
 from controller.vswitch.fabric import Fabric
 from controller.vswitch.model import Datapath, Policy
 from controller.vswitch.portopts import (
+    FROM_EXTERNAL,
+    FROM_INSIDE,
     OFPP_IN_PORT,
     coprocessor_rules,
     external_flood_ports,
+    external_flooders,
     lldp_in_rule,
 )
 
@@ -146,16 +149,21 @@ def egress_actions(plan: PortPlan, vid: int, back: bool = False) -> tuple[tuple[
 
 
 def flood_actions(
-    plans: Mapping[int, PortPlan], vid: int, in_port: int | None
+    plans: Mapping[int, PortPlan],
+    vid: int,
+    in_port: int | None,
+    external_exit: bool = True,
+    from_external: bool = False,
 ) -> tuple[tuple[Any, ...], ...]:
     """Out of every other port of the VLAN (every port, for ``in_port`` None), and back
     out of a hairpin ``in_port``: trunks first (tag kept), then one pop and the access
     ports. Of the external ports (loop_protect_external) only the first gets it, and
-    none if it came in by one."""
+    none if it came in by one (or ``from_external``: its mark says so) or if the
+    switch is not its VLAN's ``external_exit`` on the stack fabric."""
     source = plans.get(in_port) if in_port is not None else None
     excluded = external_flood_ports(
         [p.port for p in plans.values() if p.external and p.carries(vid)],
-        source is not None and source.external,
+        from_external or not external_exit or (source is not None and source.external),
     )
     members = [
         p
@@ -278,10 +286,17 @@ def _vlan_acl_rules(policy, dp, plans):
     return rules
 
 
-def _vlan_rules(plans):
+def _vlan_rules(plans, marks=False):
+    """VLAN-in rules; with ``marks`` (loop_protect_external on the switch or its
+    fabric), each frame's PCP says whether it came in by an external port."""
     rules = set()
     for port, plan in plans.items():
         copies = _copies(plan)  # of the frame as received, once the port accepts it
+        mark = (
+            (('set_field', 'vlan_pcp', FROM_EXTERNAL if plan.external else FROM_INSIDE),)
+            if marks and not plan.stack
+            else ()
+        )
         if plan.native_vid is not None:
             rules.add(
                 FlowSpec.make(
@@ -295,7 +310,8 @@ def _vlan_rules(plans):
                             + (
                                 ('push_vlan', 0x8100),
                                 ('set_field', 'vlan_vid', OFPVID_PRESENT | plan.native_vid),
-                            ),
+                            )
+                            + mark,
                         ),
                         ('goto', VLAN_ACL),
                     ],
@@ -304,7 +320,7 @@ def _vlan_rules(plans):
             )
         for vid in plan.tagged_vids:
             tagged = {'in_port': port, 'vlan_vid': OFPVID_PRESENT | vid}
-            accept = [('apply', copies)] if copies else []
+            accept = [('apply', copies + mark)] if copies or mark else []
             rules.add(
                 FlowSpec.make(
                     VLAN,
@@ -354,20 +370,23 @@ def _stack_rules(dp, plans, fabric):
     return rules
 
 
-def _flood_rules(dp, plans, fabric):
+def _flood_rules(dp, plans, fabric, exits=None):
+    """Flood rules; ``exits``: {vid: the switch whose external ports floods leave
+    by} on a fabric with external ports (None: this switch's own)."""
     tree = fabric.tree.get(dp.dp_id, frozenset()) if fabric is not None else frozenset()
     # floods go out of the stack ports on the tree only
     plans = {port: plan for port, plan in plans.items() if not plan.stack or port in tree}
     rules = set()
     vids = sorted({v for p in plans.values() for v in p.vids})
     for vid in vids:
+        exit_here = exits is None or exits.get(vid) == dp.dp_id
         if not dp.combinatorial_port_flood:
             rules.add(
                 FlowSpec.make(
                     ETH_DST,
                     PRIO_FLOOD,
                     {'vlan_vid': OFPVID_PRESENT | vid},
-                    [('apply', flood_actions(plans, vid, None))],
+                    [('apply', flood_actions(plans, vid, None, exit_here))],
                     COOKIES.cookie(FLOOD),
                 )
             )
@@ -376,9 +395,21 @@ def _flood_rules(dp, plans, fabric):
             # floods differ: hairpin and external ports
             if not plan.carries(vid):
                 continue
+            match = {'vlan_vid': OFPVID_PRESENT | vid, 'in_port': plan.port}
+            if plan.stack and exits is not None:
+                # what came in by an external port elsewhere leaves by none here
+                rules.add(
+                    FlowSpec.make(
+                        ETH_DST,
+                        PRIO_FLOOD + 1,
+                        dict(match, vlan_pcp=FROM_EXTERNAL),
+                        [('apply', flood_actions(plans, vid, plan.port, exit_here, True))],
+                        COOKIES.cookie(FLOOD),
+                    )
+                )
             if dp.combinatorial_port_flood:
                 priority = PRIO_FLOOD
-            elif plan.hairpin or plan.external:
+            elif plan.hairpin or plan.external or (plan.stack and exits is not None):
                 priority = PRIO_FLOOD + 1
             else:
                 continue
@@ -386,8 +417,8 @@ def _flood_rules(dp, plans, fabric):
                 FlowSpec.make(
                     ETH_DST,
                     priority,
-                    {'vlan_vid': OFPVID_PRESENT | vid, 'in_port': plan.port},
-                    [('apply', flood_actions(plans, vid, plan.port))],
+                    match,
+                    [('apply', flood_actions(plans, vid, plan.port, exit_here))],
                     COOKIES.cookie(FLOOD),
                 )
             )
@@ -479,11 +510,13 @@ def compile_datapath(
     if fabric is None and dp.stack_ports:
         fabric = Fabric.of(policy)
     plans = port_plans(policy, dp, fabric)
+    exits = external_flooders(policy, fabric) if fabric is not None and dp.stack_ports else None
+    marks = any(p.external for p in plans.values()) or bool(exits)
     rules = (
         _port_acl_rules(policy, dp, plans)
-        | _vlan_rules(plans)
+        | _vlan_rules(plans, marks)
         | _vlan_acl_rules(policy, dp, plans)
-        | _flood_rules(dp, plans, fabric)
+        | _flood_rules(dp, plans, fabric, exits)
         | _stack_rules(dp, plans, fabric)
         | _vip_rules(policy, plans)
         | _port_option_rules(dp, plans)
@@ -509,13 +542,13 @@ def learned_rules(
     idle_timeout: int,
     hard_timeout: int,
     priority_offset: int = 0,
-    externals: tuple[int, ...] = (),
 ) -> tuple[FlowSpec, ...]:
     """The rules that make host ``mac`` of VLAN ``vid`` on ``plan``'s port known (at
     ``priority_offset`` above their priority, as the switch's other rules). On a
     permanent_learn port they never expire, and a third drops ``mac`` from other ports.
     On a hairpin port, its own frames to ``mac`` go back out of it; on an external
-    port, frames to ``mac`` from the other ``externals`` (ports) are dropped."""
+    port, frames to ``mac`` that came in by an external port (their PCP mark, here or
+    elsewhere in the fabric) are dropped."""
     tagged_vid = OFPVID_PRESENT | vid
     if plan.permanent:
         idle_timeout = hard_timeout = 0
@@ -550,17 +583,15 @@ def learned_rules(
             ),
         )
     if plan.external:
-        learned += tuple(
+        learned += (
             FlowSpec.make(
                 ETH_DST,
                 PRIO_LEARNED + 1 + priority_offset,
-                dict(match, in_port=other),
+                dict(match, vlan_pcp=FROM_EXTERNAL),
                 [],
                 COOKIES.cookie(EXTERNAL),
                 idle_timeout=idle_timeout,
-            )
-            for other in externals
-            if other != plan.port
+            ),
         )
     if not plan.permanent:
         return learned

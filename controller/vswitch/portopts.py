@@ -15,8 +15,13 @@ the rules; switch.py and the app send them.
   while (a drop, in the learning table, of what the port sends from sources not
   already learned there), as FAUCET bans it.
 - ``loop_protect_external``: ports to another (external) network. A VLAN's flood
-  leaves by its first external port only; what comes in by an external port is
-  flooded to none of them, and is not forwarded to a host learned on another.
+  leaves by one external port only: the first of its switch, and on a stack fabric
+  only on one switch (the root if it has external ports in the VLAN, else the first
+  of the others by stack priority and dp_id). What comes in by an external port is
+  flooded to none of them, and is not forwarded to a host learned on one: the VLAN
+  tag's PCP marks it (FROM_EXTERNAL) across the fabric, as FAUCET marks it. A host
+  seen on an external port while another switch has learned it on an ordinary port
+  is not learned there: it stays reached over the fabric.
 - ``hairpin``: floods and unicast go back out of the port they came in by too.
 - ``coprocessor: {strategy: vlan_vid, vlan_vid_base: B}``: a frame from the port
   tagged B + N leaves by port N, its tag popped; a frame tagged with a VLAN of the
@@ -41,6 +46,9 @@ DEFAULT_VID_BASE = 1000  # FAUCET's coprocessor vlan_vid_base
 # FAUCET's learn ban (learn_ban_timeout's default, its learn_jitter for a 300 s
 # timeout: 3 * sqrt(300)); the ban is held while the loop goes on
 LOOP_BAN_SECONDS = 51
+# loop_protect_external's mark of a frame, in its 802.1Q PCP (as FAUCET marks it):
+# it came in by an external port (and must leave by none), or by another port
+FROM_EXTERNAL, FROM_INSIDE = 0, 2
 
 
 @dataclass(frozen=True)
@@ -216,6 +224,26 @@ def rapid_move(
         and seen_at is not None
         and now - seen_at < guard
     )
+
+
+def external_flooders(policy: Any, fabric: Any) -> dict[int, int]:
+    """{vid: dp_id of the switch whose external ports a flood of the VLAN leaves by}
+    on ``fabric`` (fabric.py's, of the policy): the root if it has external ports in
+    the VLAN, else the first of the others by (stack priority, dp_id)."""
+    order = {
+        dp.dp_id: (dp.dp_id != fabric.root, dp.stack_priority or 2**31, dp.dp_id)
+        for dp in policy.dps.values()
+        if dp.dp_id in fabric.switches
+    }
+    exits: dict[int, int] = {}
+    for dp in sorted(
+        (dp for dp in policy.dps.values() if dp.dp_id in order), key=lambda d: order[d.dp_id]
+    ):
+        for intf in dp.interfaces.values():
+            if intf.loop_protect_external and intf.enabled:
+                for vlan in intf.vlans:
+                    exits.setdefault(vlan.vid, dp.dp_id)
+    return exits
 
 
 def external_flood_ports(externals: Iterable[int], from_external: bool) -> set[int]:

@@ -14,6 +14,7 @@ the app sends) and the packet-ins it learns from written to that file, one per l
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,13 +274,20 @@ class PolicySwitch:
     # --- learning -------------------------------------------------------------------
 
     def learn(
-        self, in_port: int, frame: bytes, settings: LearningSettings, now: float | None = None
+        self,
+        in_port: int,
+        frame: bytes,
+        settings: LearningSettings,
+        now: float | None = None,
+        held_elsewhere: Callable[[int, str], bool] | None = None,
     ) -> HostSeen | None:
         """Learn the source of ``frame``, sent to the controller by the ETH_SRC miss
         rule from ``in_port`` at ``now`` (monotonic seconds). None for a frame that
         teaches nothing: untagged (the VLAN table tags every frame it lets in), from a
         port that does not carry its VLAN, or from a group address; or one ignored by
-        the switch's ignore_learn_ins (every n-th packet-in of a second, as FAUCET)."""
+        the switch's ignore_learn_ins (every n-th packet-in of a second, as FAUCET).
+        A host seen on an external port (loop_protect_external) is refused while
+        ``held_elsewhere(vid, mac)`` says another switch has it on an ordinary port."""
         if self.channel is not None:
             self.channel.info(
                 '%016x received packet-in port %d %s', self.dp.id, in_port, frame.hex()
@@ -299,6 +307,8 @@ class PolicySwitch:
         )
         hosts.max_total = self.vlan_max_hosts.get(vid)
         known = hosts.lookup(src)
+        if plan.external and held_elsewhere is not None and held_elsewhere(vid, src):
+            return HostSeen(src, vid, plan.port, Learned.REFUSED, known)
         if self._looped(plan.port, known, hosts.seen_at(src), now, settings.idle_timeout / 2):
             self.loop_banned[plan.port] = now
             ban = portopts.loop_ban_rule(
@@ -334,7 +344,6 @@ class PolicySwitch:
                 )
             )
         if result not in (Learned.BANNED, Learned.REFUSED, Learned.FULL):
-            externals = tuple(p.port for p in self.plans.values() if p.external and p.carries(vid))
             if plan.hairpin or plan.external:
                 self.extra_rules.add((plan.port, vid))
             messages = self._logged(
@@ -348,11 +357,17 @@ class PolicySwitch:
                         settings.idle_timeout,
                         settings.hard_timeout,
                         self.offset,
-                        externals,
                     )
                 ]
             )
         return HostSeen(src, vid, plan.port, result, previous, messages)
+
+    def holds_locally(self, vid: int, mac: str) -> bool:
+        """Whether host ``mac`` of VLAN ``vid`` is learned on a port of this switch
+        other than an external one (loop_protect_external)."""
+        port = self.hosts[vid].lookup(mac) if vid in self.hosts else None
+        plan = self.plans.get(port) if port is not None else None
+        return plan is not None and not plan.external and not plan.stack
 
     def _looped(
         self, port: int, known: int | None, seen_at: float | None, now: float, guard: float

@@ -173,21 +173,14 @@ def test_bad_port_options_are_errors_at_their_place(port, path, expected):
     assert len(found) == 1 and found[0][0] == path and expected in found[0][1], found
 
 
-def test_port_options_on_a_stack_port_and_external_loops_on_a_stacked_switch():
+def test_port_options_on_a_stack_port_are_errors():
     text = STACK_OPTIONS.replace(
         'stack: {dp: sw2, port: 2}\n',
         'stack: {dp: sw2, port: 2}\n                receive_lldp: true\n',
-    ).replace(
-        '                native_vlan: vlan100\n            2:\n                stack: {dp: sw2',
-        '                native_vlan: vlan100\n                loop_protect_external: true\n'
-        '            2:\n                stack: {dp: sw2',
     )
-    found = dict(messages_of(text))
-    assert (
-        'a stack port, which carries no VLAN traffic: receive_lldp'
-        in (found['dps.sw1.interfaces.2.receive_lldp'])
-    )
-    assert 'not supported by this suite' in found['dps.sw1.interfaces.1.loop_protect_external']
+    [(path, message)] = messages_of(text)
+    assert path == 'dps.sw1.interfaces.2.receive_lldp'
+    assert 'a stack port, which carries no VLAN traffic: receive_lldp' in message
 
 
 def test_min_stack_health_is_a_fraction_written_with_a_point():
@@ -251,6 +244,89 @@ def test_without_combinatorial_flood_hairpin_and_external_ports_keep_their_own_f
     assert not find(specs, ETH_DST, vlan_vid=P | 100, in_port=2)
 
 
+def test_frames_are_marked_by_where_they_came_in_when_a_port_is_external():
+    specs = rules(load(PORTS))
+    [access] = find(specs, VLAN, in_port=4, vlan_vid=0)
+    assert access.instructions[0][1][-1] == ('set_field', 'vlan_pcp', portopts.FROM_EXTERNAL)
+    [inside] = find(specs, VLAN, in_port=2, vlan_vid=0)
+    assert inside.instructions[0][1][-1] == ('set_field', 'vlan_pcp', portopts.FROM_INSIDE)
+    [trunk] = find(specs, VLAN, in_port=3, vlan_vid=P | 200)
+    assert trunk.instructions[0] == (
+        'apply',
+        (('set_field', 'vlan_pcp', portopts.FROM_EXTERNAL),),
+    )
+    # no external port: no marks
+    plain = rules(load(PORTS.replace('loop_protect_external: true', 'max_hosts: 9')))
+    [unmarked] = find(plain, VLAN, in_port=2, vlan_vid=0)
+    assert all(a[0] != 'set_field' or a[1] != 'vlan_pcp' for a in unmarked.instructions[0][1])
+
+
+FABRIC = '''
+vlans: {office: {vid: 100}}
+dps:
+  s1:
+    dp_id: 1
+    stack: {priority: 1}
+    interfaces:
+      1: {native_vlan: office}
+      5: {stack: {dp: s2, port: 4}}
+  s2:
+    dp_id: 2
+    interfaces:
+      1: {native_vlan: office}
+      2: {native_vlan: office, loop_protect_external: true}
+      4: {stack: {dp: s1, port: 5}}
+      5: {stack: {dp: s3, port: 4}}
+  s3:
+    dp_id: 3
+    interfaces:
+      1: {native_vlan: office}
+      2: {native_vlan: office, loop_protect_external: true}
+      4: {stack: {dp: s2, port: 5}}
+'''
+
+
+def test_on_a_fabric_floods_leave_by_one_switchs_external_port():
+    policy = load(FABRIC)
+    assert portopts.external_flooders(policy, Fabric.of(policy)) == {100: 2}
+    s1, s2, s3 = (rules(policy, name) for name in ('s1', 's2', 's3'))
+    # s1 has no external port but marks what its hosts send
+    [in1] = find(s1, VLAN, in_port=1, vlan_vid=0)
+    assert ('set_field', 'vlan_pcp', portopts.FROM_INSIDE) in in1.instructions[0][1]
+    # s2 is the VLAN's exit: from a host, or from the fabric unmarked: out of port 2
+    assert flood_of(s2, 100, 1) == [4, 5, 'pop_vlan', 2]
+    assert flood_of(s2, 100, 4) == [5, 'pop_vlan', 1, 2]
+    [marked] = find(s2, ETH_DST, vlan_vid=P | 100, in_port=4, vlan_pcp=portopts.FROM_EXTERNAL)
+    assert [a[1] for a in marked.instructions[0][1] if a[0] == 'output'] == [5, 1]
+    # s3 is not: its external port gets no flood, from anywhere
+    assert flood_of(s3, 100, 1) == [4]
+    assert flood_of(s3, 100, 4) == ['pop_vlan', 1]
+    assert flood_of(s3, 100, 2) == [4, 'pop_vlan', 1]
+
+
+def test_a_host_held_on_another_switch_is_not_learned_on_an_external_port():
+    policy = load(FABRIC)
+    s2 = PolicySwitch.of(FakeDatapath(2), policy)
+    s3 = PolicySwitch.of(FakeDatapath(3), policy)
+    host = '0e:00:00:00:00:31'
+    assert learn_at(s3, 1.0, 1, tagged_frame(host, 100)).result is Learned.NEW
+    assert s3.holds_locally(100, host) and not s2.holds_locally(100, host)
+    seen = s2.learn(2, tagged_frame(host, 100), SETTINGS, held_elsewhere=s3.holds_locally)
+    assert seen.result is Learned.REFUSED and seen.messages == []
+    # on an ordinary port it is learned (it moved)
+    assert (
+        s2.learn(1, tagged_frame(host, 100), SETTINGS, held_elsewhere=s3.holds_locally).result
+        is Learned.NEW
+    )
+    # and a host only seen on external ports is learned there
+    other = '0e:00:00:00:00:32'
+    assert (
+        s2.learn(2, tagged_frame(other, 100), SETTINGS, held_elsewhere=s3.holds_locally).result
+        is Learned.NEW
+    )
+    assert not s2.holds_locally(100, other)
+
+
 def test_receive_lldp_sends_the_ports_lldp_to_the_controller():
     [rule] = find(rules(load(PORTS)), VLAN, in_port=5, eth_type=0x88CC)
     assert rule.instructions == (('apply', (('controller', 0xFFFF),)),)
@@ -278,11 +354,13 @@ def test_learned_hosts_of_hairpin_and_external_ports():
     [back] = [s for s in hairpin if s.match_dict().get('in_port') == 1 and s.table == ETH_DST]
     assert back.instructions == (('apply', (('pop_vlan',), ('output', OFPP_IN_PORT))),)
     assert back.priority > pipeline.PRIO_LEARNED
-    external = pipeline.learned_rules(
-        plans[4], 100, '0e:00:00:00:00:04', 300, 225, externals=(3, 4)
-    )
+    external = pipeline.learned_rules(plans[4], 100, '0e:00:00:00:00:04', 300, 225)
     [kept] = [s for s in external if s.cookie == pipeline.COOKIES.cookie(pipeline.EXTERNAL)]
-    assert kept.match_dict() == {'in_port': 3, 'vlan_vid': P | 100, 'eth_dst': '0e:00:00:00:00:04'}
+    assert kept.match_dict() == {
+        'vlan_pcp': portopts.FROM_EXTERNAL,
+        'vlan_vid': P | 100,
+        'eth_dst': '0e:00:00:00:00:04',
+    }
     assert kept.instructions == () and kept.priority > pipeline.PRIO_LEARNED
     assert len(pipeline.learned_rules(plans[2], 100, '0e:00:00:00:00:02', 300, 225)) == 2
 
