@@ -425,7 +425,7 @@ def _flood_rules(dp, plans, fabric, exits=None):
     return rules
 
 
-def _port_option_rules(dp, plans):
+def _port_option_rules(dp, plans, marks):
     """receive_lldp's LLDP to the controller; a coprocessor port's frames out of
     the port their VID names, or forwarded in their VLAN (flooded to all its ports)."""
     rules = set()
@@ -437,7 +437,15 @@ def _port_option_rules(dp, plans):
             rules.add(lldp_in_rule(VLAN, PRIO_LLDP_IN, port, COOKIES.cookie(LLDP_IN)))
         if intf.coprocessor is not None:
             rules |= coprocessor_rules(
-                VLAN, PRIO_VLAN, port, intf.coprocessor, plans, vids, ETH_DST, COOKIES.cookie(COPRO)
+                VLAN,
+                PRIO_VLAN,
+                port,
+                intf.coprocessor,
+                plans,
+                vids,
+                ETH_DST,
+                COOKIES.cookie(COPRO),
+                marks,
             )
             for vid in vids:
                 rules.add(
@@ -519,7 +527,7 @@ def compile_datapath(
         | _flood_rules(dp, plans, fabric, exits)
         | _stack_rules(dp, plans, fabric)
         | _vip_rules(policy, plans)
-        | _port_option_rules(dp, plans)
+        | _port_option_rules(dp, plans, marks)
     )
     rules.add(
         FlowSpec.make(

@@ -169,10 +169,15 @@ def coprocessor_rules(
     vids: Iterable[int],
     next_table: int,
     cookie: int,
+    marked: bool = False,
 ) -> set[FlowSpec]:
     """What a coprocessor port's frames get in the VLAN table: tagged vid_base + N,
     out of port N untagged (above everything else); tagged with a VLAN of the switch,
-    on to forwarding (``next_table``); anything else misses and is dropped."""
+    on to forwarding (``next_table``; ``marked``: as from inside, for
+    loop_protect_external); anything else misses and is dropped."""
+    inject = [('goto', next_table)]
+    if marked:
+        inject.insert(0, ('apply', (('set_field', 'vlan_pcp', FROM_INSIDE),)))
     rules = set()
     direct = {vid_base + n: n for n in ports if n != port and 0 < vid_base + n <= MAX_VID}
     for vid, out in direct.items():
@@ -192,7 +197,7 @@ def coprocessor_rules(
                     table,
                     priority,
                     {'in_port': port, 'vlan_vid': OFPVID_PRESENT | vid},
-                    [('goto', next_table)],
+                    inject,
                     cookie,
                 )
             )

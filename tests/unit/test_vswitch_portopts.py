@@ -342,7 +342,10 @@ def test_a_coprocessor_ports_vid_picks_the_output_port_else_its_vlan():
     assert not find(specs, VLAN, in_port=6, vlan_vid=P | 0x206)  # not to itself
     # a VLAN's tag: on to forwarding, past the VLAN ACLs and learning
     [inject] = find(specs, VLAN, in_port=6, vlan_vid=P | 100)
-    assert inject.instructions == (('goto', ETH_DST),)
+    assert inject.instructions == (  # marked as from inside (the switch has externals)
+        ('apply', (('set_field', 'vlan_pcp', portopts.FROM_INSIDE),)),
+        ('goto', ETH_DST),
+    )
     assert inject.priority < direct.priority
     assert flood_of(specs, 100, 6) == [3, 'pop_vlan', 1, 2, 5]
     assert not find(specs, VLAN, in_port=6, vlan_vid=0)  # untagged: dropped (a miss)
