@@ -175,7 +175,7 @@ def coprocessor_rules(
     out of port N untagged (above everything else); tagged with a VLAN of the switch,
     on to forwarding (``next_table``; ``marked``: as from inside, for
     loop_protect_external); anything else misses and is dropped."""
-    inject = [('goto', next_table)]
+    inject: list[tuple[Any, ...]] = [('goto', next_table)]
     if marked:
         inject.insert(0, ('apply', (('set_field', 'vlan_pcp', FROM_INSIDE),)))
     rules = set()
