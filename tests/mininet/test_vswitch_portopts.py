@@ -5,7 +5,9 @@ loop_protect_external and a coprocessor port, each with raw frames: what must ar
 arrives, and what must not does not.
 
 One switch, six hosts: h1 hairpin and beacons; h2 receive_lldp; h3, h4 external; h5
-the coprocessor; h6 loop_protect. VLAN 100 everywhere but on h5.
+the coprocessor; h6 loop_protect. VLAN 100 everywhere but on h5. Then
+loop_protect_external across two stacked switches
+(tests/mininet/policies/faucet_portopts_stack.yaml).
 """
 
 import os
@@ -202,3 +204,53 @@ def test_loop_protect_bans_learning_on_a_port_a_host_jumps_to(portopts_switch):
     )
     assert got == {'new-source-on-h6': set(), 'h2-still': {'h1', 'h3', 'h6'}}, got
     assert not ctl.log_lines('moved on s1 from port 2 to 6'), ctl.log_tail()
+
+
+@pytest.fixture
+def external_fabric(controller, network, tmp_path):
+    policy = tmp_path / 'faucet.yaml'
+    shutil.copy(os.path.join(POLICIES, 'faucet_portopts_stack.yaml'), policy)
+    ctl = controller(
+        ['apps/vswitch_policy.py'], config={'vswitch_policy': {'policy_file': str(policy)}}
+    )
+    net = network(LinearTopo(n=2, hosts_per_switch=3), ctl)
+    assert wait_until(lambda: len(ctl.log_lines('connected:')) == 2, 20), ctl.log_tail()
+    return ctl, net
+
+
+def test_loop_protect_external_across_a_stack_fabric(external_fabric):
+    """Two stacked switches, external ports h2, h3 (on s1, the root) and h5 (on s2):
+    a VLAN's floods leave the fabric by s1's first external port (h2) only; what came
+    in by an external port, on either switch, leaves by none (the PCP mark crosses
+    the stack link) and is not delivered to a host learned on one; a host of s2 seen
+    on s1's external port is not learned there and stays reached on s2."""
+    ctl, net = external_fabric
+    h1, h2, h3, h4, h5 = net.get('h1', 'h2', 'h3', 'h4', 'h5')
+    learn = [(h, frame(BCAST, h.MAC(), 'learn-%s' % h.name), 'learn-%s' % h.name) for h in (h4, h5)]
+    who_receives(net, learn, seconds=2.0)
+    assert wait_until(lambda: len(ctl.log_lines('learned on s2 port')) == 2, 5), ctl.log_tail()
+    got = who_receives(
+        net,
+        [
+            (h2, frame(h5.MAC(), h2.MAC(), 'h2-to-h5'), 'h2-to-h5'),
+            (h1, frame(h5.MAC(), h1.MAC(), 'h1-to-h5'), 'h1-to-h5'),
+            (h4, frame(BCAST, h4.MAC(), 'h4-bcast'), 'h4-bcast'),
+            (h1, frame(BCAST, h1.MAC(), 'h1-bcast'), 'h1-bcast'),
+            (h5, frame(BCAST, h5.MAC(), 'h5-bcast'), 'h5-bcast'),
+            (h2, frame(BCAST, h2.MAC(), 'h2-bcast'), 'h2-bcast'),
+        ],
+        seconds=7.0,
+    )
+    assert got == {
+        'h2-to-h5': set(),
+        'h1-to-h5': {'h5'},
+        'h4-bcast': {'h1', 'h2', 'h6'},
+        'h1-bcast': {'h2', 'h4', 'h6'},
+        'h5-bcast': {'h1', 'h4', 'h6'},
+        'h2-bcast': {'h1', 'h4', 'h6'},
+    }, got
+    # h4's MAC comes in by s1's external port h3: not learned there
+    who_receives(net, [(h3, frame(BCAST, h4.MAC(), 'h4-echo'), 'h4-echo')], seconds=1.0)
+    got = who_receives(net, [(h1, frame(h4.MAC(), h1.MAC(), 'h1-to-h4'), 'h1-to-h4')])
+    assert got == {'h1-to-h4': {'h4'}}, got
+    assert not ctl.log_lines('host %s moved' % h4.MAC()), ctl.log_tail()
