@@ -228,7 +228,13 @@ def test_loop_protect_external_across_a_stack_fabric(external_fabric):
     h1, h2, h3, h4, h5 = net.get('h1', 'h2', 'h3', 'h4', 'h5')
     learn = [(h, frame(BCAST, h.MAC(), 'learn-%s' % h.name), 'learn-%s' % h.name) for h in (h4, h5)]
     who_receives(net, learn, seconds=2.0)
-    assert wait_until(lambda: len(ctl.log_lines('learned on s2 port')) == 2, 5), ctl.log_tail()
+    assert wait_until(
+        lambda: all(
+            ctl.log_lines('host %s learned on s2 port %d' % (h.MAC(), port))
+            for h, port in ((h4, 1), (h5, 2))
+        ),
+        5,
+    ), ctl.log_tail()
     got = who_receives(
         net,
         [
