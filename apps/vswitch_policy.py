@@ -44,6 +44,7 @@ switches keep being answered while a large policy loads; only a regular file of 
 ``max_policy_bytes`` is read (docs/security.md).
 """
 
+from collections.abc import Callable
 from time import monotonic as _now
 from typing import Any
 
@@ -62,7 +63,7 @@ from controller.learning import Learned
 from controller.metrics.collectors import LearnBans, ReloadStatus
 from controller.metrics.openflow import OPENFLOW
 from controller.ui import views
-from controller.vswitch import lacp, load_policy, pipeline
+from controller.vswitch import lacp, load_policy, pipeline, portopts, stack_root
 from controller.vswitch import rest as vswitch_rest
 from controller.vswitch.fabric import Fabric, FabricError
 from controller.vswitch.include import FilesWatch
@@ -108,6 +109,7 @@ class VSwitchPolicy(SuiteApp):
     _vip_cookie = pipeline.COOKIES.cookie(pipeline.VIP)
     _route_miss_cookie = pipeline.COOKIES.cookie(pipeline.ROUTE_MISS)
     _lacp_cookie = pipeline.COOKIES.cookie(pipeline.LACP)
+    _lldp_cookie = pipeline.COOKIES.cookie(pipeline.LLDP_IN)
     conf: Any  # the [vswitch_policy] section: always there
     switches: dict[int, PolicySwitch]
 
@@ -134,6 +136,10 @@ class VSwitchPolicy(SuiteApp):
             len(self.policy.acls),
         )
         self.stack_down: set[tuple[int, int]] = set()  # (dp_id, port) of stack ports down
+        # FAUCET's root election (stack_root.py): the root elected (None: the static
+        # one), and when each switch was last connected
+        self.stack_root: int | None = None
+        self.last_live: dict[int, float] = {}
         try:
             self.fabric = Fabric.of(self.policy)
         except FabricError as error:
@@ -160,6 +166,8 @@ class VSwitchPolicy(SuiteApp):
         )
         self.spawn_loop('next hop resolution', ROUTE_TICK, self._route_tick)
         self.spawn_loop('LACP', lacp.FAST_PERIOD, self._lacp_tick)
+        self.spawn_loop('stack root election', stack_root.UPDATE_SECONDS, self._elect_root)
+        self.spawn_loop('LLDP beacons', 1.0, self._send_beacons)
 
     # --- switches ---------------------------------------------------------------
 
@@ -192,7 +200,15 @@ class VSwitchPolicy(SuiteApp):
             of.send_together(sw.dp, messages)
 
     def switch_disconnected(self, sw: PolicySwitch, graph_changed: bool) -> None:
+        self.last_live[sw.dp.id] = _now()
         self.logger.info('switch %016x disconnected', sw.dp.id)
+
+    def _send_beacons(self) -> None:
+        """FAUCET's LLDP beacons, from every switch whose ports send them."""
+        now = _now()
+        for sw in list(self.switches.values()):
+            for msg in sw.beacons(now):
+                sw.dp.send_msg(msg)
 
     # --- learning -------------------------------------------------------------------
 
@@ -206,6 +222,7 @@ class VSwitchPolicy(SuiteApp):
             self._vip_cookie,
             self._route_miss_cookie,
             self._lacp_cookie,
+            self._lldp_cookie,
         ):
             return
         fields = self.packet_in_fields(sw, msg)  # None: malformed, counted by the base
@@ -216,13 +233,18 @@ class VSwitchPolicy(SuiteApp):
             if sw.lag_news():
                 hub.spawn(self._relag, 'LACPDU on %s port %d' % (sw.name, fields[0]))
             return
+        if kind == self._lldp_cookie:  # receive_lldp: logged, not forwarded
+            heard = sw.lldp_heard(*fields)
+            if heard is not None:
+                getattr(self.logger, heard[0])(heard[1])
+            return
         if kind == self._vip_cookie:  # ARP, ND or a ping for a router address
             of.send_together(sw.dp, sw.answer(*fields) + self._heard(sw, *fields))
             return
         if kind == self._route_miss_cookie:  # a routed packet to a host not resolved
             of.send_together(sw.dp, sw.route_miss(*fields, _now()))
             return
-        seen = sw.learn(*fields, self.learning)
+        seen = sw.learn(*fields, self.learning, held_elsewhere=self._held_elsewhere(sw))
         if seen is None:
             return
         if seen.result is Learned.MOVED:
@@ -237,6 +259,19 @@ class VSwitchPolicy(SuiteApp):
         elif seen.result is Learned.NEW:
             self.logger.info(
                 'host %s learned on %s port %d VLAN %d', seen.mac, sw.name, seen.port, seen.vid
+            )
+        elif seen.looped:
+            self.bans.ban(sw.dp.id, seen.port, str(seen.vid))
+            self.logger.warning(
+                '%s port %d: host %s (VLAN %d) came from port %s a moment ago: a loop; '
+                'learning on port %d banned for %d s (loop_protect)',
+                sw.name,
+                seen.port,
+                seen.mac,
+                seen.vid,
+                seen.previous,
+                seen.port,
+                portopts.LOOP_BAN_SECONDS,
             )
         elif seen.result is Learned.BANNED:
             self.bans.ban(sw.dp.id, seen.port, str(seen.vid))
@@ -300,6 +335,20 @@ class VSwitchPolicy(SuiteApp):
         of.send_together(sw.dp, messages)
         self.logger.info('host %s (VLAN %d) expired on %s: idle', mac, vid, sw.name)
 
+    def _held_elsewhere(self, sw: PolicySwitch) -> Callable[[int, str], bool]:
+        """Whether a switch of ``sw``'s fabric other than ``sw`` has a host on an
+        ordinary port (loop_protect_external: then it is not learned on an external
+        port of ``sw``)."""
+        fabric = self.fabric.switches
+        return lambda vid, mac: (
+            sw.dp.id in fabric
+            and any(
+                other.holds_locally(vid, mac)
+                for other in list(self.switches.values())
+                if other is not sw and other.dp.id in fabric
+            )
+        )
+
     # --- live reload ----------------------------------------------------------------
 
     def refresh(self, requested: bool, why: str = 'SIGHUP') -> None:
@@ -325,7 +374,7 @@ class VSwitchPolicy(SuiteApp):
         checked = _now()
         down = {(dpid, port) for dpid, port in self.stack_down if _stacked(new, dpid, port)}
         try:
-            fabric = Fabric.of(new, down)
+            fabric = Fabric.of(new, down, self.stack_root)
         except FabricError as error:
             self.logger.error(
                 'policy reload (%s) refused, its stable routes failed their check: %s', why, error
@@ -429,7 +478,7 @@ class VSwitchPolicy(SuiteApp):
     def _refabric(self, why: str) -> None:
         with self._reloading:
             try:
-                fabric = Fabric.of(self.policy, self.stack_down)
+                fabric = Fabric.of(self.policy, self.stack_down, self.stack_root)
             except FabricError as error:
                 self.logger.error('%s: the stable routes failed their check: %s', why, error)
                 return
@@ -494,6 +543,38 @@ class VSwitchPolicy(SuiteApp):
                         sorted(was) or 'none',
                         len(change),
                     )
+
+    def _elect_root(self) -> None:
+        """FAUCET's stack root election, every root update interval: a root that is
+        no longer healthy (min_stack_health, down_time_multiple) gives way."""
+        if self.fabric.root is None:
+            return
+        now = _now()
+        for dp_id in self.switches:
+            self.last_live[dp_id] = now
+        candidates = [
+            stack_root.Candidate(
+                dp.dp_id,
+                dp.stack_priority,
+                len(self.fabric.stack_ports.get(dp.dp_id, ())),
+                len(
+                    {
+                        port
+                        for port in self.fabric.stack_ports.get(dp.dp_id, ())
+                        if (dp.dp_id, port) not in self.stack_down
+                    }
+                ),
+                dp.min_stack_health,
+                dp.down_time_multiple,
+                self.last_live.get(dp.dp_id),
+            )
+            for dp in self.policy.dps.values()
+            if dp.stack_priority is not None and dp.dp_id in self.fabric.switches
+        ]
+        root = stack_root.elect(candidates, self.fabric.root, now)
+        if root is not None and root != self.fabric.root:
+            self.stack_root = root
+            self._refabric('stack root election: %016x (was %016x)' % (root, self.fabric.root))
 
     def _log_fabric(self, why: str) -> None:
         if self.fabric.switches:

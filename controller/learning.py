@@ -64,6 +64,12 @@ class MacTable:
         entry = self._entries.get(mac)
         return entry.port if entry else None
 
+    def seen_at(self, mac: str) -> float | None:
+        """When ``mac`` was last learned or refreshed (the table's clock); None if
+        it is not known."""
+        entry = self._entries.get(mac)
+        return entry.last_seen if entry else None
+
     def macs_on_port(self, port: int) -> set[str]:
         return set(self._by_port.get(port, ()))
 

@@ -38,16 +38,16 @@ _CID = b'\x0a\x53\x44'
 _SIGNED_SUBTYPE = 1
 
 
-def _tlv(tlv_type: int, value: bytes) -> bytes:
+def tlv(tlv_type: int, value: bytes) -> bytes:
     return struct.pack('!H', tlv_type << 9 | len(value)) + value
 
 
 _ETHER_HEAD = mac_bytes(LLDP_DESTINATION)
 _ETHERTYPE = struct.pack('!H', LLDP_ETHERTYPE)
-_CHASSIS_START = _tlv(1, b'\x07dpid:' + b'0' * 16)[:8]  # header, subtype, 'dpid:'
-_PORT_START = _tlv(2, b'\x02' + bytes(4))[:3]  # header, subtype
-_TTL = _tlv(3, struct.pack('!H', TTL_SECONDS))
-_SIGNED_START = _tlv(127, _CID + bytes([_SIGNED_SUBTYPE]) + bytes(8 + SIGNATURE_BYTES))[:6]
+_CHASSIS_START = tlv(1, b'\x07dpid:' + b'0' * 16)[:8]  # header, subtype, 'dpid:'
+_PORT_START = tlv(2, b'\x02' + bytes(4))[:3]  # header, subtype
+_TTL = tlv(3, struct.pack('!H', TTL_SECONDS))
+_SIGNED_START = tlv(127, _CID + bytes([_SIGNED_SUBTYPE]) + bytes(8 + SIGNATURE_BYTES))[:6]
 _END = b'\x00\x00'
 _SENT_AT = struct.Struct('!Q')
 # Offsets of the layout above.
@@ -78,8 +78,8 @@ def frame_head(dpid: int, port_no: int, port_mac: str) -> bytes:
         _ETHER_HEAD
         + mac_bytes(port_mac)
         + _ETHERTYPE
-        + _tlv(1, b'\x07dpid:%016x' % dpid)
-        + _tlv(2, b'\x02' + struct.pack('!I', port_no))
+        + tlv(1, b'\x07dpid:%016x' % dpid)
+        + tlv(2, b'\x02' + struct.pack('!I', port_no))
         + _TTL
     )
 

@@ -57,8 +57,15 @@ class Fabric:
     sft: StableForwardingTable
 
     @classmethod
-    def of(cls, policy: Policy, down: AbstractSet[tuple[int, int]] = frozenset()) -> 'Fabric':
-        """The fabric of ``policy`` with the stack ports ``down`` ((dp_id, port)) out."""
+    def of(
+        cls,
+        policy: Policy,
+        down: AbstractSet[tuple[int, int]] = frozenset(),
+        root: int | None = None,
+    ) -> 'Fabric':
+        """The fabric of ``policy`` with the stack ports ``down`` ((dp_id, port)) out,
+        rooted at ``root`` (a dp_id FAUCET's election chose, stack_root.py) if that is a
+        root candidate, else at the lowest (priority, dp_id)."""
         ids = {name: dp.dp_id for name, dp in policy.dps.items()}
         stack_ports, links, vids = {}, set(), set()
         for dp in policy.dps.values():
@@ -80,10 +87,17 @@ class Fabric:
                     links.add(a + b)
         switches = frozenset(stack_ports)
         order = {
-            dp.dp_id: (dp.stack_priority or NOT_A_CANDIDATE, dp.dp_id)
+            dp.dp_id: (
+                0
+                if dp.dp_id == root and dp.stack_priority
+                else dp.stack_priority or NOT_A_CANDIDATE,
+                dp.dp_id,
+            )
             for dp in policy.dps.values()
             if dp.dp_id in switches
         }
+        if root is not None and order.get(root, (NOT_A_CANDIDATE,))[0] != 0:
+            return cls.of(policy, down)  # not a candidate (any more): the static root
         root = min(switches, key=order.__getitem__) if switches else None
         snapshot = cls._snapshot(switches, links)
         sft = compute_sft(snapshot)

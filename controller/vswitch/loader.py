@@ -19,7 +19,7 @@ from controller.config.errors import ConfigError
 from controller.config.frozen import FrozenDict
 from controller.config.schema import parse_int
 from controller.config.yaml_source import DEFAULT_MAX_BYTES, Path, read_bounded
-from controller.vswitch import routing, schema, tunnel
+from controller.vswitch import portopts, routing, schema, tunnel
 from controller.vswitch.faucet_layout import layout_options
 from controller.vswitch.include import PolicyFiles
 from controller.vswitch.lacp import lacp_options, lag_issues
@@ -34,6 +34,18 @@ from controller.vswitch.model import (
     Policy,
     Rule,
     Vlan,
+)
+from controller.vswitch.portopts import Beacon
+
+_MAC = re.compile(r'^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$')
+# FAUCET's per-port options that only a port in VLANs takes (portopts.py)
+_VLAN_PORT_OPTIONS = (
+    'hairpin',
+    'loop_protect',
+    'loop_protect_external',
+    'receive_lldp',
+    'lldp_peer_mac',
+    'lldp_beacon',
 )
 
 
@@ -692,6 +704,7 @@ class _Builder:
                     ),
                     use_idle_timeout=dp.get('use_idle_timeout') is True,
                     layout=layout_options(dp),
+                    **self._stack_health(path + ('stack',), _of_type(dp.get('stack'), dict, {})),
                 )
             if dp.get('group_table') is True and dp.get('combinatorial_port_flood') is True:
                 self.issue(
@@ -700,6 +713,23 @@ class _Builder:
                     'in FAUCET: a flood group per VLAN floods to all its ports)',
                 )
         return dps
+
+    def _stack_health(self, path, stack):
+        """The Datapath fields of FAUCET's root election options (docs/fabric.md)."""
+        health = stack.get('min_stack_health', 1.0)
+        if not isinstance(health, float) or not 0.0 <= health <= 1.0:
+            if 'min_stack_health' in stack and isinstance(health, (int, float)):
+                self.issue(
+                    path + ('min_stack_health',),
+                    'expected a fraction 0.0..1.0 written with a point, as FAUCET reads it; '
+                    'got %r' % health,
+                )
+            health = 1.0
+        return {
+            'min_stack_health': health,
+            'down_time_multiple': _of_type(stack.get('down_time_multiple'), int, 3),
+            'route_learning': stack.get('route_learning') is True,
+        }
 
     def _ofchannel_log(self, path, log):
         """FAUCET's ofchannel_log: a file the app appends to. Only a regular file (or
@@ -982,9 +1012,25 @@ class _Builder:
                         'port %d is a stack port, which carries every VLAN of the stack '
                         'tagged: %s does not apply' % (number, key),
                     )
-            for key in ('mirror', 'output_only'):
+            for key in ('mirror', 'output_only', 'coprocessor'):
                 if key in conf:
                     self.issue(path + (key,), 'a stack port cannot be %s' % key.replace('_', '-'))
+        elif 'coprocessor' in conf:
+            # As in FAUCET: a coprocessor port takes no part in VLANs (its frames say
+            # where they go); it may mirror, and take ACLs
+            for key in (
+                'native_vlan',
+                'tagged_vlans',
+                'max_hosts',
+                'permanent_learn',
+                'output_only',
+            ):
+                if key in conf:
+                    self.issue(
+                        path + (key,),
+                        'port %d is a coprocessor port, which carries no VLAN of its own: '
+                        '%s does not apply' % (number, key),
+                    )
         elif mirror or output_only:
             # As in FAUCET: a mirror or output-only port takes no part in VLANs.
             role = 'a mirror port' if mirror else 'output_only'
@@ -1009,7 +1055,65 @@ class _Builder:
             permanent_learn=conf.get('permanent_learn') is True,
             restricted_bcast_arpnd=conf.get('restricted_bcast_arpnd') is True,
             lacp=lacp_options(conf),
+            **self._port_options(path, number, conf, bool(mirror or output_only)),
         )
+
+    def _port_options(self, path, number, conf, no_vlans):
+        """The Interface fields of FAUCET's per-port options (portopts.py), checked
+        as FAUCET checks them."""
+        role = next(
+            (
+                what
+                for key, what in (
+                    ('stack', 'a stack port'),
+                    ('coprocessor', 'a coprocessor port'),
+                )
+                if key in conf
+            ),
+            'a mirror or output_only port' if no_vlans else None,
+        )
+        for key in _VLAN_PORT_OPTIONS:
+            if role is not None and conf.get(key) not in (None, False, {}):
+                self.issue(
+                    path + (key,),
+                    'port %d is %s, which carries no VLAN traffic: %s does not apply'
+                    % (number, role, key),
+                )
+        peer_mac = _of_type(conf.get('lldp_peer_mac'), str)
+        if peer_mac is not None and not _MAC.match(peer_mac):
+            self.issue(
+                path + ('lldp_peer_mac',),
+                "'%s' is not a MAC address like 0e:00:00:00:00:01" % peer_mac,
+            )
+            peer_mac = None
+        beacon = _of_type(conf.get('lldp_beacon'), dict, {})
+        coprocessor = _of_type(conf.get('coprocessor'), dict)
+        return {
+            'hairpin': conf.get('hairpin') is True,
+            'loop_protect': conf.get('loop_protect') is True,
+            'loop_protect_external': conf.get('loop_protect_external') is True,
+            'receive_lldp': conf.get('receive_lldp') is True,
+            'lldp_peer_mac': peer_mac.lower() if peer_mac else None,
+            'lldp_beacon': Beacon(
+                _of_type(beacon.get('system_name'), str),
+                _of_type(beacon.get('port_descr'), str),
+                tuple(
+                    (tlv['oui'], tlv['subtype'], tlv['info'])
+                    for tlv in _of_type(beacon.get('org_tlvs'), list, [])
+                    if isinstance(tlv, dict)
+                    and _is_int(tlv.get('oui'))
+                    and _is_int(tlv.get('subtype'))
+                    and isinstance(tlv.get('info'), str)
+                ),
+            )
+            if beacon.get('enable') is True
+            else None,
+            'coprocessor': _of_type(
+                coprocessor.get('vlan_vid_base', portopts.DEFAULT_VID_BASE), int
+            )
+            if coprocessor is not None
+            else None,
+        }
 
     # --- stacking (FAUCET's fabric of switches) ----------------------------------------
 

@@ -17,6 +17,7 @@ from typing import Any
 from controller.config.frozen import FrozenDict
 from controller.ofmatch import OFPVID_PRESENT
 from controller.vswitch.lacp import LacpOptions
+from controller.vswitch.portopts import Beacon
 
 OVS_HARDWARE = 'Open vSwitch'
 FAUCET_MAC = '0e:00:00:00:00:01'  # FAUCET's default router MAC
@@ -85,6 +86,14 @@ class Interface:
     # FAUCET's: floods from this port other than ARP and ND skip the other such ports
     restricted_bcast_arpnd: bool = False
     lacp: LacpOptions | None = None  # FAUCET's LACP: a member of LAG lacp.lag
+    # FAUCET's per-port options (controller/vswitch/portopts.py)
+    hairpin: bool = False  # floods and unicast also go back out of the in port
+    loop_protect: bool = False  # a host moving here at once bans learning here
+    loop_protect_external: bool = False  # a port to another network: one flood exit
+    receive_lldp: bool = False  # LLDP in goes to the controller
+    lldp_peer_mac: str | None = None  # ... and only from this MAC is taken
+    lldp_beacon: Beacon | None = None  # beacons sent out of the port
+    coprocessor: int | None = None  # a coprocessor port: its vlan_vid_base
 
     @property
     def vlans(self) -> tuple[Vlan, ...]:
@@ -115,6 +124,14 @@ class Interface:
             data['restricted_bcast_arpnd'] = True
         if self.lacp is not None:
             data.update(self.lacp.to_data())
+        for flag in ('hairpin', 'loop_protect', 'loop_protect_external', 'receive_lldp'):
+            if getattr(self, flag):
+                data[flag] = True
+        _put(data, 'lldp_peer_mac', self.lldp_peer_mac)
+        if self.lldp_beacon is not None:
+            data['lldp_beacon'] = self.lldp_beacon.to_data()
+        if self.coprocessor is not None:
+            data['coprocessor'] = {'strategy': 'vlan_vid', 'vlan_vid_base': self.coprocessor}
         return data
 
 
@@ -131,17 +148,22 @@ class Datapath:
     slowpath_pps: int = 0  # the switch's slow-path meter (0: none)
     combinatorial_port_flood: bool = True  # a flood rule per (VLAN, in_port), else per VLAN
     ofchannel_log: str | None = None  # a file that gets this switch's OpenFlow messages
-    lldp_beacon: FrozenDict = FrozenDict()  # validated; no port sends beacons (see docs)
+    lldp_beacon: FrozenDict = FrozenDict()  # beacon send_interval, max_per_interval, system_name
     dp_acls: tuple[str, ...] = ()  # ACL names for every packet in (then no port ACLs)
     priority_offset: int = 0  # added to every rule's priority
     stack_priority: int | None = None  # FAUCET's stack root candidate (lowest wins)
     # FAUCET's switch MAC: its LLDP chassis id; validated, nothing here sends with it
     faucet_dp_mac: str | None = None
     lacp_timeout: int = 30  # seconds a LAG member's partner may be silent
-    # FAUCET's root election health; no effect here (the root is static, see docs)
+    # FAUCET's LAG health in its root election; not counted in ours (docs)
     min_lacp_health: float | None = None
     use_idle_timeout: bool = False  # learned sources expire when silent (FAUCET's)
     layout: FrozenDict = FrozenDict()  # FAUCET's table layout options (faucet_layout.py)
+    # FAUCET's health of a root candidate (docs/fabric.md): its share of stack ports
+    # up, and root update intervals (10 s) it may be disconnected
+    min_stack_health: float = 1.0
+    down_time_multiple: int = 3
+    route_learning: bool = False  # how FAUCET learns across the fabric (docs/fabric.md)
 
     @property
     def lags(self) -> dict[int, tuple[int, ...]]:
@@ -187,10 +209,20 @@ class Datapath:
                 data[name] = getattr(self, name)
         if self.lldp_beacon:
             data['lldp_beacon'] = dict(self.lldp_beacon)
+        stack: dict[str, Any] = {}
         if self.stack_priority is not None:
-            data['stack'] = {'priority': self.stack_priority}
+            stack['priority'] = self.stack_priority
         if self.min_lacp_health is not None:
-            data.setdefault('stack', {})['min_lacp_health'] = self.min_lacp_health
+            stack['min_lacp_health'] = self.min_lacp_health
+        health: tuple[tuple[str, Any], ...] = (
+            ('min_stack_health', 1.0),
+            ('down_time_multiple', 3),
+            ('route_learning', False),
+        )
+        for name, default in health:
+            if getattr(self, name) != default:
+                stack[name] = getattr(self, name)
+        _put(data, 'stack', stack or None)
         _put(data, 'dp_acls', list(self.dp_acls))
         for name, value in self.layout.items():
             data[name] = dict(value) if isinstance(value, FrozenDict) else value

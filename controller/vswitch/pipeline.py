@@ -62,6 +62,15 @@ from controller.vswitch import acl_actions, egress, routing, tunnel
 from controller.vswitch.fabric import Fabric, route_action
 from controller.vswitch.lacp import LACP_MAC, SLOW_PROTOCOLS
 from controller.vswitch.model import Datapath, Policy
+from controller.vswitch.portopts import (
+    FROM_EXTERNAL,
+    FROM_INSIDE,
+    OFPP_IN_PORT,
+    coprocessor_rules,
+    external_flood_ports,
+    external_flooders,
+    lldp_in_rule,
+)
 
 PORT_ACL, VLAN, VLAN_ACL, ETH_SRC, ETH_DST = 0, 1, 2, 3, 4
 COOKIES = CookieSpace('vswitch_policy')
@@ -71,6 +80,9 @@ ROUTE, ROUTE_MISS = 12, 13  # FAUCET's routing (routing.py): the FIB; a host to 
 LACP = 14  # a LAG member's LACPDUs to the controller, and its drop while it carries nothing
 TUNNEL = 15  # a tunnel's frames on their way (tunnel.py)
 EGRESS_IN = 20  # a VLAN's frames on to its egress ACLs
+# FAUCET's port options (portopts.py): LLDP to the controller, a loop_protect ban,
+# a coprocessor port's frames, a host on an external port kept from the others
+LLDP_IN, LOOP_BAN, COPRO, EXTERNAL = 16, 17, 18, 19
 
 OFPVID_NONE = 0x0000
 ETH_TYPE_VLAN_TAGS = (0x8100, 0x88A8)
@@ -91,6 +103,8 @@ PRIO_LAG_FLOOD = PRIO_FLOOD + 1  # a member's flood, over combinatorial_port_flo
 LAG_GROUP_BASE = 0xFFFE0000  # select group ids LAG_GROUP_BASE | LAG id
 PRIO_EGRESS_IN = 150  # below the VIPs (FAUCET's egress ACLs do not see those)
 PRIO_FLOOD_ANY_PORT = PRIO_FLOOD - 1  # force_port_vlan: from a port outside the VLAN
+PRIO_LLDP_IN = 120  # above VLAN-in: receive_lldp
+PRIO_LOOP_BAN = 1  # above the learning miss, below learned sources
 WHOLE_PACKET = 0xFFFF  # OFPCML_NO_BUFFER: an echo request is answered with its data
 PACKET_IN_BYTES = 128
 
@@ -114,6 +128,8 @@ class PortPlan:
     lag: int | None = None  # the LAG it is a member of (FAUCET's lacp)
     lag_ports: tuple[int, ...] = ()  # every member of that LAG, sorted: hosts on the first
     egress_acl_vids: tuple[int, ...] = ()  # its VIDs whose VLAN has egress ACLs
+    hairpin: bool = False  # floods and unicast go back out of it too
+    external: bool = False  # loop_protect_external: floods leave by the first such port
 
     @property
     def vids(self) -> tuple[int, ...]:
@@ -152,6 +168,8 @@ def port_plans(policy: Policy, dp: Datapath, fabric: Fabric | None = None) -> di
             restricted=intf.restricted_bcast_arpnd,
             lag=intf.lacp.lag if intf.lacp is not None else None,
             lag_ports=lags[intf.lacp.lag] if intf.lacp is not None else (),
+            hairpin=intf.hairpin,
+            external=intf.loop_protect_external,
         )
     filtered = egress.filtered_vlans(policy, {v for p in plans.values() for v in p.vids})
     return {
@@ -175,31 +193,55 @@ def _copies(plan):
     return tuple(('output', m) for m in plan.mirrored_to)
 
 
-def egress_actions(plan: PortPlan, vid: int) -> tuple[tuple[Any, ...], ...]:
+def egress_actions(plan: PortPlan, vid: int, back: bool = False) -> tuple[tuple[Any, ...], ...]:
     """Actions that send a frame of VLAN ``vid`` (tagged, as inside the pipeline) out of
-    ``plan``'s port; ends untagged after an access port."""
-    out = ('output', plan.port) if plan.lag is None else ('group', lag_group_id(plan.lag))
+    ``plan``'s port (``back``: the frame came in by it, a hairpin port); ends untagged
+    after an access port."""
+    if plan.lag is not None:
+        out: tuple[Any, ...] = ('group', lag_group_id(plan.lag))
+    else:
+        out = ('output', OFPP_IN_PORT if back else plan.port)
     if vid in plan.tagged_vids:
         return (out,) + _copies(plan)
     return (('pop_vlan',), out) + _copies(plan)
 
 
 def flood_actions(
-    plans: Mapping[int, PortPlan], vid: int, in_port: int | None
+    plans: Mapping[int, PortPlan],
+    vid: int,
+    in_port: int | None,
+    external_exit: bool = True,
+    from_external: bool = False,
 ) -> tuple[tuple[Any, ...], ...]:
-    """Out of every other port of the VLAN (every port, for ``in_port`` None): trunks
-    first (tag kept), then one pop and the access ports."""
-    members = [p for p in plans.values() if p.port != in_port and p.carries(vid)]
+    """Out of every other port of the VLAN (every port, for ``in_port`` None), and back
+    out of a hairpin ``in_port``: trunks first (tag kept), then one pop and the access
+    ports. Of the external ports (loop_protect_external) only the first gets it, and
+    none if it came in by one (or ``from_external``: its mark says so) or if the
+    switch is not its VLAN's ``external_exit`` on the stack fabric."""
+    source = plans.get(in_port) if in_port is not None else None
+    excluded = external_flood_ports(
+        [p.port for p in plans.values() if p.external and p.carries(vid)],
+        from_external or not external_exit or (source is not None and source.external),
+    )
+    members = [
+        p
+        for p in plans.values()
+        if (p.port != in_port or p.hairpin) and p.carries(vid) and p.port not in excluded
+    ]
     tagged = [p for p in members if vid in p.tagged_vids]
     access = [p for p in members if vid == p.native_vid and vid not in p.tagged_vids]
     actions = []
     for p in tagged:
-        actions += [('output', p.port)] + list(_copies(p))
+        actions += [_out(p, in_port)] + list(_copies(p))
     if access:
         actions.append(('pop_vlan',))
         for p in access:
-            actions += [('output', p.port)] + list(_copies(p))
+            actions += [_out(p, in_port)] + list(_copies(p))
     return tuple(actions)
+
+
+def _out(plan, in_port):
+    return ('output', OFPP_IN_PORT if plan.port == in_port else plan.port)
 
 
 def output_actions(
@@ -330,10 +372,17 @@ def _egress_acl_rules(policy, dp, filtered):
     return rules
 
 
-def _vlan_rules(plans):
+def _vlan_rules(plans, marks=False):
+    """VLAN-in rules; with ``marks`` (loop_protect_external on the switch or its
+    fabric), each frame's PCP says whether it came in by an external port."""
     rules = set()
     for port, plan in plans.items():
         copies = _copies(plan)  # of the frame as received, once the port accepts it
+        mark = (
+            (('set_field', 'vlan_pcp', FROM_EXTERNAL if plan.external else FROM_INSIDE),)
+            if marks and not plan.stack
+            else ()
+        )
         if plan.native_vid is not None:
             rules.add(
                 FlowSpec.make(
@@ -347,7 +396,8 @@ def _vlan_rules(plans):
                             + (
                                 ('push_vlan', 0x8100),
                                 ('set_field', 'vlan_vid', OFPVID_PRESENT | plan.native_vid),
-                            ),
+                            )
+                            + mark,
                         ),
                         ('goto', VLAN_ACL),
                     ],
@@ -356,7 +406,7 @@ def _vlan_rules(plans):
             )
         for vid in plan.tagged_vids:
             tagged = {'in_port': port, 'vlan_vid': OFPVID_PRESENT | vid}
-            accept = [('apply', copies)] if copies else []
+            accept = [('apply', copies + mark)] if copies or mark else []
             rules.add(
                 FlowSpec.make(
                     VLAN,
@@ -406,9 +456,11 @@ def _stack_rules(dp, plans, fabric):
     return rules
 
 
-def _flood_rules(dp, plans, fabric, carrying, any_port=False):
+def _flood_rules(dp, plans, fabric, carrying, any_port=False, exits=None):
     """Per (VID, in_port) floods, or per VID without combinatorial_port_flood; with
-    ``any_port`` (force_port_vlan), a VID's flood from any port below them."""
+    ``any_port`` (force_port_vlan), a VID's flood from any port below them; ``exits``:
+    {vid: the switch whose external ports floods leave by} on a fabric with external
+    ports (None: this switch's own)."""
     tree = fabric.tree.get(dp.dp_id, frozenset()) if fabric is not None else frozenset()
     # floods go out of the stack ports on the tree only
     plans = {port: plan for port, plan in plans.items() if not plan.stack or port in tree}
@@ -422,17 +474,20 @@ def _flood_rules(dp, plans, fabric, carrying, any_port=False):
     rules = set()
     vids = sorted({v for p in plans.values() for v in p.vids})
     for vid in vids:
+        exit_here = exits is None or exits.get(vid) == dp.dp_id
         if not dp.combinatorial_port_flood or any_port:
             rules.add(
                 FlowSpec.make(
                     ETH_DST,
                     PRIO_FLOOD if not dp.combinatorial_port_flood else PRIO_FLOOD_ANY_PORT,
                     {'vlan_vid': OFPVID_PRESENT | vid},
-                    [('apply', flood_actions(outs, vid, None))],
+                    [('apply', flood_actions(outs, vid, None, exit_here))],
                     COOKIES.cookie(FLOOD),
                 )
             )
         for plan in plans.values():
+            # one rule per in_port, or (a VLAN-wide rule above) for the ports whose
+            # floods differ: LAG members, hairpin and external ports
             if not plan.carries(vid):
                 continue
             # a LAG's frames never go back into it
@@ -440,17 +495,70 @@ def _flood_rules(dp, plans, fabric, carrying, any_port=False):
             if plan.restricted:
                 rules |= _restricted_flood_rules(others, vid, plan.port)
                 continue
-            if not dp.combinatorial_port_flood and plan.lag is None:
+            match = {'vlan_vid': OFPVID_PRESENT | vid, 'in_port': plan.port}
+            if plan.stack and exits is not None:
+                # what came in by an external port elsewhere leaves by none here
+                rules.add(
+                    FlowSpec.make(
+                        ETH_DST,
+                        PRIO_FLOOD + 1,
+                        dict(match, vlan_pcp=FROM_EXTERNAL),
+                        [('apply', flood_actions(others, vid, plan.port, exit_here, True))],
+                        COOKIES.cookie(FLOOD),
+                    )
+                )
+            if dp.combinatorial_port_flood:
+                priority = PRIO_FLOOD
+            elif plan.lag is not None:
+                priority = PRIO_LAG_FLOOD
+            elif plan.hairpin or plan.external or (plan.stack and exits is not None):
+                priority = PRIO_FLOOD + 1
+            else:
                 continue
             rules.add(
                 FlowSpec.make(
                     ETH_DST,
-                    PRIO_FLOOD if dp.combinatorial_port_flood else PRIO_LAG_FLOOD,
-                    {'vlan_vid': OFPVID_PRESENT | vid, 'in_port': plan.port},
-                    [('apply', flood_actions(others, vid, plan.port))],
+                    priority,
+                    match,
+                    [('apply', flood_actions(others, vid, plan.port, exit_here))],
                     COOKIES.cookie(FLOOD),
                 )
             )
+    return rules
+
+
+def _port_option_rules(dp, plans, marks):
+    """receive_lldp's LLDP to the controller; a coprocessor port's frames out of
+    the port their VID names, or forwarded in their VLAN (flooded to all its ports)."""
+    rules = set()
+    vids = sorted({v for p in plans.values() for v in p.vids})
+    for port, intf in dp.interfaces.items():
+        if port not in plans:
+            continue
+        if intf.receive_lldp:
+            rules.add(lldp_in_rule(VLAN, PRIO_LLDP_IN, port, COOKIES.cookie(LLDP_IN)))
+        if intf.coprocessor is not None:
+            rules |= coprocessor_rules(
+                VLAN,
+                PRIO_VLAN,
+                port,
+                intf.coprocessor,
+                plans,
+                vids,
+                ETH_DST,
+                COOKIES.cookie(COPRO),
+                marks,
+            )
+            for vid in vids:
+                rules.add(
+                    FlowSpec.make(
+                        ETH_DST,
+                        PRIO_FLOOD,
+                        {'vlan_vid': OFPVID_PRESENT | vid, 'in_port': port},
+                        [('apply', flood_actions(plans, vid, port))],
+                        COOKIES.cookie(COPRO),
+                    )
+                )
     return rules
 
 
@@ -602,17 +710,23 @@ def compile_datapath(
     carrying = carrying or {}
     plans = port_plans(policy, dp, fabric)
     filtered = egress.filtered_vlans(policy, {v for p in plans.values() for v in p.vids})
+    # None: no external port on the fabric, so no marks to read on stack ports
+    exits = (
+        external_flooders(policy, fabric) or None if fabric is not None and dp.stack_ports else None
+    )
+    marks = any(p.external for p in plans.values()) or bool(exits)
     forwarding = _flood_rules(
-        dp, plans, fabric, carrying, acl_actions.forces_vlan(policy, dp)
+        dp, plans, fabric, carrying, acl_actions.forces_vlan(policy, dp), exits
     ) | _stack_rules(dp, plans, fabric)
     rules = (
         _port_acl_rules(policy, dp, plans, fabric)
-        | _vlan_rules(plans)
+        | _vlan_rules(plans, marks)
         | _vlan_acl_rules(policy, dp, plans)
         | egress.through_egress(forwarding, filtered, ETH_DST)
         | _egress_acl_rules(policy, dp, filtered)
         | _lag_rules(dp, plans, carrying)
         | _vip_rules(policy, plans)
+        | _port_option_rules(dp, plans, marks)
         | routing.static_rules(
             routing.Fib.of(policy),
             frozenset(v for p in plans.values() for v in p.vids),
@@ -650,14 +764,17 @@ def learned_rules(
     A host of a LAG is known from every member (a source rule each).
     ``idle_source`` (FAUCET's use_idle_timeout): the source rule expires after
     ``hard_timeout`` without frames from the host, and its removal (notified) forgets
-    the host; the destination rule lives until then."""
+    the host; the destination rule lives until then.
+    On a hairpin port, its own frames to ``mac`` go back out of it; on an external
+    port, frames to ``mac`` that came in by an external port (their PCP mark, here or
+    elsewhere in the fabric) are dropped."""
     tagged_vid = OFPVID_PRESENT | vid
     source_timeouts = {'hard_timeout': hard_timeout}
     if idle_source:
         source_timeouts, idle_timeout = {'idle_timeout': hard_timeout}, 0
     if plan.permanent:
         idle_timeout, source_timeouts = 0, {}
-    learned = tuple(
+    learned: tuple[FlowSpec, ...] = tuple(
         FlowSpec.make(
             ETH_SRC,
             PRIO_LEARNED + priority_offset,
@@ -677,6 +794,29 @@ def learned_rules(
             idle_timeout=idle_timeout,
         ),
     )
+    match = {'vlan_vid': tagged_vid, 'eth_dst': mac}
+    if plan.hairpin:
+        learned += (
+            FlowSpec.make(
+                egress.forwarding_table(vid, plan.egress_acl_vids, ETH_DST),
+                PRIO_LEARNED + 1 + priority_offset,
+                dict(match, in_port=plan.port),
+                [('apply', egress_actions(plan, vid, back=True))],
+                COOKIES.cookie(LEARN_DST),
+                idle_timeout=idle_timeout,
+            ),
+        )
+    if plan.external:
+        learned += (
+            FlowSpec.make(
+                egress.forwarding_table(vid, plan.egress_acl_vids, ETH_DST),
+                PRIO_LEARNED + 1 + priority_offset,
+                dict(match, vlan_pcp=FROM_EXTERNAL),
+                [],
+                COOKIES.cookie(EXTERNAL),
+                idle_timeout=idle_timeout,
+            ),
+        )
     if not plan.permanent:
         return learned
     # after the learned source: the host's own frames are never caught by its pin
@@ -732,6 +872,7 @@ def stale_learning(
                 or old.permanent != new.permanent
                 or old.lag_ports != new.lag_ports
                 or (vid in old.egress_acl_vids) != (vid in new.egress_acl_vids)
+                or (old.hairpin, old.external) != (new.hairpin, new.external)
             ):
                 stale.add((port, vid))
     return stale

@@ -96,22 +96,15 @@ FAUCET_ONLY = {
         'timeout',
     ],
     'interface': [
-        'coprocessor',
         'count_untag_vlan_miss',
         'dot1x',
         'dot1x_acl',
         'dot1x_dyn_acl',
         'dot1x_mab',
-        'hairpin',
         'hairpin_unicast',
-        'lldp_beacon',
-        'lldp_peer_mac',
-        'loop_protect',
-        'loop_protect_external',
         'max_lldp_lost',
         'mirror_destination',
         'opstatus_reconf',
-        'receive_lldp',
         'unicast_flood',
     ],
     'acl': ['dot1x_assigned', 'exact_match'],
@@ -143,8 +136,7 @@ FAUCET_ONLY = {
         'vlan_pcp',
     ],
     'actions': ['ct'],
-    # FAUCET's health-based election of a stack root among several candidates
-    'stack': ['route_learning', 'down_time_multiple', 'min_stack_health'],
+    'stack': [],
     'output': ['dl_dst'],
 }
 
@@ -303,6 +295,41 @@ _INTERFACE = _mapping(
         'lacp_port_priority': _int(0, 255, 'an LACP port priority 0..255'),
         'lacp_port_id': _int(-1, 0xFFFF, 'an LACP port id 1..65535 (-1: the port number)'),
         'lacp_resp_interval': _int(1, 65535, 'seconds between LACP answers, 1..65535'),
+        # FAUCET's per-port options of controller/vswitch/portopts.py
+        'hairpin': _flag(),
+        'loop_protect': _flag(),
+        'loop_protect_external': _flag(),
+        'receive_lldp': _flag(),
+        'lldp_peer_mac': _text('the MAC address LLDP on this port must come from'),
+        'lldp_beacon': _mapping(
+            {
+                'enable': _flag(),
+                'system_name': _text('the LLDP system name'),
+                'port_descr': _text('the LLDP port description'),
+                'org_tlvs': {
+                    'type': 'array',
+                    'items': _mapping(
+                        {
+                            'oui': _int(0, 0xFFFFFF, 'an OUI, an integer 0..0xffffff'),
+                            'subtype': _int(0, 255, 'a subtype 0..255'),
+                            'info': _text('the info, hex digits (or text)'),
+                        },
+                        'an organisational TLV (oui, subtype, info)',
+                        required=['oui', 'subtype', 'info'],
+                    ),
+                    'expect': 'a list of organisational TLVs',
+                },
+            },
+            'LLDP beacon settings (enable, system_name, port_descr, org_tlvs)',
+        ),
+        'coprocessor': _mapping(
+            {
+                'strategy': {'enum': ['vlan_vid'], 'expect': 'vlan_vid (FAUCET\'s only strategy)'},
+                'vlan_vid_base': _int(0, MAX_VID, 'the VID of port 0: port N is VID base + N'),
+            },
+            'coprocessor settings (strategy, vlan_vid_base)',
+            required=['strategy'],
+        ),
     },
     'interface settings',
     FAUCET_ONLY['interface'],
@@ -367,8 +394,18 @@ _DP = _mapping(
                     'maximum': 1,
                     'expect': 'a fraction 0..1 of LACP ports up',
                 },
+                # FAUCET's health of a root candidate (docs/fabric.md)
+                'down_time_multiple': _int(
+                    0, 2**31 - 1, 'root update intervals a candidate may be down and stay healthy'
+                ),
+                'min_stack_health': {  # a float, 0.0..1.0: the loader checks
+                    'type': 'number',
+                    'expect': 'the share of stack ports up for a healthy candidate, 0.0..1.0',
+                },
+                'route_learning': _flag(),
             },
-            'stack settings (priority)',
+            'stack settings (priority, down_time_multiple, min_stack_health, route_learning, '
+            'min_lacp_health)',
             FAUCET_ONLY['stack'],
         ),
         'lldp_beacon': _mapping(

@@ -16,6 +16,7 @@ the app sends) and the packet-ins it learns from written to that file, one per l
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,10 +25,10 @@ from controller import openflow as of
 from controller.flowspec import FlowSpec
 from controller.learning import Learned, MacTable, is_unicast
 from controller.ofmatch import OFPVID_PRESENT
-from controller.vswitch import acl_actions, egress, lacp, pipeline, routing, vip
+from controller.vswitch import acl_actions, egress, lacp, pipeline, portopts, routing, vip
 from controller.vswitch.fabric import Fabric
 from controller.vswitch.faucet_layout import layout_note
-from controller.vswitch.model import OVS_HARDWARE, Datapath, Policy
+from controller.vswitch.model import FAUCET_MAC, OVS_HARDWARE, Datapath, Policy
 from controller.vswitch.pipeline import PortPlan
 
 # A port over its max_hosts is refused new hosts for this long.
@@ -111,6 +112,7 @@ class HostSeen:
     result: Learned
     previous: int | None
     messages: list[Any] = field(default_factory=list)
+    looped: bool = False  # loop_protect banned learning on the port (FAUCET's)
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,14 @@ class PolicySwitch:
         self.remote: dict[tuple[int, str], tuple[int, FlowSpec]] = {}
         self.router: routing.SwitchRouter | None = None
         self.routed: frozenset[FlowSpec] = frozenset()  # the FIB rules of next hops known
-        self.clock = time.monotonic  # LACP's time (tests set their own)
         self.lags = lacp.Lags(lacp.system_mac(dp.id), 30)  # the LAGs' members and partners
+        self.clock = time.monotonic  # of learning, bans and LACP (tests set their own)
+        self.loop_banned: dict[int, float] = {}  # port -> when loop_protect last banned it
+        self.beacon_sent: dict[int, float] = {}  # port -> when its last LLDP beacon left
+        self.beacon_round = float('-inf')  # when the last round of beacons left
+        self.lldp_peers: dict[int, str] = {}  # port -> the LLDP peer last heard there
+        # (port, vid) whose learned hosts have hairpin or external-port rules too
+        self.extra_rules: set[tuple[int, int]] = set()
         self._use(policy, model, fabric)
 
     @classmethod
@@ -244,8 +252,8 @@ class PolicySwitch:
                 self.model.hardware,
                 note,
             )
-        if self.model.min_lacp_health is not None:  # FAUCET's root election, not done here
-            note += ' (min_lacp_health: no effect, the stack root is static)'
+        if self.model.min_lacp_health is not None:  # our root election counts stack ports only
+            note += ' (min_lacp_health: not counted in the stack root election)'
         return note
 
     def install(self) -> list[Any]:
@@ -329,18 +337,26 @@ class PolicySwitch:
     # --- learning -------------------------------------------------------------------
 
     def learn(
-        self, in_port: int, frame: bytes, settings: LearningSettings, now: float | None = None
+        self,
+        in_port: int,
+        frame: bytes,
+        settings: LearningSettings,
+        now: float | None = None,
+        held_elsewhere: Callable[[int, str], bool] | None = None,
     ) -> HostSeen | None:
         """Learn the source of ``frame``, sent to the controller by the ETH_SRC miss
         rule from ``in_port`` at ``now`` (monotonic seconds). None for a frame that
         teaches nothing: untagged (the VLAN table tags every frame it lets in), from a
         port that does not carry its VLAN, or from a group address; or one ignored by
-        the switch's ignore_learn_ins (every n-th packet-in of a second, as FAUCET)."""
+        the switch's ignore_learn_ins (every n-th packet-in of a second, as FAUCET).
+        A host seen on an external port (loop_protect_external) is refused while
+        ``held_elsewhere(vid, mac)`` says another switch has it on an ordinary port."""
         if self.channel is not None:
             self.channel.info(
                 '%016x received packet-in port %d %s', self.dp.id, in_port, frame.hex()
             )
-        if self._ignored(time.monotonic() if now is None else now):
+        now = self.clock() if now is None else now
+        if self._ignored(now):
             return None
         if len(frame) < 18 or frame[12:14] != _TPID:
             return None
@@ -351,9 +367,30 @@ class PolicySwitch:
             return None
         if plan.lag_ports:  # a LAG's hosts are learned on its first member
             plan = self.plans[plan.lag_ports[0]]
-        hosts = self.hosts.setdefault(vid, MacTable(settings.default_max_hosts, BAN_SECONDS))
+        hosts = self.hosts.setdefault(
+            vid, MacTable(settings.default_max_hosts, BAN_SECONDS, lambda: self.clock())
+        )
         hosts.max_total = self.vlan_max_hosts.get(vid)
         known = hosts.lookup(src)
+        if plan.external and held_elsewhere is not None and held_elsewhere(vid, src):
+            return HostSeen(src, vid, plan.port, Learned.REFUSED, known)
+        if self._looped(plan.port, known, hosts.seen_at(src), now, settings.idle_timeout / 2):
+            self.loop_banned[plan.port] = now
+            ban = portopts.loop_ban_rule(
+                pipeline.ETH_SRC,
+                pipeline.PRIO_LOOP_BAN + self.offset,
+                plan.port,
+                pipeline.COOKIES.cookie(pipeline.LOOP_BAN),
+            )
+            return HostSeen(
+                src,
+                vid,
+                plan.port,
+                Learned.REFUSED,
+                known,
+                self._logged([flowspec.to_flow_mod(self.dp, ban)]),
+                looped=True,
+            )
         if known is not None and known != plan.port and (vid, src) in self.pinned:
             # learned on a permanent_learn port: it does not move (its pin rule drops
             # its frames from other ports; this is one that raced the pin)
@@ -364,10 +401,18 @@ class PolicySwitch:
         if plan.permanent and result in (Learned.NEW, Learned.MOVED):
             self.pinned.add((vid, src))
         messages = []
+        if result is Learned.MOVED and (previous, vid) in self.extra_rules:
+            # kept from the external ports where it was
+            messages.append(
+                self._delete(pipeline.EXTERNAL, None, vlan_vid=OFPVID_PRESENT | vid, eth_dst=src)
+            )
         if result not in (Learned.BANNED, Learned.REFUSED, Learned.FULL):
+            if plan.hairpin or plan.external:
+                self.extra_rules.add((plan.port, vid))
             idle_source = self.model is not None and self.model.use_idle_timeout
             messages = self._logged(
-                [
+                messages
+                + [
                     # use_idle_timeout: the switch says when a source rule goes idle
                     flowspec.to_flow_mod(
                         self.dp, spec, send_flow_removed=idle_source and spec.idle_timeout > 0
@@ -384,6 +429,26 @@ class PolicySwitch:
                 ]
             )
         return HostSeen(src, vid, plan.port, result, previous, messages)
+
+    def holds_locally(self, vid: int, mac: str) -> bool:
+        """Whether host ``mac`` of VLAN ``vid`` is learned on a port of this switch
+        other than an external one (loop_protect_external)."""
+        port = self.hosts[vid].lookup(mac) if vid in self.hosts else None
+        plan = self.plans.get(port) if port is not None else None
+        return plan is not None and not plan.external and not plan.stack
+
+    def _looped(
+        self, port: int, known: int | None, seen_at: float | None, now: float, guard: float
+    ) -> bool:
+        """FAUCET's loop_protect: a host moving at once onto a loop-protected port, or
+        any new source on it while its ban is recent, bans learning there."""
+        intf = self.model.interfaces.get(port) if self.model is not None else None
+        if intf is None or not intf.loop_protect:
+            return False
+        banned = self.loop_banned.get(port)
+        if banned is not None and now - banned < guard:
+            return True
+        return portopts.rapid_move(True, known, port, seen_at, now, guard)
 
     def _ignored(self, now: float) -> bool:
         every = self.model.ignore_learn_ins if self.model is not None else 0
@@ -542,6 +607,13 @@ class PolicySwitch:
         else:
             # in ETH_DST, or EGRESS where the VLAN has egress ACLs: every table
             dsts = [self._delete(pipeline.LEARN_DST, None, port, vlan_vid=tagged_vid)]
+        extras = []
+        if (port, vid) in self.extra_rules:  # hairpin or external-port rules
+            self.extra_rules.discard((port, vid))
+            extras = [
+                self._delete(pipeline.EXTERNAL, None, vlan_vid=tagged_vid, eth_dst=mac)
+                for mac in sorted(macs)
+            ] + [self._delete(pipeline.LEARN_DST, None, in_port=port, vlan_vid=tagged_vid)]
         return (
             [
                 self._delete(pipeline.PIN, pipeline.ETH_SRC, vlan_vid=tagged_vid, eth_src=mac)
@@ -552,7 +624,71 @@ class PolicySwitch:
                 for p in members or (port,)
             ]
             + dsts
+            + extras
         )
+
+    # --- LLDP (FAUCET's lldp_beacon, receive_lldp, lldp_peer_mac) ---------------------
+
+    def beacons(self, now: float) -> list[Any]:
+        """The LLDP beacons due at ``now``: a round every send_interval of the switch's
+        lldp_beacon, on at most max_per_interval of the ports that send beacons (those
+        waiting longest first). [] without the switch's lldp_beacon, as in FAUCET."""
+        model = self.model
+        if model is None or not model.lldp_beacon:
+            return []
+        interval = model.lldp_beacon.get('send_interval', portopts.DEFAULT_SEND_INTERVAL)
+        most = model.lldp_beacon.get('max_per_interval', portopts.DEFAULT_MAX_PER_INTERVAL)
+        if now - self.beacon_round < interval:
+            return []
+        self.beacon_round = now
+        ports = [p for p, i in model.interfaces.items() if i.lldp_beacon and p in self.plans]
+        dp, ofp, parser = self.dp, self.dp.ofproto, self.dp.ofproto_parser
+        messages = []
+        for port in portopts.beacon_round(ports, self.beacon_sent, now, interval, most):
+            intf = model.interfaces[port]
+            beacon = intf.lldp_beacon
+            frame = portopts.beacon_frame(
+                FAUCET_MAC,
+                port,
+                beacon,
+                beacon.system_name or model.lldp_beacon.get('system_name', model.name),
+                beacon.port_descr if beacon.port_descr is not None else intf.description,
+                interval,
+            )
+            self.beacon_sent[port] = now
+            messages.append(
+                parser.OFPPacketOut(
+                    dp,
+                    ofp.OFP_NO_BUFFER,
+                    ofp.OFPP_CONTROLLER,
+                    [parser.OFPActionOutput(port)],
+                    frame,
+                )
+            )
+        return self._logged(messages)
+
+    def lldp_heard(self, in_port: int, frame: bytes) -> tuple[str, str] | None:
+        """An LLDP frame from a receive_lldp port: ('info' or 'warning', what to log)
+        when it is news (a new peer, or one from a MAC other than lldp_peer_mac, which
+        is ignored); None otherwise."""
+        peer = portopts.lldp_peer(frame)
+        intf = self.model.interfaces.get(in_port) if self.model is not None else None
+        if peer is None or intf is None:
+            return None
+        mac, text = peer
+        if intf.lldp_peer_mac is not None and mac != intf.lldp_peer_mac:
+            return 'warning', '%s port %d: LLDP from %s (%s) ignored: lldp_peer_mac is %s' % (
+                self.name,
+                in_port,
+                mac,
+                text,
+                intf.lldp_peer_mac,
+            )
+        heard = '%s %s' % (mac, text)
+        if self.lldp_peers.get(in_port) == heard:
+            return None
+        self.lldp_peers[in_port] = heard
+        return 'info', '%s port %d: LLDP peer %s' % (self.name, in_port, heard)
 
     def _delete(
         self, kind: int, table: int | None, out_port: int | None = None, **match: Any

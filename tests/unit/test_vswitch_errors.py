@@ -339,13 +339,13 @@ def test_one_mistake_gives_one_message(tmp_path):
     'unknown VLAN' errors, and a port with a wrong key is still a port."""
     text = (
         BASE.replace('{vid: 100}', '{vid: -1}').replace(
-            PORT_3, '      3: {tagged_vlans: [office], hairpin: true}'
+            PORT_3, '      3: {tagged_vlans: [office], hairpin_unicast: true}'
         )
         + '      4: {mirror: 3}\n'
     )
     assert [(e.line, e.path) for e in errors(tmp_path, text)] == [
         (2, 'vlans.office.vid'),
-        (14, 'dps.sw1.interfaces.3.hairpin'),
+        (14, 'dps.sw1.interfaces.3.hairpin_unicast'),
     ]
 
 

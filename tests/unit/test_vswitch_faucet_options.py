@@ -179,17 +179,6 @@ def test_bad_values_are_errors_at_their_place(option, path, message):
     assert (error.line, error.path) == (4, path) and message in error.message
 
 
-def test_lldp_beacon_on_a_port_is_refused_by_name():
-    text = (
-        'dps:\n  s1:\n    dp_id: 1\n'
-        '    interfaces: {1: {native_vlan: 100, lldp_beacon: {enable: true}}}\n'
-    )
-    with pytest.raises(ConfigError) as caught:
-        load(text)
-    [error] = caught.value.errors
-    assert error.message == "FAUCET option 'lldp_beacon' is not supported by this suite"
-
-
 def test_priority_offset_shifts_every_rule_static_and_learned(policy_text):
     plain = load(policy_text)
     shifted = load(policy_text.replace('ignore_learn_ins: 3', 'priority_offset: 4321'))

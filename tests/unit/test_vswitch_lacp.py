@@ -536,7 +536,7 @@ def test_min_lacp_health_is_said_in_the_connect_line():
     s1 = PolicySwitch.of(FakeDatapath(1), loaded)
     s2 = PolicySwitch.of(FakeDatapath(2), loaded)
     assert s1 is not None and s2 is not None
-    assert s1.hardware_note == ' (min_lacp_health: no effect, the stack root is static)'
+    assert s1.hardware_note == ' (min_lacp_health: not counted in the stack root election)'
     assert s2.hardware_note == ''
 
 

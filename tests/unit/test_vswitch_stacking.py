@@ -144,16 +144,16 @@ def test_unknown_peers_and_bad_priorities():
     )
 
 
-def test_a_stack_port_carries_no_vlan_options_and_faucets_root_election_is_refused():
+def test_a_stack_port_carries_no_vlan_options_and_min_stack_health_is_a_float():
     text = RING.replace(
         '4: {stack: {dp: s2, port: 5}}', '4: {stack: {dp: s2, port: 5}, native_vlan: red}'
-    ).replace('{priority: 1}', '{priority: 1, min_stack_health: 0.5}')
+    ).replace('{priority: 1}', '{priority: 1, min_stack_health: 1}')
     found = messages_of(text)
     assert [(line, path) for line, path, _ in found] == [
         (7, 'dps.s1.stack.min_stack_health'),
         (10, 'dps.s1.interfaces.4.native_vlan'),
     ]
-    assert "FAUCET option 'min_stack_health' is not supported" in found[0][2]
+    assert 'written with a point, as FAUCET reads it; got 1' in found[0][2]
     assert 'stack port, which carries every VLAN of the stack tagged' in found[1][2]
 
 
