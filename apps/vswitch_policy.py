@@ -135,6 +135,7 @@ class VSwitchPolicy(SuiteApp):
             len(self.policy.vlans),
             len(self.policy.acls),
         )
+        self._log_notes(self.policy)
         self.stack_down: set[tuple[int, int]] = set()  # (dp_id, port) of stack ports down
         # FAUCET's root election (stack_root.py): the root elected (None: the static
         # one), and when each switch was last connected
@@ -387,6 +388,7 @@ class VSwitchPolicy(SuiteApp):
         self.watch.follow(new.files)
         self.reloads.applied_policy(why, new.to_data(), total)
         self._log_fabric('reloaded')
+        self._log_notes(new)
         self.logger.info(
             'policy reload (%s) applied: %d rule changes in %.1f ms (the file '
             'read and checked in %.1f ms)',
@@ -395,6 +397,12 @@ class VSwitchPolicy(SuiteApp):
             (_now() - checked) * 1000,
             (checked - started) * 1000,
         )
+
+    def _log_notes(self, policy: Policy) -> None:
+        """What the policy has that does nothing here, as in FAUCET: once per policy
+        applied."""
+        for note in policy.notes:
+            self.logger.warning('policy: %s', note)
 
     # --- the fabric: make before break ---------------------------------------------
 

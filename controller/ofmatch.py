@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from controller.config.schema import describe, parse_int
 
 OFPP_MAX = 0xFFFFFF00  # highest physical port number in OpenFlow 1.3
+OFPP_IN_PORT = 0xFFFFFFF8  # reserved: out of the port the packet came in on
 OFPVID_PRESENT = 0x1000  # set in vlan_vid of a tagged frame
 MIN_VID, MAX_VID = 1, 4094
 ETH_IPV4, ETH_IPV6 = 0x0800, 0x86DD

@@ -1,7 +1,8 @@
 """The policy check command: ``sdn-policy-check FILE`` and
 ``python -m controller.vswitch check FILE``.
 
-Prints "OK: <n> dps, <n> vlans, <n> acls (<n> rules)" and exits 0 for a valid policy;
+Prints "OK: <n> dps, <n> vlans, <n> acls (<n> rules)" and exits 0 for a valid policy
+(after a "warning: " line per thing it has that does nothing, as in FAUCET);
 prints every error (file:line:column: key path: message) and exits 1 for an invalid one;
 exits 2 on a usage error or a file it cannot read (not a regular file, or larger than
 ``--max-bytes``, as the app refuses it).
@@ -40,6 +41,8 @@ def check(
             '%s: %d error%s' % (path, len(error.errors), 's' * (len(error.errors) != 1)), file=out
         )
         return EXIT_INVALID
+    for note in policy.notes:
+        print('warning: %s' % note, file=out)
     print(
         'OK: %d dps, %d vlans, %d acls (%d rules)'
         % (len(policy.dps), len(policy.vlans), len(policy.acls), policy.rule_count),

@@ -24,6 +24,7 @@ from controller.vswitch.faucet_layout import layout_options
 from controller.vswitch.include import PolicyFiles
 from controller.vswitch.lacp import lacp_options, lag_issues
 from controller.vswitch.model import (
+    DESTINATIONS,
     FAUCET_MAC,
     OVS_HARDWARE,
     REWRITES,
@@ -117,11 +118,23 @@ class _Builder:
         self.stack_refs = []
         self.pending_tunnels: list[tunnel.Pending] = []  # resolved once the switches are
         self.failover_groups = {}  # ACL failover group id -> (its ports, path)
+        self.notes = []  # what is accepted but does nothing, as in FAUCET: for the log
 
     def issue(self, path: Path, message: str, at_key: bool = False) -> None:
         # One message per place: where the schema spoke, it said what was wrong.
         if not self.source.has_issue_at(path):
             self.source.issue(path, message, at_key=at_key)
+
+    def note(self, path: Path, message: str) -> None:
+        self.notes.append(
+            '%s:%s: %s: %s'
+            % (
+                self.source.source_of(path).filename,
+                self.source.line_of(path),
+                '.'.join(map(str, path)),
+                message,
+            )
+        )
 
     def build(self) -> Policy | None:
         data = self.source.data
@@ -136,15 +149,16 @@ class _Builder:
         dps = self._stacking(self._dps(_of_type(data.get('dps'), dict, {})))
         self._check_acl_ports(dps)
         routers = routing.parse_routers(
-            data.get('routers'), self._known_vlan, self.vlan_keys, self.issue
+            data.get('routers'), self._known_vlan, self.vlan_keys, self.issue, self.note
         )
-        routing.check_routes(self.vlans, routers, self.vlan_keys, self.issue)
+        routing.check_routes(self.vlans, routers, self.vlan_keys, self.issue, self.note)
         policy = Policy(
             vlans=FrozenDict(self.vlans),
             dps=FrozenDict(dps),
             acls=FrozenDict(self.acls),
             meters=FrozenDict(meters),
             routers=FrozenDict(routers),
+            notes=tuple(self.notes),
         )
         return self._tunnels(policy) if self.pending_tunnels else policy
 
@@ -242,12 +256,20 @@ class _Builder:
         output = self._output(acl, output_path, actions.get('output'), match)
         if allow not in (True, False):  # not given: FAUCET allows what it mirrors
             allow = mirror is not None
-        if allow and not force and any(step[0] in REWRITES for step in output):
+        # Rewrites alone with allow: the rest of the pipeline forwards the rewritten
+        # packet (FAUCET's, e.g. its NFV tutorial's). Beside a destination the rewrite
+        # would be meant for that copy only, which OpenFlow cannot express.
+        if (
+            allow
+            and not force
+            and any(step[0] in REWRITES for step in output)
+            and any(step[0] in DESTINATIONS for step in output)
+        ):
             self.issue(
                 output_path,
-                'a rule that rewrites the packet for its output cannot also allow it: the '
-                'rest of the pipeline would see the rewritten packet; write allow: false, '
-                'or a second rule',
+                'a rule that rewrites the packet for an output port cannot also allow it: '
+                'the rest of the pipeline would see the rewritten packet too; write '
+                'allow: false, or a second rule',
             )
         return Rule(
             match=FrozenDict(sorted(match.items())),
@@ -306,7 +328,14 @@ class _Builder:
             steps = []
             for ref_path, ref in refs:
                 port = _port_ref(ref)
-                if port is not None:
+                if port == ofmatch.OFPP_IN_PORT:  # OpenFlow's reserved port, on every switch
+                    steps.append(('output', port))
+                elif _is_int(port) and port > ofmatch.OFPP_MAX:
+                    self.issue(
+                        ref_path,
+                        '%d is out of range; expected %s' % (port, schema.OUTPUT_PORT_EXPECT),
+                    )
+                elif port is not None:
                     self.acl_ports.setdefault(acl, []).append((ref_path, port))
                     steps.append(('output', port))
             return steps
@@ -898,6 +927,17 @@ class _Builder:
         name = _of_type(intf.get('name'), str, key_text)
         if _is_int(key) or _decimal(key_text):
             key_number = int(key_text)
+            if key_number == ofmatch.OFPP_IN_PORT and intf.get('output_only') is True:
+                # FAUCET needs the reserved port declared to output to it; here an ACL
+                # outputs to IN_PORT on any switch, and it is no port of the switch.
+                for key in set(intf) - {'output_only', 'description'}:
+                    self.issue(
+                        path + (key,),
+                        "port 0xfffffff8 is OpenFlow's IN_PORT, declared only as "
+                        'output_only: %s does not apply' % key,
+                        at_key=True,
+                    )
+                return None, None
             if not 1 <= key_number <= ofmatch.OFPP_MAX:
                 self.issue(
                     path,

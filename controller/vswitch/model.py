@@ -239,6 +239,7 @@ class Datapath:
 #   ('failover', group id, (port number or name, ...)): out of the first live port
 OutputStep = tuple[Any, ...]
 REWRITES = ('pop_vlan', 'push_vlan', 'swap_vid', 'set_field')
+DESTINATIONS = ('output', 'tunnel', 'failover')
 
 
 @dataclass(frozen=True)
@@ -360,6 +361,9 @@ class Policy:
     files: tuple[str, ...] = field(default=(), compare=False)
     meters: FrozenDict = FrozenDict()  # name -> Meter
     routers: FrozenDict = FrozenDict()  # name -> Router
+    # What the policy has that does nothing here, as in FAUCET (a router's VLAN without
+    # VIPs, a route that is never installed): logged as warnings. Not its value.
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def rule_count(self) -> int:

@@ -56,7 +56,7 @@ from typing import Any
 
 from controller.cookies import CookieSpace
 from controller.flowspec import FlowSpec
-from controller.ofmatch import OFPVID_PRESENT
+from controller.ofmatch import OFPP_IN_PORT, OFPVID_PRESENT
 from controller.stable.sft import Route
 from controller.vswitch import acl_actions, egress, routing, tunnel
 from controller.vswitch.fabric import Fabric, route_action
@@ -258,8 +258,9 @@ def output_actions(
             actions += [('push_vlan', step[1]), ('set_field', 'vlan_vid', OFPVID_PRESENT | step[2])]
         elif kind == 'swap_vid':
             actions.append(('set_field', 'vlan_vid', OFPVID_PRESENT | step[1]))
-        elif kind == 'output':
-            actions.append(('output', dp.port_of(step[1])))
+        elif kind == 'output':  # IN_PORT: back out of the port the packet came in on
+            port = step[1] if step[1] == OFPP_IN_PORT else dp.port_of(step[1])
+            actions.append(('output', port))
         elif kind == 'failover':  # its group: acl_actions.failover_groups
             actions.append(('group', step[1]))
         else:  # ('pop_vlan',) and ('set_field', field, value) are OpenFlow's already

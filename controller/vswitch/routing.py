@@ -5,7 +5,9 @@ the policy in, FlowSpecs and frames out; time is given by the caller.
 Routing domains: a router joins its VLANs; a VLAN with VIPs in no router routes on its
 own (its static routes, its own subnets). A domain's FIB: the subnets of its VLANs' VIPs
 (connected) and the static routes of its VLANs, each egressing in the VLAN whose
-connected subnet holds the gateway (validated: a gateway must be in one).
+connected subnet holds the gateway. As FAUCET, a router's VLAN without VIPs is not
+routed, and a route whose gateway is in no connected subnet is never installed: both
+are accepted with a note (the app logs it as a warning).
 
 On the switch (table ETH_SRC, above learning, for each VLAN V of a domain, frames to
 V's ``faucet_mac``)::
@@ -117,12 +119,12 @@ def parse_routers(
     vlan_of: Callable[[Any], Vlan | None],
     vlan_keys: Mapping[str, str],
     issue: Callable[[Path, str], None],
+    note: Callable[[Path, str], None],
 ) -> dict[str, Router]:
     """FAUCET's top-level ``routers`` ({name: {vlans: [...]}}), checked as FAUCET does
-    and a little more: every VLAN named exists (``vlan_of``: a name or VID to its Vlan)
-    and has VIPs; a VLAN alone in a router is in no other router; the VIP subnets of a
-    router do not overlap; a static route's gateway is in a connected subnet of its
-    domain (checked by ``check_routes``)."""
+    and a little more: every VLAN named exists (``vlan_of``: a name or VID to its Vlan);
+    a VLAN alone in a router is in no other router; the VIP subnets of a router do not
+    overlap. A VLAN without VIPs is not routed (``note``d), as in FAUCET."""
     routers: dict[str, Router] = {}
     lone: dict[str, str] = {}  # VLAN -> the router it is alone in
     for name, router in (conf if isinstance(conf, dict) else {}).items():
@@ -138,13 +140,13 @@ def parse_routers(
                 )
             elif vlan in vlans:
                 issue(path + (index,), "VLAN '%s' is listed twice" % vlan.name)
-            elif not vlan.faucet_vips:
-                issue(
-                    path + (index,),
-                    "VLAN '%s' has no faucet_vips: a router routes between its VLANs' "
-                    'VIP subnets' % vlan.name,
-                )
             else:
+                if not vlan.faucet_vips:
+                    note(
+                        path + (index,),
+                        "VLAN '%s' has no faucet_vips: router %s does not route it (as "
+                        'FAUCET)' % (vlan.name, name),
+                    )
                 vlans.append(vlan)
         if len(vlans) == 1:
             if vlans[0].name in lone:
@@ -181,9 +183,11 @@ def check_routes(
     routers: Mapping[str, Router],
     vlan_keys: Mapping[str, str],
     issue: Callable[[Path, str], None],
+    note: Callable[[Path, str], None],
 ) -> None:
-    """Each static route's gateway is in a connected subnet of its VLAN's domain (its
-    router's VLANs, or the VLAN itself), and is not one of the router's own VIPs."""
+    """No static route's gateway is one of the router's own VIPs; a route whose gateway
+    is in no connected subnet of its VLAN's domain (its router's VLANs, or the VLAN
+    itself) is never installed, as in FAUCET (``note``d)."""
     for vlan in vlans.values():
         domain = _domain_of(vlan, vlans, routers)
         for index, (_, gw_text) in enumerate(vlan.routes):
@@ -198,10 +202,10 @@ def check_routes(
             if any(vip.ip == gw for vip in connected):
                 issue(path, 'ip_gw %s is a VIP of the router itself' % gw)
             elif not any(gw in vip.network for vip in connected):
-                issue(
+                note(
                     path,
                     'ip_gw %s is in no connected subnet of VLAN %s%s (faucet_vips: %s): '
-                    'the gateway could not be resolved'
+                    'the route is never installed (as FAUCET)'
                     % (
                         gw,
                         vlan.name,
@@ -261,7 +265,9 @@ class Fib:
         vlans = policy.vlans
         seen: list[tuple[Vlan, ...]] = []
         for router in policy.routers.values():
-            members = tuple(vlans[name] for name in router.vlans if name in vlans)
+            members = tuple(
+                vlans[name] for name in router.vlans if name in vlans and vlans[name].faucet_vips
+            )
             if members and members not in seen:
                 seen.append(members)
         in_router = {v for members in seen for v in members}
@@ -298,7 +304,7 @@ def _domain(members):
         for dst, gw_text in vlan.routes:
             gw = ipaddress.ip_address(gw_text)
             where = next((c.vlan for c in connected if gw in c.network), None)
-            if where is not None:  # else refused by check_routes
+            if where is not None:  # else never installed (check_routes noted it)
                 routes.append(StaticRoute(ipaddress.ip_network(dst), gw, where))
     return Domain(tuple(members), connected, tuple(routes))
 

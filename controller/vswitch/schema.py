@@ -11,7 +11,15 @@ from typing import Any
 
 from controller.config.schema import describe, strict_validator
 from controller.config.yaml_source import Path
-from controller.ofmatch import ALIASES, MATCH_FIELDS, MAX_VID, MIN_VID, OFPP_MAX, NumberKind
+from controller.ofmatch import (
+    ALIASES,
+    MATCH_FIELDS,
+    MAX_VID,
+    MIN_VID,
+    OFPP_IN_PORT,
+    OFPP_MAX,
+    NumberKind,
+)
 from controller.vswitch.faucet_layout import FAUCET_TABLES
 from controller.vswitch.model import MAX_ACL_GROUP_ID, OVS_HARDWARE
 from controller.vswitch.pipeline import PRIO_HIGHEST
@@ -200,6 +208,10 @@ _ACL_PORT = {
     'maximum': OFPP_MAX,
     'expect': 'a port number 1..0xffffff00 or an interface name',
 }
+OUTPUT_PORT_EXPECT = 'a port number 1..0xffffff00, 0xfffffff8 (IN_PORT) or an interface name'
+# An output may also go back out of the port the packet came in on (OpenFlow's IN_PORT);
+# the loader refuses the reserved numbers between.
+_OUTPUT_PORT = dict(_ACL_PORT, maximum=OFPP_IN_PORT, expect=OUTPUT_PORT_EXPECT)
 
 _VLAN_SETTINGS = _mapping(
     {
@@ -456,8 +468,13 @@ _PUSHED_VID = {
 # ordered list of one-action mappings (applied in the order written).
 _OUTPUT = _mapping(
     {
-        'port': _ACL_PORT,
-        'ports': {'type': 'array', 'items': _ACL_PORT, 'minItems': 1, 'expect': 'a list of ports'},
+        'port': _OUTPUT_PORT,
+        'ports': {
+            'type': 'array',
+            'items': _OUTPUT_PORT,
+            'minItems': 1,
+            'expect': 'a list of ports',
+        },
         'set_fields': {
             'type': 'array',
             'minItems': 1,

@@ -250,10 +250,13 @@ def test_force_port_vlan_forwards_the_rewritten_packet_past_vlan_checks():
     assert any_port.instructions == (('apply', (('pop_vlan',), ('output', 2), ('output', 3))),)
 
 
-def test_without_force_port_vlan_rewriting_and_allowing_stays_refused():
-    [(path, message)] = errors(FORCE % (0, ''))
+def test_without_force_port_vlan_rewriting_for_a_port_and_allowing_stays_refused():
+    with_port = FORCE.replace('swap_vid: 101', 'swap_vid: 101\n            port: 2')
+    [(path, message)] = errors(with_port % (0, ''))
     assert path == 'acls.translate.0.rule.actions.output'
-    assert message.startswith('a rule that rewrites the packet for its output cannot also allow')
+    assert message.startswith(
+        'a rule that rewrites the packet for an output port cannot also allow'
+    )
     # and no flood from any port where nothing is forced
     plain = load(FORCE.replace('output:\n            swap_vid: 101', 'mirror: 3') % (0, ''))
     assert not [r for r in rules(plain, 'sw1') if r.priority == pipeline.PRIO_FLOOD_ANY_PORT]

@@ -160,7 +160,8 @@ CASES = {
         BASE.replace('actions: {allow: true}', 'actions: {output: {port: [3]}}'),
         7,
         'acls.web.1.rule.actions.output.port',
-        'expected a port number 1..0xffffff00 or an interface name; got a list',
+        'expected a port number 1..0xffffff00, 0xfffffff8 (IN_PORT) or an interface name; '
+        'got a list',
     ),
     'interface keyed by a name without a number': (
         BASE.replace('      2: {native_vlan', '      eth2: {native_vlan'),

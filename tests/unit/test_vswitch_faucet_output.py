@@ -8,8 +8,9 @@ import pytest
 import yaml
 
 from controller.config import ConfigError
+from controller.ofmatch import OFPP_IN_PORT, OFPVID_PRESENT
 from controller.vswitch import load_policy_text
-from controller.vswitch.pipeline import PORT_ACL, compile_datapath
+from controller.vswitch.pipeline import PORT_ACL, VLAN, compile_datapath
 
 POLICY = '''
 acls:
@@ -118,13 +119,13 @@ def test_output_round_trips(output):
     assert load_policy_text(yaml.safe_dump(policy.to_data()), 'again.yaml') == policy
 
 
-def test_rewriting_and_allowing_is_refused():
+def test_rewriting_for_a_port_and_allowing_is_refused():
     assert errors('{vlan_vid: 300, port: 2}', allow=1) == [
         (
             'acls.out.0.rule.actions.output',
-            'a rule that rewrites the packet for its output cannot also allow it: the rest '
-            'of the pipeline would see the rewritten packet; write allow: false, or a '
-            'second rule',
+            'a rule that rewrites the packet for an output port cannot also allow it: the '
+            'rest of the pipeline would see the rewritten packet too; write allow: false, '
+            'or a second rule',
         )
     ]
 
@@ -167,3 +168,111 @@ def test_two_pushes_in_the_mapping_form_are_refused():
     assert errors('{vlan_vid: 3, swap_vid: 4, port: 2}') == [
         ('acls.out.0.rule.actions.output.swap_vid', 'vlan_vid and swap_vid: give one of them')
     ]
+
+
+# --- rewrites alone, allowed on (FAUCET's NFV tutorial) ----------------------------------
+
+
+@pytest.mark.parametrize(
+    'output, applied',
+    [
+        # the tutorial's: DNS steered to a server by its MAC
+        (
+            "{set_fields: [{eth_dst: '0e:00:00:00:00:53'}]}",
+            ('set_field', 'eth_dst', '0e:00:00:00:00:53'),
+        ),
+        ('{swap_vid: 300}', ('set_field', 'vlan_vid', OFPVID_PRESENT | 300)),
+        ('{pop_vlans: 1}', ('pop_vlan',)),
+    ],
+)
+def test_rewrites_without_a_destination_rewrite_then_go_on(output, applied):
+    # The rest of the pipeline (learning, forwarding) sees the rewritten packet.
+    assert acl_actions(output, allow=1) == (('apply', (applied,)), ('goto', VLAN))
+
+
+def test_rewrites_beside_any_destination_and_allowing_stay_refused():
+    for output in (
+        "{set_fields: [{eth_dst: '0e:00:00:00:00:53'}], ports: [a]}",
+        '[{swap_vid: 300}, {port: 0xfffffff8}]',
+        '{vlan_vid: 300, failover: {group_id: 1, ports: [2, 3]}}',
+    ):
+        [(path, message)] = errors(output, allow=1)
+        assert path == 'acls.out.0.rule.actions.output', output
+        assert message.startswith('a rule that rewrites the packet for an output port'), output
+
+
+def test_rewrites_alone_still_need_their_prerequisites():
+    assert errors('{set_fields: [{udp_dst: 5353}]}', allow=1) == [
+        (
+            'acls.out.0.rule.actions.output.set_fields.0.udp_dst',
+            'setting udp_dst needs the rule to match ip_proto: 17',
+        )
+    ]
+
+
+# --- IN_PORT: back out of the port the packet came in on ------------------------------
+
+
+def test_in_port_is_an_output_port_on_any_switch():
+    assert acl_actions('{port: 0xfffffff8}') == (('apply', (('output', OFPP_IN_PORT),)),)
+    assert acl_actions('{ports: [a, 4294967288]}', allow=1) == (
+        ('apply', (('output', 2), ('output', OFPP_IN_PORT))),
+        ('goto', VLAN),
+    )
+
+
+@pytest.mark.parametrize('port', [0xFFFFFF01, 0xFFFFFFF9, 0xFFFFFFFC, 0xFFFFFFFD])
+def test_the_other_reserved_ports_stay_refused(port):
+    assert errors('{port: %d}' % port) == [
+        (
+            'acls.out.0.rule.actions.output.port',
+            '%d is out of range; expected a port number 1..0xffffff00, 0xfffffff8 '
+            '(IN_PORT) or an interface name' % port,
+        )
+    ]
+    [(path, message)] = errors('{port: 0xffffffff}')  # above IN_PORT: the schema's range
+    assert message.startswith('4294967295 is out of range; expected a port number')
+
+
+FAUCET_IN_PORT = '''
+acls:
+  good_acl:
+    rules:
+      - rule:
+          actions:
+            output:
+              - port: 0xfffffff8
+vlans:
+  guest: {vid: 100}
+dps:
+  sw1:
+    dp_id: 0x1
+    dp_acls: [good_acl]
+    interfaces:
+      1: {native_vlan: 100}
+      0xfffffff8: {output_only: true%s}
+'''
+
+
+def test_faucets_declared_in_port_loads_and_is_no_port_of_the_switch():
+    policy = load_policy_text(FAUCET_IN_PORT % '', 'faucet.yaml')
+    assert list(policy.dps['sw1'].interfaces) == [1]
+    [rule] = policy.acls['good_acl']
+    assert rule.actions.output == (('output', OFPP_IN_PORT),)
+    with pytest.raises(ConfigError) as caught:
+        load_policy_text(FAUCET_IN_PORT % ', native_vlan: 100', 'faucet.yaml')
+    assert [(e.path, e.message) for e in caught.value.errors] == [
+        (
+            'dps.sw1.interfaces.4294967288.native_vlan',
+            "port 0xfffffff8 is OpenFlow's IN_PORT, declared only as output_only: "
+            'native_vlan does not apply',
+        )
+    ]
+    with pytest.raises(ConfigError, match='mirror'):  # a mirror port is a real port
+        load_policy_text(
+            FAUCET_IN_PORT.replace('- port: 0xfffffff8', '- port: 1').replace(
+                'output:\n', 'mirror: 0xfffffff8\n            output:\n'
+            )
+            % '',
+            'faucet.yaml',
+        )

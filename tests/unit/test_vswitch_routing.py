@@ -101,10 +101,8 @@ def test_routers_routes_and_options_load_and_write_back():
         ("vlans: [office, 200]", 'routers.office-guest.vlans.1', "unknown VLAN 'nowhere'"),
         ("vlans: [office, 200]", 'routers.office-guest.vlans.1', "VLAN 'office' is listed twice"),
         ("vlans: [office, 200]", 'routers.office-guest.vlans', 'overlap'),
-        ("vlans: [office, 200]", 'routers.office-guest.vlans.1', 'has no faucet_vips'),
         ("vlans: [office, 200]", 'routers.office-guest', "missing key 'vlans'"),
         ("vlans: [office, 200]", 'routers.office-guest.bgp', "FAUCET option 'bgp'"),
-        ("ip_gw: '10.0.200.4'", 'vlans.guest.routes.0', 'in no connected subnet'),
         ("ip_gw: '10.0.200.4'", 'vlans.guest.routes.0', 'a VIP of the router itself'),
         ("ip_gw: '10.0.200.4'", 'vlans.guest.routes.0.route.ip_gw', 'expected an IP address'),
         ("ip_gw: '10.0.200.4'", 'vlans.guest.routes.0.route.ip_gw', 'one IP version'),
@@ -118,10 +116,8 @@ def test_routing_mistakes_are_named(change, path, message):
         'unknown VLAN': "vlans: [office, nowhere]",
         'listed twice': "vlans: [office, office]",
         'overlap': "vlans: [office, 200, lab]",
-        'has no faucet_vips': "vlans: [office, bare]",
         "missing key 'vlans'": "{}",
         "FAUCET option 'bgp'": "vlans: [office, 200]\n    bgp: {as: 1}",
-        'in no connected subnet': "ip_gw: '10.0.201.4'",
         'a VIP of the router itself': "ip_gw: '10.0.100.254'",
         'expected an IP address': "ip_gw: 'gw'",
         'one IP version': "ip_gw: 'fc00:200::4'",
@@ -133,12 +129,53 @@ def test_routing_mistakes_are_named(change, path, message):
     text = POLICY.replace(change, bad[key])
     if key == 'overlap':
         text = text.replace("'10.0.30.254/24'", "'10.0.200.1/16'")
-    if key == 'has no faucet_vips':
-        text = text.replace('dps:', 'dps:', 1).replace('  lab:\n', '  bare: {vid: 400}\n  lab:\n')
     if key == "missing key 'vlans'":
         text = text.replace('  office-guest:\n    {}', '  office-guest: {}')
     found = errors(text)
     assert any(p == path and message in m for p, m in found), found
+
+
+def test_a_router_vlan_without_vips_and_an_unreachable_gateway_load_and_do_nothing():
+    # As FAUCET: accepted; the VLAN is not routed, the route never installed; each noted.
+    text = (
+        POLICY.replace('vlans: [office, 200]', 'vlans: [office, 200, bare]')
+        .replace("ip_gw: '10.0.200.4'", "ip_gw: '10.0.201.4'")
+        .replace('  lab:\n', '  bare: {vid: 400}\n  lab:\n')
+        .replace(
+            '      5: {native_vlan: office',
+            '      6: {native_vlan: bare}\n      5: {native_vlan: office',
+        )
+    )
+    policy = load(text)
+    assert policy.routers['office-guest'].vlans == ('office', 'guest', 'bare')
+    assert policy.notes == (
+        "faucet.yaml:21: routers.office-guest.vlans.2: VLAN 'bare' has no faucet_vips: "
+        'router office-guest does not route it (as FAUCET)',
+        'faucet.yaml:12: vlans.guest.routes.0: ip_gw 10.0.201.4 is in no connected subnet '
+        'of VLAN guest and its router (faucet_vips: 10.0.100.254/24, fc00:100::254/64, '
+        '10.0.200.254/24, fc00:200::254/64): the route is never installed (as FAUCET)',
+    )
+    fib = routing.Fib.of(policy)
+    [domain] = [d for d in fib.domains if len(d.vlans) > 1]
+    assert [v.name for v in domain.vlans] == ['office', 'guest']  # not bare
+    assert fib.domains_of(400) == []
+    assert [str(r.network) for r in domain.routes] == ['fd00:172::/64']  # not 172.16.0.0/24
+    assert not [
+        r
+        for r in rules_of(policy)
+        if 'vlan_vid' in r.match_dict()
+        and r.match_dict()['vlan_vid'] == OFPVID_PRESENT | 400
+        and r.table == ETH_SRC
+        and r.cookie in (COOKIES.cookie(ROUTE), COOKIES.cookie(ROUTE_MISS))
+    ]
+    messages, notes = switch(text).route_tick(now=1e9)
+    asked = {
+        str(packet.Packet(bytes(m.data)).get_protocol(arp.arp).dst_ip)
+        for m in packet_outs(messages)
+        if packet.Packet(bytes(m.data)).get_protocol(arp.arp)
+    }
+    assert asked == set()  # the unreachable gateway is never asked for
+    assert not load().notes  # and a policy without either has no notes
 
 
 def test_a_vlan_alone_in_two_routers_and_a_route_with_an_unknown_key():
