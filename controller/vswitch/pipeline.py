@@ -65,7 +65,6 @@ from controller.vswitch.model import Datapath, Policy
 from controller.vswitch.portopts import (
     FROM_EXTERNAL,
     FROM_INSIDE,
-    OFPP_IN_PORT,
     coprocessor_rules,
     external_flood_ports,
     external_flooders,

@@ -39,7 +39,6 @@ from controller.lldp import LLDP_DESTINATION, LLDP_ETHERTYPE, tlv
 from controller.ofmatch import MAX_VID, OFPVID_PRESENT
 from controller.openflow import mac_bytes, mac_text
 
-OFPP_IN_PORT = 0xFFFFFFF8  # OpenFlow's way to send a frame back out of its in port
 DEFAULT_SEND_INTERVAL = 5  # FAUCET's defaults for a switch's lldp_beacon
 DEFAULT_MAX_PER_INTERVAL = 5
 DEFAULT_VID_BASE = 1000  # FAUCET's coprocessor vlan_vid_base

@@ -10,10 +10,10 @@ import yaml
 
 from controller.config import ConfigError
 from controller.learning import Learned
+from controller.ofmatch import OFPP_IN_PORT
 from controller.vswitch import load_policy_text, pipeline, portopts, stack_root
 from controller.vswitch.fabric import Fabric
 from controller.vswitch.pipeline import ETH_DST, ETH_SRC, VLAN, compile_datapath
-from controller.vswitch.portopts import OFPP_IN_PORT
 from controller.vswitch.switch import PolicySwitch
 from tests.harness.fakes import FakeDatapath
 from tests.unit.test_vswitch_switch import SETTINGS, tagged_frame
