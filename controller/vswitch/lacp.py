@@ -12,7 +12,8 @@ A member port carries traffic when all of these hold:
   UNSELECTED;
 - its link is up, and every port of its ``lacp_passthrough`` too;
 - its partner's last LACPDU came less than the switch's ``lacp_timeout`` seconds ago
-  and says the partner is in sync (its actor synchronization bit);
+  and says the partner is in sync and collecting (its actor synchronization and
+  collecting bits: a partner not collecting yet would lose what is sent to it);
 - that partner is the LAG's partner: the (system, key) of the LAG's lowest-numbered
   member that qualifies (a member cabled to another system carries nothing).
 
@@ -184,8 +185,9 @@ class Lags:
         )
 
     def partner_up(self, port: int, now: float) -> bool:
-        """Whether ``port``'s partner is heard, in sync, and its link (and passthrough
-        ports) up: FAUCET's actor UP."""
+        """Whether ``port``'s partner is heard, in sync and collecting, and its link (and
+        passthrough ports) up: FAUCET's actor UP. Collecting too: a frame sent to a
+        partner that is not collecting yet is lost (802.1AX distributes only then)."""
         member = self.members[port]
         return (
             self._passes(member)
@@ -193,6 +195,7 @@ class Lags:
             and member.heard is not None
             and now - member.heard <= self.timeout
             and member.partner.in_sync
+            and member.partner.collecting
         )
 
     def up_counts(self, now: float) -> dict[int, int]:
