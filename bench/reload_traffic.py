@@ -317,7 +317,9 @@ def section(data):
         'any of them. "affected": the streams of the VLANs the edit touches. Flow '
         'entries: dump-flows before and after (counters ignored; modified = same table, '
         'priority and match, other actions, cookie or timeouts). FLOW_MODs: what '
-        '`ovs-ofctl snoop` saw the controller send during the streams. %s'
+        '`ovs-ofctl snoop` saw the controller send during the streams (a cold start '
+        'reconnects the switch: its whole program). Restart: what FAUCET\'s log says; '
+        'vswitch_policy has one kind, the diff. %s'
         % (
             data['faucet_versions']['faucet'],
             data['faucet_versions']['os_ken'],
@@ -327,9 +329,10 @@ def section(data):
             data['notes'],
         ),
         '',
-        '| edit | controller | restart | lost affected | lost unaffected | entries added '
+        '| edit | controller | restart | lost affected | lost unaffected | longest outage ms '
+        '| entries added '
         '| deleted | modified | entries after | FLOW_MODs sent |',
-        '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+        '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ]
     by_controller = data['runs']
     for i, edit in enumerate(data['edits']):
@@ -337,13 +340,14 @@ def section(data):
             row = rows[i]
             f = row['flows']
             out.append(
-                '| %s | %s | %s | %d | %d | %d | %d | %d | %d | %d |'
+                '| %s | %s | %s | %d | %d | %.0f | %d | %d | %d | %d | %d |'
                 % (
                     edit['change'],
                     name,
                     row['restart'] or 'n/a',
                     row['lost_affected'],
                     row['lost_unaffected'],
+                    max(st['longest_outage_ms'] for st in row['streams']),
                     f['added'],
                     f['deleted'],
                     f['modified'],
