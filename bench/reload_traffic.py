@@ -372,7 +372,11 @@ def section(data):
     for i, edit in enumerate(data['edits']):
         row = by_controller['faucet'][i]
         if row['restart'] == 'cold':
-            why = [line for line in row['controller_log'] if COLD_REASON.search(line)]
+            why = [
+                line.split(' s1 ', 1)[-1]  # no time and DP prefix
+                for line in row['controller_log']
+                if COLD_REASON.search(line)
+            ]
             out.append('- %s: %s' % (edit['change'], '; '.join(why) or 'not said'))
     return out, []
 
