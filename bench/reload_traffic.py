@@ -84,25 +84,25 @@ def policy_text(vlans=START_VLANS, acl_rules=0, guest_max_hosts=8, lab_vip=False
 
 
 MOVED = {**START_VLANS, 7: 'office'}
-# (what changed, policy after it, the VLANs it touches): applied in this order. The
-# router address comes last: once a VLAN routes, FAUCET cold-starts on any port change.
+# (what changed, policy after it, the VLANs it touches): applied in this order. Once
+# VLAN lab routes (the third edit), FAUCET cold-starts on any port change (the fourth).
 EDITS = [
     ('ACL added to port 1 (office)', policy_text(acl_rules=1), {'office'}),
     ('VLAN guest max_hosts 8 -> 4', policy_text(acl_rules=1, guest_max_hosts=4), {'guest'}),
     (
+        'router address added to VLAN lab',
+        policy_text(acl_rules=1, guest_max_hosts=4, lab_vip=True),
+        {'lab'},
+    ),
+    (
         'port 7 moved from lab to office',
-        policy_text(MOVED, acl_rules=1, guest_max_hosts=4),
+        policy_text(MOVED, acl_rules=1, guest_max_hosts=4, lab_vip=True),
         {'lab', 'office'},
     ),
     (
         'second rule added to the ACL of port 1',
-        policy_text(MOVED, acl_rules=2, guest_max_hosts=4),
-        {'office'},
-    ),
-    (
-        'router address added to VLAN lab',
         policy_text(MOVED, acl_rules=2, guest_max_hosts=4, lab_vip=True),
-        {'lab'},
+        {'office'},
     ),
 ]
 
