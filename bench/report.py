@@ -7,7 +7,7 @@ Every figure in RESULTS.md comes from bench/results/*.json; the hand-written ana
 import json
 import os
 
-from bench import arbiter, faucet, flood_memory, metrics_cost, scaling, stable
+from bench import arbiter, faucet, flood_memory, metrics_cost, reload_traffic, scaling, stable
 from bench.machine import machine_line
 
 FLOW_SWITCHES = 16
@@ -557,6 +557,7 @@ def write(results_dir, path):
         ('arbiter', _arbiter),
         ('flood_memory', _flood_memory),
         ('metrics_cost', metrics_cost.section),
+        ('reload_traffic', reload_traffic.section),
     )
     loaded = {name: _load(results_dir, name) for name, _ in sections}
     for name, render in sections:
