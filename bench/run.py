@@ -62,6 +62,11 @@ CONTROLLERS = {
     'simple_switch_13 (default, INFO log)': (['ryu.app.simple_switch_13'], None, []),
     'simple_switch_13 (WARNING log)': (['ryu.app.simple_switch_13'], None, WARNING),
     'one_flowmod (ceiling)': (['bench/apps/one_flowmod.py'], None, WARNING),
+    'one_flowmod (ceiling, our match parser)': (
+        ['bench/apps/one_flowmod_match_parser.py'],
+        None,
+        WARNING,
+    ),
 }
 
 

@@ -65,7 +65,7 @@ from ryu.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
 
-from controller import discovery, metrics, rest, ui
+from controller import discovery, match_parser, metrics, rest, ui
 from controller.discovery import Link
 from controller.metrics import collectors
 from controller.metrics import openflow as of_metrics
@@ -206,6 +206,7 @@ class SuiteApp(app_manager.RyuApp):
         self.log_throttle = LogThrottle()
         self._sending_lldp = False  # port changes wait while an LLDP round is sent
         quiet_ryu_parse_errors()
+        match_parser.install()
         if self.DISCOVERY:
             self.graph = SwitchGraph()
             options = CONF[self.CONFIG_GROUP]

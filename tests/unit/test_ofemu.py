@@ -647,9 +647,10 @@ def test_simple_switch_13_end_to_end(tmp_path):
         assert 'Traceback' not in ryu.log_tail(200)
 
 
-def test_one_flowmod_ceiling_app_end_to_end(tmp_path):
-    with _ryu('one_flowmod', tmp_path) as ryu:
-        assert ryu.apps[0].endswith(os.path.join('bench', 'apps', 'one_flowmod.py'))
+@pytest.mark.parametrize('app', ['one_flowmod', 'one_flowmod_match_parser'])
+def test_one_flowmod_ceiling_app_end_to_end(tmp_path, app):
+    with _ryu(app, tmp_path) as ryu:
+        assert ryu.apps[0].endswith(os.path.join('bench', 'apps', app + '.py'))
         lat = ofemu.run_benchmark_sync(
             '127.0.0.1', ryu.ofp_port, 4, 10, 'latency', 1, 1.0, 0, cookie=ofemu.FROM_TABLE_MISS
         )
