@@ -44,6 +44,7 @@ from controller.arbiter.resolve import (
     rights_violation,
 )
 from controller.arbiter.rules import ActionsKey, Relation, Rule, RuleKey, actions_key
+from controller.arbiter.stamping import StampShape, stamp_shape
 from controller.arbiter.stats import FlowStatsViews
 from controller.arbiter.voting import (
     Count,
@@ -70,11 +71,6 @@ DECISIONS_KEPT = 1000
 FORGET_QUIET_EVERY_S = 60.0  # how often damping states that have decayed are dropped
 ACTIONS_KEPT = 4096  # distinct actions keys shared by the fast path
 _HEADER = struct.Struct('!BBHI')
-# A FLOW_MOD after its header: cookie, cookie mask, table, command, idle and hard
-# timeouts, priority, buffer id, out port, out group, flags.
-_FLOW_MOD_HEAD = struct.Struct('!QQBBHHHIIIH')
-_COOKIE = struct.Struct('!Q')
-_FLAGS = struct.Struct('!H')
 
 Region = tuple[int, int, TernaryMatch]  # (dpid, table, match): what damping tracks
 Ask = tuple[str, int, int, int, TernaryMatch]  # (app, dpid, table, asked priority, match)
@@ -276,6 +272,8 @@ class Arbiter:
         self.single_app: dict[tuple[int, int], SingleAppTable] = {}  # by (dpid, table)
         self.single_app_tables = single_app_tables
         self._fast: dict[str, FastStage] = {}  # by app, for the policy in force
+        # (app id, FlowModTemplate) -> what stamping it takes (None: not the fast path's)
+        self._stamp_shapes: dict[tuple[int, FlowModTemplate], StampShape | None] = {}
         # instructions as sent -> actions key (wire_actions)
         self._actions: dict[bytes, ActionsKey] = {}
         self.damper: FlapDamper[Region] = FlapDamper(
@@ -354,6 +352,7 @@ class Arbiter:
         """Use ``policy`` from now on (installed rules stay as they are)."""
         self.materialize()  # the new policy may restrict an app of the fast path
         self._fast.clear()
+        self._stamp_shapes.clear()
         self.policy = policy
         self.damper.config = policy.damping
         self.buckets.clear()
@@ -531,51 +530,38 @@ class Arbiter:
             stage = self._fast_stage(app)
         if stage is False or stage[2]:  # (its tables moved: the object path translates)
             return None
-        shapes = []
-        for template in templates:
-            head = _FLOW_MOD_HEAD.unpack_from(template.prototype, 8)
-            values = template.match_values(mac, port)
-            fields = None if values is None else _packed_fields(*values)
-            table_id = head[2]
-            if (
-                fields is None
-                or head[3] != ofproto_v1_3.OFPFC_ADD
-                or table_id >= ofproto_v1_3.OFPTT_MAX
-            ):
-                return None
-            table = self.single_app.get((dp.id, table_id))
-            if table is None:
-                if not self._fresh(dp.id, table_id):
-                    return None
-            elif table.app != app:
-                return None
-            shapes.append((template, head, fields))
-        self.datapaths[dp.id] = dp
         app_id = self.cookies.ids.get(app)
         if app_id is None:
             app_id = self.cookies.app_id(app)
+        shapes = []
+        for template in templates:
+            if (app_id, template) in self._stamp_shapes:
+                shape = self._stamp_shapes[(app_id, template)]
+            else:
+                shape = self._stamp_shapes[(app_id, template)] = stamp_shape(
+                    template, lambda cookie: (app_id << APP_SHIFT) | (cookie & OWN_BITS)
+                )
+            if shape is None:
+                return None
+            table = self.single_app.get((dp.id, shape.table_id))
+            if table is None:
+                if not self._fresh(dp.id, shape.table_id):
+                    return None
+            elif table.app != app:
+                return None
+            shapes.append(shape)
+        self.datapaths[dp.id] = dp
+        mac_value = int.from_bytes(mac, 'big')
         out = []
-        for template, head, fields in shapes:
-            cookie, table_id, idle, hard, priority, flags = (
-                head[0],
-                head[2],
-                head[4],
-                head[5],
-                head[6],
-                head[10],
-            )
+        for shape in shapes:
             dp.xid = (dp.xid + 1) & ofproto_v1_3.MAX_XID  # as send_stamped numbers them
-            wire = template.stamp(dp.xid, mac, port)
-            _COOKIE.pack_into(wire, 8, (app_id << APP_SHIFT) | (cookie & OWN_BITS))
-            if idle or hard:  # keeps the store in step, as _fast_add
-                _FLAGS.pack_into(wire, 44, flags | ofproto_v1_3.OFPFF_SEND_FLOW_REM)
-            where = (dp.id, table_id)
+            sent = bytes(shape.template.stamp(dp.xid, mac, port))
+            where = (dp.id, shape.table_id)
             table = self.single_app.get(where)
             if table is None:
                 table = self.single_app[where] = SingleAppTable(app)
-            removed = bool(flags & ofproto_v1_3.OFPFF_SEND_FLOW_REM)
-            sent = bytes(wire)
-            self._keep_fast(dp, app, table, table_id, (priority,) + fields, sent, cookie, removed)
+            key = shape.key_for(port, mac_value)
+            self._keep_fast(dp, app, table, shape.table_id, key, sent, shape.cookie, shape.removed)
             out.append(sent)
         return out
 
