@@ -11,6 +11,7 @@ from bench import arbiter, faucet, flood_memory, metrics_cost, reload_traffic, s
 from bench.machine import machine_line
 
 FLOW_SWITCHES = 16
+FLOW_HOSTS = 100  # learned hosts per switch of the base runs
 BASELINE = 'simple_switch_13 (default, INFO log)'
 BASELINE_WARN = 'simple_switch_13 (WARNING log)'
 CEILING = 'one_flowmod (ceiling)'
@@ -50,7 +51,9 @@ def _flowsetup(data, plots):
     tput = {
         r['controller']: r
         for r in runs
-        if r['mode'] == 'throughput' and r['n_switches'] == FLOW_SWITCHES
+        if r['mode'] == 'throughput'
+        and r['n_switches'] == FLOW_SWITCHES
+        and r.get('hosts_per_switch', FLOW_HOSTS) == FLOW_HOSTS
     }
     base = tput.get(BASELINE, {}).get('answered_per_s', {}).get('median')
     base_w = tput.get(BASELINE_WARN, {}).get('answered_per_s', {}).get('median')
@@ -102,23 +105,27 @@ def _flowsetup(data, plots):
             '| %s | %d | %.0f | %.0f | %.0f | %.0f |'
             % (r['controller'], us['n'], us['p50'], us['p90'], us['p99'], us['max'])
         )
-    sweep = {}
+    sweep, host_sweep = {}, {}
     for r in runs:
-        if r['mode'] == 'throughput':
-            sweep.setdefault(r['controller'], {})[r['n_switches']] = r['answered_per_s']['median']
-    counts = sorted({n for per in sweep.values() for n in per})
-    out += [
-        '',
-        '### Throughput against the number of switches (answered/s, median)',
-        '',
-        '| controller | ' + ' | '.join('%d sw' % n for n in counts) + ' |',
-        '| --- |' + ' ---: |' * len(counts),
-    ]
-    for name, per in sweep.items():
-        out.append(
-            '| %s | ' % name
-            + ' | '.join('%.0f' % per[n] if n in per else '' for n in counts)
-            + ' |'
+        if r['mode'] != 'throughput':
+            continue
+        rate, hosts = r['answered_per_s']['median'], r.get('hosts_per_switch', FLOW_HOSTS)
+        if hosts == FLOW_HOSTS:
+            sweep.setdefault(r['controller'], {})[r['n_switches']] = rate
+        if r['n_switches'] == FLOW_SWITCHES:
+            host_sweep.setdefault(r['controller'], {})[hosts] = rate
+    out += _sweep_table(
+        'Throughput against the number of switches (answered/s, median; %d learned hosts '
+        'each)' % FLOW_HOSTS,
+        '%d sw',
+        sweep,
+    )
+    if any(len(per) > 1 for per in host_sweep.values()):
+        out += _sweep_table(
+            'Throughput against learned hosts per switch (answered/s, median; %d switches)'
+            % FLOW_SWITCHES,
+            '%d hosts',
+            host_sweep,
         )
     if plots is not None:
         out += [
@@ -167,6 +174,26 @@ def _flowsetup(data, plots):
             )
         )
     return out, targets
+
+
+def _sweep_table(title, column, per_controller):
+    """A table of answered/s by controller and size; 'not run' where a size was left
+    out for a controller (bench/run.py says why)."""
+    sizes = sorted({n for per in per_controller.values() for n in per})
+    out = [
+        '',
+        '### ' + title,
+        '',
+        '| controller | ' + ' | '.join(column % n for n in sizes) + ' |',
+        '| --- |' + ' ---: |' * len(sizes),
+    ]
+    for name, per in per_controller.items():
+        out.append(
+            '| %s | ' % name
+            + ' | '.join('%.0f' % per[n] if n in per else 'not run' for n in sizes)
+            + ' |'
+        )
+    return out
 
 
 def _dataplane(data):

@@ -78,14 +78,27 @@ class Curve:
         return {label: fit(points) for label, points in self.series.items()}
 
 
-def flowsetup_curve(data: dict) -> Curve | None:
-    """CPU-bound cost of one packet-in (1/answered rate) against the switch count."""
+BASE_HOSTS = 100  # learned hosts per switch of the switch sweep (bench/run.py)
+BASE_SWITCHES = 16  # switches of the host sweep
+
+
+def _us_per_packet_in(data: dict, keep, x_of) -> dict[str, list]:
+    """Per controller, (x, 1e6 / answered rate) of the throughput runs ``keep`` takes."""
     series: dict[str, list] = {}
     for entry in data['results']:
         rate = (entry.get('answered_per_s') or {}).get('median')
-        if entry.get('mode') == 'throughput' and rate:
-            series.setdefault(entry['controller'], []).append((entry['n_switches'], 1e6 / rate))
-    series = {label: sorted(points) for label, points in series.items() if len(points) > 1}
+        if entry.get('mode') == 'throughput' and rate and keep(entry):
+            series.setdefault(entry['controller'], []).append((x_of(entry), 1e6 / rate))
+    return {label: sorted(points) for label, points in series.items() if len(points) > 1}
+
+
+def flowsetup_curve(data: dict) -> Curve | None:
+    """CPU-bound cost of one packet-in (1/answered rate) against the switch count."""
+    series = _us_per_packet_in(
+        data,
+        lambda entry: entry.get('hosts_per_switch', BASE_HOSTS) == BASE_HOSTS,
+        lambda entry: entry['n_switches'],
+    )
     if not series:
         return None
     return Curve(
@@ -97,6 +110,27 @@ def flowsetup_curve(data: dict) -> Curve | None:
         'linear',
         'scaling_flowsetup.png',
         '{slope:+.2f} us per packet-in for each added switch',
+    )
+
+
+def flowsetup_hosts_curve(data: dict) -> Curve | None:
+    """The same against the hosts each switch has learned (16 switches)."""
+    series = _us_per_packet_in(
+        data,
+        lambda entry: entry['n_switches'] == BASE_SWITCHES,
+        lambda entry: entry.get('hosts_per_switch', BASE_HOSTS),
+    )
+    if not series:
+        return None
+    return Curve(
+        'flow setup vs hosts',
+        'Flow setup: time per answered packet-in against learned hosts per switch',
+        'learned hosts per switch (%d switches)' % BASE_SWITCHES,
+        'us per packet-in (1 / answered rate)',
+        series,
+        'power',
+        'scaling_flowsetup_hosts.png',
+        'time grows as hosts^{slope:.2f}',
     )
 
 
@@ -194,6 +228,7 @@ def policy_curve(data: dict) -> Curve | None:
 
 CURVES = (
     ('flowsetup', flowsetup_curve),
+    ('flowsetup', flowsetup_hosts_curve),
     ('memory', memory_curve),
     ('stable-compute', epoch_curve),
     ('arbiter', arbiter_curve),

@@ -46,6 +46,45 @@ def test_the_section_fits_throughput_runs_only_and_skips_what_is_missing():
     assert scaling.section({}, plots=None) == []
 
 
+def test_the_host_sweep_is_its_own_curve_and_stays_out_of_the_switch_curve():
+    def run(switches, hosts, us):
+        return {
+            'controller': 'app',
+            'mode': 'throughput',
+            'n_switches': switches,
+            'hosts_per_switch': hosts,
+            'answered_per_s': {'median': 1e6 / us},
+        }
+
+    flowsetup = {
+        'results': [run(n, 100, 20 + n) for n in (1, 4, 16, 64)]
+        + [run(16, hosts, 36 * (hosts / 100) ** 0.25) for hosts in (1000, 10000)]
+    }
+    lines = scaling.section({'flowsetup': flowsetup}, plots=None)
+    assert '| flow setup vs switches | app | 4 | linear | +1.00 us per packet-in ' in '\n'.join(
+        lines
+    )
+    (hosts_row,) = [line for line in lines if line.startswith('| flow setup vs hosts')]
+    assert '| 3 | power | time grows as hosts^0.25 |' in hosts_row
+
+
+def test_each_controller_runs_the_switch_sweep_the_host_sweep_and_latency():
+    from bench import faucet, run
+
+    ours = run._flowsetup_runs('l2_learning (WARNING log)', quick=False)
+    assert ours == [('throughput', n, 100) for n in (1, 4, 16, 64)] + [
+        ('throughput', 16, 1000),
+        ('throughput', 16, 10000),
+        ('latency', 16, 100),
+    ]
+    theirs = run._flowsetup_runs(next(iter(faucet.CONTROLLERS)), quick=False)
+    assert ('throughput', 16, 1000) in theirs and ('throughput', 16, 10000) not in theirs
+    assert run._flowsetup_runs('l2_learning (WARNING log)', quick=True) == [
+        ('throughput', 16, 100),
+        ('latency', 16, 100),
+    ]
+
+
 def test_the_metrics_cost_section_reports_each_set_up_and_its_target():
     from bench import metrics_cost
 
