@@ -207,9 +207,14 @@ def policy_curve(data: dict) -> Curve | None:
     """VLAN/ACL policy load + validate and compile time against the ports of the policy
     (its ACL rules grow with it, as bench/run.py's sizes say)."""
     results = data['results']
+    theirs = [
+        (r['ports'], r['faucet']) for r in results if 'load_validate_ms' in r.get('faucet', {})
+    ]
     series = {
         'load + validate': [(r['ports'], r['load_validate_ms']) for r in results],
         'compile': [(r['ports'], r['compile_ms']) for r in results],
+        'FAUCET load + validate': [(ports, f['load_validate_ms']) for ports, f in theirs],
+        'FAUCET cold start (its compile)': [(ports, f['compile_ms']) for ports, f in theirs],
     }
     series = {label: points for label, points in series.items() if len(points) > 1}
     if not series:

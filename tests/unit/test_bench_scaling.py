@@ -117,3 +117,21 @@ def test_the_metrics_cost_section_reports_each_set_up_and_its_target():
     assert '| throughput | on | 980 | 103.0 | +3.0% | +2.0% |' in lines
     assert '| throughput | off | 1000 | 100.0 |  |  |' in lines
     assert targets == [('metrics on: flow-setup CPU cost vs off', 3.0, 5.0, '%')]
+
+
+def test_the_policy_curve_has_faucets_series_where_faucet_gave_figures():
+    def entry(ports, faucet):
+        return {'ports': ports, 'load_validate_ms': ports, 'compile_ms': ports, 'faucet': faucet}
+
+    policy = {
+        'results': [
+            entry(10, {'load_validate_ms': 10.0, 'compile_ms': 1.0}),
+            entry(100, {'load_validate_ms': 1000.0, 'compile_ms': 10.0}),
+            entry(1000, {'gave_up': 'no result within 600 s'}),
+        ]
+    }
+    lines = scaling.section({'policy': policy}, plots=None)
+    rows = {line.split(' | ')[1]: line for line in lines if line.startswith('| policy vs ports')}
+    assert 'ports^2.00' in rows['FAUCET load + validate']
+    assert 'ports^1.00' in rows['FAUCET cold start (its compile)']
+    assert 'ports^1.00' in rows['load + validate']
