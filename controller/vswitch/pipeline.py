@@ -472,26 +472,34 @@ def _flood_rules(dp, plans, fabric, carrying, any_port=False, exits=None):
         if plan.lag is None or designated.get(plan.lag) == port
     }
     rules = set()
-    vids = sorted({v for p in plans.values() for v in p.vids})
-    for vid in vids:
+    # each VLAN's ports, found in one pass: looking at every port per VLAN and in_port
+    # made a policy with trunks of every VLAN cost ports x ports per VLAN
+    by_vid: dict[int, list[PortPlan]] = defaultdict(list)
+    for plan in plans.values():
+        for vid in plan.vids:
+            by_vid[vid].append(plan)
+    for vid in sorted(by_vid):
         exit_here = exits is None or exits.get(vid) == dp.dp_id
+        carriers = {plan.port: plan for plan in by_vid[vid] if plan.port in outs}
         if not dp.combinatorial_port_flood or any_port:
             rules.add(
                 FlowSpec.make(
                     ETH_DST,
                     PRIO_FLOOD if not dp.combinatorial_port_flood else PRIO_FLOOD_ANY_PORT,
                     {'vlan_vid': OFPVID_PRESENT | vid},
-                    [('apply', flood_actions(outs, vid, None, exit_here))],
+                    [('apply', flood_actions(carriers, vid, None, exit_here))],
                     COOKIES.cookie(FLOOD),
                 )
             )
-        for plan in plans.values():
+        for plan in by_vid[vid]:
             # one rule per in_port, or (a VLAN-wide rule above) for the ports whose
             # floods differ: LAG members, hairpin and external ports
-            if not plan.carries(vid):
-                continue
             # a LAG's frames never go back into it
-            others = {p: o for p, o in outs.items() if plan.lag is None or o.lag != plan.lag}
+            others = (
+                carriers
+                if plan.lag is None
+                else {p: o for p, o in carriers.items() if o.lag != plan.lag}
+            )
             if plan.restricted:
                 rules |= _restricted_flood_rules(others, vid, plan.port)
                 continue
