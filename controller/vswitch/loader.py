@@ -1019,22 +1019,24 @@ class _Builder:
             else None
         )
         tagged = []
+        tagged_names = set()  # (a list's `in` compared whole VLANs: trunks of every VLAN)
         for index, ref in enumerate(_of_type(conf.get('tagged_vlans'), list, [])):
             ref_path = path + ('tagged_vlans', index)
             vlan = self._vlan_ref(ref_path, ref)
             if vlan is None:
                 continue
-            if vlan == native:
+            if native is not None and vlan.name == native.name:
                 self.issue(
                     ref_path,
                     "VLAN '%s' is this port's native_vlan too; a port "
                     "carries a VLAN either untagged (native_vlan) or tagged, not "
                     "both" % vlan.name,
                 )
-            elif vlan in tagged:
+            elif vlan.name in tagged_names:
                 self.issue(ref_path, "VLAN '%s' is listed twice" % vlan.name)
             else:
                 tagged.append(vlan)
+                tagged_names.add(vlan.name)
         for key, vlan in [('native_vlan', native)] + [('tagged_vlans', v) for v in tagged]:
             if vlan is not None and vlan.reserved_internal_vlan:
                 self.issue(
