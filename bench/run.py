@@ -389,11 +389,13 @@ def main():
     print('controller logs in %s' % logdir)
     for name in args.only.split(','):
         started_at = time.monotonic()
+        # the code and the date the run started with (a commit made meanwhile is not it)
+        ran_on = machine()
         try:
             results = BENCHMARKS[name](args.quick, logdir)
         except faucet.FaucetError as exc:  # no venv, or a config FAUCET refused
             raise SystemExit('%s: FAUCET: %s' % (name, exc)) from None
-        data = {'machine': machine(), 'quick': args.quick, 'results': results}
+        data = {'machine': ran_on, 'quick': args.quick, 'results': results}
         data['seconds'] = round(time.monotonic() - started_at, 1)
         with open(os.path.join(results_dir, name + '.json'), 'w') as f:
             json.dump(data, f, indent=1)
