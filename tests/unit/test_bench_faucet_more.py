@@ -193,3 +193,21 @@ def test_metrics_cost_section_says_what_faucets_metrics_cost(monkeypatch):
     monkeypatch.setattr(report.metrics_cost, 'section', lambda data: (['## Metrics cost'], []))
     out, _ = report._metrics_cost({'hot_path': {'added_vs_handler': 0.0944}})
     assert 'always on' in out[-1] and '43%' in out[-1] and '9.4%' in out[-1]
+
+
+def test_flood_memory_report_says_each_handshake_of_the_big_switch():
+    def entry(name, detail):
+        return {
+            'controller': name,
+            'phases': [_phase('idle', 1), _phase('big switch', 2, detail=detail)],
+        }
+
+    results = [
+        entry('l2_learning', {'ports': 5000, 'handshake_s': 0.4}),
+        entry(flood_memory.FAUCET, {'ports': 5000, 'handshake_failed': 'no ECHO_REPLY'}),
+    ]
+    results[1].update(versions=VERSIONS, config='dp_ids ...')
+    out, _ = flood_memory.report({'results': results}, 'machine')
+    said = next(line for line in out if line.startswith('Handshake of the big switch'))
+    assert 'l2_learning 0.4 s' in said
+    assert 'faucet: **not done**, the later phases not run (no ECHO_REPLY)' in said
