@@ -238,8 +238,9 @@ def _dataplane_runs(quick, logdir):
         for name in results:
             topo = LinearTopo(n=3)
             ctl = dataplane_controller(name, topo, logdir)
-            net = build_network(topo, controller_port=ctl.ofp_port if ctl else 1)
+            net = None
             try:
+                net = build_network(topo, controller_port=ctl.ofp_port if ctl else 1)
                 if ctl:
                     wait_forwarding(net, ctl)
                 else:
@@ -271,7 +272,8 @@ def _dataplane_runs(quick, logdir):
                     % (name, tcp.mbps, ping.latency.avg_ms, entries)
                 )
             finally:
-                net.stop()
+                if net is not None:
+                    net.stop()
                 if ctl:
                     ctl.stop()
     return {'versions': faucet.ensure_venv(), 'setups': results}
