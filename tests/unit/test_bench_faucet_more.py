@@ -202,3 +202,30 @@ def test_flood_memory_report_says_each_handshake_of_the_big_switch():
     said = next(line for line in out if line.startswith('Handshake of the big switch'))
     assert 'l2_learning 0.4 s' in said
     assert 'faucet: **not done**, the later phases not run (no ECHO_REPLY)' in said
+
+
+def test_flood_memory_report_says_why_faucet_ran_again_with_a_smaller_switch():
+    big = {
+        'controller': flood_memory.FAUCET,
+        'versions': VERSIONS,
+        'config': flood_memory.faucet_config_text(flood_memory.faucet_switches()),
+        'phases': [
+            _phase('idle', 1),
+            _phase('big switch', 2, detail={'ports': 5000, 'handshake_failed': 'no reply'}),
+        ],
+    }
+    assert flood_memory.handshake_failed(big['phases'])
+    small_ports = flood_memory.faucet_switches(flood_memory.SMALL_PORTS)
+    small = dict(
+        big,
+        controller='faucet (hostile switch of 64 ports)',
+        config=flood_memory.faucet_config_text(small_ports),
+        phases=[_phase('idle', 1), _phase('big switch', 2, detail={'handshake_s': 0.5})],
+    )
+    assert not flood_memory.handshake_failed(small['phases'])
+    out, _ = flood_memory.report({'results': [big, small]}, 'machine')
+    assert 'did not take the 5000-port switch in time' in out[-1]
+    assert '0xbad (ports 1-64)' in out[-1] and 'faucet (hostile switch of 64 ports)' in out[-1]
+    assert any(
+        line.startswith('| faucet (hostile switch of 64 ports) | big switch |') for line in out
+    )
