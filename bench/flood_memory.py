@@ -10,7 +10,10 @@ a fresh process of its own venv, its faucet.yaml naming the three emulated switc
 FAUCET ignores a switch or a port its config does not name. The emulated switches send
 FAUCET the packet-ins of its pipeline (bench/faucet.py), and its witness a new host
 each time: FAUCET does not answer a host it learned on the same port less than
-``cache_update_guard_time`` (150 s) ago, where our apps refresh its rules.
+``cache_update_guard_time`` (150 s) ago, where our apps refresh its rules. A controller
+that has not taken the big switch within ``HANDSHAKE_TIMEOUT`` ends its run there;
+FAUCET, which does not take 5,000 ports in that time, then runs again, fresh, against a
+hostile switch of ``SMALL_PORTS`` ports, for the phases after it.
 
 A *witness* switch (bench/ofemu.py) connects first and sends one packet-in every 0.1 s
 throughout, from a few hosts on one port: its answer times say whether the controller
