@@ -105,6 +105,12 @@ class HostileSwitch(ofemu.EmulatedSwitch):
             self._echoes.pop(xid, None)
         return time.perf_counter() - started
 
+    def _fail(self, error):
+        super()._fail(error)
+        for future in self._echoes.values():  # the connection is gone: no reply coming
+            if not future.done():
+                future.set_exception(error)
+
     def _on_control(self, t, msg):
         if t == ofemu.OFPT_ECHO_REPLY:
             future = self._echoes.get(int.from_bytes(msg[4:8], 'big'))
@@ -255,11 +261,14 @@ def cut_short_packet_in() -> bytes:
 
 async def send_all(switch: HostileSwitch, messages: Iterable[bytes], batch: int = 500) -> None:
     """Write ``messages`` in batches, letting the connection be read in between; then
-    wait until the controller has read them all."""
+    wait until the controller has read them all. Raises the switch's BenchError if the
+    connection ends meanwhile."""
     chunk = []
     for msg in messages:
         chunk.append(msg)
         if len(chunk) == batch:
+            if switch.error is not None:
+                raise switch.error
             switch.send_raw(b''.join(chunk))
             chunk = []
             await _drain(switch)
@@ -329,6 +338,9 @@ async def phase(
         'alive': ctl.alive(),
         'tracebacks': log.count('Traceback'),
         'error_lines': sum(1 for line in log.splitlines() if ERROR_LINE.search(line)),
+        'witness_connection_lost': None
+        if witness.switch.error is None
+        else str(witness.switch.error),
         'detail': result,
     }
 
@@ -366,7 +378,34 @@ async def scenarios(
             'alive': ctl.alive(),
         }
     ]
-    hostile = HostileSwitch(HOSTILE_DPID, n_ports=ports, port=ctl.ofp_port, **packet_in)
+
+    def new_hostile() -> HostileSwitch:
+        return HostileSwitch(HOSTILE_DPID, n_ports=ports, port=ctl.ofp_port, **packet_in)
+
+    hostile = new_hostile()
+
+    async def flooded(messages: Iterable[bytes]) -> dict:
+        """send_all to the hostile switch; {} or how its connection ended meanwhile."""
+        try:
+            await send_all(hostile, messages)
+        except ofemu.BenchError as exc:
+            return {'connection_lost': str(exc)}
+        return {}
+
+    def on_live_switch(action: Callable[[], Awaitable[dict]]) -> Callable[[], Awaitable[dict]]:
+        """``action``, after connecting the hostile switch again if the controller
+        dropped it (as a switch would reconnect)."""
+
+        async def run() -> dict:
+            nonlocal hostile
+            if hostile.error is None:
+                return await action()
+            hostile.close()
+            hostile = new_hostile()
+            await hostile.start(handshake_timeout)
+            return {'reconnected': True, **(await action())}
+
+        return run
 
     async def big_switch():
         started = time.perf_counter()
@@ -377,21 +416,21 @@ async def scenarios(
         return {'ports': ports, 'handshake_s': round(time.perf_counter() - started, 1)}
 
     async def port_storm():
-        await send_all(hostile, port_flaps(HOSTILE_DPID, flaps, 64))
+        lost = await flooded(port_flaps(HOSTILE_DPID, flaps, 64))
         # The LLDP loop still runs: frames go out of the switch's ports.
         before = hostile.packet_outs
         await asyncio.sleep(2.0)
         return {
             'port_status': flaps,
             'packet_outs_per_s_after': (hostile.packet_outs - before) / 2.0,
+            **lost,
         }
 
     async def mac_storm():
         shape = ofemu.PacketInBuilder(
             hostile.cookie, hostile.reason, hostile.table_id, hostile.vlan_vid
         )
-        await send_all(hostile, mac_flood(HOSTILE_DPID, macs, ports, shape))
-        return {'packet_ins': macs}
+        return {'packet_ins': macs, **(await flooded(mac_flood(HOSTILE_DPID, macs, ports, shape)))}
 
     async def malformed_storm():
         kinds = list(
@@ -399,7 +438,7 @@ async def scenarios(
                 hostile.cookie, reason=hostile.reason, table_id=hostile.table_id
             ).values()
         )
-        await send_all(hostile, (kinds[i % len(kinds)] for i in range(malformed)))
+        lost = await flooded(kinds[i % len(kinds)] for i in range(malformed))
         # and one message cut short, on a connection of its own: Ryu ends it
         cutter = HostileSwitch(CUTTER_DPID, n_ports=WITNESS_PORTS, port=ctl.ofp_port)
         await cutter.start(20.0)
@@ -410,15 +449,19 @@ async def scenarios(
             'packet_ins': malformed,
             'kinds': len(kinds),
             'cut_short_connection_closed': cutter.error is not None,
+            **lost,
         }
 
     try:
         phases.append(await phase('big switch', ctl, witness, big_switch, settle=SETTLE))
         if 'handshake_failed' in phases[-1]['detail']:
             return phases  # no switch to flood from
-        phases.append(await phase('port flaps', ctl, witness, port_storm))
-        phases.append(await phase('MAC flood', ctl, witness, mac_storm))
-        phases.append(await phase('malformed packet-ins', ctl, witness, malformed_storm))
+        for name, storm in (
+            ('port flaps', port_storm),
+            ('MAC flood', mac_storm),
+            ('malformed packet-ins', malformed_storm),
+        ):
+            phases.append(await phase(name, ctl, witness, on_live_switch(storm)))
     finally:
         hostile.close()
         witness.close()
@@ -561,7 +604,8 @@ def report(data: dict, machine_line: str) -> tuple[list[str], list[tuple]]:
                     'ms',
                 ),
             ]
-    return out + _handshakes(data['results']) + _faucet_note(data['results']), targets
+    notes = _handshakes(data['results']) + _connections_lost(data['results'])
+    return out + notes + _faucet_note(data['results']), targets
 
 
 def _handshakes(results: list[dict]) -> list[str]:
@@ -578,6 +622,31 @@ def _handshakes(results: list[dict]) -> list[str]:
         elif 'handshake_s' in detail:
             said.append('%s %.1f s' % (entry['controller'], detail['handshake_s']))
     return ['', 'Handshake of the big switch: %s.' % '; '.join(said)] if said else []
+
+
+def _connections_lost(results: list[dict]) -> list[str]:
+    """The connections a controller ended during a phase (the hostile switch then
+    reconnects for the next phase), and the witness's."""
+    said = []
+    for entry in results:
+        for p in entry['phases']:
+            detail = p.get('detail', {})
+            if detail.get('reconnected'):
+                said.append(
+                    '%s, %s: the hostile switch reconnected first'
+                    % (entry['controller'], p['phase'])
+                )
+            if 'connection_lost' in detail:
+                said.append(
+                    '%s, %s: the controller dropped the hostile switch (%s)'
+                    % (entry['controller'], p['phase'], detail['connection_lost'])
+                )
+            if p.get('witness_connection_lost'):
+                said.append(
+                    '%s, %s: the witness\'s connection ended (%s)'
+                    % (entry['controller'], p['phase'], p['witness_connection_lost'])
+                )
+    return ['', 'Connections lost: %s.' % '; '.join(said)] if said else []
 
 
 def _faucet_note(results: list[dict]) -> list[str]:

@@ -4,6 +4,7 @@ shaped for FAUCET's pipeline, the witness's hosts, and the report's rows and not
 (data plane, hostile switches, metrics cost). With FAUCET's venv present, FAUCET's own
 check_faucet_config must accept both generated configs."""
 
+import asyncio
 import os
 
 import pytest
@@ -229,3 +230,35 @@ def test_flood_memory_report_says_why_faucet_ran_again_with_a_smaller_switch():
     assert any(
         line.startswith('| faucet (hostile switch of 64 ports) | big switch |') for line in out
     )
+
+
+def test_flood_memory_report_lists_the_connections_lost():
+    lost = {'packet_ins': 10, 'connection_lost': 'connection closed by the controller'}
+    entry = {
+        'controller': 'faucet (hostile switch of 64 ports)',
+        'versions': VERSIONS,
+        'config': 'dp_ids ...',
+        'phases': [
+            _phase('idle', 1),
+            _phase('port flaps', 2, detail=lost),
+            _phase('MAC flood', 2, detail={'reconnected': True}, witness_connection_lost='gone'),
+        ],
+    }
+    out, _ = flood_memory.report({'results': [entry]}, 'machine')
+    said = next(line for line in out if line.startswith('Connections lost'))
+    assert 'port flaps: the controller dropped the hostile switch (connection closed' in said
+    assert 'MAC flood: the hostile switch reconnected first' in said
+    assert "MAC flood: the witness's connection ended (gone)" in said
+
+
+def test_send_all_ends_when_the_controller_drops_the_switch():
+    async def scenario():
+        switch = flood_memory.HostileSwitch(5, n_ports=4)
+        switch._loop = asyncio.get_running_loop()
+        echo = switch._echoes[1] = switch._loop.create_future()
+        switch._fail(ofemu.BenchError(5, 'main', 'connection closed by the controller'))
+        assert isinstance(echo.exception(), ofemu.BenchError)  # no reply will come
+        with pytest.raises(ofemu.BenchError):
+            await flood_memory.send_all(switch, [b'x'] * 600)
+
+    asyncio.run(scenario())
