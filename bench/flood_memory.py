@@ -288,6 +288,14 @@ async def _drain(switch: HostileSwitch) -> None:
 # --- a run ------------------------------------------------------------------------------
 
 
+def rss_kib(pid: int) -> int | None:
+    """The RSS of process ``pid``, None once it has exited (a controller can die)."""
+    try:
+        return ofemu.rss_kib(pid)
+    except (OSError, ValueError):
+        return None
+
+
 class RssSampler:
     """The peak RSS of a process, sampled every ``period`` seconds while running."""
 
@@ -298,19 +306,19 @@ class RssSampler:
         self._task: asyncio.Task | None = None
 
     def __enter__(self) -> 'RssSampler':
-        self.peak = ofemu.rss_kib(self.pid)
+        self.peak = rss_kib(self.pid) or 0
         self._task = asyncio.ensure_future(self._sample())
         return self
 
     def __exit__(self, *exc: Any) -> None:
         if self._task is not None:
             self._task.cancel()
-        self.peak = max(self.peak, ofemu.rss_kib(self.pid))
+        self.peak = max(self.peak, rss_kib(self.pid) or 0)
 
     async def _sample(self):
         while True:
             await asyncio.sleep(self.period)
-            self.peak = max(self.peak, ofemu.rss_kib(self.pid))
+            self.peak = max(self.peak, rss_kib(self.pid) or 0)
 
 
 async def phase(
@@ -331,7 +339,7 @@ async def phase(
     return {
         'phase': name,
         'seconds': round(time.perf_counter() - started, 2),
-        'rss_kib': ofemu.rss_kib(ctl.pid),
+        'rss_kib': rss_kib(ctl.pid),
         'peak_rss_kib': rss.peak,
         'witness_slowest_ms': _ms(witness.slowest()),
         'witness_unanswered': witness.unanswered(),
@@ -402,7 +410,10 @@ async def scenarios(
                 return await action()
             hostile.close()
             hostile = new_hostile()
-            await hostile.start(handshake_timeout)
+            try:
+                await hostile.start(handshake_timeout)
+            except ofemu.BenchError as exc:
+                return {'reconnect_failed': str(exc)}
             return {'reconnected': True, **(await action())}
 
         return run
@@ -441,16 +452,15 @@ async def scenarios(
         lost = await flooded(kinds[i % len(kinds)] for i in range(malformed))
         # and one message cut short, on a connection of its own: Ryu ends it
         cutter = HostileSwitch(CUTTER_DPID, n_ports=WITNESS_PORTS, port=ctl.ofp_port)
-        await cutter.start(20.0)
+        figures = {'packet_ins': malformed, 'kinds': len(kinds), **lost}
+        try:
+            await cutter.start(20.0)
+        except ofemu.BenchError as exc:  # the controller may not be there any more
+            return {**figures, 'cutter_not_connected': str(exc)}
         cutter.send_raw(cut_short_packet_in())
         await asyncio.sleep(1.0)
         cutter.close()
-        return {
-            'packet_ins': malformed,
-            'kinds': len(kinds),
-            'cut_short_connection_closed': cutter.error is not None,
-            **lost,
-        }
+        return {**figures, 'cut_short_connection_closed': cutter.error is not None}
 
     try:
         phases.append(await phase('big switch', ctl, witness, big_switch, settle=SETTLE))
@@ -461,6 +471,8 @@ async def scenarios(
             ('MAC flood', mac_storm),
             ('malformed packet-ins', malformed_storm),
         ):
+            if not ctl.alive():
+                break  # the controller died in the phase before: nothing left to measure
             phases.append(await phase(name, ctl, witness, on_live_switch(storm)))
     finally:
         hostile.close()
@@ -537,13 +549,13 @@ def run(quick: bool, logdir: str) -> list[dict]:
         idle = phases[0]['rss_kib']
         for p in phases:
             print(
-                'flood_memory %-40s %-22s RSS %6d KiB (x%.2f idle, peak %s), witness '
+                'flood_memory %-40s %-22s RSS %s KiB (x%.2f idle, peak %s), witness '
                 'slowest %s ms, unanswered %s, alive %s, tracebacks %s, ERROR lines %s'
                 % (
                     label,
                     p['phase'],
                     p['rss_kib'],
-                    p['rss_kib'] / idle,
+                    (p['rss_kib'] or 0) / idle,
                     p.get('peak_rss_kib', '-'),
                     p['witness_slowest_ms'],
                     p['witness_unanswered'],
@@ -566,12 +578,13 @@ def report(data: dict, machine_line: str) -> tuple[list[str], list[tuple]]:
         'with 5,000 ports, then sends 20,000 PORT_STATUS, packet-ins from 100,000 new '
         'MACs, and malformed packet-ins. RSS after each phase (and its peak), as a '
         'multiple of the idle figure; the witness\'s slowest answer and its packet-ins '
-        'not answered within 1 s. ERROR lines: FAUCET\'s log lines at level ERROR '
-        '(ryu-manager\'s log lines do not carry their level).',
+        'not answered within 1 s; whether the controller still runs after the phase. '
+        'ERROR lines: FAUCET\'s log lines at level ERROR (ryu-manager\'s log lines do '
+        'not carry their level).',
         '',
         '| controller | phase | RSS KiB | x idle | peak KiB | witness slowest ms | '
-        'unanswered | tracebacks in log | ERROR lines |',
-        '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+        'unanswered | alive | tracebacks in log | ERROR lines |',
+        '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
     ]
     targets = []
     for entry in data['results']:
@@ -579,21 +592,22 @@ def report(data: dict, machine_line: str) -> tuple[list[str], list[tuple]]:
         idle = phases[0]['rss_kib']
         for p in phases:
             out.append(
-                '| %s | %s | %d | %.2f | %s | %s | %d | %s | %s |'
+                '| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s |'
                 % (
                     entry['controller'],
                     p['phase'],
-                    p['rss_kib'],
-                    p['rss_kib'] / idle,
+                    '-' if p['rss_kib'] is None else p['rss_kib'],
+                    '-' if p['rss_kib'] is None else '%.2f' % (p['rss_kib'] / idle),
                     p.get('peak_rss_kib', '-'),
                     p['witness_slowest_ms'],
                     p['witness_unanswered'],
+                    'yes' if p['alive'] else '**no**',
                     p.get('tracebacks', '-'),
                     p.get('error_lines', '-') if entry['controller'].startswith(FAUCET) else '-',
                 )
             )
         if entry['controller'] == 'l2_learning':
-            peak = max(p.get('peak_rss_kib', p['rss_kib']) for p in phases)
+            peak = max(p.get('peak_rss_kib', p['rss_kib'] or 0) for p in phases)
             slowest = max(p['witness_slowest_ms'] or 0 for p in phases)
             targets += [
                 ('RSS under hostile switches < 2x idle (l2_learning)', peak / idle, 2.0, 'x'),
@@ -604,7 +618,7 @@ def report(data: dict, machine_line: str) -> tuple[list[str], list[tuple]]:
                     'ms',
                 ),
             ]
-    notes = _handshakes(data['results']) + _connections_lost(data['results'])
+    notes = _handshakes(data['results']) + _endings(data['results'])
     return out + notes + _faucet_note(data['results']), targets
 
 
@@ -624,29 +638,33 @@ def _handshakes(results: list[dict]) -> list[str]:
     return ['', 'Handshake of the big switch: %s.' % '; '.join(said)] if said else []
 
 
-def _connections_lost(results: list[dict]) -> list[str]:
-    """The connections a controller ended during a phase (the hostile switch then
-    reconnects for the next phase), and the witness's."""
+# what a phase's detail may say ended, in the report's words
+ENDINGS = {
+    'reconnected': 'the hostile switch reconnected first',
+    'connection_lost': 'the controller dropped the hostile switch (%s)',
+    'reconnect_failed': 'the hostile switch could not reconnect (%s)',
+    'cutter_not_connected': 'the switch with the cut-short message could not connect (%s)',
+}
+
+
+def _endings(results: list[dict]) -> list[str]:
+    """The connections that ended during a phase (the hostile switch then reconnects
+    for the next one), the witness's, and a controller that exited."""
     said = []
     for entry in results:
         for p in entry['phases']:
             detail = p.get('detail', {})
-            if detail.get('reconnected'):
-                said.append(
-                    '%s, %s: the hostile switch reconnected first'
-                    % (entry['controller'], p['phase'])
-                )
-            if 'connection_lost' in detail:
-                said.append(
-                    '%s, %s: the controller dropped the hostile switch (%s)'
-                    % (entry['controller'], p['phase'], detail['connection_lost'])
-                )
+            where = '%s, %s: ' % (entry['controller'], p['phase'])
+            for key, words in ENDINGS.items():
+                if detail.get(key):
+                    said.append(where + (words % detail[key] if '%s' in words else words))
             if p.get('witness_connection_lost'):
                 said.append(
-                    '%s, %s: the witness\'s connection ended (%s)'
-                    % (entry['controller'], p['phase'], p['witness_connection_lost'])
+                    where + 'the witness\'s connection ended (%s)' % p['witness_connection_lost']
                 )
-    return ['', 'Connections lost: %s.' % '; '.join(said)] if said else []
+            if not p['alive']:
+                said.append(where + '**the controller exited**')
+    return ['', 'What ended during the phases: %s.' % '; '.join(said)] if said else []
 
 
 def _faucet_note(results: list[dict]) -> list[str]:

@@ -173,8 +173,8 @@ def test_flood_memory_report_counts_faucet_errors_and_says_its_config():
         'phases': [_phase('idle', 50000), _phase('MAC flood', 60000, tracebacks=0, error_lines=0)],
     }
     out, targets = flood_memory.report({'results': [ours, faucet_entry]}, 'machine')
-    assert '| faucet | MAC flood | 300000 | 3.00 | 310000 | 5.0 | 0 | 1 | 4 |' in out
-    assert '| l2_learning | MAC flood | 60000 | 1.20 | - | 5.0 | 0 | 0 | - |' in out
+    assert '| faucet | MAC flood | 300000 | 3.00 | 310000 | 5.0 | 0 | yes | 1 | 4 |' in out
+    assert '| l2_learning | MAC flood | 60000 | 1.20 | - | 5.0 | 0 | yes | 0 | - |' in out
     assert '0xbad (ports 1-5000)' in out[-1] and 'new host each time' in out[-1]
     assert [t[0] for t in targets][0].startswith('RSS under hostile switches')
     out, _ = flood_memory.report({'results': [ours]}, 'machine')
@@ -232,7 +232,7 @@ def test_flood_memory_report_says_why_faucet_ran_again_with_a_smaller_switch():
     )
 
 
-def test_flood_memory_report_lists_the_connections_lost():
+def test_flood_memory_report_lists_what_ended_and_a_controller_that_exited():
     lost = {'packet_ins': 10, 'connection_lost': 'connection closed by the controller'}
     entry = {
         'controller': 'faucet (hostile switch of 64 ports)',
@@ -242,13 +242,27 @@ def test_flood_memory_report_lists_the_connections_lost():
             _phase('idle', 1),
             _phase('port flaps', 2, detail=lost),
             _phase('MAC flood', 2, detail={'reconnected': True}, witness_connection_lost='gone'),
+            dict(
+                _phase('malformed packet-ins', None, detail={'cutter_not_connected': 'reset'}),
+                alive=False,
+            ),
         ],
     }
     out, _ = flood_memory.report({'results': [entry]}, 'machine')
-    said = next(line for line in out if line.startswith('Connections lost'))
+    said = next(line for line in out if line.startswith('What ended during the phases'))
     assert 'port flaps: the controller dropped the hostile switch (connection closed' in said
     assert 'MAC flood: the hostile switch reconnected first' in said
     assert "MAC flood: the witness's connection ended (gone)" in said
+    assert (
+        'malformed packet-ins: the switch with the cut-short message could not connect (reset)'
+        in said
+    )
+    assert 'malformed packet-ins: **the controller exited**' in said
+    row = next(
+        line for line in out if line.startswith('| faucet (hostile switch of 64 ports) | malformed')
+    )
+    assert row.startswith('| faucet (hostile switch of 64 ports) | malformed packet-ins | - | - |')
+    assert '| **no** |' in row
 
 
 def test_send_all_ends_when_the_controller_drops_the_switch():
