@@ -75,6 +75,7 @@ HANDSHAKE_TIMEOUT = 600.0  # a tenth with --quick
 SMALL_PORTS = 64  # the hostile switch FAUCET gets when it cannot take BIG_PORTS
 CUTTER_DPID = HOSTILE_DPID + 1
 ERROR_LINE = re.compile(r'\sERROR\s')  # FAUCET's log format: time, logger, level, message
+EXCEPTION_LINE = re.compile(r'^\w+(Error|Exception): ')  # a traceback's last line
 FROM_TABLE_MISS = {'cookie': ofemu.FROM_TABLE_MISS}  # our apps' packet-ins
 
 
@@ -336,6 +337,8 @@ async def phase(
         result = await action()
         await asyncio.sleep(settle)
     log = ctl.log_text()
+    alive = ctl.alive()
+    exceptions = [line for line in log.splitlines() if EXCEPTION_LINE.match(line)]
     return {
         'phase': name,
         'seconds': round(time.perf_counter() - started, 2),
@@ -343,7 +346,8 @@ async def phase(
         'peak_rss_kib': rss.peak,
         'witness_slowest_ms': _ms(witness.slowest()),
         'witness_unanswered': witness.unanswered(),
-        'alive': ctl.alive(),
+        'alive': alive,
+        'last_exception': None if alive or not exceptions else exceptions[-1],
         'tracebacks': log.count('Traceback'),
         'error_lines': sum(1 for line in log.splitlines() if ERROR_LINE.search(line)),
         'witness_connection_lost': None
@@ -663,7 +667,8 @@ def _endings(results: list[dict]) -> list[str]:
                     where + 'the witness\'s connection ended (%s)' % p['witness_connection_lost']
                 )
             if not p['alive']:
-                said.append(where + '**the controller exited**')
+                last = p.get('last_exception')
+                said.append(where + '**the controller exited**' + (' (%s)' % last if last else ''))
     return ['', 'What ended during the phases: %s.' % '; '.join(said)] if said else []
 
 

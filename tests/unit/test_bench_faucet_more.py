@@ -245,6 +245,7 @@ def test_flood_memory_report_lists_what_ended_and_a_controller_that_exited():
             dict(
                 _phase('malformed packet-ins', None, detail={'cutter_not_connected': 'reset'}),
                 alive=False,
+                last_exception="KeyError: 'in_port'",
             ),
         ],
     }
@@ -257,7 +258,7 @@ def test_flood_memory_report_lists_what_ended_and_a_controller_that_exited():
         'malformed packet-ins: the switch with the cut-short message could not connect (reset)'
         in said
     )
-    assert 'malformed packet-ins: **the controller exited**' in said
+    assert "malformed packet-ins: **the controller exited** (KeyError: 'in_port')" in said
     row = next(
         line for line in out if line.startswith('| faucet (hostile switch of 64 ports) | malformed')
     )
