@@ -158,16 +158,23 @@ def _phase(name, rss, **extra):
     )
 
 
-def test_flood_memory_report_counts_faucet_errors_and_says_its_config():
-    faucet_entry = {
+def _faucet_entry(phases, ports=flood_memory.BIG_PORTS):
+    """A FAUCET entry of flood_memory.json: its run against a big switch of ``ports``."""
+    return {
         'controller': flood_memory.FAUCET,
         'versions': VERSIONS,
-        'config': flood_memory.faucet_config_text(flood_memory.faucet_switches()),
-        'phases': [
+        'config': flood_memory.faucet_config_text(flood_memory.faucet_switches(ports)),
+        'phases': phases,
+    }
+
+
+def test_flood_memory_report_counts_faucet_errors_and_says_its_config():
+    faucet_entry = _faucet_entry(
+        [
             _phase('idle', 100000),
             _phase('MAC flood', 300000, peak_rss_kib=310000, tracebacks=1, error_lines=4),
-        ],
-    }
+        ]
+    )
     ours = {
         'controller': 'l2_learning',
         'phases': [_phase('idle', 50000), _phase('MAC flood', 60000, tracebacks=0, error_lines=0)],
@@ -206,23 +213,18 @@ def test_flood_memory_report_says_each_handshake_of_the_big_switch():
 
 
 def test_flood_memory_report_says_why_faucet_ran_again_with_a_smaller_switch():
-    big = {
-        'controller': flood_memory.FAUCET,
-        'versions': VERSIONS,
-        'config': flood_memory.faucet_config_text(flood_memory.faucet_switches()),
-        'phases': [
+    big = _faucet_entry(
+        [
             _phase('idle', 1),
             _phase('big switch', 2, detail={'ports': 5000, 'handshake_failed': 'no reply'}),
-        ],
-    }
-    assert flood_memory.handshake_failed(big['phases'])
-    small_ports = flood_memory.faucet_switches(flood_memory.SMALL_PORTS)
-    small = dict(
-        big,
-        controller='faucet (hostile switch of 64 ports)',
-        config=flood_memory.faucet_config_text(small_ports),
-        phases=[_phase('idle', 1), _phase('big switch', 2, detail={'handshake_s': 0.5})],
+        ]
     )
+    assert flood_memory.handshake_failed(big['phases'])
+    small = _faucet_entry(
+        [_phase('idle', 1), _phase('big switch', 2, detail={'handshake_s': 0.5})],
+        ports=flood_memory.SMALL_PORTS,
+    )
+    small['controller'] = 'faucet (hostile switch of 64 ports)'
     assert not flood_memory.handshake_failed(small['phases'])
     out, _ = flood_memory.report({'results': [big, small]}, 'machine')
     assert 'did not take the 5000-port switch in time' in out[-1]
