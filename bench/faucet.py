@@ -44,6 +44,8 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterable
+from typing import Any
 
 from bench.machine import REPO
 from bench.ofemu import OFPR_ACTION
@@ -218,10 +220,22 @@ def check_config(path: str, venv: str = VENV, timeout: float = TIMEOUT) -> None:
 def faucet_yaml(
     n_switches: int, n_ports: int = N_PORTS, vid: int = VID, cookie: int = COOKIE
 ) -> str:
-    """faucet.yaml for the emulated switches: dp_ids 1..n, ports 1..n_ports native
-    access ports of VLAN ``vid``, learning limits off (module docstring)."""
+    """faucet.yaml for the emulated switches: dp_ids 1..n, ports 1..n_ports (module
+    docstring)."""
+    ports = range(1, n_ports + 1)
+    return switches_yaml({dpid: ports for dpid in range(1, n_switches + 1)}, vid, cookie)
+
+
+def switches_yaml(
+    ports_by_dpid: dict[int, Iterable[int]], vid: int = VID, cookie: int = COOKIE
+) -> str:
+    """faucet.yaml for the switches ``{dp_id: their port numbers}``, one DP ``sw<dp_id>``
+    each, every port a native access port of VLAN ``vid``, learning limits off (module
+    docstring). FAUCET ignores a switch whose dp_id it is not given, and a port it is
+    not given. No stacking: on a line or a tree of switches (no loop), each switch
+    learning on its own forwards like one flat VLAN."""
     lines = ['vlans:', '  bench:', '    vid: %d' % vid, '    max_hosts: 0', 'dps:']
-    for dpid in range(1, n_switches + 1):
+    for dpid, ports in ports_by_dpid.items():
         lines += [
             '  sw%d:' % dpid,
             '    dp_id: %d' % dpid,
@@ -230,10 +244,20 @@ def faucet_yaml(
             '    ignore_learn_ins: 0',
             '    interfaces:',
         ]
-        lines += [
-            '      %d: {native_vlan: bench, max_hosts: 0}' % port for port in range(1, n_ports + 1)
-        ]
+        lines += ['      %d: {native_vlan: bench, max_hosts: 0}' % port for port in ports]
     return '\n'.join(lines) + '\n'
+
+
+def topology_ports(topo: Any) -> dict[int, list[int]]:
+    """``{dp_id: [port numbers]}`` of a Mininet topology's switches before it is built
+    (topologies/common.py gives every link its port numbers), for ``switches_yaml``."""
+    dpids = {name: int(topo.nodeInfo(name)['dpid'], 16) for name in topo.switches()}
+    ports: dict[int, list[int]] = {dpid: [] for dpid in dpids.values()}
+    for node1, node2, info in topo.links(withInfo=True):
+        for node, port in ((node1, info['port1']), (node2, info['port2'])):
+            if node in dpids:
+                ports[dpids[node]].append(port)
+    return {dpid: sorted(p) for dpid, p in ports.items()}
 
 
 def packet_in_fields(tables: dict) -> dict:
@@ -290,9 +314,12 @@ class FaucetController(RyuController):
         )
         return env
 
-    def start(self, timeout: float = 60.0) -> 'FaucetController':
+    def start(self, timeout: float = 60.0, emulated: bool = True) -> 'FaucetController':
+        """Start FAUCET; for emulated switches (``emulated``), first read from its parse
+        of the config the packet-in fields they must send (real OVS switches need none)."""
         ensure_venv(self.venv)
-        self.packet_in = packet_in_fields(inside(['tables', self.faucet_config], self.venv))
+        if emulated:
+            self.packet_in = packet_in_fields(inside(['tables', self.faucet_config], self.venv))
         return super().start(timeout)
 
 

@@ -211,7 +211,7 @@ class Faucet:
         self.policy_path = self.ctl.faucet_config
 
     def start(self):
-        RyuController.start(self.ctl, timeout=60.0)  # no emulator: no packet-in fields
+        self.ctl.start(emulated=False)
 
     def reload(self, timeout=30.0):
         """SIGHUP, then wait for FAUCET's log to say warm or cold start; which one, and

@@ -196,35 +196,58 @@ def _sweep_table(title, column, per_controller):
     return out
 
 
+STANDALONE = 'OVS standalone (NORMAL)'
+
+
 def _dataplane(data):
     res = data['results']
+    # before FAUCET was measured here the results were the set-ups alone
+    setups, versions = (res['setups'], res['versions']) if 'setups' in res else (res, None)
     out = [
         '## Data plane (Mininet + OVS userspace datapath, h1 -> h3 on linear,3)',
         '',
         machine_line(data),
         '',
         'iperf3 TCP between two hosts three switches apart, and 200 pings 10 ms apart; '
-        'each round runs both set-ups one after the other.',
+        'each round runs every set-up one after the other. "ratio": mean throughput '
+        'over OVS standalone\'s.',
         '',
-        '| set-up | rounds | TCP Mbit/s (each) | mean | RTT avg ms (each) |',
-        '| --- | ---: | --- | ---: | --- |',
+        '| set-up | rounds | TCP Mbit/s (each) | mean | ratio | RTT avg ms (each) |',
+        '| --- | ---: | --- | ---: | ---: | --- |',
     ]
-    means = {}
-    for name, rounds in res.items():
-        mbps = [r['mbps'] for r in rounds]
-        means[name] = sum(mbps) / len(mbps)
+    means = {name: sum(r['mbps'] for r in rounds) / len(rounds) for name, rounds in setups.items()}
+    for name, rounds in setups.items():
         out.append(
-            '| %s | %d | %s | %.0f | %s |'
+            '| %s | %d | %s | %.0f | %s | %s |'
             % (
                 name,
                 len(rounds),
-                ', '.join('%.0f' % m for m in mbps),
+                ', '.join('%.0f' % r['mbps'] for r in rounds),
                 means[name],
+                _ratio(means[name], means[STANDALONE]),
                 ', '.join('%.3f' % r['rtt_ms']['avg_ms'] for r in rounds),
             )
         )
-    ratio = means['l2_learning'] / means['OVS standalone (NORMAL)']
+    ratio = means['l2_learning'] / means[STANDALONE]
     out += ['', 'Throughput ratio l2_learning / OVS standalone: **%.2f**' % ratio]
+    if versions:
+        out += [
+            '',
+            'FAUCET (%s) controls the same three switches: a generated faucet.yaml with '
+            'one DP per switch (its Mininet dpid) and each of its ports, host and '
+            'switch-to-switch alike, a native access port of one VLAN (no stacking: '
+            'a line has no loop). Before measuring, each switch held FAUCET\'s flows '
+            '(its cookie, in dump-flows) and h1 -> h3 pings were answered; flow entries '
+            'after the round: %s.'
+            % (
+                _versions_text(versions),
+                ', '.join(
+                    '%s %s' % (sw, n) for sw, n in setups['FAUCET'][-1]['flow_entries'].items()
+                ),
+            ),
+        ]
+    else:
+        out += ['', 'FAUCET: not in this run (bench/run.py from before FAUCET ran on Mininet).']
     return out, [('data-plane throughput ratio to OVS standalone >= 0.95', ratio, 0.95)]
 
 
@@ -441,8 +464,6 @@ def _faucet_policy(results):
 
 # Where FAUCET has no counterpart to what a section measures, the report says so.
 FAUCET_ABSENT = {
-    'dataplane': 'FAUCET: not measured on Mininet here; both it and l2_learning leave '
-    'forwarding to the same OVS flow tables once hosts are learned.',
     'stable_network': 'FAUCET: no counterpart. It has no per-packet-consistent, '
     'versioned update of routes; its multi-switch mode (stacking) '
     'recomputes a flooding tree and relearns.',
@@ -573,6 +594,23 @@ def _arbiter(data):
     return arbiter.report(data)
 
 
+def _metrics_cost(data):
+    """bench/metrics_cost.py's section, and what FAUCET's metrics cost (stated, from
+    the profile in ANALYSIS.md: FAUCET cannot turn them off to compare)."""
+    out, targets = metrics_cost.section(data)
+    out += [
+        '',
+        'FAUCET: not measured, as it has no metrics-off mode to compare with: its '
+        'Prometheus metrics are always on, recomputed whether or not anyone scrapes '
+        '(`metrics_rate_limit_sec`, default 0, only spaces the recomputation out). In '
+        'its py-spy profile (bench/ANALYSIS.md, FAUCET\'s flow-setup rate), '
+        '`Valve.update_metrics` took 43%% of its packet-in handling, against %.1f%% '
+        'that the counting adds to l2_learning\'s handler above.'
+        % (100 * data['hot_path']['added_vs_handler']),
+    ]
+    return out, targets
+
+
 def _flood_memory(data):
     return flood_memory.report(data, machine_line(data))
 
@@ -601,7 +639,7 @@ def write(results_dir, path):
         ('stable-compute', lambda data: _stable_compute(data, plots)),
         ('arbiter', _arbiter),
         ('flood_memory', _flood_memory),
-        ('metrics_cost', metrics_cost.section),
+        ('metrics_cost', _metrics_cost),
         ('reload_traffic', reload_traffic.section),
     )
     loaded = {name: _load(results_dir, name) for name, _ in sections}

@@ -11,7 +11,8 @@ flowsetup  cbench-like flow-setup rate and latency (bench/ofemu.py emulated Open
            settings and at WARNING log level, and bench/apps/one_flowmod.py, the ceiling
            of Ryu's event loop; throughput against the number of switches too.
 dataplane  iperf3 TCP throughput and ping RTT between two hosts three switches apart on
-           Mininet + OVS: l2_learning versus OVS standalone (NORMAL, no controller).
+           Mininet + OVS: l2_learning and FAUCET versus OVS standalone (NORMAL, no
+           controller).
 memory     controller RSS as 1k / 10k / 100k MACs are learned, l2_learning versus
            simple_switch_13, and the flow entries each installs.
 policy     load, validation and compile time and flow entries of growing VLAN/ACL
@@ -26,14 +27,15 @@ arbiter    apps/arbiter.py: overhead per proposed rule at 1k / 10k / 100k instal
            and the flow-setup rate of l2_learning with and without it (bench/arbiter.py).
 flood_memory  (optional: only with --only) controller RSS and a witness switch's answer
            times under hostile switches (5,000 ports, 20,000 PORT_STATUS, 100k new MACs,
-           malformed packet-ins), l2_learning versus simple_switch_13
+           malformed packet-ins), l2_learning versus simple_switch_13 and FAUCET
            (bench/flood_memory.py; runnable alone, no root).
 
 FAUCET (faucet 1.10.12 on os-ken, bench/faucet.py), the controller a user would pick
 instead, runs beside our apps in flowsetup and memory (emulated switches described by a
-generated faucet.yaml) and policy (the same generated configurations through FAUCET's
-own parse, cold start and reload). Its venv is built from PyPI on first use (about a
-minute; `python -m bench.faucet` builds it ahead) and reused.
+generated faucet.yaml), dataplane (Mininet's switches and ports, likewise) and policy
+(the same generated configurations through FAUCET's own parse, cold start and reload),
+and flood_memory (bench/flood_memory.py). Its venv is built from PyPI on first use
+(about a minute; `python -m bench.faucet` builds it ahead) and reused.
 
 Raw results go to bench/results/<name>.json, plots to bench/results/*.png, and the
 tables to bench/RESULTS.md (rewritten from all the JSON files present); --quick writes
@@ -204,32 +206,74 @@ def dataplane(quick, logdir):
     missing = missing_for_mininet()
     if missing:
         raise SystemExit('dataplane benchmark needs: ' + '; '.join(missing))
+    faucet.ensure_venv()  # built before the lock is taken
     # The test suite's lock: their networks and ours use the same switch names.
     with open(MININET_LOCK, 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return _dataplane_runs(quick, logdir)
 
 
+DATAPLANE_SETUPS = ('l2_learning', 'FAUCET', 'OVS standalone (NORMAL)')
+
+
+def dataplane_controller(name, topo, logdir):
+    """The started controller of a data-plane set-up (None for OVS standalone): FAUCET
+    with a faucet.yaml naming ``topo``'s switches and ports."""
+    if name == 'l2_learning':
+        return controller('l2_learning (WARNING log)', logdir).start()
+    if name == 'FAUCET':
+        config = faucet.switches_yaml(faucet.topology_ports(topo))
+        log = os.path.join(logdir, 'faucet-dataplane.log')
+        return faucet.FaucetController(config, log, 'WARNING').start(emulated=False)
+    return None
+
+
+def wait_forwarding(net, ctl):
+    """Wait until ``ctl`` has programmed every switch of ``net``; raise naming what is
+    missing. l2_learning: floods reach every host; FAUCET: each switch holds flow
+    entries of FAUCET's cookie (its cold start)."""
+    from tests.harness import flows, l2
+    from tests.harness.network import wait_connected, wait_until
+
+    unconnected = wait_connected(net)
+    if unconnected:
+        raise RuntimeError('%s: switches not connected: %s' % (ctl.name, unconnected))
+    if not isinstance(ctl, faucet.FaucetController):
+        problems = l2.wait_ready(net)
+        if problems:
+            raise RuntimeError('l2_learning not ready: %s' % problems)
+        return
+
+    def unprogrammed():
+        return [
+            s.name
+            for s in net.switches
+            if not any(e.cookie == faucet.COOKIE for e in flows.dump_flows(s.name))
+        ]
+
+    if not wait_until(lambda: not unprogrammed(), 30.0):
+        raise RuntimeError(
+            'FAUCET programmed no flows on %s:\n%s' % (unprogrammed(), ctl.log_tail())
+        )
+
+
 def _dataplane_runs(quick, logdir):
-    from tests.harness import l2
-    from tests.harness.network import wait_connected
+    from tests.harness import flows
     from tests.harness.traffic import iperf3_run, ping_stream
     from topologies.common import build_network
     from topologies.linear import LinearTopo
 
     seconds, rounds = (2, 1) if quick else (10, 3)
-    results = {'l2_learning': [], 'OVS standalone (NORMAL)': []}
+    results = {name: [] for name in DATAPLANE_SETUPS}
     for _ in range(rounds):
         for name in results:
-            ctl = (
-                controller('l2_learning (WARNING log)', logdir).start()
-                if name == 'l2_learning'
-                else None
-            )
-            net = build_network(LinearTopo(n=3), controller_port=ctl.ofp_port if ctl else 1)
+            topo = LinearTopo(n=3)
+            ctl = dataplane_controller(name, topo, logdir)
+            net = None
             try:
+                net = build_network(topo, controller_port=ctl.ofp_port if ctl else 1)
                 if ctl:
-                    assert not wait_connected(net) and not l2.wait_ready(net)
+                    wait_forwarding(net, ctl)
                 else:
                     for switch in net.switches:  # no controller at all: plain NORMAL
                         switch.cmd(
@@ -238,8 +282,12 @@ def _dataplane_runs(quick, logdir):
                         )
                 h1, h3 = net.get('h1', 'h3')
                 warm = ping_stream(h1, h3, count=5, interval=0.2)
+                if not warm.received:
+                    raise RuntimeError('%s: h1 -> h3 not one ping answered' % name)
                 ping = ping_stream(h1, h3, count=200, interval=0.01)
                 tcp = iperf3_run(h1, h3, seconds=seconds)
+                # what the controller left in the tables: it, not OVS alone, forwarded
+                entries = {s.name: len(flows.dump_flows(s.name)) for s in net.switches}
                 results[name].append(
                     {
                         'mbps': tcp.mbps,
@@ -247,17 +295,19 @@ def _dataplane_runs(quick, logdir):
                         'rtt_ms': vars(ping.latency),
                         'ping_loss': ping.loss_percent,
                         'warmup_received': warm.received,
+                        'flow_entries': entries,
                     }
                 )
                 print(
-                    'dataplane %-28s %7.0f Mbit/s  rtt avg %.3f ms'
-                    % (name, tcp.mbps, ping.latency.avg_ms)
+                    'dataplane %-28s %7.0f Mbit/s  rtt avg %.3f ms  flow entries %s'
+                    % (name, tcp.mbps, ping.latency.avg_ms, entries)
                 )
             finally:
-                net.stop()
+                if net is not None:
+                    net.stop()
                 if ctl:
                     ctl.stop()
-    return results
+    return {'versions': faucet.ensure_venv(), 'setups': results}
 
 
 def policy_text(ports, vlans, rules, moved_port=None):
