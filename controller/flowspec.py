@@ -236,13 +236,14 @@ def _build_flow_mod(
 
 
 def flow_mod_template(
-    build: Callable[[str, int], FlowSpec], send_flow_removed: bool = False
+    build: Callable[[str, int], FlowSpec], send_flow_removed: bool = False, packed: bool = True
 ) -> FlowModTemplate:
-    """The FLOW_MOD adding ``build(mac, port)`` (packed, as to_flow_mod makes it) as a
-    template stamped per MAC and port (controller/openflow.py's FlowModTemplate)."""
+    """The FLOW_MOD adding ``build(mac, port)`` (as to_flow_mod makes it; ``packed``:
+    its match a PackedMatch, which takes in_port, eth_dst and eth_src only) as a template
+    stamped per MAC and port (controller/openflow.py's FlowModTemplate)."""
     return FlowModTemplate(
         lambda mac, port: to_flow_mod(
-            _OPENFLOW_13, build(mac, port), send_flow_removed=send_flow_removed, packed=True
+            _OPENFLOW_13, build(mac, port), send_flow_removed=send_flow_removed, packed=packed
         )
     )
 

@@ -333,16 +333,33 @@ def entry_group(entry: Entry) -> tuple[int, tuple[int, int]] | None:
     return failover_group_id(where.port, where.backup), (where.port, where.backup)
 
 
-def forward_rule(mac: str, entry: Entry, epoch: int, overlay: bool = False) -> FlowSpec:
-    """The forward rule of ``entry`` written by ``epoch``: a stable rule (any version)
-    or, with ``overlay``, one that only frames stamped version(epoch) meet."""
+# How a forward rule sends a frame on (``forward_action``): pop the S-tag and output to
+# the host's port, output to the next hop, or through the failover group (primary, backup).
+DELIVER, OUTPUT, GROUP = 'deliver', 'output', 'group'
+FORWARD_ACTIONS = (DELIVER, OUTPUT, GROUP)
+
+
+def forward_action(entry: Entry) -> tuple[str, int]:
+    """(DELIVER, host port) | (OUTPUT, next hop) | (GROUP, failover group id) of ``entry``."""
     how, where = entry
     if how == 'deliver':
-        actions: tuple = (('pop_vlan',), ('output', where))
-    elif where.backup is None:
-        actions = (('output', where.port),)
+        return DELIVER, where
+    if where.backup is None:
+        return OUTPUT, where.port
+    return GROUP, failover_group_id(where.port, where.backup)
+
+
+def forward_spec(mac: str, action: str, target: int, epoch: int, overlay: bool) -> FlowSpec:
+    """The forward rule for ``mac`` that does ``action`` (one of FORWARD_ACTIONS) with
+    ``target`` (a port or a group id), written by ``epoch``: see forward_rule."""
+    if action == DELIVER:
+        actions: tuple = (('pop_vlan',), ('output', target))
+    elif action == OUTPUT:
+        actions = (('output', target),)
+    elif action == GROUP:
+        actions = (('group', target),)
     else:
-        actions = (('group', failover_group_id(where.port, where.backup)),)
+        raise ValueError('unknown forward action %r' % (action,))
     if overlay:
         return FlowSpec.make(
             FORWARD_TABLE,
@@ -358,6 +375,13 @@ def forward_rule(mac: str, entry: Entry, epoch: int, overlay: bool = False) -> F
         [('apply', actions)],
         epoch_cookie(ROUTE, epoch),
     )
+
+
+def forward_rule(mac: str, entry: Entry, epoch: int, overlay: bool = False) -> FlowSpec:
+    """The forward rule of ``entry`` written by ``epoch``: a stable rule (any version)
+    or, with ``overlay``, one that only frames stamped version(epoch) meet.
+    controller/stable/rulebytes.py makes the same rules' FLOW_MODs as bytes."""
+    return forward_spec(mac, *forward_action(entry), epoch, overlay)
 
 
 def stable_rule_of(mac: str) -> FlowSpec:
