@@ -215,8 +215,12 @@ def add_flow(dp: Any, *args: Any, **kwargs: Any) -> None:
 
 # A MAC address and a port number that no real rule holds elsewhere in its bytes: the
 # places they take in a serialized prototype are where a template stamps the real ones.
+# Their complements (every byte differs) find the same places by difference, which
+# also holds when a cookie or a VID of the message happens to contain a sentinel's bytes.
 _MAC_SENTINEL = bytes.fromhex('5aa5c33c9669')
 _PORT_SENTINEL = 0x5AC33CA5
+_MAC_OTHER = bytes(0xFF ^ byte for byte in _MAC_SENTINEL)
+_PORT_OTHER = 0xFFFFFFFF ^ _PORT_SENTINEL
 _PORT = struct.Struct('!I')
 _HEADER = struct.Struct('!BBHI')  # version, type, length, xid
 _XID_OFFSET = 4  # in the OpenFlow header: version, type, length, xid
@@ -236,11 +240,13 @@ class FlowModTemplate:
     def __init__(self, build: Callable[[str, int], Any]) -> None:
         self._build = build
         msg = build(mac_text(_MAC_SENTINEL), _PORT_SENTINEL)
-        msg.xid = 0
-        msg.serialize()
-        self.prototype = bytes(msg.buf)
-        self._mac_at = _offsets(self.prototype, _MAC_SENTINEL)
-        self._port_at = _offsets(self.prototype, _PORT.pack(_PORT_SENTINEL))
+        self.prototype = _serialized(msg)
+        self._mac_at = _slots(
+            self.prototype, _serialized(build(mac_text(_MAC_OTHER), _PORT_SENTINEL)), 6
+        )
+        self._port_at = _slots(
+            self.prototype, _serialized(build(mac_text(_MAC_SENTINEL), _PORT_OTHER)), 4
+        )
         wire_values = getattr(msg.match, 'wire_values', None)
         self._match_values = None if wire_values is None else wire_values()
         if not self._mac_at or not self._port_at:
@@ -334,12 +340,25 @@ def message_count(msgs: Iterable[Any]) -> int:
     return sum(len(msg) if isinstance(msg, FlowModBlock) else 1 for msg in msgs)
 
 
-def _offsets(data: bytes, needle: bytes) -> list[int]:
-    found, at = [], data.find(needle)
-    while at >= 0:
-        found.append(at)
-        at = data.find(needle, at + len(needle))
-    return found
+def _serialized(msg: Any) -> bytes:
+    msg.xid = 0
+    msg.serialize()
+    return bytes(msg.buf)
+
+
+def _slots(prototype: bytes, other: bytes, width: int) -> list[int]:
+    """The offsets of the ``width``-byte fields in which two serializations of one
+    message differ (built with a sentinel and with its complement, every byte of which
+    differs): where the value stands."""
+    if len(other) != len(prototype):
+        raise ValueError('the message built is not the same length for every value')
+    differ = [at for at in range(len(prototype)) if prototype[at] != other[at]]
+    slots = differ[::width]
+    if differ != [at + i for at in slots for i in range(width)]:
+        raise ValueError(
+            'the message built holds a value in %r, not in %d-byte fields' % (differ, width)
+        )
+    return slots
 
 
 def send_stamped(dp: Any, templates: Sequence[FlowModTemplate], mac: bytes, port: int) -> None:
