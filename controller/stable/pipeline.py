@@ -321,8 +321,46 @@ Entry = tuple[str, Any]
 
 
 def switch_entries(sft: StableForwardingTable, dpid: int) -> dict[str, Entry]:
-    """{mac: entry} of switch ``dpid`` in ``sft``."""
-    return {mac: (how, where) for mac, how, where in sft.switch_entries(dpid)}
+    """{mac: entry} of switch ``dpid`` in ``sft``: what StableForwardingTable's
+    switch_entries says (the forwarded hosts in MAC order, then the delivered ones).
+    An epoch of unknown switch contents asks it of every switch, (switches x hosts)
+    entries: each host's route table is looked up once per SFT (_EntryLayout), not
+    once per switch."""
+    layout = _entry_layout(sft)
+    entries: dict[str, Entry] = {
+        mac: ('forward', route)
+        for mac, table in layout.tables
+        if (route := table.get(dpid)) is not None
+    }
+    for mac, port in layout.hosts_at.get(dpid, ()):
+        entries[mac] = ('deliver', port)
+    return entries
+
+
+@dataclass
+class _EntryLayout:
+    sft: StableForwardingTable
+    tables: list[tuple[str, Mapping[int, Any]]]  # (mac, its switch's routes {dpid: Route})
+    hosts_at: dict[int, list[tuple[str, int]]]  # dpid -> [(mac, port)]
+
+
+_NO_ROUTES: Mapping[int, Any] = {}
+_last_layout: list[_EntryLayout] = []
+
+
+def _entry_layout(sft: StableForwardingTable) -> _EntryLayout:
+    """The hosts of ``sft`` with their route tables, kept for the last SFT asked."""
+    if _last_layout and _last_layout[0].sft is sft:
+        return _last_layout[0]
+    routes = sft.routes
+    hosts_at: dict[int, list[tuple[str, int]]] = {}
+    for mac, (dpid, port) in sft.hosts:
+        hosts_at.setdefault(dpid, []).append((mac, port))
+    layout = _EntryLayout(
+        sft, [(mac, routes.get(dpid, _NO_ROUTES)) for mac, (dpid, _) in sft.hosts], hosts_at
+    )
+    _last_layout[:] = [layout]
+    return layout
 
 
 def entry_group(entry: Entry) -> tuple[int, tuple[int, int]] | None:

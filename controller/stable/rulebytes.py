@@ -18,7 +18,7 @@ from operator import itemgetter
 import numpy as np
 
 from controller.flowspec import flow_mod_template
-from controller.openflow import FlowModBlock, FlowModTemplate, mac_bytes
+from controller.openflow import FlowModBlock, FlowModTemplate, mac_bytes, mac_text
 from controller.stable import pipeline as pipe
 
 TEMPLATES_KEPT = 64  # (epoch, overlay, action) templates: a few epochs' six
@@ -66,28 +66,22 @@ def forward_blocks(
     """The FLOW_MODs adding ``forward_rule(mac, entry, epoch, overlay)`` for every
     {mac: entry} of ``entries``, as at most three FlowModBlocks (deliver, output,
     group rules, each in the order of ``entries``)."""
-    if not entries:
+    count = len(entries)
+    if not count:
         return []
-    macs = list(entries)
-    hows = list(map(_first, entries.values()))
-    wheres = list(map(_second, entries.values()))
-    delivered = [i for i, how in enumerate(hows) if how == 'deliver']
+    mac_rows = np.frombuffer(b''.join(map(_MAC_BYTES.__getitem__, entries)), np.uint8).reshape(
+        count, 6
+    )
+    values = entries.values()
+    delivered = np.fromiter(map('deliver'.__eq__, map(_first, values)), bool, count)
+    wheres = np.fromiter(map(_second, values), object, count)  # a port, or a Route
     blocks = []
-    if delivered:
-        blocks.append(
-            _block(
-                epoch,
-                overlay,
-                pipe.DELIVER,
-                [macs[i] for i in delivered],
-                np.array([wheres[i] for i in delivered], np.int64),
-            )
-        )
-        kept = set(delivered)
-        forwarded = [i for i in range(len(macs)) if i not in kept]
-        macs = [macs[i] for i in forwarded]
-        wheres = [wheres[i] for i in forwarded]
-    if not macs:
+    if delivered.any():
+        rows = np.flatnonzero(delivered)
+        blocks.append(_block(epoch, overlay, pipe.DELIVER, mac_rows[rows], wheres[rows]))
+        forwarded = np.flatnonzero(~delivered)
+        mac_rows, wheres = mac_rows[forwarded], wheres[forwarded]
+    if not len(wheres):
         return blocks
     # A Route is (port, backup): backup None (no failover) becomes NaN here.
     ports = np.fromiter(map(_first, wheres), np.int64, len(wheres))
@@ -96,7 +90,7 @@ def forward_blocks(
     groups = np.flatnonzero(~plain)
     if len(groups) < len(wheres):
         rows = np.flatnonzero(plain)
-        blocks.append(_block(epoch, overlay, pipe.OUTPUT, _pick(macs, rows), ports[rows]))
+        blocks.append(_block(epoch, overlay, pipe.OUTPUT, mac_rows[rows], ports[rows]))
     if len(groups):
         primary, backup = ports[groups], backups[groups].astype(np.int64)
         bad = (primary <= 0) | (backup <= 0) | (np.maximum(primary, backup) > pipe.MAX_GROUP_PORT)
@@ -104,28 +98,18 @@ def forward_blocks(
             at = int(np.argmax(bad))
             pipe.failover_group_id(int(primary[at]), int(backup[at]))  # raises, naming them
         # pipeline.failover_group_id, column-wise
-        blocks.append(
-            _block(epoch, overlay, pipe.GROUP, _pick(macs, groups), primary << 16 | backup)
-        )
+        blocks.append(_block(epoch, overlay, pipe.GROUP, mac_rows[groups], primary << 16 | backup))
     return blocks
 
 
-def _pick(items: list[str], rows: np.ndarray) -> list[str]:
-    return [items[i] for i in rows.tolist()]
-
-
 def _block(
-    epoch: int, overlay: bool, action: str, macs: list[str], targets: np.ndarray
+    epoch: int, overlay: bool, action: str, mac_rows: np.ndarray, targets: np.ndarray
 ) -> FlowModBlock:
+    targets = targets.astype(np.int64)
     if targets.min() < 0 or targets.max() > MAX_PORT:
         at = int(np.argmax((targets < 0) | (targets > MAX_PORT)))
         raise ValueError(
             'forward rule for %s: port %d is not an OpenFlow port (0..%d)'
-            % (macs[at], targets[at], MAX_PORT)
+            % (mac_text(mac_rows[at].tobytes()), targets[at], MAX_PORT)
         )
-    raw = b''.join(map(_MAC_BYTES.__getitem__, macs))
-    return FlowModBlock(
-        forward_template(epoch, overlay, action),
-        np.frombuffer(raw, np.uint8).reshape(-1, 6),
-        targets,
-    )
+    return FlowModBlock(forward_template(epoch, overlay, action), mac_rows, targets)
