@@ -13,7 +13,6 @@ Match values are what Ryu's OFPMatch accepts; a masked value is a (value, mask) 
 """
 
 import copy
-import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -21,11 +20,10 @@ from typing import Any
 
 from ryu.ofproto import ofproto_v1_3, ofproto_v1_3_parser
 
-from controller.openflow import FlowModTemplate, PackedMatch, PackedOutputs
+from controller.openflow import FlowModTemplate, PackedMatch, PackedOutputs, PreparedMessage
 
 # What to_flow_mod needs of a datapath, for messages built before any switch connects.
 _OPENFLOW_13 = SimpleNamespace(ofproto=ofproto_v1_3, ofproto_parser=ofproto_v1_3_parser)
-_XID = struct.Struct('!I')
 _OFPFlowMod = ofproto_v1_3_parser.OFPFlowMod
 PREPARED_KEPT = 2048  # to_flow_mod's shared messages kept to copy
 _prepared: dict[tuple, Any] = {}  # (FlowSpec, send_flow_removed, packed) -> a PreparedFlowMod
@@ -147,19 +145,9 @@ def _instruction(parser, ofp, instruction, packed=False):
     raise ValueError('unknown instruction %r' % (instruction,))
 
 
-class PreparedFlowMod(ofproto_v1_3_parser.OFPFlowMod):
+class PreparedFlowMod(PreparedMessage, ofproto_v1_3_parser.OFPFlowMod):
     """An OFPFlowMod of to_flow_mod's, whose bytes were serialized once for every switch
-    it goes to: ``serialize`` copies them and writes the xid. Changed after it was made
-    (the arbiter rewrites cookies, tables and flags), it is serialized by Ryu as usual."""
-
-    def serialize(self) -> None:
-        wire, made_of = self.prepared
-        if self.xid is not None and self._made_of() == made_of:
-            self.version, self.msg_type, self.msg_len = wire[0], wire[1], len(wire)
-            self.buf = bytearray(wire)
-            _XID.pack_into(self.buf, 4, self.xid)
-            return
-        super().serialize()
+    it goes to (controller/openflow.py's PreparedMessage)."""
 
     def _made_of(self) -> tuple:
         return (
@@ -204,9 +192,7 @@ def to_flow_mod(
     prototype = _prepared.get(key)
     if prototype is None or prototype.datapath.ofproto is not dp.ofproto:
         prototype = _build_flow_mod(dp, spec, send_flow_removed, packed)
-        prototype.xid = 0
-        super(PreparedFlowMod, prototype).serialize()
-        prototype.prepared = (bytes(prototype.buf), prototype._made_of())
+        prototype.prepare()
         if len(_prepared) >= PREPARED_KEPT:
             _prepared.clear()
         _prepared[key] = prototype

@@ -325,16 +325,32 @@ def switch_entries(sft: StableForwardingTable, dpid: int) -> dict[str, Entry]:
     switch_entries says (the forwarded hosts in MAC order, then the delivered ones).
     An epoch of unknown switch contents asks it of every switch, (switches x hosts)
     entries: each host's route table is looked up once per SFT (_EntryLayout), not
-    once per switch."""
+    once per switch, and equal entries are one tuple (_ForwardEntries)."""
     layout = _entry_layout(sft)
+    forward = _FORWARD_ENTRIES.__getitem__
     entries: dict[str, Entry] = {
-        mac: ('forward', route)
+        mac: forward(route)
         for mac, table in layout.tables
         if (route := table.get(dpid)) is not None
     }
     for mac, port in layout.hosts_at.get(dpid, ()):
         entries[mac] = ('deliver', port)
     return entries
+
+
+class _ForwardEntries(dict):
+    """Route -> the entry ('forward', Route), one tuple per distinct route: a network
+    has few distinct (port, backup) pairs, and sharing them spares a full epoch a
+    million tuples (and the garbage collector's passes over them)."""
+
+    def __missing__(self, route: Any) -> Entry:
+        if len(self) >= MAX_GROUP_PORT:
+            self.clear()
+        entry = self[route] = ('forward', route)
+        return entry
+
+
+_FORWARD_ENTRIES = _ForwardEntries()
 
 
 @dataclass

@@ -13,7 +13,6 @@ columns written with numpy (a FlowModBlock): byte for byte what Ryu makes of
 """
 
 from collections.abc import Mapping
-from operator import itemgetter
 
 import numpy as np
 
@@ -24,9 +23,9 @@ from controller.stable import pipeline as pipe
 TEMPLATES_KEPT = 64  # (epoch, overlay, action) templates: a few epochs' six
 MACS_KEPT = 1 << 20  # MAC text -> bytes, cleared past this many
 MAX_PORT = 0xFFFFFFFF
+ENTRY_CODES_KEPT = 1 << 16  # distinct entries numbered (_EntryCodes)
 
 _templates: dict[tuple[int, bool, str], FlowModTemplate] = {}
-_first, _second = itemgetter(0), itemgetter(1)
 
 
 class _MacBytes(dict):
@@ -60,6 +59,33 @@ def forward_template(epoch: int, overlay: bool, action: str) -> FlowModTemplate:
     return template
 
 
+class _EntryCodes(dict):
+    """Entry -> a small number, with each number's forward action and target in
+    ``actions`` and ``targets``: a switch's entries are numbered in one pass (few are
+    distinct: a network has few (port, backup) pairs), then split and stamped by
+    number. Cleared (by forward_blocks, between calls) past ENTRY_CODES_KEPT."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.actions: list[int] = []  # index in pipeline.FORWARD_ACTIONS
+        self.targets: list[int] = []  # port or group id
+
+    def __missing__(self, entry: pipe.Entry) -> int:
+        action, target = pipe.forward_action(entry)  # a group's ports checked here
+        code = self[entry] = len(self.actions)
+        self.actions.append(pipe.FORWARD_ACTIONS.index(action))
+        self.targets.append(target)
+        return code
+
+    def reset(self) -> None:
+        self.clear()
+        self.actions.clear()
+        self.targets.clear()
+
+
+_CODES = _EntryCodes()
+
+
 def forward_blocks(
     entries: Mapping[str, pipe.Entry], epoch: int, overlay: bool = False
 ) -> list[FlowModBlock]:
@@ -69,43 +95,25 @@ def forward_blocks(
     count = len(entries)
     if not count:
         return []
+    if len(_CODES) >= ENTRY_CODES_KEPT:
+        _CODES.reset()
+    codes = np.fromiter(map(_CODES.__getitem__, entries.values()), np.int64, count)
+    actions = np.array(_CODES.actions, np.int64)[codes]
+    targets = np.array(_CODES.targets, np.int64)[codes]
     mac_rows = np.frombuffer(b''.join(map(_MAC_BYTES.__getitem__, entries)), np.uint8).reshape(
         count, 6
     )
-    values = entries.values()
-    delivered = np.fromiter(map('deliver'.__eq__, map(_first, values)), bool, count)
-    wheres = np.fromiter(map(_second, values), object, count)  # a port, or a Route
     blocks = []
-    if delivered.any():
-        rows = np.flatnonzero(delivered)
-        blocks.append(_block(epoch, overlay, pipe.DELIVER, mac_rows[rows], wheres[rows]))
-        forwarded = np.flatnonzero(~delivered)
-        mac_rows, wheres = mac_rows[forwarded], wheres[forwarded]
-    if not len(wheres):
-        return blocks
-    # A Route is (port, backup): backup None (no failover) becomes NaN here.
-    ports = np.fromiter(map(_first, wheres), np.int64, len(wheres))
-    backups = np.array(list(map(_second, wheres)), np.float64)
-    plain = np.isnan(backups)
-    groups = np.flatnonzero(~plain)
-    if len(groups) < len(wheres):
-        rows = np.flatnonzero(plain)
-        blocks.append(_block(epoch, overlay, pipe.OUTPUT, mac_rows[rows], ports[rows]))
-    if len(groups):
-        primary, backup = ports[groups], backups[groups].astype(np.int64)
-        bad = (primary <= 0) | (backup <= 0) | (np.maximum(primary, backup) > pipe.MAX_GROUP_PORT)
-        if bad.any():
-            at = int(np.argmax(bad))
-            pipe.failover_group_id(int(primary[at]), int(backup[at]))  # raises, naming them
-        # pipeline.failover_group_id, column-wise
-        blocks.append(_block(epoch, overlay, pipe.GROUP, mac_rows[groups], primary << 16 | backup))
+    for number, action in enumerate(pipe.FORWARD_ACTIONS):
+        rows = np.flatnonzero(actions == number)
+        if len(rows):
+            blocks.append(_block(epoch, overlay, action, mac_rows[rows], targets[rows]))
     return blocks
 
 
 def _block(
     epoch: int, overlay: bool, action: str, mac_rows: np.ndarray, targets: np.ndarray
 ) -> FlowModBlock:
-    targets = targets.astype(np.int64)
     if targets.min() < 0 or targets.max() > MAX_PORT:
         at = int(np.argmax((targets < 0) | (targets > MAX_PORT)))
         raise ValueError(

@@ -200,3 +200,29 @@ def test_an_epoch_whose_cookie_holds_a_template_sentinel_is_still_stamped_right(
     assert rows_by_mac(rulebytes.forward_blocks(table, epoch)) == {
         mac: ryu_bytes(FakeDatapath(), mac, entry, epoch, False) for mac, entry in table.items()
     }
+
+
+def test_a_failover_group_is_serialized_once_and_copied_with_each_xid():
+    """failover_group's messages are PreparedGroupMods: the bytes Ryu makes of the same
+    OFPGroupMod, the xid of each copy written in; a copy changed afterwards is
+    serialized by Ryu again."""
+    dp = RyuLikeDatapath()
+    first, second = (of.failover_group(dp, 7 << 16 | 9, [7, 9]) for _ in range(2))
+    assert first is not second and first.buckets is second.buckets
+    buckets = [
+        parser.OFPBucket(
+            watch_port=port,
+            watch_group=ofp.OFPG_ANY,
+            actions=[parser.OFPActionOutput(port, ofp.OFPCML_NO_BUFFER)],
+        )
+        for port in (7, 9)
+    ]
+    for msg, xid in ((first, 5), (second, 0xFFFFFFFF)):
+        ryu = parser.OFPGroupMod(dp, of.OVS_GROUP_ADD_OR_MOD, ofp.OFPGT_FF, 7 << 16 | 9, buckets)
+        ryu.xid = msg.xid = xid
+        ryu.serialize()
+        msg.serialize()
+        assert msg.buf == ryu.buf
+    second.xid, second.group_id = 1, 3
+    second.serialize()
+    assert int.from_bytes(second.buf[8 + 4 : 8 + 8], 'big') == 3  # group_id after command, type
