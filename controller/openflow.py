@@ -453,7 +453,7 @@ class PreparedMessage:
         """Serialize it once (xid 0) for the copies made of it."""
         self.xid = 0
         super().serialize()  # type: ignore[misc]
-        self.prepared = (bytes(self.buf), self._made_of())  # type: ignore[attr-defined]
+        self.prepared = (bytes(self.buf), self._made_of())
 
 
 class PreparedGroupMod(PreparedMessage, parser13.OFPGroupMod):
