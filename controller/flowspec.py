@@ -12,7 +12,6 @@ Actions and instructions are tuples:
 Match values are what Ryu's OFPMatch accepts; a masked value is a (value, mask) tuple.
 """
 
-import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -20,13 +19,20 @@ from typing import Any
 
 from ryu.ofproto import ofproto_v1_3, ofproto_v1_3_parser
 
-from controller.openflow import FlowModTemplate, PackedMatch, PackedOutputs, PreparedMessage
+from controller.openflow import (
+    FlowModTemplate,
+    PackedMatch,
+    PackedOutputs,
+    PreparedMessage,
+    PreparedMessages,
+)
 
 # What to_flow_mod needs of a datapath, for messages built before any switch connects.
 _OPENFLOW_13 = SimpleNamespace(ofproto=ofproto_v1_3, ofproto_parser=ofproto_v1_3_parser)
 _OFPFlowMod = ofproto_v1_3_parser.OFPFlowMod
 PREPARED_KEPT = 2048  # to_flow_mod's shared messages kept to copy
-_prepared: dict[tuple, Any] = {}  # (FlowSpec, send_flow_removed, packed) -> a PreparedFlowMod
+# to_flow_mod's shared messages, by (FlowSpec, send_flow_removed, packed)
+_prepared = PreparedMessages(PREPARED_KEPT)
 
 
 @dataclass(frozen=True, order=True)
@@ -188,17 +194,11 @@ def to_flow_mod(
     instructions shared, its bytes serialized once."""
     if not shared:
         return _build_flow_mod(dp, spec, send_flow_removed, packed, type_=_OFPFlowMod)
-    key = (spec, send_flow_removed, packed)
-    prototype = _prepared.get(key)
-    if prototype is None or prototype.datapath.ofproto is not dp.ofproto:
-        prototype = _build_flow_mod(dp, spec, send_flow_removed, packed)
-        prototype.prepare()
-        if len(_prepared) >= PREPARED_KEPT:
-            _prepared.clear()
-        _prepared[key] = prototype
-    msg = copy.copy(prototype)
-    msg.datapath, msg.xid, msg.buf = dp, None, None
-    return msg
+    return _prepared.copy_for(
+        dp,
+        (spec, send_flow_removed, packed),
+        lambda: _build_flow_mod(dp, spec, send_flow_removed, packed),
+    )
 
 
 def _build_flow_mod(

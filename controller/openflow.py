@@ -456,13 +456,36 @@ class PreparedMessage:
         self.prepared = (bytes(self.buf), self._made_of())
 
 
+class PreparedMessages:
+    """PreparedMessage prototypes by key (at most ``kept``: then they are all dropped),
+    each built and serialized once and copied for every switch it goes to."""
+
+    def __init__(self, kept: int) -> None:
+        self.kept = kept
+        self._prototypes: dict[Any, Any] = {}
+
+    def copy_for(self, dp: Any, key: Any, build: Callable[[], PreparedMessage]) -> Any:
+        """A copy of ``key``'s prototype (``build()`` the first time, or when it was made
+        for another OpenFlow version) for ``dp``, xid unset."""
+        prototype: Any = self._prototypes.get(key)
+        if prototype is None or prototype.datapath.ofproto is not dp.ofproto:
+            prototype = build()
+            prototype.prepare()
+            if len(self._prototypes) >= self.kept:
+                self._prototypes.clear()
+            self._prototypes[key] = prototype
+        msg = copy.copy(prototype)
+        msg.datapath, msg.xid, msg.buf = dp, None, None
+        return msg
+
+
 class PreparedGroupMod(PreparedMessage, parser13.OFPGroupMod):
     def _made_of(self) -> tuple:
         return (self.datapath.ofproto, self.command, self.type, self.group_id, self.buckets)
 
 
 PREPARED_GROUPS_KEPT = 4096  # failover_group's messages kept to copy
-_prepared_groups: dict[tuple[int, tuple[int, ...]], Any] = {}
+_prepared_groups = PreparedMessages(PREPARED_GROUPS_KEPT)
 
 
 def failover_group(dp: Any, group_id: int, ports: Iterable[int]) -> Any:
@@ -471,22 +494,16 @@ def failover_group(dp: Any, group_id: int, ports: Iterable[int]) -> Any:
     groups by their ports): its message is built and serialized once (a
     PreparedGroupMod, about 50 us through Ryu's bucket and action classes) and copied."""
     ports = tuple(ports)
-    key = (group_id, ports)
-    prototype = _prepared_groups.get(key)
-    if prototype is None or prototype.datapath.ofproto is not dp.ofproto:
+
+    def build() -> PreparedGroupMod:
         parser, ofp = dp.ofproto_parser, dp.ofproto
         buckets = [
             parser.OFPBucket(watch_port=port, watch_group=ofp.OFPG_ANY, actions=[output(dp, port)])
             for port in ports
         ]
-        prototype = PreparedGroupMod(dp, OVS_GROUP_ADD_OR_MOD, ofp.OFPGT_FF, group_id, buckets)
-        prototype.prepare()
-        if len(_prepared_groups) >= PREPARED_GROUPS_KEPT:
-            _prepared_groups.clear()
-        _prepared_groups[key] = prototype
-    msg = copy.copy(prototype)
-    msg.datapath, msg.xid, msg.buf = dp, None, None
-    return msg
+        return PreparedGroupMod(dp, OVS_GROUP_ADD_OR_MOD, ofp.OFPGT_FF, group_id, buckets)
+
+    return _prepared_groups.copy_for(dp, (group_id, ports), build)
 
 
 def select_group(dp: Any, group_id: int, ports: Iterable[int]) -> Any:

@@ -64,16 +64,9 @@ def _result(name, switches, compute_check, build=None, old=None):
 
 
 def test_the_section_shows_the_build_columns_and_the_full_epoch_target():
+    machine = dict.fromkeys(('date', 'commit', 'cpu', 'python', 'kernel'), '-')
     data = {
-        'machine': {
-            'date': 'd',
-            'commit': 'c',
-            'cores': 2,
-            'cpu': 'x',
-            'memory_gib': 1.0,
-            'python': '3',
-            'kernel': 'k',
-        },
+        'machine': dict(machine, cores=2, memory_gib=1.0),
         'seconds': 1,
         'results': [
             _result('ws n=100', 100, 5.0),
