@@ -35,6 +35,8 @@ import sys
 import time
 from time import perf_counter
 
+from ryu.ofproto.ofproto_v1_3_parser import OFPFlowMod
+
 from bench import ofemu
 from bench.machine import REPO, RESULTS_DIR, machine
 from bench.sampler import Sampler
@@ -67,9 +69,7 @@ def without_link(snapshot, link):
 
 def _flow_mods(msgs):
     """FLOW_MODs among ``msgs``: a FlowModBlock (controller/openflow.py) is one per row."""
-    return sum(
-        len(m) if isinstance(m, FlowModBlock) else type(m).__name__ == 'OFPFlowMod' for m in msgs
-    )
+    return sum(len(m) if isinstance(m, FlowModBlock) else isinstance(m, OFPFlowMod) for m in msgs)
 
 
 def plan_figures(name, before, link):
