@@ -304,7 +304,6 @@ class FlowModBlock:
     for readers that need those (the arbiter, tests)."""
 
     def __init__(self, template: FlowModTemplate, macs: np.ndarray, ports: np.ndarray) -> None:
-        self.template = template
         self.rows = template.stamp_rows(macs, ports)
 
     def __len__(self) -> int:
