@@ -87,9 +87,10 @@ def test_a_port_or_group_that_does_not_fit_is_refused_by_name(entry, error):
         rulebytes.forward_blocks({'00:00:00:00:00:01': entry}, 1)
 
 
-def test_a_mac_that_is_not_six_bytes_is_refused_by_name():
-    with pytest.raises(ValueError, match="'00:00:01' is not a MAC address"):
-        rulebytes.forward_blocks({'00:00:01': ('deliver', 1)}, 1)
+@pytest.mark.parametrize('mac', ['00:00:01', 'zz:00:00:00:00:01', '00:00:00:00:00:00:01'])
+def test_a_mac_that_is_not_six_bytes_is_refused_by_name(mac):
+    with pytest.raises(ValueError, match="'%s' is not a MAC address" % mac):
+        rulebytes.forward_blocks({mac: ('deliver', 1)}, 1)
 
 
 @pytest.fixture
