@@ -12,13 +12,16 @@ from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from controller import openflow as of
+from controller.arbiter.match import TernaryMatch
 from controller.bundles import BundleClient, bundle_adds
 from controller.flowspec import to_flow_mod
 from controller.stable import pipeline as pipe
 from controller.stable import rulebytes
 from controller.stable.sft import Route, compute_sft
 from tests.harness.fakes import FakeDatapath
+from tests.harness.interposed import RyuDatapath, interpose_arbiter
 from tests.harness.stable_fakes import LINE
+from tests.unit.test_bundles import messages  # the wire as controller/bundles.py's tests read it
 
 MAX_PORT = 0xFFFFFF00  # OFPP_MAX
 macs = st.binary(min_size=6, max_size=6).map(lambda raw: raw.hex(':'))
@@ -237,3 +240,24 @@ def test_a_failover_group_is_serialized_once_and_copied_with_each_xid():
     second.xid, second.group_id = 1, 3
     second.serialize()
     assert int.from_bytes(second.buf[8 + 4 : 8 + 8], 'big') == 3  # group_id after command, type
+
+
+def test_blocks_through_the_real_arbiter_interposition_are_arbitrated_and_installed(monkeypatch):
+    """With apps/arbiter.py's interposition in place (tests/harness/interposed.py),
+    the BundleClient hands the arbiter a block's rows as OFPFlowMods: each is
+    arbitrated and installed, and the bundle reaches the switch whole with them."""
+    engine = interpose_arbiter(monkeypatch)
+    dp = RyuDatapath(1)
+    entries = pipe.switch_entries(compute_sft(LINE), 2)
+    transaction = BundleClient().send(dp, rulebytes.forward_blocks(entries, 4, overlay=True))
+    ((buffer, _),) = dp.send_q
+    written = messages(buffer)
+    assert [ctrl for _, _, _, ctrl in written] == [ofp.ONF_BCT_OPEN_REQUEST] + [None] * len(
+        entries
+    ) + [ofp.ONF_BCT_COMMIT_REQUEST, None]
+    assert {xid for _, xid, _, _ in written} == {xid for _, xid in transaction.keys}
+    assert engine.rule_counts() == {'unknown': {1: len(entries)}}
+    vid = pipe.VID_PRESENT | pipe.version_of(4)
+    assert {rule.match for rule in engine.index.rules_of('unknown', 1)} == {
+        TernaryMatch.of(vlan_vid=vid, eth_dst=mac) for mac in entries
+    }
