@@ -34,11 +34,16 @@ import os
 import statistics
 import sys
 import time
+from types import SimpleNamespace
 
 import networkx as nx
+import numpy as np
+from ryu.ofproto import ofproto_v1_3, ofproto_v1_3_parser
 
 from bench.machine import QUICK_RESULTS_DIR, REPO, RESULTS_DIR, machine, machine_line
+from controller.flowspec import in_order, to_flow_mod
 from controller.stable import pipeline as pipe
+from controller.stable import rulebytes
 from controller.stable.sft import Snapshot, check_sft, compute_sft
 from controller.topology import SwitchGraph, spanning_tree_ports
 from topologies.numbering import host_mac
@@ -170,8 +175,94 @@ def pipeline_rules(snapshot, sft, epoch=1):
     return rules, groups
 
 
-def measure(name, family, snapshot, repeat, rules=True):
-    """Time snapshot, compute and check of ``snapshot``; one result entry."""
+_DATAPATH = SimpleNamespace(ofproto=ofproto_v1_3, ofproto_parser=ofproto_v1_3_parser)
+OLD_BUILD_RULES = 50_000  # the old build times at most this many forward rules (see below)
+
+
+def _forward_bytes_old(entries, epoch):
+    """Forward rules' FLOW_MOD bytes as update.py built them before rulebytes.py: a
+    FlowSpec each, to_flow_mod and Ryu's serializer."""
+    out = []
+    for mac, entry in sorted(entries.items()):
+        msg = to_flow_mod(_DATAPATH, pipe.forward_rule(mac, entry, epoch), shared=True)
+        msg.xid = 0
+        msg.serialize()
+        out.append(msg.buf)
+    return out
+
+
+def _forward_bytes_new(entries, epoch):
+    return [block.rows for block in rulebytes.forward_blocks(entries, epoch)]
+
+
+def epoch_bytes(snapshot, sft, dpids, old=False, epoch=1):
+    """The FLOW_MOD bytes of every switch's (of ``dpids``) stable forward rules and
+    port rules (admission, flood, ingress), as a full epoch's phase 3 sends them, from
+    the snapshot and its SFT: (FLOW_MODs, bytes, seconds of the entries part). The
+    entries (pipeline.switch_entries, what update.plan_update gives a switch of unknown
+    contents) are timed apart; the same port rules' bytes in the old and new build
+    (to_flow_mod, as update.py makes them)."""
+    tree = spanning_tree_ports(snapshot.graph())
+    hosts_at = pipe.hosts_by_switch(snapshot)
+    ingress = pipe.ingress_rule(epoch)
+    forward_bytes = _forward_bytes_old if old else _forward_bytes_new
+    count = size = 0
+    entries_s = 0.0
+    for dpid in dpids:
+        started = time.perf_counter()
+        entries = pipe.switch_entries(sft, dpid)
+        entries_s += time.perf_counter() - started
+        parts = forward_bytes(entries, epoch)
+        port_specs = in_order(pipe.port_rules(snapshot, dpid, tree, hosts_at) | {ingress})
+        for spec in port_specs:
+            msg = to_flow_mod(_DATAPATH, spec, shared=True)
+            msg.xid = 0
+            msg.serialize()
+            parts.append(msg.buf)
+        count += len(entries) + len(port_specs)
+        size += sum(part.nbytes if isinstance(part, np.ndarray) else len(part) for part in parts)
+    return count, size, entries_s
+
+
+def build_figures(snapshot, sft, repeat, compare):
+    """The build's figures of one case: the new build (rulebytes.py) ``repeat`` times
+    and, with ``compare``, the old one (FlowSpecs through Ryu) in turn with it, each
+    after a full garbage collection: wall and CPU ms. The old build of more than
+    OLD_BUILD_RULES forward rules (at ~0.1 ms each) is timed on every k-th switch
+    only and scaled up by k ('old_sampled': k)."""
+    dpids = sorted(snapshot.switches)
+    wall, cpu, entries, old_wall, old_cpu = [], [], [], [], []
+    routes = sum(len(table) for table in sft.routes.values()) + len(snapshot.hosts)
+    step = max(1, -(-routes // OLD_BUILD_RULES))
+    result = None
+    for _ in range(repeat):
+        gc.collect()
+        started, started_cpu = time.perf_counter(), time.process_time()
+        result = epoch_bytes(snapshot, sft, dpids)
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+        entries.append(result[2])
+        if compare:
+            gc.collect()
+            started, started_cpu = time.perf_counter(), time.process_time()
+            epoch_bytes(snapshot, sft, dpids[::step], old=True)
+            old_wall.append((time.perf_counter() - started) * step)
+            old_cpu.append((time.process_time() - started_cpu) * step)
+    figures = {
+        'build_ms': _ms(wall),
+        'build_cpu_ms': _ms(cpu),
+        'build_entries_ms': _ms(entries),
+        'build_flow_mods': result[0],
+        'build_bytes': result[1],
+    }
+    if compare:
+        figures.update(old_build_ms=_ms(old_wall), old_build_cpu_ms=_ms(old_cpu), old_sampled=step)
+    return figures
+
+
+def measure(name, family, snapshot, repeat, rules=True, compare=False):
+    """Time snapshot, compute and check of ``snapshot``, and the build of its FLOW_MODs
+    (``compare``: the old build too); one result entry."""
     graph = switch_graph_of(snapshot)
     hosts = snapshot.host_map()
     ports = {dpid: ports_ for dpid, ports_ in snapshot.ports}
@@ -208,6 +299,10 @@ def measure(name, family, snapshot, repeat, rules=True):
     if rules:
         (n_rules, n_groups), rule_times = _timed(lambda: pipeline_rules(snapshot, sft), 1)
         entry.update(rules_ms=round(rule_times[0] * 1000, 1), flow_rules=n_rules, groups=n_groups)
+        entry.update(build_figures(snapshot, sft, repeat, compare))
+        entry['compute_check_build_ms'] = round(
+            entry['compute_check_ms'] + entry['build_ms']['median'], 2
+        )
     return entry, sft
 
 
@@ -248,12 +343,13 @@ def cases(quick):
     return out
 
 
-def benchmark(quick, logdir=None, repeat=None):
-    """Every case; the ``results`` list of the JSON (bench/run.py's signature)."""
+def benchmark(quick, logdir=None, repeat=None, compare=False):
+    """Every case; the ``results`` list of the JSON (bench/run.py's signature).
+    ``compare``: time the old build (FlowSpecs through Ryu) too, in turn with the new."""
     repeat = repeat or (2 if quick else 3)
     results = []
     for name, family, make in cases(quick):
-        entry, _sft = measure(name, family, make(), repeat)
+        entry, _sft = measure(name, family, make(), repeat, compare=compare)
         results.append(entry)
         print(row(entry), flush=True)
     entry = link_change(8, max(repeat, 5))
@@ -277,6 +373,18 @@ def targets(results):
                 'ms',
             )
         )
+        built = [r for r in big if 'compute_check_build_ms' in r]
+        if built:
+            worst = max(built, key=lambda r: r['compute_check_build_ms'])
+            out.append(
+                (
+                    'full epoch (compute + check + build), 1,000 switches (%s) < 1 s'
+                    % worst['name'],
+                    worst['compute_check_build_ms'],
+                    FULL_EPOCH_TARGET_MS,
+                    'ms',
+                )
+            )
     for r in results:
         if r['family'] == 'link change' and r['name'].startswith('fat-tree k=8'):
             out.append(
@@ -292,7 +400,7 @@ def targets(results):
 
 # --- output ----------------------------------------------------------------------
 
-HEADER = '%-30s %5s %5s %5s %8s %9s %9s %9s %10s %8s %8s' % (
+HEADER = '%-30s %5s %5s %5s %8s %9s %9s %9s %10s %8s %9s %9s %9s %8s' % (
     'topology',
     'sw',
     'links',
@@ -303,12 +411,22 @@ HEADER = '%-30s %5s %5s %5s %8s %9s %9s %9s %10s %8s %8s' % (
     'check',
     'comp+chk',
     'rules ms',
+    'build ms',
+    'old build',
+    'c+c+build',
     'unprot',
 )
 
 
+def _build_text(r, key):
+    """'median' of a build figure, 'cpu' after a slash: '' where not measured."""
+    if key not in r:
+        return ''
+    return '%.0f/%.0f' % (r[key]['median'], r[key.replace('_ms', '_cpu_ms')]['median'])
+
+
 def row(r):
-    return '%-30s %5d %5d %5d %8d %9.1f %9.1f %9.1f %10.1f %8s %8d%s' % (
+    return '%-30s %5d %5d %5d %8d %9.1f %9.1f %9.1f %10.1f %8s %9s %9s %9s %8d%s' % (
         r['name'],
         r['switches'],
         r['links'],
@@ -319,6 +437,9 @@ def row(r):
         r['check_ms']['median'],
         r['compute_check_ms'],
         '%.0f' % r['rules_ms'] if 'rules_ms' in r else '',
+        _build_text(r, 'build_ms'),
+        _build_text(r, 'old_build_ms'),
+        '%.0f' % r['compute_check_build_ms'] if 'compute_check_build_ms' in r else '',
         r['unprotected'],
         '  VIOLATIONS: %s' % r['violations'] if r['violations'] else '',
     )
@@ -339,21 +460,28 @@ def section(data, plots=None):
         'is Snapshot.from_switch_graph, "compute" compute_sft, "check" check_sft: the '
         'app\'s compute_ms is snapshot + compute, its check_ms is check. Median of %d '
         'runs (%d for the link change; min-max in brackets), each after a full garbage '
-        'collection. "Rules" is route_rules + port_rules of every switch, computed '
-        'once (part of the app\'s install_ms). "Link change": the app recomputes the '
-        'whole table from the new snapshot; "changed" is how many (destination, switch) '
-        'routes differ from the previous epoch\'s.'
-        % (data['results'][0]['repeat'], data['results'][-1]['repeat']),
+        'collection. "Rules" is route_rules + port_rules of every switch as FlowSpecs, '
+        'computed once. "Build" is the FLOW_MOD bytes of every switch\'s stable forward '
+        'rules and port rules as a full epoch sends them (controller/stable/rulebytes.py '
+        'for the forward rules, from each switch\'s entries, which it includes; wall ms, '
+        'CPU ms after the slash), "old build" the same through FlowSpecs and Ryu\'s '
+        'serializer as before rulebytes.py (with --compare-build; timed on every k-th '
+        'switch and scaled by k past %d forward rules). "Link change": the app '
+        'recomputes the whole table from the new snapshot; "changed" is how many '
+        '(destination, switch) routes differ from the previous epoch\'s.'
+        % (data['results'][0]['repeat'], data['results'][-1]['repeat'], OLD_BUILD_RULES),
         '',
         '| topology | switches | links | hosts | routes | snapshot ms | compute ms | '
-        'check ms | compute + check ms | rules ms | unprotected | violations |',
-        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+        'check ms | compute + check ms | rules ms | build ms | old build ms | '
+        'compute + check + build ms | unprotected | violations |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: '
+        '| ---: | ---: | ---: |',
     ]
     for r in data['results']:
         name = r['name'] + (' (changed: %d)' % r['changed_routes'] if 'changed_routes' in r else '')
         out.append(
             '| %s | %d | %d | %d | %d | %.1f | %.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) '
-            '| %.1f | %s | %d | %d |'
+            '| %.1f | %s | %s | %s | %s | %d | %d |'
             % (
                 name,
                 r['switches'],
@@ -369,6 +497,10 @@ def section(data, plots=None):
                 r['check_ms']['max'],
                 r['compute_check_ms'],
                 '%.0f' % r['rules_ms'] if 'rules_ms' in r else '',
+                _build_text(r, 'build_ms'),
+                _build_text(r, 'old_build_ms')
+                + (' (1 in %d)' % r['old_sampled'] if r.get('old_sampled', 1) > 1 else ''),
+                '%.0f' % r['compute_check_build_ms'] if 'compute_check_build_ms' in r else '',
                 r['unprotected'],
                 len(r['violations']),
             )
@@ -453,6 +585,11 @@ def main(argv=None):
     parser.add_argument('--quick', action='store_true', help='small topologies only')
     parser.add_argument('--repeat', type=int, help='runs per figure (default 3, quick 2)')
     parser.add_argument(
+        '--compare-build',
+        action='store_true',
+        help='time the old build (FlowSpecs through Ryu) too, in turn with the new one',
+    )
+    parser.add_argument(
         '--out',
         help='results directory (default bench/results, or bench/results-quick with --quick)',
     )
@@ -461,7 +598,7 @@ def main(argv=None):
     os.makedirs(out_dir, exist_ok=True)
     started = time.monotonic()
     print(HEADER)
-    results = benchmark(args.quick, repeat=args.repeat)
+    results = benchmark(args.quick, repeat=args.repeat, compare=args.compare_build)
     data = {
         'machine': machine(),
         'quick': args.quick,
@@ -473,7 +610,7 @@ def main(argv=None):
     print()
     for label, value, goal, unit in targets(results):
         print(
-            'target: %-75s %8.1f %s  %s' % (label, value, unit, 'met' if value < goal else 'MISSED')
+            'target: %-80s %8.1f %s  %s' % (label, value, unit, 'met' if value < goal else 'MISSED')
         )
     plotted = plot(results, os.path.join(out_dir, NAME + '.png'))
     print(

@@ -35,11 +35,14 @@ import sys
 import time
 from time import perf_counter
 
+from ryu.ofproto.ofproto_v1_3_parser import OFPFlowMod
+
 from bench import ofemu
 from bench.machine import REPO, RESULTS_DIR, machine
 from bench.sampler import Sampler
 from bench.stable import fat_tree, random_regular, snapshot_of_graph
 from bench.stable_network import _settled as settled_after
+from controller.openflow import FlowModBlock
 from controller.stable import pipeline as pipe
 from controller.stable.sft import Snapshot, compute_sft
 from controller.stable.update import SwitchRules, internal_rules, plan_update, stable_rules
@@ -65,7 +68,8 @@ def without_link(snapshot, link):
 
 
 def _flow_mods(msgs):
-    return sum(1 for m in msgs if type(m).__name__ == 'OFPFlowMod')
+    """FLOW_MODs among ``msgs``: a FlowModBlock (controller/openflow.py) is one per row."""
+    return sum(len(m) if isinstance(m, FlowModBlock) else isinstance(m, OFPFlowMod) for m in msgs)
 
 
 def plan_figures(name, before, link):

@@ -12,8 +12,6 @@ Actions and instructions are tuples:
 Match values are what Ryu's OFPMatch accepts; a masked value is a (value, mask) tuple.
 """
 
-import copy
-import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -21,14 +19,20 @@ from typing import Any
 
 from ryu.ofproto import ofproto_v1_3, ofproto_v1_3_parser
 
-from controller.openflow import FlowModTemplate, PackedMatch, PackedOutputs
+from controller.openflow import (
+    FlowModTemplate,
+    PackedMatch,
+    PackedOutputs,
+    PreparedMessage,
+    PreparedMessages,
+)
 
 # What to_flow_mod needs of a datapath, for messages built before any switch connects.
 _OPENFLOW_13 = SimpleNamespace(ofproto=ofproto_v1_3, ofproto_parser=ofproto_v1_3_parser)
-_XID = struct.Struct('!I')
 _OFPFlowMod = ofproto_v1_3_parser.OFPFlowMod
 PREPARED_KEPT = 2048  # to_flow_mod's shared messages kept to copy
-_prepared: dict[tuple, Any] = {}  # (FlowSpec, send_flow_removed, packed) -> a PreparedFlowMod
+# to_flow_mod's shared messages, by (FlowSpec, send_flow_removed, packed)
+_prepared = PreparedMessages(PREPARED_KEPT)
 
 
 @dataclass(frozen=True, order=True)
@@ -147,19 +151,9 @@ def _instruction(parser, ofp, instruction, packed=False):
     raise ValueError('unknown instruction %r' % (instruction,))
 
 
-class PreparedFlowMod(ofproto_v1_3_parser.OFPFlowMod):
+class PreparedFlowMod(PreparedMessage, ofproto_v1_3_parser.OFPFlowMod):
     """An OFPFlowMod of to_flow_mod's, whose bytes were serialized once for every switch
-    it goes to: ``serialize`` copies them and writes the xid. Changed after it was made
-    (the arbiter rewrites cookies, tables and flags), it is serialized by Ryu as usual."""
-
-    def serialize(self) -> None:
-        wire, made_of = self.prepared
-        if self.xid is not None and self._made_of() == made_of:
-            self.version, self.msg_type, self.msg_len = wire[0], wire[1], len(wire)
-            self.buf = bytearray(wire)
-            _XID.pack_into(self.buf, 4, self.xid)
-            return
-        super().serialize()
+    it goes to (controller/openflow.py's PreparedMessage)."""
 
     def _made_of(self) -> tuple:
         return (
@@ -200,19 +194,11 @@ def to_flow_mod(
     instructions shared, its bytes serialized once."""
     if not shared:
         return _build_flow_mod(dp, spec, send_flow_removed, packed, type_=_OFPFlowMod)
-    key = (spec, send_flow_removed, packed)
-    prototype = _prepared.get(key)
-    if prototype is None or prototype.datapath.ofproto is not dp.ofproto:
-        prototype = _build_flow_mod(dp, spec, send_flow_removed, packed)
-        prototype.xid = 0
-        super(PreparedFlowMod, prototype).serialize()
-        prototype.prepared = (bytes(prototype.buf), prototype._made_of())
-        if len(_prepared) >= PREPARED_KEPT:
-            _prepared.clear()
-        _prepared[key] = prototype
-    msg = copy.copy(prototype)
-    msg.datapath, msg.xid, msg.buf = dp, None, None
-    return msg
+    return _prepared.copy_for(
+        dp,
+        (spec, send_flow_removed, packed),
+        lambda: _build_flow_mod(dp, spec, send_flow_removed, packed),
+    )
 
 
 def _build_flow_mod(
@@ -236,13 +222,14 @@ def _build_flow_mod(
 
 
 def flow_mod_template(
-    build: Callable[[str, int], FlowSpec], send_flow_removed: bool = False
+    build: Callable[[str, int], FlowSpec], send_flow_removed: bool = False, packed: bool = True
 ) -> FlowModTemplate:
-    """The FLOW_MOD adding ``build(mac, port)`` (packed, as to_flow_mod makes it) as a
-    template stamped per MAC and port (controller/openflow.py's FlowModTemplate)."""
+    """The FLOW_MOD adding ``build(mac, port)`` (as to_flow_mod makes it; ``packed``:
+    its match a PackedMatch, which takes in_port, eth_dst and eth_src only) as a template
+    stamped per MAC and port (controller/openflow.py's FlowModTemplate)."""
     return FlowModTemplate(
         lambda mac, port: to_flow_mod(
-            _OPENFLOW_13, build(mac, port), send_flow_removed=send_flow_removed, packed=True
+            _OPENFLOW_13, build(mac, port), send_flow_removed=send_flow_removed, packed=packed
         )
     )
 

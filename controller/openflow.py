@@ -2,12 +2,15 @@
 its rules the same way (cookie always set, deletes always scoped to a cookie range), and
 the check every app makes of a packet-in before it reads it (``PacketInGuard``)."""
 
+import copy
 import logging
 import struct
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
+from ryu.ofproto import ofproto_parser
 from ryu.ofproto import ofproto_v1_3 as ofp13
 from ryu.ofproto import ofproto_v1_3_parser as parser13
 
@@ -213,9 +216,14 @@ def add_flow(dp: Any, *args: Any, **kwargs: Any) -> None:
 
 # A MAC address and a port number that no real rule holds elsewhere in its bytes: the
 # places they take in a serialized prototype are where a template stamps the real ones.
+# Their complements (every byte differs) find the same places by difference, which
+# also holds when a cookie or a VID of the message happens to contain a sentinel's bytes.
 _MAC_SENTINEL = bytes.fromhex('5aa5c33c9669')
 _PORT_SENTINEL = 0x5AC33CA5
+_MAC_OTHER = bytes(0xFF ^ byte for byte in _MAC_SENTINEL)
+_PORT_OTHER = 0xFFFFFFFF ^ _PORT_SENTINEL
 _PORT = struct.Struct('!I')
+_HEADER = struct.Struct('!BBHI')  # version, type, length, xid
 _XID_OFFSET = 4  # in the OpenFlow header: version, type, length, xid
 
 
@@ -233,11 +241,13 @@ class FlowModTemplate:
     def __init__(self, build: Callable[[str, int], Any]) -> None:
         self._build = build
         msg = build(mac_text(_MAC_SENTINEL), _PORT_SENTINEL)
-        msg.xid = 0
-        msg.serialize()
-        self.prototype = bytes(msg.buf)
-        self._mac_at = _offsets(self.prototype, _MAC_SENTINEL)
-        self._port_at = _offsets(self.prototype, _PORT.pack(_PORT_SENTINEL))
+        self.prototype = _serialized(msg)
+        self._mac_at = _slots(
+            self.prototype, _serialized(build(mac_text(_MAC_OTHER), _PORT_SENTINEL)), 6
+        )
+        self._port_at = _slots(
+            self.prototype, _serialized(build(mac_text(_MAC_SENTINEL), _PORT_OTHER)), 4
+        )
         wire_values = getattr(msg.match, 'wire_values', None)
         self._match_values = None if wire_values is None else wire_values()
         if not self._mac_at or not self._port_at:
@@ -272,13 +282,83 @@ class FlowModTemplate:
             _PORT.pack_into(buf, offset, port)
         return buf
 
+    def stamp_rows(self, macs: np.ndarray, ports: np.ndarray) -> np.ndarray:
+        """The message stamped once per row, column by column (xid 0): an (n, length)
+        uint8 array whose row i is ``stamp(0, macs[i], ports[i])``. ``macs``: (n, 6)
+        uint8; ``ports``: n integers below 2**32."""
+        rows = np.empty((len(ports), len(self.prototype)), np.uint8)
+        rows[:] = np.frombuffer(self.prototype, np.uint8)
+        port_bytes = np.asarray(ports, '>u4').view(np.uint8).reshape(-1, 4)
+        for offset in self._mac_at:
+            rows[:, offset : offset + 6] = macs
+        for offset in self._port_at:
+            rows[:, offset : offset + 4] = port_bytes
+        return rows
 
-def _offsets(data: bytes, needle: bytes) -> list[int]:
-    found, at = [], data.find(needle)
-    while at >= 0:
-        found.append(at)
-        at = data.find(needle, at + len(needle))
-    return found
+
+class FlowModBlock:
+    """FLOW_MODs of one FlowModTemplate, one per (MAC, port) row, serialized together
+    as one array (``rows``, xids 0): a switch's thousands of forward rules cost a few
+    numpy operations instead of a Ryu message each. controller/bundles.py sends the rows
+    as they are, with xids written column-wise; ``messages`` gives them as Ryu objects
+    for readers that need those (the arbiter, tests)."""
+
+    def __init__(self, template: FlowModTemplate, macs: np.ndarray, ports: np.ndarray) -> None:
+        self.rows = template.stamp_rows(macs, ports)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def messages(self, dp: Any) -> list[Any]:
+        """Each row as the OFPFlowMod Ryu parses from it (xid None: set when sent)."""
+        out = []
+        for row in self.rows:
+            wire = row.tobytes()
+            version, msg_type, length, _ = _HEADER.unpack_from(wire)
+            msg = ofproto_parser.msg(dp, version, msg_type, length, 0, bytearray(wire))
+            msg.xid = None
+            out.append(msg)
+        return out
+
+    def __repr__(self) -> str:
+        return 'FlowModBlock(%d x %d bytes)' % self.rows.shape
+
+
+def as_messages(dp: Any, msgs: Iterable[Any]) -> list[Any]:
+    """``msgs`` with every FlowModBlock replaced by its Ryu messages."""
+    out: list[Any] = []
+    for msg in msgs:
+        if isinstance(msg, FlowModBlock):
+            out += msg.messages(dp)
+        else:
+            out.append(msg)
+    return out
+
+
+def message_count(msgs: Iterable[Any]) -> int:
+    """How many OpenFlow messages ``msgs`` stands for (a FlowModBlock is one per row)."""
+    return sum(len(msg) if isinstance(msg, FlowModBlock) else 1 for msg in msgs)
+
+
+def _serialized(msg: Any) -> bytes:
+    msg.xid = 0
+    msg.serialize()
+    return bytes(msg.buf)
+
+
+def _slots(prototype: bytes, other: bytes, width: int) -> list[int]:
+    """The offsets of the ``width``-byte fields in which two serializations of one
+    message differ (built with a sentinel and with its complement, every byte of which
+    differs): where the value stands."""
+    if len(other) != len(prototype):
+        raise ValueError('the message built is not the same length for every value')
+    differ = [at for at in range(len(prototype)) if prototype[at] != other[at]]
+    slots = differ[::width]
+    if differ != [at + i for at in slots for i in range(width)]:
+        raise ValueError(
+            'the message built holds a value in %r, not in %d-byte fields' % (differ, width)
+        )
+    return slots
 
 
 def send_stamped(dp: Any, templates: Sequence[FlowModTemplate], mac: bytes, port: int) -> None:
@@ -347,15 +427,82 @@ def delete_flows(dp: Any, *args: Any, **kwargs: Any) -> None:
 OVS_GROUP_ADD_OR_MOD = 0x8000
 
 
+class PreparedMessage:
+    """A message serialized once for every switch it goes to: ``serialize`` copies the
+    bytes of ``prepared`` (bytes, what they were made of) and writes the xid. Changed
+    after it was made (``_made_of`` differs: the arbiter rewrites cookies, tables and
+    flags), it is serialized by Ryu as usual. Mixed into a Ryu message class."""
+
+    prepared: tuple[bytes, tuple]
+    xid: int | None
+
+    def _made_of(self) -> tuple:
+        raise NotImplementedError
+
+    def serialize(self) -> None:
+        wire, made_of = self.prepared
+        if self.xid is not None and self._made_of() == made_of:
+            self.version, self.msg_type, self.msg_len = wire[0], wire[1], len(wire)
+            self.buf = bytearray(wire)
+            _PORT.pack_into(self.buf, _XID_OFFSET, self.xid)
+            return
+        super().serialize()  # type: ignore[misc]
+
+    def prepare(self) -> None:
+        """Serialize it once (xid 0) for the copies made of it."""
+        self.xid = 0
+        super().serialize()  # type: ignore[misc]
+        self.prepared = (bytes(self.buf), self._made_of())
+
+
+class PreparedMessages:
+    """PreparedMessage prototypes by key (at most ``kept``: then they are all dropped),
+    each built and serialized once and copied for every switch it goes to."""
+
+    def __init__(self, kept: int) -> None:
+        self.kept = kept
+        self._prototypes: dict[Any, Any] = {}
+
+    def copy_for(self, dp: Any, key: Any, build: Callable[[], PreparedMessage]) -> Any:
+        """A copy of ``key``'s prototype (``build()`` the first time, or when it was made
+        for another OpenFlow version) for ``dp``, xid unset."""
+        prototype: Any = self._prototypes.get(key)
+        if prototype is None or prototype.datapath.ofproto is not dp.ofproto:
+            prototype = build()
+            prototype.prepare()
+            if len(self._prototypes) >= self.kept:
+                self._prototypes.clear()
+            self._prototypes[key] = prototype
+        msg = copy.copy(prototype)
+        msg.datapath, msg.xid, msg.buf = dp, None, None
+        return msg
+
+
+class PreparedGroupMod(PreparedMessage, parser13.OFPGroupMod):
+    def _made_of(self) -> tuple:
+        return (self.datapath.ofproto, self.command, self.type, self.group_id, self.buckets)
+
+
+PREPARED_GROUPS_KEPT = 4096  # failover_group's messages kept to copy
+_prepared_groups = PreparedMessages(PREPARED_GROUPS_KEPT)
+
+
 def failover_group(dp: Any, group_id: int, ports: Iterable[int]) -> Any:
     """GROUP_MOD creating (or replacing) a fast-failover group: out of the first of
-    ``ports`` that is live."""
-    parser, ofp = dp.ofproto_parser, dp.ofproto
-    buckets = [
-        parser.OFPBucket(watch_port=port, watch_group=ofp.OFPG_ANY, actions=[output(dp, port)])
-        for port in ports
-    ]
-    return parser.OFPGroupMod(dp, OVS_GROUP_ADD_OR_MOD, ofp.OFPGT_FF, group_id, buckets)
+    ``ports`` that is live. The same group goes to many switches (stable_routing names
+    groups by their ports): its message is built and serialized once (a
+    PreparedGroupMod, about 50 us through Ryu's bucket and action classes) and copied."""
+    ports = tuple(ports)
+
+    def build() -> PreparedGroupMod:
+        parser, ofp = dp.ofproto_parser, dp.ofproto
+        buckets = [
+            parser.OFPBucket(watch_port=port, watch_group=ofp.OFPG_ANY, actions=[output(dp, port)])
+            for port in ports
+        ]
+        return PreparedGroupMod(dp, OVS_GROUP_ADD_OR_MOD, ofp.OFPGT_FF, group_id, buckets)
+
+    return _prepared_groups.copy_for(dp, (group_id, ports), build)
 
 
 def select_group(dp: Any, group_id: int, ports: Iterable[int]) -> Any:

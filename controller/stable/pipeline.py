@@ -321,8 +321,62 @@ Entry = tuple[str, Any]
 
 
 def switch_entries(sft: StableForwardingTable, dpid: int) -> dict[str, Entry]:
-    """{mac: entry} of switch ``dpid`` in ``sft``."""
-    return {mac: (how, where) for mac, how, where in sft.switch_entries(dpid)}
+    """{mac: entry} of switch ``dpid`` in ``sft``: what StableForwardingTable's
+    switch_entries says (the forwarded hosts in MAC order, then the delivered ones).
+    An epoch of unknown switch contents asks it of every switch, (switches x hosts)
+    entries: each host's route table is looked up once per SFT (_EntryLayout), not
+    once per switch, and equal entries are one tuple (_ForwardEntries)."""
+    layout = _entry_layout(sft)
+    forward = _FORWARD_ENTRIES.__getitem__
+    entries: dict[str, Entry] = {
+        mac: forward(route)
+        for mac, table in layout.tables
+        if (route := table.get(dpid)) is not None
+    }
+    for mac, port in layout.hosts_at.get(dpid, ()):
+        entries[mac] = ('deliver', port)
+    return entries
+
+
+class _ForwardEntries(dict):
+    """Route -> the entry ('forward', Route), one tuple per distinct route: a network
+    has few distinct (port, backup) pairs, and sharing them spares a full epoch a
+    million tuples (and the garbage collector's passes over them)."""
+
+    def __missing__(self, route: Any) -> Entry:
+        if len(self) >= MAX_GROUP_PORT:
+            self.clear()
+        entry = self[route] = ('forward', route)
+        return entry
+
+
+_FORWARD_ENTRIES = _ForwardEntries()
+
+
+@dataclass
+class _EntryLayout:
+    sft: StableForwardingTable
+    tables: list[tuple[str, Mapping[int, Any]]]  # (mac, its switch's routes {dpid: Route})
+    hosts_at: dict[int, list[tuple[str, int]]]  # dpid -> [(mac, port)]
+
+
+_NO_ROUTES: Mapping[int, Any] = {}
+_last_layout: list[_EntryLayout] = []
+
+
+def _entry_layout(sft: StableForwardingTable) -> _EntryLayout:
+    """The hosts of ``sft`` with their route tables, kept for the last SFT asked."""
+    if _last_layout and _last_layout[0].sft is sft:
+        return _last_layout[0]
+    routes = sft.routes
+    hosts_at: dict[int, list[tuple[str, int]]] = {}
+    for mac, (dpid, port) in sft.hosts:
+        hosts_at.setdefault(dpid, []).append((mac, port))
+    layout = _EntryLayout(
+        sft, [(mac, routes.get(dpid, _NO_ROUTES)) for mac, (dpid, _) in sft.hosts], hosts_at
+    )
+    _last_layout[:] = [layout]
+    return layout
 
 
 def entry_group(entry: Entry) -> tuple[int, tuple[int, int]] | None:
@@ -333,16 +387,33 @@ def entry_group(entry: Entry) -> tuple[int, tuple[int, int]] | None:
     return failover_group_id(where.port, where.backup), (where.port, where.backup)
 
 
-def forward_rule(mac: str, entry: Entry, epoch: int, overlay: bool = False) -> FlowSpec:
-    """The forward rule of ``entry`` written by ``epoch``: a stable rule (any version)
-    or, with ``overlay``, one that only frames stamped version(epoch) meet."""
+# How a forward rule sends a frame on (``forward_action``): pop the S-tag and output to
+# the host's port, output to the next hop, or through the failover group (primary, backup).
+DELIVER, OUTPUT, GROUP = 'deliver', 'output', 'group'
+FORWARD_ACTIONS = (DELIVER, OUTPUT, GROUP)
+
+
+def forward_action(entry: Entry) -> tuple[str, int]:
+    """(DELIVER, host port) | (OUTPUT, next hop) | (GROUP, failover group id) of ``entry``."""
     how, where = entry
     if how == 'deliver':
-        actions: tuple = (('pop_vlan',), ('output', where))
-    elif where.backup is None:
-        actions = (('output', where.port),)
+        return DELIVER, where
+    if where.backup is None:
+        return OUTPUT, where.port
+    return GROUP, failover_group_id(where.port, where.backup)
+
+
+def forward_spec(mac: str, action: str, target: int, epoch: int, overlay: bool) -> FlowSpec:
+    """The forward rule for ``mac`` that does ``action`` (one of FORWARD_ACTIONS) with
+    ``target`` (a port or a group id), written by ``epoch``: see forward_rule."""
+    if action == DELIVER:
+        actions: tuple = (('pop_vlan',), ('output', target))
+    elif action == OUTPUT:
+        actions = (('output', target),)
+    elif action == GROUP:
+        actions = (('group', target),)
     else:
-        actions = (('group', failover_group_id(where.port, where.backup)),)
+        raise ValueError('unknown forward action %r' % (action,))
     if overlay:
         return FlowSpec.make(
             FORWARD_TABLE,
@@ -358,6 +429,13 @@ def forward_rule(mac: str, entry: Entry, epoch: int, overlay: bool = False) -> F
         [('apply', actions)],
         epoch_cookie(ROUTE, epoch),
     )
+
+
+def forward_rule(mac: str, entry: Entry, epoch: int, overlay: bool = False) -> FlowSpec:
+    """The forward rule of ``entry`` written by ``epoch``: a stable rule (any version)
+    or, with ``overlay``, one that only frames stamped version(epoch) meet.
+    controller/stable/rulebytes.py makes the same rules' FLOW_MODs as bytes."""
+    return forward_spec(mac, *forward_action(entry), epoch, overlay)
 
 
 def stable_rule_of(mac: str) -> FlowSpec:

@@ -48,6 +48,7 @@ from controller.bundles import errors_text
 from controller.cookies import KIND_MASK
 from controller.flowspec import FlowSpec, diff, in_order, to_delete_strict, to_flow_mod
 from controller.stable import pipeline as pipe
+from controller.stable import rulebytes
 from controller.stable.epochs import EpochRecord
 from controller.stable.sft import Snapshot, StableForwardingTable
 from controller.topology import spanning_tree_ports
@@ -188,7 +189,8 @@ def port_rule_changes(sw: SwitchRules, desired: set[FlowSpec]) -> list:
 
 
 def internal_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
-    """Phase 1 for one switch: new groups, the overlays, the admissions ahead, and the
+    """Phase 1 for one switch: new groups, the overlays (FlowModBlocks: their bytes
+    made column-wise, controller/stable/rulebytes.py), the admissions ahead, and the
     new version admitted from links (unless the last phase 3 admitted it ahead). A
     switch none of whose entries changed gets nothing: no bundle at all."""
     dp = sw.dp
@@ -198,10 +200,7 @@ def internal_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
             for gid, ports in sorted(plan.groups.items())
             if gid not in sw.groups
         ]
-        + [
-            to_flow_mod(dp, pipe.forward_rule(mac, entry, epoch, overlay=True), shared=True)
-            for mac, entry in sorted(plan.overlays.items())
-        ]
+        + rulebytes.forward_blocks(plan.overlays, epoch, overlay=True)
         + [to_delete_strict(dp, spec, KIND_MASK) for spec in plan.unblock]
         + [to_flow_mod(dp, spec, shared=True) for spec in plan.admit]
         + (
@@ -213,9 +212,10 @@ def internal_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
 
 
 def stable_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
-    """Phase 3 for one switch, one atomic bundle: the stable rules become ``epoch``'s,
-    every overlay goes, links admit ``epoch``'s version (and the next one's, ahead)
-    only, then the final port rules and the groups nothing uses."""
+    """Phase 3 for one switch, one atomic bundle: the stable rules become ``epoch``'s
+    (FlowModBlocks, as the overlays of phase 1), every overlay goes, links admit
+    ``epoch``'s version (and the next one's, ahead) only, then the final port rules and
+    the groups nothing uses."""
     dp = sw.dp
     wipe = (
         [of.flow_delete(dp, *pipe.COOKIES.rules_of_kind(pipe.ROUTE), table_id=pipe.FORWARD_TABLE)]
@@ -224,10 +224,7 @@ def stable_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
     )
     return (
         wipe
-        + [
-            to_flow_mod(dp, pipe.forward_rule(mac, entry, epoch), shared=True)
-            for mac, entry in sorted(plan.overlays.items())
-        ]
+        + rulebytes.forward_blocks(plan.overlays, epoch)
         + [to_delete_strict(dp, pipe.stable_rule_of(mac), KIND_MASK) for mac in plan.removed]
         + [of.flow_delete(dp, *pipe.COOKIES.rules_of_kind(pipe.NEXT), table_id=pipe.FORWARD_TABLE)]
         + [

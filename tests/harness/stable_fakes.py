@@ -7,7 +7,7 @@ from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from controller.bundles import Transaction
 from controller.flowspec import to_flow_mod
-from controller.openflow import OVS_GROUP_ADD_OR_MOD
+from controller.openflow import OVS_GROUP_ADD_OR_MOD, as_messages, message_count
 from controller.stable import pipeline as pipe
 from controller.stable.sft import Snapshot
 from tests.harness.fakes import FakeDatapath
@@ -21,10 +21,11 @@ TRIANGLE = Snapshot.make([1, 2, 3], [(1, 2, 2, 2), (2, 3, 3, 2), (1, 3, 3, 3)], 
 
 
 class FakeBundles:
-    """``send(dp, msgs)`` as BundleClient's: records ``(dpid, msgs)`` in ``sent`` and
-    returns a Transaction answered at once, except that the calls numbered (from 0) in
-    ``refuse`` get an error and those in ``unanswered`` are never confirmed; and so do
-    all the calls to the switches (dpids) in ``refusing`` and ``silent``."""
+    """``send(dp, msgs)`` as BundleClient's: records ``(dpid, msgs)`` in ``sent`` (a
+    FlowModBlock as the FLOW_MODs Ryu parses from its rows) and returns a Transaction
+    answered at once, except that the calls numbered (from 0) in ``refuse`` get an
+    error and those in ``unanswered`` are never confirmed; and so do all the calls to
+    the switches (dpids) in ``refusing`` and ``silent``."""
 
     def __init__(self):
         self.sent, self.refuse, self.unanswered = [], set(), set()
@@ -32,8 +33,8 @@ class FakeBundles:
 
     def send(self, dp, msgs):
         call = len(self.sent)
-        self.sent.append((dp.id, list(msgs)))
-        transaction = Transaction(dp.id, len(msgs))
+        self.sent.append((dp.id, as_messages(dp, msgs)))
+        transaction = Transaction(dp.id, message_count(msgs))
         if call in self.refuse or dp.id in self.refusing:
             transaction.errors.append((ofp.OFPET_BAD_REQUEST, 0))
         if call not in self.unanswered and dp.id not in self.silent:
@@ -148,7 +149,7 @@ class ForwardTables:
         self.tables = {}  # (dpid, table) -> {(priority, match items): (cookie, actions)}
 
     def apply(self, dpid, msgs):
-        for msg in msgs:
+        for msg in as_messages(FakeDatapath(dpid), msgs):
             if not isinstance(msg, parser.OFPFlowMod) or msg.table_id not in self.TABLES:
                 continue
             table = self.tables.setdefault((dpid, msg.table_id), {})

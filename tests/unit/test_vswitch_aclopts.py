@@ -7,6 +7,7 @@ import textwrap
 import pytest
 import yaml
 from ryu.ofproto import ofproto_v1_3 as ofp
+from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from controller.config import ConfigError
 from controller.ofmatch import OFPVID_PRESENT
@@ -79,7 +80,7 @@ def test_failover_outputs_to_its_fast_failover_group(output):
     assert acl.instructions == (('apply', (('group', 1001),)),)  # no allow: only the group
     sw = PolicySwitch.of(FakeDatapath(1), policy)
     assert sw.groups == {1001: (2, 3)}  # port names resolved, in live order
-    [group] = [m for m in sw.install() if m.__class__.__name__ == 'OFPGroupMod']
+    [group] = [m for m in sw.install() if isinstance(m, parser.OFPGroupMod)]
     assert (group.type, group.group_id) == (ofp.OFPGT_FF, 1001)
     assert [(b.watch_port, b.actions[0].port) for b in group.buckets] == [(2, 2), (3, 3)]
 
