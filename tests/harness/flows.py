@@ -11,7 +11,6 @@ below pass ``--no-names`` so ports are numbers, and the parser accepts both form
 
 from __future__ import annotations
 
-import collections
 import re
 import subprocess
 import time
@@ -384,25 +383,6 @@ def parse_dump_ports(text):
 def port_stats(switch):
     """{port number or 'LOCAL': PortCounters} of bridge ``switch``."""
     return parse_dump_ports(_ofctl('dump-ports', switch))
-
-
-def wait_for_tx(switch, port, packets, within_s, timeout, interval=0.5):
-    """Wait until port ``port`` of ``switch`` has sent ``packets`` packets or more within
-    ``within_s`` seconds (traffic flows out of it again); whether it did before
-    ``timeout``. The counters lag by up to COUNTER_REFRESH_S: packets sent that long
-    before the call may still be counted as new."""
-    samples = collections.deque()
-    deadline = time.monotonic() + timeout
-    while True:
-        now = time.monotonic()
-        samples.append((now, port_stats(switch)[port].tx_packets))
-        while samples[0][0] < now - within_s:
-            samples.popleft()
-        if samples[-1][1] - samples[0][1] >= packets:
-            return True
-        if now >= deadline:
-            return False
-        time.sleep(interval)
 
 
 def busiest_port(switch, ports, during):
