@@ -131,16 +131,18 @@ class ReloadStatus:
     last: dict[str, Any] | None = None
     policy_hash: str = ''
 
-    def loaded(self, data: Any) -> None:
-        """The config read at start (not a reload) is ``data``."""
-        self.policy_hash = policy_hash(data)
+    def loaded(self, digest: str) -> None:
+        """The config read at start (not a reload) has the policy_hash ``digest``."""
+        self.policy_hash = digest
 
     def requested(self) -> None:
         self.requests += 1
 
-    def applied_policy(self, why: str, data: Any, rule_changes: int) -> None:
+    def applied_policy(self, why: str, digest: str, rule_changes: int) -> None:
+        """A reload put in force the config whose policy_hash is ``digest`` (computed
+        by the caller, where the config was loaded: for a large one that takes long)."""
         self.applied += 1
-        self.policy_hash = policy_hash(data)
+        self.policy_hash = digest
         self.last = {
             'at': time.time(),
             'why': why,

@@ -440,12 +440,15 @@ def _last_json_line(text):
 # -- UDP stream -----------------------------------------------------------------------
 
 
-def udp_stream(src, dst, rate_pps, duration_s, port=5001, dst_ip=None):
+def udp_stream(src, dst, rate_pps, duration_s, port=5001, dst_ip=None, stop=None):
     """Send ``rate_pps`` sequence-numbered datagrams a second for ``duration_s`` from
     ``src`` to ``dst`` (udp_seq.py on both) and report what arrived.
 
-    Bounded: the sender runs ``duration_s``, the receiver is stopped ``UDP_LINGER_S``
-    after it and would stop by itself soon after anyway; both are ended on the way out.
+    ``stop``: a threading.Event that ends the stream before ``duration_s`` once set
+    (by a test that has seen what it streamed for; ``duration_s`` is then the most it
+    may take). Bounded: the sender runs ``duration_s`` at most, the receiver is stopped
+    ``UDP_LINGER_S`` after it and would stop by itself soon after anyway; both are
+    ended on the way out.
     """
     ip = dst_ip or dst.IP()
     label = 'udp %s -> %s (%s) %g pps' % (src.name, dst.name, ip, rate_pps)
@@ -458,8 +461,20 @@ def udp_stream(src, dst, rate_pps, duration_s, port=5001, dst_ip=None):
             [PYTHON, UDP_SEQ, 'send', ip, str(port), '%g' % rate_pps, '%g' % duration_s]
         )
         started.append(sender)
+        sent_early = ''
+        if stop is not None:
+            # Its signal handlers are in place once it says so.
+            sent_early = await_output(
+                sender, 'sending', START_TIMEOUT_S, 'udp sender on %s' % src.name
+            )
+            deadline = time.monotonic() + duration_s
+            while sender.poll() is None and time.monotonic() < deadline:
+                if stop.wait(0.05):
+                    sender.terminate()
+                    break
         sender_report = _last_json_line(
-            _finish(sender, duration_s + START_TIMEOUT_S, 'udp sender on %s' % src.name)
+            sent_early
+            + _finish(sender, duration_s + START_TIMEOUT_S, 'udp sender on %s' % src.name)
         )
         time.sleep(UDP_LINGER_S)
         receiver.terminate()

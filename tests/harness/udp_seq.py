@@ -9,8 +9,10 @@ Standard library only.
          "delays_ms": [one-way delay of each first arrival]}
 
     python3 udp_seq.py send HOST PORT RATE_PPS DURATION_S
-        Sends round(RATE_PPS * DURATION_S) datagrams numbered from 0, datagram i at
-        start + i / RATE_PPS, then prints {"sent": N, "send_errors": E}. A datagram the
+        Prints 'sending', then sends round(RATE_PPS * DURATION_S) datagrams numbered
+        from 0, datagram i at start + i / RATE_PPS, or fewer if SIGTERM/SIGINT ends it
+        early (a test that has seen what it waited for), then prints
+        {"sent": N, "send_errors": E} (N: the datagrams numbered). A datagram the
         kernel refuses (no route, ...) keeps its number, so it shows up as lost.
 
 Each datagram holds a 64-bit sequence number and the send time from the monotonic clock:
@@ -30,10 +32,16 @@ POLL_S = 0.1  # how often the receiver looks at its stop conditions
 RECEIVE_BUFFER = 4 << 20  # bursts after an outage must not overflow the socket
 
 
-def receive(port, max_seconds):
+def _stop_on_signals():
+    """A list that SIGTERM or SIGINT makes non-empty."""
     stop = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.append(True))
+    return stop
+
+
+def receive(port, max_seconds):
+    stop = _stop_on_signals()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
     sock.bind(('0.0.0.0', port))
@@ -68,11 +76,16 @@ def receive(port, max_seconds):
 
 
 def send(host, port, rate_pps, duration_s):
+    stop = _stop_on_signals()
     count = int(round(rate_pps * duration_s))
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     errors = 0
+    print('sending', flush=True)
     start = time.monotonic()
     for seq in range(count):
+        if stop:
+            count = seq
+            break
         # A fixed schedule, not a fixed sleep: the rate does not drift with send time.
         wait = start + seq / rate_pps - time.monotonic()
         if wait > 0:

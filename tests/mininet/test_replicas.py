@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -101,8 +102,10 @@ class Replicas:
         logging_conf = os.path.join(etcd.data_dir, 'logging.conf')
         with open(logging_conf, 'w') as f:
             f.write(TIMED_LOGGING)
-        self.ctls = {
-            name: controller(
+        names = ('r1', 'r2', 'r3')
+
+        def start(name):
+            return controller(
                 APP,
                 config=replica_config(
                     self.proxies[name].endpoint if proxied else etcd.endpoint, name
@@ -110,8 +113,9 @@ class Replicas:
                 name=name,
                 extra_args=['--log-config-file', logging_conf],
             )
-            for name in ('r1', 'r2', 'r3')
-        }
+
+        with ThreadPoolExecutor(len(names)) as pool:  # each takes seconds to start
+            self.ctls = dict(zip(names, pool.map(start, names), strict=True))
         first = self.ctls['r1']
         self.net = network(RingTopo(n, 1), first)
         targets = ['tcp:127.0.0.1:%d' % c.ofp_port for c in self.ctls.values()]
@@ -170,6 +174,34 @@ class Replicas:
             ctl.log_tail(),
         )
         return status
+
+    def wait_retired(self, name, epoch, timeout=10.0):
+        """Wait until replica ``name`` has done phase 3 of ``epoch`` (after the drain
+        time, the old epoch's rules removed from every switch)."""
+
+        def retired():
+            history = self.ctls[name].rest('/stable/history?limit=5')
+            return any(r['number'] == epoch and r['cleanup_ms'] > 0 for r in history)
+
+        assert wait_until(retired, timeout, interval=0.1), 'epoch %d not retired by %s: %s' % (
+            epoch,
+            name,
+            self.ctls[name].rest('/stable/history?limit=3'),
+        )
+
+    def stream_during(self, change):
+        """A STREAM_PPS UDP stream h1 -> h3 while ``change()`` runs, and on until the
+        epoch it returns, (replica name, epoch number), has removed the old epoch's
+        rules (16 s at most): what arrived."""
+        h1, h3 = self.net.get('h1', 'h3')
+        done = threading.Event()
+        with ThreadPoolExecutor(1) as pool:
+            stream = pool.submit(udp_stream, h1, h3, STREAM_PPS, 16, stop=done)
+            try:
+                self.wait_retired(*change())
+            finally:
+                done.set()
+            return stream.result()
 
     def confirmed_master_at(self, name, since):
         """Wall-clock time by which every switch confirmed ``name`` as its MASTER
@@ -254,7 +286,7 @@ def test_a_paused_master_is_fenced_by_the_switch(controller, network, etcd_serve
     taken_over = replicas.wait_epoch(new, states=('installed', 'followed'))
     replicas.net.configLinkStatus('s3', 's4', 'down')
     after = replicas.wait_epoch(new, after=taken_over['epoch'])
-    time.sleep(1.5)  # the drain, then phase 3 removes the old epoch's rules
+    replicas.wait_retired(new, after['epoch'])  # the drain, then phase 3
     # every switch stamps the new epoch; no overlay is left, and no stable forward rule
     # is of a later epoch (unchanged entries keep the epoch that wrote them)
     stamps = replicas.rule_epochs(pipe.INGRESS, pipe.INGRESS_TABLE)
@@ -278,7 +310,6 @@ def test_master_killed_under_a_1ms_stream_loses_nothing(
     (a link cut) is an epoch of the new master, and no epoch number is used twice."""
     replicas = Replicas(controller, network, etcd_server)
     old, status = replicas.start()
-    h1, h3 = replicas.net.get('h1', 'h3')
     others = [name for name in replicas.ctls if name != old]
     timings = {}
 
@@ -292,11 +323,9 @@ def test_master_killed_under_a_1ms_stream_loses_nothing(
         time.sleep(3)
         replicas.net.configLinkStatus('s3', 's4', 'down')  # not on h1 -> h3's path
         timings['after'] = replicas.wait_epoch(timings['new'], after=status['epoch'], timeout=20)
+        return new, timings['after']['epoch']
 
-    with ThreadPoolExecutor(1) as pool:
-        stream = pool.submit(udp_stream, h1, h3, STREAM_PPS, 16)
-        kill_then_cut()
-        result = stream.result()
+    result = replicas.stream_during(kill_then_cut)
     new = timings['new']
     record_property('failover_s', round(timings['failover_s'], 2))
     record_property('failover_lost_packets', len(result.lost_seqs))
@@ -320,13 +349,13 @@ def test_etcd_restarted_the_switches_keep_forwarding_and_the_replicas_rejoin(
     every switch again and handles the next link cut."""
     replicas = Replicas(controller, network, etcd_server)
     _, status = replicas.start()
-    h1, h3 = replicas.net.get('h1', 'h3')
     timings = {}
 
     def restart_then_cut():
         time.sleep(2)
         etcd_server.kill()
-        time.sleep(LEASE_TTL + 2)
+        # the replicas step down at their lease's end: every switch without a master
+        wait_until(lambda: set(replicas.masters().values()) == {None}, LEASE_TTL + 2)
         timings['masters_without_etcd'] = replicas.masters()
         etcd_server.start()
         back_at = time.time()
@@ -335,11 +364,9 @@ def test_etcd_restarted_the_switches_keep_forwarding_and_the_replicas_rejoin(
         timings['rejoin_s'] = replicas.confirmed_master_at(new, back_at) - back_at
         replicas.net.configLinkStatus('s3', 's4', 'down')
         timings['after'] = replicas.wait_epoch(new, after=status['epoch'], timeout=20)
+        return new, timings['after']['epoch']
 
-    with ThreadPoolExecutor(1) as pool:
-        stream = pool.submit(udp_stream, h1, h3, STREAM_PPS, 16)
-        restart_then_cut()
-        result = stream.result()
+    result = replicas.stream_during(restart_then_cut)
     record_property('etcd_restart_rejoin_s', round(timings['rejoin_s'], 2))
     record_property('etcd_restart_lost_packets', len(result.lost_seqs))
     print(

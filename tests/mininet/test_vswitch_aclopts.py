@@ -9,10 +9,8 @@ import os
 import shutil
 import time
 
-import pytest
-
 from tests.harness.frames import frame, who_receives
-from tests.harness.network import wait_until
+from tests.harness.network import network_fixtures, wait_until
 from topologies.linear import LinearTopo
 
 POLICIES = os.path.join(os.path.dirname(__file__), 'policies')
@@ -20,9 +18,8 @@ BCAST = 'ff:ff:ff:ff:ff:ff'
 IDLE_TIMEOUT = 8  # the app's; learned sources go idle after 6 s (relearn_fraction 0.75)
 
 
-@pytest.fixture
-def aclopts(controller, network, tmp_path):
-    policy = tmp_path / 'faucet.yaml'
+def start_aclopts(controller, network, folder):
+    policy = folder / 'faucet.yaml'
     shutil.copy(os.path.join(POLICIES, 'faucet_aclopts.yaml'), policy)
     ctl = controller(
         ['apps/vswitch_policy.py'],
@@ -33,7 +30,11 @@ def aclopts(controller, network, tmp_path):
     return ctl, net
 
 
-# A numbered stream of EtherType 0x88b7 frames, and a receiver that records the numbers.
+aclopts, shared_aclopts = network_fixtures(start_aclopts, 'aclopts')
+
+
+# A numbered stream of EtherType 0x88b7 frames, and a receiver that records the numbers
+# until its stop file appears (or at most for ``seconds``).
 _STREAM = """python3 -c "
 import socket, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
@@ -45,12 +46,12 @@ for i in range(%(count)d):
 " > /dev/null 2>&1 &"""
 
 _RECORD = """python3 -c "
-import socket, time
+import os, socket, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b7))
 s.bind(('%(intf)s', 0))
 s.settimeout(0.2)
 seen, end = [], time.time() + %(seconds)f
-while time.time() < end:
+while time.time() < end and not os.path.exists('/tmp/seq-%(host)s.stop'):
     try:
         data, address = s.recvfrom(2048)
     except (socket.timeout, OSError):
@@ -61,98 +62,107 @@ print(seen)
 " > /tmp/seq-%(host)s 2>&1 &"""
 
 
-def test_failover_goes_to_the_first_live_port_and_never_to_both(aclopts):
-    """h1's 0x88b7 frames go to fast-failover group 1001 over [h2, h3]: all to h2 while
-    its link is up; the link cut, all to h3. No frame reaches both; the frames lost at
-    the cut are counted (a 1 ms stream)."""
-    ctl, net = aclopts
-    s1, h1, h2, h3, h4 = net.get('s1', 'h1', 'h2', 'h3', 'h4')
-    groups = s1.cmd('ovs-ofctl -O OpenFlow13 --no-names dump-groups s1')
-    assert 'group_id=1001,type=ff' in groups, groups
-    assert 'watch_port:2' in groups and 'watch_port:3' in groups, groups
-    count, gap, seconds = 3000, 0.001, 9.0
-    for host in (h2, h3, h4):
-        host.cmd(_RECORD % {'intf': host.intf().name, 'seconds': seconds, 'host': host.name})
-    time.sleep(0.5)
-    started = time.time()
-    h1.cmd(_STREAM % {'intf': h1.intf().name, 'count': count, 'gap': gap})
-    time.sleep(1.5)
-    net.configLinkStatus('s1', 'h2', 'down')
-    cut_at = time.time() - started
-    time.sleep(seconds - 1.0)
-    seen = {}
-    for host in (h2, h3, h4):
-        host.cmd('wait')
-        seen[host.name] = ast.literal_eval(host.cmd('cat /tmp/seq-%s' % host.name).strip())
-    h1.cmd('wait')
-    net.configLinkStatus('s1', 'h2', 'up')
-    to_h2, to_h3 = set(seen['h2']), set(seen['h3'])
-    assert not to_h2 & to_h3, sorted(to_h2 & to_h3)[:10]  # never to both
-    assert not seen['h4'], seen['h4'][:10]  # nor anywhere else (lab)
-    assert to_h2 and to_h3, (len(to_h2), len(to_h3))
-    assert max(to_h2) < min(to_h3)  # h3 only once h2's link is down
-    lost = count - len(to_h2) - len(to_h3)
-    missing_at_cut = min(to_h3) - max(to_h2) - 1
-    print(
-        'failover: %d frames 1 ms apart, link cut after %.2f s: %d to h2, %d to h3, %d lost '
-        '(%d at the cut)' % (count, cut_at, len(to_h2), len(to_h3), lost, missing_at_cut)
-    )
-    # Open vSwitch takes the port's carrier down at once: the gap is the cut itself,
-    # not a controller round trip (none is involved)
-    assert missing_at_cut <= 200, missing_at_cut
-    assert lost <= missing_at_cut + 30, (lost, missing_at_cut)
+class TestOneSwitch:
+    """One switch for these three: the failover test comes last (it cuts a link and
+    brings it back up)."""
 
+    def test_egress_acl_denies_on_the_way_out_after_learning(self, shared_aclopts):
+        """office's egress ACL drops its 0x88b6 frames at every port, flooded or unicast,
+        while its other frames flood and unicast as usual; lab, without egress ACLs, floods
+        0x88b6. A denied frame's source is still learned (learning comes first)."""
+        ctl, net = shared_aclopts
+        h1, h2, h3, h4 = net.get('h1', 'h2', 'h3', 'h4')
+        got = who_receives(
+            net,
+            [
+                (h3, frame(BCAST, h3.MAC(), 'denied-flood', ethertype=0x88B6), 'denied-flood'),
+                (h1, frame(BCAST, h1.MAC(), 'allowed-flood'), 'allowed-flood'),
+                (h4, frame(BCAST, h4.MAC(), 'lab-flood', ethertype=0x88B6), 'lab-flood'),
+            ],
+            seconds=1.5,  # h3 stays learned (use_idle_timeout) until the unicast below
+        )
+        assert got == {
+            'denied-flood': set(),
+            'allowed-flood': {'h2', 'h3'},
+            'lab-flood': {'h6'},
+        }, got
+        # h3 only ever sent a denied frame, and was learned from it
+        assert wait_until(lambda: ctl.log_lines('host %s learned on s1 port 3' % h3.MAC()), 5)
+        got = who_receives(
+            net,
+            [
+                (h1, frame(h3.MAC(), h1.MAC(), 'allowed-unicast'), 'allowed-unicast'),
+                (
+                    h2,
+                    frame(h3.MAC(), h2.MAC(), 'denied-unicast', ethertype=0x88B6),
+                    'denied-unicast',
+                ),
+            ],
+        )
+        assert got == {'allowed-unicast': {'h3'}, 'denied-unicast': set()}, got
+        # the drops were the egress ACL's (table 5), not anything before it
+        flows = net.get('s1').cmd('ovs-ofctl -O OpenFlow13 dump-flows s1 table=5')
+        [deny] = [line for line in flows.splitlines() if 'dl_type=0x88b6' in line]
+        assert int(deny.split('n_packets=')[1].split(',')[0]) >= 6, deny  # 3 + 3 sent
 
-def test_egress_acl_denies_on_the_way_out_after_learning(aclopts):
-    """office's egress ACL drops its 0x88b6 frames at every port, flooded or unicast,
-    while its other frames flood and unicast as usual; lab, without egress ACLs, floods
-    0x88b6. A denied frame's source is still learned (learning comes first)."""
-    ctl, net = aclopts
-    h1, h2, h3, h4 = net.get('h1', 'h2', 'h3', 'h4')
-    got = who_receives(
-        net,
-        [
-            (h3, frame(BCAST, h3.MAC(), 'denied-flood', ethertype=0x88B6), 'denied-flood'),
-            (h1, frame(BCAST, h1.MAC(), 'allowed-flood'), 'allowed-flood'),
-            (h4, frame(BCAST, h4.MAC(), 'lab-flood', ethertype=0x88B6), 'lab-flood'),
-        ],
-        seconds=1.5,  # h3 stays learned (use_idle_timeout) until the unicast below
-    )
-    assert got == {
-        'denied-flood': set(),
-        'allowed-flood': {'h2', 'h3'},
-        'lab-flood': {'h6'},
-    }, got
-    # h3 only ever sent a denied frame, and was learned from it
-    assert wait_until(lambda: ctl.log_lines('host %s learned on s1 port 3' % h3.MAC()), 5)
-    got = who_receives(
-        net,
-        [
-            (h1, frame(h3.MAC(), h1.MAC(), 'allowed-unicast'), 'allowed-unicast'),
-            (h2, frame(h3.MAC(), h2.MAC(), 'denied-unicast', ethertype=0x88B6), 'denied-unicast'),
-        ],
-    )
-    assert got == {'allowed-unicast': {'h3'}, 'denied-unicast': set()}, got
-    # the drops were the egress ACL's (table 5), not anything before it
-    flows = net.get('s1').cmd('ovs-ofctl -O OpenFlow13 dump-flows s1 table=5')
-    [deny] = [line for line in flows.splitlines() if 'dl_type=0x88b6' in line]
-    assert int(deny.split('n_packets=')[1].split(',')[0]) >= 6, deny  # 3 + 3 sent
+    def test_force_port_vlan_forwards_into_another_vlan(self, shared_aclopts):
+        """h5 (VLAN other) sends 0x88b8 frames that its ACL pushes into VLAN lab with
+        force_port_vlan: they reach lab's h4 and h6, untagged as lab's access ports send
+        them; h5's other frames stay in VLAN other (no one else there)."""
+        _, net = shared_aclopts
+        h5 = net.get('h5')
+        got = who_receives(
+            net,
+            [
+                (h5, frame(BCAST, h5.MAC(), 'forced', ethertype=0x88B8), 'forced'),
+                (h5, frame(BCAST, h5.MAC(), 'own-vlan'), 'own-vlan'),
+            ],
+        )
+        assert got == {'forced': {'h4', 'h6'}, 'own-vlan': set()}, got
 
-
-def test_force_port_vlan_forwards_into_another_vlan(aclopts):
-    """h5 (VLAN other) sends 0x88b8 frames that its ACL pushes into VLAN lab with
-    force_port_vlan: they reach lab's h4 and h6, untagged as lab's access ports send
-    them; h5's other frames stay in VLAN other (no one else there)."""
-    _, net = aclopts
-    h5 = net.get('h5')
-    got = who_receives(
-        net,
-        [
-            (h5, frame(BCAST, h5.MAC(), 'forced', ethertype=0x88B8), 'forced'),
-            (h5, frame(BCAST, h5.MAC(), 'own-vlan'), 'own-vlan'),
-        ],
-    )
-    assert got == {'forced': {'h4', 'h6'}, 'own-vlan': set()}, got
+    def test_failover_goes_to_the_first_live_port_and_never_to_both(self, shared_aclopts):
+        """h1's 0x88b7 frames go to fast-failover group 1001 over [h2, h3]: all to h2 while
+        its link is up; the link cut, all to h3. No frame reaches both; the frames lost at
+        the cut are counted (a 1 ms stream)."""
+        ctl, net = shared_aclopts
+        s1, h1, h2, h3, h4 = net.get('s1', 'h1', 'h2', 'h3', 'h4')
+        groups = s1.cmd('ovs-ofctl -O OpenFlow13 --no-names dump-groups s1')
+        assert 'group_id=1001,type=ff' in groups, groups
+        assert 'watch_port:2' in groups and 'watch_port:3' in groups, groups
+        count, gap, seconds = 3000, 0.001, 9.0
+        for host in (h2, h3, h4):
+            host.cmd('rm -f /tmp/seq-%s.stop' % host.name)
+            host.cmd(_RECORD % {'intf': host.intf().name, 'seconds': seconds, 'host': host.name})
+        time.sleep(0.5)
+        started = time.time()
+        h1.cmd(_STREAM % {'intf': h1.intf().name, 'count': count, 'gap': gap})
+        time.sleep(1.5)
+        net.configLinkStatus('s1', 'h2', 'down')
+        cut_at = time.time() - started
+        h1.cmd('wait')  # the whole stream sent
+        time.sleep(0.2)  # its last frames through the switch
+        for host in (h2, h3, h4):
+            host.cmd('touch /tmp/seq-%s.stop' % host.name)
+        seen = {}
+        for host in (h2, h3, h4):
+            host.cmd('wait')
+            seen[host.name] = ast.literal_eval(host.cmd('cat /tmp/seq-%s' % host.name).strip())
+        net.configLinkStatus('s1', 'h2', 'up')
+        to_h2, to_h3 = set(seen['h2']), set(seen['h3'])
+        assert not to_h2 & to_h3, sorted(to_h2 & to_h3)[:10]  # never to both
+        assert not seen['h4'], seen['h4'][:10]  # nor anywhere else (lab)
+        assert to_h2 and to_h3, (len(to_h2), len(to_h3))
+        assert max(to_h2) < min(to_h3)  # h3 only once h2's link is down
+        lost = count - len(to_h2) - len(to_h3)
+        missing_at_cut = min(to_h3) - max(to_h2) - 1
+        print(
+            'failover: %d frames 1 ms apart, link cut after %.2f s: %d to h2, %d to h3, %d lost '
+            '(%d at the cut)' % (count, cut_at, len(to_h2), len(to_h3), lost, missing_at_cut)
+        )
+        # Open vSwitch takes the port's carrier down at once: the gap is the cut itself,
+        # not a controller round trip (none is involved)
+        assert missing_at_cut <= 200, missing_at_cut
+        assert lost <= missing_at_cut + 30, (lost, missing_at_cut)
 
 
 def test_use_idle_timeout_forgets_a_silent_host(aclopts):

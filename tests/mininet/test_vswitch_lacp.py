@@ -17,11 +17,9 @@ import subprocess
 import threading
 import time
 
-import pytest
-
 from controller.vswitch import lacp
 from tests.harness import flows
-from tests.harness.network import wait_until
+from tests.harness.network import network_fixtures, wait_until
 from tests.harness.traffic import udp_stream
 from topologies.common import NoTxOffloadHost, NumberedTopo
 from topologies.numbering import host_ip, host_mac
@@ -64,9 +62,8 @@ def bond_members_enabled(text):
     }
 
 
-@pytest.fixture
-def lag(controller, network, tmp_path):
-    policy = tmp_path / 'policy.yaml'
+def start_lag(controller, network, folder):
+    policy = folder / 'policy.yaml'
     shutil.copy(POLICY, policy)
     ctl = controller(
         ['apps/vswitch_policy.py'],
@@ -84,6 +81,9 @@ def lag(controller, network, tmp_path):
     assert wait_until(lambda: ctl.log_lines(UP_BOTH), 30), ctl.log_tail()
     assert wait_until(lambda: all(bond_members_enabled(appctl('bond/show', 'bond0')).values()), 15)
     return ctl, net
+
+
+shared_lag = network_fixtures(start_lag, 'lag')[1]
 
 
 def count_arrivals(hosts, token, send, seconds=2.0):
@@ -133,72 +133,75 @@ def send_once(host, token, dst='ff:ff:ff:ff:ff:ff'):
     )
 
 
-def test_the_lag_comes_up_with_both_members(lag):
-    """Both members negotiated on the partner's side, with our system id and LAG id
-    as its partner; our log says both carry."""
-    ctl, _ = lag
-    shown = appctl('lacp/show', 'bond0')
-    assert 'status: active negotiated' in shown, shown
-    assert 'partner sys_id: %s' % lacp.system_mac(1) in shown or lacp.system_mac(1) in shown
-    assert bond_members_enabled(appctl('bond/show', 'bond0')) == {
-        's2-eth1': True,
-        's2-eth2': True,
-    }
-    assert len(re.findall(r'^\s*partner key: 1$', shown, re.M)) == 2, shown
+class TestOneLag:
+    """One LAG for the three tests; the member cut comes last and ends with both
+    members carrying again."""
 
+    def test_the_lag_comes_up_with_both_members(self, shared_lag):
+        """Both members negotiated on the partner's side, with our system id and LAG id
+        as its partner; our log says both carry."""
+        ctl, _ = shared_lag
+        shown = appctl('lacp/show', 'bond0')
+        assert 'status: active negotiated' in shown, shown
+        assert 'partner sys_id: %s' % lacp.system_mac(1) in shown or lacp.system_mac(1) in shown
+        assert bond_members_enabled(appctl('bond/show', 'bond0')) == {
+            's2-eth1': True,
+            's2-eth2': True,
+        }
+        assert len(re.findall(r'^\s*partner key: 1$', shown, re.M)) == 2, shown
 
-def test_traffic_through_the_lag_without_loss_or_duplicates(lag):
-    """h1 <-> h3 (behind the bond) and h2 <-> h3: pings lose nothing and repeat
-    nothing; a broadcast sent once arrives once at every other host, both ways, and
-    no frame comes back into s1 from the bond (no loop through the two members)."""
-    _, net = lag
-    h1, h2, h3 = net.get('h1', 'h2', 'h3')
-    for src, dst in ((h1, h3), (h3, h2), (h2, h3)):
-        out = src.cmd('ping -c 20 -i 0.05 -W 1 %s' % dst.IP())
+    def test_traffic_through_the_lag_without_loss_or_duplicates(self, shared_lag):
+        """h1 <-> h3 (behind the bond) and h2 <-> h3: pings lose nothing and repeat
+        nothing; a broadcast sent once arrives once at every other host, both ways, and
+        no frame comes back into s1 from the bond (no loop through the two members)."""
+        _, net = shared_lag
+        h1, h2, h3 = net.get('h1', 'h2', 'h3')
+        for src, dst in ((h1, h3), (h3, h2), (h2, h3)):
+            out = src.cmd('ping -c 20 -i 0.05 -W 1 %s' % dst.IP())
+            assert ' 0% packet loss' in out and 'DUP!' not in out, out
+        flows.wait_for_counters()
+        before = flows.port_stats('s1')
+        counts = count_arrivals([h2, h3], 'lag-bcast-h1', lambda: send_once(h1, 'lag-bcast-h1'))
+        assert counts == {'h2': 1, 'h3': 1}, counts
+        counts = count_arrivals([h1, h2], 'lag-bcast-h3', lambda: send_once(h3, 'lag-bcast-h3'))
+        assert counts == {'h1': 1, 'h2': 1}, counts
+        flows.wait_for_counters()
+        after = flows.port_stats('s1')
+        sent_into_lag = sum(after[p].tx_packets - before[p].tx_packets for p in MEMBERS)
+        came_from_lag = sum(after[p].rx_packets - before[p].rx_packets for p in MEMBERS)
+        # one frame out into the LAG (h1's), one in (h3's); LACPDUs: about 1/s each way
+        # and member over the ~6 s
+        assert sent_into_lag <= 1 + 2 * 10, (sent_into_lag, before, after)
+        assert came_from_lag <= 1 + 2 * 10, (came_from_lag, before, after)
+
+    def test_a_member_cut_loses_a_bounded_outage_and_comes_back(self, shared_lag):
+        """A 200 pps UDP stream h1 -> h3 while the member it uses is cut at 2 s: the
+        stream goes on over the other member after a bounded outage (recorded); the LAG
+        carries over one member, then both again once the link is back. Packet-ins stay
+        bounded (no flood loop through the members)."""
+        ctl, net = shared_lag
+        h1, h3 = net.get('h1', 'h3')
+        used = flows.busiest_port('s1', MEMBERS, lambda: h1.cmd('ping -c 10 -i 0.02 %s' % h3.IP()))
+        intf = 's1-eth%d' % used
+        packet_ins = flows.total_packet_ins(['s1'])
+        ups = len(ctl.log_lines(UP_BOTH))
+        cut = threading.Timer(2.0, lambda: net.get('s1').cmd('ip link set %s down' % intf))
+        cut.start()
+        try:
+            result = udp_stream(h1, h3, 200, 8)
+        finally:
+            cut.cancel()
+        print('LACP member cut (port %d): %s' % (used, result.summary()))
+        remaining = [p for p in MEMBERS if p != used]
+        assert wait_until(
+            lambda: ctl.log_lines('LAG 1 on s1 carries over ports %s' % remaining), 10
+        ), ctl.log_tail()
+        assert result.duplicates == 0, result.summary()
+        assert result.received >= result.sent - CUT_LOSS_BOUND_MS / 5, result.summary()
+        assert result.longest_gap_ms <= CUT_LOSS_BOUND_MS, result.summary()
+        flows.wait_for_counters()
+        assert flows.total_packet_ins(['s1']) - packet_ins < 200, 'packet-ins during the cut'
+        net.get('s1').cmd('ip link set %s up' % intf)
+        assert wait_until(lambda: len(ctl.log_lines(UP_BOTH)) > ups, 30), ctl.log_tail()
+        out = h1.cmd('ping -c 10 -i 0.05 -W 1 %s' % h3.IP())
         assert ' 0% packet loss' in out and 'DUP!' not in out, out
-    flows.wait_for_counters()
-    before = flows.port_stats('s1')
-    counts = count_arrivals([h2, h3], 'lag-bcast-h1', lambda: send_once(h1, 'lag-bcast-h1'))
-    assert counts == {'h2': 1, 'h3': 1}, counts
-    counts = count_arrivals([h1, h2], 'lag-bcast-h3', lambda: send_once(h3, 'lag-bcast-h3'))
-    assert counts == {'h1': 1, 'h2': 1}, counts
-    flows.wait_for_counters()
-    after = flows.port_stats('s1')
-    sent_into_lag = sum(after[p].tx_packets - before[p].tx_packets for p in MEMBERS)
-    came_from_lag = sum(after[p].rx_packets - before[p].rx_packets for p in MEMBERS)
-    # one frame out into the LAG (h1's), one in (h3's); LACPDUs: about 1/s each way
-    # and member over the ~6 s
-    assert sent_into_lag <= 1 + 2 * 10, (sent_into_lag, before, after)
-    assert came_from_lag <= 1 + 2 * 10, (came_from_lag, before, after)
-
-
-def test_a_member_cut_loses_a_bounded_outage_and_comes_back(lag):
-    """A 200 pps UDP stream h1 -> h3 while the member it uses is cut at 2 s: the
-    stream goes on over the other member after a bounded outage (recorded); the LAG
-    carries over one member, then both again once the link is back. Packet-ins stay
-    bounded (no flood loop through the members)."""
-    ctl, net = lag
-    h1, h3 = net.get('h1', 'h3')
-    used = flows.busiest_port('s1', MEMBERS, lambda: h1.cmd('ping -c 10 -i 0.02 %s' % h3.IP()))
-    intf = 's1-eth%d' % used
-    packet_ins = flows.total_packet_ins(['s1'])
-    cut = threading.Timer(2.0, lambda: net.get('s1').cmd('ip link set %s down' % intf))
-    cut.start()
-    try:
-        result = udp_stream(h1, h3, 200, 8)
-    finally:
-        cut.cancel()
-    print('LACP member cut (port %d): %s' % (used, result.summary()))
-    remaining = [p for p in MEMBERS if p != used]
-    assert wait_until(lambda: ctl.log_lines('LAG 1 on s1 carries over ports %s' % remaining), 10), (
-        ctl.log_tail()
-    )
-    assert result.duplicates == 0, result.summary()
-    assert result.received >= result.sent - CUT_LOSS_BOUND_MS / 5, result.summary()
-    assert result.longest_gap_ms <= CUT_LOSS_BOUND_MS, result.summary()
-    flows.wait_for_counters()
-    assert flows.total_packet_ins(['s1']) - packet_ins < 200, 'packet-ins during the cut'
-    net.get('s1').cmd('ip link set %s up' % intf)
-    assert wait_until(lambda: len(ctl.log_lines(UP_BOTH)) >= 2, 30), ctl.log_tail()
-    out = h1.cmd('ping -c 10 -i 0.05 -W 1 %s' % h3.IP())
-    assert ' 0% packet loss' in out and 'DUP!' not in out, out

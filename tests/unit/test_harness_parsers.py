@@ -3,6 +3,8 @@ plus udp_seq.py, the parallel pings and iperf3 run for real on the loopback inte
 
 import socket
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -481,6 +483,25 @@ def test_udp_stream_on_loopback():
         'udp a -> b (127.0.0.1) 200 pps: 200 sent every '
         '5.0 ms, 200 received, 0.0% loss, longest outage 0 ms'
     )
+
+
+def test_udp_stream_ends_early_when_told_and_counts_what_it_sent():
+    """A 30 s stream stopped after about 1 s: the sender reports the datagrams it
+    numbered, and every one of them arrived."""
+    stop = threading.Event()
+    threading.Timer(1.0, stop.set).start()
+    began = time.monotonic()
+    result = traffic.udp_stream(
+        LoopbackHost('a'),
+        LoopbackHost('b'),
+        rate_pps=200,
+        duration_s=30.0,
+        port=free_port(socket.SOCK_DGRAM),
+        stop=stop,
+    )
+    assert time.monotonic() - began < 5
+    assert 100 <= result.sent <= 400, result.summary()
+    assert result.received_seqs == list(range(result.sent)), result.summary()
 
 
 def test_udp_stream_to_nowhere_is_all_lost_and_ends():

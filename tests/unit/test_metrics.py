@@ -267,7 +267,7 @@ def test_learned_hosts_and_bans_per_switch_vlan_and_port():
 
 def test_reload_status_counts_and_keeps_the_last_result():
     status = ReloadStatus('vswitch_policy')
-    status.loaded({'vlans': {}})
+    status.loaded(policy_hash({'vlans': {}}))
     start_hash = status.policy_hash
     assert start_hash == policy_hash({'vlans': {}}) and len(start_hash) == 64
     status.requested()
@@ -279,7 +279,7 @@ def test_reload_status_counts_and_keeps_the_last_result():
     assert found[('sdn_config_reload_refused_total', app)] == 1
     assert found[('sdn_config_hash_info', app + (('hash', start_hash),))] == 1
     status.requested()
-    status.applied_policy('REST request', {'vlans': {'red': {}}}, 4)
+    status.applied_policy('REST request', policy_hash({'vlans': {'red': {}}}), 4)
     found = samples(status.families())
     assert found[('sdn_config_load_error', app)] == 0
     assert found[('sdn_config_reload_requests_total', app)] == 2
