@@ -187,6 +187,19 @@ def port_rule_changes(sw: SwitchRules, desired: set[FlowSpec]) -> list:
     ]
 
 
+def needs_ingress_phase(installed: set[FlowSpec] | None, draining: set[FlowSpec]) -> bool:
+    """Whether a switch holding port rules ``installed`` must be sent phase 2 to hold
+    ``draining``: its rules are unknown, it admits hosts (its ingress rule stamps their
+    frames), or a rule other than its ingress rule changes. Otherwise its ingress rule
+    stamps only frames of sources not yet learned, and changes in its phase 3 bundle
+    (docs/stable_routing.md, "Phase 2 where hosts are")."""
+    if installed is None:
+        return True
+    if any(pipe.COOKIES.kind_of(spec.cookie) == pipe.HOST for spec in draining):
+        return True
+    return any(pipe.COOKIES.kind_of(spec.cookie) != pipe.INGRESS for spec in installed ^ draining)
+
+
 def internal_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
     """Phase 1 for one switch: new groups, the overlays, the admissions ahead, and the
     new version admitted from links (unless the last phase 3 admitted it ahead). A
@@ -305,17 +318,22 @@ class Updater:
             sw.dp.id: pipe.while_draining(sw.port_rules, plan.plans[sw.dp.id].port_rules)
             for sw in plan.switches
         }
+        # The others keep stamping the epoch in force until their phase 3, like a
+        # switch whose phase 2 has not come yet.
+        stamping = [
+            sw for sw in plan.switches if needs_ingress_phase(sw.port_rules, draining[sw.dp.id])
+        ]
         if self._phase(
             record,
             'ingress rules',
-            plan.switches,
+            stamping,
             lambda sw: port_rule_changes(sw, draining[sw.dp.id]),
         ):
             # The stable rules are untouched (still known); the overlays stay until the
             # next epoch's phase 3: frames stamped with this version may be travelling.
             self._failed(record, plan.switches)
             return False
-        for sw in plan.switches:
+        for sw in stamping:
             sw.port_rules = draining[sw.dp.id]
         record.state = 'installed'
         record.installed_at = time.time()
