@@ -144,7 +144,9 @@ app_base.register_options(
 )
 
 TRIGGERS_KEPT_PER_EPOCH = 50
-EPOCH_POLL = 0.05  # seconds between looks at the update log
+# The longest the epoch loop sleeps (it wakes when a trigger comes and when the pending
+# ones are due): how often faulty switches' probes and settling switches are looked at.
+EPOCH_LOOK = 0.05
 DROP_REPORT_INTERVAL = 60.0  # at most one line per switch this often about dropped input
 # A switch reporting a higher epoch (in its rules' cookies) is lying: a real one would
 # take far longer than anyone's lifetime, and the next number must fit the cookie.
@@ -202,7 +204,8 @@ class StableRouting(ReplicatedApp, SuiteApp):
         self.epoch_metrics = EpochMetrics()
         metrics.add_source(self.name, lambda: self.epoch_metrics.families(self))
         ui.add_view('stable_routing', lambda: views.stable_view(self))
-        self.spawn_loop('epoch', EPOCH_POLL, self._epoch_tick)
+        self._wake = hub.Event()  # set by the first pending trigger
+        self.spawn_loop('epoch', 0, self._epoch_round)
         self.start_replicas()  # with [replicas] endpoints: one of several (docs/ha.md)
 
     def _trigger(
@@ -211,7 +214,10 @@ class StableRouting(ReplicatedApp, SuiteApp):
         """Log an event for the next epoch. With ``key`` (the kind of event and what it
         is about: a port going down), it replaces a pending trigger of the same key, so
         a port flapping until the next epoch is two triggers (down, up), logged once."""
+        was_idle = not self.log.pending
         trigger = self.log.append(kind, detail, key)
+        if was_idle:
+            self._wake.set()  # a quiet window shorter than the loop's sleep starts now
         if self.replicas is not None:
             self.replicas.record_trigger(trigger)
         log = self.logger.info if logged and trigger.events == 1 else self.logger.debug
@@ -486,6 +492,14 @@ class StableRouting(ReplicatedApp, SuiteApp):
         )
 
     # --- epochs ----------------------------------------------------------------------
+
+    def _epoch_round(self) -> None:
+        """Sleep until the pending triggers are due (no poll: the epoch is cut when the
+        quiet window ends), or the first trigger comes, or EPOCH_LOOK; then tick."""
+        due = self.log.due_in()
+        self._wake.wait(EPOCH_LOOK if due is None else min(due, EPOCH_LOOK))
+        self._wake.clear()
+        self._epoch_tick()
 
     def _epoch_tick(self) -> None:
         if not self.leads_epochs():

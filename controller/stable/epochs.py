@@ -137,6 +137,16 @@ class UpdateLog:
             not hold and now - self._last_at >= self.quiet_window
         ) or now - self._first_at >= self.max_delay
 
+    def due_in(self, hold: bool = False) -> float | None:
+        """Seconds until ``epoch_due(hold)`` turns true if no trigger comes meanwhile (0:
+        it is now), or None with nothing pending: how long the epoch loop may sleep."""
+        if not self._pending:
+            return None
+        now = self._clock()
+        latest = self._first_at + self.max_delay
+        due_at = latest if hold else min(self._last_at + self.quiet_window, latest)
+        return max(0.0, due_at - now)
+
     def discard(self, ids: Collection[str]) -> int:
         """Drop the pending triggers whose ids are in ``ids`` (an epoch another replica
         committed took them); how many were dropped."""

@@ -182,3 +182,23 @@ def test_events_with_the_key_of_a_pending_trigger_are_coalesced_into_it():
     log.append('host-seen', 'a')
     log.append('host-seen', 'b')  # no key: never coalesced
     assert len(log.pending) == 3
+
+
+def test_due_in_is_how_long_the_epoch_loop_may_sleep():
+    clock = FakeClock()
+    log = make_log(clock)
+    assert log.due_in() is None  # nothing pending: nothing to wake for
+    log.append('port-down', 's1:1')
+    assert log.due_in() == QUIET
+    clock.advance(0.25)
+    log.append('port-down', 's2:1')  # the other end, later: the window restarts
+    assert log.due_in() == QUIET and log.due_in(hold=True) == MAX_DELAY - 0.25
+    clock.advance(QUIET)
+    assert log.due_in() == 0 and log.epoch_due()
+    # Under churn, max_delay after the first trigger bounds it; held, only max_delay.
+    for _ in range(4):
+        clock.advance(0.25)
+        log.append('port-up', 's3:1', key='s3:1')
+    assert log.due_in() == 0.25 and log.due_in(hold=True) == 0.25
+    clock.advance(0.25)
+    assert log.due_in() == 0 and log.epoch_due() and log.epoch_due(hold=True)
