@@ -159,6 +159,13 @@ class Snapshot:
         """{(dpid, port): neighbour dpid} for both ends of every link (read-only)."""
         return self._neighbour_at
 
+    def tree_ports(self) -> dict[int, set[int]]:
+        """controller.topology.spanning_tree_ports of ``graph()`` (the flooding tree:
+        breadth-first from the lowest dpid of each component, neighbours in dpid order),
+        computed with scipy on the numbered graph instead of networkx: at 1,000
+        switches it was a quarter of an epoch's plan."""
+        return self._numbered.tree_ports()
+
     @cached_property
     def _numbered(self) -> '_Numbered':
         """The routing graph as arrays, for compute_sft and check_sft (computed once)."""
@@ -274,6 +281,40 @@ class _Numbered:
             (np.ones(len(self.tgt), dtype=np.int8), self.tgt, self.start), shape=(self.n, self.n)
         )
         return csgraph.connected_components(adjacency, directed=False)[1]
+
+    def tree_ports(self) -> dict[int, set[int]]:
+        """{dpid: ports on the breadth-first tree} (Snapshot.tree_ports). scipy's
+        search takes a node's neighbours in the order of its row, here dpid order, as
+        networkx's bfs_tree with sorted neighbours does."""
+        ports: dict[int, set[int]] = {dpid: set() for dpid in self.dpids}
+        if not len(self.src):
+            return ports
+        adjacency = sparse.csr_array(
+            (np.ones(len(self.tgt), dtype=np.int8), self.tgt, self.start), shape=(self.n, self.n)
+        )
+        component = self.component
+        roots = np.unique(component, return_index=True)[1]  # lowest index: lowest dpid
+        parent = np.full(self.n, -1, dtype=np.int64)
+        for root in roots.tolist():
+            if self.degree[root]:
+                _, found = csgraph.breadth_first_order(
+                    adjacency, root, directed=True, return_predecessors=True
+                )
+                parent = np.where(found >= 0, found, parent)
+        child = np.flatnonzero(parent >= 0)
+        up, down = self._edge(child, parent[child]), self._edge(parent[child], child)
+        dpids = np.array(self.dpids, dtype=object)
+        pairs = chain(
+            zip(dpids[child].tolist(), self.port[up].tolist(), strict=True),
+            zip(dpids[parent[child]].tolist(), self.port[down].tolist(), strict=True),
+        )
+        for dpid, port in pairs:
+            ports[dpid].add(port)
+        return ports
+
+    def _edge(self, src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
+        """The index in ``src``/``tgt``/``port`` of each edge src -> tgt (all exist)."""
+        return np.searchsorted(self.src * self.n + self.tgt, src * self.n + tgt)
 
     def breadth_first(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """Breadth-first search from every destination at once, one bit per destination

@@ -50,7 +50,6 @@ from controller.flowspec import FlowSpec, diff, in_order, to_delete_strict, to_f
 from controller.stable import pipeline as pipe
 from controller.stable.epochs import EpochRecord
 from controller.stable.sft import Snapshot, StableForwardingTable
-from controller.topology import spanning_tree_ports
 
 ALL_BITS = 0xFFFFFFFFFFFFFFFF
 PORT_RULE_KINDS = (pipe.LINK, pipe.HOST, pipe.FLOOD, pipe.INGRESS)
@@ -126,7 +125,7 @@ def plan_update(
     """The rules each of ``switches`` gets for ``epoch``: overlays where its entries
     differ from its stable ones (what it holds now also decides what phase 1 admits
     ahead). The SFTs are compared once per distinct stable SFT among the switches."""
-    tree = spanning_tree_ports(snapshot.graph())
+    tree = snapshot.tree_ports()
     hosts_at = pipe.hosts_by_switch(snapshot)
     changes: dict[int, pipe.EntryChanges] = {}  # id(stable SFT) -> changes from it
     ingress = pipe.ingress_rule(epoch)

@@ -18,7 +18,7 @@ from controller.stable.sft import (
     check_sft,
     compute_sft,
 )
-from controller.topology import SwitchGraph
+from controller.topology import SwitchGraph, spanning_tree_ports
 from topologies.numbering import host_mac
 
 
@@ -552,3 +552,19 @@ def test_generated_broken_tables_are_rejected(s, data):
                 if x in walk(w) if w != dst else False:
                     expected.append(('backup-loop', dst, (x, w)))
         assert kinds(violations) == expected
+
+
+@given(networks())
+def test_generated_flooding_trees_are_networkx_breadth_first_trees(s):
+    """Snapshot.tree_ports (scipy) is the tree controller.topology.spanning_tree_ports
+    builds with networkx: breadth-first from each component's lowest dpid, neighbours
+    in dpid order."""
+    assert s.tree_ports() == spanning_tree_ports(s.graph())
+
+
+def test_the_flooding_tree_of_parallel_links_and_lone_switches():
+    links = [(1, 5, 2, 5), (1, 3, 2, 4), (2, 7, 3, 1), (3, 2, 4, 2), (1, 9, 4, 9)]
+    s = Snapshot.make([1, 2, 3, 4, 5, 9], links, {}, {})
+    assert s.tree_ports() == spanning_tree_ports(s.graph())
+    assert s.tree_ports()[5] == s.tree_ports()[9] == set()
+    assert Snapshot.make([7], [], {}, {}).tree_ports() == {7: set()}
