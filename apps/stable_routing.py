@@ -76,7 +76,7 @@ from controller.stable.epochs import EpochInForce, EpochRecord, UpdateLog
 from controller.stable.faults import Fault, FaultTracker
 from controller.stable.hosts import HostChange, HostTable
 from controller.stable.rest import REST_APP, StableRoutingRest
-from controller.stable.sft import Snapshot, check_sft, compute_sft
+from controller.stable.sft import Snapshot, StableForwardingTable, check_sft, compute_sft
 from controller.stable.update import SwitchRules, Updater, plan_update
 from controller.ui import views
 
@@ -586,15 +586,6 @@ class StableRouting(ReplicatedApp, SuiteApp):
             for problem in problems:
                 self.logger.error('epoch %d rejected, not installed: %s', record.number, problem)
             return
-        unprotected = sft.unprotected()
-        record.unprotected = len(unprotected)
-        if unprotected:
-            self.logger.info(
-                'epoch %d: %d (destination, switch) pairs have no loop-free backup, e.g. %s',
-                record.number,
-                len(unprotected),
-                ', '.join('%x at %x' % pair for pair in unprotected[:5]),
-            )
         if self.replicas is not None:
             refused = self.replicas.commit(record.number, snapshot, sft)
             if refused:  # agreed before any switch is updated, or not installed
@@ -609,7 +600,9 @@ class StableRouting(ReplicatedApp, SuiteApp):
         planning = perf_counter()
         plan = plan_update(record.number, snapshot, sft, targets)
         record.steps_ms['plan'] = (perf_counter() - planning) * 1000
-        if self.updater.stamp(record, plan, started=checked):
+        stamped = self.updater.stamp(record, plan, started=checked)
+        self._count_unprotected(record, sft)  # not before: it is no step to stamped
+        if stamped:
             self.current = EpochInForce(record, snapshot, sft)
             self.updater.retire(record, plan)
         self._confirmed(record, targets)
@@ -635,6 +628,19 @@ class StableRouting(ReplicatedApp, SuiteApp):
             if record.excluded
             else '',
         )
+
+    def _count_unprotected(self, record: EpochRecord, sft: StableForwardingTable) -> None:
+        """Count, and name a few of, the next hops without a loop-free backup (every
+        route looked at: tens of ms at 1,000 switches)."""
+        unprotected = sft.unprotected()
+        record.unprotected = len(unprotected)
+        if unprotected:
+            self.logger.info(
+                'epoch %d: %d (destination, switch) pairs have no loop-free backup, e.g. %s',
+                record.number,
+                len(unprotected),
+                ', '.join('%x at %x' % pair for pair in unprotected[:5]),
+            )
 
     # --- replicas (controller/replicas/, docs/ha.md) -----------------------------------
 
