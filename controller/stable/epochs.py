@@ -15,11 +15,13 @@ port costs two pending triggers (down, up), not one per flap.
 Pure bookkeeping with an injectable clock, so the timing rules are unit-tested.
 """
 
+import gc
 import itertools
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Collection, Hashable
+from collections.abc import Callable, Collection, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
@@ -162,3 +164,17 @@ class UpdateLog:
         taken, self._pending = self._pending, []
         self._pending_at.clear()
         return taken
+
+
+@contextmanager
+def collection_deferred() -> Iterator[None]:
+    """Python's cycle collector paused for the block (objects without cycles are still
+    freed at once; what the block leaves in cycles waits for the next collection, which
+    may then come at once)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()

@@ -1,8 +1,10 @@
 """The update log (controller/stable/epochs.py): when an epoch is cut, with a fake clock."""
 
+import gc
+
 import pytest
 
-from controller.stable.epochs import EpochRecord, Trigger, UpdateLog
+from controller.stable.epochs import EpochRecord, Trigger, UpdateLog, collection_deferred
 
 QUIET, MAX_DELAY = 0.5, 2.0  # binary fractions: the fake clock adds them exactly
 
@@ -202,3 +204,16 @@ def test_due_in_is_how_long_the_epoch_loop_may_sleep():
     assert log.due_in() == 0.25 and log.due_in(hold=True) == 0.25
     clock.advance(0.25)
     assert log.due_in() == 0 and log.epoch_due() and log.epoch_due(hold=True)
+
+
+def test_the_cycle_collector_waits_for_the_end_of_a_deferred_block():
+    assert gc.isenabled()
+    with collection_deferred():
+        assert not gc.isenabled()
+        with collection_deferred():  # nested: the outer block still holds it
+            pass
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collection_deferred():
+        raise RuntimeError('an epoch that raises')
+    assert gc.isenabled()
