@@ -15,15 +15,18 @@ phase starts only when every switch confirmed the previous:
    routes over for the first time (``pipeline.admitted_ahead``). A switch none of whose
    entries changed is sent nothing. Nothing stamps the new version yet. Refused by
    any switch: the overlays are deleted and the epoch in force stays.
-2. *ingress rules*: each switch stamps the new version; admission and flood rules
-   change with it, except that links no longer routed over keep admitting tagged frames
-   (``pipeline.while_draining``). Refused part-way: the stable rules are the old
+2. *ingress rules*: each switch with hosts stamps the new version; admission and
+   flood rules change with it, except that links no longer routed over keep admitting
+   tagged frames (``pipeline.while_draining``). A switch without hosts whose other
+   rules do not change is not sent phase 2 (``needs_ingress_phase``): it stamps only
+   frames of hosts not learned yet, with the epoch in force until its phase 3, like a
+   switch whose phase 2 has not come yet. Refused part-way: the stable rules are the old
    epoch's everywhere and the overlays the new one's, so every packet still travels in
    one epoch; the overlays stay until the next epoch's phase 3.
 3. after the drain time, *stable rules updated*: the changed and new entries become
    stable rules, the removed ones are deleted (unknown contents: every stable rule is
    replaced), every overlay of any epoch goes, then the groups nothing uses and the
-   admissions kept through phase 2.
+   admissions kept through phase 2; a switch phase 2 skipped stamps the epoch from then.
 
 A switch that refuses a phase or does not confirm it within ``install_timeout`` (one
 deadline per phase, however many switches are silent) fails it as above, is named in
