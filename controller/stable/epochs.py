@@ -15,11 +15,13 @@ port costs two pending triggers (down, up), not one per flap.
 Pure bookkeeping with an injectable clock, so the timing rules are unit-tested.
 """
 
+import gc
 import itertools
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Collection, Hashable
+from collections.abc import Callable, Collection, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
@@ -137,6 +139,16 @@ class UpdateLog:
             not hold and now - self._last_at >= self.quiet_window
         ) or now - self._first_at >= self.max_delay
 
+    def due_in(self, hold: bool = False) -> float | None:
+        """Seconds until ``epoch_due(hold)`` turns true if no trigger comes meanwhile (0:
+        it is now), or None with nothing pending: how long the epoch loop may sleep."""
+        if not self._pending:
+            return None
+        now = self._clock()
+        latest = self._first_at + self.max_delay
+        due_at = latest if hold else min(self._last_at + self.quiet_window, latest)
+        return max(0.0, due_at - now)
+
     def discard(self, ids: Collection[str]) -> int:
         """Drop the pending triggers whose ids are in ``ids`` (an epoch another replica
         committed took them); how many were dropped."""
@@ -152,3 +164,17 @@ class UpdateLog:
         taken, self._pending = self._pending, []
         self._pending_at.clear()
         return taken
+
+
+@contextmanager
+def collection_deferred() -> Iterator[None]:
+    """Python's cycle collector paused for the block (objects without cycles are still
+    freed at once; what the block leaves in cycles waits for the next collection, which
+    may then come at once)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()

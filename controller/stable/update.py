@@ -15,15 +15,18 @@ phase starts only when every switch confirmed the previous:
    routes over for the first time (``pipeline.admitted_ahead``). A switch none of whose
    entries changed is sent nothing. Nothing stamps the new version yet. Refused by
    any switch: the overlays are deleted and the epoch in force stays.
-2. *ingress rules*: each switch stamps the new version; admission and flood rules
-   change with it, except that links no longer routed over keep admitting tagged frames
-   (``pipeline.while_draining``). Refused part-way: the stable rules are the old
+2. *ingress rules*: each switch with hosts stamps the new version; admission and
+   flood rules change with it, except that links no longer routed over keep admitting
+   tagged frames (``pipeline.while_draining``). A switch without hosts whose other
+   rules do not change is not sent phase 2 (``needs_ingress_phase``): it stamps only
+   frames of hosts not learned yet, with the epoch in force until its phase 3, like a
+   switch whose phase 2 has not come yet. Refused part-way: the stable rules are the old
    epoch's everywhere and the overlays the new one's, so every packet still travels in
    one epoch; the overlays stay until the next epoch's phase 3.
 3. after the drain time, *stable rules updated*: the changed and new entries become
    stable rules, the removed ones are deleted (unknown contents: every stable rule is
    replaced), every overlay of any epoch goes, then the groups nothing uses and the
-   admissions kept through phase 2.
+   admissions kept through phase 2; a switch phase 2 skipped stamps the epoch from then.
 
 A switch that refuses a phase or does not confirm it within ``install_timeout`` (one
 deadline per phase, however many switches are silent) fails it as above, is named in
@@ -51,7 +54,6 @@ from controller.stable import pipeline as pipe
 from controller.stable import rulebytes
 from controller.stable.epochs import EpochRecord
 from controller.stable.sft import Snapshot, StableForwardingTable
-from controller.topology import spanning_tree_ports
 
 ALL_BITS = 0xFFFFFFFFFFFFFFFF
 PORT_RULE_KINDS = (pipe.LINK, pipe.HOST, pipe.FLOOD, pipe.INGRESS)
@@ -103,6 +105,7 @@ class SwitchPlan:
     port_rules: set[FlowSpec]  # admission, flood and ingress rules after phase 3
     admit: list[FlowSpec]  # phase 1: link admissions ahead of the version
     unblock: list[FlowSpec]  # phase 1: the unused-link drops they replace
+    has_hosts: bool  # hosts are admitted on it: phase 2 goes to it
 
 
 @dataclass
@@ -126,7 +129,7 @@ def plan_update(
     """The rules each of ``switches`` gets for ``epoch``: overlays where its entries
     differ from its stable ones (what it holds now also decides what phase 1 admits
     ahead). The SFTs are compared once per distinct stable SFT among the switches."""
-    tree = spanning_tree_ports(snapshot.graph())
+    tree = snapshot.tree_ports()
     hosts_at = pipe.hosts_by_switch(snapshot)
     changes: dict[int, pipe.EntryChanges] = {}  # id(stable SFT) -> changes from it
     ingress = pipe.ingress_rule(epoch)
@@ -169,6 +172,7 @@ def plan_update(
             desired,
             admit,
             unblock,
+            bool(hosts_at.get(dpid)),
         )
     return UpdatePlan(epoch, sft, list(switches), plans)
 
@@ -186,6 +190,20 @@ def port_rule_changes(sw: SwitchRules, desired: set[FlowSpec]) -> list:
     return [to_delete_strict(dp, spec, KIND_MASK) for spec in change.delete] + [
         to_flow_mod(dp, spec, shared=True) for spec in change.add
     ]
+
+
+def needs_ingress_phase(sw: SwitchRules, plan: SwitchPlan) -> bool:
+    """Whether ``sw`` must be sent phase 2: its port rules are unknown, it has hosts
+    (its ingress rule stamps their frames), or a rule other than its ingress rule
+    changes. Otherwise its ingress rule stamps only frames of sources not yet learned,
+    and changes in its phase 3 bundle (docs/stable_routing.md, "Phase 2 where the hosts
+    are"). A set difference first: on most switches only the ingress rule differs."""
+    if sw.port_rules is None or plan.has_hosts:
+        return True
+    return any(
+        pipe.COOKIES.kind_of(spec.cookie) != pipe.INGRESS
+        for spec in sw.port_rules ^ plan.port_rules
+    )
 
 
 def internal_rules(sw: SwitchRules, plan: SwitchPlan, epoch: int) -> list:
@@ -292,27 +310,32 @@ class Updater:
             self._discard(plan)
             self._failed(record, plan.switches)  # the admissions ahead may or may not be there
             return False
+        selecting = perf_counter()
         for sw in plan.switches:
             ours = plan.plans[sw.dp.id]
             sw.groups |= set(ours.groups)
-            if sw.port_rules is not None:
+            if sw.port_rules is not None and (ours.unblock or ours.admit):
                 sw.port_rules = (sw.port_rules - set(ours.unblock)) | set(ours.admit)
 
+        # The others keep stamping the epoch in force until their phase 3, like a
+        # switch whose phase 2 has not come yet.
+        stamping = [sw for sw in plan.switches if needs_ingress_phase(sw, plan.plans[sw.dp.id])]
         draining = {
             sw.dp.id: pipe.while_draining(sw.port_rules, plan.plans[sw.dp.id].port_rules)
-            for sw in plan.switches
+            for sw in stamping
         }
+        record.steps_ms['ingress rules: select'] = (perf_counter() - selecting) * 1000
         if self._phase(
             record,
             'ingress rules',
-            plan.switches,
+            stamping,
             lambda sw: port_rule_changes(sw, draining[sw.dp.id]),
         ):
             # The stable rules are untouched (still known); the overlays stay until the
             # next epoch's phase 3: frames stamped with this version may be travelling.
             self._failed(record, plan.switches)
             return False
-        for sw in plan.switches:
+        for sw in stamping:
             sw.port_rules = draining[sw.dp.id]
         record.state = 'installed'
         record.installed_at = time.time()

@@ -6,6 +6,7 @@ from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from controller.bundles import Transaction
+from controller.cookies import FREE_MASK
 from controller.flowspec import to_flow_mod
 from controller.openflow import OVS_GROUP_ADD_OR_MOD, as_messages, message_count
 from controller.stable import pipeline as pipe
@@ -45,10 +46,18 @@ class FakeBundles:
         """The bundles sent to ``dpid`` from call ``first_call`` on."""
         return [msgs for sent_to, msgs in self.sent[first_call:] if sent_to == dpid]
 
-    def phases(self, first_call, switches=3):
-        """The bundles from call ``first_call`` on, as [phase][dpid] -> messages."""
-        calls = self.sent[first_call:]
-        return [dict(calls[i : i + switches]) for i in range(0, len(calls), switches)]
+    def phases(self, first_call):
+        """The bundles from call ``first_call`` on, as [phase][dpid] -> messages. A
+        phase sends to its switches in ascending dpid order (phase 2 only to some of
+        them), so a phase ends where the dpids stop ascending."""
+        phases: list[dict] = []
+        last = None
+        for dpid, msgs in self.sent[first_call:]:
+            if last is None or dpid <= last:
+                phases.append({})
+            phases[-1][dpid] = msgs
+            last = dpid
+        return phases
 
 
 class FakeClock:
@@ -179,6 +188,13 @@ class ForwardTables:
                 if best is None or priority > best[0]:
                     best = (priority, actions)
         return best and best[1]
+
+    def stamped(self, dpid):
+        """The version ``dpid``'s ingress rule stamps on frames from hosts, or None."""
+        for cookie, _ in self.tables.get((dpid, pipe.INGRESS_TABLE), {}).values():
+            if pipe.COOKIES.kind_of(cookie) == pipe.INGRESS:
+                return pipe.version_of(cookie & FREE_MASK)
+        return None
 
     def admitted(self, dpid):
         """The versions ``dpid`` lets in from its links (its version rules)."""

@@ -1,8 +1,10 @@
 """The update log (controller/stable/epochs.py): when an epoch is cut, with a fake clock."""
 
+import gc
+
 import pytest
 
-from controller.stable.epochs import EpochRecord, Trigger, UpdateLog
+from controller.stable.epochs import EpochRecord, Trigger, UpdateLog, collection_deferred
 
 QUIET, MAX_DELAY = 0.5, 2.0  # binary fractions: the fake clock adds them exactly
 
@@ -182,3 +184,36 @@ def test_events_with_the_key_of_a_pending_trigger_are_coalesced_into_it():
     log.append('host-seen', 'a')
     log.append('host-seen', 'b')  # no key: never coalesced
     assert len(log.pending) == 3
+
+
+def test_due_in_is_how_long_the_epoch_loop_may_sleep():
+    clock = FakeClock()
+    log = make_log(clock)
+    assert log.due_in() is None  # nothing pending: nothing to wake for
+    log.append('port-down', 's1:1')
+    assert log.due_in() == QUIET
+    clock.advance(0.25)
+    log.append('port-down', 's2:1')  # the other end, later: the window restarts
+    assert log.due_in() == QUIET and log.due_in(hold=True) == MAX_DELAY - 0.25
+    clock.advance(QUIET)
+    assert log.due_in() == 0 and log.epoch_due()
+    # Under churn, max_delay after the first trigger bounds it; held, only max_delay.
+    for _ in range(4):
+        clock.advance(0.25)
+        log.append('port-up', 's3:1', key='s3:1')
+    assert log.due_in() == 0.25 and log.due_in(hold=True) == 0.25
+    clock.advance(0.25)
+    assert log.due_in() == 0 and log.epoch_due() and log.epoch_due(hold=True)
+
+
+def test_the_cycle_collector_waits_for_the_end_of_a_deferred_block():
+    assert gc.isenabled()
+    with collection_deferred():
+        assert not gc.isenabled()
+        with collection_deferred():  # nested: the outer block still holds it
+            pass
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collection_deferred():
+        raise RuntimeError('an epoch that raises')
+    assert gc.isenabled()

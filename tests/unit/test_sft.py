@@ -18,7 +18,7 @@ from controller.stable.sft import (
     check_sft,
     compute_sft,
 )
-from controller.topology import SwitchGraph
+from controller.topology import SwitchGraph, spanning_tree_ports
 from topologies.numbering import host_mac
 
 
@@ -552,3 +552,42 @@ def test_generated_broken_tables_are_rejected(s, data):
                 if x in walk(w) if w != dst else False:
                     expected.append(('backup-loop', dst, (x, w)))
         assert kinds(violations) == expected
+
+
+@given(networks())
+def test_generated_flooding_trees_are_networkx_breadth_first_trees(s):
+    """Snapshot.tree_ports (scipy) is the tree controller.topology.spanning_tree_ports
+    builds with networkx: breadth-first from each component's lowest dpid, neighbours
+    in dpid order."""
+    assert s.tree_ports() == spanning_tree_ports(s.graph())
+
+
+def test_the_flooding_tree_of_parallel_links_and_lone_switches():
+    links = [(1, 5, 2, 5), (1, 3, 2, 4), (2, 7, 3, 1), (3, 2, 4, 2), (1, 9, 4, 9)]
+    s = Snapshot.make([1, 2, 3, 4, 5, 9], links, {}, {})
+    assert s.tree_ports() == spanning_tree_ports(s.graph())
+    assert s.tree_ports()[5] == s.tree_ports()[9] == set()
+    assert Snapshot.make([7], [], {}, {}).tree_ports() == {7: set()}
+
+
+@given(networks(), st.randoms(use_true_random=False))
+def test_a_snapshot_of_a_switch_graph_keeps_the_links_seen_both_ways(s, rng):
+    """Snapshot.from_switch_graph keeps what SwitchGraph.graph(bidirectional=True)
+    keeps: links seen in both directions, the lowest port pair of parallel ones."""
+    graph = SwitchGraph()
+    for dpid in s.switches:
+        graph.add_switch(dpid)
+    for a, pa, b, pb in s.links:
+        graph.add_link(a, pa, b, pb)
+        if rng.random() < 0.8:
+            graph.add_link(b, pb, a, pa)
+        if rng.random() < 0.2:  # a parallel link, seen both ways
+            graph.add_link(a, pa + 1000, b, pb + 1000)
+            graph.add_link(b, pb + 1000, a, pa + 1000)
+    snapshot = Snapshot.from_switch_graph(graph, s.host_map())
+    expected = {
+        tuple(sorted(((a, ports[a]), (b, ports[b]))))
+        for a, b, ports in graph.graph(bidirectional=True).edges(data='ports')
+    }
+    assert {((a, pa), (b, pb)) for a, pa, b, pb in snapshot.links} == expected
+    assert snapshot.switches == s.switches

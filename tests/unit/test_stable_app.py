@@ -7,6 +7,7 @@ What each phase sends is tested in tests/unit/test_stable_update.py; the Mininet
 (tests/mininet/test_stable_routing.py) run the same paths on Open vSwitch."""
 
 import logging
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -113,6 +114,28 @@ def test_no_epoch_is_cut_while_a_switch_settles(bare_app, monkeypatch):
     app._epoch_tick()
     assert app.epoch == 1 and app.current.record.number == 1
     assert app.current.snapshot.switches == {1}
+
+
+def test_the_epoch_loop_cuts_when_the_quiet_window_ends_without_polling(bare_app, monkeypatch):
+    """The first trigger wakes the loop, which then sleeps exactly until the quiet
+    window ends; with nothing pending it sleeps EPOCH_LOOK."""
+    app = bare_app
+    app.updater.send_bundle = FakeBundles().send
+    app.log.quiet_window = 0.03
+    monkeypatch.setattr(app.conf, 'switch_settle', 0.0)
+    started = time.monotonic()
+    app._epoch_round()
+    idle = time.monotonic() - started
+    assert app.epoch == 0 and idle >= APP.EPOCH_LOOK * 0.9
+    connect(app, 1)  # a switch-up trigger, which sets the wake
+    assert app._wake.is_set()
+    started = time.monotonic()
+    app._epoch_round()  # woken at once: not due yet
+    assert app.epoch == 0 and time.monotonic() - started < 0.03
+    app._epoch_round()  # sleeps what is left of the quiet window, then cuts
+    waited = time.monotonic() - started
+    assert app.epoch == 1 and 0.03 * 0.9 <= waited
+    assert not app._wake.is_set()
 
 
 # --- Ryu events into triggers ---------------------------------------------------------

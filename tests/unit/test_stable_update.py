@@ -8,6 +8,7 @@ are answered at once (tests/harness/stable_fakes.py); the Mininet tests
 
 import logging
 import time
+from collections import Counter
 from time import perf_counter
 
 import pytest
@@ -469,7 +470,7 @@ def fat4_without(*pairs, hosts=None):
 
 def forward_overlays(bundles, first_call):
     """{dpid: [eth_dst of each overlay]} of the phase 1 bundles from ``first_call``."""
-    internal = bundles.phases(first_call, switches=len(FAT4_SWITCHES))[0]
+    internal = bundles.phases(first_call)[0]
     return {
         dpid: [fields(m)['eth_dst'] for m in flow_mods(msgs, 2)] for dpid, msgs in internal.items()
     }
@@ -493,13 +494,37 @@ def test_a_link_change_on_a_fat_tree_sends_only_the_changed_entries():
     # Only core and aggregation switches route differently; every edge switch is as
     # before, and is sent nothing in phase 1 (its links admit the version ahead).
     assert {1, 5} <= {d for d, macs in sent.items() if macs} <= set(range(1, 13))
-    internal = fabric.bundles.phases(calls, switches=20)[0]
+    internal = fabric.bundles.phases(calls)[0]
     assert all(internal[d] == [] for d in range(13, 21))
-    cleanup = fabric.bundles.phases(calls, switches=20)[2]
+    cleanup = fabric.bundles.phases(calls)[2]
     for dpid, msgs in cleanup.items():
         stable = flow_mods(msgs, pipe.FORWARD_TABLE)
         assert sorted(fields(m)['eth_dst'] for m in stable) == expected[dpid]
         assert not flow_mods(msgs, pipe.FORWARD_TABLE, ofp.OFPFC_DELETE_STRICT)
+
+
+def test_phase_2_goes_to_the_switches_with_hosts_or_changed_port_rules():
+    """s3 loses its link to aggregation s12: phase 2 (the new version stamped) goes to
+    the edge switches, which have the hosts, and to the switches whose link or flood
+    rules change (s3 and s12, and those the flooding tree now reaches another way);
+    the other core and aggregation switches stamp nothing a host sends and their rules
+    do not change, so their ingress rule changes in their phase 3 bundle."""
+    fabric = Fabric(FAT4_SWITCHES)
+    before, after = fat_tree(4), fat4_without((3, 12))
+    fabric.epoch(before)
+    calls = len(fabric.bundles.sent)
+    assert fabric.epoch(after).state == 'installed'
+    internal, ingress, cleanup = fabric.bundles.phases(calls)
+    assert set(internal) == set(cleanup) == set(FAT4_SWITCHES)
+    rules_changed = {
+        d for d in FAT4_SWITCHES if pipe.port_rules(before, d) != pipe.port_rules(after, d)
+    }
+    assert {3, 12} <= rules_changed
+    assert set(ingress) == rules_changed | set(range(13, 21)) != set(FAT4_SWITCHES)
+    stamp_2 = pipe.epoch_cookie(pipe.INGRESS, 2)
+    for dpid, msgs in cleanup.items():
+        stamps = [m for m in flow_mods(msgs, pipe.INGRESS_TABLE) if m.priority == 10]
+        assert [m.cookie for m in stamps] == ([] if dpid in ingress else [stamp_2]), dpid
 
 
 def test_a_host_move_changes_only_that_hosts_entries():
@@ -527,7 +552,7 @@ def test_a_host_move_changes_only_that_hosts_entries():
     gone = fabric.epoch(fat4_without(hosts=hosts))
     assert gone.state == 'installed' and gone.changed == 0
     assert not any(forward_overlays(fabric.bundles, calls).values())
-    cleanup = fabric.bundles.phases(calls, switches=20)[2]
+    cleanup = fabric.bundles.phases(calls)[2]
     for msgs in cleanup.values():
         deleted = flow_mods(msgs, pipe.FORWARD_TABLE, ofp.OFPFC_DELETE_STRICT)
         assert [fields(m) for m in deleted] == [{'vlan_vid': pipe.TAGGED, 'eth_dst': host_mac(16)}]
@@ -535,26 +560,40 @@ def test_a_host_move_changes_only_that_hosts_entries():
 
 
 def test_every_frame_in_flight_meets_one_epochs_entries_at_every_step():
-    """A sequence of epochs on fat-tree k=4 (links lost and back, a host moving, one
-    epoch whose phase 2 is refused part-way, one whose phase 3 one switch refuses, a
-    reconnected switch), with the forward tables replayed from the FLOW_MODs sent
-    (tests/harness/stable_fakes.py's ForwardTables). After every phase, a frame stamped
-    with any version that may be in flight meets, on every switch, exactly the entry of
-    the epoch of that version for every host that epoch has there."""
+    """A sequence of epochs on fat-tree k=4 (links lost and back, a host appearing on
+    a switch that was sent no phase 2 before, a host moving, one epoch whose phase 2
+    is refused part-way, one whose phase 3 a switch sent no phase 2 refuses, a
+    reconnected switch), with the forward, version and ingress rules replayed from the
+    FLOW_MODs sent (tests/harness/stable_fakes.py's ForwardTables). After every phase,
+    a frame stamped with any version that may be in flight meets, on every switch,
+    exactly the entry of the epoch of that version for every host that epoch has there;
+    every switch stamps a version in flight or one no switch admits (its frames are
+    dropped at the first link); and from phase 2 on every switch with hosts stamps the
+    new version."""
     fabric = Fabric(FAT4_SWITCHES)
     tables = ForwardTables()
     send = fabric.bundles.send
+    refuse = {}  # dpid -> which of its bundles of the epoch (from 0) it refuses
+    sent_to = Counter()  # dpid -> bundles sent to it in the epoch
 
     def send_and_apply(dp, msgs):
+        refused = sent_to[dp.id] == refuse.get(dp.id)
+        sent_to[dp.id] += 1
+        if refused:
+            fabric.bundles.refuse = {len(fabric.bundles.sent)}
         transaction = send(dp, msgs)
+        fabric.bundles.refuse = set()
         if not transaction.errors:  # an atomic bundle is applied whole or not at all
             tables.apply(dp.id, msgs)
         return transaction
 
     fabric.updater.send_bundle = send_and_apply
     in_flight = {}  # epoch -> its SFT, for every version a frame may carry
+    snapshot = fat_tree(4)
 
-    def check():
+    def check(stamping=None, everywhere=False):
+        """``stamping``: the epoch every switch with hosts stamps (``everywhere``: every
+        switch whose rules are known)."""
         for epoch, sft in in_flight.items():
             version = pipe.version_of(epoch)
             for dpid in fabric.switches:
@@ -569,13 +608,24 @@ def test_every_frame_in_flight_meets_one_epochs_entries_at_every_step():
         for dpid, sw in fabric.switches.items():
             if sw.stable is not None:
                 assert flying <= tables.admitted(dpid) <= flying | {ahead}, dpid
+            elsewhere = set().union(*(tables.admitted(d) for d in fabric.switches if d != dpid))
+            stamped = tables.stamped(dpid)
+            assert stamped in flying or stamped not in elsewhere, (dpid, stamped)
+        if stamping is None:
+            return
+        hosts_at = {dpid for _, (dpid, _) in snapshot.hosts}
+        for dpid, sw in fabric.switches.items():
+            if dpid in hosts_at or (everywhere and sw.stable is not None):
+                assert tables.stamped(dpid) == pipe.version_of(stamping), dpid
 
-    fabric.during_drain = check
+    fabric.during_drain = lambda: check(fabric.last_epoch)  # after phase 2
     hosts = fat_tree(4).host_map()
     moved = dict(hosts, **{host_mac(1): (20, 1)})
+    on_s5 = dict(hosts, **{host_mac(17): (5, 3)})  # s5:3 is free once s5-s1 is cut
     steps = [
         (fat_tree(4), None),
         (fat4_without((1, 5)), None),
+        (fat4_without((1, 5), hosts=on_s5), 'host on s5'),
         (fat4_without((1, 5), (6, 13)), 'refuse phase 2'),
         (fat4_without((6, 13), hosts=moved), None),
         (fat4_without(hosts=moved), 'refuse phase 3'),
@@ -583,21 +633,26 @@ def test_every_frame_in_flight_meets_one_epochs_entries_at_every_step():
         (fat4_without((2, 5), (3, 8)), None),
     ]
     for snapshot, trouble in steps:
-        calls = len(fabric.bundles.sent)
+        sent_to.clear()
+        refuse.clear()
         if trouble == 'refuse phase 2':
-            fabric.bundles.refuse = {calls + 20 + 4}
+            refuse[16] = 1  # s16 has hosts: its second bundle is its phase 2
         elif trouble == 'refuse phase 3':
-            fabric.bundles.refuse = {calls + 40 + 9}
+            refuse[10] = 1  # s10 has no host and no port rule changes: no phase 2
         elif trouble == 'reconnect s7':
             fabric.switches[7] = SwitchRules(FakeDatapath(7))
         number = fabric.last_epoch + 1
         in_flight[number] = compute_sft(snapshot)
         record = fabric.epoch(snapshot)
-        fabric.bundles.refuse = set()
         if record.state == 'installed':
             # After phase 3 (past the drain), only this epoch's version is in flight.
             in_flight = {number: in_flight[number]}
-        check()
+            check(number, everywhere=True)
+        else:
+            check()
         assert record.state == ('failed' if trouble == 'refuse phase 2' else 'installed')
+        if trouble == 'host on s5':
+            assert sent_to[5] == 3  # phases 1, 2 and 3: it stamps its new host's frames
         if trouble == 'refuse phase 3':
+            assert sent_to[10] == 2  # phases 1 and 3
             assert fabric.switches[10].stable is None  # the next epoch sends it all
