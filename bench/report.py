@@ -521,15 +521,18 @@ class _Plots:
 
 def _stable_network(data):
     res = data['results']
+    # runs from before bench/stable_network.py wrote it used the app's default
+    windows = sorted({row.get('quiet_window_s', 0.5) for row in res['updates']})
     out = [
         '## Stable routing on Mininet (bench/stable_network.py)',
         '',
         machine_line(data),
         '',
         'A link loses carrier, then comes back. Duration: from the first trigger to the '
-        'new epoch in force on every switch (quiet window 0.5 s, then compute, check, '
+        'new epoch in force on every switch (quiet window %s s, then compute, check, '
         'and bundled phases 1 and 2). Flow entries summed over the switches: before, at '
-        'the peak of the update (both epochs\' rules present until phase 3), after.',
+        'the peak of the update (both epochs\' rules present until phase 3), after.'
+        % ' / '.join('%g' % w for w in windows),
         '',
         '| topology | switches | hosts | change | compute ms | check ms | install ms '
         '| first trigger to installed ms | flows before | peak | after |',
