@@ -315,9 +315,12 @@ class FaucetController(RyuController):
         return env
 
     def start(self, timeout: float = 60.0, emulated: bool = True) -> 'FaucetController':
-        """Start FAUCET; for emulated switches (``emulated``), first read from its parse
-        of the config the packet-in fields they must send (real OVS switches need none)."""
+        """Start FAUCET on a configuration its own check_faucet_config accepts (a refused
+        one raises FaucetError naming the file); for emulated switches (``emulated``),
+        first read from its parse of the config the packet-in fields they must send (real
+        OVS switches need none)."""
         ensure_venv(self.venv)
+        check_config(self.faucet_config, self.venv)
         if emulated:
             self.packet_in = packet_in_fields(inside(['tables', self.faucet_config], self.venv))
         return super().start(timeout)
