@@ -500,7 +500,9 @@ def test_udp_stream_ends_early_when_told_and_counts_what_it_sent():
         stop=stop,
     )
     assert time.monotonic() - began < 5
-    assert 100 <= result.sent <= 400, result.summary()
+    # ended long before its 6,000 datagrams (how many before the stop depends on how
+    # soon the sender started: a loaded machine delays it)
+    assert 0 < result.sent <= 400, result.summary()
     assert result.received_seqs == list(range(result.sent)), result.summary()
 
 
