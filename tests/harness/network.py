@@ -89,6 +89,14 @@ class Polling:
         self._thread.join()
 
 
+def silence_hosts(net):
+    """Switch IPv6 off on every host of ``net``: left on, the kernel keeps sending router
+    solicitations (with backoff, for minutes) and MLD reports, which a learning switch
+    counts and learns like any frame. For tests whose traffic is their own raw frames."""
+    for host in net.hosts:
+        host.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1')
+
+
 def add_switch(net, name, dpid, neighbours):
     """Add switch ``name`` to the running ``net`` with a link to each of ``neighbours``
     (running switches), and start it; returns it. The new ports on the neighbours are

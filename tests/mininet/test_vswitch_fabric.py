@@ -24,7 +24,7 @@ from controller.vswitch import load_policy, load_policy_text
 from tests.harness import flows
 from tests.harness.faucet_docs import PolicyTopo, stacking_tutorial
 from tests.harness.frames import frame, who_receives
-from tests.harness.network import network_fixtures, wait_until
+from tests.harness.network import network_fixtures, silence_hosts, wait_until
 from tests.harness.tenants import configure_access_hosts, same_vlan_pairs
 from tests.harness.traffic import reachability_matrix, udp_stream
 from topologies.ring import RingTopo
@@ -365,8 +365,7 @@ def test_faucets_stacking_tutorial_runs_on_mininet(name, tutorial, controller, n
         root,
     )
     assert ctl.log_lines(loaded), ctl.log_tail()
-    for host in net.hosts:  # no IPv6 chatter (solicitations, MLD) in the frames counted
-        host.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1')
+    silence_hosts(net)  # no IPv6 chatter (solicitations, MLD) in the frames counted
     everyone = [(a, b) for a in net.hosts for b in net.hosts if a is not b]
     reach = reachability_matrix(net.hosts, timeout=0.5)
     assert not reach.expect(everyone), reach.table()
