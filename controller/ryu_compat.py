@@ -15,6 +15,15 @@ context once, requires TLS 1.2 or newer, and refuses a client that fails the han
 (no certificate, one from another CA, plain TCP) with one log line instead of a
 traceback.
 
+Listening ports: eventlet's ``listen``, which ``ryu.lib.hub`` uses for the OpenFlow
+port and the REST (``--wsapi-port``) server, sets SO_REUSEPORT unless told otherwise. So
+a second ryu-manager started by mistake on the same ports does not fail: it starts, and
+the kernel shares new connections between the two (switches connect to one or the
+other, REST calls answer at random). The fix makes Ryu's servers ask for the port alone:
+the second controller stops at start-up (exit status 1) with "Address already in use"
+(for the OpenFlow port, one log line: Ryu opens it in a green thread whose failure it
+would only log, the process running on with no switch able to connect).
+
 How it is applied: ``sdn-ryu-compat install`` (a console script of this package, run by
 ``scripts/setup.sh``) writes ``sdn_suite_ryu_compat.pth`` into the environment's
 site-packages. Python runs that one line at start-up; it installs a light import hook
@@ -71,7 +80,7 @@ def fix_tls_server(hub: Any) -> None:
         return
     import ssl
 
-    log = logging.getLogger('ryu_compat.tls')
+    log = logging.getLogger('ryu_compat')
     plain_server: Any = hub.StreamServer  # Ryu's class, known only at run time
 
     class StreamServer(plain_server):
@@ -85,7 +94,18 @@ def fix_tls_server(hub: Any) -> None:
             spawn: str = 'default',
             **ssl_args: Any,
         ) -> None:
-            super().__init__(listen_info, handle, backlog, spawn)
+            try:
+                super().__init__(listen_info, handle, backlog, spawn)
+            except OSError as error:
+                # Ryu builds the OpenFlow server in a green thread whose death it only
+                # logs: the process would run on with no switch able to connect.
+                log.error(
+                    'cannot listen on %s: %s (another controller on this port?)',
+                    listen_info,
+                    error,
+                )
+                logging.shutdown()
+                os._exit(1)
             if not ssl_args:
                 return
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -111,10 +131,31 @@ def fix_tls_server(hub: Any) -> None:
     hub.StreamServer = StreamServer
 
 
+def fix_shared_ports(hub: Any) -> None:
+    """Make the listening sockets of ryu.lib.hub's servers exclusive (no SO_REUSEPORT;
+    see the module docstring). SO_REUSEADDR stays: a restarted controller binds its
+    port again at once."""
+    eventlet = hub.eventlet
+    if getattr(eventlet.listen, 'exclusive', False):
+        return
+    shared_listen = eventlet.listen
+
+    def exclusive_listen(addr: Any, *args: Any, reuse_port: bool = False, **kwargs: Any) -> Any:
+        return shared_listen(addr, *args, reuse_port=reuse_port, **kwargs)
+
+    exclusive_listen.exclusive = True  # type: ignore[attr-defined]
+    eventlet.listen = hub.listen = exclusive_listen
+
+
+def fix_hub(hub: Any) -> None:
+    fix_tls_server(hub)
+    fix_shared_ports(hub)
+
+
 # module -> the fix applied right after it is first imported
 _FIXES: dict[str, Callable[[Any], None]] = {
     'eventlet.wsgi': add_missing_names,
-    'ryu.lib.hub': fix_tls_server,
+    'ryu.lib.hub': fix_hub,
 }
 
 
