@@ -390,6 +390,7 @@ class VSwitchPolicy(SuiteApp):
         self.reloads.applied_policy(why, digest, total)
         self._log_fabric('reloaded')
         self._log_notes(new)
+        self.take_left_alone_switches()  # those the policy names now get theirs
         self.logger.info(
             'policy reload (%s) applied: %d rule changes in %.1f ms (the file '
             'read and checked in %.1f ms)',

@@ -15,7 +15,10 @@ LLDP link discovery, and fills in the hooks it needs::
 
 What the base owns:
 
-- the switch registry ``self.switches`` (dpid -> the app's state). A disconnect counts
+- the switch registry ``self.switches`` (dpid -> the app's state), and
+  ``self.left_alone``, the connected switches that ``new_switch`` declined (an app
+  whose configuration names its switches takes them with
+  ``take_left_alone_switches()`` once a reload names them). A disconnect counts
   only for the datapath that is registered: a switch that reconnected before its old
   connection died is not forgotten by the old connection's DEAD event. Two connections
   with one dpid: the newest wins, the older one is closed (logged), as in Open vSwitch
@@ -194,6 +197,9 @@ class SuiteApp(app_manager.RyuApp):
         # the app's options (Any: oslo.config has no types), None without a section
         self.conf: Any = CONF[self.CONFIG_GROUP] if self.CONFIG_GROUP else None
         self.switches: dict = {}  # dpid -> the app's switch state (has .dp)
+        # dpid -> the datapath of a connected switch new_switch left alone (see
+        # take_left_alone_switches)
+        self.left_alone: dict[int, Any] = {}
         self.loops: list = []  # the threads of spawn_loop, ended by stop()
         self.loop_failures: dict[str, int] = {}  # loop name -> rounds failed so far
         self.max_ports: int = self._base_setting('max_ports')
@@ -275,6 +281,14 @@ class SuiteApp(app_manager.RyuApp):
         """The registered state of ``dp`` (this very connection), or None."""
         sw = self.switches.get(dp.id)
         return sw if sw is not None and sw.dp is dp else None
+
+    def take_left_alone_switches(self) -> None:
+        """Ask new_switch again about each connected switch it left alone (after a
+        configuration change that may name it now), and take those it accepts as if
+        they had just connected."""
+        for dp in list(self.left_alone.values()):
+            if dp.is_active:
+                self._switch_up(dp)
 
     def serve_rest(self, controller: type, data: dict) -> None:
         """Register ``controller``'s routes on the process's REST server with ``data``
@@ -361,6 +375,8 @@ class SuiteApp(app_manager.RyuApp):
         dp = ev.datapath
         if ev.state == MAIN_DISPATCHER:
             self._switch_up(dp)
+        elif dp.id is not None and self.left_alone.get(dp.id) is dp:
+            del self.left_alone[dp.id]
         elif dp.id is not None and self.switch_of(dp) is not None:
             sw = self.switches.pop(dp.id)
             self.switch_ports.pop(dp.id, None)
@@ -384,7 +400,9 @@ class SuiteApp(app_manager.RyuApp):
             old.dp.close()
         sw = self.new_switch(dp)
         if sw is None:
+            self.left_alone[dp.id] = dp
             return
+        self.left_alone.pop(dp.id, None)
         ports = SwitchPorts(self.max_ports, self.port_status_interval, clock)
         ignored = ports.admit_all(dp.ports)
         for port_no in ignored:
