@@ -34,7 +34,7 @@ from ryu.ofproto import ofproto_v1_3_parser as parser13
 from controller.arbiter.bundles import BundleArbiter
 from controller.arbiter.damping import FlapDamper, RegionFlaps
 from controller.arbiter.index import RuleIndex
-from controller.arbiter.match import Cube, Identity, TernaryMatch, cube_covers
+from controller.arbiter.match import Identity, TernaryMatch, cube_covers
 from controller.arbiter.resolve import (
     NO_CONFLICT,
     NO_CONFLICT_REASON,
@@ -43,6 +43,7 @@ from controller.arbiter.resolve import (
     resolve,
     rights_violation,
 )
+from controller.arbiter.rulekey import key_identity, packed_identity, rule_key, wire_key
 from controller.arbiter.rules import ActionsKey, Relation, Rule, RuleKey, actions_key
 from controller.arbiter.stamping import StampShape, stamp_shape
 from controller.arbiter.stats import FlowStatsViews
@@ -74,11 +75,9 @@ _HEADER = struct.Struct('!BBHI')
 
 Region = tuple[int, int, TernaryMatch]  # (dpid, table, match): what damping tracks
 Ask = tuple[str, int, int, int, TernaryMatch]  # (app, dpid, table, asked priority, match)
-# A SingleAppTable's key: (priority, name, value, mask, name, value, mask, ...).
-FlatKey = tuple[Any, ...]
 # A fast-path install as the decisions keep it until read (Arbiter._fast_record):
-# (time, app, dpid, table, FlatKey, flow-mod as sent, cookie as the app asked).
-FastRecord = tuple[float, str, int, int, FlatKey, bytes, int]
+# (time, app, dpid, table, rule key (rulekey.py), flow-mod as sent, cookie as the app asked).
+FastRecord = tuple[float, str, int, int, bytes, bytes, int]
 # (stage's first table, next stage's first table or None, whether _translate changes
 # anything) of an app the fast path may take; False for one it may not.
 FastStage = tuple[int, int | None, bool] | Literal[False]
@@ -164,13 +163,15 @@ class SingleAppTable:
     """The rules of one switch table into which one app alone has proposed, kept
     without the conflict index: no other app has a rule there to conflict with, so
     every proposal (of an app the policy does not restrict, with no invariant gate) is
-    installed as asked. A rule is kept as flat tuples of plain values, which the
-    garbage collector stops walking after its first pass (the full path keeps a dozen
-    objects per rule that it walks for ever: at 100k rules most of a flow-mod's cost):
-    ``rules[(priority, name, value, mask, name, value, mask, ...)] = (cookie as the
-    app asked, the flow-mod as sent, whether the app asked for flow-removed)``; the
-    fields are the match's TernaryMatch.closed_identity, flattened. The actions key is
-    read from the flow-mod when it is needed (Arbiter.wire_actions).
+    installed as asked. A rule is kept as two ``bytes`` objects, which the garbage
+    collector never walks (the full path keeps a dozen objects per rule that it walks
+    for ever: at 100k rules most of a flow-mod's cost): ``rules[key] = the flow-mod as
+    sent``, the key being its priority and closed match (controller/arbiter/rulekey.py).
+    What the app asked for that is not on the switch, the cookie (before it was put in
+    the app's range) and whether it wants flow-removed, is nearly always the same for a
+    whole table: kept once (``asked``), and per rule only where it differs
+    (``unusual``). The actions key is read from the flow-mod when it is needed
+    (Arbiter.wire_actions), the match from the key.
 
     The table is *materialized* (its rules put into the RuleIndex and the placements,
     exactly as the full path would have put them, and this store dropped) the moment
@@ -178,17 +179,49 @@ class SingleAppTable:
     that the fast path does not take, a DELETE or MODIFY of the app, explain, a
     policy reload, an active gate, or a reader of ``Arbiter.index``."""
 
-    __slots__ = ('app', 'rules')
+    __slots__ = ('app', 'rules', 'asked', 'unusual')
 
     def __init__(self, app: str) -> None:
         self.app = app
-        self.rules: dict[FlatKey, tuple[int, bytes, bool]] = {}
+        self.rules: dict[bytes, bytes] = {}  # rule key -> flow-mod as sent
+        self.asked: tuple[int, bool] | None = None  # (cookie, flow-removed) of most rules
+        self.unusual: dict[bytes, tuple[int, bool]] = {}  # the rules that differ
 
+    def keep(self, key: bytes, wire: bytes, asked: tuple[int, bool]) -> None:
+        """Keep the rule ``key``, sent as ``wire``; ``asked``: (cookie as the app asked,
+        whether it asked for flow-removed). A rule replaced goes to the end, as in the
+        index."""
+        rules = self.rules
+        size = len(rules)
+        rules[key] = wire
+        if len(rules) == size:
+            del rules[key]
+            rules[key] = wire
+        usual = self.asked
+        if usual is None:
+            self.asked = asked
+        elif asked != usual:
+            self.unusual[key] = asked
+        elif self.unusual:
+            self.unusual.pop(key, None)
 
-def _copy_table(table: SingleAppTable) -> SingleAppTable:
-    copy = SingleAppTable(table.app)
-    copy.rules = dict(table.rules)
-    return copy
+    def asked_of(self, key: bytes) -> tuple[int, bool]:
+        """(cookie as the app asked, whether it asked for flow-removed) of rule ``key``."""
+        asked = self.unusual.get(key) if self.unusual else None
+        if asked is None:
+            asked = self.asked
+            assert asked is not None  # (set by the first rule kept)
+        return asked
+
+    def drop(self, key: bytes) -> None:
+        del self.rules[key]
+        if self.unusual:
+            self.unusual.pop(key, None)
+
+    def copy(self) -> SingleAppTable:
+        copy = SingleAppTable(self.app)
+        copy.rules, copy.asked, copy.unusual = dict(self.rules), self.asked, dict(self.unusual)
+        return copy
 
 
 @dataclass
@@ -272,8 +305,10 @@ class Arbiter:
         self.single_app: dict[tuple[int, int], SingleAppTable] = {}  # by (dpid, table)
         self.single_app_tables = single_app_tables
         self._fast: dict[str, FastStage] = {}  # by app, for the policy in force
-        # (app id, FlowModTemplate) -> what stamping it takes (None: not the fast path's)
-        self._stamp_shapes: dict[tuple[int, FlowModTemplate], StampShape | None] = {}
+        # (app id, FlowModTemplates) -> what stamping them takes (None: not the fast path's)
+        self._stamp_plans: dict[
+            tuple[int, tuple[FlowModTemplate, ...]], tuple[StampShape, ...] | None
+        ] = {}
         # instructions as sent -> actions key (wire_actions)
         self._actions: dict[bytes, ActionsKey] = {}
         self.damper: FlapDamper[Region] = FlapDamper(
@@ -325,12 +360,13 @@ class Arbiter:
     def _fast_record(self, record: FastRecord) -> DecisionRecord:
         """The DecisionRecord of a fast-path install (kept as a tuple until read)."""
         when, app, dpid, table_id, key, wire, cookie = record
+        priority, identity = key_identity(key)
         rule = Rule(
             app=app,
             dpid=dpid,
             table_id=table_id,
-            priority=key[0],
-            match=TernaryMatch.closed(_unflatten(key)),
+            priority=priority,
+            match=TernaryMatch.closed(identity),
             actions=self.wire_actions(dpid, wire),
             cookie=cookie,
         )
@@ -343,7 +379,7 @@ class Arbiter:
             clause=NO_CONFLICT,
             reason=NO_CONFLICT_REASON,
             rule=rule,
-            placed_priority=key[0],
+            placed_priority=priority,
         )
 
     # --- policy --------------------------------------------------------------------------
@@ -352,7 +388,7 @@ class Arbiter:
         """Use ``policy`` from now on (installed rules stay as they are)."""
         self.materialize()  # the new policy may restrict an app of the fast path
         self._fast.clear()
-        self._stamp_shapes.clear()
+        self._stamp_plans.clear()
         self.policy = policy
         self.damper.config = policy.damping
         self.buckets.clear()
@@ -381,8 +417,9 @@ class Arbiter:
             return
         dpid, table_id = where
         app = table.app
-        for flat, (cookie, wire, removed) in table.rules.items():
-            priority, identity = flat[0], _unflatten(flat)
+        for key, wire in table.rules.items():
+            cookie, removed = table.asked_of(key)
+            priority, identity = key_identity(key)
             match = TernaryMatch.closed(identity)
             actions = self.wire_actions(dpid, wire)
             asked = Rule(
@@ -436,10 +473,10 @@ class Arbiter:
         )
 
     def _fast_add(
-        self, dp: Any, app: str, msg: Any, stage: tuple[int, int | None, bool], fields: FlatKey
+        self, dp: Any, app: str, msg: Any, stage: tuple[int, int | None, bool], identity: Identity
     ) -> bool:
-        """The ADD of ``app`` (whose pipeline stage is ``stage``; ``fields``: its match's
-        closed identity, flat) into a table where no other app has proposed: installed
+        """The ADD of ``app`` (whose pipeline stage is ``stage``; ``identity``: its
+        match's closed identity) into a table where no other app has proposed: installed
         as asked (its cookie in the app's range) and kept in the SingleAppTable. False
         when the table is not that: the full path decides."""
         ofp = dp.ofproto
@@ -468,10 +505,9 @@ class Arbiter:
             dp.set_xid(msg)
         msg.serialize()
         self.send(dp, msg)
-        removed = bool(flags & ofp.OFPFF_SEND_FLOW_REM)
-        self._keep_fast(
-            dp, app, table, table_id, (priority,) + fields, bytes(msg.buf), cookie, removed
-        )
+        asked = (cookie, bool(flags & ofp.OFPFF_SEND_FLOW_REM))
+        key = rule_key(priority, identity)
+        self._keep_fast(dp, app, table, table_id, key, bytes(msg.buf), asked)
         return True
 
     def _keep_fast(
@@ -480,31 +516,27 @@ class Arbiter:
         app: str,
         table: SingleAppTable,
         table_id: int,
-        key: FlatKey,
+        key: bytes,
         wire: bytes,
-        cookie: int,
-        removed: bool,
+        asked: tuple[int, bool],
     ) -> None:
-        """Keep a rule the fast path installed (as sent: ``wire``; ``cookie`` as the app
-        asked) in its SingleAppTable, and its decision record."""
-        rules = table.rules
-        size = len(rules)
-        value = rules[key] = (cookie, wire, removed)
-        if len(rules) == size:  # it replaced a rule: to the end, as in the index
-            del rules[key]
-            rules[key] = value
+        """Keep a rule the fast path installed (as sent: ``wire``; ``asked``: its cookie
+        as the app asked, whether the app asked for flow-removed) in its SingleAppTable,
+        and its decision record."""
+        table.keep(key, wire, asked)
         installs = self._fast_installs
         installs[app] = installs.get(app, 0) + 1
-        self._decisions.append((time.time(), app, dp.id, table_id, key, wire, cookie))
+        self._decisions.append((time.time(), app, dp.id, table_id, key, wire, asked[0]))
         if LOG.isEnabledFor(logging.DEBUG):
+            priority, identity = key_identity(key)
             LOG.debug(
                 'decision: %s add dpid=%s table=%d priority=%d match=%s actions=%s '
                 '-> install: %s [%s]',
                 app,
                 dp.id,
                 table_id,
-                key[0],
-                TernaryMatch(_unflatten(key)),
+                priority,
+                TernaryMatch(identity),
                 actions_text(self.wire_actions(dp.id, wire)),
                 NO_CONFLICT_REASON,
                 NO_CONFLICT,
@@ -530,40 +562,50 @@ class Arbiter:
             stage = self._fast_stage(app)
         if stage is False or stage[2]:  # (its tables moved: the object path translates)
             return None
-        app_id = self.cookies.ids.get(app)
-        if app_id is None:
-            app_id = self.cookies.app_id(app)
-        shapes = []
-        for template in templates:
-            if (app_id, template) in self._stamp_shapes:
-                shape = self._stamp_shapes[(app_id, template)]
-            else:
-                shape = self._stamp_shapes[(app_id, template)] = stamp_shape(
-                    template, lambda cookie: (app_id << APP_SHIFT) | (cookie & OWN_BITS)
-                )
-            if shape is None:
-                return None
-            table = self.single_app.get((dp.id, shape.table_id))
+        plan = self._stamp_plan(app, templates)
+        if plan is None:
+            return None
+        dpid, single_app = dp.id, self.single_app
+        tables = []
+        for shape in plan:
+            table = single_app.get((dpid, shape.table_id))
             if table is None:
-                if not self._fresh(dp.id, shape.table_id):
+                if not self._fresh(dpid, shape.table_id):
                     return None
             elif table.app != app:
                 return None
-            shapes.append(shape)
-        self.datapaths[dp.id] = dp
-        mac_value = int.from_bytes(mac, 'big')
+            tables.append(table)
+        self.datapaths[dpid] = dp
         out = []
-        for shape in shapes:
+        for shape, table in zip(plan, tables, strict=True):
             dp.xid = (dp.xid + 1) & ofproto_v1_3.MAX_XID  # as send_stamped numbers them
             sent = bytes(shape.template.stamp(dp.xid, mac, port))
-            where = (dp.id, shape.table_id)
-            table = self.single_app.get(where)
-            if table is None:
-                table = self.single_app[where] = SingleAppTable(app)
-            key = shape.key_for(port, mac_value)
-            self._keep_fast(dp, app, table, shape.table_id, key, sent, shape.cookie, shape.removed)
+            if table is None:  # (made now, or by the template before in the same table)
+                table = single_app.get((dpid, shape.table_id))
+                if table is None:
+                    table = single_app[(dpid, shape.table_id)] = SingleAppTable(app)
+            self._keep_fast(dp, app, table, shape.table_id, wire_key(sent), sent, shape.asked)
             out.append(sent)
         return out
+
+    def _stamp_plan(
+        self, app: str, templates: Sequence[FlowModTemplate]
+    ) -> tuple[StampShape, ...] | None:
+        """The StampShapes of ``templates`` for ``app``, worked out at their first use;
+        None if the fast path cannot take one of them."""
+        key = (self.cookies.app_id(app), tuple(templates))
+        try:
+            return self._stamp_plans[key]
+        except KeyError:
+            pass
+        shapes = [
+            stamp_shape(template, lambda cookie: self.cookies.installed(app, cookie))
+            for template in templates
+        ]
+        plan = self._stamp_plans[key] = (
+            None if None in shapes else tuple(shape for shape in shapes if shape is not None)
+        )
+        return plan
 
     def wire_actions(self, dpid: int, wire: bytes) -> ActionsKey:
         """The actions_key of a serialized flow-mod (one object per distinct
@@ -603,16 +645,15 @@ class Arbiter:
             gate = self.gate
             if stage is not False and (gate is None or not gate.active):
                 packed = getattr(msg.match, 'wire_values', None)
-                fields = None if packed is None else _packed_fields(*packed())
-                if fields is None:
+                identity = None if packed is None else packed_identity(*packed())
+                if identity is None:
                     try:
                         match = read_match(msg.match)
                     except ValueError:
                         pass  # (said below)
                     else:
                         identity = match.closed_identity
-                        fields = None if identity is None else flat_identity(identity)
-                if fields is not None and self._fast_add(dp, app, msg, stage, fields):
+                if identity is not None and self._fast_add(dp, app, msg, stage, identity):
                     return
         if self.single_app and self.gate is not None and self.gate.active:
             self.materialize()  # the gate walks the index of every switch
@@ -1048,7 +1089,7 @@ class Arbiter:
 
     def _delete_single_app(
         self, dp: Any, app: str, msg: Any, match: TernaryMatch, strict: bool
-    ) -> list[tuple[int, FlatKey, int, bytes]]:
+    ) -> list[tuple[int, bytes, int, bytes]]:
         """The rules of ``app``'s single-app tables that its DELETE selects, taken out
         of their tables: [(table, key, cookie as asked, flow-mod)]; what _selected does
         for placements."""
@@ -1074,7 +1115,7 @@ class Arbiter:
                 for where, _ in tables:
                     self._materialize(where)
                 return []
-            strict_key = (msg.priority,) + flat_identity(identity)
+            strict_key = rule_key(msg.priority, identity)
         out_port = getattr(msg, 'out_port', ofp.OFPP_ANY)
         cubes = [cube.fields for cube in match.cubes]
         freed = []
@@ -1087,32 +1128,34 @@ class Arbiter:
                 keys = [
                     key
                     for key in kept.rules
-                    if any(cube_covers(cube, _cube_of(key)) for cube in cubes)
+                    if any(cube_covers(cube, dict(key_identity(key)[1])) for cube in cubes)
                 ]
             for key in keys:
-                cookie, wire, _ = kept.rules[key]
+                wire = kept.rules[key]
+                cookie = kept.asked_of(key)[0]
                 if (cookie ^ msg.cookie) & msg.cookie_mask:
                     continue
                 if out_port != ofp.OFPP_ANY and not self._single_rule(
                     app, dp.id, where[1], key, cookie, wire
                 ).outputs_to(out_port):
                     continue
-                del kept.rules[key]
+                kept.drop(key)
                 freed.append((where[1], key, cookie, wire))
             if not kept.rules:
                 del self.single_app[where]
         return freed
 
     def _single_rule(
-        self, app: str, dpid: int, table_id: int, key: FlatKey, cookie: int, wire: bytes
+        self, app: str, dpid: int, table_id: int, key: bytes, cookie: int, wire: bytes
     ) -> Rule:
         """The installed Rule of a SingleAppTable's entry."""
+        priority, identity = key_identity(key)
         return Rule(
             app=app,
             dpid=dpid,
             table_id=table_id,
-            priority=key[0],
-            match=TernaryMatch.closed(_unflatten(key)),
+            priority=priority,
+            match=TernaryMatch.closed(identity),
             actions=self.wire_actions(dpid, wire),
             cookie=self.cookies.installed(app, cookie),
         )
@@ -1230,14 +1273,16 @@ class Arbiter:
             identity = match.closed_identity
             if identity is None:
                 return None
-            rule = (msg.priority,) + flat_identity(identity)
-            kept = table.rules.get(rule)
-            if kept is None or self.cookies.installed(table.app, kept[0]) != msg.cookie:
+            rule = rule_key(msg.priority, identity)
+            if rule not in table.rules:
                 return None
-            del table.rules[rule]
+            cookie, removed = table.asked_of(rule)
+            if self.cookies.installed(table.app, cookie) != msg.cookie:
+                return None
+            table.drop(rule)
             if not table.rules:
                 del self.single_app[(dp.id, msg.table_id)]
-            return {table.app} if kept[2] else set()
+            return {table.app} if removed else set()
         key = (dp.id, msg.table_id, msg.priority, match)
         placement = self.placed.get(key)
         if placement is None or placement.installed.cookie != msg.cookie:
@@ -1286,9 +1331,9 @@ class Arbiter:
             table = self.single_app.get((dpid, table_id))
             identity = ternary.closed_identity  # (a single-app table keeps closed ones)
             if table is not None and table.app == app and identity is not None:
-                found = table.rules.get((priority,) + flat_identity(identity))
-                if found is not None:
-                    return found[0], priority
+                key = rule_key(priority, identity)
+                if key in table.rules:
+                    return table.asked_of(key)[0], priority
         if self.cookies.owner(cookie) != app:
             return None
         # a rule the arbiter did not place (from before it started): the app's own bits
@@ -1327,9 +1372,7 @@ class Arbiter:
             held={ask: held for ask, held in self.held.items() if ask[1] == dpid},
             groups={key: app for key, app in self.groups.items() if key[0] == dpid},
             single_app={
-                where: _copy_table(table)
-                for where, table in self.single_app.items()
-                if where[0] == dpid
+                where: table.copy() for where, table in self.single_app.items() if where[0] == dpid
             },
             decisions=collections.deque(self._decisions, maxlen=DECISIONS_KEPT),
             counts=collections.Counter(self._counts),
@@ -1593,42 +1636,6 @@ def read_match(match: Any) -> TernaryMatch:
         match.serialize(buf, 0)
         match = parser13.OFPMatch.parser(bytes(buf), 0)
     return TernaryMatch.from_ofp(match)
-
-
-def _packed_fields(
-    in_port: int | None, eth_dst: bytes | None, eth_src: bytes | None
-) -> FlatKey | None:
-    """The closed identity, flat (see flat_identity), of a PackedMatch (its
-    wire_values: in_port, eth_dst, eth_src, fields without prerequisites, so the match
-    is one closed cube),
-    read without building a TernaryMatch; None for anything unusual (the full reading
-    then)."""
-    flat: FlatKey = () if in_port is None else ('in_port', in_port, 0xFFFFFFFF)
-    for name, mac in (('eth_dst', eth_dst), ('eth_src', eth_src)):
-        if mac is not None:
-            if len(mac) != 6:
-                return None
-            flat += (name, int.from_bytes(mac, 'big'), 0xFFFFFFFFFFFF)
-    return flat
-
-
-def flat_identity(identity: Identity) -> FlatKey:
-    """A closed_identity as one flat tuple (name, value, mask, name, ...): a
-    SingleAppTable's key is (priority,) + it."""
-    flat: list[Any] = []
-    for name, (value, mask) in identity:
-        flat += (name, value, mask)
-    return tuple(flat)
-
-
-def _cube_of(key: FlatKey) -> Cube:
-    """The fields (name -> (value, mask)) of a SingleAppTable's key."""
-    return {key[i]: (key[i + 1], key[i + 2]) for i in range(1, len(key), 3)}
-
-
-def _unflatten(key: FlatKey) -> Identity:
-    """The closed_identity in a SingleAppTable's key."""
-    return tuple((key[i], (key[i + 1], key[i + 2])) for i in range(1, len(key), 3))
 
 
 def _key(rule: Rule) -> RuleKey:

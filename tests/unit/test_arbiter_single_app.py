@@ -21,6 +21,7 @@ from controller.arbiter.engine import Arbiter
 from controller.arbiter.gate import InvariantGate
 from controller.arbiter.match import TernaryMatch
 from controller.arbiter.policy import load_arbiter_policy_text
+from controller.arbiter.rulekey import key_identity
 from controller.l2 import pipeline as l2_pipe
 from controller.openflow import PackedMatch
 from tests.harness.fakes import FakeDatapath
@@ -234,12 +235,12 @@ def _installed_rule(run, pick):
     rules = [
         (
             w[1],
-            key[0],
-            TernaryMatch(tuple((key[i], (key[i + 1], key[i + 2])) for i in range(1, len(key), 3))),
-            engine.cookies.installed(t.app, value[0]),
+            key_identity(key)[0],
+            TernaryMatch(key_identity(key)[1]),
+            engine.cookies.installed(t.app, t.asked_of(key)[0]),
         )
         for w, t in engine.single_app.items()
-        for key, value in t.rules.items()
+        for key in t.rules
     ]
     rules += [
         (p.installed.table_id, p.installed.priority, p.installed.match, p.installed.cookie)
@@ -544,8 +545,8 @@ def test_stamped_adds_send_and_keep_what_the_object_path_does():
             dp_objects.set_xid(msg)
             by_objects.flow_mod(dp_objects, 'l2_learning', msg)
     assert [bytes(wire) for wire in stamped] == sent
-    assert {w: t.rules for w, t in by_bytes.single_app.items()} == {
-        w: t.rules for w, t in by_objects.single_app.items()
+    assert {w: (t.rules, t.asked, t.unusual) for w, t in by_bytes.single_app.items()} == {
+        w: (t.rules, t.asked, t.unusual) for w, t in by_objects.single_app.items()
     }
     # five sources (the last MAC again, on another port), four destinations
     assert by_bytes.rule_counts() == by_objects.rule_counts() == {'l2_learning': {1: 9}}
