@@ -163,15 +163,19 @@ class SingleAppTable:
     """The rules of one switch table into which one app alone has proposed, kept
     without the conflict index: no other app has a rule there to conflict with, so
     every proposal (of an app the policy does not restrict, with no invariant gate) is
-    installed as asked. A rule is kept as two ``bytes`` objects, which the garbage
-    collector never walks (the full path keeps a dozen objects per rule that it walks
-    for ever: at 100k rules most of a flow-mod's cost): ``rules[key] = the flow-mod as
-    sent``, the key being its priority and closed match (controller/arbiter/rulekey.py).
-    What the app asked for that is not on the switch, the cookie (before it was put in
-    the app's range) and whether it wants flow-removed, is nearly always the same for a
-    whole table: kept once (``asked``), and per rule only where it differs
-    (``unusual``). The actions key is read from the flow-mod when it is needed
-    (Arbiter.wire_actions), the match from the key.
+    installed as asked. A rule is kept as plain values that the garbage collector never
+    walks (the full path keeps a dozen objects per rule that it walks for ever: at 100k
+    rules most of a flow-mod's cost): ``rules[key] = the flow-mod as sent``, the key
+    being its priority and closed match as bytes (controller/arbiter/rulekey.py). A
+    rule stamped from a template whose bytes its key and port give back (``stamped_by``,
+    stamping.StampShape.compact: l2_learning's) keeps only the port it was stamped with;
+    its bytes are stamped again when needed (with xid 0). What the app asked for that
+    is not on the switch, the cookie (before it was put in the app's range) and whether
+    it wants flow-removed, is nearly always the same for a whole table: kept once
+    (``asked``), and per rule only where it differs (``unusual``). The actions key is
+    read from the flow-mod when it is needed (Arbiter.wire_actions), the match from
+    the key. Each of l2_learning's rules costs about 100 bytes so (330 as tuples with
+    a copy of its flow-mod, which alone is 130).
 
     The table is *materialized* (its rules put into the RuleIndex and the placements,
     exactly as the full path would have put them, and this store dropped) the moment
@@ -179,24 +183,26 @@ class SingleAppTable:
     that the fast path does not take, a DELETE or MODIFY of the app, explain, a
     policy reload, an active gate, or a reader of ``Arbiter.index``."""
 
-    __slots__ = ('app', 'rules', 'asked', 'unusual')
+    __slots__ = ('app', 'rules', 'asked', 'unusual', 'stamped_by')
 
     def __init__(self, app: str) -> None:
         self.app = app
-        self.rules: dict[bytes, bytes] = {}  # rule key -> flow-mod as sent
+        # rule key -> the flow-mod as sent, or the port it was stamped with (stamped_by)
+        self.rules: dict[bytes, bytes | int] = {}
         self.asked: tuple[int, bool] | None = None  # (cookie, flow-removed) of most rules
         self.unusual: dict[bytes, tuple[int, bool]] = {}  # the rules that differ
+        self.stamped_by: StampShape | None = None
 
-    def keep(self, key: bytes, wire: bytes, asked: tuple[int, bool]) -> None:
-        """Keep the rule ``key``, sent as ``wire``; ``asked``: (cookie as the app asked,
-        whether it asked for flow-removed). A rule replaced goes to the end, as in the
-        index."""
+    def keep(self, key: bytes, kept: bytes | int, asked: tuple[int, bool]) -> None:
+        """Keep the rule ``key``: ``kept``, its flow-mod as sent or the port it was
+        stamped with from ``stamped_by``; ``asked``: (cookie as the app asked, whether
+        it asked for flow-removed). A rule replaced goes to the end, as in the index."""
         rules = self.rules
         size = len(rules)
-        rules[key] = wire
+        rules[key] = kept
         if len(rules) == size:
             del rules[key]
-            rules[key] = wire
+            rules[key] = kept
         usual = self.asked
         if usual is None:
             self.asked = asked
@@ -213,6 +219,14 @@ class SingleAppTable:
             assert asked is not None  # (set by the first rule kept)
         return asked
 
+    def wire_of(self, key: bytes) -> bytes:
+        """The flow-mod of rule ``key`` as sent (stamped again: with xid 0)."""
+        kept = self.rules[key]
+        if isinstance(kept, int):
+            assert self.stamped_by is not None  # (what an int stands for)
+            return self.stamped_by.wire(key, kept)
+        return kept
+
     def drop(self, key: bytes) -> None:
         del self.rules[key]
         if self.unusual:
@@ -221,6 +235,7 @@ class SingleAppTable:
     def copy(self) -> SingleAppTable:
         copy = SingleAppTable(self.app)
         copy.rules, copy.asked, copy.unusual = dict(self.rules), self.asked, dict(self.unusual)
+        copy.stamped_by = self.stamped_by
         return copy
 
 
@@ -417,7 +432,8 @@ class Arbiter:
             return
         dpid, table_id = where
         app = table.app
-        for key, wire in table.rules.items():
+        for key in table.rules:
+            wire = table.wire_of(key)
             cookie, removed = table.asked_of(key)
             priority, identity = key_identity(key)
             match = TernaryMatch.closed(identity)
@@ -507,7 +523,8 @@ class Arbiter:
         self.send(dp, msg)
         asked = (cookie, bool(flags & ofp.OFPFF_SEND_FLOW_REM))
         key = rule_key(priority, identity)
-        self._keep_fast(dp, app, table, table_id, key, bytes(msg.buf), asked)
+        wire = bytes(msg.buf)
+        self._keep_fast(dp, app, table, table_id, key, wire, wire, asked)
         return True
 
     def _keep_fast(
@@ -518,12 +535,14 @@ class Arbiter:
         table_id: int,
         key: bytes,
         wire: bytes,
+        kept: bytes | int,
         asked: tuple[int, bool],
     ) -> None:
-        """Keep a rule the fast path installed (as sent: ``wire``; ``asked``: its cookie
-        as the app asked, whether the app asked for flow-removed) in its SingleAppTable,
-        and its decision record."""
-        table.keep(key, wire, asked)
+        """Keep a rule the fast path installed (as sent: ``wire``; ``kept``: what its
+        table keeps of it, SingleAppTable.keep; ``asked``: its cookie as the app asked,
+        whether the app asked for flow-removed) in its SingleAppTable, and its decision
+        record."""
+        table.keep(key, kept, asked)
         installs = self._fast_installs
         installs[app] = installs.get(app, 0) + 1
         self._decisions.append((time.time(), app, dp.id, table_id, key, wire, asked[0]))
@@ -584,7 +603,10 @@ class Arbiter:
                 table = single_app.get((dpid, shape.table_id))
                 if table is None:
                     table = single_app[(dpid, shape.table_id)] = SingleAppTable(app)
-            self._keep_fast(dp, app, table, shape.table_id, wire_key(sent), sent, shape.asked)
+                    if shape.compact:
+                        table.stamped_by = shape
+            kept = port if shape is table.stamped_by else sent
+            self._keep_fast(dp, app, table, shape.table_id, wire_key(sent), sent, kept, shape.asked)
             out.append(sent)
         return out
 
@@ -1131,7 +1153,7 @@ class Arbiter:
                     if any(cube_covers(cube, dict(key_identity(key)[1])) for cube in cubes)
                 ]
             for key in keys:
-                wire = kept.rules[key]
+                wire = kept.wire_of(key)
                 cookie = kept.asked_of(key)[0]
                 if (cookie ^ msg.cookie) & msg.cookie_mask:
                     continue

@@ -545,9 +545,12 @@ def test_stamped_adds_send_and_keep_what_the_object_path_does():
             dp_objects.set_xid(msg)
             by_objects.flow_mod(dp_objects, 'l2_learning', msg)
     assert [bytes(wire) for wire in stamped] == sent
-    assert {w: (t.rules, t.asked, t.unusual) for w, t in by_bytes.single_app.items()} == {
-        w: (t.rules, t.asked, t.unusual) for w, t in by_objects.single_app.items()
-    }
+    # The object path keeps each flow-mod; stamped, a rule keeps only its port and is
+    # stamped again when needed (with xid 0).
+    assert all(
+        isinstance(kept, int) for t in by_bytes.single_app.values() for kept in t.rules.values()
+    )
+    assert _tables(by_bytes) == _tables(by_objects)
     # five sources (the last MAC again, on another port), four destinations
     assert by_bytes.rule_counts() == by_objects.rule_counts() == {'l2_learning': {1: 9}}
     records = [
@@ -555,6 +558,47 @@ def test_stamped_adds_send_and_keep_what_the_object_path_does():
         for engine in (by_bytes, by_objects)
     ]
     assert records[0] == records[1] and len(records[0]) == 10
+
+
+def _tables(engine):
+    """The single-app tables: each rule's flow-mod (xid left out), what the app asked."""
+    return {
+        where: (
+            {key: _without_xid(table.wire_of(key)) for key in table.rules},
+            table.asked,
+            table.unusual,
+        )
+        for where, table in engine.single_app.items()
+    }
+
+
+def _without_xid(wire):
+    return wire[:4] + bytes(4) + wire[8:]
+
+
+def test_stamped_rules_materialize_as_the_object_paths_do():
+    """A table of stamped rules that keeps only their ports goes into the index as the
+    object path's table does: the same rules, placements and flow-mods (xid aside)."""
+    templates = l2_pipe.host_rule_templates(225, 300)
+    by_bytes, _ = _l2_arbiter()
+    by_objects, _ = _l2_arbiter()
+    dp_bytes, dp_objects = FakeDatapath(), FakeDatapath()
+    for port, mac in enumerate(MACS + MACS[:1], start=1):
+        by_bytes.stamped(dp_bytes, 'l2_learning', templates, openflow.mac_bytes(mac), port)
+        for template in templates:
+            msg = template.message(openflow.mac_bytes(mac), port)
+            dp_objects.set_xid(msg)
+            by_objects.flow_mod(dp_objects, 'l2_learning', msg)
+    views = []
+    for engine in (by_bytes, by_objects):
+        rules = sorted(map(repr, engine.index.rules_of(None)))
+        placed = sorted(
+            (repr(key), p.installed, sorted(p.asked.items()), sorted(p.flow_removed_to))
+            for key, p in engine.placed.items()
+        )
+        wires = sorted(_without_xid(p.wire) for p in engine.placed.values())
+        views.append((rules, placed, wires, sorted(map(repr, engine.asked.items()))))
+    assert views[0] == views[1] and len(views[0][0]) == 9
 
 
 def test_stamped_adds_leave_to_flow_mod_what_is_not_for_the_fast_path():
