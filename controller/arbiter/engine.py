@@ -26,7 +26,7 @@ import struct
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from ryu.ofproto import ofproto_parser, ofproto_v1_3
 from ryu.ofproto import ofproto_v1_3_parser as parser13
@@ -78,6 +78,10 @@ Ask = tuple[str, int, int, int, TernaryMatch]  # (app, dpid, table, asked priori
 # A fast-path install as the decisions keep it until read (Arbiter._fast_record):
 # (time, app, dpid, table, rule key (rulekey.py), flow-mod as sent, cookie as the app asked).
 FastRecord = tuple[float, str, int, int, bytes, bytes, int]
+# The installs of one Arbiter.stamped call, one entry for its rules: (time, app, dpid,
+# the templates' StampShapes, the flow-mods as sent).
+StampedRecord = tuple[float, str, int, tuple[StampShape, ...], Sequence[bytes]]
+Recorded = Union['DecisionRecord', FastRecord, StampedRecord]  # what the decisions keep
 # (stage's first table, next stage's first table or None, whether _translate changes
 # anything) of an app the fast path may take; False for one it may not.
 FastStage = tuple[int, int | None, bool] | Literal[False]
@@ -251,7 +255,7 @@ class SwitchState:
     held: dict[Ask, Held]
     groups: dict[tuple[int, int], str]
     single_app: dict[tuple[int, int], SingleAppTable]
-    decisions: collections.deque[DecisionRecord | FastRecord]
+    decisions: collections.deque[Recorded]
     counts: collections.Counter[tuple[str, str]]
     fast_installs: dict[str, int]
 
@@ -338,10 +342,8 @@ class Arbiter:
         self.groups: dict[tuple[int, int], str] = {}  # (dpid, group id) -> app
         self.datapaths: dict[int, Any] = {}
         self.buckets: dict[tuple[str, int], TokenBucket] = {}  # by (app, dpid)
-        # DecisionRecords, and the fast path's installs as plain tuples (see records)
-        self._decisions: collections.deque[DecisionRecord | FastRecord] = collections.deque(
-            maxlen=DECISIONS_KEPT
-        )
+        # DecisionRecords, and the fast path's installs as plain tuples (see decisions)
+        self._decisions: collections.deque[Recorded] = collections.deque(maxlen=DECISIONS_KEPT)
         self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
         self._fast_installs: dict[str, int] = {}  # app -> installs of the fast path
         self._shared_serial = 0
@@ -367,10 +369,21 @@ class Arbiter:
     @property
     def decisions(self) -> list[DecisionRecord]:
         """The latest decisions (DECISIONS_KEPT), oldest first, as DecisionRecords."""
-        return [
-            record if isinstance(record, DecisionRecord) else self._fast_record(record)
-            for record in list(self._decisions)
-        ]
+        records: list[DecisionRecord] = []
+        for entry in list(self._decisions):
+            if isinstance(entry, DecisionRecord):
+                records.append(entry)
+            elif len(entry) == 5:  # a StampedRecord: one install per template
+                when, app, dpid, plan, wires = entry
+                records += (
+                    self._fast_record(
+                        (when, app, dpid, shape.table_id, wire_key(wire), wire, shape.asked[0])
+                    )
+                    for shape, wire in zip(plan, wires, strict=True)
+                )
+            else:
+                records.append(self._fast_record(entry))
+        return records[-DECISIONS_KEPT:]
 
     def _fast_record(self, record: FastRecord) -> DecisionRecord:
         """The DecisionRecord of a fast-path install (kept as a tuple until read)."""
@@ -547,29 +560,32 @@ class Arbiter:
         installs[app] = installs.get(app, 0) + 1
         self._decisions.append((time.time(), app, dp.id, table_id, key, wire, asked[0]))
         if LOG.isEnabledFor(logging.DEBUG):
-            priority, identity = key_identity(key)
-            LOG.debug(
-                'decision: %s add dpid=%s table=%d priority=%d match=%s actions=%s '
-                '-> install: %s [%s]',
-                app,
-                dp.id,
-                table_id,
-                priority,
-                TernaryMatch(identity),
-                actions_text(self.wire_actions(dp.id, wire)),
-                NO_CONFLICT_REASON,
-                NO_CONFLICT,
-            )
+            self._log_fast(app, dp.id, table_id, key, wire)
+
+    def _log_fast(self, app: str, dpid: int, table_id: int, key: bytes, wire: bytes) -> None:
+        priority, identity = key_identity(key)
+        LOG.debug(
+            'decision: %s add dpid=%s table=%d priority=%d match=%s actions=%s -> install: %s [%s]',
+            app,
+            dpid,
+            table_id,
+            priority,
+            TernaryMatch(identity),
+            actions_text(self.wire_actions(dpid, wire)),
+            NO_CONFLICT_REASON,
+            NO_CONFLICT,
+        )
 
     def stamped(
         self, dp: Any, app: str, templates: Sequence[FlowModTemplate], mac: bytes, port: int
-    ) -> list[bytes] | None:
+    ) -> Sequence[bytes] | None:
         """The ADDs of ``templates`` stamped with ``mac`` and ``port`` (controller/
         openflow.py's send_stamped, l2_learning's hot path), taken by the fast path as
         bytes: no message object is built, and the match is read from the template's
-        slots rather than parsed. Returns what to write to the switch, each rule kept as
-        ``_fast_add`` keeps it; None, with nothing done, when any of them is not for the
-        fast path (the caller then hands the templates' messages to ``flow_mod``)."""
+        slots rather than parsed. Returns what to write to the switch (kept by the
+        decisions: not to be changed), each rule kept as ``_fast_add`` keeps it, their
+        decisions as one record; None, with nothing done, when any of them is not for
+        the fast path (the caller then hands the templates' messages to ``flow_mod``)."""
         if not self.single_app_tables or dp.ofproto is not ofproto_v1_3:
             return None
         if (self.gate is not None and self.gate.active) or (
@@ -605,9 +621,14 @@ class Arbiter:
                     table = single_app[(dpid, shape.table_id)] = SingleAppTable(app)
                     if shape.compact:
                         table.stamped_by = shape
-            kept = port if shape is table.stamped_by else sent
-            self._keep_fast(dp, app, table, shape.table_id, wire_key(sent), sent, kept, shape.asked)
+            table.keep(wire_key(sent), port if shape is table.stamped_by else sent, shape.asked)
             out.append(sent)
+        installs = self._fast_installs
+        installs[app] = installs.get(app, 0) + len(out)
+        self._decisions.append((time.time(), app, dpid, plan, out))
+        if LOG.isEnabledFor(logging.DEBUG):
+            for shape, sent in zip(plan, out, strict=True):
+                self._log_fast(app, dpid, shape.table_id, wire_key(sent), sent)
         return out
 
     def _stamp_plan(

@@ -6,6 +6,7 @@ placements, decisions and views as one without them (``single_app_tables=False``
 Also: the interposed send_together writes what the arbiter sends as one buffer, and the
 interposed Datapath.send passes through what is not a whole message."""
 
+import logging
 import struct
 import types
 
@@ -17,7 +18,7 @@ from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from controller import openflow
-from controller.arbiter.engine import Arbiter
+from controller.arbiter.engine import DECISIONS_KEPT, Arbiter
 from controller.arbiter.gate import InvariantGate
 from controller.arbiter.match import TernaryMatch
 from controller.arbiter.policy import load_arbiter_policy_text
@@ -558,6 +559,33 @@ def test_stamped_adds_send_and_keep_what_the_object_path_does():
         for engine in (by_bytes, by_objects)
     ]
     assert records[0] == records[1] and len(records[0]) == 10
+
+
+def test_stamped_decisions_are_the_latest_as_the_object_paths_and_logged(caplog):
+    """One record per stamped pair, read as one decision per rule: past DECISIONS_KEPT
+    the same latest decisions as the object path's, and each install at DEBUG."""
+    templates = l2_pipe.host_rule_templates(225, 300)
+    by_bytes, _ = _l2_arbiter()
+    by_objects, _ = _l2_arbiter()
+    dp_bytes, dp_objects = FakeDatapath(), FakeDatapath()
+    hosts = DECISIONS_KEPT // 2 + 100
+    for number in range(hosts):
+        mac, port = (0x020000000000 + number).to_bytes(6, 'big'), 1 + number % 4
+        if number == hosts - 1:
+            caplog.set_level(logging.DEBUG, logger='arbiter')
+        by_bytes.stamped(dp_bytes, 'l2_learning', templates, mac, port)
+        for template in templates:
+            msg = template.message(mac, port)
+            dp_objects.set_xid(msg)
+            by_objects.flow_mod(dp_objects, 'l2_learning', msg)
+    records = [
+        [_without_times(r.as_dict()) for r in engine.decisions] for engine in (by_bytes, by_objects)
+    ]
+    assert records[0] == records[1] and len(records[0]) == DECISIONS_KEPT
+    assert by_bytes.counts == by_objects.counts == {('l2_learning', 'install'): 2 * hosts}
+    logged = [r.getMessage() for r in caplog.records if r.name == 'arbiter']
+    assert len(logged) == 4  # the last pair, by each way
+    assert logged[:2] == logged[2:]
 
 
 def _tables(engine):
