@@ -260,7 +260,8 @@ def overhead_templates(installed, hosts):
 
 def _kept_bytes_per_rule(templates, hosts):
     """Memory the single-app tables hold per rule l2_learning stamps through the
-    arbiter (tracemalloc, after a full collection; the decision records are bounded)."""
+    arbiter (tracemalloc, after a full collection; the decision records, at most
+    DECISIONS_KEPT, left out)."""
     import tracemalloc
 
     engine = Arbiter(
@@ -268,12 +269,14 @@ def _kept_bytes_per_rule(templates, hosts):
     )
     dp = FakeDatapath()
     engine.stamped(dp, 'l2_learning', templates, bytes(6), 1)  # the tables made
+    engine._decisions.clear()
     tracemalloc.start()
     try:
         gc.collect()
         before = tracemalloc.get_traced_memory()[0]
         for number in range(1, hosts + 1):
             engine.stamped(dp, 'l2_learning', templates, number.to_bytes(6, 'big'), 1)
+        engine._decisions.clear()
         gc.collect()
         grown = tracemalloc.get_traced_memory()[0] - before
     finally:
