@@ -251,7 +251,37 @@ def overhead_templates(installed, hosts):
         gc.enable()
     assert engines['stamped'].rule_counts() == engines['objects'].rule_counts()
     assert not engines['stamped']._index.count()
-    return {'installed': installed, **{way: _summary(s) for way, s in cpu_s.items()}}
+    return {
+        'installed': installed,
+        **{way: _summary(s) for way, s in cpu_s.items()},
+        'stamped_bytes_per_rule': _kept_bytes_per_rule(templates, hosts),
+    }
+
+
+def _kept_bytes_per_rule(templates, hosts):
+    """Memory the single-app tables hold per rule l2_learning stamps through the
+    arbiter (tracemalloc, after a full collection; the decision records, at most
+    DECISIONS_KEPT, left out)."""
+    import tracemalloc
+
+    engine = Arbiter(
+        load_arbiter_policy_text(POLICY), send=lambda dp, msg: None, notify=lambda *told: None
+    )
+    dp = FakeDatapath()
+    engine.stamped(dp, 'l2_learning', templates, bytes(6), 1)  # the tables made
+    engine._decisions.clear()
+    tracemalloc.start()
+    try:
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        for number in range(1, hosts + 1):
+            engine.stamped(dp, 'l2_learning', templates, number.to_bytes(6, 'big'), 1)
+        engine._decisions.clear()
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    return grown / (len(templates) * hosts)
 
 
 def _cpu_s(pid):
@@ -336,7 +366,8 @@ def run(quick, logdir):
 def _print_templates(entry):
     print(
         'arbiter overhead %6d rules, l2_learning\'s templates, CPU us per host (mean, p50): '
-        'alone %.1f, %.1f; arbiter with messages %.1f, %.1f; arbiter stamped %.1f, %.1f'
+        'alone %.1f, %.1f; arbiter with messages %.1f, %.1f; arbiter stamped %.1f, %.1f; '
+        'kept %.0f bytes per stamped rule'
         % (
             entry['installed'],
             *(
@@ -344,6 +375,7 @@ def _print_templates(entry):
                 for way in ('alone', 'objects', 'stamped')
                 for key in ('mean_us', 'p50_us')
             ),
+            entry['stamped_bytes_per_rule'],
         )
     )
 

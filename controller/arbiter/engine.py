@@ -26,7 +26,7 @@ import struct
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from ryu.ofproto import ofproto_parser, ofproto_v1_3
 from ryu.ofproto import ofproto_v1_3_parser as parser13
@@ -34,7 +34,7 @@ from ryu.ofproto import ofproto_v1_3_parser as parser13
 from controller.arbiter.bundles import BundleArbiter
 from controller.arbiter.damping import FlapDamper, RegionFlaps
 from controller.arbiter.index import RuleIndex
-from controller.arbiter.match import Cube, Identity, TernaryMatch, cube_covers
+from controller.arbiter.match import Identity, TernaryMatch, cube_covers
 from controller.arbiter.resolve import (
     NO_CONFLICT,
     NO_CONFLICT_REASON,
@@ -43,6 +43,7 @@ from controller.arbiter.resolve import (
     resolve,
     rights_violation,
 )
+from controller.arbiter.rulekey import key_identity, packed_identity, rule_key, wire_key
 from controller.arbiter.rules import ActionsKey, Relation, Rule, RuleKey, actions_key
 from controller.arbiter.stamping import StampShape, stamp_shape
 from controller.arbiter.stats import FlowStatsViews
@@ -74,11 +75,13 @@ _HEADER = struct.Struct('!BBHI')
 
 Region = tuple[int, int, TernaryMatch]  # (dpid, table, match): what damping tracks
 Ask = tuple[str, int, int, int, TernaryMatch]  # (app, dpid, table, asked priority, match)
-# A SingleAppTable's key: (priority, name, value, mask, name, value, mask, ...).
-FlatKey = tuple[Any, ...]
 # A fast-path install as the decisions keep it until read (Arbiter._fast_record):
-# (time, app, dpid, table, FlatKey, flow-mod as sent, cookie as the app asked).
-FastRecord = tuple[float, str, int, int, FlatKey, bytes, int]
+# (time, app, dpid, table, rule key (rulekey.py), flow-mod as sent, cookie as the app asked).
+FastRecord = tuple[float, str, int, int, bytes, bytes, int]
+# The installs of one Arbiter.stamped call, one entry for its rules: (time, app, dpid,
+# the templates' StampShapes, the flow-mods as sent).
+StampedRecord = tuple[float, str, int, tuple[StampShape, ...], Sequence[bytes]]
+Recorded = Union['DecisionRecord', FastRecord, StampedRecord]  # what the decisions keep
 # (stage's first table, next stage's first table or None, whether _translate changes
 # anything) of an app the fast path may take; False for one it may not.
 FastStage = tuple[int, int | None, bool] | Literal[False]
@@ -164,13 +167,19 @@ class SingleAppTable:
     """The rules of one switch table into which one app alone has proposed, kept
     without the conflict index: no other app has a rule there to conflict with, so
     every proposal (of an app the policy does not restrict, with no invariant gate) is
-    installed as asked. A rule is kept as flat tuples of plain values, which the
-    garbage collector stops walking after its first pass (the full path keeps a dozen
-    objects per rule that it walks for ever: at 100k rules most of a flow-mod's cost):
-    ``rules[(priority, name, value, mask, name, value, mask, ...)] = (cookie as the
-    app asked, the flow-mod as sent, whether the app asked for flow-removed)``; the
-    fields are the match's TernaryMatch.closed_identity, flattened. The actions key is
-    read from the flow-mod when it is needed (Arbiter.wire_actions).
+    installed as asked. A rule is kept as plain values that the garbage collector never
+    walks (the full path keeps a dozen objects per rule that it walks for ever: at 100k
+    rules most of a flow-mod's cost): ``rules[key] = the flow-mod as sent``, the key
+    being its priority and closed match as bytes (controller/arbiter/rulekey.py). A
+    rule stamped from a template whose bytes its key and port give back (``stamped_by``,
+    stamping.StampShape.compact: l2_learning's) keeps only the port it was stamped with;
+    its bytes are stamped again when needed (with xid 0). What the app asked for that
+    is not on the switch, the cookie (before it was put in the app's range) and whether
+    it wants flow-removed, is nearly always the same for a whole table: kept once
+    (``asked``), and per rule only where it differs (``unusual``). The actions key is
+    read from the flow-mod when it is needed (Arbiter.wire_actions), the match from
+    the key. Each of l2_learning's rules costs about 100 bytes so (330 as tuples with
+    a copy of its flow-mod, which alone is 130).
 
     The table is *materialized* (its rules put into the RuleIndex and the placements,
     exactly as the full path would have put them, and this store dropped) the moment
@@ -178,17 +187,60 @@ class SingleAppTable:
     that the fast path does not take, a DELETE or MODIFY of the app, explain, a
     policy reload, an active gate, or a reader of ``Arbiter.index``."""
 
-    __slots__ = ('app', 'rules')
+    __slots__ = ('app', 'rules', 'asked', 'unusual', 'stamped_by')
 
     def __init__(self, app: str) -> None:
         self.app = app
-        self.rules: dict[FlatKey, tuple[int, bytes, bool]] = {}
+        # rule key -> the flow-mod as sent, or the port it was stamped with (stamped_by)
+        self.rules: dict[bytes, bytes | int] = {}
+        self.asked: tuple[int, bool] | None = None  # (cookie, flow-removed) of most rules
+        self.unusual: dict[bytes, tuple[int, bool]] = {}  # the rules that differ
+        self.stamped_by: StampShape | None = None
 
+    def keep(self, key: bytes, kept: bytes | int, asked: tuple[int, bool]) -> None:
+        """Keep the rule ``key``: ``kept``, its flow-mod as sent or the port it was
+        stamped with from ``stamped_by``; ``asked``: (cookie as the app asked, whether
+        it asked for flow-removed). A rule replaced goes to the end, as in the index."""
+        rules = self.rules
+        size = len(rules)
+        rules[key] = kept
+        if len(rules) == size:
+            del rules[key]
+            rules[key] = kept
+        usual = self.asked
+        if usual is None:
+            self.asked = asked
+        elif asked != usual:
+            self.unusual[key] = asked
+        elif self.unusual:
+            self.unusual.pop(key, None)
 
-def _copy_table(table: SingleAppTable) -> SingleAppTable:
-    copy = SingleAppTable(table.app)
-    copy.rules = dict(table.rules)
-    return copy
+    def asked_of(self, key: bytes) -> tuple[int, bool]:
+        """(cookie as the app asked, whether it asked for flow-removed) of rule ``key``."""
+        asked = self.unusual.get(key) if self.unusual else None
+        if asked is None:
+            asked = self.asked
+            assert asked is not None  # (set by the first rule kept)
+        return asked
+
+    def wire_of(self, key: bytes) -> bytes:
+        """The flow-mod of rule ``key`` as sent (stamped again: with xid 0)."""
+        kept = self.rules[key]
+        if isinstance(kept, int):
+            assert self.stamped_by is not None  # (what an int stands for)
+            return self.stamped_by.wire(key, kept)
+        return kept
+
+    def drop(self, key: bytes) -> None:
+        del self.rules[key]
+        if self.unusual:
+            self.unusual.pop(key, None)
+
+    def copy(self) -> SingleAppTable:
+        copy = SingleAppTable(self.app)
+        copy.rules, copy.asked, copy.unusual = dict(self.rules), self.asked, dict(self.unusual)
+        copy.stamped_by = self.stamped_by
+        return copy
 
 
 @dataclass
@@ -203,7 +255,7 @@ class SwitchState:
     held: dict[Ask, Held]
     groups: dict[tuple[int, int], str]
     single_app: dict[tuple[int, int], SingleAppTable]
-    decisions: collections.deque[DecisionRecord | FastRecord]
+    decisions: collections.deque[Recorded]
     counts: collections.Counter[tuple[str, str]]
     fast_installs: dict[str, int]
 
@@ -272,8 +324,10 @@ class Arbiter:
         self.single_app: dict[tuple[int, int], SingleAppTable] = {}  # by (dpid, table)
         self.single_app_tables = single_app_tables
         self._fast: dict[str, FastStage] = {}  # by app, for the policy in force
-        # (app id, FlowModTemplate) -> what stamping it takes (None: not the fast path's)
-        self._stamp_shapes: dict[tuple[int, FlowModTemplate], StampShape | None] = {}
+        # (app id, FlowModTemplates) -> what stamping them takes (None: not the fast path's)
+        self._stamp_plans: dict[
+            tuple[int, tuple[FlowModTemplate, ...]], tuple[StampShape, ...] | None
+        ] = {}
         # instructions as sent -> actions key (wire_actions)
         self._actions: dict[bytes, ActionsKey] = {}
         self.damper: FlapDamper[Region] = FlapDamper(
@@ -288,10 +342,8 @@ class Arbiter:
         self.groups: dict[tuple[int, int], str] = {}  # (dpid, group id) -> app
         self.datapaths: dict[int, Any] = {}
         self.buckets: dict[tuple[str, int], TokenBucket] = {}  # by (app, dpid)
-        # DecisionRecords, and the fast path's installs as plain tuples (see records)
-        self._decisions: collections.deque[DecisionRecord | FastRecord] = collections.deque(
-            maxlen=DECISIONS_KEPT
-        )
+        # DecisionRecords, and the fast path's installs as plain tuples (see decisions)
+        self._decisions: collections.deque[Recorded] = collections.deque(maxlen=DECISIONS_KEPT)
         self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
         self._fast_installs: dict[str, int] = {}  # app -> installs of the fast path
         self._shared_serial = 0
@@ -317,20 +369,32 @@ class Arbiter:
     @property
     def decisions(self) -> list[DecisionRecord]:
         """The latest decisions (DECISIONS_KEPT), oldest first, as DecisionRecords."""
-        return [
-            record if isinstance(record, DecisionRecord) else self._fast_record(record)
-            for record in list(self._decisions)
-        ]
+        records: list[DecisionRecord] = []
+        for entry in list(self._decisions):
+            if isinstance(entry, DecisionRecord):
+                records.append(entry)
+            elif len(entry) == 5:  # a StampedRecord: one install per template
+                when, app, dpid, plan, wires = entry
+                records += (
+                    self._fast_record(
+                        (when, app, dpid, shape.table_id, wire_key(wire), wire, shape.asked[0])
+                    )
+                    for shape, wire in zip(plan, wires, strict=True)
+                )
+            else:
+                records.append(self._fast_record(entry))
+        return records[-DECISIONS_KEPT:]
 
     def _fast_record(self, record: FastRecord) -> DecisionRecord:
         """The DecisionRecord of a fast-path install (kept as a tuple until read)."""
         when, app, dpid, table_id, key, wire, cookie = record
+        priority, identity = key_identity(key)
         rule = Rule(
             app=app,
             dpid=dpid,
             table_id=table_id,
-            priority=key[0],
-            match=TernaryMatch.closed(_unflatten(key)),
+            priority=priority,
+            match=TernaryMatch.closed(identity),
             actions=self.wire_actions(dpid, wire),
             cookie=cookie,
         )
@@ -343,7 +407,7 @@ class Arbiter:
             clause=NO_CONFLICT,
             reason=NO_CONFLICT_REASON,
             rule=rule,
-            placed_priority=key[0],
+            placed_priority=priority,
         )
 
     # --- policy --------------------------------------------------------------------------
@@ -352,7 +416,7 @@ class Arbiter:
         """Use ``policy`` from now on (installed rules stay as they are)."""
         self.materialize()  # the new policy may restrict an app of the fast path
         self._fast.clear()
-        self._stamp_shapes.clear()
+        self._stamp_plans.clear()
         self.policy = policy
         self.damper.config = policy.damping
         self.buckets.clear()
@@ -381,8 +445,10 @@ class Arbiter:
             return
         dpid, table_id = where
         app = table.app
-        for flat, (cookie, wire, removed) in table.rules.items():
-            priority, identity = flat[0], _unflatten(flat)
+        for key in table.rules:
+            wire = table.wire_of(key)
+            cookie, removed = table.asked_of(key)
+            priority, identity = key_identity(key)
             match = TernaryMatch.closed(identity)
             actions = self.wire_actions(dpid, wire)
             asked = Rule(
@@ -436,10 +502,10 @@ class Arbiter:
         )
 
     def _fast_add(
-        self, dp: Any, app: str, msg: Any, stage: tuple[int, int | None, bool], fields: FlatKey
+        self, dp: Any, app: str, msg: Any, stage: tuple[int, int | None, bool], identity: Identity
     ) -> bool:
-        """The ADD of ``app`` (whose pipeline stage is ``stage``; ``fields``: its match's
-        closed identity, flat) into a table where no other app has proposed: installed
+        """The ADD of ``app`` (whose pipeline stage is ``stage``; ``identity``: its
+        match's closed identity) into a table where no other app has proposed: installed
         as asked (its cookie in the app's range) and kept in the SingleAppTable. False
         when the table is not that: the full path decides."""
         ofp = dp.ofproto
@@ -468,10 +534,10 @@ class Arbiter:
             dp.set_xid(msg)
         msg.serialize()
         self.send(dp, msg)
-        removed = bool(flags & ofp.OFPFF_SEND_FLOW_REM)
-        self._keep_fast(
-            dp, app, table, table_id, (priority,) + fields, bytes(msg.buf), cookie, removed
-        )
+        asked = (cookie, bool(flags & ofp.OFPFF_SEND_FLOW_REM))
+        key = rule_key(priority, identity)
+        wire = bytes(msg.buf)
+        self._keep_fast(dp, app, table, table_id, key, wire, wire, asked)
         return True
 
     def _keep_fast(
@@ -480,45 +546,46 @@ class Arbiter:
         app: str,
         table: SingleAppTable,
         table_id: int,
-        key: FlatKey,
+        key: bytes,
         wire: bytes,
-        cookie: int,
-        removed: bool,
+        kept: bytes | int,
+        asked: tuple[int, bool],
     ) -> None:
-        """Keep a rule the fast path installed (as sent: ``wire``; ``cookie`` as the app
-        asked) in its SingleAppTable, and its decision record."""
-        rules = table.rules
-        size = len(rules)
-        value = rules[key] = (cookie, wire, removed)
-        if len(rules) == size:  # it replaced a rule: to the end, as in the index
-            del rules[key]
-            rules[key] = value
+        """Keep a rule the fast path installed (as sent: ``wire``; ``kept``: what its
+        table keeps of it, SingleAppTable.keep; ``asked``: its cookie as the app asked,
+        whether the app asked for flow-removed) in its SingleAppTable, and its decision
+        record."""
+        table.keep(key, kept, asked)
         installs = self._fast_installs
         installs[app] = installs.get(app, 0) + 1
-        self._decisions.append((time.time(), app, dp.id, table_id, key, wire, cookie))
+        self._decisions.append((time.time(), app, dp.id, table_id, key, wire, asked[0]))
         if LOG.isEnabledFor(logging.DEBUG):
-            LOG.debug(
-                'decision: %s add dpid=%s table=%d priority=%d match=%s actions=%s '
-                '-> install: %s [%s]',
-                app,
-                dp.id,
-                table_id,
-                key[0],
-                TernaryMatch(_unflatten(key)),
-                actions_text(self.wire_actions(dp.id, wire)),
-                NO_CONFLICT_REASON,
-                NO_CONFLICT,
-            )
+            self._log_fast(app, dp.id, table_id, key, wire)
+
+    def _log_fast(self, app: str, dpid: int, table_id: int, key: bytes, wire: bytes) -> None:
+        priority, identity = key_identity(key)
+        LOG.debug(
+            'decision: %s add dpid=%s table=%d priority=%d match=%s actions=%s -> install: %s [%s]',
+            app,
+            dpid,
+            table_id,
+            priority,
+            TernaryMatch(identity),
+            actions_text(self.wire_actions(dpid, wire)),
+            NO_CONFLICT_REASON,
+            NO_CONFLICT,
+        )
 
     def stamped(
         self, dp: Any, app: str, templates: Sequence[FlowModTemplate], mac: bytes, port: int
-    ) -> list[bytes] | None:
+    ) -> Sequence[bytes] | None:
         """The ADDs of ``templates`` stamped with ``mac`` and ``port`` (controller/
         openflow.py's send_stamped, l2_learning's hot path), taken by the fast path as
         bytes: no message object is built, and the match is read from the template's
-        slots rather than parsed. Returns what to write to the switch, each rule kept as
-        ``_fast_add`` keeps it; None, with nothing done, when any of them is not for the
-        fast path (the caller then hands the templates' messages to ``flow_mod``)."""
+        slots rather than parsed. Returns what to write to the switch (kept by the
+        decisions: not to be changed), each rule kept as ``_fast_add`` keeps it, their
+        decisions as one record; None, with nothing done, when any of them is not for
+        the fast path (the caller then hands the templates' messages to ``flow_mod``)."""
         if not self.single_app_tables or dp.ofproto is not ofproto_v1_3:
             return None
         if (self.gate is not None and self.gate.active) or (
@@ -530,40 +597,58 @@ class Arbiter:
             stage = self._fast_stage(app)
         if stage is False or stage[2]:  # (its tables moved: the object path translates)
             return None
-        app_id = self.cookies.ids.get(app)
-        if app_id is None:
-            app_id = self.cookies.app_id(app)
-        shapes = []
-        for template in templates:
-            if (app_id, template) in self._stamp_shapes:
-                shape = self._stamp_shapes[(app_id, template)]
-            else:
-                shape = self._stamp_shapes[(app_id, template)] = stamp_shape(
-                    template, lambda cookie: (app_id << APP_SHIFT) | (cookie & OWN_BITS)
-                )
-            if shape is None:
-                return None
-            table = self.single_app.get((dp.id, shape.table_id))
+        plan = self._stamp_plan(app, templates)
+        if plan is None:
+            return None
+        dpid, single_app = dp.id, self.single_app
+        tables = []
+        for shape in plan:
+            table = single_app.get((dpid, shape.table_id))
             if table is None:
-                if not self._fresh(dp.id, shape.table_id):
+                if not self._fresh(dpid, shape.table_id):
                     return None
             elif table.app != app:
                 return None
-            shapes.append(shape)
-        self.datapaths[dp.id] = dp
-        mac_value = int.from_bytes(mac, 'big')
+            tables.append(table)
+        self.datapaths[dpid] = dp
         out = []
-        for shape in shapes:
+        for shape, table in zip(plan, tables, strict=True):
             dp.xid = (dp.xid + 1) & ofproto_v1_3.MAX_XID  # as send_stamped numbers them
             sent = bytes(shape.template.stamp(dp.xid, mac, port))
-            where = (dp.id, shape.table_id)
-            table = self.single_app.get(where)
-            if table is None:
-                table = self.single_app[where] = SingleAppTable(app)
-            key = shape.key_for(port, mac_value)
-            self._keep_fast(dp, app, table, shape.table_id, key, sent, shape.cookie, shape.removed)
+            if table is None:  # (made now, or by the template before in the same table)
+                table = single_app.get((dpid, shape.table_id))
+                if table is None:
+                    table = single_app[(dpid, shape.table_id)] = SingleAppTable(app)
+                    if shape.compact:
+                        table.stamped_by = shape
+            table.keep(wire_key(sent), port if shape is table.stamped_by else sent, shape.asked)
             out.append(sent)
+        installs = self._fast_installs
+        installs[app] = installs.get(app, 0) + len(out)
+        self._decisions.append((time.time(), app, dpid, plan, out))
+        if LOG.isEnabledFor(logging.DEBUG):
+            for shape, sent in zip(plan, out, strict=True):
+                self._log_fast(app, dpid, shape.table_id, wire_key(sent), sent)
         return out
+
+    def _stamp_plan(
+        self, app: str, templates: Sequence[FlowModTemplate]
+    ) -> tuple[StampShape, ...] | None:
+        """The StampShapes of ``templates`` for ``app``, worked out at their first use;
+        None if the fast path cannot take one of them."""
+        key = (self.cookies.app_id(app), tuple(templates))
+        try:
+            return self._stamp_plans[key]
+        except KeyError:
+            pass
+        shapes = [
+            stamp_shape(template, lambda cookie: self.cookies.installed(app, cookie))
+            for template in templates
+        ]
+        plan = self._stamp_plans[key] = (
+            None if None in shapes else tuple(shape for shape in shapes if shape is not None)
+        )
+        return plan
 
     def wire_actions(self, dpid: int, wire: bytes) -> ActionsKey:
         """The actions_key of a serialized flow-mod (one object per distinct
@@ -603,16 +688,15 @@ class Arbiter:
             gate = self.gate
             if stage is not False and (gate is None or not gate.active):
                 packed = getattr(msg.match, 'wire_values', None)
-                fields = None if packed is None else _packed_fields(*packed())
-                if fields is None:
+                identity = None if packed is None else packed_identity(*packed())
+                if identity is None:
                     try:
                         match = read_match(msg.match)
                     except ValueError:
                         pass  # (said below)
                     else:
                         identity = match.closed_identity
-                        fields = None if identity is None else flat_identity(identity)
-                if fields is not None and self._fast_add(dp, app, msg, stage, fields):
+                if identity is not None and self._fast_add(dp, app, msg, stage, identity):
                     return
         if self.single_app and self.gate is not None and self.gate.active:
             self.materialize()  # the gate walks the index of every switch
@@ -1048,7 +1132,7 @@ class Arbiter:
 
     def _delete_single_app(
         self, dp: Any, app: str, msg: Any, match: TernaryMatch, strict: bool
-    ) -> list[tuple[int, FlatKey, int, bytes]]:
+    ) -> list[tuple[int, bytes, int, bytes]]:
         """The rules of ``app``'s single-app tables that its DELETE selects, taken out
         of their tables: [(table, key, cookie as asked, flow-mod)]; what _selected does
         for placements."""
@@ -1074,7 +1158,7 @@ class Arbiter:
                 for where, _ in tables:
                     self._materialize(where)
                 return []
-            strict_key = (msg.priority,) + flat_identity(identity)
+            strict_key = rule_key(msg.priority, identity)
         out_port = getattr(msg, 'out_port', ofp.OFPP_ANY)
         cubes = [cube.fields for cube in match.cubes]
         freed = []
@@ -1087,32 +1171,34 @@ class Arbiter:
                 keys = [
                     key
                     for key in kept.rules
-                    if any(cube_covers(cube, _cube_of(key)) for cube in cubes)
+                    if any(cube_covers(cube, dict(key_identity(key)[1])) for cube in cubes)
                 ]
             for key in keys:
-                cookie, wire, _ = kept.rules[key]
+                wire = kept.wire_of(key)
+                cookie = kept.asked_of(key)[0]
                 if (cookie ^ msg.cookie) & msg.cookie_mask:
                     continue
                 if out_port != ofp.OFPP_ANY and not self._single_rule(
                     app, dp.id, where[1], key, cookie, wire
                 ).outputs_to(out_port):
                     continue
-                del kept.rules[key]
+                kept.drop(key)
                 freed.append((where[1], key, cookie, wire))
             if not kept.rules:
                 del self.single_app[where]
         return freed
 
     def _single_rule(
-        self, app: str, dpid: int, table_id: int, key: FlatKey, cookie: int, wire: bytes
+        self, app: str, dpid: int, table_id: int, key: bytes, cookie: int, wire: bytes
     ) -> Rule:
         """The installed Rule of a SingleAppTable's entry."""
+        priority, identity = key_identity(key)
         return Rule(
             app=app,
             dpid=dpid,
             table_id=table_id,
-            priority=key[0],
-            match=TernaryMatch.closed(_unflatten(key)),
+            priority=priority,
+            match=TernaryMatch.closed(identity),
             actions=self.wire_actions(dpid, wire),
             cookie=self.cookies.installed(app, cookie),
         )
@@ -1230,14 +1316,16 @@ class Arbiter:
             identity = match.closed_identity
             if identity is None:
                 return None
-            rule = (msg.priority,) + flat_identity(identity)
-            kept = table.rules.get(rule)
-            if kept is None or self.cookies.installed(table.app, kept[0]) != msg.cookie:
+            rule = rule_key(msg.priority, identity)
+            if rule not in table.rules:
                 return None
-            del table.rules[rule]
+            cookie, removed = table.asked_of(rule)
+            if self.cookies.installed(table.app, cookie) != msg.cookie:
+                return None
+            table.drop(rule)
             if not table.rules:
                 del self.single_app[(dp.id, msg.table_id)]
-            return {table.app} if kept[2] else set()
+            return {table.app} if removed else set()
         key = (dp.id, msg.table_id, msg.priority, match)
         placement = self.placed.get(key)
         if placement is None or placement.installed.cookie != msg.cookie:
@@ -1286,9 +1374,9 @@ class Arbiter:
             table = self.single_app.get((dpid, table_id))
             identity = ternary.closed_identity  # (a single-app table keeps closed ones)
             if table is not None and table.app == app and identity is not None:
-                found = table.rules.get((priority,) + flat_identity(identity))
-                if found is not None:
-                    return found[0], priority
+                key = rule_key(priority, identity)
+                if key in table.rules:
+                    return table.asked_of(key)[0], priority
         if self.cookies.owner(cookie) != app:
             return None
         # a rule the arbiter did not place (from before it started): the app's own bits
@@ -1327,9 +1415,7 @@ class Arbiter:
             held={ask: held for ask, held in self.held.items() if ask[1] == dpid},
             groups={key: app for key, app in self.groups.items() if key[0] == dpid},
             single_app={
-                where: _copy_table(table)
-                for where, table in self.single_app.items()
-                if where[0] == dpid
+                where: table.copy() for where, table in self.single_app.items() if where[0] == dpid
             },
             decisions=collections.deque(self._decisions, maxlen=DECISIONS_KEPT),
             counts=collections.Counter(self._counts),
@@ -1593,42 +1679,6 @@ def read_match(match: Any) -> TernaryMatch:
         match.serialize(buf, 0)
         match = parser13.OFPMatch.parser(bytes(buf), 0)
     return TernaryMatch.from_ofp(match)
-
-
-def _packed_fields(
-    in_port: int | None, eth_dst: bytes | None, eth_src: bytes | None
-) -> FlatKey | None:
-    """The closed identity, flat (see flat_identity), of a PackedMatch (its
-    wire_values: in_port, eth_dst, eth_src, fields without prerequisites, so the match
-    is one closed cube),
-    read without building a TernaryMatch; None for anything unusual (the full reading
-    then)."""
-    flat: FlatKey = () if in_port is None else ('in_port', in_port, 0xFFFFFFFF)
-    for name, mac in (('eth_dst', eth_dst), ('eth_src', eth_src)):
-        if mac is not None:
-            if len(mac) != 6:
-                return None
-            flat += (name, int.from_bytes(mac, 'big'), 0xFFFFFFFFFFFF)
-    return flat
-
-
-def flat_identity(identity: Identity) -> FlatKey:
-    """A closed_identity as one flat tuple (name, value, mask, name, ...): a
-    SingleAppTable's key is (priority,) + it."""
-    flat: list[Any] = []
-    for name, (value, mask) in identity:
-        flat += (name, value, mask)
-    return tuple(flat)
-
-
-def _cube_of(key: FlatKey) -> Cube:
-    """The fields (name -> (value, mask)) of a SingleAppTable's key."""
-    return {key[i]: (key[i + 1], key[i + 2]) for i in range(1, len(key), 3)}
-
-
-def _unflatten(key: FlatKey) -> Identity:
-    """The closed_identity in a SingleAppTable's key."""
-    return tuple((key[i], (key[i + 1], key[i + 2])) for i in range(1, len(key), 3))
 
 
 def _key(rule: Rule) -> RuleKey:

@@ -6,7 +6,10 @@ serialized messages themselves), and controller/openflow.py's ``send_together`` 
 ``send_stamped`` (which our apps use to write several messages at once, or messages
 stamped from templates), so that their messages reach the arbiter as objects rather
 than bytes to parse again. ONF bundle messages go to the arbiter too, which opens them
-(controller/arbiter/bundles.py). Other messages pass untouched. The sender is found by
+(controller/arbiter/bundles.py). Other messages pass untouched. The sender of a message
+sent from an app's event handler is that app: each app's event loop is known by its
+greenlet (``RyuApp._event_loop`` is wrapped), which costs a lookup where walking the
+stack costs a walk. Anything else (an app's own threads, WSGI handlers) is found by
 walking the Python call stack to the first frame whose module is the module of a loaded
 RyuApp: apps that send from WSGI handlers or library helpers of their own module
 (``ryu.app.rest_firewall`` sends through ``ryu.lib.ofctl_v1_3``) are attributed all the
@@ -55,6 +58,7 @@ _ORIGINAL_SEND = ryu_controller.Datapath.send
 _SEND_MSG_CODE = _ORIGINAL_SEND_MSG.__code__
 _ORIGINAL_SEND_TOGETHER = openflow.send_together
 _ORIGINAL_SEND_STAMPED = openflow.send_stamped
+_ORIGINAL_EVENT_LOOP = app_manager.RyuApp._event_loop
 _HEADER = struct.Struct('!BBHI')
 _INTERCEPTED = (ofproto_v1_3.OFPT_FLOW_MOD, ofproto_v1_3.OFPT_GROUP_MOD)
 _PACKET_OUT = ofproto_v1_3.OFPT_PACKET_OUT  # intercepted for voting groups only
@@ -93,6 +97,8 @@ _state: _State = {
     'narrowed': {},
     'narrowed_of': None,
 }
+# greenlet -> the app whose event loop it runs (its handlers' sends are that app's)
+_loops: dict[Any, str] = {}
 # greenlet -> [(datapath, bytes)]: what the arbiter writes while it handles one
 # send_together, written at its end as one buffer per switch (as send_together does).
 _batches: dict[Any, list[tuple[Any, bytes]]] = {}
@@ -155,6 +161,28 @@ def attribute(frame: FrameType | None) -> str:
     return UNKNOWN_APP
 
 
+def sender(frame: FrameType | None) -> str:
+    """The app sending from ``frame``: the app whose event loop runs, else ``attribute``."""
+    if _loops:
+        app = _loops.get(getcurrent())
+        if app is not None:
+            return app
+    return attribute(frame)
+
+
+def _event_loop(self: Any) -> None:
+    """RyuApp._event_loop with its greenlet known as the app's for its duration (Ryu's
+    own services are left to the stack walk: they are no app)."""
+    module = type(self).__module__
+    me = getcurrent()
+    if not module.startswith(_NOT_APPS):
+        _loops[me] = app_name(module)
+    try:
+        _ORIGINAL_EVENT_LOOP(self)
+    finally:
+        _loops.pop(me, None)
+
+
 def send_msg(self: Any, msg: Any, close_socket: bool = False) -> bool:
     """Datapath.send_msg with FlowMods, GroupMods and ONF bundle messages of OpenFlow
     1.3 handed to the arbiter, and PacketOuts too when the policy has voting groups."""
@@ -164,7 +192,7 @@ def send_msg(self: Any, msg: Any, close_socket: bool = False) -> bool:
         and msg.cls_msg_type == _MULTIPART_REQUEST
         and isinstance(msg, parser13.OFPFlowStatsRequest)
     ):
-        app = attribute(sys._getframe(1))
+        app = sender(sys._getframe(1))
         if app != UNKNOWN_APP:
             if msg.xid is None:
                 self.set_xid(msg)
@@ -182,7 +210,7 @@ def send_msg(self: Any, msg: Any, close_socket: bool = False) -> bool:
         return _ORIGINAL_SEND_MSG(self, msg, close_socket)
     if msg.xid is None:
         self.set_xid(msg)
-    dispatch(arbiter, self, attribute(sys._getframe(1)), msg)
+    dispatch(arbiter, self, sender(sys._getframe(1)), msg)
     return True
 
 
@@ -198,7 +226,7 @@ def send(self: Any, buf: bytes | bytearray, close_socket: bool = False) -> bool:
         or not _holds_intercepted(buf)
     ):
         return _ORIGINAL_SEND(self, buf, close_socket)
-    app = attribute(caller)
+    app = sender(caller)
     offset, data = 0, bytes(buf)
     while offset + _HEADER.size <= len(data):
         version, msg_type, length, xid = _HEADER.unpack_from(data, offset)
@@ -226,7 +254,7 @@ def send_together(dp: Any, msgs: Sequence[Any]) -> None:
     if arbiter is None or dp.ofproto.OFP_VERSION != ofproto_v1_3.OFP_VERSION:
         _ORIGINAL_SEND_TOGETHER(dp, msgs)
         return
-    app = attribute(sys._getframe(1))
+    app = sender(sys._getframe(1))
     me = getcurrent()
     outer = _batches.get(me)
     batch = _batches[me] = [] if outer is None else outer
@@ -262,7 +290,7 @@ def send_stamped(
     if arbiter is None:
         _ORIGINAL_SEND_STAMPED(dp, templates, mac, port)
         return
-    wires = arbiter.stamped(dp, attribute(sys._getframe(1)), templates, mac, port)
+    wires = arbiter.stamped(dp, sender(sys._getframe(1)), templates, mac, port)
     if wires is None:
         send_together(dp, [template.message(mac, port) for template in templates])
         return
@@ -487,5 +515,6 @@ def patch_datapath() -> None:
     ``install`` gives them an arbiter."""
     ryu_controller.Datapath.send_msg = send_msg
     ryu_controller.Datapath.send = send
+    app_manager.RyuApp._event_loop = _event_loop
     openflow.send_together = send_together
     openflow.send_stamped = send_stamped

@@ -38,6 +38,7 @@ def interpose_arbiter(monkeypatch: Any, policy: str = '', notify: Any = None) ->
         (ryu_controller.Datapath, 'send'),
         (openflow, 'send_together'),
         (openflow, 'send_stamped'),
+        (app_manager.RyuApp, '_event_loop'),
     ):
         monkeypatch.setattr(owner, name, getattr(owner, name))  # restored after
     monkeypatch.setitem(interpose._state, 'arbiter', None)

@@ -6,6 +6,7 @@ placements, decisions and views as one without them (``single_app_tables=False``
 Also: the interposed send_together writes what the arbiter sends as one buffer, and the
 interposed Datapath.send passes through what is not a whole message."""
 
+import logging
 import struct
 import types
 
@@ -17,10 +18,11 @@ from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
 from controller import openflow
-from controller.arbiter.engine import Arbiter
+from controller.arbiter.engine import DECISIONS_KEPT, Arbiter
 from controller.arbiter.gate import InvariantGate
 from controller.arbiter.match import TernaryMatch
 from controller.arbiter.policy import load_arbiter_policy_text
+from controller.arbiter.rulekey import key_identity
 from controller.l2 import pipeline as l2_pipe
 from controller.openflow import PackedMatch
 from tests.harness.fakes import FakeDatapath
@@ -234,12 +236,12 @@ def _installed_rule(run, pick):
     rules = [
         (
             w[1],
-            key[0],
-            TernaryMatch(tuple((key[i], (key[i + 1], key[i + 2])) for i in range(1, len(key), 3))),
-            engine.cookies.installed(t.app, value[0]),
+            key_identity(key)[0],
+            TernaryMatch(key_identity(key)[1]),
+            engine.cookies.installed(t.app, t.asked_of(key)[0]),
         )
         for w, t in engine.single_app.items()
-        for key, value in t.rules.items()
+        for key in t.rules
     ]
     rules += [
         (p.installed.table_id, p.installed.priority, p.installed.match, p.installed.cookie)
@@ -544,9 +546,12 @@ def test_stamped_adds_send_and_keep_what_the_object_path_does():
             dp_objects.set_xid(msg)
             by_objects.flow_mod(dp_objects, 'l2_learning', msg)
     assert [bytes(wire) for wire in stamped] == sent
-    assert {w: t.rules for w, t in by_bytes.single_app.items()} == {
-        w: t.rules for w, t in by_objects.single_app.items()
-    }
+    # The object path keeps each flow-mod; stamped, a rule keeps only its port and is
+    # stamped again when needed (with xid 0).
+    assert all(
+        isinstance(kept, int) for t in by_bytes.single_app.values() for kept in t.rules.values()
+    )
+    assert _tables(by_bytes) == _tables(by_objects)
     # five sources (the last MAC again, on another port), four destinations
     assert by_bytes.rule_counts() == by_objects.rule_counts() == {'l2_learning': {1: 9}}
     records = [
@@ -554,6 +559,74 @@ def test_stamped_adds_send_and_keep_what_the_object_path_does():
         for engine in (by_bytes, by_objects)
     ]
     assert records[0] == records[1] and len(records[0]) == 10
+
+
+def test_stamped_decisions_are_the_latest_as_the_object_paths_and_logged(caplog):
+    """One record per stamped pair, read as one decision per rule: past DECISIONS_KEPT
+    the same latest decisions as the object path's, and each install at DEBUG."""
+    templates = l2_pipe.host_rule_templates(225, 300)
+    by_bytes, _ = _l2_arbiter()
+    by_objects, _ = _l2_arbiter()
+    dp_bytes, dp_objects = FakeDatapath(), FakeDatapath()
+    hosts = DECISIONS_KEPT // 2 + 100
+    for number in range(hosts):
+        mac, port = (0x020000000000 + number).to_bytes(6, 'big'), 1 + number % 4
+        if number == hosts - 1:
+            caplog.set_level(logging.DEBUG, logger='arbiter')
+        by_bytes.stamped(dp_bytes, 'l2_learning', templates, mac, port)
+        for template in templates:
+            msg = template.message(mac, port)
+            dp_objects.set_xid(msg)
+            by_objects.flow_mod(dp_objects, 'l2_learning', msg)
+    records = [
+        [_without_times(r.as_dict()) for r in engine.decisions] for engine in (by_bytes, by_objects)
+    ]
+    assert records[0] == records[1] and len(records[0]) == DECISIONS_KEPT
+    assert by_bytes.counts == by_objects.counts == {('l2_learning', 'install'): 2 * hosts}
+    logged = [r.getMessage() for r in caplog.records if r.name == 'arbiter']
+    assert len(logged) == 4  # the last pair, by each way
+    assert logged[:2] == logged[2:]
+
+
+def _tables(engine):
+    """The single-app tables: each rule's flow-mod (xid left out), what the app asked."""
+    return {
+        where: (
+            {key: _without_xid(table.wire_of(key)) for key in table.rules},
+            table.asked,
+            table.unusual,
+        )
+        for where, table in engine.single_app.items()
+    }
+
+
+def _without_xid(wire):
+    return wire[:4] + bytes(4) + wire[8:]
+
+
+def test_stamped_rules_materialize_as_the_object_paths_do():
+    """A table of stamped rules that keeps only their ports goes into the index as the
+    object path's table does: the same rules, placements and flow-mods (xid aside)."""
+    templates = l2_pipe.host_rule_templates(225, 300)
+    by_bytes, _ = _l2_arbiter()
+    by_objects, _ = _l2_arbiter()
+    dp_bytes, dp_objects = FakeDatapath(), FakeDatapath()
+    for port, mac in enumerate(MACS + MACS[:1], start=1):
+        by_bytes.stamped(dp_bytes, 'l2_learning', templates, openflow.mac_bytes(mac), port)
+        for template in templates:
+            msg = template.message(openflow.mac_bytes(mac), port)
+            dp_objects.set_xid(msg)
+            by_objects.flow_mod(dp_objects, 'l2_learning', msg)
+    views = []
+    for engine in (by_bytes, by_objects):
+        rules = sorted(map(repr, engine.index.rules_of(None)))
+        placed = sorted(
+            (repr(key), p.installed, sorted(p.asked.items()), sorted(p.flow_removed_to))
+            for key, p in engine.placed.items()
+        )
+        wires = sorted(_without_xid(p.wire) for p in engine.placed.values())
+        views.append((rules, placed, wires, sorted(map(repr, engine.asked.items()))))
+    assert views[0] == views[1] and len(views[0][0]) == 9
 
 
 def test_stamped_adds_leave_to_flow_mod_what_is_not_for_the_fast_path():
