@@ -86,6 +86,12 @@ app_base.register_options(
         cfg.FloatOpt(
             'quiet_window', default=0.5, help='seconds without a new trigger before an epoch is cut'
         ),
+        cfg.BoolOpt(
+            'leading_edge',
+            default=True,
+            help='a trigger after quiet_window without any cuts an epoch at once '
+            '(the quiet window then debounces the triggers that follow it)',
+        ),
         cfg.FloatOpt(
             'max_delay',
             default=5.0,
@@ -179,7 +185,12 @@ class StableRouting(ReplicatedApp, SuiteApp):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.hosts = HostTable(self.conf.max_hosts_per_port)  # mac -> (dpid, port)
-        self.log = UpdateLog(self.conf.quiet_window, self.conf.max_delay, history=self.conf.history)
+        self.log = UpdateLog(
+            self.conf.quiet_window,
+            self.conf.max_delay,
+            history=self.conf.history,
+            leading_edge=self.conf.leading_edge,
+        )
         self.epoch = 0  # the last epoch number used (read back on restart)
         self.current: EpochInForce | None = None
         self.took_over = False  # elected leader, the first epoch not decided yet (replicas)
@@ -205,6 +216,8 @@ class StableRouting(ReplicatedApp, SuiteApp):
         metrics.add_source(self.name, lambda: self.epoch_metrics.families(self))
         ui.add_view('stable_routing', lambda: views.stable_view(self))
         self._wake = hub.Event()  # set by the first pending trigger
+        self._stamping = False  # an epoch is being cut and installed (until stamped)
+        self.skipped = 0  # epochs not cut: their snapshot was the epoch in force's
         self.spawn_loop('epoch', 0, self._epoch_round)
         self.start_replicas()  # with [replicas] endpoints: one of several (docs/ha.md)
 
@@ -321,6 +334,9 @@ class StableRouting(ReplicatedApp, SuiteApp):
 
     def is_host_port(self, sw: SwitchState, port_no: int) -> bool:
         return self.hosts.count_at(sw.dp.id, port_no) > 0  # no LLDP accepted where hosts are
+
+    def holds_lldp(self) -> bool:
+        return self._stamping
 
     def _tracked_link(self, link: Link) -> bool:
         """Whether both ends of ``link`` are tracked ports (others are never routed)."""
@@ -533,10 +549,24 @@ class StableRouting(ReplicatedApp, SuiteApp):
 
     def _run_epoch(self) -> None:
         triggers = self.log.take_pending()
+        cut_at, started = time.time(), perf_counter()
+        snapshot = self._snapshot()
+        if self._unchanged(snapshot):
+            # The usual case: the second end's PORT_STATUS of a link cut, after the
+            # leading edge cut the epoch on the first one and it saw both.
+            self.skipped += 1
+            self.logger.info(
+                'epoch %d stays in force: %d triggers (%s) change nothing it was computed '
+                'from; no epoch',
+                self.current.record.number if self.current else 0,
+                len(triggers),
+                ', '.join(t.id for t in triggers[:MACS_SHOWN]) + _more(triggers),
+            )
+            return
         self.epoch += 1
         record = EpochRecord(
             self.epoch,
-            time.time(),
+            cut_at,
             [
                 {'id': t.id, 'kind': t.kind, 'detail': t.detail, 'events': t.events}
                 for t in triggers[:TRIGGERS_KEPT_PER_EPOCH]
@@ -544,6 +574,7 @@ class StableRouting(ReplicatedApp, SuiteApp):
             trigger_count=len(triggers),
             first_trigger_at=triggers[0].at,
         )
+        record.steps_ms['snapshot'] = (perf_counter() - started) * 1000
         record.excluded = [
             fault.as_dict()
             for fault in map(self.faults.get, sorted(self.faults.benched()))
@@ -551,7 +582,7 @@ class StableRouting(ReplicatedApp, SuiteApp):
         ]
         self.log.history.append(record)
         try:
-            self._compute_and_install(record, len(triggers))
+            self._compute_and_install(record, snapshot, started, len(triggers))
         except Exception:
             # A bug, not a switch's fault: the record must not stay 'installing', and
             # what reached the switches is unknown, so the next epoch rewrites it all.
@@ -563,12 +594,34 @@ class StableRouting(ReplicatedApp, SuiteApp):
         finally:
             self.epoch_metrics.observe(record)
 
-    def _compute_and_install(self, record: EpochRecord, trigger_count: int) -> None:
+    def _unchanged(self, snapshot: Snapshot) -> bool:
+        """Whether an epoch of ``snapshot`` would change nothing: it equals the snapshot
+        of the epoch in force (the topology, hosts, live ports and switches left out as
+        faulty all are in it), every switch's rules are known (none reconnected, failed
+        a phase or held rules of a previous run), and no replica follows (they drop
+        the triggers of the epochs the leader commits, and would keep these)."""
+        current = self.current
+        return (
+            current is not None
+            and self.replicas is None
+            and snapshot == current.snapshot
+            and all(sw.port_rules is not None for sw in self.switches.values())
+        )
+
+    def _compute_and_install(
+        self, record: EpochRecord, snapshot: Snapshot, started: float, trigger_count: int
+    ) -> None:
         # A full pass of Python's cycle collector took 100-190 ms in this process (the
         # 80- and 1,000-switch benchmarks) and, when it fell there, doubled the time
         # from trigger to stamped: it waits until the new version is stamped.
-        with collection_deferred():
-            stamping = self._compute_and_stamp(record)
+        # LLDP rounds wait too (SuiteApp.holds_lldp): at 1,000 switches a round is 3,000
+        # packet-outs, an eighth of the epoch's samples in a profile.
+        self._stamping = True
+        try:
+            with collection_deferred():
+                stamping = self._compute_and_stamp(record, snapshot, started)
+        finally:
+            self._stamping = False
         if stamping is None:
             return
         snapshot, sft, plan, stamped = stamping
@@ -600,12 +653,11 @@ class StableRouting(ReplicatedApp, SuiteApp):
         )
 
     def _compute_and_stamp(
-        self, record: EpochRecord
+        self, record: EpochRecord, snapshot: Snapshot, started: float
     ) -> tuple[Snapshot, StableForwardingTable, UpdatePlan, bool] | None:
-        """Snapshot, compute, check, plan, phases 1 and 2: what was installed and
-        whether every switch stamps it; None if it was rejected or not committed."""
-        started = perf_counter()
-        snapshot = self._snapshot()
+        """Compute, check, plan, phases 1 and 2 of ``snapshot`` (taken at ``started``,
+        perf_counter): what was installed and whether every switch stamps it; None if
+        it was rejected or not committed."""
         taken = perf_counter()
         sft = compute_sft(snapshot)
         computed = perf_counter()
@@ -615,11 +667,7 @@ class StableRouting(ReplicatedApp, SuiteApp):
         record.hosts = len(snapshot.hosts)
         record.compute_ms = (computed - started) * 1000
         record.check_ms = (checked - computed) * 1000
-        record.steps_ms.update(
-            snapshot=(taken - started) * 1000,
-            compute=(computed - taken) * 1000,
-            check=record.check_ms,
-        )
+        record.steps_ms.update(compute=(computed - taken) * 1000, check=record.check_ms)
         if problems:
             record.state = 'rejected'
             record.problems = [str(p) for p in problems]
