@@ -48,7 +48,8 @@ messages out.
 
 import time
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
+from contextlib import ExitStack, contextmanager
 from time import monotonic as _now
 from time import perf_counter
 from typing import Any
@@ -153,6 +154,11 @@ TRIGGERS_KEPT_PER_EPOCH = 50
 # The longest the epoch loop sleeps (it wakes when a trigger comes and when the pending
 # ones are due): how often faulty switches' probes and settling switches are looked at.
 EPOCH_LOOK = 0.05
+# On the leading edge, how long the epoch waits for the events that came with its first
+# trigger to be dispatched: both ends of a cut link report it within microseconds on
+# the emulator, a few ms on Open vSwitch; without it, the second end's trigger makes a
+# second epoch (its port is still live in the first one's snapshot).
+LEADING_GATHER = 0.005
 DROP_REPORT_INTERVAL = 60.0  # at most one line per switch this often about dropped input
 # A switch reporting a higher epoch (in its rules' cookies) is lying: a real one would
 # take far longer than anyone's lifetime, and the next number must fit the cookie.
@@ -534,6 +540,10 @@ class StableRouting(ReplicatedApp, SuiteApp):
             if self._unchanged_after_takeover():
                 return
         if self.log.epoch_due(hold=settling):
+            if self.log.leading:
+                # What came in with the first trigger is handled first (the other end
+                # of a cut link: its PORT_STATUS is read and dispatched meanwhile).
+                hub.sleep(min(LEADING_GATHER, self.log.quiet_window))
             self._run_epoch()
 
     def _snapshot(self) -> Snapshot:
@@ -550,49 +560,65 @@ class StableRouting(ReplicatedApp, SuiteApp):
     def _run_epoch(self) -> None:
         triggers = self.log.take_pending()
         cut_at, started = time.time(), perf_counter()
-        snapshot = self._snapshot()
-        if self._unchanged(snapshot):
-            # The usual case: the second end's PORT_STATUS of a link cut, after the
-            # leading edge cut the epoch on the first one and it saw both.
-            self.skipped += 1
-            self.logger.info(
-                'epoch %d stays in force: %d triggers (%s) change nothing it was computed '
-                'from; no epoch',
-                self.current.record.number if self.current else 0,
-                len(triggers),
-                ', '.join(t.id for t in triggers[:MACS_SHOWN]) + _more(triggers),
+        with ExitStack() as cutting:  # until the new version is stamped
+            # A full pass of Python's cycle collector took 100-190 ms in this process
+            # (the 80- and 1,000-switch benchmarks) and, when it fell there, doubled the
+            # time from trigger to stamped. LLDP rounds wait too (SuiteApp.holds_lldp):
+            # at 1,000 switches a round is 3,000 packet-outs, an eighth of the epoch's
+            # samples in a profile.
+            cutting.enter_context(collection_deferred())
+            cutting.enter_context(self._holding_lldp())
+            snapshot = self._snapshot()
+            if self._unchanged(snapshot):
+                # The usual case: the second end's PORT_STATUS of a link cut, after the
+                # leading edge cut the epoch on the first one and it saw both.
+                self.skipped += 1
+                self.logger.info(
+                    'epoch %d stays in force: %d triggers (%s) change nothing it was '
+                    'computed from; no epoch',
+                    self.current.record.number if self.current else 0,
+                    len(triggers),
+                    ', '.join(t.id for t in triggers[:MACS_SHOWN]) + _more(triggers),
+                )
+                return
+            self.epoch += 1
+            record = EpochRecord(
+                self.epoch,
+                cut_at,
+                [
+                    {'id': t.id, 'kind': t.kind, 'detail': t.detail, 'events': t.events}
+                    for t in triggers[:TRIGGERS_KEPT_PER_EPOCH]
+                ],
+                trigger_count=len(triggers),
+                first_trigger_at=triggers[0].at,
             )
-            return
-        self.epoch += 1
-        record = EpochRecord(
-            self.epoch,
-            cut_at,
-            [
-                {'id': t.id, 'kind': t.kind, 'detail': t.detail, 'events': t.events}
-                for t in triggers[:TRIGGERS_KEPT_PER_EPOCH]
-            ],
-            trigger_count=len(triggers),
-            first_trigger_at=triggers[0].at,
-        )
-        record.steps_ms['snapshot'] = (perf_counter() - started) * 1000
-        record.excluded = [
-            fault.as_dict()
-            for fault in map(self.faults.get, sorted(self.faults.benched()))
-            if fault is not None and fault.dpid in self.switches
-        ]
-        self.log.history.append(record)
+            record.steps_ms['snapshot'] = (perf_counter() - started) * 1000
+            record.excluded = [
+                fault.as_dict()
+                for fault in map(self.faults.get, sorted(self.faults.benched()))
+                if fault is not None and fault.dpid in self.switches
+            ]
+            self.log.history.append(record)
+            try:
+                self._compute_and_install(record, snapshot, started, len(triggers), cutting)
+            except Exception:
+                # A bug, not a switch's fault: the record must not stay 'installing', and
+                # what reached the switches is unknown, so the next epoch rewrites it all.
+                record.state = 'failed'
+                record.problems.append('internal error: see the log')
+                for sw in self.switches.values():
+                    sw.port_rules = sw.stable = None
+                raise  # spawn_loop logs it with its traceback
+            finally:
+                self.epoch_metrics.observe(record)
+
+    @contextmanager
+    def _holding_lldp(self) -> Iterator[None]:
+        self._stamping = True
         try:
-            self._compute_and_install(record, snapshot, started, len(triggers))
-        except Exception:
-            # A bug, not a switch's fault: the record must not stay 'installing', and
-            # what reached the switches is unknown, so the next epoch rewrites it all.
-            record.state = 'failed'
-            record.problems.append('internal error: see the log')
-            for sw in self.switches.values():
-                sw.port_rules = sw.stable = None
-            raise  # spawn_loop logs it with its traceback
+            yield
         finally:
-            self.epoch_metrics.observe(record)
+            self._stamping = False
 
     def _unchanged(self, snapshot: Snapshot) -> bool:
         """Whether an epoch of ``snapshot`` would change nothing: it equals the snapshot
@@ -609,19 +635,19 @@ class StableRouting(ReplicatedApp, SuiteApp):
         )
 
     def _compute_and_install(
-        self, record: EpochRecord, snapshot: Snapshot, started: float, trigger_count: int
+        self,
+        record: EpochRecord,
+        snapshot: Snapshot,
+        started: float,
+        trigger_count: int,
+        cutting: ExitStack,
     ) -> None:
-        # A full pass of Python's cycle collector took 100-190 ms in this process (the
-        # 80- and 1,000-switch benchmarks) and, when it fell there, doubled the time
-        # from trigger to stamped: it waits until the new version is stamped.
-        # LLDP rounds wait too (SuiteApp.holds_lldp): at 1,000 switches a round is 3,000
-        # packet-outs, an eighth of the epoch's samples in a profile.
-        self._stamping = True
+        """The epoch of ``snapshot``; ``cutting`` (the collector and LLDP held) is
+        closed once it is stamped, before phase 3."""
         try:
-            with collection_deferred():
-                stamping = self._compute_and_stamp(record, snapshot, started)
+            stamping = self._compute_and_stamp(record, snapshot, started)
         finally:
-            self._stamping = False
+            cutting.close()
         if stamping is None:
             return
         snapshot, sft, plan, stamped = stamping

@@ -137,6 +137,11 @@ class UpdateLog:
         return trigger
 
     @property
+    def leading(self) -> bool:
+        """Whether the pending triggers began after a quiet window (due at once)."""
+        return self._leading
+
+    @property
     def pending(self) -> tuple[Trigger, ...]:
         return tuple(self._pending)
 
