@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 from ryu.controller.handler import DEAD_DISPATCHER
+from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
@@ -201,6 +202,21 @@ def test_lldp_rounds_wait_while_an_epoch_is_stamped(app, monkeypatch):
     # held (polled every LLDP_HOLD_LOOK) until the limit, then sent
     assert rounds[1:-1] == [app_base.LLDP_HOLD_LOOK] * len(rounds[1:-1]) and rounds[-1] is True
     assert 2 <= len(rounds) - 2 <= 0.02 / app_base.LLDP_HOLD_LOOK + 1
+
+
+def test_a_held_lldp_round_goes_once_the_epoch_is_stamped(app, monkeypatch):
+    """With the defaults (lldp_interval 1 s, link_timeout 3.5 s) a round may wait 1 s;
+    it goes as soon as the epoch is stamped instead."""
+    rounds = []
+    monkeypatch.setattr(app.discovery, 'probe_all', lambda: rounds.append(time.monotonic()))
+    app._stamping = True
+    started = time.monotonic()
+    thread = hub.spawn(app._lldp_tick)
+    hub.sleep(0.03)
+    assert rounds == []
+    app._stamping = False
+    thread.wait()
+    assert 0.03 <= rounds[0] - started < 0.3
 
 
 @pytest.mark.parametrize(
