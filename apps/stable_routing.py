@@ -544,6 +544,8 @@ class StableRouting(ReplicatedApp, SuiteApp):
                 # What came in with the first trigger is handled first (the other end
                 # of a cut link: its PORT_STATUS is read and dispatched meanwhile).
                 hub.sleep(min(LEADING_GATHER, self.log.quiet_window))
+                if not self.leads_epochs():
+                    return  # a replica that lost the lead meanwhile
             self._run_epoch()
 
     def _snapshot(self) -> Snapshot:
@@ -570,8 +572,8 @@ class StableRouting(ReplicatedApp, SuiteApp):
             cutting.enter_context(self._holding_lldp())
             snapshot = self._snapshot()
             if self._unchanged(snapshot):
-                # The usual case: the second end's PORT_STATUS of a link cut, after the
-                # leading edge cut the epoch on the first one and it saw both.
+                # E.g. a link-up of one direction only (the snapshot keeps the links
+                # seen both ways), cut on the leading edge.
                 self.skipped += 1
                 self.logger.info(
                     'epoch %d stays in force: %d triggers (%s) change nothing it was '

@@ -7,9 +7,9 @@ under continuous churn, ``max_delay`` seconds after the oldest pending trigger; 
 then takes every pending trigger at once. With ``leading_edge``, a trigger that comes
 after ``quiet_window`` without any is due at once (the first event of a burst is acted
 on without waiting); the window then debounces the ones that follow it. A burst of
-events therefore costs at most two recomputations and network updates (one without
-``leading_edge``), not one per event; the app skips the second if it would change
-nothing (docs/stable_routing.md, "The leading edge").
+events shorter than ``max_delay`` therefore costs one recomputation and network update
+(two with ``leading_edge``: its first trigger's, then the rest), not one per event
+(docs/stable_routing.md, "When an epoch is cut").
 
 Events about the same thing (a port's carrier, a switch's connection) are coalesced
 while pending: a trigger appended with the ``key`` of a pending one replaces it and
@@ -153,7 +153,7 @@ class UpdateLog:
     def due_in(self, hold: bool = False) -> float | None:
         """Seconds until ``epoch_due(hold)`` turns true if no trigger comes meanwhile (0:
         it is now), or None with nothing pending: how long the epoch loop may sleep."""
-        if not self._pending or self._last_at is None:
+        if not self._pending or self._last_at is None:  # (set by any pending trigger)
             return None
         now = self._clock()
         latest = self._first_at + self.max_delay
