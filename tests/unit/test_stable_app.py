@@ -165,7 +165,7 @@ def test_the_first_trigger_cuts_at_once_and_an_equal_snapshot_is_no_epoch(app, m
     app._epoch_round()
     assert app.epoch == 2 and len(app.log.pending) == 1  # debounced: not due yet
     time.sleep(0.03)
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger=app.logger.name):
         app._epoch_round()
     assert app.epoch == 2 and app.skipped == 1 and app.log.pending == ()
     assert len(app.fake_bundles.sent) == sent and app.current.snapshot is LINE
