@@ -48,7 +48,8 @@ messages out.
 
 import time
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
+from contextlib import ExitStack, contextmanager
 from time import monotonic as _now
 from time import perf_counter
 from typing import Any
@@ -85,6 +86,12 @@ app_base.register_options(
     [
         cfg.FloatOpt(
             'quiet_window', default=0.5, help='seconds without a new trigger before an epoch is cut'
+        ),
+        cfg.BoolOpt(
+            'leading_edge',
+            default=True,
+            help='a trigger after quiet_window without any cuts an epoch at once '
+            '(the quiet window then debounces the triggers that follow it)',
         ),
         cfg.FloatOpt(
             'max_delay',
@@ -147,6 +154,11 @@ TRIGGERS_KEPT_PER_EPOCH = 50
 # The longest the epoch loop sleeps (it wakes when a trigger comes and when the pending
 # ones are due): how often faulty switches' probes and settling switches are looked at.
 EPOCH_LOOK = 0.05
+# On the leading edge, how long the epoch waits for the events that came with its first
+# trigger to be dispatched: both ends of a cut link report it within microseconds on
+# the emulator, a few ms on Open vSwitch; without it, the second end's trigger makes a
+# second epoch (its port is still live in the first one's snapshot).
+LEADING_GATHER = 0.005
 DROP_REPORT_INTERVAL = 60.0  # at most one line per switch this often about dropped input
 # A switch reporting a higher epoch (in its rules' cookies) is lying: a real one would
 # take far longer than anyone's lifetime, and the next number must fit the cookie.
@@ -179,7 +191,12 @@ class StableRouting(ReplicatedApp, SuiteApp):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.hosts = HostTable(self.conf.max_hosts_per_port)  # mac -> (dpid, port)
-        self.log = UpdateLog(self.conf.quiet_window, self.conf.max_delay, history=self.conf.history)
+        self.log = UpdateLog(
+            self.conf.quiet_window,
+            self.conf.max_delay,
+            history=self.conf.history,
+            leading_edge=self.conf.leading_edge,
+        )
         self.epoch = 0  # the last epoch number used (read back on restart)
         self.current: EpochInForce | None = None
         self.took_over = False  # elected leader, the first epoch not decided yet (replicas)
@@ -205,6 +222,8 @@ class StableRouting(ReplicatedApp, SuiteApp):
         metrics.add_source(self.name, lambda: self.epoch_metrics.families(self))
         ui.add_view('stable_routing', lambda: views.stable_view(self))
         self._wake = hub.Event()  # set by the first pending trigger
+        self._stamping = False  # an epoch is being cut and installed (until stamped)
+        self.skipped = 0  # epochs not cut: their snapshot was the epoch in force's
         self.spawn_loop('epoch', 0, self._epoch_round)
         self.start_replicas()  # with [replicas] endpoints: one of several (docs/ha.md)
 
@@ -321,6 +340,9 @@ class StableRouting(ReplicatedApp, SuiteApp):
 
     def is_host_port(self, sw: SwitchState, port_no: int) -> bool:
         return self.hosts.count_at(sw.dp.id, port_no) > 0  # no LLDP accepted where hosts are
+
+    def holds_lldp(self) -> bool:
+        return self._stamping
 
     def _tracked_link(self, link: Link) -> bool:
         """Whether both ends of ``link`` are tracked ports (others are never routed)."""
@@ -518,6 +540,12 @@ class StableRouting(ReplicatedApp, SuiteApp):
             if self._unchanged_after_takeover():
                 return
         if self.log.epoch_due(hold=settling):
+            if self.log.leading:
+                # What came in with the first trigger is handled first (the other end
+                # of a cut link: its PORT_STATUS is read and dispatched meanwhile).
+                hub.sleep(min(LEADING_GATHER, self.log.quiet_window))
+                if not self.leads_epochs():
+                    return  # a replica that lost the lead meanwhile
             self._run_epoch()
 
     def _snapshot(self) -> Snapshot:
@@ -533,42 +561,95 @@ class StableRouting(ReplicatedApp, SuiteApp):
 
     def _run_epoch(self) -> None:
         triggers = self.log.take_pending()
-        self.epoch += 1
-        record = EpochRecord(
-            self.epoch,
-            time.time(),
-            [
-                {'id': t.id, 'kind': t.kind, 'detail': t.detail, 'events': t.events}
-                for t in triggers[:TRIGGERS_KEPT_PER_EPOCH]
-            ],
-            trigger_count=len(triggers),
-            first_trigger_at=triggers[0].at,
-        )
-        record.excluded = [
-            fault.as_dict()
-            for fault in map(self.faults.get, sorted(self.faults.benched()))
-            if fault is not None and fault.dpid in self.switches
-        ]
-        self.log.history.append(record)
-        try:
-            self._compute_and_install(record, len(triggers))
-        except Exception:
-            # A bug, not a switch's fault: the record must not stay 'installing', and
-            # what reached the switches is unknown, so the next epoch rewrites it all.
-            record.state = 'failed'
-            record.problems.append('internal error: see the log')
-            for sw in self.switches.values():
-                sw.port_rules = sw.stable = None
-            raise  # spawn_loop logs it with its traceback
-        finally:
-            self.epoch_metrics.observe(record)
+        cut_at, started = time.time(), perf_counter()
+        with ExitStack() as cutting:  # until the new version is stamped
+            # A full pass of Python's cycle collector took 100-190 ms in this process
+            # (the 80- and 1,000-switch benchmarks) and, when it fell there, doubled the
+            # time from trigger to stamped. LLDP rounds wait too (SuiteApp.holds_lldp):
+            # at 1,000 switches a round is 3,000 packet-outs, an eighth of the epoch's
+            # samples in a profile.
+            cutting.enter_context(collection_deferred())
+            cutting.enter_context(self._holding_lldp())
+            snapshot = self._snapshot()
+            if self._unchanged(snapshot):
+                # E.g. a link-up of one direction only (the snapshot keeps the links
+                # seen both ways), cut on the leading edge.
+                self.skipped += 1
+                self.logger.info(
+                    'epoch %d stays in force: %d triggers (%s) change nothing it was '
+                    'computed from; no epoch',
+                    self.current.record.number if self.current else 0,
+                    len(triggers),
+                    ', '.join(t.id for t in triggers[:MACS_SHOWN]) + _more(triggers),
+                )
+                return
+            self.epoch += 1
+            record = EpochRecord(
+                self.epoch,
+                cut_at,
+                [
+                    {'id': t.id, 'kind': t.kind, 'detail': t.detail, 'events': t.events}
+                    for t in triggers[:TRIGGERS_KEPT_PER_EPOCH]
+                ],
+                trigger_count=len(triggers),
+                first_trigger_at=triggers[0].at,
+            )
+            record.steps_ms['snapshot'] = (perf_counter() - started) * 1000
+            record.excluded = [
+                fault.as_dict()
+                for fault in map(self.faults.get, sorted(self.faults.benched()))
+                if fault is not None and fault.dpid in self.switches
+            ]
+            self.log.history.append(record)
+            try:
+                self._compute_and_install(record, snapshot, started, len(triggers), cutting)
+            except Exception:
+                # A bug, not a switch's fault: the record must not stay 'installing', and
+                # what reached the switches is unknown, so the next epoch rewrites it all.
+                record.state = 'failed'
+                record.problems.append('internal error: see the log')
+                for sw in self.switches.values():
+                    sw.port_rules = sw.stable = None
+                raise  # spawn_loop logs it with its traceback
+            finally:
+                self.epoch_metrics.observe(record)
 
-    def _compute_and_install(self, record: EpochRecord, trigger_count: int) -> None:
-        # A full pass of Python's cycle collector took 100-190 ms in this process (the
-        # 80- and 1,000-switch benchmarks) and, when it fell there, doubled the time
-        # from trigger to stamped: it waits until the new version is stamped.
-        with collection_deferred():
-            stamping = self._compute_and_stamp(record)
+    @contextmanager
+    def _holding_lldp(self) -> Iterator[None]:
+        self._stamping = True
+        try:
+            yield
+        finally:
+            self._stamping = False
+
+    def _unchanged(self, snapshot: Snapshot) -> bool:
+        """Whether an epoch of ``snapshot`` would change nothing: it equals the snapshot
+        of the epoch in force (the topology, hosts, live ports and switches left out as
+        faulty all are in it), every switch's rules are known (none reconnected, failed
+        a phase or held rules of a previous run), and no replica follows (they drop
+        the triggers of the epochs the leader commits, and would keep these)."""
+        current = self.current
+        return (
+            current is not None
+            and self.replicas is None
+            and snapshot == current.snapshot
+            and all(sw.port_rules is not None for sw in self.switches.values())
+        )
+
+    def _compute_and_install(
+        self,
+        record: EpochRecord,
+        snapshot: Snapshot,
+        started: float,
+        trigger_count: int,
+        cutting: ExitStack,
+    ) -> None:
+        """The epoch of ``snapshot``; ``cutting`` (the collector and LLDP held) is
+        closed once it is stamped, before phase 3."""
+        try:
+            stamping = self._compute_and_stamp(record, snapshot, started)
+        finally:
+            cutting.close()
         if stamping is None:
             return
         snapshot, sft, plan, stamped = stamping
@@ -600,12 +681,11 @@ class StableRouting(ReplicatedApp, SuiteApp):
         )
 
     def _compute_and_stamp(
-        self, record: EpochRecord
+        self, record: EpochRecord, snapshot: Snapshot, started: float
     ) -> tuple[Snapshot, StableForwardingTable, UpdatePlan, bool] | None:
-        """Snapshot, compute, check, plan, phases 1 and 2: what was installed and
-        whether every switch stamps it; None if it was rejected or not committed."""
-        started = perf_counter()
-        snapshot = self._snapshot()
+        """Compute, check, plan, phases 1 and 2 of ``snapshot`` (taken at ``started``,
+        perf_counter): what was installed and whether every switch stamps it; None if
+        it was rejected or not committed."""
         taken = perf_counter()
         sft = compute_sft(snapshot)
         computed = perf_counter()
@@ -615,11 +695,7 @@ class StableRouting(ReplicatedApp, SuiteApp):
         record.hosts = len(snapshot.hosts)
         record.compute_ms = (computed - started) * 1000
         record.check_ms = (checked - computed) * 1000
-        record.steps_ms.update(
-            snapshot=(taken - started) * 1000,
-            compute=(computed - taken) * 1000,
-            check=record.check_ms,
-        )
+        record.steps_ms.update(compute=(computed - taken) * 1000, check=record.check_ms)
         if problems:
             record.state = 'rejected'
             record.problems = [str(p) for p in problems]

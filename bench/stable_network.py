@@ -135,12 +135,13 @@ def _updates(topo_args, logdir):
                 time.sleep(1.5)
             if not settled:
                 raise RuntimeError('no epoch after "%s"; see %s' % (change, ctl.log_path))
-            record = settled
-            epoch = record['number']
+            record, burst = change_epochs(ctl, epoch, settled)
+            epoch = settled['number']
             row['changes'].append(
                 {
                     'change': change,
-                    'epoch': epoch,
+                    'epoch': record['number'],
+                    **burst,
                     'triggers': record['trigger_count'],
                     'duration_ms': (record['installed_at'] - record['first_trigger_at']) * 1000,
                     'compute_ms': record['compute_ms'],
@@ -156,12 +157,15 @@ def _updates(topo_args, logdir):
             done = row['changes'][-1]
             print(
                 'stable update %-8s %-28s %6.0f ms from first trigger to installed '
-                '(%.0f to the cut), peak %d flows (%d before); steps ms %s'
+                '(%.0f to the cut; %d epochs, the last stamped at %.0f ms), peak %d flows '
+                '(%d before); steps ms %s'
                 % (
                     name,
                     change,
                     done['duration_ms'],
                     done['trigger_to_cut_ms'],
+                    done['epochs'],
+                    done['settled_ms'],
                     done['peak_flows'],
                     baseline,
                     done['steps_ms'],
@@ -180,6 +184,21 @@ def _every_host_speaks(hosts):
         host.sendCmd('ping -c 1 -W 2 %s' % other.IP())
     for host in hosts:
         host.waitOutput()
+
+
+def change_epochs(ctl, after_epoch, settled):
+    """What one change cost, from ``settled`` (the newest record once nothing is
+    pending): its first epoch (with the leading edge, cut on the change's first trigger;
+    what the figures are of) and, as ``epochs`` and ``settled_ms``, how many epochs
+    the change made and the time from its first trigger until the last was stamped
+    (the triggers that came while the first was installed, debounced)."""
+    history = ctl.rest('/stable/history?limit=10')
+    first = min((r for r in history if r['number'] > after_epoch), key=lambda r: r['number'])
+    return first, {
+        'epochs': settled['number'] - after_epoch,
+        'epochs_skipped': ctl.rest('/stable/epoch')['epochs_skipped'],
+        'settled_ms': round((settled['installed_at'] - first['first_trigger_at']) * 1000, 1),
+    }
 
 
 def _settled(ctl, after_epoch):

@@ -92,6 +92,7 @@ DEFAULT_MAX_PORTS = 1024
 DEFAULT_PORT_STATUS_INTERVAL = 0.5
 DEFAULT_LOOP_FAILURE_LIMIT = 10
 DEFAULT_STATS_INTERVAL = 0.0  # off
+LLDP_HOLD_LOOK = 0.005  # how often a held LLDP round looks whether it may go
 #: the base's settings when the app's section has none of them
 BASE_DEFAULTS: dict[str, Any] = {
     'max_ports': DEFAULT_MAX_PORTS,
@@ -267,6 +268,12 @@ class SuiteApp(app_manager.RyuApp):
         """Whether a host has been learned on ``port_no`` of ``sw``: discovery then
         accepts no link onto that port (a host relaying another port's LLDP frame), unless
         the port is on a link already."""
+        return False
+
+    def holds_lldp(self) -> bool:
+        """Whether the next LLDP round should wait: the app is busy with something
+        the round would slow down (stable_routing: an epoch until stamped). A round
+        waits at most ``lldp_hold_limit`` seconds (see ``_lldp_tick``)."""
         return False
 
     def probes_links(self) -> bool:
@@ -476,6 +483,7 @@ class SuiteApp(app_manager.RyuApp):
                 self._port_changed(self.switches[dpid], *waiting[1])
 
     def _lldp_tick(self):
+        self._lldp_held()
         # Port changes wait while the round is sent (a full send queue lets the event
         # loop run in between): the round goes out of the ports it started with.
         if self.probes_links():
@@ -487,6 +495,23 @@ class SuiteApp(app_manager.RyuApp):
         expired = self.discovery.expire(_now())
         if expired:
             self.links_expired(expired)
+
+    def _lldp_held(self) -> None:
+        """Wait while the app holds LLDP rounds, at most the hold limit: a round
+        then comes at most lldp_interval + limit after the one before, which keeps a
+        link's frames at least lldp_interval apart from its link_timeout."""
+        if not self.holds_lldp():
+            return
+        options = CONF[self.CONFIG_GROUP]
+        until = _now() + lldp_hold_limit(options.lldp_interval, options.link_timeout)
+        while self.holds_lldp() and _now() < until:
+            hub.sleep(LLDP_HOLD_LOOK)
+
+
+def lldp_hold_limit(interval: float, link_timeout: float) -> float:
+    """The longest an LLDP round may wait for the app: one interval, less if the link
+    timeout is under three (a link stays at least one interval from expiring)."""
+    return max(0.0, min(interval, link_timeout - 2 * interval))
 
 
 def _address(dp: Any) -> str:

@@ -4,8 +4,12 @@ As in Consensus Routing, an event (a link up or down, a switch joining, a host s
 moved) is not applied to forwarding when it happens: it is logged as a trigger with a
 unique id. An epoch is cut once the log has been quiet for ``quiet_window`` seconds, or,
 under continuous churn, ``max_delay`` seconds after the oldest pending trigger; the epoch
-then takes every pending trigger at once. A burst of events therefore costs one
-recomputation and one network update, not one per event.
+then takes every pending trigger at once. With ``leading_edge``, a trigger that comes
+after ``quiet_window`` without any is due at once (the first event of a burst is acted
+on without waiting); the window then debounces the ones that follow it. A burst of
+events shorter than ``max_delay`` therefore costs one recomputation and network update
+(two with ``leading_edge``: its first trigger's, then the rest), not one per event
+(docs/stable_routing.md, "When an epoch is cut").
 
 Events about the same thing (a port's carrier, a switch's connection) are coalesced
 while pending: a trigger appended with the ``key`` of a pending one replaces it and
@@ -91,6 +95,7 @@ class UpdateLog:
         history: int = 200,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        leading_edge: bool = True,
     ) -> None:
         if quiet_window <= 0 or max_delay < quiet_window:
             raise ValueError(
@@ -98,12 +103,15 @@ class UpdateLog:
             )
         self.quiet_window = quiet_window
         self.max_delay = max_delay
+        self.leading_edge = leading_edge
         self._clock, self._wall = clock, wall_clock
         self._run = uuid.uuid4().hex[:8]
         self._numbers = itertools.count(1)
         self._pending: list[Trigger] = []
         self._pending_at: dict[Hashable, int] = {}  # key -> index of its pending trigger
-        self._first_at = self._last_at = 0.0  # of the pending triggers, if any
+        self._first_at = 0.0  # of the pending triggers, if any
+        self._last_at: float | None = None  # of the latest trigger, taken or not
+        self._leading = False  # the pending triggers began after a quiet window: due now
         self.history: deque[EpochRecord] = deque(maxlen=history)
 
     def append(self, kind: str, detail: str, key: Hashable | None = None) -> Trigger:
@@ -112,6 +120,9 @@ class UpdateLog:
         now = self._clock()
         if not self._pending:
             self._first_at = now
+            self._leading = self.leading_edge and (
+                self._last_at is None or now - self._last_at >= self.quiet_window
+            )
         self._last_at = now
         index = self._pending_at.get(key) if key is not None else None
         if index is not None:
@@ -126,27 +137,32 @@ class UpdateLog:
         return trigger
 
     @property
+    def leading(self) -> bool:
+        """Whether the pending triggers began after a quiet window (due at once)."""
+        return self._leading
+
+    @property
     def pending(self) -> tuple[Trigger, ...]:
         return tuple(self._pending)
 
     def epoch_due(self, hold: bool = False) -> bool:
         """Whether the pending triggers should be cut into an epoch now. ``hold``: the
         caller would rather wait (a switch is still settling); only max_delay applies."""
-        if not self._pending:
-            return False
-        now = self._clock()
-        return (
-            not hold and now - self._last_at >= self.quiet_window
-        ) or now - self._first_at >= self.max_delay
+        return self.due_in(hold) == 0
 
     def due_in(self, hold: bool = False) -> float | None:
         """Seconds until ``epoch_due(hold)`` turns true if no trigger comes meanwhile (0:
         it is now), or None with nothing pending: how long the epoch loop may sleep."""
-        if not self._pending:
+        if not self._pending or self._last_at is None:  # (set by any pending trigger)
             return None
         now = self._clock()
         latest = self._first_at + self.max_delay
-        due_at = latest if hold else min(self._last_at + self.quiet_window, latest)
+        if hold:
+            due_at = latest
+        elif self._leading:
+            return 0.0
+        else:
+            due_at = min(self._last_at + self.quiet_window, latest)
         return max(0.0, due_at - now)
 
     def discard(self, ids: Collection[str]) -> int:
@@ -157,12 +173,14 @@ class UpdateLog:
         dropped = len(self._pending) - len(kept)
         self._pending = [t for _, t in kept]
         self._pending_at = {key: i for i, (key, _) in enumerate(kept) if key is not None}
+        self._leading = self._leading and bool(self._pending)
         return dropped
 
     def take_pending(self) -> list[Trigger]:
         """Every pending trigger, oldest first; the log is empty afterwards."""
         taken, self._pending = self._pending, []
         self._pending_at.clear()
+        self._leading = False
         return taken
 
 

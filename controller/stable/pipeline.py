@@ -58,6 +58,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from controller.cookies import CookieSpace
 from controller.flowspec import FlowSpec, in_order
 from controller.lldp import LLDP_DESTINATION, LLDP_ETHERTYPE
@@ -482,6 +484,26 @@ def route_changes(old: Mapping[int, Any], new: Mapping[int, Any]) -> list[tuple[
     ]
 
 
+def grid_changes(
+    old: StableForwardingTable, new: StableForwardingTable, dst: int
+) -> tuple[list[int], list[int]] | None:
+    """As ``route_changes`` (the dpids only) and the switches that lost their route,
+    from two tables' RouteGrids over the same switches: one array comparison per
+    destination instead of a Python loop over its switches (a thousand at 1,000
+    switches). None if ``dst`` is not a destination of both."""
+    assert old.grid is not None and new.grid is not None
+    old_column, new_column = old.grid.columns.get(dst), new.grid.columns.get(dst)
+    if old_column is None or new_column is None:
+        return None
+    was, now = old.grid.codes[old_column], new.grid.codes[new_column]
+    differ = was != now
+    dpids = new.grid.dpids
+    return (
+        [dpids[i] for i in np.flatnonzero(differ & (now >= 0))],
+        [dpids[i] for i in np.flatnonzero(differ & (now < 0))],
+    )
+
+
 @dataclass
 class EntryChanges:
     """How the entries of one SFT differ from another's, switch by switch."""
@@ -520,16 +542,23 @@ def entry_changes(old: StableForwardingTable, new: StableForwardingTable) -> Ent
     for mac, place in new.hosts:
         if old_hosts.get(mac) == place:
             stayed_at.setdefault(place[0], []).append(mac)
+    grids = new.grid is not None and new.grid.comparable(old.grid)
     for dst, macs in stayed_at.items():
         was, now = old.routes.get(dst, {}), new.routes.get(dst, {})
-        for dpid, before, route in route_changes(was, now):
+        compared = grid_changes(old, new, dst) if grids else None
+        if compared is not None:
+            differing = [(dpid, was.get(dpid), now[dpid]) for dpid in compared[0]]
+            gone_at = compared[1]
+        else:
+            differing, gone_at = route_changes(was, now), list(was.keys() - now.keys())
+        for dpid, before, route in differing:
             entries = changed.setdefault(dpid, {})
             for mac in macs:
                 entries[mac] = (
                     None if before is None else ('forward', before),
                     ('forward', route),
                 )
-        for dpid in was.keys() - now.keys():
+        for dpid in gone_at:
             gone_here = removed.setdefault(dpid, {})
             for mac in macs:
                 gone_here[mac] = ('forward', was[dpid])

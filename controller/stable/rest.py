@@ -26,6 +26,7 @@ class StableState(Protocol):
 
     current: EpochInForce | None
     epoch: int  # the last epoch number cut
+    skipped: int  # epochs not cut: their snapshot was the epoch in force's
     log: UpdateLog
     switches: dict
     hosts: dict
@@ -40,6 +41,7 @@ def epoch_status(app: StableState) -> dict:
         'version_vid': pipe.version_of(record.number) if record else None,
         'age_s': round(time.time() - installed_at, 3) if installed_at else None,
         'last_epoch_cut': app.epoch,
+        'epochs_skipped': app.skipped,
         'pending_triggers': len(app.log.pending),
         'switches': len(app.switches),
         'hosts': len(app.hosts),

@@ -38,6 +38,8 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
+ROUTE_PORT_SHIFT = 17  # RouteGrid codes: ports are 16-bit, backup + 1 under them
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -198,12 +200,27 @@ class Route(NamedTuple):
     backup: int | None = None  # the fast-failover alternative, None if none is loop-free
 
 
+class RouteGrid(NamedTuple):
+    """An SFT's routes as one array, for comparing two tables at array speed:
+    ``codes[column of destination, index of switch]`` is ``port << 17 | backup + 1``
+    (backup 0: none), -1 where the switch has no route (the destination itself)."""
+
+    dpids: list  # the switches, in dpid order: the array's second index
+    columns: dict  # destination dpid -> its row
+    codes: np.ndarray
+
+    def comparable(self, other: 'RouteGrid | None') -> bool:
+        return other is not None and self.dpids == other.dpids
+
+
 @dataclass(frozen=True)
 class StableForwardingTable:
-    """Next hops of every switch towards every destination switch, and the hosts."""
+    """Next hops of every switch towards every destination switch, and the hosts.
+    ``grid``: the same routes as arrays (compute_sft's tables have it)."""
 
     hosts: tuple  # as Snapshot.hosts
     routes: dict = field(hash=False)  # destination dpid -> {dpid: Route}
+    grid: RouteGrid | None = field(default=None, compare=False, hash=False, repr=False)
 
     def host_map(self) -> dict[str, tuple[int, int]]:
         return dict(self.hosts)
@@ -487,6 +504,11 @@ def compute_sft(snapshot: Snapshot) -> StableForwardingTable:
         graph.port[first + graph.number(backup_planes, small).ravel()[at]],
         -1,
     )
+    codes = np.full((k, graph.n), -1, dtype=np.int64)
+    codes[row, switch] = port.astype(np.int64) << ROUTE_PORT_SHIFT | (backup + 1)
+    grid = RouteGrid(
+        graph.dpids, {dst: column for column, dst in enumerate(graph.destination_dpids)}, codes
+    )
     route_of = iter(_shared_routes(port, backup))
     complete = (per_destination == graph.n - 1).tolist()  # a route from every other switch
     dpid_of = iter(np.array(graph.dpids, dtype=object)[switch[~np.array(complete)[row]]].tolist())
@@ -496,7 +518,7 @@ def compute_sft(snapshot: Snapshot) -> StableForwardingTable:
     ):
         keys = graph.all_but(column) if complete[column] else islice(dpid_of, size)
         routes[dst] = dict(zip(keys, islice(route_of, size), strict=True))
-    return StableForwardingTable(snapshot.hosts, routes)
+    return StableForwardingTable(snapshot.hosts, routes, grid)
 
 
 def _shared_routes(port: np.ndarray, backup: np.ndarray) -> list[Route]:

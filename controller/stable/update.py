@@ -149,17 +149,20 @@ def plan_update(
             removed = diff_.removed.get(dpid, {})
             overlays = {mac: now for mac, (_, now) in mine.items()}
             before = [was for was, _ in mine.values() if was is not None] + list(removed.values())
-            users = sw.stable_groups.copy()
+            users = sw.stable_groups
         groups = {}
-        for entry in before:
-            group = pipe.entry_group(entry)
-            if group:
-                users[group[0]] -= 1
-        for entry in overlays.values():
-            group = pipe.entry_group(entry)
-            if group:
-                users[group[0]] += 1
-                groups[group[0]] = group[1]
+        if before or overlays:  # else the stable groups stay as they are: no copy
+            users = users.copy()
+            for entry in before:
+                group = pipe.entry_group(entry)
+                if group:
+                    users[group[0]] -= 1
+            for entry in overlays.values():
+                group = pipe.entry_group(entry)
+                if group:
+                    users[group[0]] += 1
+                    groups[group[0]] = group[1]
+            users = +users  # without the groups no rule uses any more
         desired = pipe.port_rules(snapshot, dpid, tree, hosts_at)
         desired.add(ingress)
         admit, unblock = pipe.admitted_ahead(sw.port_rules, desired)
@@ -168,7 +171,7 @@ def plan_update(
             sorted(removed),
             sw.stable is None,
             groups,
-            +users,  # without the groups no rule uses any more
+            users,
             desired,
             admit,
             unblock,

@@ -330,20 +330,35 @@ def test_host_move_reroutes_without_disturbing_others(controller, network):
     assert stable.flow_path(net, 's2', h4, final['epoch'])[-1] == 's4'
 
 
-def test_burst_of_triggers_makes_one_epoch(controller, network):
-    """20 new hosts appear within the quiet window: one epoch takes all 20 triggers."""
+@pytest.mark.parametrize(
+    'leading_edge, epochs', [(True, 2), (False, 1)], ids=['leading', 'trailing']
+)
+def test_burst_of_triggers_makes_two_epochs_at_most(controller, network, leading_edge, epochs):
+    """20 new hosts appear 20 ms apart, within the quiet window: the first one's
+    trigger is cut at once (the leading edge), the 19 others, debounced by the window,
+    are one more epoch; without the leading edge, one epoch takes all 20."""
     ctl, net, status = start(
-        controller, network, make_topo('linear', 2), config={'quiet_window': 1.5, 'max_delay': 10}
+        controller,
+        network,
+        make_topo('linear', 2),
+        config={'quiet_window': 1.5, 'max_delay': 10, 'leading_edge': leading_edge},
     )
     h1 = net.get('h1')
+    # The first host's trigger leads only after a quiet window without any trigger
+    # (the hosts learned by start() came less than that before).
+    time.sleep(1.6)
+    status = ctl.rest('/stable/epoch')
     send_from_random_macs(h1, 20, gap_s=0.02)
     after = settle(ctl, net, status['epoch'])
-    time.sleep(2)  # another epoch, if the burst were split, would be cut by now
+    time.sleep(2)  # another epoch, if the burst were split more, would be cut by now
     history = ctl.rest('/stable/history?limit=50')
     new = [e for e in history if e['number'] > status['epoch']]
-    assert len(new) == 1, new
-    assert new[0]['trigger_count'] == 20, new[0]
-    assert {t['kind'] for t in new[0]['triggers']} == {'host-seen'}
+    assert [e['state'] for e in new] == ['installed'] * epochs, new
+    assert sum(e['trigger_count'] for e in new) == 20, new
+    if leading_edge:  # cut before the burst was over, not a quiet window after it
+        assert new[0]['trigger_count'] < 5, new[0]
+        assert new[0]['cut_at'] - new[0]['first_trigger_at'] < 0.5, new[0]
+    assert {t['kind'] for e in new for t in e['triggers']} == {'host-seen'}
     assert ctl.rest('/stable/epoch')['epoch'] == after['epoch']
 
 

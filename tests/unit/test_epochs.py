@@ -21,6 +21,8 @@ class FakeClock:
 
 
 def make_log(clock, **kwargs):
+    """A log on ``clock``; trailing edge only unless ``leading_edge=True``."""
+    kwargs.setdefault('leading_edge', False)
     return UpdateLog(
         kwargs.pop('quiet_window', QUIET),
         kwargs.pop('max_delay', MAX_DELAY),
@@ -204,6 +206,71 @@ def test_due_in_is_how_long_the_epoch_loop_may_sleep():
     assert log.due_in() == 0.25 and log.due_in(hold=True) == 0.25
     clock.advance(0.25)
     assert log.due_in() == 0 and log.epoch_due() and log.epoch_due(hold=True)
+
+
+def test_the_first_trigger_after_a_quiet_window_is_due_at_once():
+    """Leading edge: the first trigger of a burst is cut at once; the triggers that
+    come while its epoch runs wait for the quiet window after the last of them (the
+    second end of a link cut, a few ms later, is debounced, not cut at once too)."""
+    clock = FakeClock()
+    log = make_log(clock, leading_edge=True)
+    log.append('port-down', 's1:1')
+    assert log.epoch_due() and log.due_in() == 0
+    clock.advance(1 / 64)
+    log.append('port-down', 's2:1')  # before the loop took the first: same epoch
+    assert log.epoch_due()
+    assert [t.detail for t in log.take_pending()] == ['s1:1', 's2:1']
+    clock.advance(1 / 64)
+    log.append('port-down', 's3:1')  # while that epoch runs: trailing edge
+    assert not log.epoch_due() and log.due_in() == QUIET
+    clock.advance(QUIET)
+    assert log.epoch_due()
+    log.take_pending()
+    clock.advance(1 / 64)
+    log.append('port-up', 's2:1')  # a window after the last: a new burst, at once
+    assert log.epoch_due()
+
+
+def test_the_leading_edge_waits_for_a_settling_switch_and_is_off_by_choice():
+    clock = FakeClock()
+    log = make_log(clock, leading_edge=True)
+    log.append('switch-up', 's1')
+    assert not log.epoch_due(hold=True) and log.due_in(hold=True) == MAX_DELAY
+    log.discard({log.pending[0].id})
+    clock.advance(QUIET)
+    trailing = make_log(clock)
+    trailing.append('switch-up', 's1')
+    assert not trailing.epoch_due() and trailing.due_in() == QUIET
+
+
+def test_under_churn_the_leading_edge_adds_one_epoch_per_burst():
+    """A trigger every quiet_window / 2 for 10 s, then 10 s of quiet, twice: each
+    burst is one epoch at its first trigger and then as without the leading edge
+    (max_delay after the oldest pending one, then once quiet)."""
+    clock = FakeClock()
+    log = make_log(clock, leading_edge=True)
+    cuts = []
+    start = clock.now
+    for burst in range(2):
+        for _ in range(40):
+            if log.epoch_due():
+                cuts.append(clock.now - start)
+                log.take_pending()
+            log.append('host-moved', 'h1 flapping')
+            if log.epoch_due():
+                cuts.append(clock.now - start)
+                log.take_pending()
+            clock.advance(QUIET / 2)
+        while log.pending:
+            clock.advance(1 / 64)
+            if log.epoch_due():
+                cuts.append(clock.now - start)
+                log.take_pending()
+        clock.now = start + 20 * (burst + 1)
+    last = 9.75  # the last trigger of the first burst: the quiet window after it
+    assert cuts == [0.0, 2.25, 4.25, 6.25, 8.25, last + QUIET] + [
+        20 + cut for cut in (0.0, 2.25, 4.25, 6.25, 8.25, last + QUIET)
+    ]
 
 
 def test_the_cycle_collector_waits_for_the_end_of_a_deferred_block():

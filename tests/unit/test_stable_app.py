@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 from ryu.controller.handler import DEAD_DISPATCHER
+from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3 as ofp
 from ryu.ofproto import ofproto_v1_3_parser as parser
 
@@ -68,7 +69,7 @@ def test_a_table_that_fails_the_check_is_never_installed(app, monkeypatch, caplo
     """A (deliberately wrong) table in which s2 sends traffic for s3's host back to s1
     and s1 to s2: the check names the loop, nothing reaches a switch, and the epoch in
     force stays."""
-    installed = epoch_with(app, LINE)
+    installed = epoch_with(app, TRIANGLE)  # LINE, below, is not the epoch in force's
     calls = len(app.fake_bundles.sent)
     looping = {
         3: {1: Route(2), 2: Route(2)},
@@ -117,11 +118,12 @@ def test_no_epoch_is_cut_while_a_switch_settles(bare_app, monkeypatch):
 
 
 def test_the_epoch_loop_cuts_when_the_quiet_window_ends_without_polling(bare_app, monkeypatch):
-    """The first trigger wakes the loop, which then sleeps exactly until the quiet
-    window ends; with nothing pending it sleeps EPOCH_LOOK."""
+    """Without the leading edge, the first trigger wakes the loop, which then sleeps
+    exactly until the quiet window ends; with nothing pending it sleeps EPOCH_LOOK."""
     app = bare_app
     app.updater.send_bundle = FakeBundles().send
     app.log.quiet_window = 0.03
+    app.log.leading_edge = False
     monkeypatch.setattr(app.conf, 'switch_settle', 0.0)
     started = time.monotonic()
     app._epoch_round()
@@ -136,6 +138,95 @@ def test_the_epoch_loop_cuts_when_the_quiet_window_ends_without_polling(bare_app
     waited = time.monotonic() - started
     assert app.epoch == 1 and 0.03 * 0.9 <= waited
     assert not app._wake.is_set()
+
+
+def test_the_first_trigger_cuts_at_once_and_an_equal_snapshot_is_no_epoch(app, monkeypatch, caplog):
+    """Leading edge: a link cut's first PORT_STATUS wakes the loop, which cuts at once.
+    The other end's, a few ms later, is debounced by the quiet window; when the epoch
+    it would make has the snapshot of the epoch in force (here: the first epoch already
+    saw it), no epoch is cut and the triggers are dropped."""
+    app.log.quiet_window = 0.03
+    monkeypatch.setattr(app.conf, 'switch_settle', 0.0)
+    app.log.append('switch-up', 'test')
+    app._snapshot = lambda: TRIANGLE
+    app._epoch_round()
+    assert app.epoch == 1 and app.current.snapshot is TRIANGLE
+    app.log.history[-1].first_trigger_at = 0  # for the log line only
+    time.sleep(0.03)  # the window after the last trigger: the next one leads
+    app._trigger('port-down', 's1:2', key=('port-down', 1, 2))
+    app._snapshot = lambda: LINE  # what the cut leaves
+    started = time.monotonic()
+    app._epoch_round()
+    assert app.epoch == 2 and app.current.snapshot is LINE
+    assert time.monotonic() - started < 0.03  # not the quiet window
+    assert app.log.history[-1].steps_ms['snapshot'] >= 0
+    app._trigger('port-down', 's3:1', key=('port-down', 3, 1))
+    sent = len(app.fake_bundles.sent)
+    app._epoch_round()
+    assert app.epoch == 2 and len(app.log.pending) == 1  # debounced: not due yet
+    time.sleep(0.03)
+    with caplog.at_level(logging.INFO, logger=app.logger.name):
+        app._epoch_round()
+    assert app.epoch == 2 and app.skipped == 1 and app.log.pending == ()
+    assert len(app.fake_bundles.sent) == sent and app.current.snapshot is LINE
+    assert 'epoch 2 stays in force: 1 triggers' in caplog.text
+    # A switch whose rules are unknown (reconnected) is an epoch, same snapshot or not.
+    app.switches[3].port_rules = None
+    epoch_with(app, LINE)
+    assert app.epoch == 3 and app.current.record.number == 3 and app.skipped == 1
+
+
+def test_lldp_rounds_wait_while_an_epoch_is_stamped(app, monkeypatch):
+    """The LLDP round waits while an epoch is cut and installed, at most the hold
+    limit (here the epoch outlasts it: the round goes while it is installed)."""
+    rounds = []
+    monkeypatch.setattr(app.discovery, 'probe_all', lambda: rounds.append(app._stamping))
+
+    def sleep(seconds):
+        rounds.append(seconds)
+        time.sleep(seconds)
+
+    monkeypatch.setattr(app_base, 'hub', SimpleNamespace(sleep=sleep))
+    app._lldp_tick()
+    assert rounds == [False]
+    real = app.updater.stamp
+
+    def stamp(record, plan, started):
+        app._lldp_tick()  # the LLDP loop's turn comes while the epoch is installed
+        return real(record, plan, started)
+
+    app.updater.stamp = stamp
+    monkeypatch.setattr(app.conf, 'lldp_interval', 0.02)
+    monkeypatch.setattr(app.conf, 'link_timeout', 10.0)
+    epoch_with(app, LINE)
+    # held (polled every LLDP_HOLD_LOOK) until the limit, then sent
+    assert rounds[1:-1] == [app_base.LLDP_HOLD_LOOK] * len(rounds[1:-1]) and rounds[-1] is True
+    assert 2 <= len(rounds) - 2 <= 0.02 / app_base.LLDP_HOLD_LOOK + 1
+
+
+def test_a_held_lldp_round_goes_once_the_epoch_is_stamped(app, monkeypatch):
+    """With the defaults (lldp_interval 1 s, link_timeout 3.5 s) a round may wait 1 s;
+    it goes as soon as the epoch is stamped instead."""
+    rounds = []
+    monkeypatch.setattr(app.discovery, 'probe_all', lambda: rounds.append(time.monotonic()))
+    app._stamping = True
+    started = time.monotonic()
+    thread = hub.spawn(app._lldp_tick)
+    hub.sleep(0.03)
+    assert rounds == []
+    app._stamping = False
+    thread.wait()
+    assert 0.03 <= rounds[0] - started < 0.3
+
+
+@pytest.mark.parametrize(
+    'interval, timeout, limit',
+    [(1.0, 3.5, 1.0), (5.0, 60.0, 5.0), (1.0, 2.5, 0.5), (1.0, 1.5, 0.0)],
+)
+def test_an_lldp_round_is_held_at_most_what_keeps_a_link_an_interval_from_expiring(
+    interval, timeout, limit
+):
+    assert app_base.lldp_hold_limit(interval, timeout) == limit
 
 
 # --- Ryu events into triggers ---------------------------------------------------------

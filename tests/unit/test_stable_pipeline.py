@@ -12,7 +12,7 @@ from ryu.ofproto import ofproto_v1_3_parser as parser
 from bench.stable import fat_tree, snapshot_of_graph, watts_strogatz
 from controller.flowspec import diff, to_flow_mod
 from controller.stable import pipeline as pipe
-from controller.stable.sft import Snapshot, check_sft, compute_sft
+from controller.stable.sft import Snapshot, StableForwardingTable, check_sft, compute_sft
 from controller.topology import SwitchGraph, spanning_tree_ports
 from tests.harness.stable_fakes import entry_diff
 from topologies.numbering import host_mac
@@ -427,6 +427,9 @@ def test_entry_changes_are_every_entry_that_differs():
             after_snapshot = _random_change(base, rng)
             after = compute_sft(after_snapshot)
             changes = pipe.entry_changes(before, after)
+            assert before.grid.comparable(after.grid)
+            by_route = pipe.entry_changes(StableForwardingTable(before.hosts, before.routes), after)
+            assert by_route == changes
             for dpid in base.switches:
                 changed, removed = entry_diff(before, after, dpid)
                 assert changes.changed.get(dpid, {}) == changed, dpid
@@ -434,6 +437,28 @@ def test_entry_changes_are_every_entry_that_differs():
             assert changes.count() == sum(
                 len(entry_diff(before, after, d)[0]) for d in base.switches
             )
+
+
+def test_entry_changes_across_a_switch_that_left_compare_route_by_route():
+    """A switch gone (its links with it) numbers the switches differently: the tables'
+    RouteGrids are not comparable and the routes are compared one by one, with the
+    same result as comparing every switch's entries."""
+    base = snapshot_of_graph(watts_strogatz(40), hosts_per_switch=2)
+    gone = max(base.switches)
+    after_snapshot = Snapshot.make(
+        base.switches - {gone},
+        [link for link in base.links if gone not in (link[0], link[2])],
+        {mac: place for mac, place in base.hosts if place[0] != gone},
+        {dpid: ports for dpid, ports in base.ports if dpid != gone},
+    )
+    before, after = compute_sft(base), compute_sft(after_snapshot)
+    assert not after.grid.comparable(before.grid)
+    changes = pipe.entry_changes(before, after)
+    assert changes.count() or changes.removed
+    for dpid in base.switches:
+        changed, removed = entry_diff(before, after, dpid)
+        assert changes.changed.get(dpid, {}) == changed, dpid
+        assert changes.removed.get(dpid, {}) == removed, dpid
 
 
 def test_a_one_link_change_changes_few_entries():

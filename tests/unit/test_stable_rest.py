@@ -28,6 +28,7 @@ def app_state(snapshot=None, epoch=9):
     state = SimpleNamespace(
         current=None,
         epoch=epoch,
+        skipped=2,
         log=log,
         switches={1: None, 2: None},
         hosts=dict(snapshot.hosts) if snapshot else {},
@@ -56,6 +57,7 @@ def test_the_epoch_in_force():
         'version_vid': pipe.version_of(9),
         'age_s': body['age_s'],
         'last_epoch_cut': 9,
+        'epochs_skipped': 2,
         'pending_triggers': 1,
         'switches': 2,
         'hosts': 3,
