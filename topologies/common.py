@@ -55,13 +55,16 @@ class SilentPortsOVSSwitch(OVSSwitch):
     sends IPv6 router solicitations and MLD reports out of it, with the port's own random
     MAC. Those frames enter the neighbouring switch as if a host were there, so a
     learning controller learns phantom hosts. Switching IPv6 off on the switch's ports
-    keeps the data plane to what the hosts send."""
+    keeps the data plane to what the hosts send. It is done as each port is added,
+    before it is up: switches start one after another (80 bridges take seconds), and
+    a port of a switch not yet started would otherwise speak meanwhile into a
+    neighbour that already has its controller, which then takes the port for a host's
+    and refuses the LLDP that later proves a link there."""
 
-    def start(self, controllers):
-        for intf in self.intfList():
-            if intf.name != 'lo':
-                self.cmd('sysctl -qw net.ipv6.conf.%s.disable_ipv6=1' % intf.name)
-        super().start(controllers)
+    def addIntf(self, intf, port=None, **kwargs):
+        super().addIntf(intf, port=port, **kwargs)
+        if intf.name != 'lo':
+            self.cmd('sysctl -qw net.ipv6.conf.%s.disable_ipv6=1' % intf.name)
 
 
 OVS13_USERSPACE = partial(
