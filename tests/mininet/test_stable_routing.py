@@ -394,7 +394,7 @@ def test_simple_switch_stp_13_on_the_same_failure(controller, network, record_pr
     s1-s2 cut under h1 -> h3 traffic. STP re-converges through its listening and
     learning states: tens of seconds without traffic, or none at all.
 
-    None at all in 4 runs of 4 on 2026-12-07 (earlier runs: 30-38 s): at the cut, the
+    None at all in 4 of the 6 runs of 2026-12-07 (the others: 29-30 s): at the cut, the
     controller gets two port-status messages for each end, the first without
     LINK_DOWN (OVS clears the port's LIVE bit and sets LINK_DOWN apart, presumably in
     either order). stplib takes any port status without LINK_DOWN for a link up: it
