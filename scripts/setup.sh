@@ -152,6 +152,8 @@ if platform.python_implementation() == "CPython" and sys.version_info >= (3, 11)
              | sort -V -r)
 }
 
+python_version() { "$1" -c 'import platform; print(platform.python_version())'; }
+
 unit_workers() {
     # The unit tests on every core when pytest-xdist is there (it is in setup.cfg's
     # test extra): most of their time is ryu-manager processes and property tests that
@@ -178,12 +180,28 @@ run_tests() {
             || { status=$?; failed+=("$("$VENV/bin/python" --version)"); }
     fi
     if [ $# -eq 0 ]; then
-        while read -r python; do
-            version=$("$python" -c 'import platform; print(platform.python_version())')
+        local others=() builds=() built=() i
+        mapfile -t others < <(other_pythons)
+        # Their environments are built side by side (pip mostly waits on the network and
+        # the disk) while no test runs, so that no test's timing is disturbed.
+        for python in "${others[@]}"; do
+            PYTHON="$python" VENV="$ROOT/.venv-$(python_version "$python")" bash "$0" &
+            builds+=($!)
+        done
+        for i in "${!others[@]}"; do
+            if wait "${builds[$i]}"; then
+                built+=("${others[$i]}")
+            else
+                status=1
+                failed+=("Python $(python_version "${others[$i]}") (environment)")
+            fi
+        done
+        for python in "${built[@]}"; do
+            version=$(python_version "$python")
             log "unit tests on Python $version ($python)"
             PYTHON="$python" VENV="$ROOT/.venv-$version" bash "$0" unit \
                 || { status=1; failed+=("Python $version"); }
-        done < <(other_pythons)
+        done
     fi
     if [ $status -ne 0 ]; then
         log "FAILED on: ${failed[*]}"

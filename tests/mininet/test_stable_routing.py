@@ -6,6 +6,7 @@ import itertools
 import os
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -383,10 +384,39 @@ def test_controller_restart_loses_nothing(controller, network, record_property):
     assert not result.lost_seqs and not result.duplicates, result.summary()
 
 
+# How long the STP comparison waits for traffic back after its cut.
+RECONVERGE_BOUND_S = 50
+
+
+def _outage_then_back(switch, port, rate, timeout):
+    """Wait until ``port`` of ``switch`` sent under half of ``rate`` packets in a second
+    (the outage), then at least that many again (traffic back; BPDUs, every 2 s, never
+    come near). Whether both were seen within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last, outage = flows.port_stats(switch)[port].tx_packets, False
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        sent = flows.port_stats(switch)[port].tx_packets
+        busy, last = sent - last >= rate // 2, sent
+        if outage and busy:
+            return True
+        outage = outage or not busy
+    return False
+
+
 def test_simple_switch_stp_13_on_the_same_failure(controller, network, record_property):
     """The comparison: Ryu's spanning-tree learning switch on ring(4), the tree link
     s1-s2 cut under h1 -> h3 traffic. STP re-converges through its listening and
-    learning states: tens of seconds without traffic."""
+    learning states: tens of seconds without traffic, or none at all.
+
+    None at all in 4 of the 6 runs of 2026-12-07 (the others: 29-30 s): at the cut, the
+    controller gets two port-status messages for each end, the first without
+    LINK_DOWN (OVS clears the port's LIVE bit and sets LINK_DOWN apart, presumably in
+    either order). stplib takes any port status without LINK_DOWN for a link up: it
+    makes the far switch's root port a designated one, listening, so that the LINK_DOWN
+    after it no longer costs that switch its root port, and no tree is computed again
+    (s3's blocked port stays blocked, h1 -> h3 black-holed). The test records which
+    happened and asserts what both show: seconds of outage, not milliseconds."""
     ctl = controller(['ryu.app.simple_switch_stp_13'])
     net = network(make_topo('ring', 4), ctl)
     h1, h3 = net.get('h1', 'h3')
@@ -394,24 +424,41 @@ def test_simple_switch_stp_13_on_the_same_failure(controller, network, record_pr
         lambda: reachability_matrix(net.hosts, timeout=0.5).loss_percent == 0, 120, interval=2
     )
     assert converged, 'STP never converged:\n%s' % ctl.log_tail()
-    # STP's outage is 30 s or more (forward delay 15 s, listening then learning; 38 s
-    # seen on a loaded machine): the stream outlasts it, and must end with the traffic
-    # back, else the figure recorded would be cut short.
-    rate, seconds = 100, 75
+    # The outage, when STP re-converges, is 30 s or more (forward delay 15 s, listening
+    # then learning; 38 s seen on a loaded machine): the stream waits for it up to
+    # RECONVERGE_BOUND_S after the cut, and ends a little after h3's port carries the
+    # stream again, so that the figure recorded has the traffic back.
+    rate = 100
+    h3_switch, h3_port = host_ports(net)['h3']
+    back = threading.Event()
     with ThreadPoolExecutor(1) as pool:
-        stream = pool.submit(udp_stream, h1, h3, rate, seconds)
+        stream = pool.submit(udp_stream, h1, h3, rate, 8 + RECONVERGE_BOUND_S + 5, stop=back)
         time.sleep(3)
         # Which link is on the tree depends on STP's port roles: cut the one h1 -> h3
         # uses (s1:2 goes to s2, s1:3 to s4).
         used = flows.busiest_port('s1', (2, 3), lambda: time.sleep(1.5))
         net.configLinkStatus('s1', 's2' if used == 2 else 's4', 'down')
+        recovered = _outage_then_back(h3_switch, h3_port, rate, RECONVERGE_BOUND_S)
+        if recovered:
+            time.sleep(2)  # a tail of delivered datagrams after the outage
+        back.set()
         result = stream.result()
+    record_property('stp_failover_recovered', recovered)
     record_property('stp_failover_longest_outage_ms', result.longest_gap_ms)
-    print('simple_switch_stp_13, tree link cut: %s' % result.summary())
+    print(
+        'simple_switch_stp_13, tree link cut: %s; %s'
+        % (
+            result.summary(),
+            'traffic back' if recovered else 'no traffic %d s after the cut' % RECONVERGE_BOUND_S,
+        )
+    )
     # The point of the comparison: seconds, not milliseconds.
     assert result.longest_gap_ms > 1000, result.summary()
-    recovered = result.received_seqs and result.received_seqs[-1] >= result.sent - rate
-    assert recovered, result.summary()  # the outage ended before the stream did
+    if recovered:  # and the figure is the whole outage: the stream outlived it
+        assert result.received_seqs[-1] >= result.sent - rate, result.summary()
+    else:  # never back: nothing arrived in the stream's last 45 s (of the 50 s waited)
+        last_45_s = result.sent - (RECONVERGE_BOUND_S - 5) * rate
+        assert result.received_seqs[-1] < last_45_s, result.summary()
 
 
 def test_tenant_vlan_tags_cross_the_fabric_unchanged(controller, network):
