@@ -7,7 +7,16 @@ Every figure in RESULTS.md comes from bench/results/*.json; the hand-written ana
 import json
 import os
 
-from bench import arbiter, faucet, flood_memory, metrics_cost, reload_traffic, scaling, stable
+from bench import (
+    arbiter,
+    faucet,
+    flood_memory,
+    metrics_cost,
+    reload_traffic,
+    scaling,
+    stable,
+    stable_incremental,
+)
 from bench.machine import machine_line
 
 FLOW_SWITCHES = 16
@@ -468,6 +477,7 @@ FAUCET_ABSENT = {
     'versioned update of routes; its multi-switch mode (stacking) '
     'recomputes a flooding tree and relearns.',
     'stable-compute': 'FAUCET: no counterpart (no epoch computation to time).',
+    'stable-incremental': 'FAUCET: no counterpart (no epochs).',
     'arbiter': 'FAUCET: no counterpart. It is one app owning the whole switch; there is '
     'no arbitration between apps to measure.',
 }
@@ -605,6 +615,18 @@ def _stable_compute(data, plots):
     return stable.section(data, plots)
 
 
+def _stable_incremental(data, results_dir):
+    """The emulated one-link epoch: this run and the others recorded beside it
+    (stable-incremental-*.json: repeats, other quiet windows), in the order they ran."""
+    runs = [data] + [
+        _load(results_dir, name[: -len('.json')])
+        for name in sorted(os.listdir(results_dir))
+        if name.startswith('stable-incremental-') and name.endswith('.json')
+    ]
+    runs.sort(key=lambda run: run['machine']['date'])
+    return stable_incremental.section(runs)
+
+
 def _arbiter(data):
     return arbiter.report(data)
 
@@ -652,6 +674,7 @@ def write(results_dir, path):
         ('policy', lambda data: (_policy(data), [])),
         ('stable_network', _stable_network),
         ('stable-compute', lambda data: _stable_compute(data, plots)),
+        ('stable-incremental', lambda data: _stable_incremental(data, results_dir)),
         ('arbiter', _arbiter),
         ('flood_memory', _flood_memory),
         ('metrics_cost', _metrics_cost),
