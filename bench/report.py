@@ -477,7 +477,6 @@ FAUCET_ABSENT = {
     'versioned update of routes; its multi-switch mode (stacking) '
     'recomputes a flooding tree and relearns.',
     'stable-compute': 'FAUCET: no counterpart (no epoch computation to time).',
-    'stable-incremental': 'FAUCET: no counterpart (no epochs).',
     'arbiter': 'FAUCET: no counterpart. It is one app owning the whole switch; there is '
     'no arbitration between apps to measure.',
 }

@@ -317,7 +317,9 @@ def section(runs):
         'One link of a random 3-regular graph of emulated switches loses carrier (PORT_STATUS '
         'from both ends); the first epoch it causes, from its first trigger to stamped '
         '(phases 1 and 2 confirmed; phase 3, the old rules removed, comes after). Steps in ms, '
-        'as the epoch records them.',
+        'as the epoch records them. Not a bench/run.py benchmark: '
+        '`python -m bench.stable_incremental [--quiet-window S]`. FAUCET: no counterpart '
+        '(no epochs).',
         '',
         '| run | quiet window s | switches | hosts | entries changed | epochs | trigger to cut '
         '| snapshot | compute | check | plan | phase 1 build / send / confirmed '
