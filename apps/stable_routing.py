@@ -754,6 +754,13 @@ class StableRouting(ReplicatedApp, SuiteApp):
         if not leading or self.replicas is None:
             return
         self.took_over = True
+        # No epoch before this replica's own LLDP has found the links (as a follower it
+        # sent no probes and got no packet-ins): every switch settles from now, not only
+        # once its ROLE_REPLY says we are master. A trigger on the leading edge would
+        # otherwise cut an epoch without links at once.
+        now = _now()
+        for sw in self.switches.values():
+            sw.connected_at = now
         self.epoch = max(self.epoch, self.replicas.last_committed())
         current = self.current
         if current is None:

@@ -2,6 +2,7 @@
 without a switch but with a real etcd: what it sends to a switch as master and as
 slave, how it follows committed epochs, and what it takes over when elected."""
 
+import dataclasses
 import logging
 from types import SimpleNamespace
 
@@ -142,4 +143,18 @@ def test_a_follower_holds_the_committed_epoch_and_takes_its_rules_over(monkeypat
     assert b.leads_epochs() and b.took_over
     assert all(sw.stable is not None and sw.port_rules for sw in b.switches.values())
     assert all(b.masters(dpid) for dpid in (1, 2, 3))
+    # b knows no link yet (a follower sends no LLDP). The election's etcd calls yield to
+    # the epoch loop before any ROLE_REQUEST is sent (switch_mastered): a trigger on the
+    # leading edge then must not cut an epoch without links (it flooded in a loop).
+    monkeypatch.setattr(b.conf, 'switch_settle', 60.0)
+    for sw in b.switches.values():
+        sw.connected_at = 0.0  # connected long ago, not yet mastered again
+    b.leadership_changed(True)  # and the epoch loop runs before switch_mastered
+    b._snapshot = lambda: dataclasses.replace(LINE, links=frozenset())
+    b.log.take_pending()
+    b.log.quiet_window = 1e-6  # the next trigger comes after a quiet window: it leads
+    b._trigger('host-moved', 'test')
+    assert b.log.leading
+    b._epoch_tick()
+    assert b.epoch == 1 and b.took_over and b.log.pending
     b.replicas.stop()
