@@ -72,6 +72,11 @@ from controller.vswitch.model import Policy
 from controller.vswitch.switch import LearningSettings, PolicySwitch, nominate_lags
 
 BARRIER_TIMEOUT = 5.0  # seconds a switch has to confirm the first half of a change
+# Seconds between the last confirmation and the deletes of a fabric change: a switch's
+# barrier reply says it sends no more frames the old way, not that the frames it sent
+# before have left the links and queues into the next switch (a stream over a stack
+# link that a reload removes lost one datagram each way in one CI run).
+RETIRE_DRAIN = 0.1
 ROUTE_TICK = 0.5  # seconds between rounds of next hop requests (routing.py)
 
 app_base.register_options(
@@ -412,12 +417,15 @@ class VSwitchPolicy(SuiteApp):
         """Move every switch to ``policy`` and ``fabric`` in three steps, each sent to
         every switch and (on a fabric) confirmed by every switch's barrier reply before
         the next: new and changed rules (a new stack port takes frames in before any
-        switch sends over it), remote hosts moved onto their new routes, then the
-        deletes. The number of rule changes."""
+        switch sends over it), remote hosts moved onto their new routes, then (after
+        RETIRE_DRAIN, for what is still in flight) the deletes. The number of rule
+        changes."""
         stacked = bool(self.fabric.switches or fabric.switches)
         changes = [(sw, sw.apply(policy, fabric)) for sw in list(self.switches.values())]
         self.fabric = fabric
         for step in range(3):  # make, reroute, retire: each everywhere before the next
+            if stacked and step == 2 and any(change.steps[2] for _, change in changes):
+                hub.sleep(RETIRE_DRAIN)
             waits = []
             for sw, change in changes:
                 for msg in change.steps[step]:
